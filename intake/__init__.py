@@ -1,0 +1,1 @@
+"""The intake server: app, CLI, call registry and SLA clock, metrics."""

@@ -1,0 +1,1 @@
+"""Caller history store, pop composition and WebSocket delivery to handlers desktops."""

@@ -1,0 +1,70 @@
+"""Errors of the telephony layer, one family, each carrying what a log or a caller needs.
+
+Two branches, because the fix lies in different places: :class:`PbxProtocolError` means the PBX
+(or whatever is on the socket) sent something we cannot use; :class:`ActionError` means an action
+we sent was refused, unsafe or unanswered.
+"""
+
+from __future__ import annotations
+
+
+class TelephonyError(Exception):
+    """Base of every error raised by :mod:`telephony`."""
+
+
+class PbxProtocolError(TelephonyError):
+    """The remote side sent bytes that are not a usable AMI message (its fault, not ours)."""
+
+
+class FrameTooLarge(PbxProtocolError):
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"AMI frame of {size} bytes exceeds the {limit}-byte limit")
+        self.size = size
+        self.limit = limit
+
+
+class MalformedFrame(PbxProtocolError):
+    def __init__(self, reason: str, sample: bytes = b"") -> None:
+        super().__init__(f"malformed AMI frame: {reason}")
+        self.reason = reason
+        self.sample = sample[:200]
+
+
+class ActionError(TelephonyError):
+    """An action we sent (or tried to send) did not succeed."""
+
+
+class UnsafeActionValue(ActionError):
+    def __init__(self, key: str, value: str) -> None:
+        super().__init__(f"refusing to send AMI field {key!r}: CR, LF or ':' would split the message")
+        self.key = key
+        self.value = value
+
+
+class ActionTimeout(ActionError):
+    def __init__(self, action: str, action_id: str, timeout: float) -> None:
+        super().__init__(f"AMI action {action} ({action_id}) got no response within {timeout:g} s")
+        self.action = action
+        self.action_id = action_id
+        self.timeout = timeout
+
+
+class ActionFailed(ActionError):
+    def __init__(self, action: str, action_id: str, message: str) -> None:
+        super().__init__(f"AMI action {action} ({action_id}) failed: {message}")
+        self.action = action
+        self.action_id = action_id
+        self.message = message
+
+
+class NotConnected(ActionError):
+    def __init__(self, action: str) -> None:
+        super().__init__(f"AMI action {action} not sent: no logged-in session to the PBX")
+        self.action = action
+
+
+class LoginFailed(TelephonyError):
+    def __init__(self, username: str, message: str) -> None:
+        super().__init__(f"AMI login as {username!r} refused: {message}")
+        self.username = username
+        self.message = message
