@@ -229,6 +229,7 @@ class ChannelSeen:
     queue: str
     bridged: bool
     duration_seconds: float
+    bridge_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

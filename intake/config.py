@@ -1,0 +1,252 @@
+"""The server's configuration: a typed, frozen schema and a loader that reports every fault.
+
+An administrator edits ``config/intake.toml``; ``intake check-config`` runs :func:`load` on it.
+Errors name the file, the dotted key path and what is wrong, all of them at once, so a broken
+file is fixed in one pass rather than one restart per typo.
+
+Secrets (the AMI secret, desktop and supervisor tokens) are never required inline: a secret value
+is a reference, ``env:NAME`` or ``file:/path``. Only tokens may also be literal, for a test bed;
+the AMI secret may not, since a config file gets copied into tickets and wikis.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from intake.errors import ConfigError, ConfigProblem
+
+Seconds = Annotated[float, Field(gt=0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretRef(str):
+    """A secret as written in the file: ``env:NAME``, ``file:PATH`` or a literal."""
+
+    def resolve(self) -> str:
+        kind, _, rest = self.partition(":")
+        if kind == "env" and rest:
+            value = os.environ.get(rest)
+            if value is None:
+                raise LookupError(f"environment variable {rest} is not set")
+            return value
+        if kind == "file" and rest:
+            try:
+                return Path(rest).read_text().strip()
+            except OSError as exc:
+                raise LookupError(f"cannot read secret file {rest}: {exc.strerror}") from None
+        return str(self)
+
+    @property
+    def is_reference(self) -> bool:
+        kind, _, rest = self.partition(":")
+        return kind in ("env", "file") and bool(rest)
+
+
+def _token_ref(value: str) -> SecretRef:
+    ref = SecretRef(value)
+    if not ref.is_reference and len(value) < 16:
+        raise ValueError("a literal token must be at least 16 characters (better: env:NAME or file:PATH)")
+    return ref
+
+
+class AmiConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(5038, ge=1, le=65535)
+    username: str = Field("intake", min_length=1)
+    secret: str = Field(..., description="env:NAME or file:PATH; never inline")
+    ping_interval: Seconds = 5.0
+    ping_timeout: Seconds = 3.0
+    action_timeout: Seconds = 5.0
+    reconnect_initial: Seconds = 0.5
+    reconnect_max: Seconds = 30.0
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_is_reference(cls, value: str) -> SecretRef:
+        ref = SecretRef(value)
+        if not ref.is_reference:
+            raise ValueError("must be env:NAME or file:PATH, not the secret itself")
+        return ref
+
+
+class RedisConfig(_Section):
+    url: str = Field("embedded", description='redis://host:port/db, or "embedded" for an in-process store')
+    key_prefix: str = "intake:"
+
+    @field_validator("url")
+    @classmethod
+    def _url_scheme(cls, value: str) -> str:
+        if value != "embedded" and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError('must be "embedded" or a redis://, rediss:// or unix:// URL')
+        return value
+
+
+class HttpConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+
+
+class LineConfig(_Section):
+    name: Literal["999", "101"]
+    target_seconds: Seconds
+    queues: list[Annotated[str, Field(min_length=1)]] = Field(..., min_length=1)
+
+
+class HandlerConfig(_Section):
+    id: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(..., min_length=1)
+    member: str = Field(..., min_length=3, pattern=r"^[A-Za-z0-9_]+/\S+$", description="queue member interface, e.g. PJSIP/handler-1")
+    queues: list[str] = Field(..., min_length=1)
+    token: str = Field(..., min_length=1)
+
+    _token = field_validator("token")(_token_ref)
+
+
+class SupervisorConfig(_Section):
+    id: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = ""
+    token: str = Field(..., min_length=1)
+
+    _token = field_validator("token")(_token_ref)
+
+
+class IntakeConfig(_Section):
+    ami: AmiConfig
+    redis: RedisConfig = RedisConfig()
+    http: HttpConfig = HttpConfig()
+    lines: list[LineConfig] = Field(..., min_length=1)
+    handlers: list[HandlerConfig] = []
+    supervisors: list[SupervisorConfig] = []
+    wrapup_reason: str = Field("wrap-up", description="pause reason the PBX reports while a handler is in wrap-up")
+
+    def line_of(self, queue: str) -> LineConfig | None:
+        for line in self.lines:
+            if queue in line.queues:
+                return line
+        return None
+
+    def handler_by_member(self) -> dict[str, HandlerConfig]:
+        return {h.member: h for h in self.handlers}
+
+
+def _cross_check(raw: dict[str, Any]) -> list[ConfigProblem]:
+    """Rules that span sections, run on the raw table so they report even when a field is bad."""
+    problems: list[ConfigProblem] = []
+
+    def items(section: str) -> list[tuple[int, dict[str, Any]]]:
+        value = raw.get(section, [])
+        return [(i, v) for i, v in enumerate(value) if isinstance(v, dict)] if isinstance(value, list) else []
+
+    queue_line: dict[str, str] = {}
+    line_names = Counter(str(line.get("name")) for _, line in items("lines"))
+    for i, line in items("lines"):
+        name = str(line.get("name"))
+        if line_names[name] > 1:
+            problems.append(ConfigProblem(f"lines[{i}].name", f"line {name} is defined {line_names[name]} times"))
+        for j, queue in enumerate(line.get("queues", []) if isinstance(line.get("queues"), list) else []):
+            if queue in queue_line and queue_line[queue] != name:
+                problems.append(ConfigProblem(f"lines[{i}].queues[{j}]", f"queue {queue!r} is already on line {queue_line[queue]}"))
+            queue_line.setdefault(queue, name)
+    if items("lines") and not any(str(line.get("name")) == "999" for _, line in items("lines")):
+        problems.append(ConfigProblem("lines", "no 999 line: an intake server must follow emergency calls"))
+
+    def duplicates(section: str, key: str, label: str) -> None:
+        seen: dict[str, int] = {}
+        for i, entry in items(section):
+            value = entry.get(key)
+            if not isinstance(value, str):
+                continue
+            if value in seen:
+                problems.append(ConfigProblem(f"{section}[{i}].{key}", f"duplicate {label} {value!r} (also {section}[{seen[value]}])"))
+            else:
+                seen[value] = i
+
+    duplicates("handlers", "id", "handler id")
+    duplicates("handlers", "member", "member interface")
+    duplicates("supervisors", "id", "supervisor id")
+    tokens: dict[str, str] = {}
+    for section in ("handlers", "supervisors"):
+        for i, entry in items(section):
+            token = entry.get("token")
+            if isinstance(token, str):
+                if token in tokens:
+                    problems.append(ConfigProblem(f"{section}[{i}].token", f"same token as {tokens[token]}: every desktop needs its own"))
+                tokens.setdefault(token, f"{section}[{i}]")
+    for i, handler in items("handlers"):
+        queues = handler.get("queues", [])
+        for j, queue in enumerate(queues if isinstance(queues, list) else []):
+            if isinstance(queue, str) and queue not in queue_line:
+                problems.append(ConfigProblem(f"handlers[{i}].queues[{j}]", f"queue {queue!r} is on no line"))
+    return problems
+
+
+def _pydantic_problems(exc: ValidationError) -> list[ConfigProblem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif err["type"] == "missing":
+            message = "required key is missing"
+        else:
+            message = err["msg"].removeprefix("Value error, ")
+            # Never echo what was typed for a secret: error output ends up in tickets.
+            secret = str(err["loc"][-1]) in ("secret", "token") if err["loc"] else False
+            if "input" in err and not secret and err["type"] not in ("model_type", "list_type"):
+                message += f" (got {err['input']!r})"
+        problems.append(ConfigProblem(path, message))
+    return problems
+
+
+def parse(raw: dict[str, Any], source: str = "<config>") -> IntakeConfig:
+    problems: list[ConfigProblem] = []
+    config = None
+    try:
+        config = IntakeConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems.extend(_pydantic_problems(exc))
+    problems.extend(_cross_check(raw))
+    if problems or config is None:
+        raise ConfigError(source, sorted(problems, key=lambda p: p.path))
+    return config
+
+
+def load(path: str | Path) -> IntakeConfig:
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(str(path), [ConfigProblem("", f"cannot read file: {exc.strerror}")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [ConfigProblem("", f"not valid TOML: {exc}")]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), [ConfigProblem("", "not UTF-8 text")]) from None
+    return parse(raw, str(path))
+
+
+def resolve_secrets(config: IntakeConfig, source: str = "<config>") -> dict[str, str]:
+    """Every secret reference resolved, keyed by key path; all failures reported together."""
+    refs: dict[str, SecretRef] = {"ami.secret": SecretRef(config.ami.secret)}
+    refs.update({f"handlers[{i}].token": SecretRef(h.token) for i, h in enumerate(config.handlers)})
+    refs.update({f"supervisors[{i}].token": SecretRef(s.token) for i, s in enumerate(config.supervisors)})
+    values, problems = {}, []
+    for path, ref in refs.items():
+        try:
+            values[path] = ref.resolve()
+        except LookupError as exc:
+            problems.append(ConfigProblem(path, str(exc)))
+        else:
+            if not values[path]:
+                problems.append(ConfigProblem(path, "secret is empty"))
+    if problems:
+        raise ConfigError(source, problems)
+    return values

@@ -1,0 +1,44 @@
+"""Errors of the intake server itself, each carrying the data a person needs to act on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class IntakeError(Exception):
+    """Base of every error raised by :mod:`intake`."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    """One thing wrong in a configuration file: where (dotted key path) and what."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path or '<top>'}: {self.message}"
+
+
+class ConfigError(IntakeError):
+    """A configuration file is unusable; ``problems`` lists every fault found, not the first."""
+
+    def __init__(self, source: str, problems: list[ConfigProblem]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  {source}: {p}" for p in problems)
+        super().__init__(f"{len(problems)} problem(s) in {source}:\n{lines}")
+
+
+class IllegalTransition(IntakeError):
+    """An event arrived that makes no sense for a call in its present state.
+
+    The PBX's picture wins: the registry logs and counts this and carries on; a resync repairs
+    anything we missed.
+    """
+
+    def __init__(self, call_id: str, state: str, event: str) -> None:
+        super().__init__(f"call {call_id}: {event} is not expected in state {state}")
+        self.call_id = call_id
+        self.state = state
+        self.event = event

@@ -1,0 +1,162 @@
+"""The SLA clock's arithmetic: per queue and per line figures, from settled calls.
+
+Definitions (design.md): *answered within target* counts against every offered call that has
+settled, abandoned ones included, because a 999 caller who gave up was not answered in time
+(Asterisk's ServicelevelPerf leaves abandons out and flatters the service). Waits are measured
+on the PBX's clock from queue entry, and separately from the call's arrival at the PBX where the
+events show it (the Home Office measures from the caller's dial, in buckets <10 s, 10-60 s, >=60 s).
+
+Answer times are kept in 0.1 s bins so that the mean and 90th percentile stay exact to a tenth
+of a second at any volume, in constant memory.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from intake.calls import Call, CallState
+
+BIN = 0.1
+LONG_WAIT_SECONDS = 120.0
+
+
+@dataclass(slots=True)
+class AnswerTimes:
+    bins: Counter[int] = field(default_factory=Counter)
+    count: int = 0
+    total: float = 0.0
+
+    def add(self, seconds: float) -> None:
+        self.bins[int(seconds / BIN)] += 1
+        self.count += 1
+        self.total += seconds
+
+    def mean(self) -> float | None:
+        return round(self.total / self.count, 3) if self.count else None
+
+    def percentile(self, p: float) -> float | None:
+        """Nearest-rank percentile, reported as the upper edge of its 0.1 s bin."""
+        if not self.count:
+            return None
+        rank = max(1, -(-self.count * p // 100))
+        seen = 0
+        for b in sorted(self.bins):
+            seen += self.bins[b]
+            if seen >= rank:
+                return round((b + 1) * BIN, 1)
+        raise AssertionError("unreachable: rank beyond count")
+
+
+@dataclass(slots=True)
+class Basis:
+    """Answer-time figures measured from one starting point (queue entry, or PBX arrival)."""
+
+    answered: int = 0
+    within_target: int = 0
+    under_10s: int = 0
+    from_10s_to_60s: int = 0
+    over_60s: int = 0
+    times: AnswerTimes = field(default_factory=AnswerTimes)
+
+    def add(self, waited: float, target: float) -> None:
+        self.answered += 1
+        self.within_target += waited <= target
+        if waited < 10:
+            self.under_10s += 1
+        elif waited < 60:
+            self.from_10s_to_60s += 1
+        else:
+            self.over_60s += 1
+        self.times.add(waited)
+
+    def report(self, settled: int) -> dict[str, Any]:
+        return {
+            "answered": self.answered,
+            "answered_within_target": self.within_target,
+            "answered_within_target_pct": round(100 * self.within_target / settled, 1) if settled else None,
+            "buckets": {"under_10s": self.under_10s, "10s_to_60s": self.from_10s_to_60s, "60s_and_over": self.over_60s},
+            "mean_answer_seconds": self.times.mean(),
+            "p90_answer_seconds": self.times.percentile(90),
+        }
+
+
+@dataclass(slots=True)
+class Figures:
+    """Counts for one queue or one line since the server started watching."""
+
+    target_seconds: float
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    left_other: int = 0
+    waited_over_2min: int = 0
+    from_queue: Basis = field(default_factory=Basis)
+    from_arrival: Basis = field(default_factory=Basis)
+
+    @property
+    def settled(self) -> int:
+        return self.answered + self.abandoned + self.left_other
+
+    def report(self, waiting: list[Call], now: float) -> dict[str, Any]:
+        longest = max((c.waited(now) for c in waiting), default=0.0)
+        return {
+            "target_seconds": self.target_seconds,
+            "waiting": len(waiting),
+            "longest_wait_seconds": round(longest, 1),
+            "offered": self.offered,
+            "answered": self.answered,
+            "abandoned": self.abandoned,
+            "left_other": self.left_other,
+            "waited_over_2min": self.waited_over_2min,
+            "from_queue_entry": self.from_queue.report(self.settled),
+            "from_arrival": self.from_arrival.report(self.settled),
+        }
+
+
+class QueueMetrics:
+    """Figures per queue and per line, fed by the registry as calls are offered and settle."""
+
+    def __init__(self, queues: dict[str, tuple[str, float]]) -> None:
+        """``queues`` maps queue name -> (line name, target seconds)."""
+        self._line_of = {q: line for q, (line, _) in queues.items()}
+        self.queues = {q: Figures(target) for q, (_, target) in queues.items()}
+        self.lines: dict[str, Figures] = {}
+        for line, target in queues.values():
+            self.lines.setdefault(line, Figures(target))
+
+    def _both(self, call: Call) -> tuple[Figures, Figures]:
+        return self.queues[call.queue], self.lines[call.line]
+
+    def offered(self, call: Call) -> None:
+        for fig in self._both(call):
+            fig.offered += 1
+
+    def settled(self, call: Call) -> None:
+        """Count a call whose outcome in the queue is known: answered, abandoned or left."""
+        now = call.answered_at or call.left_at or call.ended_at or call.queued_at
+        waited = call.waited(now)
+        from_arrival = call.waited_from_arrival(now)
+        for fig in self._both(call):
+            if call.answered_at is not None:
+                fig.answered += 1
+                fig.from_queue.add(waited, call.target_seconds)
+                if from_arrival is not None:
+                    fig.from_arrival.add(from_arrival, call.target_seconds)
+            elif call.state is CallState.ABANDONED:
+                fig.abandoned += 1
+            else:
+                fig.left_other += 1
+            fig.waited_over_2min += waited > LONG_WAIT_SECONDS
+
+    def report(self, waiting: list[Call], now: float) -> dict[str, Any]:
+        by_queue: dict[str, list[Call]] = {q: [] for q in self.queues}
+        by_line: dict[str, list[Call]] = {line: [] for line in self.lines}
+        for call in waiting:
+            by_queue.setdefault(call.queue, []).append(call)
+            by_line.setdefault(call.line, []).append(call)
+        return {
+            "queues": {q: {"line": self._line_of[q], **fig.report(by_queue[q], now)} for q, fig in self.queues.items()},
+            "lines": {line: fig.report(by_line[line], now) for line, fig in self.lines.items()},
+        }

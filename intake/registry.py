@@ -1,0 +1,394 @@
+"""The call registry: every live queue call and every handler, fed only by domain events.
+
+:meth:`Registry.apply` takes one event and returns the notices it gave rise to (a handler's
+phone started ringing for a call, stopped ringing, answered it, a call finished); it does no I/O,
+so a recorded event sequence replays through it in a test exactly as it runs in the server. The
+per-call rules are in :mod:`intake.calls`; this module routes events to calls and handlers,
+reconciles a resync snapshot and feeds the figures in :mod:`intake.metrics`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from intake.calls import Call, CallState, Step, next_state
+from intake.errors import IllegalTransition
+from intake.handlers import Handler
+from intake.metrics import QueueMetrics
+from telephony import events as ev
+
+log = structlog.get_logger("intake.registry")
+
+MAX_ARRIVALS = 50_000  # channels seen created but not yet queued or hung up
+
+
+@dataclass(frozen=True, slots=True)
+class Ringing:
+    call: Call
+    member: str
+
+
+@dataclass(frozen=True, slots=True)
+class RingStopped:
+    """A member's phone stopped ringing for a call it did not answer; ``reason`` says why."""
+
+    call: Call
+    member: str
+    reason: str  # rang-out | answered-elsewhere | abandoned | left | vanished
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    call: Call
+    member: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A call reached a final state: the moment to write its contact record."""
+
+    call: Call
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerChanged:
+    member: str
+
+
+Notice = Ringing | RingStopped | Answered | Finished | HandlerChanged
+
+
+@dataclass(slots=True)
+class Counters:
+    events: int = 0
+    illegal_transitions: int = 0
+    orphan_events: int = 0  # about a call we never saw queued (joined before we watched)
+    other_queue_events: int = 0  # about a queue on no configured line
+    snapshots: int = 0
+    vanished_calls: int = 0
+
+
+@dataclass(slots=True)
+class _Snapshot:
+    waiting: set[str]
+    members: dict[str, dict[str, ev.MemberState]]
+    channels: list[ev.ChannelSeen]
+
+
+class Registry:
+    def __init__(self, queues: dict[str, tuple[str, float]], *, handlers: dict[str, tuple[str, str]] | None = None,
+                 wrapup_reason: str = "wrap-up", settle_grace: float = 2.0) -> None:
+        """``queues``: queue -> (line, target seconds); ``handlers``: member -> (handler id, name)."""
+        self.queues = dict(queues)
+        self.wrapup_reason = wrapup_reason
+        self.settle_grace = settle_grace
+        self.metrics = QueueMetrics(self.queues)
+        self.calls: dict[str, Call] = {}
+        self.handlers: dict[str, Handler] = {
+            member: Handler(member, name, handler_id) for member, (handler_id, name) in (handlers or {}).items()
+        }
+        self.counters = Counters()
+        self.link_up = False
+        self.pbx_version = ""
+        self.now = 0.0
+        self._arrivals: OrderedDict[str, float] = OrderedDict()
+        self._snapshot: _Snapshot | None = None
+
+    # --- reading -------------------------------------------------------------------------
+
+    def waiting_calls(self) -> list[Call]:
+        return [c for c in self.calls.values() if c.state.waiting]
+
+    def report(self, now: float | None = None) -> dict[str, Any]:
+        now = self.now if now is None else now
+        return self.metrics.report(self.waiting_calls(), now)
+
+    def handler(self, member: str) -> Handler:
+        if member not in self.handlers:
+            self.handlers[member] = Handler(member, member)
+        return self.handlers[member]
+
+    # --- feeding -------------------------------------------------------------------------
+
+    def apply(self, event: ev.DomainEvent) -> list[Notice]:
+        self.counters.events += 1
+        self.now = max(self.now, event.at)
+        handler = _DISPATCH.get(type(event))
+        if handler is None:
+            return []
+        notices: list[Notice] = []
+        try:
+            handler(self, event, notices)
+        except IllegalTransition as exc:
+            self.counters.illegal_transitions += 1
+            log.warning("illegal_transition", call_id=exc.call_id, state=exc.state, step=exc.event)
+        return notices
+
+    def tick(self, now: float) -> list[Notice]:
+        """Settle calls that left the queue unanswered: no AgentConnect came within the grace."""
+        self.now = max(self.now, now)
+        notices: list[Notice] = []
+        for call in [c for c in self.calls.values() if c.state is CallState.LEAVING]:
+            if call.left_at is not None and now - call.left_at >= self.settle_grace:
+                self._step(call, Step.SETTLED, now, notices)
+        return notices
+
+    # --- the steps --------------------------------------------------------------------------
+
+    def _step(self, call: Call, step: Step, at: float, notices: list[Notice], *, member: str | None = None) -> None:
+        before = call.state
+        call.state = next_state(call.call_id, before, step)
+        if call.state is before:
+            return
+        log.info("call_state", call_id=call.call_id, queue=call.queue, state=call.state.value, was=before.value, step=step.value)
+        if call.state is CallState.ANSWERED:
+            call.answered_at = at if call.answered_at is None else call.answered_at
+            call.answered_by = member
+            for other in sorted(call.ringing - {member}):
+                self._stop_ringing(call, other, "answered-elsewhere", notices)
+            if member is not None:
+                self._stop_ringing(call, member, None, notices)
+                h = self.handler(member)
+                h.on_call = call.call_id
+                notices += [Answered(call, member), HandlerChanged(member)]
+            if call.counted:
+                self.metrics.settled(call)
+        elif call.state is CallState.LEAVING:
+            call.left_at = at
+        elif call.state in (CallState.ABANDONED, CallState.LEFT):
+            call.left_at = call.left_at or at
+            call.ended_at = at
+            reason = "abandoned" if call.state is CallState.ABANDONED else ("vanished" if step is Step.VANISHED else "left")
+            for other in sorted(call.ringing):
+                self._stop_ringing(call, other, reason, notices)
+            if call.counted:
+                self.metrics.settled(call)
+        if call.state is CallState.COMPLETED:
+            call.ended_at = at
+            if call.answered_by is not None:
+                h = self.handler(call.answered_by)
+                if h.on_call == call.call_id:
+                    h.on_call = None
+                    notices.append(HandlerChanged(call.answered_by))
+        if call.state.final:
+            call.end_reason = call.end_reason or step.value
+            del self.calls[call.call_id]
+            notices.append(Finished(call))
+
+    def _stop_ringing(self, call: Call, member: str, reason: str | None, notices: list[Notice]) -> None:
+        call.ringing.discard(member)
+        h = self.handler(member)
+        h.ringing_for.discard(call.call_id)
+        if reason is not None:
+            notices += [RingStopped(call, member, reason), HandlerChanged(member)]
+
+    def _call_for(self, call_id: str, queue: str) -> Call | None:
+        call = self.calls.get(call_id)
+        if call is None:
+            if queue in self.queues:
+                self.counters.orphan_events += 1
+            else:
+                self.counters.other_queue_events += 1
+        return call
+
+    def _new_call(self, call_id: str, queue: str, number: str, name: str, channel: str, queued_at: float,
+                  arrival_keys: tuple[str, ...], *, observed: bool, counted: bool = True) -> Call | None:
+        if queue not in self.queues:
+            self.counters.other_queue_events += 1
+            return None
+        line, target = self.queues[queue]
+        arrived = next((self._arrivals[k] for k in arrival_keys if k in self._arrivals), None)
+        call = Call(call_id, queue, line, target, number, name, channel, queued_at,
+                    arrived_at=arrived if arrived is not None and arrived <= queued_at else None,
+                    observed_from_start=observed)
+        call.counted = counted
+        self.calls[call_id] = call
+        if counted:
+            self.metrics.offered(call)
+        log.info("call_state", call_id=call_id, queue=queue, line=line, state=call.state.value, caller=number)
+        return call
+
+    def _on_queued(self, e: ev.CallQueued, notices: list[Notice]) -> None:
+        old = self.calls.get(e.call_id)
+        if old is not None:  # the same channel moved on to another queue before we settled it
+            self._step(old, Step.SETTLED if old.state is CallState.LEAVING else Step.VANISHED, e.at, notices)
+        self._new_call(e.call_id, e.queue, e.caller_number, e.caller_name, e.channel, e.at,
+                       (e.linked_id, e.call_id), observed=True)
+
+    def _on_rang(self, e: ev.HandlerRang, notices: list[Notice]) -> None:
+        call = self._call_for(e.call_id, e.queue)
+        if call is None:
+            return
+        self._step(call, Step.RANG, e.at, notices)
+        call.ringing.add(e.member)
+        call.rung.add(e.member)
+        self.handler(e.member).ringing_for.add(call.call_id)
+        notices += [Ringing(call, e.member), HandlerChanged(e.member)]
+
+    def _on_ring_no_answer(self, e: ev.HandlerRingNoAnswer, notices: list[Notice]) -> None:
+        call = self._call_for(e.call_id, e.queue)
+        if call is None:
+            return
+        self._stop_ringing(call, e.member, "rang-out", notices)
+        if not call.ringing:
+            self._step(call, Step.RANG_OUT, e.at, notices)
+
+    def _on_answered(self, e: ev.CallAnswered, notices: list[Notice]) -> None:
+        call = self._call_for(e.call_id, e.queue)
+        if call is not None:
+            self._step(call, Step.ANSWERED, e.at, notices, member=e.member)
+
+    def _on_left(self, e: ev.CallLeftQueue, notices: list[Notice]) -> None:
+        call = self._call_for(e.call_id, e.queue)
+        if call is not None:
+            self._step(call, Step.LEFT_QUEUE, e.at, notices)
+
+    def _on_abandoned(self, e: ev.CallAbandoned, notices: list[Notice]) -> None:
+        call = self._call_for(e.call_id, e.queue)
+        if call is not None:
+            self._step(call, Step.ABANDONED, e.at, notices)
+
+    def _on_completed(self, e: ev.CallCompleted, notices: list[Notice]) -> None:
+        call = self._call_for(e.call_id, e.queue)
+        if call is not None:
+            call.talk_seconds = e.talk_seconds
+            call.end_reason = f"hangup-by-{e.reason}" if e.reason else None
+            self._step(call, Step.COMPLETED, e.at, notices)
+
+    def _on_channel_created(self, e: ev.ChannelCreated, notices: list[Notice]) -> None:
+        self._arrivals[e.channel_id] = e.at
+        while len(self._arrivals) > MAX_ARRIVALS:
+            self._arrivals.popitem(last=False)
+
+    def _on_hangup(self, e: ev.ChannelHungUp, notices: list[Notice]) -> None:
+        self._arrivals.pop(e.channel_id, None)
+        call = self.calls.get(e.channel_id)
+        if call is not None:
+            if call.state is CallState.ANSWERED and call.answered_at is not None and call.talk_seconds is None:
+                call.talk_seconds = max(0.0, e.at - call.answered_at)
+            self._step(call, Step.HUNG_UP, e.at, notices)
+
+    def _on_member(self, e: ev.MemberJoined | ev.MemberChanged | ev.MemberSeen, notices: list[Notice]) -> None:
+        s = e.state
+        if s.queue not in self.queues:
+            return
+        h = self.handler(s.member)
+        h.memberships[s.queue] = s
+        notices.append(HandlerChanged(s.member))
+        if self._snapshot is not None and isinstance(e, ev.MemberSeen):
+            self._snapshot.members.setdefault(s.member, {})[s.queue] = s
+
+    def _on_member_left(self, e: ev.MemberLeft, notices: list[Notice]) -> None:
+        h = self.handlers.get(e.member)
+        if h is not None and h.memberships.pop(e.queue, None) is not None:
+            notices.append(HandlerChanged(e.member))
+
+    def _on_link_up(self, e: ev.PbxLinkUp, notices: list[Notice]) -> None:
+        self.link_up = True
+        self.pbx_version = e.pbx_version
+        log.info("pbx_link_up", version=e.pbx_version)
+
+    def _on_link_down(self, e: ev.PbxLinkDown, notices: list[Notice]) -> None:
+        self.link_up = False
+        self._snapshot = None
+        log.warning("pbx_link_down", reason=e.reason, live_calls=len(self.calls))
+
+    # --- resync -----------------------------------------------------------------------------
+
+    def _on_snapshot_started(self, e: ev.SnapshotStarted, notices: list[Notice]) -> None:
+        self._snapshot = _Snapshot(set(), {}, [])
+
+    def _on_waiting_seen(self, e: ev.WaitingCallSeen, notices: list[Notice]) -> None:
+        if self._snapshot is None:
+            return
+        self._snapshot.waiting.add(e.call_id)
+        if e.call_id not in self.calls:
+            self._new_call(e.call_id, e.queue, e.caller_number, e.caller_name, e.channel, e.at - e.wait_seconds,
+                           (e.call_id,), observed=False)
+
+    def _on_channel_seen(self, e: ev.ChannelSeen, notices: list[Notice]) -> None:
+        if self._snapshot is not None:
+            self._snapshot.channels.append(e)
+
+    def _on_snapshot_completed(self, e: ev.SnapshotCompleted, notices: list[Notice]) -> None:
+        snap, self._snapshot = self._snapshot, None
+        if snap is None:
+            return
+        self.counters.snapshots += 1
+        live = {c.channel_id: c for c in snap.channels}
+        # Calls answered at the PBX: a caller channel in Queue() bridged to a handler's channel.
+        by_bridge: dict[str, list[ev.ChannelSeen]] = {}
+        for c in snap.channels:
+            if c.bridge_id:
+                by_bridge.setdefault(c.bridge_id, []).append(c)
+        for call in list(self.calls.values()):
+            if call.call_id in snap.waiting:
+                continue
+            seen = live.get(call.call_id)
+            if seen is not None and seen.application.lower() == "queue" and seen.bridged:
+                if call.state is not CallState.ANSWERED:
+                    # Answered while we were away: the exact moment is lost; the snapshot is
+                    # an upper bound on the wait, and the PBX's queue_log keeps the true one.
+                    member = self._member_in_bridge(by_bridge.get(seen.bridge_id, []), call.call_id)
+                    self._step(call, Step.ANSWERED, e.at, notices, member=member)
+            elif seen is None or call.state is not CallState.ANSWERED:
+                # Gone from the PBX, or out of the queue and not talking to a handler.
+                self.counters.vanished_calls += 1
+                self._step(call, Step.VANISHED, e.at, notices)
+        for c in snap.channels:
+            if c.application.lower() == "queue" and c.bridged and c.channel_id not in self.calls and c.queue in self.queues:
+                call = self._new_call(c.channel_id, c.queue, c.caller_number, c.caller_name, c.channel,
+                                      e.at - c.duration_seconds, (c.linked_id,), observed=False, counted=False)
+                if call is not None:
+                    member = self._member_in_bridge(by_bridge.get(c.bridge_id, []), c.channel_id)
+                    # Answered before we watched: shown live, but its wait is unknown, so it
+                    # counts in no figure (it was neither offered nor answered on our watch).
+                    call.state = CallState.ANSWERED
+                    call.answered_by = member
+                    if member:
+                        self.handler(member).on_call = call.call_id
+                        notices.append(HandlerChanged(member))
+        # Memberships: the snapshot is the whole truth.
+        for member, h in self.handlers.items():
+            fresh = snap.members.get(member, {})
+            if h.memberships != fresh:
+                h.memberships = dict(fresh)
+                notices.append(HandlerChanged(member))
+        log.info("resynced", live_calls=len(self.calls), waiting=len(snap.waiting), channels=len(snap.channels))
+
+    def _member_in_bridge(self, channels: list[ev.ChannelSeen], caller_id: str) -> str | None:
+        """The member whose phone is the other party in a bridge (its channel is member-NNNN)."""
+        for c in channels:
+            if c.channel_id == caller_id:
+                continue
+            for member in self.handlers:
+                if c.channel.startswith(member + "-"):
+                    return member
+        return None
+
+
+_DISPATCH: dict[type, Any] = {
+    ev.CallQueued: Registry._on_queued,
+    ev.HandlerRang: Registry._on_rang,
+    ev.HandlerRingNoAnswer: Registry._on_ring_no_answer,
+    ev.CallAnswered: Registry._on_answered,
+    ev.CallLeftQueue: Registry._on_left,
+    ev.CallAbandoned: Registry._on_abandoned,
+    ev.CallCompleted: Registry._on_completed,
+    ev.ChannelCreated: Registry._on_channel_created,
+    ev.ChannelHungUp: Registry._on_hangup,
+    ev.MemberJoined: Registry._on_member,
+    ev.MemberChanged: Registry._on_member,
+    ev.MemberSeen: Registry._on_member,
+    ev.MemberLeft: Registry._on_member_left,
+    ev.PbxLinkUp: Registry._on_link_up,
+    ev.PbxLinkDown: Registry._on_link_down,
+    ev.SnapshotStarted: Registry._on_snapshot_started,
+    ev.WaitingCallSeen: Registry._on_waiting_seen,
+    ev.ChannelSeen: Registry._on_channel_seen,
+    ev.SnapshotCompleted: Registry._on_snapshot_completed,
+}

@@ -1,0 +1,189 @@
+"""Recorded-style PBX event sequences replayed through the registry give the right state and figures."""
+
+from __future__ import annotations
+
+from intake.calls import CallState
+from intake.handlers import HandlerState
+from intake.registry import Answered, Finished, Registry, Ringing, RingStopped
+from telephony import events as ev
+from tests.intake.timeline import T0, Timeline, member
+
+QUEUES = {"emergency": ("999", 12.0), "non-emergency": ("101", 60.0)}
+H1, H2 = "PJSIP/handler-1", "PJSIP/handler-2"
+
+
+def registry() -> Registry:
+    return Registry(QUEUES, handlers={H1: ("h1", "Alice"), H2: ("h2", "Bob")})
+
+
+def replay(reg: Registry, events: list[ev.DomainEvent]) -> list[object]:
+    notices: list[object] = []
+    for e in events:
+        notices += reg.apply(e)
+    return notices
+
+
+def figures(reg: Registry, line: str = "999") -> dict:
+    return reg.report(T0 + 1000)["lines"][line]
+
+
+def test_answered_call_counts_as_answered_within_target_with_wait_from_queue_and_arrival():
+    reg = registry()
+    t = Timeline().arrive(0).join(1.5).ring(2, H1).answer(6.5, H1, hold=5).complete(30, H1, talk=23.5)
+    notices = replay(reg, t.events)
+    assert [type(n) for n in notices if isinstance(n, Ringing | Answered | Finished)] == [Ringing, Answered, Finished]
+    f = figures(reg)
+    assert (f["offered"], f["answered"], f["abandoned"], f["waiting"]) == (1, 1, 0, 0)
+    assert f["from_queue_entry"]["answered_within_target"] == 1
+    assert f["from_queue_entry"]["mean_answer_seconds"] == 5.0
+    assert f["from_arrival"]["mean_answer_seconds"] == 6.5
+    assert f["from_queue_entry"]["buckets"] == {"under_10s": 1, "10s_to_60s": 0, "60s_and_over": 0}
+    finished = [n for n in notices if isinstance(n, Finished)][0].call
+    assert (finished.state, finished.answered_by, finished.talk_seconds) == (CallState.COMPLETED, H1, 23.5)
+    assert reg.calls == {}
+
+
+def test_answer_after_target_is_answered_but_not_within_target():
+    reg = registry()
+    replay(reg, Timeline().join(0).ring(1, H1).answer(13, H1, hold=13).complete(20, H1, talk=7).events)
+    f = figures(reg)
+    assert f["answered"] == 1
+    assert f["from_queue_entry"]["answered_within_target"] == 0
+    assert f["from_queue_entry"]["answered_within_target_pct"] == 0.0
+    assert f["from_queue_entry"]["buckets"]["10s_to_60s"] == 1
+
+
+def test_connect_before_leave_is_the_same_answered_call():
+    reg = registry()
+    t = Timeline().join(0).ring(1, H1)
+    t.events.append(ev.CallAnswered(T0 + 4, t.call_id, t.queue, H1, H1, 4, 3, H1 + "-2"))
+    t.leave(4).complete(10, H1, talk=6)
+    replay(reg, t.events)
+    assert figures(reg)["answered"] == 1
+    assert figures(reg)["left_other"] == 0
+
+
+def test_abandoned_while_waiting_is_offered_not_answered_and_misses_target():
+    reg = registry()
+    replay(reg, Timeline().join(0).abandon(8, hold=8).events)
+    f = figures(reg)
+    assert (f["offered"], f["answered"], f["abandoned"]) == (1, 0, 1)
+    assert f["from_queue_entry"]["answered_within_target_pct"] == 0.0
+
+
+def test_abandoned_while_ringing_closes_the_ringing_handlers_pop():
+    reg = registry()
+    notices = replay(reg, Timeline().join(0).ring(1, H1).abandon(4, hold=4).events)
+    stopped = [n for n in notices if isinstance(n, RingStopped)]
+    assert [(n.member, n.reason) for n in stopped] == [(H1, "abandoned")]
+    assert reg.handlers[H1].ringing_for == set()
+    assert figures(reg)["abandoned"] == 1
+
+
+def test_ring_no_answer_then_answered_by_another():
+    reg = registry()
+    t = Timeline().join(0).ring(1, H1).ring_out(16, H1, ring=15).ring(17, H2).answer(19, H2, hold=19).complete(40, H2, talk=21)
+    notices = replay(reg, t.events)
+    assert [(n.member, n.reason) for n in notices if isinstance(n, RingStopped)] == [(H1, "rang-out")]
+    assert [n.member for n in notices if isinstance(n, Answered)] == [H2]
+    f = figures(reg)
+    assert (f["answered"], f["from_queue_entry"]["answered_within_target"]) == (1, 0)
+    assert f["from_queue_entry"]["p90_answer_seconds"] == 19.1
+
+
+def test_left_queue_without_answer_settles_as_left_after_grace():
+    reg = registry()
+    replay(reg, Timeline().join(0).leave(30).events)
+    assert reg.calls["1700000000.1"].state is CallState.LEAVING
+    assert figures(reg)["waiting"] == 0
+    notices = reg.tick(T0 + 33)
+    assert [type(n) for n in notices] == [Finished]
+    assert figures(reg)["left_other"] == 1
+
+
+def test_waiting_call_counts_towards_waiting_and_longest_wait():
+    reg = registry()
+    replay(reg, Timeline(call_id="a").join(0).events + Timeline(call_id="b").join(5).events)
+    f = reg.report(T0 + 20)["lines"]["999"]
+    assert (f["waiting"], f["longest_wait_seconds"]) == (2, 20.0)
+
+
+def test_call_in_a_queue_on_no_line_is_ignored_and_counted():
+    reg = registry()
+    replay(reg, Timeline(queue="sales").join(0).ring(1, H1).events)
+    assert reg.calls == {}
+    assert reg.counters.other_queue_events == 2
+
+
+def test_illegal_step_is_counted_not_fatal():
+    reg = registry()
+    replay(reg, Timeline().join(0).ring(1, H1).answer(3, H1, hold=3).events)
+    reg.apply(ev.CallAbandoned(T0 + 4, "1700000000.1", "emergency", 4, 1, 1))
+    assert reg.counters.illegal_transitions == 1
+    assert reg.calls["1700000000.1"].state is CallState.ANSWERED
+
+
+def test_handler_states_follow_membership_pause_ring_and_call():
+    reg = registry()
+    def state():
+        return reg.handlers[H1].state("wrap-up")[0]
+    assert state() is HandlerState.LOGGED_OUT
+    reg.apply(ev.MemberJoined(T0, member(0, "emergency", H1)))
+    assert state() is HandlerState.READY
+    t = Timeline().join(1).ring(2, H1)
+    replay(reg, t.events)
+    assert state() is HandlerState.RINGING
+    replay(reg, Timeline().answer(4, H1, hold=3).events)
+    assert state() is HandlerState.ON_CALL
+    replay(reg, Timeline().complete(10, H1, talk=6).events)
+    reg.apply(ev.MemberChanged(T0 + 10, member(10, "emergency", H1, paused=True, reason="wrap-up")))
+    assert state() is HandlerState.WRAP_UP
+    reg.apply(ev.MemberChanged(T0 + 20, member(20, "emergency", H1, paused=True, reason="break")))
+    assert reg.handlers[H1].state("wrap-up") == (HandlerState.NOT_READY, "break")
+    reg.apply(ev.MemberLeft(T0 + 30, "emergency", H1))
+    assert state() is HandlerState.LOGGED_OUT
+
+
+def snapshot(at: float, *items: ev.DomainEvent) -> list[ev.DomainEvent]:
+    return [ev.SnapshotStarted(T0 + at), *items, ev.SnapshotCompleted(T0 + at)]
+
+
+def test_resync_after_reconnect_learns_waiting_and_connected_calls_and_drops_vanished():
+    reg = registry()
+    # Before the link dropped: call "gone" was waiting; "kept" was waiting too.
+    replay(reg, Timeline(call_id="gone").join(0).events + Timeline(call_id="kept").join(1).events)
+    reg.apply(ev.PbxLinkDown(T0 + 2, "ping timeout"))
+    assert not reg.link_up
+    reg.apply(ev.PbxLinkUp(T0 + 10, "22.0.0"))
+    notices = replay(reg, snapshot(
+        10,
+        ev.MemberSeen(T0 + 10, member(10, "emergency", H2, device=ev.MemberDevice.INUSE)),
+        ev.WaitingCallSeen(T0 + 10, "kept", "emergency", "07700900001", "Caller", 1, 9.0, "PJSIP/caller-1-1"),
+        ev.WaitingCallSeen(T0 + 10, "new", "emergency", "07700900002", "Other", 2, 4.0, "PJSIP/caller-2-1"),
+        ev.ChannelSeen(T0 + 10, "talking", "talking", "PJSIP/caller-3-1", "07700900003", "Third", "Queue", "emergency", True, 6.0, "bridge-1"),
+        ev.ChannelSeen(T0 + 10, "h2leg", "talking", H2 + "-00000009", "", "", "AppQueue", "", True, 5.0, "bridge-1"),
+    ))
+    assert reg.link_up
+    assert set(reg.calls) == {"kept", "new", "talking"}
+    assert reg.calls["new"].queued_at == T0 + 6
+    assert reg.calls["talking"].state is CallState.ANSWERED
+    assert reg.handlers[H2].on_call == "talking"
+    assert reg.handlers[H2].state("wrap-up")[0] is HandlerState.ON_CALL
+    assert [n.call.call_id for n in notices if isinstance(n, Finished)] == ["gone"]
+    f = figures(reg)
+    assert (f["waiting"], f["left_other"]) == (2, 1)
+    # After resync the known waiting call carries on normally and is not double-counted.
+    replay(reg, Timeline(call_id="kept").ring(11, H1).answer(12, H1, hold=11).complete(20, H1, talk=8).events)
+    f = figures(reg)
+    assert (f["offered"], f["answered"], f["waiting"]) == (3, 1, 1)
+
+
+def test_resync_marks_a_call_answered_while_away():
+    reg = registry()
+    replay(reg, Timeline(call_id="c").join(0).ring(1, H1).events)
+    reg.apply(ev.PbxLinkDown(T0 + 2, "eof"))
+    replay(reg, snapshot(8, ev.ChannelSeen(T0 + 8, "c", "c", "PJSIP/caller-1", "0", "", "Queue", "emergency", True, 8, "b"),
+                         ev.ChannelSeen(T0 + 8, "x", "c", H1 + "-0001", "", "", "AppQueue", "", True, 6, "b")))
+    assert reg.calls["c"].state is CallState.ANSWERED
+    assert reg.calls["c"].answered_by == H1
+    assert figures(reg)["answered"] == 1
