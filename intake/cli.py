@@ -1,0 +1,91 @@
+"""The ``intake`` command: serve, demo, check-config, history import."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from intake import config as config_mod
+from intake.errors import ConfigError
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    try:
+        cfg = config_mod.load(args.path)
+        if args.secrets:
+            config_mod.resolve_secrets(cfg, args.path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    lines = ", ".join(f"{line.name} ({len(line.queues)} queue(s), target {line.target_seconds:g} s)" for line in cfg.lines)
+    print(f"{args.path}: OK: lines {lines}; {len(cfg.handlers)} handler(s); {len(cfg.supervisors)} supervisor(s)")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from intake.server import serve
+
+    try:
+        cfg = config_mod.load(args.config)
+        secrets = config_mod.resolve_secrets(cfg, args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    asyncio.run(serve(cfg, secrets, log_level=args.log_level))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from intake.demo import run_demo
+
+    asyncio.run(run_demo(port=args.port, json_line=args.json, seed=args.seed, speed=args.speed, log_level=args.log_level))
+    return 0
+
+
+def _history_import(args: argparse.Namespace) -> int:
+    from intake.history_cli import import_file
+
+    return asyncio.run(import_file(args.config, args.file, redis_url=args.redis_url))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="intake", description="Call-intake server for police contact centres.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("check-config", help="validate a configuration file; every problem is listed")
+    c.add_argument("path")
+    c.add_argument("--secrets", action="store_true", help="also resolve env:/file: secret references")
+    c.set_defaults(run=_check_config)
+
+    s = sub.add_parser("serve", help="run the server against a PBX")
+    s.add_argument("--config", required=True)
+    s.add_argument("--log-level", default="info")
+    s.set_defaults(run=_serve)
+
+    d = sub.add_parser("demo", help="run everything on this machine: embedded store and a simulated PBX")
+    d.add_argument("--port", type=int, default=8080)
+    d.add_argument("--json", action="store_true", help="print one JSON line (URL and tokens) for scripts")
+    d.add_argument("--seed", type=int, default=999)
+    d.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times faster")
+    d.add_argument("--log-level", default="warning")
+    d.set_defaults(run=_demo)
+
+    h = sub.add_parser("history", help="caller history")
+    hs = h.add_subparsers(dest="history_command", required=True)
+    i = hs.add_parser("import", help="import warning markers from a JSON-lines file, all or nothing")
+    i.add_argument("file")
+    i.add_argument("--config", help="take the Redis URL from this configuration file")
+    i.add_argument("--redis-url", help="Redis URL (overrides --config)")
+    i.set_defaults(run=_history_import)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

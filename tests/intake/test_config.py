@@ -1,0 +1,106 @@
+"""An administrator's configuration file is accepted when right and refused with every fault named."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from intake import config
+from intake.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED = REPO / "config" / "intake.toml"
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "intake.cli", *args], capture_output=True, text=True, cwd=REPO, env=env)
+
+
+def test_shipped_config_passes_check_config():
+    result = run_cli("check-config", str(SHIPPED))
+    assert result.returncode == 0, result.stderr
+    assert "OK" in result.stdout and "4 handler(s)" in result.stdout
+
+
+def test_shipped_config_names_999_target_of_12_seconds():
+    cfg = config.load(SHIPPED)
+    line = cfg.line_of("emergency")
+    assert line is not None and (line.name, line.target_seconds) == ("999", 12)
+
+
+BROKEN = """
+colour = "blue"
+[ami]
+secret = "hunter2-plain"
+port = 99999
+[[lines]]
+name = "999"
+target_seconds = 0
+queues = ["emergency"]
+[[lines]]
+name = "101"
+target_seconds = 30
+queues = ["emergency", "non-emergency"]
+[[handlers]]
+id = "h1"
+name = "A"
+member = "PJSIP/handler-1"
+queues = ["emergency", "sales"]
+token = "env:T1"
+[[handlers]]
+id = "h1"
+name = "B"
+member = "PJSIP/handler-2"
+queues = ["non-emergency"]
+token = "env:T2"
+"""
+
+
+def test_check_config_names_the_file_and_every_problem_at_once(tmp_path: Path):
+    path = tmp_path / "broken.toml"
+    path.write_text(BROKEN)
+    result = run_cli("check-config", str(path))
+    assert result.returncode == 2
+    err = result.stderr
+    expected = [
+        "colour: unknown key",
+        "ami.port: Input should be less than or equal to 65535",
+        "ami.secret: must be env:NAME or file:PATH",
+        "lines[0].target_seconds: Input should be greater than 0",
+        "lines[1].queues[0]: queue 'emergency' is already on line 999",
+        "handlers[0].queues[1]: queue 'sales' is on no line",
+        "handlers[1].id: duplicate handler id 'h1'",
+    ]
+    for fragment in expected:
+        assert fragment in err, f"missing {fragment!r} in:\n{err}"
+    assert err.count(str(path)) >= len(expected)
+    assert "hunter2-plain" not in err
+
+
+def test_not_toml_is_refused_with_the_line(tmp_path: Path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[ami\nsecret = 1\n")
+    with pytest.raises(ConfigError) as exc:
+        config.load(path)
+    assert "not valid TOML" in str(exc.value) and "line 1" in str(exc.value)
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path):
+    result = run_cli("check-config", str(tmp_path / "nope.toml"))
+    assert result.returncode == 2 and "cannot read file" in result.stderr
+
+
+def test_unset_secret_reference_is_reported_with_secrets_flag(tmp_path: Path):
+    result = run_cli("check-config", "--secrets", str(SHIPPED), env={"PATH": "/usr/bin:/bin"})
+    assert result.returncode == 2
+    assert "ami.secret: environment variable INTAKE_AMI_SECRET is not set" in result.stderr
+    assert "handlers[3].token" in result.stderr
+
+
+def test_a_config_without_a_999_line_is_refused():
+    with pytest.raises(ConfigError) as exc:
+        config.parse({"ami": {"secret": "env:X"}, "lines": [{"name": "101", "target_seconds": 60, "queues": ["q"]}]})
+    assert "no 999 line" in str(exc.value)
