@@ -1,0 +1,183 @@
+"""The composition root: one PBX session, the registry, pops, the history, the HTTP face.
+
+Events flow one way: the AMI session hands each domain event to :meth:`IntakeServer.on_event`,
+the registry turns it into notices, and the notices fan out to pops and the supervisors'
+stream. A short tick settles calls that left their queue and refreshes the wallboard (waits
+grow with time, not only with events).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from typing import Any
+
+import structlog
+import uvicorn
+
+from intake import logs
+from intake.auth import TokenBook
+from intake.config import IntakeConfig
+from intake.pops import PopRouter
+from intake.registry import Answered, Registry
+from intake.supervisors import SupervisorStream
+from intake.web import create_app
+from screenpop.delivery import DesktopHub
+from screenpop.errors import NotYourCall, UnknownCall
+from screenpop.history import HistoryConfig, HistoryStore
+from screenpop.models import Outcome
+from screenpop.session import DesktopEndpoint
+from telephony.events import DomainEvent
+from telephony.session import AmiSession
+
+log = structlog.get_logger("intake.server")
+
+TICK = 0.25  # seconds between settle/refresh ticks: a wallboard within a second of the PBX
+ANSWERED_MEMORY = 20_000  # answered calls whose outcome a handler may still file
+
+
+def make_redis(url: str) -> Any:
+    if url == "embedded":
+        import fakeredis
+
+        return fakeredis.FakeAsyncRedis()
+    import redis.asyncio as aioredis
+
+    return aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+
+
+class IntakeServer:
+    def __init__(self, config: IntakeConfig, secrets: dict[str, str], redis: Any) -> None:
+        self.config = config
+        self.redis = redis
+        self.tokens = TokenBook.from_config(config, secrets)
+        queues = {q: (line.name, line.target_seconds) for line in config.lines for q in line.queues}
+        members = {h.member: (h.id, h.name) for h in config.handlers}
+        self.registry = Registry(queues, handlers=members, wrapup_reason=config.wrapup_reason)
+        self.history = HistoryStore(redis, HistoryConfig(prefix=config.redis.key_prefix))
+        self.hub = DesktopHub()
+        self.desktops = DesktopEndpoint(self.hub, self.tokens, on_outcome=self.file_outcome)
+        self.pops = PopRouter(self.history, self.hub, {h.member: h.id for h in config.handlers}, self.pbx_now)
+        self.supervisors = SupervisorStream(self.tokens, self.picture)
+        self.session = AmiSession(
+            config.ami.host, config.ami.port, config.ami.username, secrets["ami.secret"],
+            ping_interval=config.ami.ping_interval, ping_timeout=config.ami.ping_timeout,
+            action_timeout=config.ami.action_timeout, backoff_initial=config.ami.reconnect_initial,
+            backoff_max=config.ami.reconnect_max, on_event=self.on_event,
+        )
+        # call id -> (handler id, caller number) for calls answered recently: outcomes may be
+        # filed after the call ended, but only by the handler who took it.
+        self._answered: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self._dirty = True
+
+    # --- time ------------------------------------------------------------------------------
+
+    def pbx_now(self) -> float:
+        return self.session.pbx_now()
+
+    # --- the event path ------------------------------------------------------------------------
+
+    def on_event(self, event: DomainEvent) -> None:
+        notices = self.registry.apply(event)
+        if notices:
+            self._dirty = True
+            self.pops.handle(notices)
+            for n in notices:
+                if isinstance(n, Answered):
+                    self._remember_answer(n.call.call_id, n.member, n.call.caller_number)
+
+    def _remember_answer(self, call_id: str, member: str, number: str) -> None:
+        handler = self.registry.handlers.get(member)
+        if handler is None or handler.handler_id is None:
+            return
+        self._answered[call_id] = (handler.handler_id, number)
+        while len(self._answered) > ANSWERED_MEMORY:
+            self._answered.popitem(last=False)
+
+    async def file_outcome(self, handler_id: str, outcome: Outcome) -> None:
+        """Store a handler's outcome for a call they answered; refuse any other call."""
+        taken = self._answered.get(outcome.call_id)
+        if taken is None:
+            raise UnknownCall(outcome.call_id)
+        if taken[0] != handler_id:
+            raise NotYourCall(outcome.call_id, handler_id)
+        await self.history.record_outcome(taken[1], outcome)
+        log.info("outcome_filed", call_id=outcome.call_id, handler_id=handler_id, grading=outcome.grading)
+
+    async def _ticker(self) -> None:
+        last_publish = 0.0
+        while True:
+            await asyncio.sleep(TICK)
+            notices = self.registry.tick(self.pbx_now())
+            if notices:
+                self._dirty = True
+                self.pops.handle(notices)
+            now = time.monotonic()
+            # Waits grow by themselves: refresh at least once a second while calls wait.
+            if self._dirty or (now - last_publish >= 1.0 and self.registry.waiting_calls()):
+                self._dirty = False
+                last_publish = now
+                self.supervisors.publish()
+
+    # --- views ----------------------------------------------------------------------------------
+
+    def queue_report(self) -> dict[str, Any]:
+        return {"at": self.pbx_now(), **self.registry.report(self.pbx_now())}
+
+    def live_calls(self) -> list[dict[str, Any]]:
+        now = self.pbx_now()
+        calls = sorted(self.registry.calls.values(), key=lambda c: c.queued_at)
+        return [c.snapshot(now) for c in calls]
+
+    def handler_views(self) -> list[dict[str, Any]]:
+        return [h.view(self.config.wrapup_reason) for h in self.registry.handlers.values()]
+
+    def picture(self) -> dict[str, Any]:
+        return {**self.queue_report(), "calls": self.live_calls(), "handlers": self.handler_views()}
+
+    async def health(self) -> dict[str, Any]:
+        try:
+            redis_ok = bool(await asyncio.wait_for(self.redis.ping(), 1.0))
+        except Exception:
+            redis_ok = False
+        ami_ok = self.session.connected and self.registry.link_up
+        return {
+            "ok": ami_ok and redis_ok,
+            "ami": {"connected": ami_ok, "pbx_version": self.registry.pbx_version},
+            "redis": {"reachable": redis_ok},
+        }
+
+    # --- running ---------------------------------------------------------------------------------
+
+    async def run(self, http_host: str, http_port: int, *, ready: asyncio.Event | None = None,
+                  bound: list[int] | None = None) -> None:
+        app = create_app(self)
+        server = uvicorn.Server(uvicorn.Config(app, host=http_host, port=http_port, log_config=None,
+                                               access_log=False, ws_max_size=64 * 1024, lifespan="off"))
+        await self.session.start()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                ticker = tg.create_task(self._ticker())
+                web = tg.create_task(server.serve())
+                while not server.started:
+                    if web.done():
+                        break
+                    await asyncio.sleep(0.02)
+                if bound is not None and server.servers:
+                    bound.extend(s.getsockname()[1] for s in server.servers[0].sockets)
+                if ready is not None:
+                    ready.set()
+                await web
+                ticker.cancel()
+        finally:
+            await self.session.stop()
+            await self.pops.drain()
+
+
+async def serve(config: IntakeConfig, secrets: dict[str, str], *, log_level: str = "info") -> None:
+    logs.configure(log_level)
+    redis = make_redis(config.redis.url)
+    server = IntakeServer(config, secrets, redis)
+    log.info("starting", http=f"{config.http.host}:{config.http.port}", ami=f"{config.ami.host}:{config.ami.port}")
+    await server.run(config.http.host, config.http.port)
