@@ -21,20 +21,21 @@ Disposition = Literal["answered", "abandoned", "left"]
 """answered by a handler; abandoned: the caller hung up waiting; left: timed out or redirected."""
 Grading = Literal["emergency", "priority", "scheduled", "resolved"]
 MarkerKind = Literal[
-    "vulnerable adult",
-    "vulnerable child",
     "firearms at address",
     "weapons at address",
     "violence towards police",
     "domestic abuse",
+    "vulnerable child",
+    "vulnerable adult",
     "mental health",
     "medical condition",
     "hearing or speech impaired",
     "language needs",
     "repeat caller",
 ]
-"""A closed vocabulary: the desktop colours and orders markers by kind, so a free-text kind would
-be a marker nobody sees. Whatever does not fit goes in ``detail``."""
+"""A closed vocabulary, in the order a pop shows it (officers' safety first): the desktop colours
+and orders markers by kind, so a free-text kind would be a marker nobody sees. Whatever does not
+fit goes in ``detail``."""
 
 NUMBER_PATTERN = r"^\+?[0-9]{3,20}$"
 _NUMBER = re.compile(NUMBER_PATTERN)

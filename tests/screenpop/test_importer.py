@@ -33,7 +33,7 @@ async def test_every_bad_line_is_reported_with_its_number_and_field(store: Histo
     lines = [marker_line(marker_id="m-1"), json.dumps(wrong_kind), "{not json", json.dumps(wrong_type), "[1, 2]"]
     report = await import_markers(store, lines)
     text = [str(p) for p in report.problems]
-    assert text[0].startswith("line 2: kind: 'firearm' is not one of 'vulnerable adult', ")
+    assert text[0].startswith("line 2: kind: 'firearm' is not one of 'firearms at address', ")
     assert text[1].startswith("line 3: (message): Invalid JSON")
     assert "line 4: created_at: Input should be a valid number" in text
     assert "line 4: colour: unknown field" in text
