@@ -50,9 +50,10 @@ class BadMessage(DesktopError):
 
     code = "invalid"
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, problems: tuple[str, ...] = ()) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.problems = problems
 
 
 class MessageTooLarge(BadMessage):
@@ -72,11 +73,33 @@ class UnknownMessageType(BadMessage):
     code = "unknown-type"
 
 
+class NotText(BadMessage):
+    code = "not-text"
+
+    def __init__(self) -> None:
+        super().__init__("binary frames are not accepted: send JSON as text")
+
+
+class DesktopDisconnected(DesktopError):
+    """The desktop went away; there is no one left to send a close frame to."""
+
+    def __init__(self, code: int | None = None) -> None:
+        super().__init__(f"desktop disconnected (close code {code})")
+        self.code = code
+
+
 class TooManyBadMessages(DesktopError):
     def __init__(self, handler_id: str, count: int) -> None:
         super().__init__(f"desktop of handler {handler_id!r} sent {count} unusable messages")
         self.handler_id = handler_id
         self.count = count
+
+
+class ServerShuttingDown(ScreenPopError):
+    """The hub is closing: every desktop is told to go away (and to reconnect elsewhere or later)."""
+
+    def __init__(self) -> None:
+        super().__init__("the server is shutting down")
 
 
 # --- the application refused an outcome ---------------------------------------------------------

@@ -123,11 +123,14 @@ class CallerHistory(_Model):
     markers: tuple[Marker, ...]
 
 
-def describe(exc: ValidationError) -> list[str]:
-    """One "path: problem" line per error, e.g. "kind: 'firearm' is not one of 'a', 'b'"."""
+def describe(exc: ValidationError, *, skip: int = 0) -> list[str]:
+    """One "path: problem" line per error, e.g. "kind: 'firearm' is not one of 'a', 'b'".
+
+    ``skip`` drops leading path parts (a tagged union puts the tag first).
+    """
     lines = []
     for error in exc.errors(include_url=False):
-        path = ".".join(str(part) for part in error["loc"]) or "(message)"
+        path = ".".join(str(part) for part in error["loc"][skip:]) or "(message)"
         lines.append(f"{path}: {_problem(error)}")
     return lines
 
