@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 import structlog
@@ -13,30 +13,14 @@ from structlog.testing import capture_logs
 
 from screenpop.auth import TokenBook
 from screenpop.delivery import DesktopHub, HubConfig
-from screenpop.errors import NotYourCall, UnknownCall
 from screenpop.models import Outcome
 from screenpop.pop import CallSnapshot, compose_pop
 from screenpop.session import CloseCode, DesktopSession, SessionConfig
-from tests.screenpop.memory_desktop import MemoryDesktop
+from tests.screenpop.doubles import MemoryDesktop, Outcomes
 
 TOKENS = TokenBook({"tok-ana-7f3a": "ana", "tok-bo-91c2": "bo"})
 CLOCK = 1_790_000_900.0
 FAST = SessionConfig(heartbeat_seconds=60, send_timeout_seconds=60)
-
-
-@dataclass
-class Outcomes:
-    """The injected on_outcome: keeps what it accepts, refuses calls it does not know or are not the handler's."""
-
-    calls: dict[str, str] = field(default_factory=lambda: {"c1": "ana", "c2": "bo"})
-    saved: list[tuple[str, Outcome]] = field(default_factory=list)
-
-    async def __call__(self, handler_id: str, outcome: Outcome) -> None:
-        if outcome.call_id not in self.calls:
-            raise UnknownCall(outcome.call_id)
-        if self.calls[outcome.call_id] != handler_id:
-            raise NotYourCall(outcome.call_id, handler_id)
-        self.saved.append((handler_id, outcome))
 
 
 @dataclass

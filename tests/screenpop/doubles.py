@@ -1,12 +1,15 @@
-"""An in-memory desktop: the transport a session runs over in tests, and the desktop's side of it."""
+"""Test doubles: an in-memory desktop (the transport a session runs over, and the desktop's side of
+it) and an ``on_outcome`` callback that keeps what it accepts."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
-from screenpop.errors import DesktopDisconnected
+from screenpop.errors import DesktopDisconnected, NotYourCall, UnknownCall
+from screenpop.models import Outcome
 
 _GONE = object()
 
@@ -58,3 +61,18 @@ class MemoryDesktop:
         while not self._to_desktop.empty():
             out.append(self._to_desktop.get_nowait())
         return out
+
+
+@dataclass
+class Outcomes:
+    """The injected on_outcome: keeps what it accepts, refuses calls it does not know or are not the handler's."""
+
+    calls: dict[str, str] = field(default_factory=lambda: {"c1": "ana", "c2": "bo"})
+    saved: list[tuple[str, Outcome]] = field(default_factory=list)
+
+    async def __call__(self, handler_id: str, outcome: Outcome) -> None:
+        if outcome.call_id not in self.calls:
+            raise UnknownCall(outcome.call_id)
+        if self.calls[outcome.call_id] != handler_id:
+            raise NotYourCall(outcome.call_id, handler_id)
+        self.saved.append((handler_id, outcome))
