@@ -126,9 +126,9 @@ class HistoryStore:
         args = (keys.contacts, keys.contact, keys.outcome, keys.markers,
                 repr(now), repr(now - DAY), repr(now - 30 * DAY), self._config.recent_limit)
         try:
-            reply = await self._redis.evalsha(_LOOKUP_SHA, 4, *args)  # type: ignore[misc]
+            reply = await self._redis.evalsha(_LOOKUP_SHA, 4, *args)
         except NoScriptError:
-            reply = await self._redis.eval(_LOOKUP.decode(), 4, *args)  # type: ignore[misc]
+            reply = await self._redis.eval(_LOOKUP.decode(), 4, *args)
         count_24h, count_30d, contacts, outcomes, markers = reply
         return CallerHistory(
             number=number,

@@ -12,6 +12,7 @@ from typing import get_args
 from screenpop.messages import (
     Caller,
     CloseReason,
+    HistoryStatus,
     HistoryView,
     MarkerView,
     Pop,
@@ -42,6 +43,7 @@ class CallSnapshot:
 
 
 def compose_pop(call: CallSnapshot, history: CallerHistory | None) -> Pop:
+    status: HistoryStatus
     if history is not None:
         status, view = "ok", _history_view(history)
     else:

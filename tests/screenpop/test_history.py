@@ -80,7 +80,7 @@ async def test_keys_use_the_configured_prefix_and_the_number_as_hash_tag(redis_c
     await store.record_contact(contact("c1"))
     await store.record_outcome(NUMBER, outcome("c1"))
     await store.add_marker(marker())
-    keys = sorted(k.decode() for k in await redis_client.keys("*"))
+    keys = sorted(k.decode() if isinstance(k, bytes) else k for k in await redis_client.keys("*"))
     assert keys == [f"site7:{kind}:{{{NUMBER}}}" for kind in ("contact", "contacts", "markers", "outcome")]
 
 

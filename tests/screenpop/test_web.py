@@ -73,7 +73,8 @@ def _pop(call_id: str, name: str = "J SMITH") -> Any:
 
 
 async def _next(ws: ClientConnection, timeout: float = 2.0) -> dict[str, Any]:
-    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+    return message
 
 
 async def test_a_bad_token_is_closed_with_4401_and_the_token_is_not_in_the_server_log(
@@ -145,7 +146,7 @@ async def test_a_stalled_desktop_is_dropped_alone_and_resumes_from_its_last_seq(
 
 async def test_hostile_messages_get_clear_errors_and_nothing_is_stored(server: Server) -> None:
     good = {"type": "outcome", "call_id": "c1", "grading": "priority", "notes": "unit sent"}
-    hostile = [
+    hostile: list[tuple[str | bytes, str]] = [
         (json.dumps(good | {"notes": "x" * 20_000}), "too-large"),
         ("<script>alert(1)</script>", "not-json"),
         (json.dumps(good | {"grading": ["emergency"], "handler_id": "bo"}), "invalid"),
