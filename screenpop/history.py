@@ -66,7 +66,7 @@ class HistoryConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class _Keys:
+class HistoryKeys:
     contacts: str
     contact: str
     outcome: str
@@ -80,15 +80,15 @@ class HistoryStore:
         self._redis = client
         self._config = config
 
-    def keys(self, number: str) -> _Keys:
+    def keys(self, number: str) -> HistoryKeys:
         if not is_history_number(number):
             raise NotANumber(number)
         tag, p = "{" + number + "}", self._config.prefix
-        return _Keys(f"{p}contacts:{tag}", f"{p}contact:{tag}", f"{p}outcome:{tag}", f"{p}markers:{tag}")
+        return HistoryKeys(f"{p}contacts:{tag}", f"{p}contact:{tag}", f"{p}outcome:{tag}", f"{p}markers:{tag}")
 
     async def record_contact(self, record: ContactRecord) -> None:
         keys, ttl = self.keys(record.number), self._ttl
-        stored = record.model_copy(update={"outcome": None}).model_dump_json(exclude={"outcome"})
+        stored = record.model_dump_json(exclude={"outcome"})
         async with self._redis.pipeline(transaction=True) as tx:
             tx.zadd(keys.contacts, {record.call_id: record.at})
             tx.hset(keys.contact, record.call_id, stored)

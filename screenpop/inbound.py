@@ -61,7 +61,7 @@ def _bad_message(exc: ValidationError) -> BadMessage:
     errors = exc.errors(include_url=False)
     first = errors[0]
     if first["type"] == "json_invalid":
-        return MessageNotJson(f"not JSON: {first['ctx'].get('error', 'invalid')}" if first.get("ctx") else "not JSON")
+        return MessageNotJson(describe(exc)[0])
     if first["type"] == "union_tag_not_found":
         return UnknownMessageType(f"a message needs a \"type\": one of {_TYPES}")
     if first["type"] == "union_tag_invalid":

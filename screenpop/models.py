@@ -124,14 +124,15 @@ class CallerHistory(_Model):
 
 
 def describe(exc: ValidationError, *, skip: int = 0) -> list[str]:
-    """One "path: problem" line per error, e.g. "kind: 'firearm' is not one of 'a', 'b'".
+    """One "path: problem" line per error, e.g. "kind: 'firearm' is not one of 'a', 'b'"; a
+    problem with the whole document (not JSON, not an object) has no path.
 
     ``skip`` drops leading path parts (a tagged union puts the tag first).
     """
     lines = []
     for error in exc.errors(include_url=False):
-        path = ".".join(str(part) for part in error["loc"][skip:]) or "(message)"
-        lines.append(f"{path}: {_problem(error)}")
+        path = ".".join(str(part) for part in error["loc"][skip:])
+        lines.append(f"{path}: {_problem(error)}" if path else _problem(error))
     return lines
 
 
@@ -140,6 +141,10 @@ def _problem(error: object) -> str:
     kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
     if kind in ("literal_error", "enum"):
         return f"{_short(value)} is not one of {ctx.get('expected')}"
+    if kind == "json_invalid":
+        return f"not JSON ({ctx.get('error', 'invalid')})"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "must be a JSON object"
     if kind == "extra_forbidden":
         return "unknown field"
     if kind == "missing":
