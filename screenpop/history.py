@@ -64,6 +64,11 @@ class HistoryConfig:
     """A number's contacts and outcomes vanish this long after its last write. Markers are
     removed by people, never by age (they carry their own ``expires_at``)."""
 
+    def __post_init__(self) -> None:
+        # The script unpacks the ids into one HMGET: keep that a small, bounded call.
+        if not 1 <= self.recent_limit <= 200:
+            raise ValueError(f"recent_limit must be 1..200, got {self.recent_limit}")
+
 
 @dataclass(frozen=True, slots=True)
 class HistoryKeys:

@@ -25,7 +25,9 @@ HistoryStatus = Literal["ok", "withheld", "unavailable"]
 """withheld: no number to look up; unavailable: the lookup failed, the pop went without it."""
 
 
-class _Out(BaseModel):
+class Outgoing(BaseModel):
+    """Base of everything sent to a desktop: frozen, and encoded to JSON text once."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     def encode(self) -> str:
@@ -35,18 +37,18 @@ class _Out(BaseModel):
 # --- the handler's stream -----------------------------------------------------------------------
 
 
-class HandlerMessage(_Out):
+class HandlerMessage(Outgoing):
     type: str
     seq: int = 0
     call_id: str
 
 
-class Caller(_Out):
+class Caller(Outgoing):
     number: str
     name: str
 
 
-class MarkerView(_Out):
+class MarkerView(Outgoing):
     id: str
     kind: MarkerKind
     detail: str
@@ -54,7 +56,7 @@ class MarkerView(_Out):
     expires_at: float | None
 
 
-class RecentContact(_Out):
+class RecentContact(Outgoing):
     call_id: str
     at: float
     line: Line
@@ -66,7 +68,7 @@ class RecentContact(_Out):
     notes_excerpt: str
 
 
-class HistoryView(_Out):
+class HistoryView(Outgoing):
     count_24h: int
     count_30d: int
     markers: tuple[MarkerView, ...]
@@ -104,7 +106,7 @@ class PopClosed(HandlerMessage):
 # --- replies to one socket ----------------------------------------------------------------------
 
 
-class Snapshot(_Out):
+class Snapshot(Outgoing):
     """Instead of a replay too old to serve: every pop still active, as of stream position ``seq``."""
 
     type: Literal["snapshot"] = "snapshot"
@@ -112,7 +114,7 @@ class Snapshot(_Out):
     pops: tuple[SerializeAsAny[HandlerMessage], ...]
 
 
-class ErrorReply(_Out):
+class ErrorReply(Outgoing):
     type: Literal["error"] = "error"
     code: str
     message: str
@@ -120,12 +122,12 @@ class ErrorReply(_Out):
     call_id: str | None = None
 
 
-class OutcomeSaved(_Out):
+class OutcomeSaved(Outgoing):
     type: Literal["outcome.saved"] = "outcome.saved"
     call_id: str
 
 
-class Ping(_Out):
+class Ping(Outgoing):
     """Heartbeat: the desktop answers ``{"type": "pong"}``; silence for long means a dead peer."""
 
     type: Literal["ping"] = "ping"

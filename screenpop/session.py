@@ -34,7 +34,7 @@ from screenpop.errors import (
     TooManyBadMessages,
 )
 from screenpop.inbound import MAX_MESSAGE_BYTES, Ack, OutcomeSubmission, Pong, parse_client_message
-from screenpop.messages import ErrorReply, OutcomeSaved, Ping, _Out
+from screenpop.messages import ErrorReply, OutcomeSaved, Ping, Outgoing
 from screenpop.models import Outcome
 
 log = structlog.get_logger(__name__)
@@ -172,7 +172,7 @@ class DesktopSession:
                 await self._on_outcome(handler_id, outcome)
             except OutcomeRejected as exc:
                 log.info("outcome rejected", code=exc.code)
-                reply: _Out = ErrorReply(code=exc.code, message=str(exc), call_id=message.call_id)
+                reply: Outgoing = ErrorReply(code=exc.code, message=str(exc), call_id=message.call_id)
             except Exception:
                 # Storage failing is not the desktop's fault: it keeps the form and tries again.
                 log.exception("outcome not saved")
@@ -201,7 +201,7 @@ class DesktopSession:
             self._reply(outbox, Ping(at=self._clock()))
 
     @staticmethod
-    def _reply(outbox: Outbox, message: _Out) -> None:
+    def _reply(outbox: Outbox, message: Outgoing) -> None:
         # Through the outbox, so replies keep their order with the stream; if it is full the
         # outbox ends and the session closes as too slow.
         outbox.offer(message.encode())
