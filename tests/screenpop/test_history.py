@@ -112,7 +112,7 @@ async def test_lookup_is_one_round_trip(redis_url: str, redis_client: aioredis.R
             await store.record_outcome(NUMBER, outcome(f"c{i}"))
         await store.add_marker(marker())
         await store.lookup(NUMBER, now=T0 + 10)  # warm: the script is cached after this
-        port = (await client.client_info())["addr"].rsplit(":", 1)[1]
+        port = str((await client.client_info())["addr"]).rsplit(":", 1)[1]
 
         async with redis_client.monitor() as monitor:
             before = round_trips.count
