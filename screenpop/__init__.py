@@ -5,6 +5,7 @@
 - :mod:`screenpop.roundtrips` counting round trips on a redis-py connection
 - :mod:`screenpop.importer`  markers from JSON lines, checked in full, written all or nothing
 - :mod:`screenpop.pop`       pure composition of pop messages from a call and its history
+- :mod:`screenpop.popper`    on a ringing phone: lookup (with a deadline), compose, publish
 - :mod:`screenpop.messages`  what the server sends to desktops; :mod:`screenpop.inbound` what they send
 - :mod:`screenpop.delivery`  the hub: per-handler sequence, bounded outbox per socket, resume
 - :mod:`screenpop.session`   one desktop connection as a TaskGroup; exceptions -> close codes
