@@ -1,1 +1,16 @@
-"""Caller history store, pop composition and WebSocket delivery to handlers desktops."""
+"""Screen-pop: the caller's history on a handler's desktop while their phone rings.
+
+- :mod:`screenpop.models`    contacts, outcomes, markers, a caller's history (pydantic, frozen)
+- :mod:`screenpop.history`   the Redis store; a lookup is one round trip (one EVALSHA)
+- :mod:`screenpop.roundtrips` counting round trips on a redis-py connection
+- :mod:`screenpop.importer`  markers from JSON lines, checked in full, written all or nothing
+- :mod:`screenpop.pop`       pure composition of pop messages from a call and its history
+- :mod:`screenpop.popper`    on a ringing phone: lookup (with a deadline), compose, publish
+- :mod:`screenpop.messages`  what the server sends to desktops; :mod:`screenpop.inbound` what they send
+- :mod:`screenpop.delivery`  the hub: per-handler sequence, bounded outbox per socket, resume
+- :mod:`screenpop.session`   one desktop connection as a TaskGroup; exceptions -> close codes
+- :mod:`screenpop.auth`      tokens -> handler ids
+- :mod:`screenpop.web`       the thin Starlette adapter
+- :mod:`screenpop.latest`    latest-wins fan-out (supervisors' metrics snapshots)
+- :mod:`screenpop.errors`    the one error family
+"""

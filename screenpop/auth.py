@@ -1,0 +1,35 @@
+"""Which handler a desktop's token belongs to.
+
+Tokens are kept only as SHA-256 digests and looked up by digest. A dict lookup's timing depends
+on the digest, which an attacker cannot steer byte by byte the way they can steer a plain string
+comparison, so this is as safe as comparing against every token with ``hmac.compare_digest``
+and does not grow with the number of handlers. Tokens never appear in errors, reprs or logs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+from screenpop.errors import BadToken
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+
+
+class TokenBook:
+    def __init__(self, tokens: Mapping[str, str]) -> None:
+        """``tokens`` maps token -> handler_id."""
+        self._handlers = {_digest(token): handler_id for token, handler_id in tokens.items() if token}
+
+    def handler_for(self, token: str | None) -> str:
+        if not token:
+            raise BadToken()
+        handler_id = self._handlers.get(_digest(token))
+        if handler_id is None:
+            raise BadToken()
+        return handler_id
+
+    def __repr__(self) -> str:
+        return f"TokenBook({len(self._handlers)} tokens)"

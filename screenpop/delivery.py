@@ -1,0 +1,164 @@
+"""Delivering a handler's messages to every desktop socket they have open.
+
+Publishing never waits on a socket. Each socket has an :class:`Outbox`, a bounded queue drained
+by that socket's own sender task (see :mod:`screenpop.session`); publishing only puts into the
+queues. A desktop that stops reading fills its outbox and is dropped (its session closes with
+"too slow"); the others never notice. Messages are encoded once per publish, not per socket.
+
+Each handler has a stream: every published message gets the handler's next ``seq``. The hub keeps
+the last ``replay_size`` messages, and apart from them every message of each call still active
+(ringing or answered), so that a desktop can resume:
+
+- ``last_seq`` still covered by the replay buffer: the messages after it that still matter, in
+  order. Pops and updates of calls that are still active are replayed; so is every
+  ``pop.closed`` (the desktop may be showing the pop it closes; for a call it never showed the
+  close is ignored). The rest, calls that rang and closed while it was away, is skipped.
+- no ``last_seq``, one the buffer no longer covers, or one ahead of the stream (the server
+  restarted): a ``snapshot`` of the active pops, which replaces whatever the desktop shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from dataclasses import dataclass, field
+
+from screenpop.errors import DesktopTooSlow, ScreenPopError, ServerShuttingDown
+from screenpop.messages import HandlerMessage, PopClosed, Snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class HubConfig:
+    outbox_size: int = 64
+    """Messages a socket may have waiting before it counts as too slow."""
+    replay_size: int = 256
+    """Messages per handler kept for desktops that reconnect."""
+
+
+class Outbox:
+    """One socket's bounded queue of encoded messages, and the reason it was ended, if it was."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, handler_id: str, size: int) -> None:
+        self.handler_id = handler_id
+        self.id = next(self._ids)
+        self._queue: asyncio.Queue[str] = asyncio.Queue(size)
+        self._ended = asyncio.Event()
+        self._reason: ScreenPopError | None = None
+
+    def offer(self, text: str) -> bool:
+        """Queue ``text``; False, and the outbox ends as too slow, when the queue is full."""
+        if self._reason is not None:
+            return False
+        try:
+            self._queue.put_nowait(text)
+        except asyncio.QueueFull:
+            self.end(DesktopTooSlow(self.handler_id, f"{self._queue.maxsize} messages waiting"))
+            return False
+        return True
+
+    async def next(self) -> str:
+        return await self._queue.get()
+
+    def end(self, reason: ScreenPopError) -> None:
+        if self._reason is None:
+            self._reason = reason
+            self._ended.set()
+
+    async def ended(self) -> None:
+        """Wait until the outbox is ended, then raise why; the session's tasks stop on it."""
+        await self._ended.wait()
+        assert self._reason is not None
+        raise self._reason
+
+    @property
+    def waiting(self) -> int:
+        return self._queue.qsize()
+
+
+@dataclass(slots=True)
+class _Stream:
+    seq: int = 0
+    recent: deque[HandlerMessage] = field(default_factory=deque)
+    active: dict[str, list[HandlerMessage]] = field(default_factory=dict)
+    outboxes: dict[int, Outbox] = field(default_factory=dict)
+
+
+class DesktopHub:
+    def __init__(self, config: HubConfig = HubConfig()) -> None:
+        self._config = config
+        self._streams: dict[str, _Stream] = {}
+        self._closed = False
+
+    def publish(self, handler_id: str, message: HandlerMessage, *, active: bool) -> HandlerMessage:
+        """Give ``message`` the handler's next seq and queue it on each of their sockets.
+
+        ``active`` says whether the message's call is still on the handler's screen after it
+        (True for pop and pop.answered, False for pop.closed); it decides what a resuming
+        desktop is sent. Returns the message as sent, with its seq.
+        """
+        stream = self._stream(handler_id)
+        stream.seq += 1
+        sent = message.model_copy(update={"seq": stream.seq})
+        stream.recent.append(sent)
+        if len(stream.recent) > self._config.replay_size:
+            stream.recent.popleft()
+        if active:
+            stream.active.setdefault(sent.call_id, []).append(sent)
+        else:
+            stream.active.pop(sent.call_id, None)
+        text = sent.encode()
+        for outbox in list(stream.outboxes.values()):
+            if not outbox.offer(text):
+                del stream.outboxes[outbox.id]
+        return sent
+
+    def attach(self, handler_id: str, last_seq: int | None) -> Outbox:
+        """A new socket for ``handler_id``: its outbox, already holding what it missed."""
+        stream = self._stream(handler_id)
+        outbox = Outbox(handler_id, self._config.outbox_size)
+        if self._closed:
+            outbox.end(ServerShuttingDown())
+            return outbox
+        for text in self._catch_up(stream, last_seq):
+            outbox.offer(text)
+        stream.outboxes[outbox.id] = outbox
+        return outbox
+
+    def detach(self, outbox: Outbox) -> None:
+        stream = self._streams.get(outbox.handler_id)
+        if stream is not None:
+            stream.outboxes.pop(outbox.id, None)
+
+    def sockets(self, handler_id: str) -> int:
+        stream = self._streams.get(handler_id)
+        return len(stream.outboxes) if stream else 0
+
+    def last_seq(self, handler_id: str) -> int:
+        stream = self._streams.get(handler_id)
+        return stream.seq if stream else 0
+
+    def close(self) -> None:
+        """End every socket's session (close code "going away"); new sockets are refused."""
+        self._closed = True
+        for stream in self._streams.values():
+            for outbox in stream.outboxes.values():
+                outbox.end(ServerShuttingDown())
+            stream.outboxes.clear()
+
+    def _stream(self, handler_id: str) -> _Stream:
+        return self._streams.setdefault(handler_id, _Stream())
+
+    def _catch_up(self, stream: _Stream, last_seq: int | None) -> list[str]:
+        if last_seq == stream.seq:
+            return []
+        oldest = stream.recent[0].seq if stream.recent else stream.seq + 1
+        if last_seq is not None and oldest <= last_seq + 1 and last_seq < stream.seq:
+            missed = [m.encode() for m in stream.recent
+                      if m.seq > last_seq and (m.call_id in stream.active or isinstance(m, PopClosed))]
+            if len(missed) < self._config.outbox_size:
+                return missed
+        pops = sorted((m for messages in stream.active.values() for m in messages), key=lambda m: m.seq)
+        return [Snapshot(seq=stream.seq, pops=tuple(pops)).encode()]

@@ -1,0 +1,143 @@
+"""Errors of the screen-pop layer, one family, each carrying what a log line or a reply needs.
+
+Three branches, because the fix lies in different places:
+
+- :class:`DesktopError`: a handler's desktop did something we refuse (bad token, a message we
+  cannot use, reading too slowly). Its fault, not ours; each maps to a close code or an error
+  reply in :mod:`screenpop.session`.
+- :class:`OutcomeRejected`: the application refused a well-formed outcome (no such call, another
+  handler's call). Raised by the injected ``on_outcome`` callback; the socket stays open.
+- :class:`HistoryError`: the history store was asked for something it cannot do.
+"""
+
+from __future__ import annotations
+
+
+class ScreenPopError(Exception):
+    """Base of every error raised by :mod:`screenpop`."""
+
+
+# --- the desktop's fault ------------------------------------------------------------------------
+
+
+class DesktopError(ScreenPopError):
+    """A desktop connection misbehaved."""
+
+
+class BadToken(DesktopError):
+    def __init__(self) -> None:
+        # Never carries the token: it would end up in a log line.
+        super().__init__("the desktop presented no valid token")
+
+
+class BadResumePoint(DesktopError):
+    def __init__(self, raw: str) -> None:
+        super().__init__(f"last_seq must be a whole number >= 0, got {raw[:20]!r}")
+        self.raw = raw[:20]
+
+
+class DesktopTooSlow(DesktopError):
+    """The desktop fell behind: its outbox filled up, a send stalled, or it stopped answering."""
+
+    def __init__(self, handler_id: str, reason: str) -> None:
+        super().__init__(f"desktop of handler {handler_id!r} is too slow: {reason}")
+        self.handler_id = handler_id
+        self.reason = reason
+
+
+class BadMessage(DesktopError):
+    """One message from a desktop was unusable; answered with an error reply, not a close."""
+
+    code = "invalid"
+
+    def __init__(self, detail: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.problems = problems
+
+
+class MessageTooLarge(BadMessage):
+    code = "too-large"
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"message of {size} bytes exceeds the {limit}-byte limit")
+        self.size = size
+        self.limit = limit
+
+
+class MessageNotJson(BadMessage):
+    code = "not-json"
+
+
+class UnknownMessageType(BadMessage):
+    code = "unknown-type"
+
+
+class NotText(BadMessage):
+    code = "not-text"
+
+    def __init__(self) -> None:
+        super().__init__("binary frames are not accepted: send JSON as text")
+
+
+class DesktopDisconnected(DesktopError):
+    """The desktop went away; there is no one left to send a close frame to."""
+
+    def __init__(self, code: int | None = None) -> None:
+        super().__init__(f"desktop disconnected (close code {code})")
+        self.code = code
+
+
+class TooManyBadMessages(DesktopError):
+    def __init__(self, handler_id: str, count: int) -> None:
+        super().__init__(f"desktop of handler {handler_id!r} sent {count} unusable messages")
+        self.handler_id = handler_id
+        self.count = count
+
+
+class ServerShuttingDown(ScreenPopError):
+    """The hub is closing: every desktop is told to go away (and to reconnect elsewhere or later)."""
+
+    def __init__(self) -> None:
+        super().__init__("the server is shutting down")
+
+
+# --- the application refused an outcome ---------------------------------------------------------
+
+
+class OutcomeRejected(ScreenPopError):
+    """Raised by ``on_outcome``; ``code`` goes to the desktop in the error reply."""
+
+    code = "rejected"
+
+    def __init__(self, call_id: str, message: str) -> None:
+        super().__init__(message)
+        self.call_id = call_id
+
+
+class UnknownCall(OutcomeRejected):
+    code = "unknown-call"
+
+    def __init__(self, call_id: str) -> None:
+        super().__init__(call_id, f"no call {call_id!r} is known")
+
+
+class NotYourCall(OutcomeRejected):
+    code = "not-your-call"
+
+    def __init__(self, call_id: str, handler_id: str) -> None:
+        super().__init__(call_id, f"call {call_id!r} was not answered by handler {handler_id!r}")
+        self.handler_id = handler_id
+
+
+# --- the history store --------------------------------------------------------------------------
+
+
+class HistoryError(ScreenPopError):
+    """The history store could not do what was asked."""
+
+
+class NotANumber(HistoryError):
+    def __init__(self, number: str) -> None:
+        super().__init__(f"{number[:40]!r} is not a caller number history can be kept for")
+        self.number = number[:40]

@@ -1,0 +1,72 @@
+"""What a desktop may send, and the one function that turns raw text into it or a BadMessage.
+
+Checks go cheapest first: the size of the raw text, then JSON and schema in one pass (pydantic
+parses and validates together, so a deep or huge document is never built as Python objects).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from screenpop.errors import BadMessage, MessageNotJson, MessageTooLarge, UnknownMessageType
+from screenpop.models import Grading, Ident, Notes, Thrive, describe
+
+MAX_MESSAGE_BYTES = 16 * 1024
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+
+
+class OutcomeSubmission(_In):
+    """A handler files an outcome. Who and when are the server's to say, so they are not fields."""
+
+    type: Literal["outcome"]
+    call_id: Ident
+    grading: Grading
+    thrive: Thrive = Thrive()
+    notes: Notes = ""
+
+
+class Ack(_In):
+    """The desktop has shown everything up to ``seq``; optional, for its own bookkeeping."""
+
+    type: Literal["ack"]
+    seq: Annotated[int, Field(ge=0)]
+
+
+class Pong(_In):
+    type: Literal["pong"]
+
+
+ClientMessage = Annotated[OutcomeSubmission | Ack | Pong, Field(discriminator="type")]
+_CLIENT_MESSAGE: TypeAdapter[OutcomeSubmission | Ack | Pong] = TypeAdapter(ClientMessage)
+_TYPES = "'outcome', 'ack' or 'pong'"
+
+
+def parse_client_message(raw: str, limit: int = MAX_MESSAGE_BYTES) -> OutcomeSubmission | Ack | Pong:
+    # len() counts characters and UTF-8 has at least one byte per character: only encode when
+    # the cheap count does not already settle it.
+    if len(raw) > limit or len(raw.encode("utf-8", "surrogatepass")) > limit:
+        raise MessageTooLarge(len(raw.encode("utf-8", "surrogatepass")), limit)
+    try:
+        return _CLIENT_MESSAGE.validate_json(raw)
+    except ValidationError as exc:
+        raise _bad_message(exc) from None
+
+
+def _bad_message(exc: ValidationError) -> BadMessage:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    if first["type"] == "json_invalid":
+        return MessageNotJson(describe(exc)[0])
+    if first["type"] == "union_tag_not_found":
+        return UnknownMessageType(f"a message needs a \"type\": one of {_TYPES}")
+    if first["type"] == "union_tag_invalid":
+        return UnknownMessageType(f"type {first['ctx'].get('tag')!r} is not one of {_TYPES}")
+    # Errors are located under the message type ("outcome.notes"): the desktop knows which type
+    # it sent, so the path starts at the field.
+    problems = tuple(describe(exc, skip=1))
+    return BadMessage("; ".join(problems), problems)

@@ -1,0 +1,134 @@
+"""What the server sends to a handler's desktop, as JSON objects with a ``type``.
+
+Two families:
+
+- :class:`HandlerMessage` (``pop``, ``pop.answered``, ``pop.closed``, and kinds added later):
+  the handler's own stream. Each is about one call and gets the handler's next ``seq`` when the
+  hub publishes it (``seq`` is 0 until then); a desktop resumes from the last ``seq`` it saw.
+- Replies to one socket (``snapshot``, ``error``, ``outcome.saved``, ``ping``): not part of the
+  stream, so they carry no sequence number of their own (``snapshot.seq`` is the stream position
+  it stands for).
+
+The models are output only: nothing here parses a desktop's message (see :mod:`screenpop.inbound`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, SerializeAsAny
+
+from screenpop.models import Disposition, Grading, Line, MarkerKind
+
+CloseReason = Literal["answered-elsewhere", "abandoned", "ended", "rang-out"]
+HistoryStatus = Literal["ok", "withheld", "unavailable"]
+"""withheld: no number to look up; unavailable: the lookup failed, the pop went without it."""
+
+
+class Outgoing(BaseModel):
+    """Base of everything sent to a desktop: frozen, and encoded to JSON text once."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def encode(self) -> str:
+        return self.model_dump_json()
+
+
+# --- the handler's stream -----------------------------------------------------------------------
+
+
+class HandlerMessage(Outgoing):
+    type: str
+    seq: int = 0
+    call_id: str
+
+
+class Caller(Outgoing):
+    number: str
+    name: str
+
+
+class MarkerView(Outgoing):
+    id: str
+    kind: MarkerKind
+    detail: str
+    created_at: float
+    expires_at: float | None
+
+
+class RecentContact(Outgoing):
+    call_id: str
+    at: float
+    line: Line
+    queue: str
+    disposition: Disposition
+    waited_seconds: float
+    talked_seconds: float | None
+    grading: Grading | None
+    notes_excerpt: str
+
+
+class HistoryView(Outgoing):
+    count_24h: int
+    count_30d: int
+    markers: tuple[MarkerView, ...]
+    recent: tuple[RecentContact, ...]
+
+
+class Pop(HandlerMessage):
+    """The handler's phone is ringing for this call: who is calling, and what we know of them."""
+
+    type: Literal["pop"] = "pop"
+    line: Line
+    queue: str
+    caller: Caller
+    queued_at: float
+    waited_seconds: float
+    history_status: HistoryStatus
+    history: HistoryView | None
+
+
+class PopAnswered(HandlerMessage):
+    type: Literal["pop.answered"] = "pop.answered"
+    answered_at: float
+    handler_id: str
+
+
+class PopClosed(HandlerMessage):
+    """The pop should go: another handler answered, the caller hung up, the call ended, or this
+    handler's phone stopped ringing. Desktops ignore a close for a call they do not show."""
+
+    type: Literal["pop.closed"] = "pop.closed"
+    reason: CloseReason
+    at: float
+
+
+# --- replies to one socket ----------------------------------------------------------------------
+
+
+class Snapshot(Outgoing):
+    """Instead of a replay too old to serve: every pop still active, as of stream position ``seq``."""
+
+    type: Literal["snapshot"] = "snapshot"
+    seq: int
+    pops: tuple[SerializeAsAny[HandlerMessage], ...]
+
+
+class ErrorReply(Outgoing):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    problems: tuple[str, ...] = ()
+    call_id: str | None = None
+
+
+class OutcomeSaved(Outgoing):
+    type: Literal["outcome.saved"] = "outcome.saved"
+    call_id: str
+
+
+class Ping(Outgoing):
+    """Heartbeat: the desktop answers ``{"type": "pong"}``; silence for long means a dead peer."""
+
+    type: Literal["ping"] = "ping"
+    at: float

@@ -1,0 +1,161 @@
+"""What the history store keeps about a caller: contacts, outcomes, markers.
+
+Every model is frozen; those that can arrive from outside (a desktop's outcome, an imported
+marker) are strict and forbid unknown fields, so a typo in a field name is an error rather than
+a silently dropped value. Text is bounded everywhere: a handler's notes go to Redis, to other
+handlers' screens and into logs, and none of those should take a megabyte from one form.
+
+:func:`describe` turns a pydantic ``ValidationError`` into short "path: problem" lines, the one
+wording used by the importer and by the desktop error replies.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+Line = Literal["999", "101"]
+Disposition = Literal["answered", "abandoned", "left"]
+"""answered by a handler; abandoned: the caller hung up waiting; left: timed out or redirected."""
+Grading = Literal["emergency", "priority", "scheduled", "resolved"]
+MarkerKind = Literal[
+    "firearms at address",
+    "weapons at address",
+    "violence towards police",
+    "domestic abuse",
+    "vulnerable child",
+    "vulnerable adult",
+    "mental health",
+    "medical condition",
+    "hearing or speech impaired",
+    "language needs",
+    "repeat caller",
+]
+"""A closed vocabulary, in the order a pop shows it (officers' safety first): the desktop colours
+and orders markers by kind, so a free-text kind would be a marker nobody sees. Whatever does not
+fit goes in ``detail``."""
+
+NUMBER_PATTERN = r"^\+?[0-9]{3,20}$"
+_NUMBER = re.compile(NUMBER_PATTERN)
+
+Number = Annotated[str, StringConstraints(pattern=NUMBER_PATTERN)]
+"""Digits with an optional leading +: it becomes part of a Redis key, so nothing else gets in."""
+Ident = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:@-]+$")]
+"""Asterisk Uniqueids ("1700000000.42"), handler ids, marker ids."""
+Epoch = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+ShortText = Annotated[str, StringConstraints(max_length=500)]
+Notes = Annotated[str, StringConstraints(max_length=4000)]
+
+
+def is_history_number(number: str) -> bool:
+    """False for withheld ("anonymous", "") and malformed numbers: there is no history to look up."""
+    return bool(_NUMBER.match(number))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+
+
+class Thrive(_Model):
+    """The handler's THRIVE assessment, a short text per heading (empty when not assessed)."""
+
+    threat: ShortText = ""
+    harm: ShortText = ""
+    risk: ShortText = ""
+    investigation: ShortText = ""
+    vulnerability: ShortText = ""
+    engagement: ShortText = ""
+
+
+class Outcome(_Model):
+    """What the handler decided about one call. ``handler_id`` and ``at`` come from the server's
+    session, never from the desktop's message: a desktop cannot file an outcome as someone else."""
+
+    call_id: Ident
+    handler_id: Ident
+    at: Epoch
+    grading: Grading
+    thrive: Thrive = Thrive()
+    notes: Notes = ""
+
+
+class ContactRecord(_Model):
+    """One call from a number, as it ended. ``outcome`` is filled in by lookups only: it is stored
+    apart because it may be filed before or after the call's record is written."""
+
+    call_id: Ident
+    number: Number
+    at: Epoch
+    line: Line
+    queue: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    handler_id: Ident | None = None
+    waited_seconds: Seconds
+    talked_seconds: Seconds | None = None
+    disposition: Disposition
+    outcome: Outcome | None = None
+
+
+class Marker(_Model):
+    """A warning attached to a number, shown on every pop for it until it expires or is removed."""
+
+    id: Ident
+    number: Number
+    kind: MarkerKind
+    detail: Annotated[str, StringConstraints(max_length=1000)] = ""
+    created_at: Epoch
+    created_by: Ident
+    expires_at: Epoch | None = None
+
+    def is_current(self, now: float) -> bool:
+        return self.expires_at is None or self.expires_at > now
+
+
+class CallerHistory(_Model):
+    """All a pop shows about a number, as of ``now``: newest contacts first."""
+
+    number: Number
+    recent: tuple[ContactRecord, ...]
+    count_24h: Annotated[int, Field(ge=0)]
+    count_30d: Annotated[int, Field(ge=0)]
+    markers: tuple[Marker, ...]
+
+
+def describe(exc: ValidationError, *, skip: int = 0) -> list[str]:
+    """One "path: problem" line per error, e.g. "kind: 'firearm' is not one of 'a', 'b'"; a
+    problem with the whole document (not JSON, not an object) has no path.
+
+    ``skip`` drops leading path parts (a tagged union puts the tag first).
+    """
+    lines = []
+    for error in exc.errors(include_url=False):
+        path = ".".join(str(part) for part in error["loc"][skip:])
+        lines.append(f"{path}: {_problem(error)}" if path else _problem(error))
+    return lines
+
+
+def _problem(error: object) -> str:
+    assert isinstance(error, dict)
+    kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
+    if kind in ("literal_error", "enum"):
+        return f"{_short(value)} is not one of {ctx.get('expected')}"
+    if kind == "json_invalid":
+        return f"not JSON ({ctx.get('error', 'invalid')})"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "must be a JSON object"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "required"
+    if kind == "string_too_long":
+        return f"longer than {ctx.get('max_length')} characters"
+    if kind == "string_pattern_mismatch":
+        return f"{_short(value)} is not in the expected form"
+    return str(error["msg"])
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,99 @@
+"""Composing pop messages: pure functions from a call and its caller's history to messages.
+
+No I/O and no clock: the caller passes the times, so the same input always gives the same pop.
+A pop never waits for history: ``history=None`` composes a pop saying why there is none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import get_args
+
+from screenpop.messages import (
+    Caller,
+    CloseReason,
+    HistoryStatus,
+    HistoryView,
+    MarkerView,
+    Pop,
+    PopAnswered,
+    PopClosed,
+    RecentContact,
+)
+from screenpop.models import CallerHistory, ContactRecord, Line, Marker, MarkerKind, is_history_number
+
+NOTES_EXCERPT_CHARS = 280
+"""A pop is read in the seconds the phone rings: an excerpt, not the whole file."""
+
+_MARKER_RANK = {kind: rank for rank, kind in enumerate(get_args(MarkerKind))}
+
+
+@dataclass(frozen=True, slots=True)
+class CallSnapshot:
+    """A queued call as the registry sees it when a handler's phone starts ringing."""
+
+    call_id: str
+    line: Line
+    queue: str
+    caller_number: str
+    caller_name: str
+    queued_at: float
+    """PBX epoch of the caller's entry to the queue."""
+    waited_so_far: float
+
+
+def compose_pop(call: CallSnapshot, history: CallerHistory | None) -> Pop:
+    status: HistoryStatus
+    if history is not None:
+        status, view = "ok", _history_view(history)
+    else:
+        status, view = ("unavailable" if is_history_number(call.caller_number) else "withheld"), None
+    return Pop(
+        call_id=call.call_id,
+        line=call.line,
+        queue=call.queue,
+        caller=Caller(number=call.caller_number, name=call.caller_name),
+        queued_at=call.queued_at,
+        waited_seconds=call.waited_so_far,
+        history_status=status,
+        history=view,
+    )
+
+
+def compose_answered(call_id: str, *, answered_at: float, handler_id: str) -> PopAnswered:
+    return PopAnswered(call_id=call_id, answered_at=answered_at, handler_id=handler_id)
+
+
+def compose_closed(call_id: str, reason: CloseReason, *, at: float) -> PopClosed:
+    return PopClosed(call_id=call_id, reason=reason, at=at)
+
+
+def _history_view(history: CallerHistory) -> HistoryView:
+    markers = sorted(history.markers, key=lambda m: (_MARKER_RANK[m.kind], -m.created_at))
+    return HistoryView(
+        count_24h=history.count_24h,
+        count_30d=history.count_30d,
+        markers=tuple(map(_marker_view, markers)),
+        recent=tuple(map(_recent_contact, history.recent)),
+    )
+
+
+def _marker_view(marker: Marker) -> MarkerView:
+    return MarkerView(id=marker.id, kind=marker.kind, detail=marker.detail,
+                      created_at=marker.created_at, expires_at=marker.expires_at)
+
+
+def _recent_contact(record: ContactRecord) -> RecentContact:
+    outcome = record.outcome
+    notes = outcome.notes if outcome else ""
+    return RecentContact(
+        call_id=record.call_id,
+        at=record.at,
+        line=record.line,
+        queue=record.queue,
+        disposition=record.disposition,
+        waited_seconds=record.waited_seconds,
+        talked_seconds=record.talked_seconds,
+        grading=outcome.grading if outcome else None,
+        notes_excerpt=notes if len(notes) <= NOTES_EXCERPT_CHARS else notes[: NOTES_EXCERPT_CHARS - 1] + "…",
+    )

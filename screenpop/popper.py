@@ -1,0 +1,50 @@
+"""A handler's phone rings: look the caller up, compose the pop, publish it. The glue, in one place.
+
+The pop must reach the desktop before the handler answers (a 999 call is answered in seconds),
+so the history lookup gets a short deadline: past it, or if Redis fails, the pop goes out
+without history and says so (``history_status: "unavailable"``), rather than late or not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol
+
+import structlog
+from redis.exceptions import RedisError
+
+from screenpop.delivery import DesktopHub
+from screenpop.messages import HandlerMessage
+from screenpop.models import CallerHistory, is_history_number
+from screenpop.pop import CallSnapshot, compose_pop
+
+log = structlog.get_logger(__name__)
+
+LOOKUP_DEADLINE_SECONDS = 0.25
+
+
+class HistoryLookup(Protocol):
+    async def lookup(self, number: str, now: float) -> CallerHistory: ...
+
+
+async def pop_ringing_call(
+    store: HistoryLookup,
+    hub: DesktopHub,
+    handler_id: str,
+    call: CallSnapshot,
+    *,
+    now: float,
+    deadline: float = LOOKUP_DEADLINE_SECONDS,
+) -> HandlerMessage:
+    """Publish the pop for ``call`` to ``handler_id``'s desktops; returns it as sent (with seq)."""
+    history = None
+    if is_history_number(call.caller_number):
+        with structlog.contextvars.bound_contextvars(call_id=call.call_id, handler_id=handler_id):
+            try:
+                async with asyncio.timeout(deadline):
+                    history = await store.lookup(call.caller_number, now)
+            except TimeoutError:
+                log.warning("history lookup too slow; popping without it", deadline=deadline)
+            except RedisError as exc:
+                log.warning("history lookup failed; popping without it", error=str(exc))
+    return hub.publish(handler_id, compose_pop(call, history), active=True)

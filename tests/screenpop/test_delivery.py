@@ -1,0 +1,110 @@
+"""The desktop hub: sequence numbers, fan-out, slow sockets dropped alone, resuming from last_seq."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from screenpop.delivery import DesktopHub, HubConfig, Outbox
+from screenpop.errors import DesktopTooSlow, ServerShuttingDown
+from screenpop.pop import CallSnapshot, compose_answered, compose_closed, compose_pop
+
+
+def _pop(call_id: str) -> Any:
+    return compose_pop(CallSnapshot(call_id, "999", "999-north", "+447700900123", "J SMITH", 1.0, 2.0), None)
+
+
+async def drain(outbox: Outbox) -> list[dict[str, Any]]:
+    return [json.loads(await outbox.next()) for _ in range(outbox.waiting)]
+
+
+def _ring(hub: DesktopHub, handler_id: str, call_id: str) -> None:
+    hub.publish(handler_id, _pop(call_id), active=True)
+
+
+def _close(hub: DesktopHub, handler_id: str, call_id: str) -> None:
+    hub.publish(handler_id, compose_closed(call_id, "answered-elsewhere", at=3.0), active=False)
+
+
+async def test_each_handler_has_a_sequence_of_their_own() -> None:
+    hub = DesktopHub()
+    assert [hub.publish(h, _pop(c), active=True).seq for h, c in [("ana", "c1"), ("ana", "c2"), ("bo", "c3")]] == [1, 2, 1]
+
+
+async def test_a_message_reaches_every_socket_of_its_handler_and_no_other() -> None:
+    hub = DesktopHub()
+    first, second, other = hub.attach("ana", 0), hub.attach("ana", 0), hub.attach("bo", 0)
+    _ring(hub, "ana", "c1")
+    assert [m["call_id"] for m in await drain(first)] == ["c1"]
+    assert [m["call_id"] for m in await drain(second)] == ["c1"]
+    assert await drain(other) == []
+
+
+async def test_a_full_outbox_is_dropped_as_too_slow_and_the_others_still_receive() -> None:
+    hub = DesktopHub(HubConfig(outbox_size=3))
+    stalled, reading = hub.attach("ana", 0), hub.attach("ana", 0)
+    for i in range(5):
+        _ring(hub, "ana", f"c{i}")
+        await drain(reading)
+    with pytest.raises(DesktopTooSlow, match="3 messages waiting"):
+        await stalled.ended()
+    assert hub.sockets("ana") == 1
+    _ring(hub, "ana", "c5")
+    assert [m["seq"] for m in await drain(reading)] == [6]
+
+
+async def test_resuming_replays_what_still_matters() -> None:
+    hub = DesktopHub()
+    _ring(hub, "ana", "shown-then-closed")                       # seq 1, the desktop saw it
+    _ring(hub, "ana", "shown-still-ringing")                     # seq 2, the desktop saw it
+    _ring(hub, "ana", "came-and-went")                           # seq 3 (away from here on)
+    _close(hub, "ana", "came-and-went")                          # seq 4
+    _close(hub, "ana", "shown-then-closed")                      # seq 5
+    _ring(hub, "ana", "new")                                     # seq 6
+    hub.publish("ana", compose_answered("new", answered_at=5.0, handler_id="ana"), active=True)  # seq 7
+    replay = await drain(hub.attach("ana", last_seq=2))
+    assert [(m["seq"], m["type"], m["call_id"]) for m in replay] == [
+        (4, "pop.closed", "came-and-went"),  # harmless: a desktop ignores closes for pops it never showed
+        (5, "pop.closed", "shown-then-closed"),
+        (6, "pop", "new"),
+        (7, "pop.answered", "new"),
+    ]
+
+
+async def test_a_desktop_that_is_up_to_date_gets_nothing() -> None:
+    hub = DesktopHub()
+    _ring(hub, "ana", "c1")
+    assert await drain(hub.attach("ana", last_seq=1)) == []
+
+
+@pytest.mark.parametrize("last_seq", [None, 1, 99], ids=["first-connect", "older-than-buffer", "ahead-of-stream"])
+async def test_otherwise_a_snapshot_of_the_active_pops(last_seq: int | None) -> None:
+    hub = DesktopHub(HubConfig(replay_size=3))
+    for call_id in ("c1", "c2", "c3"):
+        _ring(hub, "ana", call_id)
+    _close(hub, "ana", "c2")
+    hub.publish("ana", compose_answered("c3", answered_at=5.0, handler_id="ana"), active=True)
+    (snapshot,) = await drain(hub.attach("ana", last_seq=last_seq))
+    assert (snapshot["type"], snapshot["seq"]) == ("snapshot", 5)
+    assert [(m["seq"], m["type"], m["call_id"]) for m in snapshot["pops"]] == [
+        (1, "pop", "c1"), (3, "pop", "c3"), (5, "pop.answered", "c3")]
+    assert snapshot["pops"][0]["caller"]["name"] == "J SMITH"
+
+
+async def test_a_replay_too_long_for_the_outbox_becomes_a_snapshot() -> None:
+    hub = DesktopHub(HubConfig(outbox_size=4, replay_size=100))
+    for i in range(6):
+        _ring(hub, "ana", f"c{i}")
+    (snapshot,) = await drain(hub.attach("ana", last_seq=0))
+    assert snapshot["type"] == "snapshot" and len(snapshot["pops"]) == 6
+
+
+async def test_closing_the_hub_ends_every_socket_and_refuses_new_ones() -> None:
+    hub = DesktopHub()
+    before = hub.attach("ana", None)
+    hub.close()
+    for outbox in (before, hub.attach("bo", None)):
+        with pytest.raises(ServerShuttingDown):
+            await outbox.ended()

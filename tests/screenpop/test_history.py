@@ -1,0 +1,140 @@
+"""The history store against a real Redis: what is written comes back, merged, in one round trip."""
+
+from __future__ import annotations
+
+import pytest
+import redis.asyncio as aioredis
+
+from screenpop.errors import NotANumber
+from screenpop.history import _LOOKUP_SHA, DAY, HistoryConfig, HistoryStore
+from screenpop.roundtrips import counting_client
+from tests.screenpop.builders import NUMBER, T0, contact, marker, outcome
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def store(redis_client: aioredis.Redis) -> HistoryStore:
+    return HistoryStore(redis_client)
+
+
+async def test_a_number_never_seen_has_an_empty_history(store: HistoryStore) -> None:
+    history = await store.lookup(NUMBER, now=T0)
+    assert (history.recent, history.count_24h, history.count_30d, history.markers) == ((), 0, 0, ())
+
+
+async def test_recent_contacts_come_newest_first(store: HistoryStore) -> None:
+    for i in range(3):
+        await store.record_contact(contact(f"c{i}", at=T0 + i))
+    history = await store.lookup(NUMBER, now=T0 + 10)
+    assert [r.call_id for r in history.recent] == ["c2", "c1", "c0"]
+
+
+async def test_recent_is_capped_at_the_configured_limit(redis_client: aioredis.Redis) -> None:
+    store = HistoryStore(redis_client, HistoryConfig(recent_limit=2))
+    for i in range(5):
+        await store.record_contact(contact(f"c{i}", at=T0 + i))
+    history = await store.lookup(NUMBER, now=T0 + 10)
+    assert [r.call_id for r in history.recent] == ["c4", "c3"]
+    assert history.count_24h == 5
+
+
+async def test_counts_cover_the_last_24_hours_and_30_days(store: HistoryStore) -> None:
+    now = T0 + 40 * DAY
+    ages = [60, 23 * 3600, 2 * DAY, 29 * DAY, 31 * DAY]
+    for i, age in enumerate(ages):
+        await store.record_contact(contact(f"c{i}", at=now - age))
+    await store.record_contact(contact("later", at=now + 60))  # after `now`: not yet history
+    history = await store.lookup(NUMBER, now=now)
+    assert (history.count_24h, history.count_30d) == (2, 4)
+    assert "later" not in [r.call_id for r in history.recent]
+
+
+async def test_an_outcome_filed_after_the_contact_is_merged_into_it(store: HistoryStore) -> None:
+    await store.record_contact(contact("c1"))
+    await store.record_outcome(NUMBER, outcome("c1"))
+    (record,) = (await store.lookup(NUMBER, now=T0 + 300)).recent
+    assert record.outcome == outcome("c1")
+
+
+async def test_an_outcome_filed_before_the_contact_is_merged_into_it(store: HistoryStore) -> None:
+    await store.record_outcome(NUMBER, outcome("c1"))
+    assert (await store.lookup(NUMBER, now=T0 + 300)).recent == ()
+    await store.record_contact(contact("c1"))
+    (record,) = (await store.lookup(NUMBER, now=T0 + 300)).recent
+    assert record.outcome == outcome("c1")
+
+
+async def test_markers_are_shown_until_they_expire_or_are_removed(store: HistoryStore) -> None:
+    await store.add_marker(marker("lasting"))
+    await store.add_marker(marker("brief", kind="firearms at address", created_at=T0, expires_at=T0 + 100))
+    assert [m.id for m in (await store.lookup(NUMBER, now=T0 + 50)).markers] == ["lasting", "brief"]
+    assert [m.id for m in (await store.lookup(NUMBER, now=T0 + 100)).markers] == ["lasting"]
+    assert await store.remove_marker(NUMBER, "lasting") is True
+    assert await store.remove_marker(NUMBER, "lasting") is False
+    assert (await store.lookup(NUMBER, now=T0 + 100)).markers == ()
+
+
+async def test_keys_use_the_configured_prefix_and_the_number_as_hash_tag(redis_client: aioredis.Redis) -> None:
+    store = HistoryStore(redis_client, HistoryConfig(prefix="site7:"))
+    await store.record_contact(contact("c1"))
+    await store.record_outcome(NUMBER, outcome("c1"))
+    await store.add_marker(marker())
+    keys = sorted(k.decode() if isinstance(k, bytes) else k for k in await redis_client.keys("*"))
+    assert keys == [f"site7:{kind}:{{{NUMBER}}}" for kind in ("contact", "contacts", "markers", "outcome")]
+
+
+async def test_contacts_and_outcomes_expire_after_the_retention_period(redis_client: aioredis.Redis) -> None:
+    store = HistoryStore(redis_client, HistoryConfig(retention_seconds=3600))
+    await store.record_contact(contact("c1"))
+    await store.record_outcome(NUMBER, outcome("c1"))
+    await store.add_marker(marker())
+    keys = store.keys(NUMBER)
+    assert 3500 < await redis_client.ttl(keys.contacts) <= 3600
+    assert 3500 < await redis_client.ttl(keys.outcome) <= 3600
+    assert await redis_client.ttl(keys.markers) == -1
+
+
+async def test_a_withheld_number_is_refused_before_reaching_redis(store: HistoryStore) -> None:
+    with pytest.raises(NotANumber):
+        await store.lookup("anonymous", now=T0)
+    with pytest.raises(NotANumber):
+        await store.record_outcome("*", outcome())
+
+
+async def test_lookup_is_one_round_trip(redis_url: str, redis_client: aioredis.Redis) -> None:
+    db = redis_client.connection_pool.connection_kwargs["db"]
+    client, round_trips = counting_client(redis_url, db=db, single_connection_client=True)
+    try:
+        store = HistoryStore(client)
+        for i in range(3):
+            await store.record_contact(contact(f"c{i}", at=T0 + i))
+            await store.record_outcome(NUMBER, outcome(f"c{i}"))
+        await store.add_marker(marker())
+        await store.lookup(NUMBER, now=T0 + 10)  # warm: the script is cached after this
+        port = str((await client.client_info())["addr"]).rsplit(":", 1)[1]
+
+        async with redis_client.monitor() as monitor:
+            before = round_trips.count
+            history = await store.lookup(NUMBER, now=T0 + 10)
+            counted = round_trips.count - before
+            await client.echo("end of lookup")
+            # Server-side cross-check, immune to other clients of the same server: every
+            # command the server received from this connection, leaving out the script's own.
+            received = []
+            while "end of lookup" not in (command := await monitor.next_command())["command"]:
+                if command["client_port"] == port:
+                    received.append(command["command"].split()[0].upper())
+    finally:
+        await client.aclose()
+    assert len(history.recent) == 3 and history.markers
+    assert counted == 1
+    assert received == ["EVALSHA"]
+
+
+async def test_lookup_reloads_the_script_after_the_server_forgot_it(store: HistoryStore, redis_client: aioredis.Redis) -> None:
+    await store.record_contact(contact("c1"))
+    await store.lookup(NUMBER, now=T0 + 1)
+    await redis_client.script_flush()
+    assert len((await store.lookup(NUMBER, now=T0 + 1)).recent) == 1
+    assert await redis_client.script_exists(_LOOKUP_SHA) == [True]

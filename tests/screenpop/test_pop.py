@@ -1,0 +1,83 @@
+"""Pop composition: a call and a history in, the JSON a desktop reads out."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from screenpop.messages import Snapshot
+from screenpop.models import CallerHistory
+from screenpop.pop import CallSnapshot, compose_answered, compose_closed, compose_pop
+from tests.screenpop.builders import NUMBER, T0, contact, marker, outcome
+
+CALL = CallSnapshot(call_id="1790000500.7", line="999", queue="999-north", caller_number=NUMBER,
+                    caller_name="J SMITH", queued_at=T0 + 500, waited_so_far=3.25)
+
+
+def _history(**over: object) -> CallerHistory:
+    fields: dict[str, object] = dict(number=NUMBER, recent=(), count_24h=0, count_30d=0, markers=())
+    return CallerHistory(**(fields | over))  # type: ignore[arg-type]
+
+
+def test_a_pop_carries_the_call_and_the_callers_history() -> None:
+    previous = contact("c1").model_copy(update={"outcome": outcome("c1")})
+    pop = json.loads(compose_pop(CALL, _history(recent=(previous,), count_24h=1, count_30d=2, markers=(marker(),))).encode())
+    assert pop == {
+        "type": "pop", "seq": 0, "call_id": "1790000500.7", "line": "999", "queue": "999-north",
+        "caller": {"number": NUMBER, "name": "J SMITH"}, "queued_at": T0 + 500, "waited_seconds": 3.25,
+        "history_status": "ok",
+        "history": {
+            "count_24h": 1, "count_30d": 2,
+            "markers": [{"id": "m-1", "kind": "vulnerable adult", "detail": "dementia, may be confused",
+                         "created_at": T0 - 1000, "expires_at": None}],
+            "recent": [{"call_id": "c1", "at": T0, "line": "999", "queue": "999-north", "disposition": "answered",
+                        "waited_seconds": 4.5, "talked_seconds": 120.0, "grading": "priority",
+                        "notes_excerpt": "unit sent"}],
+        },
+    }
+
+
+def test_officer_safety_markers_come_first() -> None:
+    markers = (marker("a", kind="repeat caller"), marker("b", kind="vulnerable adult"), marker("c", kind="firearms at address"))
+    pop = compose_pop(CALL, _history(markers=markers))
+    assert pop.history is not None
+    assert [m.id for m in pop.history.markers] == ["c", "b", "a"]
+
+
+def test_long_notes_become_an_excerpt() -> None:
+    record = contact("c1").model_copy(update={"outcome": outcome("c1", notes="n" * 4000)})
+    pop = compose_pop(CALL, _history(recent=(record,)))
+    assert pop.history is not None
+    excerpt = pop.history.recent[0].notes_excerpt
+    assert len(excerpt) == 280 and excerpt.endswith("…")
+
+
+def test_a_contact_without_an_outcome_shows_no_grading() -> None:
+    pop = compose_pop(CALL, _history(recent=(contact("c1", disposition="abandoned", talked_seconds=None),)))
+    assert pop.history is not None
+    assert (pop.history.recent[0].grading, pop.history.recent[0].notes_excerpt) == (None, "")
+
+
+def test_a_withheld_number_pops_without_history() -> None:
+    withheld = dataclasses.replace(CALL, caller_number="anonymous", caller_name="")
+    pop = compose_pop(withheld, None)
+    assert (pop.history_status, pop.history) == ("withheld", None)
+
+
+def test_a_failed_lookup_still_pops_and_says_so() -> None:
+    pop = compose_pop(CALL, None)
+    assert (pop.history_status, pop.history) == ("unavailable", None)
+
+
+def test_answered_and_closed_updates() -> None:
+    answered = json.loads(compose_answered("c1", answered_at=T0 + 9, handler_id="h-ana").encode())
+    closed = json.loads(compose_closed("c1", "answered-elsewhere", at=T0 + 9).encode())
+    assert answered == {"type": "pop.answered", "seq": 0, "call_id": "c1", "answered_at": T0 + 9, "handler_id": "h-ana"}
+    assert closed == {"type": "pop.closed", "seq": 0, "call_id": "c1", "reason": "answered-elsewhere", "at": T0 + 9}
+
+
+def test_a_snapshot_carries_whole_pops() -> None:
+    pop = compose_pop(CALL, None).model_copy(update={"seq": 4})
+    snapshot = json.loads(Snapshot(seq=5, pops=(pop,)).encode())
+    assert snapshot["type"] == "snapshot" and snapshot["seq"] == 5
+    assert snapshot["pops"][0]["caller"] == {"number": NUMBER, "name": "J SMITH"}
