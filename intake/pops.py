@@ -9,27 +9,22 @@ before the pop it closes.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
 from intake.calls import Call, CallState
 from intake.registry import Answered, Finished, Notice, Ringing, RingStopped
+from screenpop.delivery import DesktopHub
 from screenpop.history import HistoryStore
 from screenpop.models import ContactRecord, is_history_number
-from screenpop.pop import CallSnapshot, compose_answered, compose_closed, compose_pop
+from screenpop.pop import CallSnapshot, compose_answered, compose_closed
+from screenpop.popper import pop_ringing_call
 
 log = structlog.get_logger("intake.pops")
 
-LOOKUP_TIMEOUT = 0.5  # seconds: past this the pop goes without history rather than late
-
-
-class Hub(Protocol):
-    def publish(self, handler_id: str, message: Any, *, call_id: str, active: bool) -> Any: ...
-
-
 class PopRouter:
-    def __init__(self, history: HistoryStore, hub: Hub, handler_ids: dict[str, str], clock: Any) -> None:
+    def __init__(self, history: HistoryStore, hub: DesktopHub, handler_ids: dict[str, str], clock: Any) -> None:
         """``handler_ids`` maps queue member interface -> handler id; ``clock()`` is PBX time now."""
         self.history = history
         self.hub = hub
@@ -37,7 +32,6 @@ class PopRouter:
         self.clock = clock
         self._pending: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self.lookups_failed = 0
         self.records_failed = 0
 
     def handle(self, notices: list[Notice]) -> None:
@@ -85,25 +79,18 @@ class PopRouter:
 
     async def _ringing(self, call: Call, handler_id: str) -> None:
         now = self.clock()
-        history = None
-        if is_history_number(call.caller_number):
-            try:
-                history = await asyncio.wait_for(self.history.lookup(call.caller_number, now), LOOKUP_TIMEOUT)
-            except Exception as exc:  # Redis down or slow: pop without history, never not at all
-                self.lookups_failed += 1
-                log.warning("history_lookup_failed", error=repr(exc))
         snapshot = CallSnapshot(call.call_id, call.line, call.queue, call.caller_number, call.caller_name,  # type: ignore[arg-type]
                                 call.queued_at, round(call.waited(now), 3))
-        self.hub.publish(handler_id, compose_pop(snapshot, history), call_id=call.call_id, active=True)
-        log.info("pop_sent", line=call.line, with_history=history is not None)
+        sent = await pop_ringing_call(self.history, self.hub, handler_id, snapshot, now=now)
+        log.info("pop_sent", seq=sent.seq, line=call.line)
 
     async def _answered(self, call: Call, handler_id: str) -> None:
         msg = compose_answered(call.call_id, answered_at=call.answered_at or self.clock(), handler_id=handler_id)
-        self.hub.publish(handler_id, msg, call_id=call.call_id, active=True)
+        self.hub.publish(handler_id, msg, active=True)
 
     async def _closed(self, call: Call, handler_id: str, reason: str) -> None:
         msg = compose_closed(call.call_id, reason, at=call.ended_at or call.left_at or self.clock())  # type: ignore[arg-type]
-        self.hub.publish(handler_id, msg, call_id=call.call_id, active=False)
+        self.hub.publish(handler_id, msg, active=False)
 
     async def _record(self, call: Call) -> None:
         if not is_history_number(call.caller_number) or not call.counted:

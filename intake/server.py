@@ -17,7 +17,7 @@ import structlog
 import uvicorn
 
 from intake import logs
-from intake.auth import TokenBook
+from intake.auth import Principals
 from intake.config import IntakeConfig
 from intake.pops import PopRouter
 from intake.registry import Answered, Registry
@@ -27,7 +27,7 @@ from screenpop.delivery import DesktopHub
 from screenpop.errors import NotYourCall, UnknownCall
 from screenpop.history import HistoryConfig, HistoryStore
 from screenpop.models import Outcome
-from screenpop.session import DesktopEndpoint
+from screenpop.web import desktop_endpoint, redact_tokens_in_server_logs
 from telephony.events import DomainEvent
 from telephony.session import AmiSession
 
@@ -51,13 +51,13 @@ class IntakeServer:
     def __init__(self, config: IntakeConfig, secrets: dict[str, str], redis: Any) -> None:
         self.config = config
         self.redis = redis
-        self.tokens = TokenBook.from_config(config, secrets)
+        self.tokens = Principals.from_config(config, secrets)
         queues = {q: (line.name, line.target_seconds) for line in config.lines for q in line.queues}
         members = {h.member: (h.id, h.name) for h in config.handlers}
         self.registry = Registry(queues, handlers=members, wrapup_reason=config.wrapup_reason)
         self.history = HistoryStore(redis, HistoryConfig(prefix=config.redis.key_prefix))
         self.hub = DesktopHub()
-        self.desktops = DesktopEndpoint(self.hub, self.tokens, on_outcome=self.file_outcome)
+        self.desktop_endpoint = desktop_endpoint(self.hub, self.tokens.handlers, self.file_outcome)
         self.pops = PopRouter(self.history, self.hub, {h.member: h.id for h in config.handlers}, self.pbx_now)
         self.supervisors = SupervisorStream(self.tokens, self.picture)
         self.session = AmiSession(
@@ -177,6 +177,7 @@ class IntakeServer:
 
 async def serve(config: IntakeConfig, secrets: dict[str, str], *, log_level: str = "info") -> None:
     logs.configure(log_level)
+    redact_tokens_in_server_logs()
     redis = make_redis(config.redis.url)
     server = IntakeServer(config, secrets, redis)
     log.info("starting", http=f"{config.http.host}:{config.http.port}", ami=f"{config.ami.host}:{config.ami.port}")

@@ -1,7 +1,8 @@
 """The supervisors' live stream: the newest metrics picture, never a backlog of stale ones.
 
-Each supervisor socket has a one-slot mailbox: a new picture replaces an unsent one, so a slow
-wallboard skips to the present instead of replaying the past, and can never hold up another.
+Each socket reads from a latest-wins slot (:mod:`screenpop.latest`): a new picture replaces an
+unsent one, so a slow wallboard skips to the present instead of replaying the past, and can never
+hold up another.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 import structlog
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from intake.auth import Role, TokenBook
+from intake.auth import Principals, Role
+from screenpop.latest import LatestFanout, LatestSlot, SlotClosed
 
 log = structlog.get_logger("intake.supervisors")
 
@@ -23,71 +25,47 @@ CLOSE_BAD_INPUT = 1008
 MAX_INBOUND = 4096
 
 
-class _Mailbox:
-    __slots__ = ("latest", "ready")
-
-    def __init__(self) -> None:
-        self.latest: str | None = None
-        self.ready = asyncio.Event()
-
-    def put(self, text: str) -> None:
-        self.latest = text
-        self.ready.set()
-
-    async def take(self) -> str:
-        await self.ready.wait()
-        self.ready.clear()
-        text, self.latest = self.latest, None
-        assert text is not None
-        return text
-
-
 class SupervisorStream:
-    def __init__(self, tokens: TokenBook, picture: Callable[[], dict[str, Any]]) -> None:
-        self.tokens = tokens
+    def __init__(self, principals: Principals, picture: Callable[[], dict[str, Any]]) -> None:
+        self.principals = principals
         self.picture = picture
-        self._boxes: set[_Mailbox] = set()
+        self._fanout: LatestFanout[str] = LatestFanout()
         self._seq = 0
 
     @property
     def listeners(self) -> int:
-        return len(self._boxes)
+        return len(self._fanout)
 
     def publish(self) -> None:
         """Send the current picture to every supervisor (called on a short tick when dirty)."""
-        if not self._boxes:
-            return
-        self._seq += 1
-        text = json.dumps({"type": "metrics", "seq": self._seq, **self.picture()})
-        for box in self._boxes:
-            box.put(text)
+        if len(self._fanout):
+            self._seq += 1
+            self._fanout.publish(json.dumps({"type": "metrics", "seq": self._seq, **self.picture()}))
 
     async def serve(self, websocket: WebSocket, *, token: str) -> None:
-        who = self.tokens.who(token)
+        who = self.principals.who(token)
         await websocket.accept()
         if who is None or who.role is not Role.SUPERVISOR:
             await websocket.close(CLOSE_BAD_TOKEN, "a supervisor token is required")
             return
-        box = _Mailbox()
-        self._seq += 1
-        box.put(json.dumps({"type": "metrics", "seq": self._seq, **self.picture()}))
-        self._boxes.add(box)
+        slot_id, slot = self._fanout.attach()
+        self.publish()  # the newcomer starts from the present
         with structlog.contextvars.bound_contextvars(supervisor_id=who.id):
             log.info("supervisor_connected")
             try:
                 async with asyncio.TaskGroup() as tg:
-                    sender = tg.create_task(self._send(websocket, box))
+                    sender = tg.create_task(self._send(websocket, slot))
                     await self._receive(websocket)
                     sender.cancel()
-            except* (WebSocketDisconnect, ConnectionError):
+            except* (WebSocketDisconnect, ConnectionError, SlotClosed):
                 pass
             finally:
-                self._boxes.discard(box)
+                self._fanout.detach(slot_id)
                 log.info("supervisor_disconnected")
 
-    async def _send(self, websocket: WebSocket, box: _Mailbox) -> None:
+    async def _send(self, websocket: WebSocket, slot: LatestSlot[str]) -> None:
         while True:
-            await websocket.send_text(await box.take())
+            await websocket.send_text(await slot.take())
 
     async def _receive(self, websocket: WebSocket) -> None:
         """Supervisors only listen: small text (a keep-alive) is ignored, anything else closes."""

@@ -14,8 +14,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from intake.auth import Principal, Role
-from screenpop.errors import NotANumber
-from screenpop.models import Marker, MarkerKind, describe, is_history_number
+from screenpop.errors import BadMessage, NotANumber, NotYourCall, OutcomeRejected, UnknownCall
+from screenpop.inbound import OutcomeSubmission, parse_client_message
+from screenpop.models import Marker, MarkerKind, Outcome, describe, is_history_number
 
 if TYPE_CHECKING:
     from intake.server import IntakeServer
@@ -102,9 +103,35 @@ def create_app(server: IntakeServer) -> FastAPI:
         await server.history.add_marker(marker)
         return marker.model_dump(mode="json")
 
-    @app.websocket("/ws/desktop")
-    async def desktop(websocket: WebSocket, token: str = Query(""), last_seq: int | None = Query(None)) -> None:
-        await server.desktops.serve(websocket, token=token, last_seq=last_seq)
+    @app.post("/api/outcomes", status_code=201, tags=["history"])
+    async def file_outcome(request: Request, server: Server, who: Anyone) -> dict[str, str]:
+        """A handler files the outcome of a call they answered (the same as over the desktop socket).
+
+        Body: ``{"call_id", "grading", "thrive"?, "notes"?}``; who and when come from the token and
+        the server's clock.
+        """
+        if who.role is not Role.HANDLER:
+            raise HTTPException(403, "only the handler who answered a call files its outcome")
+        raw = (await request.body()).decode("utf-8", "replace")
+        try:
+            message = parse_client_message(raw.replace("{", '{"type":"outcome",', 1) if raw.lstrip().startswith("{") else raw)
+        except BadMessage as exc:
+            raise HTTPException(422, str(exc)) from None
+        if not isinstance(message, OutcomeSubmission):
+            raise HTTPException(422, "body must be an outcome")
+        outcome = Outcome(call_id=message.call_id, handler_id=who.id, at=time.time(),
+                          grading=message.grading, thrive=message.thrive, notes=message.notes)
+        try:
+            await server.file_outcome(who.id, outcome)
+        except UnknownCall as exc:
+            raise HTTPException(404, str(exc)) from None
+        except NotYourCall as exc:
+            raise HTTPException(403, str(exc)) from None
+        except OutcomeRejected as exc:
+            raise HTTPException(422, str(exc)) from None
+        return {"call_id": outcome.call_id, "status": "saved"}
+
+    app.add_websocket_route("/ws/desktop", server.desktop_endpoint)
 
     @app.websocket("/ws/supervisor")
     async def supervisor(websocket: WebSocket, token: str = Query("")) -> None:
