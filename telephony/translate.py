@@ -59,7 +59,11 @@ def translate(frame: Frame, now: float) -> DomainEvent | None:
             now = float(stamp)
         except ValueError:
             raise _malformed(frame, "Timestamp", "not a number") from None
-    return translator(frame, now)
+    try:
+        return translator(frame, now)
+    except KeyError as missing:
+        # Translators index required text fields directly (the fast path); name the field here.
+        raise _malformed(frame, str(missing.args[0]), "missing") from None
 
 
 # --- field access: each raises MalformedFrame naming the event and the field -------------------
@@ -155,12 +159,12 @@ def _member_state(frame: Frame, at: float, member_key: str, name_key: str) -> Me
 def _caller_join(f: Frame, at: float) -> CallQueued:
     return CallQueued(
         at=at,
-        call_id=_text(f, "Uniqueid"),
-        queue=_text(f, "Queue"),
+        call_id=f["Uniqueid"],
+        queue=f["Queue"],
         caller_number=_caller(f, "CallerIDNum"),
         caller_name=_caller(f, "CallerIDName"),
         position=_int(f, "Position"),
-        channel=_text(f, "Channel"),
+        channel=f["Channel"],
         linked_id=f.get("Linkedid", ""),
     )
 
@@ -168,9 +172,9 @@ def _caller_join(f: Frame, at: float) -> CallQueued:
 def _agent_called(f: Frame, at: float) -> HandlerRang:
     return HandlerRang(
         at=at,
-        call_id=_text(f, "Uniqueid"),
-        queue=_text(f, "Queue"),
-        member=_text(f, "Interface"),
+        call_id=f["Uniqueid"],
+        queue=f["Queue"],
+        member=f["Interface"],
         member_name=f.get("MemberName", ""),
         handler_channel=f.get("DestChannel", ""),
     )
@@ -179,9 +183,9 @@ def _agent_called(f: Frame, at: float) -> HandlerRang:
 def _agent_ring_no_answer(f: Frame, at: float) -> HandlerRingNoAnswer:
     return HandlerRingNoAnswer(
         at=at,
-        call_id=_text(f, "Uniqueid"),
-        queue=_text(f, "Queue"),
-        member=_text(f, "Interface"),
+        call_id=f["Uniqueid"],
+        queue=f["Queue"],
+        member=f["Interface"],
         ring_seconds=_seconds(f, "RingTime", 0.001),  # the only queue duration Asterisk gives in ms
     )
 
@@ -189,9 +193,9 @@ def _agent_ring_no_answer(f: Frame, at: float) -> HandlerRingNoAnswer:
 def _agent_connect(f: Frame, at: float) -> CallAnswered:
     return CallAnswered(
         at=at,
-        call_id=_text(f, "Uniqueid"),
-        queue=_text(f, "Queue"),
-        member=_text(f, "Interface"),
+        call_id=f["Uniqueid"],
+        queue=f["Queue"],
+        member=f["Interface"],
         member_name=f.get("MemberName", ""),
         hold_seconds=_seconds(f, "HoldTime"),
         ring_seconds=_seconds(f, "RingTime"),
@@ -202,9 +206,9 @@ def _agent_connect(f: Frame, at: float) -> CallAnswered:
 def _agent_complete(f: Frame, at: float) -> CallCompleted:
     return CallCompleted(
         at=at,
-        call_id=_text(f, "Uniqueid"),
-        queue=_text(f, "Queue"),
-        member=_text(f, "Interface"),
+        call_id=f["Uniqueid"],
+        queue=f["Queue"],
+        member=f["Interface"],
         hold_seconds=_seconds(f, "HoldTime"),
         talk_seconds=_seconds(f, "TalkTime"),
         reason=f.get("Reason", ""),
@@ -214,8 +218,8 @@ def _agent_complete(f: Frame, at: float) -> CallCompleted:
 def _caller_leave(f: Frame, at: float) -> CallLeftQueue:
     return CallLeftQueue(
         at=at,
-        call_id=_text(f, "Uniqueid"),
-        queue=_text(f, "Queue"),
+        call_id=f["Uniqueid"],
+        queue=f["Queue"],
         position=_int(f, "Position"),
         count=_int(f, "Count"),
     )
@@ -224,8 +228,8 @@ def _caller_leave(f: Frame, at: float) -> CallLeftQueue:
 def _caller_abandon(f: Frame, at: float) -> CallAbandoned:
     return CallAbandoned(
         at=at,
-        call_id=_text(f, "Uniqueid"),
-        queue=_text(f, "Queue"),
+        call_id=f["Uniqueid"],
+        queue=f["Queue"],
         hold_seconds=_seconds(f, "HoldTime"),
         position=_int(f, "Position"),
         original_position=_int(f, "OriginalPosition"),
@@ -235,15 +239,15 @@ def _caller_abandon(f: Frame, at: float) -> CallAbandoned:
 def _new_channel(f: Frame, at: float) -> ChannelCreated:
     return ChannelCreated(
         at=at,
-        channel_id=_text(f, "Uniqueid"),
+        channel_id=f["Uniqueid"],
         linked_id=f.get("Linkedid", ""),
-        channel=_text(f, "Channel"),
+        channel=f["Channel"],
         caller_number=_caller(f, "CallerIDNum"),
     )
 
 
 def _hangup(f: Frame, at: float) -> ChannelHungUp:
-    return ChannelHungUp(at=at, channel_id=_text(f, "Uniqueid"), channel=_text(f, "Channel"), cause=_int(f, "Cause"))
+    return ChannelHungUp(at=at, channel_id=f["Uniqueid"], channel=f["Channel"], cause=_int(f, "Cause"))
 
 
 def _member_added(f: Frame, at: float) -> MemberJoined:
@@ -255,7 +259,7 @@ def _member_changed(f: Frame, at: float) -> MemberChanged:
 
 
 def _member_removed(f: Frame, at: float) -> MemberLeft:
-    return MemberLeft(at=at, queue=_text(f, "Queue"), member=_text(f, "Interface"))
+    return MemberLeft(at=at, queue=f["Queue"], member=f["Interface"])
 
 
 def _queue_member(f: Frame, at: float) -> MemberSeen:
@@ -265,13 +269,13 @@ def _queue_member(f: Frame, at: float) -> MemberSeen:
 def _queue_entry(f: Frame, at: float) -> WaitingCallSeen:
     return WaitingCallSeen(
         at=at,
-        call_id=_text(f, "Uniqueid"),
-        queue=_text(f, "Queue"),
+        call_id=f["Uniqueid"],
+        queue=f["Queue"],
         caller_number=_caller(f, "CallerIDNum"),
         caller_name=_caller(f, "CallerIDName"),
         position=_int(f, "Position"),
         wait_seconds=_seconds(f, "Wait"),
-        channel=_text(f, "Channel"),
+        channel=f["Channel"],
     )
 
 
@@ -279,9 +283,9 @@ def _core_show_channel(f: Frame, at: float) -> ChannelSeen:
     application = f.get("Application", "")
     return ChannelSeen(
         at=at,
-        channel_id=_text(f, "Uniqueid"),
+        channel_id=f["Uniqueid"],
         linked_id=f.get("Linkedid", ""),
-        channel=_text(f, "Channel"),
+        channel=f["Channel"],
         caller_number=_caller(f, "CallerIDNum"),
         caller_name=_caller(f, "CallerIDName"),
         application=application,
