@@ -1,0 +1,413 @@
+"""The asyncio AMI session: one TCP link to Asterisk, kept alive, logged in and resynchronised.
+
+Thin on purpose: bytes -> frames is :mod:`telephony.framing`, frames -> events is
+:mod:`telephony.translate`, actions -> bytes is :mod:`telephony.actions`. This module only does
+I/O and timing. Per connection it runs three tasks and stops them together on the first failure:
+
+- *read*: feed the FrameReader, answer pending actions by ActionID, translate the rest for
+  ``on_event``;
+- *ping*: a Ping every ``ping_interval``; no answer within ``ping_timeout`` means the socket is
+  half-open (the PBX vanished without a FIN): close it and reconnect;
+- *resync*: after every login and every FullyBooted, emit PbxLinkUp and the PBX's own picture
+  (QueueStatus + CoreShowChannels) between SnapshotStarted and SnapshotCompleted, because Asterisk
+  keeps nothing for a client that was away.
+
+Actions are never queued across reconnects: without a session ``send`` raises NotConnected, and
+an action cut off by a drop raises ActionInterrupted. Whether to retry is the caller's decision
+(a second Originate is a second call to a member of the public).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import structlog
+
+from telephony import actions
+from telephony.actions import Action, Response
+from telephony.errors import (
+    ActionError,
+    ActionFailed,
+    ActionInterrupted,
+    ActionTimeout,
+    LoginFailed,
+    MalformedFrame,
+    NotConnected,
+)
+from telephony.events import DomainEvent, PbxLinkDown, PbxLinkUp, SnapshotCompleted, SnapshotStarted
+from telephony.frames import Frame
+from telephony.framing import FrameReader
+from telephony.timing import Backoff, PbxClock
+from telephony.translate import translate
+
+READ_SIZE = 64 * 1024
+
+
+@dataclass(slots=True)
+class SessionCounters:
+    frames: int = 0
+    events: int = 0
+    unknown_events: int = 0
+    malformed_frames: int = 0
+    oversized_frames: int = 0
+    reconnects: int = 0
+    callback_errors: int = 0
+    actions_timed_out: int = 0
+
+
+class _LinkLost(Exception):
+    """Internal: this connection is over; ``reason`` goes into PbxLinkDown and the log."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Pending:
+    """An action written and not yet fully answered."""
+
+    __slots__ = ("action", "future", "frame", "events", "acked", "on_item")
+
+    def __init__(self, action: Action, future: asyncio.Future[Response], on_item: Callable[[Frame], None] | None) -> None:
+        self.action = action
+        self.future = future
+        self.frame: Frame | None = None
+        self.events: list[Frame] = []
+        self.acked = False  # its Response frame has arrived (a list may still be coming)
+        self.on_item = on_item
+
+
+class AmiSession:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        username: str,
+        secret: str,
+        *,
+        on_event: Callable[[DomainEvent], object],
+        ping_interval: float = 10.0,
+        ping_timeout: float = 5.0,
+        action_timeout: float = 10.0,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 30.0,
+        max_frame: int = 64 * 1024,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.host, self.port, self.username = host, port, username
+        self._secret = secret
+        self._on_event = on_event
+        self._ping_interval, self._ping_timeout = ping_interval, ping_timeout
+        self._action_timeout = action_timeout
+        self._max_frame = max_frame
+        self._backoff = Backoff(backoff_initial, backoff_max, rng)
+        self._clock = PbxClock()
+        self._counters = SessionCounters()
+        self._log = structlog.get_logger("telephony.session").bind(pbx=f"{host}:{port}", ami_user=username)
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        # Per-connection state, reset by _connect_once.
+        self._writer: asyncio.StreamWriter | None = None
+        self._framer = FrameReader(max_frame)
+        self._pending: dict[str, _Pending] = {}
+        self._logged_in = False
+        self._resync_wanted = asyncio.Event()
+        self._banner_seen = asyncio.Event()
+        self._resync_entry: _Pending | None = None
+
+    # --- public ------------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """Logged in right now (actions can be sent)."""
+        return self._logged_in
+
+    @property
+    def version(self) -> str | None:
+        """AMI protocol version from the banner of the current (or last) connection."""
+        return self._framer.version
+
+    @property
+    def counters(self) -> SessionCounters:
+        """A copy: the session's own keeps counting."""
+        return replace(self._counters)
+
+    def pbx_now(self) -> float:
+        return self._clock.now()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"ami {self.host}:{self.port}")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._stopping = True
+        if self._logged_in:
+            try:
+                await self._request(actions.logoff(), min(1.0, self._action_timeout))
+            except ActionError:
+                pass  # we are leaving either way
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+
+    async def send(self, action: Action, timeout: float | None = None) -> Response:
+        """Send one action and wait for its answer (its whole list, for list actions).
+
+        Raises NotConnected without a logged-in session, ActionFailed on ``Response: Error``,
+        ActionTimeout after ``timeout`` (default ``action_timeout``), ActionInterrupted if the
+        link drops first.
+        """
+        if not self._logged_in:
+            raise NotConnected(action.name)
+        return await self._request(action, timeout)
+
+    # --- connection lifecycle ------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            reason = await self._connect_once()
+            if self._stopping:
+                return
+            delay = self._backoff.next()
+            self._counters.reconnects += 1
+            self._log.info("ami reconnect scheduled", reason=reason, delay_s=round(delay, 3), attempt=self._backoff.attempt)
+            await asyncio.sleep(delay)
+
+    async def _connect_once(self) -> str:
+        """One connection from TCP connect to teardown; returns why it ended."""
+        self._framer = FrameReader(self._max_frame)
+        self._pending = {}
+        self._resync_wanted.clear()
+        self._banner_seen.clear()
+        self._resync_entry = None
+        tasks: list[asyncio.Task[None]] = []
+        reason = "stopped"
+        was_up = False
+        try:
+            reader, self._writer = await asyncio.wait_for(
+                asyncio.open_connection(self.host, self.port), self._action_timeout
+            )
+            tasks.append(asyncio.create_task(self._read_loop(reader)))
+            await self._login(tasks[0])
+            was_up = True
+            self._resync_wanted.set()
+            tasks.append(asyncio.create_task(self._ping_loop()))
+            tasks.append(asyncio.create_task(self._resync_loop()))
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            failure = next(iter(done)).exception()
+            raise failure if failure is not None else _LinkLost("session task ended")
+        except _LinkLost as lost:
+            reason = lost.reason
+        except LoginFailed as refused:
+            reason = f"login refused: {refused.message}"
+            self._log.error("ami login refused", message=refused.message)
+        except (OSError, TimeoutError, ActionError, MalformedFrame) as error:
+            reason = f"{type(error).__name__}: {error}"
+        except asyncio.CancelledError:
+            reason = "stopped"
+            raise
+        finally:
+            await self._teardown(tasks, reason if not self._stopping else "stopped", was_up)
+        return reason
+
+    async def _login(self, read_task: asyncio.Task[None]) -> None:
+        banner = asyncio.create_task(self._banner_seen.wait())
+        await asyncio.wait({banner, read_task}, timeout=self._action_timeout, return_when=asyncio.FIRST_COMPLETED)
+        if not banner.done():
+            banner.cancel()
+            if read_task.done() and read_task.exception() is not None:
+                raise read_task.exception()  # type: ignore[misc]
+            raise _LinkLost("no AMI banner from the peer")
+        try:
+            await self._request(actions.login(self.username, self._secret))
+        except ActionFailed as refused:
+            raise LoginFailed(self.username, refused.message) from None
+        self._logged_in = True
+        self._backoff.reset()
+        self._log.info("ami logged in", version=self.version)
+
+    async def _teardown(self, tasks: list[asyncio.Task[None]], reason: str, was_up: bool) -> None:
+        self._logged_in = False
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self._fail_pending(reason)
+        self._log.warning("ami link down", reason=reason)
+        if was_up:
+            self._deliver(PbxLinkDown(at=self.pbx_now(), reason=reason))
+
+    # --- the three per-connection tasks --------------------------------------------------------
+
+    async def _read_loop(self, reader: asyncio.StreamReader) -> None:
+        framer = self._framer
+        try:
+            while True:
+                data = await reader.read(READ_SIZE)
+                if not data:
+                    raise _LinkLost("connection closed by the PBX")
+                for frame in framer.feed(data):
+                    self._dispatch(frame)
+                for error in framer.take_errors():
+                    self._counters.oversized_frames += 1
+                    self._log.warning("ami frame too large, skipped", size=error.size, limit=error.limit)
+                if not self._banner_seen.is_set() and framer.version is not None:
+                    self._banner_seen.set()
+        except (_LinkLost, OSError) as lost:
+            # Whoever waits on an answer learns now, not at its timeout.
+            self._fail_pending(getattr(lost, "reason", None) or f"{type(lost).__name__}: {lost}")
+            raise
+
+    def _fail_pending(self, reason: str) -> None:
+        pending_actions, self._pending = self._pending, {}
+        for pending in pending_actions.values():
+            if not pending.future.done():
+                pending.future.set_exception(ActionInterrupted(pending.action.name, pending.action.action_id, reason))
+                pending.future.exception()  # mark retrieved: an abandoned future must not warn at GC
+
+    async def _ping_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._ping_interval)
+            try:
+                await self._request(actions.ping(), self._ping_timeout)
+            except ActionTimeout:
+                raise _LinkLost(f"no Ping answer within {self._ping_timeout:g} s (half-open link)") from None
+
+    async def _resync_loop(self) -> None:
+        while True:
+            await self._resync_wanted.wait()
+            self._resync_wanted.clear()
+            await self._resync()
+
+    async def _resync(self) -> None:
+        self._deliver(PbxLinkUp(at=self.pbx_now(), pbx_version=self.version or ""))
+        self._deliver(SnapshotStarted(at=self.pbx_now()))
+        queues, channels = actions.queue_status(), actions.core_show_channels()
+        # List items go to on_event as they arrive, in stream order with live events: the
+        # registry sees the PBX's story in the PBX's order.
+        self._resync_entry = self._submit(queues, self._deliver_item)
+        waits = [self._resync_entry.future, self._submit(channels, self._deliver_item).future]
+        try:
+            await asyncio.wait_for(asyncio.gather(*waits), self._action_timeout)
+        except TimeoutError:
+            raise _LinkLost("resync got no complete answer") from None
+        self._deliver(SnapshotCompleted(at=self.pbx_now()))
+
+    # --- actions ---------------------------------------------------------------------------
+
+    def _submit(self, action: Action, on_item: Callable[[Frame], None] | None = None) -> _Pending:
+        if self._writer is None:
+            raise NotConnected(action.name)
+        pending = _Pending(action, asyncio.get_running_loop().create_future(), on_item)
+        self._pending[action.action_id] = pending
+        self._writer.write(action.encode())
+        self._log.debug("ami action sent", action=action.name, action_id=action.action_id)
+        return pending
+
+    async def _request(self, action: Action, timeout: float | None = None, on_item: Callable[[Frame], None] | None = None) -> Response:
+        pending = self._submit(action, on_item)
+        timeout = self._action_timeout if timeout is None else timeout
+        try:
+            return await asyncio.wait_for(pending.future, timeout)
+        except TimeoutError:
+            self._pending.pop(action.action_id, None)
+            self._counters.actions_timed_out += 1
+            self._log.warning("ami action timed out", action=action.name, action_id=action.action_id, timeout_s=timeout)
+            raise ActionTimeout(action.name, action.action_id, timeout) from None
+
+    # --- incoming frames -------------------------------------------------------------------
+
+    def _dispatch(self, frame: Frame) -> None:
+        self._counters.frames += 1
+        action_id = frame.get("ActionID")
+        if action_id is not None:
+            pending = self._pending.get(action_id)
+            if pending is not None and self._answer(pending, frame):
+                return
+        if "Event" in frame:
+            self._on_pbx_event(frame)
+        else:
+            self._log.debug("ami response to no pending action", action_id=action_id, response=frame.get("Response"))
+
+    def _answer(self, pending: _Pending, frame: Frame) -> bool:
+        """Apply ``frame`` to a pending action; False if it is an ordinary event after all."""
+        action = pending.action
+        if "Response" in frame:
+            pending.acked = True
+            if frame["Response"] == "Error":
+                self._finish(pending, ActionFailed(action.name, action.action_id, frame.get("Message", "")))
+            elif action.list_end is None:
+                self._finish(pending, Response(action.name, action.action_id, frame))
+            else:
+                pending.frame = frame
+            return True
+        if action.list_end is None or pending.frame is None:
+            return False  # e.g. OriginateResponse: an event that merely carries our ActionID
+        if frame.get("Event") == action.list_end:
+            self._finish(pending, Response(action.name, action.action_id, pending.frame, tuple(pending.events)))
+        else:
+            pending.events.append(frame)
+            if pending.on_item is not None:
+                pending.on_item(frame)
+        return True
+
+    def _finish(self, pending: _Pending, outcome: Response | ActionError) -> None:
+        del self._pending[pending.action.action_id]
+        if pending.future.done():
+            return
+        if isinstance(outcome, Response):
+            pending.future.set_result(outcome)
+        else:
+            pending.future.set_exception(outcome)
+
+    def _on_pbx_event(self, frame: Frame) -> None:
+        self._counters.events += 1
+        stamp = frame.get("Timestamp")
+        if stamp is not None:
+            try:
+                self._clock.observe(float(stamp))
+            except ValueError:
+                pass  # translate() reports it, naming the event
+        if frame["Event"] == "FullyBooted":
+            self._on_fully_booted()
+            return
+        self._deliver_item(frame)
+
+    def _deliver_item(self, frame: Frame) -> None:
+        try:
+            # Timestamped frames carry their own time; only the others need the estimate.
+            event = translate(frame, 0.0 if "Timestamp" in frame else self.pbx_now())
+        except MalformedFrame as bad:
+            self._counters.malformed_frames += 1
+            self._log.warning("ami malformed event", ami_event=bad.event, field=bad.field, reason=bad.reason)
+            return
+        if event is None:
+            self._counters.unknown_events += 1
+            return
+        self._deliver(event)
+
+    def _on_fully_booted(self) -> None:
+        # Asterisk sends FullyBooted to every new session right after the login Response. A
+        # FullyBooted read before our QueueStatus Response is already covered by that snapshot
+        # (the PBX answers a session's actions in order): resyncing again would only repeat it.
+        entry = self._resync_entry
+        if self._resync_wanted.is_set() or (entry is not None and not entry.acked):
+            return
+        self._log.info("ami FullyBooted: resync")
+        self._resync_wanted.set()
+
+    def _deliver(self, event: DomainEvent) -> None:
+        try:
+            self._on_event(event)
+        except Exception:
+            # The consumer's bug must not cost the link, nor the rest of the burst.
+            self._counters.callback_errors += 1
+            self._log.exception("on_event raised", domain_event=type(event).__name__)
