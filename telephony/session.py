@@ -399,8 +399,8 @@ class AmiSession:
         # FullyBooted read before our QueueStatus Response is already covered by that snapshot
         # (the PBX answers a session's actions in order): resyncing again would only repeat it.
         entry = self._resync_entry
-        if self._resync_wanted.is_set() or (entry is not None and not entry.acked):
-            return
+        if not self._logged_in or self._resync_wanted.is_set() or (entry is not None and not entry.acked):
+            return  # the login's own resync is still to come, or under way
         self._log.info("ami FullyBooted: resync")
         self._resync_wanted.set()
 

@@ -29,7 +29,6 @@ class AmiPeer:
         self.secret = secret
         self.fully_booted = fully_booted
         self.refuse_logins = False
-        self.silent = False
         self.queue_status: list[dict[str, str]] = []
         self.channels: list[dict[str, str]] = []
         self.handlers: dict[str, Handler] = {}
@@ -41,6 +40,7 @@ class AmiPeer:
         self._server: asyncio.Server | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._silent: set[asyncio.StreamWriter] = set()
         self._changed = asyncio.Condition()
 
     async def __aenter__(self) -> AmiPeer:
@@ -61,6 +61,11 @@ class AmiPeer:
         """Write an event (fields, or raw bytes for a frame cut anywhere) to the live connection."""
         assert self._writer is not None, "no AMI client connected"
         self._writer.write(fields if isinstance(fields, bytes) else frame_bytes(fields))
+
+    def go_silent(self) -> None:
+        """From now on the live connection neither reads nor answers: a half-open link."""
+        assert self._writer is not None, "no AMI client connected"
+        self._silent.add(self._writer)
 
     def drop(self) -> None:
         """Close the live connection, as a PBX restart would."""
@@ -88,7 +93,7 @@ class AmiPeer:
         writer.write(BANNER)
         try:
             while data := await reader.read(65536):
-                if self.silent:
+                if writer in self._silent:
                     continue
                 for frame in framer.feed(data):
                     self.received.append(frame)
