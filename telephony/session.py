@@ -56,6 +56,7 @@ class SessionCounters:
     reconnects: int = 0
     callback_errors: int = 0
     actions_timed_out: int = 0
+    bad_lines: int = 0  # lines that were not "Key: Value" inside otherwise usable frames
 
 
 class _LinkLost(Exception):
@@ -117,6 +118,8 @@ class AmiSession:
         self._resync_wanted = asyncio.Event()
         self._banner_seen = asyncio.Event()
         self._resync_entry: _Pending | None = None
+        self._announced = False  # PbxLinkUp delivered on this connection
+        self._held: list[Frame] = []  # live events read before PbxLinkUp, delivered after it
 
     # --- public ------------------------------------------------------------------------------
 
@@ -186,21 +189,23 @@ class AmiSession:
         self._resync_wanted.clear()
         self._banner_seen.clear()
         self._resync_entry = None
+        self._announced = False
+        self._held = []
         tasks: list[asyncio.Task[None]] = []
         reason = "stopped"
-        was_up = False
         try:
             reader, self._writer = await asyncio.wait_for(
                 asyncio.open_connection(self.host, self.port), self._action_timeout
             )
             tasks.append(asyncio.create_task(self._read_loop(reader)))
             await self._login(tasks[0])
-            was_up = True
             self._resync_wanted.set()
             tasks.append(asyncio.create_task(self._ping_loop()))
             tasks.append(asyncio.create_task(self._resync_loop()))
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            failure = next(iter(done)).exception()
+            # The reader's reason (EOF, reset) is the root cause when several ended at once.
+            first = tasks[0] if tasks[0] in done else next(iter(done))
+            failure = first.exception()
             raise failure if failure is not None else _LinkLost("session task ended")
         except _LinkLost as lost:
             reason = lost.reason
@@ -213,7 +218,7 @@ class AmiSession:
             reason = "stopped"
             raise
         finally:
-            await self._teardown(tasks, reason if not self._stopping else "stopped", was_up)
+            await self._teardown(tasks, reason if not self._stopping else "stopped")
         return reason
 
     async def _login(self, read_task: asyncio.Task[None]) -> None:
@@ -232,7 +237,7 @@ class AmiSession:
         self._backoff.reset()
         self._log.info("ami logged in", version=self.version)
 
-    async def _teardown(self, tasks: list[asyncio.Task[None]], reason: str, was_up: bool) -> None:
+    async def _teardown(self, tasks: list[asyncio.Task[None]], reason: str) -> None:
         self._logged_in = False
         for task in tasks:
             task.cancel()
@@ -242,7 +247,8 @@ class AmiSession:
             self._writer = None
         self._fail_pending(reason)
         self._log.warning("ami link down", reason=reason)
-        if was_up:
+        if self._announced:
+            self._announced = False
             self._deliver(PbxLinkDown(at=self.pbx_now(), reason=reason))
 
     # --- the three per-connection tasks --------------------------------------------------------
@@ -290,6 +296,13 @@ class AmiSession:
     async def _resync(self) -> None:
         self._deliver(PbxLinkUp(at=self.pbx_now(), pbx_version=self.version or ""))
         self._deliver(SnapshotStarted(at=self.pbx_now()))
+        if not self._announced:
+            # Events that came in the same read as the login Response: the registry must not
+            # see them before PbxLinkUp. The snapshot below already reflects them.
+            self._announced = True
+            held, self._held = self._held, []
+            for frame in held:
+                self._deliver_item(frame)
         queues, channels = actions.queue_status(), actions.core_show_channels()
         # List items go to on_event as they arrive, in stream order with live events: the
         # registry sees the PBX's story in the PBX's order.
@@ -327,6 +340,8 @@ class AmiSession:
 
     def _dispatch(self, frame: Frame) -> None:
         self._counters.frames += 1
+        if frame.bad_lines:
+            self._counters.bad_lines += frame.bad_lines
         action_id = frame.get("ActionID")
         if action_id is not None:
             pending = self._pending.get(action_id)
@@ -378,8 +393,10 @@ class AmiSession:
                 pass  # translate() reports it, naming the event
         if frame["Event"] == "FullyBooted":
             self._on_fully_booted()
-            return
-        self._deliver_item(frame)
+        elif self._announced:
+            self._deliver_item(frame)
+        else:
+            self._held.append(frame)
 
     def _deliver_item(self, frame: Frame) -> None:
         try:

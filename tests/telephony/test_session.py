@@ -212,3 +212,17 @@ async def test_stop_logs_off_and_reports_the_link_down(peer: AmiPeer, recorder: 
     assert peer.actions("Logoff")
     assert isinstance(recorder.events[-1], PbxLinkDown) and recorder.events[-1].reason == "stopped"
     assert not session.connected
+
+
+async def test_events_in_the_same_read_as_the_login_response_come_after_link_up(peer: AmiPeer, recorder: Recorder) -> None:
+    peer.handlers["Login"] = lambda frame: [
+        encode_frame({"Response": "Success", "ActionID": frame["ActionID"], "Message": "Authentication accepted"})
+        + encode_frame(s.QUEUE_CALLER_JOIN)
+    ]
+    session = make_session(peer, recorder)
+    session.start()
+    try:
+        await recorder.wait(lambda: SnapshotCompleted in recorder.kinds())
+        assert recorder.kinds()[:3] == [PbxLinkUp, SnapshotStarted, CallQueued]
+    finally:
+        await session.stop()
