@@ -108,7 +108,7 @@ def bench_readuntil(parts: list[bytes]) -> int:
 
 
 def bench_panoramisk(parts: list[bytes]) -> int:
-    from panoramisk.ami_protocol import AMIProtocol
+    from panoramisk.ami_protocol import AMIProtocol  # type: ignore[import-untyped]
 
     class Factory:
         count = 0

@@ -29,7 +29,7 @@ class Backoff:
     def ceiling(self, attempt: int) -> float:
         """Largest delay possible before retry number ``attempt`` (0-based)."""
         # min() before the power would overflow for a long outage; cap the exponent instead.
-        return min(self.maximum, self.initial * 2 ** min(attempt, 62))
+        return float(min(self.maximum, self.initial * 2.0 ** min(attempt, 62)))
 
     def next(self) -> float:
         """The delay before the next attempt; each call counts one more failure."""
