@@ -31,7 +31,6 @@ from telephony.actions import Action, Response
 from telephony.errors import (
     ActionError,
     ActionFailed,
-    ActionInterrupted,
     ActionTimeout,
     LoginFailed,
     MalformedFrame,
@@ -40,6 +39,7 @@ from telephony.errors import (
 from telephony.events import DomainEvent, PbxLinkDown, PbxLinkUp, SnapshotCompleted, SnapshotStarted
 from telephony.frames import Frame
 from telephony.framing import FrameReader
+from telephony.pending import Pending, PendingActions
 from telephony.timing import Backoff, PbxClock
 from telephony.translate import translate
 
@@ -65,20 +65,6 @@ class _LinkLost(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-class _Pending:
-    """An action written and not yet fully answered."""
-
-    __slots__ = ("action", "future", "frame", "events", "acked", "on_item")
-
-    def __init__(self, action: Action, future: asyncio.Future[Response], on_item: Callable[[Frame], None] | None) -> None:
-        self.action = action
-        self.future = future
-        self.frame: Frame | None = None
-        self.events: list[Frame] = []
-        self.acked = False  # its Response frame has arrived (a list may still be coming)
-        self.on_item = on_item
 
 
 class AmiSession:
@@ -113,11 +99,11 @@ class AmiSession:
         # Per-connection state, reset by _connect_once.
         self._writer: asyncio.StreamWriter | None = None
         self._framer = FrameReader(max_frame)
-        self._pending: dict[str, _Pending] = {}
+        self._pending = PendingActions()
         self._logged_in = False
         self._resync_wanted = asyncio.Event()
         self._banner_seen = asyncio.Event()
-        self._resync_entry: _Pending | None = None
+        self._resync_entry: Pending | None = None
         self._announced = False  # PbxLinkUp delivered on this connection
         self._held: list[Frame] = []  # live events read before PbxLinkUp, delivered after it
 
@@ -185,7 +171,7 @@ class AmiSession:
     async def _connect_once(self) -> str:
         """One connection from TCP connect to teardown; returns why it ended."""
         self._framer = FrameReader(self._max_frame)
-        self._pending = {}
+        self._pending = PendingActions()
         self._resync_wanted.clear()
         self._banner_seen.clear()
         self._resync_entry = None
@@ -245,7 +231,7 @@ class AmiSession:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        self._fail_pending(reason)
+        self._pending.fail_all(reason)
         self._log.warning("ami link down", reason=reason)
         if self._announced:
             self._announced = False
@@ -269,15 +255,8 @@ class AmiSession:
                     self._banner_seen.set()
         except (_LinkLost, OSError) as lost:
             # Whoever waits on an answer learns now, not at its timeout.
-            self._fail_pending(getattr(lost, "reason", None) or f"{type(lost).__name__}: {lost}")
+            self._pending.fail_all(getattr(lost, "reason", None) or f"{type(lost).__name__}: {lost}")
             raise
-
-    def _fail_pending(self, reason: str) -> None:
-        pending_actions, self._pending = self._pending, {}
-        for pending in pending_actions.values():
-            if not pending.future.done():
-                pending.future.set_exception(ActionInterrupted(pending.action.name, pending.action.action_id, reason))
-                pending.future.exception()  # mark retrieved: an abandoned future must not warn at GC
 
     async def _ping_loop(self) -> None:
         while True:
@@ -316,11 +295,10 @@ class AmiSession:
 
     # --- actions ---------------------------------------------------------------------------
 
-    def _submit(self, action: Action, on_item: Callable[[Frame], None] | None = None) -> _Pending:
+    def _submit(self, action: Action, on_item: Callable[[Frame], None] | None = None) -> Pending:
         if self._writer is None:
             raise NotConnected(action.name)
-        pending = _Pending(action, asyncio.get_running_loop().create_future(), on_item)
-        self._pending[action.action_id] = pending
+        pending = self._pending.add(action, asyncio.get_running_loop().create_future(), on_item)
         self._writer.write(action.encode())
         self._log.debug("ami action sent", action=action.name, action_id=action.action_id)
         return pending
@@ -331,7 +309,7 @@ class AmiSession:
         try:
             return await asyncio.wait_for(pending.future, timeout)
         except TimeoutError:
-            self._pending.pop(action.action_id, None)
+            self._pending.forget(action.action_id)
             self._counters.actions_timed_out += 1
             self._log.warning("ami action timed out", action=action.name, action_id=action.action_id, timeout_s=timeout)
             raise ActionTimeout(action.name, action.action_id, timeout) from None
@@ -342,46 +320,12 @@ class AmiSession:
         self._counters.frames += 1
         if frame.bad_lines:
             self._counters.bad_lines += frame.bad_lines
-        action_id = frame.get("ActionID")
-        if action_id is not None:
-            pending = self._pending.get(action_id)
-            if pending is not None and self._answer(pending, frame):
-                return
+        if "ActionID" in frame and self._pending.answer(frame):
+            return
         if "Event" in frame:
             self._on_pbx_event(frame)
         else:
-            self._log.debug("ami response to no pending action", action_id=action_id, response=frame.get("Response"))
-
-    def _answer(self, pending: _Pending, frame: Frame) -> bool:
-        """Apply ``frame`` to a pending action; False if it is an ordinary event after all."""
-        action = pending.action
-        if "Response" in frame:
-            pending.acked = True
-            if frame["Response"] == "Error":
-                self._finish(pending, ActionFailed(action.name, action.action_id, frame.get("Message", "")))
-            elif action.list_end is None:
-                self._finish(pending, Response(action.name, action.action_id, frame))
-            else:
-                pending.frame = frame
-            return True
-        if action.list_end is None or pending.frame is None:
-            return False  # e.g. OriginateResponse: an event that merely carries our ActionID
-        if frame.get("Event") == action.list_end:
-            self._finish(pending, Response(action.name, action.action_id, pending.frame, tuple(pending.events)))
-        else:
-            pending.events.append(frame)
-            if pending.on_item is not None:
-                pending.on_item(frame)
-        return True
-
-    def _finish(self, pending: _Pending, outcome: Response | ActionError) -> None:
-        del self._pending[pending.action.action_id]
-        if pending.future.done():
-            return
-        if isinstance(outcome, Response):
-            pending.future.set_result(outcome)
-        else:
-            pending.future.set_exception(outcome)
+            self._log.debug("ami response to no pending action", action_id=frame.get("ActionID"), response=frame.get("Response"))
 
     def _on_pbx_event(self, frame: Frame) -> None:
         self._counters.events += 1
