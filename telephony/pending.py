@@ -63,7 +63,7 @@ class PendingActions:
         if pending is None:
             return False
         action = pending.action
-        if "Response" in frame:
+        if "Response" in frame and "Event" not in frame:  # OriginateResponse has both
             pending.acked = True
             if frame["Response"] == "Error":
                 self._finish(pending, ActionFailed(action.name, action.action_id, frame.get("Message", "")))

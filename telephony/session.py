@@ -20,6 +20,7 @@ an action cut off by a drop raises ActionInterrupted. Whether to retry is the ca
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -180,9 +181,10 @@ class AmiSession:
         tasks: list[asyncio.Task[None]] = []
         reason = "stopped"
         try:
-            reader, self._writer = await asyncio.wait_for(
-                asyncio.open_connection(self.host, self.port), self._action_timeout
-            )
+            # asyncio.timeout, not wait_for: wait_for on 3.11 can drop a connection that completes
+            # as it is cancelled, leaking the socket.
+            async with asyncio.timeout(self._action_timeout):
+                reader, self._writer = await asyncio.open_connection(self.host, self.port)
             tasks.append(asyncio.create_task(self._read_loop(reader)))
             await self._login(tasks[0])
             self._resync_wanted.set()
@@ -224,18 +226,29 @@ class AmiSession:
         self._log.info("ami logged in", version=self.version)
 
     async def _teardown(self, tasks: list[asyncio.Task[None]], reason: str) -> None:
+        # Everything that must happen is done synchronously first: a stop() that cancels us
+        # while we wait below must not leak the socket nor lose the PbxLinkDown.
         self._logged_in = False
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            # abort, not close: a half-open peer never drains our buffer and close() would wait.
+            writer.transport.abort()
         self._pending.fail_all(reason)
         self._log.warning("ami link down", reason=reason)
         if self._announced:
             self._announced = False
             self._deliver(PbxLinkDown(at=self.pbx_now(), reason=reason))
+        await asyncio.shield(self._reap(tasks, writer))
+
+    @staticmethod
+    async def _reap(tasks: list[asyncio.Task[None]], writer: asyncio.StreamWriter | None) -> None:
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if writer is not None:
+            with contextlib.suppress(OSError, TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await writer.wait_closed()
 
     # --- the three per-connection tasks --------------------------------------------------------
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from telephony import actions
-from telephony.errors import ActionFailed, ActionTimeout, NotConnected
+from telephony.errors import ActionFailed, ActionInterrupted, ActionTimeout, NotConnected
 from telephony.events import (
     CallQueued,
     ChannelSeen,
@@ -18,7 +18,7 @@ from telephony.events import (
     SnapshotStarted,
     WaitingCallSeen,
 )
-from telephony.frames import encode_frame
+from telephony.frames import Frame, encode_frame
 from telephony.session import AmiSession
 
 from . import samples as s
@@ -226,3 +226,12 @@ async def test_events_in_the_same_read_as_the_login_response_come_after_link_up(
         assert recorder.kinds()[:3] == [PbxLinkUp, SnapshotStarted, CallQueued]
     finally:
         await session.stop()
+
+
+async def test_an_action_cut_off_by_a_dropped_link_raises_action_interrupted(session: AmiSession, peer: AmiPeer) -> None:
+    def drop_instead(frame: Frame) -> None:
+        peer.drop()
+
+    peer.handlers["Redirect"] = drop_instead
+    with pytest.raises(ActionInterrupted):
+        await session.send(actions.redirect("PJSIP/trunk-00000029", "overflow", "101"))
