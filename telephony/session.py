@@ -202,6 +202,10 @@ class AmiSession:
             self._log.error("ami login refused", message=refused.message)
         except (OSError, TimeoutError, ActionError, MalformedFrame) as error:
             reason = f"{type(error).__name__}: {error}"
+        except Exception as error:
+            # A bug of ours must cost one connection, not the PBX link for good: log, reconnect.
+            reason = f"internal error: {type(error).__name__}: {error}"
+            self._log.exception("ami session failed")
         except asyncio.CancelledError:
             reason = "stopped"
             raise
@@ -211,9 +215,11 @@ class AmiSession:
 
     async def _login(self, read_task: asyncio.Task[None]) -> None:
         banner = asyncio.create_task(self._banner_seen.wait())
-        await asyncio.wait({banner, read_task}, timeout=self._action_timeout, return_when=asyncio.FIRST_COMPLETED)
-        if not banner.done():
+        try:
+            await asyncio.wait({banner, read_task}, timeout=self._action_timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
             banner.cancel()
+        if not self._banner_seen.is_set():
             if read_task.done() and read_task.exception() is not None:
                 raise read_task.exception()  # type: ignore[misc]
             raise _LinkLost("no AMI banner from the peer")

@@ -235,3 +235,16 @@ async def test_an_action_cut_off_by_a_dropped_link_raises_action_interrupted(ses
     peer.handlers["Redirect"] = drop_instead
     with pytest.raises(ActionInterrupted):
         await session.send(actions.redirect("PJSIP/trunk-00000029", "overflow", "101"))
+
+
+async def test_an_oversized_frame_is_counted_and_the_next_event_still_arrives(peer: AmiPeer, recorder: Recorder) -> None:
+    session = make_session(peer, recorder, max_frame=4096)
+    session.start()
+    try:
+        await recorder.wait(lambda: SnapshotCompleted in recorder.kinds())
+        peer.emit({"Event": "Huge", "Output": "x" * 20000})
+        peer.emit(s.QUEUE_CALLER_JOIN)
+        await recorder.wait(lambda: recorder.count(CallQueued) == 1)
+        assert session.counters.oversized_frames == 1 and session.connected
+    finally:
+        await session.stop()
