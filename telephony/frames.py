@@ -20,7 +20,7 @@ class Frame(dict[str, str]):
 
     Asterisk repeats a few keys inside one message (``ChanVariable``, ``Variable``, ``Output``);
     every value of such a key is kept, in order, in :attr:`repeated`.
-    ``bad_lines`` counts lines that were not ``Key: Value``: the frame is still usable.
+    ``bad_lines`` counts lines with no ``:`` or an empty key: the frame is still usable.
 
     Both live in slots that stay unset on the common path (no repeats, no bad lines), so building a
     frame costs one C-level ``dict`` construction and no Python ``__init__``: this is the hot path.
@@ -97,7 +97,8 @@ def _parse_lines(lines: list[str]) -> Frame:
         if not line:
             continue
         key, sep, value = line.partition(":")
-        if not sep or not key or " " in key:
+        # No ':' or nothing before it. (A key with a space is accepted, as the fast path does.)
+        if not sep or not key:
             bad += 1
             continue
         if value.startswith(" "):
