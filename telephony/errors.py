@@ -24,10 +24,18 @@ class FrameTooLarge(PbxProtocolError):
 
 
 class MalformedFrame(PbxProtocolError):
-    def __init__(self, reason: str, sample: bytes = b"") -> None:
+    """A frame we know (by its Event) lacks a field we need, or a number will not parse.
+
+    ``event`` and ``field`` name the culprit when known, so the count in the logs says which
+    event of which Asterisk version to look at.
+    """
+
+    def __init__(self, reason: str, sample: bytes = b"", *, event: str | None = None, field: str | None = None) -> None:
         super().__init__(f"malformed AMI frame: {reason}")
         self.reason = reason
         self.sample = sample[:200]
+        self.event = event
+        self.field = field
 
 
 class ActionError(TelephonyError):
@@ -55,6 +63,17 @@ class ActionFailed(ActionError):
         self.action = action
         self.action_id = action_id
         self.message = message
+
+
+class ActionInterrupted(ActionError):
+    """The link dropped after the action was written and before its response: the PBX may or may
+    not have carried it out. Never retried for the caller (an Originate must not run twice)."""
+
+    def __init__(self, action: str, action_id: str, reason: str) -> None:
+        super().__init__(f"AMI action {action} ({action_id}) interrupted: {reason}")
+        self.action = action
+        self.action_id = action_id
+        self.reason = reason
 
 
 class NotConnected(ActionError):

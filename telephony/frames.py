@@ -7,6 +7,7 @@ streams; splitting a byte stream into blocks is :mod:`telephony.framing`'s job.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 
 from telephony.errors import UnsafeActionValue
@@ -19,15 +20,32 @@ class Frame(dict[str, str]):
 
     Asterisk repeats a few keys inside one message (``ChanVariable``, ``Variable``, ``Output``);
     every value of such a key is kept, in order, in :attr:`repeated`.
-    ``bad_lines`` counts lines that were not ``Key: Value``: the frame is still usable.
+    ``bad_lines`` counts lines with no ``:`` or an empty key: the frame is still usable.
+
+    Both live in slots that stay unset on the common path (no repeats, no bad lines), so building a
+    frame costs one C-level ``dict`` construction and no Python ``__init__``: this is the hot path.
     """
 
-    __slots__ = ("repeated", "bad_lines")
+    __slots__ = ("_repeated", "_bad_lines")
 
-    def __init__(self, *args: object, **kwargs: str) -> None:
-        super().__init__(*args, **kwargs)
-        self.repeated: dict[str, list[str]] = {}
-        self.bad_lines = 0
+    @property
+    def repeated(self) -> dict[str, list[str]]:
+        try:
+            return self._repeated
+        except AttributeError:
+            self._repeated: dict[str, list[str]] = {}
+            return self._repeated
+
+    @property
+    def bad_lines(self) -> int:
+        try:
+            return self._bad_lines
+        except AttributeError:
+            return 0
+
+    @bad_lines.setter
+    def bad_lines(self, count: int) -> None:
+        self._bad_lines = count
 
     @property
     def event(self) -> str | None:
@@ -43,9 +61,14 @@ class Frame(dict[str, str]):
 
     def values(self, key: str) -> list[str]:  # type: ignore[override]
         """Every value of ``key`` in order (one for most keys)."""
-        if key in self.repeated:
-            return list(self.repeated[key])
+        repeated = getattr(self, "_repeated", None)
+        if repeated and key in repeated:
+            return list(repeated[key])
         return [self[key]] if key in self else []
+
+
+_split = str.split
+_repeat = itertools.repeat
 
 
 def parse_frame(block: bytes) -> Frame:
@@ -54,14 +77,29 @@ def parse_frame(block: bytes) -> Frame:
     Bytes that are not UTF-8 are replaced, never fatal: a caller name in Latin-1 from an old
     trunk must not cost us the event it rides on.
     """
-    frame = Frame()
     text = block.decode("utf-8", "replace")
-    for line in text.split("\r\n") if "\r\n" in text else text.split("\n"):
+    lines = text.split("\r\n") if "\r\n" in text else text.split("\n")
+    # Fast path, all in C: every line is "Key: Value" and no key repeats. Anything else (a bare
+    # line, an empty key, a repeated key, "Key:" with no space) takes the careful path below.
+    try:
+        frame = Frame(map(_split, lines, _repeat(": "), _repeat(1)))
+    except ValueError:
+        return _parse_lines(lines)
+    if len(frame) != len(lines) or "" in frame:
+        return _parse_lines(lines)
+    return frame
+
+
+def _parse_lines(lines: list[str]) -> Frame:
+    frame = Frame()
+    bad = 0
+    for line in lines:
         if not line:
             continue
         key, sep, value = line.partition(":")
-        if not sep or not key or " " in key:
-            frame.bad_lines += 1
+        # No ':' or nothing before it. (A key with a space is accepted, as the fast path does.)
+        if not sep or not key:
+            bad += 1
             continue
         if value.startswith(" "):
             value = value[1:]
@@ -69,6 +107,8 @@ def parse_frame(block: bytes) -> Frame:
             frame.repeated.setdefault(key, [frame[key]]).append(value)
         else:
             frame[key] = value
+    if bad:
+        frame.bad_lines = bad
     return frame
 
 

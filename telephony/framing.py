@@ -1,0 +1,132 @@
+"""Split an AMI byte stream into frames: bytes in through :meth:`FrameReader.feed`, frames out.
+
+Sans-I/O: no sockets, no asyncio. The reader owns the only receive buffer of a session, so the
+rules about where a message ends live here and nowhere else:
+
+- the stream opens with one banner line, ``Asterisk Call Manager/<version>``, not a frame;
+- a frame ends at a blank line (``\\r\\n\\r\\n``; a peer that writes bare ``\\n`` is recognised by
+  its banner's line ending and split on ``\\n\\n`` instead);
+- TCP may cut the stream at any byte, inside a UTF-8 character or inside the terminator. Bytes are
+  only decoded once a whole frame is in hand, so a cut never loses or mangles a character;
+- a frame larger than ``max_frame`` is dropped, recorded as :class:`FrameTooLarge`, and the reader
+  skips to the next terminator: one runaway message (a huge ``Command`` output, garbage on the
+  socket) must not cost the frames after it nor grow the buffer without bound.
+
+The parser never raises into the read loop: errors are recorded and handed out by
+:meth:`FrameReader.take_errors`, and the loop decides what to log and count.
+"""
+
+from __future__ import annotations
+
+from telephony.errors import FrameTooLarge
+from telephony.frames import TERMINATOR, Frame, parse_frame
+
+BANNER_PREFIX = b"Asterisk Call Manager/"
+LF_TERMINATOR = b"\n\n"
+DEFAULT_MAX_FRAME = 64 * 1024
+
+
+class FrameReader:
+    """Incremental AMI splitter. Feed it whatever ``read()`` returned; get back whole frames."""
+
+    __slots__ = ("max_frame", "version", "oversized", "_buf", "_term", "_awaiting_banner", "_skipping", "_errors")
+
+    def __init__(self, max_frame: int = DEFAULT_MAX_FRAME, *, expect_banner: bool = True) -> None:
+        self.max_frame = max_frame
+        self.version: str | None = None
+        """The AMI protocol version from the banner (e.g. ``"11.0.0"``), once seen."""
+        self.oversized = 0
+        self._buf = b""
+        self._term = TERMINATOR
+        self._awaiting_banner = expect_banner
+        self._skipping = False
+        self._errors: list[FrameTooLarge] = []
+
+    @property
+    def banner_seen(self) -> bool:
+        return self.version is not None
+
+    def feed(self, data: bytes) -> list[Frame]:
+        """Add bytes from the wire; return every frame they complete, in order."""
+        buf = self._buf + data if self._buf else data
+        if self._awaiting_banner:
+            buf = self._take_banner(buf)
+            if self._awaiting_banner:
+                self._buf = buf
+                return []
+        if self._skipping:
+            buf = self._skip_oversized(buf)
+            if self._skipping:
+                return []
+        term = self._term
+        if term not in buf:
+            self._keep(buf)
+            return []
+        parts = buf.split(term)
+        self._keep(parts.pop())
+        limit = self.max_frame
+        # One C-level pass decides whether the per-part size check is needed at all: it almost
+        # never is, and this is the hot path.
+        if max(map(len, parts)) > limit:
+            for part in parts:
+                if len(part) > limit:
+                    self._record(len(part))
+            parts = [part for part in parts if len(part) <= limit]
+        return [frame for frame in map(parse_frame, parts) if frame or frame.bad_lines]
+
+    def take_errors(self) -> list[FrameTooLarge]:
+        """Errors recorded since the last call (oldest first), and forget them."""
+        errors, self._errors = self._errors, []
+        return errors
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held back waiting for the rest of a frame."""
+        return len(self._buf)
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _keep(self, rest: bytes) -> None:
+        if len(rest) > self.max_frame:
+            # Still unterminated and already too big: drop it now rather than buffer more.
+            self._record(len(rest))
+            self._skipping = True
+            self._buf = b""
+            self._skip_oversized(rest)
+        else:
+            self._buf = rest
+
+    def _skip_oversized(self, buf: bytes) -> bytes:
+        """Discard up to and including the next terminator; return what follows it."""
+        term = self._term
+        end = buf.find(term)
+        if end < 0:
+            # Keep a terminator's worth minus one: the terminator itself may be cut in two.
+            self._buf = buf[-(len(term) - 1) :]
+            return b""
+        self._skipping = False
+        self._buf = b""
+        return buf[end + len(term) :]
+
+    def _take_banner(self, buf: bytes) -> bytes:
+        eol = buf.find(b"\n")
+        if eol < 0:
+            # Undecided while what we have could still be the start of a banner.
+            if len(buf) < len(BANNER_PREFIX) and BANNER_PREFIX.startswith(buf):
+                return buf
+            if buf.startswith(BANNER_PREFIX) and len(buf) <= self.max_frame:
+                return buf
+            self._awaiting_banner = False  # no banner: a peer that starts with frames
+            return buf
+        self._awaiting_banner = False
+        if eol == 0 or buf[eol - 1] != 0x0D:
+            self._term = LF_TERMINATOR
+        line = buf[:eol].rstrip(b"\r")
+        if not line.startswith(BANNER_PREFIX):
+            return buf
+        self.version = line[len(BANNER_PREFIX) :].decode("utf-8", "replace").strip()
+        return buf[eol + 1 :]
+
+    def _record(self, size: int) -> None:
+        self.oversized += 1
+        self._errors.append(FrameTooLarge(size, self.max_frame))

@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import pytest
+
+from telephony.errors import FrameTooLarge
+from telephony.frames import Frame, encode_frame
+from telephony.framing import FrameReader
+
+from . import samples as s
+
+BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+FRAMES = [s.QUEUE_CALLER_JOIN, s.AGENT_CALLED, {"Response": "Success", "ActionID": "a1", "Message": "Pong"}, s.AGENT_CONNECT]
+STREAM = BANNER + b"".join(encode_frame(f) for f in FRAMES)
+
+
+def feed_all(reader: FrameReader, *chunks: bytes) -> list[Frame]:
+    return [frame for chunk in chunks for frame in reader.feed(chunk)]
+
+
+def test_a_stream_split_at_every_byte_position_yields_identical_frames() -> None:
+    assert "Zoë Ångström".encode() in STREAM  # multi-byte UTF-8 is in there to be cut through
+    for cut in range(len(STREAM) + 1):
+        reader = FrameReader()
+        frames = feed_all(reader, STREAM[:cut], STREAM[cut:])
+        assert [dict(f) for f in frames] == FRAMES, f"cut at byte {cut}"
+        assert reader.version == "11.0.0"
+        assert reader.buffered == 0
+
+
+def test_a_stream_fed_one_byte_at_a_time_yields_identical_frames() -> None:
+    reader = FrameReader()
+    frames = feed_all(reader, *(STREAM[i : i + 1] for i in range(len(STREAM))))
+    assert [dict(f) for f in frames] == FRAMES
+
+
+def test_the_banner_version_is_exposed_and_the_banner_is_not_a_frame() -> None:
+    reader = FrameReader()
+    assert reader.feed(b"Asterisk Call Manager/9.1.2\r\n") == []
+    assert reader.version == "9.1.2"
+
+
+def test_a_peer_without_a_banner_still_has_its_frames_read() -> None:
+    reader = FrameReader()
+    assert [dict(f) for f in reader.feed(encode_frame({"Event": "FullyBooted"}))] == [{"Event": "FullyBooted"}]
+    assert reader.version is None
+
+
+def test_bytes_that_are_not_utf8_are_replaced_and_the_frame_kept() -> None:
+    reader = FrameReader(expect_banner=False)
+    (frame,) = reader.feed(b"Event: Newchannel\r\nCallerIDName: Ren\xe9e\r\n\r\n")
+    assert frame["CallerIDName"] == "Ren\ufffde"
+
+
+def test_an_oversized_frame_is_recorded_and_the_next_frame_still_arrives() -> None:
+    reader = FrameReader(max_frame=1024, expect_banner=False)
+    big = encode_frame({"Event": "Huge", "Output": "x" * 5000})
+    after = encode_frame({"Event": "After"})
+    frames = feed_all(reader, big + after)
+    assert [f["Event"] for f in frames] == ["After"]
+    (error,) = reader.take_errors()
+    assert isinstance(error, FrameTooLarge)
+    assert error.limit == 1024 and error.size > 1024
+    assert reader.take_errors() == []
+
+
+def test_an_oversized_frame_arriving_in_pieces_is_skipped_without_buffering_it() -> None:
+    reader = FrameReader(max_frame=1024, expect_banner=False)
+    stream = encode_frame({"Event": "Huge", "Output": "x" * 5000}) + encode_frame({"Event": "After"})
+    frames = feed_all(reader, *(stream[i : i + 100] for i in range(0, len(stream), 100)))
+    assert [f["Event"] for f in frames] == ["After"]
+    assert reader.oversized == 1
+    assert reader.buffered < 1024
+
+
+@pytest.mark.parametrize("cut", range(1, 4))
+def test_a_terminator_cut_while_skipping_an_oversized_frame_is_still_found(cut: int) -> None:
+    reader = FrameReader(max_frame=16, expect_banner=False)
+    head = b"Event: Huge\r\nOutput: " + b"y" * 64 + b"\r\n\r\n"
+    split = len(head) - 4 + cut
+    frames = feed_all(reader, head[:split], head[split:] + b"Event: After\r\n\r\n")
+    assert [f["Event"] for f in frames] == ["After"]
+
+
+def test_lines_that_are_not_key_value_are_counted_and_the_frame_kept() -> None:
+    reader = FrameReader(expect_banner=False)
+    (frame,) = reader.feed(b"Event: Odd\r\nthis is not a field\r\nQueue: 999\r\n\r\n")
+    assert frame.bad_lines == 1
+    assert dict(frame) == {"Event": "Odd", "Queue": "999"}
+
+
+def test_repeated_keys_keep_every_value_in_order() -> None:
+    reader = FrameReader(expect_banner=False)
+    (frame,) = reader.feed(b"Response: Success\r\nOutput: one\r\nOutput: two\r\n\r\n")
+    assert frame["Output"] == "one"
+    assert frame.values("Output") == ["one", "two"]
+
+
+def test_a_peer_using_bare_newlines_is_split_on_blank_lines() -> None:
+    reader = FrameReader()
+    frames = reader.feed(b"Asterisk Call Manager/11.0.0\nEvent: A\nQueue: 999\n\nEvent: B\n\n")
+    assert [dict(f) for f in frames] == [{"Event": "A", "Queue": "999"}, {"Event": "B"}]

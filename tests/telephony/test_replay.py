@@ -1,0 +1,62 @@
+"""Real Asterisk 22 byte streams (recorded by scripts/record_ami.py on the test PBX) replayed
+through FrameReader + translate, checked against the PBX's own queue_log of the same run."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from telephony.errors import MalformedFrame
+from telephony.framing import FrameReader
+from telephony.translate import translate
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ami"
+RECORDINGS = sorted(FIXTURES.glob("*.ami"))
+
+# queue_log verb -> the domain event the same moment must produce.
+EXPECTED_FROM_QUEUE_LOG = {
+    "ENTERQUEUE": "CallQueued",
+    "CONNECT": "CallAnswered",
+    "ABANDON": "CallAbandoned",
+    "RINGNOANSWER": "HandlerRingNoAnswer",
+    "COMPLETECALLER": "CallCompleted",
+    "COMPLETEAGENT": "CallCompleted",
+    "ADDMEMBER": "MemberJoined",
+    "REMOVEMEMBER": "MemberLeft",
+}
+
+
+def expected_events(queue_log: Path) -> Counter[str]:
+    verbs = (line.split("|")[4] for line in queue_log.read_text().splitlines() if line.count("|") >= 4)
+    return Counter(EXPECTED_FROM_QUEUE_LOG[v] for v in verbs if v in EXPECTED_FROM_QUEUE_LOG)
+
+
+def replay(data: bytes, chunk: int) -> tuple[Counter[str], list[MalformedFrame], FrameReader]:
+    reader = FrameReader()
+    events: Counter[str] = Counter()
+    malformed: list[MalformedFrame] = []
+    for start in range(0, len(data), chunk):
+        for frame in reader.feed(data[start : start + chunk]):
+            try:
+                event = translate(frame, 0.0)
+            except MalformedFrame as bad:
+                malformed.append(bad)
+                continue
+            if event is not None:
+                events[type(event).__name__] += 1
+    return events, malformed, reader
+
+
+@pytest.mark.skipif(not RECORDINGS, reason="no recordings in tests/fixtures/ami yet (branch pbx)")
+@pytest.mark.parametrize("recording", RECORDINGS, ids=[r.stem for r in RECORDINGS])
+@pytest.mark.parametrize("chunk", [1, 7, 1500, 1 << 20])
+def test_a_recorded_stream_translates_without_malformed_frames_and_matches_the_queue_log(recording: Path, chunk: int) -> None:
+    events, malformed, reader = replay(recording.read_bytes(), chunk)
+    assert malformed == []
+    assert reader.version is not None and reader.buffered == 0 and reader.oversized == 0
+    queue_log = recording.with_suffix(".queue_log")
+    if queue_log.exists():
+        for kind, count in expected_events(queue_log).items():
+            assert events[kind] >= count, f"{kind}: {events[kind]} translated, queue_log says {count}"

@@ -1,0 +1,250 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from telephony import actions
+from telephony.errors import ActionFailed, ActionInterrupted, ActionTimeout, NotConnected
+from telephony.events import (
+    CallQueued,
+    ChannelSeen,
+    DomainEvent,
+    MemberSeen,
+    PbxLinkDown,
+    PbxLinkUp,
+    SnapshotCompleted,
+    SnapshotStarted,
+    WaitingCallSeen,
+)
+from telephony.frames import Frame, encode_frame
+from telephony.session import AmiSession
+
+from . import samples as s
+from .ami_peer import AmiPeer
+
+SNAPSHOT = [PbxLinkUp, SnapshotStarted, MemberSeen, WaitingCallSeen, ChannelSeen, SnapshotCompleted]
+
+
+class Recorder:
+    """on_event for tests: keeps every event, lets a test wait for a condition on them."""
+
+    def __init__(self) -> None:
+        self.events: list[DomainEvent] = []
+        self.fail_on: type | None = None
+        self._changed = asyncio.Event()
+
+    def __call__(self, event: DomainEvent) -> None:
+        self.events.append(event)
+        self._changed.set()
+        if self.fail_on is not None and isinstance(event, self.fail_on):
+            raise RuntimeError("consumer bug")
+
+    def kinds(self) -> list[type]:
+        return [type(e) for e in self.events]
+
+    def count(self, kind: type) -> int:
+        return sum(isinstance(e, kind) for e in self.events)
+
+    async def wait(self, predicate: Callable[[], bool], timeout: float = 2.0) -> None:
+        async def until() -> None:
+            while not predicate():
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(until(), timeout)
+
+
+class MaxRng:
+    """Jitter that always draws the ceiling: makes the backoff schedule exact."""
+
+    def uniform(self, low: float, high: float) -> float:
+        return high
+
+
+@pytest.fixture
+async def peer() -> AsyncIterator[AmiPeer]:
+    async with AmiPeer() as p:
+        p.queue_status = [s.QUEUE_PARAMS, s.QUEUE_MEMBER, s.QUEUE_ENTRY]
+        p.channels = [s.CORE_SHOW_CHANNEL]
+        yield p
+
+
+def make_session(peer: AmiPeer, recorder: Recorder, **overrides: object) -> AmiSession:
+    options: dict[str, object] = dict(ping_interval=5.0, ping_timeout=0.2, action_timeout=0.5, backoff_initial=0.01, backoff_max=0.05)
+    options.update(overrides)
+    return AmiSession("127.0.0.1", peer.port, "intake", "s3cret", on_event=recorder, **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+async def session(peer: AmiPeer, recorder: Recorder) -> AsyncIterator[AmiSession]:
+    sess = make_session(peer, recorder)
+    sess.start()
+    await recorder.wait(lambda: SnapshotCompleted in recorder.kinds())
+    yield sess
+    await sess.stop()
+
+
+async def test_login_is_followed_by_link_up_and_one_snapshot_then_live_events(session: AmiSession, peer: AmiPeer, recorder: Recorder) -> None:
+    assert session.connected and session.version == "11.0.0"
+    peer.emit(s.QUEUE_CALLER_JOIN)
+    await recorder.wait(lambda: recorder.count(CallQueued) == 1)
+    # The FullyBooted that greets a new session is covered by the login snapshot: no second one.
+    assert recorder.kinds() == [*SNAPSHOT, CallQueued]
+    call = recorder.events[-1]
+    assert isinstance(call, CallQueued) and call.caller_name == "Zoë Ångström" and call.at == 1700000000.123456
+    assert peer.logins == 1
+
+
+async def test_snapshot_items_without_timestamp_get_the_pbx_clock_estimate(session: AmiSession, recorder: Recorder) -> None:
+    (seen,) = [e for e in recorder.events if isinstance(e, WaitingCallSeen)]
+    assert abs(seen.at - session.pbx_now()) < 5
+
+
+async def test_an_exception_in_on_event_is_counted_and_the_session_carries_on(session: AmiSession, peer: AmiPeer, recorder: Recorder) -> None:
+    recorder.fail_on = CallQueued
+    peer.emit(s.QUEUE_CALLER_JOIN)
+    peer.emit(s.AGENT_CALLED)
+    await recorder.wait(lambda: len(recorder.events) == len(SNAPSHOT) + 2)
+    assert session.connected
+    assert session.counters.callback_errors == 1
+
+
+async def test_a_malformed_event_is_counted_and_the_next_event_still_arrives(session: AmiSession, peer: AmiPeer, recorder: Recorder) -> None:
+    before = session.counters  # the snapshot's QueueParams already counts as unknown
+    peer.emit({**s.QUEUE_CALLER_JOIN, "Position": "first"})
+    peer.emit({"Event": "VarSet", "Variable": "X", "Value": "1"})
+    peer.emit(s.QUEUE_CALLER_JOIN)
+    await recorder.wait(lambda: recorder.count(CallQueued) == 1)
+    after = session.counters
+    assert after.malformed_frames - before.malformed_frames == 1
+    assert after.unknown_events - before.unknown_events == 1
+
+
+async def test_a_frame_split_across_writes_inside_a_utf8_character_arrives_whole(session: AmiSession, peer: AmiPeer, recorder: Recorder) -> None:
+    wire = encode_frame(s.QUEUE_CALLER_JOIN)
+    cut = wire.index("ë".encode()) + 1  # between the two bytes of ë
+    peer.emit(wire[:cut])
+    await asyncio.sleep(0.02)
+    peer.emit(wire[cut:])
+    await recorder.wait(lambda: recorder.count(CallQueued) == 1)
+    assert recorder.events[-1].caller_name == "Zoë Ångström"  # type: ignore[union-attr]
+
+
+async def test_a_ping_timeout_reconnects_with_link_down_link_up_and_a_new_snapshot(peer: AmiPeer, recorder: Recorder) -> None:
+    session = make_session(peer, recorder, ping_interval=0.05, ping_timeout=0.1)
+    session.start()
+    try:
+        await recorder.wait(lambda: SnapshotCompleted in recorder.kinds())
+        peer.go_silent()  # socket stays open, nothing answers: only the watchdog can tell
+        await recorder.wait(lambda: recorder.count(SnapshotCompleted) == 2)
+        assert recorder.kinds() == [*SNAPSHOT, PbxLinkDown, *SNAPSHOT]
+        down = recorder.events[len(SNAPSHOT)]
+        assert isinstance(down, PbxLinkDown) and "Ping" in down.reason
+        assert peer.connections == 2 and session.counters.reconnects == 1
+    finally:
+        await session.stop()
+
+
+async def test_a_dropped_connection_reconnects_and_resyncs(session: AmiSession, peer: AmiPeer, recorder: Recorder) -> None:
+    peer.drop()
+    await recorder.wait(lambda: recorder.count(SnapshotCompleted) == 2)
+    assert recorder.kinds() == [*SNAPSHOT, PbxLinkDown, *SNAPSHOT]
+
+
+async def test_a_later_fully_booted_means_a_restarted_pbx_and_triggers_a_resync(session: AmiSession, peer: AmiPeer, recorder: Recorder) -> None:
+    peer.emit({"Event": "FullyBooted", "Privilege": "system,all", "Status": "Fully Booted", "Timestamp": s.TS})
+    await recorder.wait(lambda: recorder.count(SnapshotCompleted) == 2)
+    assert recorder.kinds() == SNAPSHOT + SNAPSHOT
+
+
+async def test_an_unanswered_action_times_out_and_the_link_stays_up(session: AmiSession, peer: AmiPeer) -> None:
+    peer.handlers["QueueAdd"] = lambda frame: None
+    with pytest.raises(ActionTimeout) as caught:
+        await session.send(actions.queue_add("999", "PJSIP/handler-1"), timeout=0.05)
+    assert caught.value.action == "QueueAdd"
+    assert session.connected and session.counters.actions_timed_out == 1
+
+
+async def test_an_error_response_raises_action_failed_with_the_pbx_message(session: AmiSession, peer: AmiPeer) -> None:
+    peer.handlers["QueueAdd"] = lambda frame: [encode_frame({"Response": "Error", "ActionID": frame["ActionID"], "Message": "Unable to add interface: Already there"})]
+    with pytest.raises(ActionFailed) as caught:
+        await session.send(actions.queue_add("999", "PJSIP/handler-1"))
+    assert "Already there" in caught.value.message
+
+
+async def test_a_list_action_answers_with_its_collected_events(session: AmiSession) -> None:
+    response = await session.send(actions.queue_status())
+    assert [e["Event"] for e in response.events] == ["QueueParams", "QueueMember", "QueueEntry"]
+
+
+async def test_sending_without_a_session_raises_not_connected(peer: AmiPeer, recorder: Recorder) -> None:
+    session = make_session(peer, recorder)
+    with pytest.raises(NotConnected):
+        await session.send(actions.ping())
+
+
+async def test_a_refused_login_backs_off_ever_more_slowly_and_never_links_up(peer: AmiPeer, recorder: Recorder) -> None:
+    peer.refuse_logins = True
+    session = make_session(peer, recorder, backoff_initial=0.04, backoff_max=0.16, rng=MaxRng())
+    session.start()
+    try:
+        await asyncio.sleep(0.5)  # exact schedule: attempts at ~0, .04, .12, .28, .44
+        assert 3 <= peer.login_attempts <= 5
+        assert not session.connected and recorder.events == []
+        peer.refuse_logins = False
+        await recorder.wait(lambda: SnapshotCompleted in recorder.kinds())
+    finally:
+        await session.stop()
+
+
+async def test_stop_logs_off_and_reports_the_link_down(peer: AmiPeer, recorder: Recorder) -> None:
+    session = make_session(peer, recorder)
+    session.start()
+    await recorder.wait(lambda: SnapshotCompleted in recorder.kinds())
+    await session.stop()
+    assert peer.actions("Logoff")
+    assert isinstance(recorder.events[-1], PbxLinkDown) and recorder.events[-1].reason == "stopped"
+    assert not session.connected
+
+
+async def test_events_in_the_same_read_as_the_login_response_come_after_link_up(peer: AmiPeer, recorder: Recorder) -> None:
+    peer.handlers["Login"] = lambda frame: [
+        encode_frame({"Response": "Success", "ActionID": frame["ActionID"], "Message": "Authentication accepted"})
+        + encode_frame(s.QUEUE_CALLER_JOIN)
+    ]
+    session = make_session(peer, recorder)
+    session.start()
+    try:
+        await recorder.wait(lambda: SnapshotCompleted in recorder.kinds())
+        assert recorder.kinds()[:3] == [PbxLinkUp, SnapshotStarted, CallQueued]
+    finally:
+        await session.stop()
+
+
+async def test_an_action_cut_off_by_a_dropped_link_raises_action_interrupted(session: AmiSession, peer: AmiPeer) -> None:
+    def drop_instead(frame: Frame) -> None:
+        peer.drop()
+
+    peer.handlers["Redirect"] = drop_instead
+    with pytest.raises(ActionInterrupted):
+        await session.send(actions.redirect("PJSIP/trunk-00000029", "overflow", "101"))
+
+
+async def test_an_oversized_frame_is_counted_and_the_next_event_still_arrives(peer: AmiPeer, recorder: Recorder) -> None:
+    session = make_session(peer, recorder, max_frame=4096)
+    session.start()
+    try:
+        await recorder.wait(lambda: SnapshotCompleted in recorder.kinds())
+        peer.emit({"Event": "Huge", "Output": "x" * 20000})
+        peer.emit(s.QUEUE_CALLER_JOIN)
+        await recorder.wait(lambda: recorder.count(CallQueued) == 1)
+        assert session.counters.oversized_frames == 1 and session.connected
+    finally:
+        await session.stop()
