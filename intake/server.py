@@ -155,7 +155,7 @@ class IntakeServer:
         app = create_app(self)
         server = uvicorn.Server(uvicorn.Config(app, host=http_host, port=http_port, log_config=None,
                                                access_log=False, ws_max_size=64 * 1024, lifespan="off"))
-        await self.session.start()
+        self.session.start()
         try:
             async with asyncio.TaskGroup() as tg:
                 ticker = tg.create_task(self._ticker())

@@ -292,6 +292,7 @@ def _core_show_channel(f: Frame, at: float) -> ChannelSeen:
         queue=f.get("ApplicationData", "").partition(",")[0] if application == "Queue" else "",
         bridged=bool(f.get("BridgeId")),
         duration_seconds=_duration(f, "Duration"),
+        bridge_id=f.get("BridgeId", ""),
     )
 
 
