@@ -23,7 +23,7 @@ from types import TracebackType
 import structlog
 
 from telephony.sip import _pyvoip as pv
-from telephony.sip.endpoints import TEST_PASSWORD, SipServer, phone_ports
+from telephony.sip.endpoints import SHARED_CALLER_USER, TEST_PASSWORD, SipServer, phone_ports
 
 log = structlog.get_logger(__name__)
 
@@ -41,21 +41,23 @@ def scenario_path(name: str) -> Path:
 
 @dataclass
 class SippRun:
-    """A running ``sipp`` process; :meth:`wait` returns its exit status (0: every call succeeded)."""
+    """A running ``sipp`` process; :meth:`wait` returns its exit status (0: every call succeeded).
+
+    Its screen output goes to a file (a pipe nobody reads would fill and stall SIPp); the
+    folder is removed by :meth:`stop`, which every owner must call (also after :meth:`wait`).
+    """
 
     process: subprocess.Popen[bytes]
     workdir: Path
 
     def wait(self, timeout: float) -> int:
-        try:
-            return self.process.wait(timeout)
-        finally:
-            if self.process.returncode is not None:
-                shutil.rmtree(self.workdir, ignore_errors=True)
+        return self.process.wait(timeout)
 
     def output(self) -> str:
-        out = self.process.stdout.read() if self.process.stdout else b""
-        return out.decode(errors="replace")[-4000:]
+        """The end of SIPp's screen and error log: what to show when a call failed."""
+        texts = [p.read_text(errors="replace")[-3000:] for p in sorted(self.workdir.glob("*.out"))]
+        texts += [p.read_text(errors="replace")[-2000:] for p in sorted(self.workdir.glob("*errors.log"))]
+        return "\n".join(texts)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -91,21 +93,22 @@ def sipp_dial(
     callers = callers or ["caller-1"]
     workdir = Path(tempfile.mkdtemp(prefix="intake-sipp-"))
     users = workdir / "callers.csv"
-    users.write_text("SEQUENTIAL\n" + "".join(f"{c};{TEST_PASSWORD}\n" for c in callers))
+    users.write_text("SEQUENTIAL\n" + "".join(f"{c}\n" for c in callers))
     scenario = "caller_hangup" if hangup_after is not None else "caller_cancel"
     pause_ms = int(1000 * (hangup_after if hangup_after is not None else cancel_after or 0))
     argv = [
         "sipp", f"{server.host}:{server.port}",
         "-sf", str(scenario_path(scenario)),
         "-s", number,
-        "-inf", str(users),
+        "-inf", str(users), "-au", SHARED_CALLER_USER, "-ap", TEST_PASSWORD,
         "-i", "127.0.0.1", "-p", str(_free_udp_port()), "-mp", str(_free_udp_port()),
         "-m", str(calls), "-l", str(calls), "-r", f"{rate_per_s:g}",
         "-d", str(pause_ms),
         "-nostdin", "-trace_err", "-timeout", f"{int(pause_ms / 1000) + 120}s",
     ]  # fmt: skip
     log.info("sipp.start", number=number, scenario=scenario, calls=calls, pause_ms=pause_ms)
-    process = subprocess.Popen(argv, cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    with open(workdir / "sipp.out", "wb") as screen:
+        process = subprocess.Popen(argv, cwd=workdir, stdin=subprocess.DEVNULL, stdout=screen, stderr=subprocess.STDOUT)
     return SippRun(process, workdir)
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 #: The password of every test endpoint in config/asterisk/pjsip.conf. Test-only, public in git.
 TEST_PASSWORD = "test-only-password"
+#: The auth user every caller-N endpoint also accepts (SIPp bursts authenticate as this one).
+SHARED_CALLER_USER = "callers"
 
 _PHONE = re.compile(r"^(handler|caller)-([1-9][0-9]?)$")
 # handler-N: SIP 5100+N, RTP 20000+100N..+99; caller-N: SIP 5200+N, RTP 30000+100N..+99.

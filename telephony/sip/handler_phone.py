@@ -2,7 +2,8 @@
 
 Behaviour is chosen up front: answer each call ``answer_after`` seconds after the INVITE arrived
 (``None``: never answer, let it ring out), then hang up after ``talk_for`` seconds (``None``: stay
-on the call until the caller hangs up or :meth:`HandlerPhone.hang_up` is called). pyVoIP runs a
+on the call until the caller hangs up or :meth:`HandlerPhone.hang_up` is called); with
+``answer_limit`` it answers only that many calls and lets later ones ring. pyVoIP runs a
 phone on threads; :meth:`HandlerPhone.stop` ends them all, and the phone is a context manager.
 
 pyVoIP sends 180 Ringing ~0.5 s after the INVITE and runs our callback only 1 s later; answer
@@ -44,12 +45,14 @@ class HandlerPhone:
         *,
         answer_after: float | None = 2.0,
         talk_for: float | None = None,
+        answer_limit: int | None = None,
         server: SipServer | None = None,
         password: str = TEST_PASSWORD,
     ) -> None:
         self.name = name
         self.answer_after = answer_after
         self.talk_for = talk_for
+        self.answer_limit = answer_limit
         self.calls: list[HandledCall] = []
         self._server = server or SipServer.from_env()
         self._stopping = threading.Event()
@@ -121,7 +124,7 @@ class HandlerPhone:
             self.calls.append(record)
             self._changed.notify_all()
         self._log.info("phone.ringing", call_id=record.call_id, caller=record.caller)
-        if self.answer_after is None:
+        if self.answer_after is None or self._answered_enough():
             return
         if self._sleep_until(record.rang_at + self.answer_after) or pv.was_cancelled(call):
             self._note(record, cancelled=pv.was_cancelled(call))
@@ -135,6 +138,11 @@ class HandlerPhone:
         self._note(record, answered_at=time.monotonic())
         self._log.info("phone.answered", call_id=record.call_id)
         self._watch_call(record)
+
+    def _answered_enough(self) -> bool:
+        with self._changed:
+            answered = sum(1 for c in self.calls if c.answered_at is not None)
+        return self.answer_limit is not None and answered >= self.answer_limit
 
     def _watch_call(self, record: HandledCall) -> None:
         call = record._call

@@ -51,9 +51,9 @@ def testbed() -> Testbed:
     )
 
 
-def pbx_up(*, fresh_logs: bool = False, timeout: float = 300) -> tuple[Testbed, str]:
+def pbx_up(*, fresh_logs: bool = False, restart: bool = False, timeout: float = 300) -> tuple[Testbed, str]:
     """Run scripts/pbx-up; raises :class:`PbxUpFailed` with its output (never skips)."""
-    argv = [str(SCRIPTS / "pbx-up")] + (["--fresh-logs"] if fresh_logs else [])
+    argv = [str(SCRIPTS / "pbx-up")] + (["--fresh-logs"] if fresh_logs else []) + (["--restart"] if restart else [])
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     output = proc.stdout + proc.stderr
     if proc.returncode != 0:
