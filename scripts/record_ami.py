@@ -27,7 +27,7 @@ import structlog  # noqa: E402
 
 from telephony.sip import HandlerPhone, SippRun, sipp_dial  # noqa: E402
 from telephony.testbed.ami import Frame, RawAmi  # noqa: E402
-from telephony.testbed.pbx import Testbed, pbx_up  # noqa: E402
+from telephony.testbed.pbx import PbxTestbed, pbx_up  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "ami"
 log = structlog.get_logger("record_ami")
@@ -41,7 +41,7 @@ class Run:
     """What a scenario gets: the recording AMI session, the test bed, and helpers."""
 
     ami: RawAmi
-    bed: Testbed
+    bed: PbxTestbed
     stack: AsyncExitStack
 
     async def phone(self, name: str, **behaviour: float | int | None) -> HandlerPhone:

@@ -19,7 +19,7 @@ class PbxUpFailed(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
-class Testbed:
+class PbxTestbed:
     ami_host: str
     ami_port: int
     ami_user: str
@@ -38,10 +38,10 @@ class Testbed:
         return [line.split("|") for line in self.queue_log.read_text().splitlines() if line]
 
 
-def testbed() -> Testbed:
+def testbed() -> PbxTestbed:
     out = subprocess.run([SCRIPTS / "pbx-env"], check=True, capture_output=True, text=True).stdout
     env = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-    return Testbed(
+    return PbxTestbed(
         ami_host=env["INTAKE_AMI_HOST"],
         ami_port=int(env["INTAKE_AMI_PORT"]),
         ami_user=env["INTAKE_AMI_USER"],
@@ -51,7 +51,7 @@ def testbed() -> Testbed:
     )
 
 
-def pbx_up(*, fresh_logs: bool = False, restart: bool = False, timeout: float = 300) -> tuple[Testbed, str]:
+def pbx_up(*, fresh_logs: bool = False, restart: bool = False, timeout: float = 300) -> tuple[PbxTestbed, str]:
     """Run scripts/pbx-up; raises :class:`PbxUpFailed` with its output (never skips)."""
     argv = [str(SCRIPTS / "pbx-up")] + (["--fresh-logs"] if fresh_logs else []) + (["--restart"] if restart else [])
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)

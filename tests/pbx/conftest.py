@@ -11,14 +11,14 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from telephony.testbed.ami import RawAmi
-from telephony.testbed.pbx import PbxUpFailed, Testbed, pbx_up
+from telephony.testbed.pbx import PbxUpFailed, PbxTestbed, pbx_up
 
 HANDLERS = [f"PJSIP/handler-{n}" for n in range(1, 5)]
 QUEUES = ["emergency", "non-emergency"]
 
 
 @pytest.fixture(scope="session")
-def pbx() -> Iterator[Testbed]:
+def pbx() -> Iterator[PbxTestbed]:
     try:
         bed, _ = pbx_up()
     except PbxUpFailed as failure:
@@ -27,7 +27,7 @@ def pbx() -> Iterator[Testbed]:
 
 
 @pytest.fixture
-async def ami(pbx: Testbed) -> AsyncIterator[RawAmi]:
+async def ami(pbx: PbxTestbed) -> AsyncIterator[RawAmi]:
     """A logged-in raw AMI session; every handler is out of every queue before and after."""
     session = await RawAmi.connect(pbx.ami_host, pbx.ami_port)
     await session.login(pbx.ami_user, pbx.ami_secret)

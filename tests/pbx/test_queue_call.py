@@ -10,12 +10,12 @@ import pytest
 
 from telephony.sip import HandlerPhone, sipp_dial
 from telephony.testbed.ami import RawAmi
-from telephony.testbed.pbx import Testbed
+from telephony.testbed.pbx import PbxTestbed
 
 pytestmark = pytest.mark.pbx
 
 
-def _queue_log_events(pbx: Testbed, call_id: str) -> list[str]:
+def _queue_log_events(pbx: PbxTestbed, call_id: str) -> list[str]:
     return [row[4] for row in pbx.read_queue_log() if len(row) > 4 and row[1] == call_id]
 
 
@@ -24,7 +24,7 @@ async def _add(ami: RawAmi, queue: str, member: str) -> None:
     assert response["Response"] == "Success", response
 
 
-async def test_999_call_rings_the_handler_who_answers_and_queue_log_records_it(pbx: Testbed, ami: RawAmi) -> None:
+async def test_999_call_rings_the_handler_who_answers_and_queue_log_records_it(pbx: PbxTestbed, ami: RawAmi) -> None:
     phone = HandlerPhone("handler-1", answer_after=1.0)
     await asyncio.to_thread(phone.start)
     call = None
@@ -55,7 +55,7 @@ async def test_999_call_rings_the_handler_who_answers_and_queue_log_records_it(p
     assert logged[-1].startswith("COMPLETE"), logged
 
 
-async def test_caller_who_cancels_while_the_handler_rings_is_an_abandon(pbx: Testbed, ami: RawAmi) -> None:
+async def test_caller_who_cancels_while_the_handler_rings_is_an_abandon(pbx: PbxTestbed, ami: RawAmi) -> None:
     phone = HandlerPhone("handler-2", answer_after=None)
     await asyncio.to_thread(phone.start)
     call = None
@@ -76,7 +76,7 @@ async def test_caller_who_cancels_while_the_handler_rings_is_an_abandon(pbx: Tes
     assert _queue_log_events(pbx, called["Uniqueid"])[-2:] == ["RINGCANCELED", "ABANDON"]
 
 
-def test_a_stopped_phone_leaves_no_threads_behind(pbx: Testbed) -> None:
+def test_a_stopped_phone_leaves_no_threads_behind(pbx: PbxTestbed) -> None:
     before = set(threading.enumerate())
     phone = HandlerPhone("handler-3").start()
     phone.stop()
