@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from telephony.testbed.ami import RawAmi
-from telephony.testbed.pbx import PbxUpFailed, PbxTestbed, pbx_up
+from telephony.testbed.pbx import PbxTestbed, PbxUpFailed, pbx_down, pbx_up
 
 HANDLERS = [f"PJSIP/handler-{n}" for n in range(1, 5)]
 QUEUES = ["emergency", "non-emergency"]
@@ -20,10 +20,12 @@ QUEUES = ["emergency", "non-emergency"]
 @pytest.fixture(scope="session")
 def pbx() -> Iterator[PbxTestbed]:
     try:
-        bed, _ = pbx_up()
+        bed, output = pbx_up()
     except PbxUpFailed as failure:
         pytest.fail(str(failure), pytrace=False)
     yield bed
+    if "already running" not in output:  # we started it: leave the machine as we found it
+        pbx_down()
 
 
 @pytest.fixture
