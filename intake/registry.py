@@ -10,7 +10,7 @@ reconciles a resync snapshot and feeds the figures in :mod:`intake.metrics`.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -74,9 +74,17 @@ class Counters:
 
 @dataclass(slots=True)
 class _Snapshot:
-    waiting: set[str]
-    members: dict[str, dict[str, ev.MemberState]]
-    channels: list[ev.ChannelSeen]
+    """What the PBX's picture says, gathered between SnapshotStarted and SnapshotCompleted.
+
+    The session delivers the list items in stream order, interleaved with live events; anything
+    a live event touched during the window is newer than the picture and is left alone.
+    """
+
+    waiting: set[str] = field(default_factory=set)
+    members: dict[str, dict[str, ev.MemberState]] = field(default_factory=dict)
+    channels: list[ev.ChannelSeen] = field(default_factory=list)
+    touched_calls: set[str] = field(default_factory=set)
+    touched_members: set[str] = field(default_factory=set)
 
 
 class Registry:
@@ -121,6 +129,14 @@ class Registry:
         if handler is None:
             return []
         notices: list[Notice] = []
+        if self._snapshot is not None and not isinstance(event, _SNAPSHOT_ITEMS):
+            call_id = getattr(event, "call_id", None) or getattr(event, "channel_id", None)
+            if call_id:
+                self._snapshot.touched_calls.add(call_id)
+            state = getattr(event, "state", None)
+            member = getattr(event, "member", None) or getattr(state, "member", None)
+            if member:
+                self._snapshot.touched_members.add(member)
         try:
             handler(self, event, notices)
         except IllegalTransition as exc:
@@ -300,7 +316,7 @@ class Registry:
     # --- resync -----------------------------------------------------------------------------
 
     def _on_snapshot_started(self, e: ev.SnapshotStarted, notices: list[Notice]) -> None:
-        self._snapshot = _Snapshot(set(), {}, [])
+        self._snapshot = _Snapshot()
 
     def _on_waiting_seen(self, e: ev.WaitingCallSeen, notices: list[Notice]) -> None:
         if self._snapshot is None:
@@ -326,7 +342,7 @@ class Registry:
             if c.bridge_id:
                 by_bridge.setdefault(c.bridge_id, []).append(c)
         for call in list(self.calls.values()):
-            if call.call_id in snap.waiting:
+            if call.call_id in snap.waiting or call.call_id in snap.touched_calls:
                 continue
             seen = live.get(call.call_id)
             if seen is not None and seen.application.lower() == "queue" and seen.bridged:
@@ -354,6 +370,8 @@ class Registry:
                         notices.append(HandlerChanged(member))
         # Memberships: the snapshot is the whole truth.
         for member, h in self.handlers.items():
+            if member in snap.touched_members:
+                continue
             fresh = snap.members.get(member, {})
             if h.memberships != fresh:
                 h.memberships = dict(fresh)
@@ -370,6 +388,8 @@ class Registry:
                     return member
         return None
 
+
+_SNAPSHOT_ITEMS = (ev.SnapshotStarted, ev.WaitingCallSeen, ev.MemberSeen, ev.ChannelSeen, ev.SnapshotCompleted)
 
 _DISPATCH: dict[type, Any] = {
     ev.CallQueued: Registry._on_queued,

@@ -187,3 +187,20 @@ def test_resync_marks_a_call_answered_while_away():
     assert reg.calls["c"].state is CallState.ANSWERED
     assert reg.calls["c"].answered_by == H1
     assert figures(reg)["answered"] == 1
+
+
+def test_a_call_that_joins_during_the_snapshot_is_not_taken_for_vanished():
+    reg = registry()
+    reg.apply(ev.SnapshotStarted(T0))
+    replay(reg, Timeline(call_id="late").join(0.01).events)  # after QueueStatus was answered
+    reg.apply(ev.SnapshotCompleted(T0 + 0.02))
+    assert reg.calls["late"].state is CallState.QUEUED
+    assert figures(reg)["left_other"] == 0
+
+
+def test_a_member_added_during_the_snapshot_keeps_its_membership():
+    reg = registry()
+    reg.apply(ev.SnapshotStarted(T0))
+    reg.apply(ev.MemberJoined(T0, member(0, "emergency", H1)))
+    reg.apply(ev.SnapshotCompleted(T0))
+    assert reg.handlers[H1].state("wrap-up")[0] is HandlerState.READY

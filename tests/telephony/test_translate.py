@@ -62,7 +62,7 @@ CASES: list[tuple[dict[str, str], DomainEvent]] = [
                                     position=1, wait_seconds=9.0, channel="PJSIP/trunk-00000029")),
     (s.CORE_SHOW_CHANNEL, ChannelSeen(at=NOW, channel_id=s.CALLER, linked_id=s.CALLER, channel="PJSIP/trunk-00000029",
                                       caller_number="07700900123", caller_name="Zoë Ångström", application="Queue", queue="999",
-                                      bridged=True, duration_seconds=65.0)),
+                                      bridged=True, duration_seconds=65.0, bridge_id="8f1b3c2e-6f0a-4d47-9d9b-0e0f4ad1d7b2")),
 ]
 
 
