@@ -1,0 +1,95 @@
+"""What a simulated PBX is made of: queues, handlers' phones, credentials, traffic, time.
+
+Typed and frozen, so a test states the whole PBX it runs against in one expression and nothing
+changes it behind the test's back. Defaults are the demo: a 999 queue weighted above a 101 queue,
+four handlers, one of them in both queues.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Strategy(Enum):
+    """The app_queue strategies the simulator knows (``strategy=`` in queues.conf)."""
+
+    RRMEMORY = "rrmemory"
+    LINEAR = "linear"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfig:
+    """One app_queue queue. ``timeout`` rings one member that long; ``retry`` waits before the next."""
+
+    name: str
+    line: str
+    weight: int = 0
+    timeout: float = 15.0
+    retry: float = 2.0
+    strategy: Strategy = Strategy.RRMEMORY
+    exten: str = ""  # dialled number that reaches this queue (Originate Local/<exten>@<context>)
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerConfig:
+    """A handler's phone, a dynamic member of ``queues`` from the start."""
+
+    interface: str
+    name: str
+    queues: tuple[str, ...]
+    penalty: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficProfile:
+    """Random traffic and simulated handlers' habits, in simulated seconds.
+
+    ``arrivals_per_second`` maps a queue name to its Poisson rate. Patience is lognormal: most
+    callers wait some tens of seconds, a few give up at once, a few wait for minutes.
+    """
+
+    arrivals_per_second: tuple[tuple[str, float], ...] = (("999", 1 / 8), ("101", 1 / 5))
+    patience_median: float = 40.0
+    patience_sigma: float = 0.8
+    answer_delay: tuple[float, float] = (1.0, 6.0)
+    ring_no_answer_chance: float = 0.05
+    talk_time: tuple[float, float] = (20.0, 120.0)
+    agent_hangs_up_chance: float = 0.4
+    wrap_up: tuple[float, float] = (3.0, 10.0)
+    break_chance: float = 0.05
+    break_time: tuple[float, float] = (30.0, 90.0)
+    caller_pool: int = 40  # distinct caller numbers: small, so callers ring again
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    """Everything :class:`telephony.simulator.SimulatedPbx` needs.
+
+    ``traffic=None`` is scripted mode: nothing happens unless a test asks for it.
+    ``speed`` runs simulated time that many times faster than the wall clock; event Timestamps
+    are simulated time, so hold and talk figures stay consistent at any speed.
+    """
+
+    queues: tuple[QueueConfig, ...] = (
+        QueueConfig("999", line="999", weight=10, timeout=15, retry=1, exten="999"),
+        QueueConfig("101", line="101", weight=0, timeout=20, retry=2, exten="101"),
+    )
+    handlers: tuple[HandlerConfig, ...] = (
+        HandlerConfig("PJSIP/handler-1", "Handler One", ("999",)),
+        HandlerConfig("PJSIP/handler-2", "Handler Two", ("999", "101")),
+        HandlerConfig("PJSIP/handler-3", "Handler Three", ("101",)),
+        HandlerConfig("PJSIP/handler-4", "Handler Four", ("101",)),
+    )
+    username: str = "intake"
+    secret: str = "intake-sim"
+    host: str = "127.0.0.1"
+    port: int = 0
+    context: str = "police-queues"
+    traffic: TrafficProfile | None = field(default_factory=TrafficProfile)
+    seed: int = 1
+    speed: float = 1.0
+    tick: float = 0.01  # wall seconds between timer checks
+    client_queue_limit: int = 2000  # frames pending per AMI client before it is dropped
+    client_send_buffer: int | None = None  # SO_SNDBUF per client socket, to make tests stall fast
+    queue_log_path: str | None = None
