@@ -41,6 +41,16 @@ class HandlerConfig:
     penalty: int = 0
 
 
+_DEMO_NAMES = ("Asha Patel", "Ben Carter", "Cara Lewis", "Dan Hughes", "Eve Morgan",
+               "Finn Walsh", "Gita Rao", "Hal Price", "Ines Cole", "Joe Reid")
+# Ten handlers: 1-4 answer 999, 5-6 answer both lines, 7-10 answer 101. At the demo's arrival
+# rates and call lengths that is ~75% busy: queues form now and then and some callers give up.
+DEMO_HANDLERS = tuple(
+    HandlerConfig(f"PJSIP/handler-{i}", _DEMO_NAMES[i - 1], ("999",) if i <= 4 else ("999", "101") if i <= 6 else ("101",))
+    for i in range(1, 11)
+)
+
+
 @dataclass(frozen=True, slots=True)
 class TrafficProfile:
     """Random traffic and simulated handlers' habits, in simulated seconds.
@@ -50,15 +60,15 @@ class TrafficProfile:
     """
 
     arrivals_per_second: tuple[tuple[str, float], ...] = (("999", 1 / 8), ("101", 1 / 5))
-    patience_median: float = 40.0
+    patience_median: float = 30.0
     patience_sigma: float = 0.8
     answer_delay: tuple[float, float] = (1.0, 6.0)
     ring_no_answer_chance: float = 0.05
-    talk_time: tuple[float, float] = (20.0, 120.0)
+    talk_time: tuple[float, float] = (5.0, 25.0)
     agent_hangs_up_chance: float = 0.4
-    wrap_up: tuple[float, float] = (3.0, 10.0)
+    wrap_up: tuple[float, float] = (2.0, 6.0)
     break_chance: float = 0.05
-    break_time: tuple[float, float] = (30.0, 90.0)
+    break_time: tuple[float, float] = (20.0, 60.0)
     caller_pool: int = 40  # distinct caller numbers: small, so callers ring again
 
 
@@ -75,12 +85,7 @@ class SimConfig:
         QueueConfig("999", line="999", weight=10, timeout=15, retry=1, exten="999"),
         QueueConfig("101", line="101", weight=0, timeout=20, retry=2, exten="101"),
     )
-    handlers: tuple[HandlerConfig, ...] = (
-        HandlerConfig("PJSIP/handler-1", "Handler One", ("999",)),
-        HandlerConfig("PJSIP/handler-2", "Handler Two", ("999", "101")),
-        HandlerConfig("PJSIP/handler-3", "Handler Three", ("101",)),
-        HandlerConfig("PJSIP/handler-4", "Handler Four", ("101",)),
-    )
+    handlers: tuple[HandlerConfig, ...] = DEMO_HANDLERS
     username: str = "intake"
     secret: str = "intake-sim"
     host: str = "127.0.0.1"

@@ -81,7 +81,7 @@ class Pbx:
         self.namer = ChannelNamer(int(self.boot_time))
         self.queue_log = queue_log or QueueLog()
         self._listeners: list[Listener] = []
-        self.members = MemberBook(queues, self._emit, clock)
+        self.members = MemberBook(queues, self.publish, clock)
         self.calls: dict[str, QueueCall] = {}
         self.channels: dict[str, Channel] = {}  # every live channel by name
         for h in handlers:
@@ -96,19 +96,19 @@ class Pbx:
     def now(self) -> float:
         return self._clock()
 
-    def _emit(self, ev: wire.AmiEvent) -> None:
+    def publish(self, ev: wire.AmiEvent) -> None:
         for listener in self._listeners:
             listener(ev)
 
     def _chan_event(self, name: str, chan: Channel, *body: tuple[str, str]) -> None:
-        self._emit(wire.event(name, wire.CALL, self.now(), chan.snapshot(), body))
+        self.publish(wire.event(name, wire.CALL, self.now(), chan.snapshot(), body))
 
     def _agent_event(self, name: str, call: QueueCall, dest: Channel, member: str, *body: tuple[str, str]) -> None:
         head = [("Queue", call.queue), ("MemberName", self.members.name_of(member)), ("Interface", member)]
-        self._emit(wire.event(name, wire.AGENT, self.now(), call.caller.snapshot(), dest.snapshot("Dest"), head, body))
+        self.publish(wire.event(name, wire.AGENT, self.now(), call.caller.snapshot(), dest.snapshot("Dest"), head, body))
 
     def _caller_event(self, name: str, call: QueueCall, *body: tuple[str, str]) -> None:
-        self._emit(wire.event(name, wire.AGENT, self.now(), call.caller.snapshot(), [("Queue", call.queue)], body))
+        self.publish(wire.event(name, wire.AGENT, self.now(), call.caller.snapshot(), [("Queue", call.queue)], body))
 
     def _new_channel(self, endpoint: str, num: str, name: str, context: str, exten: str, linkedid: str = "") -> Channel:
         chan_name, uid = self.namer.next(endpoint)
