@@ -89,9 +89,9 @@ async def test_a_stalled_client_is_dropped_and_does_not_block_another(limit: int
         stalled = await AmiTestClient.connect(sim.port, rcvbuf=4096)
         stalled.send("Login", Username="intake", Secret="intake-sim")
         healthy = await AmiTestClient.logged_in(sim.port)
-        reading = asyncio.create_task(healthy.wait_event("QueueMemberPause", Reason="r399"))
+        reading = asyncio.create_task(healthy.wait_event("QueueMemberPause", Reason="r2999"))
         started = time.monotonic()
-        for i in range(400):  # ~200 KB of QueueMemberPause events: far past the stalled one's buffers
+        for i in range(3000):  # ~1.3 MB of QueueMemberPause events: past what loopback socket buffers absorb
             sim.pause("PJSIP/handler-3", reason=f"r{i}")
             if i % 10 == 0:
                 await asyncio.sleep(0.001)  # a reading client keeps up with a PBX that pauses now and then
