@@ -188,26 +188,25 @@ def originate(pbx: Pbx, a: Action) -> Reply:
 
 
 def redirect(pbx: Pbx, a: Action) -> Reply:
-    return _on_caller(pbx, a, "Redirect successful", lambda call_id: pbx.redirect_caller(call_id))
+    call = next((c for c in pbx.calls.values() if c.caller.name == a["Channel"] and c.caller.name in pbx.channels), None)
+    if call is None:
+        return Reply((response(a, False, "Channel does not exist: " + a["Channel"]),))
+    # Like Asterisk, answer first: the channel's events follow from its own thread.
+    return Reply((response(a, True, "Redirect successful"),), after=lambda: _quietly(pbx.redirect_caller, call.call_id))
 
 
 def hangup(pbx: Pbx, a: Action) -> Reply:
-    try:
-        pbx.hangup_channel(a["Channel"])
-    except (NoSuchChannel, NoSuchCall):
+    if a["Channel"] not in pbx.channels:
         return Reply((response(a, False, "No such channel"),))
-    return Reply((response(a, True, "Channel Hungup"),))
+    return Reply((response(a, True, "Channel Hungup"),), after=lambda: _quietly(pbx.hangup_channel, a["Channel"]))
 
 
-def _on_caller(pbx: Pbx, a: Action, ok: str, act: Callable[[str], None]) -> Reply:
-    call = next((c for c in pbx.calls.values() if c.caller.name == a["Channel"]), None)
-    if call is None:
-        return Reply((response(a, False, "Channel does not exist: " + a["Channel"]),))
+def _quietly(act: Callable[[str], None], arg: str) -> None:
+    """Run deferred work whose target may have gone meanwhile (as a channel can in Asterisk)."""
     try:
-        act(call.call_id)
-    except NoSuchCall:
-        return Reply((response(a, False, "Channel does not exist: " + a["Channel"]),))
-    return Reply((response(a, True, ok),))
+        act(arg)
+    except (NoSuchChannel, NoSuchCall):
+        pass
 
 
 def ping(pbx: Pbx, a: Action) -> Reply:
