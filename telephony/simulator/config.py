@@ -90,7 +90,9 @@ class SimConfig:
     secret: str = "intake-sim"
     host: str = "127.0.0.1"
     port: int = 0
-    context: str = "police-queues"
+    context: str = "callers"  # dialplan context of callers' channels
+    dialplan_delay: float = 0.5  # Newchannel to QueueCallerJoin, as recorded (Answer, then Queue)
+    ami_version: str = "11.0.0"  # the banner's version: Asterisk 22 says 11.0.0
     traffic: TrafficProfile | None = field(default_factory=TrafficProfile)
     seed: int = 1
     speed: float = 1.0

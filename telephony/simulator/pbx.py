@@ -21,13 +21,19 @@ from telephony.simulator.errors import NoSuchCall, NoSuchChannel, NotOnCall, Not
 from telephony.simulator.membership import MemberBook
 from telephony.simulator.queue_log import QueueLog
 
-# At answer app_queue calls leave_queue() before it publishes AgentConnect (try_calling).
+# At answer app_queue calls leave_queue() before it publishes AgentConnect (try_calling), and
+# the recording (answered.ami) agrees.
 CONNECT_ORDER = ("QueueCallerLeave", "AgentConnect")
-# Dialplan time between a caller's channel appearing and Queue() running.
-DIALPLAN_DELAY = 0.05
+# When a caller hangs up while a phone rings, the recording (abandoned_ringing.ami) shows the
+# abandon first and the ringing leg's Hangup after it; set False for the leg first.
+ABANDON_BEFORE_LEG_HANGUP = True
 
-HANGUP_NORMAL = (16, "Normal Clearing")
-HANGUP_NO_ANSWER = (19, "User alerting, no answer")
+HANGUP_NORMAL = (16, "Normal Clearing")  # an answered call ending (recorded)
+HANGUP_UNKNOWN = (0, "Unknown")  # an unanswered caller or a cancelled ringing leg (recorded)
+
+# Dialplan priorities of the caller's channel as recorded: 1 arrival, 2 Answer(), 3 Queue().
+PRIORITY_ANSWER, PRIORITY_QUEUE = 2, 3
+HANDLER_CONTEXT = "handlers"
 
 
 class Phase(Enum):
@@ -74,12 +80,15 @@ class Pbx:
         clock: Callable[[], float],
         context: str = "police-queues",
         queue_log: QueueLog | None = None,
+        dialplan_delay: float = 0.5,
     ) -> None:
         self._clock = clock
         self.context = context
         self.boot_time = clock()
         self.namer = ChannelNamer(int(self.boot_time))
         self.queue_log = queue_log or QueueLog()
+        self.dialplan_delay = dialplan_delay
+        self.queue_log.write(self.boot_time, "NONE", "NONE", "NONE", "QUEUESTART", "")
         self._listeners: list[Listener] = []
         self.members = MemberBook(queues, self.publish, clock)
         self.calls: dict[str, QueueCall] = {}
@@ -104,15 +113,16 @@ class Pbx:
         self.publish(wire.event(name, wire.CALL, self.now(), chan.snapshot(), body))
 
     def _agent_event(self, name: str, call: QueueCall, dest: Channel, member: str, *body: tuple[str, str]) -> None:
-        head = [("Queue", call.queue), ("MemberName", self.members.name_of(member)), ("Interface", member)]
+        head = [("Queue", call.queue), ("Interface", member), ("MemberName", self.members.name_of(member))]
         self.publish(wire.event(name, wire.AGENT, self.now(), call.caller.snapshot(), dest.snapshot("Dest"), head, body))
 
     def _caller_event(self, name: str, call: QueueCall, *body: tuple[str, str]) -> None:
         self.publish(wire.event(name, wire.AGENT, self.now(), call.caller.snapshot(), [("Queue", call.queue)], body))
 
-    def _new_channel(self, endpoint: str, num: str, name: str, context: str, exten: str, linkedid: str = "") -> Channel:
+    def _new_channel(self, endpoint: str, num: str, name: str, context: str, exten: str, linkedid: str = "",
+                     state: ChannelState = ChannelState.DOWN) -> Channel:
         chan_name, uid = self.namer.next(endpoint)
-        chan = Channel(chan_name, uid, linkedid or uid, num, name, context, exten, created_at=self.now())
+        chan = Channel(chan_name, uid, linkedid or uid, num, name, context, exten, state=state, created_at=self.now())
         self.channels[chan_name] = chan
         self._chan_event("Newchannel", chan)
         return chan
@@ -137,11 +147,11 @@ class Pbx:
         """A caller dials in; Queue() runs a moment later. Returns the call id (caller Uniqueid)."""
         self.members.queue(queue)  # refuse an unknown queue now, not at join time
         exten = self.members.queue(queue).config.exten or queue
-        chan = self._new_channel(endpoint, number, name, self.context, exten)
-        chan.state = ChannelState.RING
-        self._set_state(chan, ChannelState.UP)  # Answer() before Queue(), as in our dialplan
+        chan = self._new_channel(endpoint, number, name, self.context, exten, state=ChannelState.RING)
+        chan.priority = PRIORITY_ANSWER
+        self._set_state(chan, ChannelState.UP)  # Answer() before Queue(), as in the recorded dialplan
         chan.application, chan.application_data = "Queue", queue
-        self.calls[chan.uniqueid] = QueueCall(chan.uniqueid, queue, chan, join_at=self.now() + DIALPLAN_DELAY)
+        self.calls[chan.uniqueid] = QueueCall(chan.uniqueid, queue, chan, join_at=self.now() + self.dialplan_delay)
         return chan.uniqueid
 
     def _join(self, call: QueueCall) -> None:
@@ -149,7 +159,7 @@ class Pbx:
         q.entries.append(call.call_id)
         call.phase, call.joined_at = Phase.WAITING, self.now()
         call.original_position = len(q.entries)
-        call.caller.priority = 2
+        call.caller.priority = PRIORITY_QUEUE
         self._caller_event("QueueCallerJoin", call, ("Position", str(call.original_position)), ("Count", str(len(q.entries))))
         self.queue_log.write(self.now(), call.call_id, call.queue, "NONE", "ENTERQUEUE", "", call.caller.caller_num, call.original_position)
 
@@ -173,26 +183,34 @@ class Pbx:
     def _abandon(self, call: QueueCall, hang_up: bool) -> None:
         if call.phase is Phase.ARRIVING:  # gone before Queue() ran: no queue events at all
             call.phase = Phase.ENDED
-            self._hangup(call.caller)
+            self._hangup(call.caller, HANGUP_UNKNOWN)
             return
-        if call.attempt is not None:
-            self._cancel_ring(call, log_event="RINGCANCELED")
+        ringing = call.attempt
+        if ringing is not None:
+            call.attempt = None
+            self._log_ring(call, ringing, "RINGCANCELED")
+            if not ABANDON_BEFORE_LEG_HANGUP:
+                self._hangup(ringing.channel, HANGUP_UNKNOWN)
         q = self.members.queue(call.queue)
-        pos, hold = q.position(call.call_id), int(self.now() - call.joined_at)
+        pos, hold = q.position(call.call_id), _secs(self.now()) - _secs(call.joined_at)
         q.abandoned += 1
         q.abandoned_in_sl += hold <= q.service_level
         self._caller_event("QueueCallerAbandon", call, ("Position", str(pos)), ("OriginalPosition", str(call.original_position)), ("HoldTime", str(hold)))
         self.queue_log.write(self.now(), call.call_id, call.queue, "NONE", "ABANDON", pos, call.original_position, hold)
         self._leave(call)
         call.phase = Phase.ENDED
+        if ringing is not None and ABANDON_BEFORE_LEG_HANGUP:
+            self._hangup(ringing.channel, HANGUP_UNKNOWN)
         if hang_up:
-            self._hangup(call.caller)
+            self._hangup(call.caller, HANGUP_UNKNOWN)
+        if ringing is not None:
+            self.members.set_device(ringing.member, MemberDevice.NOT_INUSE)
 
     def _leave(self, call: QueueCall) -> None:
         q = self.members.queue(call.queue)
         pos = q.position(call.call_id)
         q.entries.remove(call.call_id)
-        self._caller_event("QueueCallerLeave", call, ("Count", str(len(q.entries))), ("Position", str(pos)))
+        self._caller_event("QueueCallerLeave", call, ("Position", str(pos)), ("Count", str(len(q.entries))))
 
     # --- commands: phones ----------------------------------------------------------------------
 
@@ -203,12 +221,12 @@ class Pbx:
         assert att is not None
         now = self.now()
         call.attempt, call.phase, call.connected_at = None, Phase.CONNECTED, now
-        call.hold_time = int(now - call.joined_at)
+        call.hold_time = _secs(now) - _secs(call.joined_at)
         ring_s = int(now - att.started)
         self._set_state(att.channel, ChannelState.UP)
         q = self.members.queue(call.queue)
         q.total_hold += now - call.joined_at
-        call.caller.connected_num, call.caller.connected_name = att.channel.caller_num, self.members.name_of(member)
+        call.caller.connected_num, call.caller.connected_name = att.channel.caller_num, UNKNOWN
         bridge = f"sim-bridge-{call.call_id}"
         call.caller.bridge_id = att.channel.bridge_id = bridge
         for step in CONNECT_ORDER:
@@ -216,7 +234,7 @@ class Pbx:
                 self._leave(call)
             else:
                 self.queue_log.write(now, call.call_id, call.queue, self.members.name_of(member), "CONNECT", call.hold_time, att.channel.uniqueid, ring_s)
-                self._agent_event("AgentConnect", call, att.channel, member, ("RingTime", str(ring_s)), ("HoldTime", str(call.hold_time)))
+                self._agent_event("AgentConnect", call, att.channel, member, ("HoldTime", str(call.hold_time)), ("RingTime", str(ring_s)))
         self.members.set_in_call(member, True)
         self.members.set_device(member, MemberDevice.INUSE)
         return call.call_id
@@ -291,8 +309,9 @@ class Pbx:
 
     def _ring(self, call: QueueCall, member: str) -> None:
         q = self.members.queue(call.queue)
-        endpoint = member.split("/", 1)[-1]
-        leg = self._new_channel(member, endpoint, UNKNOWN, "from-queue", endpoint, linkedid=call.caller.linkedid)
+        leg = self._new_channel(member, UNKNOWN, UNKNOWN, HANDLER_CONTEXT, "s", linkedid=call.caller.linkedid)
+        # By AgentCalled the leg shows the number the caller dialled as its caller id (recorded).
+        leg.caller_num = leg.exten = call.caller.exten
         leg.connected_num, leg.connected_name = call.caller.caller_num, call.caller.caller_name
         leg.application, leg.application_data = "AppQueue", "(Outgoing Line)"
         now = self.now()
@@ -308,26 +327,22 @@ class Pbx:
         ring_ms = int((self.now() - att.started) * 1000)
         self._agent_event("AgentRingNoAnswer", call, att.channel, att.member, ("RingTime", str(ring_ms)))
         self.queue_log.write(self.now(), call.call_id, call.queue, self.members.name_of(att.member), "RINGNOANSWER", ring_ms)
-        self._cancel_ring(call, log_event=None, cause=HANGUP_NO_ANSWER)
+        call.attempt = None
+        self._hangup(att.channel, HANGUP_UNKNOWN)
+        self.members.set_device(att.member, MemberDevice.NOT_INUSE)
         call.phase = Phase.WAITING
         call.next_try_at = self.now() + self.members.queue(call.queue).config.retry
 
-    def _cancel_ring(self, call: QueueCall, log_event: str | None, cause: tuple[int, str] = HANGUP_NORMAL) -> None:
-        att = call.attempt
-        assert att is not None
-        call.attempt = None
-        if log_event:
-            ring_ms = int((self.now() - att.started) * 1000)
-            self.queue_log.write(self.now(), call.call_id, call.queue, self.members.name_of(att.member), log_event, ring_ms)
-        self._hangup(att.channel, cause)
-        self.members.set_device(att.member, MemberDevice.NOT_INUSE)
+    def _log_ring(self, call: QueueCall, att: Attempt, event: str) -> None:
+        ring_ms = int((self.now() - att.started) * 1000)
+        self.queue_log.write(self.now(), call.call_id, call.queue, self.members.name_of(att.member), event, ring_ms)
 
     def _complete(self, call: QueueCall, by_agent: bool) -> None:
         leg = self._leg_of(call)
         member = self.members.interface_of_channel(leg.name)
         assert member is not None
         now = self.now()
-        talk = int(now - call.connected_at)
+        talk = _secs(now) - _secs(call.connected_at)
         q = self.members.queue(call.queue)
         q.completed += 1
         q.completed_in_sl += call.hold_time <= q.service_level
@@ -364,3 +379,8 @@ class Pbx:
     def ringing_member_of(self, call_id: str) -> str | None:
         call = self.calls.get(call_id)
         return call.attempt.member if call and call.attempt else None
+
+
+def _secs(t: float) -> int:
+    """Whole seconds as time(NULL) gives them: app_queue subtracts these, not exact times."""
+    return int(t)

@@ -18,7 +18,6 @@ from telephony.simulator import actions, wire
 from telephony.simulator.actions import Action, Fields, response
 from telephony.simulator.pbx import Pbx
 
-BANNER = b"Asterisk Call Manager/9.0.0\r\n"
 MAX_FRAME = 64 * 1024
 
 log = structlog.get_logger(__name__)
@@ -74,12 +73,14 @@ class Session:
 
 class AmiServer:
     def __init__(self, pbx: Pbx, username: str, secret: str, host: str = "127.0.0.1", port: int = 0,
-                 client_queue_limit: int = 2000, client_send_buffer: int | None = None) -> None:
+                 client_queue_limit: int = 2000, client_send_buffer: int | None = None,
+                 ami_version: str = "11.0.0") -> None:
         self.pbx = pbx
         self._username, self._secret = username, secret
         self._host, self._want_port = host, port
         self._limit = client_queue_limit
         self._sndbuf = client_send_buffer
+        self._banner = f"Asterisk Call Manager/{ami_version}\r\n".encode()
         self._server: asyncio.Server | None = None
         self.sessions: set[Session] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -120,7 +121,7 @@ class AmiServer:
         sender = session.sender = asyncio.create_task(session.send_loop())
         self._tasks.add(sender)
         sender.add_done_callback(self._tasks.discard)
-        session.offer(BANNER)
+        session.offer(self._banner)
         try:
             while not session.closed:
                 block = await reader.readuntil(TERMINATOR)
@@ -167,8 +168,9 @@ class AmiServer:
         self._send(s, response(a, True, "Authentication accepted"))
         if s.events_on:
             uptime = int(self.pbx.now() - self.pbx.boot_time)
-            booted = wire.event("FullyBooted", wire.SYSTEM, self.pbx.now(),
-                                [("Uptime", str(uptime)), ("LastReload", str(uptime)), ("Status", "Fully Booted")])
+            booted = wire.AmiEvent("FullyBooted", wire.SYSTEM, self.pbx.now(),
+                                   (("Uptime", str(uptime)), ("LastReload", str(uptime)), ("Status", "Fully Booted")),
+                                   stamped=False)
             s.offer(booted.encode())
 
     def _send(self, s: Session, fields: Fields) -> None:

@@ -37,11 +37,13 @@ class SimulatedPbx:
         self.config = config or SimConfig()
         self.clock = SimClock(self.config.speed)
         self.queue_log = QueueLog(self.config.queue_log_path)
-        self.pbx = Pbx(self.config.queues, self.config.handlers, self.clock, self.config.context, self.queue_log)
+        self.pbx = Pbx(self.config.queues, self.config.handlers, self.clock, self.config.context, self.queue_log,
+                       self.config.dialplan_delay)
         self.events: list[AmiEvent] = []
         self.pbx.subscribe(self.events.append)
         self.server = AmiServer(self.pbx, self.config.username, self.config.secret, self.config.host,
-                                self.config.port, self.config.client_queue_limit, self.config.client_send_buffer)
+                                self.config.port, self.config.client_queue_limit, self.config.client_send_buffer,
+                                self.config.ami_version)
         self.traffic: Traffic | None = None
         if self.config.traffic is not None:
             handlers = {h.interface for h in self.config.handlers}

@@ -25,6 +25,7 @@ class AmiEvent:
     privilege: str
     at: float
     fields: Fields
+    stamped: bool = True  # FullyBooted, sent straight to the new session, carries no Timestamp
 
     def get(self, key: str, default: str = "") -> str:
         for k, v in self.fields:
@@ -33,8 +34,9 @@ class AmiEvent:
         return default
 
     def frame_fields(self) -> list[tuple[str, str]]:
-        """Event, Privilege, then the body, then Timestamp: the order manager.c writes."""
-        return [("Event", self.name), ("Privilege", self.privilege), *self.fields, ("Timestamp", f"{self.at:.6f}")]
+        """Event, Privilege, Timestamp, then the body: the order recorded from Asterisk 22."""
+        stamp = [("Timestamp", f"{self.at:.6f}")] if self.stamped else []
+        return [("Event", self.name), ("Privilege", self.privilege), *stamp, *self.fields]
 
     def encode(self) -> bytes:
         return encode_frame(self.frame_fields())

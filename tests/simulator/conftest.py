@@ -21,6 +21,7 @@ SCRIPTED = SimConfig(
     ),
     traffic=None,
     tick=0.005,
+    dialplan_delay=0.05,
 )
 
 

@@ -73,7 +73,7 @@ async def test_caller_abandons_while_waiting(sim: SimulatedPbx, client: AmiTestC
     gone = await client.wait_event("QueueCallerAbandon", Uniqueid=call_id)
     await client.wait_event("Hangup", Uniqueid=call_id)
     assert names(client, call_id) == ["Newchannel", "Newstate", "QueueCallerJoin", "QueueCallerAbandon", "QueueCallerLeave", "Hangup"]
-    assert (gone["Position"], gone["OriginalPosition"], gone["HoldTime"]) == ("1", "1", "0")
+    assert (gone["Position"], gone["OriginalPosition"]) == ("1", "1") and gone["HoldTime"] in ("0", "1")
     assert [line.event for line in sim.queue_log.for_call(call_id)] == ["ENTERQUEUE", "ABANDON"]
 
 

@@ -15,12 +15,12 @@ from tests.simulator.conftest import SCRIPTED
 
 async def test_banner_then_login_accepted_then_fully_booted(sim: SimulatedPbx) -> None:
     c = await AmiTestClient.connect(sim.port)
-    assert c.banner == b"Asterisk Call Manager/9.0.0\r\n"
+    assert c.banner == b"Asterisk Call Manager/11.0.0\r\n"  # what Asterisk 22 sent when recorded
     resp = await c.action("Login", Username="intake", Secret="intake-sim")
     assert (resp["Response"], resp["Message"]) == ("Success", "Authentication accepted")
     booted = await c.wait_event("FullyBooted")
     assert booted["Privilege"] == "system,all" and booted["Status"] == "Fully Booted"
-    assert abs(float(booted["Timestamp"]) - time.time()) < 5
+    assert "Timestamp" not in booted  # as recorded: it is written to the session, not broadcast
     await c.close()
 
 
@@ -67,8 +67,11 @@ async def test_every_event_has_privilege_and_six_decimal_timestamp(sim: Simulate
     await client.wait_event("AgentCalled")
     for frame in client.events:
         assert frame["Privilege"].endswith(",all")
+        if frame.event == "FullyBooted":
+            continue
         whole, _, frac = frame["Timestamp"].partition(".")
         assert whole.isdigit() and len(frac) == 6
+        assert abs(float(frame["Timestamp"]) - time.time()) < 5
 
 
 async def test_every_client_gets_every_event(sim: SimulatedPbx) -> None:
