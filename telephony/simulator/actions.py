@@ -83,8 +83,9 @@ def queue_status(pbx: Pbx, a: Action) -> Reply:
             c = call.caller
             items.append([
                 ("Event", "QueueEntry"), ("Queue", q.name), ("Position", str(pos)), ("Channel", c.name), ("Uniqueid", c.uniqueid),
-                ("CallerIDNum", c.caller_num), ("CallerIDName", c.caller_name or "<unknown>"),
-                ("ConnectedLineNum", c.connected_num), ("ConnectedLineName", c.connected_name),
+                # QueueEntry spells an empty id "unknown", without the brackets (recorded)
+                ("CallerIDNum", c.caller_num or "unknown"), ("CallerIDName", c.caller_name or "unknown"),
+                ("ConnectedLineNum", _bare(c.connected_num)), ("ConnectedLineName", _bare(c.connected_name)),
                 ("Wait", str(int(now - call.joined_at))), ("Priority", "0"), *a.id_field(),
             ])
     return _event_list(a, "Queue status will follow", items, "QueueStatusComplete")
@@ -96,12 +97,15 @@ def core_show_channels(pbx: Pbx, a: Action) -> Reply:
     for c in pbx.channels.values():
         secs = int(now - c.created_at)
         items.append([
-            ("Event", "CoreShowChannel"), *a.id_field(), *c.snapshot(), ("BridgeId", c.bridge_id),
+            ("Event", "CoreShowChannel"), *a.id_field(), *c.snapshot(),
             ("Application", c.application), ("ApplicationData", c.application_data),
-            ("Duration", f"{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}"), ("BridgedChannel", ""),
-            ("BridgedUniqueid", ""),
+            ("Duration", f"{secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}"), ("BridgeId", c.bridge_id),
         ])
     return _event_list(a, "Channels will follow", items, "CoreShowChannelsComplete")
+
+
+def _bare(value: str) -> str:
+    return "unknown" if value in ("", "<unknown>") else value
 
 
 def _event_list(a: Action, message: str, items: list[Fields], complete: str) -> Reply:

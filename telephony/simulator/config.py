@@ -29,6 +29,8 @@ class QueueConfig:
     retry: float = 2.0
     strategy: Strategy = Strategy.RRMEMORY
     exten: str = ""  # dialled number that reaches this queue (Originate Local/<exten>@<context>)
+    service_level: int = 60  # seconds, for QueueParams' ServicelevelPerf
+    answer_first: bool = True  # dialplan runs Answer() before Queue() (a Newstate Up, then the join)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +84,8 @@ class SimConfig:
     """
 
     queues: tuple[QueueConfig, ...] = (
-        QueueConfig("999", line="999", weight=10, timeout=15, retry=1, exten="999"),
-        QueueConfig("101", line="101", weight=0, timeout=20, retry=2, exten="101"),
+        QueueConfig("999", line="999", weight=10, timeout=15, retry=1, exten="999", service_level=10),
+        QueueConfig("101", line="101", weight=0, timeout=20, retry=2, exten="101", answer_first=False),
     )
     handlers: tuple[HandlerConfig, ...] = DEMO_HANDLERS
     username: str = "intake"

@@ -13,16 +13,19 @@ from telephony.events import MemberDevice
 from telephony.simulator import wire
 from telephony.simulator.config import QueueConfig
 from telephony.simulator.errors import MemberAlreadyThere, NoSuchMember, NoSuchQueue
+from telephony.simulator.queue_log import QueueLog
 from telephony.simulator.queues import Membership, QueueState, member_fields
 
 
 class MemberBook:
-    def __init__(self, queues: tuple[QueueConfig, ...], emit: Callable[[wire.AmiEvent], None], clock: Callable[[], float]) -> None:
+    def __init__(self, queues: tuple[QueueConfig, ...], emit: Callable[[wire.AmiEvent], None], clock: Callable[[], float],
+                 queue_log: QueueLog) -> None:
         self.queues: dict[str, QueueState] = {q.name: QueueState(q) for q in queues}
         self.devices: dict[str, MemberDevice] = {}
         self._names: dict[str, str] = {}
         self._emit = emit
         self._clock = clock
+        self._log = queue_log
 
     # --- lookups -------------------------------------------------------------------------------
 
@@ -84,6 +87,7 @@ class MemberBook:
                        login_time=now, last_pause=now if paused else 0)
         q.members[interface] = m
         if not silent:
+            self._log.write(now, "MANAGER", queue, m.name, "ADDMEMBER", "PAUSED" if paused else "")
             self._announce("QueueMemberAdded", q, m)
 
     def remove(self, queue: str, interface: str) -> None:
@@ -91,6 +95,7 @@ class MemberBook:
         m = q.members.get(interface)
         if m is None:
             raise NoSuchMember(queue, interface)
+        self._log.write(self._clock(), "MANAGER", queue, m.name, "REMOVEMEMBER", "")
         self._announce("QueueMemberRemoved", q, m)
         del q.members[interface]
 
@@ -100,13 +105,16 @@ class MemberBook:
         targets = [q for q in targets if interface in q.members]
         if not targets:
             raise NoSuchMember(queue, interface)
+        if queue is None:  # recorded: one PAUSEALL/UNPAUSEALL line, then one per queue
+            self._log.write(self._clock(), "NONE", "NONE", self.name_of(interface), "PAUSEALL" if paused else "UNPAUSEALL", "")
         for q in targets:
             m = q.members[interface]
             m.paused, m.reason = paused, reason if paused else ""
             if paused:
                 m.last_pause = int(self._clock())
-            extra = [("Reason", reason)] if reason else []
-            self._announce("QueueMemberPause", q, m, extra)
+            self._log.write(self._clock(), "NONE", q.name, m.name, "PAUSE" if paused else "UNPAUSE", reason if paused else "")
+            # Asterisk 22 reports the reason as PausedReason only (recorded: no Reason field).
+            self._announce("QueueMemberPause", q, m)
 
     def set_penalty(self, interface: str, penalty: int, queue: str | None = None) -> None:
         targets = [self.queue(queue)] if queue else self.queues_of(interface)
@@ -115,6 +123,7 @@ class MemberBook:
             raise NoSuchMember(queue, interface)
         for q in targets:
             q.members[interface].penalty = penalty
+            self._log.write(self._clock(), "NONE", q.name, interface, "PENALTY", penalty)  # interface, as recorded
             self._announce("QueueMemberPenalty", q, q.members[interface])
 
     def set_device(self, interface: str, state: MemberDevice) -> None:
@@ -134,5 +143,5 @@ class MemberBook:
             m.in_call, m.last_call = False, at
         # CallsTaken counts in the queue that delivered the call only; callers update it there.
 
-    def _announce(self, name: str, q: QueueState, m: Membership, extra: list[tuple[str, str]] | None = None) -> None:
-        self._emit(wire.event(name, wire.AGENT, self._clock(), member_fields(q, m, self.device(m.interface)), extra or []))
+    def _announce(self, name: str, q: QueueState, m: Membership) -> None:
+        self._emit(wire.event(name, wire.AGENT, self._clock(), member_fields(q, m, self.device(m.interface))))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+import uuid
 from enum import Enum
 
 from telephony.events import MemberDevice
@@ -31,8 +32,9 @@ ABANDON_BEFORE_LEG_HANGUP = True
 HANGUP_NORMAL = (16, "Normal Clearing")  # an answered call ending (recorded)
 HANGUP_UNKNOWN = (0, "Unknown")  # an unanswered caller or a cancelled ringing leg (recorded)
 
-# Dialplan priorities of the caller's channel as recorded: 1 arrival, 2 Answer(), 3 Queue().
-PRIORITY_ANSWER, PRIORITY_QUEUE = 2, 3
+# Dialplan priorities of the caller's channel as recorded: 1 arrival, then Answer() if the
+# dialplan answers first, then Queue().
+PRIORITY_ANSWER = 2
 HANDLER_CONTEXT = "handlers"
 
 
@@ -90,7 +92,7 @@ class Pbx:
         self.dialplan_delay = dialplan_delay
         self.queue_log.write(self.boot_time, "NONE", "NONE", "NONE", "QUEUESTART", "")
         self._listeners: list[Listener] = []
-        self.members = MemberBook(queues, self.publish, clock)
+        self.members = MemberBook(queues, self.publish, clock, self.queue_log)
         self.calls: dict[str, QueueCall] = {}
         self.channels: dict[str, Channel] = {}  # every live channel by name
         for h in handlers:
@@ -146,12 +148,15 @@ class Pbx:
     def arrive(self, queue: str, number: str, name: str = "", endpoint: str = "PJSIP/caller") -> str:
         """A caller dials in; Queue() runs a moment later. Returns the call id (caller Uniqueid)."""
         self.members.queue(queue)  # refuse an unknown queue now, not at join time
-        exten = self.members.queue(queue).config.exten or queue
-        chan = self._new_channel(endpoint, number, name, self.context, exten, state=ChannelState.RING)
-        chan.priority = PRIORITY_ANSWER
-        self._set_state(chan, ChannelState.UP)  # Answer() before Queue(), as in the recorded dialplan
+        config = self.members.queue(queue).config
+        chan = self._new_channel(endpoint, number, name, self.context, config.exten or queue, state=ChannelState.RING)
+        delay = 0.0
+        if config.answer_first:  # recorded for 999: Answer(), ~0.5 s, then Queue()
+            chan.priority = PRIORITY_ANSWER
+            self._set_state(chan, ChannelState.UP)
+            delay = self.dialplan_delay
         chan.application, chan.application_data = "Queue", queue
-        self.calls[chan.uniqueid] = QueueCall(chan.uniqueid, queue, chan, join_at=self.now() + self.dialplan_delay)
+        self.calls[chan.uniqueid] = QueueCall(chan.uniqueid, queue, chan, join_at=self.now() + delay)
         return chan.uniqueid
 
     def _join(self, call: QueueCall) -> None:
@@ -159,7 +164,7 @@ class Pbx:
         q.entries.append(call.call_id)
         call.phase, call.joined_at = Phase.WAITING, self.now()
         call.original_position = len(q.entries)
-        call.caller.priority = PRIORITY_QUEUE
+        call.caller.priority += 1
         self._caller_event("QueueCallerJoin", call, ("Position", str(call.original_position)), ("Count", str(len(q.entries))))
         self.queue_log.write(self.now(), call.call_id, call.queue, "NONE", "ENTERQUEUE", "", call.caller.caller_num, call.original_position)
 
@@ -227,7 +232,7 @@ class Pbx:
         q = self.members.queue(call.queue)
         q.total_hold += now - call.joined_at
         call.caller.connected_num, call.caller.connected_name = att.channel.caller_num, UNKNOWN
-        bridge = f"sim-bridge-{call.call_id}"
+        bridge = str(uuid.uuid4())
         call.caller.bridge_id = att.channel.bridge_id = bridge
         for step in CONNECT_ORDER:
             if step == "QueueCallerLeave":

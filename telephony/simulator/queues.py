@@ -39,11 +39,14 @@ class QueueState:
     abandoned_in_sl: int = 0
     total_hold: float = 0.0
     total_talk: float = 0.0
-    service_level: int = 60
 
     @property
     def name(self) -> str:
         return self.config.name
+
+    @property
+    def service_level(self) -> int:
+        return self.config.service_level
 
     def position(self, call_id: str) -> int:
         return self.entries.index(call_id) + 1

@@ -92,7 +92,7 @@ async def test_a_stalled_client_is_dropped_and_does_not_block_another(limit: int
         stalled = await AmiTestClient.connect(sim.port, rcvbuf=4096)
         stalled.send("Login", Username="intake", Secret="intake-sim")
         healthy = await AmiTestClient.logged_in(sim.port)
-        reading = asyncio.create_task(healthy.wait_event("QueueMemberPause", Reason="r2999"))
+        reading = asyncio.create_task(healthy.wait_event("QueueMemberPause", PausedReason="r2999"))
         started = time.monotonic()
         for i in range(3000):  # ~1.3 MB of QueueMemberPause events: past what loopback socket buffers absorb
             sim.pause("PJSIP/handler-3", reason=f"r{i}")
