@@ -7,9 +7,12 @@ SoftHangupRequest, MusicOnHold*, NewCallerid, NewConnectedLine) are left out of 
 
 from __future__ import annotations
 
+import dataclasses
+
 from telephony.frames import Frame
 from telephony.simulator import SimulatedPbx
 from tests.simulator.ami_client import AmiTestClient
+from tests.simulator.conftest import SCRIPTED
 
 CALLER, LEG = "caller", "leg"
 
@@ -101,3 +104,46 @@ async def test_recorded_values_that_clients_rely_on(sim: SimulatedPbx, client: A
     assert (ev["Hangup"]["Cause"], ev["Hangup"]["Cause-txt"]) == ("16", "Normal Clearing")
     legs = [f for f in client.events if f.event == "Newchannel" and f["Linkedid"] == call_id and f["Uniqueid"] != call_id]
     assert (legs[0]["Context"], legs[0]["Exten"], legs[0]["CallerIDNum"]) == ("handlers", "s", "<unknown>")
+
+
+async def test_a_queue_without_answer_joins_at_once_in_ring_state() -> None:
+    """Recorded for 101 (abandoned_ringing_101): no Answer(), so no Newstate; joins in Ring at priority 2.
+
+    In that recording the ringing leg's Hangup fell between QueueCallerAbandon and
+    QueueCallerLeave, while for 999 it came after both: the leg is hung up from another thread,
+    so either order happens. The simulator always gives the 999 order.
+    """
+    queues = tuple(dataclasses.replace(q, answer_first=False) if q.name == "101" else q for q in SCRIPTED.queues)
+    async with SimulatedPbx(dataclasses.replace(SCRIPTED, queues=queues)) as sim:
+        client = await AmiTestClient.logged_in(sim.port)
+        call_id = sim.place_call("101", "07700900001", "Test Caller 1")
+        await client.wait_event("AgentCalled", Uniqueid=call_id)
+        sim.hangup_caller(call_id)
+        await client.wait_event("Hangup", Uniqueid=call_id)
+        assert sequence(client, call_id) == [
+            ("Newchannel", CALLER), ("QueueCallerJoin", CALLER), ("Newchannel", LEG), ("AgentCalled", CALLER),
+            ("Newstate", LEG), ("QueueCallerAbandon", CALLER), ("QueueCallerLeave", CALLER), ("Hangup", LEG),
+            ("Hangup", CALLER),
+        ]
+        join = next(f for f in client.events if f.event == "QueueCallerJoin")
+        assert (join["ChannelState"], join["ChannelStateDesc"], join["Priority"]) == ("4", "Ring", "2")
+        await client.close()
+
+
+async def test_member_changes_are_in_queue_log_as_recorded(sim: SimulatedPbx, client: AmiTestClient) -> None:
+    await client.action("QueueAdd", Queue="999", Interface="PJSIP/handler-3", MemberName="Cara Lewis", Paused="true")
+    await client.action("QueuePause", Interface="PJSIP/handler-3", Queue="999", Paused="true", Reason="wrap-up")
+    await client.action("QueuePause", Interface="PJSIP/handler-3", Paused="false")
+    await client.action("QueuePenalty", Interface="PJSIP/handler-3", Queue="999", Penalty="2")
+    await client.action("QueueRemove", Interface="PJSIP/handler-3", Queue="999")
+    lines = [(line.call_id, line.queue, line.agent, line.event, line.data) for line in sim.queue_log.lines[1:]]
+    assert sim.queue_log.lines[0].event == "QUEUESTART"
+    assert lines == [
+        ("MANAGER", "999", "Cara Lewis", "ADDMEMBER", ("PAUSED",)),
+        ("NONE", "999", "Cara Lewis", "PAUSE", ("wrap-up",)),
+        ("NONE", "NONE", "Cara Lewis", "UNPAUSEALL", ("",)),
+        ("NONE", "999", "Cara Lewis", "UNPAUSE", ("",)),
+        ("NONE", "101", "Cara Lewis", "UNPAUSE", ("",)),
+        ("NONE", "999", "PJSIP/handler-3", "PENALTY", ("2",)),
+        ("MANAGER", "999", "Cara Lewis", "REMOVEMEMBER", ("",)),
+    ]
