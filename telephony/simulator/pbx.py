@@ -16,6 +16,7 @@ from enum import Enum
 
 from telephony.events import MemberDevice
 from telephony.simulator import wire
+from telephony.simulator.calls import Attempt, Phase, QueueCall
 from telephony.simulator.channels import UNKNOWN, Channel, ChannelNamer, ChannelState
 from telephony.simulator.config import HandlerConfig, QueueConfig
 from telephony.simulator.errors import NoSuchCall, NoSuchChannel, NotOnCall, NotRinging
@@ -36,39 +37,6 @@ HANGUP_UNKNOWN = (0, "Unknown")  # an unanswered caller or a cancelled ringing l
 # dialplan answers first, then Queue().
 PRIORITY_ANSWER = 2
 HANDLER_CONTEXT = "handlers"
-
-
-class Phase(Enum):
-    ARRIVING = "arriving"
-    WAITING = "waiting"
-    RINGING = "ringing"
-    CONNECTED = "connected"
-    ENDED = "ended"
-
-
-@dataclass(slots=True)
-class Attempt:
-    """One ring of one member's phone for one caller."""
-
-    member: str
-    channel: Channel
-    started: float
-    deadline: float
-
-
-@dataclass(slots=True)
-class QueueCall:
-    call_id: str
-    queue: str
-    caller: Channel
-    join_at: float
-    phase: Phase = Phase.ARRIVING
-    joined_at: float = 0.0
-    original_position: int = 0
-    next_try_at: float = 0.0
-    attempt: Attempt | None = None
-    connected_at: float = 0.0
-    hold_time: int = 0
 
 
 Listener = Callable[[wire.AmiEvent], None]

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from telephony.simulator import wire
 from telephony.simulator.config import TrafficProfile
 from telephony.simulator.errors import SimulatorError
-from telephony.simulator.pbx import Pbx, Phase
+from telephony.simulator.calls import Phase
+from telephony.simulator.pbx import Pbx
 
 FIRST_NAMES = ("Amira", "Ben", "Chloe", "Dev", "Ellie", "Femi", "Grace", "Harry", "Isla", "Jamal", "Kasia", "Liam")
 LAST_NAMES = ("Okafor", "Smith", "Patel", "Jones", "Nowak", "Evans", "Khan", "Taylor", "Murphy", "Wright")

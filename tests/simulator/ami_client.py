@@ -58,11 +58,11 @@ class AmiTestClient:
             self.events.append(frame)
         return frame
 
-    async def action(self, action: str, timeout: float = 2.0, **fields: str) -> Frame:
+    async def action(self, action: str, **fields: str) -> Frame:
         """Send an action and return its response; events read meanwhile stay in ``events``."""
         action_id = self.send(action, **fields)
         while True:
-            frame = await self.read_frame(timeout)
+            frame = await self.read_frame()
             if frame.response and frame.action_id in (action_id, None):
                 return frame
 
