@@ -165,23 +165,25 @@ _CALLERID = re.compile(r'^\s*"?(?P<name>[^"<]*?)"?\s*<(?P<num>[^>]*)>\s*$')
 
 
 def originate(pbx: Pbx, a: Action) -> Reply:
+    """``Local/<exten>@<context>`` with a queue's exten: a caller into that queue. A member's
+    phone (``PJSIP/handler-1``): a call-back from it to ``Exten``. Async, as intake sends it."""
     channel = a["Channel"]
     if not channel:
         return Reply((response(a, False, "Channel not specified"),))
     local = _LOCAL.match(channel)
     queue = next((q.name for q in pbx.members.queues.values() if local and q.config.exten == local["exten"]), None)
-    member = channel if channel in pbx.members.devices or any(channel in q.members for q in pbx.members.queues.values()) else None
-    if queue is None and member is None:
+    is_phone = any(channel in q.members for q in pbx.members.queues.values())
+    if queue is None and not is_phone:
         return Reply((response(a, False, "Originate failed"),))
     cid = _CALLERID.match(a["CallerID"])
     name, num = (cid["name"].strip(), cid["num"]) if cid else ("", a["CallerID"])
+    endpoint = channel.split(";")[0]
 
     def start() -> None:
         if queue is not None:
-            call_id = pbx.arrive(queue, num, name, endpoint=f"Local/{local['exten']}@{local['context']}")  # type: ignore[index]
-            chan = pbx.calls[call_id].caller
+            chan = pbx.calls[pbx.arrive(queue, num, name, endpoint=endpoint)].caller
         else:
-            chan = pbx.originate_callback(member, a["Exten"])  # type: ignore[arg-type]
+            chan = pbx.originate_callback(channel, a["Exten"])
         pbx.publish(wire.event("OriginateResponse", wire.CALL, pbx.now(), a.id_field(), [
             ("Response", "Success"), ("Channel", chan.name), ("Context", a["Context"]), ("Exten", a["Exten"]),
             ("Application", a["Application"]), ("Data", a["Data"]), ("Reason", "4"), ("Uniqueid", chan.uniqueid),

@@ -9,12 +9,12 @@ a constant at the top of this module so it can be changed in one place.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 import uuid
-from enum import Enum
+from collections.abc import Callable
+from typing import Concatenate, ParamSpec, TypeVar
 
 from telephony.events import MemberDevice
+from telephony.simulator import channel_events as ce
 from telephony.simulator import wire
 from telephony.simulator.calls import Attempt, Phase, QueueCall
 from telephony.simulator.channels import UNKNOWN, Channel, ChannelNamer, ChannelState
@@ -40,6 +40,25 @@ HANDLER_CONTEXT = "handlers"
 
 
 Listener = Callable[[wire.AmiEvent], None]
+T = TypeVar("T")
+P = ParamSpec("P")
+
+
+def instant(command: Callable[Concatenate[Pbx, P], T]) -> Callable[Concatenate[Pbx, P], T]:
+    """Run a command at one instant: every event it causes carries the same PBX time, so time
+    on the wire never runs backwards inside a sequence. Nested commands share the outer instant."""
+
+    def run(self: Pbx, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        if self._at is not None:
+            return command(self, *args, **kwargs)
+        self._at = self._clock()
+        try:
+            return command(self, *args, **kwargs)
+        finally:
+            self._at = None
+
+    run.__doc__ = command.__doc__
+    return run
 
 
 class Pbx:
@@ -53,6 +72,7 @@ class Pbx:
         dialplan_delay: float = 0.5,
     ) -> None:
         self._clock = clock
+        self._at: float | None = None
         self.context = context
         self.boot_time = clock()
         self.namer = ChannelNamer(int(self.boot_time))
@@ -60,7 +80,7 @@ class Pbx:
         self.dialplan_delay = dialplan_delay
         self.queue_log.write(self.boot_time, "NONE", "NONE", "NONE", "QUEUESTART", "")
         self._listeners: list[Listener] = []
-        self.members = MemberBook(queues, self.publish, clock, self.queue_log)
+        self.members = MemberBook(queues, self.publish, self.now, self.queue_log)
         self.calls: dict[str, QueueCall] = {}
         self.channels: dict[str, Channel] = {}  # every live channel by name
         for h in handlers:
@@ -73,7 +93,7 @@ class Pbx:
         self._listeners.append(listener)
 
     def now(self) -> float:
-        return self._clock()
+        return self._clock() if self._at is None else self._at
 
     def publish(self, ev: wire.AmiEvent) -> None:
         for listener in self._listeners:
@@ -113,6 +133,7 @@ class Pbx:
 
     # --- commands: callers ----------------------------------------------------------------------
 
+    @instant
     def arrive(self, queue: str, number: str, name: str = "", endpoint: str = "PJSIP/caller") -> str:
         """A caller dials in; Queue() runs a moment later. Returns the call id (caller Uniqueid)."""
         self.members.queue(queue)  # refuse an unknown queue now, not at join time
@@ -135,7 +156,9 @@ class Pbx:
         call.caller.priority += 1
         self._caller_event("QueueCallerJoin", call, ("Position", str(call.original_position)), ("Count", str(len(q.entries))))
         self.queue_log.write(self.now(), call.call_id, call.queue, "NONE", "ENTERQUEUE", "", call.caller.caller_num, call.original_position)
+        self.publish(ce.music_on_hold(self.now(), call.caller, start=True))
 
+    @instant
     def hangup_caller(self, call_id: str) -> None:
         """The caller hangs up: abandon if not yet answered, complete (Reason caller) if answered."""
         call = self._call(call_id)
@@ -144,6 +167,7 @@ class Pbx:
         else:
             self._abandon(call, hang_up=True)
 
+    @instant
     def redirect_caller(self, call_id: str) -> None:
         """AMI Redirect of a queued caller: app_queue sees it leave unanswered (an abandon)."""
         call = self._call(call_id)
@@ -154,14 +178,21 @@ class Pbx:
         self._hangup(call.caller)
 
     def _abandon(self, call: QueueCall, hang_up: bool) -> None:
+        """Recorded order: HangupRequest, MusicOnHoldStop, DialEnd CANCEL (if ringing),
+        QueueCallerAbandon, QueueCallerLeave, SoftHangupRequest, Hangup of the leg, Hangup."""
+        if hang_up:
+            self.publish(ce.hangup_request(self.now(), call.caller))
         if call.phase is Phase.ARRIVING:  # gone before Queue() ran: no queue events at all
             call.phase = Phase.ENDED
             self._hangup(call.caller, HANGUP_UNKNOWN)
             return
+        self.publish(ce.music_on_hold(self.now(), call.caller, start=False))
         ringing = call.attempt
         if ringing is not None:
             call.attempt = None
             self._log_ring(call, ringing, "RINGCANCELED")
+            for _ in range(2):  # recorded twice: once from the dial, once from hangupcalls()
+                self.publish(ce.dial_end(self.now(), call.caller, ringing.channel, "CANCEL"))
             if not ABANDON_BEFORE_LEG_HANGUP:
                 self._hangup(ringing.channel, HANGUP_UNKNOWN)
         q = self.members.queue(call.queue)
@@ -172,6 +203,8 @@ class Pbx:
         self.queue_log.write(self.now(), call.call_id, call.queue, "NONE", "ABANDON", pos, call.original_position, hold)
         self._leave(call)
         call.phase = Phase.ENDED
+        if hang_up:
+            self.publish(ce.soft_hangup_request(self.now(), call.caller))
         if ringing is not None and ABANDON_BEFORE_LEG_HANGUP:
             self._hangup(ringing.channel, HANGUP_UNKNOWN)
         if hang_up:
@@ -187,8 +220,13 @@ class Pbx:
 
     # --- commands: phones ----------------------------------------------------------------------
 
+    @instant
     def answer(self, member: str) -> str:
-        """The ringing phone answers. Returns the call id it connected to."""
+        """The ringing phone answers. Returns the call id it connected to.
+
+        Recorded order: Newstate Up (leg), DialEnd ANSWER, MusicOnHoldStop, then CONNECT_ORDER,
+        BridgeCreate, BridgeEnter (leg), QueueMemberStatus in use, BridgeEnter (caller).
+        """
         call = self._ringing_call(member)
         att = call.attempt
         assert att is not None
@@ -197,25 +235,32 @@ class Pbx:
         call.hold_time = _secs(now) - _secs(call.joined_at)
         ring_s = int(now - att.started)
         self._set_state(att.channel, ChannelState.UP)
+        self.publish(ce.dial_end(now, call.caller, att.channel, "ANSWER"))
+        self.publish(ce.music_on_hold(now, call.caller, start=False))
         q = self.members.queue(call.queue)
         q.total_hold += now - call.joined_at
         call.caller.connected_num, call.caller.connected_name = att.channel.caller_num, UNKNOWN
-        bridge = str(uuid.uuid4())
-        call.caller.bridge_id = att.channel.bridge_id = bridge
         for step in CONNECT_ORDER:
             if step == "QueueCallerLeave":
                 self._leave(call)
             else:
                 self.queue_log.write(now, call.call_id, call.queue, self.members.name_of(member), "CONNECT", call.hold_time, att.channel.uniqueid, ring_s)
                 self._agent_event("AgentConnect", call, att.channel, member, ("HoldTime", str(call.hold_time)), ("RingTime", str(ring_s)))
+        bridge = str(uuid.uuid4())
+        call.caller.bridge_id = att.channel.bridge_id = bridge
+        self.publish(ce.bridge_create(now, bridge))
+        self.publish(ce.bridge_enter(now, bridge, att.channel, 1))
         self.members.set_in_call(member, True)
         self.members.set_device(member, MemberDevice.INUSE)
+        self.publish(ce.bridge_enter(now, bridge, call.caller, 2))
         return call.call_id
 
+    @instant
     def reject(self, member: str) -> None:
         """The ringing phone declines (busy): app_queue treats it as a ring-no-answer."""
-        self._ring_no_answer(self._ringing_call(member))
+        self._ring_no_answer(self._ringing_call(member), dial_status="BUSY")
 
+    @instant
     def hangup_member(self, member: str, reason: str = "agent") -> str:
         """The handler hangs up the answered call. ``reason='caller'`` is what Asterisk reports when
         the handler leg is hung up through AMI rather than by a BYE from the phone."""
@@ -225,6 +270,7 @@ class Pbx:
                 return call.call_id
         raise NotOnCall(member)
 
+    @instant
     def hangup_channel(self, name: str) -> None:
         """AMI Hangup of any channel, by name."""
         chan = self.channels.get(name)
@@ -247,6 +293,7 @@ class Pbx:
         if member:
             self.members.set_device(member, MemberDevice.NOT_INUSE)
 
+    @instant
     def originate_callback(self, member: str, number: str) -> Channel:
         """A call-back from a handler's phone to ``number``: the phone goes in use until hung up."""
         endpoint = member.split("/", 1)[-1]
@@ -258,6 +305,7 @@ class Pbx:
 
     # --- the distributor and its timers -----------------------------------------------------------
 
+    @instant
     def advance(self) -> None:
         """Run every timer that is due: joins, ring timeouts, retries. Call often."""
         now = self.now()
@@ -281,6 +329,8 @@ class Pbx:
                 self._ring(call, member)
 
     def _ring(self, call: QueueCall, member: str) -> None:
+        """Recorded order: Newchannel (leg), AgentCalled, DialBegin, Newstate Ringing (leg),
+        QueueMemberStatus ringing, DialState RINGING."""
         q = self.members.queue(call.queue)
         leg = self._new_channel(member, UNKNOWN, UNKNOWN, HANDLER_CONTEXT, "s", linkedid=call.caller.linkedid)
         # By AgentCalled the leg shows the number the caller dialled as its caller id (recorded).
@@ -291,15 +341,21 @@ class Pbx:
         call.attempt = Attempt(member, leg, now, now + q.config.timeout)
         call.phase = Phase.RINGING
         self._agent_event("AgentCalled", call, leg, member)
+        self.publish(ce.dial_begin(now, call.caller, leg, member))
         self._set_state(leg, ChannelState.RINGING)
         self.members.set_device(member, MemberDevice.RINGING)
+        self.publish(ce.dial_state(now, call.caller, leg, "RINGING"))
 
-    def _ring_no_answer(self, call: QueueCall) -> None:
+    def _ring_no_answer(self, call: QueueCall, dial_status: str = "NOANSWER") -> None:
+        """Recorded order: AgentRingNoAnswer, DialEnd x2, Hangup (leg), QueueMemberStatus not in use;
+        the caller rings the next member after the queue's ``retry``."""
         att = call.attempt
         assert att is not None
         ring_ms = int((self.now() - att.started) * 1000)
         self._agent_event("AgentRingNoAnswer", call, att.channel, att.member, ("RingTime", str(ring_ms)))
         self.queue_log.write(self.now(), call.call_id, call.queue, self.members.name_of(att.member), "RINGNOANSWER", ring_ms)
+        self.publish(ce.dial_end(self.now(), call.caller, att.channel, dial_status))
+        self.publish(ce.dial_end(self.now(), call.caller, att.channel, "CANCEL"))  # recorded: then hangupcalls()
         call.attempt = None
         self._hangup(att.channel, HANGUP_UNKNOWN)
         self.members.set_device(att.member, MemberDevice.NOT_INUSE)
@@ -311,6 +367,8 @@ class Pbx:
         self.queue_log.write(self.now(), call.call_id, call.queue, self.members.name_of(att.member), event, ring_ms)
 
     def _complete(self, call: QueueCall, by_agent: bool) -> None:
+        """Recorded order: HangupRequest, AgentComplete, BridgeLeave x2, Hangup (leg),
+        BridgeDestroy, SoftHangupRequest, Hangup (caller), QueueMemberStatus not in use."""
         leg = self._leg_of(call)
         member = self.members.interface_of_channel(leg.name)
         assert member is not None
@@ -321,11 +379,17 @@ class Pbx:
         q.completed_in_sl += call.hold_time <= q.service_level
         q.total_talk += now - call.connected_at
         reason = "agent" if by_agent else "caller"
+        first, second = (leg, call.caller) if by_agent else (call.caller, leg)
+        self.publish(ce.hangup_request(now, first))
         self._agent_event("AgentComplete", call, leg, member, ("HoldTime", str(call.hold_time)), ("TalkTime", str(talk)), ("Reason", reason))
         self.queue_log.write(now, call.call_id, call.queue, self.members.name_of(member), "COMPLETEAGENT" if by_agent else "COMPLETECALLER", call.hold_time, talk, call.original_position)
-        first, second = (leg, call.caller) if by_agent else (call.caller, leg)
-        self._hangup(first)
-        self._hangup(second)
+        self.publish(ce.bridge_leave(now, leg.bridge_id, first, 1))
+        self.publish(ce.bridge_leave(now, leg.bridge_id, second, 0))
+        # The two Hangups race in Asterisk (both orders were recorded); this is answered.ami's.
+        self._hangup(leg)
+        self.publish(ce.bridge_destroy(now, leg.bridge_id))
+        self.publish(ce.soft_hangup_request(now, call.caller))
+        self._hangup(call.caller)
         call.phase = Phase.ENDED
         if member in q.members:
             q.members[member].calls_taken += 1

@@ -106,7 +106,8 @@ async def test_redirect_of_a_waiting_caller_shows_as_abandon(sim: SimulatedPbx, 
     assert resp["Response"] == "Success"
     await client.wait_event("Hangup", Uniqueid=call_id)
     names = [f.event for f in client.call_events(call_id)]
-    assert names[-3:] == ["QueueCallerAbandon", "QueueCallerLeave", "Hangup"]
+    assert names[-4:] == ["MusicOnHoldStop", "QueueCallerAbandon", "QueueCallerLeave", "Hangup"]
+    assert "HangupRequest" not in names  # nobody hung up: the channel went elsewhere
 
 
 async def test_ami_hangup_of_the_handler_leg_completes_with_reason_caller(sim: SimulatedPbx, client: AmiTestClient) -> None:
