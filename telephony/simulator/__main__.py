@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import signal
 import sys
@@ -26,10 +27,16 @@ def parse_args(argv: list[str] | None = None) -> SimConfig:
     p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second")
     p.add_argument("--scripted", action="store_true", help="no random traffic")
     p.add_argument("--queue-log", default=None, help="also append queue_log lines to this file")
+    p.add_argument("--members-via-queueadd", action="store_true",
+                   help="handlers' phones join queues only when a client sends QueueAdd (as with intake)")
+    p.add_argument("--no-handler-pauses", action="store_true",
+                   help="simulated handlers never pause themselves (wrap-up, breaks): the client manages pauses")
     a = p.parse_args(argv)
+    traffic = None if a.scripted or base.traffic is None else dataclasses.replace(
+        base.traffic, handlers_pause_themselves=not a.no_handler_pauses)
     return SimConfig(
         host=a.host, port=a.port, username=a.username, secret=a.secret, seed=a.seed, speed=a.speed,
-        traffic=None if a.scripted else base.traffic, queue_log_path=a.queue_log,
+        traffic=traffic, queue_log_path=a.queue_log, members_at_start=not a.members_via_queueadd,
     )
 
 

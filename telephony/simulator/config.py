@@ -30,7 +30,9 @@ class QueueConfig:
     strategy: Strategy = Strategy.RRMEMORY
     exten: str = ""  # dialled number that reaches this queue (Originate Local/<exten>@<context>)
     service_level: int = 60  # seconds, for QueueParams' ServicelevelPerf
-    answer_first: bool = True  # dialplan runs Answer() before Queue() (a Newstate Up, then the join)
+    # True: Answer() then Queue() with hold music (the shipped 999 dialplan). False: Queue(q,r),
+    # unanswered and ringing, no MusicOnHold events (the shipped 101 dialplan).
+    answer_first: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +45,13 @@ class HandlerConfig:
     penalty: int = 0
 
 
-_DEMO_NAMES = ("Asha Patel", "Ben Carter", "Cara Lewis", "Dan Hughes", "Eve Morgan",
-               "Finn Walsh", "Gita Rao", "Hal Price", "Ines Cole", "Joe Reid")
-# Ten handlers: 1-4 answer 999, 5-6 answer both lines, 7-10 answer 101. At the demo's arrival
-# rates and call lengths that is ~75% busy: queues form now and then and some callers give up.
-DEMO_HANDLERS = tuple(
-    HandlerConfig(f"PJSIP/handler-{i}", _DEMO_NAMES[i - 1], ("999",) if i <= 4 else ("999", "101") if i <= 6 else ("101",))
-    for i in range(1, 11)
+# The handlers of the shipped config/intake.toml: MemberName is intake's handler id, as intake
+# passes it in QueueAdd; handler-1 and handler-4 work both lines.
+DEMO_HANDLERS = (
+    HandlerConfig("PJSIP/handler-1", "h1", ("emergency", "non-emergency")),
+    HandlerConfig("PJSIP/handler-2", "h2", ("emergency",)),
+    HandlerConfig("PJSIP/handler-3", "h3", ("non-emergency",)),
+    HandlerConfig("PJSIP/handler-4", "h4", ("non-emergency", "emergency")),
 )
 
 
@@ -58,20 +60,24 @@ class TrafficProfile:
     """Random traffic and simulated handlers' habits, in simulated seconds.
 
     ``arrivals_per_second`` maps a queue name to its Poisson rate. Patience is lognormal: most
-    callers wait some tens of seconds, a few give up at once, a few wait for minutes.
+    callers wait some tens of seconds, a few give up at once, a few wait for minutes. The demo's
+    short calls keep its four handlers ~85% busy at these rates: queues form, a few callers give up.
+    ``handlers_pause_themselves``: simulated handlers pause for wrap-up and breaks on their own;
+    turn it off when intake manages pauses (it sends QueuePause with reason "wrap-up" itself).
     """
 
-    arrivals_per_second: tuple[tuple[str, float], ...] = (("999", 1 / 8), ("101", 1 / 5))
+    arrivals_per_second: tuple[tuple[str, float], ...] = (("emergency", 1 / 8), ("non-emergency", 1 / 5))
     patience_median: float = 30.0
     patience_sigma: float = 0.8
     answer_delay: tuple[float, float] = (1.0, 6.0)
     ring_no_answer_chance: float = 0.05
-    talk_time: tuple[float, float] = (5.0, 25.0)
+    talk_time: tuple[float, float] = (3.0, 8.0)
     agent_hangs_up_chance: float = 0.4
-    wrap_up: tuple[float, float] = (2.0, 6.0)
+    wrap_up: tuple[float, float] = (1.0, 2.0)
     break_chance: float = 0.05
     break_time: tuple[float, float] = (20.0, 60.0)
     caller_pool: int = 40  # distinct caller numbers: small, so callers ring again
+    handlers_pause_themselves: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +89,15 @@ class SimConfig:
     are simulated time, so hold and talk figures stay consistent at any speed.
     """
 
+    # The queues of the shipped config/asterisk/queues.conf and extensions.conf.
     queues: tuple[QueueConfig, ...] = (
-        QueueConfig("999", line="999", weight=10, timeout=15, retry=1, exten="999", service_level=10),
-        QueueConfig("101", line="101", weight=0, timeout=20, retry=2, exten="101", answer_first=False),
+        QueueConfig("emergency", line="999", weight=10, timeout=15, retry=1, exten="999", service_level=10),
+        QueueConfig("non-emergency", line="101", weight=0, timeout=15, retry=1, exten="101", answer_first=False),
     )
     handlers: tuple[HandlerConfig, ...] = DEMO_HANDLERS
+    # Members from the start (a PBX with static members). False: phones exist but join queues only
+    # when a client sends QueueAdd, as intake does against the shipped PBX config.
+    members_at_start: bool = True
     username: str = "intake"
     secret: str = "intake-sim"
     host: str = "127.0.0.1"

@@ -76,6 +76,10 @@ class MemberBook:
 
     # --- changes ---------------------------------------------------------------------------------
 
+    def know_phone(self, interface: str, name: str) -> None:
+        """A handler's phone exists (registered), whether or not it is in a queue yet."""
+        self._names.setdefault(interface, name)
+
     def add(self, queue: str, interface: str, name: str = "", penalty: int = 0, paused: bool = False,
             reason: str = "", silent: bool = False) -> None:
         q = self.queue(queue)

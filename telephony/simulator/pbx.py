@@ -70,6 +70,7 @@ class Pbx:
         context: str = "police-queues",
         queue_log: QueueLog | None = None,
         dialplan_delay: float = 0.5,
+        members_at_start: bool = True,
     ) -> None:
         self._clock = clock
         self._at: float | None = None
@@ -84,7 +85,8 @@ class Pbx:
         self.calls: dict[str, QueueCall] = {}
         self.channels: dict[str, Channel] = {}  # every live channel by name
         for h in handlers:
-            for q in h.queues:
+            self.members.know_phone(h.interface, h.name)
+            for q in h.queues if members_at_start else ():
                 self.members.add(q, h.interface, h.name, h.penalty, silent=True)
 
     # --- plumbing ----------------------------------------------------------------------------
@@ -156,7 +158,8 @@ class Pbx:
         call.caller.priority += 1
         self._caller_event("QueueCallerJoin", call, ("Position", str(call.original_position)), ("Count", str(len(q.entries))))
         self.queue_log.write(self.now(), call.call_id, call.queue, "NONE", "ENTERQUEUE", "", call.caller.caller_num, call.original_position)
-        self.publish(ce.music_on_hold(self.now(), call.caller, start=True))
+        if self.members.queue(call.queue).config.answer_first:  # Queue(q,r) rings instead (recorded)
+            self.publish(ce.music_on_hold(self.now(), call.caller, start=True))
 
     @instant
     def hangup_caller(self, call_id: str) -> None:
@@ -186,7 +189,7 @@ class Pbx:
             call.phase = Phase.ENDED
             self._hangup(call.caller, HANGUP_UNKNOWN)
             return
-        self.publish(ce.music_on_hold(self.now(), call.caller, start=False))
+        self._stop_music(call)
         ringing = call.attempt
         if ringing is not None:
             call.attempt = None
@@ -236,7 +239,7 @@ class Pbx:
         ring_s = int(now - att.started)
         self._set_state(att.channel, ChannelState.UP)
         self.publish(ce.dial_end(now, call.caller, att.channel, "ANSWER"))
-        self.publish(ce.music_on_hold(now, call.caller, start=False))
+        self._stop_music(call)
         q = self.members.queue(call.queue)
         q.total_hold += now - call.joined_at
         call.caller.connected_num, call.caller.connected_name = att.channel.caller_num, UNKNOWN
@@ -361,6 +364,10 @@ class Pbx:
         self.members.set_device(att.member, MemberDevice.NOT_INUSE)
         call.phase = Phase.WAITING
         call.next_try_at = self.now() + self.members.queue(call.queue).config.retry
+
+    def _stop_music(self, call: QueueCall) -> None:
+        if self.members.queue(call.queue).config.answer_first:
+            self.publish(ce.music_on_hold(self.now(), call.caller, start=False))
 
     def _log_ring(self, call: QueueCall, att: Attempt, event: str) -> None:
         ring_ms = int((self.now() - att.started) * 1000)

@@ -38,7 +38,7 @@ class SimulatedPbx:
         self.clock = SimClock(self.config.speed)
         self.queue_log = QueueLog(self.config.queue_log_path)
         self.pbx = Pbx(self.config.queues, self.config.handlers, self.clock, self.config.context, self.queue_log,
-                       self.config.dialplan_delay)
+                       self.config.dialplan_delay, self.config.members_at_start)
         self.events: list[AmiEvent] = []
         self.pbx.subscribe(self.events.append)
         self.server = AmiServer(self.pbx, self.config.username, self.config.secret, self.config.host,

@@ -89,7 +89,7 @@ class Traffic:
         elif ev.name == "AgentConnect":
             call_id, by_agent = ev.get("Uniqueid"), self._rng.random() < self._p.agent_hangs_up_chance
             self._after(self._rng.uniform(*self._p.talk_time), lambda: self._end(call_id, member, by_agent))
-        elif ev.name == "AgentComplete":
+        elif ev.name == "AgentComplete" and self._p.handlers_pause_themselves:
             self._after(0, lambda: self._wrap_up(member))
 
     def _answer(self, member: str, leg: str) -> None:
