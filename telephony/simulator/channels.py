@@ -1,0 +1,87 @@
+"""Channels as Asterisk names and numbers them, and the snapshot fields every channel event carries.
+
+Asterisk gives each channel a ``Uniqueid`` of the form ``<epoch at boot>.<sequence>`` and a
+name ``<tech>/<endpoint>-<8 hex digits>``; the ``Linkedid`` of every leg of a call is the
+Uniqueid of its oldest channel (here the caller's). Events about two channels (Agent*) repeat the
+snapshot of the second one with a ``Dest`` prefix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+UNKNOWN = "<unknown>"  # what Asterisk writes for an empty caller id or connected line
+
+
+class ChannelState(Enum):
+    """ast_channel_state values with the text Asterisk puts in ChannelStateDesc."""
+
+    DOWN = (0, "Down")
+    RING = (4, "Ring")
+    RINGING = (5, "Ringing")
+    UP = (6, "Up")
+
+    @property
+    def code(self) -> int:
+        return self.value[0]
+
+    @property
+    def desc(self) -> str:
+        return self.value[1]
+
+
+@dataclass(slots=True)
+class Channel:
+    """One live channel. Mutable on purpose: Asterisk's channel changes state under one name."""
+
+    name: str
+    uniqueid: str
+    linkedid: str
+    caller_num: str
+    caller_name: str
+    context: str
+    exten: str
+    state: ChannelState = ChannelState.DOWN
+    connected_num: str = UNKNOWN
+    connected_name: str = UNKNOWN
+    priority: int = 1
+    created_at: float = 0.0
+    application: str = ""
+    application_data: str = ""
+    bridge_id: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def snapshot(self, prefix: str = "") -> list[tuple[str, str]]:
+        """The standard channel fields, in Asterisk's order."""
+        p = prefix
+        return [
+            (f"{p}Channel", self.name),
+            (f"{p}ChannelState", str(self.state.code)),
+            (f"{p}ChannelStateDesc", self.state.desc),
+            (f"{p}CallerIDNum", self.caller_num or UNKNOWN),
+            (f"{p}CallerIDName", self.caller_name or UNKNOWN),
+            (f"{p}ConnectedLineNum", self.connected_num or UNKNOWN),
+            (f"{p}ConnectedLineName", self.connected_name or UNKNOWN),
+            (f"{p}Language", "en"),
+            (f"{p}AccountCode", ""),
+            (f"{p}Context", self.context),
+            (f"{p}Exten", self.exten),
+            (f"{p}Priority", str(self.priority)),
+            (f"{p}Uniqueid", self.uniqueid),
+            (f"{p}Linkedid", self.linkedid),
+        ]
+
+
+class ChannelNamer:
+    """Hands out Uniqueids and channel names as one Asterisk process would: one counter for both."""
+
+    def __init__(self, boot_epoch: int) -> None:
+        self._boot = boot_epoch
+        self._seq = 0
+
+    def next(self, endpoint: str) -> tuple[str, str]:
+        """(channel name, uniqueid) for a new channel on ``endpoint`` (``PJSIP/handler-1``)."""
+        seq = self._seq
+        self._seq += 1
+        return f"{endpoint}-{seq:08x}", f"{self._boot}.{seq}"

@@ -1,0 +1,430 @@
+"""The simulated app_queue: calls, queues and phones as one state machine, fed by commands and a clock.
+
+No I/O and no asyncio: every command (a caller arrives, a phone answers, a timer falls due) runs
+to completion and hands the AMI events it caused, in Asterisk 22's order, to the listeners. The
+orders follow app_queue.c's try_calling / queue_exec and the events recorded from a real
+Asterisk 22 (see /work/shared/notes/asterisk.md); where a recording may disagree, the order is
+a constant at the top of this module so it can be changed in one place.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Concatenate, ParamSpec, TypeVar
+
+from telephony.events import MemberDevice
+from telephony.simulator import channel_events as ce
+from telephony.simulator import wire
+from telephony.simulator.calls import Attempt, Phase, QueueCall
+from telephony.simulator.channels import UNKNOWN, Channel, ChannelNamer, ChannelState
+from telephony.simulator.config import HandlerConfig, QueueConfig
+from telephony.simulator.errors import NoSuchCall, NoSuchChannel, NotOnCall, NotRinging
+from telephony.simulator.membership import MemberBook
+from telephony.simulator.queue_log import QueueLog
+
+# At answer app_queue calls leave_queue() before it publishes AgentConnect (try_calling), and
+# the recording (answered.ami) agrees.
+CONNECT_ORDER = ("QueueCallerLeave", "AgentConnect")
+# When a caller hangs up while a phone rings, the recording (abandoned_ringing.ami) shows the
+# abandon first and the ringing leg's Hangup after it; set False for the leg first.
+ABANDON_BEFORE_LEG_HANGUP = True
+
+HANGUP_NORMAL = (16, "Normal Clearing")  # an answered call ending (recorded)
+HANGUP_UNKNOWN = (0, "Unknown")  # an unanswered caller or a cancelled ringing leg (recorded)
+
+# Dialplan priorities of the caller's channel as recorded: 1 arrival, then Answer() if the
+# dialplan answers first, then Queue().
+PRIORITY_ANSWER = 2
+HANDLER_CONTEXT = "handlers"
+
+
+Listener = Callable[[wire.AmiEvent], None]
+T = TypeVar("T")
+P = ParamSpec("P")
+
+
+def instant(command: Callable[Concatenate[Pbx, P], T]) -> Callable[Concatenate[Pbx, P], T]:
+    """Run a command at one instant: every event it causes carries the same PBX time, so time
+    on the wire never runs backwards inside a sequence. Nested commands share the outer instant."""
+
+    def run(self: Pbx, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        if self._at is not None:
+            return command(self, *args, **kwargs)
+        self._at = self._clock()
+        try:
+            return command(self, *args, **kwargs)
+        finally:
+            self._at = None
+
+    run.__doc__ = command.__doc__
+    return run
+
+
+class Pbx:
+    def __init__(
+        self,
+        queues: tuple[QueueConfig, ...],
+        handlers: tuple[HandlerConfig, ...],
+        clock: Callable[[], float],
+        context: str = "police-queues",
+        queue_log: QueueLog | None = None,
+        dialplan_delay: float = 0.5,
+        members_at_start: bool = True,
+    ) -> None:
+        self._clock = clock
+        self._at: float | None = None
+        self.context = context
+        self.boot_time = clock()
+        self.namer = ChannelNamer(int(self.boot_time))
+        self.queue_log = queue_log or QueueLog()
+        self.dialplan_delay = dialplan_delay
+        self.queue_log.write(self.boot_time, "NONE", "NONE", "NONE", "QUEUESTART", "")
+        self._listeners: list[Listener] = []
+        self.members = MemberBook(queues, self.publish, self.now, self.queue_log)
+        self.calls: dict[str, QueueCall] = {}
+        self.channels: dict[str, Channel] = {}  # every live channel by name
+        for h in handlers:
+            self.members.know_phone(h.interface, h.name)
+            for q in h.queues if members_at_start else ():
+                self.members.add(q, h.interface, h.name, h.penalty, silent=True)
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def now(self) -> float:
+        return self._clock() if self._at is None else self._at
+
+    def publish(self, ev: wire.AmiEvent) -> None:
+        for listener in self._listeners:
+            listener(ev)
+
+    def _chan_event(self, name: str, chan: Channel, *body: tuple[str, str]) -> None:
+        self.publish(wire.event(name, wire.CALL, self.now(), chan.snapshot(), body))
+
+    def _agent_event(self, name: str, call: QueueCall, dest: Channel, member: str, *body: tuple[str, str]) -> None:
+        head = [("Queue", call.queue), ("Interface", member), ("MemberName", self.members.name_of(member))]
+        self.publish(wire.event(name, wire.AGENT, self.now(), call.caller.snapshot(), dest.snapshot("Dest"), head, body))
+
+    def _caller_event(self, name: str, call: QueueCall, *body: tuple[str, str]) -> None:
+        self.publish(wire.event(name, wire.AGENT, self.now(), call.caller.snapshot(), [("Queue", call.queue)], body))
+
+    def _new_channel(self, endpoint: str, num: str, name: str, context: str, exten: str, linkedid: str = "",
+                     state: ChannelState = ChannelState.DOWN) -> Channel:
+        chan_name, uid = self.namer.next(endpoint)
+        chan = Channel(chan_name, uid, linkedid or uid, num, name, context, exten, state=state, created_at=self.now())
+        self.channels[chan_name] = chan
+        self._chan_event("Newchannel", chan)
+        return chan
+
+    def _set_state(self, chan: Channel, state: ChannelState) -> None:
+        chan.state = state
+        self._chan_event("Newstate", chan)
+
+    def _hangup(self, chan: Channel, cause: tuple[int, str] = HANGUP_NORMAL) -> None:
+        self.channels.pop(chan.name, None)
+        self._chan_event("Hangup", chan, ("Cause", str(cause[0])), ("Cause-txt", cause[1]))
+
+    def _call(self, call_id: str) -> QueueCall:
+        call = self.calls.get(call_id)
+        if call is None or call.phase is Phase.ENDED:
+            raise NoSuchCall(call_id)
+        return call
+
+    # --- commands: callers ----------------------------------------------------------------------
+
+    @instant
+    def arrive(self, queue: str, number: str, name: str = "", endpoint: str = "PJSIP/caller") -> str:
+        """A caller dials in; Queue() runs a moment later. Returns the call id (caller Uniqueid)."""
+        self.members.queue(queue)  # refuse an unknown queue now, not at join time
+        config = self.members.queue(queue).config
+        chan = self._new_channel(endpoint, number, name, self.context, config.exten or queue, state=ChannelState.RING)
+        delay = 0.0
+        if config.answer_first:  # recorded for 999: Answer(), ~0.5 s, then Queue()
+            chan.priority = PRIORITY_ANSWER
+            self._set_state(chan, ChannelState.UP)
+            delay = self.dialplan_delay
+        chan.application, chan.application_data = "Queue", queue
+        self.calls[chan.uniqueid] = QueueCall(chan.uniqueid, queue, chan, join_at=self.now() + delay)
+        return chan.uniqueid
+
+    def _join(self, call: QueueCall) -> None:
+        q = self.members.queue(call.queue)
+        q.entries.append(call.call_id)
+        call.phase, call.joined_at = Phase.WAITING, self.now()
+        call.original_position = len(q.entries)
+        call.caller.priority += 1
+        self._caller_event("QueueCallerJoin", call, ("Position", str(call.original_position)), ("Count", str(len(q.entries))))
+        self.queue_log.write(self.now(), call.call_id, call.queue, "NONE", "ENTERQUEUE", "", call.caller.caller_num, call.original_position)
+        if self.members.queue(call.queue).config.answer_first:  # Queue(q,r) rings instead (recorded)
+            self.publish(ce.music_on_hold(self.now(), call.caller, start=True))
+
+    @instant
+    def hangup_caller(self, call_id: str) -> None:
+        """The caller hangs up: abandon if not yet answered, complete (Reason caller) if answered."""
+        call = self._call(call_id)
+        if call.phase is Phase.CONNECTED:
+            self._complete(call, by_agent=False)
+        else:
+            self._abandon(call, hang_up=True)
+
+    @instant
+    def redirect_caller(self, call_id: str) -> None:
+        """AMI Redirect of a queued caller: app_queue sees it leave unanswered (an abandon)."""
+        call = self._call(call_id)
+        if call.phase is Phase.CONNECTED:
+            raise NoSuchCall(call_id)
+        self._abandon(call, hang_up=False)
+        # The redirect target (voicemail, another queue) is not simulated: the channel ends there.
+        self._hangup(call.caller)
+
+    def _abandon(self, call: QueueCall, hang_up: bool) -> None:
+        """Recorded order: HangupRequest, MusicOnHoldStop, DialEnd CANCEL (if ringing),
+        QueueCallerAbandon, QueueCallerLeave, SoftHangupRequest, Hangup of the leg, Hangup."""
+        if hang_up:
+            self.publish(ce.hangup_request(self.now(), call.caller))
+        if call.phase is Phase.ARRIVING:  # gone before Queue() ran: no queue events at all
+            call.phase = Phase.ENDED
+            self._hangup(call.caller, HANGUP_UNKNOWN)
+            return
+        self._stop_music(call)
+        ringing = call.attempt
+        if ringing is not None:
+            call.attempt = None
+            self._log_ring(call, ringing, "RINGCANCELED")
+            for _ in range(2):  # recorded twice: once from the dial, once from hangupcalls()
+                self.publish(ce.dial_end(self.now(), call.caller, ringing.channel, "CANCEL"))
+            if not ABANDON_BEFORE_LEG_HANGUP:
+                self._hangup(ringing.channel, HANGUP_UNKNOWN)
+        q = self.members.queue(call.queue)
+        pos, hold = q.position(call.call_id), _secs(self.now()) - _secs(call.joined_at)
+        q.abandoned += 1
+        q.abandoned_in_sl += hold <= q.service_level
+        self._caller_event("QueueCallerAbandon", call, ("Position", str(pos)), ("OriginalPosition", str(call.original_position)), ("HoldTime", str(hold)))
+        self.queue_log.write(self.now(), call.call_id, call.queue, "NONE", "ABANDON", pos, call.original_position, hold)
+        self._leave(call)
+        call.phase = Phase.ENDED
+        if hang_up:
+            self.publish(ce.soft_hangup_request(self.now(), call.caller))
+        if ringing is not None and ABANDON_BEFORE_LEG_HANGUP:
+            self._hangup(ringing.channel, HANGUP_UNKNOWN)
+        if hang_up:
+            self._hangup(call.caller, HANGUP_UNKNOWN)
+        if ringing is not None:
+            self.members.set_device(ringing.member, MemberDevice.NOT_INUSE)
+
+    def _leave(self, call: QueueCall) -> None:
+        q = self.members.queue(call.queue)
+        pos = q.position(call.call_id)
+        q.entries.remove(call.call_id)
+        self._caller_event("QueueCallerLeave", call, ("Position", str(pos)), ("Count", str(len(q.entries))))
+
+    # --- commands: phones ----------------------------------------------------------------------
+
+    @instant
+    def answer(self, member: str) -> str:
+        """The ringing phone answers. Returns the call id it connected to.
+
+        Recorded order: Newstate Up (leg), DialEnd ANSWER, MusicOnHoldStop, then CONNECT_ORDER,
+        BridgeCreate, BridgeEnter (leg), QueueMemberStatus in use, BridgeEnter (caller).
+        """
+        call = self._ringing_call(member)
+        att = call.attempt
+        assert att is not None
+        now = self.now()
+        call.attempt, call.phase, call.connected_at = None, Phase.CONNECTED, now
+        call.hold_time = _secs(now) - _secs(call.joined_at)
+        ring_s = int(now - att.started)
+        self._set_state(att.channel, ChannelState.UP)
+        self.publish(ce.dial_end(now, call.caller, att.channel, "ANSWER"))
+        self._stop_music(call)
+        q = self.members.queue(call.queue)
+        q.total_hold += now - call.joined_at
+        call.caller.connected_num, call.caller.connected_name = att.channel.caller_num, UNKNOWN
+        for step in CONNECT_ORDER:
+            if step == "QueueCallerLeave":
+                self._leave(call)
+            else:
+                self.queue_log.write(now, call.call_id, call.queue, self.members.name_of(member), "CONNECT", call.hold_time, att.channel.uniqueid, ring_s)
+                self._agent_event("AgentConnect", call, att.channel, member, ("HoldTime", str(call.hold_time)), ("RingTime", str(ring_s)))
+        bridge = str(uuid.uuid4())
+        call.caller.bridge_id = att.channel.bridge_id = bridge
+        self.publish(ce.bridge_create(now, bridge))
+        self.publish(ce.bridge_enter(now, bridge, att.channel, 1))
+        self.members.set_in_call(member, True)
+        self.members.set_device(member, MemberDevice.INUSE)
+        self.publish(ce.bridge_enter(now, bridge, call.caller, 2))
+        return call.call_id
+
+    @instant
+    def reject(self, member: str) -> None:
+        """The ringing phone declines (busy): app_queue treats it as a ring-no-answer."""
+        self._ring_no_answer(self._ringing_call(member), dial_status="BUSY")
+
+    @instant
+    def hangup_member(self, member: str, reason: str = "agent") -> str:
+        """The handler hangs up the answered call. ``reason='caller'`` is what Asterisk reports when
+        the handler leg is hung up through AMI rather than by a BYE from the phone."""
+        for call in self.calls.values():
+            if call.phase is Phase.CONNECTED and call.caller.bridge_id and self._leg_of(call).name.startswith(member + "-"):
+                self._complete(call, by_agent=reason == "agent")
+                return call.call_id
+        raise NotOnCall(member)
+
+    @instant
+    def hangup_channel(self, name: str) -> None:
+        """AMI Hangup of any channel, by name."""
+        chan = self.channels.get(name)
+        if chan is None:
+            raise NoSuchChannel(name)
+        for call in self.calls.values():
+            if call.phase is Phase.ENDED:
+                continue
+            if call.caller is chan:
+                self.hangup_caller(call.call_id)
+                return
+            if call.attempt is not None and call.attempt.channel is chan:
+                self._ring_no_answer(call)
+                return
+            if call.phase is Phase.CONNECTED and self._leg_of(call) is chan:
+                self._complete(call, by_agent=False)  # AMI hangup of the handler leg: Reason=caller
+                return
+        member = self.members.interface_of_channel(name)
+        self._hangup(chan)
+        if member:
+            self.members.set_device(member, MemberDevice.NOT_INUSE)
+
+    @instant
+    def originate_callback(self, member: str, number: str) -> Channel:
+        """A call-back from a handler's phone to ``number``: the phone goes in use until hung up."""
+        endpoint = member.split("/", 1)[-1]
+        chan = self._new_channel(member, endpoint, self.members.name_of(member), "from-handlers", number)
+        chan.connected_num, chan.application, chan.application_data = number, "Dial", f"PJSIP/{number}"
+        self._set_state(chan, ChannelState.UP)
+        self.members.set_device(member, MemberDevice.INUSE)
+        return chan
+
+    # --- the distributor and its timers -----------------------------------------------------------
+
+    @instant
+    def advance(self) -> None:
+        """Run every timer that is due: joins, ring timeouts, retries. Call often."""
+        now = self.now()
+        for call in list(self.calls.values()):
+            if call.phase is Phase.ARRIVING and call.join_at <= now:
+                self._join(call)
+            elif call.phase is Phase.RINGING and call.attempt and call.attempt.deadline <= now:
+                self._ring_no_answer(call)
+        self._distribute()
+        self.calls = {k: c for k, c in self.calls.items() if c.phase is not Phase.ENDED}
+
+    def _distribute(self) -> None:
+        """Each waiting caller whose retry time has come rings one free member. Higher-weight queues
+        go first, and a member of a higher-weight queue with callers is kept for it (compare_weight)."""
+        now = self.now()
+        ready = [c for c in self.calls.values() if c.phase is Phase.WAITING and c.next_try_at <= now]
+        ready.sort(key=lambda c: (-self.members.queue(c.queue).config.weight, c.joined_at))
+        for call in ready:
+            member = self.members.pick(call.queue)
+            if member is not None:
+                self._ring(call, member)
+
+    def _ring(self, call: QueueCall, member: str) -> None:
+        """Recorded order: Newchannel (leg), AgentCalled, DialBegin, Newstate Ringing (leg),
+        QueueMemberStatus ringing, DialState RINGING."""
+        q = self.members.queue(call.queue)
+        leg = self._new_channel(member, UNKNOWN, UNKNOWN, HANDLER_CONTEXT, "s", linkedid=call.caller.linkedid)
+        # By AgentCalled the leg shows the number the caller dialled as its caller id (recorded).
+        leg.caller_num = leg.exten = call.caller.exten
+        leg.connected_num, leg.connected_name = call.caller.caller_num, call.caller.caller_name
+        leg.application, leg.application_data = "AppQueue", "(Outgoing Line)"
+        now = self.now()
+        call.attempt = Attempt(member, leg, now, now + q.config.timeout)
+        call.phase = Phase.RINGING
+        self._agent_event("AgentCalled", call, leg, member)
+        self.publish(ce.dial_begin(now, call.caller, leg, member))
+        self._set_state(leg, ChannelState.RINGING)
+        self.members.set_device(member, MemberDevice.RINGING)
+        self.publish(ce.dial_state(now, call.caller, leg, "RINGING"))
+
+    def _ring_no_answer(self, call: QueueCall, dial_status: str = "NOANSWER") -> None:
+        """Recorded order: AgentRingNoAnswer, DialEnd x2, Hangup (leg), QueueMemberStatus not in use;
+        the caller rings the next member after the queue's ``retry``."""
+        att = call.attempt
+        assert att is not None
+        ring_ms = int((self.now() - att.started) * 1000)
+        self._agent_event("AgentRingNoAnswer", call, att.channel, att.member, ("RingTime", str(ring_ms)))
+        self.queue_log.write(self.now(), call.call_id, call.queue, self.members.name_of(att.member), "RINGNOANSWER", ring_ms)
+        self.publish(ce.dial_end(self.now(), call.caller, att.channel, dial_status))
+        self.publish(ce.dial_end(self.now(), call.caller, att.channel, "CANCEL"))  # recorded: then hangupcalls()
+        call.attempt = None
+        self._hangup(att.channel, HANGUP_UNKNOWN)
+        self.members.set_device(att.member, MemberDevice.NOT_INUSE)
+        call.phase = Phase.WAITING
+        call.next_try_at = self.now() + self.members.queue(call.queue).config.retry
+
+    def _stop_music(self, call: QueueCall) -> None:
+        if self.members.queue(call.queue).config.answer_first:
+            self.publish(ce.music_on_hold(self.now(), call.caller, start=False))
+
+    def _log_ring(self, call: QueueCall, att: Attempt, event: str) -> None:
+        ring_ms = int((self.now() - att.started) * 1000)
+        self.queue_log.write(self.now(), call.call_id, call.queue, self.members.name_of(att.member), event, ring_ms)
+
+    def _complete(self, call: QueueCall, by_agent: bool) -> None:
+        """Recorded order: HangupRequest, AgentComplete, BridgeLeave x2, Hangup (leg),
+        BridgeDestroy, SoftHangupRequest, Hangup (caller), QueueMemberStatus not in use."""
+        leg = self._leg_of(call)
+        member = self.members.interface_of_channel(leg.name)
+        assert member is not None
+        now = self.now()
+        talk = _secs(now) - _secs(call.connected_at)
+        q = self.members.queue(call.queue)
+        q.completed += 1
+        q.completed_in_sl += call.hold_time <= q.service_level
+        q.total_talk += now - call.connected_at
+        reason = "agent" if by_agent else "caller"
+        first, second = (leg, call.caller) if by_agent else (call.caller, leg)
+        self.publish(ce.hangup_request(now, first))
+        self._agent_event("AgentComplete", call, leg, member, ("HoldTime", str(call.hold_time)), ("TalkTime", str(talk)), ("Reason", reason))
+        self.queue_log.write(now, call.call_id, call.queue, self.members.name_of(member), "COMPLETEAGENT" if by_agent else "COMPLETECALLER", call.hold_time, talk, call.original_position)
+        self.publish(ce.bridge_leave(now, leg.bridge_id, first, 1))
+        self.publish(ce.bridge_leave(now, leg.bridge_id, second, 0))
+        # The two Hangups race in Asterisk (both orders were recorded); this is answered.ami's.
+        self._hangup(leg)
+        self.publish(ce.bridge_destroy(now, leg.bridge_id))
+        self.publish(ce.soft_hangup_request(now, call.caller))
+        self._hangup(call.caller)
+        call.phase = Phase.ENDED
+        if member in q.members:
+            q.members[member].calls_taken += 1
+        self.members.finish_call(member, int(now))
+        self.members.set_device(member, MemberDevice.NOT_INUSE)
+
+    def _leg_of(self, call: QueueCall) -> Channel:
+        for chan in self.channels.values():
+            if chan is not call.caller and chan.bridge_id and chan.bridge_id == call.caller.bridge_id:
+                return chan
+        raise NoSuchCall(call.call_id)
+
+    def _ringing_call(self, member: str) -> QueueCall:
+        for call in self.calls.values():
+            if call.phase is Phase.RINGING and call.attempt and call.attempt.member == member:
+                return call
+        raise NotRinging(member)
+
+    # --- read-only views for QueueStatus / CoreShowChannels / tests -------------------------------
+
+    def waiting(self, queue: str) -> list[QueueCall]:
+        return [self.calls[c] for c in self.members.queue(queue).entries]
+
+    def ringing_member_of(self, call_id: str) -> str | None:
+        call = self.calls.get(call_id)
+        return call.attempt.member if call and call.attempt else None
+
+
+def _secs(t: float) -> int:
+    """Whole seconds as time(NULL) gives them: app_queue subtracts these, not exact times."""
+    return int(t)

@@ -1,0 +1,119 @@
+"""Random 999/101 traffic and simulated handlers, driven by the simulated PBX's own events.
+
+Callers arrive as a Poisson process per queue and give up after a lognormal patience; handlers
+answer after a few seconds (or let it ring out), talk, wrap up paused, and now and then take a
+break. Everything is drawn from one seeded RNG and acted on from timers, never from inside an
+event callback, so a sequence of PBX events is never interleaved with a reaction to itself.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from collections.abc import Callable
+
+from telephony.simulator import wire
+from telephony.simulator.config import TrafficProfile
+from telephony.simulator.errors import SimulatorError
+from telephony.simulator.calls import Phase
+from telephony.simulator.pbx import Pbx
+
+FIRST_NAMES = ("Amira", "Ben", "Chloe", "Dev", "Ellie", "Femi", "Grace", "Harry", "Isla", "Jamal", "Kasia", "Liam")
+LAST_NAMES = ("Okafor", "Smith", "Patel", "Jones", "Nowak", "Evans", "Khan", "Taylor", "Murphy", "Wright")
+
+
+class Traffic:
+    def __init__(self, pbx: Pbx, profile: TrafficProfile, rng: random.Random, handlers: set[str]) -> None:
+        self._pbx = pbx
+        self._p = profile
+        self._rng = rng
+        self._handlers = handlers
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self.callers = [
+            (f"07700900{i:03d}", f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}") for i in range(profile.caller_pool)
+        ]
+        pbx.subscribe(self._on_event)
+
+    def start(self) -> None:
+        for queue, rate in self._p.arrivals_per_second:
+            if rate > 0:
+                self._schedule_arrival(queue, rate)
+
+    def advance(self) -> None:
+        """Run every reaction that is due on the PBX clock."""
+        now = self._pbx.now()
+        while self._timers and self._timers[0][0] <= now:
+            _, _, action = heapq.heappop(self._timers)
+            try:
+                action()
+            except SimulatorError:
+                pass  # the world moved on (the call ended, the phone stopped ringing): nothing to do
+
+    def _after(self, delay: float, action: Callable[[], None]) -> None:
+        heapq.heappush(self._timers, (self._pbx.now() + delay, next(self._seq), action))
+
+    # --- callers -------------------------------------------------------------------------------
+
+    def _schedule_arrival(self, queue: str, rate: float) -> None:
+        def arrive() -> None:
+            number, name = self._rng.choice(self.callers)
+            self._pbx.arrive(queue, number, name)
+            self._schedule_arrival(queue, rate)
+
+        self._after(self._rng.expovariate(rate), arrive)
+
+    def _patience(self) -> float:
+        return self._rng.lognormvariate(0, self._p.patience_sigma) * self._p.patience_median
+
+    def _give_up(self, call_id: str) -> None:
+        call = self._pbx.calls.get(call_id)
+        if call is not None and call.phase in (Phase.WAITING, Phase.RINGING):
+            self._pbx.hangup_caller(call_id)
+
+    # --- handlers ------------------------------------------------------------------------------
+
+    def _on_event(self, ev: wire.AmiEvent) -> None:
+        if ev.name == "QueueCallerJoin":
+            call_id = ev.get("Uniqueid")
+            self._after(self._patience(), lambda: self._give_up(call_id))
+            return
+        member = ev.get("Interface")
+        if member not in self._handlers:
+            return
+        if ev.name == "AgentCalled":
+            if self._rng.random() >= self._p.ring_no_answer_chance:
+                leg = ev.get("DestUniqueid")
+                self._after(self._rng.uniform(*self._p.answer_delay), lambda: self._answer(member, leg))
+        elif ev.name == "AgentConnect":
+            call_id, by_agent = ev.get("Uniqueid"), self._rng.random() < self._p.agent_hangs_up_chance
+            self._after(self._rng.uniform(*self._p.talk_time), lambda: self._end(call_id, member, by_agent))
+        elif ev.name == "AgentComplete" and self._p.handlers_pause_themselves:
+            self._after(0, lambda: self._wrap_up(member))
+
+    def _answer(self, member: str, leg: str) -> None:
+        for call in self._pbx.calls.values():
+            if call.attempt and call.attempt.member == member and call.attempt.channel.uniqueid == leg:
+                self._pbx.answer(member)
+                return
+
+    def _end(self, call_id: str, member: str, by_agent: bool) -> None:
+        call = self._pbx.calls.get(call_id)
+        if call is None or call.phase is not Phase.CONNECTED:
+            return
+        if by_agent:
+            self._pbx.hangup_member(member)
+        else:
+            self._pbx.hangup_caller(call_id)
+
+    def _wrap_up(self, member: str) -> None:
+        self._pbx.members.pause(member, True, reason="wrap-up")
+        self._after(self._rng.uniform(*self._p.wrap_up), lambda: self._back(member))
+
+    def _back(self, member: str) -> None:
+        if self._rng.random() < self._p.break_chance:
+            self._pbx.members.pause(member, True, reason="break")
+            self._after(self._rng.uniform(*self._p.break_time), lambda: self._pbx.members.pause(member, False))
+        else:
+            self._pbx.members.pause(member, False)

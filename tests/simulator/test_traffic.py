@@ -1,0 +1,79 @@
+"""Random traffic at high speed: every outcome happens, and every call's sequence is consistent."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import defaultdict
+
+from telephony.frames import Frame
+from telephony.simulator import SimConfig, SimulatedPbx, TrafficProfile
+from tests.simulator.ami_client import AmiTestClient
+
+OUTCOMES = {"AgentConnect", "QueueCallerAbandon"}
+CORE = {"Newchannel", "Newstate", "QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon", "AgentCalled",
+        "AgentRingNoAnswer", "AgentConnect", "AgentComplete", "Hangup"}
+
+
+def check_call(call_id: str, events: list[Frame]) -> None:
+    """One queue call's own events: arrival, join first, one outcome, leave once, hangup last."""
+    names = [f.event for f in events if f.event in CORE]
+    queue_names = [n for n in names if n not in ("Newchannel", "Newstate")]
+    assert names[0] == "Newchannel", (call_id, names)
+    assert queue_names[0] == "QueueCallerJoin", (call_id, names)
+    assert names.count("QueueCallerJoin") == 1 and names.count("Hangup") == 1, (call_id, names)
+    assert names[-1] == "Hangup", (call_id, names)
+    assert sum(n in OUTCOMES for n in names) == 1, (call_id, names)
+    assert names.count("QueueCallerLeave") == 1, (call_id, names)
+    if "AgentConnect" in names:
+        i = names.index("AgentConnect")
+        assert names[i - 1] == "QueueCallerLeave" and names[i + 1:] == ["AgentComplete", "Hangup"], (call_id, names)
+    else:
+        i = names.index("QueueCallerAbandon")
+        assert names[i:] == ["QueueCallerAbandon", "QueueCallerLeave", "Hangup"], (call_id, names)
+    stamps = [float(f["Timestamp"]) for f in events]
+    assert stamps == sorted(stamps), call_id
+
+
+async def test_fast_traffic_gives_every_outcome_and_consistent_sequences() -> None:
+    profile = dataclasses.replace(TrafficProfile(), ring_no_answer_chance=0.25, patience_median=15)
+    config = SimConfig(traffic=profile, speed=200, seed=7)
+    async with SimulatedPbx(config) as sim:
+        client = await AmiTestClient.logged_in(sim.port)
+        reading = asyncio.create_task(_read_all(client))
+        await asyncio.sleep(1.5)  # 300 simulated seconds
+        reading.cancel()
+        await asyncio.gather(reading, return_exceptions=True)
+        await client.close()
+
+    by_call: dict[str, list[Frame]] = defaultdict(list)
+    joined = {f["Uniqueid"] for f in client.events if f.event == "QueueCallerJoin"}
+    for f in client.events:
+        if f.get("Uniqueid") in joined:
+            by_call[f["Uniqueid"]].append(f)
+    finished = {c: evs for c, evs in by_call.items() if evs[-1].event == "Hangup"}
+    assert len(finished) >= 30
+    for call_id, events in finished.items():
+        check_call(call_id, events)
+    seen = {f.event for f in client.events}
+    assert {"AgentConnect", "QueueCallerAbandon", "AgentRingNoAnswer", "AgentComplete", "QueueMemberPause"} <= seen
+    reasons = {f["Reason"] for f in client.events if f.event == "AgentComplete"}
+    assert reasons == {"agent", "caller"}
+    pauses = {f["PausedReason"] for f in client.events if f.event == "QueueMemberPause"}
+    assert "wrap-up" in pauses
+    numbers = [f["CallerIDNum"] for f in client.events if f.event == "QueueCallerJoin"]
+    assert len(set(numbers)) < len(numbers)  # some callers ring again: history pops have history
+    assert len(sim.queue_log.lines) > len(finished)
+
+
+async def test_same_seed_same_callers() -> None:
+    """The RNG is seeded: the caller pool (and the draw order) repeat from run to run."""
+    a = SimulatedPbx(SimConfig(seed=3))
+    b = SimulatedPbx(SimConfig(seed=3))
+    assert a.traffic is not None and b.traffic is not None
+    assert a.traffic.callers == b.traffic.callers
+
+
+async def _read_all(client: AmiTestClient) -> None:
+    while True:
+        await client.read_frame(timeout=5)
