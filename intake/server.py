@@ -144,7 +144,7 @@ class IntakeServer:
         ami_ok = self.session.connected and self.registry.link_up
         return {
             "ok": ami_ok and redis_ok,
-            "ami": {"connected": ami_ok, "pbx_version": self.registry.pbx_version},
+            "ami": {"connected": ami_ok, "ami_version": self.registry.pbx_version},
             "redis": {"reachable": redis_ok},
         }
 

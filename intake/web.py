@@ -131,7 +131,7 @@ def create_app(server: IntakeServer) -> FastAPI:
             raise HTTPException(422, str(exc)) from None
         return {"call_id": outcome.call_id, "status": "saved"}
 
-    app.add_websocket_route("/ws/desktop", server.desktop_endpoint)
+    app.router.add_websocket_route("/ws/desktop", server.desktop_endpoint)
 
     @app.websocket("/ws/supervisor")
     async def supervisor(websocket: WebSocket, token: str = Query("")) -> None:
