@@ -1,0 +1,48 @@
+"""`intake history import` puts every marker of a good file into Redis, and none of a bad one."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from screenpop.history import HistoryConfig, HistoryStore
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def marker(i: int, **over: object) -> str:
+    m = {"id": f"m{i}", "number": f"0770090{i:04d}", "kind": "vulnerable adult", "detail": "lives alone",
+         "created_at": 1_790_000_000.0, "created_by": "sup1"}
+    m.update(over)
+    return json.dumps(m)
+
+
+def run(file: Path, url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "intake.cli", "history", "import", str(file), "--redis-url", url],
+                          capture_output=True, text=True, cwd=REPO)
+
+
+async def test_good_file_is_imported_and_shows_in_lookups(tmp_path: Path, redis_client: aioredis.Redis, redis_url: str):
+    db = redis_client.connection_pool.connection_kwargs["db"]
+    path = tmp_path / "markers.jsonl"
+    path.write_text("# exported from the old system\n" + "\n".join(marker(i) for i in range(3)) + "\n\n")
+    result = run(path, f"{redis_url}/{db}")
+    assert result.returncode == 0, result.stderr
+    assert "imported 3 marker(s)" in result.stdout
+    history = await HistoryStore(redis_client, HistoryConfig()).lookup("07700900001", 1_790_000_100.0)
+    assert [m.kind for m in history.markers] == ["vulnerable adult"]
+
+
+async def test_one_bad_line_names_every_problem_and_imports_nothing(tmp_path: Path, redis_client: aioredis.Redis, redis_url: str):
+    db = redis_client.connection_pool.connection_kwargs["db"]
+    path = tmp_path / "markers.jsonl"
+    path.write_text("\n".join([marker(1), marker(2, kind="firearm"), "{not json", marker(4, number="abc")]) + "\n")
+    result = run(path, f"{redis_url}/{db}")
+    assert result.returncode == 1
+    assert "line 2: kind:" in result.stderr and "line 3:" in result.stderr and "line 4: number" in result.stderr
+    assert "nothing imported" in result.stderr
+    assert await redis_client.dbsize() == 0
