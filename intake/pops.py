@@ -9,6 +9,7 @@ before the pop it closes.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import Any
 
 import structlog
@@ -23,6 +24,8 @@ from screenpop.popper import pop_ringing_call
 
 log = structlog.get_logger("intake.pops")
 
+UNWRITTEN_LIMIT = 100_000  # contact records held for retry while Redis is away (~100 MB at most)
+
 class PopRouter:
     def __init__(self, history: HistoryStore, hub: DesktopHub, handler_ids: dict[str, str], clock: Any) -> None:
         """``handler_ids`` maps queue member interface -> handler id; ``clock()`` is PBX time now."""
@@ -33,6 +36,9 @@ class PopRouter:
         self._pending: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.records_failed = 0
+        # Contact records Redis refused (down, failing over): kept and retried in order, so a
+        # Redis outage delays history but loses none of it while the process lives.
+        self.unwritten: deque[ContactRecord] = deque(maxlen=UNWRITTEN_LIMIT)
 
     def handle(self, notices: list[Notice]) -> None:
         for n in notices:
@@ -109,8 +115,28 @@ class PopRouter:
             talked_seconds=call.talk_seconds,
             disposition=disposition,  # type: ignore[arg-type]
         )
+        if self.unwritten:  # keep the order: behind the ones already waiting
+            self.unwritten.append(record)
+            return
         try:
             await self.history.record_contact(record)
         except Exception as exc:
             self.records_failed += 1
-            log.error("contact_record_failed", call_id=call.call_id, error=repr(exc))
+            self.unwritten.append(record)
+            log.error("contact_record_failed", call_id=call.call_id, error=repr(exc), held=len(self.unwritten))
+
+    async def retry_unwritten(self) -> int:
+        """Write held contact records, oldest first, until one fails; returns how many were written."""
+        written = 0
+        while self.unwritten:
+            record = self.unwritten[0]
+            try:
+                await self.history.record_contact(record)
+            except Exception as exc:
+                log.warning("contact_record_retry_failed", call_id=record.call_id, error=repr(exc), held=len(self.unwritten))
+                break
+            self.unwritten.popleft()
+            written += 1
+        if written:
+            log.info("contact_records_written_late", count=written, held=len(self.unwritten))
+        return written

@@ -34,6 +34,7 @@ from telephony.session import AmiSession
 log = structlog.get_logger("intake.server")
 
 TICK = 0.25  # seconds between settle/refresh ticks: a wallboard within a second of the PBX
+RETRY_EVERY = 2.0  # seconds between attempts to write contact records Redis refused
 ANSWERED_MEMORY = 20_000  # answered calls whose outcome a handler may still file
 
 
@@ -106,9 +107,12 @@ class IntakeServer:
         log.info("outcome_filed", call_id=outcome.call_id, handler_id=handler_id, grading=outcome.grading)
 
     async def _ticker(self) -> None:
-        last_publish = 0.0
+        last_publish = last_retry = 0.0
         while True:
             await asyncio.sleep(TICK)
+            if self.pops.unwritten and time.monotonic() - last_retry >= RETRY_EVERY:
+                last_retry = time.monotonic()
+                await self.pops.retry_unwritten()
             notices = self.registry.tick(self.pbx_now())
             if notices:
                 self._dirty = True
