@@ -24,7 +24,8 @@ function figure(label, value, tone = "", name = "") {
 
 function render(picture) {
   const queuesOfLine = (line) => Object.entries(picture.queues).filter(([, q]) => q.line === line).map(([name]) => name);
-  $("lines").replaceChildren(...Object.entries(picture.lines).map(([line, f]) => {
+  const lines = Object.entries(picture.lines).sort(([a], [b]) => (a === "999" ? -1 : b === "999" ? 1 : a.localeCompare(b)));
+  $("lines").replaceChildren(...lines.map(([line, f]) => {
     const counts = handlerCounts(picture.handlers, (q) => queuesOfLine(line).includes(q));
     return el("section", { class: `panel line line-${line}`, "data-line": line, "aria-label": `Line ${line}` },
       el("h2", { text: `${line} · target ${f.target_seconds} s` }),
