@@ -86,6 +86,7 @@ async function askState(want) {
 
 function receive(message) {
   if (message.seq && message.type !== "snapshot") lastSeq = Math.max(lastSeq, message.seq);
+  if (message.type.startsWith("pop")) refreshState(); // the PBX's state moves with the call: do not wait for the poll
   switch (message.type) {
     case "pop": return showPop(message);
     case "pop.answered": return answered(message);
