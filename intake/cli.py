@@ -40,7 +40,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from intake.demo import run_demo
 
-    asyncio.run(run_demo(port=args.port, json_line=args.json, seed=args.seed, speed=args.speed, log_level=args.log_level))
+    asyncio.run(run_demo(port=args.port, json_line=args.json, seed=args.seed, speed=args.speed,
+                          callers=args.callers, log_level=args.log_level))
     return 0
 
 
@@ -69,6 +70,7 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true", help="print one JSON line (URL and tokens) for scripts")
     d.add_argument("--seed", type=int, default=999)
     d.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times faster")
+    d.add_argument("--callers", type=int, default=40, help="distinct caller numbers (few: callers ring again soon)")
     d.add_argument("--log-level", default="warning")
     d.set_defaults(run=_demo)
 

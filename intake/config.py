@@ -99,6 +99,8 @@ class LineConfig(_Section):
     name: Literal["999", "101"]
     target_seconds: Seconds
     queues: list[Annotated[str, Field(min_length=1)]] = Field(..., min_length=1)
+    # 0 turns wrap-up off; an hour is surely a typo (a handler left paused off the queue).
+    wrapup_seconds: float = Field(10.0, ge=0, le=3600, description="pause after each answered call, then ready again")
 
 
 class HandlerConfig(_Section):
@@ -126,7 +128,9 @@ class IntakeConfig(_Section):
     lines: list[LineConfig] = Field(..., min_length=1)
     handlers: list[HandlerConfig] = []
     supervisors: list[SupervisorConfig] = []
-    wrapup_reason: str = Field("wrap-up", description="pause reason the PBX reports while a handler is in wrap-up")
+    wrapup_reason: str = Field("wrap-up", min_length=1, max_length=80, pattern=r"^[^\r\n:]+$",
+                               description="pause reason the PBX reports while a handler is in wrap-up")
+    repeat_caller_threshold: int = Field(3, ge=1, le=1000, description="calls in 30 days above which a pop says repeat caller")
 
     def line_of(self, queue: str) -> LineConfig | None:
         for line in self.lines:

@@ -20,6 +20,7 @@ from intake.server import IntakeServer, make_redis
 from screenpop.models import Marker
 from screenpop.web import redact_tokens_in_server_logs
 from telephony.simulator import SimConfig, SimulatedPbx
+from telephony.simulator.config import TrafficProfile
 
 HANDLER_NAMES = {"h1": "Alice Hughes", "h2": "Ben Okafor", "h3": "Carys Jones", "h4": "Dev Patel"}
 SEEDED_MARKERS = [
@@ -31,6 +32,8 @@ SEEDED_MARKERS = [
 
 
 def demo_config(sim: SimConfig, ami_port: int, http_port: int) -> IntakeConfig:
+    # Wrap-up runs on the wall clock: a few simulated seconds, so four handlers keep up.
+    wrapup = round(max(0.5, 4.0 / sim.speed), 2)
     lines: dict[str, list[str]] = {}
     for q in sim.queues:
         lines.setdefault(q.line, []).append(q.name)
@@ -39,7 +42,8 @@ def demo_config(sim: SimConfig, ami_port: int, http_port: int) -> IntakeConfig:
                 "ping_interval": 5, "ping_timeout": 3, "reconnect_initial": 0.2, "reconnect_max": 5},
         "redis": {"url": "embedded"},
         "http": {"host": "127.0.0.1", "port": http_port},
-        "lines": [{"name": name, "target_seconds": 12 if name == "999" else 60, "queues": queues} for name, queues in lines.items()],
+        "lines": [{"name": name, "target_seconds": 12 if name == "999" else 60, "queues": queues,
+                   "wrapup_seconds": wrapup} for name, queues in lines.items()],
         "handlers": [{"id": h.name, "name": HANDLER_NAMES.get(h.name, h.name), "member": h.interface,
                       "queues": list(h.queues), "token": f"env:INTAKE_DEMO_TOKEN_{h.name.upper()}"} for h in sim.handlers],
         "supervisors": [{"id": "sup1", "name": "Demo supervisor", "token": "env:INTAKE_DEMO_TOKEN_SUP1"}],
@@ -55,10 +59,13 @@ async def seed_history(server: IntakeServer) -> None:
 
 
 async def run_demo(*, port: int = 8080, json_line: bool = False, seed: int = 999, speed: float = 1.0,
-                   log_level: str = "warning") -> None:
+                   callers: int = 40, log_level: str = "warning") -> None:
     logs.configure(log_level)
     redact_tokens_in_server_logs()
-    sim_config = SimConfig(seed=seed, speed=speed, secret=token_source.token_urlsafe(16))
+    # intake manages wrap-up (a timed pause after each call), so the simulated handlers leave
+    # pausing to it. ``callers`` sizes the caller pool: a tiny pool makes numbers ring again soon.
+    traffic = TrafficProfile(handlers_pause_themselves=False, caller_pool=callers)
+    sim_config = SimConfig(seed=seed, speed=speed, secret=token_source.token_urlsafe(16), traffic=traffic)
     async with SimulatedPbx(sim_config) as sim:
         config = demo_config(sim_config, sim.port, port)
         secrets = {"ami.secret": sim_config.secret}
@@ -77,18 +84,23 @@ async def run_demo(*, port: int = 8080, json_line: bool = False, seed: int = 999
             await run  # raises why the server could not start (e.g. port in use)
             return
         base = f"http://127.0.0.1:{bound[0] if bound else port}"
-        announce(base, tokens, supervisor_token, sim.port, json_line)
+        announce(base, tokens, supervisor_token, (sim.port, sim_config.username, sim_config.secret), json_line)
         await run
 
 
-def announce(base: str, tokens: dict[str, str], supervisor_token: str, ami_port: int, json_line: bool) -> None:
-    if json_line:
-        print(json.dumps({"base_url": base, "ami_port": ami_port, "handlers": tokens,
-                          "supervisors": {"sup1": supervisor_token}}), flush=True)
+def announce(base: str, tokens: dict[str, str], supervisor_token: str, ami: tuple[int, str, str], json_line: bool) -> None:
+    ami_port, ami_username, ami_secret = ami
+    if json_line:  # the simulator's AMI login too: tests check the PBX's own view through it
+        print(json.dumps({"base_url": base, "ami_port": ami_port, "ami_username": ami_username, "ami_secret": ami_secret,
+                          "handlers": tokens, "supervisors": {"sup1": supervisor_token}}), flush=True)
         return
     ws = base.replace("http", "ws", 1)
     print(f"""intake demo: a simulated PBX (AMI on 127.0.0.1:{ami_port}) is playing 999 and 101 calls.
 
+  Handler desktop  {base}/desktop     (sign in with a handler's token below)
+  Wallboard        {base}/wallboard   (supervisor token)
+  Reports          {base}/reports
+  Prometheus       {base}/metrics
   Health           {base}/healthz
   API docs         {base}/docs
   Live queues      curl -H 'Authorization: Bearer {supervisor_token}' {base}/api/queues

@@ -42,3 +42,15 @@ class IllegalTransition(IntakeError):
         self.call_id = call_id
         self.state = state
         self.event = event
+
+
+class StateChangeFailed(IntakeError):
+    """A handler asked for a state the PBX did not give them. ``refused``: the PBX said no (its
+    message is in the text); otherwise it could not be reached or did not answer in time."""
+
+    def __init__(self, handler_id: str, wanted: str, detail: str, *, refused: bool) -> None:
+        super().__init__(f"{wanted} for {handler_id} not done: {detail}")
+        self.handler_id = handler_id
+        self.wanted = wanted
+        self.detail = detail
+        self.refused = refused

@@ -12,7 +12,9 @@ of a second at any volume, in constant memory.
 
 from __future__ import annotations
 
-from collections import Counter
+import time
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +49,73 @@ class AnswerTimes:
             if seen >= rank:
                 return round((b + 1) * BIN, 1)
         raise AssertionError("unreachable: rank beyond count")
+
+
+def _share(settled: int, within: int) -> dict[str, Any]:
+    return {"settled": settled, "answered_within_target": within,
+            "answered_within_target_pct": round(100 * within / settled, 1) if settled else None}
+
+
+@dataclass(slots=True)
+class RollingWindow:
+    """Settled calls and those answered within target over the last ``seconds``.
+
+    Counts are kept in ``step``-second buckets, so memory stays constant at any volume and a call
+    leaves the window up to one step late: a wallboard figure, not an audit one (the journal is).
+    """
+
+    seconds: float = 900.0
+    step: float = 10.0
+    _buckets: deque[list[int]] = field(default_factory=deque)  # [bucket index, settled, within]
+
+    def add(self, at: float, within: bool) -> None:
+        index = int(at // self.step)
+        bucket = next((b for b in reversed(self._buckets) if b[0] == index), None)
+        if bucket is None:
+            bucket = [index, 0, 0]
+            # Events come in PBX-time order, but keep the deque sorted if one arrives late.
+            position = len(self._buckets)
+            while position and self._buckets[position - 1][0] > index:
+                position -= 1
+            self._buckets.insert(position, bucket)
+        bucket[1] += 1
+        bucket[2] += within
+
+    def counts(self, now: float) -> tuple[int, int]:
+        """(settled, answered within target) in the window ending at ``now``."""
+        oldest = int((now - self.seconds) // self.step)
+        while self._buckets and self._buckets[0][0] <= oldest:
+            self._buckets.popleft()
+        return sum(b[1] for b in self._buckets), sum(b[2] for b in self._buckets)
+
+    def report(self, now: float) -> dict[str, Any]:
+        return _share(*self.counts(now))
+
+
+def local_day(at: float) -> str:
+    return time.strftime("%Y-%m-%d", time.localtime(at))
+
+
+@dataclass(slots=True)
+class DayTally:
+    """Settled calls and those answered within target since local midnight (the control room's
+    "today"); starts again at the first call of a new day, and reads as zero once the day is over."""
+
+    day_of: Callable[[float], str] = local_day
+    day: str = ""
+    settled: int = 0
+    within: int = 0
+
+    def add(self, at: float, within: bool) -> None:
+        if self.day_of(at) != self.day:
+            self.day, self.settled, self.within = self.day_of(at), 0, 0
+        self.settled += 1
+        self.within += within
+
+    def report(self, now: float) -> dict[str, Any]:
+        if self.day_of(now) != self.day:
+            return {"day": self.day_of(now), **_share(0, 0)}
+        return {"day": self.day, **_share(self.settled, self.within)}
 
 
 @dataclass(slots=True)
@@ -94,6 +163,8 @@ class Figures:
     waited_over_2min: int = 0
     from_queue: Basis = field(default_factory=Basis)
     from_arrival: Basis = field(default_factory=Basis)
+    last_15min: RollingWindow = field(default_factory=RollingWindow)
+    today: DayTally = field(default_factory=DayTally)
 
     @property
     def settled(self) -> int:
@@ -112,6 +183,8 @@ class Figures:
             "waited_over_2min": self.waited_over_2min,
             "from_queue_entry": self.from_queue.report(self.settled),
             "from_arrival": self.from_arrival.report(self.settled),
+            "last_15min": self.last_15min.report(now),
+            "today": self.today.report(now),
         }
 
 
@@ -149,6 +222,9 @@ class QueueMetrics:
             else:
                 fig.left_other += 1
             fig.waited_over_2min += waited > LONG_WAIT_SECONDS
+            within = call.answered_at is not None and waited <= call.target_seconds
+            fig.last_15min.add(now, within)
+            fig.today.add(now, within)
 
     def report(self, waiting: list[Call], now: float) -> dict[str, Any]:
         by_queue: dict[str, list[Call]] = {q: [] for q in self.queues}

@@ -9,12 +9,12 @@ before the pop it closes.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from typing import Any
 
 import structlog
 
 from intake.calls import Call, CallState
+from intake.held import HeldWrites
 from intake.registry import Answered, Finished, Notice, Ringing, RingStopped
 from screenpop.delivery import DesktopHub
 from screenpop.history import HistoryStore
@@ -24,7 +24,6 @@ from screenpop.popper import pop_ringing_call
 
 log = structlog.get_logger("intake.pops")
 
-UNWRITTEN_LIMIT = 100_000  # contact records held for retry while Redis is away (~100 MB at most)
 
 class PopRouter:
     def __init__(self, history: HistoryStore, hub: DesktopHub, handler_ids: dict[str, str], clock: Any) -> None:
@@ -35,10 +34,8 @@ class PopRouter:
         self.clock = clock
         self._pending: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self.records_failed = 0
-        # Contact records Redis refused (down, failing over): kept and retried in order, so a
-        # Redis outage delays history but loses none of it while the process lives.
-        self.unwritten: deque[ContactRecord] = deque(maxlen=UNWRITTEN_LIMIT)
+        # Contact records Redis refused are held and retried: an outage delays history, loses none.
+        self.unwritten: HeldWrites[ContactRecord] = HeldWrites("contact_record", lambda r: self.history.record_contact(r))
 
     def handle(self, notices: list[Notice]) -> None:
         for n in notices:
@@ -115,28 +112,7 @@ class PopRouter:
             talked_seconds=call.talk_seconds,
             disposition=disposition,  # type: ignore[arg-type]
         )
-        if self.unwritten:  # keep the order: behind the ones already waiting
-            self.unwritten.append(record)
-            return
-        try:
-            await self.history.record_contact(record)
-        except Exception as exc:
-            self.records_failed += 1
-            self.unwritten.append(record)
-            log.error("contact_record_failed", call_id=call.call_id, error=repr(exc), held=len(self.unwritten))
+        await self.unwritten.submit(record)
 
     async def retry_unwritten(self) -> int:
-        """Write held contact records, oldest first, until one fails; returns how many were written."""
-        written = 0
-        while self.unwritten:
-            record = self.unwritten[0]
-            try:
-                await self.history.record_contact(record)
-            except Exception as exc:
-                log.warning("contact_record_retry_failed", call_id=record.call_id, error=repr(exc), held=len(self.unwritten))
-                break
-            self.unwritten.popleft()
-            written += 1
-        if written:
-            log.info("contact_records_written_late", count=written, held=len(self.unwritten))
-        return written
+        return await self.unwritten.retry()

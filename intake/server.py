@@ -19,8 +19,12 @@ import uvicorn
 from intake import logs
 from intake.auth import Principals
 from intake.config import IntakeConfig
+from intake.handler_actions import HandlerDesk
+from intake.held import HeldWrites
+from intake.journal import CallJournal, JournalRecord
 from intake.pops import PopRouter
-from intake.registry import Answered, Registry
+from intake.prometheus import IntakeCollector, prometheus_registry
+from intake.registry import Answered, Finished, Notice, Registry
 from intake.supervisors import SupervisorStream
 from intake.web import create_app
 from screenpop.delivery import DesktopHub
@@ -67,6 +71,12 @@ class IntakeServer:
             action_timeout=config.ami.action_timeout, backoff_initial=config.ami.reconnect_initial,
             backoff_max=config.ami.reconnect_max, on_event=self.on_event,
         )
+        self.desk = HandlerDesk(config, self.session, self.registry.handlers.get)
+        self.journal = CallJournal(redis, config.redis.key_prefix)
+        self.prometheus = prometheus_registry(IntakeCollector(self.queue_report, self.handler_views,
+                                                              lambda: self.session.counters))
+        self._background: set[asyncio.Task[None]] = set()
+        self.journal_writes: HeldWrites[JournalRecord] = HeldWrites("journal", self.journal.append)
         # call id -> (handler id, caller number) for calls answered recently: outcomes may be
         # filed after the call ended, but only by the handler who took it.
         self._answered: OrderedDict[str, tuple[str, str]] = OrderedDict()
@@ -80,13 +90,27 @@ class IntakeServer:
     # --- the event path ------------------------------------------------------------------------
 
     def on_event(self, event: DomainEvent) -> None:
-        notices = self.registry.apply(event)
+        self._handle(self.registry.apply(event))
+
+    def _handle(self, notices: list[Notice]) -> None:
         if notices:
             self._dirty = True
             self.pops.handle(notices)
             for n in notices:
                 if isinstance(n, Answered):
                     self._remember_answer(n.call.call_id, n.member, n.call.caller_number)
+                elif isinstance(n, Finished):
+                    self._settled(n)
+
+    def _settled(self, n: Finished) -> None:
+        if n.call.counted:
+            task = asyncio.get_running_loop().create_task(self._journal(JournalRecord.of(n.call)))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        self.desk.call_finished(n.call)
+
+    async def _journal(self, record: JournalRecord) -> None:
+        await self.journal_writes.submit(record)
 
     def _remember_answer(self, call_id: str, member: str, number: str) -> None:
         handler = self.registry.handlers.get(member)
@@ -110,13 +134,11 @@ class IntakeServer:
         last_publish = last_retry = 0.0
         while True:
             await asyncio.sleep(TICK)
-            if self.pops.unwritten and time.monotonic() - last_retry >= RETRY_EVERY:
+            if (self.pops.unwritten or self.journal_writes) and time.monotonic() - last_retry >= RETRY_EVERY:
                 last_retry = time.monotonic()
                 await self.pops.retry_unwritten()
-            notices = self.registry.tick(self.pbx_now())
-            if notices:
-                self._dirty = True
-                self.pops.handle(notices)
+                await self.journal_writes.retry()
+            self._handle(self.registry.tick(self.pbx_now()))
             now = time.monotonic()
             # Waits grow by themselves: refresh at least once a second while calls wait.
             if self._dirty or (now - last_publish >= 1.0 and self.registry.waiting_calls()):
@@ -136,6 +158,15 @@ class IntakeServer:
 
     def handler_views(self) -> list[dict[str, Any]]:
         return [h.view(self.config.wrapup_reason) for h in self.registry.handlers.values()]
+
+    def handler_me(self, handler_id: str) -> dict[str, Any]:
+        """What a handler's desktop shows about its own handler."""
+        configured = next(h for h in self.config.handlers if h.id == handler_id)
+        seen = self.registry.handlers.get(configured.member)
+        view = seen.view(self.config.wrapup_reason) if seen else {"state": "logged-out", "reason": ""}
+        return {"handler_id": handler_id, "name": configured.name, "state": view["state"], "reason": view["reason"],
+                "queues": configured.queues, "wrapup_reason": self.config.wrapup_reason,
+                "repeat_caller_threshold": self.config.repeat_caller_threshold}
 
     def picture(self) -> dict[str, Any]:
         return {**self.queue_report(), "calls": self.live_calls(), "handlers": self.handler_views()}
@@ -175,8 +206,10 @@ class IntakeServer:
                 await web
                 ticker.cancel()
         finally:
+            await self.desk.close()
             await self.session.stop()
             await self.pops.drain()
+            await asyncio.gather(*self._background, return_exceptions=True)
 
 
 async def serve(config: IntakeConfig, secrets: dict[str, str], *, log_level: str = "info") -> None:

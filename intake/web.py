@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from intake.auth import Principal, Role
+from intake.web_ui import add_ui_routes
 from screenpop.errors import BadMessage, NotANumber, NotYourCall, OutcomeRejected, UnknownCall
 from screenpop.inbound import OutcomeSubmission, parse_client_message
 from screenpop.models import Marker, MarkerKind, Outcome, describe, is_history_number
@@ -132,6 +133,7 @@ def create_app(server: IntakeServer) -> FastAPI:
         return {"call_id": outcome.call_id, "status": "saved"}
 
     app.router.add_websocket_route("/ws/desktop", server.desktop_endpoint)
+    add_ui_routes(app, server, _principal, _supervisor)
 
     @app.websocket("/ws/supervisor")
     async def supervisor(websocket: WebSocket, token: str = Query("")) -> None:

@@ -104,3 +104,22 @@ def test_a_config_without_a_999_line_is_refused():
     with pytest.raises(ConfigError) as exc:
         config.parse({"ami": {"secret": "env:X"}, "lines": [{"name": "101", "target_seconds": 60, "queues": ["q"]}]})
     assert "no 999 line" in str(exc.value)
+
+
+@pytest.mark.parametrize(("wrapup", "reason", "problem"), [
+    (-1, "wrap-up", "lines[0].wrapup_seconds"),
+    (7200, "wrap-up", "lines[0].wrapup_seconds"),
+    ("ten", "wrap-up", "lines[0].wrapup_seconds"),
+    (10, "wrap\r\nAction: Hangup", "wrapup_reason"),
+])
+def test_wrapup_seconds_and_reason_are_checked(wrapup, reason, problem):
+    raw = {"ami": {"secret": "env:X"}, "wrapup_reason": reason,
+           "lines": [{"name": "999", "target_seconds": 12, "queues": ["emergency"], "wrapup_seconds": wrapup}]}
+    with pytest.raises(ConfigError) as caught:
+        config.parse(raw)
+    assert [p.path for p in caught.value.problems] == [problem]
+
+
+def test_shipped_config_sets_a_wrapup_per_line():
+    cfg = config.load(Path(__file__).resolve().parents[2] / "config" / "intake.toml")
+    assert {line.name: line.wrapup_seconds for line in cfg.lines} == {"999": 15, "101": 10}

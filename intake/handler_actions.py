@@ -1,0 +1,155 @@
+"""Handler states the desktop asks for, turned into AMI actions; and wrap-up after a call.
+
+The decisions are pure: :func:`plan` says which QueueAdd / QueueRemove / QueuePause actions take
+a handler from what the PBX last reported to the state they asked for, on the queues their
+configuration names; :func:`wrapup_after` says whether a finished call starts a wrap-up pause.
+:class:`HandlerDesk` is the edge: it sends the actions through the AMI session and runs the
+wrap-up timers. The PBX stays the source of truth: the registry learns the new state from the
+PBX's own QueueMember* events, never from what we asked for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol
+
+import structlog
+
+from intake.calls import Call
+from intake.config import HandlerConfig, IntakeConfig
+from intake.errors import StateChangeFailed
+from intake.handlers import Handler, HandlerState
+from telephony import actions
+from telephony.actions import Action, Response
+from telephony.errors import ActionError, ActionFailed
+from telephony.events import MemberState
+
+log = structlog.get_logger("intake.handler_actions")
+
+
+class Wanted(Enum):
+    """The states a handler may ask for; ringing, on call and wrap-up are the PBX's to say."""
+
+    READY = "ready"
+    NOT_READY = "not-ready"
+    LOGGED_OUT = "logged-out"
+
+
+def plan(wanted: Wanted, reason: str, handler: HandlerConfig, memberships: Mapping[str, MemberState]) -> list[Action]:
+    """The actions that take ``handler`` to ``wanted`` given its current queue memberships.
+
+    Only the handler's configured queues are touched: a supervisor's ad-hoc membership elsewhere
+    is theirs to undo. Not-ready re-pauses queues already paused so the new reason shows.
+    """
+    m = handler.member
+    joined = [q for q in handler.queues if q in memberships]
+    missing = [q for q in handler.queues if q not in memberships]
+    if wanted is Wanted.LOGGED_OUT:
+        return [actions.queue_remove(q, m) for q in joined]
+    if wanted is Wanted.READY:
+        return ([actions.queue_add(q, m, member_name=handler.id) for q in missing]
+                + [actions.queue_pause(m, False, q) for q in joined if memberships[q].paused])
+    return ([actions.queue_add(q, m, member_name=handler.id, paused=True, reason=reason) for q in missing]
+            + [actions.queue_pause(m, True, q, reason) for q in joined])
+
+
+@dataclass(frozen=True, slots=True)
+class WrapUp:
+    handler_id: str
+    member: str
+    queues: tuple[str, ...]
+    seconds: float
+    reason: str
+
+
+def wrapup_after(call: Call, handler: Handler | None, seconds: float, wrapup_reason: str) -> WrapUp | None:
+    """A wrap-up pause for the handler who answered ``call``, or None when none is due: nobody
+    answered, an unconfigured member did, wrap-up is off for the line, or the handler is logged
+    out or already not ready (a break they chose outranks wrap-up)."""
+    if call.answered_at is None or handler is None or handler.handler_id is None or seconds <= 0:
+        return None
+    if not handler.memberships:
+        return None
+    state, _ = handler.state(wrapup_reason)
+    if state is HandlerState.NOT_READY:
+        return None
+    return WrapUp(handler.handler_id, handler.member, tuple(sorted(handler.memberships)), seconds, wrapup_reason)
+
+
+def wrapup_still_due(handler: Handler, wrapup_reason: str) -> bool:
+    """At the end of the timer: unpause only a handler still in wrap-up (not one who went on a
+    break or logged out meanwhile)."""
+    return handler.state(wrapup_reason)[0] is HandlerState.WRAP_UP
+
+
+class Sender(Protocol):
+    async def send(self, action: Action, timeout: float | None = None) -> Response: ...
+
+
+class HandlerDesk:
+    """Carries out handlers' state requests and wrap-ups against the PBX."""
+
+    def __init__(self, config: IntakeConfig, sender: Sender, handlers: Callable[[str], Handler | None]) -> None:
+        """``handlers(member)`` gives the registry's view of a member (None if unknown)."""
+        self.config = config
+        self.sender = sender
+        self.handlers = handlers
+        self._by_id = {h.id: h for h in config.handlers}
+        self._timers: dict[str, asyncio.Task[None]] = {}
+
+    async def request(self, handler_id: str, wanted: Wanted, reason: str = "") -> int:
+        """Send what :func:`plan` says; returns how many actions the PBX accepted."""
+        handler = self._by_id[handler_id]
+        seen = self.handlers(handler.member)
+        todo = plan(wanted, reason or "not ready", handler, seen.memberships if seen else {})
+        self._cancel_wrapup(handler_id)  # the handler's own choice ends any wrap-up timer
+        await self._send_all(handler_id, wanted.value, todo)
+        log.info("handler_state_requested", handler_id=handler_id, wanted=wanted.value, reason=reason, actions=len(todo))
+        return len(todo)
+
+    def call_finished(self, call: Call) -> None:
+        """Start wrap-up for the handler who answered ``call``, if one is due."""
+        line = self.config.line_of(call.queue)
+        handler = self.handlers(call.answered_by) if call.answered_by else None
+        wrap = wrapup_after(call, handler, line.wrapup_seconds if line else 0, self.config.wrapup_reason)
+        if wrap is None:
+            return
+        self._cancel_wrapup(wrap.handler_id)
+        self._timers[wrap.handler_id] = asyncio.get_running_loop().create_task(self._wrapup(wrap))
+
+    async def close(self) -> None:
+        for handler_id in list(self._timers):
+            self._cancel_wrapup(handler_id)
+
+    def _cancel_wrapup(self, handler_id: str) -> None:
+        task = self._timers.pop(handler_id, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    async def _wrapup(self, wrap: WrapUp) -> None:
+        with structlog.contextvars.bound_contextvars(handler_id=wrap.handler_id):
+            try:
+                await self._send_all(wrap.handler_id, "wrap-up",
+                                     [actions.queue_pause(wrap.member, True, q, wrap.reason) for q in wrap.queues])
+                await asyncio.sleep(wrap.seconds)
+                handler = self.handlers(wrap.member)
+                if handler is not None and wrapup_still_due(handler, wrap.reason):
+                    await self._send_all(wrap.handler_id, "ready after wrap-up",
+                                         [actions.queue_pause(wrap.member, False, q) for q in sorted(handler.memberships)])
+            except StateChangeFailed as exc:
+                log.warning("wrapup_failed", detail=exc.detail)
+            finally:
+                if self._timers.get(wrap.handler_id) is asyncio.current_task():
+                    del self._timers[wrap.handler_id]
+
+    async def _send_all(self, handler_id: str, wanted: str, todo: list[Action]) -> None:
+        for action in todo:
+            try:
+                await self.sender.send(action)
+            except ActionFailed as exc:
+                raise StateChangeFailed(handler_id, wanted, f"the PBX refused {action.name}: {exc.message}", refused=True) from None
+            except ActionError as exc:
+                raise StateChangeFailed(handler_id, wanted, f"the PBX could not be reached ({exc})", refused=False) from None

@@ -1,0 +1,118 @@
+"""The call journal: one record per settled call, kept in Redis by local day, and the reports
+read back from it (so a report survives a restart, unlike the live figures).
+
+Key layout: ``{prefix}journal:{YYYY-MM-DD}`` is a sorted set, score = queue entry (PBX epoch),
+member = the record's JSON (it carries the call id, so two calls never collide). The day is the
+server's local day, the one a control room's "yesterday 14:00-15:00" means.
+
+:func:`hourly_report` is pure: records in, one row per hour out.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Iterable
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from intake.calls import Call
+from intake.metrics import LONG_WAIT_SECONDS, local_day
+
+RETENTION_SECONDS = 400 * 86_400
+
+Settled = Literal["answered", "abandoned", "left"]
+
+
+class JournalRecord(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    call_id: str
+    line: str
+    queue: str
+    target_seconds: float
+    queued_at: float
+    settled: Settled
+    waited_seconds: float
+    """Queue entry to answer (answered) or to leaving the queue (abandoned, left)."""
+    waited_from_arrival: float | None = None
+    """The call's arrival at the PBX to answer, where the events showed the arrival."""
+
+    @classmethod
+    def of(cls, call: Call) -> JournalRecord:
+        end = call.answered_at or call.left_at or call.ended_at or call.queued_at
+        settled: Settled = "answered" if call.answered_at is not None else (
+            "abandoned" if call.state.value == "abandoned" else "left")
+        arrival = call.waited_from_arrival(end)
+        return cls(call_id=call.call_id, line=call.line, queue=call.queue, target_seconds=call.target_seconds,
+                   queued_at=call.queued_at, settled=settled, waited_seconds=round(call.waited(end), 3),
+                   waited_from_arrival=None if arrival is None else round(arrival, 3))
+
+    @property
+    def within_target(self) -> bool:
+        return self.settled == "answered" and self.waited_seconds <= self.target_seconds
+
+
+class CallJournal:
+    def __init__(self, redis: Any, prefix: str = "intake:") -> None:
+        self.redis = redis
+        self.prefix = prefix
+
+    def key(self, day: str) -> str:
+        return f"{self.prefix}journal:{day}"
+
+    async def append(self, record: JournalRecord) -> None:
+        key = self.key(local_day(record.queued_at))
+        async with self.redis.pipeline(transaction=True) as tx:
+            tx.zadd(key, {record.model_dump_json(): record.queued_at})
+            tx.expire(key, RETENTION_SECONDS)
+            await tx.execute()
+
+    async def day(self, day: date) -> list[JournalRecord]:
+        raw = await self.redis.zrange(self.key(day.isoformat()), 0, -1)
+        return [JournalRecord.model_validate_json(r) for r in raw]
+
+
+COLUMNS = ("hour", "offered", "answered", "answered_within_target", "answered_within_target_pct",
+           "under_10s", "10s_to_60s", "60s_and_over", "abandoned", "waited_over_2min")
+
+
+def hourly_report(records: Iterable[JournalRecord], line: str | None = None) -> list[dict[str, Any]]:
+    """One row per local hour (0-23) of the records' day.
+
+    Answered within target counts against every offered call, abandoned ones included (see
+    :mod:`intake.metrics`). The Home Office buckets are measured from the call's arrival at the
+    PBX where known, else from queue entry.
+    """
+    rows = [dict.fromkeys(COLUMNS, 0) | {"hour": h} for h in range(24)]
+    for r in records:
+        if line is not None and r.line != line:
+            continue
+        row = rows[time.localtime(r.queued_at).tm_hour]
+        row["offered"] += 1
+        row["waited_over_2min"] += r.waited_seconds > LONG_WAIT_SECONDS
+        if r.settled == "abandoned":
+            row["abandoned"] += 1
+        if r.settled != "answered":
+            continue
+        row["answered"] += 1
+        row["answered_within_target"] += r.within_target
+        waited = r.waited_from_arrival if r.waited_from_arrival is not None else r.waited_seconds
+        bucket = "under_10s" if waited < 10 else "10s_to_60s" if waited < 60 else "60s_and_over"
+        row[bucket] += 1
+    for row in rows:
+        row["answered_within_target_pct"] = (round(100 * row["answered_within_target"] / row["offered"], 1)
+                                             if row["offered"] else None)
+    return rows
+
+
+def report_csv(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if row[k] is None else row[k] for k in COLUMNS})
+    return out.getvalue()

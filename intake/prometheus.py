@@ -1,0 +1,76 @@
+"""``/metrics`` for Prometheus: the registry's figures read at scrape time, never kept twice.
+
+A custom collector asks the server for the same report the wallboard shows and turns it into
+samples labelled ``line`` and ``queue``; counters are the registry's own since start.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from intake.handlers import HandlerState
+
+_GAUGES = (("waiting", "calls waiting in the queue now"),
+           ("longest_wait_seconds", "longest wait of a call waiting now, from queue entry"))
+_COUNTERS = (("offered", "calls offered (queued) since the server started watching"),
+             ("answered", "calls answered"),
+             ("abandoned", "calls abandoned by the caller while waiting"))
+
+
+class IntakeCollector(Collector):
+    def __init__(self, report: Callable[[], dict[str, Any]], handlers: Callable[[], list[dict[str, Any]]],
+                 ami_counters: Callable[[], Any]) -> None:
+        """``report()`` is the registry's queue report, ``handlers()`` the handler views,
+        ``ami_counters()`` the AMI session's counters dataclass."""
+        self._report, self._handlers, self._ami = report, handlers, ami_counters
+
+    def collect(self) -> Iterator[Metric]:
+        report = self._report()
+        rows = [({"line": q["line"], "queue": name}, q) for name, q in report["queues"].items()]
+        labels = ["line", "queue"]
+        for key, doc in _GAUGES:
+            g = GaugeMetricFamily(f"intake_{key}", doc, labels=labels)
+            for lab, q in rows:
+                g.add_metric([lab["line"], lab["queue"]], q[key])
+            yield g
+        for key, doc in _COUNTERS:
+            c = CounterMetricFamily(f"intake_calls_{key}", doc, labels=labels)
+            for lab, q in rows:
+                c.add_metric([lab["line"], lab["queue"]], q[key])
+            yield c
+        within = CounterMetricFamily("intake_calls_answered_within_target", "calls answered within the line's target, from queue entry", labels=labels)
+        for lab, q in rows:
+            within.add_metric([lab["line"], lab["queue"]], q["from_queue_entry"]["answered_within_target"])
+        yield within
+        yield self._handlers_by_state(report)
+        ami = CounterMetricFamily("intake_ami", "AMI session counters", labels=["counter"])
+        for name, value in asdict(self._ami()).items():
+            ami.add_metric([name], value)
+        yield ami
+
+    def _handlers_by_state(self, report: dict[str, Any]) -> GaugeMetricFamily:
+        counts: Counter[tuple[str, str, str]] = Counter()
+        for h in self._handlers():
+            for queue in h["queues"]:
+                if queue in report["queues"]:
+                    counts[(report["queues"][queue]["line"], queue, h["state"])] += 1
+        g = GaugeMetricFamily("intake_handlers", "handlers who are members of the queue, by state", labels=["line", "queue", "state"])
+        for name, q in report["queues"].items():
+            for state in HandlerState:
+                g.add_metric([q["line"], name, state.value], counts[(q["line"], name, state.value)])
+        return g
+
+
+def prometheus_registry(collector: IntakeCollector) -> CollectorRegistry:
+    """A registry of its own (not the process-global one): two servers in one test process must
+    not collide, and nothing else's samples leak into ours."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return registry

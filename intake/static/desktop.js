@@ -1,0 +1,226 @@
+// The handler's desktop: sign in, state bar (drives the PBX through POST /api/me/state), the pop
+// for the ringing call from /ws/desktop, and the outcome form sent back over the same socket.
+import { api, clock, el, forgetToken, ReconnectingSocket, storedToken, storeToken, when, wsUrl } from "/static/common.js";
+
+const KEY = "intake.desktop.token";
+const $ = (id) => document.getElementById(id);
+const CLOSED = { "answered-elsewhere": "answered by someone else", abandoned: "the caller hung up", "rang-out": "your phone stopped ringing", ended: "the call ended" };
+
+let token = "";
+let me = null;
+let socket = null;
+let lastSeq = 0;
+let current = null; // { pop, receivedAt, answeredAt, ended }
+
+function show(node, visible) { node.classList.toggle("hidden", !visible); }
+function say(node, text) { node.textContent = text; show(node, Boolean(text)); }
+
+// --- signing in -------------------------------------------------------------------------------
+
+async function signIn(candidate) {
+  try {
+    me = await api(candidate, "/api/me");
+  } catch (error) {
+    say($("signin-error"), error.status === 401 || error.status === 403
+      ? "That token was not accepted: use your own handler token." : `Cannot sign in: ${error.message}`);
+    return;
+  }
+  token = candidate;
+  storeToken(KEY, token);
+  say($("signin-error"), "");
+  show($("signin"), false);
+  show($("desk"), true);
+  show($("sign-out"), true);
+  $("who").textContent = `${me.name} (${me.handler_id})`;
+  renderState(me);
+  socket = new ReconnectingSocket(() => wsUrl(`/ws/desktop?token=${encodeURIComponent(token)}&last_seq=${lastSeq}`), {
+    onMessage: receive,
+    onStatus: (up, why) => {
+      const badge = $("connection");
+      badge.textContent = up ? "Connected" : `Disconnected – ${why}`;
+      badge.className = `status ${up ? "up" : "down"}`;
+    },
+    onRefused: signOut,
+  });
+  socket.start();
+  setInterval(refreshState, 1000);
+}
+
+function signOut() {
+  forgetToken(KEY);
+  location.reload();
+}
+
+// --- state bar ----------------------------------------------------------------------------------
+
+const STATE_WORDS = { "logged-out": "Logged out", ready: "Ready", ringing: "Ringing", "on-call": "On call", "wrap-up": "Wrap-up", "not-ready": "Not ready" };
+
+function renderState(view) {
+  const state = $("state");
+  state.textContent = STATE_WORDS[view.state] || view.state;
+  state.dataset.state = view.state;
+  $("state-reason").textContent = view.state === "not-ready" && view.reason ? `(${view.reason})` : "";
+  for (const button of document.querySelectorAll("[data-want]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.want === view.state));
+  }
+}
+
+async function refreshState() {
+  if (!token) return;
+  try { renderState(await api(token, "/api/me")); } catch { /* the badge shows the link; try again next tick */ }
+}
+
+async function askState(want) {
+  const body = { state: want };
+  if (want === "not-ready") body.reason = $("reason").value;
+  say($("state-error"), "");
+  try {
+    await api(token, "/api/me/state", { method: "POST", body: JSON.stringify(body) });
+  } catch (error) {
+    say($("state-error"), `Could not change state: ${error.message}`);
+  }
+  await refreshState();
+}
+
+// --- the stream -------------------------------------------------------------------------------
+
+function receive(message) {
+  if (message.seq && message.type !== "snapshot") lastSeq = Math.max(lastSeq, message.seq);
+  if (message.type.startsWith("pop")) refreshState(); // the PBX's state moves with the call: do not wait for the poll
+  switch (message.type) {
+    case "pop": return showPop(message);
+    case "pop.answered": return answered(message);
+    case "pop.closed": return closed(message);
+    case "snapshot":
+      lastSeq = message.seq;
+      for (const pop of message.pops) receive({ ...pop, seq: 0 });
+      return;
+    case "outcome.saved": return saved(message);
+    case "error": return refused(message);
+    case "ping": socket.send({ type: "pong" }); return;
+    default: return;
+  }
+}
+
+function showPop(pop) {
+  current = { pop, receivedAt: performance.now(), answeredAt: null, ended: false };
+  const box = $("pop");
+  box.className = `panel pop line-${pop.line}`;
+  box.dataset.callId = pop.call_id;
+  const badge = $("pop-line");
+  badge.textContent = pop.line;
+  badge.className = `line-badge line-${pop.line}`;
+  $("pop-queue").textContent = pop.queue;
+  $("pop-number").textContent = pop.caller.number || "withheld";
+  $("pop-name").textContent = pop.caller.name;
+  $("pop-phase").textContent = "Ringing";
+  renderHistory(pop);
+  resetOutcome();
+  show($("outcome"), false);
+  show(box, true);
+  show($("idle"), false);
+  tick();
+}
+
+function renderHistory(pop) {
+  const markers = $("pop-markers");
+  markers.replaceChildren();
+  const history = pop.history;
+  for (const marker of history ? history.markers : []) {
+    markers.append(el("li", {}, el("strong", { text: marker.kind }), ` – ${marker.detail}`));
+  }
+  if (history && history.count_30d > me.repeat_caller_threshold) {
+    markers.append(el("li", { class: "repeat" }, el("strong", { text: "Repeat caller" }), ` – ${history.count_30d} calls in 30 days`));
+  }
+  $("pop-counts").textContent = history ? `Calls from this number: ${history.count_24h} in the last 24 h, ${history.count_30d} in 30 days` : "";
+  $("pop-history-note").textContent = { withheld: "Number withheld: no history.", unavailable: "History unavailable just now." }[pop.history_status] || "";
+  const table = $("pop-recent");
+  const rows = table.querySelector("tbody");
+  rows.replaceChildren();
+  for (const contact of history ? history.recent : []) {
+    rows.append(el("tr", {},
+      el("td", { text: when(contact.at) }), el("td", { text: contact.line }), el("td", { text: contact.disposition }),
+      el("td", { text: clock(contact.waited_seconds) }), el("td", { text: contact.grading || "–" }),
+      el("td", { text: contact.notes_excerpt })));
+  }
+  show(table, rows.children.length > 0);
+}
+
+function answered(message) {
+  if (!current || current.pop.call_id !== message.call_id) return;
+  current.answeredAt = message.answered_at;
+  $("pop-phase").textContent = "On call";
+  show($("outcome"), true);
+  $("grading").focus();
+}
+
+function closed(message) {
+  if (!current || current.pop.call_id !== message.call_id) return;
+  if (current.answeredAt !== null) {
+    current.ended = true; // the form stays until the outcome is saved
+    $("pop-phase").textContent = "Call ended – file the outcome";
+    return;
+  }
+  endPop(`Last pop closed: ${CLOSED[message.reason] || message.reason}.`);
+}
+
+function endPop(note) {
+  current = null;
+  show($("pop"), false);
+  show($("outcome"), false);
+  $("idle").textContent = `No call ringing. ${note}`;
+  show($("idle"), true);
+}
+
+function tick() {
+  if (!current) return;
+  const { pop } = current;
+  const waited = current.answeredAt !== null
+    ? current.answeredAt - pop.queued_at
+    : pop.waited_seconds + (performance.now() - current.receivedAt) / 1000;
+  $("pop-waited").textContent = clock(waited);
+}
+
+// --- the outcome form -------------------------------------------------------------------------
+
+function resetOutcome() {
+  $("outcome").reset();
+  say($("outcome-error"), "");
+  say($("outcome-saved"), "");
+  $("save-outcome").disabled = false;
+}
+
+function submitOutcome(event) {
+  event.preventDefault();
+  say($("outcome-error"), "");
+  if (!current) return;
+  if (!$("grading").value) { say($("outcome-error"), "Choose a grading."); return; }
+  const thrive = {};
+  for (const field of document.querySelectorAll("[data-thrive]")) thrive[field.dataset.thrive] = field.value;
+  const message = { type: "outcome", call_id: current.pop.call_id, grading: $("grading").value, thrive, notes: $("notes").value };
+  if (!socket.send(message)) say($("outcome-error"), "Not connected: the outcome was not sent. Try again when the badge says Connected.");
+}
+
+function saved(message) {
+  if (!current || current.pop.call_id !== message.call_id) return;
+  say($("outcome-saved"), "Outcome saved to the caller's history.");
+  $("save-outcome").disabled = true;
+  if (current.ended) setTimeout(() => current && current.pop.call_id === message.call_id && endPop("Outcome saved."), 1500);
+}
+
+function refused(message) {
+  const text = `Refused: ${message.message}${message.problems && message.problems.length > 1 ? ` (${message.problems.join("; ")})` : ""}`;
+  const formCall = current && current.pop.call_id;
+  say(message.call_id && message.call_id === formCall ? $("outcome-error") : $("desk-error"), text);
+}
+
+// --- wiring -----------------------------------------------------------------------------------
+
+$("signin").addEventListener("submit", (event) => { event.preventDefault(); signIn($("token").value.trim()); });
+$("sign-out").addEventListener("click", signOut);
+for (const button of document.querySelectorAll("[data-want]")) button.addEventListener("click", () => askState(button.dataset.want));
+$("outcome").addEventListener("submit", submitOutcome);
+setInterval(tick, 250);
+// For diagnostics and the browser tests: send a raw message on this desktop's socket.
+window.intakeDesktop = { send: (message) => socket && socket.send(message) };
+if (storedToken(KEY)) signIn(storedToken(KEY));

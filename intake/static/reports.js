@@ -1,0 +1,90 @@
+// Answered within target per hour for a chosen day, from the server's call journal: an inline
+// SVG chart, a table, and the same rows as CSV.
+import { api, el, pct, storedToken, storeToken } from "/static/common.js";
+import { KEY } from "/static/supervisor.js";
+
+const $ = (id) => document.getElementById(id);
+const SVG = "http://www.w3.org/2000/svg";
+
+function svg(tag, attrs, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+// One stacked bar per hour: within target, late, abandoned, left another way (they sum to offered).
+export function chart(hours) {
+  const width = 960, height = 300, left = 40, bottom = 30, top = 10;
+  const most = Math.max(1, ...hours.map((h) => h.offered));
+  const slot = (width - left) / 24, scale = (height - top - bottom) / most;
+  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "Calls per hour by result" });
+  root.append(svg("line", { x1: left, y1: height - bottom, x2: width, y2: height - bottom, stroke: "#b8c0cc" }));
+  root.append(svg("text", { x: left - 6, y: top + 12, fill: "#b8c0cc", "text-anchor": "end", "font-size": 14 }, String(most)));
+  for (const h of hours) {
+    const parts = [["within", h.answered_within_target], ["late", h.answered - h.answered_within_target],
+      ["abandoned", h.abandoned], ["other", h.offered - h.answered - h.abandoned]];
+    let y = height - bottom;
+    const x = left + h.hour * slot + slot * 0.15;
+    for (const [kind, count] of parts) {
+      if (count <= 0) continue;
+      y -= count * scale;
+      const bar = svg("rect", { class: kind, x, y, width: slot * 0.7, height: count * scale, "data-hour": h.hour });
+      bar.append(svg("title", {}, `${String(h.hour).padStart(2, "0")}:00 ${kind}: ${count}`));
+      root.append(bar);
+    }
+    if (h.hour % 3 === 0) root.append(svg("text", { x: x + slot * 0.35, y: height - 10, fill: "#b8c0cc", "text-anchor": "middle", "font-size": 14 }, `${String(h.hour).padStart(2, "0")}`));
+  }
+  return root;
+}
+
+function query() {
+  const line = $("line").value;
+  return `${$("day").value}${line ? `?line=${line}` : ""}`;
+}
+
+async function show(event) {
+  if (event) event.preventDefault();
+  const token = $("token").value.trim();
+  storeToken(KEY, token);
+  $("error").classList.add("hidden");
+  let report;
+  try {
+    report = await api(token, `/api/reports/${query()}`);
+  } catch (error) {
+    $("error").textContent = `No report: ${error.message}`;
+    $("error").classList.remove("hidden");
+    return;
+  }
+  const total = report.hours.reduce((sum, h) => ({ offered: sum.offered + h.offered, within: sum.within + h.answered_within_target,
+    abandoned: sum.abandoned + h.abandoned, long: sum.long + h.waited_over_2min }), { offered: 0, within: 0, abandoned: 0, long: 0 });
+  $("title").textContent = `${report.day} · ${report.line ? `line ${report.line}` : "all lines"}`;
+  $("summary").textContent = `${total.offered} offered · ${pct(total.offered ? 100 * total.within / total.offered : null)} answered within target · ${total.abandoned} abandoned · ${total.long} waited over 2 minutes`;
+  $("chart").replaceChildren(chart(report.hours));
+  $("hours").querySelector("tbody").replaceChildren(...report.hours.filter((h) => h.offered).map((h) => el("tr", {},
+    el("th", { scope: "row", text: `${String(h.hour).padStart(2, "0")}:00` }), el("td", { text: String(h.offered) }),
+    el("td", { text: String(h.answered) }), el("td", { text: `${h.answered_within_target} (${pct(h.answered_within_target_pct)})` }),
+    el("td", { text: String(h.under_10s) }), el("td", { text: String(h["10s_to_60s"]) }), el("td", { text: String(h["60s_and_over"]) }),
+    el("td", { text: String(h.abandoned) }), el("td", { text: String(h.waited_over_2min) }))));
+  $("result").classList.remove("hidden");
+}
+
+async function download() {
+  const reply = await fetch(`/api/reports/${$("day").value}/csv${$("line").value ? `?line=${$("line").value}` : ""}`,
+    { headers: { Authorization: `Bearer ${$("token").value.trim()}` } });
+  if (!reply.ok) {
+    $("error").textContent = `No CSV: ${(await reply.json()).detail}`;
+    $("error").classList.remove("hidden");
+    return;
+  }
+  const link = el("a", { href: URL.createObjectURL(await reply.blob()), download: `intake-${$("day").value}.csv` });
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
+$("day").value = new Date().toLocaleDateString("en-CA"); // YYYY-MM-DD in local time
+$("token").value = storedToken(KEY);
+$("query").addEventListener("submit", show);
+$("csv").addEventListener("click", download);
+if ($("token").value) show();

@@ -1,0 +1,89 @@
+// The supervisors' wallboard: the live picture from /ws/supervisor, drawn per line and queue.
+import { clock, el, forgetToken, pct, ReconnectingSocket, storedToken, storeToken, wsUrl } from "/static/common.js";
+
+import { KEY } from "/static/supervisor.js";
+const $ = (id) => document.getElementById(id);
+const STATES = [["ready", "Ready"], ["ringing", "Ringing"], ["on-call", "On call"], ["wrap-up", "Wrap-up"], ["not-ready", "Not ready"]];
+
+// Amber when a wait passes half the target, red past the target.
+export function urgency(waited, target) {
+  if (waited > target) return "red";
+  if (waited > target / 2) return "amber";
+  return "";
+}
+
+function handlerCounts(handlers, inQueue) {
+  const counts = Object.fromEntries(STATES.map(([state]) => [state, 0]));
+  for (const h of handlers) if (h.queues.some(inQueue) && h.state in counts) counts[h.state] += 1;
+  return counts;
+}
+
+function figure(label, value, tone = "", name = "") {
+  return el("div", { class: `figure ${tone}`, "data-figure": name }, el("span", { class: "value", text: String(value) }), el("span", { class: "label", text: label }));
+}
+
+function render(picture) {
+  const queuesOfLine = (line) => Object.entries(picture.queues).filter(([, q]) => q.line === line).map(([name]) => name);
+  const lines = Object.entries(picture.lines).sort(([a], [b]) => (a === "999" ? -1 : b === "999" ? 1 : a.localeCompare(b)));
+  $("lines").replaceChildren(...lines.map(([line, f]) => {
+    const counts = handlerCounts(picture.handlers, (q) => queuesOfLine(line).includes(q));
+    return el("section", { class: `panel line line-${line}`, "data-line": line, "aria-label": `Line ${line}` },
+      el("h2", { text: `${line} · target ${f.target_seconds} s` }),
+      el("div", { class: "figures" },
+        figure("waiting", f.waiting, f.waiting ? urgency(f.longest_wait_seconds, f.target_seconds) : "", "waiting"),
+        figure("longest wait", clock(f.longest_wait_seconds), urgency(f.longest_wait_seconds, f.target_seconds), "longest"),
+        figure("abandoned", f.abandoned, f.abandoned ? "amber" : "", "abandoned"),
+        figure("within target today", pct(f.today.answered_within_target_pct), "", "today"),
+        figure("last 15 minutes", pct(f.last_15min.answered_within_target_pct), "", "last15"),
+        figure("answered / offered", `${f.answered}/${f.offered}`, "", "answered")),
+      el("p", { class: "handlers" }, ...STATES.map(([state, label]) => el("span", { "data-state": state, text: `${label}: ${counts[state]}` }))));
+  }));
+  $("queues").querySelector("tbody").replaceChildren(...Object.entries(picture.queues).map(([name, q]) => {
+    const counts = handlerCounts(picture.handlers, (queue) => queue === name);
+    return el("tr", { "data-queue": name },
+      el("th", { scope: "row", text: name }), el("td", { text: q.line }), el("td", { "data-col": "waiting", text: String(q.waiting) }),
+      el("td", { class: urgency(q.longest_wait_seconds, q.target_seconds), text: clock(q.longest_wait_seconds) }),
+      el("td", { text: pct(q.today.answered_within_target_pct) }), el("td", { text: pct(q.last_15min.answered_within_target_pct) }),
+      el("td", { "data-col": "abandoned", text: String(q.abandoned) }),
+      el("td", { text: String(counts.ready) }), el("td", { text: String(counts["on-call"] + counts.ringing) }),
+      el("td", { text: String(counts["wrap-up"]) }), el("td", { text: String(counts["not-ready"]) }));
+  }));
+  const waiting = picture.calls.filter((c) => c.state === "queued" || c.state === "ringing")
+    .sort((a, b) => b.waited_seconds - a.waited_seconds).slice(0, 8);
+  $("oldest").querySelector("tbody").replaceChildren(...waiting.map((c) => el("tr", {},
+    el("td", { text: c.line }), el("td", { text: c.queue }), el("td", { text: c.caller_number || "withheld" }),
+    el("td", { class: urgency(c.waited_seconds, picture.queues[c.queue] ? picture.queues[c.queue].target_seconds : Infinity), text: clock(c.waited_seconds) }),
+    el("td", { text: c.state }))));
+  $("none-waiting").classList.toggle("hidden", waiting.length > 0);
+  $("updated").textContent = `updated ${new Date().toLocaleTimeString("en-GB")}`;
+  document.body.dataset.seq = String(picture.seq);
+}
+
+function start(token) {
+  $("signin").classList.add("hidden");
+  $("board").classList.remove("hidden");
+  const socket = new ReconnectingSocket(() => wsUrl(`/ws/supervisor?token=${encodeURIComponent(token)}`), {
+    onMessage: (message) => { if (message.type === "metrics") render(message); },
+    onStatus: (up, why) => {
+      const badge = $("connection");
+      badge.textContent = up ? "Live" : `Disconnected – ${why}`;
+      badge.className = `status ${up ? "up" : "down"}`;
+    },
+    onRefused: () => {
+      forgetToken(KEY);
+      $("board").classList.add("hidden");
+      $("signin").classList.remove("hidden");
+      const error = $("signin-error");
+      error.textContent = "That token was not accepted: a supervisor token is required.";
+      error.classList.remove("hidden");
+    },
+  });
+  socket.start();
+}
+
+$("signin").addEventListener("submit", (event) => {
+  event.preventDefault();
+  storeToken(KEY, $("token").value.trim());
+  start($("token").value.trim());
+});
+if (storedToken(KEY)) start(storedToken(KEY)); else $("signin").classList.remove("hidden");

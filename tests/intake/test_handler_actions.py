@@ -1,0 +1,122 @@
+"""Handler states asked for at the desktop become the right AMI actions; wrap-up follows a call."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from intake.calls import Call
+from intake.config import parse
+from intake.errors import StateChangeFailed
+from intake.handler_actions import HandlerDesk, Wanted, plan, wrapup_after, wrapup_still_due
+from intake.handlers import Handler
+from telephony.actions import Action, Response
+from telephony.errors import ActionFailed, NotConnected
+from telephony.frames import Frame
+from tests.intake.timeline import member
+
+H1 = "PJSIP/handler-1"
+CONFIG = parse({
+    "ami": {"secret": "env:X"},
+    "lines": [{"name": "999", "target_seconds": 12, "queues": ["emergency"], "wrapup_seconds": 0.05},
+              {"name": "101", "target_seconds": 60, "queues": ["non-emergency"], "wrapup_seconds": 0}],
+    "handlers": [{"id": "h1", "name": "Alice", "member": H1, "queues": ["emergency", "non-emergency"], "token": "env:T"}],
+})
+HANDLER = CONFIG.handlers[0]
+
+
+def wire(actions: list[Action]) -> list[tuple[str, dict[str, str]]]:
+    return [(a.name, dict(a.fields)) for a in actions]
+
+
+@pytest.mark.parametrize(("wanted", "now", "expected"), [
+    (Wanted.READY, {}, [("QueueAdd", {"Queue": "emergency", "Interface": H1, "MemberName": "h1"}),
+                        ("QueueAdd", {"Queue": "non-emergency", "Interface": H1, "MemberName": "h1"})]),
+    (Wanted.READY, {"emergency": member(0, "emergency", H1, paused=True, reason="break")},
+     [("QueueAdd", {"Queue": "non-emergency", "Interface": H1, "MemberName": "h1"}),
+      ("QueuePause", {"Interface": H1, "Paused": "false", "Queue": "emergency"})]),
+    (Wanted.READY, {"emergency": member(0, "emergency", H1), "non-emergency": member(0, "non-emergency", H1)}, []),
+    (Wanted.NOT_READY, {"emergency": member(0, "emergency", H1)},
+     [("QueueAdd", {"Queue": "non-emergency", "Interface": H1, "MemberName": "h1", "Paused": "true", "Reason": "meal"}),
+      ("QueuePause", {"Interface": H1, "Paused": "true", "Queue": "emergency", "Reason": "meal"})]),
+    (Wanted.LOGGED_OUT, {"emergency": member(0, "emergency", H1), "other": member(0, "other", H1)},
+     [("QueueRemove", {"Queue": "emergency", "Interface": H1})]),  # a queue not in config is left alone
+])
+def test_plan_takes_the_handler_to_the_state_asked_for_on_their_queues(wanted, now, expected):
+    assert wire(plan(wanted, "meal", HANDLER, now)) == expected
+
+
+def answered_call(queue: str = "emergency") -> Call:
+    call = Call("1.1", queue, "999", 12, "07700900001", "", "PJSIP/c-1", 100.0)
+    call.answered_at, call.answered_by = 103.0, H1
+    return call
+
+
+def ready_handler(reason: str = "", paused: bool = False) -> Handler:
+    h = Handler(H1, "Alice", "h1")
+    h.memberships = {q: member(0, q, H1, paused=paused, reason=reason) for q in ("emergency", "non-emergency")}
+    return h
+
+
+def test_wrapup_follows_an_answered_call_but_not_a_break_a_logout_or_an_unanswered_call():
+    wrap = wrapup_after(answered_call(), ready_handler(), 15, "wrap-up")
+    assert wrap is not None and (wrap.queues, wrap.seconds, wrap.reason) == (("emergency", "non-emergency"), 15, "wrap-up")
+    assert wrapup_after(answered_call(), ready_handler("break", paused=True), 15, "wrap-up") is None
+    assert wrapup_after(answered_call(), Handler(H1, "Alice", "h1"), 15, "wrap-up") is None
+    assert wrapup_after(answered_call(), ready_handler(), 0, "wrap-up") is None
+    unanswered = Call("1.2", "emergency", "999", 12, "07700900001", "", "PJSIP/c-2", 100.0)
+    assert wrapup_after(unanswered, ready_handler(), 15, "wrap-up") is None
+    assert wrapup_still_due(ready_handler("wrap-up", paused=True), "wrap-up")
+    assert not wrapup_still_due(ready_handler("break", paused=True), "wrap-up")
+
+
+class FakePbx:
+    """Records actions; refuses with ``refuse`` and reflects pauses into the handler it was given."""
+
+    def __init__(self, handler: Handler, refuse: Exception | None = None) -> None:
+        self.handler, self.refuse, self.sent = handler, refuse, []
+
+    async def send(self, action: Action, timeout: float | None = None) -> Response:
+        if self.refuse is not None:
+            raise self.refuse
+        self.sent.append(action)
+        fields = dict(action.fields)
+        if action.name == "QueuePause":
+            q = fields["Queue"]
+            self.handler.memberships[q] = member(0, q, H1, paused=fields["Paused"] == "true", reason=fields.get("Reason", ""))
+        return Response(action.name, action.action_id, Frame((("Response", "Success"),)))
+
+
+async def test_wrapup_pauses_with_the_reason_then_makes_the_handler_ready_after_the_lines_seconds():
+    handler = ready_handler()
+    pbx = FakePbx(handler)
+    desk = HandlerDesk(CONFIG, pbx, {H1: handler}.get)
+    desk.call_finished(answered_call("emergency"))
+    await asyncio.sleep(0.01)
+    assert handler.state("wrap-up")[0].value == "wrap-up"
+    await asyncio.sleep(0.1)
+    assert handler.state("wrap-up")[0].value == "ready"
+    assert [dict(a.fields)["Paused"] for a in pbx.sent] == ["true", "true", "false", "false"]
+
+
+async def test_a_state_chosen_during_wrapup_is_not_undone_when_the_timer_ends():
+    handler = ready_handler()
+    pbx = FakePbx(handler)
+    desk = HandlerDesk(CONFIG, pbx, {H1: handler}.get)
+    desk.call_finished(answered_call("emergency"))
+    await asyncio.sleep(0.01)
+    await desk.request("h1", Wanted.NOT_READY, "meal")
+    await asyncio.sleep(0.1)
+    assert handler.state("wrap-up")[1] == "meal"
+
+
+@pytest.mark.parametrize(("error", "refused", "says"), [
+    (ActionFailed("QueueAdd", "x-1", "Unable to add interface: Already there"), True, "the PBX refused QueueAdd: Unable to add"),
+    (NotConnected("QueueAdd"), False, "could not be reached"),
+])
+async def test_a_refusing_or_absent_pbx_is_a_clear_error(error, refused, says):
+    desk = HandlerDesk(CONFIG, FakePbx(Handler(H1, "Alice", "h1"), refuse=error), lambda m: None)
+    with pytest.raises(StateChangeFailed) as caught:
+        await desk.request("h1", Wanted.READY)
+    assert caught.value.refused is refused and says in str(caught.value)
