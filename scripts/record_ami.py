@@ -57,7 +57,7 @@ class Run:
         await self.expect_success("QueueAdd", **fields)
 
     async def expect_success(self, action: str, **fields: str) -> Frame:
-        response = await self.ami.action(action, **fields)
+        response = await self.ami.action(action, fields)
         if response.get("Response") != "Success":
             raise RuntimeError(f"{action} {fields} failed: {response}")
         return response
@@ -68,7 +68,7 @@ class Run:
         return run
 
     async def event(self, name: str, timeout: float = 30, **fields: str) -> Frame:
-        return await self.ami.wait_event(name, timeout, **fields)
+        return await self.ami.wait_event(name, timeout, 0, fields)
 
     async def settle(self, run: SippRun | None = None, seconds: float = 1.0) -> None:
         """Let the call finish (SIPp exits) and the last events (Hangup, member status) arrive."""
