@@ -51,5 +51,12 @@ pbx_running() { [ -n "$(pbx_pids)" ] && pbx_rx 'core show version' >/dev/null; }
 
 ami_port_open() { (exec 3<>"/dev/tcp/$PBX_AMI_HOST/$PBX_AMI_PORT") 2>/dev/null; }
 
+# One pbx-up/pbx-down at a time per cache (parallel test sessions would race on the root).
+pbx_lock() {
+    mkdir -p "$PBX_CACHE"
+    exec 9>"$PBX_CACHE/.pbx.lock"
+    flock -w 300 9 || die "another pbx-up/pbx-down holds $PBX_CACHE/.pbx.lock"
+}
+
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }

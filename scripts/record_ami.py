@@ -57,7 +57,7 @@ class Run:
         await self.expect_success("QueueAdd", **fields)
 
     async def expect_success(self, action: str, **fields: str) -> Frame:
-        response = await self.ami.action(action, **fields)
+        response = await self.ami.action(action, fields)
         if response.get("Response") != "Success":
             raise RuntimeError(f"{action} {fields} failed: {response}")
         return response
@@ -68,7 +68,7 @@ class Run:
         return run
 
     async def event(self, name: str, timeout: float = 30, **fields: str) -> Frame:
-        return await self.ami.wait_event(name, timeout, **fields)
+        return await self.ami.wait_event(name, timeout, 0, fields)
 
     async def settle(self, run: SippRun | None = None, seconds: float = 1.0) -> None:
         """Let the call finish (SIPp exits) and the last events (Hangup, member status) arrive."""
@@ -161,6 +161,27 @@ async def both_lines(r: Run) -> None:
     await r.settle(line_101)
 
 
+async def handler_hangs_up(r: Run) -> None:
+    # The handler ends the call (a BYE from the phone): AgentComplete Reason=agent.
+    await r.phone("handler-1", answer_after=1.0, talk_for=2.0)
+    await r.add("emergency", "handler-1")
+    call = r.call("999", hangup_after=30.0)  # SIPp gets the BYE during its pause and fails: fine
+    await r.event("AgentComplete")
+    await r.settle(None, 1.5)
+    call.stop()
+
+
+async def originate_local(r: Run) -> None:
+    # A queue call with no SIP caller: Originate Local/999@intake-test; its ;1 half runs Wait(6)
+    # and hangs up, which ends the ;2 half in the queue (answered by handler-1 meanwhile).
+    await r.phone("handler-1", answer_after=1.0)
+    await r.add("emergency", "handler-1")
+    await r.expect_success("Originate", Channel="Local/999@intake-test", Application="Wait", Data="6", Async="true",
+                           CallerID='"Originated" <07700900099>')  # fmt: skip
+    await r.event("AgentComplete")
+    await r.settle(None, 1.0)
+
+
 async def member_states(r: Run) -> None:
     await r.phone("handler-1", answer_after=None)
     steps: list[tuple[str, dict[str, str]]] = [
@@ -178,7 +199,7 @@ async def member_states(r: Run) -> None:
 SCENARIOS: dict[str, Callable[[Run], Awaitable[None]]] = {
     f.__name__: f
     for f in (answered, abandoned_waiting, abandoned_ringing, abandoned_ringing_101,
-              ringnoanswer_then_other, resync, both_lines, member_states)
+              ringnoanswer_then_other, resync, both_lines, member_states, handler_hangs_up, originate_local)
 }  # fmt: skip
 
 

@@ -6,9 +6,9 @@ Import pyVoIP only through this module (``from telephony.sip._pyvoip import VoIP
 - ``SIPClient.gen_ack`` invents a fresh To-tag for the ACK of a 200 OK instead of copying the one
   the 200 OK carries. Asterisk cannot match that ACK to the dialog, keeps retransmitting its 200 OK
   and drops the call after 32 s (Timer H). The patched version copies the To-tag.
-- A CANCEL is answered 200 OK but the ringing call stays "ringing" in pyVoIP, so a phone could
-  still answer a call the PBX already gave up on. We mark such calls cancelled (see
-  :func:`was_cancelled`) so our phones never answer them.
+- A CANCEL is answered 200 OK but the ringing call stays "ringing" in pyVoIP (no 487), so a
+  phone could still answer a call the PBX already gave up on. We answer the INVITE 487, end the
+  call and remember it (:func:`was_cancelled`) so our phones never answer it.
 """
 
 from __future__ import annotations
@@ -43,10 +43,20 @@ def _gen_ack_with_their_tag(self: _sip.SIPClient, request: _sip.SIPMessage) -> s
 
 
 def _callback_noting_cancel(self: _voip.VoIPPhone, request: _sip.SIPMessage) -> None:
-    if request.type == _sip.SIPMessageType.MESSAGE and request.method == "CANCEL":
-        with _cancelled_lock:
-            _cancelled.add(request.headers["Call-ID"])
-    _ORIGINAL_CALLBACK(self, request)
+    _ORIGINAL_CALLBACK(self, request)  # for a CANCEL: answers it 200 OK, and nothing more
+    if request.type != _sip.SIPMessageType.MESSAGE or request.method != "CANCEL":
+        return
+    call_id = request.headers["Call-ID"]
+    with _cancelled_lock:
+        _cancelled.add(call_id)
+    call = self.calls.get(call_id)
+    if call is not None and call.state == CallState.RINGING:
+        # RFC 3261 9.2: the cancelled INVITE gets 487; without it the PBX's INVITE transaction
+        # lingers for 32 s. The call is over for pyVoIP too, so answer() can no longer send 200.
+        terminated = self.sip.gen_busy(call.request).replace("486 Busy Here", "487 Request Terminated", 1)
+        self.sip.out.sendto(terminated.encode("utf8"), (self.server, self.port))
+        call.state = CallState.ENDED
+        self.calls.pop(call_id, None)
 
 
 def was_cancelled(call: _voip.VoIPCall) -> bool:

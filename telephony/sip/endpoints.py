@@ -32,11 +32,16 @@ class SipServer:
 
 
 def phone_ports(name: str) -> tuple[int, int, int]:
-    """(SIP port, lowest RTP port, highest RTP port) of the endpoint ``name``."""
+    """(SIP port, lowest RTP port, highest RTP port) of the endpoint ``name``.
+
+    Env ``INTAKE_PHONE_PORT_OFFSET`` (default 0) shifts them all, so two test beds on one host
+    (each with its own INTAKE_AMI_PORT / INTAKE_SIP_PORT) can run phones at the same time.
+    """
     match = _PHONE.match(name)
     if match is None:
         raise ValueError(f"not a test phone of pjsip.conf: {name!r} (expected handler-N or caller-N)")
     kind, number = match.group(1), int(match.group(2))
+    offset = int(os.environ.get("INTAKE_PHONE_PORT_OFFSET", "0"))
     sip_base, rtp_base = _BASES[kind]
-    rtp_low = rtp_base + 100 * number
-    return sip_base + number, rtp_low, rtp_low + 99
+    rtp_low = rtp_base + 100 * number + offset
+    return sip_base + number + offset, rtp_low, rtp_low + 99

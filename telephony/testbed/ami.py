@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 Frame = dict[str, str]
@@ -43,17 +43,18 @@ class RawAmi:
             raise PermissionError(f"AMI login refused: {response}")
         return response
 
-    async def send(self, action: str, **fields: str) -> str:
-        """Send an action; returns its ActionID."""
+    async def send(self, action: str, fields: Mapping[str, str] | None = None, /, **more: str) -> str:
+        """Send an action (fields as a mapping and/or keywords); returns its ActionID."""
         action_id = f"rec-{next(self._ids)}"
-        lines = [f"Action: {action}", f"ActionID: {action_id}"] + [f"{k}: {v}" for k, v in fields.items()]
+        pairs = {**(fields or {}), **more}
+        lines = [f"Action: {action}", f"ActionID: {action_id}"] + [f"{k}: {v}" for k, v in pairs.items()]
         self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
         await self.writer.drain()
         return action_id
 
-    async def action(self, action: str, timeout: float = 5, **fields: str) -> Frame:
+    async def action(self, action: str, fields: Mapping[str, str] | None = None, /, timeout: float = 5, **more: str) -> Frame:
         """Send an action and wait for its Response frame."""
-        action_id = await self.send(action, **fields)
+        action_id = await self.send(action, fields, **more)
         return await self.wait_for(lambda f: f.get("ActionID") == action_id and "Response" in f, timeout)
 
     async def wait_for(self, match: Callable[[Frame], bool], timeout: float, start: int = 0) -> Frame:
@@ -68,10 +69,10 @@ class RawAmi:
             except TimeoutError:
                 raise AmiTimeout(f"no matching AMI frame within {timeout:g} s") from None
 
-    async def wait_event(self, name: str, timeout: float, start: int = 0, **fields: str) -> Frame:
-        return await self.wait_for(
-            lambda f: f.get("Event") == name and all(f.get(k) == v for k, v in fields.items()), timeout, start
-        )
+    async def wait_event(self, name: str, timeout: float, start: int = 0, /, fields: Mapping[str, str] | None = None, **more: str) -> Frame:
+        """The first event ``name`` (from frame ``start``) whose fields have the given values."""
+        wanted = {**(fields or {}), **more}
+        return await self.wait_for(lambda f: f.get("Event") == name and all(f.get(k) == v for k, v in wanted.items()), timeout, start)
 
     def events(self, *names: str) -> list[Frame]:
         return [f for f in self.frames if "Event" in f and (not names or f["Event"] in names)]

@@ -18,7 +18,8 @@ OK_200 = (
 
 
 def _client() -> pv.SIPClient:
-    client = pv.SIPClient("127.0.0.1", 5060, "caller-1", "pw", phone=None, myIP="127.0.0.1", myPort=5201)
+    # No phone and no socket: gen_ack only formats text.
+    client = pv.SIPClient("127.0.0.1", 5060, "caller-1", "pw", phone=None, myIP="127.0.0.1", myPort=5201)  # type: ignore[arg-type]
     client.tagLibrary["call-1@127.0.0.1:5201"] = "ours123"
     return client
 
