@@ -112,9 +112,12 @@ def test_intake_started_mid_call_learns_the_picture_from_the_snapshot():
         if event is not None:
             reg.apply(event)
     reg.apply(ev.SnapshotCompleted(now))
+    log = queue_log("resync")
+    connected = next(row[1] for row in log if row[4] == "CONNECT")
+    waiting = next(row[1] for row in log if row[4] == "ABANDON")
     states = {c.call_id: c.state.value for c in reg.calls.values()}
-    assert states == {"1795347709.0": "answered", "1795347711.2": "queued"}
-    assert reg.handlers["PJSIP/handler-1"].on_call == "1795347709.0"
+    assert states == {connected: "answered", waiting: "queued"}
+    assert reg.handlers["PJSIP/handler-1"].on_call == connected
     assert reg.report(now)["queues"]["emergency"]["waiting"] == 1
     for frame in all_frames[last_list + 1 :]:
         event = translate(frame, now)
