@@ -6,6 +6,7 @@ Secrets never reach a log line: any field whose name says secret, token or passw
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from collections.abc import MutableMapping
@@ -16,10 +17,17 @@ import structlog
 SENSITIVE = ("secret", "token", "password", "authorization")
 
 
+@functools.lru_cache(maxsize=4096)
+def _sensitive(key: str) -> bool:
+    lowered = key.lower()
+    return any(word in lowered for word in SENSITIVE)
+
+
 def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    for key in list(event):
-        if any(word in key.lower() for word in SENSITIVE):
-            event[key] = "***"
+    # Every log line passes here: the verdict per key name is computed once (the names are few).
+    for key in event:
+        if _sensitive(key):
+            event[key] = "***"  # same keys, new value: safe while iterating
     return event
 
 

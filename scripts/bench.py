@@ -136,8 +136,15 @@ def sim_queues() -> tuple[QueueConfig, ...]:
     )
 
 
+def handler_queues(i: int, active: int) -> tuple[str, ...]:
+    """70% of the active handlers work 999, the rest 101. One queue each: with both, app_queue's
+    weighting keeps every member for 999 while any 999 caller waits, and the simulator's
+    distributor then spends the generator's CPU re-picking the waiting 101 callers every tick."""
+    return ("emergency",) if i < max(1, round(active * 0.7)) else ("non-emergency",)
+
+
 def sim_handlers(active: int) -> tuple[HandlerConfig, ...]:
-    return tuple(HandlerConfig(member(i), f"h{i}", ("emergency", "non-emergency")) for i in range(active))
+    return tuple(HandlerConfig(member(i), f"h{i}", handler_queues(i, active)) for i in range(active))
 
 
 def intake_config(sizes: Sizes, ami_port: int, redis_url: str, prefix: str) -> dict[str, Any]:
@@ -148,7 +155,7 @@ def intake_config(sizes: Sizes, ami_port: int, redis_url: str, prefix: str) -> d
         "lines": [{"name": "999", "target_seconds": 12, "queues": ["emergency"]},
                   {"name": "101", "target_seconds": 60, "queues": ["non-emergency"]}],
         "handlers": [{"id": f"h{i}", "name": f"Handler {i}", "member": member(i),
-                      "queues": ["emergency", "non-emergency"], "token": token(i)} for i in range(sizes.desktops)],
+                      "queues": list(handler_queues(i, sizes.active)), "token": token(i)} for i in range(sizes.desktops)],
     }
 
 
