@@ -6,25 +6,41 @@ Secrets never reach a log line: any field whose name says secret, token or passw
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from collections.abc import MutableMapping
 from typing import Any
 
+import orjson
 import structlog
 
 SENSITIVE = ("secret", "token", "password", "authorization")
 
 
+@functools.lru_cache(maxsize=4096)
+def _sensitive(key: str) -> bool:
+    lowered = key.lower()
+    return any(word in lowered for word in SENSITIVE)
+
+
 def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    for key in list(event):
-        if any(word in key.lower() for word in SENSITIVE):
-            event[key] = "***"
+    # Every log line passes here: the verdict per key name is computed once (the names are few).
+    for key in event:
+        if _sensitive(key):
+            event[key] = "***"  # same keys, new value: safe while iterating
     return event
 
 
 def configure(level: str = "info", *, json: bool = True, stream: Any = None) -> None:
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    """Log lines as JSON (orjson: several times faster than the standard library's encoder, and
+    the event path writes a few lines per call) to ``stream`` (bytes), default stderr."""
+    if json:
+        renderer: Any = structlog.processors.JSONRenderer(serializer=orjson.dumps)
+        factory: Any = structlog.BytesLoggerFactory(stream or sys.stderr.buffer)
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=False)
+        factory = structlog.PrintLoggerFactory(stream or sys.stderr)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -35,6 +51,8 @@ def configure(level: str = "info", *, json: bool = True, stream: Any = None) -> 
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
-        cache_logger_on_first_use=False,
+        logger_factory=factory,
+        # Module-level loggers are built once, not on every line (the hot path's biggest cost
+        # before this); configure() is called once per process, before any line is written.
+        cache_logger_on_first_use=True,
     )

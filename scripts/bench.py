@@ -1,0 +1,744 @@
+#!/usr/bin/env python3
+"""End-to-end benchmark of intake on one machine, printed as one JSON object (``--table``: a table too).
+
+In one run it measures, against baselines measured in the same run:
+
+1. pop latency: from the moment a load generator (the PBX simulator's state machine, speaking AMI
+   like Asterisk 22: Newchannel ... QueueCallerJoin, AgentCalled, QueueCallerLeave + AgentConnect,
+   AgentComplete, Hangup) writes the AgentCalled frame to the AMI socket, to the moment the
+   handler's desktop client (``websockets``) has decoded the pop: p50, p99, max, under Poisson load
+   of ``--rate`` new calls/s over ``--active`` handlers with ``--desktops`` sockets connected;
+2. the floor: a bare relay (same AMI stream, same uvicorn WebSocket server, same client library; no
+   registry, no Redis, no logging) under the same load: ratios ours/floor;
+3. event throughput of the full pipeline (FrameReader -> translate -> registry -> metrics -> pops
+   with their Redis lookups) against stock panoramisk's parse-and-dispatch alone and a plain
+   ``readuntil`` parser, on the same bytes (the simulator's stream) in the same read-sized chunks;
+4. capacity: server RSS before any desktop and with ``--capacity`` desktops connected; server CPU
+   seconds per call over the latency phase;
+5. Redis round trips per pop, counted on the wire with screenpop.roundtrips.counting_client and
+   attributed to the pop task that made them.
+
+Process layout: this process is the PBX (AMI server) and hosts every desktop client, so the AMI
+write time and the desktop's decode time are read from one clock (``time.perf_counter``). The
+server under test (the real IntakeServer: AmiSession, Redis, uvicorn) runs in a process of its own
+(``--role server``), as does the floor relay (``--role relay``), so the work of 2,000-10,000 clients
+does not run on the server's event loop; the throughput comparison runs in a fresh process
+(``--role throughput``). The floor phase runs first, then ours, one after the other, so the two never
+compete for the machine's cores.
+
+    python3 scripts/bench.py [--table] [--quick] [--redis-url redis://127.0.0.1:6379/0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextvars
+import gc
+import heapq
+import itertools
+import json
+import os
+import random
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import websockets  # noqa: E402
+
+from telephony.simulator.config import HandlerConfig, QueueConfig  # noqa: E402
+from telephony.simulator.errors import SimulatorError  # noqa: E402
+from telephony.simulator.pbx import Pbx  # noqa: E402
+from telephony.simulator.queue_log import QueueLog  # noqa: E402
+from telephony.simulator.server import AmiServer  # noqa: E402
+from telephony.simulator.sim import SimClock  # noqa: E402
+from telephony.simulator.wire import AmiEvent  # noqa: E402
+
+AMI_USER, AMI_SECRET = "intake", "bench-ami-secret-0c1d"
+SECRET_ENV = "INTAKE_BENCH_AMI_SECRET"
+RING_SECONDS, TALK_SECONDS = 0.3, 1.0  # a handler answers after ring, hangs up after talk
+CHUNK = 64 * 1024  # AmiSession's READ_SIZE
+
+
+@dataclass(frozen=True)
+class Sizes:
+    desktops: int = 2000  # sockets during the latency phases, one per handler id
+    active: int = 200  # handlers who are queue members (the rest only have a desktop open)
+    rate: float = 50.0  # new calls per second (Poisson)
+    seconds: float = 30.0  # load per latency phase
+    warmup: float = 3.0
+    capacity: int = 10_000  # sockets for the memory figure
+    throughput_calls: int = 3000
+    callers: int = 3000  # distinct caller numbers (callers ring again: lookups find history)
+
+
+QUICK = Sizes(desktops=20, active=10, rate=5.0, seconds=2.0, warmup=0.5, capacity=100, throughput_calls=200, callers=50)
+
+
+def member(i: int) -> str:
+    return f"PJSIP/handler-{i}"
+
+
+def token(i: int) -> str:
+    return f"bench-desktop-token-{i:05d}"
+
+
+def number(i: int) -> str:
+    return f"0770{i:07d}"
+
+
+def raise_fd_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+# --- configuration --------------------------------------------------------------------------------
+
+
+def sim_queues() -> tuple[QueueConfig, ...]:
+    return (
+        QueueConfig("emergency", line="999", weight=10, timeout=15, retry=1, exten="999", service_level=10),
+        QueueConfig("non-emergency", line="101", weight=0, timeout=15, retry=1, exten="101", answer_first=False),
+    )
+
+
+def handler_queues(i: int, active: int) -> tuple[str, ...]:
+    """70% of the active handlers work 999, the rest 101. One queue each: with both, app_queue's
+    weighting keeps every member for 999 while any 999 caller waits, and the simulator's
+    distributor then spends the generator's CPU re-picking the waiting 101 callers every tick."""
+    return ("emergency",) if i < max(1, round(active * 0.7)) else ("non-emergency",)
+
+
+def sim_handlers(active: int) -> tuple[HandlerConfig, ...]:
+    return tuple(HandlerConfig(member(i), f"h{i}", handler_queues(i, active)) for i in range(active))
+
+
+def intake_config(sizes: Sizes, ami_port: int, redis_url: str, prefix: str) -> dict[str, Any]:
+    return {
+        "ami": {"host": "127.0.0.1", "port": ami_port, "username": AMI_USER, "secret": f"env:{SECRET_ENV}"},
+        "redis": {"url": redis_url, "key_prefix": prefix},
+        "http": {"host": "127.0.0.1", "port": 0},
+        "lines": [{"name": "999", "target_seconds": 12, "queues": ["emergency"]},
+                  {"name": "101", "target_seconds": 60, "queues": ["non-emergency"]}],
+        "handlers": [{"id": f"h{i}", "name": f"Handler {i}", "member": member(i),
+                      "queues": list(handler_queues(i, sizes.active)), "token": token(i)} for i in range(sizes.desktops)],
+    }
+
+
+def load_config(path: str) -> tuple[Any, dict[str, str]]:
+    from intake.config import parse, resolve_secrets
+
+    os.environ.setdefault(SECRET_ENV, AMI_SECRET)
+    cfg = parse(json.loads(Path(path).read_text()), path)
+    return cfg, resolve_secrets(cfg, path)
+
+
+# --- Redis round trips, attributed to the pop that made them --------------------------------------
+
+_POP: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("bench_pop", default=None)
+
+
+class AttributedTrips:
+    """Stands in for screenpop.roundtrips.RoundTrips: CountingConnection does ``count += 1`` on
+    every send; the increment is also credited to the pop task it happened in, if any."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+    @property
+    def count(self) -> int:
+        return self.total
+
+    @count.setter
+    def count(self, value: int) -> None:
+        bucket = _POP.get()
+        if bucket is not None:
+            bucket[0] += value - self.total
+        self.total = value
+
+
+def counting_redis(url: str) -> tuple[Any, AttributedTrips]:
+    from intake.server import make_redis
+    from screenpop.roundtrips import CountingConnection
+
+    # The server's own client (intake.server.make_redis: bounded pool, no CLIENT SETINFO), on
+    # counting connections.
+    trips = AttributedTrips()
+    client = make_redis(url, connection_class=CountingConnection, round_trips=trips)
+    return client, trips
+
+
+def count_pop_trips(server: Any, histogram: Counter[int]) -> None:
+    """Wrap the PopRouter's ringing step: every pop runs in its own task, so a context variable set
+    there sees exactly the round trips that pop made."""
+    ringing = server.pops._ringing
+
+    async def counted(call: Any, handler_id: str) -> None:
+        bucket = [0]
+        _POP.set(bucket)
+        await ringing(call, handler_id)
+        histogram[bucket[0]] += 1
+
+    server.pops._ringing = counted
+
+
+async def delete_prefix(url: str, prefix: str) -> None:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(url)
+    try:
+        keys = [k async for k in client.scan_iter(match=f"{prefix}*", count=1000)]
+        for i in range(0, len(keys), 1000):
+            await client.delete(*keys[i:i + 1000])
+    finally:
+        await client.aclose()
+
+
+# --- role: the server under test ------------------------------------------------------------------
+
+
+async def role_server(args: argparse.Namespace) -> None:
+    from intake import logs
+    from intake.server import IntakeServer
+    from screenpop.web import redact_tokens_in_server_logs
+
+    raise_fd_limit()
+    cfg, secrets = load_config(args.config)
+    log_file = open(args.log, "wb")  # noqa: SIM115 - production logging (JSON lines, info), to a file
+    logs.configure("info", stream=log_file)
+    redact_tokens_in_server_logs()
+    redis, trips = counting_redis(cfg.redis.url)
+    server = IntakeServer(cfg, secrets, redis)
+    histogram: Counter[int] = Counter()
+    count_pop_trips(server, histogram)
+    ready, bound = asyncio.Event(), []
+    runner = asyncio.create_task(server.run("127.0.0.1", 0, ready=ready, bound=bound))
+    await ready.wait()
+    print(json.dumps({"port": bound[0]}), flush=True)
+    loop = asyncio.get_running_loop()
+    stdin = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+    while line := (await stdin.readline()).strip():
+        if line == b"quit":
+            break
+        if line == b"gc":
+            gc.collect()
+        print(json.dumps({
+            "rss": rss_bytes(), "cpu": cpu_seconds(), "ami": server.session.connected and server.registry.link_up,
+            "pop_trips": {str(k): v for k, v in histogram.items()}, "round_trips": trips.total,
+            "events": server.registry.counters.events, "sockets": sum(server.hub.sockets(h.id) for h in cfg.handlers),
+            "records_failed": server.pops.unwritten.failures,
+        }), flush=True)
+    log_file.flush()
+    os._exit(0)  # the measurements are taken; a graceful close of thousands of sockets is not measured
+    await runner  # pragma: no cover
+
+
+# --- role: the floor, a bare relay ----------------------------------------------------------------
+
+
+async def role_relay(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    raise_fd_limit()
+    sockets: dict[str, list[Any]] = {}
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "websocket":
+            return
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        who = parse_qs(scope["query_string"].decode())["member"][0]
+        sockets.setdefault(who, []).append(send)
+        try:
+            while (await receive())["type"] != "websocket.disconnect":
+                pass
+        finally:
+            sockets[who].remove(send)
+
+    # The same uvicorn settings as IntakeServer.run.
+    web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False,
+                                        ws_max_size=64 * 1024, lifespan="off"))
+    serving = asyncio.create_task(web.serve())
+    while not web.started:
+        await asyncio.sleep(0.02)
+    reader, writer = await asyncio.open_connection("127.0.0.1", args.ami_port, limit=1 << 20)
+    await reader.readline()  # banner
+    writer.write(f"Action: Login\r\nActionID: 1\r\nUsername: {AMI_USER}\r\nSecret: {AMI_SECRET}\r\n\r\n".encode())
+    print(json.dumps({"port": web.servers[0].sockets[0].getsockname()[1]}), flush=True)
+    try:
+        while True:
+            block = await reader.readuntil(b"\r\n\r\n")
+            if not block.startswith(b"Event: AgentCalled\r\n"):
+                continue
+            fields = dict(line.split(": ", 1) for line in block[:-4].decode().split("\r\n"))
+            text = json.dumps({"type": "pop", "call_id": fields["Uniqueid"]})
+            for send in sockets.get(fields["Interface"], ()):
+                await send({"type": "websocket.send", "text": text})
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    os._exit(0)
+    await serving  # pragma: no cover
+
+
+# --- role: event throughput -----------------------------------------------------------------------
+
+
+def simulated_stream(calls: int, active: int) -> tuple[bytes, int]:
+    """The bytes the simulator writes for ``calls`` answered calls (the latency phases' sequences)."""
+    at = [1_700_000_000.0]
+    pbx = Pbx(sim_queues(), sim_handlers(active), lambda: at[0], "callers", QueueLog(), dialplan_delay=0.5)
+    out: list[bytes] = []
+    pbx.subscribe(lambda ev: out.append(ev.encode()))
+    rng = random.Random(7)
+    for n in range(calls):
+        queue = "emergency" if rng.random() < 0.7 else "non-emergency"
+        call_id = pbx.arrive(queue, number(rng.randrange(max(1, calls // 2))), "Zoë Ångström")
+        at[0] += 0.5
+        pbx.advance()  # joins, rings a member
+        ringing = pbx.ringing_member_of(call_id)
+        assert ringing is not None, "no free member"
+        at[0] += RING_SECONDS
+        pbx.answer(ringing)
+        at[0] += TALK_SECONDS
+        pbx.hangup_member(ringing)
+        pbx.advance()
+    data = b"".join(out)
+    return data, data.count(b"\r\n\r\n")
+
+
+async def pipeline_seconds(parts: list[bytes], cfg: Any, secrets: dict[str, str], redis: Any) -> tuple[float, int, int]:
+    """Time for the real session's frame path and the server behind it, pops' Redis lookups included."""
+    from intake.server import IntakeServer
+    from telephony.framing import FrameReader
+
+    server = IntakeServer(cfg, secrets, redis)
+    session = server.session
+    session._announced = True  # as after login and resync: events go straight through
+    framer = FrameReader(expect_banner=False)
+    start = time.perf_counter()
+    for part in parts:  # AmiSession._read_loop's body, one read at a time
+        for frame in framer.feed(part):
+            session._dispatch(frame)
+        await asyncio.sleep(0)
+    await server.pops.drain()
+    elapsed = time.perf_counter() - start
+    return elapsed, session.counters.frames, server.registry.counters.events
+
+
+async def full_pipeline(args: argparse.Namespace, parts: list[bytes], frames: int) -> tuple[float, int]:
+    from intake import logs
+
+    cfg, secrets = load_config(args.config)
+    with open(args.log, "wb") as log_file:
+        logs.configure("info", stream=log_file)  # production logging, to a file
+        redis, _ = counting_redis(cfg.redis.url)
+        best, events = float("inf"), 0
+        for _ in range(args.repeat):
+            seconds, seen, events = await pipeline_seconds(parts, cfg, secrets, redis)
+            assert seen == frames, (seen, frames)
+            best = min(best, seconds)
+            await delete_prefix(cfg.redis.url, cfg.redis.key_prefix)
+        await redis.aclose()
+    return best, events
+
+
+def role_throughput(args: argparse.Namespace) -> None:
+    from bench_parse import bench_panoramisk, bench_readuntil, chunks, timed  # scripts/bench_parse.py
+
+    data, frames = simulated_stream(args.calls, args.active)
+    parts = chunks(data, CHUNK)
+    best, events = asyncio.run(full_pipeline(args, parts, frames))
+    pan_s, pan_n = timed(bench_panoramisk, parts, repeat=args.repeat)
+    rd_s, rd_n = timed(bench_readuntil, parts, repeat=args.repeat)
+    assert pan_n == rd_n == frames, (pan_n, rd_n, frames)
+    print(json.dumps({
+        "frames": frames, "bytes": len(data), "calls": args.calls, "domain_events": events,
+        "ours_full_pipeline": round(frames / best), "panoramisk": round(frames / pan_s), "readuntil": round(frames / rd_s),
+    }), flush=True)
+
+
+# --- the PBX: the simulator's state machine behind an AMI server that stamps its writes ------------
+
+
+class StampingAmiServer(AmiServer):
+    """The simulator's AMI server, writing events to the socket at once (not through the sender
+    task, when nothing is queued before them) and noting when each AgentCalled was written."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.written: dict[str, float] = {}
+
+    def broadcast(self, ev: AmiEvent) -> None:
+        data = ev.encode()
+        for s in list(self.sessions):
+            if s.logged_in and s.events_on and not s.closed:
+                if s.outbox.empty():  # everything offered before has been written: order holds
+                    s.writer.write(data)
+                else:
+                    s.offer(data)
+        if ev.name == "AgentCalled":
+            self.written[ev.get("Uniqueid")] = time.perf_counter()
+
+
+class Load:
+    """Callers arrive (Poisson); a rung phone answers after RING_SECONDS and hangs up after TALK_SECONDS."""
+
+    def __init__(self, sizes: Sizes) -> None:
+        self.sizes = sizes
+        self.pbx = Pbx(sim_queues(), sim_handlers(sizes.active), SimClock(1.0), "callers", QueueLog(), dialplan_delay=0.5)
+        self.ami = StampingAmiServer(self.pbx, AMI_USER, AMI_SECRET)
+        self._timers: list[tuple[float, int, Any]] = []
+        self._seq = itertools.count()
+        self.pbx.subscribe(self._on_event)
+        self.rung = 0
+        self.completed = 0
+
+    def _on_event(self, ev: AmiEvent) -> None:
+        # React from timers, never inside the PBX's own publish.
+        now = time.monotonic()
+        who = ev.get("Interface")
+        if ev.name == "AgentCalled":
+            self.rung += 1
+            heapq.heappush(self._timers, (now + RING_SECONDS, next(self._seq), lambda: self.pbx.answer(who)))
+        elif ev.name == "AgentConnect":
+            heapq.heappush(self._timers, (now + TALK_SECONDS, next(self._seq), lambda: self.pbx.hangup_member(who)))
+        elif ev.name == "AgentComplete":
+            self.completed += 1
+
+    async def run(self, seconds: float, seed: int) -> int:
+        """Place calls for ``seconds``, then let them finish (bounded); returns calls placed."""
+        rng = random.Random(seed)
+        names = ("Amira Okafor", "Zoë Ångström", "Dev Patel", "Grace Murphy")
+        start = time.monotonic()
+        end, deadline = start + seconds, start + seconds + 20
+        next_arrival, placed = start, 0
+        while True:
+            now = time.monotonic()
+            while next_arrival <= now and next_arrival < end:
+                queue = "emergency" if rng.random() < 0.7 else "non-emergency"
+                self.pbx.arrive(queue, number(rng.randrange(self.sizes.callers)), rng.choice(names))
+                placed += 1
+                next_arrival += rng.expovariate(self.sizes.rate)
+            while self._timers and self._timers[0][0] <= now:
+                try:
+                    heapq.heappop(self._timers)[2]()
+                except SimulatorError:
+                    pass
+            self.pbx.advance()
+            if (now >= end and not self.pbx.calls and not self._timers) or now >= deadline:
+                return placed
+            await asyncio.sleep(0.002)
+
+
+# --- desktops -------------------------------------------------------------------------------------
+
+
+class Desktops:
+    """websockets clients; each decodes every message, answers pings, and times the pops it gets."""
+
+    def __init__(self) -> None:
+        self.sockets: list[Any] = []
+        self.tasks: list[asyncio.Task[None]] = []
+        self.written: dict[str, float] = {}
+        self.latency: dict[str, float] = {}
+        self.failed = 0
+
+    async def connect(self, urls: list[str], concurrency: int = 64) -> None:
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(url: str) -> None:
+            async with gate:
+                try:
+                    ws = await websockets.connect(url, open_timeout=60, ping_interval=None, max_size=1 << 20)
+                except (OSError, websockets.WebSocketException, TimeoutError):
+                    self.failed += 1
+                    return
+            self.sockets.append(ws)
+            self.tasks.append(asyncio.create_task(self._read(ws)))
+
+        await asyncio.gather(*(one(u) for u in urls))
+
+    async def _read(self, ws: Any) -> None:
+        try:
+            async for raw in ws:
+                at = time.perf_counter()
+                message = json.loads(raw)
+                kind = message.get("type")
+                if kind == "pop":
+                    written = self.written.get(message["call_id"])
+                    if written is not None and message["call_id"] not in self.latency:
+                        self.latency[message["call_id"]] = at - written
+                elif kind == "ping":
+                    await ws.send('{"type": "pong"}')
+        except websockets.WebSocketException:
+            pass
+
+    async def close(self, keep: int = 0) -> None:
+        gone, self.sockets = self.sockets[keep:], self.sockets[:keep]
+        for ws in gone:
+            ws.transport.abort()
+        await asyncio.sleep(0.5)
+
+    def figures(self) -> dict[str, Any]:
+        values = [v * 1000 for k, v in self.latency.items() if k in self.written]
+        return {"p50_ms": round(percentile(values, 0.50), 3), "p99_ms": round(percentile(values, 0.99), 3),
+                "max_ms": round(max(values, default=float("nan")), 3), "pops": len(values),
+                "rung": len(self.written), "missing": len(self.written) - len(values)}
+
+
+class Child:
+    """A role of this script in its own process, spoken to over stdin/stdout JSON lines."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    @classmethod
+    async def start(cls, *argv: str) -> tuple[Child, dict[str, Any]]:
+        proc = await asyncio.create_subprocess_exec(sys.executable, __file__, *argv, cwd=REPO, stdin=asyncio.subprocess.PIPE,
+                                                    stdout=asyncio.subprocess.PIPE, env={**os.environ, SECRET_ENV: AMI_SECRET})
+        child = cls(proc)
+        return child, await child.read()
+
+    async def read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), 60)
+        if not line:
+            raise RuntimeError(f"child {self.proc.pid} ended (exit {await self.proc.wait()})")
+        return json.loads(line)
+
+    async def ask(self, command: str = "stats") -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(command.encode() + b"\n")
+        await self.proc.stdin.drain()
+        return await self.read()
+
+    async def stop(self) -> None:
+        if self.proc.returncode is None:
+            if self.proc.stdin is not None:
+                self.proc.stdin.write(b"quit\n")
+                self.proc.stdin.close()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 10)
+            except TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+
+
+# --- the run --------------------------------------------------------------------------------------
+
+
+async def floor_phase(sizes: Sizes) -> dict[str, Any]:
+    load = Load(sizes)
+    await load.ami.start()
+    relay, hello = await Child.start("--role", "relay", "--ami-port", str(load.ami.port))
+    desktops = Desktops()
+    try:
+        await desktops.connect([f"ws://127.0.0.1:{hello['port']}/?member={quote(member(i))}" for i in range(sizes.desktops)])
+        await load.run(sizes.warmup, seed=1)
+        desktops.written = load.ami.written = {}
+        await load.run(sizes.seconds, seed=2)
+        await asyncio.sleep(0.5)
+        return {**desktops.figures(), "desktops": len(desktops.sockets), "connect_failures": desktops.failed}
+    finally:
+        await desktops.close()
+        await relay.stop()
+        await load.ami.stop()
+
+
+async def ours_phase(sizes: Sizes, config_path: Path, tmp: Path) -> dict[str, Any]:
+    load = Load(sizes)
+    await load.ami.start()
+    raw = json.loads(config_path.read_text())
+    raw["ami"]["port"] = load.ami.port
+    config_path.write_text(json.dumps(raw))
+    server, hello = await Child.start("--role", "server", "--config", str(config_path), "--log", str(tmp / "server.log"))
+    url = f"ws://127.0.0.1:{hello['port']}/ws/desktop?token="
+    desktops = Desktops()
+    try:
+        deadline = time.monotonic() + 20
+        while not (await server.ask())["ami"]:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the server did not log in to the AMI generator")
+            await asyncio.sleep(0.1)
+        await load.run(sizes.warmup, seed=1)  # Redis connections, script cache, code paths
+        await asyncio.sleep(0.5)
+        idle = await server.ask("gc")
+        await desktops.connect([url + token(i) for i in range(sizes.desktops)])
+        await asyncio.sleep(1.0)
+        before = await server.ask("gc")
+        desktops.written = load.ami.written = {}
+        completed0 = load.completed
+        placed = await load.run(sizes.seconds, seed=2)
+        await asyncio.sleep(0.5)
+        after = await server.ask()
+        calls = load.completed - completed0
+        latency = {**desktops.figures(), "desktops": after["sockets"], "connect_failures": desktops.failed}
+        # Capacity: more desktops, round robin over the handler ids, all idle.
+        extra = sizes.capacity - len(desktops.sockets)
+        await desktops.connect([url + token(i % sizes.desktops) for i in range(extra)])
+        await asyncio.sleep(2.0)
+        full = await server.ask("gc")
+        trips = Counter({int(k): v for k, v in after["pop_trips"].items()})
+        trips.subtract({int(k): v for k, v in before["pop_trips"].items()})
+        pops = sum(trips.values())
+        return {
+            "latency": latency,
+            "calls_placed": placed, "calls_completed": calls,
+            "cpu_ms_per_call": round((after["cpu"] - before["cpu"]) * 1000 / max(1, calls), 3),
+            "rss_mib_no_desktops": round(idle["rss"] / 2**20, 1),
+            "rss_mib_with_desktops": round(full["rss"] / 2**20, 1),
+            "desktops_connected": full["sockets"], "capacity_connect_failures": desktops.failed,
+            "kib_per_desktop": round((full["rss"] - idle["rss"]) / 1024 / max(1, full["sockets"]), 1),
+            "pops_counted": pops,
+            "round_trips_per_pop": {"mean": round(sum(k * v for k, v in trips.items()) / max(1, pops), 4),
+                                    "min": min((k for k, v in trips.items() if v), default=None),
+                                    "max": max((k for k, v in trips.items() if v), default=None),
+                                    "histogram": {str(k): v for k, v in sorted(trips.items()) if v}},
+            "records_failed": after["records_failed"],
+        }
+    finally:
+        await desktops.close()
+        await server.stop()
+        await load.ami.stop()
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    sizes = QUICK if args.quick else Sizes()
+    overrides = {k: getattr(args, k) for k in ("desktops", "active", "rate", "seconds", "capacity") if getattr(args, k) is not None}
+    sizes = replace(sizes, **overrides)
+    fds = raise_fd_limit()
+    tmp = Path(tempfile.mkdtemp(prefix="intake-bench-"))
+    prefix = f"bench{os.getpid()}:"
+    config_path = tmp / "intake.json"
+    config_path.write_text(json.dumps(intake_config(sizes, 5038, args.redis_url, prefix)))
+    started = time.monotonic()
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--role", "throughput", "--config", str(config_path), "--log", str(tmp / "throughput.log"),
+            "--calls", str(QUICK.throughput_calls if args.quick else sizes.throughput_calls), "--active", str(sizes.active),
+            cwd=REPO, stdout=asyncio.subprocess.PIPE, env={**os.environ, SECRET_ENV: AMI_SECRET})
+        out, _ = await asyncio.wait_for(proc.communicate(), 300)
+        if proc.returncode:
+            raise RuntimeError(f"throughput role failed ({proc.returncode})")
+        throughput = json.loads(out)
+        floor = await floor_phase(sizes)
+        ours = await ours_phase(sizes, config_path, tmp)
+    finally:
+        await delete_prefix(args.redis_url, prefix)
+        shutil.rmtree(tmp, ignore_errors=True)
+    lat = ours.pop("latency")
+    ratio_p50 = round(lat["p50_ms"] / floor["p50_ms"], 2) if floor["p50_ms"] else None
+    ratio_p99 = round(lat["p99_ms"] / floor["p99_ms"], 2) if floor["p99_ms"] else None
+    vs_pan = round(throughput["ours_full_pipeline"] / throughput["panoramisk"], 2)
+    vs_plain = round(throughput["ours_full_pipeline"] / throughput["readuntil"], 2)
+    trips = ours["round_trips_per_pop"]
+    goals = {
+        "pop_p99_within_1.5x_floor": {"target": "<= 1.5", "value": ratio_p99, "met": ratio_p99 is not None and ratio_p99 <= 1.5},
+        "throughput_2x_panoramisk": {"target": ">= 2.0", "value": vs_pan, "met": vs_pan >= 2.0},
+        "throughput_0.8x_readuntil": {"target": ">= 0.8", "value": vs_plain, "met": vs_plain >= 0.8},
+        "10k_desktops_under_1GiB": {"target": f"{sizes.capacity} desktops, RSS < 1024 MiB",
+                                    "value": ours["rss_mib_with_desktops"],
+                                    "met": ours["desktops_connected"] >= sizes.capacity and ours["rss_mib_with_desktops"] < 1024},
+        "one_redis_round_trip_per_pop": {"target": "every pop exactly 1", "value": trips["histogram"],
+                                         "met": ours["pops_counted"] > 0 and trips["min"] == trips["max"] == 1},
+    }
+    return {
+        "command": " ".join(["python3", "scripts/bench.py", *sys.argv[1:]]),
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "fd_limit": fds},
+        "sizes": asdict(sizes),
+        "pop_latency": {"ours": lat, "floor": floor, "ratio_p50": ratio_p50, "ratio_p99": ratio_p99},
+        "throughput_events_per_s": {**throughput, "ratio_vs_panoramisk": vs_pan, "ratio_vs_readuntil": vs_plain},
+        "capacity": {k: ours[k] for k in ("desktops_connected", "capacity_connect_failures", "rss_mib_no_desktops",
+                                          "rss_mib_with_desktops", "kib_per_desktop", "cpu_ms_per_call",
+                                          "calls_placed", "calls_completed")},
+        "redis": {"pops_counted": ours["pops_counted"], "round_trips_per_pop": trips, "records_failed": ours["records_failed"]},
+        "goals": goals,
+        "wall_seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    lat, thr, cap = result["pop_latency"], result["throughput_events_per_s"], result["capacity"]
+    rows = [
+        ("pop latency p50 (ms)", lat["ours"]["p50_ms"], lat["floor"]["p50_ms"], lat["ratio_p50"]),
+        ("pop latency p99 (ms)", lat["ours"]["p99_ms"], lat["floor"]["p99_ms"], lat["ratio_p99"]),
+        ("pop latency max (ms)", lat["ours"]["max_ms"], lat["floor"]["max_ms"], ""),
+        ("events/s vs panoramisk", thr["ours_full_pipeline"], thr["panoramisk"], thr["ratio_vs_panoramisk"]),
+        ("events/s vs readuntil", thr["ours_full_pipeline"], thr["readuntil"], thr["ratio_vs_readuntil"]),
+        ("RSS MiB at N desktops", cap["rss_mib_with_desktops"], f"N={cap['desktops_connected']}", ""),
+        ("KiB per desktop", cap["kib_per_desktop"], "", ""),
+        ("CPU ms per call", cap["cpu_ms_per_call"], "", ""),
+        ("Redis round trips/pop", result["redis"]["round_trips_per_pop"]["mean"], "", ""),
+    ]
+    out = [f"{'figure':<26}{'ours':>14}{'baseline':>14}{'ratio':>8}", "-" * 62]
+    out += [f"{a:<26}{b!s:>14}{c!s:>14}{d!s:>8}" for a, b, c, d in rows]
+    out += ["", "goals:"] + [f"  {'MET    ' if g['met'] else 'NOT MET'} {name} ({g['target']}; got {g['value']})"
+                             for name, g in result["goals"].items()]
+    return "\n".join(out)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="small sizes: a smoke test, not a measurement")
+    p.add_argument("--table", action="store_true", help="also print a readable table (to stderr)")
+    p.add_argument("--redis-url", default=os.environ.get("INTAKE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    for name, kind in (("desktops", int), ("active", int), ("rate", float), ("seconds", float), ("capacity", int)):
+        p.add_argument(f"--{name}", type=kind, default=None)
+    # internal: the roles of the child processes
+    p.add_argument("--role", choices=("server", "relay", "throughput"), help=argparse.SUPPRESS)
+    p.add_argument("--config", help=argparse.SUPPRESS)
+    p.add_argument("--log", help=argparse.SUPPRESS)
+    p.add_argument("--ami-port", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--calls", type=int, default=3000, help=argparse.SUPPRESS)
+    p.add_argument("--repeat", type=int, default=3, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.role == "server":
+        asyncio.run(role_server(args))
+    elif args.role == "relay":
+        asyncio.run(role_relay(args))
+    elif args.role == "throughput":
+        role_throughput(args)
+    else:
+        result = asyncio.run(run(args))
+        print(json.dumps(result, indent=2))
+        if args.table:
+            print(table(result), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

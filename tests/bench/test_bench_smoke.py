@@ -1,0 +1,42 @@
+"""`scripts/bench.py --quick` runs end to end and reports every figure. No timing assertions: the
+figures of a smoke run on a busy machine mean nothing, only their presence does."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_quick_bench_reports_every_figure(redis_url: str) -> None:
+    done = subprocess.run([sys.executable, "scripts/bench.py", "--quick", "--redis-url", f"{redis_url}/14"], cwd=REPO,
+                          capture_output=True, text=True, timeout=240, env={**os.environ})
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+
+    def number(value: object) -> bool:
+        return isinstance(value, int | float) and not (isinstance(value, float) and math.isnan(value))
+
+    latency = result["pop_latency"]
+    for side in ("ours", "floor"):
+        for key in ("p50_ms", "p99_ms", "max_ms"):
+            assert number(latency[side][key]), (side, key, latency[side])
+        assert latency[side]["pops"] > 0
+    assert number(latency["ratio_p50"]) and number(latency["ratio_p99"])
+    throughput = result["throughput_events_per_s"]
+    for key in ("ours_full_pipeline", "panoramisk", "readuntil", "ratio_vs_panoramisk", "ratio_vs_readuntil"):
+        assert number(throughput[key]), key
+    capacity = result["capacity"]
+    for key in ("rss_mib_no_desktops", "rss_mib_with_desktops", "kib_per_desktop", "cpu_ms_per_call"):
+        assert number(capacity[key]), key
+    assert capacity["desktops_connected"] == result["sizes"]["capacity"]
+    trips = result["redis"]["round_trips_per_pop"]
+    assert result["redis"]["pops_counted"] > 0 and number(trips["mean"])
+    assert set(result["goals"]) == {"pop_p99_within_1.5x_floor", "throughput_2x_panoramisk", "throughput_0.8x_readuntil",
+                                    "10k_desktops_under_1GiB", "one_redis_round_trip_per_pop"}
+    assert all(isinstance(goal["met"], bool) for goal in result["goals"].values())
