@@ -79,6 +79,12 @@ class Pbx(Switch):
 
     # --- commands: callers ----------------------------------------------------------------------
 
+    def enqueue(self, queue: str, caller: Channel, delay: float, partner: Channel | None = None) -> str:
+        """Hand a caller's channel to Queue() after ``delay`` (its dialplan before Queue())."""
+        caller.application, caller.application_data = "Queue", queue
+        self.calls[caller.uniqueid] = QueueCall(caller.uniqueid, queue, caller, join_at=self.now() + delay, partner=partner)
+        return caller.uniqueid
+
     @instant
     def arrive(self, queue: str, number: str, name: str = "", endpoint: str = "PJSIP/caller") -> str:
         """A caller dials in; Queue() runs a moment later. Returns the call id (caller Uniqueid)."""
@@ -90,9 +96,7 @@ class Pbx(Switch):
             chan.priority = PRIORITY_ANSWER
             self._set_state(chan, ChannelState.UP)
             delay = self.dialplan_delay
-        chan.application, chan.application_data = "Queue", queue
-        self.calls[chan.uniqueid] = QueueCall(chan.uniqueid, queue, chan, join_at=self.now() + delay)
-        return chan.uniqueid
+        return self.enqueue(queue, chan, delay)
 
     def _join(self, call: QueueCall) -> None:
         q = self.members.queue(call.queue)
@@ -122,7 +126,7 @@ class Pbx(Switch):
             raise NoSuchCall(call_id)
         self._abandon(call, hang_up=False)
         # The redirect target (voicemail, another queue) is not simulated: the channel ends there.
-        self._hangup(call.caller)
+        self._end_caller(call)
 
     def _abandon(self, call: QueueCall, hang_up: bool) -> None:
         """Recorded order: HangupRequest, MusicOnHoldStop, DialEnd CANCEL (if ringing),
@@ -135,7 +139,7 @@ class Pbx(Switch):
             self.publish(ce.hangup_request(self.now(), call.caller, None if answered else (127, 487)))
         if call.phase is Phase.ARRIVING:  # gone before Queue() ran: no queue events at all
             call.phase = Phase.ENDED
-            self._hangup(call.caller, cause)
+            self._end_caller(call, cause)
             return
         self._stop_music(call)
         ringing = call.attempt
@@ -159,7 +163,7 @@ class Pbx(Switch):
         if ringing is not None and ABANDON_BEFORE_LEG_HANGUP:
             self._hangup(ringing.channel, HANGUP_UNKNOWN)
         if hang_up:
-            self._hangup(call.caller, cause)
+            self._end_caller(call, cause)
         if ringing is not None:
             self.members.set_device(ringing.member, MemberDevice.NOT_INUSE)
 
@@ -244,16 +248,6 @@ class Pbx(Switch):
         if member:
             self.members.set_device(member, MemberDevice.NOT_INUSE)
 
-    @instant
-    def originate_callback(self, member: str, number: str) -> Channel:
-        """A call-back from a handler's phone to ``number``: the phone goes in use until hung up."""
-        endpoint = member.split("/", 1)[-1]
-        chan = self._new_channel(member, endpoint, self.members.name_of(member), "from-handlers", number)
-        chan.connected_num, chan.application, chan.application_data = number, "Dial", f"PJSIP/{number}"
-        self._set_state(chan, ChannelState.UP)
-        self.members.set_device(member, MemberDevice.INUSE)
-        return chan
-
     # --- the distributor and its timers -----------------------------------------------------------
 
     @instant
@@ -320,6 +314,12 @@ class Pbx(Switch):
         call.phase = Phase.WAITING
         call.next_try_at = self.now() + self.members.queue(call.queue).config.retry
 
+    def _end_caller(self, call: QueueCall, cause: tuple[int, str] = HANGUP_NORMAL) -> None:
+        """The caller's channel goes; an originated caller's other Local half goes with it."""
+        if call.partner is not None:
+            self._hangup(call.partner, HANGUP_UNKNOWN)
+        self._hangup(call.caller, cause)
+
     def _stop_music(self, call: QueueCall) -> None:
         if self.members.queue(call.queue).config.answer_first:
             self.publish(ce.music_on_hold(self.now(), call.caller, start=False))
@@ -354,7 +354,7 @@ class Pbx(Switch):
             self._hangup(leg)
         self.publish(ce.bridge_destroy(now, leg.bridge_id))
         self.publish(ce.soft_hangup_request(now, call.caller))
-        self._hangup(call.caller)
+        self._end_caller(call)
         call.phase = Phase.ENDED
         if member in q.members:
             q.members[member].calls_taken += 1

@@ -76,14 +76,22 @@ async def test_queue_add_remove_penalty_and_their_errors(client: AmiTestClient) 
     assert (nobody["Response"], nobody["Message"]) == ("Error", "Interface not found")
 
 
-async def test_originate_into_a_queue_makes_a_queue_call(client: AmiTestClient) -> None:
-    resp = await client.action("Originate", Channel="Local/101@police-queues", Context="police-queues", Exten="101",
-                               Priority="1", Async="true", CallerID='"Dora Jones" <07700900009>')
+async def test_originate_into_a_queue_makes_a_queue_call_on_the_second_local_half(client: AmiTestClient) -> None:
+    resp = await client.action("Originate", Channel="Local/101@intake-test", Application="Wait", Data="6",
+                               Async="true", CallerID='"Dora Jones" <07700900009>')
     assert (resp["Response"], resp["Message"]) == ("Success", "Originate successfully queued")
     done = await client.wait_event("OriginateResponse", ActionID=resp.action_id or "")
-    assert done["Response"] == "Success"
-    joined = await client.wait_event("QueueCallerJoin", Uniqueid=done["Uniqueid"])
+    assert (done["Response"], done["Reason"], done["Application"], done["Data"]) == ("Success", "4", "Wait", "6")
+    assert done["Channel"].startswith("Local/101@intake-test-") and done["Channel"].endswith(";1")
+    joined = await client.wait_event("QueueCallerJoin", Linkedid=done["Uniqueid"])
+    assert joined["Channel"] == done["Channel"][:-1] + "2" and joined["Uniqueid"] != done["Uniqueid"]
     assert (joined["Queue"], joined["CallerIDNum"], joined["CallerIDName"]) == ("101", "07700900009", "Dora Jones")
+    assert any(f.event == "LocalBridge" for f in client.events)
+
+
+async def test_originate_to_nowhere_fails(client: AmiTestClient) -> None:
+    resp = await client.action("Originate", Channel="Local/555@intake-test", Application="Wait", Data="1")
+    assert (resp["Response"], resp["Message"]) == ("Error", "Originate failed")
 
 
 async def test_originate_a_call_back_from_a_handler_phone(client: AmiTestClient) -> None:
