@@ -69,7 +69,9 @@ def queue_status(pbx: Pbx, a: Action) -> Reply:
         done = q.completed
         params = [
             ("Queue", q.name), ("Max", "0"), ("Strategy", q.config.strategy.value), ("Calls", str(len(q.entries))),
-            ("Holdtime", str(int(q.total_hold / done) if done else 0)), ("TalkTime", str(int(q.total_talk / done) if done else 0)),
+            # Recorded: Holdtime counts a call from its answer, Completed only once it has ended.
+            ("Holdtime", str(int(q.total_hold / q.answered) if q.answered else 0)),
+            ("TalkTime", str(int(q.total_talk / done) if done else 0)),
             ("Completed", str(done)), ("Abandoned", str(q.abandoned)), ("ServiceLevel", str(q.service_level)),
             ("ServicelevelPerf", f"{100 * q.completed_in_sl / done if done else 0:.1f}"),
             ("ServicelevelPerf2", f"{100 * (q.completed_in_sl + q.abandoned_in_sl) / (done + q.abandoned) if done + q.abandoned else 0:.1f}"),

@@ -193,6 +193,7 @@ class Pbx(Switch):
         self.publish(ce.dial_end(now, call.caller, att.channel, "ANSWER"))
         self._stop_music(call)
         q = self.members.queue(call.queue)
+        q.answered += 1
         q.total_hold += now - call.joined_at
         call.caller.connected_num, call.caller.connected_name = att.channel.caller_num, UNKNOWN
         for step in CONNECT_ORDER:
