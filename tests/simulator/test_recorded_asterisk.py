@@ -154,7 +154,7 @@ async def test_a_queue_without_answer_joins_at_once_in_ring_state() -> None:
         assert (request["Cause"], request["TechCause"]) == ("127", "487")  # a SIP CANCEL
         hangups = {f["Uniqueid"]: f["Cause"] for f in client.events if f.event == "Hangup"}
         assert hangups.pop(call_id) == "127" and set(hangups.values()) == {"0"}
-        assert not [f for f in client.events if f.event.startswith("MusicOnHold")]  # Queue(q,r) rings
+        assert not [f for f in client.events if (f.event or "").startswith("MusicOnHold")]  # Queue(q,r) rings
         await client.close()
 
 
