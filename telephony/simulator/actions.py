@@ -183,7 +183,7 @@ def redirect(pbx: Pbx, a: Action) -> Reply:
     if call is None:
         return Reply((response(a, False, "Channel does not exist: " + a["Channel"]),))
     # Like Asterisk, answer first: the channel's events follow from its own thread.
-    return Reply((response(a, True, "Redirect successful"),), after=lambda: _quietly(pbx.redirect_caller, call.call_id))
+    return Reply((response(a, True, "Redirect successful"),), after=lambda: _quietly(lambda call_id: pbx.redirect_caller(call_id, a["Exten"]), call.call_id))
 
 
 def hangup(pbx: Pbx, a: Action) -> Reply:

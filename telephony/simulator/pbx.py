@@ -119,14 +119,21 @@ class Pbx(Switch):
             self._abandon(call, hang_up=True)
 
     @instant
-    def redirect_caller(self, call_id: str) -> None:
-        """AMI Redirect of a queued caller: app_queue sees it leave unanswered (an abandon)."""
+    def redirect_caller(self, call_id: str, exten: str = "") -> None:
+        """AMI Redirect of a queued caller: app_queue sees it leave unanswered (an abandon). If
+        ``exten`` reaches a queue (999, 101) the same channel joins that queue, as the dialplan
+        would run it; any other target is not simulated and the channel ends there."""
         call = self._call(call_id)
         if call.phase is Phase.CONNECTED:
             raise NoSuchCall(call_id)
         self._abandon(call, hang_up=False)
-        # The redirect target (voicemail, another queue) is not simulated: the channel ends there.
-        self._end_caller(call)
+        target = next((q for q in self.members.queues.values() if exten and q.config.exten == exten), None)
+        if target is None:
+            self._end_caller(call)
+            return
+        caller = call.caller
+        caller.exten, caller.priority = exten, 1
+        self.enqueue(target.name, caller, 0.0, partner=call.partner)
 
     def _abandon(self, call: QueueCall, hang_up: bool) -> None:
         """Recorded order: HangupRequest, MusicOnHoldStop, DialEnd CANCEL (if ringing),

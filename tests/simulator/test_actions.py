@@ -110,12 +110,25 @@ async def test_redirect_of_a_waiting_caller_shows_as_abandon(sim: SimulatedPbx, 
     await hold_999(sim)
     call_id = sim.place_call("999", "07700900001", "Alice Smith")
     joined = await client.wait_event("QueueCallerJoin", Uniqueid=call_id)
-    resp = await client.action("Redirect", Channel=joined["Channel"], Context="police-queues", Exten="101", Priority="1")
+    resp = await client.action("Redirect", Channel=joined["Channel"], Context="voicemail", Exten="5000", Priority="1")
     assert resp["Response"] == "Success"
     await client.wait_event("Hangup", Uniqueid=call_id)
     names = [f.event for f in client.call_events(call_id)]
     assert names[-4:] == ["MusicOnHoldStop", "QueueCallerAbandon", "QueueCallerLeave", "Hangup"]
     assert "HangupRequest" not in names  # nobody hung up: the channel went elsewhere
+
+
+async def test_redirect_to_another_queue_joins_it_with_the_same_channel(sim: SimulatedPbx, client: AmiTestClient) -> None:
+    await hold_999(sim)
+    sim.pause("PJSIP/handler-3")
+    call_id = sim.place_call("101", "07700900001", "Alice Smith")
+    joined = await client.wait_event("QueueCallerJoin", Uniqueid=call_id)
+    resp = await client.action("Redirect", Channel=joined["Channel"], Context="callers", Exten="999", Priority="1")
+    assert resp["Response"] == "Success"
+    again = await client.wait_event("QueueCallerJoin", Uniqueid=call_id, Queue="999")
+    assert again["Exten"] == "999"
+    names = [f.event for f in client.call_events(call_id) if f.event and f.event.startswith("Queue")]
+    assert names == ["QueueCallerJoin", "QueueCallerAbandon", "QueueCallerLeave", "QueueCallerJoin"]
 
 
 async def test_ami_hangup_of_the_handler_leg_completes_with_reason_caller(sim: SimulatedPbx, client: AmiTestClient) -> None:

@@ -108,7 +108,7 @@ async def test_ring_no_answer_then_next_member_on_a_new_channel(sim: SimulatedPb
     assert rna["Interface"] == first and again["Interface"] == "PJSIP/handler-2"
     assert again["DestChannel"] != rna["DestChannel"]
     if how == "timeout":
-        assert 250 <= int(rna["RingTime"]) <= 450  # milliseconds, queue timeout 0.3 s
+        assert 300 <= int(rna["RingTime"]) <= 1500  # milliseconds: queue timeout 0.3 s, plus tick and load
     sim.answer("PJSIP/handler-2")
     await client.wait_event("AgentConnect", Uniqueid=call_id)
     assert names(client, call_id)[3:] == ["AgentCalled", "AgentRingNoAnswer", "AgentCalled", "QueueCallerLeave", "AgentConnect"]
