@@ -1,10 +1,12 @@
 """The simulated app_queue: calls, queues and phones as one state machine, fed by commands and a clock.
 
 No I/O and no asyncio: every command (a caller arrives, a phone answers, a timer falls due) runs
-to completion and hands the AMI events it caused, in Asterisk 22's order, to the listeners. The
-orders follow app_queue.c's try_calling / queue_exec and the events recorded from a real
-Asterisk 22 (see /work/shared/notes/asterisk.md); where a recording may disagree, the order is
-a constant at the top of this module so it can be changed in one place.
+to completion at one instant (:func:`~telephony.simulator.switch.instant`) and hands the AMI
+events it caused, in Asterisk 22's order, to the listeners. The orders are those recorded from
+a real Asterisk 22.10 (tests/fixtures/ami on the ``pbx`` branch; each method's docstring names
+its sequence) and agree with app_queue.c's try_calling / queue_exec. Where Asterisk itself races
+(two Hangups, a ringing leg's Hangup against QueueCallerLeave) the choice is a named constant or
+commented where it is made.
 """
 
 from __future__ import annotations
