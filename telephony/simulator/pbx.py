@@ -204,7 +204,6 @@ class Pbx(Switch):
         q = self.members.queue(call.queue)
         q.answered += 1
         q.total_hold += now - call.joined_at
-        call.caller.connected_num, call.caller.connected_name = att.channel.caller_num, UNKNOWN
         for step in CONNECT_ORDER:
             if step == "QueueCallerLeave":
                 self._leave(call)
@@ -291,12 +290,14 @@ class Pbx(Switch):
                 call.next_try_at = now + self.members.queue(call.queue).config.retry
 
     def _ring(self, call: QueueCall, member: str) -> None:
-        """Recorded order: Newchannel (leg), AgentCalled, DialBegin, Newstate Ringing (leg),
+        """Recorded order: Newchannel (leg), NewCallerid (leg), AgentCalled, DialBegin,
+        NewConnectedLine (caller), Newstate Ringing (leg), NewConnectedLine (leg),
         QueueMemberStatus ringing, DialState RINGING."""
         q = self.members.queue(call.queue)
         leg = self._new_channel(member, UNKNOWN, UNKNOWN, HANDLER_CONTEXT, "s", linkedid=call.caller.linkedid)
-        # By AgentCalled the leg shows the number the caller dialled as its caller id (recorded).
+        # The leg takes the number the caller dialled as its caller id (recorded: "999" / "101").
         leg.caller_num = leg.exten = call.caller.exten
+        self._chan_event("NewCallerid", leg, ("CID-CallingPres", "0 (Presentation Allowed, Not Screened)"))
         leg.connected_num, leg.connected_name = call.caller.caller_num, call.caller.caller_name
         leg.application, leg.application_data = "AppQueue", "(Outgoing Line)"
         now = self.now()
@@ -304,7 +305,10 @@ class Pbx(Switch):
         call.phase = Phase.RINGING
         self._agent_event("AgentCalled", call, leg, member)
         self.publish(ce.dial_begin(now, call.caller, leg, member))
+        call.caller.connected_num, call.caller.connected_name = leg.caller_num, UNKNOWN
+        self._chan_event("NewConnectedLine", call.caller)
         self._set_state(leg, ChannelState.RINGING)
+        self._chan_event("NewConnectedLine", leg)
         self.members.set_device(member, MemberDevice.RINGING)
         self.publish(ce.dial_state(now, call.caller, leg, "RINGING"))
 
