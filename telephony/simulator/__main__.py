@@ -13,6 +13,8 @@ import json
 import signal
 import sys
 
+import structlog
+
 from telephony.simulator import SimConfig, SimulatedPbx
 
 
@@ -52,6 +54,8 @@ async def run(config: SimConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # stdout carries the one JSON line a launching script reads; logs go to stderr.
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
     asyncio.run(run(parse_args(argv)))
 
 

@@ -12,8 +12,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from telephony.simulator import wire
 from telephony.simulator.errors import MemberAlreadyThere, NoSuchCall, NoSuchChannel, NoSuchMember, NoSuchQueue
+from telephony.simulator.originate import OriginateRequest, is_phone, queue_for
+from telephony.simulator.originate import originate as call_originate
 from telephony.simulator.pbx import Pbx
 from telephony.simulator.queues import status_member_fields
 
@@ -23,7 +24,7 @@ Fields = list[tuple[str, str]]
 @dataclass(frozen=True, slots=True)
 class Reply:
     frames: tuple[Fields, ...]
-    after: Callable[[], None] | None = None
+    after: Callable[[], object] | None = None
     close: bool = False
 
 
@@ -68,7 +69,9 @@ def queue_status(pbx: Pbx, a: Action) -> Reply:
         done = q.completed
         params = [
             ("Queue", q.name), ("Max", "0"), ("Strategy", q.config.strategy.value), ("Calls", str(len(q.entries))),
-            ("Holdtime", str(int(q.total_hold / done) if done else 0)), ("TalkTime", str(int(q.total_talk / done) if done else 0)),
+            # Recorded: Holdtime counts a call from its answer, Completed only once it has ended.
+            ("Holdtime", str(int(q.total_hold / q.answered) if q.answered else 0)),
+            ("TalkTime", str(int(q.total_talk / done) if done else 0)),
             ("Completed", str(done)), ("Abandoned", str(q.abandoned)), ("ServiceLevel", str(q.service_level)),
             ("ServicelevelPerf", f"{100 * q.completed_in_sl / done if done else 0:.1f}"),
             ("ServicelevelPerf2", f"{100 * (q.completed_in_sl + q.abandoned_in_sl) / (done + q.abandoned) if done + q.abandoned else 0:.1f}"),
@@ -160,37 +163,19 @@ def queue_penalty(pbx: Pbx, a: Action) -> Reply:
 
 # --- channels ----------------------------------------------------------------------------------
 
-_LOCAL = re.compile(r"^Local/(?P<exten>[^@]+)@(?P<context>[^/;]+)")
 _CALLERID = re.compile(r'^\s*"?(?P<name>[^"<]*?)"?\s*<(?P<num>[^>]*)>\s*$')
 
 
 def originate(pbx: Pbx, a: Action) -> Reply:
-    """``Local/<exten>@<context>`` with a queue's exten: a caller into that queue. A member's
-    phone (``PJSIP/handler-1``): a call-back from it to ``Exten``. Async, as intake sends it."""
-    channel = a["Channel"]
-    if not channel:
+    """Async, as intake sends it: the response first, then the call's events and OriginateResponse."""
+    if not a["Channel"]:
         return Reply((response(a, False, "Channel not specified"),))
-    local = _LOCAL.match(channel)
-    queue = next((q.name for q in pbx.members.queues.values() if local and q.config.exten == local["exten"]), None)
-    is_phone = any(channel in q.members for q in pbx.members.queues.values())
-    if queue is None and not is_phone:
-        return Reply((response(a, False, "Originate failed"),))
     cid = _CALLERID.match(a["CallerID"])
     name, num = (cid["name"].strip(), cid["num"]) if cid else ("", a["CallerID"])
-    endpoint = channel.split(";")[0]
-
-    def start() -> None:
-        if queue is not None:
-            chan = pbx.calls[pbx.arrive(queue, num, name, endpoint=endpoint)].caller
-        else:
-            chan = pbx.originate_callback(channel, a["Exten"])
-        pbx.publish(wire.event("OriginateResponse", wire.CALL, pbx.now(), a.id_field(), [
-            ("Response", "Success"), ("Channel", chan.name), ("Context", a["Context"]), ("Exten", a["Exten"]),
-            ("Application", a["Application"]), ("Data", a["Data"]), ("Reason", "4"), ("Uniqueid", chan.uniqueid),
-            ("CallerIDNum", num or "<unknown>"), ("CallerIDName", name or "<unknown>"),
-        ]))
-
-    return Reply((response(a, True, "Originate successfully queued"),), after=start)
+    req = OriginateRequest(a["ActionID"], a["Channel"], a["Context"], a["Exten"], a["Application"], a["Data"], num, name)
+    if queue_for(pbx, req) is None and not is_phone(pbx, req):
+        return Reply((response(a, False, "Originate failed"),))
+    return Reply((response(a, True, "Originate successfully queued"),), after=lambda: call_originate(pbx, req))
 
 
 def redirect(pbx: Pbx, a: Action) -> Reply:
@@ -198,7 +183,7 @@ def redirect(pbx: Pbx, a: Action) -> Reply:
     if call is None:
         return Reply((response(a, False, "Channel does not exist: " + a["Channel"]),))
     # Like Asterisk, answer first: the channel's events follow from its own thread.
-    return Reply((response(a, True, "Redirect successful"),), after=lambda: _quietly(pbx.redirect_caller, call.call_id))
+    return Reply((response(a, True, "Redirect successful"),), after=lambda: _quietly(lambda call_id: pbx.redirect_caller(call_id, a["Exten"]), call.call_id))
 
 
 def hangup(pbx: Pbx, a: Action) -> Reply:

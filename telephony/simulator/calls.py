@@ -42,3 +42,4 @@ class QueueCall:
     attempt: Attempt | None = None
     connected_at: float = 0.0
     hold_time: int = 0
+    partner: Channel | None = None  # the ;1 half of an originated Local caller

@@ -30,8 +30,10 @@ def dial_end(at: float, caller: Channel, leg: Channel, status: str) -> wire.AmiE
     return wire.event("DialEnd", wire.CALL, at, caller.snapshot(), leg.snapshot("Dest"), [("DialStatus", status)])
 
 
-def hangup_request(at: float, chan: Channel) -> wire.AmiEvent:
-    return wire.event("HangupRequest", wire.CALL, at, chan.snapshot())
+def hangup_request(at: float, chan: Channel, cause: tuple[int, int] | None = None) -> wire.AmiEvent:
+    """``cause``: (Cause, TechCause) when the far end gave one (a SIP CANCEL: 127, 487)."""
+    body = [("Cause", str(cause[0])), ("TechCause", str(cause[1]))] if cause else []
+    return wire.event("HangupRequest", wire.CALL, at, chan.snapshot(), body)
 
 
 def soft_hangup_request(at: float, chan: Channel, cause: int = 16) -> wire.AmiEvent:

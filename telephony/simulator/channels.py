@@ -74,14 +74,33 @@ class Channel:
 
 
 class ChannelNamer:
-    """Hands out Uniqueids and channel names as one Asterisk process would: one counter for both."""
+    """Hands out Uniqueids and channel names as one Asterisk process would.
 
-    def __init__(self, boot_epoch: int) -> None:
-        self._boot = boot_epoch
+    Recorded: the Uniqueid is ``<epoch second of the channel's creation>.<process-wide sequence>``
+    (a leg created a second after its caller has a larger epoch part), and the name's hex suffix
+    is counted per technology (``Local/...-00000000;1`` and ``PJSIP/handler-1-00000000`` in one call).
+    """
+
+    def __init__(self) -> None:
         self._seq = 0
+        self._suffix: dict[str, int] = {}
 
-    def next(self, endpoint: str) -> tuple[str, str]:
-        """(channel name, uniqueid) for a new channel on ``endpoint`` (``PJSIP/handler-1``)."""
+    def _uniqueid(self, now: float) -> str:
         seq = self._seq
         self._seq += 1
-        return f"{endpoint}-{seq:08x}", f"{self._boot}.{seq}"
+        return f"{int(now)}.{seq}"
+
+    def _name(self, endpoint: str) -> str:
+        tech = endpoint.split("/", 1)[0]
+        n = self._suffix.get(tech, 0)
+        self._suffix[tech] = n + 1
+        return f"{endpoint}-{n:08x}"
+
+    def next(self, endpoint: str, now: float) -> tuple[str, str]:
+        """(channel name, uniqueid) for a new channel on ``endpoint`` (``PJSIP/handler-1``)."""
+        return self._name(endpoint), self._uniqueid(now)
+
+    def next_local(self, endpoint: str, now: float) -> tuple[str, str, str, str]:
+        """The two halves of a Local channel: (name ;1, uniqueid ;1, name ;2, uniqueid ;2)."""
+        base = self._name(endpoint)
+        return f"{base};1", self._uniqueid(now), f"{base};2", self._uniqueid(now)

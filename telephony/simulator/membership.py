@@ -137,8 +137,11 @@ class MemberBook:
         for q in self.queues_of(interface):
             self._announce("QueueMemberStatus", q, q.members[interface])
 
-    def set_in_call(self, interface: str, in_call: bool) -> None:
-        for q in self.queues_of(interface):
+    def set_in_call(self, interface: str, queue: str, in_call: bool) -> None:
+        """Recorded: only the queue that connected the call says InCall 1; the others show the
+        phone in use (Status 2) with InCall 0."""
+        q = self.queue(queue)
+        if interface in q.members:
             q.members[interface].in_call = in_call
 
     def finish_call(self, interface: str, at: int) -> None:

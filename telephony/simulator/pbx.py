@@ -1,27 +1,29 @@
 """The simulated app_queue: calls, queues and phones as one state machine, fed by commands and a clock.
 
 No I/O and no asyncio: every command (a caller arrives, a phone answers, a timer falls due) runs
-to completion and hands the AMI events it caused, in Asterisk 22's order, to the listeners. The
-orders follow app_queue.c's try_calling / queue_exec and the events recorded from a real
-Asterisk 22 (see /work/shared/notes/asterisk.md); where a recording may disagree, the order is
-a constant at the top of this module so it can be changed in one place.
+to completion at one instant (:func:`~telephony.simulator.switch.instant`) and hands the AMI
+events it caused, in Asterisk 22's order, to the listeners. The orders are those recorded from
+a real Asterisk 22.10 (tests/fixtures/ami on the ``pbx`` branch; each method's docstring names
+its sequence) and agree with app_queue.c's try_calling / queue_exec. Where Asterisk itself races
+(two Hangups, a ringing leg's Hangup against QueueCallerLeave) the choice is a named constant or
+commented where it is made.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Concatenate, ParamSpec, TypeVar
 
 from telephony.events import MemberDevice
 from telephony.simulator import channel_events as ce
 from telephony.simulator import wire
 from telephony.simulator.calls import Attempt, Phase, QueueCall
-from telephony.simulator.channels import UNKNOWN, Channel, ChannelNamer, ChannelState
+from telephony.simulator.channels import UNKNOWN, Channel, ChannelState
 from telephony.simulator.config import HandlerConfig, QueueConfig
 from telephony.simulator.errors import NoSuchCall, NoSuchChannel, NotOnCall, NotRinging
 from telephony.simulator.membership import MemberBook
 from telephony.simulator.queue_log import QueueLog
+from telephony.simulator.switch import HANGUP_NORMAL, Switch, instant
 
 # At answer app_queue calls leave_queue() before it publishes AgentConnect (try_calling), and
 # the recording (answered.ami) agrees.
@@ -30,8 +32,8 @@ CONNECT_ORDER = ("QueueCallerLeave", "AgentConnect")
 # abandon first and the ringing leg's Hangup after it; set False for the leg first.
 ABANDON_BEFORE_LEG_HANGUP = True
 
-HANGUP_NORMAL = (16, "Normal Clearing")  # an answered call ending (recorded)
 HANGUP_UNKNOWN = (0, "Unknown")  # an unanswered caller or a cancelled ringing leg (recorded)
+HANGUP_CANCELLED = (127, "Interworking, unspecified")  # a caller's CANCEL before answer (recorded, 101)
 
 # Dialplan priorities of the caller's channel as recorded: 1 arrival, then Answer() if the
 # dialplan answers first, then Queue().
@@ -39,29 +41,7 @@ PRIORITY_ANSWER = 2
 HANDLER_CONTEXT = "handlers"
 
 
-Listener = Callable[[wire.AmiEvent], None]
-T = TypeVar("T")
-P = ParamSpec("P")
-
-
-def instant(command: Callable[Concatenate[Pbx, P], T]) -> Callable[Concatenate[Pbx, P], T]:
-    """Run a command at one instant: every event it causes carries the same PBX time, so time
-    on the wire never runs backwards inside a sequence. Nested commands share the outer instant."""
-
-    def run(self: Pbx, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        if self._at is not None:
-            return command(self, *args, **kwargs)
-        self._at = self._clock()
-        try:
-            return command(self, *args, **kwargs)
-        finally:
-            self._at = None
-
-    run.__doc__ = command.__doc__
-    return run
-
-
-class Pbx:
+class Pbx(Switch):
     def __init__(
         self,
         queues: tuple[QueueConfig, ...],
@@ -72,37 +52,19 @@ class Pbx:
         dialplan_delay: float = 0.5,
         members_at_start: bool = True,
     ) -> None:
-        self._clock = clock
-        self._at: float | None = None
+        super().__init__(clock)
         self.context = context
-        self.boot_time = clock()
-        self.namer = ChannelNamer(int(self.boot_time))
         self.queue_log = queue_log or QueueLog()
         self.dialplan_delay = dialplan_delay
         self.queue_log.write(self.boot_time, "NONE", "NONE", "NONE", "QUEUESTART", "")
-        self._listeners: list[Listener] = []
         self.members = MemberBook(queues, self.publish, self.now, self.queue_log)
         self.calls: dict[str, QueueCall] = {}
-        self.channels: dict[str, Channel] = {}  # every live channel by name
         for h in handlers:
             self.members.know_phone(h.interface, h.name)
             for q in h.queues if members_at_start else ():
                 self.members.add(q, h.interface, h.name, h.penalty, silent=True)
 
-    # --- plumbing ----------------------------------------------------------------------------
-
-    def subscribe(self, listener: Listener) -> None:
-        self._listeners.append(listener)
-
-    def now(self) -> float:
-        return self._clock() if self._at is None else self._at
-
-    def publish(self, ev: wire.AmiEvent) -> None:
-        for listener in self._listeners:
-            listener(ev)
-
-    def _chan_event(self, name: str, chan: Channel, *body: tuple[str, str]) -> None:
-        self.publish(wire.event(name, wire.CALL, self.now(), chan.snapshot(), body))
+    # --- queue events ---------------------------------------------------------------------------
 
     def _agent_event(self, name: str, call: QueueCall, dest: Channel, member: str, *body: tuple[str, str]) -> None:
         head = [("Queue", call.queue), ("Interface", member), ("MemberName", self.members.name_of(member))]
@@ -111,22 +73,6 @@ class Pbx:
     def _caller_event(self, name: str, call: QueueCall, *body: tuple[str, str]) -> None:
         self.publish(wire.event(name, wire.AGENT, self.now(), call.caller.snapshot(), [("Queue", call.queue)], body))
 
-    def _new_channel(self, endpoint: str, num: str, name: str, context: str, exten: str, linkedid: str = "",
-                     state: ChannelState = ChannelState.DOWN) -> Channel:
-        chan_name, uid = self.namer.next(endpoint)
-        chan = Channel(chan_name, uid, linkedid or uid, num, name, context, exten, state=state, created_at=self.now())
-        self.channels[chan_name] = chan
-        self._chan_event("Newchannel", chan)
-        return chan
-
-    def _set_state(self, chan: Channel, state: ChannelState) -> None:
-        chan.state = state
-        self._chan_event("Newstate", chan)
-
-    def _hangup(self, chan: Channel, cause: tuple[int, str] = HANGUP_NORMAL) -> None:
-        self.channels.pop(chan.name, None)
-        self._chan_event("Hangup", chan, ("Cause", str(cause[0])), ("Cause-txt", cause[1]))
-
     def _call(self, call_id: str) -> QueueCall:
         call = self.calls.get(call_id)
         if call is None or call.phase is Phase.ENDED:
@@ -134,6 +80,12 @@ class Pbx:
         return call
 
     # --- commands: callers ----------------------------------------------------------------------
+
+    def enqueue(self, queue: str, caller: Channel, delay: float, partner: Channel | None = None) -> str:
+        """Hand a caller's channel to Queue() after ``delay`` (its dialplan before Queue())."""
+        caller.application, caller.application_data = "Queue", queue
+        self.calls[caller.uniqueid] = QueueCall(caller.uniqueid, queue, caller, join_at=self.now() + delay, partner=partner)
+        return caller.uniqueid
 
     @instant
     def arrive(self, queue: str, number: str, name: str = "", endpoint: str = "PJSIP/caller") -> str:
@@ -146,9 +98,7 @@ class Pbx:
             chan.priority = PRIORITY_ANSWER
             self._set_state(chan, ChannelState.UP)
             delay = self.dialplan_delay
-        chan.application, chan.application_data = "Queue", queue
-        self.calls[chan.uniqueid] = QueueCall(chan.uniqueid, queue, chan, join_at=self.now() + delay)
-        return chan.uniqueid
+        return self.enqueue(queue, chan, delay)
 
     def _join(self, call: QueueCall) -> None:
         q = self.members.queue(call.queue)
@@ -171,23 +121,34 @@ class Pbx:
             self._abandon(call, hang_up=True)
 
     @instant
-    def redirect_caller(self, call_id: str) -> None:
-        """AMI Redirect of a queued caller: app_queue sees it leave unanswered (an abandon)."""
+    def redirect_caller(self, call_id: str, exten: str = "") -> None:
+        """AMI Redirect of a queued caller: app_queue sees it leave unanswered (an abandon). If
+        ``exten`` reaches a queue (999, 101) the same channel joins that queue, as the dialplan
+        would run it; any other target is not simulated and the channel ends there."""
         call = self._call(call_id)
         if call.phase is Phase.CONNECTED:
             raise NoSuchCall(call_id)
         self._abandon(call, hang_up=False)
-        # The redirect target (voicemail, another queue) is not simulated: the channel ends there.
-        self._hangup(call.caller)
+        target = next((q for q in self.members.queues.values() if exten and q.config.exten == exten), None)
+        if target is None:
+            self._end_caller(call)
+            return
+        caller = call.caller
+        caller.exten, caller.priority = exten, 1
+        self.enqueue(target.name, caller, 0.0, partner=call.partner)
 
     def _abandon(self, call: QueueCall, hang_up: bool) -> None:
         """Recorded order: HangupRequest, MusicOnHoldStop, DialEnd CANCEL (if ringing),
         QueueCallerAbandon, QueueCallerLeave, SoftHangupRequest, Hangup of the leg, Hangup."""
+        # An unanswered caller cancels (SIP CANCEL): cause 127 with TechCause 487, as recorded for 101;
+        # an answered one (999) sends BYE: no cause on the request, 0 on the Hangup.
+        answered = self.members.queue(call.queue).config.answer_first
+        cause = HANGUP_UNKNOWN if answered else HANGUP_CANCELLED
         if hang_up:
-            self.publish(ce.hangup_request(self.now(), call.caller))
+            self.publish(ce.hangup_request(self.now(), call.caller, None if answered else (127, 487)))
         if call.phase is Phase.ARRIVING:  # gone before Queue() ran: no queue events at all
             call.phase = Phase.ENDED
-            self._hangup(call.caller, HANGUP_UNKNOWN)
+            self._end_caller(call, cause)
             return
         self._stop_music(call)
         ringing = call.attempt
@@ -211,7 +172,7 @@ class Pbx:
         if ringing is not None and ABANDON_BEFORE_LEG_HANGUP:
             self._hangup(ringing.channel, HANGUP_UNKNOWN)
         if hang_up:
-            self._hangup(call.caller, HANGUP_UNKNOWN)
+            self._end_caller(call, cause)
         if ringing is not None:
             self.members.set_device(ringing.member, MemberDevice.NOT_INUSE)
 
@@ -241,8 +202,8 @@ class Pbx:
         self.publish(ce.dial_end(now, call.caller, att.channel, "ANSWER"))
         self._stop_music(call)
         q = self.members.queue(call.queue)
+        q.answered += 1
         q.total_hold += now - call.joined_at
-        call.caller.connected_num, call.caller.connected_name = att.channel.caller_num, UNKNOWN
         for step in CONNECT_ORDER:
             if step == "QueueCallerLeave":
                 self._leave(call)
@@ -253,7 +214,7 @@ class Pbx:
         call.caller.bridge_id = att.channel.bridge_id = bridge
         self.publish(ce.bridge_create(now, bridge))
         self.publish(ce.bridge_enter(now, bridge, att.channel, 1))
-        self.members.set_in_call(member, True)
+        self.members.set_in_call(member, call.queue, True)
         self.members.set_device(member, MemberDevice.INUSE)
         self.publish(ce.bridge_enter(now, bridge, call.caller, 2))
         return call.call_id
@@ -296,16 +257,6 @@ class Pbx:
         if member:
             self.members.set_device(member, MemberDevice.NOT_INUSE)
 
-    @instant
-    def originate_callback(self, member: str, number: str) -> Channel:
-        """A call-back from a handler's phone to ``number``: the phone goes in use until hung up."""
-        endpoint = member.split("/", 1)[-1]
-        chan = self._new_channel(member, endpoint, self.members.name_of(member), "from-handlers", number)
-        chan.connected_num, chan.application, chan.application_data = number, "Dial", f"PJSIP/{number}"
-        self._set_state(chan, ChannelState.UP)
-        self.members.set_device(member, MemberDevice.INUSE)
-        return chan
-
     # --- the distributor and its timers -----------------------------------------------------------
 
     @instant
@@ -322,7 +273,12 @@ class Pbx:
 
     def _distribute(self) -> None:
         """Each waiting caller whose retry time has come rings one free member. Higher-weight queues
-        go first, and a member of a higher-weight queue with callers is kept for it (compare_weight)."""
+        go first, and a member of a higher-weight queue with callers is kept for it (compare_weight).
+
+        A caller who finds nobody free looks again only after the queue's ``retry``, as app_queue's
+        caller loop does: a handler who becomes free is rung within ``retry`` seconds, not at once
+        (recorded: ~0.5 s after an unpause with retry = 1).
+        """
         now = self.now()
         ready = [c for c in self.calls.values() if c.phase is Phase.WAITING and c.next_try_at <= now]
         ready.sort(key=lambda c: (-self.members.queue(c.queue).config.weight, c.joined_at))
@@ -330,14 +286,18 @@ class Pbx:
             member = self.members.pick(call.queue)
             if member is not None:
                 self._ring(call, member)
+            else:
+                call.next_try_at = now + self.members.queue(call.queue).config.retry
 
     def _ring(self, call: QueueCall, member: str) -> None:
-        """Recorded order: Newchannel (leg), AgentCalled, DialBegin, Newstate Ringing (leg),
+        """Recorded order: Newchannel (leg), NewCallerid (leg), AgentCalled, DialBegin,
+        NewConnectedLine (caller), Newstate Ringing (leg), NewConnectedLine (leg),
         QueueMemberStatus ringing, DialState RINGING."""
         q = self.members.queue(call.queue)
         leg = self._new_channel(member, UNKNOWN, UNKNOWN, HANDLER_CONTEXT, "s", linkedid=call.caller.linkedid)
-        # By AgentCalled the leg shows the number the caller dialled as its caller id (recorded).
+        # The leg takes the number the caller dialled as its caller id (recorded: "999" / "101").
         leg.caller_num = leg.exten = call.caller.exten
+        self._chan_event("NewCallerid", leg, ("CID-CallingPres", "0 (Presentation Allowed, Not Screened)"))
         leg.connected_num, leg.connected_name = call.caller.caller_num, call.caller.caller_name
         leg.application, leg.application_data = "AppQueue", "(Outgoing Line)"
         now = self.now()
@@ -345,7 +305,10 @@ class Pbx:
         call.phase = Phase.RINGING
         self._agent_event("AgentCalled", call, leg, member)
         self.publish(ce.dial_begin(now, call.caller, leg, member))
+        call.caller.connected_num, call.caller.connected_name = leg.caller_num, UNKNOWN
+        self._chan_event("NewConnectedLine", call.caller)
         self._set_state(leg, ChannelState.RINGING)
+        self._chan_event("NewConnectedLine", leg)
         self.members.set_device(member, MemberDevice.RINGING)
         self.publish(ce.dial_state(now, call.caller, leg, "RINGING"))
 
@@ -365,6 +328,12 @@ class Pbx:
         call.phase = Phase.WAITING
         call.next_try_at = self.now() + self.members.queue(call.queue).config.retry
 
+    def _end_caller(self, call: QueueCall, cause: tuple[int, str] = HANGUP_NORMAL) -> None:
+        """The caller's channel goes; an originated caller's other Local half goes with it."""
+        if call.partner is not None:
+            self._hangup(call.partner, HANGUP_UNKNOWN)
+        self._hangup(call.caller, cause)
+
     def _stop_music(self, call: QueueCall) -> None:
         if self.members.queue(call.queue).config.answer_first:
             self.publish(ce.music_on_hold(self.now(), call.caller, start=False))
@@ -374,7 +343,8 @@ class Pbx:
         self.queue_log.write(self.now(), call.call_id, call.queue, self.members.name_of(att.member), event, ring_ms)
 
     def _complete(self, call: QueueCall, by_agent: bool) -> None:
-        """Recorded order: HangupRequest, AgentComplete, BridgeLeave x2, Hangup (leg),
+        """Recorded order: HangupRequest (of whoever hung up), AgentComplete, BridgeLeave x2 with the
+        leg's Hangup after the first (handler hung up) or the second (caller hung up),
         BridgeDestroy, SoftHangupRequest, Hangup (caller), QueueMemberStatus not in use."""
         leg = self._leg_of(call)
         member = self.members.interface_of_channel(leg.name)
@@ -391,12 +361,14 @@ class Pbx:
         self._agent_event("AgentComplete", call, leg, member, ("HoldTime", str(call.hold_time)), ("TalkTime", str(talk)), ("Reason", reason))
         self.queue_log.write(now, call.call_id, call.queue, self.members.name_of(member), "COMPLETEAGENT" if by_agent else "COMPLETECALLER", call.hold_time, talk, call.original_position)
         self.publish(ce.bridge_leave(now, leg.bridge_id, first, 1))
+        if by_agent:  # handler_hangs_up.ami: the leg is gone before the caller leaves the bridge
+            self._hangup(leg)
         self.publish(ce.bridge_leave(now, leg.bridge_id, second, 0))
-        # The two Hangups race in Asterisk (both orders were recorded); this is answered.ami's.
-        self._hangup(leg)
+        if not by_agent:  # answered.ami (the two Hangups race; this is the order recorded there)
+            self._hangup(leg)
         self.publish(ce.bridge_destroy(now, leg.bridge_id))
         self.publish(ce.soft_hangup_request(now, call.caller))
-        self._hangup(call.caller)
+        self._end_caller(call)
         call.phase = Phase.ENDED
         if member in q.members:
             q.members[member].calls_taken += 1

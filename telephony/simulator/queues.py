@@ -33,6 +33,7 @@ class QueueState:
     members: dict[str, Membership] = field(default_factory=dict)  # insertion order = member order
     entries: list[str] = field(default_factory=list)  # call ids waiting or ringing, in position order
     rr_next: int = 0  # rrmemory: index to start the next search from
+    answered: int = 0
     completed: int = 0
     abandoned: int = 0
     completed_in_sl: int = 0

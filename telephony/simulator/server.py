@@ -156,7 +156,10 @@ class AmiServer:
             for fields in reply.frames:
                 self._send(s, fields)
             if reply.after is not None:
-                reply.after()
+                try:
+                    reply.after()
+                except Exception:
+                    log.exception("ami_action_aftermath_failed", action=a.name)
 
     def _login(self, s: Session, a: Action) -> None:
         if a["Username"] != self._username or a["Secret"] != self._secret:

@@ -76,14 +76,22 @@ async def test_queue_add_remove_penalty_and_their_errors(client: AmiTestClient) 
     assert (nobody["Response"], nobody["Message"]) == ("Error", "Interface not found")
 
 
-async def test_originate_into_a_queue_makes_a_queue_call(client: AmiTestClient) -> None:
-    resp = await client.action("Originate", Channel="Local/101@police-queues", Context="police-queues", Exten="101",
-                               Priority="1", Async="true", CallerID='"Dora Jones" <07700900009>')
+async def test_originate_into_a_queue_makes_a_queue_call_on_the_second_local_half(client: AmiTestClient) -> None:
+    resp = await client.action("Originate", Channel="Local/101@intake-test", Application="Wait", Data="6",
+                               Async="true", CallerID='"Dora Jones" <07700900009>')
     assert (resp["Response"], resp["Message"]) == ("Success", "Originate successfully queued")
     done = await client.wait_event("OriginateResponse", ActionID=resp.action_id or "")
-    assert done["Response"] == "Success"
-    joined = await client.wait_event("QueueCallerJoin", Uniqueid=done["Uniqueid"])
+    assert (done["Response"], done["Reason"], done["Application"], done["Data"]) == ("Success", "4", "Wait", "6")
+    assert done["Channel"].startswith("Local/101@intake-test-") and done["Channel"].endswith(";1")
+    joined = await client.wait_event("QueueCallerJoin", Linkedid=done["Uniqueid"])
+    assert joined["Channel"] == done["Channel"][:-1] + "2" and joined["Uniqueid"] != done["Uniqueid"]
     assert (joined["Queue"], joined["CallerIDNum"], joined["CallerIDName"]) == ("101", "07700900009", "Dora Jones")
+    assert any(f.event == "LocalBridge" for f in client.events)
+
+
+async def test_originate_to_nowhere_fails(client: AmiTestClient) -> None:
+    resp = await client.action("Originate", Channel="Local/555@intake-test", Application="Wait", Data="1")
+    assert (resp["Response"], resp["Message"]) == ("Error", "Originate failed")
 
 
 async def test_originate_a_call_back_from_a_handler_phone(client: AmiTestClient) -> None:
@@ -102,12 +110,25 @@ async def test_redirect_of_a_waiting_caller_shows_as_abandon(sim: SimulatedPbx, 
     await hold_999(sim)
     call_id = sim.place_call("999", "07700900001", "Alice Smith")
     joined = await client.wait_event("QueueCallerJoin", Uniqueid=call_id)
-    resp = await client.action("Redirect", Channel=joined["Channel"], Context="police-queues", Exten="101", Priority="1")
+    resp = await client.action("Redirect", Channel=joined["Channel"], Context="voicemail", Exten="5000", Priority="1")
     assert resp["Response"] == "Success"
     await client.wait_event("Hangup", Uniqueid=call_id)
     names = [f.event for f in client.call_events(call_id)]
     assert names[-4:] == ["MusicOnHoldStop", "QueueCallerAbandon", "QueueCallerLeave", "Hangup"]
     assert "HangupRequest" not in names  # nobody hung up: the channel went elsewhere
+
+
+async def test_redirect_to_another_queue_joins_it_with_the_same_channel(sim: SimulatedPbx, client: AmiTestClient) -> None:
+    await hold_999(sim)
+    sim.pause("PJSIP/handler-3")
+    call_id = sim.place_call("101", "07700900001", "Alice Smith")
+    joined = await client.wait_event("QueueCallerJoin", Uniqueid=call_id)
+    resp = await client.action("Redirect", Channel=joined["Channel"], Context="callers", Exten="999", Priority="1")
+    assert resp["Response"] == "Success"
+    again = await client.wait_event("QueueCallerJoin", Uniqueid=call_id, Queue="999")
+    assert again["Exten"] == "999"
+    names = [f.event for f in client.call_events(call_id) if f.event and f.event.startswith("Queue")]
+    assert names == ["QueueCallerJoin", "QueueCallerAbandon", "QueueCallerLeave", "QueueCallerJoin"]
 
 
 async def test_ami_hangup_of_the_handler_leg_completes_with_reason_caller(sim: SimulatedPbx, client: AmiTestClient) -> None:

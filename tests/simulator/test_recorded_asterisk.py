@@ -28,8 +28,14 @@ _ANSWER_TO_END = [
     ("BridgeEnter", C), ("HangupRequest", C), ("AgentComplete", C), ("BridgeLeave", C), ("BridgeLeave", L),
     ("Hangup", L), ("SoftHangupRequest", C), ("Hangup", C),
 ]
+_ANSWER = _ANSWER_TO_END[:6]
 RECORDED = {
     "answered": [("Newchannel", C), ("Newstate", C), ("QueueCallerJoin", C), *_RING, *_ANSWER_TO_END],
+    "handler_hangs_up": [
+        ("Newchannel", C), ("Newstate", C), ("QueueCallerJoin", C), *_RING, *_ANSWER, ("HangupRequest", L),
+        ("AgentComplete", C), ("BridgeLeave", L), ("Hangup", L), ("BridgeLeave", C), ("SoftHangupRequest", C),
+        ("Hangup", C),
+    ],
     "abandoned_ringing": [
         ("Newchannel", C), ("Newstate", C), ("QueueCallerJoin", C), *_RING, ("HangupRequest", C), ("DialEnd", C),
         ("DialEnd", C), ("QueueCallerAbandon", C), ("QueueCallerLeave", C), ("SoftHangupRequest", C), ("Hangup", L),
@@ -85,8 +91,12 @@ async def play(sim: SimulatedPbx, client: AmiTestClient, outcome: str) -> str:
         if outcome == "ringnoanswer_then_other":
             await client.wait_event("AgentRingNoAnswer", Uniqueid=call_id)
             called = await client.wait_event("AgentCalled", Uniqueid=call_id)
-        if outcome in ("answered", "ringnoanswer_then_other"):
+        if outcome in ("answered", "ringnoanswer_then_other", "handler_hangs_up"):
             sim.answer(called["Interface"])
+        if outcome == "handler_hangs_up":
+            sim.hangup_handler(called["Interface"])
+            await client.wait_event("Hangup", Uniqueid=call_id)
+            return call_id
     sim.hangup_caller(call_id)
     await client.wait_event("Hangup", Uniqueid=call_id)
     return call_id
@@ -140,6 +150,11 @@ async def test_a_queue_without_answer_joins_at_once_in_ring_state() -> None:
         assert sequence(client, call_id) == RECORDED["abandoned_ringing"][:1] + RECORDED["abandoned_ringing"][2:]
         join = next(f for f in client.events if f.event == "QueueCallerJoin")
         assert (join["ChannelState"], join["ChannelStateDesc"], join["Priority"]) == ("4", "Ring", "2")
+        request = next(f for f in client.call_events(call_id) if f.event == "HangupRequest")
+        assert (request["Cause"], request["TechCause"]) == ("127", "487")  # a SIP CANCEL
+        hangups = {f["Uniqueid"]: f["Cause"] for f in client.events if f.event == "Hangup"}
+        assert hangups.pop(call_id) == "127" and set(hangups.values()) == {"0"}
+        assert not [f for f in client.events if (f.event or "").startswith("MusicOnHold")]  # Queue(q,r) rings
         await client.close()
 
 

@@ -98,7 +98,7 @@ async def test_a_stalled_client_is_dropped_and_does_not_block_another(limit: int
             sim.pause("PJSIP/handler-3", reason=f"r{i}")
             if i % 10 == 0:
                 await asyncio.sleep(0.001)  # a reading client keeps up with a PBX that pauses now and then
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < 3.0  # the PBX never waited on the stalled socket
         last = await reading
         assert last["Interface"] == "PJSIP/handler-3"
         assert len([s for s in sim.server.sessions if not s.closed]) == 1  # the stalled one was dropped

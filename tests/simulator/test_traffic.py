@@ -77,3 +77,19 @@ async def test_same_seed_same_callers() -> None:
 async def _read_all(client: AmiTestClient) -> None:
     while True:
         await client.read_frame(timeout=5)
+
+
+async def test_with_members_added_by_the_client_simulated_handlers_answer_and_never_pause() -> None:
+    """The intake way: phones join queues by QueueAdd, intake owns every pause."""
+    profile = dataclasses.replace(TrafficProfile(), handlers_pause_themselves=False, ring_no_answer_chance=0)
+    async with SimulatedPbx(SimConfig(traffic=profile, speed=100, members_at_start=False)) as sim:
+        client = await AmiTestClient.logged_in(sim.port)
+        join = await client.wait_event("QueueCallerJoin", timeout=3)
+        assert not [f for f in client.events if f.event == "AgentCalled"]  # nobody in a queue yet
+        resp = await client.action("QueueAdd", Queue=join["Queue"], Interface="PJSIP/handler-1", MemberName="h1")
+        assert resp["Response"] == "Success"
+        connect = await client.wait_event("AgentConnect", timeout=3)
+        assert connect["MemberName"] == "h1"
+        await client.wait_event("AgentComplete", timeout=3)
+        assert not [f for f in client.events if f.event == "QueueMemberPause"]
+        await client.close()
