@@ -19,7 +19,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from intake.calls import Call
+from intake.calls import Call, CallState
+from intake.handlers import Handler
+from screenpop.models import ContactRecord, is_history_number
 from intake.metrics import LONG_WAIT_SECONDS, local_day
 
 RETENTION_SECONDS = 400 * 86_400
@@ -65,11 +67,15 @@ class CallJournal:
         return f"{self.prefix}journal:{day}"
 
     async def append(self, record: JournalRecord) -> None:
-        key = self.key(local_day(record.queued_at))
         async with self.redis.pipeline(transaction=True) as tx:
-            tx.zadd(key, {record.model_dump_json(): record.queued_at})
-            tx.expire(key, RETENTION_SECONDS)
+            self.stage(tx, record)
             await tx.execute()
+
+    def stage(self, pipe: Any, record: JournalRecord) -> None:
+        """Add the commands that append ``record`` to ``pipe`` (a writer batches many records)."""
+        key = self.key(local_day(record.queued_at))
+        pipe.zadd(key, {record.model_dump_json(): record.queued_at})
+        pipe.expire(key, RETENTION_SECONDS)
 
     async def day(self, day: date) -> list[JournalRecord]:
         raw = await self.redis.zrange(self.key(day.isoformat()), 0, -1)
@@ -116,3 +122,22 @@ def report_csv(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         writer.writerow({k: "" if row[k] is None else row[k] for k in COLUMNS})
     return out.getvalue()
+
+
+def contact_record(call: Call, handlers: dict[str, Handler]) -> ContactRecord | None:
+    """The caller's history entry for a settled call; None when there is no number to file it under."""
+    if not is_history_number(call.caller_number):
+        return None
+    answered = call.answered_at is not None
+    handler = handlers.get(call.answered_by or "")
+    return ContactRecord(
+        call_id=call.call_id,
+        number=call.caller_number,
+        at=call.queued_at,
+        line=call.line,  # type: ignore[arg-type]
+        queue=call.queue,
+        handler_id=handler.handler_id if handler is not None else None,
+        waited_seconds=round(call.waited(call.ended_at or call.queued_at), 3),
+        talked_seconds=call.talk_seconds,
+        disposition="answered" if answered else ("abandoned" if call.state is CallState.ABANDONED else "left"),
+    )

@@ -70,7 +70,9 @@ class RollingWindow:
 
     def add(self, at: float, within: bool) -> None:
         index = int(at // self.step)
-        bucket = next((b for b in reversed(self._buckets) if b[0] == index), None)
+        self._prune(at)  # also when nobody reads the window: memory stays bounded
+        last = self._buckets[-1] if self._buckets else None
+        bucket = last if last is not None and last[0] == index else next((b for b in reversed(self._buckets) if b[0] == index), None)
         if bucket is None:
             bucket = [index, 0, 0]
             # Events come in PBX-time order, but keep the deque sorted if one arrives late.
@@ -83,13 +85,16 @@ class RollingWindow:
 
     def counts(self, now: float) -> tuple[int, int]:
         """(settled, answered within target) in the window ending at ``now``."""
-        oldest = int((now - self.seconds) // self.step)
-        while self._buckets and self._buckets[0][0] <= oldest:
-            self._buckets.popleft()
+        self._prune(now)
         return sum(b[1] for b in self._buckets), sum(b[2] for b in self._buckets)
 
     def report(self, now: float) -> dict[str, Any]:
         return _share(*self.counts(now))
+
+    def _prune(self, now: float) -> None:
+        oldest = int((now - self.seconds) // self.step)
+        while self._buckets and self._buckets[0][0] <= oldest:
+            self._buckets.popleft()
 
 
 def local_day(at: float) -> str:

@@ -1,28 +1,46 @@
-"""From the registry's notices to pops on handlers' desktops, and contact records in the history.
+"""From the registry's notices to pops on handlers' desktops.
 
-The registry is synchronous and must never wait on Redis, so each pop is its own task: the
-history lookup (one round trip) runs while events keep flowing. Later messages about the same
-call for the same handler (answered, closed) wait for that task, so a desktop never sees a close
-before the pop it closes.
+The registry is synchronous and must never wait on Redis, so the pop for a ringing phone is its
+own task. The caller's history is looked up once per call, as soon as the call is queued, and
+shared by every phone it rings: the round trip is off the ring-to-pop path and not repeated after
+a ring-out. A lookup older than ``FRESH_SECONDS`` when a phone rings is done again, so a marker
+or outcome filed while the caller waited is never more than that stale on the pop. Later messages
+about the same call for the same handler (answered, closed) wait for that task when it is still
+running, so a desktop never sees a close before the pop it closes; otherwise they are published
+at once, with no task at all (most notices need none: this is the hot path).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 
-from intake.calls import Call, CallState
-from intake.held import HeldWrites
-from intake.registry import Answered, Finished, Notice, Ringing, RingStopped
+from intake.calls import Call
+from intake.registry import Answered, Finished, Notice, Queued, Ringing, RingStopped
 from screenpop.delivery import DesktopHub
 from screenpop.history import HistoryStore
-from screenpop.models import ContactRecord, is_history_number
+from screenpop.messages import HandlerMessage
+from screenpop.models import CallerHistory, is_history_number
 from screenpop.pop import CallSnapshot, compose_answered, compose_closed
 from screenpop.popper import pop_ringing_call
 
 log = structlog.get_logger("intake.pops")
+
+FRESH_SECONDS = 2.0
+
+
+class _Prefetched:
+    """The call's shared lookup, in the shape :func:`pop_ringing_call` asks for."""
+
+    def __init__(self, task: asyncio.Task[CallerHistory]) -> None:
+        self._task = task
+
+    async def lookup(self, number: str, now: float) -> CallerHistory:
+        # shield: one pop's deadline running out must not cancel the lookup other pops share
+        return await asyncio.shield(self._task)
 
 
 class PopRouter:
@@ -33,86 +51,95 @@ class PopRouter:
         self.handler_ids = handler_ids
         self.clock = clock
         self._pending: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._histories: dict[str, tuple[float, asyncio.Task[CallerHistory]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        # Contact records Redis refused are held and retried: an outage delays history, loses none.
-        self.unwritten: HeldWrites[ContactRecord] = HeldWrites("contact_record", lambda r: self.history.record_contact(r))
 
     def handle(self, notices: list[Notice]) -> None:
         for n in notices:
-            if isinstance(n, Ringing):
-                self._for_handler(n.call, n.member, self._ringing)
+            if isinstance(n, Queued):
+                self._prefetch(n.call)
+            elif isinstance(n, Ringing):
+                self._ringing(n.call, n.member)
             elif isinstance(n, Answered):
-                self._for_handler(n.call, n.member, self._answered)
+                self._update(n.call, n.member, lambda c, h: compose_answered(
+                    c.call_id, answered_at=c.answered_at or self.clock(), handler_id=h), active=True)
             elif isinstance(n, RingStopped):
-                self._for_handler(n.call, n.member, self._closed, n.reason)
+                self._update(n.call, n.member, self._closer(n.reason), active=False)
             elif isinstance(n, Finished):
                 if n.call.answered_by is not None:
-                    self._for_handler(n.call, n.call.answered_by, self._closed, "ended")
-                self._spawn(self._record(n.call))
+                    self._update(n.call, n.call.answered_by, self._closer("ended"), active=False)
+                self._histories.pop(n.call.call_id, None)
 
     async def drain(self) -> None:
-        """Wait for every pop and record in flight (tests, shutdown)."""
+        """Wait for every pop in flight (tests, shutdown)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    def _spawn(self, coro: Any) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _closer(self, reason: str) -> Callable[[Call, str], HandlerMessage]:
+        return lambda c, _h: compose_closed(c.call_id, reason, at=c.ended_at or c.left_at or self.clock())  # type: ignore[arg-type]
+
+    def _prefetch(self, call: Call) -> asyncio.Task[CallerHistory] | None:
+        if not is_history_number(call.caller_number):
+            return None
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(self.history.lookup(call.caller_number, self.clock()))
+        task.add_done_callback(_consume)
+        self._histories[call.call_id] = (loop.time(), task)
         return task
 
-    def _for_handler(self, call: Call, member: str, step: Any, *args: Any) -> None:
+    def _history_for(self, call: Call) -> _Prefetched | HistoryStore:
+        started, task = self._histories.get(call.call_id, (0.0, None))
+        if task is None or asyncio.get_running_loop().time() - started > FRESH_SECONDS:
+            task = self._prefetch(call)
+        return _Prefetched(task) if task is not None else self.history
+
+    def _ringing(self, call: Call, member: str) -> None:
         handler_id = self.handler_ids.get(member)
         if handler_id is None:
             return  # a queue member no configuration names: nobody's desktop to pop
-        key = (call.call_id, handler_id)
-        before = self._pending.get(key)
-        task = self._spawn(self._after(before, step, call, handler_id, *args))
-        self._pending[key] = task
-        task.add_done_callback(lambda t, key=key: self._pending.get(key) is t and self._pending.pop(key))
-
-    async def _after(self, before: asyncio.Task[None] | None, step: Any, *args: Any) -> None:
-        if before is not None:
-            await asyncio.wait([before])
-        with structlog.contextvars.bound_contextvars(call_id=args[0].call_id, handler_id=args[1]):
-            try:
-                await step(*args)
-            except Exception:
-                log.exception("pop_failed")
-
-    async def _ringing(self, call: Call, handler_id: str) -> None:
         now = self.clock()
         snapshot = CallSnapshot(call.call_id, call.line, call.queue, call.caller_number, call.caller_name,  # type: ignore[arg-type]
                                 call.queued_at, round(call.waited(now), 3))
-        sent = await pop_ringing_call(self.history, self.hub, handler_id, snapshot, now=now)
-        log.info("pop_sent", seq=sent.seq, line=call.line)
+        self._chain((call.call_id, handler_id), self._pop(self._history_for(call), snapshot, handler_id, now))
 
-    async def _answered(self, call: Call, handler_id: str) -> None:
-        msg = compose_answered(call.call_id, answered_at=call.answered_at or self.clock(), handler_id=handler_id)
-        self.hub.publish(handler_id, msg, active=True)
-
-    async def _closed(self, call: Call, handler_id: str, reason: str) -> None:
-        msg = compose_closed(call.call_id, reason, at=call.ended_at or call.left_at or self.clock())  # type: ignore[arg-type]
-        self.hub.publish(handler_id, msg, active=False)
-
-    async def _record(self, call: Call) -> None:
-        if not is_history_number(call.caller_number) or not call.counted:
+    def _update(self, call: Call, member: str, compose: Callable[[Call, str], HandlerMessage], *, active: bool) -> None:
+        handler_id = self.handler_ids.get(member)
+        if handler_id is None:
             return
-        disposition = {CallState.COMPLETED: "answered", CallState.ABANDONED: "abandoned"}.get(call.state, "left")
-        if call.answered_at is not None:
-            disposition = "answered"
-        record = ContactRecord(
-            call_id=call.call_id,
-            number=call.caller_number,
-            at=call.queued_at,
-            line=call.line,  # type: ignore[arg-type]
-            queue=call.queue,
-            handler_id=self.handler_ids.get(call.answered_by or ""),
-            waited_seconds=round(call.waited(call.ended_at or self.clock()), 3),
-            talked_seconds=call.talk_seconds,
-            disposition=disposition,  # type: ignore[arg-type]
-        )
-        await self.unwritten.submit(record)
+        key = (call.call_id, handler_id)
+        if key not in self._pending:
+            self.hub.publish(handler_id, compose(call, handler_id), active=active)
+            return
 
-    async def retry_unwritten(self) -> int:
-        return await self.unwritten.retry()
+        async def after() -> None:
+            self.hub.publish(handler_id, compose(call, handler_id), active=active)
+
+        self._chain(key, after())
+
+    def _chain(self, key: tuple[str, str], step: Any) -> None:
+        """Run ``step`` after whatever is pending for this call on this handler's desktop."""
+        before = self._pending.get(key)
+        task = asyncio.get_running_loop().create_task(self._after(before, step, key))
+        self._tasks.add(task)
+        self._pending[key] = task
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda t: self._pending.get(key) is t and self._pending.pop(key))
+
+    async def _after(self, before: asyncio.Task[None] | None, step: Any, key: tuple[str, str]) -> None:
+        if before is not None:
+            await asyncio.wait([before])
+        with structlog.contextvars.bound_contextvars(call_id=key[0], handler_id=key[1]):
+            try:
+                await step
+            except Exception:
+                log.exception("pop_failed")
+
+    async def _pop(self, history: _Prefetched | HistoryStore, snapshot: CallSnapshot, handler_id: str, now: float) -> None:
+        sent = await pop_ringing_call(history, self.hub, handler_id, snapshot, now=now)
+        log.info("pop_sent", seq=sent.seq, line=snapshot.line)
+
+
+def _consume(task: asyncio.Task[CallerHistory]) -> None:
+    """A prefetch nobody awaited (the call ended first) must not log 'exception never retrieved'."""
+    if not task.cancelled():
+        task.exception()

@@ -27,6 +27,13 @@ MAX_ARRIVALS = 50_000  # channels seen created but not yet queued or hung up
 
 
 @dataclass(frozen=True, slots=True)
+class Queued:
+    """A call we now follow (it joined a queue, or a resync showed it waiting or talking)."""
+
+    call: Call
+
+
+@dataclass(frozen=True, slots=True)
 class Ringing:
     call: Call
     member: str
@@ -59,7 +66,7 @@ class HandlerChanged:
     member: str
 
 
-Notice = Ringing | RingStopped | Answered | Finished | HandlerChanged
+Notice = Queued | Ringing | RingStopped | Answered | Finished | HandlerChanged
 
 
 @dataclass(slots=True)
@@ -212,7 +219,7 @@ class Registry:
         return call
 
     def _new_call(self, call_id: str, queue: str, number: str, name: str, channel: str, queued_at: float,
-                  arrival_keys: tuple[str, ...], *, observed: bool, counted: bool = True) -> Call | None:
+                  arrival_keys: tuple[str, ...], notices: list[Notice], *, observed: bool, counted: bool = True) -> Call | None:
         if queue not in self.queues:
             self.counters.other_queue_events += 1
             return None
@@ -225,6 +232,7 @@ class Registry:
         self.calls[call_id] = call
         if counted:
             self.metrics.offered(call)
+        notices.append(Queued(call))
         log.info("call_state", call_id=call_id, queue=queue, line=line, state=call.state.value, caller=number)
         return call
 
@@ -233,7 +241,7 @@ class Registry:
         if old is not None:  # the same channel moved on to another queue before we settled it
             self._step(old, Step.SETTLED if old.state is CallState.LEAVING else Step.VANISHED, e.at, notices)
         self._new_call(e.call_id, e.queue, e.caller_number, e.caller_name, e.channel, e.at,
-                       (e.linked_id, e.call_id), observed=True)
+                       (e.linked_id, e.call_id), notices, observed=True)
 
     def _on_rang(self, e: ev.HandlerRang, notices: list[Notice]) -> None:
         call = self._call_for(e.call_id, e.queue)
@@ -324,7 +332,7 @@ class Registry:
         self._snapshot.waiting.add(e.call_id)
         if e.call_id not in self.calls:
             self._new_call(e.call_id, e.queue, e.caller_number, e.caller_name, e.channel, e.at - e.wait_seconds,
-                           (e.call_id,), observed=False)
+                           (e.call_id,), notices, observed=False)
 
     def _on_channel_seen(self, e: ev.ChannelSeen, notices: list[Notice]) -> None:
         if self._snapshot is not None:
@@ -358,7 +366,7 @@ class Registry:
         for c in snap.channels:
             if c.application.lower() == "queue" and c.bridged and c.channel_id not in self.calls and c.queue in self.queues:
                 call = self._new_call(c.channel_id, c.queue, c.caller_number, c.caller_name, c.channel,
-                                      e.at - c.duration_seconds, (c.linked_id,), observed=False, counted=False)
+                                      e.at - c.duration_seconds, (c.linked_id,), notices, observed=False, counted=False)
                 if call is not None:
                     member = self._member_in_bridge(by_bridge.get(c.bridge_id, []), c.channel_id)
                     # Answered before we watched: shown live, but its wait is unknown, so it

@@ -20,8 +20,8 @@ from intake import logs
 from intake.auth import Principals
 from intake.config import IntakeConfig
 from intake.handler_actions import HandlerDesk
-from intake.held import HeldWrites
-from intake.journal import CallJournal, JournalRecord
+from intake.journal import CallJournal, JournalRecord, contact_record
+from intake.write_behind import WriteBehind
 from intake.pops import PopRouter
 from intake.prometheus import IntakeCollector, prometheus_registry
 from intake.registry import Answered, Finished, Notice, Registry
@@ -38,7 +38,6 @@ from telephony.session import AmiSession
 log = structlog.get_logger("intake.server")
 
 TICK = 0.25  # seconds between settle/refresh ticks: a wallboard within a second of the PBX
-RETRY_EVERY = 2.0  # seconds between attempts to write contact records Redis refused
 ANSWERED_MEMORY = 20_000  # answered calls whose outcome a handler may still file
 
 
@@ -94,8 +93,7 @@ class IntakeServer:
         self.journal = CallJournal(redis, config.redis.key_prefix)
         self.prometheus = prometheus_registry(IntakeCollector(self.queue_report, self.handler_views,
                                                               lambda: self.session.counters))
-        self._background: set[asyncio.Task[None]] = set()
-        self.journal_writes: HeldWrites[JournalRecord] = HeldWrites("journal", self.journal.append)
+        self.writes = WriteBehind(redis)
         # call id -> (handler id, caller number) for calls answered recently: outcomes may be
         # filed after the call ended, but only by the handler who took it.
         self._answered: OrderedDict[str, tuple[str, str]] = OrderedDict()
@@ -122,14 +120,14 @@ class IntakeServer:
                     self._settled(n)
 
     def _settled(self, n: Finished) -> None:
-        if n.call.counted:
-            task = asyncio.get_running_loop().create_task(self._journal(JournalRecord.of(n.call)))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
-        self.desk.call_finished(n.call)
-
-    async def _journal(self, record: JournalRecord) -> None:
-        await self.journal_writes.submit(record)
+        call = n.call
+        if call.counted:
+            journal = JournalRecord.of(call)
+            self.writes.submit("journal", lambda pipe: self.journal.stage(pipe, journal))
+            contact = contact_record(call, self.registry.handlers)
+            if contact is not None:
+                self.writes.submit("contact", lambda pipe: self.history.stage_contact(pipe, contact))
+        self.desk.call_finished(call)
 
     def _remember_answer(self, call_id: str, member: str, number: str) -> None:
         handler = self.registry.handlers.get(member)
@@ -150,13 +148,9 @@ class IntakeServer:
         log.info("outcome_filed", call_id=outcome.call_id, handler_id=handler_id, grading=outcome.grading)
 
     async def _ticker(self) -> None:
-        last_publish = last_retry = 0.0
+        last_publish = 0.0
         while True:
             await asyncio.sleep(TICK)
-            if (self.pops.unwritten or self.journal_writes) and time.monotonic() - last_retry >= RETRY_EVERY:
-                last_retry = time.monotonic()
-                await self.pops.retry_unwritten()
-                await self.journal_writes.retry()
             self._handle(self.registry.tick(self.pbx_now()))
             now = time.monotonic()
             # Waits grow by themselves: refresh at least once a second while calls wait.
@@ -229,7 +223,7 @@ class IntakeServer:
             await self.desk.close()
             await self.session.stop()
             await self.pops.drain()
-            await asyncio.gather(*self._background, return_exceptions=True)
+            await self.writes.close(timeout=5.0)
 
 
 async def serve(config: IntakeConfig, secrets: dict[str, str], *, log_level: str = "info") -> None:

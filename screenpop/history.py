@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
@@ -92,14 +93,17 @@ class HistoryStore:
         return HistoryKeys(f"{p}contacts:{tag}", f"{p}contact:{tag}", f"{p}outcome:{tag}", f"{p}markers:{tag}")
 
     async def record_contact(self, record: ContactRecord) -> None:
-        keys, ttl = self.keys(record.number), self._ttl
-        stored = record.model_dump_json(exclude={"outcome"})
         async with self._redis.pipeline(transaction=True) as tx:
-            tx.zadd(keys.contacts, {record.call_id: record.at})
-            tx.hset(keys.contact, record.call_id, stored)
-            tx.expire(keys.contacts, ttl)
-            tx.expire(keys.contact, ttl)
+            self.stage_contact(tx, record)
             await tx.execute()
+
+    def stage_contact(self, pipe: Any, record: ContactRecord) -> None:
+        """Add the commands that store ``record`` to ``pipe`` (a writer batches many records)."""
+        keys, ttl = self.keys(record.number), self._ttl
+        pipe.zadd(keys.contacts, {record.call_id: record.at})
+        pipe.hset(keys.contact, record.call_id, record.model_dump_json(exclude={"outcome"}))
+        pipe.expire(keys.contacts, ttl)
+        pipe.expire(keys.contact, ttl)
 
     async def record_outcome(self, number: str, outcome: Outcome) -> None:
         keys = self.keys(number)

@@ -39,19 +39,3 @@ async def test_ring_out_then_answer_elsewhere_gives_each_desktop_its_own_story(r
     kinds2 = [(m["type"], m.get("reason")) for m in map(json.loads, await drain_outbox(box2))]
     assert kinds1 == [("pop", None), ("pop.closed", "rang-out")]
     assert kinds2 == [("pop", None), ("pop.answered", None), ("pop.closed", "ended")]
-
-
-async def test_a_contact_record_refused_by_redis_is_kept_and_written_when_redis_is_back(redis_client: aioredis.Redis):
-    down = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=None)
-    reg, router, _ = setup(HistoryStore(down, HistoryConfig()))
-    for e in Timeline(call_id="c1").join(0).abandon(5, hold=5).events + Timeline(call_id="c2").join(6).abandon(8, hold=2).events:
-        router.handle(reg.apply(e))
-    await router.drain()
-    assert [r.call_id for r in router.unwritten] == ["c1", "c2"]
-    assert await router.retry_unwritten() == 0
-    router.history = HistoryStore(redis_client, HistoryConfig())
-    assert await router.retry_unwritten() == 2
-    history = await router.history.lookup("07700900001", T0 + 60)
-    assert [r.call_id for r in history.recent] == ["c2", "c1"]
-    assert [r.disposition for r in history.recent] == ["abandoned", "abandoned"]
-    await down.aclose()

@@ -31,3 +31,12 @@ def test_day_tally_starts_again_on_a_new_day_and_reads_zero_once_the_day_is_over
     assert tally.report(150)["settled"] == 0  # nothing yet today
     tally.add(160, True)
     assert tally.report(170) == {"day": "day1", "settled": 1, "answered_within_target": 1, "answered_within_target_pct": 100.0}
+
+
+def test_a_window_nobody_reads_keeps_only_its_last_fifteen_minutes_of_buckets():
+    window = RollingWindow(seconds=900, step=10)
+    for second in range(0, 24 * 3600, 5):  # a day of calls, one every five seconds, never read
+        window.add(1_790_000_000 + second, within=True)
+    assert len(window._buckets) <= 91  # noqa: SLF001 - the memory the window holds
+    settled, _ = window.counts(1_790_000_000 + 24 * 3600)
+    assert 900 / 5 - 2 <= settled <= 900 / 5 + 2  # 15 minutes' calls, to within a bucket
