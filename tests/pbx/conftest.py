@@ -2,30 +2,63 @@
 
 If it cannot come up the tests FAIL with pbx-up's output (the tail of Asterisk's
 messages.log): a missing PBX is a broken test bed, never a reason to skip.
+
+The bring-up time and the time the pbx tests took are printed in the terminal summary.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
 from telephony.testbed.ami import RawAmi
 from telephony.testbed.pbx import PbxTestbed, PbxUpFailed, pbx_down, pbx_up
+from tests.pbx.harness import IntakeProcess, flush_e2e_db, intake_process
 
 HANDLERS = [f"PJSIP/handler-{n}" for n in range(1, 5)]
 QUEUES = ["emergency", "non-emergency"]
 
+TIMINGS: dict[str, float] = {}
+
 
 @pytest.fixture(scope="session")
 def pbx() -> Iterator[PbxTestbed]:
+    began = time.monotonic()
     try:
         bed, output = pbx_up()
     except PbxUpFailed as failure:
         pytest.fail(str(failure), pytrace=False)
+    TIMINGS["bring_up"] = time.monotonic() - began
+    TIMINGS["pbx_tests_began"] = time.monotonic()
     yield bed
+    TIMINGS["pbx_tests_ended"] = time.monotonic()
     if "already running" not in output:  # we started it: leave the machine as we found it
         pbx_down()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if "bring_up" not in TIMINGS:
+        return
+    ended = TIMINGS.get("pbx_tests_ended", time.monotonic())
+    terminalreporter.write_sep("-", "real PBX test bed")
+    terminalreporter.write_line(f"PBX bring-up (scripts/pbx-up): {TIMINGS['bring_up']:.1f} s")
+    terminalreporter.write_line(f"pbx-marked tests, first PBX use to teardown: {ended - TIMINGS['pbx_tests_began']:.1f} s")
+    for name, seconds in sorted(E2E_DURATIONS.items(), key=lambda kv: -kv[1]):
+        terminalreporter.write_line(f"  {seconds:6.1f} s  {name}")
+
+
+E2E_DURATIONS: dict[str, float] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    began = time.monotonic()
+    yield
+    if item.get_closest_marker("pbx"):
+        E2E_DURATIONS[item.nodeid.rsplit("/", 1)[-1]] = time.monotonic() - began
 
 
 @pytest.fixture
@@ -45,3 +78,17 @@ async def _empty_queues(session: RawAmi) -> None:
     for queue in QUEUES:
         for member in HANDLERS:
             await session.action("QueueRemove", Queue=queue, Interface=member)  # "not there" is fine
+
+
+@pytest.fixture
+def intake(pbx: PbxTestbed, ami: RawAmi, redis_url: str, tmp_path: Path) -> Iterator[IntakeProcess]:
+    """`intake serve` in its own process against the test PBX and real Redis (not yet started:
+    a test may change its config first; call ``.start()``). Stopped after the test; its log is
+    printed when the test failed."""
+    flush_e2e_db(redis_url)
+    proc = intake_process(tmp_path, pbx, redis_url)
+    try:
+        yield proc
+    finally:
+        proc.stop()
+        print(f"--- tail of intake serve's log ({proc.log_path}) ---\n{proc.log_tail(60)}")
