@@ -8,6 +8,9 @@ The bring-up time and the time the pbx tests took are printed in the terminal su
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,6 +19,7 @@ import pytest
 
 from telephony.testbed.ami import RawAmi
 from telephony.testbed.pbx import PbxTestbed, PbxUpFailed, pbx_down, pbx_up
+from tests.conftest import _answers, _free_port
 from tests.pbx.harness import IntakeProcess, flush_e2e_db, intake_process
 
 HANDLERS = [f"PJSIP/handler-{n}" for n in range(1, 5)]
@@ -80,13 +84,39 @@ async def _empty_queues(session: RawAmi) -> None:
             await session.action("QueueRemove", Queue=queue, Interface=member)  # "not there" is fine
 
 
+@pytest.fixture(scope="session")
+def e2e_redis() -> Iterator[str]:
+    """A redis-server process of the end-to-end tests' own, on a free port: a shared Redis may
+    be flushed by other test sessions mid-test (tests/conftest.py's redis_client flushes its db)."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.fail("redis-server is not installed (apt-get install redis-server)")
+    port = _free_port()
+    workdir = tempfile.mkdtemp(prefix="intake-e2e-redis-")
+    proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", workdir], stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}"
+    deadline = time.monotonic() + 10
+    while not _answers(url):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail(f"redis-server did not start on port {port}")
+        time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(5)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 @pytest.fixture
-def intake(pbx: PbxTestbed, ami: RawAmi, redis_url: str, tmp_path: Path) -> Iterator[IntakeProcess]:
+def intake(pbx: PbxTestbed, ami: RawAmi, e2e_redis: str, tmp_path: Path) -> Iterator[IntakeProcess]:
     """`intake serve` in its own process against the test PBX and real Redis (not yet started:
     a test may change its config first; call ``.start()``). Stopped after the test; its log is
     printed when the test failed."""
-    flush_e2e_db(redis_url)
-    proc = intake_process(tmp_path, pbx, redis_url)
+    flush_e2e_db(e2e_redis)
+    proc = intake_process(tmp_path, pbx, e2e_redis)
     try:
         yield proc
     finally:

@@ -296,3 +296,23 @@ def journal(redis_url: str) -> dict[str, dict[str, Any]]:
         return records
     finally:
         client.close()
+
+
+def assert_agrees_with_queue_log(intake: IntakeProcess, window: QueueLogWindow, redis_url: str) -> dict[str, dict[str, int]]:
+    """intake's counts per queue = queue_log's; each answer time within 1 s of CONNECT's holdtime.
+
+    queue_log's holdtime is time(NULL) at connect minus time(NULL) at entry (whole seconds, both
+    truncated), so it differs from the exact wait by less than 1 s either way.
+    """
+    logged = window.counts()
+    figures = intake_counts(intake.queues())
+    assert figures == {q: logged.get(q, {"offered": 0, "answered": 0, "abandoned": 0, "left_other": 0}) for q in figures}, \
+        (figures, logged)
+    records = journal(redis_url)
+    holdtimes = window.holdtimes()
+    answered = {cid for cid, r in records.items() if r["settled"] == "answered"}
+    assert answered == set(holdtimes), (answered ^ set(holdtimes))
+    off = {cid: (records[cid]["waited_seconds"], held) for cid, held in holdtimes.items()
+           if abs(records[cid]["waited_seconds"] - held) > 1.0}
+    assert not off, off
+    return logged

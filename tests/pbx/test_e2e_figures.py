@@ -19,7 +19,7 @@ from tests.pbx.harness import Desktop, IntakeProcess, QueueLogWindow, intake_cou
 pytestmark = pytest.mark.pbx
 
 
-async def test_abandons_and_ring_no_answer_figures_match_queue_log(intake: IntakeProcess, pbx, redis_url: str) -> None:
+async def test_abandons_and_ring_no_answer_figures_match_queue_log(intake: IntakeProcess, pbx, e2e_redis: str) -> None:
     window = QueueLogWindow(pbx).mark()
     intake.start()
     absent = HandlerPhone("handler-1", answer_after=None)  # rings, never answers
@@ -71,7 +71,7 @@ async def test_abandons_and_ring_no_answer_figures_match_queue_log(intake: Intak
     assert window.events_of(pop_c["call_id"]) == ["ENTERQUEUE", "RINGNOANSWER", "CONNECT", "COMPLETECALLER"]
     # The answered call's wait: intake (PBX timestamps) vs queue_log's CONNECT holdtime (whole s).
     holdtime = window.holdtimes()[pop_c["call_id"]]
-    record = (await wait_until(lambda: journal(redis_url).get(pop_c["call_id"]), 5, "journal record"))
+    record = (await wait_until(lambda: journal(e2e_redis).get(pop_c["call_id"]), 5, "journal record"))
     assert record["settled"] == "answered"
     assert abs(record["waited_seconds"] - holdtime) <= 1.0, (record, holdtime)
     figures = intake.queues()["emergency"]
