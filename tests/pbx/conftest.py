@@ -74,8 +74,12 @@ async def ami(pbx: PbxTestbed) -> AsyncIterator[RawAmi]:
     try:
         yield session
     finally:
-        await _empty_queues(session)
         await session.close()
+        # A fresh session: the test's may have died with the PBX (a restart test).
+        fresh = await RawAmi.connect(pbx.ami_host, pbx.ami_port)
+        await fresh.login(pbx.ami_user, pbx.ami_secret)
+        await _empty_queues(fresh)
+        await fresh.close()
 
 
 async def _empty_queues(session: RawAmi) -> None:

@@ -284,18 +284,18 @@ def intake_counts(queues: dict[str, Any]) -> dict[str, dict[str, int]]:
     return {q: {k: fig[k] for k in ("offered", "answered", "abandoned", "left_other")} for q, fig in queues.items()}
 
 
-def journal(redis_url: str) -> dict[str, dict[str, Any]]:
-    """Every settled call intake journalled: call id -> record."""
+def journal_rows(redis_url: str) -> list[dict[str, Any]]:
+    """Every record intake journalled (one per settled call; a call twice would be a bug)."""
     client = redis.Redis.from_url(f"{redis_url}/{E2E_REDIS_DB}")
     try:
-        records = {}
-        for key in client.scan_iter("e2e:journal:*"):
-            for raw in client.zrange(key, 0, -1):
-                record = json.loads(raw)
-                records[record["call_id"]] = record
-        return records
+        return [json.loads(raw) for key in client.scan_iter("e2e:journal:*") for raw in client.zrange(key, 0, -1)]
     finally:
         client.close()
+
+
+def journal(redis_url: str) -> dict[str, dict[str, Any]]:
+    """Every settled call intake journalled: call id -> record."""
+    return {r["call_id"]: r for r in journal_rows(redis_url)}
 
 
 def assert_agrees_with_queue_log(intake: IntakeProcess, window: QueueLogWindow, redis_url: str) -> dict[str, dict[str, int]]:
