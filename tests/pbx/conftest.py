@@ -52,6 +52,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_sep("-", "real PBX test bed")
     terminalreporter.write_line(f"PBX bring-up (scripts/pbx-up): {TIMINGS['bring_up']:.1f} s ({BRING_UP.get('kind', '?')})")
     terminalreporter.write_line(f"pbx-marked tests, first PBX use to teardown: {ended - TIMINGS['pbx_tests_began']:.1f} s")
+    terminalreporter.write_line(f"pbx-marked tests, sum of their own times: {sum(E2E_DURATIONS.values()):.1f} s")
     for name, seconds in sorted(E2E_DURATIONS.items(), key=lambda kv: -kv[1]):
         terminalreporter.write_line(f"  {seconds:6.1f} s  {name}")
 
