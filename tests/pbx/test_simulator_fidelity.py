@@ -1,6 +1,6 @@
 """Simulator fidelity: one scenario on the real Asterisk and on the PBX simulator (scripted),
 watched through the same AMI session; the queue events our registry sees must be the same, call
-by call and in order. If Asterisk or the simulator changes, this is where they part ways.
+by call and in order, and so must the two queue_logs. If Asterisk or the simulator changes, this is where they part ways.
 
 The scenario, on the 999 queue:
 - abandoned while waiting: nobody is in the queue; the caller hangs up after 2 s;
@@ -23,6 +23,7 @@ from telephony.simulator import HandlerConfig, SimConfig, SimulatedPbx
 from telephony.sip import HandlerPhone, sipp_dial
 from telephony.testbed.ami import RawAmi
 from telephony.testbed.pbx import PbxTestbed
+from tests.pbx.harness import QueueLogWindow
 
 pytestmark = pytest.mark.pbx
 
@@ -49,6 +50,10 @@ class Watcher:
     async def __aexit__(self, *exc: object) -> None:
         await self.session.stop()
 
+    def call_ids(self) -> dict[str, str]:
+        """role -> call id."""
+        return {ROLES.get(e.caller_number, e.caller_number): e.call_id for e in self.events if isinstance(e, ev.CallQueued)}
+
     def per_role(self) -> dict[str, list[str]]:
         number_of: dict[str, str] = {}
         story: dict[str, list[str]] = defaultdict(list)
@@ -60,7 +65,12 @@ class Watcher:
         return dict(story)
 
 
-async def real_pbx_story(pbx: PbxTestbed, ami: RawAmi) -> dict[str, list[str]]:
+Story = tuple[dict[str, list[str]], dict[str, list[str]]]
+"""(queue events per role as our session delivers them, queue_log event names per role)"""
+
+
+async def real_pbx_story(pbx: PbxTestbed, ami: RawAmi) -> Story:
+    window = QueueLogWindow(pbx).mark()
     phones = {n: HandlerPhone(f"handler-{n}", answer_after=a) for n, a in ((1, 1.0), (3, None), (4, 1.0))}
     await asyncio.gather(*(asyncio.to_thread(p.start) for p in phones.values()))
     runs = []
@@ -83,14 +93,15 @@ async def real_pbx_story(pbx: PbxTestbed, ami: RawAmi) -> dict[str, list[str]]:
             await ami.action("QueuePause", Queue="emergency", Interface="PJSIP/handler-3", Paused="true", Reason="away")
             assert await asyncio.to_thread(runs[-1].wait, 40) == 0, runs[-1].output()
             await asyncio.sleep(0.5)
-            return watcher.per_role()
+            logged = {role: window.events_of(cid) for role, cid in watcher.call_ids().items()}
+            return watcher.per_role(), logged
     finally:
         for run in runs:
             run.stop()
         await asyncio.gather(*(asyncio.to_thread(p.stop) for p in phones.values()))
 
 
-async def simulator_story() -> dict[str, list[str]]:
+async def simulator_story() -> Story:
     handlers = tuple(HandlerConfig(f"PJSIP/handler-{n}", f"h{n}", ("emergency",)) for n in (1, 3, 4))
     config = SimConfig(traffic=None, members_at_start=False, speed=10, handlers=handlers, secret="fidelity-secret")
     async with SimulatedPbx(config) as sim, Watcher(sim.host, sim.port, config.username, config.secret) as watcher:
@@ -120,12 +131,13 @@ async def simulator_story() -> dict[str, list[str]]:
         await sim.sleep(2.0)
         sim.hangup_caller(call)
         await asyncio.sleep(0.3)
-        return watcher.per_role()
+        logged = {role: [line.event for line in sim.queue_log.for_call(cid)] for role, cid in watcher.call_ids().items()}
+        return watcher.per_role(), logged
 
 
 async def test_the_simulator_tells_the_same_queue_story_as_asterisk(pbx: PbxTestbed, ami: RawAmi) -> None:
-    real = await real_pbx_story(pbx, ami)
-    simulated = await simulator_story()
+    real, real_log = await real_pbx_story(pbx, ami)
+    simulated, simulated_log = await simulator_story()
     # What Asterisk 22 says (tests/fixtures/ami/README.md): pinned, so a change on either side shows.
     assert real == {
         "abandoned while waiting": ["CallQueued", "CallAbandoned", "CallLeftQueue"],
@@ -134,3 +146,6 @@ async def test_the_simulator_tells_the_same_queue_story_as_asterisk(pbx: PbxTest
                                           "CallLeftQueue", "CallAnswered", "CallCompleted"],
     }, real
     assert simulated == real
+    # The simulator's queue_log (what simulated figures are checked against) matches too.
+    assert real_log["ring-no-answer, then answered"][:3] == ["ENTERQUEUE", "RINGNOANSWER", "CONNECT"], real_log
+    assert simulated_log == real_log
