@@ -110,6 +110,32 @@ class HandlerDesk:
         log.info("handler_state_requested", handler_id=handler_id, wanted=wanted.value, reason=reason, actions=len(todo))
         return len(todo)
 
+    def restore(self, member: str, lost: Mapping[str, MemberState]) -> asyncio.Task[None] | None:
+        """Put a configured handler back in the queues a PBX restart dropped them from, paused
+        or not and with the reason they had: membership lives in intake (queues.conf:
+        persistentmembers = no), so a restart must not silently log every handler out."""
+        handler = next((h for h in self.config.handlers if h.member == member), None)
+        if handler is None:
+            return None
+        todo = []
+        for q, s in sorted(lost.items()):
+            # A wrap-up pause is intake's own timer for a call the restart ended: back ready.
+            paused = s.paused and s.paused_reason != self.config.wrapup_reason
+            if q in handler.queues:
+                todo.append(actions.queue_add(q, member, member_name=handler.id, paused=paused or None,
+                                              reason=s.paused_reason if paused and s.paused_reason else None))
+        if not todo:
+            return None
+        self._cancel_wrapup(handler.id)
+        return asyncio.get_running_loop().create_task(self._restore(handler.id, todo))
+
+    async def _restore(self, handler_id: str, todo: list[Action]) -> None:
+        try:
+            await self._send_all(handler_id, "restored after PBX restart", todo)
+            log.info("memberships_restored", handler_id=handler_id, actions=len(todo))
+        except StateChangeFailed as exc:
+            log.warning("memberships_restore_failed", handler_id=handler_id, detail=exc.detail)
+
     def call_finished(self, call: Call) -> None:
         """Start wrap-up for the handler who answered ``call``, if one is due."""
         line = self.config.line_of(call.queue)

@@ -66,7 +66,17 @@ class HandlerChanged:
     member: str
 
 
-Notice = Queued | Ringing | RingStopped | Answered | Finished | HandlerChanged
+@dataclass(frozen=True, slots=True)
+class MembershipsLost:
+    """After a lost link, the PBX's picture no longer has a member in queues it was in before
+    (an Asterisk restart forgets every member: persistentmembers = no). ``lost`` is the member's
+    state in each such queue as last seen, so the edge can put it back as it was."""
+
+    member: str
+    lost: dict[str, ev.MemberState]
+
+
+Notice = Queued | Ringing | RingStopped | Answered | Finished | HandlerChanged | MembershipsLost
 
 
 @dataclass(slots=True)
@@ -112,6 +122,9 @@ class Registry:
         self.now = 0.0
         self._arrivals: OrderedDict[str, float] = OrderedDict()
         self._snapshot: _Snapshot | None = None
+        # Each member's queues as they were when the link went down (the first loss of a run of
+        # failed reconnects), compared with the resync's picture once it completes.
+        self._before_loss: dict[str, dict[str, ev.MemberState]] | None = None
 
     # --- reading -------------------------------------------------------------------------
 
@@ -319,6 +332,8 @@ class Registry:
     def _on_link_down(self, e: ev.PbxLinkDown, notices: list[Notice]) -> None:
         self.link_up = False
         self._snapshot = None
+        if self._before_loss is None:
+            self._before_loss = {m: dict(h.memberships) for m, h in self.handlers.items() if h.memberships}
         log.warning("pbx_link_down", reason=e.reason, live_calls=len(self.calls))
 
     # --- resync -----------------------------------------------------------------------------
@@ -384,6 +399,13 @@ class Registry:
             if h.memberships != fresh:
                 h.memberships = dict(fresh)
                 notices.append(HandlerChanged(member))
+        before, self._before_loss = self._before_loss or {}, None
+        for member, queues in before.items():
+            now_in = self.handlers[member].memberships
+            lost = {q: s for q, s in queues.items() if q not in now_in}
+            if lost:
+                log.warning("memberships_lost", member=member, queues=sorted(lost))
+                notices.append(MembershipsLost(member, lost))
         log.info("resynced", live_calls=len(self.calls), waiting=len(snap.waiting), channels=len(snap.channels))
 
     def _member_in_bridge(self, channels: list[ev.ChannelSeen], caller_id: str) -> str | None:

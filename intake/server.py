@@ -24,7 +24,7 @@ from intake.journal import CallJournal, JournalRecord, contact_record
 from intake.write_behind import WriteBehind
 from intake.pops import PopRouter
 from intake.prometheus import IntakeCollector, prometheus_registry
-from intake.registry import Answered, Finished, Notice, Registry
+from intake.registry import Answered, Finished, MembershipsLost, Notice, Registry
 from intake.supervisors import SupervisorStream
 from intake.web import create_app
 from screenpop.delivery import DesktopHub
@@ -118,6 +118,11 @@ class IntakeServer:
                     self._remember_answer(n.call.call_id, n.member, n.call.caller_number)
                 elif isinstance(n, Finished):
                     self._settled(n)
+                elif isinstance(n, MembershipsLost):
+                    task = self.desk.restore(n.member, n.lost)
+                    if task is not None:
+                        self._background.add(task)
+                        task.add_done_callback(self._background.discard)
 
     def _settled(self, n: Finished) -> None:
         call = n.call

@@ -1,7 +1,8 @@
 """A handler's desk phone for tests: registers as ``handler-N`` and answers queue calls on cue.
 
 Behaviour is chosen up front: answer each call ``answer_after`` seconds after the INVITE arrived
-(``None``: never answer, let it ring out), then hang up after ``talk_for`` seconds (``None``: stay
+(``None``: never answer, let it ring out; a callable: called per call for
+its delay, e.g. ``lambda: rng.uniform(1, 4)`` for random answer delays), then hang up after ``talk_for`` seconds (``None``: stay
 on the call until the caller hangs up or :meth:`HandlerPhone.hang_up` is called); with
 ``answer_limit`` it answers only that many calls and lets later ones ring. pyVoIP runs a
 phone on threads; :meth:`HandlerPhone.stop` ends them all, and the phone is a context manager.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -43,7 +45,7 @@ class HandlerPhone:
         self,
         name: str,
         *,
-        answer_after: float | None = 2.0,
+        answer_after: float | Callable[[], float] | None = 2.0,
         talk_for: float | None = None,
         answer_limit: int | None = None,
         server: SipServer | None = None,
@@ -126,7 +128,8 @@ class HandlerPhone:
         self._log.info("phone.ringing", call_id=record.call_id, caller=record.caller)
         if self.answer_after is None or self._answered_enough():
             return
-        if self._sleep_until(record.rang_at + self.answer_after) or pv.was_cancelled(call):
+        delay = self.answer_after() if callable(self.answer_after) else self.answer_after
+        if self._sleep_until(record.rang_at + delay) or pv.was_cancelled(call):
             self._note(record, cancelled=pv.was_cancelled(call))
             pv.forget(call)
             return

@@ -120,3 +120,20 @@ async def test_a_refusing_or_absent_pbx_is_a_clear_error(error, refused, says):
     with pytest.raises(StateChangeFailed) as caught:
         await desk.request("h1", Wanted.READY)
     assert caught.value.refused is refused and says in str(caught.value)
+
+
+async def test_memberships_lost_to_a_pbx_restart_are_restored_as_they_were():
+    handler = Handler(H1, "Alice", "h1")
+    pbx = FakePbx(handler)
+    desk = HandlerDesk(CONFIG, pbx, {H1: handler}.get)
+    lost = {"emergency": member(0, "emergency", H1, paused=True, reason="meal"),
+            "non-emergency": member(0, "non-emergency", H1, paused=True, reason="wrap-up"),
+            "elsewhere": member(0, "elsewhere", H1)}
+    task = desk.restore(H1, lost)
+    assert task is not None
+    await task
+    assert wire(pbx.sent) == [
+        ("QueueAdd", {"Queue": "emergency", "Interface": H1, "MemberName": "h1", "Paused": "true", "Reason": "meal"}),
+        ("QueueAdd", {"Queue": "non-emergency", "Interface": H1, "MemberName": "h1"}),  # wrap-up: back ready
+    ]  # a queue not in the handler's configuration is not touched
+    assert desk.restore("PJSIP/unknown", lost) is None

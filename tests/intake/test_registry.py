@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from intake.calls import CallState
 from intake.handlers import HandlerState
-from intake.registry import Answered, Finished, Registry, Ringing, RingStopped
+from intake.registry import Answered, Finished, MembershipsLost, Registry, Ringing, RingStopped
 from telephony import events as ev
 from tests.intake.timeline import T0, Timeline, member
 
@@ -204,3 +204,20 @@ def test_a_member_added_during_the_snapshot_keeps_its_membership():
     reg.apply(ev.MemberJoined(T0, member(0, "emergency", H1)))
     reg.apply(ev.SnapshotCompleted(T0))
     assert reg.handlers[H1].state("wrap-up")[0] is HandlerState.READY
+
+
+def test_memberships_a_pbx_restart_dropped_are_reported_lost_with_their_last_state():
+    reg = registry()
+    reg.apply(ev.MemberJoined(T0, member(0, "emergency", H1, paused=True, reason="break")))
+    reg.apply(ev.MemberJoined(T0, member(0, "emergency", H2)))
+    reg.apply(ev.PbxLinkDown(T0 + 1, "eof"))
+    reg.apply(ev.PbxLinkDown(T0 + 2, "login refused"))  # a second failure keeps the first picture
+    reg.apply(ev.PbxLinkUp(T0 + 3, "22"))
+    # The restarted PBX still has H2 (say it was re-added meanwhile) but not H1.
+    notices = replay(reg, snapshot(3, ev.MemberSeen(T0 + 3, member(3, "emergency", H2))))
+    lost = [n for n in notices if isinstance(n, MembershipsLost)]
+    assert [(n.member, sorted(n.lost)) for n in lost] == [(H1, ["emergency"])]
+    assert lost[0].lost["emergency"].paused and lost[0].lost["emergency"].paused_reason == "break"
+    assert reg.handlers[H1].memberships == {}
+    # The next resync without a link loss in between reports nothing.
+    assert not [n for n in replay(reg, snapshot(5)) if isinstance(n, MembershipsLost)]

@@ -2,30 +2,70 @@
 
 If it cannot come up the tests FAIL with pbx-up's output (the tail of Asterisk's
 messages.log): a missing PBX is a broken test bed, never a reason to skip.
+
+The bring-up time and the time the pbx tests took are printed in the terminal summary.
 """
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
 from telephony.testbed.ami import RawAmi
 from telephony.testbed.pbx import PbxTestbed, PbxUpFailed, pbx_down, pbx_up
+from tests.conftest import _answers, _free_port
+from tests.pbx.harness import IntakeProcess, flush_e2e_db, intake_process
 
 HANDLERS = [f"PJSIP/handler-{n}" for n in range(1, 5)]
 QUEUES = ["emergency", "non-emergency"]
 
+TIMINGS: dict[str, float] = {}
+BRING_UP: dict[str, str] = {}
+
 
 @pytest.fixture(scope="session")
 def pbx() -> Iterator[PbxTestbed]:
+    began = time.monotonic()
     try:
         bed, output = pbx_up()
     except PbxUpFailed as failure:
         pytest.fail(str(failure), pytrace=False)
+    TIMINGS["bring_up"] = time.monotonic() - began
+    BRING_UP["kind"] = "already running: config reloaded" if "already running" in output else "started"
+    TIMINGS["pbx_tests_began"] = time.monotonic()
     yield bed
+    TIMINGS["pbx_tests_ended"] = time.monotonic()
     if "already running" not in output:  # we started it: leave the machine as we found it
         pbx_down()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if "bring_up" not in TIMINGS:
+        return
+    ended = TIMINGS.get("pbx_tests_ended", time.monotonic())
+    terminalreporter.write_sep("-", "real PBX test bed")
+    terminalreporter.write_line(f"PBX bring-up (scripts/pbx-up): {TIMINGS['bring_up']:.1f} s ({BRING_UP.get('kind', '?')})")
+    terminalreporter.write_line(f"pbx-marked tests, first PBX use to teardown: {ended - TIMINGS['pbx_tests_began']:.1f} s")
+    terminalreporter.write_line(f"pbx-marked tests, sum of their own times: {sum(E2E_DURATIONS.values()):.1f} s")
+    for name, seconds in sorted(E2E_DURATIONS.items(), key=lambda kv: -kv[1]):
+        terminalreporter.write_line(f"  {seconds:6.1f} s  {name}")
+
+
+E2E_DURATIONS: dict[str, float] = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    began = time.monotonic()
+    yield
+    if item.get_closest_marker("pbx"):
+        E2E_DURATIONS[item.nodeid.rsplit("/", 1)[-1]] = time.monotonic() - began
 
 
 @pytest.fixture
@@ -37,11 +77,55 @@ async def ami(pbx: PbxTestbed) -> AsyncIterator[RawAmi]:
     try:
         yield session
     finally:
-        await _empty_queues(session)
         await session.close()
+        # A fresh session: the test's may have died with the PBX (a restart test).
+        fresh = await RawAmi.connect(pbx.ami_host, pbx.ami_port)
+        await fresh.login(pbx.ami_user, pbx.ami_secret)
+        await _empty_queues(fresh)
+        await fresh.close()
 
 
 async def _empty_queues(session: RawAmi) -> None:
     for queue in QUEUES:
         for member in HANDLERS:
             await session.action("QueueRemove", Queue=queue, Interface=member)  # "not there" is fine
+
+
+@pytest.fixture(scope="session")
+def e2e_redis() -> Iterator[str]:
+    """A redis-server process of the end-to-end tests' own, on a free port: a shared Redis may
+    be flushed by other test sessions mid-test (tests/conftest.py's redis_client flushes its db)."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.fail("redis-server is not installed (apt-get install redis-server)")
+    port = _free_port()
+    workdir = tempfile.mkdtemp(prefix="intake-e2e-redis-")
+    proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", workdir], stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}"
+    deadline = time.monotonic() + 10
+    while not _answers(url):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail(f"redis-server did not start on port {port}")
+        time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(5)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def intake(pbx: PbxTestbed, ami: RawAmi, e2e_redis: str, tmp_path: Path) -> Iterator[IntakeProcess]:
+    """`intake serve` in its own process against the test PBX and real Redis (not yet started:
+    a test may change its config first; call ``.start()``). Stopped after the test; its log is
+    printed when the test failed."""
+    flush_e2e_db(e2e_redis)
+    proc = intake_process(tmp_path, pbx, e2e_redis)
+    try:
+        yield proc
+    finally:
+        proc.stop()
+        print(f"--- tail of intake serve's log ({proc.log_path}) ---\n{proc.log_tail(60)}")

@@ -248,3 +248,26 @@ async def test_an_oversized_frame_is_counted_and_the_next_event_still_arrives(pe
         assert session.counters.oversized_frames == 1 and session.connected
     finally:
         await session.stop()
+
+
+async def test_a_pbx_still_starting_defers_the_resync_to_its_fully_booted_instead_of_reconnecting(recorder: Recorder) -> None:
+    """Asterisk accepts AMI logins before app_queue is loaded: QueueStatus is then an unknown
+    command. Seen at every restart of the real test PBX; the session used to drop the link and
+    reconnect in a tight loop. It now waits for FullyBooted and resyncs then."""
+    async with AmiPeer(fully_booted=False) as peer:
+        peer.handlers["QueueStatus"] = lambda frame: [encode_frame({
+            "Response": "Error", "ActionID": frame["ActionID"],
+            "Message": "Invalid/unknown command: QueueStatus. Use Action: ListCommands to show available commands."})]
+        session = AmiSession("127.0.0.1", peer.port, peer.username, peer.secret, on_event=recorder, backoff_initial=0.01)
+        session.start()
+        try:
+            await peer.wait_for(lambda: len(peer.actions("QueueStatus")) == 1)
+            await asyncio.sleep(0.1)
+            assert session.connected and peer.connections == 1 and session.counters.reconnects == 0
+            assert recorder.count(SnapshotCompleted) == 0
+            del peer.handlers["QueueStatus"]  # app_queue is in now
+            peer.emit({"Event": "FullyBooted", "Privilege": "system,all", "Status": "Fully Booted", "Timestamp": s.TS})
+            await recorder.wait(lambda: recorder.count(SnapshotCompleted) == 1)
+            assert peer.connections == 1
+        finally:
+            await session.stop()

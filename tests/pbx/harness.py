@@ -1,0 +1,318 @@
+"""End-to-end harness: `intake serve` as its own process against the real test PBX and a real
+Redis, handler desktops over real WebSockets, and the PBX's queue_log as the referee.
+
+Everything here talks to intake the way production does: a config file written for the test
+bed, the AMI secret and the tokens in the environment, REST with bearer tokens, WebSockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+import websockets
+
+from telephony.testbed.pbx import PbxTestbed
+
+REPO = Path(__file__).resolve().parents[2]
+
+HANDLERS = {  # handler id -> (member interface, queues)
+    "h1": ("PJSIP/handler-1", ["emergency", "non-emergency"]),
+    "h2": ("PJSIP/handler-2", ["emergency", "non-emergency"]),
+    "h3": ("PJSIP/handler-3", ["emergency", "non-emergency"]),
+    "h4": ("PJSIP/handler-4", ["emergency", "non-emergency"]),
+}
+SUPERVISOR_TOKEN = "e2e-supervisor-token-0123456789"
+E2E_REDIS_DB = 13
+
+
+def token_of(handler_id: str) -> str:
+    return f"e2e-{handler_id}-token-0123456789abcdef"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(path: Path, pbx: PbxTestbed, redis_url: str, http_port: int, *, wrapup_seconds: float = 0,
+                 handlers: dict[str, tuple[str, list[str]]] = HANDLERS) -> None:
+    """An intake.toml for the test bed; secrets by env: reference only."""
+    parts = [
+        "wrapup_reason = \"wrap-up\"",
+        "[ami]", 'host = "127.0.0.1"', f"port = {pbx.ami_port}", f'username = "{pbx.ami_user}"',
+        'secret = "env:INTAKE_AMI_SECRET"', "ping_interval = 1.0", "ping_timeout = 1.0", "action_timeout = 3.0",
+        "reconnect_initial = 0.2", "reconnect_max = 1.0",
+        "[redis]", f'url = "{redis_url}/{E2E_REDIS_DB}"', 'key_prefix = "e2e:"',
+        "[http]", 'host = "127.0.0.1"', f"port = {http_port}",
+        "[[lines]]", 'name = "999"', "target_seconds = 12", 'queues = ["emergency"]', f"wrapup_seconds = {wrapup_seconds}",
+        "[[lines]]", 'name = "101"', "target_seconds = 60", 'queues = ["non-emergency"]', f"wrapup_seconds = {wrapup_seconds}",
+    ]
+    for hid, (member, queues) in handlers.items():
+        parts += ["[[handlers]]", f'id = "{hid}"', f'name = "Handler {hid}"', f'member = "{member}"',
+                  f"queues = {json.dumps(queues)}", f'token = "env:INTAKE_TOKEN_{hid.upper()}"']
+    parts += ["[[supervisors]]", 'id = "sup1"', 'token = "env:INTAKE_TOKEN_SUP1"']
+    path.write_text("\n".join(parts) + "\n")
+
+
+def flush_e2e_db(redis_url: str) -> None:
+    client = redis.Redis.from_url(f"{redis_url}/{E2E_REDIS_DB}")
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+@dataclass
+class IntakeProcess:
+    """`python -m intake.cli serve --config ...` in its own process; JSON log lines in ``log_path``."""
+
+    config: Path
+    log_path: Path
+    http_port: int
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def start(self, timeout: float = 20) -> IntakeProcess:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "intake.cli", "serve", "--config", str(self.config)],
+                                            cwd=REPO, stderr=log, stdout=log, env={**os.environ, **self.env})
+        self.started_at = time.monotonic()
+        self.wait_healthy(timeout)
+        return self
+
+    def wait_healthy(self, timeout: float = 20) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        health: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"intake serve exited {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                health = httpx.get(self.base + "/healthz", timeout=2).json()
+                if health.get("ok"):
+                    return health
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"intake not healthy within {timeout} s: {health}\n{self.log_tail()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def log_tail(self, n: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def log_records(self) -> list[dict[str, Any]]:
+        out = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    pass
+        return out
+
+    # --- REST --------------------------------------------------------------------------------
+
+    def get(self, path: str, token: str = SUPERVISOR_TOKEN) -> Any:
+        r = httpx.get(self.base + path, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        r.raise_for_status()
+        return r.json()
+
+    def set_state(self, handler_id: str, state: str, reason: str = "") -> Any:
+        r = httpx.post(self.base + "/api/me/state", headers={"Authorization": f"Bearer {token_of(handler_id)}"},
+                       json={"state": state, "reason": reason}, timeout=10)
+        assert r.status_code == 200, (r.status_code, r.text)
+        return r.json()
+
+    def queues(self) -> dict[str, Any]:
+        return self.get("/api/queues")["queues"]  # type: ignore[no-any-return]
+
+    def calls(self) -> list[dict[str, Any]]:
+        return self.get("/api/calls")["calls"]  # type: ignore[no-any-return]
+
+    def handlers(self) -> dict[str, dict[str, Any]]:
+        return {h["member"]: h for h in self.get("/api/handlers")["handlers"]}
+
+
+def intake_process(tmp: Path, pbx: PbxTestbed, redis_url: str, **config: Any) -> IntakeProcess:
+    http_port = free_port()
+    path = tmp / "intake.toml"
+    write_config(path, pbx, redis_url, http_port, **config)
+    env = {"INTAKE_AMI_SECRET": pbx.ami_secret, "INTAKE_TOKEN_SUP1": SUPERVISOR_TOKEN}
+    env.update({f"INTAKE_TOKEN_{hid.upper()}": token_of(hid) for hid in HANDLERS})
+    return IntakeProcess(path, tmp / "intake.log", http_port, env)
+
+
+async def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:
+    """Poll ``check`` (sync, may do blocking I/O: run in a thread) until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        last = await asyncio.to_thread(check)
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
+        await asyncio.sleep(every)
+
+
+@dataclass
+class Desktop:
+    """One handler's desktop: a real WebSocket, every message kept with its arrival time."""
+
+    handler_id: str
+    ws: Any
+    messages: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _task: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(cls, intake: IntakeProcess, handler_id: str) -> Desktop:
+        ws = await websockets.connect(f"ws://127.0.0.1:{intake.http_port}/ws/desktop?token={token_of(handler_id)}")
+        desk = cls(handler_id, ws)
+        desk._task = asyncio.create_task(desk._read())
+        return desk
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.ws:
+                message = json.loads(raw)
+                if message.get("type") == "ping":
+                    await self.ws.send(json.dumps({"type": "pong"}))
+                async with self._changed:
+                    self.messages.append((time.monotonic(), message))
+                    self._changed.notify_all()
+        except websockets.ConnectionClosed:
+            pass
+
+    async def wait_for(self, match: Callable[[dict[str, Any]], bool], timeout: float, what: str = "") -> tuple[float, dict[str, Any]]:
+        async def found() -> tuple[float, dict[str, Any]]:
+            async with self._changed:
+                while True:
+                    for at, m in self.messages:
+                        if match(m):
+                            return at, m
+                    await self._changed.wait()
+
+        try:
+            return await asyncio.wait_for(found(), timeout)
+        except TimeoutError:
+            seen = [m.get("type") for _, m in self.messages]
+            raise AssertionError(f"{self.handler_id}: no {what or 'matching message'} within {timeout} s; saw {seen}") from None
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps(message))
+
+    async def close(self) -> None:
+        await self.ws.close()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+# --- the PBX's own record -----------------------------------------------------------------------
+
+
+@dataclass
+class QueueLogWindow:
+    """queue_log lines appended since :meth:`mark` (the file only grows during a test session)."""
+
+    pbx: PbxTestbed
+    offset: int = 0
+
+    def mark(self) -> QueueLogWindow:
+        self.offset = self.pbx.queue_log.stat().st_size if self.pbx.queue_log.exists() else 0
+        return self
+
+    def rows(self) -> list[list[str]]:
+        with self.pbx.queue_log.open("rb") as f:
+            f.seek(self.offset)
+            text = f.read().decode(errors="replace")
+        return [line.split("|") for line in text.splitlines() if line.count("|") >= 4]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Per queue: offered (ENTERQUEUE), answered (CONNECT), abandoned (ABANDON), and the
+        other ways out of a queue (EXITWITHTIMEOUT, EXITEMPTY, EXITWITHKEY)."""
+        out: dict[str, dict[str, int]] = {}
+        names = {"ENTERQUEUE": "offered", "CONNECT": "answered", "ABANDON": "abandoned",
+                 "EXITWITHTIMEOUT": "left_other", "EXITEMPTY": "left_other", "EXITWITHKEY": "left_other"}
+        for row in self.rows():
+            name = names.get(row[4])
+            if name:
+                q = out.setdefault(row[2], {"offered": 0, "answered": 0, "abandoned": 0, "left_other": 0})
+                q[name] += 1
+        return out
+
+    def holdtimes(self) -> dict[str, int]:
+        """call id -> CONNECT holdtime (whole seconds)."""
+        return {row[1]: int(row[5]) for row in self.rows() if row[4] == "CONNECT"}
+
+    def events_of(self, call_id: str) -> list[str]:
+        return [row[4] for row in self.rows() if row[1] == call_id]
+
+
+def intake_counts(queues: dict[str, Any]) -> dict[str, dict[str, int]]:
+    return {q: {k: fig[k] for k in ("offered", "answered", "abandoned", "left_other")} for q, fig in queues.items()}
+
+
+def journal_rows(redis_url: str) -> list[dict[str, Any]]:
+    """Every record intake journalled (one per settled call; a call twice would be a bug)."""
+    client = redis.Redis.from_url(f"{redis_url}/{E2E_REDIS_DB}")
+    try:
+        return [json.loads(raw) for key in client.scan_iter("e2e:journal:*") for raw in client.zrange(key, 0, -1)]
+    finally:
+        client.close()
+
+
+def journal(redis_url: str) -> dict[str, dict[str, Any]]:
+    """Every settled call intake journalled: call id -> record."""
+    return {r["call_id"]: r for r in journal_rows(redis_url)}
+
+
+def assert_agrees_with_queue_log(intake: IntakeProcess, window: QueueLogWindow, redis_url: str) -> dict[str, dict[str, int]]:
+    """intake's counts per queue = queue_log's; each answer time within 1 s of CONNECT's holdtime.
+
+    queue_log's holdtime is time(NULL) at connect minus time(NULL) at entry (whole seconds, both
+    truncated), so it differs from the exact wait by less than 1 s either way.
+    """
+    logged = window.counts()
+    figures = intake_counts(intake.queues())
+    assert figures == {q: logged.get(q, {"offered": 0, "answered": 0, "abandoned": 0, "left_other": 0}) for q in figures}, \
+        (figures, logged)
+    records = journal(redis_url)
+    holdtimes = window.holdtimes()
+    answered = {cid for cid, r in records.items() if r["settled"] == "answered"}
+    assert answered == set(holdtimes), (answered ^ set(holdtimes))
+    off = {cid: (records[cid]["waited_seconds"], held) for cid, held in holdtimes.items()
+           if abs(records[cid]["waited_seconds"] - held) > 1.0}
+    assert not off, off
+    return logged
