@@ -27,12 +27,13 @@ from intake.prometheus import IntakeCollector, prometheus_registry
 from intake.registry import Answered, Finished, Notice, Registry
 from intake.supervisors import SupervisorStream
 from intake.web import create_app
+from routing.steering import Steering
 from screenpop.delivery import DesktopHub
 from screenpop.errors import NotYourCall, UnknownCall
 from screenpop.history import HistoryConfig, HistoryStore
 from screenpop.models import Outcome
 from screenpop.web import desktop_endpoint, redact_tokens_in_server_logs
-from telephony.events import DomainEvent
+from telephony.events import CallQueued, DomainEvent
 from telephony.session import AmiSession
 
 log = structlog.get_logger("intake.server")
@@ -91,9 +92,10 @@ class IntakeServer:
             backoff_max=config.ami.reconnect_max, on_event=self.on_event,
         )
         self.desk = HandlerDesk(config, self.session, self.registry.handlers.get)
+        self.steering = Steering(config, self.registry, self.session, self.pbx_now)
         self.journal = CallJournal(redis, config.redis.key_prefix)
         self.prometheus = prometheus_registry(IntakeCollector(self.queue_report, self.handler_views,
-                                                              lambda: self.session.counters))
+                                                              lambda: self.session.counters, self.steering.view))
         self._background: set[asyncio.Task[None]] = set()
         self.journal_writes: HeldWrites[JournalRecord] = HeldWrites("journal", self.journal.append)
         # call id -> (handler id, caller number) for calls answered recently: outcomes may be
@@ -109,7 +111,11 @@ class IntakeServer:
     # --- the event path ------------------------------------------------------------------------
 
     def on_event(self, event: DomainEvent) -> None:
-        self._handle(self.registry.apply(event))
+        notices = self.registry.apply(event)
+        self._handle(notices)
+        # A new 999 call queues without a notice; everything else that moves the floor has one.
+        if notices or isinstance(event, CallQueued):
+            self.steering.evaluate()
 
     def _handle(self, notices: list[Notice]) -> None:
         if notices:
@@ -158,6 +164,7 @@ class IntakeServer:
                 await self.pops.retry_unwritten()
                 await self.journal_writes.retry()
             self._handle(self.registry.tick(self.pbx_now()))
+            self.steering.evaluate()  # waits grow by themselves: the target comes at risk between events
             now = time.monotonic()
             # Waits grow by themselves: refresh at least once a second while calls wait.
             if self._dirty or (now - last_publish >= 1.0 and self.registry.waiting_calls()):
@@ -188,7 +195,8 @@ class IntakeServer:
                 "repeat_caller_threshold": self.config.repeat_caller_threshold}
 
     def picture(self) -> dict[str, Any]:
-        return {**self.queue_report(), "calls": self.live_calls(), "handlers": self.handler_views()}
+        return {**self.queue_report(), "calls": self.live_calls(), "handlers": self.handler_views(),
+                "overflow": self.steering.view()}
 
     async def health(self) -> dict[str, Any]:
         try:
@@ -227,6 +235,7 @@ class IntakeServer:
                 ticker.cancel()
         finally:
             await self.desk.close()
+            await self.steering.close()
             await self.session.stop()
             await self.pops.drain()
             await asyncio.gather(*self._background, return_exceptions=True)
