@@ -102,6 +102,7 @@ class IntakeServer:
         # filed after the call ended, but only by the handler who took it.
         self._answered: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._dirty = True
+        self._http: uvicorn.Server | None = None
 
     # --- time ------------------------------------------------------------------------------
 
@@ -212,11 +213,17 @@ class IntakeServer:
 
     # --- running ---------------------------------------------------------------------------------
 
+    def stop(self) -> None:
+        """Ask :meth:`run` to finish: uvicorn closes its sockets, then the rest unwinds."""
+        if self._http is not None:
+            self._http.should_exit = True
+
     async def run(self, http_host: str, http_port: int, *, ready: asyncio.Event | None = None,
                   bound: list[int] | None = None) -> None:
         app = create_app(self)
         server = uvicorn.Server(uvicorn.Config(app, host=http_host, port=http_port, log_config=None,
                                                access_log=False, ws_max_size=64 * 1024, lifespan="off"))
+        self._http = server
         await warm_redis(self.redis)
         self.session.start()
         try:
