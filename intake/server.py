@@ -27,6 +27,8 @@ from intake.prometheus import IntakeCollector, prometheus_registry
 from intake.registry import Answered, Finished, Notice, Registry
 from intake.supervisors import SupervisorStream
 from intake.web import create_app
+from routing.callback_desk import CallbackDesk
+from routing.callbacks import CallbackStore
 from routing.steering import Steering
 from screenpop.delivery import DesktopHub
 from screenpop.errors import NotYourCall, UnknownCall
@@ -93,6 +95,8 @@ class IntakeServer:
         )
         self.desk = HandlerDesk(config, self.session, self.registry.handlers.get)
         self.steering = Steering(config, self.registry, self.session, self.pbx_now)
+        self.callbacks = CallbackDesk(config, self.registry, CallbackStore(redis, config.redis.key_prefix), self.hub,
+                                      self.session, self.pbx_now)
         self.journal = CallJournal(redis, config.redis.key_prefix)
         self.prometheus = prometheus_registry(IntakeCollector(self.queue_report, self.handler_views,
                                                               lambda: self.session.counters, self.steering.view))
@@ -115,13 +119,17 @@ class IntakeServer:
         notices = self.registry.apply(event)
         self._handle(notices)
         # A new 999 call queues without a notice; everything else that moves the floor has one.
+        if isinstance(event, CallQueued):
+            self.callbacks.caller_called_again(event.caller_number, event.call_id)
         if notices or isinstance(event, CallQueued):
             self.steering.evaluate()
+            self.callbacks.evaluate()
 
     def _handle(self, notices: list[Notice]) -> None:
         if notices:
             self._dirty = True
             self.pops.handle(notices)
+            self.callbacks.handle(notices)
             for n in notices:
                 if isinstance(n, Answered):
                     self._remember_answer(n.call.call_id, n.member, n.call.caller_number)
@@ -165,6 +173,7 @@ class IntakeServer:
                 await self.pops.retry_unwritten()
                 await self.journal_writes.retry()
             self._handle(self.registry.tick(self.pbx_now()))
+            self.callbacks.evaluate()
             self.steering.evaluate()  # waits grow by themselves: the target comes at risk between events
             now = time.monotonic()
             # Waits grow by themselves: refresh at least once a second while calls wait.
@@ -197,7 +206,7 @@ class IntakeServer:
 
     def picture(self) -> dict[str, Any]:
         return {**self.queue_report(), "calls": self.live_calls(), "handlers": self.handler_views(),
-                "overflow": self.steering.view()}
+                "overflow": self.steering.view(), "callbacks": self.callbacks.view()}
 
     async def health(self) -> dict[str, Any]:
         try:
@@ -225,6 +234,7 @@ class IntakeServer:
                                                access_log=False, ws_max_size=64 * 1024, lifespan="off"))
         self._http = server
         await warm_redis(self.redis)
+        await self.callbacks.restore()
         self.session.start()
         try:
             async with asyncio.TaskGroup() as tg:
@@ -243,6 +253,7 @@ class IntakeServer:
         finally:
             await self.desk.close()
             await self.steering.close()
+            await self.callbacks.close()
             await self.session.stop()
             await self.pops.drain()
             await asyncio.gather(*self._background, return_exceptions=True)
