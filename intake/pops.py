@@ -83,7 +83,7 @@ class PopRouter:
     async def _ringing(self, call: Call, handler_id: str) -> None:
         now = self.clock()
         snapshot = CallSnapshot(call.call_id, call.line, call.queue, call.caller_number, call.caller_name,  # type: ignore[arg-type]
-                                call.queued_at, round(call.waited(now), 3))
+                                call.queued_at, round(call.waited(now), 3), call.silent)
         sent = await pop_ringing_call(self.history, self.hub, handler_id, snapshot, now=now)
         log.info("pop_sent", seq=sent.seq, line=call.line)
 

@@ -86,6 +86,7 @@ class Pop(HandlerMessage):
     waited_seconds: float
     history_status: HistoryStatus
     history: HistoryView | None
+    flags: tuple[Literal["silent-call", "repeat-caller"], ...] = ()
 
 
 class PopAnswered(HandlerMessage):
