@@ -47,3 +47,10 @@ async def running_intake(pbx: PbxTestbed, config: IntakeConfig, redis: Any = Non
             await asyncio.wait_for(task, 10)
         except TimeoutError:
             task.cancel()
+
+
+async def hang_up_everything(ami: Any) -> None:
+    """End every call still up: a SIPp caller stopped mid-call sends no BYE, and its channel
+    would keep a handler busy (ringinuse = no) into the next test."""
+    await ami.action("Hangup", Channel="/^(PJSIP|Local)\\/.*$/")
+    await asyncio.sleep(0.5)

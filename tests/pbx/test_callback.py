@@ -15,7 +15,7 @@ from routing.callbacks import CallbackStore
 from telephony.sip import HandlerPhone, sipp_dial
 from telephony.testbed.ami import RawAmi
 from telephony.testbed.pbx import PbxTestbed
-from tests.pbx.intake_server import intake_config, running_intake
+from tests.pbx.intake_server import hang_up_everything, intake_config, running_intake
 
 pytestmark = pytest.mark.pbx
 
@@ -60,6 +60,7 @@ async def test_an_abandoned_999_call_is_called_back_from_the_handlers_phone(pbx:
         steps = [h.split(" ", 1)[1] for h in saved["history"]]
         assert steps[0].startswith("abandoned after") and steps[1:3] == ["offered to h2", "call-back started by h2"]
     finally:
+        await hang_up_everything(ami)
         if abandon is not None:
             abandon.stop()
         for phone in (handler, caller_phone):

@@ -15,7 +15,7 @@ from intake.handler_actions import Wanted
 from telephony.sip import HandlerPhone, sipp_dial
 from telephony.testbed.ami import RawAmi
 from telephony.testbed.pbx import PbxTestbed
-from tests.pbx.intake_server import running_intake, intake_config
+from tests.pbx.intake_server import hang_up_everything, intake_config, running_intake
 
 pytestmark = pytest.mark.pbx
 
@@ -45,6 +45,7 @@ async def test_a_handler_in_both_queues_gets_the_waiting_999_call_first(pbx: Pbx
         first = await ami.wait_event("AgentConnect", 10, start)
         second = await ami.wait_event("AgentConnect", 15, start, Queue="non-emergency")
     finally:
+        await hang_up_everything(ami)
         for call in calls:
             call.stop()
         await asyncio.to_thread(phone.stop)
@@ -90,6 +91,7 @@ async def test_a_ready_101_handler_takes_a_999_call_at_risk_only_with_the_policy
                             and f.get("Interface") == "PJSIP/handler-3"]
             print(f"policy {policy}: second 999 call answered by {answered['Interface']} after {hold:.2f} s (target {TARGET:g} s)")
     finally:
+        await hang_up_everything(ami)
         for call in calls:
             call.stop()
         for phone in phones:
