@@ -125,6 +125,7 @@ class Call:
     talk_seconds: float | None = None
     end_reason: str | None = None
     observed_from_start: bool = True  # False when learned from a resync snapshot
+    silent: bool = False  # a 999 caller who could not speak (INTAKE_SILENT from the dialplan)
     counted: bool = True  # False for a call answered before we watched: in no figure
 
     def waited(self, now: float) -> float:

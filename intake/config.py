@@ -121,6 +121,44 @@ class SupervisorConfig(_Section):
     _token = field_validator("token")(_token_ref)
 
 
+class OverflowConfig(_Section):
+    """When 101 handlers are lent to the 999 line, and when they go back."""
+
+    enabled: bool = True
+    # The oldest waiting 999 call at this fraction of its target puts the target at risk.
+    at_fraction: float = Field(0.5, gt=0, le=1)
+    # Also overflow as soon as waiting 999 calls outnumber 999 handlers free to take them.
+    when_outnumbered: bool = True
+    # The 999 queue must stay empty this long before lent handlers go back: no flapping.
+    clear_seconds: Seconds = 20.0
+    # QueueAdd penalty: the PBX offers a 999 call to its own (penalty 0) handlers first.
+    penalty: int = Field(5, ge=1, le=100)
+
+
+class CallbackConfig(_Section):
+    """Call-backs of abandoned 999 calls: AMI Originate from the handler's phone."""
+
+    # The dialplan context the call-back leg runs in (config/asterisk/extensions.conf [callback]).
+    context: str = Field("callback", min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
+    # How a caller's number becomes an extension of that context: "{number}" on a real PBX.
+    exten: str = Field("{number}", min_length=1)
+    # An open task older than this is escalated to supervisors.
+    escalate_seconds: Seconds = 300.0
+    # A call-back's ring time at the caller's phone.
+    ring_seconds: Seconds = 30.0
+
+
+class RoutingConfig(_Section):
+    """The routing policy (routing/): steer the PBX so that 999 calls meet their target."""
+
+    enabled: bool = True
+    overflow: OverflowConfig = OverflowConfig()
+    callback: CallbackConfig = CallbackConfig()
+    # Calls from one number in this window above which a pop flags a repeat caller.
+    repeat_window_seconds: Seconds = 3600.0
+    repeat_calls: int = Field(2, ge=1, le=100)
+
+
 class IntakeConfig(_Section):
     ami: AmiConfig
     redis: RedisConfig = RedisConfig()
@@ -131,12 +169,16 @@ class IntakeConfig(_Section):
     wrapup_reason: str = Field("wrap-up", min_length=1, max_length=80, pattern=r"^[^\r\n:]+$",
                                description="pause reason the PBX reports while a handler is in wrap-up")
     repeat_caller_threshold: int = Field(3, ge=1, le=1000, description="calls in 30 days above which a pop says repeat caller")
+    routing: RoutingConfig = RoutingConfig()
 
     def line_of(self, queue: str) -> LineConfig | None:
         for line in self.lines:
             if queue in line.queues:
                 return line
         return None
+
+    def line(self, name: str) -> LineConfig | None:
+        return next((line for line in self.lines if line.name == name), None)
 
     def handler_by_member(self) -> dict[str, HandlerConfig]:
         return {h.member: h for h in self.handlers}

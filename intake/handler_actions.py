@@ -38,14 +38,18 @@ class Wanted(Enum):
     LOGGED_OUT = "logged-out"
 
 
-def plan(wanted: Wanted, reason: str, handler: HandlerConfig, memberships: Mapping[str, MemberState]) -> list[Action]:
+def plan(wanted: Wanted, reason: str, handler: HandlerConfig, memberships: Mapping[str, MemberState],
+         lent: frozenset[str] = frozenset()) -> list[Action]:
     """The actions that take ``handler`` to ``wanted`` given its current queue memberships.
 
-    Only the handler's configured queues are touched: a supervisor's ad-hoc membership elsewhere
-    is theirs to undo. Not-ready re-pauses queues already paused so the new reason shows.
+    Only the handler's configured queues, and the ``lent`` queues the routing policy added them
+    to, are touched: a supervisor's ad-hoc membership elsewhere is theirs to undo. A lent queue
+    follows the handler's state (a handler on a break must not ring for 999 calls) but is never
+    joined here: lending is the policy's to decide. Not-ready re-pauses queues already paused so
+    the new reason shows.
     """
     m = handler.member
-    joined = [q for q in handler.queues if q in memberships]
+    joined = [q for q in handler.queues if q in memberships] + sorted(q for q in lent if q in memberships and q not in handler.queues)
     missing = [q for q in handler.queues if q not in memberships]
     if wanted is Wanted.LOGGED_OUT:
         return [actions.queue_remove(q, m) for q in joined]
@@ -104,7 +108,8 @@ class HandlerDesk:
         """Send what :func:`plan` says; returns how many actions the PBX accepted."""
         handler = self._by_id[handler_id]
         seen = self.handlers(handler.member)
-        todo = plan(wanted, reason or "not ready", handler, seen.memberships if seen else {})
+        lent = frozenset(q for q in (seen.memberships if seen else {}) if self.config.line_of(q) is not None)
+        todo = plan(wanted, reason or "not ready", handler, seen.memberships if seen else {}, lent)
         self._cancel_wrapup(handler_id)  # the handler's own choice ends any wrap-up timer
         await self._send_all(handler_id, wanted.value, todo)
         log.info("handler_state_requested", handler_id=handler_id, wanted=wanted.value, reason=reason, actions=len(todo))

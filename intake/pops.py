@@ -99,7 +99,7 @@ class PopRouter:
             return  # a queue member no configuration names: nobody's desktop to pop
         now = self.clock()
         snapshot = CallSnapshot(call.call_id, call.line, call.queue, call.caller_number, call.caller_name,  # type: ignore[arg-type]
-                                call.queued_at, round(call.waited(now), 3))
+                                call.queued_at, round(call.waited(now), 3), call.silent)
         self._chain((call.call_id, handler_id), self._pop(self._history_for(call), snapshot, handler_id, now))
 
     def _update(self, call: Call, member: str, compose: Callable[[Call, str], HandlerMessage], *, active: bool) -> None:

@@ -26,10 +26,11 @@ _COUNTERS = (("offered", "calls offered (queued) since the server started watchi
 
 class IntakeCollector(Collector):
     def __init__(self, report: Callable[[], dict[str, Any]], handlers: Callable[[], list[dict[str, Any]]],
-                 ami_counters: Callable[[], Any]) -> None:
+                 ami_counters: Callable[[], Any], overflow: Callable[[], dict[str, Any]] | None = None) -> None:
         """``report()`` is the registry's queue report, ``handlers()`` the handler views,
-        ``ami_counters()`` the AMI session's counters dataclass."""
-        self._report, self._handlers, self._ami = report, handlers, ami_counters
+        ``ami_counters()`` the AMI session's counters dataclass, ``overflow()`` the routing
+        policy's view (routing.steering.Steering.view)."""
+        self._report, self._handlers, self._ami, self._overflow = report, handlers, ami_counters, overflow
 
     def collect(self) -> Iterator[Metric]:
         report = self._report()
@@ -54,6 +55,22 @@ class IntakeCollector(Collector):
         for name, value in asdict(self._ami()).items():
             ami.add_metric([name], value)
         yield ami
+        if self._overflow is not None:
+            yield from self._routing(self._overflow())
+
+    @staticmethod
+    def _routing(view: dict[str, Any]) -> Iterator[Metric]:
+        active = GaugeMetricFamily("intake_overflow_active", "1 while 101 handlers are lent to the 999 line")
+        active.add_metric([], 1 if view["active"] else 0)
+        yield active
+        lent = GaugeMetricFamily("intake_overflow_handlers", "101 handlers lent to the 999 line now")
+        lent.add_metric([], len(view["lent"]))
+        yield lent
+        decisions = CounterMetricFamily("intake_routing_decisions", "routing policy decisions sent to the PBX",
+                                        labels=["action", "reason"])
+        for d in view["decisions"]:
+            decisions.add_metric([d["action"], d["reason"]], d["count"])
+        yield decisions
 
     def _handlers_by_state(self, report: dict[str, Any]) -> GaugeMetricFamily:
         counts: Counter[tuple[str, str, str]] = Counter()

@@ -253,8 +253,10 @@ class Registry:
         old = self.calls.get(e.call_id)
         if old is not None:  # the same channel moved on to another queue before we settled it
             self._step(old, Step.SETTLED if old.state is CallState.LEAVING else Step.VANISHED, e.at, notices)
-        self._new_call(e.call_id, e.queue, e.caller_number, e.caller_name, e.channel, e.at,
-                       (e.linked_id, e.call_id), notices, observed=True)
+        call = self._new_call(e.call_id, e.queue, e.caller_number, e.caller_name, e.channel, e.at,
+                              (e.linked_id, e.call_id), notices, observed=True)
+        if call is not None:
+            call.silent = e.silent
 
     def _on_rang(self, e: ev.HandlerRang, notices: list[Notice]) -> None:
         call = self._call_for(e.call_id, e.queue)

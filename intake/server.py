@@ -27,12 +27,15 @@ from intake.prometheus import IntakeCollector, prometheus_registry
 from intake.registry import Answered, Finished, MembershipsLost, Notice, Registry
 from intake.supervisors import SupervisorStream
 from intake.web import create_app
+from routing.callback_desk import CallbackDesk
+from routing.callbacks import CallbackStore
+from routing.steering import Steering
 from screenpop.delivery import DesktopHub
 from screenpop.errors import NotYourCall, UnknownCall
 from screenpop.history import HistoryConfig, HistoryStore
 from screenpop.models import Outcome
 from screenpop.web import desktop_endpoint, redact_tokens_in_server_logs
-from telephony.events import DomainEvent
+from telephony.events import CallQueued, DomainEvent
 from telephony.session import AmiSession
 
 log = structlog.get_logger("intake.server")
@@ -90,14 +93,19 @@ class IntakeServer:
             backoff_max=config.ami.reconnect_max, on_event=self.on_event,
         )
         self.desk = HandlerDesk(config, self.session, self.registry.handlers.get)
+        self.steering = Steering(config, self.registry, self.session, self.pbx_now)
+        self.callbacks = CallbackDesk(config, self.registry, CallbackStore(redis, config.redis.key_prefix), self.hub,
+                                      self.session, self.pbx_now)
         self.journal = CallJournal(redis, config.redis.key_prefix)
         self.prometheus = prometheus_registry(IntakeCollector(self.queue_report, self.handler_views,
-                                                              lambda: self.session.counters))
+                                                              lambda: self.session.counters, self.steering.view))
         self.writes = WriteBehind(redis)
+        self._background: set[asyncio.Task[None]] = set()  # membership restores after a PBX restart
         # call id -> (handler id, caller number) for calls answered recently: outcomes may be
         # filed after the call ended, but only by the handler who took it.
         self._answered: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._dirty = True
+        self._http: uvicorn.Server | None = None
 
     # --- time ------------------------------------------------------------------------------
 
@@ -107,12 +115,19 @@ class IntakeServer:
     # --- the event path ------------------------------------------------------------------------
 
     def on_event(self, event: DomainEvent) -> None:
-        self._handle(self.registry.apply(event))
+        notices = self.registry.apply(event)
+        self._handle(notices)
+        if isinstance(event, CallQueued):
+            self.callbacks.caller_called_again(event.caller_number, event.call_id)
+        if notices:
+            self.steering.evaluate()
+            self.callbacks.evaluate()
 
     def _handle(self, notices: list[Notice]) -> None:
         if notices:
             self._dirty = True
             self.pops.handle(notices)
+            self.callbacks.handle(notices)
             for n in notices:
                 if isinstance(n, Answered):
                     self._remember_answer(n.call.call_id, n.member, n.call.caller_number)
@@ -157,6 +172,8 @@ class IntakeServer:
         while True:
             await asyncio.sleep(TICK)
             self._handle(self.registry.tick(self.pbx_now()))
+            self.callbacks.evaluate()
+            self.steering.evaluate()  # waits grow by themselves: the target comes at risk between events
             now = time.monotonic()
             # Waits grow by themselves: refresh at least once a second while calls wait.
             if self._dirty or (now - last_publish >= 1.0 and self.registry.waiting_calls()):
@@ -187,7 +204,8 @@ class IntakeServer:
                 "repeat_caller_threshold": self.config.repeat_caller_threshold}
 
     def picture(self) -> dict[str, Any]:
-        return {**self.queue_report(), "calls": self.live_calls(), "handlers": self.handler_views()}
+        return {**self.queue_report(), "calls": self.live_calls(), "handlers": self.handler_views(),
+                "overflow": self.steering.view(), "callbacks": self.callbacks.view()}
 
     async def health(self) -> dict[str, Any]:
         try:
@@ -203,12 +221,19 @@ class IntakeServer:
 
     # --- running ---------------------------------------------------------------------------------
 
+    def stop(self) -> None:
+        """Ask :meth:`run` to finish: uvicorn closes its sockets, then the rest unwinds."""
+        if self._http is not None:
+            self._http.should_exit = True
+
     async def run(self, http_host: str, http_port: int, *, ready: asyncio.Event | None = None,
                   bound: list[int] | None = None) -> None:
         app = create_app(self)
         server = uvicorn.Server(uvicorn.Config(app, host=http_host, port=http_port, log_config=None,
                                                access_log=False, ws_max_size=64 * 1024, lifespan="off"))
+        self._http = server
         await warm_redis(self.redis)
+        await self.callbacks.restore()
         self.session.start()
         try:
             async with asyncio.TaskGroup() as tg:
@@ -226,8 +251,11 @@ class IntakeServer:
                 ticker.cancel()
         finally:
             await self.desk.close()
+            await self.steering.close()
+            await self.callbacks.close()
             await self.session.stop()
             await self.pops.drain()
+            await asyncio.gather(*self._background, return_exceptions=True)
             await self.writes.close(timeout=5.0)
 
 

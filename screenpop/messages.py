@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, SerializeAsAny
 
 from screenpop.models import Disposition, Grading, Line, MarkerKind
 
-CloseReason = Literal["answered-elsewhere", "abandoned", "ended", "rang-out"]
+CloseReason = Literal["answered-elsewhere", "abandoned", "ended", "rang-out", "callback-closed"]
 HistoryStatus = Literal["ok", "withheld", "unavailable"]
 """withheld: no number to look up; unavailable: the lookup failed, the pop went without it."""
 
@@ -86,6 +86,7 @@ class Pop(HandlerMessage):
     waited_seconds: float
     history_status: HistoryStatus
     history: HistoryView | None
+    flags: tuple[Literal["silent-call", "repeat-caller"], ...] = ()
 
 
 class PopAnswered(HandlerMessage):
@@ -101,6 +102,19 @@ class PopClosed(HandlerMessage):
     type: Literal["pop.closed"] = "pop.closed"
     reason: CloseReason
     at: float
+
+
+class CallbackOffer(HandlerMessage):
+    """An abandoned 999 caller to ring back: offered to a ready 999 handler. ``call_id`` is
+    ``callback:<task id>`` so it shares the stream's resume and close rules with pops."""
+
+    type: Literal["callback"] = "callback"
+    task_id: str
+    number: str
+    abandoned_at: float
+    waited_seconds: float
+    queue: str
+    history: tuple[str, ...]  # what happened to the task so far, oldest first
 
 
 # --- replies to one socket ----------------------------------------------------------------------

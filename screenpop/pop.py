@@ -40,6 +40,7 @@ class CallSnapshot:
     queued_at: float
     """PBX epoch of the caller's entry to the queue."""
     waited_so_far: float
+    silent: bool = False
 
 
 def compose_pop(call: CallSnapshot, history: CallerHistory | None) -> Pop:
@@ -57,6 +58,7 @@ def compose_pop(call: CallSnapshot, history: CallerHistory | None) -> Pop:
         waited_seconds=call.waited_so_far,
         history_status=status,
         history=view,
+        flags=("silent-call",) if call.silent else (),
     )
 
 

@@ -29,6 +29,7 @@ class CallQueued:
     position: int
     channel: str
     linked_id: str
+    silent: bool = False  # the caller could not speak and pressed 55 (dialplan INTAKE_SILENT=1)
 
 
 @dataclass(frozen=True, slots=True)

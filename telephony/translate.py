@@ -166,6 +166,9 @@ def _caller_join(f: Frame, at: float) -> CallQueued:
         position=_int(f, "Position"),
         channel=f["Channel"],
         linked_id=f.get("Linkedid", ""),
+        # manager.conf channelvars = INTAKE_SILENT: the dialplan's silent-call marker (pressed 55).
+        # Asterisk 22 sends "ChanVariable: INTAKE_SILENT=1" (older ones "ChanVariable(NAME): 1").
+        silent=f.get("ChanVariable", "") == "INTAKE_SILENT=1" or f.get("ChanVariable(INTAKE_SILENT)", "") == "1",
     )
 
 

@@ -22,7 +22,18 @@ function figure(label, value, tone = "", name = "") {
   return el("div", { class: `figure ${tone}`, "data-figure": name }, el("span", { class: "value", text: String(value) }), el("span", { class: "label", text: label }));
 }
 
+// Which 101 handlers the routing policy has lent to the 999 line, as the PBX reports them.
+function renderOverflow(overflow) {
+  const panel = $("overflow");
+  panel.classList.toggle("hidden", !overflow);
+  if (!overflow) return;
+  panel.dataset.active = String(overflow.active);
+  $("overflow-state").textContent = !overflow.enabled ? "Policy off"
+    : overflow.active ? `Active: ${overflow.lent.map((h) => h.handler_id).join(", ")} lent to 999` : "Off";
+}
+
 function render(picture) {
+  renderOverflow(picture.overflow);
   const queuesOfLine = (line) => Object.entries(picture.queues).filter(([, q]) => q.line === line).map(([name]) => name);
   const lines = Object.entries(picture.lines).sort(([a], [b]) => (a === "999" ? -1 : b === "999" ? 1 : a.localeCompare(b)));
   $("lines").replaceChildren(...lines.map(([line, f]) => {

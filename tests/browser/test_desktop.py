@@ -117,7 +117,9 @@ async def test_state_buttons_change_the_members_state_in_the_pbx(page, demo: dic
     await page.select_option("#reason", "training")
     await page.click("#btn-not-ready")
     status = await eventually(lambda: _paused(demo, "training"), timeout=5)
-    assert set(status) == {"non-emergency"}
+    # Paused in every queue the PBX has h3 in: its own 101 queue, and the 999 queue too when the
+    # routing policy has lent h3 there because the demo's 999 calls were at risk.
+    assert "non-emergency" in status and set(status) <= {"non-emergency", "emergency"}
     await page.wait_for_function("document.querySelector('#state-reason').textContent.includes('training')", timeout=5000)
 
     await page.click("#btn-logged-out")

@@ -25,7 +25,7 @@ def test_a_pop_carries_the_call_and_the_callers_history() -> None:
     assert pop == {
         "type": "pop", "seq": 0, "call_id": "1790000500.7", "line": "999", "queue": "999-north",
         "caller": {"number": NUMBER, "name": "J SMITH"}, "queued_at": T0 + 500, "waited_seconds": 3.25,
-        "history_status": "ok",
+        "history_status": "ok", "flags": [],
         "history": {
             "count_24h": 1, "count_30d": 2,
             "markers": [{"id": "m-1", "kind": "vulnerable adult", "detail": "dementia, may be confused",

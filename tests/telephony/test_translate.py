@@ -126,3 +126,14 @@ def test_a_device_state_newer_than_our_enum_is_kept_as_unknown() -> None:
     event = translate(wire({**s.QUEUE_MEMBER_STATUS, "Status": "9"}), NOW)
     assert isinstance(event, MemberChanged)
     assert event.state.device is MemberDevice.UNKNOWN
+
+
+def test_a_silent_callers_join_carries_the_dialplan_marker():
+    from telephony.frames import Frame
+    from telephony.translate import translate
+
+    frame = Frame({"Event": "QueueCallerJoin", "Timestamp": "1700000000.5", "Uniqueid": "1.1", "Queue": "emergency",
+                   "CallerIDNum": "07700900001", "CallerIDName": "x", "Position": "1", "Channel": "PJSIP/caller-1-1",
+                   "Linkedid": "1.1", "ChanVariable": "INTAKE_SILENT=1"})
+    queued = translate(frame, 0.0)
+    assert queued is not None and queued.silent  # type: ignore[union-attr]

@@ -1,0 +1,93 @@
+"""The edge of the routing policy: evaluate it, send its decisions over AMI, log and count them.
+
+:class:`Steering` is evaluated by the server after every event that changed the floor and on
+every tick. The policy may say the same thing on consecutive evaluations until the PBX's
+membership events catch up, so a decision already sent is held *in flight* (keyed by member and
+queue) until its response is in and a short settle time has passed; only then may it be sent
+again. The PBX stays the source of truth: whether a handler is lent is read back from its
+QueueMemberAdded / Removed events, never from what we asked for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import structlog
+
+from intake.config import IntakeConfig
+from intake.registry import Registry
+from routing.floor import floor_of
+from routing.policy import EMERGENCY, Decision, Lend, Memory, Rules, decide
+from telephony import actions
+from telephony.actions import Action, Response
+from telephony.errors import ActionError
+
+log = structlog.get_logger("routing")
+
+SETTLE = 1.0  # seconds a sent decision stays in flight after its response: the events follow it
+
+
+class Sender(Protocol):
+    async def send(self, action: Action, timeout: float | None = None) -> Response: ...
+
+
+class Steering:
+    def __init__(self, config: IntakeConfig, registry: Registry, sender: Sender, now: Callable[[], float]) -> None:
+        o = config.routing.overflow
+        self.enabled = config.routing.enabled and o.enabled
+        self.rules = Rules(o.at_fraction, o.when_outnumbered, o.clear_seconds, o.penalty)
+        self.config, self.registry, self.sender, self.now = config, registry, sender, now
+        self.memory = Memory()
+        self.decisions: Counter[tuple[str, str]] = Counter()  # (action, reason) -> count
+        self.failures = 0
+        self._in_flight: dict[tuple[str, str], float] = {}  # (member, queue) -> settled at (monotonic)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def evaluate(self) -> list[Decision]:
+        """Run the policy on the floor now and send whatever it decides that is not in flight."""
+        if not self.enabled or not self.registry.link_up:
+            return []
+        todo, self.memory = decide(floor_of(self.registry, self.config, self.now()), self.rules, self.memory)
+        clock = time.monotonic()
+        fresh = [d for d in todo if self._in_flight.get((d.member, d.queue), 0) <= clock]
+        for d in fresh:
+            self._in_flight[(d.member, d.queue)] = float("inf")
+            kind = "lend" if isinstance(d, Lend) else "recall"
+            self.decisions[(kind, d.reason.value)] += 1
+            log.info("routing_decision", action=kind, handler_id=d.handler_id, queue=d.queue, reason=d.reason.value, detail=d.detail)
+            task = asyncio.get_running_loop().create_task(self._send(d))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return fresh
+
+    async def _send(self, d: Decision) -> None:
+        action = (actions.queue_add(d.queue, d.member, member_name=d.handler_id, penalty=d.penalty)
+                  if isinstance(d, Lend) else actions.queue_remove(d.queue, d.member))
+        try:
+            await self.sender.send(action)
+        except ActionError as exc:  # refused or unreachable: the next evaluation decides again
+            self.failures += 1
+            log.warning("routing_action_failed", action=action.name, handler_id=d.handler_id, queue=d.queue, error=str(exc))
+        finally:
+            self._in_flight[(d.member, d.queue)] = time.monotonic() + SETTLE
+
+    def lent(self) -> list[dict[str, Any]]:
+        """Handlers lent to the 999 line now, as the PBX reports them."""
+        floor = floor_of(self.registry, self.config, self.now())
+        return [{"handler_id": d.handler_id, "queues": sorted(d.lent_to)}
+                for d in floor.desks if any(floor.queues.get(q) == EMERGENCY for q in d.lent_to)]
+
+    def view(self) -> dict[str, Any]:
+        """The overflow picture for the wallboard and /metrics."""
+        lent = self.lent()
+        return {"enabled": self.enabled, "active": bool(lent), "lent": lent,
+                "clear_since": self.memory.clear_since,
+                "decisions": [{"action": a, "reason": r, "count": n} for (a, r), n in sorted(self.decisions.items())],
+                "failures": self.failures}
+
+    async def close(self) -> None:
+        await asyncio.gather(*self._tasks, return_exceptions=True)

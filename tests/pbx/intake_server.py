@@ -1,0 +1,56 @@
+"""A real IntakeServer (embedded store) attached to the test PBX, for tests that steer it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import fakeredis
+
+from intake.config import IntakeConfig, parse
+from intake.server import IntakeServer
+from telephony.testbed.pbx import PbxTestbed
+
+
+def intake_config(pbx: PbxTestbed, handlers: dict[str, list[str]], **routing: Any) -> IntakeConfig:
+    """``handlers``: handler id (h1..h4, phone handler-N) -> queues; wrap-up off so a handler is
+    ready again the moment a call ends."""
+    return parse({
+        "ami": {"host": pbx.ami_host, "port": pbx.ami_port, "username": pbx.ami_user, "secret": "env:UNUSED",
+                "ping_interval": 2, "action_timeout": 3},
+        "redis": {"url": "embedded"},
+        "lines": [{"name": "999", "target_seconds": 12, "queues": ["emergency"], "wrapup_seconds": 0},
+                  {"name": "101", "target_seconds": 60, "queues": ["non-emergency"], "wrapup_seconds": 0}],
+        "handlers": [{"id": h, "name": h, "member": f"PJSIP/handler-{h[1:]}", "queues": q, "token": f"token-of-handler-{h}"}
+                     for h, q in handlers.items()],
+        "routing": routing,
+    })
+
+
+@contextlib.asynccontextmanager
+async def running_intake(pbx: PbxTestbed, config: IntakeConfig, redis: Any = None) -> AsyncIterator[IntakeServer]:
+    secrets = {"ami.secret": pbx.ami_secret} | {f"handlers[{i}].token": h.token for i, h in enumerate(config.handlers)}
+    server = IntakeServer(config, secrets, redis if redis is not None else fakeredis.FakeAsyncRedis())
+    ready = asyncio.Event()
+    task = asyncio.create_task(server.run("127.0.0.1", 0, ready=ready))
+    try:
+        await asyncio.wait_for(ready.wait(), 10)
+        async with asyncio.timeout(10):
+            while not (server.session.connected and server.registry.link_up and server.registry.counters.snapshots):
+                await asyncio.sleep(0.05)
+        yield server
+    finally:
+        server.stop()
+        try:
+            await asyncio.wait_for(task, 10)
+        except TimeoutError:
+            task.cancel()
+
+
+async def hang_up_everything(ami: Any) -> None:
+    """End every call still up: a SIPp caller stopped mid-call sends no BYE, and its channel
+    would keep a handler busy (ringinuse = no) into the next test."""
+    await ami.action("Hangup", Channel="/^(PJSIP|Local)\\/.*$/")
+    await asyncio.sleep(0.5)

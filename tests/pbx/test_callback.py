@@ -1,0 +1,77 @@
+"""An abandoned 999 call on the real PBX becomes a call-back task: offered on a ready 999
+handler's desktop, the handler's phone is originated to the caller's phone, the outcome closes
+it; the task is in Redis all along. ~15 s."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import fakeredis
+import pytest
+
+from intake.handler_actions import Wanted
+from routing.callbacks import CallbackStore
+from telephony.sip import HandlerPhone, sipp_dial
+from telephony.testbed.ami import RawAmi
+from telephony.testbed.pbx import PbxTestbed
+from tests.pbx.intake_server import hang_up_everything, intake_config, running_intake
+
+pytestmark = pytest.mark.pbx
+
+NUMBER = "07700900003"  # caller-3's CallerID in pjsip.conf
+
+
+async def test_an_abandoned_999_call_is_called_back_from_the_handlers_phone(pbx: PbxTestbed, ami: RawAmi) -> None:
+    redis = fakeredis.FakeAsyncRedis()
+    config = intake_config(pbx, {"h2": ["emergency"]})
+    handler = HandlerPhone("handler-2", answer_after=0.5)
+    caller_phone = HandlerPhone("caller-3", answer_after=0.5)  # the member of the public, answering
+    for phone in (handler, caller_phone):
+        await asyncio.to_thread(phone.start)
+    abandon = None
+    try:
+        async with running_intake(pbx, config, redis) as server:
+            outbox = server.hub.attach("h2", 0)  # from the stream start: no snapshot first
+            start = len(ami.frames)
+            # Nobody logged in: the caller gives up after 2 s in the queue.
+            abandon = sipp_dial("999", callers=["caller-3"], hangup_after=2.0)
+            await ami.wait_event("QueueCallerAbandon", 10, start, Queue="emergency")
+            async with asyncio.timeout(5):
+                while not server.callbacks.tasks:
+                    await asyncio.sleep(0.05)
+            [task] = server.callbacks.tasks.values()
+            assert task.number == NUMBER and task.waited_seconds >= 1.5
+            await server.desk.request("h2", Wanted.READY)
+            offer = json.loads(await asyncio.wait_for(outbox.next(), 5))
+            assert offer["type"] == "callback" and offer["task_id"] == task.id and offer["number"] == NUMBER
+
+            await server.callbacks.start("h2", task.id)
+            await asyncio.to_thread(handler.wait_answered, 10)
+            rang = await asyncio.to_thread(caller_phone.wait_answered, 15)
+            assert rang.answered_at is not None
+            server.callbacks.record_outcome("h2", task.id, "spoke to caller: pocket dial, no police action")
+            closed = json.loads(await asyncio.wait_for(outbox.next(), 5))
+            assert closed == {**closed, "type": "pop.closed", "call_id": f"callback:{task.id}", "reason": "callback-closed"}
+            await server.callbacks.close()
+        stored = await redis.hgetall("intake:callbacks")
+        [saved] = [json.loads(v) for v in stored.values()]
+        assert saved["status"] == "closed" and saved["outcome"].startswith("spoke to caller")
+        steps = [h.split(" ", 1)[1] for h in saved["history"]]
+        assert steps[0].startswith("abandoned after") and steps[1:3] == ["offered to h2", "call-back started by h2"]
+    finally:
+        await hang_up_everything(ami)
+        if abandon is not None:
+            abandon.stop()
+        for phone in (handler, caller_phone):
+            await asyncio.to_thread(phone.stop)
+
+
+async def test_open_tasks_survive_a_restart_and_a_new_call_from_the_number_closes_them() -> None:
+    from routing.callbacks import CallbackTask
+
+    redis = fakeredis.FakeAsyncRedis()
+    store = CallbackStore(redis, "intake:")
+    await store.save(CallbackTask(id="1.1", number=NUMBER, queue="emergency", abandoned_at=1.0, waited_seconds=4.0))
+    [again] = await CallbackStore(redis, "intake:").load_open()
+    assert again.number == NUMBER and again.status == "open"
