@@ -21,6 +21,7 @@ from telephony.testbed.ami import RawAmi
 from telephony.testbed.pbx import PbxTestbed, PbxUpFailed, pbx_down, pbx_up
 from tests.conftest import _answers, _free_port
 from tests.pbx.harness import IntakeProcess, flush_e2e_db, intake_process
+from tests.pbx.intake_server import hang_up_everything
 
 HANDLERS = [f"PJSIP/handler-{n}" for n in range(1, 5)]
 QUEUES = ["emergency", "non-emergency"]
@@ -86,6 +87,10 @@ async def ami(pbx: PbxTestbed) -> AsyncIterator[RawAmi]:
 
 
 async def _empty_queues(session: RawAmi) -> None:
+    """Every test starts from an idle PBX: no call up (a SIPp caller stopped mid-call sends no BYE,
+    and its channel would keep a handler busy) and no handler in any queue (a handler the routing
+    policy lent to the 999 queue would otherwise ring in the next test)."""
+    await hang_up_everything(session)
     for queue in QUEUES:
         for member in HANDLERS:
             await session.action("QueueRemove", Queue=queue, Interface=member)  # "not there" is fine
