@@ -73,6 +73,7 @@ async def ami(pbx: PbxTestbed) -> AsyncIterator[RawAmi]:
     """A logged-in raw AMI session; every handler is out of every queue before and after."""
     session = await RawAmi.connect(pbx.ami_host, pbx.ami_port)
     await session.login(pbx.ami_user, pbx.ami_secret)
+    await _hang_up_leftovers(session)
     await _empty_queues(session)
     try:
         yield session
@@ -83,6 +84,12 @@ async def ami(pbx: PbxTestbed) -> AsyncIterator[RawAmi]:
         await fresh.login(pbx.ami_user, pbx.ami_secret)
         await _empty_queues(fresh)
         await fresh.close()
+
+
+async def _hang_up_leftovers(session: RawAmi) -> None:
+    """End calls an earlier test left in the PBX: a killed SIPp sends no BYE, so its caller would
+    stay queued and be offered to the next test's handlers."""
+    await session.action("Hangup", Channel="/^(PJSIP/(caller|handler)-|Local/)/")  # "no such channel" is fine
 
 
 async def _empty_queues(session: RawAmi) -> None:
