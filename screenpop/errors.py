@@ -50,10 +50,11 @@ class BadMessage(DesktopError):
 
     code = "invalid"
 
-    def __init__(self, detail: str, problems: tuple[str, ...] = ()) -> None:
+    def __init__(self, detail: str, problems: tuple[str, ...] = (), call_id: str | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.problems = problems
+        self.call_id = call_id  # the call an invalid outcome named, when it named one validly
 
 
 class MessageTooLarge(BadMessage):

@@ -41,6 +41,16 @@ class Pong(_In):
     type: Literal["pong"]
 
 
+class _OutcomeCall(BaseModel):
+    """Just the call an outcome names: so a refused outcome's error says which form it is for."""
+
+    model_config = ConfigDict(frozen=True, strict=True, extra="ignore")
+    type: Literal["outcome"]
+    call_id: Ident
+
+
+_OUTCOME_CALL: TypeAdapter[_OutcomeCall] = TypeAdapter(_OutcomeCall)
+
 ClientMessage = Annotated[OutcomeSubmission | Ack | Pong, Field(discriminator="type")]
 _CLIENT_MESSAGE: TypeAdapter[OutcomeSubmission | Ack | Pong] = TypeAdapter(ClientMessage)
 _TYPES = "'outcome', 'ack' or 'pong'"
@@ -54,10 +64,17 @@ def parse_client_message(raw: str, limit: int = MAX_MESSAGE_BYTES) -> OutcomeSub
     try:
         return _CLIENT_MESSAGE.validate_json(raw)
     except ValidationError as exc:
-        raise _bad_message(exc) from None
+        raise _bad_message(exc, raw) from None
 
 
-def _bad_message(exc: ValidationError) -> BadMessage:
+def _outcome_call_id(raw: str) -> str | None:
+    try:
+        return _OUTCOME_CALL.validate_json(raw).call_id
+    except ValidationError:
+        return None
+
+
+def _bad_message(exc: ValidationError, raw: str) -> BadMessage:
     errors = exc.errors(include_url=False)
     first = errors[0]
     if first["type"] == "json_invalid":
@@ -69,4 +86,4 @@ def _bad_message(exc: ValidationError) -> BadMessage:
     # Errors are located under the message type ("outcome.notes"): the desktop knows which type
     # it sent, so the path starts at the field.
     problems = tuple(describe(exc, skip=1))
-    return BadMessage("; ".join(problems), problems)
+    return BadMessage("; ".join(problems), problems, call_id=_outcome_call_id(raw))

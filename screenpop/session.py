@@ -155,7 +155,7 @@ class DesktopSession:
                 self._last_heard = time.monotonic()
                 bad += 1
                 log.info("desktop message refused", code=exc.code, detail=exc.detail)
-                self._reply(outbox, ErrorReply(code=exc.code, message=exc.detail, problems=exc.problems))
+                self._reply(outbox, ErrorReply(code=exc.code, message=exc.detail, problems=exc.problems, call_id=exc.call_id))
                 if bad >= self._config.max_bad_messages:
                     raise TooManyBadMessages(handler_id, bad) from exc
                 continue

@@ -4,6 +4,7 @@ import { clock, el, forgetToken, pct, ReconnectingSocket, storedToken, storeToke
 import { KEY } from "/static/supervisor.js";
 const $ = (id) => document.getElementById(id);
 const STATES = [["ready", "Ready"], ["ringing", "Ringing"], ["on-call", "On call"], ["wrap-up", "Wrap-up"], ["not-ready", "Not ready"]];
+const STATE_WORDS = { "logged-out": "Logged out", ...Object.fromEntries(STATES) };
 
 // Amber when a wait passes half the target, red past the target.
 export function urgency(waited, target) {
@@ -59,6 +60,12 @@ function render(picture) {
       el("td", { text: String(counts.ready) }), el("td", { text: String(counts["on-call"] + counts.ringing) }),
       el("td", { text: String(counts["wrap-up"]) }), el("td", { text: String(counts["not-ready"]) }));
   }));
+  const handlers = [...picture.handlers].sort((a, b) => (a.handler_id || a.member).localeCompare(b.handler_id || b.member));
+  $("handlers").querySelector("tbody").replaceChildren(...handlers.map((h) => el("tr", { "data-handler": h.handler_id || h.member, class: `state-${h.state}` },
+    el("th", { scope: "row", text: h.name || h.handler_id || h.member }),
+    el("td", { "data-col": "state", text: STATE_WORDS[h.state] || h.state }),
+    el("td", { "data-col": "reason", text: h.state === "not-ready" ? h.reason : "" }),
+    el("td", { text: h.queues.join(", ") }))));
   const waiting = picture.calls.filter((c) => c.state === "queued" || c.state === "ringing")
     .sort((a, b) => b.waited_seconds - a.waited_seconds).slice(0, 8);
   $("oldest").querySelector("tbody").replaceChildren(...waiting.map((c) => el("tr", {},

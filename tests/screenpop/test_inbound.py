@@ -41,3 +41,21 @@ def test_a_bad_message_names_its_problem(raw: str, code: str, detail: str) -> No
 def test_size_is_counted_in_utf8_bytes_not_characters() -> None:
     raw = json.dumps({"type": "pong"})
     assert parse_client_message(raw, limit=len(raw)) == Pong(type="pong")
+
+
+@pytest.mark.parametrize(
+    ("raw", "call_id"),
+    [
+        ('{"type": "outcome", "call_id": "1.2", "grading": "urgent"}', "1.2"),
+        ('{"type": "outcome", "call_id": "1.2", "grading": "priority", "notes": "' + "x" * 4001 + '"}', "1.2"),
+        ('{"type": "outcome", "call_id": "1 2", "grading": "priority"}', None),  # not an Ident: not echoed
+        ('{"type": "outcome", "call_id": 12, "grading": "priority"}', None),
+        ('{"type": "ack", "seq": -1, "call_id": "1.2"}', None),  # only an outcome names its call
+    ],
+)
+def test_a_refused_outcome_says_which_call_it_named(raw: str, call_id: str | None) -> None:
+    """The desktop shows the refusal under that call's outcome form, not as a page-level error
+    (regression: the reply to a schema-refused outcome carried no call_id)."""
+    with pytest.raises(BadMessage) as caught:
+        parse_client_message(raw)
+    assert caught.value.call_id == call_id

@@ -133,6 +133,17 @@ async def test_a_hostile_message_gets_a_clear_error_and_nothing_is_stored(
     assert (await run.desktop.next())["type"] == "outcome.saved"
 
 
+async def test_a_refused_outcome_names_its_call_so_the_desktop_shows_it_at_the_form(
+    connect: Callable[..., Awaitable[Running]], outcomes: Outcomes
+) -> None:
+    run = await connect(last_seq="0")
+    run.desktop.say(json.dumps(_outcome(notes="x" * 4001)))
+    reply = await run.desktop.next()
+    assert (reply["type"], reply["code"], reply["call_id"]) == ("error", "invalid", "c1")
+    assert "notes: longer than 4000 characters" in reply["message"]
+    assert outcomes.saved == []
+
+
 async def test_a_field_error_lists_every_problem(connect: Callable[..., Awaitable[Running]]) -> None:
     run = await connect(last_seq="0")
     run.desktop.say(_outcome(grading="urgent", thrive={"harm": "x" * 501}, at=0))
