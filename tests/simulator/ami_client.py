@@ -61,8 +61,9 @@ class AmiTestClient:
     async def action(self, action: str, **fields: str) -> Frame:
         """Send an action and return its response; events read meanwhile stay in ``events``."""
         action_id = self.send(action, **fields)
+        deadline = asyncio.get_running_loop().time() + 5.0
         while True:
-            frame = await self.read_frame()
+            frame = await self.read_frame(self._left(deadline, f"response to {action}"))
             if frame.response and frame.action_id in (action_id, None):
                 return frame
 
@@ -88,13 +89,20 @@ class AmiTestClient:
             if id(frame) not in self._returned and predicate(frame):
                 self._returned.add(id(frame))
                 return frame
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = asyncio.get_running_loop().time() + timeout
         while True:
-            frame = await self.read_frame(max(0.01, deadline - loop.time()))
+            # The deadline holds even while other events keep arriving (traffic never stops).
+            frame = await self.read_frame(self._left(deadline, "a matching event"))
             if frame.event and predicate(frame):
                 self._returned.add(id(frame))
                 return frame
+
+    @staticmethod
+    def _left(deadline: float, what: str) -> float:
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            raise TimeoutError(f"no {what} before the deadline")
+        return left
 
     async def wait_event(self, name: str, timeout: float = 2.0, **match: str) -> Frame:
         return await self.wait_for(lambda f: f.event == name and all(f.get(k) == v for k, v in match.items()), timeout)
