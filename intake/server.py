@@ -41,6 +41,7 @@ from telephony.session import AmiSession
 log = structlog.get_logger("intake.server")
 
 TICK = 0.25  # seconds between settle/refresh ticks: a wallboard within a second of the PBX
+POLICY_COALESCE = 0.02  # seconds: routing decisions for a burst of events are taken once
 ANSWERED_MEMORY = 20_000  # answered calls whose outcome a handler may still file
 
 
@@ -101,6 +102,7 @@ class IntakeServer:
                                                               lambda: self.session.counters, self.steering.view))
         self.writes = WriteBehind(redis)
         self._background: set[asyncio.Task[None]] = set()  # membership restores after a PBX restart
+        self._policy_due: asyncio.TimerHandle | None = None
         # call id -> (handler id, caller number) for calls answered recently: outcomes may be
         # filed after the call ended, but only by the handler who took it.
         self._answered: OrderedDict[str, tuple[str, str]] = OrderedDict()
@@ -119,9 +121,15 @@ class IntakeServer:
         self._handle(notices)
         if isinstance(event, CallQueued):
             self.callbacks.caller_called_again(event.caller_number, event.call_id)
-        if notices:
-            self.steering.evaluate()
-            self.callbacks.evaluate()
+        if notices and self._policy_due is None:
+            # Every event in the next few ms shares one evaluation: the policy reads the whole
+            # floor (every handler), and a burst of events must not run it once per frame.
+            self._policy_due = asyncio.get_running_loop().call_later(POLICY_COALESCE, self._evaluate_policy)
+
+    def _evaluate_policy(self) -> None:
+        self._policy_due = None
+        self.steering.evaluate()
+        self.callbacks.evaluate()
 
     def _handle(self, notices: list[Notice]) -> None:
         if notices:
@@ -250,6 +258,8 @@ class IntakeServer:
                 await web
                 ticker.cancel()
         finally:
+            if self._policy_due is not None:
+                self._policy_due.cancel()
             await self.desk.close()
             await self.steering.close()
             await self.callbacks.close()

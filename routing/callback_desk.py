@@ -69,6 +69,8 @@ class CallbackDesk:
 
     def evaluate(self) -> None:
         """Offer open tasks to ready 999 handlers; escalate tasks open too long."""
+        if not any(t.status != "closed" for t in self.tasks.values()):
+            return  # the common case, on every tick: nothing to look at
         now = self.now()
         ready = [h.id for h in self.config.handlers if self._ready_for_999(h.member, h.queues)]
         busy = {t.id: t.offered_to for t in self.tasks.values() if t.offered_to and t.status != "closed"}
