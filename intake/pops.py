@@ -1,10 +1,8 @@
 """From the registry's notices to pops on handlers' desktops.
 
 The registry is synchronous and must never wait on Redis, so the pop for a ringing phone is its
-own task. The caller's history is looked up once per call, as soon as the call is queued, and
-shared by every phone it rings: the round trip is off the ring-to-pop path and not repeated after
-a ring-out. A lookup older than ``FRESH_SECONDS`` when a phone rings is done again, so a marker
-or outcome filed while the caller waited is never more than that stale on the pop. Later messages
+own task: the history lookup (one round trip, as the phone starts ringing, so the pop shows what
+was filed while the caller waited) runs while events keep flowing. Later messages
 about the same call for the same handler (answered, closed) wait for that task when it is still
 running, so a desktop never sees a close before the pop it closes; otherwise they are published
 at once, with no task at all (most notices need none: this is the hot path).
@@ -19,29 +17,14 @@ from typing import Any
 import structlog
 
 from intake.calls import Call
-from intake.registry import Answered, Finished, Notice, Queued, Ringing, RingStopped
+from intake.registry import Answered, Finished, Notice, Ringing, RingStopped
 from screenpop.delivery import DesktopHub
 from screenpop.history import HistoryStore
 from screenpop.messages import HandlerMessage
-from screenpop.models import CallerHistory, is_history_number
 from screenpop.pop import CallSnapshot, compose_answered, compose_closed
 from screenpop.popper import pop_ringing_call
 
 log = structlog.get_logger("intake.pops")
-
-FRESH_SECONDS = 2.0
-
-
-class _Prefetched:
-    """The call's shared lookup, in the shape :func:`pop_ringing_call` asks for."""
-
-    def __init__(self, task: asyncio.Task[CallerHistory]) -> None:
-        self._task = task
-
-    async def lookup(self, number: str, now: float) -> CallerHistory:
-        # shield: one pop's deadline running out must not cancel the lookup other pops share
-        return await asyncio.shield(self._task)
-
 
 class PopRouter:
     def __init__(self, history: HistoryStore, hub: DesktopHub, handler_ids: dict[str, str], clock: Any) -> None:
@@ -51,24 +34,19 @@ class PopRouter:
         self.handler_ids = handler_ids
         self.clock = clock
         self._pending: dict[tuple[str, str], asyncio.Task[None]] = {}
-        self._histories: dict[str, tuple[float, asyncio.Task[CallerHistory]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     def handle(self, notices: list[Notice]) -> None:
         for n in notices:
-            if isinstance(n, Queued):
-                self._prefetch(n.call)
-            elif isinstance(n, Ringing):
+            if isinstance(n, Ringing):
                 self._ringing(n.call, n.member)
             elif isinstance(n, Answered):
                 self._update(n.call, n.member, lambda c, h: compose_answered(
                     c.call_id, answered_at=c.answered_at or self.clock(), handler_id=h), active=True)
             elif isinstance(n, RingStopped):
                 self._update(n.call, n.member, self._closer(n.reason), active=False)
-            elif isinstance(n, Finished):
-                if n.call.answered_by is not None:
-                    self._update(n.call, n.call.answered_by, self._closer("ended"), active=False)
-                self._histories.pop(n.call.call_id, None)
+            elif isinstance(n, Finished) and n.call.answered_by is not None:
+                self._update(n.call, n.call.answered_by, self._closer("ended"), active=False)
 
     async def drain(self) -> None:
         """Wait for every pop in flight (tests, shutdown)."""
@@ -78,21 +56,6 @@ class PopRouter:
     def _closer(self, reason: str) -> Callable[[Call, str], HandlerMessage]:
         return lambda c, _h: compose_closed(c.call_id, reason, at=c.ended_at or c.left_at or self.clock())  # type: ignore[arg-type]
 
-    def _prefetch(self, call: Call) -> asyncio.Task[CallerHistory] | None:
-        if not is_history_number(call.caller_number):
-            return None
-        loop = asyncio.get_running_loop()
-        task = loop.create_task(self.history.lookup(call.caller_number, self.clock()))
-        task.add_done_callback(_consume)
-        self._histories[call.call_id] = (loop.time(), task)
-        return task
-
-    def _history_for(self, call: Call) -> _Prefetched | HistoryStore:
-        started, task = self._histories.get(call.call_id, (0.0, None))
-        if task is None or asyncio.get_running_loop().time() - started > FRESH_SECONDS:
-            task = self._prefetch(call)
-        return _Prefetched(task) if task is not None else self.history
-
     def _ringing(self, call: Call, member: str) -> None:
         handler_id = self.handler_ids.get(member)
         if handler_id is None:
@@ -100,7 +63,7 @@ class PopRouter:
         now = self.clock()
         snapshot = CallSnapshot(call.call_id, call.line, call.queue, call.caller_number, call.caller_name,  # type: ignore[arg-type]
                                 call.queued_at, round(call.waited(now), 3), call.silent)
-        self._chain((call.call_id, handler_id), self._pop(self._history_for(call), snapshot, handler_id, now))
+        self._chain((call.call_id, handler_id), self._pop(snapshot, handler_id, now))
 
     def _update(self, call: Call, member: str, compose: Callable[[Call, str], HandlerMessage], *, active: bool) -> None:
         handler_id = self.handler_ids.get(member)
@@ -134,12 +97,7 @@ class PopRouter:
             except Exception:
                 log.exception("pop_failed")
 
-    async def _pop(self, history: _Prefetched | HistoryStore, snapshot: CallSnapshot, handler_id: str, now: float) -> None:
-        sent = await pop_ringing_call(history, self.hub, handler_id, snapshot, now=now)
+    async def _pop(self, snapshot: CallSnapshot, handler_id: str, now: float) -> None:
+        sent = await pop_ringing_call(self.history, self.hub, handler_id, snapshot, now=now)
         log.info("pop_sent", seq=sent.seq, line=snapshot.line)
 
-
-def _consume(task: asyncio.Task[CallerHistory]) -> None:
-    """A prefetch nobody awaited (the call ended first) must not log 'exception never retrieved'."""
-    if not task.cancelled():
-        task.exception()

@@ -46,15 +46,33 @@ class Floor:
         return tuple(sorted(q for q, name in self.queues.items() if name == line))
 
 
-def floor_of(registry: Registry, config: IntakeConfig, now: float) -> Floor:
+@dataclass(frozen=True, slots=True)
+class Roster:
+    """What the configuration says of the floor, worked out once, not on every evaluation."""
+
+    queues: dict[str, str]  # queue -> line
+    desks: dict[str, tuple[str, frozenset[str]]]  # member -> (handler id, lines they work)
+    wrapup_reason: str
+
+
+def roster_of(config: IntakeConfig) -> Roster:
     queues = {q: line.name for line in config.lines for q in line.queues}
+    desks = {h.member: (h.id, frozenset(queues[q] for q in h.queues if q in queues)) for h in config.handlers}
+    return Roster(queues, desks, config.wrapup_reason)
+
+
+def floor_of(registry: Registry, roster: Roster, now: float) -> Floor:
+    """Only handlers the PBX has in some queue get a desk: one in none is logged out, and the
+    policy can neither lend nor recall them (this keeps an evaluation proportional to the
+    handlers at work, not to every handler configured)."""
+    queues = roster.queues
     waiting = tuple(WaitingCall(c.call_id, c.line, c.waited(now), c.target_seconds) for c in registry.waiting_calls())
     desks = []
-    for h in config.handlers:
-        lines = frozenset(queues[q] for q in h.queues if q in queues)
-        seen = registry.handlers.get(h.member)
-        state = seen.state(config.wrapup_reason)[0] if seen else HandlerState.LOGGED_OUT
-        joined = seen.memberships if seen else {}
-        lent = frozenset(q for q in joined if q in queues and queues[q] not in lines)
-        desks.append(Desk(h.member, h.id, lines, state, lent))
+    for member, seen in registry.handlers.items():
+        known = roster.desks.get(member)
+        if known is None or not seen.memberships:
+            continue
+        handler_id, lines = known
+        lent = frozenset(q for q in seen.memberships if q in queues and queues[q] not in lines)
+        desks.append(Desk(member, handler_id, lines, seen.state(roster.wrapup_reason)[0], lent))
     return Floor(now, waiting, tuple(desks), queues)

@@ -20,7 +20,7 @@ import structlog
 
 from intake.config import IntakeConfig
 from intake.registry import Registry
-from routing.floor import floor_of
+from routing.floor import floor_of, roster_of
 from routing.policy import EMERGENCY, Decision, Lend, Memory, Rules, decide
 from telephony import actions
 from telephony.actions import Action, Response
@@ -41,6 +41,7 @@ class Steering:
         self.enabled = config.routing.enabled and o.enabled
         self.rules = Rules(o.at_fraction, o.when_outnumbered, o.clear_seconds, o.penalty)
         self.config, self.registry, self.sender, self.now = config, registry, sender, now
+        self.roster = roster_of(config)
         self.memory = Memory()
         self.decisions: Counter[tuple[str, str]] = Counter()  # (action, reason) -> count
         self.failures = 0
@@ -51,7 +52,7 @@ class Steering:
         """Run the policy on the floor now and send whatever it decides that is not in flight."""
         if not self.enabled or not self.registry.link_up:
             return []
-        todo, self.memory = decide(floor_of(self.registry, self.config, self.now()), self.rules, self.memory)
+        todo, self.memory = decide(floor_of(self.registry, self.roster, self.now()), self.rules, self.memory)
         clock = time.monotonic()
         fresh = [d for d in todo if self._in_flight.get((d.member, d.queue), 0) <= clock]
         for d in fresh:
@@ -77,7 +78,7 @@ class Steering:
 
     def lent(self) -> list[dict[str, Any]]:
         """Handlers lent to the 999 line now, as the PBX reports them."""
-        floor = floor_of(self.registry, self.config, self.now())
+        floor = floor_of(self.registry, self.roster, self.now())
         return [{"handler_id": d.handler_id, "queues": sorted(d.lent_to)}
                 for d in floor.desks if any(floor.queues.get(q) == EMERGENCY for q in d.lent_to)]
 
