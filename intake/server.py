@@ -41,7 +41,7 @@ from telephony.session import AmiSession
 log = structlog.get_logger("intake.server")
 
 TICK = 0.25  # seconds between settle/refresh ticks: a wallboard within a second of the PBX
-POLICY_COALESCE = 0.02  # seconds: routing decisions for a burst of events are taken once
+POLICY_COALESCE = 0.1  # seconds: routing decisions for a burst of events are taken once (targets are 12 s+)
 ANSWERED_MEMORY = 20_000  # answered calls whose outcome a handler may still file
 
 
