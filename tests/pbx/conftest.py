@@ -8,9 +8,6 @@ The bring-up time and the time the pbx tests took are printed in the terminal su
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,7 +16,7 @@ import pytest
 
 from telephony.testbed.ami import RawAmi
 from telephony.testbed.pbx import PbxTestbed, PbxUpFailed, pbx_down, pbx_up
-from tests.conftest import _answers, _free_port
+from tests.conftest import redis_server
 from tests.pbx.harness import IntakeProcess, flush_e2e_db, intake_process
 from tests.pbx.intake_server import hang_up_everything
 
@@ -100,26 +97,8 @@ async def _empty_queues(session: RawAmi) -> None:
 def e2e_redis() -> Iterator[str]:
     """A redis-server process of the end-to-end tests' own, on a free port: a shared Redis may
     be flushed by other test sessions mid-test (tests/conftest.py's redis_client flushes its db)."""
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.fail("redis-server is not installed (apt-get install redis-server)")
-    port = _free_port()
-    workdir = tempfile.mkdtemp(prefix="intake-e2e-redis-")
-    proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", workdir], stdout=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while not _answers(url):
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail(f"redis-server did not start on port {port}")
-        time.sleep(0.05)
-    try:
+    with redis_server() as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(5)
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture

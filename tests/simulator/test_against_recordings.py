@@ -10,7 +10,6 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
 
 from telephony.frames import TERMINATOR, parse_frame
 from telephony.simulator import SimulatedPbx
@@ -32,7 +31,6 @@ def recorded_layouts() -> dict[str, set[tuple[str, ...]]]:
     return layouts
 
 
-@pytest.mark.skipif(not any(FIXTURES.glob("*.ami")), reason=f"no recordings in {FIXTURES} (pbx branch not merged)")
 async def test_every_simulated_layout_was_recorded(sim: SimulatedPbx, client: AmiTestClient) -> None:
     layouts = recorded_layouts()
     # one of each outcome, plus the lists

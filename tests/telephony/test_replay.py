@@ -14,6 +14,7 @@ from telephony.translate import translate
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ami"
 RECORDINGS = sorted(FIXTURES.glob("*.ami"))
+assert RECORDINGS, f"the recorded Asterisk streams are missing from {FIXTURES}"
 
 # queue_log verb -> the domain event the same moment must produce.
 EXPECTED_FROM_QUEUE_LOG = {
@@ -49,7 +50,6 @@ def replay(data: bytes, chunk: int) -> tuple[Counter[str], list[MalformedFrame],
     return events, malformed, reader
 
 
-@pytest.mark.skipif(not RECORDINGS, reason="no recordings in tests/fixtures/ami yet (branch pbx)")
 @pytest.mark.parametrize("recording", RECORDINGS, ids=[r.stem for r in RECORDINGS])
 @pytest.mark.parametrize("chunk", [1, 7, 1500, 1 << 20])
 def test_a_recorded_stream_translates_without_malformed_frames_and_matches_the_queue_log(recording: Path, chunk: int) -> None:
