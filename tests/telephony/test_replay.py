@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from telephony.errors import MalformedFrame
+from telephony.events import ChannelSeen, MemberChanged, WaitingCallSeen
 from telephony.framing import FrameReader
 from telephony.translate import translate
 
@@ -60,3 +61,25 @@ def test_a_recorded_stream_translates_without_malformed_frames_and_matches_the_q
     if queue_log.exists():
         for kind, count in expected_events(queue_log).items():
             assert events[kind] >= count, f"{kind}: {events[kind]} translated, queue_log says {count}"
+
+
+def translated(name: str) -> list[object]:
+    reader = FrameReader()
+    return [e for f in reader.feed((FIXTURES / f"{name}.ami").read_bytes()) if (e := translate(f, 0.0)) is not None]
+
+
+@pytest.mark.skipif(not (FIXTURES / "resync.ami").exists(), reason="resync recording not present")
+def test_the_recorded_resync_shows_the_waiting_call_and_the_connected_call_bridged() -> None:
+    events = translated("resync")
+    waiting = [e for e in events if isinstance(e, WaitingCallSeen)]
+    in_queue = [e for e in events if isinstance(e, ChannelSeen) and e.queue == "emergency"]
+    assert len(waiting) == 1 and waiting[0].queue == "emergency"
+    assert sorted(c.bridged for c in in_queue) == [False, True]  # B waits, A is connected
+    assert {c.channel_id for c in in_queue if not c.bridged} == {waiting[0].call_id}
+
+
+@pytest.mark.skipif(not (FIXTURES / "member_states.ami").exists(), reason="member_states recording not present")
+def test_the_recorded_member_states_show_the_pause_reason_and_the_penalty() -> None:
+    states = [e.state for e in translated("member_states") if isinstance(e, MemberChanged)]
+    assert any(s.paused and s.paused_reason == "wrap-up" for s in states)
+    assert any(s.penalty == 2 for s in states)
