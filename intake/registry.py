@@ -28,7 +28,10 @@ MAX_ARRIVALS = 50_000  # channels seen created but not yet queued or hung up
 
 @dataclass(frozen=True, slots=True)
 class Queued:
-    """A call we now follow (it joined a queue, or a resync showed it waiting or talking)."""
+    """A call we now follow (it joined a queue, or a resync showed it waiting or talking).
+
+    Nothing reads its fields today, but it is why a new call moves the floor: the server re-runs
+    the routing policy and refreshes the wallboard on any event that gave a notice."""
 
     call: Call
 

@@ -95,21 +95,7 @@ def member_fields(queue: QueueState, m: Membership, device: MemberDevice) -> lis
 
 
 def status_member_fields(queue: QueueState, m: Membership, device: MemberDevice) -> list[tuple[str, str]]:
-    """QueueStatus's QueueMember: the same facts under Name/Location, as manager_queues_status writes."""
-    return [
-        ("Queue", queue.name),
-        ("Name", m.name),
-        ("Location", m.interface),
-        ("StateInterface", m.interface),
-        ("Membership", "dynamic" if m.dynamic else "static"),
-        ("Penalty", str(m.penalty)),
-        ("CallsTaken", str(m.calls_taken)),
-        ("LastCall", str(m.last_call)),
-        ("LastPause", str(m.last_pause)),
-        ("LoginTime", str(m.login_time)),
-        ("InCall", str(int(m.in_call))),
-        ("Status", str(device.value)),
-        ("Paused", str(int(m.paused))),
-        ("PausedReason", m.reason),
-        ("Wrapuptime", "0"),
-    ]
+    """QueueStatus's QueueMember: the same facts under Name/Location and without Ringinuse, in the
+    same order, as manager_queues_status writes them."""
+    renamed = {"MemberName": "Name", "Interface": "Location"}
+    return [(renamed.get(k, k), v) for k, v in member_fields(queue, m, device) if k != "Ringinuse"]

@@ -6,15 +6,13 @@ Playwright is never allowed to fetch a browser of its own (this machine's networ
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from tests.demo_process import demo_process
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -26,19 +24,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A demo whose caller pool is two numbers, so a number rings again within seconds."""
-    errors = tmp_path_factory.mktemp("demo") / "stderr.log"
-    with errors.open("w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "intake.cli", "demo", "--port", "0", "--json", "--speed", "2",
-                                 "--seed", "11", "--callers", "2"], cwd=REPO, stdout=subprocess.PIPE, stderr=err, text=True)
-    try:
-        line = proc.stdout.readline()  # type: ignore[union-attr]
-        if not line:
-            pytest.fail(f"intake demo printed nothing: {errors.read_text()}")
-        yield json.loads(line)
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        proc.stdout.close()  # type: ignore[union-attr]
+    with demo_process(tmp_path_factory.mktemp("demo"), "--speed", "2", "--seed", "11", "--callers", "2") as demo:
+        yield demo
 
 
 @pytest.fixture

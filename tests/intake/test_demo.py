@@ -8,35 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 import websockets
+from tests.demo_process import demo_process
 
-REPO = Path(__file__).resolve().parents[2]
 POOL = [f"07700900{i:03d}" for i in range(40)]  # the simulator's caller pool
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    errors = tmp_path_factory.mktemp("demo") / "stderr.log"
-    with errors.open("w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "intake.cli", "demo", "--port", "0", "--json", "--speed", "4", "--seed", "7"],
-                                cwd=REPO, stdout=subprocess.PIPE, stderr=err, text=True)
-    try:
-        line = proc.stdout.readline()  # type: ignore[union-attr]
-        if not line:
-            pytest.fail(f"intake demo printed nothing: {errors.read_text()}")
-        yield json.loads(line)
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        proc.stdout.close()  # type: ignore[union-attr]
+    with demo_process(tmp_path_factory.mktemp("demo"), "--speed", "4", "--seed", "7") as demo:
+        yield demo
 
 
 def test_demo_prints_a_base_url_and_a_token_per_handler_and_supervisor(demo: dict):
