@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+import structlog
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 Status = Literal["open", "calling", "closed"]
 
@@ -63,6 +64,14 @@ class CallbackStore:
         await self.redis.hset(self.key, task.id, task.model_dump_json())
 
     async def load_open(self) -> list[CallbackTask]:
-        raw = await self.redis.hgetall(self.key)
-        tasks = [CallbackTask.model_validate_json(v) for v in raw.values()]
+        """The open tasks. A record this version cannot read (written by a newer one, or damaged)
+        is left in Redis untouched and reported: one bad record must not keep intake from starting."""
+        tasks = []
+        for task_id, raw in (await self.redis.hgetall(self.key)).items():
+            try:
+                tasks.append(CallbackTask.model_validate_json(raw))
+            except ValidationError as exc:
+                structlog.get_logger("routing.callbacks").error(
+                    "callback record unreadable, left in Redis", task_id=task_id, problems=exc.error_count(),
+                    first=exc.errors()[0]["msg"], key=self.key)
         return [t for t in tasks if t.status != "closed"]

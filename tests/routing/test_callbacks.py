@@ -28,3 +28,14 @@ def test_a_new_call_from_the_number_links_to_its_open_tasks_only():
     tasks = [task(1, 0.0), task(2, 0.0), task(1, 5.0, status="closed")]
     assert [t.id for t in linked(tasks, "07700900001")] == ["t1"]
     assert linked(tasks, "") == []  # a withheld number links to nothing
+
+
+async def test_an_unreadable_stored_task_is_reported_and_kept_and_the_readable_ones_still_load(redis_client) -> None:
+    from routing.callbacks import CallbackStore
+
+    store = CallbackStore(redis_client, "test-cb:")
+    await store.save(task(1, 10.0))
+    await store.save(task(2, 20.0, status="closed"))
+    await redis_client.hset("test-cb:callbacks", "t3", '{"id": "t3", "from_a_newer_version": 1}')
+    assert [t.id for t in await store.load_open()] == ["t1"]
+    assert await redis_client.hexists("test-cb:callbacks", "t3")  # nothing accepted is lost
