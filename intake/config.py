@@ -235,7 +235,8 @@ def _cross_check(raw: dict[str, Any]) -> list[ConfigProblem]:
     return problems
 
 
-def _pydantic_problems(exc: ValidationError) -> list[ConfigProblem]:
+def problems_of(exc: ValidationError) -> list[ConfigProblem]:
+    """A pydantic error as problems with dotted key paths (also used for other TOML files)."""
     problems = []
     for err in exc.errors(include_url=False):
         path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
@@ -259,24 +260,28 @@ def parse(raw: dict[str, Any], source: str = "<config>") -> IntakeConfig:
     try:
         config = IntakeConfig.model_validate(raw)
     except ValidationError as exc:
-        problems.extend(_pydantic_problems(exc))
+        problems.extend(problems_of(exc))
     problems.extend(_cross_check(raw))
     if problems or config is None:
         raise ConfigError(source, sorted(problems, key=lambda p: p.path))
     return config
 
 
-def load(path: str | Path) -> IntakeConfig:
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """A TOML file's table, or a ConfigError saying why it cannot be read."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(str(path), [ConfigProblem("", f"cannot read file: {exc.strerror}")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), [ConfigProblem("", f"not valid TOML: {exc}")]) from None
     except UnicodeDecodeError:
         raise ConfigError(str(path), [ConfigProblem("", "not UTF-8 text")]) from None
-    return parse(raw, str(path))
+
+
+def load(path: str | Path) -> IntakeConfig:
+    return parse(read_toml(path), str(path))
 
 
 def resolve_secrets(config: IntakeConfig, source: str = "<config>") -> dict[str, str]:

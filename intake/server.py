@@ -74,14 +74,19 @@ async def warm_redis(redis: Any, connections: int = REDIS_POOL) -> None:
         log.warning("redis_not_warmed", error=repr(exc))
 
 
+def registry_of(config: IntakeConfig) -> Registry:
+    """An empty registry for the configured lines, queues and handlers."""
+    queues = {q: (line.name, line.target_seconds) for line in config.lines for q in line.queues}
+    members = {h.member: (h.id, h.name) for h in config.handlers}
+    return Registry(queues, handlers=members, wrapup_reason=config.wrapup_reason)
+
+
 class IntakeServer:
     def __init__(self, config: IntakeConfig, secrets: dict[str, str], redis: Any) -> None:
         self.config = config
         self.redis = redis
         self.tokens = Principals.from_config(config, secrets)
-        queues = {q: (line.name, line.target_seconds) for line in config.lines for q in line.queues}
-        members = {h.member: (h.id, h.name) for h in config.handlers}
-        self.registry = Registry(queues, handlers=members, wrapup_reason=config.wrapup_reason)
+        self.registry = registry_of(config)
         self.history = HistoryStore(redis, HistoryConfig(prefix=config.redis.key_prefix))
         self.hub = DesktopHub()
         self.desktop_endpoint = desktop_endpoint(self.hub, self.tokens.handlers, self.file_outcome)

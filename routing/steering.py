@@ -36,11 +36,15 @@ class Sender(Protocol):
 
 
 class Steering:
-    def __init__(self, config: IntakeConfig, registry: Registry, sender: Sender, now: Callable[[], float]) -> None:
+    def __init__(self, config: IntakeConfig, registry: Registry, sender: Sender, now: Callable[[], float],
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        """``now`` is the PBX clock the policy measures waits on; ``monotonic`` times the settle
+        of decisions in flight (a virtual clock in scripts/busy_hour.py, where an hour runs in
+        seconds and a wall-clock second would hold a decision back for minutes of PBX time)."""
         o = config.routing.overflow
         self.enabled = config.routing.enabled and o.enabled
         self.rules = Rules(o.at_fraction, o.when_outnumbered, o.clear_seconds, o.penalty)
-        self.config, self.registry, self.sender, self.now = config, registry, sender, now
+        self.config, self.registry, self.sender, self.now, self.monotonic = config, registry, sender, now, monotonic
         self.roster = roster_of(config)
         self.memory = Memory()
         self.decisions: Counter[tuple[str, str]] = Counter()  # (action, reason) -> count
@@ -53,7 +57,7 @@ class Steering:
         if not self.enabled or not self.registry.link_up:
             return []
         todo, self.memory = decide(floor_of(self.registry, self.roster, self.now()), self.rules, self.memory)
-        clock = time.monotonic()
+        clock = self.monotonic()
         fresh = [d for d in todo if self._in_flight.get((d.member, d.queue), 0) <= clock]
         for d in fresh:
             self._in_flight[(d.member, d.queue)] = float("inf")
@@ -74,7 +78,7 @@ class Steering:
             self.failures += 1
             log.warning("routing_action_failed", action=action.name, handler_id=d.handler_id, queue=d.queue, error=str(exc))
         finally:
-            self._in_flight[(d.member, d.queue)] = time.monotonic() + SETTLE
+            self._in_flight[(d.member, d.queue)] = self.monotonic() + SETTLE
 
     def lent(self) -> list[dict[str, Any]]:
         """Handlers lent to the 999 line now, as the PBX reports them."""

@@ -8,16 +8,14 @@ event callback, so a sequence of PBX events is never interleaved with a reaction
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import random
 from collections.abc import Callable
 
 from telephony.simulator import wire
 from telephony.simulator.config import TrafficProfile
-from telephony.simulator.errors import SimulatorError
 from telephony.simulator.calls import Phase
 from telephony.simulator.pbx import Pbx
+from telephony.simulator.timers import Timers
 
 FIRST_NAMES = ("Amira", "Ben", "Chloe", "Dev", "Ellie", "Femi", "Grace", "Harry", "Isla", "Jamal", "Kasia", "Liam")
 LAST_NAMES = ("Okafor", "Smith", "Patel", "Jones", "Nowak", "Evans", "Khan", "Taylor", "Murphy", "Wright")
@@ -29,8 +27,7 @@ class Traffic:
         self._p = profile
         self._rng = rng
         self._handlers = handlers
-        self._timers: list[tuple[float, int, Callable[[], None]]] = []
-        self._seq = itertools.count()
+        self._timers = Timers(pbx.now)
         self.callers = [
             (f"07700900{i:03d}", f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}") for i in range(profile.caller_pool)
         ]
@@ -43,16 +40,10 @@ class Traffic:
 
     def advance(self) -> None:
         """Run every reaction that is due on the PBX clock."""
-        now = self._pbx.now()
-        while self._timers and self._timers[0][0] <= now:
-            _, _, action = heapq.heappop(self._timers)
-            try:
-                action()
-            except SimulatorError:
-                pass  # the world moved on (the call ended, the phone stopped ringing): nothing to do
+        self._timers.run_due()
 
     def _after(self, delay: float, action: Callable[[], None]) -> None:
-        heapq.heappush(self._timers, (self._pbx.now() + delay, next(self._seq), action))
+        self._timers.after(delay, action)
 
     # --- callers -------------------------------------------------------------------------------
 
