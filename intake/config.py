@@ -154,9 +154,10 @@ class RoutingConfig(_Section):
     enabled: bool = True
     overflow: OverflowConfig = OverflowConfig()
     callback: CallbackConfig = CallbackConfig()
-    # Calls from one number in this window above which a pop flags a repeat caller.
-    repeat_window_seconds: Seconds = 3600.0
-    repeat_calls: int = Field(2, ge=1, le=100)
+    # A pop flags a repeat caller when the number made more than repeat_calls calls (the ringing
+    # one included) that entered a queue within the last repeat_window_seconds.
+    repeat_window_seconds: Annotated[float, Field(gt=0, le=86_400)] = 3600.0
+    repeat_calls: Annotated[int, Field(ge=1, le=100)] = 2
 
 
 class IntakeConfig(_Section):
@@ -168,7 +169,6 @@ class IntakeConfig(_Section):
     supervisors: list[SupervisorConfig] = []
     wrapup_reason: str = Field("wrap-up", min_length=1, max_length=80, pattern=r"^[^\r\n:]+$",
                                description="pause reason the PBX reports while a handler is in wrap-up")
-    repeat_caller_threshold: int = Field(3, ge=1, le=1000, description="calls in 30 days above which a pop says repeat caller")
     routing: RoutingConfig = RoutingConfig()
 
     def line_of(self, queue: str) -> LineConfig | None:
@@ -235,6 +235,17 @@ def _cross_check(raw: dict[str, Any]) -> list[ConfigProblem]:
     return problems
 
 
+RETIRED = {
+    "repeat_caller_threshold": "no longer used: a pop flags a repeat caller by calls within "
+                               "[routing] repeat_window_seconds (see repeat_calls); remove this key",
+}
+"""Keys earlier versions read: named with what replaced them, rather than a bare "unknown key"."""
+
+
+def _retired(raw: dict[str, Any]) -> list[ConfigProblem]:
+    return [ConfigProblem(key, message) for key, message in RETIRED.items() if key in raw]
+
+
 def problems_of(exc: ValidationError) -> list[ConfigProblem]:
     """A pydantic error as problems with dotted key paths (also used for other TOML files)."""
     problems = []
@@ -255,10 +266,10 @@ def problems_of(exc: ValidationError) -> list[ConfigProblem]:
 
 
 def parse(raw: dict[str, Any], source: str = "<config>") -> IntakeConfig:
-    problems: list[ConfigProblem] = []
+    problems = _retired(raw)
     config = None
     try:
-        config = IntakeConfig.model_validate(raw)
+        config = IntakeConfig.model_validate({k: v for k, v in raw.items() if k not in RETIRED})
     except ValidationError as exc:
         problems.extend(problems_of(exc))
     problems.extend(_cross_check(raw))

@@ -6,6 +6,9 @@ was filed while the caller waited) runs while events keep flowing. Later message
 about the same call for the same handler (answered, closed) wait for that task when it is still
 running, so a desktop never sees a close before the pop it closes; otherwise they are published
 at once, with no task at all (most notices need none: this is the hot path).
+
+Every queued call is held in :attr:`PopRouter.unrecorded` until whoever writes its contact record
+says it is in Redis: a pop's repeat count then includes the caller's calls Redis has not got yet.
 """
 
 from __future__ import annotations
@@ -17,22 +20,28 @@ from typing import Any
 import structlog
 
 from intake.calls import Call
-from intake.registry import Answered, Finished, Notice, Ringing, RingStopped
+from intake.registry import Answered, Finished, Notice, Queued, Ringing, RingStopped
+from intake.unrecorded import UnrecordedCalls
 from screenpop.delivery import DesktopHub
 from screenpop.history import HistoryStore
 from screenpop.messages import HandlerMessage
-from screenpop.pop import CallSnapshot, compose_answered, compose_closed
+from screenpop.pop import REPEAT_CALLS, CallSnapshot, compose_answered, compose_closed
 from screenpop.popper import pop_ringing_call
 
 log = structlog.get_logger("intake.pops")
 
+
 class PopRouter:
-    def __init__(self, history: HistoryStore, hub: DesktopHub, handler_ids: dict[str, str], clock: Any) -> None:
-        """``handler_ids`` maps queue member interface -> handler id; ``clock()`` is PBX time now."""
+    def __init__(self, history: HistoryStore, hub: DesktopHub, handler_ids: dict[str, str], clock: Any,
+                 *, repeat_calls: int = REPEAT_CALLS) -> None:
+        """``handler_ids`` maps queue member interface -> handler id; ``clock()`` is PBX time now;
+        a pop flags a repeat caller with more than ``repeat_calls`` calls in the history's window."""
         self.history = history
         self.hub = hub
         self.handler_ids = handler_ids
         self.clock = clock
+        self.repeat_calls = repeat_calls
+        self.unrecorded = UnrecordedCalls()
         self._pending: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -40,6 +49,8 @@ class PopRouter:
         for n in notices:
             if isinstance(n, Ringing):
                 self._ringing(n.call, n.member)
+            elif isinstance(n, Queued):
+                self.unrecorded.add(n.call.caller_number, n.call.call_id, n.call.queued_at)
             elif isinstance(n, Answered):
                 self._update(n.call, n.member, lambda c, h: compose_answered(
                     c.call_id, answered_at=c.answered_at or self.clock(), handler_id=h), active=True)
@@ -63,7 +74,8 @@ class PopRouter:
         now = self.clock()
         snapshot = CallSnapshot(call.call_id, call.line, call.queue, call.caller_number, call.caller_name,  # type: ignore[arg-type]
                                 call.queued_at, round(call.waited(now), 3), call.silent)
-        self._chain((call.call_id, handler_id), self._pop(snapshot, handler_id, now))
+        others = self.unrecorded.of(call.caller_number)
+        self._chain((call.call_id, handler_id), self._pop(snapshot, handler_id, now, others))
 
     def _update(self, call: Call, member: str, compose: Callable[[Call, str], HandlerMessage], *, active: bool) -> None:
         handler_id = self.handler_ids.get(member)
@@ -97,7 +109,8 @@ class PopRouter:
             except Exception:
                 log.exception("pop_failed")
 
-    async def _pop(self, snapshot: CallSnapshot, handler_id: str, now: float) -> None:
-        sent = await pop_ringing_call(self.history, self.hub, handler_id, snapshot, now=now)
+    async def _pop(self, snapshot: CallSnapshot, handler_id: str, now: float, unrecorded: dict[str, float]) -> None:
+        sent = await pop_ringing_call(self.history, self.hub, handler_id, snapshot, now=now,
+                                      unrecorded=unrecorded, repeat_calls=self.repeat_calls)
         log.info("pop_sent", seq=sent.seq, line=snapshot.line)
 

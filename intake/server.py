@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from functools import partial
 from typing import Any
 
 import structlog
@@ -87,10 +88,12 @@ class IntakeServer:
         self.redis = redis
         self.tokens = Principals.from_config(config, secrets)
         self.registry = registry_of(config)
-        self.history = HistoryStore(redis, HistoryConfig(prefix=config.redis.key_prefix))
+        self.history = HistoryStore(redis, HistoryConfig(prefix=config.redis.key_prefix,
+                                                         repeat_window_seconds=config.routing.repeat_window_seconds))
         self.hub = DesktopHub()
         self.desktop_endpoint = desktop_endpoint(self.hub, self.tokens.handlers, self.file_outcome)
-        self.pops = PopRouter(self.history, self.hub, {h.member: h.id for h in config.handlers}, self.pbx_now)
+        self.pops = PopRouter(self.history, self.hub, {h.member: h.id for h in config.handlers}, self.pbx_now,
+                              repeat_calls=config.routing.repeat_calls)
         self.supervisors = SupervisorStream(self.tokens, self.picture)
         self.session = AmiSession(
             config.ami.host, config.ami.port, config.ami.username, secrets["ami.secret"],
@@ -154,12 +157,15 @@ class IntakeServer:
 
     def _settled(self, n: Finished) -> None:
         call = n.call
+        recorded = partial(self.pops.unrecorded.recorded, call.caller_number, call.call_id, call.queued_at)
+        contact = contact_record(call, self.registry.handlers) if call.counted else None
         if call.counted:
             journal = JournalRecord.of(call)
             self.writes.submit("journal", lambda pipe: self.journal.stage(pipe, journal))
-            contact = contact_record(call, self.registry.handlers)
-            if contact is not None:
-                self.writes.submit("contact", lambda pipe: self.history.stage_contact(pipe, contact))
+        if contact is not None:
+            self.writes.submit("contact", lambda pipe: self.history.stage_contact(pipe, contact), done=recorded)
+        else:
+            recorded()  # no record will come: a repeat count must not wait for one
         self.desk.call_finished(call)
 
     def _remember_answer(self, call_id: str, member: str, number: str) -> None:
@@ -213,8 +219,7 @@ class IntakeServer:
         seen = self.registry.handlers.get(configured.member)
         view = seen.view(self.config.wrapup_reason) if seen else {"state": "logged-out", "reason": ""}
         return {"handler_id": handler_id, "name": configured.name, "state": view["state"], "reason": view["reason"],
-                "queues": configured.queues, "wrapup_reason": self.config.wrapup_reason,
-                "repeat_caller_threshold": self.config.repeat_caller_threshold}
+                "queues": configured.queues, "wrapup_reason": self.config.wrapup_reason}
 
     def picture(self) -> dict[str, Any]:
         return {**self.queue_report(), "calls": self.live_calls(), "handlers": self.handler_views(),

@@ -85,11 +85,12 @@ def create_app(server: IntakeServer) -> FastAPI:
 
     @app.get("/api/history/{number}", tags=["history"])
     async def history(number: str, server: Server, who: Anyone) -> Any:
-        """A caller's recent contacts, counts in the last 24 h and 30 days, and warning markers."""
+        """A caller's recent contacts, counts in the last 24 h and 30 days, calls in the repeat
+        window (those in progress included, as a pop counts them), and warning markers."""
         if not is_history_number(number):
             raise HTTPException(422, f"{number!r} is not a telephone number")
         try:
-            found = await server.history.lookup(number, time.time())
+            found = await server.history.lookup(number, time.time(), server.pops.unrecorded.of(number))
         except NotANumber as exc:
             raise HTTPException(422, str(exc)) from None
         return found.model_dump(mode="json")

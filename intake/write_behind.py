@@ -21,6 +21,7 @@ import structlog
 log = structlog.get_logger("intake.write_behind")
 
 Stage = Callable[[Any], None]  # adds its commands to a redis pipeline
+Done = Callable[[], None]  # told once the record has left the queue: written, or dropped
 
 
 class WriteBehind:
@@ -29,7 +30,7 @@ class WriteBehind:
         self._batch = batch
         self._retry_every = retry_every
         self._limit = limit
-        self._queue: deque[tuple[str, Stage]] = deque()
+        self._queue: deque[tuple[str, Stage, Done | None]] = deque()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -41,13 +42,16 @@ class WriteBehind:
     def __len__(self) -> int:
         return len(self._queue)
 
-    def submit(self, kind: str, stage: Stage) -> None:
-        """Queue one record's commands; returns at once (the event path never waits on Redis)."""
+    def submit(self, kind: str, stage: Stage, done: Done | None = None) -> None:
+        """Queue one record's commands; returns at once (the event path never waits on Redis).
+        ``done`` is called once the record is written, or dropped."""
         if len(self._queue) >= self._limit:
-            lost, _ = self._queue.popleft()
+            lost, _, lost_done = self._queue.popleft()
             self.dropped += 1
             log.error("record_dropped", kind=lost, limit=self._limit)
-        self._queue.append((kind, stage))
+            if lost_done is not None:
+                lost_done()
+        self._queue.append((kind, stage, done))
         self._idle.clear()
         self._wake.set()
         if self._writer is None or self._writer.done():  # started by the first record, on its loop
@@ -79,7 +83,7 @@ class WriteBehind:
         batch = [self._queue[i] for i in range(min(self._batch, len(self._queue)))]
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
-                for _, stage in batch:
+                for _, stage, _ in batch:
                     stage(pipe)
                 await pipe.execute()
         except Exception as exc:
@@ -89,6 +93,9 @@ class WriteBehind:
         for _ in batch:
             self._queue.popleft()
         self.written += len(batch)
+        for _, _, done in batch:
+            if done is not None:
+                done()
         if self.failures:
             log.info("records_written", count=len(batch), held=len(self._queue))
         return True

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, SerializeAsAny
 from screenpop.models import Disposition, Grading, Line, MarkerKind
 
 CloseReason = Literal["answered-elsewhere", "abandoned", "ended", "rang-out", "callback-closed"]
+PopFlag = Literal["silent-call", "repeat-caller"]
 HistoryStatus = Literal["ok", "withheld", "unavailable"]
 """withheld: no number to look up; unavailable: the lookup failed, the pop went without it."""
 
@@ -75,8 +76,18 @@ class HistoryView(Outgoing):
     recent: tuple[RecentContact, ...]
 
 
+class RepeatCaller(Outgoing):
+    """Why a pop says "repeat-caller": ``calls`` from the number in the last ``window_seconds``,
+    the ringing one included."""
+
+    calls: int
+    window_seconds: float
+
+
 class Pop(HandlerMessage):
-    """The handler's phone is ringing for this call: who is calling, and what we know of them."""
+    """The handler's phone is ringing for this call: who is calling, and what we know of them.
+
+    ``repeat`` is set exactly when ``flags`` holds "repeat-caller"."""
 
     type: Literal["pop"] = "pop"
     line: Line
@@ -86,7 +97,8 @@ class Pop(HandlerMessage):
     waited_seconds: float
     history_status: HistoryStatus
     history: HistoryView | None
-    flags: tuple[Literal["silent-call", "repeat-caller"], ...] = ()
+    flags: tuple[PopFlag, ...] = ()
+    repeat: RepeatCaller | None = None
 
 
 class PopAnswered(HandlerMessage):

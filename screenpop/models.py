@@ -114,13 +114,19 @@ class Marker(_Model):
 
 
 class CallerHistory(_Model):
-    """All a pop shows about a number, as of ``now``: newest contacts first."""
+    """All a pop shows about a number, as of ``now``: newest contacts first.
+
+    ``count_24h`` and ``count_30d`` count recorded contacts (earlier, settled calls);
+    ``calls_in_window`` counts every call from the number in the last ``window_seconds``, the
+    ones not recorded yet included (the call ringing now, when the lookup was told of it)."""
 
     number: Number
     recent: tuple[ContactRecord, ...]
     count_24h: Annotated[int, Field(ge=0)]
     count_30d: Annotated[int, Field(ge=0)]
     markers: tuple[Marker, ...]
+    calls_in_window: Annotated[int, Field(ge=0)]
+    window_seconds: Annotated[float, Field(gt=0)]
 
 
 def describe(exc: ValidationError, *, skip: int = 0) -> list[str]:

@@ -18,12 +18,19 @@ from screenpop.messages import (
     Pop,
     PopAnswered,
     PopClosed,
+    PopFlag,
     RecentContact,
+    RepeatCaller,
 )
 from screenpop.models import CallerHistory, ContactRecord, Line, Marker, MarkerKind, is_history_number
 
 NOTES_EXCERPT_CHARS = 280
 """A pop is read in the seconds the phone rings: an excerpt, not the whole file."""
+
+REPEAT_CALLS = 2
+"""A pop flags a repeat caller with more than this many calls in the lookup's window (the ringing
+one included): by default, from the third call within the window. The server passes
+``[routing] repeat_calls`` from its configuration."""
 
 _MARKER_RANK = {kind: rank for rank, kind in enumerate(get_args(MarkerKind))}
 
@@ -43,12 +50,20 @@ class CallSnapshot:
     silent: bool = False
 
 
-def compose_pop(call: CallSnapshot, history: CallerHistory | None) -> Pop:
+def compose_pop(call: CallSnapshot, history: CallerHistory | None, *, repeat_calls: int = REPEAT_CALLS) -> Pop:
     status: HistoryStatus
     if history is not None:
         status, view = "ok", _history_view(history)
     else:
         status, view = ("unavailable" if is_history_number(call.caller_number) else "withheld"), None
+    repeat = None
+    if history is not None and history.calls_in_window > repeat_calls:
+        repeat = RepeatCaller(calls=history.calls_in_window, window_seconds=history.window_seconds)
+    flags: list[PopFlag] = []
+    if call.silent:
+        flags.append("silent-call")
+    if repeat is not None:
+        flags.append("repeat-caller")
     return Pop(
         call_id=call.call_id,
         line=call.line,
@@ -58,7 +73,8 @@ def compose_pop(call: CallSnapshot, history: CallerHistory | None) -> Pop:
         waited_seconds=call.waited_so_far,
         history_status=status,
         history=view,
-        flags=("silent-call",) if call.silent else (),
+        flags=tuple(flags),
+        repeat=repeat,
     )
 
 

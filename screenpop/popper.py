@@ -8,6 +8,7 @@ without history and says so (``history_status: "unavailable"``), rather than lat
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Protocol
 
 import structlog
@@ -16,7 +17,7 @@ from redis.exceptions import RedisError
 from screenpop.delivery import DesktopHub
 from screenpop.messages import HandlerMessage
 from screenpop.models import CallerHistory, is_history_number
-from screenpop.pop import CallSnapshot, compose_pop
+from screenpop.pop import REPEAT_CALLS, CallSnapshot, compose_pop
 
 log = structlog.get_logger(__name__)
 
@@ -24,7 +25,7 @@ LOOKUP_DEADLINE_SECONDS = 0.25
 
 
 class HistoryLookup(Protocol):
-    async def lookup(self, number: str, now: float) -> CallerHistory: ...
+    async def lookup(self, number: str, now: float, calling: Mapping[str, float] | None = None) -> CallerHistory: ...
 
 
 async def pop_ringing_call(
@@ -35,16 +36,25 @@ async def pop_ringing_call(
     *,
     now: float,
     deadline: float = LOOKUP_DEADLINE_SECONDS,
+    unrecorded: Mapping[str, float] | None = None,
+    repeat_calls: int = REPEAT_CALLS,
 ) -> HandlerMessage:
-    """Publish the pop for ``call`` to ``handler_id``'s desktops; returns it as sent (with seq)."""
+    """Publish the pop for ``call`` to ``handler_id``'s desktops; returns it as sent (with seq).
+
+    ``unrecorded``: other calls from the number that the store may not hold yet (call id ->
+    queue entry), counted towards the repeat flag with the recorded ones.
+    """
     history = None
     if is_history_number(call.caller_number):
+        # The ringing call is one of the caller's calls in the window whenever it entered the
+        # queue: it is calling now.
+        calling = {**(unrecorded or {}), call.call_id: now}
         with structlog.contextvars.bound_contextvars(call_id=call.call_id, handler_id=handler_id):
             try:
                 async with asyncio.timeout(deadline):
-                    history = await store.lookup(call.caller_number, now)
+                    history = await store.lookup(call.caller_number, now, calling)
             except TimeoutError:
                 log.warning("history lookup too slow; popping without it", deadline=deadline)
             except RedisError as exc:
                 log.warning("history lookup failed; popping without it", error=str(exc))
-    return hub.publish(handler_id, compose_pop(call, history), active=True)
+    return hub.publish(handler_id, compose_pop(call, history, repeat_calls=repeat_calls), active=True)

@@ -211,11 +211,11 @@ class CountedHistory:
         self._store = store
         self._histogram = histogram
 
-    async def lookup(self, number: str, now: float) -> Any:
+    async def lookup(self, number: str, now: float, calling: Any = None) -> Any:
         bucket = [0]
         _POP.set(bucket)  # the lookup runs in a task of its own: this context is its alone
         try:
-            return await self._store.lookup(number, now)
+            return await self._store.lookup(number, now, calling)
         finally:
             self._histogram[bucket[0]] += 1
 

@@ -114,12 +114,34 @@ function showPop(pop) {
   $("pop-number").textContent = pop.caller.number || "withheld";
   $("pop-name").textContent = pop.caller.name;
   $("pop-phase").textContent = "Ringing";
+  renderFlags(pop);
   renderHistory(pop);
   resetOutcome();
   show($("outcome"), false);
   show(box, true);
   show($("idle"), false);
   tick();
+}
+
+// What the server flagged about this call, above everything else on the pop.
+function renderFlags(pop) {
+  const flags = $("pop-flags");
+  flags.replaceChildren();
+  if (pop.flags.includes("silent-call")) {
+    flags.append(el("li", { class: "silent" }, el("strong", { text: "Silent call" }), " – no speech: the caller pressed 55"));
+  }
+  if (pop.repeat) {
+    flags.append(el("li", { class: "repeat" }, el("strong", { text: "Repeat caller" }),
+      ` – ${pop.repeat.calls} calls in ${lastPeriod(pop.repeat.window_seconds)}`));
+  }
+  show(flags, flags.children.length > 0);
+}
+
+function lastPeriod(seconds) {
+  if (seconds === 3600) return "the last hour";
+  if (seconds % 3600 === 0) return `the last ${seconds / 3600} hours`;
+  if (seconds % 60 === 0) return `the last ${seconds / 60} minutes`;
+  return `the last ${seconds} seconds`;
 }
 
 function renderHistory(pop) {
@@ -129,10 +151,7 @@ function renderHistory(pop) {
   for (const marker of history ? history.markers : []) {
     markers.append(el("li", {}, el("strong", { text: marker.kind }), ` – ${marker.detail}`));
   }
-  if (history && history.count_30d > me.repeat_caller_threshold) {
-    markers.append(el("li", { class: "repeat" }, el("strong", { text: "Repeat caller" }), ` – ${history.count_30d} calls in 30 days`));
-  }
-  $("pop-counts").textContent = history ? `Calls from this number: ${history.count_24h} in the last 24 h, ${history.count_30d} in 30 days` : "";
+  $("pop-counts").textContent = history ? `Finished calls from this number: ${history.count_24h} in the last 24 h, ${history.count_30d} in 30 days` : "";
   $("pop-history-note").textContent = { withheld: "Number withheld: no history.", unavailable: "History unavailable just now." }[pop.history_status] || "";
   const table = $("pop-recent");
   const rows = table.querySelector("tbody");

@@ -112,6 +112,29 @@ async def test_pop_shows_before_answer_then_outcome_is_stored_and_shown_on_the_n
             await set_state(demo, other, "ready")
 
 
+async def test_a_number_calling_again_within_the_hour_pops_as_a_repeat_caller(page, demo: dict):
+    """The demo's two numbers ring again within seconds: from a number's third call in the hour
+    the pop says so, in the flags above the markers, larger than the history beneath."""
+    await set_state(demo, "h1", "ready")
+    await sign_in(page, demo, "h1")
+    flagged = await (await page.wait_for_function("""() => {
+        const q = (s) => document.querySelector(s);
+        const flags = q('#pop-flags');
+        return !q('#pop').classList.contains('hidden') && !flags.classList.contains('hidden')
+            && flags.textContent.includes('Repeat caller') && {
+            text: flags.textContent, number: q('#pop-number').textContent,
+            before_markers: Boolean(flags.compareDocumentPosition(q('#pop-markers')) & Node.DOCUMENT_POSITION_FOLLOWING),
+            flag_px: parseFloat(getComputedStyle(flags.querySelector('li')).fontSize),
+            counts_px: parseFloat(getComputedStyle(q('#pop-counts')).fontSize)};
+    }""", timeout=60000)).json_value()
+    await page.screenshot(path=str(ARTIFACTS / "desktop-repeat-caller.png"))
+    calls = re.fullmatch(r"Repeat caller – (\d+) calls in the last hour", flagged["text"])
+    assert calls is not None, flagged["text"]
+    assert int(calls.group(1)) >= 3  # the shipped default: more than 2 calls within an hour
+    assert flagged["number"] in ("07700900000", "07700900001")
+    assert flagged["before_markers"] and flagged["flag_px"] > flagged["counts_px"]
+
+
 async def test_state_buttons_change_the_members_state_in_the_pbx(page, demo: dict):
     await sign_in(page, demo, "h3")  # h3 works the 101 queue only
     await page.select_option("#reason", "training")

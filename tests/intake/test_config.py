@@ -123,3 +123,21 @@ def test_wrapup_seconds_and_reason_are_checked(wrapup, reason, problem):
 def test_shipped_config_sets_a_wrapup_per_line():
     cfg = config.load(Path(__file__).resolve().parents[2] / "config" / "intake.toml")
     assert {line.name: line.wrapup_seconds for line in cfg.lines} == {"999": 15, "101": 10}
+
+
+def test_the_repeat_caller_keys_are_checked_and_the_retired_one_says_what_replaced_it():
+    raw = {"ami": {"secret": "env:X"}, "repeat_caller_threshold": 3,
+           "lines": [{"name": "999", "target_seconds": 12, "queues": ["emergency"]}],
+           "routing": {"repeat_window_seconds": 0, "repeat_calls": 0}}
+    with pytest.raises(ConfigError) as caught:
+        config.parse(raw)
+    problems = {p.path: p.message for p in caught.value.problems}
+    assert set(problems) == {"repeat_caller_threshold", "routing.repeat_window_seconds", "routing.repeat_calls"}
+    assert "[routing] repeat_window_seconds" in problems["repeat_caller_threshold"]
+    assert "greater than 0" in problems["routing.repeat_window_seconds"]
+    assert "greater than or equal to 1" in problems["routing.repeat_calls"]
+
+
+def test_shipped_config_flags_a_third_call_within_an_hour():
+    cfg = config.load(SHIPPED)
+    assert (cfg.routing.repeat_window_seconds, cfg.routing.repeat_calls) == (3600, 2)

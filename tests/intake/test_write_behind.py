@@ -59,9 +59,21 @@ async def test_a_burst_of_records_goes_in_one_transaction(redis_client: aioredis
 async def test_past_the_limit_the_oldest_record_is_dropped_and_counted(redis_client: aioredis.Redis):
     down = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=None)
     writes = WriteBehind(down, retry_every=10, limit=3)
+    done: list[int] = []
     for i in range(5):
-        writes.submit("n", lambda pipe, i=i: pipe.rpush("kept", i))
+        writes.submit("n", lambda pipe, i=i: pipe.rpush("kept", i), done=lambda i=i: done.append(i))
     assert writes.dropped == 2 and len(writes) == 3
+    assert done == [0, 1]  # a dropped record is done with too: nobody waits for it any more
     writes.redis = redis_client
     await writes.close(0.1)
     await down.aclose()
+
+
+async def test_done_is_told_once_the_record_is_in_redis(redis_client: aioredis.Redis):
+    writes = WriteBehind(redis_client)
+    told: list[int] = []  # how many records were written when ``done`` was called
+    writes.submit("n", lambda pipe: pipe.rpush("written", "a"), done=lambda: told.append(writes.written))
+    assert told == []
+    await asyncio.wait_for(writes.flush(), 5)
+    assert told == [1] and await redis_client.lrange("written", 0, -1) == [b"a"]
+    await writes.close(1)

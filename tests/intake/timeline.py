@@ -16,9 +16,10 @@ class Timeline:
     queue: str = "emergency"
     number: str = "07700900001"
     events: list[ev.DomainEvent] = field(default_factory=list)
+    t0: float = T0  # when second 0 is (PBX epoch)
 
     def _t(self, s: float) -> float:
-        return T0 + s
+        return self.t0 + s
 
     def arrive(self, s: float) -> Timeline:
         self.events.append(ev.ChannelCreated(self._t(s), self.call_id, self.call_id, "PJSIP/caller-1-0001", self.number))

@@ -6,7 +6,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from screenpop.errors import NotANumber
-from screenpop.history import _LOOKUP_SHA, DAY, HistoryConfig, HistoryStore
+from screenpop.history import _LOOKUP_SHA, CALLING_LIMIT, DAY, HistoryConfig, HistoryStore
 from screenpop.roundtrips import counting_client
 from tests.screenpop.builders import NUMBER, T0, contact, marker, outcome
 
@@ -113,10 +113,11 @@ async def test_lookup_is_one_round_trip(redis_url: str, redis_client: aioredis.R
         await store.add_marker(marker())
         await store.lookup(NUMBER, now=T0 + 10)  # warm: the script is cached after this
         port = str((await client.client_info())["addr"]).rsplit(":", 1)[1]
+        calling = {"c2": T0 + 2, "in-progress": T0 + 8, "ringing": T0 + 10}
 
         async with redis_client.monitor() as monitor:
             before = round_trips.count
-            history = await store.lookup(NUMBER, now=T0 + 10)
+            history = await store.lookup(NUMBER, now=T0 + 10, calling=calling)
             counted = round_trips.count - before
             await client.echo("end of lookup")
             # Server-side cross-check, immune to other clients of the same server: every
@@ -127,7 +128,7 @@ async def test_lookup_is_one_round_trip(redis_url: str, redis_client: aioredis.R
                     received.append(command["command"].split()[0].upper())
     finally:
         await client.aclose()
-    assert len(history.recent) == 3 and history.markers
+    assert len(history.recent) == 3 and history.markers and history.calls_in_window == 5
     assert counted == 1
     assert received == ["EVALSHA"]
 
@@ -138,3 +139,69 @@ async def test_lookup_reloads_the_script_after_the_server_forgot_it(store: Histo
     await redis_client.script_flush()
     assert len((await store.lookup(NUMBER, now=T0 + 1)).recent) == 1
     assert await redis_client.script_exists(_LOOKUP_SHA) == [True]
+
+
+# --- calls in the repeat window ------------------------------------------------------------------
+
+HOUR = 3600.0
+
+
+async def test_a_number_with_no_history_has_only_the_calls_it_is_told_of(store: HistoryStore) -> None:
+    assert (await store.lookup(NUMBER, now=T0)).calls_in_window == 0
+    history = await store.lookup(NUMBER, now=T0, calling={"ringing": T0})
+    assert (history.calls_in_window, history.window_seconds) == (1, HOUR)
+
+
+async def test_the_window_counts_recorded_calls_that_entered_a_queue_within_the_last_hour(store: HistoryStore) -> None:
+    now = T0 + 10 * HOUR
+    ages = {"edge-in": HOUR - 0.001, "recent": 60, "edge-out": HOUR, "old": 2 * HOUR}
+    for call_id, age in ages.items():
+        await store.record_contact(contact(call_id, at=now - age))
+    await store.record_contact(contact("later", at=now + 1))  # after `now`: not yet history
+    history = await store.lookup(NUMBER, now=now, calling={"ringing": now})
+    assert history.calls_in_window == 3  # edge-in, recent, and the call ringing now
+    assert history.count_24h == 4
+
+
+async def test_the_window_is_the_configured_one(redis_client: aioredis.Redis) -> None:
+    store = HistoryStore(redis_client, HistoryConfig(repeat_window_seconds=600))
+    for i, age in enumerate((100, 500, 700)):
+        await store.record_contact(contact(f"c{i}", at=T0 - age))
+    history = await store.lookup(NUMBER, now=T0)
+    assert (history.calls_in_window, history.window_seconds) == (2, 600)
+
+
+async def test_a_call_not_recorded_yet_counts_and_a_recorded_one_is_not_counted_twice(store: HistoryStore) -> None:
+    now = T0 + HOUR
+    await store.record_contact(contact("settled", at=now - 300))
+    calling = {
+        "settled": now - 300,        # written meanwhile: counted once, as recorded
+        "on-its-way": now - 120,     # settled, its record not in Redis yet
+        "in-progress": now - 30,     # a second call up at the same time
+        "long-ago": now - 2 * HOUR,  # held, but entered its queue before the window
+        "ringing": now,
+    }
+    assert (await store.lookup(NUMBER, now=now, calling=calling)).calls_in_window == 4
+
+
+async def test_a_call_recorded_before_the_window_but_calling_now_counts_once(store: HistoryStore) -> None:
+    """A channel that moved on to a second queue: recorded from the first, ringing from the second."""
+    await store.record_contact(contact("moved", at=T0 - 2 * HOUR))
+    assert (await store.lookup(NUMBER, now=T0, calling={"moved": T0})).calls_in_window == 1
+
+
+async def test_two_calls_in_quick_succession_count_two_whether_or_not_the_first_is_written(store: HistoryStore) -> None:
+    first, second = contact("first", at=T0, disposition="abandoned", talked_seconds=None), "second"
+    calling = {"first": first.at, second: T0 + 5}
+    before_write = await store.lookup(NUMBER, now=T0 + 6, calling=calling)
+    await store.record_contact(first)
+    after_write = await store.lookup(NUMBER, now=T0 + 6, calling=calling)
+    assert before_write.calls_in_window == after_write.calls_in_window == 2
+    assert (before_write.recent, [r.call_id for r in after_write.recent]) == ((), ["first"])
+
+
+async def test_the_calls_sent_with_a_lookup_are_bounded_newest_first(store: HistoryStore) -> None:
+    old = {f"old{i}": T0 - 2 * HOUR + i for i in range(CALLING_LIMIT)}  # before the window
+    new = {f"new{i}": T0 - 60 + i for i in range(50)}
+    assert (await store.lookup(NUMBER, now=T0, calling=old | new)).calls_in_window == 50
+    assert (await store.lookup(NUMBER, now=T0, calling=old | new | {"ringing": T0})).calls_in_window == 51

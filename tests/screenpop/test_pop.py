@@ -15,7 +15,8 @@ CALL = CallSnapshot(call_id="1790000500.7", line="999", queue="999-north", calle
 
 
 def _history(**over: object) -> CallerHistory:
-    fields: dict[str, object] = dict(number=NUMBER, recent=(), count_24h=0, count_30d=0, markers=())
+    fields: dict[str, object] = dict(number=NUMBER, recent=(), count_24h=0, count_30d=0, markers=(),
+                                     calls_in_window=1, window_seconds=3600.0)
     return CallerHistory(**(fields | over))  # type: ignore[arg-type]
 
 
@@ -25,7 +26,7 @@ def test_a_pop_carries_the_call_and_the_callers_history() -> None:
     assert pop == {
         "type": "pop", "seq": 0, "call_id": "1790000500.7", "line": "999", "queue": "999-north",
         "caller": {"number": NUMBER, "name": "J SMITH"}, "queued_at": T0 + 500, "waited_seconds": 3.25,
-        "history_status": "ok", "flags": [],
+        "history_status": "ok", "flags": [], "repeat": None,
         "history": {
             "count_24h": 1, "count_30d": 2,
             "markers": [{"id": "m-1", "kind": "vulnerable adult", "detail": "dementia, may be confused",
@@ -35,6 +36,28 @@ def test_a_pop_carries_the_call_and_the_callers_history() -> None:
                         "notes_excerpt": "unit sent"}],
         },
     }
+
+
+def test_a_third_call_within_the_window_flags_a_repeat_caller_with_the_count_and_the_window() -> None:
+    second, third = (compose_pop(CALL, _history(calls_in_window=n)) for n in (2, 3))
+    assert (second.flags, second.repeat) == ((), None)
+    assert json.loads(third.encode())["flags"] == ["repeat-caller"]
+    assert json.loads(third.encode())["repeat"] == {"calls": 3, "window_seconds": 3600.0}
+
+
+def test_the_repeat_threshold_is_the_configured_one() -> None:
+    assert compose_pop(CALL, _history(calls_in_window=2), repeat_calls=1).flags == ("repeat-caller",)
+    assert compose_pop(CALL, _history(calls_in_window=5), repeat_calls=5).flags == ()
+
+
+def test_a_silent_repeat_caller_carries_both_flags() -> None:
+    pop = compose_pop(dataclasses.replace(CALL, silent=True), _history(calls_in_window=4, window_seconds=1800.0))
+    assert pop.flags == ("silent-call", "repeat-caller")
+    assert pop.repeat is not None and (pop.repeat.calls, pop.repeat.window_seconds) == (4, 1800.0)
+
+
+def test_without_history_there_is_no_repeat_flag() -> None:
+    assert (compose_pop(CALL, None).flags, compose_pop(CALL, None).repeat) == ((), None)
 
 
 def test_officer_safety_markers_come_first() -> None:
