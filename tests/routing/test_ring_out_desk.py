@@ -8,17 +8,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any
 
-import fakeredis
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from intake.config import parse
 from intake.handler_actions import Wanted
 from intake.server import IntakeServer
 from telephony.simulator import HandlerConfig, QueueConfig, SimConfig, SimulatedPbx
+from tests.pbx.intake_server import intake_config, running_intake
 
 H1, H2 = "PJSIP/handler-1", "PJSIP/handler-2"
 QUEUES = ("emergency", "non-emergency")
@@ -30,16 +31,17 @@ SIM = SimConfig(
 )
 
 
-def config(sim: SimulatedPbx, **routing: Any) -> Any:
-    return parse({
-        "ami": {"host": sim.host, "port": sim.port, "username": SIM.username, "secret": "env:UNUSED"},
-        "redis": {"url": "embedded"},
-        "lines": [{"name": "999", "target_seconds": 12, "queues": ["emergency"], "wrapup_seconds": 0},
-                  {"name": "101", "target_seconds": 60, "queues": ["non-emergency"], "wrapup_seconds": 0}],
-        "handlers": [{"id": h, "name": h, "member": f"PJSIP/handler-{h[1:]}", "queues": list(QUEUES),
-                      "token": f"token-of-handler-{h}"} for h in ("h1", "h2")],
-        "routing": routing,
-    })
+@dataclass(frozen=True)
+class SimLogin:
+    ami_host: str
+    ami_port: int
+    ami_user: str = SIM.username
+    ami_secret: str = SIM.secret
+
+
+def serving(sim: SimulatedPbx, **routing: Any) -> AbstractAsyncContextManager[IntakeServer]:
+    login = SimLogin(sim.host, sim.port)
+    return running_intake(login, intake_config(login, {"h1": list(QUEUES), "h2": list(QUEUES)}, **routing))
 
 
 async def until(check: Callable[[], Any], what: str, timeout: float = 5.0) -> Any:
@@ -55,22 +57,6 @@ async def until(check: Callable[[], Any], what: str, timeout: float = 5.0) -> An
 async def sim() -> AsyncIterator[SimulatedPbx]:
     async with SimulatedPbx(SIM) as pbx:
         yield pbx
-
-
-async def serving(sim: SimulatedPbx, **routing: Any) -> tuple[IntakeServer, asyncio.Task[None]]:
-    cfg = config(sim, **routing)
-    secrets = {"ami.secret": SIM.secret} | {f"handlers[{i}].token": h.token for i, h in enumerate(cfg.handlers)}
-    server = IntakeServer(cfg, secrets, fakeredis.FakeAsyncRedis())
-    ready = asyncio.Event()
-    task = asyncio.create_task(server.run("127.0.0.1", 0, ready=ready))
-    await asyncio.wait_for(ready.wait(), 5)
-    await until(lambda: server.registry.link_up and server.registry.counters.snapshots, "intake attached to the PBX")
-    return server, task
-
-
-async def stop(server: IntakeServer, task: asyncio.Task[None]) -> None:
-    server.stop()
-    await asyncio.wait_for(task, 10)
 
 
 def pbx_member(sim: SimulatedPbx, member: str) -> dict[str, tuple[bool, str]]:
@@ -95,8 +81,7 @@ async def a_call_rings_out_on_h1_then_h2_answers(sim: SimulatedPbx, server: Inta
 
 
 async def test_a_handler_whose_phone_rings_out_is_paused_on_every_queue_and_told_why(sim: SimulatedPbx) -> None:
-    server, task = await serving(sim)
-    try:
+    async with serving(sim) as server:
         await a_call_rings_out_on_h1_then_h2_answers(sim, server)
         await until(lambda: pbx_member(sim, H1) == {q: (True, "rang out") for q in QUEUES}, "h1 paused at the PBX")
         me = await until(lambda: (m := server.handler_me("h1"))["state"] == "not-ready" and m, "h1's desktop state")
@@ -112,18 +97,13 @@ async def test_a_handler_whose_phone_rings_out_is_paused_on_every_queue_and_told
         # Back with Ready, as from the desktop.
         await server.desk.request("h1", Wanted.READY)
         await until(lambda: pbx_member(sim, H1) == {q: (False, "") for q in QUEUES}, "h1 ready again at the PBX")
-    finally:
-        await stop(server, task)
 
 
 async def test_with_the_rule_off_the_handler_stays_ready(sim: SimulatedPbx) -> None:
-    server, task = await serving(sim, pause_after_ring_no_answer=0)
-    try:
+    async with serving(sim, pause_after_ring_no_answer=0) as server:
         call_id = await a_call_rings_out_on_h1_then_h2_answers(sim, server)
         await until(lambda: server.registry.handlers[H2].on_call == call_id, "h2 on the call")
         await asyncio.sleep(0.2)  # room for a pause that must not come
         assert pbx_member(sim, H1) == {q: (False, "") for q in QUEUES}
         assert server.handler_me("h1")["state"] == "ready"
         assert not [k for k in metrics(server) if k[0] == "intake_ring_out_pauses_total"]
-    finally:
-        await stop(server, task)
