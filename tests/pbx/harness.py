@@ -240,6 +240,11 @@ class Desktop:
             await asyncio.gather(self._task, return_exceptions=True)
 
 
+async def desk_state(desk: Any, state: str, timeout: float = 3000) -> None:
+    """Wait until a desktop page (Playwright) shows the handler in ``state``."""
+    await desk.wait_for_function("s => document.querySelector('#state').dataset.state === s", arg=state, timeout=timeout)
+
+
 # --- the PBX's own record -----------------------------------------------------------------------
 
 

@@ -31,7 +31,8 @@ from telephony.sip import HandlerPhone, sipp_dial
 from telephony.testbed.ami import Frame, RawAmi
 from tests.browser.conftest import ARTIFACTS
 from tests.pbx.harness import (
-    SUPERVISOR_TOKEN, IntakeProcess, QueueLogWindow, assert_agrees_with_queue_log, member_shows, token_of, write_config,
+    SUPERVISOR_TOKEN, IntakeProcess, QueueLogWindow, assert_agrees_with_queue_log, desk_state, member_shows, token_of,
+    write_config,
 )  # fmt: skip
 
 pytestmark = [pytest.mark.pbx, pytest.mark.browser]
@@ -109,10 +110,6 @@ def counts(shown: dict[str, Any], **want: int) -> bool:
 def h1_shown(shown: dict[str, Any], state: str, reason: str = "") -> bool:
     row = line999(shown)["handlers"].get("h1")
     return row is not None and row["state"] == state and row["reason"] == reason
-
-
-async def desk_state(desk: Any, state: str, timeout: float = 3000) -> None:
-    await desk.wait_for_function("s => document.querySelector('#state').dataset.state === s", arg=state, timeout=timeout)
 
 
 async def history(intake: IntakeProcess) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ is back in distribution. ~25 s, most of it the ring timeout.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
@@ -22,7 +23,7 @@ import pytest
 from telephony.sip import HandlerPhone, sipp_dial
 from telephony.testbed.ami import RawAmi
 from tests.browser.conftest import ARTIFACTS
-from tests.pbx.harness import SUPERVISOR_TOKEN, IntakeProcess, member_shows, token_of, wait_until
+from tests.pbx.harness import SUPERVISOR_TOKEN, IntakeProcess, desk_state, member_shows, token_of, wait_until
 
 pytestmark = [pytest.mark.pbx, pytest.mark.browser]
 
@@ -32,11 +33,11 @@ RANG_OUT = "rang out"  # routing.ring_no_answer_reason's default, as shipped
 NOTE = "You were taken out of the queues because your phone rang for a call and was not answered."
 
 
-async def sign_in(page: object, intake: IntakeProcess, path: str, token: str, ready: str) -> None:
-    await page.goto(intake.base + path)  # type: ignore[attr-defined]
-    await page.fill("#token", token)  # type: ignore[attr-defined]
-    await page.click("#signin button[type=submit]")  # type: ignore[attr-defined]
-    await page.wait_for_selector(ready, timeout=5000)  # type: ignore[attr-defined]
+async def sign_in(page: Any, intake: IntakeProcess, path: str, token: str, ready: str) -> None:
+    await page.goto(intake.base + path)
+    await page.fill("#token", token)
+    await page.click("#signin button[type=submit]")
+    await page.wait_for_selector(ready, timeout=5000)
 
 
 def pauses_counted(intake: IntakeProcess) -> float | None:
@@ -46,12 +47,12 @@ def pauses_counted(intake: IntakeProcess) -> float | None:
 
 
 async def test_a_handler_whose_phone_rings_out_is_paused_by_intake_and_told_why(
-        intake: IntakeProcess, ami: RawAmi, browser: object) -> None:
+        intake: IntakeProcess, ami: RawAmi, browser: Any) -> None:
     intake.start()
     absent, present = HandlerPhone("handler-1", answer_after=None), HandlerPhone("handler-2", answer_after=1.0)
     await asyncio.gather(asyncio.to_thread(absent.start), asyncio.to_thread(present.start))
-    handler_ctx = await browser.new_context(viewport={"width": 1280, "height": 1000})  # type: ignore[attr-defined]
-    supervisor_ctx = await browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    handler_ctx = await browser.new_context(viewport={"width": 1280, "height": 1000})
+    supervisor_ctx = await browser.new_context(viewport={"width": 1280, "height": 900})
     desk, board = await handler_ctx.new_page(), await supervisor_ctx.new_page()
     caller = None
     try:
@@ -59,7 +60,7 @@ async def test_a_handler_whose_phone_rings_out_is_paused_by_intake_and_told_why(
         await sign_in(desk, intake, "/desktop", token_of("h1"), "#connection.up")
         await desk.click("#btn-ready")
         await member_shows(ami, A, QUEUES, "0")
-        await desk.wait_for_function("document.querySelector('#state').dataset.state === 'ready'", timeout=5000)
+        await desk_state(desk, "ready")
 
         # The 999 call rings A, the only one ready; B joins while A's phone rings.
         start = len(ami.frames)
@@ -83,7 +84,7 @@ async def test_a_handler_whose_phone_rings_out_is_paused_by_intake_and_told_why(
         assert [f["Interface"] for f in ami.frames[start:] if f.get("Event") == "AgentCalled" and f.get("Uniqueid") == call_id] == [A, B]
 
         # A's desktop says why; the wallboard shows the reason; /metrics counts it; the log names the call.
-        await desk.wait_for_function("document.querySelector('#state').dataset.state === 'not-ready'", timeout=3000)
+        await desk_state(desk, "not-ready")
         assert await desk.text_content("#state-reason") == f"({RANG_OUT})"
         assert await desk.is_visible("#state-note")
         assert NOTE in await desk.text_content("#state-note")
@@ -101,7 +102,7 @@ async def test_a_handler_whose_phone_rings_out_is_paused_by_intake_and_told_why(
         # A comes back with the desktop's Ready button.
         await desk.click("#btn-ready")
         await member_shows(ami, A, QUEUES, "0")
-        await desk.wait_for_function("document.querySelector('#state').dataset.state === 'ready'", timeout=5000)
+        await desk_state(desk, "ready")
         assert await desk.is_hidden("#state-note")
         assert await asyncio.to_thread(caller.wait, 30) == 0, caller.output()
     finally:
