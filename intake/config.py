@@ -22,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from intake.errors import ConfigError, ConfigProblem
 
 Seconds = Annotated[float, Field(gt=0)]
+# A QueuePause reason: it becomes an AMI header value, so no line break and no colon.
+PauseReason = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[^\r\n:]+$")]
 
 
 class _Section(BaseModel):
@@ -158,6 +160,11 @@ class RoutingConfig(_Section):
     # one included) that entered a queue within the last repeat_window_seconds.
     repeat_window_seconds: Annotated[float, Field(gt=0, le=86_400)] = 3600.0
     repeat_calls: Annotated[int, Field(ge=1, le=100)] = 2
+    # A handler whose phone rang out (AgentRingNoAnswer) this many times in a row is paused on
+    # all their queues with ring_no_answer_reason: every ring-out costs a waiting caller the
+    # queue's ring timeout. 0 = never; a supervisor's call, not a typo, above a handful.
+    pause_after_ring_no_answer: int = Field(1, ge=0, le=10)
+    ring_no_answer_reason: PauseReason = "rang out"
 
 
 class IntakeConfig(_Section):
@@ -167,8 +174,7 @@ class IntakeConfig(_Section):
     lines: list[LineConfig] = Field(..., min_length=1)
     handlers: list[HandlerConfig] = []
     supervisors: list[SupervisorConfig] = []
-    wrapup_reason: str = Field("wrap-up", min_length=1, max_length=80, pattern=r"^[^\r\n:]+$",
-                               description="pause reason the PBX reports while a handler is in wrap-up")
+    wrapup_reason: PauseReason = Field("wrap-up", description="pause reason the PBX reports while a handler is in wrap-up")
     routing: RoutingConfig = RoutingConfig()
 
     def line_of(self, queue: str) -> LineConfig | None:
@@ -227,12 +233,21 @@ def _cross_check(raw: dict[str, Any]) -> list[ConfigProblem]:
                 if token in tokens:
                     problems.append(ConfigProblem(f"{section}[{i}].token", f"same token as {tokens[token]}: every desktop needs its own"))
                 tokens.setdefault(token, f"{section}[{i}]")
+    routing = raw.get("routing", {})
+    rang_out = routing.get("ring_no_answer_reason", _default(RoutingConfig, "ring_no_answer_reason")) if isinstance(routing, dict) else None
+    if rang_out is not None and rang_out == raw.get("wrapup_reason", _default(IntakeConfig, "wrapup_reason")):
+        # The two pauses end differently (a timer vs the handler's Ready): one reason cannot say which.
+        problems.append(ConfigProblem("routing.ring_no_answer_reason", f"same as wrapup_reason ({rang_out!r}): a ring-out pause would read as wrap-up"))
     for i, handler in items("handlers"):
         queues = handler.get("queues", [])
         for j, queue in enumerate(queues if isinstance(queues, list) else []):
             if isinstance(queue, str) and queue not in queue_line:
                 problems.append(ConfigProblem(f"handlers[{i}].queues[{j}]", f"queue {queue!r} is on no line"))
     return problems
+
+
+def _default(model: type[BaseModel], key: str) -> Any:
+    return model.model_fields[key].default
 
 
 RETIRED = {

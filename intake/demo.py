@@ -47,6 +47,9 @@ def demo_config(sim: SimConfig, ami_port: int, http_port: int) -> IntakeConfig:
         "handlers": [{"id": h.name, "name": HANDLER_NAMES.get(h.name, h.name), "member": h.interface,
                       "queues": list(h.queues), "token": f"env:INTAKE_DEMO_TOKEN_{h.name.upper()}"} for h in sim.handlers],
         "supervisors": [{"id": "sup1", "name": "Demo supervisor", "token": "env:INTAKE_DEMO_TOKEN_SUP1"}],
+        # The simulated handlers let a few calls ring out but never press Ready: paused for it,
+        # they would stay out for good and the demo would run down to nobody answering.
+        "routing": {"pause_after_ring_no_answer": 0},
     }
     return parse(raw, "<demo>")
 

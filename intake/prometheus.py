@@ -26,11 +26,14 @@ _COUNTERS = (("offered", "calls offered (queued) since the server started watchi
 
 class IntakeCollector(Collector):
     def __init__(self, report: Callable[[], dict[str, Any]], handlers: Callable[[], list[dict[str, Any]]],
-                 ami_counters: Callable[[], Any], overflow: Callable[[], dict[str, Any]] | None = None) -> None:
+                 ami_counters: Callable[[], Any], overflow: Callable[[], dict[str, Any]] | None = None,
+                 ring_outs: Callable[[], dict[str, Any]] | None = None) -> None:
         """``report()`` is the registry's queue report, ``handlers()`` the handler views,
         ``ami_counters()`` the AMI session's counters dataclass, ``overflow()`` the routing
-        policy's view (routing.steering.Steering.view)."""
+        policy's view (routing.steering.Steering.view), ``ring_outs()`` the ring-out rule's
+        (routing.ring_out_desk.RingOutDesk.view)."""
         self._report, self._handlers, self._ami, self._overflow = report, handlers, ami_counters, overflow
+        self._ring_outs = ring_outs
 
     def collect(self) -> Iterator[Metric]:
         report = self._report()
@@ -57,6 +60,8 @@ class IntakeCollector(Collector):
         yield ami
         if self._overflow is not None:
             yield from self._routing(self._overflow())
+        if self._ring_outs is not None:
+            yield from self._ring_out(self._ring_outs())
 
     @staticmethod
     def _routing(view: dict[str, Any]) -> Iterator[Metric]:
@@ -71,6 +76,19 @@ class IntakeCollector(Collector):
         for d in view["decisions"]:
             decisions.add_metric([d["action"], d["reason"]], d["count"])
         yield decisions
+
+    @staticmethod
+    def _ring_out(view: dict[str, Any]) -> Iterator[Metric]:
+        seen = CounterMetricFamily("intake_ring_outs", "handlers' phones that rang for a queue call and were not answered",
+                                   labels=["line", "queue"])
+        for r in view["ring_outs"]:
+            seen.add_metric([r["line"], r["queue"]], r["count"])
+        yield seen
+        paused = CounterMetricFamily("intake_ring_out_pauses", "handlers paused by intake after ring-outs (result: paused, failed)",
+                                     labels=["line", "queue", "result"])
+        for p in view["pauses"]:
+            paused.add_metric([p["line"], p["queue"], p["result"]], p["count"])
+        yield paused
 
     def _handlers_by_state(self, report: dict[str, Any]) -> GaugeMetricFamily:
         counts: Counter[tuple[str, str, str]] = Counter()

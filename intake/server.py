@@ -30,6 +30,7 @@ from intake.supervisors import SupervisorStream
 from intake.web import create_app
 from routing.callback_desk import CallbackDesk
 from routing.callbacks import CallbackStore
+from routing.ring_out_desk import RingOutDesk
 from routing.steering import Steering
 from screenpop.delivery import DesktopHub
 from screenpop.errors import NotYourCall, UnknownCall
@@ -102,12 +103,14 @@ class IntakeServer:
             backoff_max=config.ami.reconnect_max, on_event=self.on_event,
         )
         self.desk = HandlerDesk(config, self.session, self.registry.handlers.get)
+        self.ring_outs = RingOutDesk(config, self.desk, self.registry.handlers.get)
         self.steering = Steering(config, self.registry, self.session, self.pbx_now)
         self.callbacks = CallbackDesk(config, self.registry, CallbackStore(redis, config.redis.key_prefix), self.hub,
                                       self.session, self.pbx_now)
         self.journal = CallJournal(redis, config.redis.key_prefix)
         self.prometheus = prometheus_registry(IntakeCollector(self.queue_report, self.handler_views,
-                                                              lambda: self.session.counters, self.steering.view))
+                                                              lambda: self.session.counters, self.steering.view,
+                                                              self.ring_outs.view))
         self.writes = WriteBehind(redis)
         self._background: set[asyncio.Task[None]] = set()  # membership restores after a PBX restart
         self._policy_due: asyncio.TimerHandle | None = None
@@ -144,6 +147,7 @@ class IntakeServer:
             self._dirty = True
             self.pops.handle(notices)
             self.callbacks.handle(notices)
+            self.ring_outs.handle(notices)
             for n in notices:
                 if isinstance(n, Answered):
                     self._remember_answer(n.call.call_id, n.member, n.call.caller_number)
@@ -219,7 +223,8 @@ class IntakeServer:
         seen = self.registry.handlers.get(configured.member)
         view = seen.view(self.config.wrapup_reason) if seen else {"state": "logged-out", "reason": ""}
         return {"handler_id": handler_id, "name": configured.name, "state": view["state"], "reason": view["reason"],
-                "queues": configured.queues, "wrapup_reason": self.config.wrapup_reason}
+                "queues": configured.queues, "wrapup_reason": self.config.wrapup_reason,
+                "ring_out_reason": self.ring_outs.rule.reason}
 
     def picture(self) -> dict[str, Any]:
         return {**self.queue_report(), "calls": self.live_calls(), "handlers": self.handler_views(),
@@ -270,6 +275,7 @@ class IntakeServer:
         finally:
             if self._policy_due is not None:
                 self._policy_due.cancel()
+            await self.ring_outs.close()
             await self.desk.close()
             await self.steering.close()
             await self.callbacks.close()

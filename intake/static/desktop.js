@@ -60,6 +60,11 @@ function renderState(view) {
   state.textContent = STATE_WORDS[view.state] || view.state;
   state.dataset.state = view.state;
   $("state-reason").textContent = view.state === "not-ready" && view.reason ? `(${view.reason})` : "";
+  // intake paused them (routing.pause_after_ring_no_answer): say why, and how to come back.
+  const rangOut = view.state === "not-ready" && Boolean(view.ring_out_reason) && view.reason === view.ring_out_reason;
+  say($("state-note"), rangOut
+    ? "You were taken out of the queues because your phone rang for a call and was not answered. Press Ready when you can take calls."
+    : "");
   for (const button of document.querySelectorAll("[data-want]")) {
     button.setAttribute("aria-pressed", String(button.dataset.want === view.state));
   }

@@ -141,3 +141,25 @@ def test_the_repeat_caller_keys_are_checked_and_the_retired_one_says_what_replac
 def test_shipped_config_flags_a_third_call_within_an_hour():
     cfg = config.load(SHIPPED)
     assert (cfg.routing.repeat_window_seconds, cfg.routing.repeat_calls) == (3600, 2)
+
+
+@pytest.mark.parametrize(("top", "routing", "problems"), [
+    ({}, {"pause_after_ring_no_answer": -1}, ["routing.pause_after_ring_no_answer: Input should be greater than or equal to 0"]),
+    ({}, {"pause_after_ring_no_answer": 2.5}, ["routing.pause_after_ring_no_answer: Input should be a valid integer"]),
+    ({}, {"ring_no_answer_reason": "rang out\r\nAction: Hangup"}, ["routing.ring_no_answer_reason: String should match pattern"]),
+    ({}, {"ring_no_answer_reason": ""}, ["routing.ring_no_answer_reason: String should have at least 1 character"]),
+    ({}, {"ring_no_answer_reason": "wrap-up"}, ["routing.ring_no_answer_reason: same as wrapup_reason ('wrap-up')"]),
+    ({"wrapup_reason": "rang out"}, {}, ["routing.ring_no_answer_reason: same as wrapup_reason ('rang out')"]),
+])
+def test_the_ring_out_rule_is_checked(top, routing, problems):
+    raw = {"ami": {"secret": "env:X"}, **top, "routing": routing,
+           "lines": [{"name": "999", "target_seconds": 12, "queues": ["emergency"]}]}
+    with pytest.raises(ConfigError) as caught:
+        config.parse(raw)
+    said = [f"{p.path}: {p.message}" for p in caught.value.problems]
+    assert len(said) == len(problems) and all(s.startswith(p) for s, p in zip(said, problems)), said
+
+
+def test_shipped_config_pauses_a_handler_after_one_ring_out():
+    cfg = config.load(SHIPPED)
+    assert (cfg.routing.pause_after_ring_no_answer, cfg.routing.ring_no_answer_reason) == (1, "rang out")

@@ -8,13 +8,16 @@ The bring-up time and the time the pbx tests took are printed in the terminal su
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from telephony.testbed.ami import RawAmi
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from telephony.testbed.pbx import PbxTestbed, PbxUpFailed, pbx_down, pbx_up
 from tests.conftest import redis_server
 from tests.pbx.harness import IntakeProcess, flush_e2e_db, intake_process
@@ -113,3 +116,19 @@ def intake(pbx: PbxTestbed, ami: RawAmi, e2e_redis: str, tmp_path: Path) -> Iter
     finally:
         proc.stop()
         print(f"--- tail of intake serve's log ({proc.log_path}) ---\n{proc.log_tail(60)}")
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """Debian's chromium, headless (never a browser Playwright would download)."""
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    from playwright.async_api import async_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()

@@ -24,6 +24,7 @@ import httpx
 import redis
 import websockets
 
+from telephony.testbed.ami import Frame, RawAmi
 from telephony.testbed.pbx import PbxTestbed
 
 REPO = Path(__file__).resolve().parents[2]
@@ -239,7 +240,41 @@ class Desktop:
             await asyncio.gather(self._task, return_exceptions=True)
 
 
+async def desk_state(desk: Any, state: str, timeout: float = 3000) -> None:
+    """Wait until a desktop page (Playwright) shows the handler in ``state``."""
+    await desk.wait_for_function("s => document.querySelector('#state').dataset.state === s", arg=state, timeout=timeout)
+
+
 # --- the PBX's own record -----------------------------------------------------------------------
+
+
+async def member_status(ami: RawAmi, member: str) -> dict[str, Frame]:
+    """The PBX's own view of a member: queue -> its QueueMember frame (QueueStatus)."""
+    start = len(ami.frames)
+    action_id = await ami.send("QueueStatus")
+    await ami.wait_for(lambda f: f.get("Event") == "QueueStatusComplete" and f.get("ActionID") == action_id, 5, start)
+    return {f["Queue"]: f for f in ami.frames[start:]
+            if f.get("Event") == "QueueMember" and f.get("ActionID") == action_id and f.get("Location") == member}
+
+
+async def member_shows(ami: RawAmi, member: str, queues: tuple[str, ...], paused: str | None, reason: str = "") -> dict[str, Frame]:
+    """Assert the member is in ``queues`` with Paused == ``paused`` (and that PausedReason), or,
+    with ``paused`` None, in none. Retries briefly: QueueStatus may be read between two actions."""
+    deadline = time.monotonic() + 3
+    while True:
+        status = await member_status(ami, member)
+        if paused is None:
+            ok = status == {}
+        else:
+            ok = set(status) == set(queues) and all(
+                s["Paused"] == paused and (paused == "0" or s.get("PausedReason") == reason) for s in status.values())
+        if ok or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    seen = {q: (s.get("Paused"), s.get("PausedReason")) for q, s in status.items()}
+    assert ok, f"PBX state of {member}: {seen}, wanted paused={paused} reason={reason!r}"
+    return status
+
 
 
 @dataclass

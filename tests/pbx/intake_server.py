@@ -1,20 +1,33 @@
-"""A real IntakeServer (embedded store) attached to the test PBX, for tests that steer it."""
+"""A real IntakeServer (embedded store) attached to the test PBX (or the PBX simulator), for
+tests that steer it."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Protocol
 
 import fakeredis
 
 from intake.config import IntakeConfig, parse
 from intake.server import IntakeServer
-from telephony.testbed.pbx import PbxTestbed
 
 
-def intake_config(pbx: PbxTestbed, handlers: dict[str, list[str]], **routing: Any) -> IntakeConfig:
+class AmiLogin(Protocol):
+    """Where intake logs in: a :class:`telephony.testbed.pbx.PbxTestbed`, or the simulator's."""
+
+    @property
+    def ami_host(self) -> str: ...
+    @property
+    def ami_port(self) -> int: ...
+    @property
+    def ami_user(self) -> str: ...
+    @property
+    def ami_secret(self) -> str: ...
+
+
+def intake_config(pbx: AmiLogin, handlers: dict[str, list[str]], **routing: Any) -> IntakeConfig:
     """``handlers``: handler id (h1..h4, phone handler-N) -> queues; wrap-up off so a handler is
     ready again the moment a call ends."""
     return parse({
@@ -30,7 +43,7 @@ def intake_config(pbx: PbxTestbed, handlers: dict[str, list[str]], **routing: An
 
 
 @contextlib.asynccontextmanager
-async def running_intake(pbx: PbxTestbed, config: IntakeConfig, redis: Any = None) -> AsyncIterator[IntakeServer]:
+async def running_intake(pbx: AmiLogin, config: IntakeConfig, redis: Any = None) -> AsyncIterator[IntakeServer]:
     secrets = {"ami.secret": pbx.ami_secret} | {f"handlers[{i}].token": h.token for i, h in enumerate(config.handlers)}
     server = IntakeServer(config, secrets, redis if redis is not None else fakeredis.FakeAsyncRedis())
     ready = asyncio.Event()

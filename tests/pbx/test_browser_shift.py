@@ -19,9 +19,8 @@ Chromium or the PBX missing is a failure, never a skip.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +29,10 @@ import pytest
 
 from telephony.sip import HandlerPhone, sipp_dial
 from telephony.testbed.ami import Frame, RawAmi
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import ARTIFACTS
 from tests.pbx.harness import (
-    SUPERVISOR_TOKEN, IntakeProcess, QueueLogWindow, assert_agrees_with_queue_log, token_of, write_config,
+    SUPERVISOR_TOKEN, IntakeProcess, QueueLogWindow, assert_agrees_with_queue_log, desk_state, member_shows, token_of,
+    write_config,
 )  # fmt: skip
 
 pytestmark = [pytest.mark.pbx, pytest.mark.browser]
@@ -53,22 +53,6 @@ READ_BOARD = """() => Object.fromEntries([...document.querySelectorAll('[data-li
     handlers: Object.fromEntries([...document.querySelectorAll('#handlers tbody tr')].map(r => [r.dataset.handler, {
         state: r.querySelector('[data-col=state]').textContent, reason: r.querySelector('[data-col=reason]').textContent}])),
 }]))"""
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    """Debian's chromium, headless (never a browser Playwright would download)."""
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    from playwright.async_api import async_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 class Shot:
@@ -95,32 +79,9 @@ def stamped(ami: RawAmi, name: str, **fields: str) -> asyncio.Task[tuple[float, 
     return asyncio.create_task(wait())
 
 
-async def member_status(ami: RawAmi) -> dict[str, Frame]:
-    """The PBX's own view of handler-1: queue -> its QueueMember frame (QueueStatus)."""
-    start = len(ami.frames)
-    action_id = await ami.send("QueueStatus")
-    await ami.wait_for(lambda f: f.get("Event") == "QueueStatusComplete" and f.get("ActionID") == action_id, 5, start)
-    return {f["Queue"]: f for f in ami.frames[start:]
-            if f.get("Event") == "QueueMember" and f.get("ActionID") == action_id and f.get("Location") == MEMBER}
-
-
 async def pbx_shows(ami: RawAmi, paused: str | None, reason: str = "") -> dict[str, Frame]:
-    """Assert the member is in both queues with Paused == ``paused`` (and that PausedReason), or,
-    with ``paused`` None, in none. Retries briefly: QueueStatus may be read between two actions."""
-    deadline = time.monotonic() + 3
-    while True:
-        status = await member_status(ami)
-        if paused is None:
-            ok = status == {}
-        else:
-            ok = set(status) == set(QUEUES) and all(
-                s["Paused"] == paused and (paused == "0" or s.get("PausedReason") == reason) for s in status.values())
-        if ok or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.1)
-    seen = {q: (s.get("Paused"), s.get("PausedReason")) for q, s in status.items()}
-    assert ok, f"PBX member state {seen}, wanted paused={paused} reason={reason!r}"
-    return status
+    """handler-1 as the PBX shows it (QueueStatus): see :func:`tests.pbx.harness.member_shows`."""
+    return await member_shows(ami, MEMBER, QUEUES, paused, reason)
 
 
 async def board_follows(board: Any, since: float, what: str, check: Callable[[dict[str, Any]], bool]) -> float:
@@ -149,10 +110,6 @@ def counts(shown: dict[str, Any], **want: int) -> bool:
 def h1_shown(shown: dict[str, Any], state: str, reason: str = "") -> bool:
     row = line999(shown)["handlers"].get("h1")
     return row is not None and row["state"] == state and row["reason"] == reason
-
-
-async def desk_state(desk: Any, state: str, timeout: float = 3000) -> None:
-    await desk.wait_for_function("s => document.querySelector('#state').dataset.state === s", arg=state, timeout=timeout)
 
 
 async def history(intake: IntakeProcess) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ figures in /api/queues (bearer token) against the PBX's own queue_log.
 - abandoned while waiting (999, nobody ready, the caller hangs up),
 - abandoned while a handler's phone rings (101, the caller CANCELs),
 - ring-no-answer, then answered by another handler (999: h1's phone rings out after the
-  queue's 15 s, h1 is made not ready, h2 answers the next attempt).
+  queue's 15 s, intake pauses h1 for it, h2 answers the next attempt).
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ async def test_abandons_and_ring_no_answer_figures_match_queue_log(intake: Intak
         assert await asyncio.to_thread(runs[-1].wait, 20) == 0, runs[-1].output()
         closed_b = next(m for _, m in h1.messages if m["type"] == "pop.closed" and m["call_id"] == pop_b["call_id"])
         assert closed_b["reason"] == "abandoned"
+        # The caller hung up while h1's phone rang: no ring-out (no AgentRingNoAnswer), so h1 stays ready.
+        assert intake.handlers()["PJSIP/handler-1"]["state"] == "ready"
 
         # 3. h1 rings out (15 s), then h2 (made ready once h1 rings) answers.
         runs.append(sipp_dial("999", callers=["caller-8"], hangup_after=22.0))
@@ -49,9 +51,10 @@ async def test_abandons_and_ring_no_answer_figures_match_queue_log(intake: Intak
         intake.set_state("h2", "ready")
         _, closed_c = await h1.wait_for(lambda m: m["type"] == "pop.closed" and m["call_id"] == pop_c["call_id"], 20, "ring-out close")
         assert closed_c["reason"] == "rang-out"
-        # rrmemory would ring the absent h1 again (its position comes first once the round
-        # wraps): the absent handler goes not ready, as a supervisor (or, later, routing) would.
-        intake.set_state("h1", "not-ready", "away from desk")
+        # rrmemory would ring the absent h1 again once the round wraps: intake takes h1 out of
+        # distribution itself after the ring-out (routing.pause_after_ring_no_answer = 1).
+        await wait_until(lambda: (h := intake.handlers()["PJSIP/handler-1"])["state"] == "not-ready" and h["reason"] == "rang out",
+                         5, "h1 paused by intake for the ring-out")
         await h2.wait_for(lambda m: m["type"] == "pop" and m["call_id"] == pop_c["call_id"], 10, "999 pop on h2")
         await h2.wait_for(lambda m: m["type"] == "pop.answered" and m["call_id"] == pop_c["call_id"], 10, "answered by h2")
         assert await asyncio.to_thread(runs[-1].wait, 30) == 0, runs[-1].output()

@@ -1,0 +1,60 @@
+"""The edge of the ring-out rule: feed it the registry's notices, pause the handlers it names
+through :class:`~intake.handler_actions.HandlerDesk` (the same QueuePause the desktop's "Not
+ready" sends, on every queue the handler is in), log each with the call and the handler, count.
+
+The handler comes back with the desktop's Ready button; nothing here unpauses anyone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from intake.config import IntakeConfig
+from intake.errors import StateChangeFailed
+from intake.handler_actions import HandlerDesk, Wanted
+from intake.handlers import Handler
+from intake.registry import Notice
+from routing.ring_out import PauseForRingOut, RingOutRule, RingOuts
+
+log = structlog.get_logger("routing.ring_out")
+
+
+class RingOutDesk:
+    def __init__(self, config: IntakeConfig, desk: HandlerDesk, handlers: Callable[[str], Handler | None]) -> None:
+        r = config.routing
+        self.rule = RingOutRule(r.pause_after_ring_no_answer if r.enabled else 0, r.ring_no_answer_reason, config.wrapup_reason)
+        self.ring_outs = RingOuts(self.rule)
+        self.desk, self.handlers = desk, handlers
+        self.pauses: Counter[tuple[str, str, str]] = Counter()  # (line, queue, "paused" | "failed") -> count
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def handle(self, notices: list[Notice]) -> None:
+        for pause in self.ring_outs.feed(notices, self.handlers):
+            task = asyncio.get_running_loop().create_task(self._pause(pause))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _pause(self, p: PauseForRingOut) -> None:
+        with structlog.contextvars.bound_contextvars(call_id=p.call_id, handler_id=p.handler_id):
+            log.info("pausing_after_ring_out", queue=p.queue, ring_outs=p.ring_outs, reason=p.reason)
+            try:
+                await self.desk.request(p.handler_id, Wanted.NOT_READY, p.reason)
+            except StateChangeFailed as exc:  # they stay ready; their count starts again
+                self.pauses[(p.line, p.queue, "failed")] += 1
+                log.warning("ring_out_pause_failed", detail=exc.detail)
+            else:
+                self.pauses[(p.line, p.queue, "paused")] += 1
+
+    def view(self) -> dict[str, Any]:
+        """For /metrics: every ring-out seen and the pauses sent for them."""
+        return {"enabled": self.rule.after > 0, "after": self.rule.after, "reason": self.rule.reason,
+                "ring_outs": [{"line": line, "queue": q, "count": n} for (line, q), n in sorted(self.ring_outs.seen.items())],
+                "pauses": [{"line": line, "queue": q, "result": r, "count": n} for (line, q, r), n in sorted(self.pauses.items())]}
+
+    async def close(self) -> None:
+        await asyncio.gather(*self._tasks, return_exceptions=True)
