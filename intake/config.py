@@ -146,6 +146,9 @@ class CallbackConfig(_Section):
     escalate_seconds: Seconds = 300.0
     # A call-back's ring time at the caller's phone.
     ring_seconds: Seconds = 30.0
+    # A task offered to a handler whose desktop has been gone this long goes to another handler
+    # (a reload or a network blip shorter than this keeps the card).
+    desktop_grace_seconds: Seconds = 5.0
 
 
 class RoutingConfig(_Section):
