@@ -10,6 +10,7 @@ may not act on a task, with a message, and stores nothing from a refused request
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets as token_source
 from collections.abc import AsyncIterator, Callable
@@ -113,25 +114,41 @@ def closed_as(task_id: str, reason: str) -> Callable[[dict[str, Any]], bool]:
     return lambda m: m["type"] == "pop.closed" and m["call_id"] == f"callback:{task_id}" and m["reason"] == reason
 
 
+@contextlib.asynccontextmanager
+async def serving(sim: SimulatedPbx, redis: Any, tokens: dict[str, str]) -> AsyncIterator[Floor]:
+    """intake attached to ``sim``: offers come back half a second after a desktop goes."""
+    config = demo_config(sim.config, sim.port, 0, callback={"desktop_grace_seconds": 0.5, "escalate_seconds": 600})
+    secrets = {"ami.secret": sim.config.secret, "supervisors[0].token": tokens["sup1"]}
+    secrets |= {f"handlers[{i}].token": tokens[h.id] for i, h in enumerate(config.handlers)}
+    bound: list[int] = []
+    async with running_server(config, secrets, redis, bound=bound) as server:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{bound[0]}") as http:
+            world = Floor(sim, server, http, tokens, redis)
+            try:
+                yield world
+            finally:
+                for desk in world.desktops:
+                    await desk.close()
+
+
 @pytest.fixture
-async def floor(redis_client: Any) -> AsyncIterator[Floor]:
+async def sim() -> AsyncIterator[SimulatedPbx]:
     """Four handlers as in the demo, none in a queue yet (h1, h2 and h4 work 999); nobody answers
-    unless a test says so. Offers come back half a second after a desktop goes."""
-    sim_config = SimConfig(traffic=None, members_at_start=False, secret=token_source.token_urlsafe(12), tick=0.005)
-    async with SimulatedPbx(sim_config) as sim:
-        config = demo_config(sim_config, sim.port, 0, callback={"desktop_grace_seconds": 0.5, "escalate_seconds": 600})
-        tokens = {h.id: token_source.token_urlsafe(18) for h in config.handlers} | {"sup1": token_source.token_urlsafe(18)}
-        secrets = {"ami.secret": sim_config.secret, "supervisors[0].token": tokens["sup1"]}
-        secrets |= {f"handlers[{i}].token": tokens[h.id] for i, h in enumerate(config.handlers)}
-        bound: list[int] = []
-        async with running_server(config, secrets, redis_client, bound=bound) as server:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{bound[0]}") as http:
-                world = Floor(sim, server, http, tokens, redis_client)
-                try:
-                    yield world
-                finally:
-                    for desk in world.desktops:
-                        await desk.close()
+    unless a test says so."""
+    async with SimulatedPbx(SimConfig(traffic=None, members_at_start=False, secret=token_source.token_urlsafe(12),
+                                      tick=0.005)) as pbx:
+        yield pbx
+
+
+@pytest.fixture
+def tokens() -> dict[str, str]:
+    return {h: token_source.token_urlsafe(18) for h in ("h1", "h2", "h3", "h4", "sup1")}
+
+
+@pytest.fixture
+async def floor(sim: SimulatedPbx, redis_client: Any, tokens: dict[str, str]) -> AsyncIterator[Floor]:
+    async with serving(sim, redis_client, tokens) as world:
+        yield world
 
 
 async def test_an_offer_goes_to_the_next_ready_handler_when_its_handler_leaves_and_stays_once_called(floor: Floor):
@@ -268,3 +285,29 @@ async def test_a_new_call_from_the_number_closes_the_task_on_the_desktop_and_sup
         await picture(lambda tasks: tasks == [])
     saved = await floor.stored(task_id)
     assert saved["status"] == "closed" and saved["history"][-1].split(" ", 1)[1].startswith("caller called again (call ")
+
+
+async def test_after_a_restart_a_call_back_under_way_is_still_its_handlers_and_open_ones_are_offered_afresh(
+        sim: SimulatedPbx, redis_client: Any, tokens: dict[str, str]):
+    async with serving(sim, redis_client, tokens) as floor:
+        h1 = await floor.desktop("h1")
+        calling, waiting = await floor.abandoned_999("07700900051"), await floor.abandoned_999("07700900052")
+        await floor.state("h1", "ready")
+        await h1.expect(offer_of(calling))
+        assert (await floor.http.post(f"/api/callbacks/{calling}/start", headers=floor.auth("h1"))).status_code == 200
+        await h1.expect(offer_of(calling, status="calling"))
+        await floor.state("h2", "ready")
+        await floor.desktop("h2")
+        await until(lambda: floor.server.callbacks.tasks[waiting].offered_to == "h2")
+        await floor.server.callbacks.close()
+
+    async with serving(sim, redis_client, tokens) as floor:  # intake restarted; the PBX kept h1 and h2
+        h1 = await floor.desktop("h1")
+        card = await h1.expect(lambda m: m["type"] == "snapshot")
+        assert [(p["call_id"], p["status"]) for p in card["pops"]] == [(f"callback:{calling}", "calling")]
+        h2 = await floor.desktop("h2")
+        await h2.expect(offer_of(waiting))  # offered afresh: the old offer died with the old server
+        listed = (await floor.http.get("/api/callbacks", headers=floor.auth("sup1"))).json()["callbacks"]
+        assert {t["id"]: (t["status"], t["offered_to"]) for t in listed} == {calling: ("calling", "h1"), waiting: ("open", "h2")}
+        r = await floor.http.post(f"/api/callbacks/{calling}/outcome", headers=floor.auth("h1"), json={"contact": "no-answer"})
+        assert r.status_code == 200, r.text
