@@ -18,6 +18,8 @@ export class CallbackCard {
   constructor(token) {
     this.token = token; // () => the signed-in handler's token
     this.task = null; // the newest "callback" message for the card on show
+    // One grading vocabulary on the page: the call outcome form's.
+    for (const option of $("grading").options) if (option.value) $("cb-grading").append(option.cloneNode(true));
     $("cb-start").addEventListener("click", () => this.start());
     $("cb-outcome").addEventListener("submit", (event) => { event.preventDefault(); this.save(); });
   }
