@@ -41,8 +41,25 @@ def _demo(args: argparse.Namespace) -> int:
     from intake.demo import run_demo
 
     asyncio.run(run_demo(port=args.port, json_line=args.json, seed=args.seed, speed=args.speed,
-                          callers=args.callers, log_level=args.log_level))
+                          callers=args.callers, rates=dict(args.rate), escalate_callbacks=args.escalate_callbacks,
+                          log_level=args.log_level))
     return 0
+
+
+def _rate(text: str) -> tuple[str, float]:
+    from telephony.simulator import SimConfig
+
+    queue, sep, value = text.partition("=")
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = -1.0
+    if not sep or not rate >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not QUEUE=CALLS_PER_MINUTE (a number >= 0)")
+    queues = [q.name for q in SimConfig().queues]
+    if queue not in queues:
+        raise argparse.ArgumentTypeError(f"no queue {queue!r} in the demo: {' or '.join(queues)}")
+    return queue, rate
 
 
 def _history_import(args: argparse.Namespace) -> int:
@@ -71,6 +88,10 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=999)
     d.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times faster")
     d.add_argument("--callers", type=int, default=40, help="distinct caller numbers (few: callers ring again soon)")
+    d.add_argument("--rate", type=_rate, action="append", default=[], metavar="QUEUE=PER_MINUTE",
+                   help="calls per simulated minute into a queue (emergency, non-emergency); 0 turns its traffic off")
+    d.add_argument("--escalate-callbacks", type=float, default=300.0, metavar="SECONDS",
+                   help="call-back tasks open this long (simulated seconds) are escalated to supervisors")
     d.add_argument("--log-level", default="warning")
     d.set_defaults(run=_demo)
 

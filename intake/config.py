@@ -146,8 +146,12 @@ class CallbackConfig(_Section):
     exten: str = Field("{number}", min_length=1)
     # An open task older than this is escalated to supervisors.
     escalate_seconds: Seconds = 300.0
-    # A call-back's ring time at the caller's phone.
+    # How long the handler's phone rings for a call-back they started (Originate Timeout); the
+    # caller's phone rings as long as the dialplan's Dial() says.
     ring_seconds: Seconds = 30.0
+    # A task offered to a handler whose desktop has been gone this long goes to another handler
+    # (a reload or a network blip shorter than this keeps the card).
+    desktop_grace_seconds: Seconds = 5.0
 
 
 class RoutingConfig(_Section):

@@ -8,6 +8,7 @@ first pops a newcomer sees already carry history. Tokens are made afresh on ever
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import secrets as token_source
 import sys
@@ -31,7 +32,9 @@ SEEDED_MARKERS = [
 ]
 
 
-def demo_config(sim: SimConfig, ami_port: int, http_port: int) -> IntakeConfig:
+def demo_config(sim: SimConfig, ami_port: int, http_port: int, *, callback: dict[str, Any] | None = None) -> IntakeConfig:
+    """``callback``: keys of ``[routing.callback]`` to set (the demo escalates sooner, tests take
+    offers back sooner)."""
     # Wrap-up runs on the wall clock: a few simulated seconds, so four handlers keep up.
     wrapup = round(max(0.5, 4.0 / sim.speed), 2)
     lines: dict[str, list[str]] = {}
@@ -49,7 +52,7 @@ def demo_config(sim: SimConfig, ami_port: int, http_port: int) -> IntakeConfig:
         "supervisors": [{"id": "sup1", "name": "Demo supervisor", "token": "env:INTAKE_DEMO_TOKEN_SUP1"}],
         # The simulated handlers let a few calls ring out but never press Ready: paused for it,
         # they would stay out for good and the demo would run down to nobody answering.
-        "routing": {"pause_after_ring_no_answer": 0},
+        "routing": {"pause_after_ring_no_answer": 0, "callback": callback or {}},
     }
     return parse(raw, "<demo>")
 
@@ -62,15 +65,21 @@ async def seed_history(server: IntakeServer) -> None:
 
 
 async def run_demo(*, port: int = 8080, json_line: bool = False, seed: int = 999, speed: float = 1.0,
-                   callers: int = 40, log_level: str = "warning") -> None:
+                   callers: int = 40, rates: dict[str, float] | None = None, escalate_callbacks: float = 300.0,
+                   log_level: str = "warning") -> None:
     logs.configure(log_level)
     redact_tokens_in_server_logs()
     # intake manages wrap-up (a timed pause after each call), so the simulated handlers leave
     # pausing to it. ``callers`` sizes the caller pool: a tiny pool makes numbers ring again soon.
+    # ``rates`` (queue -> calls per simulated minute) replaces the default arrival rates: with a
+    # queue at 0 a script places that queue's calls itself (the browser tests' call-backs do).
     traffic = TrafficProfile(handlers_pause_themselves=False, caller_pool=callers)
+    if rates:
+        arrivals = {**dict(traffic.arrivals_per_second), **{q: per_minute / 60 for q, per_minute in rates.items()}}
+        traffic = dataclasses.replace(traffic, arrivals_per_second=tuple(arrivals.items()))
     sim_config = SimConfig(seed=seed, speed=speed, secret=token_source.token_urlsafe(16), traffic=traffic)
     async with SimulatedPbx(sim_config) as sim:
-        config = demo_config(sim_config, sim.port, port)
+        config = demo_config(sim_config, sim.port, port, callback={"escalate_seconds": escalate_callbacks})
         secrets = {"ami.secret": sim_config.secret}
         tokens = {h.id: token_source.token_urlsafe(18) for h in config.handlers}
         secrets.update({f"handlers[{i}].token": tokens[h.id] for i, h in enumerate(config.handlers)})

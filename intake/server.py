@@ -37,7 +37,7 @@ from screenpop.errors import NotYourCall, UnknownCall
 from screenpop.history import HistoryConfig, HistoryStore
 from screenpop.models import Outcome
 from screenpop.web import desktop_endpoint, redact_tokens_in_server_logs
-from telephony.events import CallQueued, DomainEvent
+from telephony.events import CallQueued, DomainEvent, OriginateFinished
 from telephony.session import AmiSession
 
 log = structlog.get_logger("intake.server")
@@ -106,7 +106,7 @@ class IntakeServer:
         self.ring_outs = RingOutDesk(config, self.desk, self.registry.handlers.get)
         self.steering = Steering(config, self.registry, self.session, self.pbx_now)
         self.callbacks = CallbackDesk(config, self.registry, CallbackStore(redis, config.redis.key_prefix), self.hub,
-                                      self.session, self.pbx_now)
+                                      self.session, self.pbx_now, on_change=self._picture_changed)
         self.journal = CallJournal(redis, config.redis.key_prefix)
         self.prometheus = prometheus_registry(IntakeCollector(self.queue_report, self.handler_views,
                                                               lambda: self.session.counters, self.steering.view,
@@ -132,6 +132,8 @@ class IntakeServer:
         self._handle(notices)
         if isinstance(event, CallQueued):
             self.callbacks.caller_called_again(event.caller_number, event.call_id)
+        elif isinstance(event, OriginateFinished):
+            self.callbacks.originate_finished(event)
         if notices and self._policy_due is None:
             # Every event in the next few ms shares one evaluation: the policy reads the whole
             # floor (every handler), and a burst of events must not run it once per frame.
@@ -141,6 +143,9 @@ class IntakeServer:
         self._policy_due = None
         self.steering.evaluate()
         self.callbacks.evaluate()
+
+    def _picture_changed(self) -> None:
+        self._dirty = True
 
     def _handle(self, notices: list[Notice]) -> None:
         if notices:
@@ -198,8 +203,8 @@ class IntakeServer:
             self.callbacks.evaluate()
             self.steering.evaluate()  # waits grow by themselves: the target comes at risk between events
             now = time.monotonic()
-            # Waits grow by themselves: refresh at least once a second while calls wait.
-            if self._dirty or (now - last_publish >= 1.0 and self.registry.waiting_calls()):
+            # Waits grow by themselves: refresh at least once a second while calls (or call-backs) wait.
+            if self._dirty or (now - last_publish >= 1.0 and (self.registry.waiting_calls() or self.callbacks.tasks)):
                 self._dirty = False
                 last_publish = now
                 self.supervisors.publish()

@@ -14,9 +14,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from intake.auth import Principal, Role
-from intake.errors import StateChangeFailed
+from intake.web_callbacks import add_callback_routes
 from intake.web_ui import add_ui_routes
-from routing.callback_desk import NoSuchTask
 from screenpop.errors import BadMessage, NotANumber, NotYourCall, OutcomeRejected, UnknownCall
 from screenpop.inbound import OutcomeSubmission, parse_client_message
 from screenpop.models import Marker, MarkerKind, Outcome, describe, is_history_number
@@ -135,36 +134,9 @@ def create_app(server: IntakeServer) -> FastAPI:
             raise HTTPException(422, str(exc)) from None
         return {"call_id": outcome.call_id, "status": "saved"}
 
-    @app.get("/api/callbacks", tags=["supervisor"])
-    async def callbacks(server: Server, who: Supervisor) -> dict[str, Any]:
-        """Open call-back tasks of abandoned 999 calls, oldest first (``escalated`` ones first to chase)."""
-        return {"callbacks": server.callbacks.view()}
-
-    @app.post("/api/callbacks/{task_id}/start", tags=["handler"])
-    async def start_callback(task_id: str, server: Server, who: Anyone) -> dict[str, str]:
-        """Ring my phone, then the caller's number (the task must be offered to me)."""
-        try:
-            await server.callbacks.start(who.id, task_id)
-        except NoSuchTask as exc:
-            raise HTTPException(404, str(exc)) from None
-        except StateChangeFailed as exc:
-            raise HTTPException(503, exc.detail) from None
-        return {"task_id": task_id, "status": "calling"}
-
-    @app.post("/api/callbacks/{task_id}/outcome", tags=["handler"])
-    async def callback_outcome(task_id: str, body: dict[str, Any], server: Server, who: Anyone) -> dict[str, str]:
-        """Body ``{"outcome": "..."}``: what came of the call-back; closes the task."""
-        outcome = body.get("outcome")
-        if not isinstance(outcome, str) or not outcome.strip() or len(outcome) > 500:
-            raise HTTPException(422, "outcome must be a non-empty string of at most 500 characters")
-        try:
-            server.callbacks.record_outcome(who.id, task_id, outcome.strip())
-        except NoSuchTask as exc:
-            raise HTTPException(404, str(exc)) from None
-        return {"task_id": task_id, "status": "closed"}
-
     app.router.add_websocket_route("/ws/desktop", server.desktop_endpoint)
     add_ui_routes(app, server, _principal, _supervisor)
+    add_callback_routes(app, server, _principal, _supervisor)
 
     @app.websocket("/ws/supervisor")
     async def supervisor(websocket: WebSocket, token: str = Query("")) -> None:

@@ -1,5 +1,6 @@
-"""The edge of call-backs: open tasks from the registry's notices, offer them to desktops,
-originate the call-back from the handler's phone, close them, escalate the forgotten ones.
+"""The edge of call-backs: open tasks from the registry's notices, offer them to desktops (and
+take them back), originate the call-back from the handler's phone, close them, escalate the
+forgotten ones.
 
 The rules are in :mod:`routing.callbacks`; this class holds the open tasks in memory (Redis
 holds them across restarts), writes every change through, and does the I/O.
@@ -8,45 +9,65 @@ holds them across restarts), writes every change through, and does the I/O.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 
 from intake.calls import CallState
 from intake.config import IntakeConfig
-from intake.errors import StateChangeFailed
 from intake.handlers import HandlerState
 from intake.registry import Finished, Notice, Registry
-from routing.callbacks import CallbackStore, CallbackTask, escalations, linked, to_offer
+from routing.callbacks import (
+    CallbackOutcome,
+    CallbackStore,
+    CallbackTask,
+    Taker,
+    escalations,
+    linked,
+    originate_failure,
+    ready,
+    to_offer,
+    withdrawals,
+)
+from routing.errors import CallbackNotStarted, NoSuchTask, TaskConflict
 from routing.policy import EMERGENCY
 from screenpop.delivery import DesktopHub
 from screenpop.messages import CallbackOffer, PopClosed
 from telephony import actions
-from telephony.errors import ActionError
+from telephony.errors import ActionError, ActionFailed, NotConnected, UnsafeActionValue
+from telephony.events import OriginateFinished
 
 log = structlog.get_logger("routing.callbacks")
 
-
-class NoSuchTask(LookupError):
-    def __init__(self, task_id: str, handler_id: str) -> None:
-        super().__init__(f"no call-back task {task_id} is offered to {handler_id}")
-        self.task_id, self.handler_id = task_id, handler_id
+CLOSED_MEMORY = 1000  # recently closed tasks: a late click on a closed card is told why, not "no such task"
+Closing = Literal["callback-closed", "callback-linked"]
 
 
 class CallbackDesk:
     def __init__(self, config: IntakeConfig, registry: Registry, store: CallbackStore, hub: DesktopHub,
-                 sender: Any, now: Callable[[], float]) -> None:
+                 sender: Any, now: Callable[[], float], on_change: Callable[[], None] = lambda: None) -> None:
         self.config, self.registry, self.store, self.hub, self.sender, self.now = config, registry, store, hub, sender, now
         self.rules = config.routing.callback
-        self.tasks: dict[str, CallbackTask] = {}
+        self.on_change = on_change  # the supervisors' picture shows the open tasks
+        self.tasks: dict[str, CallbackTask] = {}  # open and calling ones only
+        self.closed: OrderedDict[str, str] = OrderedDict()  # task id -> why it closed
+        self._originating: dict[str, str] = {}  # Originate ActionID -> task id, until its OriginateResponse
+        self._desktop_seen: dict[str, float] = {}  # handler id -> when a desktop of theirs was last connected
+        self._takers = [(h.id, h.member) for h in config.handlers
+                        if any((line := config.line_of(q)) is not None and line.name == EMERGENCY for q in h.queues)]
         self._writes: set[asyncio.Task[None]] = set()
 
     async def restore(self) -> None:
-        """Open tasks from Redis after a restart; offers are made afresh (desktops reconnect)."""
+        """Open tasks from Redis after a restart. Offers are made afresh (desktops reconnect); a
+        task being called stays with its handler, whose desktop finds its card again."""
         for task in await self.store.load_open():
-            task.offered_to = None
             self.tasks[task.id] = task
+            if task.status == "calling" and task.offered_to:
+                self._show(task)
+            else:
+                task.status, task.offered_to = "open", None
         log.info("callbacks_restored", open=len(self.tasks))
 
     # --- from the event path ---------------------------------------------------------------
@@ -60,90 +81,165 @@ class CallbackDesk:
                 task.note(task.abandoned_at, f"abandoned after {task.waited_seconds:.1f} s in {c.queue}")
                 self.tasks[task.id] = task
                 log.info("callback_opened", task_id=task.id, number=task.number, waited=task.waited_seconds)
-                self._save(task)
+                self._changed(task)
 
     def caller_called_again(self, number: str, call_id: str) -> None:
         """A new call from a number with an open task: the caller got through; close it."""
         for task in linked(list(self.tasks.values()), number):
-            self._close(task, f"caller called again (call {call_id})")
+            self._close(task, f"caller called again (call {call_id})", "callback-linked")
+
+    def originate_finished(self, event: OriginateFinished) -> None:
+        """The PBX's word on a call-back's first leg: the handler's phone answered, or it did not
+        and the task is the handler's to try again, with the reason on their card."""
+        task = self.tasks.get(self._originating.pop(event.action_id, ""))
+        if task is None or task.status != "calling":
+            return
+        if event.answered:
+            task.note(event.at, "handler's phone answered: the PBX is ringing the caller")
+        else:
+            task.status, task.problem = "open", originate_failure(event.reason)
+            task.note(event.at, f"call-back did not start: {task.problem}")
+            log.warning("callback_not_started", task_id=task.id, reason=event.reason, channel=event.channel)
+        self._show(task)
+        self._changed(task)
 
     def evaluate(self) -> None:
-        """Offer open tasks to ready 999 handlers; escalate tasks open too long."""
-        if not any(t.status != "closed" for t in self.tasks.values()):
+        """Take tasks back from handlers who cannot take them now, offer open tasks to ready 999
+        handlers, escalate tasks open too long."""
+        if not self.tasks:
             return  # the common case, on every tick: nothing to look at
         now = self.now()
-        ready = [h.id for h in self.config.handlers if self._ready_for_999(h.member, h.queues)]
-        busy = {t.id: t.offered_to for t in self.tasks.values() if t.offered_to and t.status != "closed"}
-        for task, handler_id in to_offer(list(self.tasks.values()), ready, busy):
+        takers = self._floor(now)
+        for task, why in withdrawals(list(self.tasks.values()), takers):
+            self._withdraw(task, why, now)
+        busy = {t.id: t.offered_to for t in self.tasks.values() if t.offered_to}
+        for task, handler_id in to_offer(list(self.tasks.values()), ready(takers), busy):
             task.offered_to = handler_id
             task.note(now, f"offered to {handler_id}")
-            self.hub.publish(handler_id, self._offer(task), active=True)
+            self._show(task)
             log.info("callback_offered", task_id=task.id, handler_id=handler_id)
-            self._save(task)
+            self._changed(task)
         for task in escalations(list(self.tasks.values()), now, self.rules.escalate_seconds):
             task.escalated = True
             task.note(now, "escalated to supervisors")
             log.warning("callback_escalated", task_id=task.id, number=task.number, open_seconds=round(now - task.abandoned_at, 1))
-            self._save(task)
+            if task.offered_to:
+                self._show(task)
+            self._changed(task)
 
     # --- from the desktop ------------------------------------------------------------------
 
-    async def start(self, handler_id: str, task_id: str) -> None:
+    async def start(self, handler_id: str, task_id: str) -> CallbackTask:
         """Ring the handler's phone; when they answer, the PBX dials the caller (dialplan context)."""
-        task = self._offered(handler_id, task_id)
+        task = self._mine(handler_id, task_id)
+        if task.status == "calling":
+            raise TaskConflict(task_id, handler_id, "the call-back is already under way")
         member = next(h.member for h in self.config.handlers if h.id == handler_id)
         action = actions.originate(member, self.rules.context, self.rules.exten.format(number=task.number),
                                    caller_id=f"Call-back <{task.number}>", timeout_ms=int(self.rules.ring_seconds * 1000),
                                    variables={"INTAKE_CALLBACK": task.id})
+        # Calling before the PBX answers: a second click meanwhile must not ring the caller twice.
+        task.status, task.problem = "calling", ""
+        self._originating[action.action_id] = task.id
         try:
             await self.sender.send(action)
+        except (ActionFailed, NotConnected, UnsafeActionValue) as exc:
+            # Certainly not carried out: the task is the handler's to try again.
+            self._originating.pop(action.action_id, None)
+            task.status = "open"
+            refused = isinstance(exc, ActionFailed)
+            detail = f"the PBX refused it: {exc.message}" if isinstance(exc, ActionFailed) else f"the PBX could not be reached ({exc})"
+            task.note(self.now(), f"call-back by {handler_id} not started: {detail}")
+            self._save(task)
+            raise CallbackNotStarted(task_id, detail, refused=refused) from None
         except ActionError as exc:
-            raise StateChangeFailed(handler_id, "call-back", f"the PBX did not originate: {exc}", refused=False) from None
-        task.status = "calling"
+            # Timed out or cut off after sending: the phone may ring yet. Left calling, never re-sent.
+            task.note(self.now(), f"call-back by {handler_id}: the PBX did not confirm ({exc})")
+            self._show(task)
+            self._changed(task)
+            raise CallbackNotStarted(task_id, "the PBX did not confirm it; your phone may still ring, so record the"
+                                     " outcome rather than starting it again", refused=False) from None
         task.note(self.now(), f"call-back started by {handler_id}")
         log.info("callback_started", task_id=task.id, handler_id=handler_id)
-        self._save(task)
+        self._show(task)
+        self._changed(task)
+        return task
 
-    def record_outcome(self, handler_id: str, task_id: str, outcome: str) -> CallbackTask:
-        task = self._offered(handler_id, task_id)
+    def record_outcome(self, handler_id: str, task_id: str, outcome: CallbackOutcome) -> CallbackTask:
+        task = self._mine(handler_id, task_id)
         task.outcome = outcome
-        self._close(task, f"outcome from {handler_id}: {outcome}")
+        self._close(task, f"outcome from {handler_id}: {outcome.summary()}", "callback-closed")
         return task
 
     # --- views -----------------------------------------------------------------------------
 
     def view(self) -> list[dict[str, Any]]:
-        return [t.model_dump(mode="json") for t in sorted(self.tasks.values(), key=lambda t: t.abandoned_at)]
+        """Open tasks, oldest first, with how long each has been open (PBX clock)."""
+        now = self.now()
+        return [{**t.model_dump(mode="json"), "age_seconds": round(max(0.0, now - t.abandoned_at), 1)}
+                for t in sorted(self.tasks.values(), key=lambda t: t.abandoned_at)]
 
     async def close(self) -> None:
         await asyncio.gather(*self._writes, return_exceptions=True)
 
     # --- inside ----------------------------------------------------------------------------
 
-    def _ready_for_999(self, member: str, queues: list[str]) -> bool:
-        h = self.registry.handlers.get(member)
-        on_999 = any(self.config.line_of(q) is not None and self.config.line_of(q).name == EMERGENCY for q in queues)
-        return on_999 and h is not None and h.state(self.config.wrapup_reason)[0] is HandlerState.READY
+    def _floor(self, now: float) -> list[Taker]:
+        """The 999 handlers: their state, and whether a desktop of theirs is there to show a card."""
+        takers = []
+        for handler_id, member in self._takers:
+            if self.hub.sockets(handler_id):
+                self._desktop_seen[handler_id] = now
+            seen = self._desktop_seen.get(handler_id)
+            h = self.registry.handlers.get(member)
+            state = h.state(self.config.wrapup_reason)[0] if h is not None else HandlerState.LOGGED_OUT
+            takers.append(Taker(handler_id, state, seen is not None and now - seen <= self.rules.desktop_grace_seconds))
+        return takers
 
-    def _offered(self, handler_id: str, task_id: str) -> CallbackTask:
+    def _mine(self, handler_id: str, task_id: str) -> CallbackTask:
         task = self.tasks.get(task_id)
-        if task is None or task.offered_to != handler_id or task.status == "closed":
-            raise NoSuchTask(task_id, handler_id)
+        if task is None:
+            if task_id in self.closed:
+                raise TaskConflict(task_id, handler_id, f"already closed: {self.closed[task_id]}")
+            raise NoSuchTask(task_id)
+        if task.offered_to != handler_id:
+            raise TaskConflict(task_id, handler_id, "it is offered to another handler, not to you" if task.offered_to
+                               else "it is not offered to you (it waits for a ready 999 handler)")
         return task
 
-    def _offer(self, task: CallbackTask) -> CallbackOffer:
-        return CallbackOffer(call_id=f"callback:{task.id}", task_id=task.id, number=task.number, abandoned_at=task.abandoned_at,
-                             waited_seconds=task.waited_seconds, queue=task.queue, history=tuple(task.history))
+    def _show(self, task: CallbackTask) -> None:
+        """Put the task as it now stands on its handler's desktop (a newer card replaces the old)."""
+        assert task.offered_to is not None
+        self.hub.publish(task.offered_to, CallbackOffer(
+            call_id=f"callback:{task.id}", task_id=task.id, number=task.number, abandoned_at=task.abandoned_at,
+            waited_seconds=task.waited_seconds, queue=task.queue, history=tuple(task.history),
+            status="calling" if task.status == "calling" else "open", escalated=task.escalated, problem=task.problem,
+        ), active=True)
 
-    def _close(self, task: CallbackTask, why: str) -> None:
+    def _withdraw(self, task: CallbackTask, why: str, now: float) -> None:
+        handler_id, task.offered_to = task.offered_to, None
+        assert handler_id is not None
+        task.note(now, f"taken back from {handler_id}: {why}")
+        self.hub.publish(handler_id, PopClosed(call_id=f"callback:{task.id}", reason="callback-withdrawn", at=now), active=False)
+        log.info("callback_withdrawn", task_id=task.id, handler_id=handler_id, why=why)
+        self._changed(task)
+
+    def _close(self, task: CallbackTask, why: str, reason: Closing) -> None:
         now = self.now()
         task.status = "closed"
         task.note(now, why)
         self.tasks.pop(task.id, None)
+        self.closed[task.id] = why
+        while len(self.closed) > CLOSED_MEMORY:
+            self.closed.popitem(last=False)
         if task.offered_to:
-            self.hub.publish(task.offered_to, PopClosed(call_id=f"callback:{task.id}", reason="callback-closed", at=now), active=False)
+            self.hub.publish(task.offered_to, PopClosed(call_id=f"callback:{task.id}", reason=reason, at=now), active=False)
         log.info("callback_closed", task_id=task.id, why=why)
+        self._changed(task)
+
+    def _changed(self, task: CallbackTask) -> None:
         self._save(task)
+        self.on_change()
 
     def _save(self, task: CallbackTask) -> None:
         snapshot = task.model_copy(deep=True)

@@ -1,21 +1,54 @@
 """Call-back tasks for abandoned 999 calls: what one is, the pure rules, and where it is kept.
 
 Every abandoned 999 call needs a call-back tracked to an outcome. A task is opened when the
-registry settles a 999 call as abandoned; it is offered to one ready 999 handler at a time;
-the handler starts the call-back (an Originate from their phone) and records the outcome,
-which closes it. A new call from the same number while a task is open closes it too (the
-caller got through). A task left open past ``escalate_seconds`` is escalated to supervisors.
-Tasks live in one Redis hash, so an intake restart finds the open ones again.
+registry settles a 999 call as abandoned; it is offered to one ready 999 handler at a time
+(one with a desktop to show it on); the handler starts the call-back (an Originate from their
+phone) and records the outcome, which closes it. A new call from the same number while a task
+is open closes it too (the caller got through). A task left open past ``escalate_seconds`` is
+escalated to supervisors. Tasks live in one Redis hash, so an intake restart finds the open
+ones again.
+
+An offer is not a promise: while nobody has started the call-back, a task goes back to be
+offered again as soon as its handler can no longer take it (:func:`withdrawals`). A task being
+called stays with the handler whose phone is on it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import structlog
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+from intake.handlers import HandlerState
+from screenpop.models import Grading, Notes
 
 Status = Literal["open", "calling", "closed"]
+Contact = Literal["reached", "no-answer", "voicemail", "unobtainable"]
+"""What the call-back got: the caller, nobody, their voicemail, or a number that does not ring."""
+
+
+class CallbackOutcome(BaseModel):
+    """What came of a call-back, as the handler files it. ``grading`` and ``notes`` are a call
+    outcome's (same vocabulary, same limits); a caller reached must be graded like any call."""
+
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+
+    contact: Contact
+    grading: Grading | None = None
+    notes: Notes = ""
+
+    @model_validator(mode="after")
+    def _graded_when_reached(self) -> CallbackOutcome:
+        if self.contact == "reached" and self.grading is None:
+            raise PydanticCustomError("grading_required", "grading: required when the caller was reached")
+        return self
+
+    def summary(self) -> str:
+        graded = f", {self.grading}" if self.grading else ""
+        return f"{self.contact}{graded}" + (f": {self.notes[:80]}" if self.notes else "")
 
 
 class CallbackTask(BaseModel):
@@ -29,11 +62,70 @@ class CallbackTask(BaseModel):
     status: Status = "open"
     offered_to: str | None = None  # handler id whose desktop shows it
     escalated: bool = False
-    outcome: str | None = None
+    outcome: CallbackOutcome | None = None
+    problem: str = ""  # why the last call-back did not go through (shown on the handler's card)
     history: list[str] = []
 
     def note(self, at: float, what: str) -> None:
         self.history.append(f"{at:.3f} {what}")
+
+
+@dataclass(frozen=True, slots=True)
+class Taker:
+    """A handler of the 999 line as the call-back rules see them."""
+
+    handler_id: str
+    state: HandlerState
+    desktop: bool  # a desktop of theirs is connected, or was within the grace for a reload
+
+
+AWAY = {HandlerState.NOT_READY: "went not ready", HandlerState.LOGGED_OUT: "logged out"}
+"""States in which a handler gives back the call-backs offered to them (wrap-up and a queue call
+do not: they are back in a moment, and the card waits for them)."""
+
+FAILED_ORIGINATE = {
+    0: "your phone could not be reached",
+    1: "your phone hung up",
+    3: "your phone was not answered",
+    5: "your phone is busy",
+    8: "the PBX is congested",
+}
+"""OriginateResponse ``Reason`` (the last control frame Asterisk saw on the originated channel)
+in the handler's words."""
+
+
+def ready(takers: list[Taker]) -> list[str]:
+    """Handlers a task may be offered to, in the order given: ready, with a desktop to show it."""
+    return [t.handler_id for t in takers if t.state is HandlerState.READY and t.desktop]
+
+
+def to_offer(tasks: list[CallbackTask], ready: list[str], busy_with: dict[str, str]) -> list[tuple[CallbackTask, str]]:
+    """Oldest unoffered open tasks paired with ready handlers (in the order given) who are not
+    already offered a task: one call-back on a desktop at a time."""
+    free = [h for h in ready if h not in busy_with.values()]
+    waiting = sorted((t for t in tasks if t.status == "open" and t.offered_to is None), key=lambda t: t.abandoned_at)
+    return list(zip(waiting, free))
+
+
+def withdrawals(tasks: list[CallbackTask], takers: list[Taker]) -> list[tuple[CallbackTask, str]]:
+    """Offered tasks nobody has started whose handler can no longer take them, with why: they go
+    back to be offered again. A task being called is never withdrawn."""
+    by_id = {t.handler_id: t for t in takers}
+    out = []
+    for task in tasks:
+        if task.status == "open" and task.offered_to is not None:
+            why = _cannot_take(by_id.get(task.offered_to))
+            if why:
+                out.append((task, why))
+    return out
+
+
+def _cannot_take(taker: Taker | None) -> str:
+    if taker is None:
+        return "no longer works the 999 line"
+    if taker.state in AWAY:
+        return AWAY[taker.state]
+    return "" if taker.desktop else "desktop disconnected"
 
 
 def escalations(tasks: list[CallbackTask], now: float, escalate_seconds: float) -> list[CallbackTask]:
@@ -46,12 +138,8 @@ def linked(tasks: list[CallbackTask], number: str) -> list[CallbackTask]:
     return [t for t in tasks if t.status != "closed" and number and t.number == number]
 
 
-def to_offer(tasks: list[CallbackTask], ready: list[str], busy_with: dict[str, str]) -> list[tuple[CallbackTask, str]]:
-    """Oldest unoffered open tasks paired with ready handlers (in the order given) who are not
-    already offered a task: one call-back on a desktop at a time."""
-    free = [h for h in ready if h not in busy_with.values()]
-    waiting = sorted((t for t in tasks if t.status == "open" and t.offered_to is None), key=lambda t: t.abandoned_at)
-    return list(zip(waiting, free))
+def originate_failure(reason: int) -> str:
+    return FAILED_ORIGINATE.get(reason, f"the PBX could not connect your phone (reason {reason})")
 
 
 class CallbackStore:

@@ -20,7 +20,10 @@ from pydantic import BaseModel, ConfigDict, SerializeAsAny
 
 from screenpop.models import Disposition, Grading, Line, MarkerKind
 
-CloseReason = Literal["answered-elsewhere", "abandoned", "ended", "rang-out", "callback-closed"]
+CloseReason = Literal["answered-elsewhere", "abandoned", "ended", "rang-out",
+                      "callback-closed", "callback-linked", "callback-withdrawn"]
+"""The call-back reasons: its outcome was filed; the caller called again; it went back to be
+offered to another handler (this one went not ready, logged out or lost their desktop)."""
 PopFlag = Literal["silent-call", "repeat-caller"]
 HistoryStatus = Literal["ok", "withheld", "unavailable"]
 """withheld: no number to look up; unavailable: the lookup failed, the pop went without it."""
@@ -118,7 +121,11 @@ class PopClosed(HandlerMessage):
 
 class CallbackOffer(HandlerMessage):
     """An abandoned 999 caller to ring back: offered to a ready 999 handler. ``call_id`` is
-    ``callback:<task id>`` so it shares the stream's resume and close rules with pops."""
+    ``callback:<task id>`` so it shares the stream's resume and close rules with pops.
+
+    Sent again whenever the task changes while it is on the desktop (the call-back started, the
+    PBX could not ring the handler's phone, it was escalated): the newest one is what to show.
+    """
 
     type: Literal["callback"] = "callback"
     task_id: str
@@ -126,7 +133,10 @@ class CallbackOffer(HandlerMessage):
     abandoned_at: float
     waited_seconds: float
     queue: str
-    history: tuple[str, ...]  # what happened to the task so far, oldest first
+    history: tuple[str, ...]  # what happened to the task so far, oldest first: "<epoch> <what>"
+    status: Literal["open", "calling"] = "open"
+    escalated: bool = False
+    problem: str = ""  # why the last call-back did not go through, in the handler's words
 
 
 # --- replies to one socket ----------------------------------------------------------------------

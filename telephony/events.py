@@ -129,6 +129,19 @@ class ChannelHungUp:
     cause: int
 
 
+@dataclass(frozen=True, slots=True)
+class OriginateFinished:
+    """OriginateResponse: how an async Originate we sent (``action_id``) ended. ``answered``
+    False: the originated phone never answered; ``reason`` is Asterisk's code for why (the last
+    control frame on the channel: 3 ringing when it timed out, 5 busy, 0 not reachable)."""
+
+    at: float
+    action_id: str
+    answered: bool
+    reason: int
+    channel: str
+
+
 class MemberDevice(Enum):
     """Asterisk device states as QueueMember* events number them (``Status``)."""
 
@@ -271,4 +284,4 @@ CallEvent = (
 MemberEvent = MemberJoined | MemberChanged | MemberLeft
 SnapshotEvent = SnapshotStarted | WaitingCallSeen | MemberSeen | ChannelSeen | SnapshotCompleted
 LinkEvent = PbxLinkUp | PbxLinkDown
-DomainEvent = CallEvent | MemberEvent | SnapshotEvent | LinkEvent | ChannelCreated | ChannelHungUp
+DomainEvent = CallEvent | MemberEvent | SnapshotEvent | LinkEvent | ChannelCreated | ChannelHungUp | OriginateFinished

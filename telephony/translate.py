@@ -34,6 +34,7 @@ from telephony.events import (
     MemberLeft,
     MemberSeen,
     MemberState,
+    OriginateFinished,
     WaitingCallSeen,
 )
 from telephony.frames import Frame
@@ -253,6 +254,11 @@ def _hangup(f: Frame, at: float) -> ChannelHungUp:
     return ChannelHungUp(at=at, channel_id=f["Uniqueid"], channel=f["Channel"], cause=_int(f, "Cause"))
 
 
+def _originate_response(f: Frame, at: float) -> OriginateFinished:
+    return OriginateFinished(at=at, action_id=f.get("ActionID", ""), answered=f["Response"] == "Success",
+                             reason=_int(f, "Reason"), channel=f.get("Channel", ""))
+
+
 def _member_added(f: Frame, at: float) -> MemberJoined:
     return MemberJoined(at=at, state=_member_state(f, at, "Interface", "MemberName"))
 
@@ -309,6 +315,7 @@ TRANSLATORS: dict[str, Translator] = {
     "QueueCallerAbandon": _caller_abandon,
     "Newchannel": _new_channel,
     "Hangup": _hangup,
+    "OriginateResponse": _originate_response,
     "QueueMemberAdded": _member_added,
     "QueueMemberStatus": _member_changed,
     "QueueMemberPause": _member_changed,

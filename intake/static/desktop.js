@@ -1,5 +1,7 @@
 // The handler's desktop: sign in, state bar (drives the PBX through POST /api/me/state), the pop
-// for the ringing call from /ws/desktop, and the outcome form sent back over the same socket.
+// for the ringing call from /ws/desktop, and the outcome form sent back over the same socket;
+// call-backs of abandoned 999 calls are a card of their own (callback_card.js).
+import { CallbackCard } from "/static/callback_card.js";
 import { api, clock, el, forgetToken, ReconnectingSocket, storedToken, storeToken, when, wsUrl } from "/static/common.js";
 
 const KEY = "intake.desktop.token";
@@ -11,6 +13,7 @@ let me = null;
 let socket = null;
 let lastSeq = 0;
 let current = null; // { pop, receivedAt, answeredAt, ended }
+const callbacks = new CallbackCard(() => token);
 
 function show(node, visible) { node.classList.toggle("hidden", !visible); }
 function say(node, text) { node.textContent = text; show(node, Boolean(text)); }
@@ -95,9 +98,11 @@ function receive(message) {
   switch (message.type) {
     case "pop": return showPop(message);
     case "pop.answered": return answered(message);
-    case "pop.closed": return closed(message);
+    case "pop.closed": return callbacks.closed(message) || closed(message);
+    case "callback": return callbacks.offer(message);
     case "snapshot":
       lastSeq = message.seq;
+      callbacks.keepOnly(message.pops.map((pop) => pop.call_id));
       for (const pop of message.pops) receive({ ...pop, seq: 0 });
       return;
     case "outcome.saved": return saved(message);
@@ -244,7 +249,7 @@ $("signin").addEventListener("submit", (event) => { event.preventDefault(); sign
 $("sign-out").addEventListener("click", signOut);
 for (const button of document.querySelectorAll("[data-want]")) button.addEventListener("click", () => askState(button.dataset.want));
 $("outcome").addEventListener("submit", submitOutcome);
-setInterval(tick, 250);
+setInterval(() => { tick(); callbacks.tick(); }, 250);
 // For diagnostics and the browser tests: send a raw message on this desktop's socket.
 window.intakeDesktop = { send: (message) => socket && socket.send(message) };
 if (storedToken(KEY)) signIn(storedToken(KEY));

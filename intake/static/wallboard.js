@@ -2,6 +2,7 @@
 import { clock, el, forgetToken, pct, ReconnectingSocket, storedToken, storeToken, wsUrl } from "/static/common.js";
 
 import { KEY } from "/static/supervisor.js";
+import { renderCallbacks } from "/static/wallboard_callbacks.js";
 const $ = (id) => document.getElementById(id);
 const STATES = [["ready", "Ready"], ["ringing", "Ringing"], ["on-call", "On call"], ["wrap-up", "Wrap-up"], ["not-ready", "Not ready"]];
 const STATE_WORDS = { "logged-out": "Logged out", ...Object.fromEntries(STATES) };
@@ -35,6 +36,7 @@ function renderOverflow(overflow) {
 
 function render(picture) {
   renderOverflow(picture.overflow);
+  renderCallbacks(picture);
   const queuesOfLine = (line) => Object.entries(picture.queues).filter(([, q]) => q.line === line).map(([name]) => name);
   const lines = Object.entries(picture.lines).sort(([a], [b]) => (a === "999" ? -1 : b === "999" ? 1 : a.localeCompare(b)));
   $("lines").replaceChildren(...lines.map(([line, f]) => {

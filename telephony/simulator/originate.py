@@ -3,7 +3,8 @@
 ``Local/<exten>@<context>`` where ``exten`` reaches a queue makes a queue call with no phone at
 all, as recorded (originate_local.ami): two Local halves, the ;2 half runs the dialplan and
 joins the queue, the call's Linkedid is the ;1 half's Uniqueid. Any member's phone as
-``Channel`` is a call-back from that phone to ``Exten``.
+``Channel`` is a call-back from that phone to ``Exten``; a phone already on a call answers the
+PBX's INVITE busy, and the Originate fails with ``Reason: 5`` as manager.c reports it.
 """
 
 from __future__ import annotations
@@ -80,12 +81,23 @@ def _local_caller(pbx: Pbx, req: OriginateRequest, queue: str) -> str:
     return pbx.enqueue(queue, two, pbx.dialplan_delay, partner=one)
 
 
+BUSY = 5  # AST_CONTROL_BUSY: OriginateResponse's Reason for a phone that answered busy
+USER_BUSY = (17, "User busy")
+
+
 def _call_back(pbx: Pbx, req: OriginateRequest) -> str:
     """The handler's phone is rung by the PBX and picks up, then the PBX dials ``Exten``. Not
-    recorded yet: the phone's own leg only, in use until hung up."""
+    recorded yet: the phone's own leg only, in use until hung up. A phone in use (a queue call, or
+    an earlier call-back) answers busy and the Originate fails, in the order Asterisk 22 reports a
+    failed call-back on the test bed (seen for a phone that rang out: Reason 3, Hangup cause 19):
+    the phone's channel, OriginateResponse Failure, then the channel's Hangup."""
     member = req.channel
     endpoint = member.split("/", 1)[-1]
     chan = pbx._new_channel(member, endpoint, pbx.members.name_of(member), req.context or "callback", req.exten)
+    if pbx.members.device(member) is not MemberDevice.NOT_INUSE:
+        _fail(pbx, req, BUSY)
+        pbx._hangup(chan, USER_BUSY)
+        return ""
     chan.connected_num, chan.application, chan.application_data = req.exten, "Dial", f"PJSIP/{req.exten}"
     pbx._set_state(chan, ChannelState.UP)
     _respond(pbx, req, chan)
@@ -98,5 +110,15 @@ def _respond(pbx: Pbx, req: OriginateRequest, chan: Channel) -> None:
         ("Context", req.context), ("Exten", req.exten)]
     pbx.publish(wire.event("OriginateResponse", wire.CALL, pbx.now(), [("ActionID", req.action_id)] if req.action_id else [], [
         ("Response", "Success"), ("Channel", chan.name), *target, ("Reason", "4"), ("Uniqueid", chan.uniqueid),
+        ("CallerIDNum", req.caller_num or "<unknown>"), ("CallerIDName", req.caller_name or "<unknown>"),
+    ]))
+
+
+def _fail(pbx: Pbx, req: OriginateRequest, reason: int) -> None:
+    """manager.c fast_originate after a failed dial: no channel to name, so Channel is the one
+    asked for and Uniqueid ``<unknown>`` (as Asterisk 22 writes it)."""
+    pbx.publish(wire.event("OriginateResponse", wire.CALL, pbx.now(), [("ActionID", req.action_id)] if req.action_id else [], [
+        ("Response", "Failure"), ("Channel", req.channel), ("Context", req.context), ("Exten", req.exten),
+        ("Reason", str(reason)), ("Uniqueid", "<unknown>"),
         ("CallerIDNum", req.caller_num or "<unknown>"), ("CallerIDName", req.caller_name or "<unknown>"),
     ]))

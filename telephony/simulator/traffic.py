@@ -70,6 +70,12 @@ class Traffic:
             call_id = ev.get("Uniqueid")
             self._after(self._patience(), lambda: self._give_up(call_id))
             return
+        if ev.name == "OriginateResponse" and ev.get("Response") == "Success":
+            # A call-back from a handler's phone: they talk, then hang up, freeing the phone.
+            channel = ev.get("Channel")
+            if self._pbx.members.interface_of_channel(channel) in self._handlers:
+                self._after(self._rng.uniform(*self._p.talk_time), lambda: self._pbx.hangup_channel(channel))
+            return
         member = ev.get("Interface")
         if member not in self._handlers:
             return

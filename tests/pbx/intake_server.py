@@ -12,6 +12,7 @@ import fakeredis
 
 from intake.config import IntakeConfig, parse
 from intake.server import IntakeServer
+from tests.serving import running_server
 
 
 class AmiLogin(Protocol):
@@ -45,21 +46,8 @@ def intake_config(pbx: AmiLogin, handlers: dict[str, list[str]], **routing: Any)
 @contextlib.asynccontextmanager
 async def running_intake(pbx: AmiLogin, config: IntakeConfig, redis: Any = None) -> AsyncIterator[IntakeServer]:
     secrets = {"ami.secret": pbx.ami_secret} | {f"handlers[{i}].token": h.token for i, h in enumerate(config.handlers)}
-    server = IntakeServer(config, secrets, redis if redis is not None else fakeredis.FakeAsyncRedis())
-    ready = asyncio.Event()
-    task = asyncio.create_task(server.run("127.0.0.1", 0, ready=ready))
-    try:
-        await asyncio.wait_for(ready.wait(), 10)
-        async with asyncio.timeout(10):
-            while not (server.session.connected and server.registry.link_up and server.registry.counters.snapshots):
-                await asyncio.sleep(0.05)
+    async with running_server(config, secrets, redis if redis is not None else fakeredis.FakeAsyncRedis()) as server:
         yield server
-    finally:
-        server.stop()
-        try:
-            await asyncio.wait_for(task, 10)
-        except TimeoutError:
-            task.cancel()
 
 
 async def hang_up_everything(ami: Any) -> None:

@@ -11,7 +11,7 @@ import fakeredis
 import pytest
 
 from intake.handler_actions import Wanted
-from routing.callbacks import CallbackStore
+from routing.callbacks import CallbackOutcome, CallbackStore
 from telephony.sip import HandlerPhone, sipp_dial
 from telephony.testbed.ami import RawAmi
 from telephony.testbed.pbx import PbxTestbed
@@ -50,21 +50,58 @@ async def test_an_abandoned_999_call_is_called_back_from_the_handlers_phone(pbx:
             await asyncio.to_thread(handler.wait_answered, 10)
             rang = await asyncio.to_thread(caller_phone.wait_answered, 15)
             assert rang.answered_at is not None
-            server.callbacks.record_outcome("h2", task.id, "spoke to caller: pocket dial, no police action")
-            closed = json.loads(await asyncio.wait_for(outbox.next(), 5))
-            assert closed == {**closed, "type": "pop.closed", "call_id": f"callback:{task.id}", "reason": "callback-closed"}
+            server.callbacks.record_outcome("h2", task.id, CallbackOutcome(contact="reached", grading="resolved",
+                                                                            notes="pocket dial, no police action"))
+            updates = []  # the card as it changed (calling, phone answered), then its close
+            while not updates or updates[-1]["type"] != "pop.closed":
+                updates.append(json.loads(await asyncio.wait_for(outbox.next(), 5)))
+            assert updates[0] == {**updates[0], "type": "callback", "status": "calling"}
+            assert updates[-1] == {**updates[-1], "call_id": f"callback:{task.id}", "reason": "callback-closed"}
             await server.callbacks.close()
         stored = await redis.hgetall("intake:callbacks")
         [saved] = [json.loads(v) for v in stored.values()]
-        assert saved["status"] == "closed" and saved["outcome"].startswith("spoke to caller")
+        assert saved["status"] == "closed" and saved["outcome"]["notes"] == "pocket dial, no police action"
         steps = [h.split(" ", 1)[1] for h in saved["history"]]
         assert steps[0].startswith("abandoned after") and steps[1:3] == ["offered to h2", "call-back started by h2"]
+        # Asterisk's OriginateResponse for the handler's phone answering was followed.
+        assert "handler's phone answered: the PBX is ringing the caller" in steps
     finally:
         await hang_up_everything(ami)
         if abandon is not None:
             abandon.stop()
         for phone in (handler, caller_phone):
             await asyncio.to_thread(phone.stop)
+
+
+async def test_a_call_back_the_handlers_phone_does_not_answer_goes_back_to_them_with_asterisks_reason(
+        pbx: PbxTestbed, ami: RawAmi) -> None:
+    config = intake_config(pbx, {"h2": ["emergency"]}, callback={"ring_seconds": 2})
+    handler = HandlerPhone("handler-2", answer_after=None)  # rings, never answers
+    await asyncio.to_thread(handler.start)
+    abandon = None
+    try:
+        async with running_intake(pbx, config) as server:
+            outbox = server.hub.attach("h2", 0)
+            start = len(ami.frames)
+            abandon = sipp_dial("999", callers=["caller-3"], hangup_after=1.0)
+            await ami.wait_event("QueueCallerAbandon", 10, start, Queue="emergency")
+            await server.desk.request("h2", Wanted.READY)
+            offer = json.loads(await asyncio.wait_for(outbox.next(), 5))
+            await server.callbacks.start("h2", offer["task_id"])
+            await asyncio.to_thread(handler.wait_ringing, 5)
+            failed = await ami.wait_event("OriginateResponse", 10, start, Response="Failure")
+            assert (failed["Reason"], failed["Channel"]) == ("3", "PJSIP/handler-2")
+            updates = []
+            while not updates or updates[-1].get("problem") == "":
+                updates.append(json.loads(await asyncio.wait_for(outbox.next(), 5)))
+            assert updates[-1] == {**updates[-1], "type": "callback", "status": "open", "problem": "your phone was not answered"}
+            task = server.callbacks.tasks[offer["task_id"]]
+            assert (task.status, task.offered_to) == ("open", "h2")  # theirs to try again
+    finally:
+        await hang_up_everything(ami)
+        if abandon is not None:
+            abandon.stop()
+        await asyncio.to_thread(handler.stop)
 
 
 async def test_open_tasks_survive_a_restart_and_a_new_call_from_the_number_closes_them() -> None:

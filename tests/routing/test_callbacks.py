@@ -1,8 +1,17 @@
-"""Call-back rules: which task goes to which ready handler, escalation, linking a new call."""
+"""Call-back rules: which task goes to which ready handler, when an offer is taken back,
+escalation, linking a new call, and what a handler may file as the outcome."""
 
 from __future__ import annotations
 
-from routing.callbacks import CallbackTask, escalations, linked, to_offer
+import pytest
+from pydantic import ValidationError
+
+from intake.handlers import HandlerState
+from routing.callbacks import CallbackOutcome, CallbackTask, Taker, escalations, linked, originate_failure, ready, to_offer, withdrawals
+from screenpop.models import describe
+
+READY, NOT_READY, LOGGED_OUT = HandlerState.READY, HandlerState.NOT_READY, HandlerState.LOGGED_OUT
+ON_CALL, WRAP_UP, RINGING = HandlerState.ON_CALL, HandlerState.WRAP_UP, HandlerState.RINGING
 
 
 def task(n: int, at: float, **more: object) -> CallbackTask:
@@ -17,6 +26,51 @@ def test_oldest_tasks_go_to_ready_handlers_one_each_and_never_to_a_handler_alrea
 
 def test_nobody_ready_means_no_offer():
     assert to_offer([task(1, 10.0)], [], {}) == []
+
+
+@pytest.mark.parametrize(("state", "desktop", "offered"), [
+    (READY, True, True),
+    (READY, False, False),  # no desktop to show the card on
+    (NOT_READY, True, False),
+    (LOGGED_OUT, True, False),
+    (RINGING, True, False),  # taking a queue call: the next ready handler gets it
+    (ON_CALL, True, False),
+    (WRAP_UP, True, False),
+])
+def test_a_task_is_offered_only_to_a_ready_handler_with_a_desktop(state, desktop, offered):
+    assert ready([Taker("h1", state, desktop)]) == (["h1"] if offered else [])
+
+
+@pytest.mark.parametrize(("status", "state", "desktop", "taken_back_because"), [
+    ("open", READY, True, None),
+    ("open", ON_CALL, True, None),  # a queue call in between: the card waits for them
+    ("open", RINGING, True, None),
+    ("open", WRAP_UP, True, None),
+    ("open", NOT_READY, True, "went not ready"),
+    ("open", LOGGED_OUT, True, "logged out"),
+    ("open", READY, False, "desktop disconnected"),
+    ("open", NOT_READY, False, "went not ready"),
+    ("calling", NOT_READY, True, None),  # the call-back is under way: it stays with its handler
+    ("calling", LOGGED_OUT, False, None),
+    ("calling", READY, False, None),
+])
+def test_an_offer_nobody_started_is_taken_back_when_its_handler_cannot_take_it(status, state, desktop, taken_back_because):
+    offered = task(1, 0.0, offered_to="h1", status=status)
+    got = withdrawals([offered], [Taker("h1", state, desktop), Taker("h2", READY, True)])
+    assert got == ([] if taken_back_because is None else [(offered, taken_back_because)])
+
+
+def test_an_offer_to_a_handler_no_longer_on_the_999_line_is_taken_back_and_unoffered_tasks_are_left_alone():
+    gone, waiting = task(1, 0.0, offered_to="h7"), task(2, 0.0)
+    assert withdrawals([gone, waiting], [Taker("h1", READY, True)]) == [(gone, "no longer works the 999 line")]
+
+
+def test_a_task_taken_back_goes_to_the_next_ready_handler_not_the_one_who_left():
+    t = task(1, 0.0, offered_to="h1")
+    takers = [Taker("h1", NOT_READY, True), Taker("h2", READY, True)]
+    for taken, _ in withdrawals([t], takers):
+        taken.offered_to = None
+    assert [(x.id, h) for x, h in to_offer([t], ready(takers), {})] == [("t1", "h2")]
 
 
 def test_open_tasks_escalate_once_after_the_configured_time():
@@ -39,3 +93,31 @@ async def test_an_unreadable_stored_task_is_reported_and_kept_and_the_readable_o
     await redis_client.hset("test-cb:callbacks", "t3", '{"id": "t3", "from_a_newer_version": 1}')
     assert [t.id for t in await store.load_open()] == ["t1"]
     assert await redis_client.hexists("test-cb:callbacks", "t3")  # nothing accepted is lost
+
+
+@pytest.mark.parametrize(("reason", "words"), [
+    (5, "your phone is busy"), (3, "your phone was not answered"), (0, "your phone could not be reached"),
+    (42, "the PBX could not connect your phone (reason 42)"),
+])
+def test_a_failed_originate_is_told_in_the_handlers_words(reason, words):
+    assert originate_failure(reason) == words
+
+
+@pytest.mark.parametrize(("body", "problems"), [
+    ({"contact": "reached", "grading": "priority", "notes": "pocket dial"}, None),
+    ({"contact": "no-answer"}, None),
+    ({"contact": "voicemail", "notes": "left a message"}, None),
+    ({"contact": "reached"}, ["grading: required when the caller was reached"]),
+    ({"contact": "spoke"}, ["contact: 'spoke' is not one of 'reached', 'no-answer', 'voicemail' or 'unobtainable'"]),
+    ({"contact": "reached", "grading": "urgent"}, ["grading: 'urgent' is not one of 'emergency', 'priority', 'scheduled' or 'resolved'"]),
+    ({"contact": "no-answer", "notes": "x" * 4001}, ["notes: longer than 4000 characters"]),
+    ({"contact": "no-answer", "outcome": "x"}, ["outcome: unknown field"]),
+    ({}, ["contact: required"]),
+])
+def test_a_call_back_outcome_uses_the_call_outcome_vocabulary_and_limits(body, problems):
+    if problems is None:
+        assert CallbackOutcome.model_validate(body).contact == body["contact"]
+        return
+    with pytest.raises(ValidationError) as caught:
+        CallbackOutcome.model_validate(body)
+    assert describe(caught.value) == problems

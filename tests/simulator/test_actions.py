@@ -106,6 +106,23 @@ async def test_originate_a_call_back_from_a_handler_phone(client: AmiTestClient)
     assert (await client.wait_event("QueueMemberStatus", Interface="PJSIP/handler-3", Status="1"))
 
 
+async def test_a_call_back_from_a_phone_already_on_a_call_fails_busy_as_asterisk_reports_it(
+        sim: SimulatedPbx, client: AmiTestClient) -> None:
+    call_id = sim.place_call("999", "07700900001", "Alice Smith")
+    await client.wait_event("AgentCalled", Uniqueid=call_id)
+    member = sim.pbx.calls[call_id].attempt.member  # type: ignore[union-attr]
+    sim.answer(member)
+    resp = await client.action("Originate", Channel=member, Context="callback", Exten="07700900009", Priority="1",
+                               Async="true", CallerID="Call-back <07700900009>")
+    assert (resp["Response"], resp["Message"]) == ("Success", "Originate successfully queued")  # async: the PBX tries
+    done = await client.wait_event("OriginateResponse", ActionID=resp.action_id or "")
+    assert (done["Response"], done["Reason"], done["Channel"], done["Uniqueid"]) == ("Failure", "5", member, "<unknown>")
+    assert (done["Context"], done["Exten"], done["CallerIDNum"]) == ("callback", "07700900009", "07700900009")
+    busy = await client.wait_event("Hangup", Cause="17")  # after OriginateResponse, as Asterisk orders them
+    assert busy["Channel"].startswith(member + "-") and busy["Cause-txt"] == "User busy"
+    assert sim.pbx.calls[call_id].phase.name == "CONNECTED"  # the call the phone is on goes on
+
+
 async def test_redirect_of_a_waiting_caller_shows_as_abandon(sim: SimulatedPbx, client: AmiTestClient) -> None:
     await hold_999(sim)
     call_id = sim.place_call("999", "07700900001", "Alice Smith")

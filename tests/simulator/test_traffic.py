@@ -93,3 +93,17 @@ async def test_with_members_added_by_the_client_simulated_handlers_answer_and_ne
         await client.wait_event("AgentComplete", timeout=3)
         assert not [f for f in client.events if f.event == "QueueMemberPause"]
         await client.close()
+
+
+async def test_a_simulated_handler_hangs_up_a_call_back_after_talking_and_is_free_again() -> None:
+    profile = dataclasses.replace(TrafficProfile(), arrivals_per_second=(), talk_time=(1.0, 2.0))
+    async with SimulatedPbx(SimConfig(traffic=profile, speed=20, seed=3)) as sim:
+        client = await AmiTestClient.logged_in(sim.port)
+        resp = await client.action("Originate", Channel="PJSIP/handler-2", Context="callback", Exten="07700900009",
+                                   Priority="1", Async="true")
+        done = await client.wait_event("OriginateResponse", ActionID=resp.action_id or "")
+        assert done["Response"] == "Success"
+        await client.wait_event("QueueMemberStatus", Interface="PJSIP/handler-2", Status="2")  # in use
+        await client.wait_event("Hangup", Channel=done["Channel"])
+        await client.wait_event("QueueMemberStatus", Interface="PJSIP/handler-2", Status="1")  # free for queue calls
+        await client.close()

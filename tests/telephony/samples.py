@@ -57,6 +57,12 @@ QUEUE_CALLER_ABANDON = event("QueueCallerAbandon", channel(), Queue="999", Posit
 AGENT_COMPLETE = event("AgentComplete", channel(), HANDLER, AGENT, HoldTime="7", TalkTime="183", Reason="caller")
 NEWCHANNEL = {**event("Newchannel", channel(state="4")), "Privilege": "call,all"}
 HANGUP = {**event("Hangup", channel(), Cause="16"), "Cause-txt": "Normal Clearing", "Privilege": "call,all"}
+# An async Originate of a handler's busy phone (manager.c fast_originate): no channel came up, so
+# Channel is the one asked for and Uniqueid "<unknown>" (as Asterisk 22 wrote it on the test bed for
+# a phone that rang out, Reason 3); Reason 5 is AST_CONTROL_BUSY.
+ORIGINATE_RESPONSE = {**event("OriginateResponse", ActionID="intake-7", Response="Failure", Channel="PJSIP/handler-1",
+                              Context="callback", Exten="07700900123", Reason="5", Uniqueid="<unknown>",
+                              CallerIDNum="07700900123", CallerIDName="Call-back"), "Privilege": "call,all"}
 QUEUE_MEMBER_ADDED = event("QueueMemberAdded", MEMBER, Status="1")
 QUEUE_MEMBER_STATUS = event("QueueMemberStatus", MEMBER)
 QUEUE_MEMBER_PAUSE = event("QueueMemberPause", MEMBER, Paused="1", PausedReason="wrap-up", Status="2", InCall="1")

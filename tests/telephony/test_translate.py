@@ -21,6 +21,7 @@ from telephony.events import (
     MemberLeft,
     MemberSeen,
     MemberState,
+    OriginateFinished,
     WaitingCallSeen,
 )
 from telephony.frames import Frame, encode_frame, parse_frame
@@ -52,6 +53,7 @@ CASES: list[tuple[dict[str, str], DomainEvent]] = [
                                      talk_seconds=183.0, reason="caller")),
     (s.NEWCHANNEL, ChannelCreated(at=AT, channel_id=s.CALLER, linked_id=s.CALLER, channel="PJSIP/trunk-00000029", caller_number="07700900123")),
     (s.HANGUP, ChannelHungUp(at=AT, channel_id=s.CALLER, channel="PJSIP/trunk-00000029", cause=16)),
+    (s.ORIGINATE_RESPONSE, OriginateFinished(at=AT, action_id="intake-7", answered=False, reason=5, channel="PJSIP/handler-1")),
     (s.QUEUE_MEMBER_ADDED, MemberJoined(at=AT, state=member(AT, device=MemberDevice.NOT_INUSE))),
     (s.QUEUE_MEMBER_STATUS, MemberChanged(at=AT, state=member(AT))),
     (s.QUEUE_MEMBER_PAUSE, MemberChanged(at=AT, state=member(AT, paused=True, paused_reason="wrap-up", device=MemberDevice.INUSE, in_call=True))),

@@ -1,0 +1,40 @@
+"""Errors of the routing package, each carrying what the person who asked needs to act on it.
+
+Call-back errors say whose move it was: the task is not there (:class:`NoSuchTask`), it is not
+the asker's to act on now (:class:`TaskConflict`: offered to someone else, already being called,
+already closed), or the PBX did not start the call (:class:`CallbackNotStarted`).
+"""
+
+from __future__ import annotations
+
+
+class RoutingError(Exception):
+    """Base of every error raised by :mod:`routing`."""
+
+
+class CallbackError(RoutingError):
+    def __init__(self, task_id: str, message: str) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+
+
+class NoSuchTask(CallbackError):
+    def __init__(self, task_id: str) -> None:
+        super().__init__(task_id, f"no call-back task {task_id!r}")
+
+
+class TaskConflict(CallbackError):
+    """The task exists but the asker cannot do this to it now; ``why`` says what is in the way."""
+
+    def __init__(self, task_id: str, handler_id: str, why: str) -> None:
+        super().__init__(task_id, f"call-back task {task_id!r}: {why}")
+        self.handler_id, self.why = handler_id, why
+
+
+class CallbackNotStarted(CallbackError):
+    """The Originate did not go through. ``refused``: the PBX said no (its words are in
+    ``detail``); otherwise it could not be reached. Either way the task is still the handler's."""
+
+    def __init__(self, task_id: str, detail: str, *, refused: bool) -> None:
+        super().__init__(task_id, f"call-back of task {task_id!r} not started: {detail}")
+        self.detail, self.refused = detail, refused

@@ -1,0 +1,34 @@
+"""A real IntakeServer in the test's own event loop: HTTP on a free loopback port, attached to
+whatever PBX the config names (the real test bed or the simulator)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from intake.config import IntakeConfig
+from intake.server import IntakeServer
+
+
+@contextlib.asynccontextmanager
+async def running_server(config: IntakeConfig, secrets: dict[str, str], redis: Any, *,
+                         bound: list[int] | None = None) -> AsyncIterator[IntakeServer]:
+    """Yields once the server serves HTTP and has taken the PBX's first snapshot; ``bound``
+    receives the HTTP port."""
+    server = IntakeServer(config, secrets, redis)
+    ready = asyncio.Event()
+    task = asyncio.create_task(server.run("127.0.0.1", 0, ready=ready, bound=bound))
+    try:
+        await asyncio.wait_for(ready.wait(), 10)
+        async with asyncio.timeout(10):
+            while not (server.session.connected and server.registry.link_up and server.registry.counters.snapshots):
+                await asyncio.sleep(0.05)
+        yield server
+    finally:
+        server.stop()
+        try:
+            await asyncio.wait_for(task, 10)
+        except TimeoutError:
+            task.cancel()
