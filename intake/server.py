@@ -17,7 +17,7 @@ from typing import Any
 import structlog
 import uvicorn
 
-from intake import logs
+from intake import heap, logs
 from intake.auth import Principals
 from intake.config import IntakeConfig
 from intake.handler_actions import HandlerDesk
@@ -273,6 +273,7 @@ class IntakeServer:
                     await asyncio.sleep(0.02)
                 if bound is not None and server.servers:
                     bound.extend(s.getsockname()[1] for s in server.servers[0].sockets)
+                heap.settle()
                 if ready is not None:
                     ready.set()
                 await web

@@ -21,11 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from screenpop.errors import DesktopTooSlow, ScreenPopError, ServerShuttingDown
 from screenpop.messages import HandlerMessage, PopClosed, Snapshot
+
+
+HEARTBEAT_BEAT_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +52,8 @@ class Outbox:
         self._queue: asyncio.Queue[str] = asyncio.Queue(size)
         self._ended = asyncio.Event()
         self._reason: ScreenPopError | None = None
+        self.last_heard = time.monotonic()
+        """When the desktop last sent anything (a pong will do): the heartbeat's silence check."""
 
     def offer(self, text: str) -> bool:
         """Queue ``text``; False, and the outbox ends as too slow, when the queue is full."""
@@ -91,6 +98,7 @@ class DesktopHub:
         self._config = config
         self._streams: dict[str, _Stream] = {}
         self._closed = False
+        self._heartbeat: asyncio.Task[None] | None = None
 
     def publish(self, handler_id: str, message: HandlerMessage, *, active: bool) -> HandlerMessage:
         """Give ``message`` the handler's next seq and queue it on each of their sockets.
@@ -114,6 +122,39 @@ class DesktopHub:
             if not outbox.offer(text):
                 del stream.outboxes[outbox.id]
         return sent
+
+    def heartbeat(self, slot: int, slots: int, ping: str, silence_seconds: float, now: float) -> None:
+        """Ping the sockets in ``slot`` (of ``slots``); end those silent for over ``silence_seconds``.
+
+        A beat covers one slot of the sockets, not all of them: with thousands of desktops, pinging
+        all at once would put thousands of sends, and then thousands of pongs, on the event loop at
+        the same moment, in front of whatever pop arrives then.
+        """
+        for stream in self._streams.values():
+            for outbox in list(stream.outboxes.values()):
+                if outbox.id % slots != slot:
+                    continue
+                silent = now - outbox.last_heard
+                if silent > silence_seconds:
+                    outbox.end(DesktopTooSlow(outbox.handler_id, f"silent for {silent:.0f} s"))
+                    del stream.outboxes[outbox.id]
+                elif not outbox.offer(ping):
+                    del stream.outboxes[outbox.id]
+
+    async def keep_alive(self, every_seconds: float, silence_seconds: float, ping: Callable[[], str]) -> None:
+        """Beat until cancelled: each socket is pinged once every ``every_seconds``, sockets spread
+        over beats of about half a second. One timer for the whole hub: an idle desktop costs the
+        event loop nothing between its pings."""
+        slots = max(1, round(every_seconds / HEARTBEAT_BEAT_SECONDS))
+        for beat in itertools.count():
+            await asyncio.sleep(every_seconds / slots)
+            self.heartbeat(beat % slots, slots, ping(), silence_seconds, time.monotonic())
+
+    def start_heartbeat(self, every_seconds: float, silence_seconds: float, ping: Callable[[], str]) -> None:
+        """Start :meth:`keep_alive` on the running loop unless it runs already (the first socket starts it)."""
+        if self._heartbeat is None or self._heartbeat.done():
+            self._heartbeat = asyncio.get_running_loop().create_task(self.keep_alive(every_seconds, silence_seconds, ping),
+                                                                     name="desktop-heartbeat")
 
     def attach(self, handler_id: str, last_seq: int | None) -> Outbox:
         """A new socket for ``handler_id``: its outbox, already holding what it missed."""
@@ -143,6 +184,8 @@ class DesktopHub:
     def close(self) -> None:
         """End every socket's session (close code "going away"); new sockets are refused."""
         self._closed = True
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
         for stream in self._streams.values():
             for outbox in stream.outboxes.values():
                 outbox.end(ServerShuttingDown())

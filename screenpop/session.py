@@ -1,4 +1,7 @@
-"""One desktop connection: authenticate, then receive, send and heartbeat until one of them stops.
+"""One desktop connection: authenticate, then receive and send until one of them stops.
+
+The heartbeat is the hub's (:meth:`screenpop.delivery.DesktopHub.keep_alive`, one timer for every
+socket); the session only notes when it last heard from its desktop.
 
 The session knows nothing of HTTP: it runs over any :class:`DesktopTransport` (a Starlette
 WebSocket in production, see :mod:`screenpop.web`; an in-memory pair in tests). Its tasks run in
@@ -115,7 +118,6 @@ class DesktopSession:
         self._on_outcome = on_outcome
         self._config = config
         self._clock = clock
-        self._last_heard = time.monotonic()
 
     async def run(self, token: str | None, last_seq: str | None) -> CloseCode:
         """Serve the desktop until it goes or must go; returns the close code it got."""
@@ -128,12 +130,12 @@ class DesktopSession:
         # Bound once here: the TaskGroup's tasks copy this context when they are created.
         with structlog.contextvars.bound_contextvars(handler_id=handler_id):
             outbox = self._hub.attach(handler_id, resume)
+            self._hub.start_heartbeat(self._config.heartbeat_seconds, self._config.silence_seconds, self._ping)
             log.info("desktop connected", last_seq=resume, sockets=self._hub.sockets(handler_id))
             try:
                 async with asyncio.TaskGroup() as tasks:
                     tasks.create_task(self._receive(handler_id, outbox), name="receive")
                     tasks.create_task(self._send(handler_id, outbox), name="send")
-                    tasks.create_task(self._heartbeat(handler_id, outbox), name="heartbeat")
                     tasks.create_task(outbox.ended(), name="outbox")
                 reason: Exception = AssertionError("a session's tasks ended without raising")
             except ExceptionGroup as group:
@@ -149,10 +151,10 @@ class DesktopSession:
         while True:
             try:
                 raw = await self._transport.receive_text()
-                self._last_heard = time.monotonic()
+                outbox.last_heard = time.monotonic()
                 message = parse_client_message(raw, self._config.max_message_bytes)
             except BadMessage as exc:
-                self._last_heard = time.monotonic()
+                outbox.last_heard = time.monotonic()  # a binary frame is still a sign of life
                 bad += 1
                 log.info("desktop message refused", code=exc.code, detail=exc.detail)
                 self._reply(outbox, ErrorReply(code=exc.code, message=exc.detail, problems=exc.problems, call_id=exc.call_id))
@@ -192,13 +194,8 @@ class DesktopSession:
             except TimeoutError:
                 raise DesktopTooSlow(handler_id, f"a send took over {self._config.send_timeout_seconds:g} s") from None
 
-    async def _heartbeat(self, handler_id: str, outbox: Outbox) -> None:
-        while True:
-            await asyncio.sleep(self._config.heartbeat_seconds)
-            silent = time.monotonic() - self._last_heard
-            if silent > self._config.silence_seconds:
-                raise DesktopTooSlow(handler_id, f"silent for {silent:.0f} s")
-            self._reply(outbox, Ping(at=self._clock()))
+    def _ping(self) -> str:
+        return Ping(at=self._clock()).encode()
 
     @staticmethod
     def _reply(outbox: Outbox, message: Outgoing) -> None:

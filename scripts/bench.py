@@ -167,6 +167,57 @@ def load_config(path: str) -> tuple[Any, dict[str, str]]:
     return cfg, resolve_secrets(cfg, path)
 
 
+# --- where a server's tail latency comes from: its GC pauses and its event loop's lag -------------
+
+
+class LoopWatch:
+    """Notes every garbage collection's pause (by generation) and how late a 5 ms timer fires on
+    the server's loop: a pop that waits behind a long pause or a busy loop shows up here."""
+
+    TICK = 0.005
+
+    def __init__(self) -> None:
+        self.gc_pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self.gc_freed: dict[int, int] = {0: 0, 1: 0, 2: 0}
+        self.gc_cpu: dict[int, float] = {0: 0.0, 1: 0.0, 2: 0.0}  # CPU time: what preemption cannot inflate
+        self._gc_cpu_started = 0.0
+        self.lags: list[float] = []
+        self._gc_started = 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+            self._gc_cpu_started = time.thread_time()
+        else:
+            self.gc_cpu[info["generation"]] += time.thread_time() - self._gc_cpu_started
+            self.gc_pauses[info["generation"]].append(time.perf_counter() - self._gc_started)
+            self.gc_freed[info["generation"]] += info["collected"]
+
+    async def watch(self) -> None:
+        while True:
+            due = time.perf_counter() + self.TICK
+            await asyncio.sleep(self.TICK)
+            self.lags.append(time.perf_counter() - due)
+
+    def reset(self) -> None:
+        for pauses in self.gc_pauses.values():
+            pauses.clear()
+        self.gc_freed = dict.fromkeys(self.gc_freed, 0)
+        self.gc_cpu = dict.fromkeys(self.gc_cpu, 0.0)
+        self.lags.clear()
+
+    def figures(self) -> dict[str, Any]:
+        ms = 1000.0
+        return {
+            "gc": {f"gen{g}": {"count": len(p), "max_ms": round(max(p, default=0.0) * ms, 2), "total_ms": round(sum(p) * ms, 1),
+                          "cpu_ms": round(self.gc_cpu[g] * ms, 1), "objects_freed": self.gc_freed[g]}
+                   for g, p in self.gc_pauses.items()},
+            "loop_lag_ms": {"p50": round(percentile(self.lags, 0.5) * ms, 2), "p99": round(percentile(self.lags, 0.99) * ms, 2),
+                            "max": round(max(self.lags, default=0.0) * ms, 2), "over_10ms": sum(lag > 0.01 for lag in self.lags)},
+        }
+
+
 # --- Redis round trips, attributed to the pop that made them --------------------------------------
 
 _POP: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("bench_pop", default=None)
@@ -258,6 +309,8 @@ async def role_server(args: argparse.Namespace) -> None:
     count_pop_trips(server, histogram)
     ready, bound = asyncio.Event(), []
     runner = asyncio.create_task(server.run("127.0.0.1", 0, ready=ready, bound=bound))
+    watch = LoopWatch()
+    watcher = asyncio.create_task(watch.watch())  # runs until os._exit
     await ready.wait()
     print(json.dumps({"port": bound[0]}), flush=True)
     loop = asyncio.get_running_loop()
@@ -268,7 +321,17 @@ async def role_server(args: argparse.Namespace) -> None:
             break
         if line == b"gc":
             gc.collect()
+        if line == b"reset":
+            watch.reset()
+        if line == b"census":
+            import collections as _c
+            objs = gc.get_objects(generation=0)
+            cnt = _c.Counter(type(o).__qualname__ for o in objs)
+            big = sorted(((len(o), type(o).__qualname__) for o in objs if isinstance(o, (list, dict, set, tuple)) and len(o) > 200), reverse=True)[:20]
+            t0 = time.thread_time(); gc.collect(0); t1 = time.thread_time()
+            print(json.dumps({"n": len(objs), "types": cnt.most_common(25), "big": big, "gen0_cpu_ms": (t1 - t0) * 1000, "count": gc.get_count()}), file=sys.stderr, flush=True)
         print(json.dumps({
+            "loop": watch.figures(),
             "rss": rss_bytes(), "cpu": cpu_seconds(), "ami": server.session.connected and server.registry.link_up,
             "pop_trips": {str(k): v for k, v in histogram.items()}, "round_trips": trips.total,
             "events": server.registry.counters.events, "sockets": sum(server.hub.sockets(h.id) for h in cfg.handlers),
@@ -355,16 +418,14 @@ def simulated_stream(calls: int, active: int) -> tuple[bytes, int]:
 async def pipeline_seconds(parts: list[bytes], cfg: Any, secrets: dict[str, str], redis: Any) -> tuple[float, int, int]:
     """Time for the real session's frame path and the server behind it, pops' Redis lookups included."""
     from intake.server import IntakeServer
-    from telephony.framing import FrameReader
 
     server = IntakeServer(cfg, secrets, redis)
     session = server.session
     session._announced = True  # as after login and resync: events go straight through
-    framer = FrameReader(expect_banner=False)
+    session._framer = session._new_framer(expect_banner=False)
     start = time.perf_counter()
     for part in parts:  # AmiSession._read_loop's body, one read at a time
-        for frame in framer.feed(part):
-            session._dispatch(frame)
+        session._on_data(part)
         await asyncio.sleep(0)
     await server.pops.drain()
     elapsed = time.perf_counter() - start
@@ -613,11 +674,13 @@ async def ours_phase(sizes: Sizes, config_path: Path, tmp: Path) -> dict[str, An
         await desktops.connect([url + token(i) for i in range(sizes.desktops)])
         await asyncio.sleep(1.0)
         before = await server.ask("gc")
+        await server.ask("reset")  # GC pauses and loop lag from here on: the latency phase's
         desktops.written = load.ami.written = {}
         completed0 = load.completed
         placed = await load.run(sizes.seconds, seed=2)
         await asyncio.sleep(0.5)
         after = await server.ask()
+        await server.ask("census")
         calls = load.completed - completed0
         latency = {**desktops.figures(), "desktops": after["sockets"], "connect_failures": desktops.failed}
         # Capacity: more desktops, round robin over the handler ids, all idle.
@@ -646,6 +709,7 @@ async def ours_phase(sizes: Sizes, config_path: Path, tmp: Path) -> dict[str, An
                                     "max": max((k for k, v in trips.items() if v), default=None),
                                     "histogram": {str(k): v for k, v in sorted(trips.items()) if v}},
             "records_failed": after["records_failed"],
+            "server_loop": after["loop"],
         }
     finally:
         await desktops.close()
@@ -704,6 +768,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "capacity": {k: ours[k] for k in ("desktops_connected", "capacity_connect_failures", "rss_mib_no_desktops",
                                           "rss_mib_with_desktops", "kib_per_desktop", "cpu_ms_per_call",
                                           "calls_placed", "calls_completed")},
+        "server_during_latency_phase": ours["server_loop"],
         "redis": {"pops_counted": ours["pops_counted"], "lookups": ours["lookups"], "lookups_per_pop": ours["lookups_per_pop"],
                   "round_trips_per_pop": trips, "records_failed": ours["records_failed"]},
         "goals": goals,

@@ -42,7 +42,7 @@ from telephony.frames import Frame
 from telephony.framing import FrameReader
 from telephony.pending import Pending, PendingActions
 from telephony.timing import Backoff, PbxClock
-from telephony.translate import translate
+from telephony.translate import TRANSLATORS, translate
 
 READ_SIZE = 64 * 1024
 # Asterisk's answer to an action of a module not loaded yet: "Invalid/unknown command: QueueStatus. ..."
@@ -60,6 +60,10 @@ class SessionCounters:
     callback_errors: int = 0
     actions_timed_out: int = 0
     bad_lines: int = 0  # lines that were not "Key: Value" inside otherwise usable frames
+
+
+WANTED_EVENTS = frozenset({*TRANSLATORS, "FullyBooted"})
+"""The unsolicited events the session reads; the reader drops the others unparsed."""
 
 
 class _LinkLost(Exception):
@@ -101,7 +105,7 @@ class AmiSession:
         self._stopping = False
         # Per-connection state, reset by _connect_once.
         self._writer: asyncio.StreamWriter | None = None
-        self._framer = FrameReader(max_frame)
+        self._framer = self._new_framer()
         self._pending = PendingActions()
         self._logged_in = False
         self._resync_wanted = asyncio.Event()
@@ -173,7 +177,7 @@ class AmiSession:
 
     async def _connect_once(self) -> str:
         """One connection from TCP connect to teardown; returns why it ended."""
-        self._framer = FrameReader(self._max_frame)
+        self._framer = self._new_framer()
         self._pending = PendingActions()
         self._resync_wanted.clear()
         self._banner_seen.clear()
@@ -260,20 +264,16 @@ class AmiSession:
 
     # --- the three per-connection tasks --------------------------------------------------------
 
+    def _new_framer(self, *, expect_banner: bool = True) -> FrameReader:
+        return FrameReader(self._max_frame, expect_banner=expect_banner, wanted=WANTED_EVENTS)
+
     async def _read_loop(self, reader: asyncio.StreamReader) -> None:
-        framer = self._framer
         try:
             while True:
                 data = await reader.read(READ_SIZE)
                 if not data:
                     raise _LinkLost("connection closed by the PBX")
-                for frame in framer.feed(data):
-                    self._dispatch(frame)
-                for error in framer.take_errors():
-                    self._counters.oversized_frames += 1
-                    self._log.warning("ami frame too large, skipped", size=error.size, limit=error.limit)
-                if not self._banner_seen.is_set() and framer.version is not None:
-                    self._banner_seen.set()
+                self._on_data(data)
         except (_LinkLost, OSError) as lost:
             # Whoever waits on an answer learns now, not at its timeout.
             self._pending.fail_all(getattr(lost, "reason", None) or f"{type(lost).__name__}: {lost}")
@@ -346,6 +346,24 @@ class AmiSession:
             raise ActionTimeout(action.name, action.action_id, timeout) from None
 
     # --- incoming frames -------------------------------------------------------------------
+
+    def _on_data(self, data: bytes) -> None:
+        """Everything one read brought: frames dispatched in order, the rest counted."""
+        framer = self._framer
+        passed_over = framer.passed_over
+        for frame in framer.feed(data):
+            self._dispatch(frame)
+        if framer.passed_over != passed_over:
+            # Counted as the frames and events they are, and as events we do not interpret.
+            dropped = framer.passed_over - passed_over
+            self._counters.frames += dropped
+            self._counters.events += dropped
+            self._counters.unknown_events += dropped
+        for error in framer.take_errors():
+            self._counters.oversized_frames += 1
+            self._log.warning("ami frame too large, skipped", size=error.size, limit=error.limit)
+        if not self._banner_seen.is_set() and framer.version is not None:
+            self._banner_seen.set()
 
     def _dispatch(self, frame: Frame) -> None:
         self._counters.frames += 1

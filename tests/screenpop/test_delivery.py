@@ -108,3 +108,27 @@ async def test_closing_the_hub_ends_every_socket_and_refuses_new_ones() -> None:
     for outbox in (before, hub.attach("bo", None)):
         with pytest.raises(ServerShuttingDown):
             await outbox.ended()
+
+
+async def test_a_heartbeat_round_pings_every_socket_once_spread_over_its_beats() -> None:
+    hub = DesktopHub()
+    outboxes = [hub.attach(h, 0) for h in ("ana", "ana", "bo", "cy", "di")]
+    now = outboxes[0].last_heard
+    pinged: list[int] = []
+    for slot in range(3):  # one round of three beats
+        hub.heartbeat(slot, 3, '{"type":"ping"}', silence_seconds=45, now=now)
+        pinged.append(sum(o.waiting for o in outboxes) - sum(pinged))
+    assert [o.waiting for o in outboxes] == [1] * 5
+    assert max(pinged) < len(outboxes)  # no beat pings everybody
+
+
+async def test_a_desktop_silent_too_long_is_dropped_at_its_beat_and_the_others_stay() -> None:
+    hub = DesktopHub()
+    quiet, chatty = hub.attach("ana", 0), hub.attach("bo", 0)
+    chatty.last_heard = quiet.last_heard + 50
+    for slot in range(2):
+        hub.heartbeat(slot, 2, '{"type":"ping"}', silence_seconds=45, now=quiet.last_heard + 60)
+    with pytest.raises(DesktopTooSlow, match="silent for 60 s"):
+        await quiet.ended()
+    assert hub.sockets("ana") == 0 and hub.sockets("bo") == 1
+    assert await drain(chatty) == [{"type": "ping"}]
