@@ -266,6 +266,7 @@ class IntakeServer:
         try:
             async with asyncio.TaskGroup() as tg:
                 ticker = tg.create_task(self._ticker())
+                collector = tg.create_task(heap.collect_on_schedule())
                 web = tg.create_task(server.serve())
                 while not server.started:
                     if web.done():
@@ -278,6 +279,7 @@ class IntakeServer:
                     ready.set()
                 await web
                 ticker.cancel()
+                collector.cancel()
         finally:
             if self._policy_due is not None:
                 self._policy_due.cancel()

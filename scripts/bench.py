@@ -323,13 +323,6 @@ async def role_server(args: argparse.Namespace) -> None:
             gc.collect()
         if line == b"reset":
             watch.reset()
-        if line == b"census":
-            import collections as _c
-            objs = gc.get_objects(generation=0)
-            cnt = _c.Counter(type(o).__qualname__ for o in objs)
-            big = sorted(((len(o), type(o).__qualname__) for o in objs if isinstance(o, (list, dict, set, tuple)) and len(o) > 200), reverse=True)[:20]
-            t0 = time.thread_time(); gc.collect(0); t1 = time.thread_time()
-            print(json.dumps({"n": len(objs), "types": cnt.most_common(25), "big": big, "gen0_cpu_ms": (t1 - t0) * 1000, "count": gc.get_count()}), file=sys.stderr, flush=True)
         print(json.dumps({
             "loop": watch.figures(),
             "rss": rss_bytes(), "cpu": cpu_seconds(), "ami": server.session.connected and server.registry.link_up,
@@ -680,7 +673,6 @@ async def ours_phase(sizes: Sizes, config_path: Path, tmp: Path) -> dict[str, An
         placed = await load.run(sizes.seconds, seed=2)
         await asyncio.sleep(0.5)
         after = await server.ask()
-        await server.ask("census")
         calls = load.completed - completed0
         latency = {**desktops.figures(), "desktops": after["sockets"], "connect_failures": desktops.failed}
         # Capacity: more desktops, round robin over the handler ids, all idle.
