@@ -13,6 +13,11 @@ from enum import Enum
 from telephony.events import MemberDevice, MemberState
 
 OFFLINE = {MemberDevice.UNAVAILABLE, MemberDevice.INVALID}
+IN_USE = {MemberDevice.INUSE, MemberDevice.BUSY, MemberDevice.ONHOLD}
+"""Device states of a phone busy with a call that is not a queue call of ours (a call-back, a
+direct call): the PBX will not ring it for a queue call (``ringinuse = no``), so it is not ready.
+RINGING is left out: the device reports it for a queue call's ring too, and still does for a
+moment after the ring stopped (AgentRingNoAnswer comes first)."""
 
 
 class HandlerState(Enum):
@@ -47,6 +52,8 @@ class Handler:
             if reason == wrapup_reason:
                 return HandlerState.WRAP_UP, reason
             return HandlerState.NOT_READY, reason or "paused"
+        if any(s.device in IN_USE for s in states):
+            return HandlerState.ON_CALL, "phone in use"
         if all(s.device in OFFLINE for s in states):
             return HandlerState.NOT_READY, "phone offline"
         return HandlerState.READY, ""

@@ -144,6 +144,18 @@ def test_handler_states_follow_membership_pause_ring_and_call():
     assert state() is HandlerState.LOGGED_OUT
 
 
+def test_a_handler_whose_phone_is_busy_with_another_call_is_not_ready():
+    """A call-back or a direct call: no queue call of ours, but the PBX will not ring the phone."""
+    reg = registry()
+    reg.apply(ev.MemberJoined(T0, member(0, "emergency", H1)))
+    reg.apply(ev.MemberChanged(T0 + 1, member(1, "emergency", H1, device=ev.MemberDevice.INUSE)))
+    assert reg.handlers[H1].state("wrap-up") == (HandlerState.ON_CALL, "phone in use")
+    reg.apply(ev.MemberChanged(T0 + 2, member(2, "emergency", H1, device=ev.MemberDevice.NOT_INUSE)))
+    assert reg.handlers[H1].state("wrap-up") == (HandlerState.READY, "")
+    reg.apply(ev.MemberChanged(T0 + 3, member(3, "emergency", H1, paused=True, reason="break", device=ev.MemberDevice.INUSE)))
+    assert reg.handlers[H1].state("wrap-up") == (HandlerState.NOT_READY, "break")  # their own reason stands
+
+
 def snapshot(at: float, *items: ev.DomainEvent) -> list[ev.DomainEvent]:
     return [ev.SnapshotStarted(T0 + at), *items, ev.SnapshotCompleted(T0 + at)]
 
