@@ -50,6 +50,11 @@ async def test_an_abandoned_999_call_is_called_back_from_the_handlers_phone(pbx:
             await asyncio.to_thread(handler.wait_answered, 10)
             rang = await asyncio.to_thread(caller_phone.wait_answered, 15)
             assert rang.answered_at is not None
+            # On the call-back, the PBX reports the handler's phone in use: not ready for queue calls.
+            async with asyncio.timeout(5):
+                while server.registry.handlers["PJSIP/handler-2"].view(server.config.wrapup_reason)["state"] != "on-call":
+                    await asyncio.sleep(0.05)
+            assert server.registry.handlers["PJSIP/handler-2"].view(server.config.wrapup_reason)["reason"] == "phone in use"
             server.callbacks.record_outcome("h2", task.id, CallbackOutcome(contact="reached", grading="resolved",
                                                                             notes="pocket dial, no police action"))
             updates = []  # the card as it changed (calling, phone answered), then its close
