@@ -221,6 +221,7 @@ class LoopWatch:
 # --- Redis round trips, attributed to the pop that made them --------------------------------------
 
 _POP: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("bench_pop", default=None)
+_LOOKUP: contextvars.ContextVar[tuple[float, float] | None] = contextvars.ContextVar("bench_lookup", default=None)
 
 
 class AttributedTrips:
@@ -255,27 +256,83 @@ def counting_redis(url: str) -> tuple[Any, AttributedTrips]:
 
 class CountedHistory:
     """The server's history store with every lookup's round trips counted: the PopRouter looks a
-    caller up once per call (prefetched at queue entry, shared by every phone it rings), so the
-    figure is per lookup, and lookups per pop are reported beside it."""
+    caller up once per pop, as the phone starts ringing, so the figure is per lookup, and lookups
+    per pop are reported beside it. Each lookup's start and end go to the pop path's stages."""
 
-    def __init__(self, store: Any, histogram: Counter[int]) -> None:
+    def __init__(self, store: Any, histogram: Counter[int], stages: PopStages) -> None:
         self._store = store
         self._histogram = histogram
+        self._stages = stages
 
     async def lookup(self, number: str, now: float, calling: Any = None) -> Any:
         bucket = [0]
         _POP.set(bucket)  # the lookup runs in a task of its own: this context is its alone
+        started = time.perf_counter()
         try:
             return await self._store.lookup(number, now, calling)
         finally:
             self._histogram[bucket[0]] += 1
+            self._stages.looked_up(started, time.perf_counter())
+
+
+class PopStages:
+    """Where a pop's time goes inside the server, from the read that brought its AgentCalled to
+    the publish of the pop: dispatch (read -> the registry's Ringing notice), scheduling (notice ->
+    the lookup starts in its task), lookup (the Redis round trip as redis-py sees it) and compose
+    (lookup done -> published to the desktop's outbox). The rest of the client's figure is the
+    AMI socket, the send task, the WebSocket and the client's decode."""
+
+    NAMES = ("dispatch", "scheduling", "lookup", "compose", "read_to_publish")
+
+    def __init__(self, server: Any) -> None:
+        self.samples: dict[str, list[float]] = {name: [] for name in self.NAMES}
+        self._read_at = 0.0
+        self._ring: dict[str, tuple[float, float]] = {}  # handler id -> (read at, notice at)
+        session, pops, hub = server.session, server.pops, server.hub
+        on_data, ringing, publish = session._on_data, pops._ringing, hub.publish
+
+        def timed_on_data(data: bytes) -> None:
+            self._read_at = time.perf_counter()
+            on_data(data)
+
+        def timed_ringing(call: Any, member: str) -> None:
+            handler_id = pops.handler_ids.get(member)
+            if handler_id is not None:
+                self._ring[handler_id] = (self._read_at, time.perf_counter())
+            ringing(call, member)
+
+        def timed_publish(handler_id: str, message: Any, *, active: bool) -> Any:
+            ring = self._ring.pop(handler_id, None) if getattr(message, "type", "") == "pop" else None
+            lookup = _LOOKUP.get()  # set by this pop's own task, in CountedHistory.lookup
+            if ring is not None and lookup is not None:
+                done = time.perf_counter()
+                (read_at, notice_at), (start, end) = ring, lookup
+                for name, value in zip(self.NAMES, (notice_at - read_at, start - notice_at, end - start, done - end, done - read_at), strict=True):
+                    self.samples[name].append(value)
+            return publish(handler_id, message, active=active)
+
+        session._on_data, pops._ringing, hub.publish = timed_on_data, timed_ringing, timed_publish
+
+    @staticmethod
+    def looked_up(start: float, end: float) -> None:
+        _LOOKUP.set((start, end))
+
+    def reset(self) -> None:
+        for values in self.samples.values():
+            values.clear()
+
+    def figures(self) -> dict[str, Any]:
+        return {name: {"p50_ms": round(percentile(v, 0.5) * 1000, 3), "p99_ms": round(percentile(v, 0.99) * 1000, 3),
+                       "max_ms": round(max(v, default=0.0) * 1000, 3)} for name, v in self.samples.items()}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
 
-def count_pop_trips(server: Any, histogram: Counter[int]) -> None:
-    server.pops.history = CountedHistory(server.pops.history, histogram)
+def count_pop_trips(server: Any, histogram: Counter[int]) -> PopStages:
+    stages = PopStages(server)
+    server.pops.history = CountedHistory(server.pops.history, histogram, stages)
+    return stages
 
 
 async def delete_prefix(url: str, prefix: str) -> None:
@@ -306,7 +363,7 @@ async def role_server(args: argparse.Namespace) -> None:
     redis, trips = counting_redis(cfg.redis.url)
     server = IntakeServer(cfg, secrets, redis)
     histogram: Counter[int] = Counter()
-    count_pop_trips(server, histogram)
+    stages = count_pop_trips(server, histogram)
     ready, bound = asyncio.Event(), []
     runner = asyncio.create_task(server.run("127.0.0.1", 0, ready=ready, bound=bound))
     watch = LoopWatch()
@@ -323,8 +380,9 @@ async def role_server(args: argparse.Namespace) -> None:
             gc.collect()
         if line == b"reset":
             watch.reset()
+            stages.reset()
         print(json.dumps({
-            "loop": watch.figures(),
+            "loop": {**watch.figures(), "pop_path": stages.figures()},
             "rss": rss_bytes(), "cpu": cpu_seconds(), "ami": server.session.connected and server.registry.link_up,
             "pop_trips": {str(k): v for k, v in histogram.items()}, "round_trips": trips.total,
             "events": server.registry.counters.events, "sockets": sum(server.hub.sockets(h.id) for h in cfg.handlers),
