@@ -35,7 +35,7 @@ from routing.steering import Steering
 from screenpop.delivery import DesktopHub
 from screenpop.errors import NotYourCall, UnknownCall
 from screenpop.history import HistoryConfig, HistoryStore
-from screenpop.models import Outcome
+from screenpop.models import ContactRecord, Outcome
 from screenpop.web import desktop_endpoint, redact_tokens_in_server_logs
 from telephony.events import CallQueued, DomainEvent, OriginateFinished
 from telephony.session import AmiSession
@@ -105,13 +105,14 @@ class IntakeServer:
         self.desk = HandlerDesk(config, self.session, self.registry.handlers.get)
         self.ring_outs = RingOutDesk(config, self.desk, self.registry.handlers.get)
         self.steering = Steering(config, self.registry, self.session, self.pbx_now)
+        self.writes = WriteBehind(redis)
         self.callbacks = CallbackDesk(config, self.registry, CallbackStore(redis, config.redis.key_prefix), self.hub,
-                                      self.session, self.pbx_now, on_change=self._picture_changed)
+                                      self.session, self.pbx_now, file_history=self._file_called_back,
+                                      on_change=self._picture_changed)
         self.journal = CallJournal(redis, config.redis.key_prefix)
         self.prometheus = prometheus_registry(IntakeCollector(self.queue_report, self.handler_views,
                                                               lambda: self.session.counters, self.steering.view,
                                                               self.ring_outs.view))
-        self.writes = WriteBehind(redis)
         self._background: set[asyncio.Task[None]] = set()  # membership restores after a PBX restart
         self._policy_due: asyncio.TimerHandle | None = None
         # call id -> (handler id, caller number) for calls answered recently: outcomes may be
@@ -176,6 +177,10 @@ class IntakeServer:
         else:
             recorded()  # no record will come: a repeat count must not wait for one
         self.desk.call_finished(call)
+
+    def _file_called_back(self, record: ContactRecord) -> None:
+        """A call-back's history entry goes the way of a settled call's record: behind the event path."""
+        self.writes.submit("called-back", lambda pipe: self.history.stage_contact(pipe, record))
 
     def _remember_answer(self, call_id: str, member: str, number: str) -> None:
         handler = self.registry.handlers.get(member)

@@ -3,7 +3,10 @@ take them back), originate the call-back from the handler's phone, close them, e
 forgotten ones.
 
 The rules are in :mod:`routing.callbacks`; this class holds the open tasks in memory (Redis
-holds them across restarts), writes every change through, and does the I/O.
+holds them across restarts), writes every change through, and does the I/O. A task closed by its
+outcome also goes into the caller's history ("called back"), handed to ``file_history``: the
+server queues it behind the event path like a settled call's record, so the desk never waits on
+Redis and a record is retried, never dropped silently, while Redis is away.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import structlog
+from pydantic import ValidationError
 
 from intake.calls import CallState
 from intake.config import IntakeConfig
@@ -25,6 +29,7 @@ from routing.callbacks import (
     CallbackTask,
     Taker,
     escalations,
+    history_entry,
     linked,
     originate_failure,
     ready,
@@ -35,6 +40,7 @@ from routing.errors import CallbackNotStarted, NoSuchTask, TaskConflict
 from routing.policy import EMERGENCY
 from screenpop.delivery import DesktopHub
 from screenpop.messages import CallbackOffer, PopClosed
+from screenpop.models import ContactRecord, describe
 from telephony import actions
 from telephony.errors import ActionError, ActionFailed, NotConnected, UnsafeActionValue
 from telephony.events import OriginateFinished
@@ -47,8 +53,10 @@ Closing = Literal["callback-closed", "callback-linked"]
 
 class CallbackDesk:
     def __init__(self, config: IntakeConfig, registry: Registry, store: CallbackStore, hub: DesktopHub,
-                 sender: Any, now: Callable[[], float], on_change: Callable[[], None] = lambda: None) -> None:
+                 sender: Any, now: Callable[[], float], *, file_history: Callable[[ContactRecord], None],
+                 on_change: Callable[[], None] = lambda: None) -> None:
         self.config, self.registry, self.store, self.hub, self.sender, self.now = config, registry, store, hub, sender, now
+        self.file_history = file_history
         self.rules = config.routing.callback
         self.on_change = on_change  # the supervisors' picture shows the open tasks
         self.tasks: dict[str, CallbackTask] = {}  # open and calling ones only
@@ -139,14 +147,15 @@ class CallbackDesk:
                                    caller_id=f"Call-back <{task.number}>", timeout_ms=int(self.rules.ring_seconds * 1000),
                                    variables={"INTAKE_CALLBACK": task.id})
         # Calling before the PBX answers: a second click meanwhile must not ring the caller twice.
-        task.status, task.problem = "calling", ""
+        task.status, task.problem, called_before = "calling", "", task.called_at
+        task.called_at = self.now()
         self._originating[action.action_id] = task.id
         try:
             await self.sender.send(action)
         except (ActionFailed, NotConnected, UnsafeActionValue) as exc:
             # Certainly not carried out: the task is the handler's to try again.
             self._originating.pop(action.action_id, None)
-            task.status = "open"
+            task.status, task.called_at = "open", called_before
             refused = isinstance(exc, ActionFailed)
             detail = f"the PBX refused it: {exc.message}" if isinstance(exc, ActionFailed) else f"the PBX could not be reached ({exc})"
             task.note(self.now(), f"call-back by {handler_id} not started: {detail}")
@@ -169,6 +178,14 @@ class CallbackDesk:
         task = self._mine(handler_id, task_id)
         task.outcome = outcome
         self._close(task, f"outcome from {handler_id}: {outcome.summary()}", "callback-closed")
+        name = next(h.name for h in self.config.handlers if h.id == handler_id)
+        try:
+            entry = history_entry(task, handler_id, name, self.now())
+        except ValidationError as exc:  # the task is closed all the same; its history entry is lost, loudly
+            log.error("callback_not_in_history", task_id=task.id, problems="; ".join(describe(exc)))
+            return task
+        if entry is not None:
+            self.file_history(entry)
         return task
 
     # --- views -----------------------------------------------------------------------------

@@ -19,36 +19,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import structlog
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from intake.handlers import HandlerState
-from screenpop.models import Grading, Notes
+# What a handler files closes the task and goes into the caller's history: one model, kept with
+# the history's (screenpop does not import routing).
+from screenpop.models import CallbackOutcome as CallbackOutcome
+from screenpop.models import NAME_CHARS, CalledBack, ContactRecord, is_history_number
 
 Status = Literal["open", "calling", "closed"]
-Contact = Literal["reached", "no-answer", "voicemail", "unobtainable"]
-"""What the call-back got: the caller, nobody, their voicemail, or a number that does not ring."""
-
-
-class CallbackOutcome(BaseModel):
-    """What came of a call-back, as the handler files it. ``grading`` and ``notes`` are a call
-    outcome's (same vocabulary, same limits); a caller reached must be graded like any call."""
-
-    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
-
-    contact: Contact
-    grading: Grading | None = None
-    notes: Notes = ""
-
-    @model_validator(mode="after")
-    def _graded_when_reached(self) -> CallbackOutcome:
-        if self.contact == "reached" and self.grading is None:
-            raise PydanticCustomError("grading_required", "grading: required when the caller was reached")
-        return self
-
-    def summary(self) -> str:
-        graded = f", {self.grading}" if self.grading else ""
-        return f"{self.contact}{graded}" + (f": {self.notes[:80]}" if self.notes else "")
 
 
 class CallbackTask(BaseModel):
@@ -61,6 +40,7 @@ class CallbackTask(BaseModel):
     waited_seconds: float
     status: Status = "open"
     offered_to: str | None = None  # handler id whose desktop shows it
+    called_at: float | None = None  # when the last call-back was started (the Originate sent)
     escalated: bool = False
     outcome: CallbackOutcome | None = None
     problem: str = ""  # why the last call-back did not go through (shown on the handler's card)
@@ -136,6 +116,21 @@ def escalations(tasks: list[CallbackTask], now: float, escalate_seconds: float) 
 def linked(tasks: list[CallbackTask], number: str) -> list[CallbackTask]:
     """Open tasks a new call from ``number`` resolves."""
     return [t for t in tasks if t.status != "closed" and number and t.number == number]
+
+
+def history_entry(task: CallbackTask, handler_id: str, handler_name: str, now: float) -> ContactRecord | None:
+    """The caller's history entry for a task closed by its outcome: "called back" at the time the
+    call-back was started (when it was filed, if it never was), by whom, with what came of it.
+    None when there is no number to file it under (a withheld caller)."""
+    if task.outcome is None or not is_history_number(task.number):
+        return None
+    at = task.called_at if task.called_at is not None else now
+    # line "999": only abandoned 999 calls become call-back tasks.
+    return ContactRecord(
+        call_id=f"callback:{task.id}", number=task.number, at=at, line="999", queue=task.queue,
+        handler_id=handler_id, waited_seconds=round(max(0.0, at - task.abandoned_at), 3), disposition="called back",
+        callback=CalledBack(task_id=task.id, handler_name=handler_name[:NAME_CHARS], outcome=task.outcome),
+    )
 
 
 def originate_failure(reason: int) -> str:

@@ -1,12 +1,17 @@
 """The caller history store: contacts, outcomes and markers per number, in Redis.
 
 Key layout (``prefix`` defaults to ``intake:``; the number in braces is a cluster hash tag, so
-all four keys of a number live in one slot and one script may touch them all)::
+all five keys of a number live in one slot and one script may touch them all)::
 
     {prefix}contacts:{number}   ZSET  score = at (PBX epoch)  member = call_id
+    {prefix}calledback:{number} ZSET  score = at (PBX epoch)  member = "callback:<task id>"
     {prefix}contact:{number}    HASH  call_id -> ContactRecord JSON (without outcome)
     {prefix}outcome:{number}    HASH  call_id -> Outcome JSON
     {prefix}markers:{number}    HASH  marker id -> Marker JSON
+
+Call-backs (contacts with disposition "called back": calls *to* the number) have an index of
+their own, so that every count (24 h, 30 days, the repeat window) stays a plain ZCOUNT of calls
+*from* the number; the lookup merges the two indexes' newest entries into ``recent``.
 
 Outcomes live apart from contacts because the handler may file one before the call's record is
 written (the record is written when the call ends; the outcome when the handler presses save,
@@ -30,6 +35,9 @@ are counted by queue entry, in the same script, from two sources:
 
 Each call id counts once: a named call already in the index is counted as recorded, not again
 (a call id is a channel's Uniqueid, so one moved on to a second queue is recorded once).
+
+A stored record this version cannot read (damaged, or written by a newer version with fields
+this one does not know) is left out of ``recent`` and logged; the rest of the history is shown.
 """
 
 from __future__ import annotations
@@ -40,10 +48,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
+import structlog
+from pydantic import ValidationError
 from redis.exceptions import NoScriptError
 
 from screenpop.errors import NotANumber
-from screenpop.models import CallerHistory, ContactRecord, Marker, Outcome, is_history_number
+from screenpop.models import CallerHistory, ContactRecord, Marker, Outcome, describe, is_history_number
+
+log = structlog.get_logger("screenpop.history")
 
 DAY = 86_400.0
 CALLING_LIMIT = 100
@@ -51,16 +63,30 @@ CALLING_LIMIT = 100
 ``repeat_calls`` (1..100), and a bounded script call even for a number Redis was away for."""
 
 _LOOKUP = b"""
--- KEYS: contacts zset, contact hash, outcome hash, markers hash
+-- KEYS: contacts zset, contact hash, outcome hash, markers hash, call-backs zset
 -- ARGV: now, now - 24 h, now - 30 d, how many recent records, now - repeat window,
 --       then pairs (call id, queue entry) of calls the index may not hold yet
-local ids = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], '-inf', 'LIMIT', 0, ARGV[4])
+local limit = tonumber(ARGV[4])
+local calls = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], '-inf', 'WITHSCORES', 'LIMIT', 0, limit)
+local backs = redis.call('ZREVRANGEBYSCORE', KEYS[5], ARGV[1], '-inf', 'WITHSCORES', 'LIMIT', 0, limit)
+-- the newest `limit` of both, newest first (a call before a call-back at the same instant)
+local ids, i, j = {}, 1, 1
+while #ids < limit and (i < #calls or j < #backs) do
+  if j >= #backs or (i < #calls and tonumber(calls[i + 1]) >= tonumber(backs[j + 1])) then
+    ids[#ids + 1] = calls[i]
+    i = i + 2
+  else
+    ids[#ids + 1] = backs[j]
+    j = j + 2
+  end
+end
 local contacts, outcomes = {}, {}
 if #ids > 0 then
   contacts = redis.call('HMGET', KEYS[2], unpack(ids))
   outcomes = redis.call('HMGET', KEYS[3], unpack(ids))
 end
 local now, since = tonumber(ARGV[1]), tonumber(ARGV[5])
+-- Counts read the calls' index only: a call-back is not a call from the number.
 local in_window = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[5], ARGV[1])
 for i = 6, #ARGV - 1, 2 do
   local recorded = redis.call('ZSCORE', KEYS[1], ARGV[i])
@@ -107,6 +133,7 @@ class HistoryKeys:
     contact: str
     outcome: str
     markers: str
+    called_back: str
 
 
 class HistoryStore:
@@ -120,7 +147,8 @@ class HistoryStore:
         if not is_history_number(number):
             raise NotANumber(number)
         tag, p = "{" + number + "}", self._config.prefix
-        return HistoryKeys(f"{p}contacts:{tag}", f"{p}contact:{tag}", f"{p}outcome:{tag}", f"{p}markers:{tag}")
+        return HistoryKeys(f"{p}contacts:{tag}", f"{p}contact:{tag}", f"{p}outcome:{tag}", f"{p}markers:{tag}",
+                           f"{p}calledback:{tag}")
 
     async def record_contact(self, record: ContactRecord) -> None:
         async with self._redis.pipeline(transaction=True) as tx:
@@ -128,11 +156,13 @@ class HistoryStore:
             await tx.execute()
 
     def stage_contact(self, pipe: Any, record: ContactRecord) -> None:
-        """Add the commands that store ``record`` to ``pipe`` (a writer batches many records)."""
+        """Add the commands that store ``record`` to ``pipe`` (a writer batches many records); a
+        call-back goes to its own index, out of the counts' way."""
         keys, ttl = self.keys(record.number), self._ttl
-        pipe.zadd(keys.contacts, {record.call_id: record.at})
+        index = keys.called_back if record.disposition == "called back" else keys.contacts
+        pipe.zadd(index, {record.call_id: record.at})
         pipe.hset(keys.contact, record.call_id, record.model_dump_json(exclude={"outcome"}))
-        pipe.expire(keys.contacts, ttl)
+        pipe.expire(index, ttl)
         pipe.expire(keys.contact, ttl)
 
     async def record_outcome(self, number: str, outcome: Outcome) -> None:
@@ -168,20 +198,20 @@ class HistoryStore:
         """
         keys = self.keys(number)
         window = self._config.repeat_window_seconds
-        args: list[str | int] = [keys.contacts, keys.contact, keys.outcome, keys.markers,
+        args: list[str | int] = [keys.contacts, keys.contact, keys.outcome, keys.markers, keys.called_back,
                                  repr(now), repr(now - DAY), repr(now - 30 * DAY), self._config.recent_limit,
                                  repr(now - window)]
         newest = sorted((calling or {}).items(), key=lambda c: c[1], reverse=True)[:CALLING_LIMIT]
         for call_id, at in newest:
             args += (call_id, repr(at))
         try:
-            reply = await self._redis.evalsha(_LOOKUP_SHA, 4, *args)
+            reply = await self._redis.evalsha(_LOOKUP_SHA, 5, *args)
         except NoScriptError:
-            reply = await self._redis.eval(_LOOKUP.decode(), 4, *args)
+            reply = await self._redis.eval(_LOOKUP.decode(), 5, *args)
         count_24h, count_30d, contacts, outcomes, markers, in_window = reply
         return CallerHistory(
             number=number,
-            recent=tuple(_merge(contacts, outcomes)),
+            recent=tuple(_merge(number, contacts, outcomes)),
             count_24h=int(count_24h),
             count_30d=int(count_30d),
             markers=tuple(sorted(
@@ -197,11 +227,25 @@ class HistoryStore:
         return max(1, int(self._config.retention_seconds))
 
 
-def _merge(contacts: Sequence[bytes | None], outcomes: Sequence[bytes | None]) -> Iterable[ContactRecord]:
+def _merge(number: str, contacts: Sequence[bytes | None], outcomes: Sequence[bytes | None]) -> Iterable[ContactRecord]:
+    """The records with their outcomes. One that cannot be read is left out (an outcome that
+    cannot be read, left off its call) and logged: one bad record must not cost the handler the
+    rest of the caller's history."""
     for contact, outcome in zip(contacts, outcomes):
         if contact is None:  # an id in the index whose record is gone: nothing to show
             continue
-        record = ContactRecord.model_validate_json(contact)
+        try:
+            record = ContactRecord.model_validate_json(contact)
+        except ValidationError as exc:
+            _unreadable("contact", number, exc)
+            continue
         if outcome is not None:
-            record = record.model_copy(update={"outcome": Outcome.model_validate_json(outcome)})
+            try:
+                record = record.model_copy(update={"outcome": Outcome.model_validate_json(outcome)})
+            except ValidationError as exc:
+                _unreadable("outcome", number, exc, call_id=record.call_id)
         yield record
+
+
+def _unreadable(kind: str, number: str, exc: ValidationError, **about: str) -> None:
+    log.error("history_record_unreadable", kind=kind, number=number, problems="; ".join(describe(exc)), **about)

@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, SerializeAsAny
 
-from screenpop.models import Disposition, Grading, Line, MarkerKind
+from screenpop.models import CallbackContact, Disposition, Grading, Line, MarkerKind
 
 CloseReason = Literal["answered-elsewhere", "abandoned", "ended", "rang-out",
                       "callback-closed", "callback-linked", "callback-withdrawn"]
@@ -60,7 +60,19 @@ class MarkerView(Outgoing):
     expires_at: float | None
 
 
+class CalledBackView(Outgoing):
+    """Who called the number back and what they got (the grading and notes are the contact's)."""
+
+    task_id: str
+    handler_id: str | None
+    handler_name: str
+    contact: CallbackContact
+
+
 class RecentContact(Outgoing):
+    """A call from the number, or (``disposition`` "called back", ``callback`` set) our call-back
+    to it. ``waited_seconds``: for a call-back, from the caller hanging up to the call-back."""
+
     call_id: str
     at: float
     line: Line
@@ -70,6 +82,7 @@ class RecentContact(Outgoing):
     talked_seconds: float | None
     grading: Grading | None
     notes_excerpt: str
+    callback: CalledBackView | None = None
 
 
 class HistoryView(Outgoing):

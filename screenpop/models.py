@@ -14,12 +14,16 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 Line = Literal["999", "101"]
-Disposition = Literal["answered", "abandoned", "left"]
-"""answered by a handler; abandoned: the caller hung up waiting; left: timed out or redirected."""
+Disposition = Literal["answered", "abandoned", "left", "called back"]
+"""answered by a handler; abandoned: the caller hung up waiting; left: timed out or redirected;
+called back: not a call from the number but the police's call-back of an abandoned 999 call."""
 Grading = Literal["emergency", "priority", "scheduled", "resolved"]
+CallbackContact = Literal["reached", "no-answer", "voicemail", "unobtainable"]
+"""What a call-back got: the caller, nobody, their voicemail, or a number that does not ring."""
 MarkerKind = Literal[
     "firearms at address",
     "weapons at address",
@@ -48,6 +52,8 @@ Epoch = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 ShortText = Annotated[str, StringConstraints(max_length=500)]
 Notes = Annotated[str, StringConstraints(max_length=4000)]
+NAME_CHARS = 120
+"""A person's name as shown on a pop."""
 
 
 def is_history_number(number: str) -> bool:
@@ -82,9 +88,43 @@ class Outcome(_Model):
     notes: Notes = ""
 
 
+class CallbackOutcome(_Model):
+    """What came of a call-back, as the handler files it. ``grading`` and ``notes`` are a call
+    outcome's (same vocabulary, same limits); a caller reached must be graded like any call."""
+
+    contact: CallbackContact
+    grading: Grading | None = None
+    notes: Notes = ""
+
+    @model_validator(mode="after")
+    def _graded_when_reached(self) -> CallbackOutcome:
+        if self.contact == "reached" and self.grading is None:
+            raise PydanticCustomError("grading_required", "grading: required when the caller was reached")
+        return self
+
+    def summary(self) -> str:
+        graded = f", {self.grading}" if self.grading else ""
+        return f"{self.contact}{graded}" + (f": {self.notes[:80]}" if self.notes else "")
+
+
+class CalledBack(_Model):
+    """What a "called back" contact adds: the abandoned call it followed up (the call-back task's
+    id), who called (the name as it was then: the history outlives the configuration) and what
+    came of it."""
+
+    task_id: Ident
+    handler_name: Annotated[str, StringConstraints(min_length=1, max_length=NAME_CHARS)]
+    outcome: CallbackOutcome
+
+
 class ContactRecord(_Model):
-    """One call from a number, as it ended. ``outcome`` is filled in by lookups only: it is stored
-    apart because it may be filed before or after the call's record is written."""
+    """One call from a number, as it ended, or one call-back to it (``disposition`` "called
+    back", ``callback`` set: exactly one without the other is refused).
+
+    ``outcome`` is filled in by lookups only: it is stored apart because it may be filed before or
+    after the call's record is written. A call-back's outcome is in ``callback``, filed with it.
+    ``waited_seconds``: for a call, queue entry to answer or to leaving the queue; for a
+    call-back, from the caller hanging up to the call-back (how long they waited for us)."""
 
     call_id: Ident
     number: Number
@@ -96,6 +136,13 @@ class ContactRecord(_Model):
     talked_seconds: Seconds | None = None
     disposition: Disposition
     outcome: Outcome | None = None
+    callback: CalledBack | None = None
+
+    @model_validator(mode="after")
+    def _callback_exactly_when_called_back(self) -> ContactRecord:
+        if (self.disposition == "called back") != (self.callback is not None):
+            raise PydanticCustomError("callback_mismatch", "callback: given exactly when the disposition is 'called back'")
+        return self
 
 
 class Marker(_Model):
@@ -114,11 +161,14 @@ class Marker(_Model):
 
 
 class CallerHistory(_Model):
-    """All a pop shows about a number, as of ``now``: newest contacts first.
+    """All a pop shows about a number, as of ``now``: newest contacts first, call-backs among them.
 
-    ``count_24h`` and ``count_30d`` count recorded contacts (earlier, settled calls);
-    ``calls_in_window`` counts every call from the number in the last ``window_seconds``, the
-    ones not recorded yet included (the call ringing now, when the lookup was told of it)."""
+    ``count_24h`` and ``count_30d`` count recorded calls *from* the number (earlier, settled
+    calls: the desktop says "Finished calls from this number"); ``calls_in_window`` counts every
+    call from the number in the last ``window_seconds``, the ones not recorded yet included (the
+    call ringing now, when the lookup was told of it). A call-back is a call *to* the number, made
+    by us: it is in ``recent`` but in none of the counts, so it can never make a caller look like
+    a repeat caller."""
 
     number: Number
     recent: tuple[ContactRecord, ...]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import get_args
 
 from screenpop.messages import (
+    CalledBackView,
     Caller,
     CloseReason,
     HistoryStatus,
@@ -102,8 +103,12 @@ def _marker_view(marker: Marker) -> MarkerView:
 
 
 def _recent_contact(record: ContactRecord) -> RecentContact:
-    outcome = record.outcome
+    called_back, view = record.callback, None
+    outcome = called_back.outcome if called_back else record.outcome
     notes = outcome.notes if outcome else ""
+    if called_back is not None:
+        view = CalledBackView(task_id=called_back.task_id, handler_id=record.handler_id,
+                              handler_name=called_back.handler_name, contact=called_back.outcome.contact)
     return RecentContact(
         call_id=record.call_id,
         at=record.at,
@@ -114,4 +119,5 @@ def _recent_contact(record: ContactRecord) -> RecentContact:
         talked_seconds=record.talked_seconds,
         grading=outcome.grading if outcome else None,
         notes_excerpt=notes if len(notes) <= NOTES_EXCERPT_CHARS else notes[: NOTES_EXCERPT_CHARS - 1] + "…",
+        callback=view,
     )

@@ -167,12 +167,25 @@ function renderHistory(pop) {
   const rows = table.querySelector("tbody");
   rows.replaceChildren();
   for (const contact of history ? history.recent : []) {
-    rows.append(el("tr", {},
+    rows.append(contact.callback ? calledBackRow(contact) : el("tr", {},
       el("td", { text: when(contact.at) }), el("td", { text: contact.line }), el("td", { text: contact.disposition }),
       el("td", { text: clock(contact.waited_seconds) }), el("td", { text: contact.grading || "–" }),
       el("td", { text: contact.notes_excerpt })));
   }
   show(table, rows.children.length > 0);
+}
+
+const CALLED_BACK = { reached: "reached", "no-answer": "no answer", voicemail: "voicemail, message left", unobtainable: "number unobtainable" };
+
+// Our call-back to the number (not a call from it): one sentence across the row, set apart.
+function calledBackRow(contact) {
+  const { handler_name: who, contact: got } = contact.callback;
+  const graded = contact.grading ? `, graded ${contact.grading}` : "";
+  const notes = contact.notes_excerpt ? `: ${contact.notes_excerpt}` : "";
+  return el("tr", { class: "called-back", "data-task": contact.callback.task_id },
+    el("td", { text: when(contact.at) }), el("td", { text: contact.line }),
+    el("td", { colspan: "4" }, el("strong", { text: `Called back by ${who}` }),
+      ` ${clock(contact.waited_seconds)} after they hung up — ${CALLED_BACK[got] || got}${graded}${notes}`));
 }
 
 function answered(message) {

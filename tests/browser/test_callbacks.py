@@ -1,5 +1,6 @@
 """Call-backs in chromium against ``intake demo``: an abandoned 999 caller appears on a ready 999
-handler's desktop as a card of its own, is called back and closed by the outcome; a busy phone's
+handler's desktop as a card of its own, is called back and closed by the outcome, which the
+caller's next pop shows in its history; a busy phone's
 refusal and a bad outcome are shown as messages; the supervisors' wallboard lists the open tasks,
 whom each is offered to, and the escalated ones in red.
 
@@ -22,7 +23,7 @@ from tests.simulator.ami_client import AmiTestClient
 
 pytestmark = pytest.mark.browser
 
-FIRST, SECOND, BUSY_MAKER = "07700900901", "07700900902", "07700900903"  # outside the demo's caller pool
+FIRST, SECOND = "07700900901", "07700900902"  # outside the demo's caller pool
 HANDLERS = ("h1", "h2", "h3", "h4")
 
 
@@ -128,9 +129,21 @@ async def test_a_call_back_on_the_desktop_from_offer_to_outcome_and_on_the_wallb
             "id => !document.querySelector(`#callback-tasks tr[data-task='${id}']`)", arg=first["id"], timeout=5000)
         assert closed
 
-        # h2's phone on a 999 call: the PBX answers the call-back busy, and the card says so.
-        await call_999(demo, BUSY_MAKER)
+        # The first caller rings 999 again and h2's phone takes it: the pop's history shows our
+        # call-back, set apart from the calls, with who made it and what came of it.
+        await call_999(demo, FIRST)
         await page.wait_for_function("() => document.querySelector('#state').dataset.state === 'on-call'", timeout=15000)
+        await page.wait_for_selector("#pop-recent tr.called-back", timeout=5000)
+        assert await page.text_content("#pop-number") == FIRST
+        called_back = await page.text_content("#pop-recent tr.called-back")
+        assert "Called back by Ben Okafor" in called_back and "reached, graded resolved: pocket dial" in called_back
+        rows = await page.eval_on_selector_all("#pop-recent tbody tr", "rows => rows.map(r => r.className)")
+        assert rows == ["called-back", ""]  # above the abandoned call it followed up
+        assert "Finished calls from this number: 1 in the last 24 h" in await page.text_content("#pop-counts")
+        assert await page.is_hidden("#pop-flags")  # our call-back does not make them a repeat caller
+        await page.screenshot(path=str(ARTIFACTS / "desktop-pop-called-back.png"), full_page=True)
+
+        # h2's phone on that 999 call: the PBX answers the call-back busy, and the card says so.
         await page.click("#cb-start")
         await page.wait_for_selector("#cb-problem:not(.hidden)", timeout=5000)
         assert "The call-back did not start: your phone is busy" in await page.text_content("#cb-problem")

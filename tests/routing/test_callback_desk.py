@@ -311,3 +311,44 @@ async def test_after_a_restart_a_call_back_under_way_is_still_its_handlers_and_o
         assert {t["id"]: (t["status"], t["offered_to"]) for t in listed} == {calling: ("calling", "h1"), waiting: ("open", "h2")}
         r = await floor.http.post(f"/api/callbacks/{calling}/outcome", headers=floor.auth("h1"), json={"contact": "no-answer"})
         assert r.status_code == 200, r.text
+
+
+async def test_the_outcome_goes_into_the_callers_history_and_the_next_call_pops_with_it_not_as_a_repeat_call(floor: Floor):
+    h1, h2 = await floor.desktop("h1"), await floor.desktop("h2")
+    await floor.state("h1", "ready")
+    task_id = await floor.abandoned_999()
+    await h1.expect(offer_of(task_id))
+    assert (await floor.http.post(f"/api/callbacks/{task_id}/start", headers=floor.auth("h1"))).status_code == 200
+    started = floor.server.callbacks.tasks[task_id].called_at
+    r = await floor.http.post(f"/api/callbacks/{task_id}/outcome", headers=floor.auth("h1"),
+                              json={"contact": "reached", "grading": "priority", "notes": "ex-partner outside, unit sent"})
+    assert r.status_code == 200, r.text
+    await floor.server.writes.flush()  # the entry goes behind the event path, as a settled call's record
+
+    # The caller rings 999 again: h2's pop shows the call-back above the abandoned call.
+    await floor.state("h2", "ready")
+    call_id = floor.sim.place_call("emergency", NUMBER, "Pat Caller")
+    pop = await h2.expect(lambda m: m["type"] == "pop" and m["call_id"] == call_id)
+    assert pop["history_status"] == "ok"
+    recent = pop["history"]["recent"]
+    assert [(c["call_id"], c["disposition"]) for c in recent] == [(f"callback:{task_id}", "called back"), (task_id, "abandoned")]
+    back = recent[0]
+    assert back["callback"] == {"task_id": task_id, "handler_id": "h1", "handler_name": "Alice Hughes", "contact": "reached"}
+    assert (back["grading"], back["notes_excerpt"]) == ("priority", "ex-partner outside, unit sent")
+    assert back["at"] == started and back["waited_seconds"] == pytest.approx(started - recent[1]["at"] - recent[1]["waited_seconds"], abs=0.01)
+    # Counted as calls from the number: the abandoned one and this one, never our call-back.
+    assert (pop["history"]["count_24h"], pop["flags"], pop["repeat"]) == (1, [], None)
+    history = (await floor.http.get(f"/api/history/{NUMBER}", headers=floor.auth("sup1"))).json()
+    assert history["calls_in_window"] == 2 and history["recent"][0]["callback"]["outcome"]["notes"] == "ex-partner outside, unit sent"
+
+
+async def test_a_task_closed_without_an_outcome_leaves_nothing_in_the_history(floor: Floor):
+    h2 = await floor.desktop("h2")
+    task_id = await floor.abandoned_999()
+    await floor.state("h2", "ready")
+    await h2.expect(offer_of(task_id))
+    floor.sim.place_call("emergency", NUMBER, "Pat Caller")  # the caller got through: linked, no call-back made
+    await h2.expect(closed_as(task_id, "callback-linked"))
+    await floor.server.writes.flush()
+    history = (await floor.http.get(f"/api/history/{NUMBER}", headers=floor.auth("sup1"))).json()
+    assert [c["disposition"] for c in history["recent"]] == ["abandoned"]

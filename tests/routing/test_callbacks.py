@@ -7,7 +7,8 @@ import pytest
 from pydantic import ValidationError
 
 from intake.handlers import HandlerState
-from routing.callbacks import CallbackOutcome, CallbackTask, Taker, escalations, linked, originate_failure, ready, to_offer, withdrawals
+from routing.callbacks import (CallbackOutcome, CallbackTask, Taker, escalations, history_entry, linked, originate_failure,
+                              ready, to_offer, withdrawals)
 from screenpop.models import describe
 
 READY, NOT_READY, LOGGED_OUT = HandlerState.READY, HandlerState.NOT_READY, HandlerState.LOGGED_OUT
@@ -121,3 +122,28 @@ def test_a_call_back_outcome_uses_the_call_outcome_vocabulary_and_limits(body, p
     with pytest.raises(ValidationError) as caught:
         CallbackOutcome.model_validate(body)
     assert describe(caught.value) == problems
+
+
+REACHED = CallbackOutcome(contact="reached", grading="priority", notes="pocket dial")
+
+
+def test_a_closed_call_back_is_filed_as_called_back_when_it_was_started_by_whom_with_its_outcome():
+    done = task(1, 100.0, called_at=160.5, outcome=REACHED)
+    entry = history_entry(done, "h1", "Alice Hughes", now=400.0)
+    assert entry is not None
+    assert (entry.call_id, entry.number, entry.at, entry.line, entry.queue, entry.handler_id, entry.disposition) == (
+        "callback:t1", "07700900001", 160.5, "999", "emergency", "h1", "called back")
+    assert entry.waited_seconds == 60.5  # from the caller hanging up to our call-back
+    assert entry.callback is not None and (entry.callback.task_id, entry.callback.handler_name, entry.callback.outcome) == (
+        "t1", "Alice Hughes", REACHED)
+
+
+def test_an_outcome_filed_without_a_call_back_started_from_the_desktop_is_dated_when_it_was_filed():
+    entry = history_entry(task(1, 100.0, outcome=CallbackOutcome(contact="unobtainable")), "h1", "Alice Hughes", now=400.0)
+    assert entry is not None and (entry.at, entry.waited_seconds) == (400.0, 300.0)
+
+
+def test_no_history_entry_for_a_withheld_caller_or_a_task_without_an_outcome():
+    withheld = task(1, 100.0, outcome=REACHED).model_copy(update={"number": "anonymous"})
+    assert history_entry(withheld, "h1", "Alice Hughes", now=400.0) is None
+    assert history_entry(task(1, 100.0), "h1", "Alice Hughes", now=400.0) is None

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import redis.asyncio as aioredis
+from structlog.testing import capture_logs
 
 from screenpop.errors import NotANumber
 from screenpop.history import _LOOKUP_SHA, CALLING_LIMIT, DAY, HistoryConfig, HistoryStore
 from screenpop.roundtrips import counting_client
-from tests.screenpop.builders import NUMBER, T0, contact, marker, outcome
+from screenpop.models import CallbackOutcome
+from tests.screenpop.builders import NUMBER, T0, called_back, contact, marker, outcome
 
 pytestmark = pytest.mark.redis
 
@@ -110,6 +114,7 @@ async def test_lookup_is_one_round_trip(redis_url: str, redis_client: aioredis.R
         for i in range(3):
             await store.record_contact(contact(f"c{i}", at=T0 + i))
             await store.record_outcome(NUMBER, outcome(f"c{i}"))
+        await store.record_contact(called_back("c0", at=T0 + 5))
         await store.add_marker(marker())
         await store.lookup(NUMBER, now=T0 + 10)  # warm: the script is cached after this
         port = str((await client.client_info())["addr"]).rsplit(":", 1)[1]
@@ -128,7 +133,8 @@ async def test_lookup_is_one_round_trip(redis_url: str, redis_client: aioredis.R
                     received.append(command["command"].split()[0].upper())
     finally:
         await client.aclose()
-    assert len(history.recent) == 3 and history.markers and history.calls_in_window == 5
+    assert len(history.recent) == 4 and history.markers and history.calls_in_window == 5
+    assert history.recent[0].disposition == "called back"
     assert counted == 1
     assert received == ["EVALSHA"]
 
@@ -205,3 +211,66 @@ async def test_the_calls_sent_with_a_lookup_are_bounded_newest_first(store: Hist
     new = {f"new{i}": T0 - 60 + i for i in range(50)}
     assert (await store.lookup(NUMBER, now=T0, calling=old | new)).calls_in_window == 50
     assert (await store.lookup(NUMBER, now=T0, calling=old | new | {"ringing": T0})).calls_in_window == 51
+
+
+# --- call-backs -----------------------------------------------------------------------------------
+
+
+async def test_a_call_back_comes_back_among_the_calls_newest_first_with_what_came_of_it(store: HistoryStore) -> None:
+    await store.record_contact(contact("abandoned", at=T0, disposition="abandoned", talked_seconds=None))
+    await store.record_contact(called_back("abandoned", at=T0 + 95))
+    await store.record_contact(contact("later", at=T0 + 600))
+    recent = (await store.lookup(NUMBER, now=T0 + 700)).recent
+    assert [(r.call_id, r.disposition) for r in recent] == [
+        ("later", "answered"), ("callback:abandoned", "called back"), ("abandoned", "abandoned")]
+    back = recent[1].callback
+    assert back is not None and (back.task_id, back.handler_name, recent[1].handler_id) == ("abandoned", "Ana Smith", "h-ana")
+    assert back.outcome == CallbackOutcome(contact="reached", grading="priority", notes="pocket dial, caller safe")
+
+
+async def test_a_call_back_is_no_call_from_the_number_for_any_count(store: HistoryStore) -> None:
+    """Three call-backs in the hour, and one call: not a repeat caller, one call in 24 h and 30 days."""
+    for i in range(3):
+        await store.record_contact(called_back(f"t{i}", at=T0 + 60 * i))
+    await store.record_contact(contact("c1", at=T0 + 300))
+    history = await store.lookup(NUMBER, now=T0 + 600, calling={"ringing": T0 + 600})
+    assert (history.count_24h, history.count_30d, history.calls_in_window) == (1, 1, 2)
+    assert len(history.recent) == 4
+
+
+async def test_the_recent_limit_takes_the_newest_of_calls_and_call_backs_together(redis_client: aioredis.Redis) -> None:
+    store = HistoryStore(redis_client, HistoryConfig(recent_limit=3))
+    for i in range(3):
+        await store.record_contact(contact(f"c{i}", at=T0 + 10 * i))           # 0, 10, 20
+        await store.record_contact(called_back(f"t{i}", at=T0 + 10 * i + 5))  # 5, 15, 25
+    await store.record_contact(called_back("future", at=T0 + 1000))  # after `now`: not yet history
+    history = await store.lookup(NUMBER, now=T0 + 100)
+    assert [r.call_id for r in history.recent] == ["callback:t2", "c2", "callback:t1"]
+
+
+async def test_a_call_back_is_kept_under_the_numbers_hash_tag_for_the_retention_period(redis_client: aioredis.Redis) -> None:
+    store = HistoryStore(redis_client, HistoryConfig(prefix="site7:", retention_seconds=3600))
+    await store.record_contact(called_back())
+    keys = sorted(k.decode() if isinstance(k, bytes) else k for k in await redis_client.keys("*"))
+    assert keys == [f"site7:{kind}:{{{NUMBER}}}" for kind in ("calledback", "contact")]
+    assert 3500 < await redis_client.ttl(f"site7:calledback:{{{NUMBER}}}") <= 3600
+
+
+async def test_a_record_this_version_cannot_read_is_left_out_and_logged_not_the_whole_history(
+        store: HistoryStore, redis_client: aioredis.Redis) -> None:
+    keys = store.keys(NUMBER)
+    await store.record_contact(contact("good", at=T0))
+    await store.record_contact(called_back("t1", at=T0 + 5))
+    newer = called_back("t2", at=T0 + 9).model_dump(mode="json") | {"recording_url": "https://example.invalid/r"}
+    await redis_client.zadd(keys.called_back, {"callback:t2": T0 + 9})
+    await redis_client.hset(keys.contact, "callback:t2", json.dumps(newer))  # written by a newer version
+    await redis_client.zadd(keys.contacts, {"damaged": T0 + 3})
+    await redis_client.hset(keys.contact, "damaged", b"{not json")
+    await redis_client.hset(keys.outcome, "good", b'{"call_id": "good"}')  # an outcome missing its fields
+    with capture_logs() as logs:
+        history = await store.lookup(NUMBER, now=T0 + 10)
+    assert [(r.call_id, r.outcome) for r in history.recent] == [("callback:t1", None), ("good", None)]
+    assert history.count_24h == 2  # the damaged record's call still happened
+    unreadable = [(e["kind"], e.get("call_id")) for e in logs if e["event"] == "history_record_unreadable"]
+    assert sorted(unreadable, key=str) == sorted([("contact", None), ("contact", None), ("outcome", "good")], key=str)
+    assert all(e["log_level"] == "error" and e["number"] == NUMBER for e in logs if e["event"] == "history_record_unreadable")

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from screenpop.history import HistoryStore
 from screenpop.models import CallerHistory
-from tests.screenpop.builders import NUMBER, T0, contact, marker, outcome
+from tests.screenpop.builders import NUMBER, T0, called_back, contact, marker, outcome
 
 
 async def test_the_store_works_on_embedded_fakeredis() -> None:
@@ -21,12 +21,13 @@ async def test_the_store_works_on_embedded_fakeredis() -> None:
         store = HistoryStore(client)
         await store.record_outcome(NUMBER, outcome("c1"))
         await store.record_contact(contact("c1"))
+        await store.record_contact(called_back("t1", at=T0 + 100))
         await store.add_markers([marker("m-1"), marker("m-2", expires_at=T0)])
         history = await store.lookup(NUMBER, now=T0 + 300)
     finally:
         await client.aclose()
-    assert [r.call_id for r in history.recent] == ["c1"]
-    assert history.recent[0].outcome == outcome("c1")
+    assert [r.call_id for r in history.recent] == ["callback:t1", "c1"]
+    assert history.recent[1].outcome == outcome("c1")
     assert (history.count_24h, [m.id for m in history.markers]) == (1, ["m-1"])
 
 

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from screenpop.models import ContactRecord, Marker, Outcome, describe, is_history_number
-from tests.screenpop.builders import contact, marker, outcome
+from tests.screenpop.builders import called_back, contact, marker, outcome
 
 
 def _problems(model: type[Any], data: dict[str, Any]) -> list[str]:
@@ -42,7 +42,7 @@ def test_a_missing_field_is_named() -> None:
 def test_contact_records_are_strict_about_line_and_disposition() -> None:
     problems = _problems(ContactRecord, contact().model_dump() | {"line": 999, "disposition": "dropped"})
     assert problems == ["line: 999 is not one of '999' or '101'",
-                        "disposition: 'dropped' is not one of 'answered', 'abandoned' or 'left'"]
+                        "disposition: 'dropped' is not one of 'answered', 'abandoned', 'left' or 'called back'"]
 
 
 def test_models_are_frozen() -> None:
@@ -63,3 +63,25 @@ def test_marker_kinds_are_a_closed_vocabulary() -> None:
                                                ("anonymous", False), ("", False), ("12", False), ("+44 7700", False)])
 def test_history_is_kept_only_for_dialable_numbers(number: str, usable: bool) -> None:
     assert is_history_number(number) is usable
+
+
+def test_a_call_back_carries_what_came_of_it_and_only_a_call_back_does() -> None:
+    assert called_back().callback is not None
+    mismatch = "callback: given exactly when the disposition is 'called back'"
+    assert _problems(ContactRecord, called_back().model_dump() | {"callback": None}) == [mismatch]
+    assert _problems(ContactRecord, contact().model_dump() | {"callback": called_back().callback.model_dump()}) == [mismatch]
+
+
+def test_a_call_backs_outcome_is_checked_like_the_one_the_handler_files() -> None:
+    reached_ungraded = called_back().model_dump()
+    reached_ungraded["callback"]["outcome"] = {"contact": "reached", "grading": None, "notes": ""}
+    assert _problems(ContactRecord, reached_ungraded) == ["callback.outcome: grading: required when the caller was reached"]
+    long_name = called_back().model_dump()
+    long_name["callback"]["handler_name"] = "x" * 121
+    assert _problems(ContactRecord, long_name) == ["callback.handler_name: longer than 120 characters"]
+
+
+def test_a_contact_stored_before_call_backs_existed_still_reads() -> None:
+    stored = ('{"call_id":"1790000000.1","number":"+447700900123","at":1790000000.0,"line":"999","queue":"999-north",'
+              '"handler_id":"h-ana","waited_seconds":4.5,"talked_seconds":120.0,"disposition":"answered"}')
+    assert ContactRecord.model_validate_json(stored) == contact()

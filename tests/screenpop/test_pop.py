@@ -8,7 +8,7 @@ import json
 from screenpop.messages import Snapshot
 from screenpop.models import CallerHistory
 from screenpop.pop import CallSnapshot, compose_answered, compose_closed, compose_pop
-from tests.screenpop.builders import NUMBER, T0, contact, marker, outcome
+from tests.screenpop.builders import NUMBER, T0, called_back, contact, marker, outcome
 
 CALL = CallSnapshot(call_id="1790000500.7", line="999", queue="999-north", caller_number=NUMBER,
                     caller_name="J SMITH", queued_at=T0 + 500, waited_so_far=3.25)
@@ -33,7 +33,7 @@ def test_a_pop_carries_the_call_and_the_callers_history() -> None:
                          "created_at": T0 - 1000, "expires_at": None}],
             "recent": [{"call_id": "c1", "at": T0, "line": "999", "queue": "999-north", "disposition": "answered",
                         "waited_seconds": 4.5, "talked_seconds": 120.0, "grading": "priority",
-                        "notes_excerpt": "unit sent"}],
+                        "notes_excerpt": "unit sent", "callback": None}],
         },
     }
 
@@ -79,6 +79,15 @@ def test_a_contact_without_an_outcome_shows_no_grading() -> None:
     pop = compose_pop(CALL, _history(recent=(contact("c1", disposition="abandoned", talked_seconds=None),)))
     assert pop.history is not None
     assert (pop.history.recent[0].grading, pop.history.recent[0].notes_excerpt) == (None, "")
+
+
+def test_a_call_back_in_the_history_says_who_called_back_what_they_got_and_how_it_was_graded() -> None:
+    pop = json.loads(compose_pop(CALL, _history(recent=(called_back("1790000000.1", at=T0 + 95),))).encode())
+    assert pop["history"]["recent"] == [{
+        "call_id": "callback:1790000000.1", "at": T0 + 95, "line": "999", "queue": "999-north",
+        "disposition": "called back", "waited_seconds": 95.0, "talked_seconds": None, "grading": "priority",
+        "notes_excerpt": "pocket dial, caller safe",
+        "callback": {"task_id": "1790000000.1", "handler_id": "h-ana", "handler_name": "Ana Smith", "contact": "reached"}}]
 
 
 def test_a_withheld_number_pops_without_history() -> None:
