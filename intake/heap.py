@@ -10,7 +10,7 @@ for 45-60 ms, the largest share of the pop latency tail.
 
 So: the heap built at start-up is frozen (never walked again), and collections run on a clock
 instead of on allocation counts: the young generation every quarter second (small, about a
-millisecond), the middle one every second, a full one every ten minutes. The automatic
+millisecond), the middle one every half second, a full one every ten minutes. The automatic
 collector stays on with high thresholds, as a net for a burst that allocates faster than the clock.
 """
 
@@ -21,7 +21,7 @@ import gc
 import itertools
 
 YOUNG_EVERY_SECONDS = 0.25
-MIDDLE_EVERY = 4  # young collections per collection of the middle generation (1 s)
+MIDDLE_EVERY = 2  # young collections per collection of the middle generation (0.5 s)
 FULL_EVERY = 2400  # young collections per full collection (10 min): cycles that lived long enough
 SAFETY_NET = (50_000, 50, 50)
 
