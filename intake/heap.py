@@ -26,11 +26,23 @@ FULL_EVERY = 2400  # young collections per full collection (10 min): cycles that
 SAFETY_NET = (50_000, 50, 50)
 
 
-def settle() -> None:
-    """Once the server has started: collect, freeze what is left, raise the automatic thresholds."""
+def settle() -> tuple[int, int, int]:
+    """Once the server has started: collect, freeze what is left, raise the automatic thresholds.
+    Returns the thresholds it replaced, for :func:`restore`."""
+    before = gc.get_threshold()
     gc.collect()
     gc.freeze()
     gc.set_threshold(*SAFETY_NET)
+    return before
+
+
+def restore(thresholds: tuple[int, int, int]) -> None:
+    """When the server stops: the process's collector as it was. The policy above holds only
+    while :func:`collect_on_schedule` runs beside it; a process that goes on without the server
+    (a test run, an embedding application) must not be left with a collector that rarely runs."""
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+    gc.collect()
 
 
 async def collect_on_schedule() -> None:

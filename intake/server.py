@@ -268,6 +268,7 @@ class IntakeServer:
         await warm_redis(self.redis)
         await self.callbacks.restore()
         self.session.start()
+        thresholds: tuple[int, int, int] | None = None
         try:
             async with asyncio.TaskGroup() as tg:
                 ticker = tg.create_task(self._ticker())
@@ -279,7 +280,7 @@ class IntakeServer:
                     await asyncio.sleep(0.02)
                 if bound is not None and server.servers:
                     bound.extend(s.getsockname()[1] for s in server.servers[0].sockets)
-                heap.settle()
+                thresholds = heap.settle()
                 if ready is not None:
                     ready.set()
                 await web
@@ -296,6 +297,8 @@ class IntakeServer:
             await self.pops.drain()
             await asyncio.gather(*self._background, return_exceptions=True)
             await self.writes.close(timeout=5.0)
+            if thresholds is not None:
+                heap.restore(thresholds)
 
 
 async def serve(config: IntakeConfig, secrets: dict[str, str], *, log_level: str = "info") -> None:
