@@ -272,7 +272,7 @@ class IntakeServer:
         try:
             async with asyncio.TaskGroup() as tg:
                 ticker = tg.create_task(self._ticker())
-                collector = tg.create_task(heap.collect_on_schedule())
+                collector = tg.create_task(heap.collect_on_schedule(quiet=lambda: not self.registry.waiting_calls()))
                 web = tg.create_task(server.serve())
                 while not server.started:
                     if web.done():
