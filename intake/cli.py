@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from intake import config as config_mod
+from intake import loop as event_loop
 from intake.errors import ConfigError
 
 
@@ -33,16 +34,16 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    asyncio.run(serve(cfg, secrets, log_level=args.log_level))
+    event_loop.run(serve(cfg, secrets, log_level=args.log_level), args.loop)
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
     from intake.demo import run_demo
 
-    asyncio.run(run_demo(port=args.port, json_line=args.json, seed=args.seed, speed=args.speed,
+    event_loop.run(run_demo(port=args.port, json_line=args.json, seed=args.seed, speed=args.speed,
                           callers=args.callers, rates=dict(args.rate), escalate_callbacks=args.escalate_callbacks,
-                          log_level=args.log_level))
+                          log_level=args.log_level), args.loop)
     return 0
 
 
@@ -80,6 +81,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run the server against a PBX")
     s.add_argument("--config", required=True)
     s.add_argument("--log-level", default="info")
+    s.add_argument("--loop", choices=event_loop.CHOICES, default="auto",
+                   help="event loop: uvloop when installed (auto), or asyncio's own")
     s.set_defaults(run=_serve)
 
     d = sub.add_parser("demo", help="run everything on this machine: embedded store and a simulated PBX")
@@ -93,6 +96,7 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--escalate-callbacks", type=float, default=300.0, metavar="SECONDS",
                    help="call-back tasks open this long (simulated seconds) are escalated to supervisors")
     d.add_argument("--log-level", default="warning")
+    d.add_argument("--loop", choices=event_loop.CHOICES, default="auto", help="as for serve")
     d.set_defaults(run=_demo)
 
     h = sub.add_parser("history", help="caller history")

@@ -1,8 +1,10 @@
 """From the registry's notices to pops on handlers' desktops.
 
-The registry is synchronous and must never wait on Redis, so the pop for a ringing phone is its
-own task: the history lookup (one round trip, as the phone starts ringing, so the pop shows what
-was filed while the caller waited) runs while events keep flowing. Later messages
+The registry is synchronous and must never wait on Redis. The caller's history is looked up as
+their channel appears (Newchannel) and held (screenpop.held); when a phone rings, the pop is
+composed from it and published in the same pass over the frame, with no task. A ring that finds
+nothing usable held (the caller waited longer than the hold, or their history was written since)
+gets a task of its own for the lookup (one round trip), while events keep flowing. Later messages
 about the same call for the same handler (answered, closed) wait for that task when it is still
 running, so a desktop never sees a close before the pop it closes; otherwise they are published
 at once, with no task at all (most notices need none: this is the hot path).
@@ -23,20 +25,26 @@ from intake.calls import Call
 from intake.registry import Answered, Finished, Notice, Queued, Ringing, RingStopped
 from intake.unrecorded import UnrecordedCalls
 from screenpop.delivery import DesktopHub
+from screenpop.held import HeldHistories
 from screenpop.history import HistoryStore
 from screenpop.messages import HandlerMessage
-from screenpop.pop import REPEAT_CALLS, CallSnapshot, compose_answered, compose_closed
+from screenpop.models import CallerHistory, is_history_number
+from screenpop.pop import REPEAT_CALLS, CallSnapshot, compose_answered, compose_closed, compose_pop
 from screenpop.popper import pop_ringing_call
+from telephony.events import ChannelCreated
 
 log = structlog.get_logger("intake.pops")
 
 
 class PopRouter:
     def __init__(self, history: HistoryStore, hub: DesktopHub, handler_ids: dict[str, str], clock: Any,
-                 *, repeat_calls: int = REPEAT_CALLS) -> None:
+                 *, repeat_calls: int = REPEAT_CALLS, hold_seconds: float = 0.0) -> None:
         """``handler_ids`` maps queue member interface -> handler id; ``clock()`` is PBX time now;
-        a pop flags a repeat caller with more than ``repeat_calls`` calls in the history's window."""
+        a pop flags a repeat caller with more than ``repeat_calls`` calls in the history's window;
+        a history looked up on arrival stands for a lookup at the ring for ``hold_seconds`` (0: never)."""
         self.history = history
+        self.held = HeldHistories(self._lookup, hold_seconds)
+        history.on_change = self.held.changed
         self.hub = hub
         self.handler_ids = handler_ids
         self.clock = clock
@@ -59,6 +67,18 @@ class PopRouter:
             elif isinstance(n, Finished) and n.call.answered_by is not None:
                 self._update(n.call, n.call.answered_by, self._closer("ended"), active=False)
 
+    def arriving(self, channel: ChannelCreated) -> None:
+        """A channel appeared at the PBX: if it starts a call (its own linked id; a handler's
+        leg or a Local channel carries the caller's) from a number with a history, look it up."""
+        if channel.linked_id not in ("", channel.channel_id) or not is_history_number(channel.caller_number):
+            return
+        now = self.clock()
+        number = channel.caller_number
+        self.held.fetch(number, now, {**self.unrecorded.of(number), channel.channel_id: now})
+
+    def _lookup(self, number: str, now: float, calling: Any) -> Any:
+        return self.history.lookup(number, now, calling)  # late bound: a wrapped store is used too
+
     async def drain(self) -> None:
         """Wait for every pop in flight (tests, shutdown)."""
         while self._tasks:
@@ -74,8 +94,17 @@ class PopRouter:
         now = self.clock()
         snapshot = CallSnapshot(call.call_id, call.line, call.queue, call.caller_number, call.caller_name,  # type: ignore[arg-type]
                                 call.queued_at, round(call.waited(now), 3), call.silent)
+        key = (call.call_id, handler_id)
+        held = self.held.take(call.caller_number) if is_history_number(call.caller_number) else None
+        if held is not None and held.done() and key not in self._pending:
+            self._publish_pop(snapshot, handler_id, held.result())
+            return
         others = self.unrecorded.of(call.caller_number)
-        self._chain((call.call_id, handler_id), self._pop(snapshot, handler_id, now, others))
+        self._chain(key, self._pop(snapshot, handler_id, now, others, held))
+
+    def _publish_pop(self, snapshot: CallSnapshot, handler_id: str, history: CallerHistory) -> None:
+        sent = self.hub.publish(handler_id, compose_pop(snapshot, history, repeat_calls=self.repeat_calls), active=True)
+        log.info("pop_sent", seq=sent.seq, line=snapshot.line, call_id=snapshot.call_id, handler_id=handler_id, held=True)
 
     def _update(self, call: Call, member: str, compose: Callable[[Call, str], HandlerMessage], *, active: bool) -> None:
         handler_id = self.handler_ids.get(member)
@@ -109,8 +138,9 @@ class PopRouter:
             except Exception:
                 log.exception("pop_failed")
 
-    async def _pop(self, snapshot: CallSnapshot, handler_id: str, now: float, unrecorded: dict[str, float]) -> None:
+    async def _pop(self, snapshot: CallSnapshot, handler_id: str, now: float, unrecorded: dict[str, float],
+                   held: asyncio.Task[CallerHistory] | None) -> None:
         sent = await pop_ringing_call(self.history, self.hub, handler_id, snapshot, now=now,
-                                      unrecorded=unrecorded, repeat_calls=self.repeat_calls)
+                                      unrecorded=unrecorded, repeat_calls=self.repeat_calls, held=held)
         log.info("pop_sent", seq=sent.seq, line=snapshot.line)
 

@@ -34,10 +34,12 @@ from routing.ring_out_desk import RingOutDesk
 from routing.steering import Steering
 from screenpop.delivery import DesktopHub
 from screenpop.errors import NotYourCall, UnknownCall
+from screenpop.held import HeldHistories
 from screenpop.history import HistoryConfig, HistoryStore
+from screenpop.history_watch import HistoryWatch
 from screenpop.models import ContactRecord, Outcome
 from screenpop.web import desktop_endpoint, redact_tokens_in_server_logs
-from telephony.events import CallQueued, DomainEvent, OriginateFinished
+from telephony.events import CallQueued, ChannelCreated, DomainEvent, OriginateFinished
 from telephony.session import AmiSession
 
 log = structlog.get_logger("intake.server")
@@ -68,6 +70,17 @@ def make_redis(url: str, **connection: Any) -> Any:
     return aioredis.Redis(connection_pool=pool)
 
 
+def history_watch_of(redis: Any, history: HistoryStore, held: HeldHistories) -> HistoryWatch | None:
+    """Redis's reports of writes to caller histories, for what the pops hold; none for the
+    in-process store (every write to it goes through this process, and says so itself)."""
+    if type(redis).__module__.startswith("fakeredis"):
+        return None
+    held.watching(False)  # until the watch stands
+    pool = redis.connection_pool
+    return HistoryWatch(pool.connection_kwargs, history.watched_prefixes(), changed=held.changed,
+                        everything=held.everything, watching=held.watching, tls="SSL" in pool.connection_class.__name__)
+
+
 async def warm_redis(redis: Any, connections: int = REDIS_POOL) -> None:
     """Open the pool's connections now, so the first burst of pops finds them ready."""
     try:
@@ -94,7 +107,8 @@ class IntakeServer:
         self.hub = DesktopHub()
         self.desktop_endpoint = desktop_endpoint(self.hub, self.tokens.handlers, self.file_outcome)
         self.pops = PopRouter(self.history, self.hub, {h.member: h.id for h in config.handlers}, self.pbx_now,
-                              repeat_calls=config.routing.repeat_calls)
+                              repeat_calls=config.routing.repeat_calls, hold_seconds=config.redis.history_held_seconds)
+        self.history_watch = history_watch_of(redis, self.history, self.pops.held)
         self.supervisors = SupervisorStream(self.tokens, self.picture)
         self.session = AmiSession(
             config.ami.host, config.ami.port, config.ami.username, secrets["ami.secret"],
@@ -131,7 +145,9 @@ class IntakeServer:
     def on_event(self, event: DomainEvent) -> None:
         notices = self.registry.apply(event)
         self._handle(notices)
-        if isinstance(event, CallQueued):
+        if isinstance(event, ChannelCreated):
+            self.pops.arriving(event)
+        elif isinstance(event, CallQueued):
             self.callbacks.caller_called_again(event.caller_number, event.call_id)
         elif isinstance(event, OriginateFinished):
             self.callbacks.originate_finished(event)
@@ -167,7 +183,12 @@ class IntakeServer:
 
     def _settled(self, n: Finished) -> None:
         call = n.call
-        recorded = partial(self.pops.unrecorded.recorded, call.caller_number, call.call_id, call.queued_at)
+        unrecorded = partial(self.pops.unrecorded.recorded, call.caller_number, call.call_id, call.queued_at)
+
+        def recorded() -> None:
+            unrecorded()
+            self.pops.held.changed(call.caller_number)
+
         contact = contact_record(call, self.registry.handlers) if call.counted else None
         if call.counted:
             journal = JournalRecord.of(call)
@@ -180,7 +201,8 @@ class IntakeServer:
 
     def _file_called_back(self, record: ContactRecord) -> None:
         """A call-back's history entry goes the way of a settled call's record: behind the event path."""
-        self.writes.submit("called-back", lambda pipe: self.history.stage_contact(pipe, record))
+        self.writes.submit("called-back", lambda pipe: self.history.stage_contact(pipe, record),
+                           done=partial(self.pops.held.changed, record.number))
 
     def _remember_answer(self, call_id: str, member: str, number: str) -> None:
         handler = self.registry.handlers.get(member)
@@ -273,6 +295,7 @@ class IntakeServer:
             async with asyncio.TaskGroup() as tg:
                 ticker = tg.create_task(self._ticker())
                 collector = tg.create_task(heap.collect_on_schedule(quiet=lambda: not self.registry.waiting_calls()))
+                watch = tg.create_task(self.history_watch.run()) if self.history_watch is not None else None
                 web = tg.create_task(server.serve())
                 while not server.started:
                     if web.done():
@@ -286,6 +309,8 @@ class IntakeServer:
                 await web
                 ticker.cancel()
                 collector.cancel()
+                if watch is not None:
+                    watch.cancel()
         finally:
             if self._policy_due is not None:
                 self._policy_due.cancel()

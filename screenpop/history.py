@@ -43,7 +43,7 @@ this one does not know) is left out of ``recent`` and logged; the rest of the hi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,6 +127,9 @@ class HistoryConfig:
             raise ValueError(f"repeat_window_seconds must be above 0, got {self.repeat_window_seconds}")
 
 
+_KEY_KINDS = ("contacts", "contact", "outcome", "markers", "calledback")  # HistoryKeys' fields, in order
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryKeys:
     contacts: str
@@ -142,18 +145,29 @@ class HistoryStore:
     def __init__(self, client: aioredis.Redis, config: HistoryConfig = HistoryConfig()) -> None:
         self._redis = client
         self._config = config
+        # Told the number after every write this store makes itself (a staged record's writer
+        # tells whoever needs to know when its batch is in): what is held of it no longer stands.
+        self.on_change: Callable[[str], None] = _nobody
+
+    def _changed(self, *numbers: str) -> None:
+        for number in numbers:
+            self.on_change(number)
 
     def keys(self, number: str) -> HistoryKeys:
         if not is_history_number(number):
             raise NotANumber(number)
-        tag, p = "{" + number + "}", self._config.prefix
-        return HistoryKeys(f"{p}contacts:{tag}", f"{p}contact:{tag}", f"{p}outcome:{tag}", f"{p}markers:{tag}",
-                           f"{p}calledback:{tag}")
+        tag = "{" + number + "}"
+        return HistoryKeys(*(prefix + tag for prefix in self.watched_prefixes()))
+
+    def watched_prefixes(self) -> list[str]:
+        """Every key of a number's history starts with one of these (none with two of them)."""
+        return [f"{self._config.prefix}{kind}:" for kind in _KEY_KINDS]
 
     async def record_contact(self, record: ContactRecord) -> None:
         async with self._redis.pipeline(transaction=True) as tx:
             self.stage_contact(tx, record)
             await tx.execute()
+        self._changed(record.number)
 
     def stage_contact(self, pipe: Any, record: ContactRecord) -> None:
         """Add the commands that store ``record`` to ``pipe`` (a writer batches many records); a
@@ -171,23 +185,29 @@ class HistoryStore:
             tx.hset(keys.outcome, outcome.call_id, outcome.model_dump_json())
             tx.expire(keys.outcome, self._ttl)
             await tx.execute()
+        self._changed(number)
 
     async def add_marker(self, marker: Marker) -> None:
         await self.add_markers([marker])
 
     async def add_markers(self, markers: Iterable[Marker]) -> int:
         """Write all markers in one MULTI/EXEC: all of them are stored or none."""
+        numbers: set[str] = set()
         async with self._redis.pipeline(transaction=True) as tx:
             count = 0
             for marker in markers:
                 tx.hset(self.keys(marker.number).markers, marker.id, marker.model_dump_json())
+                numbers.add(marker.number)
                 count += 1
             if count:
                 await tx.execute()
+        self._changed(*numbers)
         return count
 
     async def remove_marker(self, number: str, marker_id: str) -> bool:
-        return bool(await self._redis.hdel(self.keys(number).markers, marker_id))
+        removed = bool(await self._redis.hdel(self.keys(number).markers, marker_id))
+        self._changed(number)
+        return removed
 
     async def lookup(self, number: str, now: float, calling: Mapping[str, float] | None = None) -> CallerHistory:
         """The number's history as of ``now`` (PBX epoch) in one round trip.
@@ -225,6 +245,10 @@ class HistoryStore:
     @property
     def _ttl(self) -> int:
         return max(1, int(self._config.retention_seconds))
+
+
+def _nobody(_number: str) -> None:
+    pass
 
 
 def _merge(number: str, contacts: Sequence[bytes | None], outcomes: Sequence[bytes | None]) -> Iterable[ContactRecord]:

@@ -8,7 +8,7 @@ without history and says so (``history_status: "unavailable"``), rather than lat
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Protocol
 
 import structlog
@@ -38,11 +38,13 @@ async def pop_ringing_call(
     deadline: float = LOOKUP_DEADLINE_SECONDS,
     unrecorded: Mapping[str, float] | None = None,
     repeat_calls: int = REPEAT_CALLS,
+    held: Awaitable[CallerHistory] | None = None,
 ) -> HandlerMessage:
     """Publish the pop for ``call`` to ``handler_id``'s desktops; returns it as sent (with seq).
 
     ``unrecorded``: other calls from the number that the store may not hold yet (call id ->
-    queue entry), counted towards the repeat flag with the recorded ones.
+    queue entry), counted towards the repeat flag with the recorded ones. ``held``: a lookup of
+    the number already under way (screenpop.held), waited for instead of a lookup of our own.
     """
     history = None
     if is_history_number(call.caller_number):
@@ -52,7 +54,9 @@ async def pop_ringing_call(
         with structlog.contextvars.bound_contextvars(call_id=call.call_id, handler_id=handler_id):
             try:
                 async with asyncio.timeout(deadline):
-                    history = await store.lookup(call.caller_number, now, calling)
+                    # shield: a ring that gives up on a held lookup leaves it to any other ring
+                    history = await (asyncio.shield(held) if held is not None
+                                     else store.lookup(call.caller_number, now, calling))
             except TimeoutError:
                 log.warning("history lookup too slow; popping without it", deadline=deadline)
             except RedisError as exc:

@@ -1,0 +1,137 @@
+"""Caller histories looked up as a call arrives at the PBX, held for the pop when a phone rings.
+
+A lookup at the ring puts a Redis round trip (and the task it runs in, on a busy loop) between
+the AgentCalled frame and the handler's screen. The caller's number is known earlier: Newchannel
+comes before the dialplan reaches Queue(), and the queue rings a free handler at once. So the
+lookup starts on the caller's channel's Newchannel, and the pop at the ring takes its result,
+in the same pass over the frame that brought the ring, with no task and no wait.
+
+A held history stands only while nothing has written the number's history since:
+- :meth:`changed` drops what is held for a number, a lookup still in flight included. It is
+  called for writes through this process (a contact record written, an outcome filed, a marker
+  added or removed, a call-back filed), so a caller who rings straight back sees their last
+  call, and, through screenpop.history_watch, for writes by anyone else (the history import,
+  another node), which Redis reports. While that watch is down (:meth:`watching`), nothing is
+  held: every ring looks up, as without holding. An in-process store has no other writers.
+- ``hold_seconds`` bounds its age all the same: the counts of the last 24 hours and 30 days,
+  the repeat window and markers' expiry are worked out at the lookup's moment.
+A held lookup that failed is not used: the ring looks up afresh, under the pop's own deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import structlog
+
+from screenpop.models import CallerHistory
+
+log = structlog.get_logger(__name__)
+
+Lookup = Callable[[str, float, Mapping[str, float]], Awaitable[CallerHistory]]
+
+
+@dataclass(slots=True)
+class _Held:
+    lookup: asyncio.Task[CallerHistory]
+    started: float  # monotonic
+
+
+@dataclass(slots=True)
+class HeldCounters:
+    looked_up: int = 0  # lookups started on arrival
+    taken_ready: int = 0  # rings that found the history there: the pop went out at once
+    taken_in_flight: int = 0  # rings that found the lookup still running and waited for it
+    missed: int = 0  # rings that found nothing usable, so looked up at the ring; of them:
+    missed_aged: int = 0  # the caller waited past the hold
+    missed_failed: int = 0  # the lookup on arrival failed
+
+class HeldHistories:
+    def __init__(self, lookup: Lookup, hold_seconds: float, *, clock: Callable[[], float] = time.monotonic,
+                 limit: int = 10_000, watched: bool = True) -> None:
+        """``watched``: every write to the store is reported to :meth:`changed` (false until a
+        watch of a shared Redis says it stands)."""
+        self._lookup = lookup
+        self.hold_seconds = hold_seconds
+        self.watched = watched
+        self._clock = clock
+        self._limit = limit
+        self._held: dict[str, _Held] = {}
+        self.counters = HeldCounters()
+
+    @property
+    def enabled(self) -> bool:
+        return self.hold_seconds > 0 and self.watched
+
+    def watching(self, live: bool) -> None:
+        """Whether every write is reported from now on; when not, what is held may be stale."""
+        self.watched = live
+        if not live:
+            self._held.clear()
+
+    def everything(self) -> None:
+        """Every number's history changed (the database was flushed)."""
+        self._held.clear()
+
+    def fetch(self, number: str, now: float, calling: Mapping[str, float]) -> None:
+        """Start looking ``number`` up (PBX time ``now``; ``calling`` as HistoryStore.lookup)."""
+        if not self.enabled:
+            return
+        self._expire()
+        task = asyncio.get_running_loop().create_task(self._lookup(number, now, calling), name=f"held-history-{number}")
+        task.add_done_callback(_observe)
+        # A newer call from the number replaces what is held: its calling set is newer too. A
+        # lookup left running is not cancelled: a ring may be waiting on it.
+        self._held.pop(number, None)
+        self._held[number] = _Held(task, self._clock())
+        self.counters.looked_up += 1
+
+    def take(self, number: str) -> asyncio.Task[CallerHistory] | None:
+        """The held lookup for ``number`` if it may stand for a lookup now: young enough, not
+        overtaken by a write, not failed. Done or still running; the caller tells which."""
+        held = self._held.get(number)
+        if held is None or not self._usable(held):
+            self.counters.missed += 1
+            return None
+        if held.lookup.done():
+            self.counters.taken_ready += 1
+        else:
+            self.counters.taken_in_flight += 1
+        return held.lookup
+
+    def changed(self, number: str) -> None:
+        """The number's history was written: what is held for it no longer stands."""
+        self._held.pop(number, None)
+
+    def _usable(self, held: _Held) -> bool:
+        if self._clock() - held.started > self.hold_seconds:
+            self.counters.missed_aged += 1
+            return False
+        task = held.lookup
+        if task.done() and (task.cancelled() or task.exception() is not None):
+            self.counters.missed_failed += 1
+            return False
+        return True
+
+    def _expire(self) -> None:
+        """Forget what is too old to be used; bounded by ``limit`` numbers whatever the clock says."""
+        if len(self._held) < 64:
+            return
+        oldest_kept = self._clock() - self.hold_seconds
+        for number in [n for n, h in self._held.items() if h.started < oldest_kept]:
+            del self._held[number]
+        while len(self._held) >= self._limit:
+            self._held.pop(next(iter(self._held)))
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+
+def _observe(task: asyncio.Task[CallerHistory]) -> None:
+    """A held lookup's failure is the ring's business (it looks up again); here it is only noted,
+    so that asyncio does not report an exception nobody retrieved."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.info("held_history_lookup_failed", error=f"{type(exc).__name__}: {exc}")
