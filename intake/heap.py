@@ -22,9 +22,9 @@ import gc
 import itertools
 from collections.abc import Callable
 
-YOUNG_EVERY_SECONDS = 0.25
-MIDDLE_EVERY = 2  # young collections per collection of the middle generation (0.5 s)
-FULL_EVERY = 2400  # young collections per full collection (10 min): cycles that lived long enough
+YOUNG_EVERY_SECONDS = 0.1
+MIDDLE_EVERY = 2  # young collections per collection of the middle generation (0.2 s)
+FULL_EVERY = 6000  # young collections per full collection (10 min): cycles that lived long enough
 SAFETY_NET = (50_000, 50, 50)
 
 

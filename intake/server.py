@@ -45,7 +45,7 @@ from telephony.session import AmiSession
 log = structlog.get_logger("intake.server")
 
 TICK = 0.25  # seconds between settle/refresh ticks: a wallboard within a second of the PBX
-POLICY_COALESCE = 0.1  # seconds: routing decisions for a burst of events are taken once (targets are 12 s+)
+POLICY_COALESCE = 0.25  # seconds: routing decisions for a burst of events are taken once (targets are 12 s+)
 ANSWERED_MEMORY = 20_000  # answered calls whose outcome a handler may still file
 
 
@@ -68,6 +68,16 @@ def make_redis(url: str, **connection: Any) -> Any:
                                                     socket_connect_timeout=2, lib_name=None, lib_version=None,
                                                     **connection)
     return aioredis.Redis(connection_pool=pool)
+
+
+def http_config(app: Any, host: str, port: int) -> uvicorn.Config:
+    """uvicorn's settings for intake's HTTP and WebSocket server (the benchmark's floor uses them too).
+
+    No permessage-deflate: a pop is a couple of KB on a control room's LAN, and compressing every
+    message cost the server a zlib flush per send (7% of its CPU under load in scripts/bench.py)
+    and each desktop socket a compressor's memory."""
+    return uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, ws_max_size=64 * 1024,
+                          ws_per_message_deflate=False, lifespan="off")
 
 
 def history_watch_of(redis: Any, history: HistoryStore, held: HeldHistories) -> HistoryWatch | None:
@@ -129,6 +139,7 @@ class IntakeServer:
                                                               self.ring_outs.view))
         self._background: set[asyncio.Task[None]] = set()  # membership restores after a PBX restart
         self._policy_due: asyncio.TimerHandle | None = None
+        self._policy_at = 0.0  # monotonic time of the last evaluation
         # call id -> (handler id, caller number) for calls answered recently: outcomes may be
         # filed after the call ended, but only by the handler who took it.
         self._answered: OrderedDict[str, tuple[str, str]] = OrderedDict()
@@ -157,7 +168,12 @@ class IntakeServer:
             self._policy_due = asyncio.get_running_loop().call_later(POLICY_COALESCE, self._evaluate_policy)
 
     def _evaluate_policy(self) -> None:
-        self._policy_due = None
+        """The routing policy and the call-back desk look at the floor: at most once a tick,
+        whether events or the tick asked (each reads every handler at work and every waiting call)."""
+        if self._policy_due is not None:
+            self._policy_due.cancel()
+            self._policy_due = None
+        self._policy_at = time.monotonic()
         self.steering.evaluate()
         self.callbacks.evaluate()
 
@@ -227,9 +243,9 @@ class IntakeServer:
         while True:
             await asyncio.sleep(TICK)
             self._handle(self.registry.tick(self.pbx_now()))
-            self.callbacks.evaluate()
-            self.steering.evaluate()  # waits grow by themselves: the target comes at risk between events
             now = time.monotonic()
+            if now - self._policy_at >= TICK:  # waits grow by themselves: the target comes at risk between events
+                self._evaluate_policy()
             # Waits grow by themselves: refresh at least once a second while calls (or call-backs) wait.
             if self._dirty or (now - last_publish >= 1.0 and (self.registry.waiting_calls() or self.callbacks.tasks)):
                 self._dirty = False
@@ -283,9 +299,7 @@ class IntakeServer:
 
     async def run(self, http_host: str, http_port: int, *, ready: asyncio.Event | None = None,
                   bound: list[int] | None = None) -> None:
-        app = create_app(self)
-        server = uvicorn.Server(uvicorn.Config(app, host=http_host, port=http_port, log_config=None,
-                                               access_log=False, ws_max_size=64 * 1024, lifespan="off"))
+        server = uvicorn.Server(http_config(create_app(self), http_host, http_port))
         self._http = server
         await warm_redis(self.redis)
         await self.callbacks.restore()

@@ -117,14 +117,16 @@ class HeldHistories:
         return True
 
     def _expire(self) -> None:
-        """Forget what is too old to be used; bounded by ``limit`` numbers whatever the clock says."""
-        if len(self._held) < 64:
-            return
+        """Forget what is too old to be used; bounded by ``limit`` numbers whatever the clock says.
+        The dict is in the order of the lookups' starts (a number fetched again moves to the
+        end), so the old ones are at the front and this costs only what it removes."""
         oldest_kept = self._clock() - self.hold_seconds
-        for number in [n for n, h in self._held.items() if h.started < oldest_kept]:
-            del self._held[number]
-        while len(self._held) >= self._limit:
-            self._held.pop(next(iter(self._held)))
+        held = self._held
+        while held:
+            number, first = next(iter(held.items()))
+            if first.started >= oldest_kept and len(held) < self._limit:
+                break
+            del held[number]
 
     def __len__(self) -> int:
         return len(self._held)

@@ -178,6 +178,7 @@ class LoopWatch:
     the server's loop: a pop that waits behind a long pause or a busy loop shows up here."""
 
     TICK = 0.005
+    STALL = 0.05
 
     def __init__(self) -> None:
         self.gc_pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
@@ -185,6 +186,7 @@ class LoopWatch:
         self.gc_cpu: dict[int, float] = {0: 0.0, 1: 0.0, 2: 0.0}  # CPU time: what preemption cannot inflate
         self._gc_cpu_started = 0.0
         self.lags: list[float] = []
+        self.stalls: list[tuple[float, float]] = []  # (lag, CPU time the loop's thread used meanwhile)
         self._gc_started = 0.0
         gc.callbacks.append(self._on_gc)
 
@@ -199,9 +201,12 @@ class LoopWatch:
 
     async def watch(self) -> None:
         while True:
-            due = time.perf_counter() + self.TICK
+            due, cpu = time.perf_counter() + self.TICK, time.thread_time()
             await asyncio.sleep(self.TICK)
-            self.lags.append(time.perf_counter() - due)
+            lag = time.perf_counter() - due
+            self.lags.append(lag)
+            if lag > self.STALL:  # the loop's own work, or the process not running at all?
+                self.stalls.append((lag, time.thread_time() - cpu))
 
     def reset(self) -> None:
         for pauses in self.gc_pauses.values():
@@ -209,6 +214,7 @@ class LoopWatch:
         self.gc_freed = dict.fromkeys(self.gc_freed, 0)
         self.gc_cpu = dict.fromkeys(self.gc_cpu, 0.0)
         self.lags.clear()
+        self.stalls.clear()
 
     def figures(self) -> dict[str, Any]:
         ms = 1000.0
@@ -218,6 +224,8 @@ class LoopWatch:
                    for g, p in self.gc_pauses.items()},
             "loop_lag_ms": {"p50": round(percentile(self.lags, 0.5) * ms, 2), "p99": round(percentile(self.lags, 0.99) * ms, 2),
                             "max": round(max(self.lags, default=0.0) * ms, 2), "over_10ms": sum(lag > 0.01 for lag in self.lags)},
+            # A stall with little CPU used is the process not running (the machine's scheduler), not the loop's work.
+            "stalls_over_50ms": [{"lag_ms": round(lag * ms, 1), "cpu_ms": round(cpu * ms, 1)} for lag, cpu in self.stalls],
         }
 
 
@@ -289,7 +297,8 @@ class PopStages:
 
     def __init__(self, server: Any) -> None:
         self.samples: dict[str, list[float]] = {name: [] for name in self.NAMES}
-        self._read_at = 0.0
+        self.moments: dict[str, tuple[float, float]] = {}  # call id -> (read at, published at): perf_counter is
+        self._read_at = 0.0                                # CLOCK_MONOTONIC, one clock for every process
         self._ring: dict[str, tuple[float, float]] = {}  # handler id -> (read at, notice at)
         session, pops, hub = server.session, server.pops, server.hub
         on_data, ringing, publish = session._on_data, pops._ringing, hub.publish
@@ -312,6 +321,7 @@ class PopStages:
                 for name, value in (("dispatch", notice_at - read_at), ("notice_to_publish", done - notice_at),
                                     ("read_to_publish", done - read_at)):
                     self.samples[name].append(value)
+                self.moments.setdefault(message.call_id, (read_at, done))
             return publish(handler_id, message, active=active)
 
         session._on_data, pops._ringing, hub.publish = timed_on_data, timed_ringing, timed_publish
@@ -322,6 +332,7 @@ class PopStages:
     def reset(self) -> None:
         for values in self.samples.values():
             values.clear()
+        self.moments.clear()
 
     def figures(self) -> dict[str, Any]:
         return {name: {"p50_ms": round(percentile(v, 0.5) * 1000, 3), "p99_ms": round(percentile(v, 0.99) * 1000, 3),
@@ -392,6 +403,7 @@ async def role_server(args: argparse.Namespace) -> None:
             "loop": {**watch.figures(), "pop_path": stages.figures(), "cpu_profile": sampler.figures()},
             "rss": rss_bytes(), "cpu": cpu_seconds(), "ami": server.session.connected and server.registry.link_up,
             "pop_trips": {str(k): v for k, v in histogram.items()}, "round_trips": trips.total,
+            "pop_moments": stages.moments,
             "held": asdict(server.pops.held.counters),
             "events": server.registry.counters.events, "sockets": sum(server.hub.sockets(h.id) for h in cfg.handlers),
             "records_failed": server.writes.failures,
@@ -406,6 +418,8 @@ async def role_server(args: argparse.Namespace) -> None:
 
 async def role_relay(args: argparse.Namespace) -> None:
     import uvicorn
+
+    from intake.server import http_config
 
     raise_fd_limit()
     sockets: dict[str, list[Any]] = {}
@@ -423,9 +437,7 @@ async def role_relay(args: argparse.Namespace) -> None:
         finally:
             sockets[who].remove(send)
 
-    # The same uvicorn settings as IntakeServer.run.
-    web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False,
-                                        ws_max_size=64 * 1024, lifespan="off"))
+    web = uvicorn.Server(http_config(app, "127.0.0.1", 0))  # the same uvicorn settings as IntakeServer.run
     serving = asyncio.create_task(web.serve())
     while not web.started:
         await asyncio.sleep(0.02)
@@ -612,6 +624,7 @@ class Desktops:
         self.tasks: list[asyncio.Task[None]] = []
         self.written: dict[str, float] = {}
         self.latency: dict[str, float] = {}
+        self.decoded: dict[str, float] = {}
         self.failed = 0
 
     async def connect(self, urls: list[str], concurrency: int = 64) -> None:
@@ -639,6 +652,7 @@ class Desktops:
                     written = self.written.get(message["call_id"])
                     if written is not None and message["call_id"] not in self.latency:
                         self.latency[message["call_id"]] = at - written
+                        self.decoded[message["call_id"]] = at
                 elif kind == "ping":
                     await ws.send('{"type": "pong"}')
         except websockets.WebSocketException:
@@ -649,6 +663,20 @@ class Desktops:
         for ws in gone:
             ws.transport.abort()
         await asyncio.sleep(0.5)
+
+    def segments(self, moments: dict[str, list[float]]) -> dict[str, Any]:
+        """A pop's time in three legs, from the server's moments (call id -> AgentCalled read,
+        pop published; perf_counter is CLOCK_MONOTONIC, one clock for both processes): the AMI
+        link (written -> read), the server (read -> published: the pop path's own stages) and the
+        way to the desktop (published -> decoded: the send task, uvicorn, the socket, the client)."""
+        legs: dict[str, list[float]] = {"ami_link": [], "server": [], "to_desktop": []}
+        for call_id, written in self.written.items():
+            if call_id in moments and call_id in self.decoded:
+                read, published = moments[call_id]
+                for leg, value in zip(legs, (read - written, published - read, self.decoded[call_id] - published), strict=True):
+                    legs[leg].append(value * 1000)
+        return {leg: {"p50_ms": round(percentile(v, 0.5), 3), "p99_ms": round(percentile(v, 0.99), 3),
+                      "max_ms": round(max(v, default=float("nan")), 3), "count": len(v)} for leg, v in legs.items()}
 
     def figures(self) -> dict[str, Any]:
         values = [v * 1000 for k, v in self.latency.items() if k in self.written]
@@ -666,7 +694,8 @@ class Child:
     @classmethod
     async def start(cls, *argv: str) -> tuple[Child, dict[str, Any]]:
         proc = await asyncio.create_subprocess_exec(sys.executable, __file__, *argv, cwd=REPO, stdin=asyncio.subprocess.PIPE,
-                                                    stdout=asyncio.subprocess.PIPE, env={**os.environ, SECRET_ENV: AMI_SECRET})
+                                                    stdout=asyncio.subprocess.PIPE, env={**os.environ, SECRET_ENV: AMI_SECRET},
+                                                    limit=1 << 24)  # a stats line carries every pop's moments
         child = cls(proc)
         return child, await child.read()
 
@@ -739,12 +768,14 @@ async def ours_phase(sizes: Sizes, config_path: Path, tmp: Path, loop: str) -> d
         before = await server.ask("gc")
         await server.ask("reset")  # GC pauses and loop lag from here on: the latency phase's
         desktops.written = load.ami.written = {}
+        desktops.decoded = {}
         completed0 = load.completed
         placed = await load.run(sizes.seconds, seed=2)
         await asyncio.sleep(0.5)
         after = await server.ask()
         calls = load.completed - completed0
-        latency = {**desktops.figures(), "desktops": after["sockets"], "connect_failures": desktops.failed}
+        latency = {**desktops.figures(), "desktops": after["sockets"], "connect_failures": desktops.failed,
+                   "legs": desktops.segments(after["pop_moments"])}
         # Capacity: more desktops, round robin over the handler ids, all idle.
         extra = sizes.capacity - len(desktops.sockets)
         await desktops.connect([url + token(i % sizes.desktops) for i in range(extra)])

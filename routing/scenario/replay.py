@@ -9,9 +9,9 @@ Handlers sign in as the desktop's Ready does (:func:`intake.handler_actions.plan
 
 The server's own scheduling is reproduced on the virtual clock with its own constants: the
 policy runs :data:`~intake.server.POLICY_COALESCE` after an event that moved the floor and on
-every :data:`~intake.server.TICK`, where calls that left their queue are also settled. Not run:
-the socket and AmiSession (link I/O), pops, Redis and HTTP (nothing on the routing path), and
-HandlerDesk's wrap-up timer: the simulated handlers pause themselves, with the wrap-up reason,
+every :data:`~intake.server.TICK` that found no evaluation in the last tick; each tick also
+settles calls that left their queue. Not run: the socket and AmiSession (link I/O), pops, Redis
+and HTTP (nothing on the routing path), and HandlerDesk's wrap-up timer: the simulated handlers pause themselves, with the wrap-up reason,
 for the profile's wrap-up time (a distribution, where intake's is a fixed time per line).
 """
 
@@ -107,6 +107,7 @@ class Replay:
         self.roster = roster_of(config)
         self.tally = Tally()
         self._policy_due: float | None = None
+        self._policy_at = float("-inf")
         self.link = LoopbackLink(self.pbx, self.on_event)
         self.steering = Steering(config, self.registry, self.link, self.clock, monotonic=self.clock)
         queue_of: dict[str, str] = {line.name: line.queues[0] for line in config.lines}
@@ -138,12 +139,12 @@ class Replay:
             self.people.timers.run_due()
             self.pbx.advance()
             if self._policy_due is not None and self._policy_due <= now:
-                self._policy_due = None
                 await self._evaluate()
             if next_tick <= now:
                 next_tick += TICK
                 self._count(self.registry.tick(now))
-                await self._evaluate()
+                if now - self._policy_at >= TICK:
+                    await self._evaluate()
             if self.people.all_dialled and not self.pbx.calls and not self.registry.calls:
                 break
             due = [now + PBX_STEP, next_tick, self._policy_due, self.people.timers.next_due()]
@@ -151,6 +152,7 @@ class Replay:
         return self.figures()
 
     async def _evaluate(self) -> None:
+        self._policy_due, self._policy_at = None, self.clock.now
         if self.steering.evaluate():
             # The decisions' actions are tasks: let them reach the PBX at this same instant.
             me = asyncio.current_task()
