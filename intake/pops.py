@@ -64,8 +64,10 @@ class PopRouter:
                     c.call_id, answered_at=c.answered_at or self.clock(), handler_id=h), active=True)
             elif isinstance(n, RingStopped):
                 self._update(n.call, n.member, self._closer(n.reason), active=False)
-            elif isinstance(n, Finished) and n.call.answered_by is not None:
-                self._update(n.call, n.call.answered_by, self._closer("ended"), active=False)
+            elif isinstance(n, Finished):
+                self.held.finished(n.call.caller_number, n.call.call_id)
+                if n.call.answered_by is not None:
+                    self._update(n.call, n.call.answered_by, self._closer("ended"), active=False)
 
     def arriving(self, channel: ChannelCreated) -> None:
         """A channel appeared at the PBX: if it starts a call (its own linked id; a handler's
@@ -74,7 +76,12 @@ class PopRouter:
             return
         now = self.clock()
         number = channel.caller_number
-        self.held.fetch(number, now, {**self.unrecorded.of(number), channel.channel_id: now})
+        self.held.fetch(number, channel.channel_id, now, {**self.unrecorded.of(number), channel.channel_id: now})
+
+    def held_view(self) -> dict[str, Any]:
+        """Where pops' histories came from, for /metrics."""
+        c = self.held.counters
+        return {"ready": c.taken_ready, "in_flight": c.taken_in_flight, "at_ring": c.missed, "watched": self.held.watched}
 
     def _lookup(self, number: str, now: float, calling: Any) -> Any:
         return self.history.lookup(number, now, calling)  # late bound: a wrapped store is used too

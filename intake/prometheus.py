@@ -27,13 +27,15 @@ _COUNTERS = (("offered", "calls offered (queued) since the server started watchi
 class IntakeCollector(Collector):
     def __init__(self, report: Callable[[], dict[str, Any]], handlers: Callable[[], list[dict[str, Any]]],
                  ami_counters: Callable[[], Any], overflow: Callable[[], dict[str, Any]] | None = None,
-                 ring_outs: Callable[[], dict[str, Any]] | None = None) -> None:
+                 ring_outs: Callable[[], dict[str, Any]] | None = None,
+                 held: Callable[[], dict[str, Any]] | None = None) -> None:
         """``report()`` is the registry's queue report, ``handlers()`` the handler views,
         ``ami_counters()`` the AMI session's counters dataclass, ``overflow()`` the routing
         policy's view (routing.steering.Steering.view), ``ring_outs()`` the ring-out rule's
-        (routing.ring_out_desk.RingOutDesk.view)."""
+        (routing.ring_out_desk.RingOutDesk.view), ``held()`` the held histories' figures
+        (intake.pops.PopRouter.held_view)."""
         self._report, self._handlers, self._ami, self._overflow = report, handlers, ami_counters, overflow
-        self._ring_outs = ring_outs
+        self._ring_outs, self._held = ring_outs, held
 
     def collect(self) -> Iterator[Metric]:
         report = self._report()
@@ -62,6 +64,8 @@ class IntakeCollector(Collector):
             yield from self._routing(self._overflow())
         if self._ring_outs is not None:
             yield from self._ring_out(self._ring_outs())
+        if self._held is not None:
+            yield from self._held_histories(self._held())
 
     @staticmethod
     def _routing(view: dict[str, Any]) -> Iterator[Metric]:
@@ -89,6 +93,18 @@ class IntakeCollector(Collector):
         for p in view["pauses"]:
             paused.add_metric([p["line"], p["queue"], p["result"]], p["count"])
         yield paused
+
+    @staticmethod
+    def _held_histories(view: dict[str, Any]) -> Iterator[Metric]:
+        source = CounterMetricFamily("intake_pop_history", "pops by where their caller history came from: held since the call "
+                                     "arrived (ready, or still being read), or looked up when the phone rang", labels=["source"])
+        for name in ("ready", "in_flight", "at_ring"):
+            source.add_metric([name], view[name])
+        yield source
+        watched = GaugeMetricFamily("intake_history_watched", "1 while every write to caller histories reaches intake "
+                                    "(Redis reports others'); 0: nothing is held, every pop looks up at the ring")
+        watched.add_metric([], 1 if view["watched"] else 0)
+        yield watched
 
     def _handlers_by_state(self, report: dict[str, Any]) -> GaugeMetricFamily:
         counts: Counter[tuple[str, str, str]] = Counter()

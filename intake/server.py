@@ -136,7 +136,7 @@ class IntakeServer:
         self.journal = CallJournal(redis, config.redis.key_prefix)
         self.prometheus = prometheus_registry(IntakeCollector(self.queue_report, self.handler_views,
                                                               lambda: self.session.counters, self.steering.view,
-                                                              self.ring_outs.view))
+                                                              self.ring_outs.view, self.pops.held_view))
         self._background: set[asyncio.Task[None]] = set()  # membership restores after a PBX restart
         self._policy_due: asyncio.TimerHandle | None = None
         self._policy_at = 0.0  # monotonic time of the last evaluation

@@ -7,8 +7,8 @@ lookup starts on the caller's channel's Newchannel, and the pop at the ring take
 in the same pass over the frame that brought the ring, with no task and no wait.
 
 A held history stands only while nothing has written the number's history since:
-- :meth:`changed` drops what is held for a number, a lookup still in flight included. It is
-  called for writes through this process (a contact record written, an outcome filed, a marker
+- :meth:`changed` replaces what is held for a number, a lookup still in flight included, with a
+  new lookup. It is called for writes through this process (a contact record written, an outcome filed, a marker
   added or removed, a call-back filed), so a caller who rings straight back sees their last
   call, and, through screenpop.history_watch, for writes by anyone else (the history import,
   another node), which Redis reports. While that watch is down (:meth:`watching`), nothing is
@@ -37,7 +37,10 @@ Lookup = Callable[[str, float, Mapping[str, float]], Awaitable[CallerHistory]]
 @dataclass(slots=True)
 class _Held:
     lookup: asyncio.Task[CallerHistory]
+    calls: set[str]  # the calls from the number in progress that it stands for
     started: float  # monotonic
+    now: float  # the lookup's PBX time
+    calling: Mapping[str, float]  # and its calls in progress
 
 
 @dataclass(slots=True)
@@ -48,6 +51,7 @@ class HeldCounters:
     missed: int = 0  # rings that found nothing usable, so looked up at the ring; of them:
     missed_aged: int = 0  # the caller waited past the hold
     missed_failed: int = 0  # the lookup on arrival failed
+    looked_again: int = 0  # lookups made again because the number's history was written meanwhile
 
 class HeldHistories:
     def __init__(self, lookup: Lookup, hold_seconds: float, *, clock: Callable[[], float] = time.monotonic,
@@ -60,6 +64,7 @@ class HeldHistories:
         self._clock = clock
         self._limit = limit
         self._held: dict[str, _Held] = {}
+        self._read_again: set[str] = set()  # numbers looked up again in this pass of the loop
         self.counters = HeldCounters()
 
     @property
@@ -76,17 +81,21 @@ class HeldHistories:
         """Every number's history changed (the database was flushed)."""
         self._held.clear()
 
-    def fetch(self, number: str, now: float, calling: Mapping[str, float]) -> None:
-        """Start looking ``number`` up (PBX time ``now``; ``calling`` as HistoryStore.lookup)."""
+    def fetch(self, number: str, call_id: str, now: float, calling: Mapping[str, float]) -> None:
+        """Start looking ``number`` up for its call ``call_id`` (PBX time ``now``; ``calling`` as
+        HistoryStore.lookup). A newer call from the number replaces what is held (its calling set
+        is newer too) and it then stands for both calls."""
         if not self.enabled:
             return
+        previous = self._held.pop(number, None)
+        self._start(number, {call_id} | (previous.calls if previous is not None else set()), now, calling)
+
+    def _start(self, number: str, calls: set[str], now: float, calling: Mapping[str, float]) -> None:
         self._expire()
+        # A lookup replaced is not cancelled: a ring may be waiting on it.
         task = asyncio.get_running_loop().create_task(self._lookup(number, now, calling), name=f"held-history-{number}")
         task.add_done_callback(_observe)
-        # A newer call from the number replaces what is held: its calling set is newer too. A
-        # lookup left running is not cancelled: a ring may be waiting on it.
-        self._held.pop(number, None)
-        self._held[number] = _Held(task, self._clock())
+        self._held[number] = _Held(task, calls, self._clock(), now, calling)
         self.counters.looked_up += 1
 
     def take(self, number: str) -> asyncio.Task[CallerHistory] | None:
@@ -103,8 +112,30 @@ class HeldHistories:
         return held.lookup
 
     def changed(self, number: str) -> None:
-        """The number's history was written: what is held for it no longer stands."""
-        self._held.pop(number, None)
+        """The number's history was written: what is held for it no longer stands. A call from
+        the number is on its way (that is why anything is held), so it is read again at once:
+        its ring finds the history as written, ready, instead of looking it up then."""
+        held = self._held.get(number)
+        if held is None or number in self._read_again:
+            return  # nothing held; or a lookup made in this same pass, after this write, already
+        del self._held[number]
+        if self.enabled:
+            # One write is several keys (Redis reports each), and ours are reported by us and by
+            # Redis: one lookup again per pass of the loop is enough, as it runs after them all.
+            if not self._read_again:
+                asyncio.get_running_loop().call_soon(self._read_again.clear)
+            self._read_again.add(number)
+            self.counters.looked_again += 1
+            self._start(number, held.calls, held.now + (self._clock() - held.started), held.calling)
+
+    def finished(self, number: str, call_id: str) -> None:
+        """The call is over: what was held for it is no longer needed, unless another call
+        from the number is in progress (the caller rang again while this one was waiting)."""
+        held = self._held.get(number)
+        if held is not None:
+            held.calls.discard(call_id)
+            if not held.calls:
+                del self._held[number]
 
     def _usable(self, held: _Held) -> bool:
         if self._clock() - held.started > self.hold_seconds:

@@ -164,6 +164,16 @@ class IntakeProcess:
     def handlers(self) -> dict[str, dict[str, Any]]:
         return {h["member"]: h for h in self.get("/api/handlers")["handlers"]}
 
+    def metric(self, sample: str) -> float:
+        """One sample of /metrics by its exposition name and labels, e.g. 'intake_history_watched'."""
+        r = httpx.get(self.base + "/metrics", timeout=5)
+        r.raise_for_status()
+        for line in r.text.splitlines():
+            name, _, value = line.rpartition(" ")
+            if name == sample:
+                return float(value)
+        raise AssertionError(f"no sample {sample} in /metrics")
+
 
 def intake_process(tmp: Path, pbx: PbxTestbed, redis_url: str, **config: Any) -> IntakeProcess:
     http_port = free_port()

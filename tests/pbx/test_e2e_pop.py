@@ -1,8 +1,9 @@
 """End to end: a 999 caller (SIPp) through the real Asterisk, `intake serve` in its own process,
 a handler's desktop on a real WebSocket and the handler's pyVoIP phone.
 
-The pop with the caller's history reaches the desktop before the phone is answered; the answer
-shows as pop.answered; the outcome filed over the socket is in the history of the next call
+The pop with the caller's history reaches the desktop before the phone is answered, from the
+lookup intake started on the caller channel's Newchannel (Redis reporting writes to histories);
+the answer shows as pop.answered; the outcome filed over the socket is in the history of the next call
 from the same number.
 """
 
@@ -44,6 +45,9 @@ async def test_pop_before_answer_then_outcome_in_the_next_pop(intake: IntakeProc
         assert pop["caller"]["number"] == NUMBER
         assert pop["history_status"] == "ok"
         assert [m["kind"] for m in pop["history"]["markers"]] == ["vulnerable adult"]
+        assert intake.metric("intake_history_watched") == 1
+        held = intake.metric('intake_pop_history_total{source="ready"}') + intake.metric('intake_pop_history_total{source="in_flight"}')
+        assert (held, intake.metric('intake_pop_history_total{source="at_ring"}')) == (1, 0)
         call_id = pop["call_id"]
 
         _, ans = await desk.wait_for(lambda m: m["type"] == "pop.answered" and m["call_id"] == call_id, 10, "pop.answered")

@@ -42,7 +42,7 @@ def held_histories(hold: float = 3.0, fail: bool = False) -> tuple[HeldHistories
 
 async def test_a_ring_within_the_hold_takes_the_lookup_made_on_arrival() -> None:
     held, lookups, clock = held_histories()
-    held.fetch(NUMBER, 1_700_000_000.0, {"c1": 1_700_000_000.0})
+    held.fetch(NUMBER, "c1", 1_700_000_000.0, {"c1": 1_700_000_000.0})
     clock.now += 2.9
     task = held.take(NUMBER)
     assert task is not None
@@ -54,34 +54,51 @@ async def test_a_ring_within_the_hold_takes_the_lookup_made_on_arrival() -> None
 
 async def test_a_caller_who_waited_longer_than_the_hold_is_looked_up_again_at_the_ring() -> None:
     held, _, clock = held_histories(hold=3.0)
-    held.fetch(NUMBER, 1.0, {})
+    held.fetch(NUMBER, "c1", 1.0, {})
     await asyncio.sleep(0)
     clock.now += 3.1
     assert held.take(NUMBER) is None
     assert held.counters.missed == 1
 
 
-async def test_a_write_to_the_number_drops_what_is_held_even_in_flight() -> None:
-    held, _, _ = held_histories()
-    held.fetch(NUMBER, 1.0, {})
+async def test_a_write_to_the_number_has_it_read_again_even_in_flight() -> None:
+    held, lookups, clock = held_histories()
+    held.fetch(NUMBER, "c1", 1_700_000_000.0, {"c1": 1_700_000_000.0})
+    first = held.take(NUMBER)
+    clock.now += 2.0
     held.changed(NUMBER)
-    assert held.take(NUMBER) is None
-    held.fetch(NUMBER, 2.0, {})
-    held.changed("+447700900999")  # another caller's history: ours still stands
+    held.changed(NUMBER)  # the same write's other keys, reported in the same pass: read once
+    held.changed("+447700900999")  # another caller's history: nothing held, nothing looked up
+    again = held.take(NUMBER)
+    assert again is not None and again is not first
+    assert (await again).count_24h == 2  # the second lookup's answer, made after the write
+    assert lookups.calls[1] == (NUMBER, 1_700_000_002.0, {"c1": 1_700_000_000.0})
+    assert len(lookups.calls) == 2 and held.take(NUMBER) is again
+
+
+async def test_a_finished_call_lets_go_of_its_history_but_not_of_a_later_calls() -> None:
+    held, lookups, _ = held_histories()
+    held.fetch(NUMBER, "c1", 1.0, {"c1": 1.0})
+    held.finished(NUMBER, "c1")
+    held.changed(NUMBER)  # its contact record is written: nobody is calling, nothing to read again
+    assert held.take(NUMBER) is None and len(lookups.calls) == 0
+    held.fetch(NUMBER, "c2", 2.0, {"c2": 2.0})
+    held.fetch(NUMBER, "c3", 3.0, {"c2": 2.0, "c3": 3.0})  # the caller rings again while c2 waits
+    held.finished(NUMBER, "c2")
     assert held.take(NUMBER) is not None
 
 
 async def test_a_failed_lookup_is_not_used() -> None:
     held, _, _ = held_histories(fail=True)
-    held.fetch(NUMBER, 1.0, {})
+    held.fetch(NUMBER, "c1", 1.0, {})
     await asyncio.sleep(0)
     assert held.take(NUMBER) is None
 
 
 async def test_a_newer_call_from_the_number_replaces_the_older_lookup() -> None:
     held, lookups, _ = held_histories()
-    held.fetch(NUMBER, 1.0, {"c1": 1.0})
-    held.fetch(NUMBER, 2.0, {"c1": 1.0, "c2": 2.0})
+    held.fetch(NUMBER, "c1", 1.0, {"c1": 1.0})
+    held.fetch(NUMBER, "c2", 2.0, {"c1": 1.0, "c2": 2.0})
     task = held.take(NUMBER)
     assert task is not None and (await task).count_24h == 2
     await asyncio.sleep(0)
@@ -90,7 +107,7 @@ async def test_a_newer_call_from_the_number_replaces_the_older_lookup() -> None:
 
 async def test_hold_zero_never_looks_up_ahead() -> None:
     held, lookups, _ = held_histories(hold=0)
-    held.fetch(NUMBER, 1.0, {})
+    held.fetch(NUMBER, "c1", 1.0, {})
     assert held.take(NUMBER) is None and lookups.calls == []
 
 
@@ -98,6 +115,6 @@ async def test_what_is_held_stays_bounded() -> None:
     lookups, clock = Lookups(), Clock()
     held = HeldHistories(lookups, 3.0, clock=clock, limit=100)
     for i in range(250):
-        held.fetch(f"+4477009{i:05d}", 1.0, {})
+        held.fetch(f"+4477009{i:05d}", f"c{i}", 1.0, {})
     assert len(held) <= 100
     await asyncio.sleep(0)
