@@ -45,23 +45,30 @@ def component(path: str) -> str:
     return "other"
 
 
+def _short(path: str) -> str:
+    """``.../intake/pops.py`` -> ``intake/pops.py``; ``<frozen ...>`` as it is."""
+    return "/".join(path.split("/")[-2:])
+
+
 class Sampler:
     def __init__(self, interval: float = 0.001) -> None:
         self.interval = interval
         self.self_time: Counter[str] = Counter()
         self.caused_by: Counter[str] = Counter()
         self.functions: Counter[str] = Counter()
+        self.innermost: Counter[str] = Counter()
         self._previous: Any = None
 
     def _on_signal(self, _signum: int, frame: FrameType | None) -> None:
         if frame is None:
             return
         self.self_time[component(frame.f_code.co_filename)] += 1
+        self.innermost[f"{_short(frame.f_code.co_filename)}:{frame.f_code.co_name}"] += 1
         f: FrameType | None = frame
         while f is not None:
             path = f.f_code.co_filename
             if any(part in path for part in OURS) and not any(part in path for part in NOT_CAUSES):
-                module = path.rsplit("/", 2)[-2] + "/" + path.rsplit("/", 1)[-1]
+                module = _short(path)
                 self.caused_by[module] += 1
                 self.functions[f"{module}:{f.f_code.co_name}"] += 1
                 return
@@ -73,6 +80,7 @@ class Sampler:
             self.self_time.clear()
             self.caused_by.clear()
             self.functions.clear()
+            self.innermost.clear()
         self._previous = signal.signal(signal.SIGPROF, self._on_signal)
         signal.setitimer(signal.ITIMER_PROF, self.interval, self.interval)
 
@@ -90,4 +98,5 @@ class Sampler:
 
         return {"samples": total, "interval_ms": self.interval * 1000,
                 "self_time": shares(self.self_time), "caused_by": shares(self.caused_by),
-                "caused_by_function": shares(self.functions, top * 2)}
+                "caused_by_function": shares(self.functions, top * 2),
+                "self_time_function": shares(self.innermost, top * 2)}
