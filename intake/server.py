@@ -75,9 +75,11 @@ def http_config(app: Any, host: str, port: int) -> uvicorn.Config:
 
     No permessage-deflate: a pop is a couple of KB on a control room's LAN, and compressing every
     message cost the server a zlib flush per send (7% of its CPU under load in scripts/bench.py)
-    and each desktop socket a compressor's memory."""
+    and each desktop socket a compressor's memory. uvicorn's own WebSocket pings only once a
+    minute (its default, 20 s, is a timer and a ping per socket on top of the desktops' heartbeat,
+    which already ends a silent desktop): a net for the supervisors' sockets."""
     return uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, ws_max_size=64 * 1024,
-                          ws_per_message_deflate=False, lifespan="off")
+                          ws_per_message_deflate=False, ws_ping_interval=60.0, ws_ping_timeout=30.0, lifespan="off")
 
 
 def history_watch_of(redis: Any, history: HistoryStore, held: HeldHistories) -> HistoryWatch | None:
