@@ -85,8 +85,8 @@ class RedisConfig(_Section):
     key_prefix: str = "intake:"
     # A caller's history is looked up as their call reaches the PBX and held for the pop when a
     # phone rings (screenpop/held.py), so the pop waits on no round trip; any write to it (Redis
-    # reports others') drops it. Held at most this long: the 24 h / 30 day counts and markers'
-    # expiry are as of the lookup. 0 = look up only when the phone rings.
+    # reports others') has it read again. Held at most this long: the 24 h / 30 day counts and
+    # markers' expiry are as of the lookup. 0 = look up only when the phone rings.
     history_held_seconds: float = Field(60.0, ge=0, le=600)
 
     @field_validator("url")

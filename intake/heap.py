@@ -9,11 +9,12 @@ older objects die, so it does not trigger when it should) and single collections
 for 45-60 ms, the largest share of the pop latency tail.
 
 So: the heap built at start-up is frozen (never walked again), and collections run on a clock
-instead of on allocation counts: the young generation every tenth of a second (small, well under a
-millisecond), the middle one every fifth (a few milliseconds at most under the bench's load: at
+instead of on allocation counts: the young generation every tenth of a second (small, well under
+a millisecond), the middle one every fifth (a few milliseconds at most under the bench's load: at
 half-second intervals it gathered twice as much and its pauses reached ~6 ms), a full one every
-ten minutes, at a moment when no call is waiting or ringing if one comes within another ten. The automatic
-collector stays on with high thresholds, as a net for a burst that allocates faster than the clock.
+ten minutes, at a moment when no call is waiting or ringing if one comes within another ten. The
+automatic collector stays on with high thresholds, as a net for a burst that allocates faster
+than the clock.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 The registry is synchronous and must never wait on Redis. The caller's history is looked up as
 their channel appears (Newchannel) and held (screenpop.held); when a phone rings, the pop is
-composed from it and published in the same pass over the frame, with no task. A ring that finds
-nothing usable held (the caller waited longer than the hold, or their history was written since)
-gets a task of its own for the lookup (one round trip), while events keep flowing. Later messages
+composed from it and published in the same pass over the frame, with no task. A ring whose lookup
+is still in flight, or that finds nothing usable held (the caller waited longer than the hold,
+the lookup failed, or Redis's reports of writes are down), gets a task of its own that waits for
+the lookup or makes one (one round trip), while events keep flowing. Later messages
 about the same call for the same handler (answered, closed) wait for that task when it is still
 running, so a desktop never sees a close before the pop it closes; otherwise they are published
 at once, with no task at all (most notices need none: this is the hot path).
@@ -72,7 +73,8 @@ class PopRouter:
     def arriving(self, channel: ChannelCreated) -> None:
         """A channel appeared at the PBX: if it starts a call (its own linked id; a handler's
         leg or a Local channel carries the caller's) from a number with a history, look it up."""
-        if channel.linked_id not in ("", channel.channel_id) or not is_history_number(channel.caller_number):
+        if (not self.held.enabled or channel.linked_id not in ("", channel.channel_id)
+                or not is_history_number(channel.caller_number)):
             return
         now = self.clock()
         number = channel.caller_number

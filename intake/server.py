@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -74,8 +75,9 @@ def http_config(app: Any, host: str, port: int) -> uvicorn.Config:
     """uvicorn's settings for intake's HTTP and WebSocket server (the benchmark's floor uses them too).
 
     No permessage-deflate: a pop is a couple of KB on a control room's LAN, and compressing every
-    message cost the server a zlib flush per send (7% of its CPU under load in scripts/bench.py)
-    and each desktop socket a compressor's memory. uvicorn's own WebSocket pings only once a
+    message cost the server a zlib flush per send (about 2% of its CPU under load, cProfile of
+    scripts/bench.py's server) and each desktop socket a compressor's memory (about half of it:
+    80 -> 40 KiB per desktop at 10,000). uvicorn's own WebSocket pings only once a
     minute (its default, 20 s, is a timer and a ping per socket on top of the desktops' heartbeat,
     which already ends a silent desktop): a net for the supervisors' sockets."""
     return uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, ws_max_size=64 * 1024,
@@ -201,26 +203,30 @@ class IntakeServer:
 
     def _settled(self, n: Finished) -> None:
         call = n.call
-        unrecorded = partial(self.pops.unrecorded.recorded, call.caller_number, call.call_id, call.queued_at)
-
-        def recorded() -> None:
-            unrecorded()
-            self.pops.held.changed(call.caller_number)
-
+        recorded = partial(self.pops.unrecorded.recorded, call.caller_number, call.call_id, call.queued_at)
         contact = contact_record(call, self.registry.handlers) if call.counted else None
         if call.counted:
             journal = JournalRecord.of(call)
             self.writes.submit("journal", lambda pipe: self.journal.stage(pipe, journal))
         if contact is not None:
-            self.writes.submit("contact", lambda pipe: self.history.stage_contact(pipe, contact), done=recorded)
+            self._file_contact("contact", contact, also=recorded)
         else:
             recorded()  # no record will come: a repeat count must not wait for one
         self.desk.call_finished(call)
 
     def _file_called_back(self, record: ContactRecord) -> None:
         """A call-back's history entry goes the way of a settled call's record: behind the event path."""
-        self.writes.submit("called-back", lambda pipe: self.history.stage_contact(pipe, record),
-                           done=partial(self.pops.held.changed, record.number))
+        self._file_contact("called-back", record)
+
+    def _file_contact(self, kind: str, record: ContactRecord, also: Callable[[], None] | None = None) -> None:
+        """Write ``record`` behind the event path; once it is in Redis (or dropped), ``also()``,
+        and what the pops hold of the number is read again."""
+        def written() -> None:
+            if also is not None:
+                also()
+            self.pops.held.changed(record.number)
+
+        self.writes.submit(kind, lambda pipe: self.history.stage_contact(pipe, record), done=written)
 
     def _remember_answer(self, call_id: str, member: str, number: str) -> None:
         handler = self.registry.handlers.get(member)

@@ -8,10 +8,10 @@ in the same pass over the frame that brought the ring, with no task and no wait.
 
 A held history stands only while nothing has written the number's history since:
 - :meth:`changed` replaces what is held for a number, a lookup still in flight included, with a
-  new lookup. It is called for writes through this process (a contact record written, an outcome filed, a marker
-  added or removed, a call-back filed), so a caller who rings straight back sees their last
-  call, and, through screenpop.history_watch, for writes by anyone else (the history import,
-  another node), which Redis reports. While that watch is down (:meth:`watching`), nothing is
+  new lookup. It is called for writes through this process (a contact record written, an
+  outcome filed, a marker added or removed, a call-back filed), so a caller who rings straight
+  back sees their last call, and, through screenpop.history_watch, for writes by anyone else
+  (the history import, another node), which Redis reports. While that watch is down (:meth:`watching`), nothing is
   held: every ring looks up, as without holding. An in-process store has no other writers.
 - ``hold_seconds`` bounds its age all the same: the counts of the last 24 hours and 30 days,
   the repeat window and markers' expiry are worked out at the lookup's moment.
@@ -52,6 +52,7 @@ class HeldCounters:
     missed_aged: int = 0  # the caller waited past the hold
     missed_failed: int = 0  # the lookup on arrival failed
     looked_again: int = 0  # lookups made again because the number's history was written meanwhile
+
 
 class HeldHistories:
     def __init__(self, lookup: Lookup, hold_seconds: float, *, clock: Callable[[], float] = time.monotonic,

@@ -123,8 +123,12 @@ class _Link:
                                               ssl=ssl.create_default_context() if tls else None)
         async with asyncio.timeout(timeout):
             link = cls(*await opening)
-            if address.get("password"):
-                await link.call("AUTH", *[v for v in (address.get("username"), address["password"]) if v])
+            try:
+                if address.get("password"):
+                    await link.call("AUTH", *[v for v in (address.get("username"), address["password"]) if v])
+            except BaseException:
+                link.close()  # refused or timed out: run() never sees this link, so close it here
+                raise
         return link
 
     async def call(self, *args: Any) -> Any:

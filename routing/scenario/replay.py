@@ -11,8 +11,8 @@ The server's own scheduling is reproduced on the virtual clock with its own cons
 policy runs :data:`~intake.server.POLICY_COALESCE` after an event that moved the floor and on
 every :data:`~intake.server.TICK` that found no evaluation in the last tick; each tick also
 settles calls that left their queue. Not run: the socket and AmiSession (link I/O), pops, Redis
-and HTTP (nothing on the routing path), and HandlerDesk's wrap-up timer: the simulated handlers pause themselves, with the wrap-up reason,
-for the profile's wrap-up time (a distribution, where intake's is a fixed time per line).
+and HTTP (nothing on the routing path), and HandlerDesk's wrap-up timer: the simulated handlers
+pause themselves, with the wrap-up reason, for the profile's wrap-up time (a distribution, where intake's is a fixed time per line).
 """
 
 from __future__ import annotations
