@@ -24,6 +24,7 @@ from telephony import events as ev
 log = structlog.get_logger("intake.registry")
 
 MAX_ARRIVALS = 50_000  # channels seen created but not yet queued or hung up
+RECENT_HANGUPS = 10_000  # channels hung up lately: a queue event read after its channel's Hangup is stale
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,7 @@ class Counters:
     events: int = 0
     illegal_transitions: int = 0
     orphan_events: int = 0  # about a call we never saw queued (joined before we watched)
+    stale_joins: int = 0  # a QueueCallerJoin repeated, or read after its channel's Hangup
     other_queue_events: int = 0  # about a queue on no configured line
     snapshots: int = 0
     vanished_calls: int = 0
@@ -124,6 +126,7 @@ class Registry:
         self.pbx_version = ""
         self.now = 0.0
         self._arrivals: OrderedDict[str, float] = OrderedDict()
+        self._hung_up: OrderedDict[str, None] = OrderedDict()
         self._snapshot: _Snapshot | None = None
         # Each member's queues as they were when the link went down (the first loss of a run of
         # failed reconnects), compared with the resync's picture once it completes.
@@ -254,6 +257,13 @@ class Registry:
 
     def _on_queued(self, e: ev.CallQueued, notices: list[Notice]) -> None:
         old = self.calls.get(e.call_id)
+        if e.call_id in self._hung_up or (old is not None and old.queue == e.queue and old.state.waiting):
+            # A channel is in a queue once at a time, and a hung-up one in none: this Join was
+            # sent twice or read out of order. Taken as a new call it would be offered, settled
+            # and journalled twice.
+            self.counters.stale_joins += 1
+            log.warning("stale_join", call_id=e.call_id, queue=e.queue)
+            return
         if old is not None:  # the same channel moved on to another queue before we settled it
             self._step(old, Step.SETTLED if old.state is CallState.LEAVING else Step.VANISHED, e.at, notices)
         call = self._new_call(e.call_id, e.queue, e.caller_number, e.caller_name, e.channel, e.at,
@@ -308,6 +318,9 @@ class Registry:
 
     def _on_hangup(self, e: ev.ChannelHungUp, notices: list[Notice]) -> None:
         self._arrivals.pop(e.channel_id, None)
+        self._hung_up[e.channel_id] = None
+        while len(self._hung_up) > RECENT_HANGUPS:
+            self._hung_up.popitem(last=False)
         call = self.calls.get(e.channel_id)
         if call is not None:
             if call.state is CallState.ANSWERED and call.answered_at is not None and call.talk_seconds is None:
@@ -396,6 +409,10 @@ class Registry:
                     if member:
                         self.handler(member).on_call = call.call_id
                         notices.append(HandlerChanged(member))
+        # Arrivals of channels the PBX no longer has: their Hangup was lost while away (or on the
+        # wire). Held on, they would only fill the table up to its cap.
+        for channel_id in [k for k in self._arrivals if k not in live and k not in snap.touched_calls]:
+            del self._arrivals[channel_id]
         # Memberships: the snapshot is the whole truth.
         for member, h in self.handlers.items():
             if member in snap.touched_members:

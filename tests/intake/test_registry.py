@@ -233,3 +233,43 @@ def test_memberships_a_pbx_restart_dropped_are_reported_lost_with_their_last_sta
     assert reg.handlers[H1].memberships == {}
     # The next resync without a link loss in between reports nothing.
     assert not [n for n in replay(reg, snapshot(5)) if isinstance(n, MembershipsLost)]
+
+
+def test_a_channel_whose_hangup_was_missed_is_forgotten_at_the_next_resync_not_held_for_good():
+    # Found by tests/fuzz: every lost Hangup left its Newchannel's arrival held until 50,000 more
+    # had come; a resync is the PBX's whole truth about which channels live.
+    reg = registry()
+    reg.apply(ev.ChannelCreated(T0, "gone", "gone", "PJSIP/caller-1-0001", "07700900001"))
+    reg.apply(ev.ChannelCreated(T0 + 1, "live", "live", "PJSIP/caller-2-0002", "07700900002"))
+    reg.apply(ev.PbxLinkDown(T0 + 2, "lost"))
+    reg.apply(ev.SnapshotStarted(T0 + 3))
+    reg.apply(ev.ChannelCreated(T0 + 3, "new", "new", "PJSIP/caller-3-0003", "07700900003"))  # during the snapshot
+    reg.apply(ev.ChannelSeen(T0 + 3, "live", "live", "PJSIP/caller-2-0002", "07700900002", "", "Answer", "", False, 2))
+    reg.apply(ev.SnapshotCompleted(T0 + 3))
+    assert list(reg._arrivals) == ["live", "new"]
+    t = Timeline(call_id="live", number="07700900002").join(4)
+    replay(reg, t.events)
+    assert reg.calls["live"].arrived_at == T0 + 1  # what a resync keeps still measures from arrival
+
+
+def test_a_join_sent_twice_is_one_call_offered_once_and_finished_once():
+    # Found by tests/fuzz: the second QueueCallerJoin ended the first as "vanished" (a left call
+    # in the figures, a journal record) and started the same call again: settled twice.
+    reg = registry()
+    t = Timeline().join(0)
+    t.events.append(t.events[-1])
+    notices = replay(reg, t.ring(1, H1).answer(3, H1, hold=3).complete(20, H1, talk=17).events)
+    assert [type(n) for n in notices].count(Finished) == 1
+    f = figures(reg)
+    assert (f["offered"], f["answered"], f["left_other"]) == (1, 1, 0)
+
+
+def test_a_join_read_after_its_channels_hangup_starts_no_call():
+    # Found by tests/fuzz: a Join moved after the caller's Hangup (the first one lost, or this a
+    # duplicate) made a call nobody would ever end, until a resync called it vanished.
+    reg = registry()
+    replay(reg, Timeline().join(0).abandon(4, hold=4).events)
+    notices = replay(reg, Timeline().join(0).events)
+    assert notices == [] and reg.calls == {}
+    f = figures(reg)
+    assert (f["offered"], f["abandoned"], f["waiting"]) == (1, 1, 0)
