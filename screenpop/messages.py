@@ -20,10 +20,12 @@ from pydantic import BaseModel, ConfigDict, SerializeAsAny
 
 from screenpop.models import CallbackContact, Disposition, Grading, Line, MarkerKind
 
-CloseReason = Literal["answered-elsewhere", "abandoned", "ended", "rang-out",
+CloseReason = Literal["answered-elsewhere", "abandoned", "ended", "rang-out", "left", "vanished",
                       "callback-closed", "callback-linked", "callback-withdrawn"]
-"""The call-back reasons: its outcome was filed; the caller called again; it went back to be
-offered to another handler (this one went not ready, logged out or lost their desktop)."""
+"""left: the caller left the queue unanswered another way (timeout, exit key); vanished: the
+call was gone from the PBX's picture after the link came back. The call-back reasons: its
+outcome was filed; the caller called again; it went back to be offered to another handler (this
+one went not ready, logged out or lost their desktop)."""
 PopFlag = Literal["silent-call", "repeat-caller"]
 HistoryStatus = Literal["ok", "withheld", "unavailable"]
 """withheld: no number to look up; unavailable: the lookup failed, the pop went without it."""

@@ -6,7 +6,7 @@ import { api, clock, el, forgetToken, ReconnectingSocket, storedToken, storeToke
 
 const KEY = "intake.desktop.token";
 const $ = (id) => document.getElementById(id);
-const CLOSED = { "answered-elsewhere": "answered by someone else", abandoned: "the caller hung up", "rang-out": "your phone stopped ringing", ended: "the call ended" };
+const CLOSED = { "answered-elsewhere": "answered by someone else", abandoned: "the caller hung up", "rang-out": "your phone stopped ringing", ended: "the call ended", left: "the caller left the queue", vanished: "the call ended while the PBX link was down" };
 
 let token = "";
 let me = null;

@@ -18,7 +18,8 @@ from typing import Any
 
 from hypothesis import event, given
 from hypothesis import strategies as st
-from structlog.testing import capture_logs
+import structlog
+from structlog.testing import capture_logs as _capture_logs
 
 from tests.fuzz import mutate
 from tests.fuzz.grammar import LinkDrop, ScriptedPbx, commands
@@ -81,10 +82,15 @@ class Day:
         event(f"calls queued: {min(len(self.rig.finished), 20) // 5 * 5}+")
 
 
+def capture_logs() -> Any:
+    """The logs of the example, with each exception's traceback as text (to say what raised)."""
+    return _capture_logs(processors=[structlog.processors.format_exc_info])
+
+
 def check_nothing_raised(rig: Rig, logs: list[dict[str, Any]]) -> None:
-    assert rig.session.counters.callback_errors == 0
-    errors = [e for e in logs if e.get("log_level") in ("error", "critical") or e.get("exc_info")]
-    assert errors == [], errors[:3]
+    assert rig.session.counters.callback_errors == 0, [e.get("exception") for e in logs if e["event"] == "on_event raised"][:1]
+    errors = [e for e in logs if e.get("log_level") in ("error", "critical") or e.get("exception")]
+    assert errors == [], "\n".join(f"{e['event']}: {e.get('exception', e)}" for e in errors[:3])
 
 
 async def check_day_over(rig: Rig) -> None:

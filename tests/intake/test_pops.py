@@ -86,3 +86,25 @@ async def test_a_marker_filed_after_the_arrival_is_on_the_pop(redis_client: aior
     (pop,) = map(json.loads, await drain_outbox(box))
     assert [m["detail"] for m in pop["history"]["markers"]] == ["assaulted officers 2024"]
     assert router.held.counters.looked_again == 1 and router.held.counters.missed == 0
+
+
+async def test_a_ringing_call_that_leaves_the_queue_or_vanishes_closes_its_pop_saying_so(redis_client: aioredis.Redis):
+    # Found by tests/fuzz: the registry says "left" and "vanished", the pop.closed message knew
+    # neither: composing it raised, the pop stayed on the desktop, and the notices after it in
+    # the same batch (the call's Finished: its journal record) were never handled.
+    from telephony import events as ev
+
+    reg, router, hub = setup(HistoryStore(redis_client, HistoryConfig()))
+    box1, box2 = hub.attach("h1", None), hub.attach("h2", None)
+    await drain_outbox(box1), await drain_outbox(box2)
+    for e in Timeline(call_id="a").join(0).ring(1, H1).leave(5).events:
+        router.handle(reg.apply(e))
+    router.handle(reg.tick(T0 + 10))  # no AgentConnect within the grace: it left unanswered
+    for e in Timeline(call_id="b").join(20).ring(21, H2).events:
+        router.handle(reg.apply(e))
+    for e in (ev.PbxLinkDown(T0 + 22, "lost"), ev.SnapshotStarted(T0 + 25), ev.SnapshotCompleted(T0 + 25)):
+        router.handle(reg.apply(e))  # gone from the PBX's picture
+    await router.drain()
+    closed1 = [m for m in map(json.loads, await drain_outbox(box1)) if m["type"] == "pop.closed"]
+    closed2 = [m for m in map(json.loads, await drain_outbox(box2)) if m["type"] == "pop.closed"]
+    assert [(m["call_id"], m["reason"]) for m in closed1 + closed2] == [("a", "left"), ("b", "vanished")]
