@@ -88,7 +88,8 @@ def capture_logs() -> Any:
 
 
 def check_nothing_raised(rig: Rig, logs: list[dict[str, Any]]) -> None:
-    assert rig.session.counters.callback_errors == 0, [e.get("exception") for e in logs if e["event"] == "on_event raised"][:1]
+    raised = [f"{e.get('domain_event')}: {e.get('exception')}" for e in logs if e["event"] == "on_event raised"]
+    assert rig.session.counters.callback_errors == 0, "\n".join(raised[:1])
     errors = [e for e in logs if e.get("log_level") in ("error", "critical") or e.get("exception")]
     assert errors == [], "\n".join(f"{e['event']}: {e.get('exception', e)}" for e in errors[:3])
 
