@@ -19,6 +19,7 @@ from telephony.simulator.pbx import Pbx
 
 QUEUES = ("emergency", "non-emergency")
 MEMBERS = tuple(h.interface for h in DEMO_HANDLERS)
+STEP = 0.3  # seconds between two commands
 NUMBERS = ("07700900001", "07700900002", "07700900003", "+447700900004", "", "01632960005")
 
 
@@ -42,7 +43,9 @@ class ScriptedPbx:
         return [c for c in self.placed if c in self.pbx.calls]
 
     def run(self, command: Command) -> None:
-        """Apply one command; one the PBX's state does not allow (nobody ringing) does nothing."""
+        """Apply one command a moment after the last (a 999 caller joins half a second after
+        arriving); one the PBX's state does not allow (nobody ringing) does nothing."""
+        self.t += STEP
         try:
             command.apply(self)
         except SimulatorError:
@@ -134,24 +137,29 @@ class Pause(Command):
 
 @dataclass(frozen=True)
 class LinkDrop(Command):
-    """The AMI link drops (events in flight are lost) and comes back with a snapshot: not a PBX
-    command, the rig carries it out."""
+    """The AMI link drops (events in flight lost, or not) and comes back with a snapshot, while
+    ``during`` happens at the PBX: its events come in the middle of the snapshot's lists, as a
+    busy PBX interleaves them. Not a PBX command: the rig carries it out."""
 
     lost_in_flight: bool = True
+    during: Command | None = None
 
     def apply(self, sim: ScriptedPbx) -> None:
         pass
 
 
 member = st.sampled_from(MEMBERS)
-commands: st.SearchStrategy[Command] = st.one_of(
-    st.builds(Arrive, st.sampled_from(QUEUES), st.sampled_from(NUMBERS)),
+arrive = st.builds(Arrive, st.sampled_from(QUEUES), st.sampled_from(NUMBERS))
+answer = st.builds(Answer, member)
+pbx_commands: st.SearchStrategy[Command] = st.one_of(
+    arrive, arrive, arrive,
     st.builds(Wait, st.sampled_from((0.2, 0.6, 1.0, 3.0, 8.0, 16.0, 130.0))),
-    st.builds(Answer, member),
+    answer, answer,
     st.builds(Reject, member),
     st.builds(CallerHangsUp, st.integers(0, 7)),
     st.builds(HandlerHangsUp, member),
     st.builds(Pause, member, st.booleans(), st.sampled_from(("", "wrap-up", "meal break"))),
-    st.builds(LinkDrop, st.booleans()),
 )
-"""One step of a PBX's day. Arrivals and waits are drawn as often as the rest, so calls pile up."""
+commands = st.one_of(pbx_commands, st.builds(LinkDrop, st.booleans(), st.none() | pbx_commands))
+"""One step of a PBX's day (one in nine a link drop). Arrivals are drawn three times as often as any other step and answers
+twice, so that queues form and calls are taken, as in a busy hour."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import fakeredis
@@ -28,6 +29,8 @@ from telephony.simulator.config import DEMO_HANDLERS
 from telephony.simulator.pbx import Pbx
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+LISTS = ("queuestatus", "coreshowchannels")
+CHANGES = ("queueadd", "queueremove", "queuepause", "queuepenalty", "originate", "redirect", "hangup")
 HANDLER_IDS = tuple(h.name for h in DEMO_HANDLERS)
 
 
@@ -57,6 +60,12 @@ class Responder:
         self.in_flight = 0
         self.actions: Counter[str] = Counter()
         self.transport = self  # the session aborts writer.transport at teardown
+        # Set by the test: live events (bytes) to send just before (True) or just after the next
+        # snapshot list; and a chance to refuse an action that changes the PBX. Never inside a
+        # list: Asterisk's session thread writes a list action's whole answer before it sends the
+        # session the events queued meanwhile (manager.c: process_events between actions).
+        self.during: tuple[bool, Callable[[], bytes]] | None = None
+        self.refuse: Callable[[], bool] = lambda: False
 
     def write(self, data: bytes) -> None:
         connection = self.connection
@@ -71,8 +80,18 @@ class Responder:
         self.in_flight -= 1
         if connection != self.connection:
             return
+        if action.name in CHANGES and self.refuse():
+            self._feed(encode_frame(sim_actions.response(action, False, "Refused by the fuzz")))
+            return
+        during, live_after = None, b""
+        if self.during is not None and action.name in LISTS:
+            (before, during), self.during = self.during, None
+            if before:
+                self._feed(during())
         reply = sim_actions.handle(self.pbx, action)
-        self._feed(b"".join(encode_frame(fields) for fields in reply.frames))
+        if during is not None and not before:
+            live_after = during()
+        self._feed(b"".join(encode_frame(fields) for fields in reply.frames) + live_after)
         if reply.after is not None:
             reply.after()
 
@@ -92,14 +111,17 @@ class Rig:
         self.session = self.server.session
         self.registry = self.server.registry
         self.responder = Responder(pbx, self.feed)
-        self.finished: Counter[str] = Counter()  # call id -> Finished notices
+        # call id -> Finished notices of calls in the figures. Not those a resync found already
+        # answered (counted=False): after a lost AgentConnect a call settles as left, and the
+        # next snapshot shows it talking: it is followed again, to its end, in no figure.
+        self.finished: Counter[str] = Counter()
         self.outboxes = {h: self.server.hub.attach(h, 0) for h in HANDLER_IDS}
         self.messages: list[dict[str, Any]] = []
         handle = self.server._handle
 
         def counting(notices: list[Any]) -> None:
             for n in notices:
-                if isinstance(n, Finished):
+                if isinstance(n, Finished) and n.call.counted:
                     self.finished[n.call.call_id] += 1
             handle(notices)
 

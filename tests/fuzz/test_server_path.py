@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,9 @@ import structlog
 from structlog.testing import capture_logs as _capture_logs
 
 from tests.fuzz import mutate
-from tests.fuzz.grammar import LinkDrop, ScriptedPbx, commands
+from tests.fuzz.grammar import Command, LinkDrop, ScriptedPbx, commands
 from tests.fuzz.rig import Rig
-from telephony.frames import TERMINATOR, parse_frame
+from telephony.frames import TERMINATOR, encode_frame, parse_frame
 from telephony.simulator import AmiEvent
 
 CLEAN = {"keep": 1}
@@ -40,6 +40,8 @@ class Day:
         self.sim = ScriptedPbx(time.time() - 3600)
         self.rig = Rig(self.sim.pbx)
         self.rng = data.draw(st.randoms(use_true_random=False), label="wire")
+        if weights is not CLEAN:
+            self.rig.responder.refuse = lambda: self.rng.random() < 0.1  # a PBX that says no now and then
 
     async def deliver(self, events: list[AmiEvent], *, clean: bool = False) -> None:
         frames = [e.frame_fields() for e in events]
@@ -61,13 +63,22 @@ class Day:
                     await self.deliver(self.sim.take())
                 self.sim.take()
                 await self.rig.drop()
+                if command.during is not None:
+                    self.rig.responder.during = (self.rng.random() < 0.5, partial(self.meanwhile, command.during))
                 await self.rig.connect()
+                await self.rig.settle()
             else:
                 self.sim.run(command)
                 await self.deliver(self.sim.take())
             self.rig.tick(self.rig.session.pbx_now())
             self.rig.render()
             self.rig.check_figures()
+
+    def meanwhile(self, command: Command) -> bytes:
+        """``command`` at the PBX while the snapshot is being sent: its events, as bytes (never
+        spoiled: what is lost in a snapshot is the next one's business)."""
+        self.sim.run(command)
+        return b"".join(encode_frame(e.frame_fields()) for e in self.sim.take())
 
     async def end(self) -> None:
         """The day ends: everyone hangs up, the link comes back once more (the PBX's picture
@@ -79,7 +90,8 @@ class Day:
         await self.rig.settle()
         self.rig.tick(self.rig.session.pbx_now() + self.rig.registry.settle_grace + 1)
         await self.rig.settle()
-        event(f"calls queued: {min(len(self.rig.finished), 20) // 5 * 5}+")
+        event(f"calls settled: {min(len(self.rig.finished), 20) // 5 * 5}+")
+        event(f"actions sent: {', '.join(sorted(self.rig.responder.actions))}")
 
 
 def capture_logs() -> Any:
