@@ -67,6 +67,7 @@ class Day:
                     self.rig.responder.during = (self.rng.random() < 0.5, partial(self.meanwhile, command.during))
                 await self.rig.connect()
                 await self.rig.settle()
+                check_follows_the_pbx(self.rig, self.sim)
             else:
                 self.sim.run(command)
                 await self.deliver(self.sim.take())
@@ -97,6 +98,19 @@ class Day:
 def capture_logs() -> Any:
     """The logs of the example, with each exception's traceback as text (to say what raised)."""
     return _capture_logs(processors=[structlog.processors.format_exc_info])
+
+
+def check_follows_the_pbx(rig: Rig, sim: ScriptedPbx) -> None:
+    """Right after a resync, whatever was lost before it: intake follows no call, ring or channel
+    the PBX does not have. So nothing grows over a long day, however many events go missing."""
+    live_calls = set(sim.pbx.calls)
+    live_channels = {c.uniqueid for c in sim.pbx.channels.values()}
+    registry = rig.registry
+    assert set(registry.calls) <= live_calls, (set(registry.calls) - live_calls)
+    assert set(registry._arrivals) <= live_channels
+    for h in registry.handlers.values():
+        assert h.ringing_for <= set(registry.calls), (h.member, h.ringing_for)
+        assert h.on_call is None or h.on_call in registry.calls, (h.member, h.on_call)
 
 
 def check_nothing_raised(rig: Rig, logs: list[dict[str, Any]]) -> None:
