@@ -413,6 +413,15 @@ class Registry:
         # wire). Held on, they would only fill the table up to its cap.
         for channel_id in [k for k in self._arrivals if k not in live and k not in snap.touched_calls]:
             del self._arrivals[channel_id]
+        # Rings the picture contradicts: a member whose phone it shows not ringing (or in no queue:
+        # a garbled Interface) rings for no waiting call; its AgentRingNoAnswer was lost.
+        for call in [c for c in self.calls.values() if c.call_id in snap.waiting and c.call_id not in snap.touched_calls]:
+            for member in sorted(call.ringing - snap.touched_members):
+                seen = snap.members.get(member, {}).get(call.queue)
+                if seen is None or seen.device not in _RINGING:
+                    self._stop_ringing(call, member, "rang-out", notices)
+            if not call.ringing and call.state is CallState.RINGING:
+                self._step(call, Step.RANG_OUT, e.at, notices)
         # Memberships: the snapshot is the whole truth.
         for member, h in self.handlers.items():
             if member in snap.touched_members:
@@ -428,6 +437,11 @@ class Registry:
             if lost:
                 log.warning("memberships_lost", member=member, queues=sorted(lost))
                 notices.append(MembershipsLost(member, lost))
+        # A member no configuration names, in no queue of the PBX's picture and on no call (a
+        # garbled Interface, a static member since removed): nothing will ever tell of it again.
+        for member in [m for m, h in self.handlers.items() if h.handler_id is None and not h.memberships
+                       and not h.ringing_for and h.on_call is None and m not in snap.touched_members]:
+            del self.handlers[member]
         log.info("resynced", live_calls=len(self.calls), waiting=len(snap.waiting), channels=len(snap.channels))
 
     def _member_in_bridge(self, channels: list[ev.ChannelSeen], caller_id: str) -> str | None:
@@ -441,6 +455,7 @@ class Registry:
         return None
 
 
+_RINGING = (ev.MemberDevice.RINGING, ev.MemberDevice.RINGINUSE)
 _SNAPSHOT_ITEMS = (ev.SnapshotStarted, ev.WaitingCallSeen, ev.MemberSeen, ev.ChannelSeen, ev.SnapshotCompleted)
 
 _DISPATCH: dict[type, Any] = {

@@ -108,6 +108,8 @@ def check_follows_the_pbx(rig: Rig, sim: ScriptedPbx) -> None:
     registry = rig.registry
     assert set(registry.calls) <= live_calls, (set(registry.calls) - live_calls)
     assert set(registry._arrivals) <= live_channels
+    members = {m for q in sim.pbx.members.queues.values() for m in q.members} | {h.member for h in rig.config.handlers}
+    assert set(registry.handlers) <= members, [registry.handlers[m] for m in set(registry.handlers) - members]
     for h in registry.handlers.values():
         assert h.ringing_for <= set(registry.calls), (h.member, h.ringing_for)
         assert h.on_call is None or h.on_call in registry.calls, (h.member, h.on_call)

@@ -273,3 +273,35 @@ def test_a_join_read_after_its_channels_hangup_starts_no_call():
     assert notices == [] and reg.calls == {}
     f = figures(reg)
     assert (f["offered"], f["abandoned"], f["waiting"]) == (1, 1, 0)
+
+
+def test_a_member_the_pbx_does_not_have_is_forgotten_at_the_next_resync():
+    # Found by tests/fuzz: an event naming a member no configuration names (a garbled Interface)
+    # made a handler that stayed for good: on the wallboard, in /api/handlers and /metrics, and
+    # one more in memory for every such frame.
+    reg = registry()
+    replay(reg, Timeline().join(0).ring(1, "PJSIP/h\x06garbled").ring_out(16, "PJSIP/h\x06garbled", ring=15).events)
+    reg.apply(ev.MemberJoined(T0 + 2, member(2, "emergency", "PJSIP/static-9")))  # unconfigured but real
+    assert {"PJSIP/h\x06garbled", "PJSIP/static-9"} <= set(reg.handlers)
+    replay(reg, snapshot(20, ev.MemberSeen(T0 + 20, member(20, "emergency", "PJSIP/static-9"))))
+    assert set(reg.handlers) == {H1, H2, "PJSIP/static-9"}  # the configured ones stay, members or not
+
+
+def test_a_ring_whose_ring_no_answer_was_lost_ends_at_the_resync_that_shows_the_phone_idle():
+    # Found by tests/fuzz: a lost AgentRingNoAnswer (or a garbled Interface in AgentCalled) left
+    # the handler "ringing" and the call ringing them until the call ended, whatever the PBX's
+    # picture said after a reconnect.
+    reg = registry()
+    replay(reg, Timeline(call_id="c").join(0).ring(1, H1).events + Timeline(call_id="d").join(1).ring(2, H2).events)
+    reg.apply(ev.PbxLinkDown(T0 + 20, "eof"))
+    notices = replay(reg, snapshot(
+        21,
+        ev.MemberSeen(T0 + 21, member(21, "emergency", H1, device=ev.MemberDevice.NOT_INUSE)),
+        ev.MemberSeen(T0 + 21, member(21, "emergency", H2, device=ev.MemberDevice.RINGING)),
+        ev.WaitingCallSeen(T0 + 21, "c", "emergency", "07700900001", "Caller", 1, 21.0, "PJSIP/caller-1-1"),
+        ev.WaitingCallSeen(T0 + 21, "d", "emergency", "07700900001", "Caller", 2, 20.0, "PJSIP/caller-1-2"),
+    ))
+    assert (reg.calls["c"].state, reg.calls["c"].ringing) == (CallState.QUEUED, set())
+    assert reg.handlers[H1].state("wrap-up")[0] is HandlerState.READY
+    assert [(n.call.call_id, n.member, n.reason) for n in notices if isinstance(n, RingStopped)] == [("c", H1, "rang-out")]
+    assert (reg.calls["d"].state, reg.calls["d"].ringing) == (CallState.RINGING, {H2})  # still ringing: kept
