@@ -4,7 +4,7 @@ Frame level: a frame lost, duplicated, moved after the next one, a field given a
 Byte level: garbage between frames (bytes that are not UTF-8, lines without a colon, a frame
 over the size cap, runs of empty frames), and the whole cut into reads at arbitrary bytes.
 
-The edits are drawn from a ``random.Random`` that Hypothesis seeds (``st.randoms``): a long day has
+The edits are drawn from a ``random.Random`` whose seed Hypothesis draws: a long day has
 thousands of frames, and one Hypothesis draw per frame made each example and its shrinking ten
 times slower. The story (the commands) is still drawn and shrunk by Hypothesis.
 
