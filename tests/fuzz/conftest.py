@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, Phase, settings
 
 _COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
            "print_blob": True}
-settings.register_profile("ci", max_examples=25, derandomize=True, database=None, **_COMMON)
+settings.register_profile("ci", max_examples=40, derandomize=True, database=None, **_COMMON)
 settings.register_profile("deep", max_examples=1000, **_COMMON)
 # Find fast, minimise later: ``INTAKE_FUZZ_PROFILE=triage`` reports the first failure unshrunk.
 settings.register_profile("triage", max_examples=200, phases=[Phase.explicit, Phase.generate], **_COMMON)

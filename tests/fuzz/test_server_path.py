@@ -15,6 +15,7 @@ import random
 import time
 from functools import partial
 from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from hypothesis import event, given
@@ -58,8 +59,7 @@ class Day:
             self.rig.feed(read)
         await self.rig.settle()
 
-    async def run(self, steps: int) -> None:
-        await self.rig.connect()
+    async def run(self, steps: int = 60) -> None:
         for command in self.data.draw(st.lists(commands, min_size=steps // 2, max_size=steps), label="day"):
             if isinstance(command, LinkDrop):
                 if not command.lost_in_flight or self.weights is CLEAN:  # a clean wire loses nothing
@@ -145,47 +145,44 @@ async def check_day_over(rig: Rig) -> None:
     assert [c for c, n in journal.items() if n > 1] == []
 
 
-def run(day: Any) -> None:
+def play(data: st.DataObject, weights: dict[str, int], *, garbage: bool,
+         story: Callable[[Day], Awaitable[None]] | None = None, then: Callable[[Day], None] | None = None) -> None:
+    """One example: the day's ``story`` (by default a day drawn from the simulator's grammar),
+    its end, and every check; ``then`` adds the example's own."""
+    async def day() -> None:
+        d = Day(data, weights, garbage=garbage)
+        with capture_logs() as logs:
+            try:
+                await d.rig.connect()
+                await (story or Day.run)(d)
+                await d.end()
+                check_nothing_raised(d.rig, logs)
+                await check_day_over(d.rig)
+                if then is not None:
+                    then(d)
+            finally:
+                await d.rig.close()
+
     asyncio.run(day())
+
+
+def matches_queue_log(d: Day) -> None:
+    for queue, q in d.rig.registry.report()["queues"].items():
+        lines = [line for line in d.sim.pbx.queue_log.lines if line.queue == queue]
+        entered = sum(1 for line in lines if line.event == "ENTERQUEUE")
+        answered = sum(1 for line in lines if line.event == "CONNECT")
+        abandoned = sum(1 for line in lines if line.event == "ABANDON")
+        assert (q["offered"], q["answered"], q["abandoned"]) == (entered, answered, abandoned), queue
 
 
 @given(st.data())
 def test_a_clean_day_read_in_arbitrary_pieces_matches_the_pbxs_queue_log(data: st.DataObject) -> None:
-    async def day() -> None:
-        d = Day(data, CLEAN, garbage=False)
-        with capture_logs() as logs:
-            try:
-                await d.run(steps=60)
-                await d.end()
-                check_nothing_raised(d.rig, logs)
-                await check_day_over(d.rig)
-                report = d.rig.registry.report()["queues"]
-                for queue, q in report.items():
-                    lines = [line for line in d.sim.pbx.queue_log.lines if line.queue == queue]
-                    entered = sum(1 for line in lines if line.event == "ENTERQUEUE")
-                    answered = sum(1 for line in lines if line.event == "CONNECT")
-                    abandoned = sum(1 for line in lines if line.event == "ABANDON")
-                    assert (q["offered"], q["answered"], q["abandoned"]) == (entered, answered, abandoned), queue
-            finally:
-                await d.rig.close()
-
-    run(day)
+    play(data, CLEAN, garbage=False, then=matches_queue_log)
 
 
 @given(st.data())
 def test_a_spoiled_day_never_stops_the_server_and_settles_each_call_at_most_once(data: st.DataObject) -> None:
-    async def day() -> None:
-        d = Day(data, SPOILED, garbage=True)
-        with capture_logs() as logs:
-            try:
-                await d.run(steps=60)
-                await d.end()
-                check_nothing_raised(d.rig, logs)
-                await check_day_over(d.rig)
-            finally:
-                await d.rig.close()
-
-    run(day)
+    play(data, SPOILED, garbage=True)
 
 
 def recorded_frames(path: Path) -> list[list[tuple[str, str]]]:
@@ -198,23 +195,10 @@ def recorded_frames(path: Path) -> list[list[tuple[str, str]]]:
 
 @given(st.data(), st.sampled_from(RECORDINGS))
 def test_a_real_asterisks_recording_spoiled_never_stops_the_server(data: st.DataObject, recording: Path) -> None:
-    async def day() -> None:
-        d = Day(data, SPOILED, garbage=True)
-        with capture_logs() as logs:
-            try:
-                await d.rig.connect()
-                await d.feed(recorded_frames(recording))
-                d.rig.tick(d.rig.session.pbx_now())
-                d.rig.render()
-                d.rig.check_figures()
-                await d.rig.drop()
-                await d.rig.connect()  # the simulator's PBX is empty: every call of the recording is over
-                await d.rig.settle()
-                d.rig.tick(d.rig.session.pbx_now() + d.rig.registry.settle_grace + 1)
-                await d.rig.settle()
-                check_nothing_raised(d.rig, logs)
-                await check_day_over(d.rig)
-            finally:
-                await d.rig.close()
+    async def story(d: Day) -> None:
+        await d.feed(recorded_frames(recording))
+        d.rig.tick(d.rig.session.pbx_now())
+        d.rig.render()
+        d.rig.check_figures()
 
-    run(day)
+    play(data, SPOILED, garbage=True, story=story)  # the simulator's PBX is empty: every call of it ends
