@@ -148,6 +148,19 @@ class LinkDrop(Command):
         pass
 
 
+@dataclass(frozen=True)
+class CallBack(Command):
+    """A handler works the call-back task offered to them, from the desktop: "Call back now"
+    (an Originate to their phone; the simulated phone answers or rejects it) or, with ``outcome``,
+    files what came of it. Not a PBX command: the rig carries it out."""
+
+    member: str
+    outcome: bool
+
+    def apply(self, sim: ScriptedPbx) -> None:
+        pass
+
+
 member = st.sampled_from(MEMBERS)
 arrive = st.builds(Arrive, st.sampled_from(QUEUES), st.sampled_from(NUMBERS))
 answer = st.builds(Answer, member)
@@ -160,6 +173,7 @@ pbx_commands: st.SearchStrategy[Command] = st.one_of(
     st.builds(HandlerHangsUp, member),
     st.builds(Pause, member, st.booleans(), st.sampled_from(("", "wrap-up", "meal break"))),
 )
-commands = st.one_of(pbx_commands, st.builds(LinkDrop, st.booleans(), st.none() | pbx_commands))
+commands = st.one_of(pbx_commands, st.builds(LinkDrop, st.booleans(), st.none() | pbx_commands),
+                     st.builds(CallBack, member, st.booleans()))
 """One step of a PBX's day (one in nine a link drop). Arrivals are drawn three times as often as any other step and answers
 twice, so that queues form and calls are taken, as in a busy hour."""

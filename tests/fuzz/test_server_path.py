@@ -24,7 +24,9 @@ import structlog
 from structlog.testing import capture_logs as _capture_logs
 
 from tests.fuzz import mutate
-from tests.fuzz.grammar import Command, LinkDrop, ScriptedPbx, commands
+from routing.errors import CallbackError
+from screenpop.models import CallbackOutcome
+from tests.fuzz.grammar import CallBack, Command, LinkDrop, ScriptedPbx, Wait, commands
 from tests.fuzz.rig import Rig
 from telephony.frames import TERMINATOR, encode_frame, parse_frame
 from telephony.simulator import AmiEvent
@@ -71,12 +73,31 @@ class Day:
                 await self.rig.connect()
                 await self.rig.settle()
                 check_follows_the_pbx(self.rig, self.sim)
+            elif isinstance(command, CallBack):
+                await self.call_back(command)
             else:
                 self.sim.run(command)
                 await self.deliver(self.sim.take())
             self.rig.tick(self.rig.session.pbx_now())
             self.rig.render()
             self.rig.check_figures()
+
+    async def call_back(self, command: CallBack) -> None:
+        handler_id = next(h.id for h in self.rig.config.handlers if h.member == command.member)
+        desk = self.rig.server.callbacks
+        task = next((t for t in desk.tasks.values() if t.offered_to == handler_id), None)
+        if task is None:
+            return
+        try:
+            if command.outcome:
+                desk.record_outcome(handler_id, task.id, CallbackOutcome(contact="reached", grading="resolved"))
+            else:
+                await desk.start(handler_id, task.id)
+        except CallbackError:
+            return  # refused with a reason, as the desktop would show it
+        await self.rig.settle()
+        self.sim.run(Wait(0.0))  # the Originate's events (the simulated phone answers at once, or is busy)
+        await self.deliver(self.sim.take())
 
     def meanwhile(self, command: Command) -> bytes:
         """``command`` at the PBX while the snapshot is being sent: its events, as bytes (never
@@ -96,6 +117,7 @@ class Day:
         await self.rig.settle()
         event(f"calls settled: {min(len(self.rig.finished), 20) // 5 * 5}+")
         event(f"actions sent: {', '.join(sorted(self.rig.responder.actions))}")
+        event(f"call-backs: {len(self.rig.server.callbacks.tasks)} left open")
 
 
 def capture_logs() -> Any:
