@@ -19,6 +19,7 @@ from intake.calls import Call, CallState, Step, next_state
 from intake.errors import IllegalTransition
 from intake.handlers import Handler
 from intake.metrics import QueueMetrics
+from screenpop.models import is_ident
 from telephony import events as ev
 
 log = structlog.get_logger("intake.registry")
@@ -89,6 +90,7 @@ class Counters:
     illegal_transitions: int = 0
     orphan_events: int = 0  # about a call we never saw queued (joined before we watched)
     stale_joins: int = 0  # a QueueCallerJoin repeated, or read after its channel's Hangup
+    unusable_call_ids: int = 0  # a call id no Asterisk writes (no record could be filed under it)
     other_queue_events: int = 0  # about a queue on no configured line
     snapshots: int = 0
     vanished_calls: int = 0
@@ -241,6 +243,12 @@ class Registry:
                   arrival_keys: tuple[str, ...], notices: list[Notice], *, observed: bool, counted: bool = True) -> Call | None:
         if queue not in self.queues:
             self.counters.other_queue_events += 1
+            return None
+        if not is_ident(call_id):
+            # A garbled Uniqueid: neither its journal record nor its contact record nor its pop
+            # could carry it. Not followed, like a Join that never came.
+            self.counters.unusable_call_ids += 1
+            log.warning("unusable_call_id", call_id=call_id[:80], queue=queue)
             return None
         line, target = self.queues[queue]
         arrived = next((self._arrivals[k] for k in arrival_keys if k in self._arrivals), None)
@@ -414,8 +422,9 @@ class Registry:
         for channel_id in [k for k in self._arrivals if k not in live and k not in snap.touched_calls]:
             del self._arrivals[channel_id]
         # Rings the picture contradicts: a member whose phone it shows not ringing (or in no queue:
-        # a garbled Interface) rings for no waiting call; its AgentRingNoAnswer was lost.
-        for call in [c for c in self.calls.values() if c.call_id in snap.waiting and c.call_id not in snap.touched_calls]:
+        # a garbled Interface) rings for no waiting call; its AgentRingNoAnswer was lost. (A ring
+        # heard during the snapshot touched its member, and stands.)
+        for call in [c for c in self.calls.values() if c.state.waiting]:
             for member in sorted(call.ringing - snap.touched_members):
                 seen = snap.members.get(member, {}).get(call.queue)
                 if seen is None or seen.device not in _RINGING:

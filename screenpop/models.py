@@ -46,7 +46,9 @@ _NUMBER = re.compile(NUMBER_PATTERN)
 
 Number = Annotated[str, StringConstraints(pattern=NUMBER_PATTERN)]
 """Digits with an optional leading +: it becomes part of a Redis key, so nothing else gets in."""
-Ident = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:@-]+$")]
+IDENT_PATTERN = r"^[A-Za-z0-9._:@-]{1,64}$"
+_IDENT = re.compile(IDENT_PATTERN)
+Ident = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=IDENT_PATTERN)]
 """Asterisk Uniqueids ("1700000000.42"), handler ids, marker ids."""
 Epoch = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -54,6 +56,11 @@ ShortText = Annotated[str, StringConstraints(max_length=500)]
 Notes = Annotated[str, StringConstraints(max_length=4000)]
 NAME_CHARS = 120
 """A person's name as shown on a pop."""
+
+
+def is_ident(value: str) -> bool:
+    """True for what an :data:`Ident` accepts: a call whose id is not one can have no record."""
+    return bool(_IDENT.match(value))
 
 
 def is_history_number(number: str) -> bool:

@@ -305,3 +305,16 @@ def test_a_ring_whose_ring_no_answer_was_lost_ends_at_the_resync_that_shows_the_
     assert reg.handlers[H1].state("wrap-up")[0] is HandlerState.READY
     assert [(n.call.call_id, n.member, n.reason) for n in notices if isinstance(n, RingStopped)] == [("c", H1, "rang-out")]
     assert (reg.calls["d"].state, reg.calls["d"].ringing) == (CallState.RINGING, {H2})  # still ringing: kept
+
+
+def test_a_call_whose_id_no_record_could_carry_is_not_followed():
+    # Found by tests/fuzz (INTAKE_FUZZ_ABSURD_IDS): a QueueCallerJoin with a garbled Uniqueid was
+    # followed; when it settled its contact record could not be built, the server's event path
+    # raised, and the call's journal record, the handler's wrap-up and the notices after it in
+    # the same batch were lost.
+    reg = registry()
+    for bad in ("1700000000.1\x06", "9" * 65, ""):
+        assert replay(reg, Timeline(call_id=bad).join(0).ring(1, H1).events) == []
+    assert reg.calls == {} and reg.counters.unusable_call_ids == 3
+    assert figures(reg)["offered"] == 0
+    assert reg.handlers[H1].ringing_for == set()
