@@ -308,7 +308,7 @@ def test_a_ring_whose_ring_no_answer_was_lost_ends_at_the_resync_that_shows_the_
 
 
 def test_a_call_whose_id_no_record_could_carry_is_not_followed():
-    # Found by tests/fuzz (INTAKE_FUZZ_ABSURD_IDS): a QueueCallerJoin with a garbled Uniqueid was
+    # Found by tests/fuzz: a QueueCallerJoin with a garbled Uniqueid was
     # followed; when it settled its contact record could not be built, the server's event path
     # raised, and the call's journal record, the handler's wrap-up and the notices after it in
     # the same batch were lost.
