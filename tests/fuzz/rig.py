@@ -191,10 +191,12 @@ class Rig:
     # --- what must hold ------------------------------------------------------------------------
 
     def render(self) -> None:
-        """Every view a person reads renders, as strict JSON (no NaN: browsers refuse it)."""
+        """Every view a person reads renders (the wallboard, /api/queues, /api/calls, each desktop's
+        /api/me, /metrics), as strict JSON (no NaN: browsers refuse it)."""
         json.dumps(self.server.picture(), allow_nan=False)
         json.dumps(self.server.queue_report(), allow_nan=False)
         json.dumps(self.server.live_calls(), allow_nan=False)
+        json.dumps([self.server.handler_me(h.id) for h in self.config.handlers], allow_nan=False)
         generate_latest(self.server.prometheus)
 
     def check_figures(self) -> None:
