@@ -39,8 +39,10 @@ def fuzz_config() -> tuple[Any, dict[str, str]]:
                  "token": f"env:TOKEN_{i}"} for i, h in enumerate(DEMO_HANDLERS)]
     config = parse({
         "ami": {"secret": "env:UNUSED"},
-        "lines": [{"name": "999", "target_seconds": 12, "queues": ["emergency"]},
-                  {"name": "101", "target_seconds": 60, "queues": ["non-emergency"]}],
+        # Wrap-up's end is a wall-clock timer: an hour, so that it never fires during an example
+        # on a slow machine (the examples are deterministic; the pause itself is still sent).
+        "lines": [{"name": "999", "target_seconds": 12, "queues": ["emergency"], "wrapup_seconds": 3600},
+                  {"name": "101", "target_seconds": 60, "queues": ["non-emergency"], "wrapup_seconds": 3600}],
         "handlers": handlers,
         "supervisors": [{"id": "s1", "name": "S", "token": "env:TOKEN_S"}],
     })
