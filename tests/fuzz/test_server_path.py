@@ -11,6 +11,7 @@ server, settle every call at most once and leave nothing behind once the day is 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
 from functools import partial
@@ -33,6 +34,7 @@ from telephony.simulator import AmiEvent
 
 CLEAN = {"keep": 1}
 SPOILED = {"keep": 20, "drop": 1, "duplicate": 1, "swap": 1, "absurd": 1}
+STEPS = int(os.environ.get("INTAKE_FUZZ_STEPS", "60"))  # at most, per day; a long day by hand: 1000
 RECORDINGS = sorted((Path(__file__).parent.parent / "fixtures" / "ami").glob("*.ami"))
 
 
@@ -61,7 +63,7 @@ class Day:
             self.rig.feed(read)
         await self.rig.settle()
 
-    async def run(self, steps: int = 60) -> None:
+    async def run(self, steps: int = STEPS) -> None:
         for command in self.data.draw(st.lists(commands, min_size=steps // 2, max_size=steps), label="day"):
             if isinstance(command, LinkDrop):
                 if not command.lost_in_flight or self.weights is CLEAN:  # a clean wire loses nothing
