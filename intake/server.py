@@ -28,6 +28,7 @@ from intake.pops import PopRouter
 from intake.prometheus import IntakeCollector, prometheus_registry
 from intake.registry import Answered, Finished, MembershipsLost, Notice, Registry
 from intake.supervisors import SupervisorStream
+from intake.timers import TimerStore
 from intake.web import create_app
 from routing.callback_desk import CallbackDesk
 from routing.callbacks import CallbackStore
@@ -40,7 +41,7 @@ from screenpop.history import HistoryConfig, HistoryStore
 from screenpop.history_watch import HistoryWatch
 from screenpop.models import ContactRecord, Outcome
 from screenpop.web import desktop_endpoint, redact_tokens_in_server_logs
-from telephony.events import CallQueued, ChannelCreated, DomainEvent, OriginateFinished
+from telephony.events import CallQueued, ChannelCreated, DomainEvent, OriginateFinished, SnapshotCompleted
 from telephony.session import AmiSession
 
 log = structlog.get_logger("intake.server")
@@ -130,7 +131,7 @@ class IntakeServer:
             action_timeout=config.ami.action_timeout, backoff_initial=config.ami.reconnect_initial,
             backoff_max=config.ami.reconnect_max, on_event=self.on_event,
         )
-        self.desk = HandlerDesk(config, self.session, self.registry.handlers.get)
+        self.desk = HandlerDesk(config, self.session, self.registry.handlers.get, TimerStore(redis, config.redis.key_prefix))
         self.ring_outs = RingOutDesk(config, self.desk, self.registry.handlers.get)
         self.steering = Steering(config, self.registry, self.session, self.pbx_now)
         self.writes = WriteBehind(redis)
@@ -166,6 +167,8 @@ class IntakeServer:
             self.callbacks.caller_called_again(event.caller_number, event.call_id)
         elif isinstance(event, OriginateFinished):
             self.callbacks.originate_finished(event)
+        elif isinstance(event, SnapshotCompleted):
+            self.desk.resync_completed()  # the PBX's picture is in: resume the wrap-ups a restart left
         if notices and self._policy_due is None:
             # Every event in the next few ms shares one evaluation: the policy reads the whole
             # floor (every handler), and a burst of events must not run it once per frame.
@@ -311,6 +314,7 @@ class IntakeServer:
         self._http = server
         await warm_redis(self.redis)
         await self.callbacks.restore()
+        await self.desk.load_timers()
         self.session.start()
         thresholds: tuple[int, int, int] | None = None
         try:

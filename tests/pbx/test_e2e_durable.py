@@ -1,0 +1,86 @@
+"""End to end: what intake had pending survives `kill -9`. A wrap-up running when intake died
+ends on time after the restart (the PBX's own QueueStatus and QueueMemberPause say so); today's
+figures after a restart mid-day equal the PBX's queue_log for the day."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from typing import Any
+
+import pytest
+import redis
+
+from telephony.sip import HandlerPhone, sipp_dial
+from telephony.testbed.ami import RawAmi
+from tests.pbx.harness import (
+    E2E_REDIS_DB,
+    IntakeProcess,
+    QueueLogWindow,
+    assert_agrees_with_queue_log,
+    journal,
+    member_shows,
+    wait_until,
+    write_config,
+)
+
+pytestmark = pytest.mark.pbx
+
+MEMBER = "PJSIP/handler-1"
+QUEUES = ("emergency", "non-emergency")
+WRAPUP_SECONDS = 10
+
+
+def stored_timers(redis_url: str) -> list[dict[str, Any]]:
+    client = redis.Redis.from_url(f"{redis_url}/{E2E_REDIS_DB}")
+    try:
+        return [json.loads(raw) for raw in client.zrange("e2e:timers", 0, -1)]
+    finally:
+        client.close()
+
+
+def ready(intake: IntakeProcess, member: str) -> bool:
+    return intake.handlers()[member]["state"] == "ready"
+
+
+@pytest.mark.parametrize("back", ["before-the-end", "after-the-end"])
+async def test_intake_killed_during_wrapup_makes_the_handler_ready_on_time_after_restart(
+        intake: IntakeProcess, pbx, ami: RawAmi, e2e_redis: str, back: str) -> None:
+    write_config(intake.config, pbx, e2e_redis, intake.http_port, wrapup_seconds=WRAPUP_SECONDS)
+    intake.start()
+    phone = HandlerPhone("handler-1", answer_after=1.0)
+    await asyncio.to_thread(phone.start)
+    run = None
+    try:
+        intake.set_state("h1", "ready")
+        await wait_until(lambda: ready(intake, MEMBER), 5, "h1 ready")
+        mark = len(ami.frames)
+        run = sipp_dial("999", callers=["caller-1"], hangup_after=5.0)  # from the PBX answering the caller
+        paused = await ami.wait_event("QueueMemberPause", 30, mark, Interface=MEMBER, Paused="1")
+        assert paused.get("PausedReason") == "wrap-up", paused
+        # The wrap-up's end as the PBX saw it start; intake keeps its timer in Redis (written
+        # before the pause was sent), which says the same within the pause's round trip.
+        ends_at = float(paused["Timestamp"]) + WRAPUP_SECONDS
+        kept = stored_timers(e2e_redis)
+
+        intake.stop(signal.SIGKILL)
+        killed_at = time.time()
+        assert killed_at < ends_at - 1.0, "intake was to die during the wrap-up"
+        if back == "after-the-end":  # intake is down when the wrap-up should end
+            await asyncio.sleep(ends_at - killed_at + 1.0)
+        await asyncio.to_thread(intake.start)
+
+        unpaused = await ami.wait_event("QueueMemberPause", WRAPUP_SECONDS + 20, mark, Interface=MEMBER, Paused="0")
+        [timer] = kept
+        assert timer["handler_id"] == "h1" and timer["reason"] == "wrap-up" and abs(timer["due"] - ends_at) < 0.5, (timer, paused)
+        assert float(unpaused["Timestamp"]) >= timer["due"], ("made ready before the wrap-up ended", unpaused, timer)
+        await member_shows(ami, MEMBER, QUEUES, "0")  # the PBX's own word: in both queues, not paused
+        await wait_until(lambda: ready(intake, MEMBER), 5, "h1 ready in intake's picture")
+        await wait_until(lambda: not stored_timers(e2e_redis), 5, "the finished wrap-up removed from Redis")
+        assert await asyncio.to_thread(run.wait, 20) == 0, run.output()
+    finally:
+        if run is not None:
+            run.stop()
+        await asyncio.to_thread(phone.stop)
