@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from intake.calls import Call, CallState
 
@@ -156,9 +156,34 @@ class Basis:
         }
 
 
+Disposition = Literal["answered", "abandoned", "left"]
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """A call's outcome in its queue, as the figures count it: from a live call, or from its
+    journal record when the figures are rebuilt at start-up."""
+
+    queue: str
+    disposition: Disposition
+    at: float  # PBX clock: the answer, or leaving the queue
+    waited: float  # queue entry to answer (answered) or to leaving the queue
+    waited_from_arrival: float | None  # the call's arrival at the PBX to the same, where seen
+    target_seconds: float
+
+    @classmethod
+    def of(cls, call: Call) -> Settlement:
+        at = call.answered_at or call.left_at or call.ended_at or call.queued_at
+        disposition: Disposition = "answered" if call.answered_at is not None else (
+            "abandoned" if call.state is CallState.ABANDONED else "left")
+        return cls(call.queue, disposition, at, call.waited(at), call.waited_from_arrival(at), call.target_seconds)
+
+
 @dataclass(slots=True)
 class Figures:
-    """Counts for one queue or one line since the server started watching."""
+    """Counts for one queue or one line: since local midnight of the day the server started
+    (rebuilt from the call journal at start-up, :meth:`QueueMetrics.seed`), then every call on
+    its watch."""
 
     target_seconds: float
     offered: int = 0
@@ -213,23 +238,39 @@ class QueueMetrics:
 
     def settled(self, call: Call) -> None:
         """Count a call whose outcome in the queue is known: answered, abandoned or left."""
-        now = call.answered_at or call.left_at or call.ended_at or call.queued_at
-        waited = call.waited(now)
-        from_arrival = call.waited_from_arrival(now)
-        for fig in self._both(call):
-            if call.answered_at is not None:
+        self._count(Settlement.of(call), self._line_of[call.queue])
+
+    def seed(self, settled: Iterable[Settlement]) -> int:
+        """Count calls settled before this server started (today's journal), each as offered
+        and settled, so that a restart never takes a figure back. Calls still waiting are not
+        in it: the first resync offers them. Returns how many were counted; a queue no longer
+        configured is skipped."""
+        counted = 0
+        for s in sorted(settled, key=lambda s: s.at):
+            line = self._line_of.get(s.queue)
+            if line is None:
+                continue
+            self.queues[s.queue].offered += 1
+            self.lines[line].offered += 1
+            self._count(s, line)
+            counted += 1
+        return counted
+
+    def _count(self, s: Settlement, line: str) -> None:
+        for fig in (self.queues[s.queue], self.lines[line]):
+            if s.disposition == "answered":
                 fig.answered += 1
-                fig.from_queue.add(waited, call.target_seconds)
-                if from_arrival is not None:
-                    fig.from_arrival.add(from_arrival, call.target_seconds)
-            elif call.state is CallState.ABANDONED:
+                fig.from_queue.add(s.waited, s.target_seconds)
+                if s.waited_from_arrival is not None:
+                    fig.from_arrival.add(s.waited_from_arrival, s.target_seconds)
+            elif s.disposition == "abandoned":
                 fig.abandoned += 1
             else:
                 fig.left_other += 1
-            fig.waited_over_2min += waited > LONG_WAIT_SECONDS
-            within = call.answered_at is not None and waited <= call.target_seconds
-            fig.last_15min.add(now, within)
-            fig.today.add(now, within)
+            fig.waited_over_2min += s.waited > LONG_WAIT_SECONDS
+            within = s.disposition == "answered" and s.waited <= s.target_seconds
+            fig.last_15min.add(s.at, within)
+            fig.today.add(s.at, within)
 
     def report(self, waiting: list[Call], now: float) -> dict[str, Any]:
         by_queue: dict[str, list[Call]] = {q: [] for q in self.queues}

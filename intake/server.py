@@ -12,21 +12,25 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import date
 from functools import partial
 from typing import Any
 
 import structlog
 import uvicorn
+from pydantic import ValidationError
+from redis.exceptions import RedisError
 
 from intake import heap, logs
 from intake.auth import Principals
 from intake.config import IntakeConfig
 from intake.handler_actions import HandlerDesk
 from intake.journal import CallJournal, JournalRecord, contact_record
+from intake.metrics import local_day
 from intake.write_behind import WriteBehind
 from intake.pops import PopRouter
 from intake.prometheus import IntakeCollector, prometheus_registry
-from intake.registry import Answered, Finished, MembershipsLost, Notice, Registry
+from intake.registry import Answered, Finished, MembershipsLost, Notice, Registry, Settled
 from intake.supervisors import SupervisorStream
 from intake.timers import TimerStore
 from intake.web import create_app
@@ -196,21 +200,25 @@ class IntakeServer:
             for n in notices:
                 if isinstance(n, Answered):
                     self._remember_answer(n.call.call_id, n.member, n.call.caller_number)
+                elif isinstance(n, Settled):
+                    self._journal(n)
                 elif isinstance(n, Finished):
-                    self._settled(n)
+                    self._finished(n)
                 elif isinstance(n, MembershipsLost):
                     task = self.desk.restore(n.member, n.lost)
                     if task is not None:
                         self._background.add(task)
                         task.add_done_callback(self._background.discard)
 
-    def _settled(self, n: Finished) -> None:
+    def _journal(self, n: Settled) -> None:
+        """The call's record, as soon as its outcome in the queue is known (see intake.journal)."""
+        record = JournalRecord.of(n.call)
+        self.writes.submit("journal", lambda pipe: self.journal.stage(pipe, record))
+
+    def _finished(self, n: Finished) -> None:
         call = n.call
         recorded = partial(self.pops.unrecorded.recorded, call.caller_number, call.call_id, call.queued_at)
         contact = contact_record(call, self.registry.handlers) if call.counted else None
-        if call.counted:
-            journal = JournalRecord.of(call)
-            self.writes.submit("journal", lambda pipe: self.journal.stage(pipe, journal))
         if contact is not None:
             self._file_contact("contact", contact, also=recorded)
         else:
@@ -308,12 +316,26 @@ class IntakeServer:
         if self._http is not None:
             self._http.should_exit = True
 
+    async def _rebuild_figures(self) -> None:
+        """Today's figures from the journal, before the PBX link starts (so before the first
+        resync offers the calls still waiting, which have no record yet): a restart never
+        takes a figure back, and counts no call twice."""
+        today = date.fromisoformat(local_day(time.time()))
+        try:
+            records = await self.journal.day(today)
+        except (RedisError, OSError, ValidationError) as exc:
+            log.error("figures_not_rebuilt", day=today.isoformat(), error=repr(exc))
+            return
+        counted = self.registry.metrics.seed(r.settlement() for r in records)
+        log.info("figures_rebuilt", day=today.isoformat(), calls=counted, skipped=len(records) - counted)
+
     async def run(self, http_host: str, http_port: int, *, ready: asyncio.Event | None = None,
                   bound: list[int] | None = None) -> None:
         server = uvicorn.Server(http_config(create_app(self), http_host, http_port))
         self._http = server
         await warm_redis(self.redis)
         await self.callbacks.restore()
+        await self._rebuild_figures()
         await self.desk.load_timers()
         self.session.start()
         thresholds: tuple[int, int, int] | None = None
