@@ -20,6 +20,7 @@ from tests.pbx.harness import (
     IntakeProcess,
     QueueLogWindow,
     assert_agrees_with_queue_log,
+    intake_counts,
     journal,
     member_shows,
     wait_until,
@@ -84,3 +85,52 @@ async def test_intake_killed_during_wrapup_makes_the_handler_ready_on_time_after
         if run is not None:
             run.stop()
         await asyncio.to_thread(phone.stop)
+
+
+def calls_by_number(intake: IntakeProcess) -> dict[str, str]:
+    return {c["caller_number"]: c["state"] for c in intake.calls()}
+
+
+async def test_intake_restarted_mid_day_shows_the_days_figures_equal_to_queue_log(intake: IntakeProcess, pbx, e2e_redis: str) -> None:
+    window = QueueLogWindow(pbx).mark()
+    intake.start()
+    phone = HandlerPhone("handler-1", answer_after=1.0)
+    await asyncio.to_thread(phone.start)
+    runs = []
+    try:
+        # Before the restart: a 101 caller gives up while nobody is ready; a 999 call is answered
+        # and over; another 999 call is answered and still talking at the restart; a 101 call
+        # waits behind it (ringinuse = no) across the restart.
+        runs.append(sipp_dial("101", callers=["caller-1"], cancel_after=3.0))  # the 101 queue rings, unanswered, until then
+        assert await asyncio.to_thread(runs[-1].wait, 20) == 0, runs[-1].output()
+        intake.set_state("h1", "ready")
+        await wait_until(lambda: ready(intake, MEMBER), 5, "h1 ready")
+        runs.append(sipp_dial("999", callers=["caller-2"], hangup_after=4.0))
+        assert await asyncio.to_thread(runs[-1].wait, 30) == 0, runs[-1].output()
+        await wait_until(lambda: not intake.calls() and ready(intake, MEMBER), 10, "the first 999 call over")
+        runs.append(sipp_dial("999", callers=["caller-3"], hangup_after=15.0))
+        await wait_until(lambda: calls_by_number(intake).get("07700900003") == "answered", 15, "999 call talking")
+        runs.append(sipp_dial("101", callers=["caller-4"], hangup_after=3.0))
+        await wait_until(lambda: calls_by_number(intake).get("07700900004") == "queued", 10, "101 call waiting")
+        before = intake_counts(intake.queues())
+
+        intake.stop()
+        await asyncio.to_thread(intake.start)
+        # The day's figures are back at once (the waiting call counted once, by the resync)...
+        await wait_until(lambda: intake_counts(intake.queues()) == before, 10, f"the figures of before the restart {before}")
+        # ...and carry on: the talking call ends, the waiting one is answered, one more comes.
+        assert await asyncio.to_thread(runs[2].wait, 40) == 0, runs[2].output()
+        assert await asyncio.to_thread(runs[3].wait, 40) == 0, runs[3].output()
+        runs.append(sipp_dial("999", callers=["caller-5"], hangup_after=3.0))
+        assert await asyncio.to_thread(runs[-1].wait, 30) == 0, runs[-1].output()
+    finally:
+        for run in runs:
+            run.stop()
+        await asyncio.to_thread(phone.stop)
+
+    await wait_until(lambda: not intake.calls() and len(journal(e2e_redis)) == 5, 10, "five calls settled and journalled")
+    logged = assert_agrees_with_queue_log(intake, window, e2e_redis)
+    assert logged == {"emergency": {"offered": 3, "answered": 3, "abandoned": 0, "left_other": 0},
+                      "non-emergency": {"offered": 2, "answered": 1, "abandoned": 1, "left_other": 0}}, window.rows()
+    today = intake.queues()["emergency"]["today"]
+    assert (today["settled"], today["answered_within_target"]) == (3, 3), today
