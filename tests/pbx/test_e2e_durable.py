@@ -26,6 +26,7 @@ from tests.pbx.harness import (
     wait_until,
     write_config,
 )
+from tests.pbx.intake_server import intake_config, running_intake
 
 pytestmark = pytest.mark.pbx
 
@@ -134,3 +135,25 @@ async def test_intake_restarted_mid_day_shows_the_days_figures_equal_to_queue_lo
                       "non-emergency": {"offered": 2, "answered": 1, "abandoned": 1, "left_other": 0}}, window.rows()
     today = intake.queues()["emergency"]["today"]
     assert (today["settled"], today["answered_within_target"]) == (3, 3), today
+
+
+async def test_a_101_handler_lent_by_an_intake_that_died_is_returned_by_the_next(pbx, ami: RawAmi) -> None:
+    """Whether a handler is lent is the PBX's fact (in a 999 queue their configuration does not
+    give them), not a timer of ours: a fresh intake recalls them once the 999 queue has stayed
+    clear for clear_seconds, counted from its own start (it cannot know when the line cleared)."""
+    config = intake_config(pbx, {"h2": ["emergency"], "h3": ["non-emergency"]}, enabled=True,
+                           overflow={"clear_seconds": 2, "penalty": 5})
+    # What the dead intake left: h3 ready in 101 and lent to 999.
+    await ami.action("QueueAdd", Queue="non-emergency", Interface="PJSIP/handler-3", MemberName="h3")
+    await ami.action("QueueAdd", Queue="emergency", Interface="PJSIP/handler-3", MemberName="h3", Penalty="5")
+    start = len(ami.frames)
+    async with running_intake(pbx, config) as server:
+        began = time.time()
+        removed = await ami.wait_event("QueueMemberRemoved", 15, start, Queue="emergency", Interface="PJSIP/handler-3")
+        assert float(removed["Timestamp"]) - began >= 2.0 - 0.5  # after clear_seconds of its own watch
+        await member_shows(ami, "PJSIP/handler-3", ("non-emergency",), "0")  # still at work on 101
+        deadline = time.monotonic() + 5  # the registry follows the PBX's QueueMemberRemoved
+        while server.steering.view()["active"]:
+            assert time.monotonic() < deadline, server.steering.view()
+            await asyncio.sleep(0.05)
+        assert ("recall", "queue-clear") in server.steering.decisions
