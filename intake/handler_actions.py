@@ -112,7 +112,9 @@ class HandlerDesk:
         self.clock = clock
         self._by_id = {h.id: h for h in config.handlers}
         self._timers: dict[str, tuple[Timer, asyncio.Task[None]]] = {}  # handler id -> running wrap-up
-        self._found: dict[str, Timer] | None = None  # handler id -> stored wrap-up, until the first resync
+        # handler id -> a wrap-up to resume at the next resync: found in Redis at start, or one
+        # whose end could not reach the PBX (the link was down).
+        self._pending: dict[str, Timer] = {}
         self._writes: set[asyncio.Task[None]] = set()
 
     async def request(self, handler_id: str, wanted: Wanted, reason: str = "") -> int:
@@ -180,16 +182,16 @@ class HandlerDesk:
         newest, older = latest_per_handler(found)
         for timer in older:
             self._forget(timer)
-        self._found = {t.handler_id: t for t in newest}
+        self._pending.update((t.handler_id, t) for t in newest)
         log.info("timers_loaded", wrapups=len(newest), superseded=len(older))
 
     def resync_completed(self) -> None:
-        """The PBX's picture is in: complete the overdue wrap-ups found at start, schedule the
-        running ones for their remaining time, drop those the PBX no longer shows. Only the
-        first resync after start does anything (later ones find the timers running here)."""
-        found, self._found = self._found or {}, None
+        """The PBX's picture is in: complete the overdue wrap-ups pending (found at start, or
+        cut off by a lost link), schedule the running ones for their remaining time, drop those
+        the PBX no longer shows."""
+        pending, self._pending = self._pending, {}
         now = self.clock()
-        for timer in found.values():
+        for timer in pending.values():
             r = resumption(timer, self.handlers(timer.member), now)
             log.info("wrapup_resumed", handler_id=timer.handler_id, verdict=r.verdict.value, why=r.why, due=timer.due)
             if r.verdict is Verdict.DROP:
@@ -208,7 +210,7 @@ class HandlerDesk:
         await asyncio.gather(*self._writes, return_exceptions=True)
 
     def _cancel_wrapup(self, handler_id: str, *, forget: bool = True) -> None:
-        timer = self._found.pop(handler_id, None) if self._found is not None else None
+        timer = self._pending.pop(handler_id, None)
         running = self._timers.pop(handler_id, None)
         if running is not None:
             timer, task = running
@@ -219,8 +221,8 @@ class HandlerDesk:
 
     async def _wrapup(self, timer: Timer, delay: float, *, starting: bool) -> None:
         """Pause (when ``starting``), wait ``delay`` seconds, then make the handler ready if they
-        are still in wrap-up. The timer stays in Redis until this is done, or the PBX could not
-        be reached to end it (a restart then retries)."""
+        are still in wrap-up. The timer stays in Redis until this is done; if the PBX could not
+        be reached, it waits for the next resync."""
         with structlog.contextvars.bound_contextvars(handler_id=timer.handler_id):
             try:
                 if starting:
@@ -234,9 +236,11 @@ class HandlerDesk:
                                          [actions.queue_pause(timer.member, False, q) for q in sorted(handler.memberships)])
                 self._forget(timer)
             except StateChangeFailed as exc:
-                log.warning("wrapup_failed", detail=exc.detail)
-                if exc.refused:  # the PBX said no: retrying after a restart would be refused too
+                log.warning("wrapup_failed", detail=exc.detail, retried_at_resync=not exc.refused)
+                if exc.refused:  # the PBX said no: retrying would be refused too
                     self._forget(timer)
+                else:  # unreachable: the next resync (after the reconnect, or a restart) resumes it
+                    self._pending[timer.handler_id] = timer
             finally:
                 running = self._timers.get(timer.handler_id)
                 if running is not None and running[1] is asyncio.current_task():

@@ -13,6 +13,7 @@ from intake.handler_actions import HandlerDesk, Wanted
 from intake.handlers import Handler
 from intake.timers import Timer, TimerStore, Verdict, latest_per_handler, resumption
 from telephony.actions import Action, Response
+from telephony.errors import NotConnected
 from telephony.frames import Frame
 from tests.intake.timeline import member
 
@@ -141,6 +142,30 @@ async def test_a_handler_who_chose_a_break_meanwhile_is_left_on_it(redis_client)
     await stored(store, 0)  # dropped, not run
     await second.close()
     assert pbx.pauses == [] and handler.state("wrap-up")[1] == "meal"
+
+
+async def test_a_wrapup_whose_end_found_the_pbx_unreachable_ends_at_the_next_resync(redis_client):
+    store = TimerStore(redis_client, "test:")
+    handler = handler_in()
+    pbx = Pbx(handler)
+    desk = HandlerDesk(config(wrapup=0.05), pbx, {H1: handler}.get, store)
+    link_down = asyncio.Event()
+    reflect = pbx.send
+
+    async def send(action: Action, timeout: float | None = None) -> Response:
+        if dict(action.fields).get("Paused") == "false" and not link_down.is_set():
+            link_down.set()
+            raise NotConnected(action.name)
+        return await reflect(action, timeout)
+
+    pbx.send = send  # type: ignore[method-assign]
+    desk.call_finished(answered_call())
+    await asyncio.wait_for(link_down.wait(), 5)
+    await stored(store, 1)  # kept: nothing ended it
+    desk.resync_completed()  # the link is back and the PBX still shows the wrap-up pause
+    await pbx.wait_unpaused()
+    await stored(store, 0)
+    await desk.close()
 
 
 async def test_ready_during_wrapup_removes_the_stored_timer(redis_client):
