@@ -23,6 +23,7 @@ from tests.pbx.harness import (
     intake_counts,
     journal,
     member_shows,
+    ready,
     wait_until,
     write_config,
 )
@@ -41,10 +42,6 @@ def stored_timers(redis_url: str) -> list[dict[str, Any]]:
         return [json.loads(raw) for raw in client.zrange("e2e:timers", 0, -1)]
     finally:
         client.close()
-
-
-def ready(intake: IntakeProcess, member: str) -> bool:
-    return intake.handlers()[member]["state"] == "ready"
 
 
 @pytest.mark.parametrize("back", ["before-the-end", "after-the-end"])
