@@ -89,7 +89,7 @@ def calls_by_number(intake: IntakeProcess) -> dict[str, str]:
     return {c["caller_number"]: c["state"] for c in intake.calls()}
 
 
-async def test_intake_restarted_mid_day_shows_the_days_figures_equal_to_queue_log(intake: IntakeProcess, pbx, e2e_redis: str) -> None:
+async def test_intake_killed_and_restarted_mid_day_shows_the_days_figures_equal_to_queue_log(intake: IntakeProcess, pbx, e2e_redis: str) -> None:
     window = QueueLogWindow(pbx).mark()
     intake.start()
     phone = HandlerPhone("handler-1", answer_after=1.0)
@@ -111,8 +111,10 @@ async def test_intake_restarted_mid_day_shows_the_days_figures_equal_to_queue_lo
         runs.append(sipp_dial("101", callers=["caller-4"], hangup_after=3.0))
         await wait_until(lambda: calls_by_number(intake).get("07700900004") == "queued", 10, "101 call waiting")
         before = intake_counts(intake.queues())
+        # The three calls whose outcome is known are journalled (the talking one since its answer).
+        await wait_until(lambda: len(journal(e2e_redis)) == 3, 5, "three calls journalled before the restart")
 
-        intake.stop()
+        intake.stop(signal.SIGKILL)
         await asyncio.to_thread(intake.start)
         # The day's figures are back at once (the waiting call counted once, by the resync)...
         await wait_until(lambda: intake_counts(intake.queues()) == before, 10, f"the figures of before the restart {before}")
