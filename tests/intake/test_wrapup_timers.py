@@ -133,7 +133,7 @@ async def test_an_overdue_wrapup_is_ended_at_once_by_the_next_start(redis_client
 
 async def test_a_handler_who_chose_a_break_meanwhile_is_left_on_it(redis_client):
     store = TimerStore(redis_client, "test:")
-    handler, timer = await wrapup_then_killed(store)
+    handler, _ = await wrapup_then_killed(store)
     handler.memberships = {q: member(0, q, H1, paused=True, reason="meal") for q in QUEUES}  # at the phone
     pbx = Pbx(handler)
     second = HandlerDesk(config(), pbx, {H1: handler}.get, store)
@@ -194,7 +194,7 @@ async def test_a_graceful_stop_keeps_the_timer_for_the_next_start(redis_client):
 async def test_an_unreadable_stored_timer_is_removed_and_the_rest_resume(redis_client):
     store = TimerStore(redis_client, "test:")
     await redis_client.zadd(store.key, {b'{"kind": "wrap-up", "handler_id": 7}': 1.0})
-    handler, timer = await wrapup_then_killed(store)
+    _, timer = await wrapup_then_killed(store)
     assert await store.load() == [timer]
     assert await redis_client.zcard(store.key) == 1
 
