@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import pytest
+from structlog.testing import capture_logs
 
 from intake.calls import Call
 from intake.config import parse
@@ -125,8 +126,10 @@ async def test_an_overdue_wrapup_is_ended_at_once_by_the_next_start(redis_client
     pbx = Pbx(handler)
     second = HandlerDesk(config(), pbx, {H1: handler}.get, store, lambda: now[0])
     await second.load_timers()
-    second.resync_completed()
-    await pbx.wait_unpaused(timeout=2.0)  # far less than the 0.4 s wrap-up would take if re-run, plus slack
+    with capture_logs() as logs:
+        second.resync_completed()
+    assert [(e["verdict"], e["why"]) for e in logs if e["event"] == "wrapup_resumed"] == [("complete-now", "overdue by 600.0 s")]
+    await pbx.wait_unpaused()
     await stored(store, 0)
     await second.close()
 
