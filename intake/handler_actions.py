@@ -123,8 +123,17 @@ class HandlerDesk:
         seen = self.handlers(handler.member)
         lent = frozenset(q for q in (seen.memberships if seen else {}) if self.config.line_of(q) is not None)
         todo = plan(wanted, reason or "not ready", handler, seen.memberships if seen else {}, lent)
-        self._cancel_wrapup(handler_id)  # the handler's own choice ends any wrap-up timer
-        await self._send_all(handler_id, wanted.value, todo)
+        # The handler's own choice ends any wrap-up timer, once the PBX has it: a choice that
+        # did not get through leaves the wrap-up to end as it would have.
+        wrapup = self._cancel_wrapup(handler_id, forget=False)
+        try:
+            await self._send_all(handler_id, wanted.value, todo)
+        except StateChangeFailed:
+            if wrapup is not None:
+                self._run(wrapup, max(0.0, wrapup.due - self.clock()), starting=False)
+            raise
+        if wrapup is not None:
+            self._forget(wrapup)
         log.info("handler_state_requested", handler_id=handler_id, wanted=wanted.value, reason=reason, actions=len(todo))
         return len(todo)
 
@@ -209,7 +218,9 @@ class HandlerDesk:
             self._cancel_wrapup(handler_id, forget=False)
         await asyncio.gather(*self._writes, return_exceptions=True)
 
-    def _cancel_wrapup(self, handler_id: str, *, forget: bool = True) -> None:
+    def _cancel_wrapup(self, handler_id: str, *, forget: bool = True) -> Timer | None:
+        """Stop the handler's wrap-up (running, or pending a resync); ``forget`` removes it from
+        Redis too. Returns it, if there was one."""
         timer = self._pending.pop(handler_id, None)
         running = self._timers.pop(handler_id, None)
         if running is not None:
@@ -218,6 +229,7 @@ class HandlerDesk:
                 task.cancel()
         if timer is not None and forget:
             self._forget(timer)
+        return timer
 
     async def _wrapup(self, timer: Timer, delay: float, *, starting: bool) -> None:
         """Pause (when ``starting``), wait ``delay`` seconds, then make the handler ready if they

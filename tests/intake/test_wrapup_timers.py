@@ -10,6 +10,7 @@ from structlog.testing import capture_logs
 
 from intake.calls import Call
 from intake.config import parse
+from intake.errors import StateChangeFailed
 from intake.handler_actions import HandlerDesk, Wanted
 from intake.handlers import Handler
 from intake.timers import Timer, TimerStore, Verdict, latest_per_handler, resumption
@@ -167,6 +168,27 @@ async def test_a_wrapup_whose_end_found_the_pbx_unreachable_ends_at_the_next_res
     await stored(store, 1)  # kept: nothing ended it
     desk.resync_completed()  # the link is back and the PBX still shows the wrap-up pause
     await pbx.wait_unpaused()
+    await stored(store, 0)
+    await desk.close()
+
+
+async def test_a_state_request_that_did_not_reach_the_pbx_leaves_the_wrapup_running(redis_client):
+    store = TimerStore(redis_client, "test:")
+    handler = handler_in()
+    pbx = Pbx(handler)
+    desk = HandlerDesk(config(wrapup=0.3), pbx, {H1: handler}.get, store)
+    desk.call_finished(answered_call())
+    await pbx.wait_paused()
+    reflect = pbx.send
+
+    async def link_down(action: Action, timeout: float | None = None) -> Response:
+        raise NotConnected(action.name)
+
+    pbx.send = link_down  # type: ignore[method-assign]
+    with pytest.raises(StateChangeFailed):
+        await desk.request("h1", Wanted.NOT_READY, "meal")
+    pbx.send = reflect  # type: ignore[method-assign]
+    await pbx.wait_unpaused()  # the wrap-up still ended
     await stored(store, 0)
     await desk.close()
 
