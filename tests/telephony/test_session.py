@@ -23,6 +23,7 @@ from telephony.session import AmiSession
 
 from . import samples as s
 from .ami_peer import AmiPeer
+from tests.waiting import patience
 
 SNAPSHOT = [PbxLinkUp, SnapshotStarted, MemberSeen, WaitingCallSeen, ChannelSeen, SnapshotCompleted]
 
@@ -53,7 +54,7 @@ class Recorder:
                 self._changed.clear()
                 await self._changed.wait()
 
-        await asyncio.wait_for(until(), timeout)
+        await asyncio.wait_for(until(), patience(timeout))
 
 
 class MaxRng:
