@@ -1,0 +1,110 @@
+"""No task's exception stops the server: a failing ticker or routing evaluation is logged, counted on
+/metrics, named by /healthz (503 while degraded), restarted, and healthy again once its cause goes.
+
+The server is real (HTTP on loopback, the simulated PBX over real AMI, a real Redis); the fault is
+put into one of the server's own steps (the registry's settle tick, the routing policy) as a bad
+value would, and taken away again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import secrets as token_source
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+
+from intake.demo import demo_config
+from intake.server import IntakeServer
+from intake.supervise import Supervisor
+from telephony.simulator import SimConfig, SimulatedPbx
+from tests.serving import running_server
+
+
+class Fault:
+    """Makes one of the server's steps raise, as a bad value in it would, until :meth:`heal`."""
+
+    def __init__(self, owner: Any, method: str, error: Exception) -> None:
+        self.owner, self.method, self.error = owner, method, error
+        self.real: Callable[..., Any] = getattr(owner, method)
+        self.hits = 0
+        setattr(owner, method, self._step)
+
+    def _step(self, *args: Any) -> Any:
+        self.hits += 1
+        raise self.error
+
+    def heal(self) -> None:
+        setattr(self.owner, self.method, self.real)
+
+
+@contextlib.asynccontextmanager
+async def serving(redis: Any) -> AsyncIterator[tuple[IntakeServer, httpx.AsyncClient, dict[str, str], SimulatedPbx]]:
+    tokens = {h: token_source.token_urlsafe(18) for h in ("h1", "h2", "h3", "h4", "sup1")}
+    async with SimulatedPbx(SimConfig(traffic=None, members_at_start=False, secret=token_source.token_urlsafe(12),
+                                      tick=0.005)) as sim:
+        config = demo_config(sim.config, sim.port, 0)
+        secrets = {"ami.secret": sim.config.secret, "supervisors[0].token": tokens["sup1"]}
+        secrets |= {f"handlers[{i}].token": tokens[h.id] for i, h in enumerate(config.handlers)}
+        bound: list[int] = []
+        # Restarts come within a fraction of a second here, so healing shows soon.
+        tasks = Supervisor(backoff_initial=0.05, backoff_max=0.4)
+        async with running_server(config, secrets, redis, bound=bound, tasks=tasks) as server:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{bound[0]}") as http:
+                yield server, http, {"Authorization": f"Bearer {tokens['sup1']}"}, sim
+
+
+async def health_until(http: httpx.AsyncClient, check: Callable[[httpx.Response], bool]) -> httpx.Response:
+    async with asyncio.timeout(15):
+        while not check(answer := await http.get("/healthz")):
+            await asyncio.sleep(0.05)
+    return answer
+
+
+def task_sample(metrics: str, name: str, task: str) -> float:
+    found = re.search(rf'^{name}\{{task="{task}"\}} (\S+)$', metrics, re.M)
+    assert found, f"no {name} for {task} in /metrics"
+    return float(found.group(1))
+
+
+async def test_a_ticker_that_raises_is_restarted_the_server_keeps_serving_and_healthz_names_it(redis_client: Any):
+    async with serving(redis_client) as (server, http, auth, sim):
+        assert (await http.get("/healthz")).status_code == 200
+        fault = Fault(server.registry, "tick", OverflowError("timestamp out of range for platform time_t"))
+        sick = await health_until(http, lambda r: r.status_code == 503 and r.json()["tasks"]["ticker"]["failures"] >= 2)
+        body = sick.json()
+        assert body["ok"] is False and body["degraded"] == ["ticker"]
+        assert body["tasks"]["ticker"]["last_error"] == "OverflowError: timestamp out of range for platform time_t"
+        assert body["ami"]["connected"] and body["redis"]["reachable"]
+
+        # Still serving, and still following the PBX while its ticker fails.
+        call_id = sim.place_call("emergency", "07700900123", "Pat Caller")
+        async with asyncio.timeout(10):
+            while call_id not in {c["call_id"] for c in (await http.get("/api/calls", headers=auth)).json()["calls"]}:
+                await asyncio.sleep(0.05)
+        queues = await http.get("/api/queues", headers=auth)
+        assert queues.status_code == 200 and queues.json()["lines"]["999"]["waiting"] == 1
+        metrics = (await http.get("/metrics")).text
+        assert task_sample(metrics, "intake_task_failures_total", "ticker") >= 2
+        assert task_sample(metrics, "intake_task_failures_total", "ami") == 0
+
+        fault.heal()
+        well = await health_until(http, lambda r: r.status_code == 200)
+        assert well.json()["tasks"]["ticker"]["degraded"] is False and well.json()["degraded"] == []
+        assert task_sample((await http.get("/metrics")).text, "intake_task_up", "ticker") == 1
+        assert fault.hits >= 2
+
+
+async def test_a_failing_routing_evaluation_is_counted_and_the_next_one_still_runs(redis_client: Any):
+    async with serving(redis_client) as (server, http, auth, sim):
+        fault = Fault(server.steering, "evaluate", KeyError("handler-9"))
+        sick = await health_until(http, lambda r: r.status_code == 503 and r.json()["tasks"]["policy"]["failures"] >= 3)
+        tasks = sick.json()["tasks"]
+        assert tasks["policy"]["last_error"] == "KeyError: 'handler-9'"
+        assert tasks["ticker"]["failures"] == 0 and tasks["callback-desk"]["failures"] == 0  # the tick went on
+        fault.heal()
+        await health_until(http, lambda r: r.status_code == 200)
+        assert fault.hits >= 3
