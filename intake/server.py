@@ -9,14 +9,17 @@ grow with time, not only with events).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import structlog
 import uvicorn
+from pydantic import ValidationError
 
 from intake import heap, logs
 from intake.auth import Principals
@@ -136,7 +139,8 @@ class IntakeServer:
         self.desk = HandlerDesk(config, self.session, self.registry.handlers.get)
         self.ring_outs = RingOutDesk(config, self.desk, self.registry.handlers.get)
         self.steering = Steering(config, self.registry, self.session, self.pbx_now)
-        self.writes = WriteBehind(redis, dead_letters=f"{config.redis.key_prefix}dead-letters", supervisor=self.tasks)
+        self.writes = WriteBehind(redis, dead_letters=f"{config.redis.key_prefix}dead-letters", supervisor=self.tasks,
+                                  spool=Path(config.redis.unwritten_spool) if config.redis.unwritten_spool else None)
         self.callbacks = CallbackDesk(config, self.registry, CallbackStore(redis, config.redis.key_prefix), self.hub,
                                       self.session, self.pbx_now, file_history=self._file_called_back,
                                       on_change=self._picture_changed)
@@ -213,13 +217,26 @@ class IntakeServer:
         recorded = partial(self.pops.unrecorded.recorded, call.caller_number, call.call_id, call.queued_at)
         contact = contact_record(call, self.registry.handlers) if call.counted else None
         if call.counted:
-            journal = JournalRecord.of(call)
-            self.writes.submit("journal", lambda pipe: self.journal.stage(pipe, journal), record=journal)
+            self._file_journal(JournalRecord.of(call))
         if contact is not None:
             self._file_contact("contact", contact, also=recorded)
         else:
             recorded()  # no record will come: a repeat count must not wait for one
         self.desk.call_finished(call)
+
+    def _file_journal(self, record: JournalRecord) -> None:
+        self.writes.submit("journal", lambda pipe: self.journal.stage(pipe, record), record=record)
+
+    def _replay_spooled(self) -> None:
+        """Records the last run could not write before it stopped go first, the way they went then."""
+        for kind, data in self.writes.spooled():
+            try:  # read as JSON (the spool's own form), so strict models take enums by value
+                if kind == "journal":
+                    self._file_journal(JournalRecord.model_validate_json(json.dumps(data)))
+                else:
+                    self._file_contact(kind, ContactRecord.model_validate_json(json.dumps(data)))
+            except ValidationError as exc:
+                log.error("spooled_record_invalid", kind=kind, data=data, problems=exc.error_count())
 
     def _file_called_back(self, record: ContactRecord) -> None:
         """A call-back's history entry goes the way of a settled call's record: behind the event path."""
@@ -327,6 +344,7 @@ class IntakeServer:
         server = uvicorn.Server(http_config(create_app(self), http_host, http_port))
         self._http = server
         await warm_redis(self.redis)
+        self._replay_spooled()
         await self.callbacks.restore()
         # Every long-running task under the supervisor: what one raises is logged, counted and
         # restarted, and never stops the server (only the HTTP server's own end does).

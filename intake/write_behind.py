@@ -18,18 +18,24 @@ Two kinds of failure, two answers:
   is queued (EXECABORT) applies nothing, so the batch is halved until the poison stands alone.
 
 Bounded, because a process cannot hold an unbounded outage: what falls off the end is counted and
-logged; so is every record still held when the server stops.
+logged. Records still held when the server stops are spooled to a local file (JSON lines: kind,
+call id, data) when one is configured, which the next start-up reads back (:meth:`spooled`) and
+submits first; the file is replaced at every stop by what is then still held. Writing a record
+twice is harmless (journal and history entries are keyed by call id), so a start-up that dies
+before its stop only means the file is read again. Without a spool each is logged with its data.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import islice
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -87,9 +93,10 @@ class Held:
 class WriteBehind:
     def __init__(self, redis: Any, *, dead_letters: str = "intake:dead-letters", dead_letter_limit: int = 10_000,
                  batch: int = 500, retry_every: float = 2.0, limit: int = 200_000,
-                 supervisor: Supervisor | None = None) -> None:
+                 supervisor: Supervisor | None = None, spool: Path | None = None) -> None:
         """``dead_letters``: the Redis list poison records go to (newest first, ``dead_letter_limit``
-        kept); ``supervisor``: runs the writer task (restarted should it fail), else a plain task."""
+        kept); ``supervisor``: runs the writer task (restarted should it fail), else a plain task;
+        ``spool``: the local file records still held at shutdown are kept in."""
         self.redis = redis
         self.dead_letters = dead_letters
         self._dead_letter_limit = dead_letter_limit
@@ -97,6 +104,7 @@ class WriteBehind:
         self._retry_every = retry_every
         self._limit = limit
         self._supervisor = supervisor
+        self.spool = spool
         self._queue: deque[Held] = deque()
         self._letters: deque[str] = deque()  # dead letters not yet in Redis
         self._wake = asyncio.Event()
@@ -107,7 +115,8 @@ class WriteBehind:
         self.written = 0
         self.failures = 0  # attempts refused because Redis was away
         self.dropped = 0
-        self.lost = 0  # still held when the server stopped
+        self.lost = 0  # still held when the server stopped, and not spooled
+        self.spooled_at_stop = 0
         self.dead_lettered: Counter[str] = Counter()  # by kind
 
     def __len__(self) -> int:
@@ -116,7 +125,7 @@ class WriteBehind:
     def view(self) -> dict[str, Any]:
         """The writer's figures, for /metrics."""
         return {"held": len(self), "written": self.written, "retries": self.failures, "dropped": self.dropped,
-                "lost": self.lost, "dead_lettered": dict(self.dead_lettered)}
+                "lost": self.lost, "spooled": self.spooled_at_stop, "dead_lettered": dict(self.dead_lettered)}
 
     def submit(self, kind: str, stage: Stage, done: Done | None = None, *, record: Any = None) -> None:
         """Queue one record's commands; returns at once (the event path never waits on Redis).
@@ -154,14 +163,63 @@ class WriteBehind:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)
         self._started = False
-        for held in self._queue:
-            if not held.settled:
-                self.lost += 1
-                log.error("record_not_written", kind=held.kind, call_id=held.call_id, data=held.data())
+        unwritten = [held for held in self._queue if not held.settled]
+        if self.spool is not None and self._spool(unwritten):
+            return
+        for held in unwritten:
+            self.lost += 1
+            log.error("record_not_written", kind=held.kind, call_id=held.call_id, data=held.data())
         if self.lost:
             log.error("records_lost_at_shutdown", count=self.lost)
         for letter in self._letters:
             log.error("dead_letter_not_written", letter=letter)
+
+    # --- the spool -----------------------------------------------------------------------------
+
+    def _spool(self, unwritten: list[Held]) -> bool:
+        """Replace the spool by ``unwritten`` (and dead letters not yet in Redis); False if the file
+        cannot be written (the caller logs each record instead)."""
+        assert self.spool is not None
+        if not unwritten and not self._letters:
+            self.spool.unlink(missing_ok=True)  # everything read back at start-up is in Redis now
+            return True
+        lines = [json.dumps({"kind": h.kind, "call_id": h.call_id, "data": h.data()}) for h in unwritten]
+        lines += [json.dumps({"kind": "dead-letter", "call_id": None, "data": letter}) for letter in self._letters]
+        partial = self.spool.with_name(self.spool.name + ".partial")
+        try:
+            with partial.open("w") as out:
+                out.write("".join(line + "\n" for line in lines))
+                out.flush()
+                os.fsync(out.fileno())
+            partial.replace(self.spool)
+        except OSError as exc:
+            log.error("spool_not_written", path=str(self.spool), error=describe(exc))
+            return False
+        self.spooled_at_stop = len(unwritten)
+        for held in unwritten:
+            log.warning("record_spooled", kind=held.kind, call_id=held.call_id)
+        log.warning("records_spooled_at_shutdown", count=len(unwritten), path=str(self.spool))
+        return True
+
+    def spooled(self) -> list[tuple[str, Any]]:
+        """What the last run could not write: (kind, data) in the order it was submitted; dead
+        letters it had not written go back to the dead-letter list. Unreadable lines are logged."""
+        if self.spool is None or not self.spool.exists():
+            return []
+        found: list[tuple[str, Any]] = []
+        for number, line in enumerate(self.spool.read_text().splitlines(), 1):
+            try:
+                entry = json.loads(line)
+                kind, data = entry["kind"], entry["data"]
+            except (ValueError, KeyError, TypeError) as exc:
+                log.error("spooled_record_unreadable", path=str(self.spool), line=number, error=describe(exc))
+                continue
+            if kind == "dead-letter":
+                self._letters.append(data)
+            else:
+                found.append((kind, data))
+        log.info("spooled_records_found", count=len(found), path=str(self.spool))
+        return found
 
     # --- the writer ----------------------------------------------------------------------------
 

@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import secrets as token_source
 from collections.abc import AsyncIterator, Callable
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from intake.demo import demo_config
+from intake.journal import JournalRecord
 from intake.server import IntakeServer
 from intake.supervise import Supervisor
+from screenpop.models import ContactRecord
 from telephony.simulator import SimConfig, SimulatedPbx
+from tests.intake.timeline import T0
 from tests.serving import running_server
 
 
@@ -42,11 +48,13 @@ class Fault:
 
 
 @contextlib.asynccontextmanager
-async def serving(redis: Any) -> AsyncIterator[tuple[IntakeServer, httpx.AsyncClient, dict[str, str], SimulatedPbx]]:
+async def serving(redis: Any, spool: Path | None = None) -> AsyncIterator[tuple[IntakeServer, httpx.AsyncClient, dict[str, str], SimulatedPbx]]:
     tokens = {h: token_source.token_urlsafe(18) for h in ("h1", "h2", "h3", "h4", "sup1")}
     async with SimulatedPbx(SimConfig(traffic=None, members_at_start=False, secret=token_source.token_urlsafe(12),
                                       tick=0.005)) as sim:
         config = demo_config(sim.config, sim.port, 0)
+        if spool is not None:
+            config = config.model_copy(update={"redis": config.redis.model_copy(update={"unwritten_spool": str(spool)})})
         secrets = {"ami.secret": sim.config.secret, "supervisors[0].token": tokens["sup1"]}
         secrets |= {f"handlers[{i}].token": tokens[h.id] for i, h in enumerate(config.handlers)}
         bound: list[int] = []
@@ -108,3 +116,20 @@ async def test_a_failing_routing_evaluation_is_counted_and_the_next_one_still_ru
         fault.heal()
         await health_until(http, lambda r: r.status_code == 200)
         assert fault.hits >= 3
+
+
+async def test_records_spooled_by_the_last_stop_are_written_at_start_up_and_the_spool_goes(redis_client: Any, tmp_path: Path):
+    spool = tmp_path / "unwritten.jsonl"
+    journal = JournalRecord(call_id="1700000000.7", line="999", queue="emergency", target_seconds=12.0, queued_at=T0,
+                            settled="abandoned", waited_seconds=8.0)
+    contact = ContactRecord(call_id="1700000000.7", number="07700900077", at=T0 + 8, line="999", queue="emergency",
+                            waited_seconds=8.0, disposition="abandoned")
+    spool.write_text(json.dumps({"kind": "journal", "call_id": journal.call_id, "data": journal.model_dump(mode="json")})
+                     + "\n" + json.dumps({"kind": "contact", "call_id": contact.call_id, "data": contact.model_dump(mode="json")})
+                     + "\n")
+    async with serving(redis_client, spool=spool) as (server, http, auth, sim):
+        await asyncio.wait_for(server.writes.flush(), 10)
+        assert await server.journal.day(date.fromtimestamp(T0)) == [journal]
+        found = await server.history.lookup("07700900077", T0 + 60)
+        assert [r.call_id for r in found.recent] == [journal.call_id]
+    assert not spool.exists()

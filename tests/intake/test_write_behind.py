@@ -12,6 +12,8 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from structlog.testing import capture_logs
 
 from intake.journal import CallJournal, JournalRecord, contact_record
@@ -191,7 +193,7 @@ class OwnRedis:
 async def test_records_submitted_during_an_outage_land_afterwards_in_order_exactly_once(tmp_path: Path):
     server = OwnRedis(tmp_path)
     await server.start()
-    client = aioredis.Redis(port=server.port, socket_connect_timeout=0.5, socket_timeout=2)
+    client = aioredis.Redis(port=server.port, socket_connect_timeout=0.5, socket_timeout=2, retry=Retry(NoBackoff(), 0))
     try:
         writes = WriteBehind(client, dead_letters=DEAD, retry_every=0.05)
         ids = [f"c{i}" for i in range(10)]
@@ -224,6 +226,26 @@ async def test_records_still_held_at_shutdown_are_each_logged_with_kind_and_call
         await writes.close(0.1)
     lost = [(e["kind"], e["call_id"]) for e in logs if e["event"] == "record_not_written"]
     assert lost == [("journal", "c1"), ("contact", "c2")] and writes.view()["lost"] == 2
+    await down.aclose()
+
+
+async def test_records_held_at_shutdown_are_spooled_and_read_back_in_order_by_the_next_start(tmp_path: Path):
+    down = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=None)
+    spool = tmp_path / "unwritten.jsonl"
+    writes = WriteBehind(down, retry_every=10, spool=spool)
+    first = journal_record("c1")
+    writes.submit("journal", counted("c1"), record=first)
+    writes.submit("contact", counted("c2"), record={"call_id": "c2", "number": "07700900002"})
+    with capture_logs() as logs:
+        await writes.close(0.1)
+    assert [(e["kind"], e["call_id"]) for e in logs if e["event"] == "record_spooled"] == [("journal", "c1"), ("contact", "c2")]
+    assert writes.view()["lost"] == 0 and writes.view()["spooled"] == 2
+    again = WriteBehind(down, spool=spool)
+    found = again.spooled()
+    assert [kind for kind, _ in found] == ["journal", "contact"]
+    assert JournalRecord.model_validate(found[0][1]) == first and found[1][1] == {"call_id": "c2", "number": "07700900002"}
+    await again.close(0.1)  # what was read back is the reader's to submit: nothing is held, the file goes
+    assert not spool.exists()
     await down.aclose()
 
 
