@@ -263,9 +263,7 @@ class WriteBehind:
             try:
                 results = await pipe.execute(raise_on_error=False)
             except Exception as exc:
-                if redis_away(exc):
-                    self.failures += 1
-                    log.error("records_not_written", error=describe(exc), held=len(self))
+                if self._away(exc, "records_not_written", len(self)):
                     return False
                 refused = exc  # queued commands refused (EXECABORT) or not encodable: nothing applied
             else:
@@ -285,6 +283,14 @@ class WriteBehind:
         half = len(staged) // 2
         return await self._write([h for h, _, _ in staged[:half]]) and await self._write([h for h, _, _ in staged[half:]])
 
+    def _away(self, exc: Exception, event: str, held: int) -> bool:
+        """Is Redis away (counted and logged: the writer holds and tries again), rather than refusing?"""
+        if not redis_away(exc):
+            return False
+        self.failures += 1
+        log.error(event, error=describe(exc), held=held)
+        return True
+
     def _dead_letter(self, held: Held, reason: str) -> None:
         self.dead_lettered[held.kind] += 1
         log.error("record_dead_lettered", kind=held.kind, call_id=held.call_id, reason=reason)
@@ -302,9 +308,7 @@ class WriteBehind:
                 pipe.ltrim(self.dead_letters, 0, self._dead_letter_limit - 1)
                 results = await pipe.execute(raise_on_error=False)
         except Exception as exc:
-            if redis_away(exc):
-                self.failures += 1
-                log.error("dead_letters_not_written", error=describe(exc), held=len(letters))
+            if self._away(exc, "dead_letters_not_written", len(letters)):
                 return False
             results = [exc]
         for _ in letters:

@@ -217,6 +217,31 @@ async def test_records_submitted_during_an_outage_land_afterwards_in_order_exact
         server.stop()
 
 
+async def test_a_redis_too_slow_to_answer_holds_the_records_and_each_is_written_once_when_it_answers(tmp_path: Path):
+    server = OwnRedis(tmp_path)
+    await server.start()
+    admin = aioredis.Redis(port=server.port)
+    client = aioredis.Redis(port=server.port, socket_timeout=0.3, retry=Retry(NoBackoff(), 0))
+    try:
+        writes = WriteBehind(client, dead_letters=DEAD, retry_every=0.05)
+        await admin.execute_command("CLIENT", "PAUSE", 60_000, "WRITE")  # writes wait; ours time out
+        ids = [f"c{i}" for i in range(5)]
+        for i in ids:
+            writes.submit("n", counted(i))
+        async with asyncio.timeout(10):
+            while writes.failures < 2:  # sent, no answer in time, held, sent again
+                await asyncio.sleep(0.02)
+        await admin.execute_command("CLIENT", "UNPAUSE")
+        await asyncio.wait_for(writes.flush(), 10)
+        assert await landed(admin, ids) == (ids, [1] * 5)
+        assert await admin.exists(DEAD) == 0
+        await writes.close(1)
+    finally:
+        await client.aclose()
+        await admin.aclose()
+        server.stop()
+
+
 async def test_records_still_held_at_shutdown_are_each_logged_with_kind_and_call_id():
     down = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=None)
     writes = WriteBehind(down, retry_every=10)
