@@ -13,6 +13,7 @@ import contextlib
 import json
 import re
 import secrets as token_source
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import date
 from pathlib import Path
@@ -22,6 +23,7 @@ import httpx
 
 from intake.demo import demo_config
 from intake.journal import JournalRecord
+from intake.metrics import local_day
 from intake.server import IntakeServer
 from intake.supervise import Supervisor
 from screenpop.models import ContactRecord
@@ -133,3 +135,37 @@ async def test_records_spooled_by_the_last_stop_are_written_at_start_up_and_the_
         found = await server.history.lookup("07700900077", T0 + 60)
         assert [r.call_id for r in found.recent] == [journal.call_id]
     assert not spool.exists()
+
+
+async def test_a_call_whose_journal_record_redis_refuses_is_dead_lettered_and_later_calls_are_written(redis_client: Any):
+    async with serving(redis_client) as (server, http, auth, sim):
+        # Something else took today's journal key with another type: Redis refuses the record (WRONGTYPE).
+        await redis_client.set(server.journal.key(local_day(server.pbx_now())), "not a journal")
+        first = sim.place_call("emergency", "07700900101", "First Caller")
+        await until(lambda: first in server.registry.calls)
+        sim.hangup_caller(first)
+        async with asyncio.timeout(10):
+            while not await redis_client.exists("intake:dead-letters"):
+                await asyncio.sleep(0.05)
+        later = sim.place_call("emergency", "07700900102", "Later Caller")
+        await until(lambda: later in server.registry.calls)
+        sim.hangup_caller(later)
+        async with asyncio.timeout(10):
+            while not (await server.history.lookup("07700900102", time.time())).recent:
+                await asyncio.sleep(0.05)
+        await asyncio.wait_for(server.writes.flush(), 10)
+        letters = [json.loads(raw) for raw in reversed(await redis_client.lrange("intake:dead-letters", 0, -1))]
+        assert [(d["kind"], d["call_id"]) for d in letters] == [("journal", first), ("journal", later)]
+        assert all("WRONGTYPE" in d["reason"] for d in letters) and letters[0]["data"]["settled"] == "abandoned"
+        # Each call's history entry went through beside its refused journal record.
+        assert [r.call_id for r in (await server.history.lookup("07700900101", time.time())).recent] == [first]
+        assert [r.call_id for r in (await server.history.lookup("07700900102", time.time())).recent] == [later]
+        metrics = (await http.get("/metrics")).text
+        assert 'intake_records_dead_lettered_total{kind="journal"} 2.0' in metrics
+        assert len(server.writes) == 0
+
+
+async def until(check: Callable[[], object]) -> None:
+    async with asyncio.timeout(10):
+        while not check():
+            await asyncio.sleep(0.02)
