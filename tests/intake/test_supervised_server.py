@@ -15,6 +15,7 @@ import re
 import secrets as token_source
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -49,8 +50,16 @@ class Fault:
         setattr(self.owner, self.method, self.real)
 
 
+@dataclass
+class Served:
+    server: IntakeServer
+    http: httpx.AsyncClient
+    auth: dict[str, str]  # a supervisor's
+    sim: SimulatedPbx
+
+
 @contextlib.asynccontextmanager
-async def serving(redis: Any, spool: Path | None = None) -> AsyncIterator[tuple[IntakeServer, httpx.AsyncClient, dict[str, str], SimulatedPbx]]:
+async def serving(redis: Any, spool: Path | None = None) -> AsyncIterator[Served]:
     tokens = {h: token_source.token_urlsafe(18) for h in ("h1", "h2", "h3", "h4", "sup1")}
     async with SimulatedPbx(SimConfig(traffic=None, members_at_start=False, secret=token_source.token_urlsafe(12),
                                       tick=0.005)) as sim:
@@ -62,9 +71,9 @@ async def serving(redis: Any, spool: Path | None = None) -> AsyncIterator[tuple[
         bound: list[int] = []
         # Restarts come within a fraction of a second here, so healing shows soon.
         tasks = Supervisor(backoff_initial=0.05, backoff_max=0.4)
-        async with running_server(config, secrets, redis, bound=bound, tasks=tasks) as server:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{bound[0]}") as http:
-                yield server, http, {"Authorization": f"Bearer {tokens['sup1']}"}, sim
+        async with (running_server(config, secrets, redis, bound=bound, tasks=tasks) as server,
+                    httpx.AsyncClient(base_url=f"http://127.0.0.1:{bound[0]}") as http):
+            yield Served(server, http, {"Authorization": f"Bearer {tokens['sup1']}"}, sim)
 
 
 async def health_until(http: httpx.AsyncClient, check: Callable[[httpx.Response], bool]) -> httpx.Response:
@@ -75,13 +84,14 @@ async def health_until(http: httpx.AsyncClient, check: Callable[[httpx.Response]
 
 
 def task_sample(metrics: str, name: str, task: str) -> float:
-    found = re.search(rf'^{name}\{{task="{task}"\}} (\S+)$', metrics, re.M)
+    found = re.search(rf'^{name}\{{task="{task}"\}} (\S+)$', metrics, re.MULTILINE)
     assert found, f"no {name} for {task} in /metrics"
     return float(found.group(1))
 
 
 async def test_a_ticker_that_raises_is_restarted_the_server_keeps_serving_and_healthz_names_it(redis_client: Any):
-    async with serving(redis_client) as (server, http, auth, sim):
+    async with serving(redis_client) as served:
+        server, http, auth, sim = served.server, served.http, served.auth, served.sim
         assert (await http.get("/healthz")).status_code == 200
         fault = Fault(server.registry, "tick", OverflowError("timestamp out of range for platform time_t"))
         sick = await health_until(http, lambda r: r.status_code == 503 and r.json()["tasks"]["ticker"]["failures"] >= 2)
@@ -109,7 +119,8 @@ async def test_a_ticker_that_raises_is_restarted_the_server_keeps_serving_and_he
 
 
 async def test_a_failing_routing_evaluation_is_counted_and_the_next_one_still_runs(redis_client: Any):
-    async with serving(redis_client) as (server, http, auth, sim):
+    async with serving(redis_client) as served:
+        server, http = served.server, served.http
         fault = Fault(server.steering, "evaluate", KeyError("handler-9"))
         sick = await health_until(http, lambda r: r.status_code == 503 and r.json()["tasks"]["policy"]["failures"] >= 3)
         tasks = sick.json()["tasks"]
@@ -129,7 +140,8 @@ async def test_records_spooled_by_the_last_stop_are_written_at_start_up_and_the_
     spool.write_text(json.dumps({"kind": "journal", "call_id": journal.call_id, "data": journal.model_dump(mode="json")})
                      + "\n" + json.dumps({"kind": "contact", "call_id": contact.call_id, "data": contact.model_dump(mode="json")})
                      + "\n")
-    async with serving(redis_client, spool=spool) as (server, http, auth, sim):
+    async with serving(redis_client, spool=spool) as served:
+        server = served.server
         await asyncio.wait_for(server.writes.flush(), 10)
         assert await server.journal.day(date.fromtimestamp(T0)) == [journal]
         found = await server.history.lookup("07700900077", T0 + 60)
@@ -138,7 +150,8 @@ async def test_records_spooled_by_the_last_stop_are_written_at_start_up_and_the_
 
 
 async def test_a_call_whose_journal_record_redis_refuses_is_dead_lettered_and_later_calls_are_written(redis_client: Any):
-    async with serving(redis_client) as (server, http, auth, sim):
+    async with serving(redis_client) as served:
+        server, http, sim = served.server, served.http, served.sim
         # Something else took today's journal key with another type: Redis refuses the record (WRONGTYPE).
         await redis_client.set(server.journal.key(local_day(server.pbx_now())), "not a journal")
         first = sim.place_call("emergency", "07700900101", "First Caller")
