@@ -270,7 +270,8 @@ class WriteBehind:
                 for held, start, end in staged:
                     errors = [r for r in results[start:end] if isinstance(r, Exception)]
                     if errors:  # the record's other commands were applied: never send it again
-                        self._dead_letter(held, f"refused by Redis: {describe(errors[0])}")
+                        applied = " (its other commands were applied)" if len(errors) < end - start else ""
+                        self._dead_letter(held, f"refused by Redis: {describe(errors[0])}{applied}")
                     else:
                         self.written += 1
                         self._settle(held)
