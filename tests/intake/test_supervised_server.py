@@ -29,6 +29,7 @@ from intake.server import IntakeServer
 from intake.supervise import Supervisor
 from screenpop.models import ContactRecord
 from telephony.simulator import SimConfig, SimulatedPbx
+from tests.intake.own_redis import OwnRedis
 from tests.intake.timeline import T0
 from tests.serving import running_server
 
@@ -147,6 +148,38 @@ async def test_records_spooled_by_the_last_stop_are_written_at_start_up_and_the_
         found = await server.history.lookup("07700900077", T0 + 60)
         assert [r.call_id for r in found.recent] == [journal.call_id]
     assert not spool.exists()
+
+
+async def test_a_call_settled_while_redis_is_away_at_shutdown_is_spooled_and_written_by_the_next_start(tmp_path: Path):
+    redis_server, spool = OwnRedis(tmp_path), tmp_path / "unwritten.jsonl"
+    await redis_server.start()
+    first = redis_server.client()
+    try:
+        async with serving(first, spool=spool) as served:
+            server, sim = served.server, served.sim
+            redis_server.stop()
+            call_id = sim.place_call("non-emergency", "07700900555", "Away Caller")
+            await until(lambda: call_id in server.registry.calls)
+            sim.hangup_caller(call_id)
+            await until(lambda: len(server.writes) == 2 and server.writes.failures >= 1)  # journal and history, held
+        spooled = [json.loads(line) for line in spool.read_text().splitlines()]
+        assert [(s["kind"], s["call_id"]) for s in spooled] == [("journal", call_id), ("contact", call_id)]
+
+        await redis_server.start()
+        again = redis_server.client()
+        try:
+            async with serving(again, spool=spool) as served:
+                server = served.server
+                await asyncio.wait_for(server.writes.flush(), 10)
+                [record] = await server.journal.day(date.fromtimestamp(spooled[0]["data"]["queued_at"]))
+                assert (record.call_id, record.settled) == (call_id, "abandoned")
+                assert [r.call_id for r in (await server.history.lookup("07700900555", time.time())).recent] == [call_id]
+            assert not spool.exists()
+        finally:
+            await again.aclose()
+    finally:
+        await first.aclose()
+        redis_server.stop()
 
 
 async def test_a_call_whose_journal_record_redis_refuses_is_dead_lettered_and_later_calls_are_written(redis_client: Any):

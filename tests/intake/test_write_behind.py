@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import redis
 import redis.asyncio as aioredis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from structlog.testing import capture_logs
 
 from intake.journal import CallJournal, JournalRecord, contact_record
 from intake.registry import Finished, Registry
 from intake.write_behind import WriteBehind
 from screenpop.history import HistoryConfig, HistoryStore
-from tests.conftest import _free_port
+from tests.intake.own_redis import OwnRedis
 from tests.intake.timeline import T0, Timeline
 
 QUEUES = {"emergency": ("999", 12.0)}
@@ -159,41 +155,10 @@ async def test_records_redis_refuses_go_to_dead_letters_and_no_good_record_is_ap
     await writes.close(1)
 
 
-class OwnRedis:
-    """A redis-server process of the test's own (append-only file on, so a restart keeps the data)."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = _free_port()
-        self.workdir = workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    async def start(self) -> None:
-        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.workdir)],
-                                     stdout=subprocess.DEVNULL)
-        probe = aioredis.Redis(port=self.port, socket_connect_timeout=0.5)
-        try:
-            async with asyncio.timeout(10):
-                while True:
-                    try:
-                        if await probe.ping():
-                            return
-                    except redis.ConnectionError:
-                        await asyncio.sleep(0.05)
-        finally:
-            await probe.aclose()
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(10)
-            self.proc = None
-
-
 async def test_records_submitted_during_an_outage_land_afterwards_in_order_exactly_once(tmp_path: Path):
     server = OwnRedis(tmp_path)
     await server.start()
-    client = aioredis.Redis(port=server.port, socket_connect_timeout=0.5, socket_timeout=2, retry=Retry(NoBackoff(), 0))
+    client = server.client(socket_timeout=2)
     try:
         writes = WriteBehind(client, dead_letters=DEAD, retry_every=0.05)
         ids = [f"c{i}" for i in range(10)]
@@ -221,7 +186,7 @@ async def test_a_redis_too_slow_to_answer_holds_the_records_and_each_is_written_
     server = OwnRedis(tmp_path)
     await server.start()
     admin = aioredis.Redis(port=server.port)
-    client = aioredis.Redis(port=server.port, socket_timeout=0.3, retry=Retry(NoBackoff(), 0))
+    client = server.client(socket_timeout=0.3)
     try:
         writes = WriteBehind(client, dead_letters=DEAD, retry_every=0.05)
         await admin.execute_command("CLIENT", "PAUSE", 60_000, "WRITE")  # writes wait; ours time out
