@@ -134,10 +134,12 @@ class AmiSession:
     def pbx_now(self) -> float:
         return self._clock.now()
 
-    def start(self) -> None:
-        if self._task is None:
+    def start(self) -> asyncio.Task[None]:
+        """Follow the PBX (again, should the session's loop itself have failed); returns its task."""
+        if self._task is None or self._task.done():
             self._stopping = False
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"ami {self.host}:{self.port}")
+        return self._task
 
     async def stop(self) -> None:
         if self._task is None:
