@@ -26,7 +26,7 @@ from intake.journal import CallJournal, JournalRecord, contact_record
 from intake.write_behind import WriteBehind
 from intake.pops import PopRouter
 from intake.prometheus import IntakeCollector, prometheus_registry
-from intake.registry import Answered, Finished, MembershipsLost, Notice, Registry
+from intake.registry import Answered, Finished, MembershipsLost, Notice, Registry, ResyncWanted
 from intake.supervisors import SupervisorStream
 from intake.web import create_app
 from routing.callback_desk import CallbackDesk
@@ -130,7 +130,7 @@ class IntakeServer:
             action_timeout=config.ami.action_timeout, backoff_initial=config.ami.reconnect_initial,
             backoff_max=config.ami.reconnect_max, on_event=self.on_event,
         )
-        self.desk = HandlerDesk(config, self.session, self.registry.handlers.get)
+        self.desk = HandlerDesk(config, self.session, self.registry.handlers.get, resync=self.session.resync)
         self.ring_outs = RingOutDesk(config, self.desk, self.registry.handlers.get)
         self.steering = Steering(config, self.registry, self.session, self.pbx_now)
         self.writes = WriteBehind(redis)
@@ -195,6 +195,8 @@ class IntakeServer:
                     self._remember_answer(n.call.call_id, n.member, n.call.caller_number)
                 elif isinstance(n, Finished):
                     self._settled(n)
+                elif isinstance(n, ResyncWanted):
+                    self.session.resync(n.reason)
                 elif isinstance(n, MembershipsLost):
                     task = self.desk.restore(n.member, n.lost)
                     if task is not None:
