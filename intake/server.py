@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 import uvicorn
 
-from intake import heap, logs
+from intake import heap, logs, pbx_check
 from intake.auth import Principals
 from intake.config import IntakeConfig
 from intake.handler_actions import HandlerDesk
@@ -40,7 +40,7 @@ from screenpop.history import HistoryConfig, HistoryStore
 from screenpop.history_watch import HistoryWatch
 from screenpop.models import ContactRecord, Outcome
 from screenpop.web import desktop_endpoint, redact_tokens_in_server_logs
-from telephony.events import CallQueued, ChannelCreated, DomainEvent, OriginateFinished
+from telephony.events import CallQueued, ChannelCreated, DomainEvent, OriginateFinished, PbxLinkUp
 from telephony.session import AmiSession
 
 log = structlog.get_logger("intake.server")
@@ -142,6 +142,8 @@ class IntakeServer:
                                                               lambda: self.session.counters, self.steering.view,
                                                               self.ring_outs.view, self.pops.held_view))
         self._background: set[asyncio.Task[None]] = set()  # membership restores after a PBX restart
+        self._ami_secret = secrets["ami.secret"]
+        self._pbx_check: asyncio.Task[Any] | None = None  # what intake needs from the PBX, after the first login
         self._policy_due: asyncio.TimerHandle | None = None
         self._policy_at = 0.0  # monotonic time of the last evaluation
         # call id -> (handler id, caller number) for calls answered recently: outcomes may be
@@ -166,6 +168,8 @@ class IntakeServer:
             self.callbacks.caller_called_again(event.caller_number, event.call_id)
         elif isinstance(event, OriginateFinished):
             self.callbacks.originate_finished(event)
+        elif isinstance(event, PbxLinkUp) and self._pbx_check is None:
+            self._pbx_check = asyncio.get_running_loop().create_task(pbx_check.check_at_startup(self.config, self._ami_secret))
         if notices and self._policy_due is None:
             # Every event in the next few ms shares one evaluation: the policy reads the whole
             # floor (every handler), and a burst of events must not run it once per frame.
@@ -338,6 +342,8 @@ class IntakeServer:
         finally:
             if self._policy_due is not None:
                 self._policy_due.cancel()
+            if self._pbx_check is not None:
+                self._pbx_check.cancel()
             await self.ring_outs.close()
             await self.desk.close()
             await self.steering.close()
