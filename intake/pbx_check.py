@@ -238,10 +238,9 @@ def report(found: list[Finding]) -> str:
     return "\n".join(str(f) for f in found)
 
 
-async def check_at_startup(config: IntakeConfig, secret: str, *, event_wait: float = 30.0) -> list[Finding]:
+async def check_at_startup(config: IntakeConfig, secret: str, *, event_wait: float = 2.0) -> list[Finding]:
     """The same checks for ``intake serve``, after its first login: logged (problems as
-    warnings), never stopping the server. A long ``event_wait``: live traffic soon shows a
-    Timestamp and the read classes."""
+    warnings), never stopping the server."""
     ami = config.ami
     try:
         answers = await probe(ami.host, ami.port, ami.username, secret, timeout=ami.action_timeout, event_wait=event_wait)
