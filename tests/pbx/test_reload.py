@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from telephony.sip import HandlerPhone, sipp_dial
-from tests.pbx.harness import REPO, Desktop, IntakeProcess, token_of, wait_until
+from tests.pbx.harness import REPO, Desktop, IntakeProcess, member_shows, token_of, wait_until
 
 pytestmark = pytest.mark.pbx
 
@@ -129,3 +129,27 @@ async def test_a_static_member_on_a_managed_queue_is_named_at_start_up_by_check_
                      "static member gone after the reload")
     checked = await asyncio.to_thread(check_pbx, intake)
     assert checked.returncode == 0 and "PROBLEM" not in checked.stdout, checked.stdout
+
+
+async def test_a_queue_reload_asterisk_announces_nowhere_heals_at_the_first_action_it_refuses(intake: IntakeProcess, pbx, ami) -> None:
+    # AMI's QueueReload (and the CLI's `queue reload all`) reload queues.conf with no Reload event:
+    # nothing tells intake. The first action the PBX refuses for it does.
+    intake.start()
+    intake.set_state("h1", "ready")
+    await wait_until(lambda: queues_of(intake, H1) == ["emergency", "non-emergency"], 5, "h1 in both queues")
+    path = Path(pbx.root) / "etc/asterisk/queues.conf"
+    shipped = path.read_text()
+    try:
+        path.write_text(shipped.replace("[emergency](line)", "[emergency-retired](line)"))
+        assert (await ami.action("QueueReload"))["Response"] == "Success"
+        path.write_text(shipped)
+        assert (await ami.action("QueueReload"))["Response"] == "Success"  # [emergency] back, new and empty
+    finally:
+        path.write_text(shipped)
+    r = httpx.post(intake.base + "/api/me/state", headers={"Authorization": f"Bearer {token_of('h1')}"},
+                   json={"state": "not-ready", "reason": "meal"}, timeout=10)
+    assert r.status_code == 502 and "the PBX refused QueuePause" in r.json()["detail"] and "try again" in r.json()["detail"], r.text
+    await wait_until(lambda: queues_of(intake, H1) == ["non-emergency"], 10, "intake read the PBX's picture again")
+    intake.set_state("h1", "not-ready", "meal")  # the same request now does what it says
+    await member_shows(ami, H1, ("emergency", "non-emergency"), paused="1", reason="meal")
+    await wait_until(lambda: intake.handlers()[H1]["reason"] == "meal", 5, "h1 not ready (meal) in intake's picture")
