@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from intake.calls import CallState
-from intake.handlers import HandlerState
 import structlog
 
+from intake.calls import CallState
+from intake.handlers import HandlerState
 from intake.registry import Answered, Finished, MembershipsLost, Registry, ResyncWanted, Ringing, RingStopped
 from telephony import events as ev
 from tests.intake.timeline import T0, Timeline, member

@@ -100,7 +100,7 @@ async def test_a_queue_reload_that_drops_a_handler_is_followed_and_the_next_999_
 
 
 async def test_a_static_member_on_a_managed_queue_is_named_at_start_up_by_check_config_and_at_the_desk(intake: IntakeProcess, pbx) -> None:
-    static = lambda text: text.replace("[emergency](line)\n", f"[emergency](line)\nmember => {H2},0,h2\n")  # noqa: E731
+    static = lambda text: text.replace("[emergency](line)\n", f"[emergency](line)\nmember => {H2},0,h2\n")
     with queues_conf(pbx, static):
         intake.start()
         # Named at start-up: by the registry as it learns the member, and by the start-up check.
