@@ -149,15 +149,23 @@ class HandlerDesk:
     def restore(self, member: str, lost: Mapping[str, MemberState]) -> asyncio.Task[None] | None:
         """Put a configured handler back in the queues a PBX restart dropped them from, paused
         or not and with the reason they had: membership lives in intake (queues.conf:
-        persistentmembers = no), so a restart must not silently log every handler out."""
+        persistentmembers = no), so a restart must not silently log every handler out. A static
+        member the restart left in its queue but unpaused is paused again with its reason."""
         handler = next((h for h in self.config.handlers if h.member == member), None)
         if handler is None:
             return None
+        seen = self.handlers(member)
+        present = seen.memberships if seen is not None else {}
         todo = []
         for q, s in sorted(lost.items()):
             # A wrap-up pause is intake's own timer for a call the restart ended: back ready.
             paused = s.paused and s.paused_reason != self.config.wrapup_reason
-            if q in handler.queues:
+            if q not in handler.queues:
+                continue
+            if q in present:  # a static member, back unpaused: a break must not ring 999 calls
+                if paused:
+                    todo.append(actions.queue_pause(member, True, q, s.paused_reason or None))
+            else:
                 todo.append(actions.queue_add(q, member, member_name=handler.id, paused=paused or None,
                                               reason=s.paused_reason if paused and s.paused_reason else None))
         if not todo:

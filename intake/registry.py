@@ -72,8 +72,10 @@ class HandlerChanged:
 @dataclass(frozen=True, slots=True)
 class MembershipsLost:
     """After a lost link, the PBX's picture no longer has a member in queues it was in before
-    (an Asterisk restart forgets every member: persistentmembers = no). ``lost`` is the member's
-    state in each such queue as last seen, so the edge can put it back as it was."""
+    (an Asterisk restart forgets every member: persistentmembers = no), or has a static member
+    (queues.conf ``member =>``) back unpaused that was paused (a restart reads queues.conf
+    afresh). ``lost`` is the member's state in each such queue as last seen, so the edge can put
+    it back as it was."""
 
     member: str
     lost: dict[str, ev.MemberState]
@@ -437,7 +439,8 @@ class Registry:
         before, self._before_loss = self._before_loss or {}, None
         for member, queues in before.items():
             now_in = self.handlers[member].memberships
-            lost = {q: s for q, s in queues.items() if q not in now_in}
+            lost = {q: s for q, s in queues.items()
+                    if q not in now_in or (s.paused and now_in[q].fixed and not now_in[q].paused)}
             if lost:
                 log.warning("memberships_lost", member=member, queues=sorted(lost))
                 notices.append(MembershipsLost(member, lost))

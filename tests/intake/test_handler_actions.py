@@ -179,3 +179,18 @@ async def test_a_pbx_out_of_reach_is_no_contradiction_of_the_picture():
     with pytest.raises(StateChangeFailed):
         await desk.request("h1", Wanted.NOT_READY, "meal")
     assert resyncs == [] and not contradicts_picture(Action("Originate"))
+
+
+async def test_a_static_member_a_pbx_restart_unpaused_is_paused_again_with_its_reason():
+    handler = Handler(H1, "Alice", "h1")
+    handler.memberships = {"emergency": member(0, "emergency", H1, membership="static")}  # as the restarted PBX says
+    pbx = FakePbx(handler)
+    desk = HandlerDesk(CONFIG, pbx, {H1: handler}.get)
+    task = desk.restore(H1, {"emergency": member(0, "emergency", H1, paused=True, reason="meal", membership="static"),
+                             "non-emergency": member(0, "non-emergency", H1, paused=True, reason="meal")})
+    assert task is not None
+    await task
+    assert wire(pbx.sent) == [
+        ("QueuePause", {"Interface": H1, "Paused": "true", "Queue": "emergency", "Reason": "meal"}),
+        ("QueueAdd", {"Queue": "non-emergency", "Interface": H1, "MemberName": "h1", "Paused": "true", "Reason": "meal"}),
+    ]

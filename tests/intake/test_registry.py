@@ -273,3 +273,15 @@ def test_a_static_member_on_a_managed_queue_is_flagged_and_warned_about_once_whi
     with structlog.testing.capture_logs() as logs:
         replay(reg, snapshot(4, ev.MemberSeen(T0 + 4, member(4, "emergency", H1, membership="static"))))
     assert [e["queue"] for e in logs if e["event"] == "static_member"] == ["emergency"]
+
+
+def test_a_static_member_a_pbx_restart_unpaused_is_reported_lost_with_its_pause():
+    reg = registry()
+    reg.apply(ev.MemberSeen(T0, member(0, "emergency", H1, paused=True, reason="meal", membership="static")))
+    reg.apply(ev.MemberSeen(T0, member(0, "emergency", H2, membership="static")))  # was ready: nothing to restore
+    reg.apply(ev.PbxLinkDown(T0 + 1, "eof"))
+    reg.apply(ev.PbxLinkUp(T0 + 3, "22"))
+    notices = replay(reg, snapshot(3, ev.MemberSeen(T0 + 3, member(3, "emergency", H1, membership="static")),
+                                   ev.MemberSeen(T0 + 3, member(3, "emergency", H2, membership="static"))))
+    lost = [n for n in notices if isinstance(n, MembershipsLost)]
+    assert [(n.member, n.lost["emergency"].paused_reason) for n in lost] == [(H1, "meal")]

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from telephony.sip import HandlerPhone, sipp_dial
+from telephony.testbed.ami import RawAmi
 from tests.pbx.harness import REPO, Desktop, IntakeProcess, member_shows, token_of, wait_until
 
 pytestmark = pytest.mark.pbx
@@ -153,3 +154,23 @@ async def test_a_queue_reload_asterisk_announces_nowhere_heals_at_the_first_acti
     intake.set_state("h1", "not-ready", "meal")  # the same request now does what it says
     await member_shows(ami, H1, ("emergency", "non-emergency"), paused="1", reason="meal")
     await wait_until(lambda: intake.handlers()[H1]["reason"] == "meal", 5, "h1 not ready (meal) in intake's picture")
+
+
+async def test_a_break_survives_a_pbx_restart_that_brings_a_static_member_back_ready(intake: IntakeProcess, pbx, ami) -> None:
+    # A restart reads queues.conf afresh: a static member comes back unpaused, and a handler on a
+    # meal break would ring for 999 calls. intake pauses them again, with their reason.
+    with queues_conf(pbx, lambda text: text.replace("[emergency](line)\n", f"[emergency](line)\nmember => {H2},0,h2\n")):
+        intake.start()
+        intake.set_state("h2", "not-ready", "meal")
+        await member_shows(ami, H2, ("emergency", "non-emergency"), paused="1", reason="meal")
+        pbx_rx(pbx, "core restart now")
+        await wait_until(lambda: any(r.get("event") == "pbx_link_down" for r in intake.log_records()), 30, "link lost")
+        await asyncio.to_thread(intake.wait_healthy, 30)
+        await wait_until(lambda: (h := intake.handlers()[H2])["reason"] == "meal" and h["queues"] == ["emergency", "non-emergency"],
+                         15, "h2 back on their break in both queues")
+        fresh = await RawAmi.connect(pbx.ami_host, pbx.ami_port)  # the fixture's session died with the PBX
+        try:
+            await fresh.login(pbx.ami_user, pbx.ami_secret)
+            await member_shows(fresh, H2, ("emergency", "non-emergency"), paused="1", reason="meal")
+        finally:
+            await fresh.close()
