@@ -21,7 +21,7 @@ import structlog
 import uvicorn
 from pydantic import ValidationError
 
-from intake import heap, logs
+from intake import heap, logs, pbx_check
 from intake.auth import Principals
 from intake.config import IntakeConfig
 from intake.handler_actions import HandlerDesk
@@ -29,7 +29,7 @@ from intake.journal import CallJournal, JournalRecord, contact_record
 from intake.write_behind import WriteBehind
 from intake.pops import PopRouter
 from intake.prometheus import IntakeCollector, prometheus_registry
-from intake.registry import Answered, Finished, MembershipsLost, Notice, Registry
+from intake.registry import Answered, Finished, MembershipsLost, Notice, Registry, ResyncWanted
 from intake.supervise import Supervisor
 from intake.supervisors import SupervisorStream
 from intake.web import create_app
@@ -44,7 +44,7 @@ from screenpop.history import HistoryConfig, HistoryStore
 from screenpop.history_watch import HistoryWatch
 from screenpop.models import ContactRecord, Outcome
 from screenpop.web import desktop_endpoint, redact_tokens_in_server_logs
-from telephony.events import CallQueued, ChannelCreated, DomainEvent, OriginateFinished
+from telephony.events import CallQueued, ChannelCreated, DomainEvent, OriginateFinished, PbxLinkUp
 from telephony.session import AmiSession
 
 log = structlog.get_logger("intake.server")
@@ -136,7 +136,7 @@ class IntakeServer:
             action_timeout=config.ami.action_timeout, backoff_initial=config.ami.reconnect_initial,
             backoff_max=config.ami.reconnect_max, on_event=self.on_event,
         )
-        self.desk = HandlerDesk(config, self.session, self.registry.handlers.get)
+        self.desk = HandlerDesk(config, self.session, self.registry.handlers.get, resync=self.session.resync)
         self.ring_outs = RingOutDesk(config, self.desk, self.registry.handlers.get)
         self.steering = Steering(config, self.registry, self.session, self.pbx_now)
         self.writes = WriteBehind(redis, dead_letters=f"{config.redis.key_prefix}dead-letters", supervisor=self.tasks,
@@ -150,6 +150,8 @@ class IntakeServer:
                                                               self.ring_outs.view, self.pops.held_view,
                                                               tasks=self.tasks.health, writes=self.writes.view))
         self._background: set[asyncio.Task[None]] = set()  # membership restores after a PBX restart
+        self._ami_secret = secrets["ami.secret"]
+        self._pbx_check: asyncio.Task[Any] | None = None  # what intake needs from the PBX, after the first login
         self._policy_due: asyncio.TimerHandle | None = None
         self._policy_at = 0.0  # monotonic time of the last evaluation
         # call id -> (handler id, caller number) for calls answered recently: outcomes may be
@@ -174,6 +176,8 @@ class IntakeServer:
             self.callbacks.caller_called_again(event.caller_number, event.call_id)
         elif isinstance(event, OriginateFinished):
             self.callbacks.originate_finished(event)
+        elif isinstance(event, PbxLinkUp) and self._pbx_check is None:
+            self._pbx_check = asyncio.get_running_loop().create_task(pbx_check.check_at_startup(self.config, self._ami_secret))
         if notices and self._policy_due is None:
             # Every event in the next few ms shares one evaluation: the policy reads the whole
             # floor (every handler), and a burst of events must not run it once per frame.
@@ -206,6 +210,8 @@ class IntakeServer:
                     self._remember_answer(n.call.call_id, n.member, n.call.caller_number)
                 elif isinstance(n, Finished):
                     self._settled(n)
+                elif isinstance(n, ResyncWanted):
+                    self.session.resync(n.reason)
                 elif isinstance(n, MembershipsLost):
                     task = self.desk.restore(n.member, n.lost)
                     if task is not None:
@@ -371,6 +377,8 @@ class IntakeServer:
                 await self.tasks.stop(name)
             if self._policy_due is not None:
                 self._policy_due.cancel()
+            if self._pbx_check is not None:
+                self._pbx_check.cancel()
             await self.ring_outs.close()
             await self.desk.close()
             await self.steering.close()
