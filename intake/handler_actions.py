@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 
 from intake.calls import Call
 from intake.config import HandlerConfig, IntakeConfig
-from intake.errors import StateChangeFailed
+from intake.errors import StateChangeFailed, StaticMembership
 from intake.handlers import Handler, HandlerState
 from intake.timers import Timer, TimerStore, Verdict, latest_per_handler, resumption
 from telephony import actions
@@ -64,6 +64,30 @@ def plan(wanted: Wanted, reason: str, handler: HandlerConfig, memberships: Mappi
             + [actions.queue_pause(m, True, q, reason) for q in joined])
 
 
+def fixed_in(wanted: Wanted, handler: HandlerConfig, memberships: Mapping[str, MemberState],
+             lent: frozenset[str] = frozenset()) -> list[str]:
+    """The queues ``wanted`` would have to take the handler out of although the PBX's own
+    configuration holds them there (queues.conf ``member =>``): Asterisk refuses to remove such a
+    member, so a log-out is refused before anything is sent (a half logged-out handler would still
+    ring for 999 calls)."""
+    if wanted is not Wanted.LOGGED_OUT:
+        return []
+    return sorted(q for q, s in memberships.items() if s.fixed and (q in handler.queues or q in lent))
+
+
+MEMBERSHIP_ACTIONS = frozenset({"QueueAdd", "QueueRemove", "QueuePause"})
+
+
+def contradicts_picture(action: Action) -> bool:
+    """Whether the PBX refusing ``action`` says our picture of the queues is not the PBX's.
+
+    :func:`plan` only asks what the picture says will work: add where the member is not, pause or
+    remove where it is. So any refusal of one of these (Asterisk's "Interface not found", "Not
+    there", "Already there", "No such queue" alike) means the queues changed behind our back. The
+    rule needs no error text: the refusal is the evidence."""
+    return action.name in MEMBERSHIP_ACTIONS
+
+
 @dataclass(frozen=True, slots=True)
 class WrapUp:
     handler_id: str
@@ -101,13 +125,16 @@ class HandlerDesk:
     """Carries out handlers' state requests and wrap-ups against the PBX."""
 
     def __init__(self, config: IntakeConfig, sender: Sender, handlers: Callable[[str], Handler | None],
-                 timers: TimerStore | None = None, clock: Callable[[], float] = time.time) -> None:
+                 resync: Callable[[str], object] | None = None, *, timers: TimerStore | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         """``handlers(member)`` gives the registry's view of a member (None if unknown);
+        ``resync(reason)`` asks for the PBX's picture again when an answer contradicts it;
         ``timers`` keeps wrap-ups where a restart finds them (None: in memory only); ``clock``
         is the wall clock their due times are on (see :mod:`intake.timers`)."""
         self.config = config
         self.sender = sender
         self.handlers = handlers
+        self.resync = resync
         self.timers = timers
         self.clock = clock
         self._by_id = {h.id: h for h in config.handlers}
@@ -122,6 +149,10 @@ class HandlerDesk:
         handler = self._by_id[handler_id]
         seen = self.handlers(handler.member)
         lent = frozenset(q for q in (seen.memberships if seen else {}) if self.config.line_of(q) is not None)
+        fixed = fixed_in(wanted, handler, seen.memberships if seen else {}, lent)
+        if fixed:
+            log.warning("handler_state_refused_static_member", handler_id=handler_id, wanted=wanted.value, queues=fixed)
+            raise StaticMembership(handler_id, wanted.value, handler.member, fixed)
         todo = plan(wanted, reason or "not ready", handler, seen.memberships if seen else {}, lent)
         # The handler's own choice ends any wrap-up timer, once the PBX has it: a choice that
         # did not get through leaves the wrap-up to end as it would have.
@@ -140,15 +171,23 @@ class HandlerDesk:
     def restore(self, member: str, lost: Mapping[str, MemberState]) -> asyncio.Task[None] | None:
         """Put a configured handler back in the queues a PBX restart dropped them from, paused
         or not and with the reason they had: membership lives in intake (queues.conf:
-        persistentmembers = no), so a restart must not silently log every handler out."""
+        persistentmembers = no), so a restart must not silently log every handler out. A static
+        member the restart left in its queue but unpaused is paused again with its reason."""
         handler = next((h for h in self.config.handlers if h.member == member), None)
         if handler is None:
             return None
+        seen = self.handlers(member)
+        present = seen.memberships if seen is not None else {}
         todo = []
         for q, s in sorted(lost.items()):
             # A wrap-up pause is intake's own timer for a call the restart ended: back ready.
             paused = s.paused and s.paused_reason != self.config.wrapup_reason
-            if q in handler.queues:
+            if q not in handler.queues:
+                continue
+            if q in present:  # a static member, back unpaused: a break must not ring 999 calls
+                if paused:
+                    todo.append(actions.queue_pause(member, True, q, s.paused_reason or None))
+            else:
                 todo.append(actions.queue_add(q, member, member_name=handler.id, paused=paused or None,
                                               reason=s.paused_reason if paused and s.paused_reason else None))
         if not todo:
@@ -281,6 +320,10 @@ class HandlerDesk:
             try:
                 await self.sender.send(action)
             except ActionFailed as exc:
-                raise StateChangeFailed(handler_id, wanted, f"the PBX refused {action.name}: {exc.message}", refused=True) from None
+                detail = f"the PBX refused {action.name}: {exc.message}"
+                if contradicts_picture(action) and self.resync is not None:
+                    self.resync(f"{action.name} refused for {handler_id}: {exc.message}")
+                    detail += " (intake's picture of the queues was out of date and is being read again: try again)"
+                raise StateChangeFailed(handler_id, wanted, detail, refused=True) from None
             except ActionError as exc:
                 raise StateChangeFailed(handler_id, wanted, f"the PBX could not be reached ({exc})", refused=False) from None

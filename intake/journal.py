@@ -88,11 +88,16 @@ class CallJournal:
     async def day(self, day: date) -> list[JournalRecord]:
         """The day's records, one per call's stay in a queue."""
         raw = await self.redis.zrange(self.key(day.isoformat()), 0, -1)
-        records: dict[tuple[str, str, float], JournalRecord] = {}
-        for r in raw:
-            record = JournalRecord.model_validate_json(r)
-            records.setdefault((record.call_id, record.queue, record.queued_at), record)
-        return list(records.values())
+        return one_per_stay(JournalRecord.model_validate_json(r) for r in raw)
+
+
+def one_per_stay(records: Iterable[JournalRecord]) -> list[JournalRecord]:
+    """One record per call's stay in a queue (call id, queue, entry), the first kept: a record
+    written twice (a retried write, a spooled one) counts once."""
+    kept: dict[tuple[str, str, float], JournalRecord] = {}
+    for record in records:
+        kept.setdefault((record.call_id, record.queue, record.queued_at), record)
+    return list(kept.values())
 
 
 COLUMNS = ("hour", "offered", "answered", "answered_within_target", "answered_within_target_pct",

@@ -90,7 +90,7 @@ async def wrapup_then_killed(store: TimerStore, clock=time.time) -> tuple[Handle
     """A wrap-up started by one intake, which then stops without ending it."""
     handler = handler_in()
     pbx = Pbx(handler, clock)
-    first = HandlerDesk(config(), pbx, {H1: handler}.get, store, clock)
+    first = HandlerDesk(config(), pbx, {H1: handler}.get, timers=store, clock=clock)
     first.call_finished(answered_call())
     await pbx.wait_paused()
     [timer] = await stored(store, 1)
@@ -109,7 +109,7 @@ async def test_a_wrapup_running_when_intake_stopped_ends_on_time_after_the_resta
     assert timer.seconds == pytest.approx(WRAPUP)
 
     pbx = Pbx(handler)
-    second = HandlerDesk(config(), pbx, {H1: handler}.get, store)
+    second = HandlerDesk(config(), pbx, {H1: handler}.get, timers=store)
     await second.load_timers()
     second.resync_completed()
     unpaused_at = await pbx.wait_unpaused()
@@ -125,7 +125,7 @@ async def test_an_overdue_wrapup_is_ended_at_once_by_the_next_start(redis_client
     handler, timer = await wrapup_then_killed(store, lambda: now[0])
     now[0] = timer.due + 600  # intake was down for ten minutes
     pbx = Pbx(handler)
-    second = HandlerDesk(config(), pbx, {H1: handler}.get, store, lambda: now[0])
+    second = HandlerDesk(config(), pbx, {H1: handler}.get, timers=store, clock=lambda: now[0])
     await second.load_timers()
     with capture_logs() as logs:
         second.resync_completed()
@@ -140,7 +140,7 @@ async def test_a_handler_who_chose_a_break_meanwhile_is_left_on_it(redis_client)
     handler, _ = await wrapup_then_killed(store)
     handler.memberships = {q: member(0, q, H1, paused=True, reason="meal") for q in QUEUES}  # at the phone
     pbx = Pbx(handler)
-    second = HandlerDesk(config(), pbx, {H1: handler}.get, store)
+    second = HandlerDesk(config(), pbx, {H1: handler}.get, timers=store)
     await second.load_timers()
     second.resync_completed()
     await stored(store, 0)  # dropped, not run
@@ -152,7 +152,7 @@ async def test_a_wrapup_whose_end_found_the_pbx_unreachable_ends_at_the_next_res
     store = TimerStore(redis_client, "test:")
     handler = handler_in()
     pbx = Pbx(handler)
-    desk = HandlerDesk(config(wrapup=0.05), pbx, {H1: handler}.get, store)
+    desk = HandlerDesk(config(wrapup=0.05), pbx, {H1: handler}.get, timers=store)
     link_down = asyncio.Event()
     reflect = pbx.send
 
@@ -176,7 +176,7 @@ async def test_a_state_request_that_did_not_reach_the_pbx_leaves_the_wrapup_runn
     store = TimerStore(redis_client, "test:")
     handler = handler_in()
     pbx = Pbx(handler)
-    desk = HandlerDesk(config(wrapup=0.3), pbx, {H1: handler}.get, store)
+    desk = HandlerDesk(config(wrapup=0.3), pbx, {H1: handler}.get, timers=store)
     desk.call_finished(answered_call())
     await pbx.wait_paused()
     reflect = pbx.send
@@ -197,7 +197,7 @@ async def test_ready_during_wrapup_removes_the_stored_timer(redis_client):
     store = TimerStore(redis_client, "test:")
     handler = handler_in()
     pbx = Pbx(handler)
-    desk = HandlerDesk(config(wrapup=30), pbx, {H1: handler}.get, store)
+    desk = HandlerDesk(config(wrapup=30), pbx, {H1: handler}.get, timers=store)
     desk.call_finished(answered_call())
     await pbx.wait_paused()
     await stored(store, 1)
@@ -209,7 +209,7 @@ async def test_ready_during_wrapup_removes_the_stored_timer(redis_client):
 async def test_a_graceful_stop_keeps_the_timer_for_the_next_start(redis_client):
     store = TimerStore(redis_client, "test:")
     handler = handler_in()
-    desk = HandlerDesk(config(wrapup=30), Pbx(handler), {H1: handler}.get, store)
+    desk = HandlerDesk(config(wrapup=30), Pbx(handler), {H1: handler}.get, timers=store)
     desk.call_finished(answered_call())
     await stored(store, 1)
     await desk.close()
