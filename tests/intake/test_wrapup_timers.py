@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import pytest
 from structlog.testing import capture_logs
@@ -18,6 +19,7 @@ from telephony.actions import Action, Response
 from telephony.errors import NotConnected
 from telephony.frames import Frame
 from tests.intake.timeline import member
+from tests.waiting import eventually, patience
 
 H1 = "PJSIP/handler-1"
 QUEUES = ("emergency", "non-emergency")
@@ -52,9 +54,14 @@ class Pbx:
     def __init__(self, handler: Handler, clock=time.time) -> None:
         self.handler, self.clock = handler, clock
         self.pauses: list[tuple[float, bool, str]] = []
+        self.unreachable: Callable[[Action], bool] = lambda action: False  # the link is down for these
+        self.cut = asyncio.Event()  # set when an action found the link down
         self._changed = asyncio.Condition()
 
     async def send(self, action: Action, timeout: float | None = None) -> Response:
+        if self.unreachable(action):
+            self.cut.set()
+            raise NotConnected(action.name)
         fields = dict(action.fields)
         if action.name == "QueuePause":
             q, paused = fields["Queue"], fields["Paused"] == "true"
@@ -64,7 +71,7 @@ class Pbx:
                 self._changed.notify_all()
         return Response(action.name, action.action_id, Frame((("Response", "Success"),)))
 
-    async def wait_unpaused(self, timeout: float = 5.0) -> float:
+    async def wait_unpaused(self, timeout: float = patience(5)) -> float:
         """When the last queue was unpaused (the handler is ready again)."""
         async def unpaused() -> float:
             async with self._changed:
@@ -72,18 +79,28 @@ class Pbx:
                 return max(at for at, p, _ in self.pauses if not p)
         return await asyncio.wait_for(unpaused(), timeout)
 
-    async def wait_paused(self, timeout: float = 5.0) -> None:
+    async def wait_paused(self, timeout: float = patience(5)) -> None:
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(lambda: sum(1 for _, p, _ in self.pauses if p) == len(QUEUES)), timeout)
 
 
-async def stored(store: TimerStore, count: int, timeout: float = 5.0) -> list[Timer]:
+async def stored(store: TimerStore, count: int) -> list[Timer]:
     """The stored timers once there are ``count`` (the desk writes them behind itself)."""
-    deadline = time.monotonic() + timeout
-    while len(timers := await store.load()) != count:
-        assert time.monotonic() < deadline, f"wanted {count} stored timers, have {timers}"
-        await asyncio.sleep(0.01)
+    async def counted() -> tuple[list[Timer]] | None:
+        timers = await store.load()
+        return (timers,) if len(timers) == count else None
+
+    [timers] = await eventually(counted, 5, f"{count} stored timers")
     return timers
+
+
+def running_desk(store: TimerStore, wrapup: float) -> tuple[Handler, Pbx, HandlerDesk]:
+    """A ready handler, the PBX, and a desk whose call has just finished: wrap-up starts."""
+    handler = handler_in()
+    pbx = Pbx(handler)
+    desk = HandlerDesk(config(wrapup), pbx, {H1: handler}.get, timers=store)
+    desk.call_finished(answered_call())
+    return handler, pbx, desk
 
 
 async def wrapup_then_killed(store: TimerStore, clock=time.time) -> tuple[Handler, Timer]:
@@ -152,19 +169,10 @@ async def test_a_wrapup_whose_end_found_the_pbx_unreachable_ends_at_the_next_res
     store = TimerStore(redis_client, "test:")
     handler = handler_in()
     pbx = Pbx(handler)
+    pbx.unreachable = lambda action: dict(action.fields).get("Paused") == "false" and not pbx.cut.is_set()
     desk = HandlerDesk(config(wrapup=0.05), pbx, {H1: handler}.get, timers=store)
-    link_down = asyncio.Event()
-    reflect = pbx.send
-
-    async def send(action: Action, timeout: float | None = None) -> Response:
-        if dict(action.fields).get("Paused") == "false" and not link_down.is_set():
-            link_down.set()
-            raise NotConnected(action.name)
-        return await reflect(action, timeout)
-
-    pbx.send = send  # type: ignore[method-assign]
     desk.call_finished(answered_call())
-    await asyncio.wait_for(link_down.wait(), 5)
+    await asyncio.wait_for(pbx.cut.wait(), patience(5))
     await stored(store, 1)  # kept: nothing ended it
     desk.resync_completed()  # the link is back and the PBX still shows the wrap-up pause
     await pbx.wait_unpaused()
@@ -174,20 +182,12 @@ async def test_a_wrapup_whose_end_found_the_pbx_unreachable_ends_at_the_next_res
 
 async def test_a_state_request_that_did_not_reach_the_pbx_leaves_the_wrapup_running(redis_client):
     store = TimerStore(redis_client, "test:")
-    handler = handler_in()
-    pbx = Pbx(handler)
-    desk = HandlerDesk(config(wrapup=0.3), pbx, {H1: handler}.get, timers=store)
-    desk.call_finished(answered_call())
+    _, pbx, desk = running_desk(store, 0.3)
     await pbx.wait_paused()
-    reflect = pbx.send
-
-    async def link_down(action: Action, timeout: float | None = None) -> Response:
-        raise NotConnected(action.name)
-
-    pbx.send = link_down  # type: ignore[method-assign]
+    pbx.unreachable = lambda action: True
     with pytest.raises(StateChangeFailed):
         await desk.request("h1", Wanted.NOT_READY, "meal")
-    pbx.send = reflect  # type: ignore[method-assign]
+    pbx.unreachable = lambda action: False
     await pbx.wait_unpaused()  # the wrap-up still ended
     await stored(store, 0)
     await desk.close()
@@ -195,10 +195,7 @@ async def test_a_state_request_that_did_not_reach_the_pbx_leaves_the_wrapup_runn
 
 async def test_ready_during_wrapup_removes_the_stored_timer(redis_client):
     store = TimerStore(redis_client, "test:")
-    handler = handler_in()
-    pbx = Pbx(handler)
-    desk = HandlerDesk(config(wrapup=30), pbx, {H1: handler}.get, timers=store)
-    desk.call_finished(answered_call())
+    _, pbx, desk = running_desk(store, 30)
     await pbx.wait_paused()
     await stored(store, 1)
     await desk.request("h1", Wanted.READY)
@@ -208,9 +205,7 @@ async def test_ready_during_wrapup_removes_the_stored_timer(redis_client):
 
 async def test_a_graceful_stop_keeps_the_timer_for_the_next_start(redis_client):
     store = TimerStore(redis_client, "test:")
-    handler = handler_in()
-    desk = HandlerDesk(config(wrapup=30), Pbx(handler), {H1: handler}.get, timers=store)
-    desk.call_finished(answered_call())
+    _, _, desk = running_desk(store, 30)
     await stored(store, 1)
     await desk.close()
     assert len(await store.load()) == 1

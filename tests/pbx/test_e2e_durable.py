@@ -28,6 +28,7 @@ from tests.pbx.harness import (
     write_config,
 )
 from tests.pbx.intake_server import intake_config, running_intake
+from tests.waiting import eventually, patience
 
 pytestmark = pytest.mark.pbx
 
@@ -57,7 +58,7 @@ async def test_intake_killed_during_wrapup_makes_the_handler_ready_on_time_after
         await wait_until(lambda: ready(intake, MEMBER), 5, "h1 ready")
         mark = len(ami.frames)
         run = sipp_dial("999", callers=["caller-1"], hangup_after=5.0)  # from the PBX answering the caller
-        paused = await ami.wait_event("QueueMemberPause", 30, mark, Interface=MEMBER, Paused="1")
+        paused = await ami.wait_event("QueueMemberPause", patience(30), mark, Interface=MEMBER, Paused="1")
         assert paused.get("PausedReason") == "wrap-up", paused
         # The wrap-up's end as the PBX saw it start; intake keeps its timer in Redis (written
         # before the pause was sent), which says the same within the pause's round trip.
@@ -71,7 +72,7 @@ async def test_intake_killed_during_wrapup_makes_the_handler_ready_on_time_after
             await asyncio.sleep(ends_at - killed_at + 1.0)
         await asyncio.to_thread(intake.start)
 
-        unpaused = await ami.wait_event("QueueMemberPause", WRAPUP_SECONDS + 20, mark, Interface=MEMBER, Paused="0")
+        unpaused = await ami.wait_event("QueueMemberPause", patience(WRAPUP_SECONDS + 20), mark, Interface=MEMBER, Paused="0")
         [timer] = kept
         assert timer["handler_id"] == "h1" and timer["reason"] == "wrap-up" and abs(timer["due"] - ends_at) < 2.0, (timer, paused)
         assert float(unpaused["Timestamp"]) >= timer["due"], ("made ready before the wrap-up ended", unpaused, timer)
@@ -147,10 +148,8 @@ async def test_a_101_handler_lent_by_an_intake_that_died_is_returned_by_the_next
     await ami.action("QueueAdd", Queue="emergency", Interface="PJSIP/handler-3", MemberName="h3", Penalty="5")
     start = len(ami.frames)
     async with running_intake(pbx, config) as server:
-        await ami.wait_event("QueueMemberRemoved", 15, start, Queue="emergency", Interface="PJSIP/handler-3")
+        await ami.wait_event("QueueMemberRemoved", patience(15), start, Queue="emergency", Interface="PJSIP/handler-3")
         await member_shows(ami, "PJSIP/handler-3", ("non-emergency",), "0")  # still at work on 101
-        deadline = time.monotonic() + 5  # the registry follows the PBX's QueueMemberRemoved
-        while server.steering.view()["active"]:
-            assert time.monotonic() < deadline, server.steering.view()
-            await asyncio.sleep(0.05)
+        # The registry follows the PBX's QueueMemberRemoved.
+        await eventually(lambda: not server.steering.view()["active"], 5, "no handler lent")
         assert ("recall", "queue-clear") in server.steering.decisions
