@@ -8,6 +8,9 @@ rules about where a message ends live here and nowhere else:
   its banner's line ending and split on ``\\n\\n`` instead);
 - TCP may cut the stream at any byte, inside a UTF-8 character or inside the terminator. Bytes are
   only decoded once a whole frame is in hand, so a cut never loses or mangles a character;
+- a frame with nothing in it (empty, or only blank lines) is dropped unparsed and counted in
+  :attr:`FrameReader.blank`, in C-level passes over the read: a flood of ``\r\n`` would otherwise
+  cost one parse per four bytes (measured: ~50-90 ms of loop time per 64 KiB read);
 - a frame larger than ``max_frame`` is dropped, recorded as :class:`FrameTooLarge`, and the reader
   skips to the next terminator: one runaway message (a huge ``Command`` output, garbage on the
   socket) must not cost the frames after it nor grow the buffer without bound.
@@ -19,6 +22,7 @@ The parser never raises into the read loop: errors are recorded and handed out b
 from __future__ import annotations
 
 from collections.abc import Collection
+from itertools import compress
 
 from telephony.errors import FrameTooLarge
 from telephony.frames import TERMINATOR, Frame, parse_frame
@@ -31,8 +35,8 @@ DEFAULT_MAX_FRAME = 64 * 1024
 class FrameReader:
     """Incremental AMI splitter. Feed it whatever ``read()`` returned; get back whole frames."""
 
-    __slots__ = ("max_frame", "version", "oversized", "passed_over", "_wanted", "_buf", "_term", "_awaiting_banner",
-                 "_skipping", "_errors")
+    __slots__ = ("max_frame", "version", "oversized", "passed_over", "blank", "parsed", "_wanted", "_buf", "_term",
+                 "_awaiting_banner", "_skipping", "_errors")
 
     def __init__(self, max_frame: int = DEFAULT_MAX_FRAME, *, expect_banner: bool = True,
                  wanted: Collection[str] | None = None) -> None:
@@ -42,6 +46,10 @@ class FrameReader:
         self.oversized = 0
         self.passed_over = 0
         """Events not in ``wanted``, dropped unparsed."""
+        self.blank = 0
+        """Frames with nothing in them (empty or whitespace only), dropped unparsed."""
+        self.parsed = 0
+        """Frames handed to the parser: the reader's work, which nothing but content should cost."""
         # Asterisk sends every channel's life in events (Newstate, VarSet, DialBegin, Bridge*,
         # MusicOnHold*...): about 30 frames per queued call, of which intake reads 12. Parsing
         # is most of a frame's cost, so an event whose name is not wanted is dropped on its name.
@@ -75,6 +83,13 @@ class FrameReader:
             return []
         parts = buf.split(term)
         self._keep(parts.pop())
+        count = len(parts)
+        # bytes.strip returns the frame itself (no copy) unless it starts or ends with whitespace.
+        parts = list(compress(parts, map(bytes.strip, parts)))
+        if len(parts) != count:
+            self.blank += count - len(parts)
+            if not parts:
+                return []
         limit = self.max_frame
         # One C-level pass decides whether the per-part size check is needed at all: it almost
         # never is, and this is the hot path.
@@ -85,6 +100,7 @@ class FrameReader:
             parts = [part for part in parts if len(part) <= limit]
         if self._wanted is not None:
             parts = self._drop_unwanted(parts)
+        self.parsed += len(parts)
         return [frame for frame in map(parse_frame, parts) if frame or frame.bad_lines]
 
     def take_errors(self) -> list[FrameTooLarge]:
