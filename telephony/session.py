@@ -66,6 +66,7 @@ class SessionCounters:
     bad_lines: int = 0  # lines that were not "Key: Value" inside otherwise usable frames
     bad_timestamps: int = 0  # Timestamps not believed (not a time, or beyond the clock skew): the estimate used
     blank_frames: int = 0  # frames with nothing in them, dropped unparsed
+    garbled_frames: int = 0  # frames of text without a single "Key: Value" field, dropped unparsed
 
 
 WANTED_EVENTS = frozenset({*TRANSLATORS, "FullyBooted"})
@@ -368,10 +369,11 @@ class AmiSession:
     def _on_data(self, data: bytes) -> None:
         """Everything one read brought: frames dispatched in order, the rest counted."""
         framer = self._framer
-        passed_over, blank = framer.passed_over, framer.blank
+        passed_over, blank, garbled = framer.passed_over, framer.blank, framer.garbled
         for frame in framer.feed(data):
             self._dispatch(frame)
         self._counters.blank_frames += framer.blank - blank
+        self._counters.garbled_frames += framer.garbled - garbled
         if framer.passed_over != passed_over:
             # Counted as the frames and events they are, and as events we do not interpret.
             dropped = framer.passed_over - passed_over
