@@ -369,3 +369,14 @@ async def test_every_answered_failed_or_timed_out_action_leaves_nothing_pending(
     with contextlib.suppress(ActionFailed, ActionTimeout):
         await session.send(actions.originate("PJSIP/handler-1", "callback", "07700900123"), timeout=0.1)
     assert session.pending_actions == 0
+
+
+async def test_a_flood_of_blank_and_junk_frames_is_counted_and_the_next_event_still_arrives(session: AmiSession, peer: AmiPeer,
+                                                                                          recorder: Recorder) -> None:
+    before = session.counters
+    peer.emit(b"\r\n\r\n" * 16384 + b"junk\r\n\r\n" * 100)  # 64 KiB of nothing, then junk
+    peer.emit(s.QUEUE_CALLER_JOIN)
+    await recorder.wait(lambda: recorder.count(CallQueued) == 1)
+    after = session.counters
+    assert (after.blank_frames, after.garbled_frames) == (16384, 100)
+    assert after.frames - before.frames == 1 and after.bad_lines == 0 and session.connected
