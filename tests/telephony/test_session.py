@@ -350,7 +350,7 @@ async def test_an_action_refused_before_it_is_sent_leaves_nothing_pending(sessio
 async def test_an_action_whose_caller_gives_up_leaves_nothing_pending(session: AmiSession, peer: AmiPeer) -> None:
     peer.handlers["QueueAdd"] = lambda frame: None  # never answered
     waiting = asyncio.create_task(session.send(actions.queue_add("999", "PJSIP/handler-1"), timeout=30))
-    await peer.wait_for(lambda: bool(peer.actions("QueueAdd")))
+    await peer.wait_for(lambda: bool(peer.actions("QueueAdd")), patience(2))
     assert session.pending_actions == 1
     waiting.cancel()  # e.g. the HTTP request behind it was dropped
     with pytest.raises(asyncio.CancelledError):
