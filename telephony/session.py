@@ -351,17 +351,17 @@ class AmiSession:
         return pending
 
     async def _request(self, action: Action, timeout: float | None = None, on_item: Callable[[Frame], None] | None = None) -> Response:
-        pending = self._submit(action, on_item)
         timeout = self._action_timeout if timeout is None else timeout
         try:
+            pending = self._submit(action, on_item)
             return await asyncio.wait_for(pending.future, timeout)
         except TimeoutError:
             self._counters.actions_timed_out += 1
             self._log.warning("ami action timed out", action=action.name, action_id=action.action_id, timeout_s=timeout)
             raise ActionTimeout(action.name, action.action_id, timeout) from None
         finally:
-            # Answered entries are gone already; a timed-out or abandoned one (its caller was
-            # cancelled) goes now: a late answer is then unsolicited, and the book stays bounded.
+            # Answered entries are gone already; one whose write raised, timed out or was abandoned
+            # (its caller cancelled) goes now: a late answer is then unsolicited, the book bounded.
             self._pending.forget(action.action_id)
 
     # --- incoming frames -------------------------------------------------------------------
