@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict
 from intake.calls import Call, CallState
 from intake.handlers import Handler
 from screenpop.models import ContactRecord, is_history_number
-from intake.metrics import LONG_WAIT_SECONDS, Disposition, Settlement, local_day
+from intake.metrics import LONG_WAIT_SECONDS, UNDATED, Disposition, Settlement, local_day
 
 RETENTION_SECONDS = 400 * 86_400
 
@@ -81,7 +81,10 @@ class CallJournal:
 
     def stage(self, pipe: Any, record: JournalRecord) -> None:
         """Add the commands that append ``record`` to ``pipe`` (a writer batches many records)."""
-        key = self.key(local_day(record.queued_at))
+        day = local_day(record.queued_at)
+        if day == UNDATED:  # a journal is read by day: a record no day holds is refused, not filed apart
+            raise ValueError(f"call {record.call_id}: queue entry {record.queued_at!r} is in no day")
+        key = self.key(day)
         pipe.zadd(key, {record.model_dump_json(): record.queued_at})
         pipe.expire(key, RETENTION_SECONDS)
 

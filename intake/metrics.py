@@ -8,10 +8,16 @@ events show it (the Home Office measures from the caller's dial, in buckets <10 
 
 Answer times are kept in 0.1 s bins so that the mean and 90th percentile stay exact to a tenth
 of a second at any volume, in constant memory.
+
+Times come checked from the AMI edge (telephony.translate, telephony.timing); still, a figure
+that cannot be placed (a time that is not finite, a wait longer than a day) is left out of the
+structure it cannot go in rather than raise: the report is read by the wallboard on every tick,
+and one odd call must not cost the control room its figures.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
@@ -22,6 +28,10 @@ from intake.calls import Call, CallState
 
 BIN = 0.1
 LONG_WAIT_SECONDS = 120.0
+PLAUSIBLE_WAIT_SECONDS = 86_400.0
+"""A longer "wait" is a clock fault, not a wait: counted as answered, left out of answer times."""
+UNDATED = "undated"
+"""The day of a time no calendar can show."""
 
 
 @dataclass(slots=True)
@@ -31,6 +41,8 @@ class AnswerTimes:
     total: float = 0.0
 
     def add(self, seconds: float) -> None:
+        if not 0.0 <= seconds <= PLAUSIBLE_WAIT_SECONDS:  # NaN fails too
+            return
         self.bins[int(seconds / BIN)] += 1
         self.count += 1
         self.total += seconds
@@ -69,6 +81,8 @@ class RollingWindow:
     _buckets: deque[list[int]] = field(default_factory=deque)  # [bucket index, settled, within]
 
     def add(self, at: float, within: bool) -> None:
+        if not math.isfinite(at):
+            return  # no bucket holds it
         index = int(at // self.step)
         self._prune(at)  # also when nobody reads the window: memory stays bounded
         last = self._buckets[-1] if self._buckets else None
@@ -92,13 +106,18 @@ class RollingWindow:
         return _share(*self.counts(now))
 
     def _prune(self, now: float) -> None:
+        if not math.isfinite(now):
+            return
         oldest = int((now - self.seconds) // self.step)
         while self._buckets and self._buckets[0][0] <= oldest:
             self._buckets.popleft()
 
 
 def local_day(at: float) -> str:
-    return time.strftime("%Y-%m-%d", time.localtime(at))
+    try:
+        return time.strftime("%Y-%m-%d", time.localtime(at))
+    except (OverflowError, ValueError, OSError):  # NaN, infinities, beyond the platform's time_t
+        return UNDATED
 
 
 @dataclass(slots=True)
@@ -112,8 +131,11 @@ class DayTally:
     within: int = 0
 
     def add(self, at: float, within: bool) -> None:
-        if self.day_of(at) != self.day:
-            self.day, self.settled, self.within = self.day_of(at), 0, 0
+        day = self.day_of(at)
+        if day == UNDATED:
+            return  # not today's, nor any day's: it must not start a new "today"
+        if day != self.day:
+            self.day, self.settled, self.within = day, 0, 0
         self.settled += 1
         self.within += within
 
@@ -201,7 +223,7 @@ class Figures:
         return self.answered + self.abandoned + self.left_other
 
     def report(self, waiting: list[Call], now: float) -> dict[str, Any]:
-        longest = max((c.waited(now) for c in waiting), default=0.0)
+        longest = max((w for c in waiting if math.isfinite(w := c.waited(now))), default=0.0)
         return {
             "target_seconds": self.target_seconds,
             "waiting": len(waiting),

@@ -138,7 +138,7 @@ class IntakeServer:
             config.ami.host, config.ami.port, config.ami.username, secrets["ami.secret"],
             ping_interval=config.ami.ping_interval, ping_timeout=config.ami.ping_timeout,
             action_timeout=config.ami.action_timeout, backoff_initial=config.ami.reconnect_initial,
-            backoff_max=config.ami.reconnect_max, on_event=self.on_event,
+            backoff_max=config.ami.reconnect_max, max_clock_skew=config.ami.max_clock_skew_seconds, on_event=self.on_event,
         )
         self.desk = HandlerDesk(config, self.session, self.registry.handlers.get, resync=self.session.resync,
                                 timers=TimerStore(redis, config.redis.key_prefix))
