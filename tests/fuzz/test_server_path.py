@@ -160,6 +160,7 @@ async def check_day_over(rig: Rig) -> None:
     assert rig.server.pops._pending == {}
     assert len(rig.server.pops.unrecorded) == 0
     assert len(rig.server.writes) == 0
+    assert (rig.server.writes.dropped, await rig.redis.lrange(rig.server.writes.dead_letters, 0, 2)) == (0, [])
     for handler_id, stream in rig.server.hub._streams.items():
         # A call-back offer stays until someone files its outcome: that is not a call left over.
         assert [k for k in stream.active if not k.startswith("callback:")] == [], handler_id
