@@ -469,7 +469,7 @@ class Registry:
         for call in [c for c in self.calls.values() if c.state.waiting]:
             for member in sorted(call.ringing - snap.touched_members):
                 seen = snap.members.get(member, {}).get(call.queue)
-                if seen is None or seen.device not in _RINGING:
+                if seen is None or seen.device not in _MAY_RING:
                     self._stop_ringing(call, member, "rang-out", notices)
             if not call.ringing and call.state is CallState.RINGING:
                 self._step(call, Step.RANG_OUT, e.at, notices)
@@ -508,7 +508,8 @@ class Registry:
         return None
 
 
-_RINGING = (ev.MemberDevice.RINGING, ev.MemberDevice.RINGINUSE)
+# A member's phone may be ringing (UNKNOWN: a Local member with no state interface cannot tell).
+_MAY_RING = (ev.MemberDevice.RINGING, ev.MemberDevice.RINGINUSE, ev.MemberDevice.UNKNOWN)
 _SNAPSHOT_ITEMS = (ev.SnapshotStarted, ev.WaitingCallSeen, ev.MemberSeen, ev.ChannelSeen, ev.SnapshotCompleted)
 
 _DISPATCH: dict[type, Any] = {
