@@ -220,3 +220,23 @@ async def until(check: Callable[[], object]) -> None:
     async with asyncio.timeout(10):
         while not check():
             await asyncio.sleep(0.02)
+
+
+async def test_a_consumer_of_the_calls_news_that_raises_costs_no_other_consumer_the_news(redis_client: Any):
+    # The pops raise on every notice (as composing a pop for a value nobody foresaw once did): the
+    # call is still journalled and filed in the caller's history, and /healthz names the pops.
+    async with serving(redis_client) as served:
+        server, http, sim = served.server, served.http, served.sim
+        fault = Fault(server.pops, "handle", ValueError("no label for this close reason"))
+        call_id = sim.place_call("emergency", "07700900131", "Unlucky Caller")
+        await until(lambda: call_id in server.registry.calls)
+        sim.hangup_caller(call_id)
+        await until(lambda: call_id not in server.registry.calls)
+        await asyncio.wait_for(server.writes.flush(), 10)
+        [record] = [r for r in await server.journal.day(date.fromtimestamp(server.pbx_now())) if r.call_id == call_id]
+        assert record.settled == "abandoned"
+        assert [r.call_id for r in (await server.history.lookup("07700900131", time.time())).recent] == [call_id]
+        sick = (await http.get("/healthz")).json()
+        assert sick["degraded"] == ["pops"] and sick["tasks"]["pops"]["last_error"] == "ValueError: no label for this close reason"
+        assert fault.hits >= 2
+        fault.heal()
