@@ -78,18 +78,17 @@ async def peer() -> AsyncIterator[AmiPeer]:
         yield p
 
 
-_STARTED = time.time()
-
-
-def samples_era() -> float:
-    """A local clock running from the samples' own time (November 2023), so that their
-    Timestamps are as believable to the session as a live PBX's are."""
-    return float(s.TS) + (time.time() - _STARTED)
+def samples_era() -> Callable[[], float]:
+    """A local clock that starts now at the samples' own time (November 2023), so that their
+    Timestamps are as believable to the session as a live PBX's are, however late in a long run
+    the test comes."""
+    started = time.time()
+    return lambda: float(s.TS) + (time.time() - started)
 
 
 def make_session(peer: AmiPeer, recorder: Recorder, **overrides: object) -> AmiSession:
     options: dict[str, object] = dict(ping_interval=5.0, ping_timeout=0.2, action_timeout=0.5, backoff_initial=0.01, backoff_max=0.05,
-                                      local_clock=samples_era)
+                                      local_clock=samples_era())
     options.update(overrides)
     return AmiSession("127.0.0.1", peer.port, "intake", "s3cret", on_event=recorder, **options)  # type: ignore[arg-type]
 
