@@ -24,8 +24,9 @@ from intake.errors import StateChangeFailed
 from intake.handlers import Handler, HandlerState
 from telephony import actions
 from telephony.actions import Action, Response
-from telephony.errors import ActionError, ActionFailed
+from telephony.errors import ActionError, ActionFailed, RefusedValue
 from telephony.events import MemberState
+from telephony.values import PAUSE_REASON
 
 log = structlog.get_logger("intake.handler_actions")
 
@@ -109,7 +110,10 @@ class HandlerDesk:
         handler = self._by_id[handler_id]
         seen = self.handlers(handler.member)
         lent = frozenset(q for q in (seen.memberships if seen else {}) if self.config.line_of(q) is not None)
-        todo = plan(wanted, reason or "not ready", handler, seen.memberships if seen else {}, lent)
+        try:
+            todo = plan(wanted, reason or "not ready", handler, seen.memberships if seen else {}, lent)
+        except RefusedValue as exc:  # the REST API and the config check reasons first: a bug if seen
+            raise StateChangeFailed(handler_id, wanted.value, f"intake would not send it: {exc}", refused=True) from None
         self._cancel_wrapup(handler_id)  # the handler's own choice ends any wrap-up timer
         await self._send_all(handler_id, wanted.value, todo)
         log.info("handler_state_requested", handler_id=handler_id, wanted=wanted.value, reason=reason, actions=len(todo))
@@ -126,9 +130,10 @@ class HandlerDesk:
         for q, s in sorted(lost.items()):
             # A wrap-up pause is intake's own timer for a call the restart ended: back ready.
             paused = s.paused and s.paused_reason != self.config.wrapup_reason
+            # A reason set at the PBX by other means may break our rule: paused all the same, without it.
+            reason = s.paused_reason if paused and not PAUSE_REASON.problem(s.paused_reason) else None
             if q in handler.queues:
-                todo.append(actions.queue_add(q, member, member_name=handler.id, paused=paused or None,
-                                              reason=s.paused_reason if paused and s.paused_reason else None))
+                todo.append(actions.queue_add(q, member, member_name=handler.id, paused=paused or None, reason=reason))
         if not todo:
             return None
         self._cancel_wrapup(handler.id)
@@ -172,6 +177,8 @@ class HandlerDesk:
                                          [actions.queue_pause(wrap.member, False, q) for q in sorted(handler.memberships)])
             except StateChangeFailed as exc:
                 log.warning("wrapup_failed", detail=exc.detail)
+            except RefusedValue as exc:  # a queue the PBX named that we may not name back
+                log.error("wrapup_refused", action=exc.action, field=exc.field, why=exc.why)
             finally:
                 if self._timers.get(wrap.handler_id) is asyncio.current_task():
                     del self._timers[wrap.handler_id]
