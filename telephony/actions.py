@@ -28,7 +28,7 @@ _PREFIX = f"intake-{secrets.token_hex(3)}-"
 _counter = itertools.count(1)
 _REDACTED = ("Secret",)
 
-_QUEUE_MEMBER = {"Queue": v.QUEUE, "Interface": v.INTERFACE}
+_QUEUE_MEMBER: dict[str, v.Kind] = {"Queue": v.QUEUE, "Interface": v.INTERFACE}
 FIELDS: dict[str, dict[str, v.Kind]] = {
     "Login": {"Username": v.LOGIN_NAME, "Secret": v.SECRET, "Events": v.EVENT_MASK},
     "Logoff": {},

@@ -4,9 +4,8 @@ hears nothing of it; one that meets it reaches the PBX exactly as typed."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets as token_source
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -16,15 +15,10 @@ from intake.demo import demo_config
 from intake.handlers import HandlerState
 from intake.server import IntakeServer
 from telephony.simulator import SimConfig, SimulatedPbx
+from tests.routing.test_callback_desk import until
 from tests.serving import running_server
 
 H1 = "PJSIP/handler-1"
-
-
-async def until(check: Callable[[], object], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.02)
 
 
 @pytest.fixture
