@@ -79,7 +79,7 @@ def _token_ref(value: str) -> SecretRef:
 class AmiConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(5038, ge=1, le=65535)
-    username: str = Field("intake", min_length=1)
+    username: Annotated[str, sendable(values.LOGIN_NAME)] = "intake"
     secret: str = Field(..., description="env:NAME or file:PATH; never inline")
     ping_interval: Seconds = 5.0
     ping_timeout: Seconds = 3.0

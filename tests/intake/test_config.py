@@ -124,14 +124,14 @@ def test_wrapup_seconds_and_reason_are_checked(wrapup, reason, problem):
 
 
 def test_values_the_config_sends_to_the_pbx_meet_the_actions_rules():
-    raw = {"ami": {"secret": "env:X"}, "wrapup_reason": "wrap-up: 15 s",  # ':' is fine in a value
+    raw = {"ami": {"secret": "env:X", "username": "in take"}, "wrapup_reason": "wrap-up: 15 s",  # ':' is fine in a value
            "lines": [{"name": "999", "target_seconds": 12, "queues": ["emergency", "999,x"]}],
            "handlers": [{"id": "h1", "name": "A", "member": "PJSIP/h1&PJSIP/h2", "queues": ["emergency"], "token": "env:T"}],
            "routing": {"callback": {"exten": "{number}@trunk"}}}
     with pytest.raises(ConfigError) as caught:
         config.parse(raw)
     said = {p.path: p.message for p in caught.value.problems}
-    assert set(said) == {"lines[0].queues[1]", "handlers[0].member", "routing.callback.exten"}, said
+    assert set(said) == {"ami.username", "lines[0].queues[1]", "handlers[0].member", "routing.callback.exten"}, said
     assert said["handlers[0].member"].startswith("contains '&': Dial() would ring each side of it")
     assert said["lines[0].queues[1]"].startswith("contains ','")
     assert said["routing.callback.exten"].startswith("makes extensions that cannot be sent: '+447700900000@trunk' is not an extension")
