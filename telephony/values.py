@@ -19,7 +19,8 @@ Why these rules (Asterisk 22, seen on the test PBX and in app_queue):
   reason ``lunch: 30 min`` comes back intact in QueueMemberPause): allowed.
 - A pause reason is kept in an 80-byte buffer: a longer one is cut to 79 bytes, and a cut through
   a UTF-8 character makes Asterisk drop the QueueMemberPause event altogether (it cannot build
-  its JSON), so intake would never learn of the pause. The same 80 bytes bound an interface, a
+  its JSON), so intake would never learn of the pause, and writes the broken byte into queue_log
+  (where a reason with ``|`` also makes extra fields: both seen on the test PBX). The same 80 bytes bound an interface, a
   member name, a context and an extension. A leading space is dropped by the AMI parser, so a
   reason with one would not match itself when the PBX reports it back.
 """
