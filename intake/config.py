@@ -104,6 +104,9 @@ class RedisConfig(_Section):
     # reports others') has it read again. Held at most this long: the 24 h / 30 day counts and
     # markers' expiry are as of the lookup. 0 = look up only when the phone rings.
     history_held_seconds: float = Field(60.0, ge=0, le=600)
+    # Records still held for Redis when the server stops (Redis away) are kept in this local file
+    # and written by the next start-up; empty: they are only logged, one line each.
+    unwritten_spool: str = ""
 
     @field_validator("url")
     @classmethod

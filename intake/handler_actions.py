@@ -20,7 +20,7 @@ import structlog
 
 from intake.calls import Call
 from intake.config import HandlerConfig, IntakeConfig
-from intake.errors import StateChangeFailed
+from intake.errors import StateChangeFailed, StaticMembership
 from intake.handlers import Handler, HandlerState
 from telephony import actions
 from telephony.actions import Action, Response
@@ -61,6 +61,30 @@ def plan(wanted: Wanted, reason: str, handler: HandlerConfig, memberships: Mappi
             + [actions.queue_pause(m, True, q, reason) for q in joined])
 
 
+def fixed_in(wanted: Wanted, handler: HandlerConfig, memberships: Mapping[str, MemberState],
+             lent: frozenset[str] = frozenset()) -> list[str]:
+    """The queues ``wanted`` would have to take the handler out of although the PBX's own
+    configuration holds them there (queues.conf ``member =>``): Asterisk refuses to remove such a
+    member, so a log-out is refused before anything is sent (a half logged-out handler would still
+    ring for 999 calls)."""
+    if wanted is not Wanted.LOGGED_OUT:
+        return []
+    return sorted(q for q, s in memberships.items() if s.fixed and (q in handler.queues or q in lent))
+
+
+MEMBERSHIP_ACTIONS = frozenset({"QueueAdd", "QueueRemove", "QueuePause"})
+
+
+def contradicts_picture(action: Action) -> bool:
+    """Whether the PBX refusing ``action`` says our picture of the queues is not the PBX's.
+
+    :func:`plan` only asks what the picture says will work: add where the member is not, pause or
+    remove where it is. So any refusal of one of these (Asterisk's "Interface not found", "Not
+    there", "Already there", "No such queue" alike) means the queues changed behind our back. The
+    rule needs no error text: the refusal is the evidence."""
+    return action.name in MEMBERSHIP_ACTIONS
+
+
 @dataclass(frozen=True, slots=True)
 class WrapUp:
     handler_id: str
@@ -97,11 +121,14 @@ class Sender(Protocol):
 class HandlerDesk:
     """Carries out handlers' state requests and wrap-ups against the PBX."""
 
-    def __init__(self, config: IntakeConfig, sender: Sender, handlers: Callable[[str], Handler | None]) -> None:
-        """``handlers(member)`` gives the registry's view of a member (None if unknown)."""
+    def __init__(self, config: IntakeConfig, sender: Sender, handlers: Callable[[str], Handler | None],
+                 resync: Callable[[str], object] | None = None) -> None:
+        """``handlers(member)`` gives the registry's view of a member (None if unknown);
+        ``resync(reason)`` asks for the PBX's picture again when an answer contradicts it."""
         self.config = config
         self.sender = sender
         self.handlers = handlers
+        self.resync = resync
         self._by_id = {h.id: h for h in config.handlers}
         self._timers: dict[str, asyncio.Task[None]] = {}
 
@@ -110,6 +137,10 @@ class HandlerDesk:
         handler = self._by_id[handler_id]
         seen = self.handlers(handler.member)
         lent = frozenset(q for q in (seen.memberships if seen else {}) if self.config.line_of(q) is not None)
+        fixed = fixed_in(wanted, handler, seen.memberships if seen else {}, lent)
+        if fixed:
+            log.warning("handler_state_refused_static_member", handler_id=handler_id, wanted=wanted.value, queues=fixed)
+            raise StaticMembership(handler_id, wanted.value, handler.member, fixed)
         try:
             todo = plan(wanted, reason or "not ready", handler, seen.memberships if seen else {}, lent)
         except RefusedValue as exc:  # the REST API and the config check reasons first: a bug if seen
@@ -122,17 +153,25 @@ class HandlerDesk:
     def restore(self, member: str, lost: Mapping[str, MemberState]) -> asyncio.Task[None] | None:
         """Put a configured handler back in the queues a PBX restart dropped them from, paused
         or not and with the reason they had: membership lives in intake (queues.conf:
-        persistentmembers = no), so a restart must not silently log every handler out."""
+        persistentmembers = no), so a restart must not silently log every handler out. A static
+        member the restart left in its queue but unpaused is paused again with its reason."""
         handler = next((h for h in self.config.handlers if h.member == member), None)
         if handler is None:
             return None
+        seen = self.handlers(member)
+        present = seen.memberships if seen is not None else {}
         todo = []
         for q, s in sorted(lost.items()):
             # A wrap-up pause is intake's own timer for a call the restart ended: back ready.
             paused = s.paused and s.paused_reason != self.config.wrapup_reason
             # A reason set at the PBX by other means may break our rule: paused all the same, without it.
             reason = s.paused_reason if paused and not PAUSE_REASON.problem(s.paused_reason) else None
-            if q in handler.queues:
+            if q not in handler.queues:
+                continue
+            if q in present:  # a static member, back unpaused: a break must not ring 999 calls
+                if paused:
+                    todo.append(actions.queue_pause(member, True, q, reason))
+            else:
                 todo.append(actions.queue_add(q, member, member_name=handler.id, paused=paused or None, reason=reason))
         if not todo:
             return None
@@ -188,6 +227,10 @@ class HandlerDesk:
             try:
                 await self.sender.send(action)
             except ActionFailed as exc:
-                raise StateChangeFailed(handler_id, wanted, f"the PBX refused {action.name}: {exc.message}", refused=True) from None
+                detail = f"the PBX refused {action.name}: {exc.message}"
+                if contradicts_picture(action) and self.resync is not None:
+                    self.resync(f"{action.name} refused for {handler_id}: {exc.message}")
+                    detail += " (intake's picture of the queues was out of date and is being read again: try again)"
+                raise StateChangeFailed(handler_id, wanted, detail, refused=True) from None
             except ActionError as exc:
                 raise StateChangeFailed(handler_id, wanted, f"the PBX could not be reached ({exc})", refused=False) from None

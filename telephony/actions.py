@@ -35,6 +35,7 @@ FIELDS: dict[str, dict[str, v.Kind]] = {
     "Ping": {},
     "QueueStatus": {"Queue": v.QUEUE},
     "CoreShowChannels": {},
+    "ListCommands": {},  # check-config --pbx: which actions this AMI user may send
     "QueueAdd": {**_QUEUE_MEMBER, "MemberName": v.MEMBER_NAME, "Penalty": v.PENALTY, "Paused": v.FLAG,
                  "Reason": v.PAUSE_REASON, "StateInterface": v.INTERFACE},
     "QueueRemove": _QUEUE_MEMBER,

@@ -10,7 +10,8 @@ I/O and timing. Per connection it runs three tasks and stops them together on th
   half-open (the PBX vanished without a FIN): close it and reconnect;
 - *resync*: after every login and every FullyBooted, emit PbxLinkUp and the PBX's own picture
   (QueueStatus + CoreShowChannels) between SnapshotStarted and SnapshotCompleted, because Asterisk
-  keeps nothing for a client that was away.
+  keeps nothing for a client that was away; and again whenever :meth:`AmiSession.resync` asks
+  (the consumer's picture is in doubt: a queue reload, an answer that contradicts it).
 
 Actions are never queued across reconnects: without a session ``send`` raises NotConnected, and
 an action cut off by a drop raises ActionInterrupted. Whether to retry is the caller's decision
@@ -134,10 +135,12 @@ class AmiSession:
     def pbx_now(self) -> float:
         return self._clock.now()
 
-    def start(self) -> None:
-        if self._task is None:
+    def start(self) -> asyncio.Task[None]:
+        """Follow the PBX (again, should the session's loop itself have failed); returns its task."""
+        if self._task is None or self._task.done():
             self._stopping = False
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"ami {self.host}:{self.port}")
+        return self._task
 
     async def stop(self) -> None:
         if self._task is None:
@@ -151,6 +154,17 @@ class AmiSession:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
+
+    def resync(self, reason: str) -> bool:
+        """Ask the PBX for its whole picture again on this connection (a Reload of its queues, an
+        action answer that contradicts what we believe). Requests made while one is due or under
+        way share the next one. False when there is no logged-in link: the next login resyncs."""
+        if not self._logged_in:
+            return False
+        if not self._resync_wanted.is_set():
+            self._log.info("ami resync requested", reason=reason)
+            self._resync_wanted.set()
+        return True
 
     async def send(self, action: Action, timeout: float | None = None) -> Response:
         """Send one action and wait for its answer (its whole list, for list actions).

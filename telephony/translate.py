@@ -34,6 +34,7 @@ from telephony.events import (
     MemberLeft,
     MemberSeen,
     MemberState,
+    ModuleReloaded,
     OriginateFinished,
     WaitingCallSeen,
 )
@@ -151,6 +152,7 @@ def _member_state(frame: Frame, at: float, member_key: str, name_key: str) -> Me
         paused_reason=frame.get("PausedReason", ""),
         in_call=_flag(frame, "InCall"),
         penalty=_int(frame, "Penalty"),
+        membership=frame.get("Membership", "dynamic"),
     )
 
 
@@ -271,6 +273,10 @@ def _member_removed(f: Frame, at: float) -> MemberLeft:
     return MemberLeft(at=at, queue=f["Queue"], member=f["Interface"])
 
 
+def _module_reloaded(f: Frame, at: float) -> ModuleReloaded:
+    return ModuleReloaded(at=at, module=_text(f, "Module"), status=f.get("Status", ""))
+
+
 def _queue_member(f: Frame, at: float) -> MemberSeen:
     return MemberSeen(at=at, state=_member_state(f, at, "Location", "Name"))
 
@@ -321,6 +327,9 @@ TRANSLATORS: dict[str, Translator] = {
     "QueueMemberPause": _member_changed,
     "QueueMemberPenalty": _member_changed,
     "QueueMemberRemoved": _member_removed,
+    # A module read its configuration again (loader.c: Reload, and Load after an unload).
+    "Reload": _module_reloaded,
+    "Load": _module_reloaded,
     # Response-list items of the resync (QueueStatus, CoreShowChannels).
     "QueueMember": _queue_member,
     "QueueEntry": _queue_entry,

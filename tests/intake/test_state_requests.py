@@ -15,8 +15,8 @@ from intake.demo import demo_config
 from intake.handlers import HandlerState
 from intake.server import IntakeServer
 from telephony.simulator import SimConfig, SimulatedPbx
-from tests.routing.test_callback_desk import until
 from tests.serving import running_server
+from tests.waiting import eventually
 
 H1 = "PJSIP/handler-1"
 
@@ -51,7 +51,7 @@ def pauses(sim: SimulatedPbx) -> list[tuple[str, ...]]:
 async def test_a_reason_breaking_the_rule_is_a_422_naming_reason_and_nothing_reaches_the_pbx(desk, reason: str, says: str):
     sim, server, http = desk
     assert (await http.post("/api/me/state", json={"state": "ready"})).status_code == 200
-    await until(lambda: (h := server.registry.handlers.get(H1)) is not None and len(h.memberships) == 2)
+    await eventually(lambda: (h := server.registry.handlers.get(H1)) is not None and len(h.memberships) == 2, 10)
 
     r = await http.post("/api/me/state", json={"state": "not-ready", "reason": reason})
     assert r.status_code == 422 and r.json()["detail"].startswith(says), r.text
@@ -60,5 +60,5 @@ async def test_a_reason_breaking_the_rule_is_a_422_naming_reason_and_nothing_rea
     # is in the PBX's record: the refused reason never left.
     r = await http.post("/api/me/state", json={"state": "not-ready", "reason": "lunch: 30 min"})
     assert r.status_code == 200, r.text
-    await until(lambda: server.registry.handlers[H1].state(server.config.wrapup_reason) == (HandlerState.NOT_READY, "lunch: 30 min"))
+    await eventually(lambda: server.registry.handlers[H1].state(server.config.wrapup_reason) == (HandlerState.NOT_READY, "lunch: 30 min"), 10)
     assert set(pauses(sim)) == {("lunch: 30 min",)}

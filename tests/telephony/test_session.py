@@ -12,6 +12,7 @@ from telephony.events import (
     ChannelSeen,
     DomainEvent,
     MemberSeen,
+    ModuleReloaded,
     PbxLinkDown,
     PbxLinkUp,
     SnapshotCompleted,
@@ -23,6 +24,7 @@ from telephony.session import AmiSession
 
 from . import samples as s
 from .ami_peer import AmiPeer
+from tests.waiting import patience
 
 SNAPSHOT = [PbxLinkUp, SnapshotStarted, MemberSeen, WaitingCallSeen, ChannelSeen, SnapshotCompleted]
 
@@ -53,7 +55,7 @@ class Recorder:
                 self._changed.clear()
                 await self._changed.wait()
 
-        await asyncio.wait_for(until(), timeout)
+        await asyncio.wait_for(until(), patience(timeout))
 
 
 class MaxRng:
@@ -271,3 +273,39 @@ async def test_a_pbx_still_starting_defers_the_resync_to_its_fully_booted_instea
             assert peer.connections == 1
         finally:
             await session.stop()
+
+
+async def test_a_queue_reload_is_followed_by_the_pbx_picture_again_when_the_consumer_asks(peer: AmiPeer, recorder: Recorder) -> None:
+    # The picture changed at the PBX with no member event (a reload of queues.conf): the consumer
+    # learns it from the snapshot it asks for on the Reload.
+    session = make_session(peer, lambda e: (recorder(e), isinstance(e, ModuleReloaded) and e.queues_reloaded
+                                            and session.resync("reload")))  # type: ignore[arg-type]
+    session.start()
+    try:
+        await recorder.wait(lambda: SnapshotCompleted in recorder.kinds())
+        peer.queue_status = [s.QUEUE_PARAMS, {**s.QUEUE_MEMBER, "Location": "PJSIP/handler-2"}]
+        peer.emit({**s.RELOAD, "Module": "res_pjsip.so"})  # not the queues: nothing to read again
+        peer.emit(s.RELOAD)
+        await recorder.wait(lambda: recorder.count(SnapshotCompleted) == 2)
+        assert recorder.kinds() == [*SNAPSHOT, ModuleReloaded, ModuleReloaded, PbxLinkUp, SnapshotStarted, MemberSeen,
+                                    ChannelSeen, SnapshotCompleted]
+        (seen,) = [e for e in recorder.events[len(SNAPSHOT):] if isinstance(e, MemberSeen)]
+        assert seen.state.member == "PJSIP/handler-2"
+        assert sum(f.get("Action") == "QueueStatus" for f in peer.received) == 2 and peer.logins == 1
+    finally:
+        await session.stop()
+
+
+async def test_resync_requests_made_together_share_one_snapshot_and_none_is_made_without_a_link(peer: AmiPeer, recorder: Recorder) -> None:
+    session = make_session(peer, recorder)
+    assert session.resync("before login") is False
+    session.start()
+    try:
+        await recorder.wait(lambda: SnapshotCompleted in recorder.kinds())
+        assert session.resync("QueuePause refused") and session.resync("QueueRemove refused")
+        await recorder.wait(lambda: recorder.count(SnapshotCompleted) == 2)
+        peer.emit(s.QUEUE_CALLER_JOIN)  # after the second snapshot, in order: no third one came between
+        await recorder.wait(lambda: recorder.count(CallQueued) == 1)
+        assert recorder.count(SnapshotStarted) == 2
+    finally:
+        await session.stop()

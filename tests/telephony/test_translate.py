@@ -21,6 +21,7 @@ from telephony.events import (
     MemberLeft,
     MemberSeen,
     MemberState,
+    ModuleReloaded,
     OriginateFinished,
     WaitingCallSeen,
 )
@@ -60,6 +61,8 @@ CASES: list[tuple[dict[str, str], DomainEvent]] = [
     (s.QUEUE_MEMBER_PENALTY, MemberChanged(at=AT, state=member(AT, penalty=2))),
     (s.QUEUE_MEMBER_REMOVED, MemberLeft(at=AT, queue="999", member="PJSIP/handler-1")),
     (s.QUEUE_MEMBER, MemberSeen(at=NOW, state=member(NOW, device=MemberDevice.INUSE, in_call=True))),
+    (s.RELOAD, ModuleReloaded(at=AT, module="app_queue.so", status="0")),
+    (s.LOAD, ModuleReloaded(at=AT, module="app_queue.so", status="Success")),
     (s.QUEUE_ENTRY, WaitingCallSeen(at=NOW, call_id=s.CALLER, queue="999", caller_number="07700900123", caller_name="Zoë Ångström",
                                     position=1, wait_seconds=9.0, channel="PJSIP/trunk-00000029")),
     (s.CORE_SHOW_CHANNEL, ChannelSeen(at=NOW, channel_id=s.CALLER, linked_id=s.CALLER, channel="PJSIP/trunk-00000029",
@@ -139,3 +142,19 @@ def test_a_silent_callers_join_carries_the_dialplan_marker():
                    "Linkedid": "1.1", "ChanVariable": "INTAKE_SILENT=1"})
     queued = translate(frame, 0.0)
     assert queued is not None and queued.silent  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("module", "queues"), [("app_queue.so", True), ("app_queue", True), ("All", True),
+                                                 ("res_pjsip.so", False), ("manager", False)])
+def test_a_reload_says_whether_the_queues_were_read_again(module: str, queues: bool) -> None:
+    event = translate(wire({**s.RELOAD, "Module": module}), NOW)
+    assert isinstance(event, ModuleReloaded) and event.queues_reloaded is queues
+
+
+@pytest.mark.parametrize("event", ["QueueMember", "QueueMemberStatus", "QueueMemberAdded", "QueueMemberPause"])
+def test_a_member_held_by_queues_conf_is_told_apart_from_one_intake_added(event: str) -> None:
+    base = s.QUEUE_MEMBER if event == "QueueMember" else {**s.QUEUE_MEMBER_STATUS, "Event": event}
+    static = translate(wire({**base, "Membership": "static"}), NOW)
+    dynamic = translate(wire(base), NOW)
+    assert static.state.membership == "static" and static.state.fixed  # type: ignore[union-attr]
+    assert dynamic.state.membership == "dynamic" and not dynamic.state.fixed  # type: ignore[union-attr]
