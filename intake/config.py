@@ -86,6 +86,9 @@ class AmiConfig(_Section):
     action_timeout: Seconds = 5.0
     reconnect_initial: Seconds = 0.5
     reconnect_max: Seconds = 30.0
+    # An event Timestamp further than this from our clock is not believed (the estimate of the
+    # PBX clock is used, and counted): one absurd frame must not move intake's "now".
+    max_clock_skew_seconds: float = Field(300.0, gt=0, le=366 * 86400, allow_inf_nan=False)
 
     @field_validator("secret")
     @classmethod

@@ -58,6 +58,15 @@ class Answered:
 
 
 @dataclass(frozen=True, slots=True)
+class Settled:
+    """A counted call's outcome in its queue is known (answered, abandoned or left): the figures
+    counted it just now, and its journal record is due (a call answered is settled long before
+    it finishes: a restart in between must find it in the journal)."""
+
+    call: Call
+
+
+@dataclass(frozen=True, slots=True)
 class Finished:
     """A call reached a final state: the moment to write its contact record."""
 
@@ -89,7 +98,7 @@ class ResyncWanted:
     reason: str
 
 
-Notice = Queued | Ringing | RingStopped | Answered | Finished | HandlerChanged | MembershipsLost | ResyncWanted
+Notice = Queued | Ringing | RingStopped | Answered | Settled | Finished | HandlerChanged | MembershipsLost | ResyncWanted
 
 
 @dataclass(slots=True)
@@ -209,6 +218,7 @@ class Registry:
                 notices += [Answered(call, member), HandlerChanged(member)]
             if call.counted:
                 self.metrics.settled(call)
+                notices.append(Settled(call))
         elif call.state is CallState.LEAVING:
             call.left_at = at
         elif call.state in (CallState.ABANDONED, CallState.LEFT):
@@ -219,6 +229,7 @@ class Registry:
                 self._stop_ringing(call, other, reason, notices)
             if call.counted:
                 self.metrics.settled(call)
+                notices.append(Settled(call))
         if call.state is CallState.COMPLETED:
             call.ended_at = at
             if call.answered_by is not None:

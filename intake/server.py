@@ -13,6 +13,7 @@ import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -20,18 +21,21 @@ from typing import Any
 import structlog
 import uvicorn
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
 from intake import heap, logs, pbx_check
 from intake.auth import Principals
 from intake.config import IntakeConfig
 from intake.handler_actions import HandlerDesk
-from intake.journal import CallJournal, JournalRecord, contact_record
+from intake.journal import CallJournal, JournalRecord, contact_record, one_per_stay
+from intake.metrics import local_day
 from intake.write_behind import WriteBehind
 from intake.pops import PopRouter
 from intake.prometheus import IntakeCollector, prometheus_registry
-from intake.registry import Answered, Finished, MembershipsLost, Notice, Registry, ResyncWanted
+from intake.registry import Answered, Finished, MembershipsLost, Notice, Registry, ResyncWanted, Settled
 from intake.supervise import Supervisor
 from intake.supervisors import SupervisorStream
+from intake.timers import TimerStore
 from intake.web import create_app
 from routing.callback_desk import CallbackDesk
 from routing.callbacks import CallbackStore
@@ -44,7 +48,7 @@ from screenpop.history import HistoryConfig, HistoryStore
 from screenpop.history_watch import HistoryWatch
 from screenpop.models import ContactRecord, Outcome
 from screenpop.web import desktop_endpoint, redact_tokens_in_server_logs
-from telephony.events import CallQueued, ChannelCreated, DomainEvent, OriginateFinished, PbxLinkUp
+from telephony.events import CallQueued, ChannelCreated, DomainEvent, OriginateFinished, PbxLinkUp, SnapshotCompleted
 from telephony.session import AmiSession
 
 log = structlog.get_logger("intake.server")
@@ -134,9 +138,10 @@ class IntakeServer:
             config.ami.host, config.ami.port, config.ami.username, secrets["ami.secret"],
             ping_interval=config.ami.ping_interval, ping_timeout=config.ami.ping_timeout,
             action_timeout=config.ami.action_timeout, backoff_initial=config.ami.reconnect_initial,
-            backoff_max=config.ami.reconnect_max, on_event=self.on_event,
+            backoff_max=config.ami.reconnect_max, max_clock_skew=config.ami.max_clock_skew_seconds, on_event=self.on_event,
         )
-        self.desk = HandlerDesk(config, self.session, self.registry.handlers.get, resync=self.session.resync)
+        self.desk = HandlerDesk(config, self.session, self.registry.handlers.get, resync=self.session.resync,
+                                timers=TimerStore(redis, config.redis.key_prefix))
         self.ring_outs = RingOutDesk(config, self.desk, self.registry.handlers.get)
         self.steering = Steering(config, self.registry, self.session, self.pbx_now)
         self.writes = WriteBehind(redis, dead_letters=f"{config.redis.key_prefix}dead-letters", supervisor=self.tasks,
@@ -176,6 +181,8 @@ class IntakeServer:
             self.callbacks.caller_called_again(event.caller_number, event.call_id)
         elif isinstance(event, OriginateFinished):
             self.callbacks.originate_finished(event)
+        elif isinstance(event, SnapshotCompleted):
+            self.desk.resync_completed()  # the PBX's picture is in: resume the wrap-ups a restart left
         elif isinstance(event, PbxLinkUp) and self._pbx_check is None:
             self._pbx_check = asyncio.get_running_loop().create_task(pbx_check.check_at_startup(self.config, self._ami_secret))
         if notices and self._policy_due is None:
@@ -208,8 +215,10 @@ class IntakeServer:
             for n in notices:
                 if isinstance(n, Answered):
                     self._remember_answer(n.call.call_id, n.member, n.call.caller_number)
+                elif isinstance(n, Settled):
+                    self._journal(n)
                 elif isinstance(n, Finished):
-                    self._settled(n)
+                    self._finished(n)
                 elif isinstance(n, ResyncWanted):
                     self.session.resync(n.reason)
                 elif isinstance(n, MembershipsLost):
@@ -218,12 +227,14 @@ class IntakeServer:
                         self._background.add(task)
                         task.add_done_callback(self._background.discard)
 
-    def _settled(self, n: Finished) -> None:
+    def _journal(self, n: Settled) -> None:
+        """The call's record, as soon as its outcome in the queue is known (see intake.journal)."""
+        self._file_journal(JournalRecord.of(n.call))
+
+    def _finished(self, n: Finished) -> None:
         call = n.call
         recorded = partial(self.pops.unrecorded.recorded, call.caller_number, call.call_id, call.queued_at)
         contact = contact_record(call, self.registry.handlers) if call.counted else None
-        if call.counted:
-            self._file_journal(JournalRecord.of(call))
         if contact is not None:
             self._file_contact("contact", contact, also=recorded)
         else:
@@ -233,16 +244,20 @@ class IntakeServer:
     def _file_journal(self, record: JournalRecord) -> None:
         self.writes.submit("journal", lambda pipe: self.journal.stage(pipe, record), record=record)
 
-    def _replay_spooled(self) -> None:
-        """Records the last run could not write before it stopped go first, the way they went then."""
+    def _replay_spooled(self) -> list[JournalRecord]:
+        """Records the last run could not write before it stopped go first, the way they went
+        then; returns the journal's (today's figures count them before they reach Redis)."""
+        journalled = []
         for kind, data in self.writes.spooled():
             try:  # read as JSON (the spool's own form), so strict models take enums by value
                 if kind == "journal":
-                    self._file_journal(JournalRecord.model_validate_json(json.dumps(data)))
+                    journalled.append(JournalRecord.model_validate_json(json.dumps(data)))
+                    self._file_journal(journalled[-1])
                 else:
                     self._file_contact(kind, ContactRecord.model_validate_json(json.dumps(data)))
             except ValidationError as exc:
                 log.error("spooled_record_invalid", kind=kind, data=data, problems=exc.error_count())
+        return journalled
 
     def _file_called_back(self, record: ContactRecord) -> None:
         """A call-back's history entry goes the way of a settled call's record: behind the event path."""
@@ -345,13 +360,30 @@ class IntakeServer:
         if self._http is not None:
             self._http.should_exit = True
 
+    async def _rebuild_figures(self, spooled: list[JournalRecord]) -> None:
+        """Today's figures from the journal and the records the last run spooled, before the
+        PBX link starts (so before the first resync offers the calls still waiting, which have
+        no record yet): a restart never takes a figure back, and counts no call twice."""
+        day = local_day(time.time())
+        today = date.fromisoformat(day)
+        try:
+            stored = await self.journal.day(today)
+        except (RedisError, OSError, ValidationError) as exc:
+            log.error("figures_not_rebuilt", day=day, error=repr(exc))
+            return
+        records = one_per_stay(stored + [r for r in spooled if local_day(r.queued_at) == day])
+        counted = self.registry.metrics.seed(r.settlement() for r in records)
+        log.info("figures_rebuilt", day=day, calls=counted, skipped=len(records) - counted)
+
     async def run(self, http_host: str, http_port: int, *, ready: asyncio.Event | None = None,
                   bound: list[int] | None = None) -> None:
         server = uvicorn.Server(http_config(create_app(self), http_host, http_port))
         self._http = server
         await warm_redis(self.redis)
-        self._replay_spooled()
+        spooled = self._replay_spooled()
         await self.callbacks.restore()
+        await self._rebuild_figures(spooled)
+        await self.desk.load_timers()
         # Every long-running task under the supervisor: what one raises is logged, counted and
         # restarted, and never stops the server (only the HTTP server's own end does).
         self.tasks.start("ami", self._follow_pbx)

@@ -6,7 +6,7 @@ import structlog
 
 from intake.calls import CallState
 from intake.handlers import HandlerState
-from intake.registry import Answered, Finished, MembershipsLost, Registry, ResyncWanted, Ringing, RingStopped
+from intake.registry import Answered, Finished, MembershipsLost, Registry, ResyncWanted, Ringing, RingStopped, Settled
 from telephony import events as ev
 from tests.intake.timeline import T0, Timeline, member
 
@@ -99,7 +99,7 @@ def test_left_queue_without_answer_settles_as_left_after_grace():
     assert reg.calls["1700000000.1"].state is CallState.LEAVING
     assert figures(reg)["waiting"] == 0
     notices = reg.tick(T0 + 33)
-    assert [type(n) for n in notices] == [Finished]
+    assert [type(n) for n in notices] == [Settled, Finished]
     assert figures(reg)["left_other"] == 1
 
 

@@ -116,7 +116,7 @@ async def landed(redis: aioredis.Redis, ids: list[str]) -> tuple[list[str], list
 async def test_a_record_that_cannot_be_staged_goes_to_dead_letters_and_every_later_call_is_written(redis_client: aioredis.Redis):
     journal = CallJournal(redis_client)
     writes = WriteBehind(redis_client, dead_letters=DEAD)
-    bad, good = journal_record("bad-1", queued_at=1e300), journal_record("good-2")  # 1e300: local_day raises
+    bad, good = journal_record("bad-1", queued_at=1e300), journal_record("good-2")  # 1e300: in no day
     with capture_logs() as logs:
         writes.submit("journal", lambda pipe: journal.stage(pipe, bad), record=bad)
         writes.submit("journal", lambda pipe: journal.stage(pipe, good), record=good)
@@ -126,7 +126,7 @@ async def test_a_record_that_cannot_be_staged_goes_to_dead_letters_and_every_lat
     assert await landed(redis_client, ["c3"]) == (["c3"], [1])
     [letter] = await dead_letters(redis_client)
     assert (letter["kind"], letter["call_id"], letter["data"]["queued_at"]) == ("journal", "bad-1", 1e300)
-    assert letter["reason"].startswith("could not be staged: OverflowError") and letter["at"] > T0
+    assert letter["reason"].startswith("could not be staged: ValueError") and letter["at"] > T0
     assert [(e["kind"], e["call_id"]) for e in logs if e["event"] == "record_dead_lettered"] == [("journal", "bad-1")]
     assert (writes.written, writes.view()["dead_lettered"]) == (2, {"journal": 1})
     await writes.close(1)

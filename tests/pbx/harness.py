@@ -185,6 +185,11 @@ def intake_process(tmp: Path, pbx: PbxTestbed, redis_url: str, **config: Any) ->
     return IntakeProcess(path, tmp / "intake.log", http_port, env)
 
 
+def ready(intake: IntakeProcess, member: str) -> bool:
+    """Whether intake shows the handler at ``member`` ready."""
+    return intake.handlers()[member]["state"] == "ready"
+
+
 async def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:
     """Poll ``check`` (sync, may do blocking I/O: run in a thread) until it returns something truthy."""
     return await eventually(check, timeout, what, every, in_thread=True)
