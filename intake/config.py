@@ -17,13 +17,29 @@ from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from intake.errors import ConfigError, ConfigProblem
+from telephony import values
 
 Seconds = Annotated[float, Field(gt=0)]
-# A QueuePause reason: it becomes an AMI header value, so no line break and no colon.
-PauseReason = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[^\r\n:]+$")]
+
+
+def sendable(kind: values.Text, *, optional: bool = False) -> AfterValidator:
+    """A field that goes to the PBX as ``kind``: checked by the same rule the actions apply
+    (``optional``: or empty, for nothing to send)."""
+    def check(value: str) -> str:
+        if (value or not optional) and (why := kind.problem(value)):
+            raise PydanticCustomError("unsendable", "{why}", {"why": why})
+        return value
+    return AfterValidator(check)
+
+
+PauseReason = Annotated[str, sendable(values.PAUSE_REASON)]
+"""A QueuePause reason: the one rule (telephony.values) for the config's, the desktop's and the actions'."""
+Interface = Annotated[str, sendable(values.INTERFACE)]
+QueueName = Annotated[str, sendable(values.QUEUE)]
 
 
 class _Section(BaseModel):
@@ -63,7 +79,7 @@ def _token_ref(value: str) -> SecretRef:
 class AmiConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(5038, ge=1, le=65535)
-    username: str = Field("intake", min_length=1)
+    username: Annotated[str, sendable(values.LOGIN_NAME)] = "intake"
     secret: str = Field(..., description="env:NAME or file:PATH; never inline")
     ping_interval: Seconds = 5.0
     ping_timeout: Seconds = 3.0
@@ -111,7 +127,7 @@ class HttpConfig(_Section):
 class LineConfig(_Section):
     name: Literal["999", "101"]
     target_seconds: Seconds
-    queues: list[Annotated[str, Field(min_length=1)]] = Field(..., min_length=1)
+    queues: list[QueueName] = Field(..., min_length=1)
     # 0 turns wrap-up off; an hour is surely a typo (a handler left paused off the queue).
     wrapup_seconds: float = Field(10.0, ge=0, le=3600, description="pause after each answered call, then ready again")
 
@@ -119,7 +135,7 @@ class LineConfig(_Section):
 class HandlerConfig(_Section):
     id: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     name: str = Field(..., min_length=1)
-    member: str = Field(..., min_length=3, pattern=r"^[A-Za-z0-9_]+/\S+$", description="queue member interface, e.g. PJSIP/handler-1")
+    member: Interface = Field(..., description="queue member interface, e.g. PJSIP/handler-1")
     queues: list[str] = Field(..., min_length=1)
     token: str = Field(..., min_length=1)
 
@@ -163,6 +179,18 @@ class CallbackConfig(_Section):
     # A task offered to a handler whose desktop has been gone this long goes to another handler
     # (a reload or a network blip shorter than this keeps the card).
     desktop_grace_seconds: Seconds = 5.0
+
+    @field_validator("exten")
+    @classmethod
+    def _exten_of_a_number(cls, value: str) -> str:
+        """Every dialable number must make an extension the Originate may carry."""
+        try:
+            exten = value.format(number="+447700900000")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError('must be a template with "{number}" as its only placeholder') from None
+        if why := values.EXTEN.problem(exten):
+            raise ValueError(f"makes extensions that cannot be sent: {exten!r} {why}")
+        return value
 
 
 class RoutingConfig(_Section):

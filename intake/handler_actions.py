@@ -28,8 +28,9 @@ from intake.handlers import Handler, HandlerState
 from intake.timers import Timer, TimerStore, Verdict, latest_per_handler, resumption
 from telephony import actions
 from telephony.actions import Action, Response
-from telephony.errors import ActionError, ActionFailed
+from telephony.errors import ActionError, ActionFailed, RefusedValue
 from telephony.events import MemberState
+from telephony.values import PAUSE_REASON
 
 log = structlog.get_logger("intake.handler_actions")
 
@@ -153,7 +154,10 @@ class HandlerDesk:
         if fixed:
             log.warning("handler_state_refused_static_member", handler_id=handler_id, wanted=wanted.value, queues=fixed)
             raise StaticMembership(handler_id, wanted.value, handler.member, fixed)
-        todo = plan(wanted, reason or "not ready", handler, seen.memberships if seen else {}, lent)
+        try:
+            todo = plan(wanted, reason or "not ready", handler, seen.memberships if seen else {}, lent)
+        except RefusedValue as exc:  # the REST API and the config check reasons first: a bug if seen
+            raise StateChangeFailed(handler_id, wanted.value, f"intake would not send it: {exc}", refused=True) from None
         # The handler's own choice ends any wrap-up timer, once the PBX has it: a choice that
         # did not get through leaves the wrap-up to end as it would have.
         wrapup = self._cancel_wrapup(handler_id, forget=False)
@@ -182,14 +186,15 @@ class HandlerDesk:
         for q, s in sorted(lost.items()):
             # A wrap-up pause is intake's own timer for a call the restart ended: back ready.
             paused = s.paused and s.paused_reason != self.config.wrapup_reason
+            # A reason set at the PBX by other means may break our rule: paused all the same, without it.
+            reason = s.paused_reason if paused and not PAUSE_REASON.problem(s.paused_reason) else None
             if q not in handler.queues:
                 continue
             if q in present:  # a static member, back unpaused: a break must not ring 999 calls
                 if paused:
-                    todo.append(actions.queue_pause(member, True, q, s.paused_reason or None))
+                    todo.append(actions.queue_pause(member, True, q, reason))
             else:
-                todo.append(actions.queue_add(q, member, member_name=handler.id, paused=paused or None,
-                                              reason=s.paused_reason if paused and s.paused_reason else None))
+                todo.append(actions.queue_add(q, member, member_name=handler.id, paused=paused or None, reason=reason))
         if not todo:
             return None
         self._cancel_wrapup(handler.id)
@@ -292,6 +297,9 @@ class HandlerDesk:
                     self._forget(timer)
                 else:  # unreachable: the next resync (after the reconnect, or a restart) resumes it
                     self._pending[timer.handler_id] = timer
+            except RefusedValue as exc:  # a queue the PBX named that we may not name back: retrying would be refused too
+                log.error("wrapup_refused", action=exc.action, field=exc.field, why=exc.why)
+                self._forget(timer)
             finally:
                 running = self._timers.get(timer.handler_id)
                 if running is not None and running[1] is asyncio.current_task():

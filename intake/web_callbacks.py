@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from intake.auth import Principal, Role
 from routing.callbacks import CallbackOutcome
-from routing.errors import CallbackNotStarted, NoSuchTask, TaskConflict
+from routing.errors import CallbackNotDialable, CallbackNotStarted, NoSuchTask, TaskConflict
 from screenpop.models import describe
 
 if TYPE_CHECKING:
@@ -46,8 +46,10 @@ def add_callback_routes(app: FastAPI, server: IntakeServer, principal: Any, supe
     async def start(request: Request, task_id: str) -> dict[str, str]:
         """Ring my phone, then the caller's number (the task must be offered to me).
 
-        404: no such task; 409: not mine, already being called, or closed; 502: the PBX
-        refused the Originate; 503: the PBX could not be reached or did not confirm.
+        404: no such task; 409: not mine, already being called, or closed; 422: the caller's
+        number cannot be dialled (withheld, not a number: the detail says which; the task stays
+        open for its outcome); 502: the PBX refused the Originate; 503: the PBX could not be
+        reached or did not confirm.
         """
         handler_id = handler_only(request)
         try:
@@ -56,6 +58,8 @@ def add_callback_routes(app: FastAPI, server: IntakeServer, principal: Any, supe
             raise HTTPException(404, str(exc)) from None
         except TaskConflict as exc:
             raise HTTPException(409, str(exc)) from None
+        except CallbackNotDialable as exc:
+            raise HTTPException(422, str(exc)) from None
         except CallbackNotStarted as exc:
             raise HTTPException(502 if exc.refused else 503, str(exc)) from None
         return {"task_id": task_id, "status": "calling"}

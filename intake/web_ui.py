@@ -8,19 +8,21 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from intake.auth import Principal, Role
+from intake.config import sendable
 from intake.errors import StateChangeFailed, StaticMembership
 from intake.handler_actions import Wanted
 from intake.journal import hourly_report, report_csv
 from screenpop.models import describe
+from telephony.values import PAUSE_REASON
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -31,10 +33,16 @@ STATIC = Path(__file__).with_name("static")
 PAGES = {"/desktop": "desktop.html", "/wallboard": "wallboard.html", "/reports": "reports.html"}
 
 
+def _unpadded(value: object) -> object:
+    return value.strip(" ") if isinstance(value, str) else value
+
+
 class StateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     state: Literal["ready", "not-ready", "logged-out"]
-    reason: str = Field("", max_length=40, pattern=r"^[^\r\n:]*$")
+    # The rule every pause reason meets, so what the action would refuse is a 422 naming
+    # ``reason`` here, and nothing is sent. Spaces around it are the desktop's, not the reason's.
+    reason: Annotated[str, BeforeValidator(_unpadded), sendable(PAUSE_REASON, optional=True)] = ""
 
 
 def add_ui_routes(app: FastAPI, server: IntakeServer, principal: Any, supervisor: Any) -> None:
@@ -64,10 +72,10 @@ def add_ui_routes(app: FastAPI, server: IntakeServer, principal: Any, supervisor
             body = StateRequest.model_validate_json(await request.body())
         except ValidationError as exc:
             raise HTTPException(422, "; ".join(describe(exc))) from None
-        if body.state == "not-ready" and not body.reason.strip():
+        if body.state == "not-ready" and not body.reason:
             raise HTTPException(422, "reason: required when not ready")
         try:
-            sent = await server.desk.request(handler_id, Wanted(body.state), body.reason.strip())
+            sent = await server.desk.request(handler_id, Wanted(body.state), body.reason)
         except StaticMembership as exc:  # intake's own refusal, with the fix: not the PBX's 502
             raise HTTPException(409, str(exc)) from None
         except StateChangeFailed as exc:

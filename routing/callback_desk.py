@@ -34,16 +34,18 @@ from routing.callbacks import (
     originate_failure,
     ready,
     to_offer,
+    undialable,
     withdrawals,
 )
-from routing.errors import CallbackNotStarted, NoSuchTask, TaskConflict
+from routing.errors import CallbackNotDialable, CallbackNotStarted, NoSuchTask, TaskConflict
 from routing.policy import EMERGENCY
 from screenpop.delivery import DesktopHub
 from screenpop.messages import CallbackOffer, PopClosed
 from screenpop.models import ContactRecord, describe
 from telephony import actions
-from telephony.errors import ActionError, ActionFailed, NotConnected, UnsafeActionValue
+from telephony.errors import ActionError, ActionFailed, NotConnected, RefusedValue, UnsafeActionValue
 from telephony.events import OriginateFinished
+from telephony.values import DIALABLE_NUMBER
 
 log = structlog.get_logger("routing.callbacks")
 
@@ -87,8 +89,11 @@ class CallbackDesk:
                 task = CallbackTask(id=c.call_id, number=c.caller_number, queue=c.queue, abandoned_at=c.ended_at or self.now(),
                                     waited_seconds=round(c.waited(c.ended_at or self.now()), 3))
                 task.note(task.abandoned_at, f"abandoned after {task.waited_seconds:.1f} s in {c.queue}")
+                if why := undialable(task.number):
+                    task.note(task.abandoned_at, f"the number cannot be dialled: it {why}")
                 self.tasks[task.id] = task
-                log.info("callback_opened", task_id=task.id, number=task.number, waited=task.waited_seconds)
+                log.info("callback_opened", task_id=task.id, number=task.number, waited=task.waited_seconds,
+                         undialable=why or None)
                 self._changed(task)
 
     def caller_called_again(self, number: str, call_id: str) -> None:
@@ -142,10 +147,17 @@ class CallbackDesk:
         task = self._mine(handler_id, task_id)
         if task.status == "calling":
             raise TaskConflict(task_id, handler_id, "the call-back is already under way")
+        if why := undialable(task.number):
+            log.warning("callback_not_dialable", task_id=task.id, handler_id=handler_id, why=why)
+            raise CallbackNotDialable(task_id, DIALABLE_NUMBER.shown(task.number), why)
         member = next(h.member for h in self.config.handlers if h.id == handler_id)
-        action = actions.originate(member, self.rules.context, self.rules.exten.format(number=task.number),
-                                   caller_id=f"Call-back <{task.number}>", timeout_ms=int(self.rules.ring_seconds * 1000),
-                                   variables={"INTAKE_CALLBACK": task.id})
+        try:
+            action = actions.originate(member, self.rules.context, self.rules.exten.format(number=task.number),
+                                       caller_id=f"Call-back <{task.number}>", timeout_ms=int(self.rules.ring_seconds * 1000),
+                                       variables={"INTAKE_CALLBACK": task.id})
+        except RefusedValue as exc:  # a dialable number, so ours: the config's exten or the task id
+            log.error("callback_refused", task_id=task.id, action=exc.action, field=exc.field, why=exc.why)
+            raise CallbackNotStarted(task_id, f"intake would not send it ({exc.field} {exc.why})", refused=True) from None
         # Calling before the PBX answers: a second click meanwhile must not ring the caller twice.
         task.status, task.problem, called_before = "calling", "", task.called_at
         task.called_at = self.now()
@@ -193,7 +205,8 @@ class CallbackDesk:
     def view(self) -> list[dict[str, Any]]:
         """Open tasks, oldest first, with how long each has been open (PBX clock)."""
         now = self.now()
-        return [{**t.model_dump(mode="json"), "age_seconds": round(max(0.0, now - t.abandoned_at), 1)}
+        return [{**t.model_dump(mode="json"), "age_seconds": round(max(0.0, now - t.abandoned_at), 1),
+                 "cannot_dial": undialable(t.number)}
                 for t in sorted(self.tasks.values(), key=lambda t: t.abandoned_at)]
 
     async def close(self) -> None:
@@ -231,6 +244,7 @@ class CallbackDesk:
             call_id=f"callback:{task.id}", task_id=task.id, number=task.number, abandoned_at=task.abandoned_at,
             waited_seconds=task.waited_seconds, queue=task.queue, history=tuple(task.history),
             status="calling" if task.status == "calling" else "open", escalated=task.escalated, problem=task.problem,
+            cannot_dial=undialable(task.number),
         ), active=True)
 
     def _withdraw(self, task: CallbackTask, why: str, now: float) -> None:

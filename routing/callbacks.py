@@ -8,6 +8,12 @@ is open closes it too (the caller got through). A task left open past ``escalate
 escalated to supervisors. Tasks live in one Redis hash, so an intake restart finds the open
 ones again.
 
+A task whose number cannot be dialled (withheld, ``anonymous``, anything but digits with an
+optional +) is opened, offered and escalated like any other: an abandoned 999 call is followed up
+whether or not the PBX can ring it back. Only the call-back itself is refused, with the reason on
+the handler's card and in the supervisors' list (:func:`undialable`); the handler records what
+they did instead as its outcome.
+
 An offer is not a promise: while nobody has started the call-back, a task goes back to be
 offered again as soon as its handler can no longer take it (:func:`withdrawals`). A task being
 called stays with the handler whose phone is on it.
@@ -26,6 +32,7 @@ from intake.handlers import HandlerState
 # the history's (screenpop does not import routing).
 from screenpop.models import CallbackOutcome as CallbackOutcome
 from screenpop.models import NAME_CHARS, CalledBack, ContactRecord, is_history_number
+from telephony.values import DIALABLE_NUMBER
 
 Status = Literal["open", "calling", "closed"]
 
@@ -114,8 +121,16 @@ def escalations(tasks: list[CallbackTask], now: float, escalate_seconds: float) 
 
 
 def linked(tasks: list[CallbackTask], number: str) -> list[CallbackTask]:
-    """Open tasks a new call from ``number`` resolves."""
-    return [t for t in tasks if t.status != "closed" and number and t.number == number]
+    """Open tasks a new call from ``number`` resolves. A number that cannot be dialled (withheld,
+    ``anonymous``) says nothing of who is calling: another withheld caller must not close the task."""
+    if undialable(number):
+        return []
+    return [t for t in tasks if t.status != "closed" and t.number == number]
+
+
+def undialable(number: str) -> str:
+    """Why ``number`` cannot be called back, as "it ..." would finish it; "" when it can."""
+    return DIALABLE_NUMBER.problem(number)
 
 
 def history_entry(task: CallbackTask, handler_id: str, handler_name: str, now: float) -> ContactRecord | None:

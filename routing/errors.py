@@ -38,3 +38,13 @@ class CallbackNotStarted(CallbackError):
     def __init__(self, task_id: str, detail: str, *, refused: bool) -> None:
         super().__init__(task_id, f"call-back of task {task_id!r} not started: {detail}")
         self.detail, self.refused = detail, refused
+
+
+class CallbackNotDialable(CallbackError):
+    """The task's number cannot be dialled (withheld, ``anonymous``, not a telephone number): no
+    call-back can be started, and the task stays open for its outcome. ``field`` names what is
+    wrong ("number"), ``why`` the rule it breaks (:data:`telephony.values.DIALABLE_NUMBER`)."""
+
+    def __init__(self, task_id: str, shown: str, why: str) -> None:
+        super().__init__(task_id, f"number: the caller's number {shown} cannot be dialled: it {why}")
+        self.field, self.why = "number", why

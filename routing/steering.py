@@ -70,13 +70,14 @@ class Steering:
         return fresh
 
     async def _send(self, d: Decision) -> None:
-        action = (actions.queue_add(d.queue, d.member, member_name=d.handler_id, penalty=d.penalty)
-                  if isinstance(d, Lend) else actions.queue_remove(d.queue, d.member))
         try:
+            # Built inside: a value the builder refuses (telephony.values) is a failure like a refusal.
+            action = (actions.queue_add(d.queue, d.member, member_name=d.handler_id, penalty=d.penalty)
+                      if isinstance(d, Lend) else actions.queue_remove(d.queue, d.member))
             await self.sender.send(action)
         except ActionError as exc:  # refused or unreachable: the next evaluation decides again
             self.failures += 1
-            log.warning("routing_action_failed", action=action.name, handler_id=d.handler_id, queue=d.queue, error=str(exc))
+            log.warning("routing_action_failed", action="QueueAdd" if isinstance(d, Lend) else "QueueRemove", handler_id=d.handler_id, queue=d.queue, error=str(exc))
         finally:
             self._in_flight[(d.member, d.queue)] = self.monotonic() + SETTLE
 

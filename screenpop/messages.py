@@ -152,6 +152,7 @@ class CallbackOffer(HandlerMessage):
     status: Literal["open", "calling"] = "open"
     escalated: bool = False
     problem: str = ""  # why the last call-back did not go through, in the handler's words
+    cannot_dial: str = ""  # why the number cannot be called back at all (withheld...): no "Call back now"
 
 
 # --- replies to one socket ----------------------------------------------------------------------

@@ -1,7 +1,11 @@
 """The AMI actions intake sends, as typed builders, and what comes back. Sans-I/O.
 
 Each builder returns an :class:`Action` with a fresh ``ActionID``; :meth:`Action.encode` gives the
-bytes (through :func:`telephony.frames.encode_frame`, which refuses CR/LF injection). An action
+bytes (through :func:`telephony.frames.encode_frame`, which refuses CR/LF injection). Every field
+of every action has a kind in :data:`FIELDS` and is checked against its rule
+(:mod:`telephony.values`) as the Action is made: a value that breaks it raises
+:class:`~telephony.errors.RefusedValue` naming the action, the field and why, so nothing
+unchecked can reach the PBX, whoever builds the Action. An action
 also says how its answer ends: most get one ``Response``; a few (QueueStatus, CoreShowChannels)
 get ``Response: Success`` + ``EventList: start`` and then list events up to a ``*Complete`` event
 named by :attr:`Action.list_end`.
@@ -14,6 +18,8 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from telephony import values as v
+from telephony.errors import RefusedValue
 from telephony.frames import Frame, encode_frame
 
 # A per-process prefix: ActionIDs are per connection, but a prefix makes our actions easy to pick
@@ -21,6 +27,27 @@ from telephony.frames import Frame, encode_frame
 _PREFIX = f"intake-{secrets.token_hex(3)}-"
 _counter = itertools.count(1)
 _REDACTED = ("Secret",)
+
+_QUEUE_MEMBER: dict[str, v.Kind] = {"Queue": v.QUEUE, "Interface": v.INTERFACE}
+FIELDS: dict[str, dict[str, v.Kind]] = {
+    "Login": {"Username": v.LOGIN_NAME, "Secret": v.SECRET, "Events": v.EVENT_MASK},
+    "Logoff": {},
+    "Ping": {},
+    "QueueStatus": {"Queue": v.QUEUE},
+    "CoreShowChannels": {},
+    "ListCommands": {},  # check-config --pbx: which actions this AMI user may send
+    "QueueAdd": {**_QUEUE_MEMBER, "MemberName": v.MEMBER_NAME, "Penalty": v.PENALTY, "Paused": v.FLAG,
+                 "Reason": v.PAUSE_REASON, "StateInterface": v.INTERFACE},
+    "QueueRemove": _QUEUE_MEMBER,
+    "QueuePause": {**_QUEUE_MEMBER, "Paused": v.FLAG, "Reason": v.PAUSE_REASON},
+    "QueuePenalty": {**_QUEUE_MEMBER, "Penalty": v.PENALTY},
+    # Originate's Channel is a dial string for the first leg: one interface, never a list.
+    "Originate": {"Channel": v.INTERFACE, "Context": v.CONTEXT, "Exten": v.EXTEN, "Priority": v.PRIORITY,
+                  "CallerID": v.CALLER_ID, "Timeout": v.TIMEOUT_MS, "Variable": v.VARIABLE, "Async": v.FLAG},
+    "Redirect": {"Channel": v.CHANNEL, "Context": v.CONTEXT, "Exten": v.EXTEN, "Priority": v.PRIORITY},
+    "Hangup": {"Channel": v.CHANNEL, "Cause": v.CAUSE},
+}
+"""The kind of every field each action may carry, as written on the wire: the table the checks run on."""
 
 
 def next_action_id() -> str:
@@ -36,6 +63,18 @@ class Action:
     action_id: str = field(default_factory=next_action_id)
     list_end: str | None = None
     """Name of the event that closes the response list, or None for a single Response."""
+
+    def __post_init__(self) -> None:
+        kinds = FIELDS.get(self.name)
+        if kinds is None:
+            raise RefusedValue(self.name, "Action", repr(self.name), "is not an action intake knows how to check")
+        for key, value in self.fields:
+            kind = kinds.get(key)
+            if kind is None:
+                raise RefusedValue(self.name, key, "", f"is not a field of {self.name} intake knows how to check")
+            why = kind.problem(value)
+            if why:
+                raise RefusedValue(self.name, key, kind.shown(value), why)
 
     def encode(self) -> bytes:
         return encode_frame((("Action", self.name), ("ActionID", self.action_id), *self.fields))

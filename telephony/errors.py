@@ -87,3 +87,19 @@ class LoginFailed(TelephonyError):
         super().__init__(f"AMI login as {username!r} refused: {message}")
         self.username = username
         self.message = message
+
+
+class RefusedValue(UnsafeActionValue):
+    """A field of an action we were about to build breaks the rule of its kind
+    (:mod:`telephony.values`): refused before anything is sent. Ours to fix, or the input's we
+    passed on (a caller's number, a reason typed at a desktop), never the PBX's fault.
+
+    ``action`` and ``field`` name the culprit as AMI spells them; ``why`` is the rule it breaks.
+    """
+
+    def __init__(self, action: str, field: str, shown: str, why: str) -> None:
+        ActionError.__init__(self, f"refusing to send {action}: {field} {shown} {why}")
+        self.action = action
+        self.field = self.key = field
+        self.value = shown  # as an error may quote it: cut short, a secret masked
+        self.why = why

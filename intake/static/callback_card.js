@@ -36,12 +36,18 @@ export class CallbackCard {
     $("cb-waited").textContent = clock(message.waited_seconds);
     $("cb-queue").textContent = message.queue;
     show($("cb-escalated"), message.escalated);
-    say($("cb-problem"), message.problem ? `The call-back did not start: ${message.problem}. Try again when you can.` : "");
+    // A number the PBX cannot dial (withheld, "anonymous"...): no "Call back now", the reason,
+    // and the outcome form at once for what the handler did instead.
+    const undialable = Boolean(message.cannot_dial);
+    say($("cb-problem"), undialable
+      ? `This number cannot be dialled (it ${message.cannot_dial}). Follow up by other means, then record the outcome.`
+      : message.problem ? `The call-back did not start: ${message.problem}. Try again when you can.` : "");
     const calling = message.status === "calling";
-    $("cb-phase").textContent = calling ? "Calling back" : "To call back";
-    $("cb-start").disabled = calling;
-    show($("cb-hint"), !calling);
-    show($("cb-outcome"), calling);
+    $("cb-phase").textContent = calling ? "Calling back" : undialable ? "Cannot be dialled" : "To call back";
+    $("cb-start").disabled = calling || undialable;
+    show($("cb-start"), !undialable);
+    show($("cb-hint"), !calling && !undialable);
+    show($("cb-outcome"), calling || undialable);
     if (fresh) { $("cb-outcome").reset(); say($("cb-error"), ""); $("cb-save").disabled = false; }
     $("cb-history").replaceChildren(...message.history.map((entry) => {
       const [at, ...what] = entry.split(" ");

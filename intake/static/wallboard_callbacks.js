@@ -6,6 +6,7 @@ const $ = (id) => document.getElementById(id);
 
 function stateWords(task) {
   if (task.status === "calling") return "Calling back";
+  if (task.cannot_dial) return `Number cannot be dialled (${task.offered_to ? "offered" : "waiting"})`;
   return task.offered_to ? "Offered" : "Waiting for a ready 999 handler";
 }
 

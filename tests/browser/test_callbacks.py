@@ -195,3 +195,39 @@ async def test_the_card_leaves_a_desktop_whose_handler_goes_not_ready_and_the_ca
     finally:
         for handler in HANDLERS:
             await set_state(demo, handler, "ready")
+
+
+async def test_a_withheld_callers_card_offers_no_call_back_but_takes_the_outcome(page, demo: dict):
+    """Issue 11: a number the PBX cannot dial is followed up all the same; the card says why there
+    is no "Call back now" and takes what the handler did instead; the wallboard says so too."""
+    sup = {"Authorization": f"Bearer {demo['supervisors']['sup1']}"}
+    for handler in HANDLERS:
+        await set_state(demo, handler, "logged-out")
+    try:
+        await call_999(demo, "anonymous", give_up=True)
+        wallboard = await page.context.new_page()
+        await wallboard.goto(demo["base_url"] + "/wallboard")
+        await wallboard.fill("#token", demo["supervisors"]["sup1"])
+        await wallboard.click("#signin button[type=submit]")
+        await wallboard.wait_for_function(
+            "() => [...document.querySelectorAll('#callback-tasks [data-col=state]')].some(c => c.textContent.startsWith('Number cannot be dialled'))",
+            timeout=patience_ms(10000))
+
+        await sign_in(page, demo, "h2")
+        await page.click("#btn-ready")
+        await page.wait_for_function("() => document.querySelector('#cb-number').textContent === 'anonymous'"
+                                     " && !document.querySelector('#callback').classList.contains('hidden')", timeout=patience_ms(10000))
+        assert await page.text_content("#cb-phase") == "Cannot be dialled"
+        assert "This number cannot be dialled (it is not a dialable number" in await page.text_content("#cb-problem")
+        assert await page.is_hidden("#cb-start") and await page.is_visible("#cb-outcome")
+        await page.screenshot(path=str(ARTIFACTS / "desktop-callback-undialable.png"))
+
+        await page.select_option("#cb-contact", "unobtainable")
+        await page.fill("#cb-notes", "withheld: network operator asked for the caller's details")
+        await page.click("#cb-save")
+        await page.wait_for_selector("#callback.hidden", state="attached", timeout=patience_ms(5000))
+        async with httpx.AsyncClient(base_url=demo["base_url"], headers=sup) as http:
+            assert [t for t in (await http.get("/api/callbacks")).json()["callbacks"] if t["number"] == "anonymous"] == []
+    finally:
+        for handler in HANDLERS:
+            await set_state(demo, handler, "ready")

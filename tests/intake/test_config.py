@@ -111,6 +111,9 @@ def test_a_config_without_a_999_line_is_refused():
     (7200, "wrap-up", "lines[0].wrapup_seconds"),
     ("ten", "wrap-up", "lines[0].wrapup_seconds"),
     (10, "wrap\r\nAction: Hangup", "wrapup_reason"),
+    (10, "wrap\x00up", "wrapup_reason"),
+    (10, "wrap;up", "wrapup_reason"),  # would corrupt the PBX's saved members
+    (10, "é" * 40, "wrapup_reason"),  # 80 bytes: Asterisk keeps 79 and, cut mid-character, drops the event
 ])
 def test_wrapup_seconds_and_reason_are_checked(wrapup, reason, problem):
     raw = {"ami": {"secret": "env:X"}, "wrapup_reason": reason,
@@ -118,6 +121,20 @@ def test_wrapup_seconds_and_reason_are_checked(wrapup, reason, problem):
     with pytest.raises(ConfigError) as caught:
         config.parse(raw)
     assert [p.path for p in caught.value.problems] == [problem]
+
+
+def test_values_the_config_sends_to_the_pbx_meet_the_actions_rules():
+    raw = {"ami": {"secret": "env:X", "username": "in take"}, "wrapup_reason": "wrap-up: 15 s",  # ':' is fine in a value
+           "lines": [{"name": "999", "target_seconds": 12, "queues": ["emergency", "999,x"]}],
+           "handlers": [{"id": "h1", "name": "A", "member": "PJSIP/h1&PJSIP/h2", "queues": ["emergency"], "token": "env:T"}],
+           "routing": {"callback": {"exten": "{number}@trunk"}}}
+    with pytest.raises(ConfigError) as caught:
+        config.parse(raw)
+    said = {p.path: p.message for p in caught.value.problems}
+    assert set(said) == {"ami.username", "lines[0].queues[1]", "handlers[0].member", "routing.callback.exten"}, said
+    assert said["handlers[0].member"].startswith("contains '&': Dial() would ring each side of it")
+    assert said["lines[0].queues[1]"].startswith("contains ','")
+    assert said["routing.callback.exten"].startswith("makes extensions that cannot be sent: '+447700900000@trunk' is not an extension")
 
 
 def test_shipped_config_sets_a_wrapup_per_line():
@@ -146,8 +163,8 @@ def test_shipped_config_flags_a_third_call_within_an_hour():
 @pytest.mark.parametrize(("top", "routing", "problems"), [
     ({}, {"pause_after_ring_no_answer": -1}, ["routing.pause_after_ring_no_answer: Input should be greater than or equal to 0"]),
     ({}, {"pause_after_ring_no_answer": 2.5}, ["routing.pause_after_ring_no_answer: Input should be a valid integer"]),
-    ({}, {"ring_no_answer_reason": "rang out\r\nAction: Hangup"}, ["routing.ring_no_answer_reason: String should match pattern"]),
-    ({}, {"ring_no_answer_reason": ""}, ["routing.ring_no_answer_reason: String should have at least 1 character"]),
+    ({}, {"ring_no_answer_reason": "rang out\r\nAction: Hangup"}, ["routing.ring_no_answer_reason: contains a control character (U+000D)"]),
+    ({}, {"ring_no_answer_reason": ""}, ["routing.ring_no_answer_reason: is empty"]),
     ({}, {"ring_no_answer_reason": "wrap-up"}, ["routing.ring_no_answer_reason: same as wrapup_reason ('wrap-up')"]),
     ({"wrapup_reason": "rang out"}, {}, ["routing.ring_no_answer_reason: same as wrapup_reason ('rang out')"]),
 ])

@@ -194,3 +194,23 @@ async def test_a_static_member_a_pbx_restart_unpaused_is_paused_again_with_its_r
         ("QueuePause", {"Interface": H1, "Paused": "true", "Queue": "emergency", "Reason": "meal"}),
         ("QueueAdd", {"Queue": "non-emergency", "Interface": H1, "MemberName": "h1", "Paused": "true", "Reason": "meal"}),
     ]
+
+
+async def test_a_reason_the_rule_refuses_never_reaches_the_pbx_whoever_asks():
+    handler = ready_handler()
+    pbx = FakePbx(handler)
+    desk = HandlerDesk(CONFIG, pbx, {H1: handler}.get)
+    with pytest.raises(StateChangeFailed) as caught:
+        await desk.request("h1", Wanted.NOT_READY, "meal\x00")
+    assert "Reason 'meal\\x00' contains a control character (U+0000)" in caught.value.detail
+    assert pbx.sent == []
+
+
+async def test_a_pause_reason_set_at_the_pbx_that_we_may_not_send_back_is_dropped_and_the_pause_kept():
+    handler = Handler(H1, "Alice", "h1")
+    pbx = FakePbx(handler)
+    desk = HandlerDesk(CONFIG, pbx, {H1: handler}.get)
+    task = desk.restore(H1, {"emergency": member(0, "emergency", H1, paused=True, reason="meal;1")})  # typed at the CLI
+    assert task is not None
+    await task
+    assert wire(pbx.sent) == [("QueueAdd", {"Queue": "emergency", "Interface": H1, "MemberName": "h1", "Paused": "true"})]

@@ -117,3 +117,17 @@ async def test_open_tasks_survive_a_restart_and_a_new_call_from_the_number_close
     await store.save(CallbackTask(id="1.1", number=NUMBER, queue="emergency", abandoned_at=1.0, waited_seconds=4.0))
     [again] = await CallbackStore(redis, "intake:").load_open()
     assert again.number == NUMBER and again.status == "open"
+
+
+@pytest.mark.parametrize("exten", ["caller-7&PJSIP/handler-2", "07700900007&PJSIP/handler-2", "07700900007;x"])
+async def test_the_callback_dialplan_has_no_extension_for_an_injected_exten(pbx: PbxTestbed, ami: RawAmi, exten: str) -> None:
+    """Defence in depth: intake's own Originate refuses such an Exten (telephony/values.py), so it
+    is sent raw here, as any other AMI client or a future bug could. Before issue 11 the test
+    mapping ``_caller-X.`` took the first one, and Dial(PJSIP/caller-7&PJSIP/handler-2) rang
+    handler-2's phone as well; now no pattern of [callback] matches anything but digits, and
+    Asterisk refuses the Originate before ringing any phone."""
+    start = len(ami.frames)
+    response = await ami.action("Originate", Channel="PJSIP/handler-1", Context="callback", Exten=exten, Priority="1",
+                                Async="true", Timeout="10000")
+    assert (response["Response"], response["Message"]) == ("Error", "Extension does not exist.")
+    assert not [f for f in ami.frames[start:] if f.get("Event") == "Newchannel"]

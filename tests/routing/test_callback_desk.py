@@ -365,3 +365,44 @@ async def test_a_task_closed_without_an_outcome_leaves_nothing_in_the_history(fl
     await floor.server.writes.flush()
     history = (await floor.http.get(f"/api/history/{NUMBER}", headers=floor.auth("sup1"))).json()
     assert [c["disposition"] for c in history["recent"]] == ["abandoned"]
+
+
+async def test_a_number_that_cannot_be_dialled_is_followed_up_but_never_reaches_the_pbx(floor: Floor):
+    """Issue 11: a caller ID such as ``caller-7&PJSIP/handler-2`` became the Originate's Exten, and
+    the dialplan's Dial() rang an extra phone. The task is kept (an abandoned 999 call is followed
+    up whatever its number), shown as not dialable; "Call back now" is refused, naming the number."""
+    h2 = await floor.desktop("h2")
+    injected = await floor.abandoned_999("caller-7&PJSIP/handler-4")
+    withheld = await floor.abandoned_999("anonymous")
+    await floor.state("h2", "ready")
+    card = await h2.expect(offer_of(injected))
+    assert card["status"] == "open" and card["cannot_dial"].startswith("is not a dialable number (digits")
+    assert card["history"][1].split(" ", 1)[1].startswith("the number cannot be dialled: it is not a dialable number")
+
+    listed = (await floor.http.get("/api/callbacks", headers=floor.auth("sup1"))).json()["callbacks"]
+    assert [(t["id"], t["number"], t["offered_to"], t["cannot_dial"][:24]) for t in listed] == [
+        (injected, "caller-7&PJSIP/handler-4", "h2", "is not a dialable number"),
+        (withheld, "anonymous", None, "is not a dialable number")]
+
+    r = await floor.http.post(f"/api/callbacks/{injected}/start", headers=floor.auth("h2"))
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"].startswith("number: the caller's number 'caller-7&PJSIP/handler-4' cannot be dialled: it is not")
+    task = floor.server.callbacks.tasks[injected]
+    assert (task.status, task.offered_to, task.called_at) == ("open", "h2", None)
+
+    # Another withheld caller is not the same caller: the withheld task stays open.
+    other = floor.sim.place_call("non-emergency", "anonymous", "")  # a line h2 does not work: nothing rings
+    await until(lambda: other in floor.server.registry.calls)
+    assert withheld in floor.server.callbacks.tasks
+
+    # The handler records what they did instead; the desk goes on to the next task.
+    r = await floor.http.post(f"/api/callbacks/{injected}/outcome", headers=floor.auth("h2"),
+                              json={"contact": "unobtainable", "notes": "no callable number: network operator asked"})
+    assert r.status_code == 200, r.text
+    await h2.expect(offer_of(withheld))
+    r = await floor.http.post(f"/api/callbacks/{withheld}/start", headers=floor.auth("h2"))
+    assert r.status_code == 422 and "is empty" not in r.json()["detail"], r.text
+
+    # Nothing was sent: an action round trip later, the PBX has no channel on h2's phone.
+    await floor.state("h2", "not-ready", "break")
+    assert not [name for name in floor.sim.pbx.channels if name.startswith("PJSIP/handler-2")]

@@ -85,6 +85,11 @@ def test_a_new_call_from_the_number_links_to_its_open_tasks_only():
     assert linked(tasks, "") == []  # a withheld number links to nothing
 
 
+def test_another_withheld_caller_does_not_close_a_withheld_callers_task():
+    withheld = [task(1, 0.0).model_copy(update={"number": "anonymous"})]
+    assert linked(withheld, "anonymous") == []  # "anonymous" says nothing of who is calling
+
+
 async def test_an_unreadable_stored_task_is_reported_and_kept_and_the_readable_ones_still_load(redis_client) -> None:
     from routing.callbacks import CallbackStore
 

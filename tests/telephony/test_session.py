@@ -10,7 +10,7 @@ import pytest
 import structlog
 
 from telephony import actions
-from telephony.errors import ActionFailed, ActionInterrupted, ActionTimeout, NotConnected, UnsafeActionValue
+from telephony.errors import ActionFailed, ActionInterrupted, ActionTimeout, NotConnected, RefusedValue, UnsafeActionValue
 from telephony.events import (
     CallAnswered,
     CallQueued,
@@ -374,7 +374,11 @@ async def test_a_flood_of_bad_timestamps_is_counted_per_frame_and_logged_once(li
 
 
 async def test_an_action_refused_before_it_is_sent_leaves_nothing_pending(session: AmiSession, peer: AmiPeer) -> None:
-    injected = actions.Action("QueuePause", (("Interface", "PJSIP/handler-1"), ("Reason", "lunch\r\nAction: Originate")))
+    bad = (("Interface", "PJSIP/handler-1"), ("Reason", "lunch\r\nAction: Originate"))
+    with pytest.raises(RefusedValue):  # the builder's check (telephony/values.py) stops it first...
+        actions.Action("QueuePause", bad)
+    injected = actions.queue_pause("PJSIP/handler-1", True, reason="lunch")
+    object.__setattr__(injected, "fields", bad)  # ...so past it by force: the wire's own guard is the last
     with pytest.raises(UnsafeActionValue):
         await session.send(injected)
     assert session.pending_actions == 0
