@@ -57,11 +57,15 @@ async def test_desktops_get_their_own_pops_with_history_before_answer_and_figure
         ws = base.replace("http", "ws", 1)
         streams = await asyncio.gather(*(collect(f"{ws}/ws/desktop?token={t}", 12) for t in demo["handlers"].values()))
         after = (await http.get("/api/queues")).json()["lines"]
+        lent_metrics = (await http.get("/metrics")).text
     by_handler = dict(zip(demo["handlers"], streams))
     pops = {h: [m for _, m in s if m["type"] == "pop"] for h, s in by_handler.items()}
     assert sum(map(len, pops.values())) >= 3, by_handler
-    # Desktops see only their handler's calls: h2 works only 999 and h3 only 101.
-    assert all(p["line"] == "999" for p in pops["h2"]) and all(p["line"] == "101" for p in pops["h3"])
+    # Desktops see only their handler's calls: h2 works only 999 and h3 only 101, unless the
+    # routing policy lent h3 to 999 (its target at risk: likelier on a busy machine).
+    assert all(p["line"] == "999" for p in pops["h2"])
+    if any(p["line"] != "101" for p in pops["h3"]):
+        assert 'intake_routing_decisions_total{action="lend"' in lent_metrics, "h3 rang for 999 without a lend"
     answered_after_pop = 0
     for handler, stream in by_handler.items():
         seqs = [m["seq"] for _, m in stream if m["type"] != "snapshot" and "seq" in m]
