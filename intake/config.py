@@ -108,8 +108,10 @@ class RedisConfig(_Section):
     # markers' expiry are as of the lookup. 0 = look up only when the phone rings.
     history_held_seconds: float = Field(60.0, ge=0, le=600)
     # Records still held for Redis when the server stops (Redis away) are kept in this local file
-    # and written by the next start-up; empty: they are only logged, one line each.
-    unwritten_spool: str = ""
+    # and written by the next start-up. Unset: "unwritten-records.jsonl" beside the configuration
+    # file (load() puts it there); a relative path is taken from that folder too; "" turns the
+    # spool off (each record is then only logged).
+    unwritten_spool: str | None = None
 
     @field_validator("url")
     @classmethod
@@ -349,8 +351,18 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(str(path), [ConfigProblem("", "not UTF-8 text")]) from None
 
 
+SPOOL_NAME = "unwritten-records.jsonl"
+
+
 def load(path: str | Path) -> IntakeConfig:
-    return parse(read_toml(path), str(path))
+    config = parse(read_toml(path), str(path))
+    # Nothing accepted may be lost: records Redis could not take by shutdown are spooled by default,
+    # beside the file that configured this server (its folder is the one place known to be its own).
+    spool = config.redis.unwritten_spool
+    if spool is None or (spool and not Path(spool).is_absolute()):
+        where = Path(path).resolve().parent / (spool or SPOOL_NAME)
+        config = config.model_copy(update={"redis": config.redis.model_copy(update={"unwritten_spool": str(where)})})
+    return config
 
 
 def resolve_secrets(config: IntakeConfig, source: str = "<config>") -> dict[str, str]:

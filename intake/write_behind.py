@@ -187,6 +187,7 @@ class WriteBehind:
         lines += [json.dumps({"kind": "dead-letter", "call_id": None, "data": letter}) for letter in self._letters]
         partial = self.spool.with_name(self.spool.name + ".partial")
         try:
+            self.spool.parent.mkdir(parents=True, exist_ok=True)
             with partial.open("w") as out:
                 out.write("".join(line + "\n" for line in lines))
                 out.flush()

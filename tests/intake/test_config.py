@@ -197,3 +197,18 @@ def test_the_allowed_clock_skew_is_checked(skew, problem):
 
 def test_shipped_config_believes_pbx_timestamps_within_five_minutes_of_ours():
     assert config.load(SHIPPED).ami.max_clock_skew_seconds == 300
+
+
+@pytest.mark.parametrize(("written", "spooled_to"), [
+    (None, "{folder}/unwritten-records.jsonl"),  # by default: nothing unwritten is lost at shutdown
+    ('"spool/records.jsonl"', "{folder}/spool/records.jsonl"),
+    ('"/var/lib/intake/records.jsonl"', "/var/lib/intake/records.jsonl"),
+    ('""', ""),  # off: each unwritten record is only logged
+])
+def test_records_unwritten_at_shutdown_are_spooled_beside_the_config_unless_told_otherwise(tmp_path: Path, written, spooled_to):
+    text = SHIPPED.read_text()
+    if written is not None:
+        text = text.replace("history_held_seconds = 60\n", f"history_held_seconds = 60\nunwritten_spool = {written}\n")
+    path = tmp_path / "intake.toml"
+    path.write_text(text)
+    assert config.load(path).redis.unwritten_spool == spooled_to.format(folder=tmp_path)
