@@ -48,7 +48,8 @@ from screenpop.history import HistoryConfig, HistoryStore
 from screenpop.history_watch import HistoryWatch
 from screenpop.models import ContactRecord, Outcome
 from screenpop.web import desktop_endpoint, redact_tokens_in_server_logs
-from telephony.events import CallQueued, ChannelCreated, DomainEvent, OriginateFinished, PbxLinkUp, SnapshotCompleted
+from telephony.events import (CallQueued, ChannelCreated, DomainEvent, OriginateFinished, PbxLinkDown, PbxLinkUp,
+                              SnapshotCompleted)
 from telephony.session import AmiSession
 
 log = structlog.get_logger("intake.server")
@@ -151,7 +152,7 @@ class IntakeServer:
         self.writes = WriteBehind(redis, dead_letters=f"{config.redis.key_prefix}dead-letters", supervisor=self.tasks,
                                   spool=Path(config.redis.unwritten_spool) if config.redis.unwritten_spool else None)
         self.callbacks = CallbackDesk(config, self.registry, CallbackStore(redis, config.redis.key_prefix), self.hub,
-                                      self.session, self.pbx_now, file_history=self._file_called_back,
+                                      self.session, self.pbx_now, writes=self.writes, file_history=self._file_called_back,
                                       on_change=self._picture_changed)
         self.journal = CallJournal(redis, config.redis.key_prefix)
         self.prometheus = prometheus_registry(IntakeCollector(self.queue_report, self.handler_views,
@@ -185,6 +186,8 @@ class IntakeServer:
             self.callbacks.caller_called_again(event.caller_number, event.call_id)
         elif isinstance(event, OriginateFinished):
             self.callbacks.originate_finished(event)
+        elif isinstance(event, PbxLinkDown):
+            self.callbacks.link_down(event)
         elif isinstance(event, SnapshotCompleted):
             self.desk.resync_completed()  # the PBX's picture is in: resume the wrap-ups a restart left
         elif isinstance(event, PbxLinkUp) and self._pbx_check is None:
@@ -428,7 +431,6 @@ class IntakeServer:
             await self.ring_outs.close()
             await self.desk.close()
             await self.steering.close()
-            await self.callbacks.close()
             await self.session.stop()
             await self.pops.drain()
             await asyncio.gather(*self._background, return_exceptions=True)

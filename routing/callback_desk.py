@@ -4,16 +4,22 @@ forgotten ones.
 
 The rules are in :mod:`routing.callbacks`; this class holds the open tasks in memory (Redis
 holds them across restarts), writes every change through, and does the I/O. A task closed by its
-outcome also goes into the caller's history ("called back"), handed to ``file_history``: the
-server queues it behind the event path like a settled call's record, so the desk never waits on
-Redis and a record is retried, never dropped silently, while Redis is away.
+outcome also goes into the caller's history ("called back"), handed to ``file_history``. Both
+the task's saves and that entry go behind the event path through the server's write-behind, like
+a settled call's record: the desk never waits on Redis, and a save is retried in order, never
+dropped silently, while Redis is away.
+
+An Originate is remembered (by its ActionID) only until the PBX has said how it went: its
+OriginateResponse, a refusal, a timeout or cut-off of the action, or the AMI link going down. In
+the last cases nobody can say whether the handler's phone rang: the task goes back to its handler
+"not confirmed", to try again, rather than staying "calling" for good.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Literal
 
 import structlog
@@ -22,6 +28,7 @@ from pydantic import ValidationError
 from intake.calls import CallState
 from intake.config import IntakeConfig
 from intake.handlers import HandlerState
+from intake.write_behind import WriteBehind
 from intake.registry import Finished, Notice, Registry
 from routing.callbacks import (
     CallbackOutcome,
@@ -44,30 +51,31 @@ from screenpop.messages import CallbackOffer, PopClosed
 from screenpop.models import ContactRecord, describe
 from telephony import actions
 from telephony.errors import ActionError, ActionFailed, NotConnected, RefusedValue, UnsafeActionValue
-from telephony.events import OriginateFinished
+from telephony.events import OriginateFinished, PbxLinkDown
 from telephony.values import DIALABLE_NUMBER
 
 log = structlog.get_logger("routing.callbacks")
 
+UNCONFIRMED = "the PBX did not confirm the call-back: if your phone did not ring, start it again"
 CLOSED_MEMORY = 1000  # recently closed tasks: a late click on a closed card is told why, not "no such task"
 Closing = Literal["callback-closed", "callback-linked"]
 
 
 class CallbackDesk:
     def __init__(self, config: IntakeConfig, registry: Registry, store: CallbackStore, hub: DesktopHub,
-                 sender: Any, now: Callable[[], float], *, file_history: Callable[[ContactRecord], None],
-                 on_change: Callable[[], None] = lambda: None) -> None:
+                 sender: Any, now: Callable[[], float], *, writes: WriteBehind,
+                 file_history: Callable[[ContactRecord], None], on_change: Callable[[], None] = lambda: None) -> None:
         self.config, self.registry, self.store, self.hub, self.sender, self.now = config, registry, store, hub, sender, now
+        self.writes = writes
         self.file_history = file_history
         self.rules = config.routing.callback
         self.on_change = on_change  # the supervisors' picture shows the open tasks
         self.tasks: dict[str, CallbackTask] = {}  # open and calling ones only
         self.closed: OrderedDict[str, str] = OrderedDict()  # task id -> why it closed
-        self._originating: dict[str, str] = {}  # Originate ActionID -> task id, until its OriginateResponse
+        self._originating: dict[str, str] = {}  # Originate ActionID -> task id, until the PBX's word on it
         self._desktop_seen: dict[str, float] = {}  # handler id -> when a desktop of theirs was last connected
         self._takers = [(h.id, h.member) for h in config.handlers
                         if any((line := config.line_of(q)) is not None and line.name == EMERGENCY for q in h.queues)]
-        self._writes: set[asyncio.Task[None]] = set()
 
     async def restore(self) -> None:
         """Open tasks from Redis after a restart. Offers are made afresh (desktops reconnect); a
@@ -115,6 +123,12 @@ class CallbackDesk:
             log.warning("callback_not_started", task_id=task.id, reason=event.reason, channel=event.channel)
         self._show(task)
         self._changed(task)
+
+    def link_down(self, event: PbxLinkDown) -> None:
+        """No OriginateResponse comes over a link that dropped: the call-backs awaiting one go back
+        to their handlers, not confirmed."""
+        for action_id in list(self._originating):
+            self._unconfirmed(action_id, f"the link to the PBX dropped ({event.reason})", event.at)
 
     def evaluate(self) -> None:
         """Take tasks back from handlers who cannot take them now, offer open tasks to ready 999
@@ -174,12 +188,11 @@ class CallbackDesk:
             self._save(task)
             raise CallbackNotStarted(task_id, detail, refused=refused) from None
         except ActionError as exc:
-            # Timed out or cut off after sending: the phone may ring yet. Left calling, never re-sent.
-            task.note(self.now(), f"call-back by {handler_id}: the PBX did not confirm ({exc})")
-            self._show(task)
-            self._changed(task)
-            raise CallbackNotStarted(task_id, "the PBX did not confirm it; your phone may still ring, so record the"
-                                     " outcome rather than starting it again", refused=False) from None
+            # Timed out or cut off after sending: the phone may ring yet, so never re-sent by us;
+            # the handler, who hears their phone, decides. (The link's drop may have said so first.)
+            self._unconfirmed(action.action_id, str(exc), self.now())
+            raise CallbackNotStarted(task_id, "the PBX did not confirm it; your phone may still ring: if it does,"
+                                     " answer it, else start the call-back again", refused=False) from None
         task.note(self.now(), f"call-back started by {handler_id}")
         log.info("callback_started", task_id=task.id, handler_id=handler_id)
         self._show(task)
@@ -208,9 +221,6 @@ class CallbackDesk:
         return [{**t.model_dump(mode="json"), "age_seconds": round(max(0.0, now - t.abandoned_at), 1),
                  "cannot_dial": undialable(t.number)}
                 for t in sorted(self.tasks.values(), key=lambda t: t.abandoned_at)]
-
-    async def close(self) -> None:
-        await asyncio.gather(*self._writes, return_exceptions=True)
 
     # --- inside ----------------------------------------------------------------------------
 
@@ -247,6 +257,19 @@ class CallbackDesk:
             cannot_dial=undialable(task.number),
         ), active=True)
 
+    def _unconfirmed(self, action_id: str, why: str, at: float) -> None:
+        """The PBX will not say how this Originate went: forget it, and give a task still calling
+        on it back to its handler, with the reason on their card."""
+        task = self.tasks.get(self._originating.pop(action_id, ""))
+        if task is None or task.status != "calling":
+            return
+        task.status, task.problem = "open", UNCONFIRMED
+        task.note(at, f"call-back not confirmed: {why}")
+        log.warning("callback_not_confirmed", task_id=task.id, action_id=action_id, why=why)
+        if task.offered_to:
+            self._show(task)
+        self._changed(task)
+
     def _withdraw(self, task: CallbackTask, why: str, now: float) -> None:
         handler_id, task.offered_to = task.offered_to, None
         assert handler_id is not None
@@ -273,7 +296,7 @@ class CallbackDesk:
         self.on_change()
 
     def _save(self, task: CallbackTask) -> None:
+        """Behind the event path, in order with every other record: a later state of a task is
+        never overwritten by an earlier one, and Redis being away holds the save, not loses it."""
         snapshot = task.model_copy(deep=True)
-        write = asyncio.get_running_loop().create_task(self.store.save(snapshot))
-        self._writes.add(write)
-        write.add_done_callback(self._writes.discard)
+        self.writes.submit("callback", partial(self.store.stage, snapshot), record=snapshot)

@@ -56,6 +56,11 @@ class CallbackTask(BaseModel):
     def note(self, at: float, what: str) -> None:
         self.history.append(f"{at:.3f} {what}")
 
+    @property
+    def call_id(self) -> str:
+        """The abandoned call's id, by which a held or dead-lettered save is named."""
+        return self.id
+
 
 @dataclass(frozen=True, slots=True)
 class Taker:
@@ -159,7 +164,12 @@ class CallbackStore:
         self.redis, self.key = redis, f"{prefix}callbacks"
 
     async def save(self, task: CallbackTask) -> None:
+        """Write ``task`` now (seeding a store; the desk's saves go through the write-behind, :meth:`stage`)."""
         await self.redis.hset(self.key, task.id, task.model_dump_json())
+
+    def stage(self, task: CallbackTask, pipe: Any) -> None:
+        """Queue ``task``'s save on ``pipe`` (the write-behind's)."""
+        pipe.hset(self.key, task.id, task.model_dump_json())
 
     async def load_open(self) -> list[CallbackTask]:
         """The open tasks. A record this version cannot read (written by a newer one, or damaged)

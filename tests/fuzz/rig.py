@@ -184,7 +184,6 @@ class Rig:
         await s.ring_outs.close()
         await s.desk.close()
         await s.steering.close()
-        await s.callbacks.close()
         await s.pops.drain()
         await asyncio.gather(*s._background, return_exceptions=True)
         await s.writes.close(timeout=5.0)

@@ -62,7 +62,7 @@ async def test_an_abandoned_999_call_is_called_back_from_the_handlers_phone(pbx:
                 updates.append(json.loads(await asyncio.wait_for(outbox.next(), 5)))
             assert updates[0] == {**updates[0], "type": "callback", "status": "calling"}
             assert updates[-1] == {**updates[-1], "call_id": f"callback:{task.id}", "reason": "callback-closed"}
-            await server.callbacks.close()
+            await server.writes.flush()
         stored = await redis.hgetall("intake:callbacks")
         [saved] = [json.loads(v) for v in stored.values()]
         assert saved["status"] == "closed" and saved["outcome"]["notes"] == "pocket dial, no police action"

@@ -16,6 +16,7 @@ import secrets as token_source
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +27,8 @@ from intake.demo import demo_config
 from intake.handlers import HandlerState
 from intake.server import IntakeServer
 from telephony.simulator import SimConfig, SimulatedPbx
+from telephony.simulator import actions as sim_actions
+from tests.intake.own_redis import OwnRedis
 from tests.serving import running_server
 from tests.waiting import eventually
 
@@ -67,7 +70,7 @@ class Floor:
         return call_id
 
     async def stored(self, task_id: str) -> dict[str, Any]:
-        await self.server.callbacks.close()  # the write-through has landed
+        await self.server.writes.flush()  # the write-through has landed
         return json.loads(await self.redis.hget("intake:callbacks", task_id))
 
 
@@ -128,9 +131,11 @@ def closed_as(task_id: str, reason: str) -> Callable[[dict[str, Any]], bool]:
 
 
 @contextlib.asynccontextmanager
-async def serving(sim: SimulatedPbx, redis: Any, tokens: dict[str, str]) -> AsyncIterator[Floor]:
-    """intake attached to ``sim``: offers come back half a second after a desktop goes."""
+async def serving(sim: SimulatedPbx, redis: Any, tokens: dict[str, str], **ami: Any) -> AsyncIterator[Floor]:
+    """intake attached to ``sim``: offers come back half a second after a desktop goes; ``ami``:
+    settings of ``[ami]`` to change."""
     config = demo_config(sim.config, sim.port, 0, callback={"desktop_grace_seconds": 0.5, "escalate_seconds": 600})
+    config = config.model_copy(update={"ami": config.ami.model_copy(update=ami)})
     secrets = {"ami.secret": sim.config.secret, "supervisors[0].token": tokens["sup1"]}
     secrets |= {f"handlers[{i}].token": tokens[h.id] for i, h in enumerate(config.handlers)}
     bound: list[int] = []
@@ -312,7 +317,7 @@ async def test_after_a_restart_a_call_back_under_way_is_still_its_handlers_and_o
         await floor.state("h2", "ready")
         await floor.desktop("h2")
         await until(lambda: floor.server.callbacks.tasks[waiting].offered_to == "h2")
-        await floor.server.callbacks.close()
+        await floor.server.writes.flush()
 
     async with serving(sim, redis_client, tokens) as floor:  # intake restarted; the PBX kept h1 and h2
         h1 = await floor.desktop("h1")
@@ -406,3 +411,86 @@ async def test_a_number_that_cannot_be_dialled_is_followed_up_but_never_reaches_
     # Nothing was sent: an action round trip later, the PBX has no channel on h2's phone.
     await floor.state("h2", "not-ready", "break")
     assert not [name for name in floor.sim.pbx.channels if name.startswith("PJSIP/handler-2")]
+
+
+# --- an Originate the PBX never confirms; saves while Redis is away -------------------------------
+
+def pbx_answers_originate_with(monkeypatch: pytest.MonkeyPatch, reply: str) -> None:
+    """The simulated PBX answers an Originate with ``reply``: "nothing" (no response at all, as a
+    PBX stuck on it), or "queued" (Success, but the call's OriginateResponse never comes)."""
+    frames = {"nothing": lambda a: (), "queued": lambda a: (sim_actions.response(a, True, "Originate successfully queued"),)}
+    monkeypatch.setitem(sim_actions.HANDLERS, "originate", lambda pbx, a: sim_actions.Reply(frames[reply](a)))
+
+
+async def offered_to_h1(floor: Floor) -> tuple[Desktop, str]:
+    h1 = await floor.desktop("h1")
+    await floor.state("h1", "ready")
+    task_id = await floor.abandoned_999()
+    await h1.expect(offer_of(task_id))
+    return h1, task_id
+
+
+UNCONFIRMED = "the PBX did not confirm the call-back"
+
+
+async def test_an_originate_the_pbx_never_answers_gives_the_task_back_to_try_again_and_is_forgotten(
+        sim: SimulatedPbx, redis_client: Any, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch):
+    pbx_answers_originate_with(monkeypatch, "nothing")
+    async with serving(sim, redis_client, tokens, action_timeout=0.5) as floor:
+        h1, task_id = await offered_to_h1(floor)
+        start, seen = f"/api/callbacks/{task_id}/start", len(h1.messages)
+        r = await floor.http.post(start, headers=floor.auth("h1"))
+        assert r.status_code == 503 and "did not confirm" in r.json()["detail"], r.text
+        card = await h1.expect(offer_of(task_id, status="open"), after=seen)
+        assert card["problem"].startswith(UNCONFIRMED), card
+        assert floor.server.callbacks._originating == {}
+        assert (await floor.stored(task_id))["status"] == "open"
+
+        monkeypatch.undo()  # the PBX answers again: the handler tries again, and it goes
+        r = await floor.http.post(start, headers=floor.auth("h1"))
+        assert r.json() == {"task_id": task_id, "status": "calling"}
+        await h1.expect(offer_of(task_id, status="calling", problem=""))
+
+
+@pytest.mark.parametrize("reply", ["queued", "nothing"])
+async def test_a_call_back_the_pbx_link_drops_under_is_given_back_unconfirmed_and_forgotten(
+        sim: SimulatedPbx, redis_client: Any, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch, reply: str):
+    pbx_answers_originate_with(monkeypatch, reply)
+    async with serving(sim, redis_client, tokens, action_timeout=60) as floor:
+        h1, task_id = await offered_to_h1(floor)
+        desk, seen = floor.server.callbacks, len(h1.messages)
+        start = asyncio.create_task(floor.http.post(f"/api/callbacks/{task_id}/start", headers=floor.auth("h1")))
+        if reply == "queued":
+            assert (await start).json() == {"task_id": task_id, "status": "calling"}
+        await until(lambda: len(desk._originating) == 1)
+        await sim.stop()  # the link drops before the PBX said how the call-back went
+        card = await h1.expect(offer_of(task_id, status="open"), after=seen)
+        assert card["problem"].startswith(UNCONFIRMED), card
+        assert desk._originating == {}
+        if reply == "nothing":
+            r = await start
+            assert r.status_code == 503 and "did not confirm" in r.json()["detail"], r.text
+        assert sum("call-back not confirmed" in step for step in desk.tasks[task_id].history) == 1  # once, however told
+
+
+async def test_task_saves_made_while_redis_is_away_land_when_it_is_back_in_order(
+        sim: SimulatedPbx, tokens: dict[str, str], tmp_path: Path):
+    redis_server = OwnRedis(tmp_path)
+    await redis_server.start()
+    client = redis_server.client()
+    try:
+        async with serving(sim, client, tokens) as floor:
+            h1 = await floor.desktop("h1")
+            redis_server.stop()
+            task_id = await floor.abandoned_999()  # opened: saved while Redis is away...
+            await floor.state("h1", "ready")
+            await h1.expect(offer_of(task_id))  # ...and offered: a later state of the same task
+            writes = floor.server.writes
+            await until(lambda: len(writes) >= 2 and writes.failures >= 1)
+            await redis_server.start()
+            stored = await floor.stored(task_id)
+            assert stored == floor.server.callbacks.tasks[task_id].model_dump(mode="json")
+            assert (stored["offered_to"], stored["history"][-1].split(" ", 1)[1]) == ("h1", "offered to h1")
+    finally:
+        redis_server.stop()
+        await client.aclose()
