@@ -10,7 +10,8 @@ a settled call's record: the desk never waits on Redis, and a save is retried in
 dropped silently, while Redis is away.
 
 An Originate is remembered (by its ActionID) only until the PBX has said how it went: its
-OriginateResponse, a refusal, a timeout or cut-off of the action, or the AMI link going down. In
+OriginateResponse, a refusal, a timeout or cut-off of the action, the AMI link going down, or,
+should the PBX never send the OriginateResponse it owes, the time by which it should have. In
 the last cases nobody can say whether the handler's phone rang: the task goes back to its handler
 "not confirmed", to try again, rather than staying "calling" for good.
 """
@@ -57,6 +58,9 @@ from telephony.values import DIALABLE_NUMBER
 log = structlog.get_logger("routing.callbacks")
 
 UNCONFIRMED = "the PBX did not confirm the call-back: if your phone did not ring, start it again"
+# An OriginateResponse comes once the handler's phone answered or gave up ringing (ring_seconds)
+# after the action's own response (ami.action_timeout); this much later, none is coming.
+ORIGINATE_MARGIN = 5.0
 CLOSED_MEMORY = 1000  # recently closed tasks: a late click on a closed card is told why, not "no such task"
 Closing = Literal["callback-closed", "callback-linked"]
 
@@ -72,7 +76,8 @@ class CallbackDesk:
         self.on_change = on_change  # the supervisors' picture shows the open tasks
         self.tasks: dict[str, CallbackTask] = {}  # open and calling ones only
         self.closed: OrderedDict[str, str] = OrderedDict()  # task id -> why it closed
-        self._originating: dict[str, str] = {}  # Originate ActionID -> task id, until the PBX's word on it
+        # Originate ActionID -> (task id, when to stop waiting for the PBX's word on it)
+        self._originating: dict[str, tuple[str, float]] = {}
         self._desktop_seen: dict[str, float] = {}  # handler id -> when a desktop of theirs was last connected
         self._takers = [(h.id, h.member) for h in config.handlers
                         if any((line := config.line_of(q)) is not None and line.name == EMERGENCY for q in h.queues)]
@@ -112,7 +117,7 @@ class CallbackDesk:
     def originate_finished(self, event: OriginateFinished) -> None:
         """The PBX's word on a call-back's first leg: the handler's phone answered, or it did not
         and the task is the handler's to try again, with the reason on their card."""
-        task = self.tasks.get(self._originating.pop(event.action_id, ""))
+        task = self.tasks.get(self._originating.pop(event.action_id, ("", 0.0))[0])
         if task is None or task.status != "calling":
             return
         if event.answered:
@@ -132,10 +137,12 @@ class CallbackDesk:
 
     def evaluate(self) -> None:
         """Take tasks back from handlers who cannot take them now, offer open tasks to ready 999
-        handlers, escalate tasks open too long."""
+        handlers, escalate tasks open too long; stop waiting for OriginateResponses overdue."""
+        now = self.now()
+        for action_id in [a for a, (_, by) in self._originating.items() if by <= now]:
+            self._unconfirmed(action_id, "the PBX never said how it went", now)
         if not self.tasks:
             return  # the common case, on every tick: nothing to look at
-        now = self.now()
         takers = self._floor(now)
         for task, why in withdrawals(list(self.tasks.values()), takers):
             self._withdraw(task, why, now)
@@ -175,7 +182,8 @@ class CallbackDesk:
         # Calling before the PBX answers: a second click meanwhile must not ring the caller twice.
         task.status, task.problem, called_before = "calling", "", task.called_at
         task.called_at = self.now()
-        self._originating[action.action_id] = task.id
+        self._originating[action.action_id] = (
+            task.id, task.called_at + self.rules.ring_seconds + self.config.ami.action_timeout + ORIGINATE_MARGIN)
         try:
             await self.sender.send(action)
         except (ActionFailed, NotConnected, UnsafeActionValue) as exc:
@@ -260,7 +268,7 @@ class CallbackDesk:
     def _unconfirmed(self, action_id: str, why: str, at: float) -> None:
         """The PBX will not say how this Originate went: forget it, and give a task still calling
         on it back to its handler, with the reason on their card."""
-        task = self.tasks.get(self._originating.pop(action_id, ""))
+        task = self.tasks.get(self._originating.pop(action_id, ("", 0.0))[0])
         if task is None or task.status != "calling":
             return
         task.status, task.problem = "open", UNCONFIRMED

@@ -87,9 +87,10 @@ class Desktop:
             self.messages.append(json.loads(raw))
             self._arrived.set()
 
-    async def expect(self, check: Callable[[dict[str, Any]], bool], after: int = 0) -> dict[str, Any]:
+    async def expect(self, check: Callable[[dict[str, Any]], bool], after: int = 0,
+                     timeout: float = 10) -> dict[str, Any]:
         """The first message from index ``after`` on that passes ``check``, waiting for it."""
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(timeout):
             while True:
                 found = next((m for m in self.messages[after:] if check(m)), None)
                 if found is not None:
@@ -131,10 +132,12 @@ def closed_as(task_id: str, reason: str) -> Callable[[dict[str, Any]], bool]:
 
 
 @contextlib.asynccontextmanager
-async def serving(sim: SimulatedPbx, redis: Any, tokens: dict[str, str], **ami: Any) -> AsyncIterator[Floor]:
-    """intake attached to ``sim``: offers come back half a second after a desktop goes; ``ami``:
-    settings of ``[ami]`` to change."""
-    config = demo_config(sim.config, sim.port, 0, callback={"desktop_grace_seconds": 0.5, "escalate_seconds": 600})
+async def serving(sim: SimulatedPbx, redis: Any, tokens: dict[str, str], callback: dict[str, Any] | None = None,
+                  **ami: Any) -> AsyncIterator[Floor]:
+    """intake attached to ``sim``: offers come back half a second after a desktop goes; ``callback``
+    and ``ami``: settings of ``[routing.callback]`` and ``[ami]`` to change."""
+    config = demo_config(sim.config, sim.port, 0,
+                         callback={"desktop_grace_seconds": 0.5, "escalate_seconds": 600} | (callback or {}))
     config = config.model_copy(update={"ami": config.ami.model_copy(update=ami)})
     secrets = {"ami.secret": sim.config.secret, "supervisors[0].token": tokens["sup1"]}
     secrets |= {f"handlers[{i}].token": tokens[h.id] for i, h in enumerate(config.handlers)}
@@ -471,6 +474,20 @@ async def test_a_call_back_the_pbx_link_drops_under_is_given_back_unconfirmed_an
             r = await start
             assert r.status_code == 503 and "did not confirm" in r.json()["detail"], r.text
         assert sum("call-back not confirmed" in step for step in desk.tasks[task_id].history) == 1  # once, however told
+
+
+async def test_an_originate_response_that_never_comes_over_a_live_link_is_given_up_in_time(
+        sim: SimulatedPbx, redis_client: Any, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch):
+    pbx_answers_originate_with(monkeypatch, "queued")
+    async with serving(sim, redis_client, tokens, callback={"ring_seconds": 0.5}, action_timeout=0.5) as floor:
+        h1, task_id = await offered_to_h1(floor)
+        seen = len(h1.messages)
+        r = await floor.http.post(f"/api/callbacks/{task_id}/start", headers=floor.auth("h1"))
+        assert r.json() == {"task_id": task_id, "status": "calling"}
+        # Rung for 0.5 s, confirmed within 0.5 s, and a margin of 5 s: the card comes back then.
+        card = await h1.expect(offer_of(task_id, status="open"), after=seen, timeout=20)
+        assert card["problem"].startswith(UNCONFIRMED), card
+        assert floor.server.callbacks._originating == {} and floor.server.session.connected
 
 
 async def test_task_saves_made_while_redis_is_away_land_when_it_is_back_in_order(
