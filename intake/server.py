@@ -38,7 +38,7 @@ from intake.supervisors import SupervisorStream
 from intake.timers import TimerStore
 from intake.web import create_app
 from routing.callback_desk import CallbackDesk
-from routing.callbacks import CallbackStore
+from routing.callbacks import CallbackStore, CallbackTask
 from routing.ring_out_desk import RingOutDesk
 from routing.steering import Steering
 from screenpop.delivery import DesktopHub
@@ -270,6 +270,8 @@ class IntakeServer:
                 if kind == "journal":
                     journalled.append(JournalRecord.model_validate_json(json.dumps(data)))
                     self._file_journal(journalled[-1])
+                elif kind == "callback":
+                    self.callbacks.spooled(CallbackTask.model_validate_json(json.dumps(data)))
                 else:
                     self._file_contact(kind, ContactRecord.model_validate_json(json.dumps(data)))
             except ValidationError as exc:

@@ -79,19 +79,29 @@ class CallbackDesk:
         # Originate ActionID -> (task id, when to stop waiting for the PBX's word on it)
         self._originating: dict[str, tuple[str, float]] = {}
         self._desktop_seen: dict[str, float] = {}  # handler id -> when a desktop of theirs was last connected
+        self._spooled: dict[str, CallbackTask] = {}  # saves the last run could not write: newer than Redis's
         self._takers = [(h.id, h.member) for h in config.handlers
                         if any((line := config.line_of(q)) is not None and line.name == EMERGENCY for q in h.queues)]
 
     async def restore(self) -> None:
         """Open tasks from Redis after a restart. Offers are made afresh (desktops reconnect); a
         task being called stays with its handler, whose desktop finds its card again."""
-        for task in await self.store.load_open():
+        stored = {task.id: task for task in await self.store.load_open()}
+        for task in (stored | self._spooled).values():
+            if task.status == "closed":
+                continue
             self.tasks[task.id] = task
             if task.status == "calling" and task.offered_to:
                 self._show(task)
             else:
                 task.status, task.offered_to = "open", None
         log.info("callbacks_restored", open=len(self.tasks))
+
+    def spooled(self, task: CallbackTask) -> None:
+        """A save the last run could not write before it stopped (called before :meth:`restore`):
+        written again, and newer than what Redis holds of the task."""
+        self._spooled[task.id] = task
+        self._save(task)
 
     # --- from the event path ---------------------------------------------------------------
 

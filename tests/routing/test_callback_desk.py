@@ -133,12 +133,14 @@ def closed_as(task_id: str, reason: str) -> Callable[[dict[str, Any]], bool]:
 
 @contextlib.asynccontextmanager
 async def serving(sim: SimulatedPbx, redis: Any, tokens: dict[str, str], callback: dict[str, Any] | None = None,
-                  **ami: Any) -> AsyncIterator[Floor]:
+                  spool: Path | None = None, **ami: Any) -> AsyncIterator[Floor]:
     """intake attached to ``sim``: offers come back half a second after a desktop goes; ``callback``
-    and ``ami``: settings of ``[routing.callback]`` and ``[ami]`` to change."""
+    and ``ami``: settings of ``[routing.callback]`` and ``[ami]`` to change; ``spool``: where
+    records unwritten at shutdown go."""
     config = demo_config(sim.config, sim.port, 0,
                          callback={"desktop_grace_seconds": 0.5, "escalate_seconds": 600} | (callback or {}))
-    config = config.model_copy(update={"ami": config.ami.model_copy(update=ami)})
+    config = config.model_copy(update={"ami": config.ami.model_copy(update=ami),
+                                       "redis": config.redis.model_copy(update={"unwritten_spool": spool and str(spool)})})
     secrets = {"ami.secret": sim.config.secret, "supervisors[0].token": tokens["sup1"]}
     secrets |= {f"handlers[{i}].token": tokens[h.id] for i, h in enumerate(config.handlers)}
     bound: list[int] = []
@@ -508,6 +510,33 @@ async def test_task_saves_made_while_redis_is_away_land_when_it_is_back_in_order
             stored = await floor.stored(task_id)
             assert stored == floor.server.callbacks.tasks[task_id].model_dump(mode="json")
             assert (stored["offered_to"], stored["history"][-1].split(" ", 1)[1]) == ("h1", "offered to h1")
+    finally:
+        redis_server.stop()
+        await client.aclose()
+
+
+async def test_a_task_save_still_held_at_shutdown_is_spooled_and_the_next_start_has_the_task_as_it_last_stood(
+        sim: SimulatedPbx, tokens: dict[str, str], tmp_path: Path):
+    redis_server, spool = OwnRedis(tmp_path), tmp_path / "unwritten.jsonl"
+    await redis_server.start()
+    client = redis_server.client()
+    try:
+        async with serving(sim, client, tokens, spool=spool) as floor:
+            task_id = await floor.abandoned_999()
+            await floor.server.writes.flush()  # opened, and in Redis
+            h1 = await floor.desktop("h1")
+            redis_server.stop()
+            await floor.state("h1", "ready")
+            await h1.expect(offer_of(task_id))  # offered while Redis is away: held, then spooled
+            last = list(floor.server.callbacks.tasks[task_id].history)
+            await until(lambda: floor.server.writes.failures >= 1)
+        assert ("callback", task_id) in [(s["kind"], s["call_id"]) for s in map(json.loads, spool.read_text().splitlines())]
+
+        await redis_server.start()
+        async with serving(sim, client, tokens, spool=spool) as floor:
+            assert floor.server.callbacks.tasks[task_id].history == last
+            assert (await floor.stored(task_id))["history"] == last
+        assert not spool.exists()
     finally:
         redis_server.stop()
         await client.aclose()
