@@ -84,10 +84,13 @@ class CallbackDesk:
                         if any((line := config.line_of(q)) is not None and line.name == EMERGENCY for q in h.queues)]
 
     async def restore(self) -> None:
-        """Open tasks from Redis after a restart. Offers are made afresh (desktops reconnect); a
-        task being called stays with its handler, whose desktop finds its card again."""
+        """Open tasks from Redis after a restart (a task's save the last run spooled is newer).
+        Offers are made afresh (desktops reconnect); a task being called stays with its handler,
+        whose desktop finds its card again."""
         stored = {task.id: task for task in await self.store.load_open()}
-        for task in (stored | self._spooled).values():
+        stored |= self._spooled
+        self._spooled.clear()
+        for task in stored.values():
             if task.status == "closed":
                 continue
             self.tasks[task.id] = task
