@@ -147,7 +147,7 @@ class IntakeServer:
         self.desk = HandlerDesk(config, self.session, self.registry.handlers.get, resync=self.session.resync,
                                 timers=TimerStore(redis, config.redis.key_prefix))
         self.ring_outs = RingOutDesk(config, self.desk, self.registry.handlers.get)
-        self.steering = Steering(config, self.registry, self.session, self.pbx_now)
+        self.steering = Steering(config, self.registry, self.session, self.pbx_now, resync=self.session.resync)
         self.writes = WriteBehind(redis, dead_letters=f"{config.redis.key_prefix}dead-letters", supervisor=self.tasks,
                                   spool=Path(config.redis.unwritten_spool) if config.redis.unwritten_spool else None)
         self.callbacks = CallbackDesk(config, self.registry, CallbackStore(redis, config.redis.key_prefix), self.hub,
