@@ -197,6 +197,23 @@ class Intake:
         self.killed += 1
         await kill(self.proc, sig)
 
+    def log_summary(self) -> dict[str, int]:
+        """Warnings and errors in intake's log by event, and tracebacks of tasks nobody awaited
+        (a write that failed with nobody to retry it): what to read first when an invariant broke."""
+        counts: dict[str, int] = {}
+        for line in self.log.read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                if rec.get("level") in ("warning", "error", "critical"):
+                    key = f"{rec['level']}: {rec.get('event')}"
+                    counts[key] = counts.get(key, 0) + 1
+            elif line.startswith(("Task exception was never retrieved", "Traceback")):
+                counts[line] = counts.get(line, 0) + 1
+        return dict(sorted(counts.items()))
+
     def rss_bytes(self) -> int | None:
         if self.proc is None or self.proc.returncode is not None:
             return None
