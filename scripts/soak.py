@@ -15,7 +15,7 @@ Faults (each logged with its time in the JSON; all loopback, all bounded):
   slow_redis       CLIENT PAUSE ALL for 500 ms
   redis_kill       redis-server killed -9, restarted 3 s later (append-only file, fsync always)
   pbx_restart      the simulator stopped as by ``core stop now`` (every call hung up: queue_log
-                   ABANDON for a waiting caller, COMPLETEAGENT for one talking, the events sent,
+                   ABANDON for a waiting caller, COMPLETECALLER for one talking, the events sent,
                    then Shutdown), started again 2 s later on the same port and queue_log
   intake_kill      intake serve killed -9, restarted 2 s later
   stalled_desktop  a handler's second desktop that never reads after its handshake: intake must
@@ -70,10 +70,13 @@ REDIS_DOWN, PBX_DOWN, INTAKE_DOWN, PAUSE_MS = 3.0, 2.0, 2.0, 500
 RECOVERY_DEADLINE = 30.0
 # A stalled desktop is let go after heartbeat silence: last heard + silence, found at the next beat.
 _SESSION = SessionConfig()
-STALL_DEADLINE = _SESSION.silence_seconds + _SESSION.heartbeat_seconds + 20.0
-# Flat: the last quarter's median RSS at most this times the first's; the last quarter's p50 and
-# p99 response times at most this times the first's, or under the floor (loopback jitter on a busy
-# machine is a few ms; a ratio of two such figures says nothing).
+# Then the WebSocket's closing handshake waits up to 10 s for the desktop's reply before the TCP
+# connection goes (what the kernel's table shows).
+STALL_DEADLINE = _SESSION.silence_seconds + _SESSION.heartbeat_seconds + 10.0 + 15.0
+# Flat: the last quarter's median RSS at most this times the first's; the last quarter's median
+# response time at most this times the first's, or under the floor (loopback jitter on a busy
+# machine is a few ms; a ratio of two such figures says nothing). The p99 of a quarter is some
+# sixty samples' worst, the machine's scheduler as much as intake: reported, not judged.
 RSS_GROWTH_LIMIT, LAG_GROWTH_LIMIT, LAG_FLOOR_S = 1.5, 3.0, 0.025
 
 
@@ -291,8 +294,8 @@ class Soak:
         lag = quarters(self.samples.lag, q)
         rss_ratio = ratio(rss["last"]["p50"], rss["first"]["p50"])
         lag_ratios = {k: ratio(lag["last"][k], lag["first"][k]) for k in ("p50", "p99")}
-        lag_flat = all(lag["last"][k] is not None and (lag["last"][k] <= LAG_FLOOR_S or (r is not None and r <= LAG_GROWTH_LIMIT))
-                       for k, r in lag_ratios.items())
+        last_p50 = lag["last"]["p50"]
+        lag_flat = last_p50 is not None and (last_p50 <= LAG_FLOOR_S or (lag_ratios["p50"] or math.inf) <= LAG_GROWTH_LIMIT)
         invariants = dict(verdict["invariants"])
         invariants["recovered_after_every_fault"] = {"held": all(f.get("recovered") for f in self.faults),
                                                      "failed": [f for f in self.faults if not f.get("recovered")]}

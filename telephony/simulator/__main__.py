@@ -1,7 +1,7 @@
 """``python -m telephony.simulator --port N``: run a simulated PBX until interrupted.
 
 Prints one JSON line (host, port, username, secret) so a script can connect to it. SIGTERM is
-``core stop now``: every call is hung up (queue_log says ABANDON or COMPLETEAGENT, and clients
+``core stop now``: every call is hung up (queue_log says ABANDON or COMPLETECALLER, and clients
 get the events and a Shutdown) before the AMI server closes. ``--setup FILE`` gives the handlers'
 phones and the traffic as JSON::
 

@@ -261,13 +261,14 @@ class Pbx(Switch):
     def shut_down(self, restart: bool = True) -> None:
         """``core restart now`` / ``core stop now``: every channel is hung up before AMI closes.
 
-        As a real Asterisk 22 does (tests/pbx/test_e2e_restarts.py, on the test bed): app_queue
-        logs ABANDON for a caller still waiting or ringing and COMPLETEAGENT for one talking, and
-        the matching events go out first; a caller still in the dialplan before Queue() leaves no
-        queue_log line. Then the Shutdown event, the last one a client receives."""
+        As the real Asterisk 22 does (tests/pbx/test_simulator_restart_fidelity.py): app_queue
+        logs ABANDON for a caller still waiting or ringing and COMPLETECALLER for one talking (the
+        caller's channel is hung up first), and the matching events go out first; a caller still
+        in the dialplan before Queue() leaves no queue_log line. Then the Shutdown event, the last
+        one a client receives."""
         for call in list(self.calls.values()):
             if call.phase is Phase.CONNECTED:
-                self._complete(call, by_agent=True)
+                self._complete(call, by_agent=False)
             elif call.phase is not Phase.ENDED:
                 self._abandon(call, hang_up=True)
         for name in list(self.channels):  # call-backs and other channels outside a queue

@@ -28,10 +28,10 @@ async def test_shutdown_abandons_waiting_callers_completes_talking_ones_then_say
 
     await sim.shut_down(restart=True)
 
-    outcome = {line.call_id: line.event for line in sim.queue_log.lines if line.event in ("ABANDON", "COMPLETEAGENT")}
-    assert outcome == {talking: "COMPLETEAGENT", waiting: "ABANDON"}
+    outcome = {line.call_id: line.event for line in sim.queue_log.lines if line.event in ("ABANDON", "COMPLETECALLER")}
+    assert outcome == {talking: "COMPLETECALLER", waiting: "ABANDON"}
     assert not sim.queue_log.for_call(arriving)
-    await c.wait_event("AgentComplete", Uniqueid=talking, Reason="agent")
+    await c.wait_event("AgentComplete", Uniqueid=talking, Reason="caller")
     await c.wait_event("QueueCallerAbandon", Uniqueid=waiting)
     await c.wait_event("Hangup", Uniqueid=arriving)
     last = await c.wait_event("Shutdown", Restart="True")
