@@ -107,14 +107,20 @@ def schedule(seconds: float) -> list[Fault]:
 
 
 def mean_of(d: Distribution) -> float:
-    return {"fixed": lambda: d.seconds, "uniform": lambda: (d.low + d.high) / 2, "exponential": lambda: d.mean,
-            "lognormal": lambda: d.median * math.exp(d.sigma ** 2 / 2)}[d.distribution]()  # type: ignore[operator]
+    if d.distribution == "lognormal":
+        return float(d.median) * math.exp(float(d.sigma) ** 2 / 2)
+    if d.distribution == "uniform":
+        return (float(d.low) + float(d.high)) / 2
+    return float(d.seconds if d.distribution == "fixed" else d.mean)
 
 
 def spread(d: Distribution, scale: float) -> list[float]:
-    """The simulator draws talk and wrap-up uniformly: a range with the distribution's mean."""
+    """The simulator draws ring, talk and wrap-up times uniformly: the profile's own range, or
+    one around the distribution's mean (half to one and a half times it)."""
+    if d.distribution == "uniform":
+        return [float(d.low) / scale, float(d.high) / scale]
     m = mean_of(d) / scale
-    return [round(m / 2, 3), round(m * 3 / 2, 3)] if d.distribution != "uniform" else [d.low / scale, d.high / scale]  # type: ignore[operator]
+    return [round(m / 2, 3), round(m * 3 / 2, 3)]
 
 
 def busy_hour_setup(profile: Profile, scale: float) -> dict[str, Any]:
@@ -290,6 +296,7 @@ class Soak:
     def report(self, verdict: dict[str, Any], stalls: list[dict[str, Any]], ended: dict[str, Any],
                load_before: tuple[float, float, float]) -> dict[str, Any]:
         q = self.seconds / 4
+        load = self.samples.machine_load
         rss = quarters(self.samples.rss, q)
         lag = quarters(self.samples.lag, q)
         rss_ratio = ratio(rss["last"]["p50"], rss["first"]["p50"])
@@ -311,6 +318,7 @@ class Soak:
             "settings": {"minutes": self.args.minutes, "seed": self.args.seed, "scale": self.args.scale,
                          "handlers": len(self.setup["handlers"]), "traffic": self.setup["traffic"]},
             "machine": {"cpus": os.cpu_count(), "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
+                        "load_1min_during": {"mean": round(sum(load) / max(1, len(load)), 2), "max": round(max(load, default=0.0), 2)},
                         "python": sys.version.split()[0]},
             "all_held": all(i["held"] for i in invariants.values()),
             "invariants": invariants,

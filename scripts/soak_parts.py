@@ -234,10 +234,12 @@ class Samples:
     rss: list[tuple[float, int]] = field(default_factory=list)  # (seconds into the run, bytes)
     lag: list[tuple[float, float]] = field(default_factory=list)  # (seconds into the run, seconds)
     probe_failures: int = 0
+    machine_load: list[float] = field(default_factory=list)  # the 1-minute load average, each sample
 
     async def run(self, intake: Intake, http: httpx.AsyncClient, t0: float, every: float = 0.5) -> None:
         auth = {"Authorization": f"Bearer {SUPERVISOR_TOKEN}"}
         while True:
+            self.machine_load.append(os.getloadavg()[0])
             rss = intake.rss_bytes()
             if rss is not None:
                 self.rss.append((time.monotonic() - t0, rss))
