@@ -329,8 +329,8 @@ class Soak:
                        "simulator_starts": self.sim.starts, "intake_kills": sum(f["kind"] == "intake_kill" for f in self.faults)},
             "faults": self.faults,
             "intake_log": self.intake.log_summary(),
-            "rss_mib": {k: {s: None if v is None else round(v / 2**20, 1) for s, v in fig.items()} for k, fig in rss.items()},
-            "response_ms": {k: {s: None if v is None else round(v * 1000, 2) for s, v in fig.items()} for k, fig in lag.items()},
+            "rss_mib": scaled(rss, 1 / 2**20, 1),
+            "response_ms": scaled(lag, 1000, 2),
             "work_dir": str(self.work) if self.args.keep else None,
         }
 
@@ -342,6 +342,11 @@ def quarters(samples: list[tuple[float, float]], quarter: float) -> dict[str, di
         return {"p50": percentile(values, 0.5), "p99": percentile(values, 0.99), "max": max(values), "n": len(values)}
 
     return {"first": fig([v for t, v in samples if t < quarter]), "last": fig([v for t, v in samples if t >= 3 * quarter])}
+
+
+def scaled(figures: dict[str, dict[str, float | None]], factor: float, digits: int) -> dict[str, dict[str, float | None]]:
+    """Quarters' figures in a unit for people; the sample count ``n`` as it is."""
+    return {q: {k: v if k == "n" or v is None else round(v * factor, digits) for k, v in fig.items()} for q, fig in figures.items()}
 
 
 def ratio(last: float | None, first: float | None) -> float | None:

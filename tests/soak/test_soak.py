@@ -37,12 +37,15 @@ AWAITS_MERGE = {
     # lost too. Branch "durable" (the record at answer time, durable pending work).
     "across_intake_restart": "durable",
     # An abandoned 999 call's call-back task is written to Redis by a fire-and-forget task
-    # (routing/callback_desk.py CallbackDesk._save): if Redis is down at that moment the write
-    # fails ("Task exception was never retrieved") and is never retried, so the task is missing
-    # from Redis and gone for good at intake's next restart. Holds only when no 999 call is
-    # abandoned during the Redis outage. No branch of issue 11 owns it yet: the fix is to send
-    # the task's writes through the write-behind (held and retried in order), as its history
-    # entry already goes.
+    # (routing/callback_desk.py CallbackDesk._save) that nobody retries. It fails while Redis is
+    # down, and also long after Redis is back: each pooled connection of intake's client
+    # (intake/server.py make_redis) that was open when Redis died fails its next command once
+    # ("Connection closed by server", no retry configured). The task is then missing from Redis
+    # ("Task exception was never retrieved" in intake's log) and gone for good at intake's next
+    # restart. In 30 minutes: 9 of 143 abandoned 999 calls, most at the first burst of writes
+    # after a Redis restart. No branch of issue 11 owns it yet: the fix is to send the task's
+    # writes through the write-behind (held and retried in order, as its history entry already
+    # goes) and/or a client that retries a command once on a connection found dead.
     "callback_task_per_abandoned_999": "none yet (call-back task writes through the write-behind)",
 }
 STRICT = os.environ.get("INTAKE_SOAK_STRICT") == "1"
