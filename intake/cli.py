@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from intake import config as config_mod
 from intake import loop as event_loop
-from intake.errors import ConfigError
+from intake.errors import ConfigError, ConfigProblem
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -17,12 +17,44 @@ def _check_config(args: argparse.Namespace) -> int:
         cfg = config_mod.load(args.path)
         if args.secrets:
             config_mod.resolve_secrets(cfg, args.path)
+        secret = _ami_secret(cfg, args.path) if args.pbx else ""
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
     lines = ", ".join(f"{line.name} ({len(line.queues)} queue(s), target {line.target_seconds:g} s)" for line in cfg.lines)
     print(f"{args.path}: OK: lines {lines}; {len(cfg.handlers)} handler(s); {len(cfg.supervisors)} supervisor(s)")
-    return 0
+    return _check_pbx(cfg, secret, args.event_wait) if args.pbx else 0
+
+
+def _ami_secret(cfg: config_mod.IntakeConfig, source: str) -> str:
+    try:
+        secret = config_mod.SecretRef(cfg.ami.secret).resolve()
+    except LookupError as exc:
+        raise ConfigError(source, [ConfigProblem("ami.secret", str(exc))]) from None
+    if not secret:
+        raise ConfigError(source, [ConfigProblem("ami.secret", "secret is empty")])
+    return secret
+
+
+def _check_pbx(cfg: config_mod.IntakeConfig, secret: str, event_wait: float) -> int:
+    """Log in to the PBX read-only and say what intake needs and does not find; 1 if anything."""
+    from intake import pbx_check
+    from telephony.errors import ActionError, LoginFailed
+
+    where = f"{cfg.ami.host}:{cfg.ami.port}"
+    try:
+        answers = asyncio.run(pbx_check.probe(cfg.ami.host, cfg.ami.port, cfg.ami.username, secret,
+                                              timeout=cfg.ami.action_timeout, event_wait=event_wait))
+    except LoginFailed as exc:
+        print(f"PROBLEM: PBX {where}: {exc} -> check [ami] username/secret and [{cfg.ami.username}] in manager.conf")
+        return 1
+    except (OSError, TimeoutError, ActionError) as exc:
+        print(f"PROBLEM: PBX {where} not reachable over AMI: {exc} -> check [ami] host/port and manager.conf bindaddr/port")
+        return 1
+    found = pbx_check.findings(cfg, answers)
+    print(f"PBX {where} as '{cfg.ami.username}':")
+    print(pbx_check.report(found))
+    return 1 if pbx_check.failed(found) else 0
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -76,6 +108,11 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check-config", help="validate a configuration file; every problem is listed")
     c.add_argument("path")
     c.add_argument("--secrets", action="store_true", help="also resolve env:/file: secret references")
+    c.add_argument("--pbx", action="store_true",
+                   help="also log in to the PBX read-only (with [ami]) and report what intake needs and does not find: "
+                        "AMI classes, timestampevents, queues unknown to the PBX, static members; exit 1 if any")
+    c.add_argument("--event-wait", type=float, default=2.0, metavar="SECONDS",
+                   help="with --pbx: how long to watch PBX events (read classes, Timestamp) before calling them not verified")
     c.set_defaults(run=_check_config)
 
     s = sub.add_parser("serve", help="run the server against a PBX")

@@ -70,6 +70,9 @@ class AmiConfig(_Section):
     action_timeout: Seconds = 5.0
     reconnect_initial: Seconds = 0.5
     reconnect_max: Seconds = 30.0
+    # An event Timestamp further than this from our clock is not believed (the estimate of the
+    # PBX clock is used, and counted): one absurd frame must not move intake's "now".
+    max_clock_skew_seconds: float = Field(300.0, gt=0, le=366 * 86400, allow_inf_nan=False)
 
     @field_validator("secret")
     @classmethod
@@ -88,6 +91,9 @@ class RedisConfig(_Section):
     # reports others') has it read again. Held at most this long: the 24 h / 30 day counts and
     # markers' expiry are as of the lookup. 0 = look up only when the phone rings.
     history_held_seconds: float = Field(60.0, ge=0, le=600)
+    # Records still held for Redis when the server stops (Redis away) are kept in this local file
+    # and written by the next start-up; empty: they are only logged, one line each.
+    unwritten_spool: str = ""
 
     @field_validator("url")
     @classmethod

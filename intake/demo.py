@@ -42,7 +42,9 @@ def demo_config(sim: SimConfig, ami_port: int, http_port: int, *, callback: dict
         lines.setdefault(q.line, []).append(q.name)
     raw: dict[str, Any] = {
         "ami": {"host": "127.0.0.1", "port": ami_port, "username": sim.username, "secret": "env:INTAKE_DEMO_AMI_SECRET",
-                "ping_interval": 5, "ping_timeout": 3, "reconnect_initial": 0.2, "reconnect_max": 5},
+                "ping_interval": 5, "ping_timeout": 3, "reconnect_initial": 0.2, "reconnect_max": 5,
+                # Simulated time runs ``speed`` times faster than ours: its clock leaves ours by design.
+                "max_clock_skew_seconds": 300 if sim.speed <= 1 else 366 * 86400},
         "redis": {"url": "embedded"},
         "http": {"host": "127.0.0.1", "port": http_port},
         "lines": [{"name": name, "target_seconds": 12 if name == "999" else 60, "queues": queues,

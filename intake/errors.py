@@ -54,3 +54,17 @@ class StateChangeFailed(IntakeError):
         self.wanted = wanted
         self.detail = detail
         self.refused = refused
+
+
+class StaticMembership(StateChangeFailed):
+    """A handler asked to log out of queues the PBX's own configuration holds them in (queues.conf
+    ``member =>``, or realtime): Asterisk refuses QueueRemove of such a member, so intake does not
+    try. ``queues`` names them; the fix is in queues.conf, not at the desk."""
+
+    def __init__(self, handler_id: str, wanted: str, member: str, queues: list[str]) -> None:
+        where = ", ".join(queues)
+        super().__init__(handler_id, wanted,
+                         f"static member in queues.conf: intake cannot log it out ({member} in {where}; "
+                         f"remove its 'member =>' line there)", refused=True)
+        self.member = member
+        self.queues = queues

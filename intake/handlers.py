@@ -58,6 +58,10 @@ class Handler:
             return HandlerState.NOT_READY, "phone offline"
         return HandlerState.READY, ""
 
+    def fixed_queues(self) -> list[str]:
+        """The queues the member is in by the PBX's configuration, not by QueueAdd."""
+        return sorted(q for q, s in self.memberships.items() if s.fixed)
+
     def view(self, wrapup_reason: str) -> dict[str, object]:
         state, reason = self.state(wrapup_reason)
         return {
@@ -67,6 +71,9 @@ class Handler:
             "state": state.value,
             "reason": reason,
             "queues": sorted(self.memberships),
+            # Queues the PBX's configuration holds this member in (queues.conf ``member =>``):
+            # intake cannot log them out there, and a PBX restart makes them ready there.
+            "static_queues": self.fixed_queues(),
             "ringing_for": sorted(self.ringing_for),
             "on_call": self.on_call,
         }

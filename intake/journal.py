@@ -1,9 +1,15 @@
 """The call journal: one record per settled call, kept in Redis by local day, and the reports
-read back from it (so a report survives a restart, unlike the live figures).
+read back from it; at start-up, today's live figures are rebuilt from it.
+
+A record is written when the call's outcome in its queue is known (the registry's ``Settled``:
+answered, abandoned or left), not when the call ends: a call answered before a restart and
+still talking after it is in the journal, so in the rebuilt figures (the restarted server learns
+it from the PBX as answered before it watched, and counts it nowhere else).
 
 Key layout: ``{prefix}journal:{YYYY-MM-DD}`` is a sorted set, score = queue entry (PBX epoch),
-member = the record's JSON (it carries the call id, so two calls never collide). The day is the
-server's local day, the one a control room's "yesterday 14:00-15:00" means.
+member = the record's JSON (it carries the call id, so two calls never collide, and the same
+record written twice is one member). The day is the server's local day, the one a control
+room's "yesterday 14:00-15:00" means. Readers take one record per (call id, queue, queue entry).
 
 :func:`hourly_report` is pure: records in, one row per hour out.
 """
@@ -15,18 +21,18 @@ import io
 import time
 from collections.abc import Iterable
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from intake.calls import Call, CallState
 from intake.handlers import Handler
 from screenpop.models import ContactRecord, is_history_number
-from intake.metrics import LONG_WAIT_SECONDS, local_day
+from intake.metrics import LONG_WAIT_SECONDS, UNDATED, Disposition, Settlement, local_day
 
 RETENTION_SECONDS = 400 * 86_400
 
-Settled = Literal["answered", "abandoned", "left"]
+Settled = Disposition
 
 
 class JournalRecord(BaseModel):
@@ -45,13 +51,15 @@ class JournalRecord(BaseModel):
 
     @classmethod
     def of(cls, call: Call) -> JournalRecord:
-        end = call.answered_at or call.left_at or call.ended_at or call.queued_at
-        settled: Settled = "answered" if call.answered_at is not None else (
-            "abandoned" if call.state.value == "abandoned" else "left")
-        arrival = call.waited_from_arrival(end)
+        s = Settlement.of(call)
         return cls(call_id=call.call_id, line=call.line, queue=call.queue, target_seconds=call.target_seconds,
-                   queued_at=call.queued_at, settled=settled, waited_seconds=round(call.waited(end), 3),
-                   waited_from_arrival=None if arrival is None else round(arrival, 3))
+                   queued_at=call.queued_at, settled=s.disposition, waited_seconds=round(s.waited, 3),
+                   waited_from_arrival=None if s.waited_from_arrival is None else round(s.waited_from_arrival, 3))
+
+    def settlement(self) -> Settlement:
+        """The record as the live figures count it (rebuilding them at start-up)."""
+        return Settlement(self.queue, self.settled, self.queued_at + self.waited_seconds, self.waited_seconds,
+                          self.waited_from_arrival, self.target_seconds)
 
     @property
     def within_target(self) -> bool:
@@ -73,13 +81,26 @@ class CallJournal:
 
     def stage(self, pipe: Any, record: JournalRecord) -> None:
         """Add the commands that append ``record`` to ``pipe`` (a writer batches many records)."""
-        key = self.key(local_day(record.queued_at))
+        day = local_day(record.queued_at)
+        if day == UNDATED:  # a journal is read by day: a record no day holds is refused, not filed apart
+            raise ValueError(f"call {record.call_id}: queue entry {record.queued_at!r} is in no day")
+        key = self.key(day)
         pipe.zadd(key, {record.model_dump_json(): record.queued_at})
         pipe.expire(key, RETENTION_SECONDS)
 
     async def day(self, day: date) -> list[JournalRecord]:
+        """The day's records, one per call's stay in a queue."""
         raw = await self.redis.zrange(self.key(day.isoformat()), 0, -1)
-        return [JournalRecord.model_validate_json(r) for r in raw]
+        return one_per_stay(JournalRecord.model_validate_json(r) for r in raw)
+
+
+def one_per_stay(records: Iterable[JournalRecord]) -> list[JournalRecord]:
+    """One record per call's stay in a queue (call id, queue, entry), the first kept: a record
+    written twice (a retried write, a spooled one) counts once."""
+    kept: dict[tuple[str, str, float], JournalRecord] = {}
+    for record in records:
+        kept.setdefault((record.call_id, record.queue, record.queued_at), record)
+    return list(kept.values())
 
 
 COLUMNS = ("hour", "offered", "answered", "answered_within_target", "answered_within_target_pct",

@@ -8,20 +8,30 @@ events show it (the Home Office measures from the caller's dial, in buckets <10 
 
 Answer times are kept in 0.1 s bins so that the mean and 90th percentile stay exact to a tenth
 of a second at any volume, in constant memory.
+
+Times come checked from the AMI edge (telephony.translate, telephony.timing); still, a figure
+that cannot be placed (a time that is not finite, a wait longer than a day) is left out of the
+structure it cannot go in rather than raise: the report is read by the wallboard on every tick,
+and one odd call must not cost the control room its figures.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from intake.calls import Call, CallState
 
 BIN = 0.1
 LONG_WAIT_SECONDS = 120.0
+PLAUSIBLE_WAIT_SECONDS = 86_400.0
+"""A longer "wait" is a clock fault, not a wait: counted as answered, left out of answer times."""
+UNDATED = "undated"
+"""The day of a time no calendar can show."""
 
 
 @dataclass(slots=True)
@@ -31,6 +41,8 @@ class AnswerTimes:
     total: float = 0.0
 
     def add(self, seconds: float) -> None:
+        if not 0.0 <= seconds <= PLAUSIBLE_WAIT_SECONDS:  # NaN fails too
+            return
         self.bins[int(seconds / BIN)] += 1
         self.count += 1
         self.total += seconds
@@ -69,6 +81,8 @@ class RollingWindow:
     _buckets: deque[list[int]] = field(default_factory=deque)  # [bucket index, settled, within]
 
     def add(self, at: float, within: bool) -> None:
+        if not math.isfinite(at):
+            return  # no bucket holds it
         index = int(at // self.step)
         self._prune(at)  # also when nobody reads the window: memory stays bounded
         last = self._buckets[-1] if self._buckets else None
@@ -92,13 +106,18 @@ class RollingWindow:
         return _share(*self.counts(now))
 
     def _prune(self, now: float) -> None:
+        if not math.isfinite(now):
+            return
         oldest = int((now - self.seconds) // self.step)
         while self._buckets and self._buckets[0][0] <= oldest:
             self._buckets.popleft()
 
 
 def local_day(at: float) -> str:
-    return time.strftime("%Y-%m-%d", time.localtime(at))
+    try:
+        return time.strftime("%Y-%m-%d", time.localtime(at))
+    except (OverflowError, ValueError, OSError):  # NaN, infinities, beyond the platform's time_t
+        return UNDATED
 
 
 @dataclass(slots=True)
@@ -112,8 +131,11 @@ class DayTally:
     within: int = 0
 
     def add(self, at: float, within: bool) -> None:
-        if self.day_of(at) != self.day:
-            self.day, self.settled, self.within = self.day_of(at), 0, 0
+        day = self.day_of(at)
+        if day == UNDATED:
+            return  # not today's, nor any day's: it must not start a new "today"
+        if day != self.day:
+            self.day, self.settled, self.within = day, 0, 0
         self.settled += 1
         self.within += within
 
@@ -156,9 +178,34 @@ class Basis:
         }
 
 
+Disposition = Literal["answered", "abandoned", "left"]
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """A call's outcome in its queue, as the figures count it: from a live call, or from its
+    journal record when the figures are rebuilt at start-up."""
+
+    queue: str
+    disposition: Disposition
+    at: float  # PBX clock: the answer, or leaving the queue
+    waited: float  # queue entry to answer (answered) or to leaving the queue
+    waited_from_arrival: float | None  # the call's arrival at the PBX to the same, where seen
+    target_seconds: float
+
+    @classmethod
+    def of(cls, call: Call) -> Settlement:
+        at = call.answered_at or call.left_at or call.ended_at or call.queued_at
+        disposition: Disposition = "answered" if call.answered_at is not None else (
+            "abandoned" if call.state is CallState.ABANDONED else "left")
+        return cls(call.queue, disposition, at, call.waited(at), call.waited_from_arrival(at), call.target_seconds)
+
+
 @dataclass(slots=True)
 class Figures:
-    """Counts for one queue or one line since the server started watching."""
+    """Counts for one queue or one line: since local midnight of the day the server started
+    (rebuilt from the call journal at start-up, :meth:`QueueMetrics.seed`), then every call on
+    its watch."""
 
     target_seconds: float
     offered: int = 0
@@ -176,7 +223,7 @@ class Figures:
         return self.answered + self.abandoned + self.left_other
 
     def report(self, waiting: list[Call], now: float) -> dict[str, Any]:
-        longest = max((c.waited(now) for c in waiting), default=0.0)
+        longest = max((w for c in waiting if math.isfinite(w := c.waited(now))), default=0.0)
         return {
             "target_seconds": self.target_seconds,
             "waiting": len(waiting),
@@ -213,23 +260,39 @@ class QueueMetrics:
 
     def settled(self, call: Call) -> None:
         """Count a call whose outcome in the queue is known: answered, abandoned or left."""
-        now = call.answered_at or call.left_at or call.ended_at or call.queued_at
-        waited = call.waited(now)
-        from_arrival = call.waited_from_arrival(now)
-        for fig in self._both(call):
-            if call.answered_at is not None:
+        self._count(Settlement.of(call), self._line_of[call.queue])
+
+    def seed(self, settled: Iterable[Settlement]) -> int:
+        """Count calls settled before this server started (today's journal), each as offered
+        and settled, so that a restart never takes a figure back. Calls still waiting are not
+        in it: the first resync offers them. Returns how many were counted; a queue no longer
+        configured is skipped."""
+        counted = 0
+        for s in sorted(settled, key=lambda s: s.at):
+            line = self._line_of.get(s.queue)
+            if line is None:
+                continue
+            self.queues[s.queue].offered += 1
+            self.lines[line].offered += 1
+            self._count(s, line)
+            counted += 1
+        return counted
+
+    def _count(self, s: Settlement, line: str) -> None:
+        for fig in (self.queues[s.queue], self.lines[line]):
+            if s.disposition == "answered":
                 fig.answered += 1
-                fig.from_queue.add(waited, call.target_seconds)
-                if from_arrival is not None:
-                    fig.from_arrival.add(from_arrival, call.target_seconds)
-            elif call.state is CallState.ABANDONED:
+                fig.from_queue.add(s.waited, s.target_seconds)
+                if s.waited_from_arrival is not None:
+                    fig.from_arrival.add(s.waited_from_arrival, s.target_seconds)
+            elif s.disposition == "abandoned":
                 fig.abandoned += 1
             else:
                 fig.left_other += 1
-            fig.waited_over_2min += waited > LONG_WAIT_SECONDS
-            within = call.answered_at is not None and waited <= call.target_seconds
-            fig.last_15min.add(now, within)
-            fig.today.add(now, within)
+            fig.waited_over_2min += s.waited > LONG_WAIT_SECONDS
+            within = s.disposition == "answered" and s.waited <= s.target_seconds
+            fig.last_15min.add(s.at, within)
+            fig.today.add(s.at, within)
 
     def report(self, waiting: list[Call], now: float) -> dict[str, Any]:
         by_queue: dict[str, list[Call]] = {q: [] for q in self.queues}

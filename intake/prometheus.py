@@ -28,14 +28,17 @@ class IntakeCollector(Collector):
     def __init__(self, report: Callable[[], dict[str, Any]], handlers: Callable[[], list[dict[str, Any]]],
                  ami_counters: Callable[[], Any], overflow: Callable[[], dict[str, Any]] | None = None,
                  ring_outs: Callable[[], dict[str, Any]] | None = None,
-                 held: Callable[[], dict[str, Any]] | None = None) -> None:
+                 held: Callable[[], dict[str, Any]] | None = None, *,
+                 tasks: Callable[[], dict[str, dict[str, Any]]] | None = None,
+                 writes: Callable[[], dict[str, Any]] | None = None) -> None:
         """``report()`` is the registry's queue report, ``handlers()`` the handler views,
         ``ami_counters()`` the AMI session's counters dataclass, ``overflow()`` the routing
         policy's view (routing.steering.Steering.view), ``ring_outs()`` the ring-out rule's
         (routing.ring_out_desk.RingOutDesk.view), ``held()`` the held histories' figures
-        (intake.pops.PopRouter.held_view)."""
+        (intake.pops.PopRouter.held_view), ``tasks()`` the supervisor's (intake.supervise.Supervisor.health),
+        ``writes()`` the record writer's (intake.write_behind.WriteBehind.view)."""
         self._report, self._handlers, self._ami, self._overflow = report, handlers, ami_counters, overflow
-        self._ring_outs, self._held = ring_outs, held
+        self._ring_outs, self._held, self._tasks, self._writes = ring_outs, held, tasks, writes
 
     def collect(self) -> Iterator[Metric]:
         report = self._report()
@@ -66,6 +69,41 @@ class IntakeCollector(Collector):
             yield from self._ring_out(self._ring_outs())
         if self._held is not None:
             yield from self._held_histories(self._held())
+        if self._tasks is not None:
+            yield from self._supervised(self._tasks())
+        if self._writes is not None:
+            yield from self._records(self._writes())
+
+    @staticmethod
+    def _supervised(tasks: dict[str, dict[str, Any]]) -> Iterator[Metric]:
+        up = GaugeMetricFamily("intake_task_up", "1 while the server's task is running (a callback: its last run "
+                               "succeeded)", labels=["task"])
+        degraded = GaugeMetricFamily("intake_task_degraded", "1 from a task's failure until it works again", labels=["task"])
+        failures = CounterMetricFamily("intake_task_failures", "exceptions raised by the server's task (each one "
+                                       "logged with its traceback and the task restarted)", labels=["task"])
+        for name, task in tasks.items():
+            up.add_metric([name], 1 if task["up"] else 0)
+            degraded.add_metric([name], 1 if task["degraded"] else 0)
+            failures.add_metric([name], task["failures"])
+        yield from (up, degraded, failures)
+
+    @staticmethod
+    def _records(view: dict[str, Any]) -> Iterator[Metric]:
+        held = GaugeMetricFamily("intake_records_held", "settled calls' records waiting for Redis")
+        held.add_metric([], view["held"])
+        yield held
+        for key, doc in (("written", "records written to Redis"),
+                         ("retries", "attempts to write records refused because Redis was away (held, tried again)"),
+                         ("dropped", "records dropped past the writer's limit during an outage"),
+                         ("lost", "records still held when the server stopped")):
+            c = CounterMetricFamily(f"intake_records_{key}", doc)
+            c.add_metric([], view[key])
+            yield c
+        dead = CounterMetricFamily("intake_records_dead_lettered", "records Redis refused or that could not be "
+                                   "encoded, put in the dead-letter list", labels=["kind"])
+        for kind, count in sorted(view["dead_lettered"].items()):
+            dead.add_metric([kind], count)
+        yield dead
 
     @staticmethod
     def _routing(view: dict[str, Any]) -> Iterator[Metric]:

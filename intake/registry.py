@@ -58,6 +58,15 @@ class Answered:
 
 
 @dataclass(frozen=True, slots=True)
+class Settled:
+    """A counted call's outcome in its queue is known (answered, abandoned or left): the figures
+    counted it just now, and its journal record is due (a call answered is settled long before
+    it finishes: a restart in between must find it in the journal)."""
+
+    call: Call
+
+
+@dataclass(frozen=True, slots=True)
 class Finished:
     """A call reached a final state: the moment to write its contact record."""
 
@@ -72,14 +81,24 @@ class HandlerChanged:
 @dataclass(frozen=True, slots=True)
 class MembershipsLost:
     """After a lost link, the PBX's picture no longer has a member in queues it was in before
-    (an Asterisk restart forgets every member: persistentmembers = no). ``lost`` is the member's
-    state in each such queue as last seen, so the edge can put it back as it was."""
+    (an Asterisk restart forgets every member: persistentmembers = no), or has a static member
+    (queues.conf ``member =>``) back unpaused that was paused (a restart reads queues.conf
+    afresh). ``lost`` is the member's state in each such queue as last seen, so the edge can put
+    it back as it was."""
 
     member: str
     lost: dict[str, ev.MemberState]
 
 
-Notice = Queued | Ringing | RingStopped | Answered | Finished | HandlerChanged | MembershipsLost
+@dataclass(frozen=True, slots=True)
+class ResyncWanted:
+    """The picture may no longer be the PBX's: the PBX read its queues' configuration again (a
+    reload changes members without a member event). The edge asks the PBX for its picture."""
+
+    reason: str
+
+
+Notice = Queued | Ringing | RingStopped | Answered | Settled | Finished | HandlerChanged | MembershipsLost | ResyncWanted
 
 
 @dataclass(slots=True)
@@ -128,6 +147,9 @@ class Registry:
         # Each member's queues as they were when the link went down (the first loss of a run of
         # failed reconnects), compared with the resync's picture once it completes.
         self._before_loss: dict[str, dict[str, ev.MemberState]] | None = None
+        # (member, queue) pairs seen held by the PBX's configuration (static/realtime), each
+        # warned about once while it lasts.
+        self._fixed: set[tuple[str, str]] = set()
 
     # --- reading -------------------------------------------------------------------------
 
@@ -196,6 +218,7 @@ class Registry:
                 notices += [Answered(call, member), HandlerChanged(member)]
             if call.counted:
                 self.metrics.settled(call)
+                notices.append(Settled(call))
         elif call.state is CallState.LEAVING:
             call.left_at = at
         elif call.state in (CallState.ABANDONED, CallState.LEFT):
@@ -206,6 +229,7 @@ class Registry:
                 self._stop_ringing(call, other, reason, notices)
             if call.counted:
                 self.metrics.settled(call)
+                notices.append(Settled(call))
         if call.state is CallState.COMPLETED:
             call.ended_at = at
             if call.answered_by is not None:
@@ -321,13 +345,31 @@ class Registry:
         h = self.handler(s.member)
         h.memberships[s.queue] = s
         notices.append(HandlerChanged(s.member))
+        if s.fixed:
+            self._fixed_member(h, s)
         if self._snapshot is not None and isinstance(e, ev.MemberSeen):
             self._snapshot.members.setdefault(s.member, {})[s.queue] = s
 
+    def _fixed_member(self, h: Handler, s: ev.MemberState) -> None:
+        if (s.member, s.queue) in self._fixed:
+            return
+        self._fixed.add((s.member, s.queue))
+        # A managed queue with a member the PBX's configuration holds: intake cannot log it out
+        # (QueueRemove is refused) and every PBX restart or reload makes it ready again.
+        log.warning("static_member", member=s.member, queue=s.queue, membership=s.membership,
+                    handler_id=h.handler_id,
+                    fix=f"remove 'member => {s.member}' from [{s.queue}] in queues.conf; intake adds handlers itself")
+
     def _on_member_left(self, e: ev.MemberLeft, notices: list[Notice]) -> None:
         h = self.handlers.get(e.member)
+        self._fixed.discard((e.member, e.queue))
         if h is not None and h.memberships.pop(e.queue, None) is not None:
             notices.append(HandlerChanged(e.member))
+
+    def _on_module_reloaded(self, e: ev.ModuleReloaded, notices: list[Notice]) -> None:
+        if e.queues_reloaded:
+            log.info("pbx_queues_reloaded", module=e.module, status=e.status)
+            notices.append(ResyncWanted(f"PBX reloaded {e.module}"))
 
     def _on_link_up(self, e: ev.PbxLinkUp, notices: list[Notice]) -> None:
         self.link_up = True
@@ -404,10 +446,12 @@ class Registry:
             if h.memberships != fresh:
                 h.memberships = dict(fresh)
                 notices.append(HandlerChanged(member))
+        self._fixed = {(m, q) for m, q in self._fixed if (s := self.handlers[m].memberships.get(q)) is not None and s.fixed}
         before, self._before_loss = self._before_loss or {}, None
         for member, queues in before.items():
             now_in = self.handlers[member].memberships
-            lost = {q: s for q, s in queues.items() if q not in now_in}
+            lost = {q: s for q, s in queues.items()
+                    if q not in now_in or (s.paused and now_in[q].fixed and not now_in[q].paused)}
             if lost:
                 log.warning("memberships_lost", member=member, queues=sorted(lost))
                 notices.append(MembershipsLost(member, lost))
@@ -440,6 +484,7 @@ _DISPATCH: dict[type, Any] = {
     ev.MemberChanged: Registry._on_member,
     ev.MemberSeen: Registry._on_member,
     ev.MemberLeft: Registry._on_member_left,
+    ev.ModuleReloaded: Registry._on_module_reloaded,
     ev.PbxLinkUp: Registry._on_link_up,
     ev.PbxLinkDown: Registry._on_link_down,
     ev.SnapshotStarted: Registry._on_snapshot_started,

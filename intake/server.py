@@ -9,25 +9,33 @@ grow with time, not only with events).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import date
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import structlog
 import uvicorn
+from pydantic import ValidationError
+from redis.exceptions import RedisError
 
-from intake import heap, logs
+from intake import heap, logs, pbx_check
 from intake.auth import Principals
 from intake.config import IntakeConfig
 from intake.handler_actions import HandlerDesk
-from intake.journal import CallJournal, JournalRecord, contact_record
+from intake.journal import CallJournal, JournalRecord, contact_record, one_per_stay
+from intake.metrics import local_day
 from intake.write_behind import WriteBehind
 from intake.pops import PopRouter
 from intake.prometheus import IntakeCollector, prometheus_registry
-from intake.registry import Answered, Finished, MembershipsLost, Notice, Registry
+from intake.registry import Answered, Finished, MembershipsLost, Notice, Registry, ResyncWanted, Settled
+from intake.supervise import Supervisor
 from intake.supervisors import SupervisorStream
+from intake.timers import TimerStore
 from intake.web import create_app
 from routing.callback_desk import CallbackDesk
 from routing.callbacks import CallbackStore
@@ -40,7 +48,7 @@ from screenpop.history import HistoryConfig, HistoryStore
 from screenpop.history_watch import HistoryWatch
 from screenpop.models import ContactRecord, Outcome
 from screenpop.web import desktop_endpoint, redact_tokens_in_server_logs
-from telephony.events import CallQueued, ChannelCreated, DomainEvent, OriginateFinished
+from telephony.events import CallQueued, ChannelCreated, DomainEvent, OriginateFinished, PbxLinkUp, SnapshotCompleted
 from telephony.session import AmiSession
 
 log = structlog.get_logger("intake.server")
@@ -111,7 +119,8 @@ def registry_of(config: IntakeConfig) -> Registry:
 
 
 class IntakeServer:
-    def __init__(self, config: IntakeConfig, secrets: dict[str, str], redis: Any) -> None:
+    def __init__(self, config: IntakeConfig, secrets: dict[str, str], redis: Any, *, tasks: Supervisor | None = None) -> None:
+        """``tasks``: the supervisor of the server's long-running tasks (tests restart them sooner)."""
         self.config = config
         self.redis = redis
         self.tokens = Principals.from_config(config, secrets)
@@ -123,25 +132,31 @@ class IntakeServer:
         self.pops = PopRouter(self.history, self.hub, {h.member: h.id for h in config.handlers}, self.pbx_now,
                               repeat_calls=config.routing.repeat_calls, hold_seconds=config.redis.history_held_seconds)
         self.history_watch = history_watch_of(redis, self.history, self.pops.held)
+        self.tasks = tasks or Supervisor()  # every long-running task of the server, by name
         self.supervisors = SupervisorStream(self.tokens, self.picture)
         self.session = AmiSession(
             config.ami.host, config.ami.port, config.ami.username, secrets["ami.secret"],
             ping_interval=config.ami.ping_interval, ping_timeout=config.ami.ping_timeout,
             action_timeout=config.ami.action_timeout, backoff_initial=config.ami.reconnect_initial,
-            backoff_max=config.ami.reconnect_max, on_event=self.on_event,
+            backoff_max=config.ami.reconnect_max, max_clock_skew=config.ami.max_clock_skew_seconds, on_event=self.on_event,
         )
-        self.desk = HandlerDesk(config, self.session, self.registry.handlers.get)
+        self.desk = HandlerDesk(config, self.session, self.registry.handlers.get, resync=self.session.resync,
+                                timers=TimerStore(redis, config.redis.key_prefix))
         self.ring_outs = RingOutDesk(config, self.desk, self.registry.handlers.get)
         self.steering = Steering(config, self.registry, self.session, self.pbx_now)
-        self.writes = WriteBehind(redis)
+        self.writes = WriteBehind(redis, dead_letters=f"{config.redis.key_prefix}dead-letters", supervisor=self.tasks,
+                                  spool=Path(config.redis.unwritten_spool) if config.redis.unwritten_spool else None)
         self.callbacks = CallbackDesk(config, self.registry, CallbackStore(redis, config.redis.key_prefix), self.hub,
                                       self.session, self.pbx_now, file_history=self._file_called_back,
                                       on_change=self._picture_changed)
         self.journal = CallJournal(redis, config.redis.key_prefix)
         self.prometheus = prometheus_registry(IntakeCollector(self.queue_report, self.handler_views,
                                                               lambda: self.session.counters, self.steering.view,
-                                                              self.ring_outs.view, self.pops.held_view))
+                                                              self.ring_outs.view, self.pops.held_view,
+                                                              tasks=self.tasks.health, writes=self.writes.view))
         self._background: set[asyncio.Task[None]] = set()  # membership restores after a PBX restart
+        self._ami_secret = secrets["ami.secret"]
+        self._pbx_check: asyncio.Task[Any] | None = None  # what intake needs from the PBX, after the first login
         self._policy_due: asyncio.TimerHandle | None = None
         self._policy_at = 0.0  # monotonic time of the last evaluation
         # call id -> (handler id, caller number) for calls answered recently: outcomes may be
@@ -166,6 +181,10 @@ class IntakeServer:
             self.callbacks.caller_called_again(event.caller_number, event.call_id)
         elif isinstance(event, OriginateFinished):
             self.callbacks.originate_finished(event)
+        elif isinstance(event, SnapshotCompleted):
+            self.desk.resync_completed()  # the PBX's picture is in: resume the wrap-ups a restart left
+        elif isinstance(event, PbxLinkUp) and self._pbx_check is None:
+            self._pbx_check = asyncio.get_running_loop().create_task(pbx_check.check_at_startup(self.config, self._ami_secret))
         if notices and self._policy_due is None:
             # Every event in the next few ms shares one evaluation: the policy reads the whole
             # floor (every handler), and a burst of events must not run it once per frame.
@@ -178,8 +197,11 @@ class IntakeServer:
             self._policy_due.cancel()
             self._policy_due = None
         self._policy_at = time.monotonic()
-        self.steering.evaluate()
-        self.callbacks.evaluate()
+        # Guarded one by one: a failing evaluation is counted and logged, the call-back desk's
+        # still runs, and so does the next evaluation (a call_later callback's error would
+        # otherwise be logged by asyncio and lost; the ticker's would restart the ticker).
+        self.tasks.call("policy", self.steering.evaluate)
+        self.tasks.call("callback-desk", self.callbacks.evaluate)
 
     def _picture_changed(self) -> None:
         self._dirty = True
@@ -193,26 +215,49 @@ class IntakeServer:
             for n in notices:
                 if isinstance(n, Answered):
                     self._remember_answer(n.call.call_id, n.member, n.call.caller_number)
+                elif isinstance(n, Settled):
+                    self._journal(n)
                 elif isinstance(n, Finished):
-                    self._settled(n)
+                    self._finished(n)
+                elif isinstance(n, ResyncWanted):
+                    self.session.resync(n.reason)
                 elif isinstance(n, MembershipsLost):
                     task = self.desk.restore(n.member, n.lost)
                     if task is not None:
                         self._background.add(task)
                         task.add_done_callback(self._background.discard)
 
-    def _settled(self, n: Finished) -> None:
+    def _journal(self, n: Settled) -> None:
+        """The call's record, as soon as its outcome in the queue is known (see intake.journal)."""
+        self._file_journal(JournalRecord.of(n.call))
+
+    def _finished(self, n: Finished) -> None:
         call = n.call
         recorded = partial(self.pops.unrecorded.recorded, call.caller_number, call.call_id, call.queued_at)
         contact = contact_record(call, self.registry.handlers) if call.counted else None
-        if call.counted:
-            journal = JournalRecord.of(call)
-            self.writes.submit("journal", lambda pipe: self.journal.stage(pipe, journal))
         if contact is not None:
             self._file_contact("contact", contact, also=recorded)
         else:
             recorded()  # no record will come: a repeat count must not wait for one
         self.desk.call_finished(call)
+
+    def _file_journal(self, record: JournalRecord) -> None:
+        self.writes.submit("journal", lambda pipe: self.journal.stage(pipe, record), record=record)
+
+    def _replay_spooled(self) -> list[JournalRecord]:
+        """Records the last run could not write before it stopped go first, the way they went
+        then; returns the journal's (today's figures count them before they reach Redis)."""
+        journalled = []
+        for kind, data in self.writes.spooled():
+            try:  # read as JSON (the spool's own form), so strict models take enums by value
+                if kind == "journal":
+                    journalled.append(JournalRecord.model_validate_json(json.dumps(data)))
+                    self._file_journal(journalled[-1])
+                else:
+                    self._file_contact(kind, ContactRecord.model_validate_json(json.dumps(data)))
+            except ValidationError as exc:
+                log.error("spooled_record_invalid", kind=kind, data=data, problems=exc.error_count())
+        return journalled
 
     def _file_called_back(self, record: ContactRecord) -> None:
         """A call-back's history entry goes the way of a settled call's record: behind the event path."""
@@ -226,7 +271,7 @@ class IntakeServer:
                 also()
             self.pops.held.changed(record.number)
 
-        self.writes.submit(kind, lambda pipe: self.history.stage_contact(pipe, record), done=written)
+        self.writes.submit(kind, lambda pipe: self.history.stage_contact(pipe, record), done=written, record=record)
 
     def _remember_answer(self, call_id: str, member: str, number: str) -> None:
         handler = self.registry.handlers.get(member)
@@ -259,6 +304,12 @@ class IntakeServer:
                 self._dirty = False
                 last_publish = now
                 self.supervisors.publish()
+            self.tasks.ok("ticker")
+
+    async def _follow_pbx(self) -> None:
+        """The AMI session reconnects by itself after any link failure; should its own loop fail,
+        the supervisor starts it again. Shielded: shutdown stops the session itself (it logs off)."""
+        await asyncio.shield(self.session.start())
 
     # --- views ----------------------------------------------------------------------------------
 
@@ -292,10 +343,14 @@ class IntakeServer:
         except Exception:
             redis_ok = False
         ami_ok = self.session.connected and self.registry.link_up
+        tasks = self.tasks.health()
+        degraded = [name for name, task in tasks.items() if task["degraded"]]
         return {
-            "ok": ami_ok and redis_ok,
+            "ok": ami_ok and redis_ok and not degraded,
             "ami": {"connected": ami_ok, "ami_version": self.registry.pbx_version},
             "redis": {"reachable": redis_ok},
+            "degraded": degraded,
+            "tasks": tasks,
         }
 
     # --- running ---------------------------------------------------------------------------------
@@ -305,37 +360,57 @@ class IntakeServer:
         if self._http is not None:
             self._http.should_exit = True
 
+    async def _rebuild_figures(self, spooled: list[JournalRecord]) -> None:
+        """Today's figures from the journal and the records the last run spooled, before the
+        PBX link starts (so before the first resync offers the calls still waiting, which have
+        no record yet): a restart never takes a figure back, and counts no call twice."""
+        day = local_day(time.time())
+        today = date.fromisoformat(day)
+        try:
+            stored = await self.journal.day(today)
+        except (RedisError, OSError, ValidationError) as exc:
+            log.error("figures_not_rebuilt", day=day, error=repr(exc))
+            return
+        records = one_per_stay(stored + [r for r in spooled if local_day(r.queued_at) == day])
+        counted = self.registry.metrics.seed(r.settlement() for r in records)
+        log.info("figures_rebuilt", day=day, calls=counted, skipped=len(records) - counted)
+
     async def run(self, http_host: str, http_port: int, *, ready: asyncio.Event | None = None,
                   bound: list[int] | None = None) -> None:
         server = uvicorn.Server(http_config(create_app(self), http_host, http_port))
         self._http = server
         await warm_redis(self.redis)
+        spooled = self._replay_spooled()
         await self.callbacks.restore()
-        self.session.start()
+        await self._rebuild_figures(spooled)
+        await self.desk.load_timers()
+        # Every long-running task under the supervisor: what one raises is logged, counted and
+        # restarted, and never stops the server (only the HTTP server's own end does).
+        self.tasks.start("ami", self._follow_pbx)
+        self.tasks.start("ticker", self._ticker)
+        self.tasks.start("heap-collector", partial(heap.collect_on_schedule, quiet=lambda: not self.registry.waiting_calls()))
+        if self.history_watch is not None:
+            self.tasks.start("history-watch", self.history_watch.run)
         thresholds: tuple[int, int, int] | None = None
         try:
-            async with asyncio.TaskGroup() as tg:
-                ticker = tg.create_task(self._ticker())
-                collector = tg.create_task(heap.collect_on_schedule(quiet=lambda: not self.registry.waiting_calls()))
-                watch = tg.create_task(self.history_watch.run()) if self.history_watch is not None else None
-                web = tg.create_task(server.serve())
-                while not server.started:
-                    if web.done():
-                        break
-                    await asyncio.sleep(0.02)
-                if bound is not None and server.servers:
-                    bound.extend(s.getsockname()[1] for s in server.servers[0].sockets)
-                thresholds = heap.settle()
-                if ready is not None:
-                    ready.set()
-                await web
-                ticker.cancel()
-                collector.cancel()
-                if watch is not None:
-                    watch.cancel()
+            web = asyncio.create_task(server.serve())
+            while not server.started:
+                if web.done():
+                    break
+                await asyncio.sleep(0.02)
+            if bound is not None and server.servers:
+                bound.extend(s.getsockname()[1] for s in server.servers[0].sockets)
+            thresholds = heap.settle()
+            if ready is not None:
+                ready.set()
+            await web
         finally:
+            for name in ("ticker", "heap-collector", "history-watch", "ami"):
+                await self.tasks.stop(name)
             if self._policy_due is not None:
                 self._policy_due.cancel()
+            if self._pbx_check is not None:
+                self._pbx_check.cancel()
             await self.ring_outs.close()
             await self.desk.close()
             await self.steering.close()
@@ -344,6 +419,7 @@ class IntakeServer:
             await self.pops.drain()
             await asyncio.gather(*self._background, return_exceptions=True)
             await self.writes.close(timeout=5.0)
+            await self.tasks.close()
             if thresholds is not None:
                 heap.restore(thresholds)
 

@@ -64,7 +64,9 @@ def create_app(server: IntakeServer) -> FastAPI:
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(server: Server) -> JSONResponse:
-        """Is the PBX link up and Redis reachable? 503 when either is not."""
+        """Is the PBX link up, Redis reachable, and every task of the server working? 503 when
+        not; ``degraded`` names the tasks that failed and have not worked since (``tasks``: each
+        one's failures and last error)."""
         health = await server.health()
         return JSONResponse(health, status_code=200 if health["ok"] else 503)
 

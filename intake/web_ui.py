@@ -17,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from intake.auth import Principal, Role
-from intake.errors import StateChangeFailed
+from intake.errors import StateChangeFailed, StaticMembership
 from intake.handler_actions import Wanted
 from intake.journal import hourly_report, report_csv
 from screenpop.models import describe
@@ -55,7 +55,8 @@ def add_ui_routes(app: FastAPI, server: IntakeServer, principal: Any, supervisor
     async def set_state(request: Request) -> dict[str, Any]:
         """Ready, not ready (with a reason) or logged out, on every queue the handler works.
 
-        502 when the PBX refused, 503 when it could not be reached; nothing half-done is hidden:
+        409 when a queue to leave holds the handler by queues.conf (static member: the reply says
+        so), 502 when the PBX refused, 503 when it could not be reached; nothing half-done is hidden:
         the reply to a retry reflects what the PBX then reports.
         """
         handler_id = handler_only(principal(request))
@@ -67,6 +68,8 @@ def add_ui_routes(app: FastAPI, server: IntakeServer, principal: Any, supervisor
             raise HTTPException(422, "reason: required when not ready")
         try:
             sent = await server.desk.request(handler_id, Wanted(body.state), body.reason.strip())
+        except StaticMembership as exc:  # intake's own refusal, with the fix: not the PBX's 502
+            raise HTTPException(409, str(exc)) from None
         except StateChangeFailed as exc:
             raise HTTPException(502 if exc.refused else 503, str(exc)) from None
         return {"requested": body.state, "actions": sent}

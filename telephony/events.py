@@ -169,6 +169,16 @@ class MemberState:
     paused_reason: str
     in_call: bool
     penalty: int
+    membership: str = "dynamic"
+    """How the member came to be in the queue: ``dynamic`` (QueueAdd: intake's to add and remove),
+    ``static`` (a ``member =>`` line in queues.conf) or ``realtime``. Only a dynamic member can be
+    removed over AMI (Asterisk refuses QueueRemove of the others), and a PBX restart or reload
+    brings the others back as queues.conf says, unpaused."""
+
+    @property
+    def fixed(self) -> bool:
+        """In the queue by the PBX's configuration, not by QueueAdd: intake cannot log it out."""
+        return self.membership != "dynamic"
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +267,25 @@ class SnapshotCompleted:
 
 
 @dataclass(frozen=True, slots=True)
+class ModuleReloaded:
+    """Reload (or Load) of a PBX module: its configuration was read again. A reload of app_queue
+    changes queues and members without a single member event (queues.conf's ``member =>`` lines
+    come and go, a queue dropped from the file takes its members with it, device states are read
+    again), so whoever keeps a picture of the queues must ask for it again. ``module`` is as
+    Asterisk names it (``app_queue.so``, ``app_queue``, or ``All`` for a reload of everything);
+    ``status`` is Asterisk's result (``0`` success for a Reload, ``Success`` for a Load)."""
+
+    at: float
+    module: str
+    status: str
+
+    @property
+    def queues_reloaded(self) -> bool:
+        name = self.module.strip().lower().removesuffix(".so")
+        return name in ("app_queue", "all")
+
+
+@dataclass(frozen=True, slots=True)
 class PbxLinkUp:
     """Logged in to the PBX (first time or after a reconnect)."""
 
@@ -283,5 +312,5 @@ CallEvent = (
 )
 MemberEvent = MemberJoined | MemberChanged | MemberLeft
 SnapshotEvent = SnapshotStarted | WaitingCallSeen | MemberSeen | ChannelSeen | SnapshotCompleted
-LinkEvent = PbxLinkUp | PbxLinkDown
+LinkEvent = PbxLinkUp | PbxLinkDown | ModuleReloaded
 DomainEvent = CallEvent | MemberEvent | SnapshotEvent | LinkEvent | ChannelCreated | ChannelHungUp | OriginateFinished

@@ -10,7 +10,8 @@ I/O and timing. Per connection it runs three tasks and stops them together on th
   half-open (the PBX vanished without a FIN): close it and reconnect;
 - *resync*: after every login and every FullyBooted, emit PbxLinkUp and the PBX's own picture
   (QueueStatus + CoreShowChannels) between SnapshotStarted and SnapshotCompleted, because Asterisk
-  keeps nothing for a client that was away.
+  keeps nothing for a client that was away; and again whenever :meth:`AmiSession.resync` asks
+  (the consumer's picture is in doubt: a queue reload, an answer that contradicts it).
 
 Actions are never queued across reconnects: without a session ``send`` raises NotConnected, and
 an action cut off by a drop raises ActionInterrupted. Whether to retry is the caller's decision
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -41,12 +43,15 @@ from telephony.events import DomainEvent, PbxLinkDown, PbxLinkUp, SnapshotComple
 from telephony.frames import Frame
 from telephony.framing import FrameReader
 from telephony.pending import Pending, PendingActions
-from telephony.timing import Backoff, PbxClock
+from telephony.timing import DEFAULT_MAX_SKEW, Backoff, PbxClock, Throttle
 from telephony.translate import TRANSLATORS, translate
 
 READ_SIZE = 64 * 1024
 # Asterisk's answer to an action of a module not loaded yet: "Invalid/unknown command: QueueStatus. ..."
 _NOT_LOADED = "invalid/unknown command"
+# Faults that can come in floods (a PBX with a broken clock stamps every frame) are logged at most
+# this often; the counters say how many.
+FLOOD_LOG_INTERVAL = 60.0
 
 
 @dataclass(slots=True)
@@ -60,6 +65,9 @@ class SessionCounters:
     callback_errors: int = 0
     actions_timed_out: int = 0
     bad_lines: int = 0  # lines that were not "Key: Value" inside otherwise usable frames
+    bad_timestamps: int = 0  # Timestamps not believed (not a time, or beyond the clock skew): the estimate used
+    blank_frames: int = 0  # frames with nothing in them, dropped unparsed
+    garbled_frames: int = 0  # frames of text without a single "Key: Value" field, dropped unparsed
 
 
 WANTED_EVENTS = frozenset({*TRANSLATORS, "FullyBooted"})
@@ -89,6 +97,8 @@ class AmiSession:
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
         max_frame: int = 64 * 1024,
+        max_clock_skew: float = DEFAULT_MAX_SKEW,
+        local_clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
         self.host, self.port, self.username = host, port, username
@@ -98,7 +108,8 @@ class AmiSession:
         self._action_timeout = action_timeout
         self._max_frame = max_frame
         self._backoff = Backoff(backoff_initial, backoff_max, rng)
-        self._clock = PbxClock()
+        self._clock = PbxClock(now=local_clock, max_skew=max_clock_skew)
+        self._stamp_log = Throttle(FLOOD_LOG_INTERVAL)
         self._counters = SessionCounters()
         self._log = structlog.get_logger("telephony.session").bind(pbx=f"{host}:{port}", ami_user=username)
         self._task: asyncio.Task[None] | None = None
@@ -131,13 +142,20 @@ class AmiSession:
         """A copy: the session's own keeps counting."""
         return replace(self._counters)
 
+    @property
+    def pending_actions(self) -> int:
+        """Actions written on this connection and not yet answered, failed or given up."""
+        return len(self._pending)
+
     def pbx_now(self) -> float:
         return self._clock.now()
 
-    def start(self) -> None:
-        if self._task is None:
+    def start(self) -> asyncio.Task[None]:
+        """Follow the PBX (again, should the session's loop itself have failed); returns its task."""
+        if self._task is None or self._task.done():
             self._stopping = False
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"ami {self.host}:{self.port}")
+        return self._task
 
     async def stop(self) -> None:
         if self._task is None:
@@ -151,6 +169,17 @@ class AmiSession:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
         self._task = None
+
+    def resync(self, reason: str) -> bool:
+        """Ask the PBX for its whole picture again on this connection (a Reload of its queues, an
+        action answer that contradicts what we believe). Requests made while one is due or under
+        way share the next one. False when there is no logged-in link: the next login resyncs."""
+        if not self._logged_in:
+            return False
+        if not self._resync_wanted.is_set():
+            self._log.info("ami resync requested", reason=reason)
+            self._resync_wanted.set()
+        return True
 
     async def send(self, action: Action, timeout: float | None = None) -> Response:
         """Send one action and wait for its answer (its whole list, for list actions).
@@ -329,30 +358,36 @@ class AmiSession:
     def _submit(self, action: Action, on_item: Callable[[Frame], None] | None = None) -> Pending:
         if self._writer is None:
             raise NotConnected(action.name)
+        wire = action.encode()  # may refuse (UnsafeActionValue): then nothing is pending
         pending = self._pending.add(action, asyncio.get_running_loop().create_future(), on_item)
-        self._writer.write(action.encode())
+        self._writer.write(wire)
         self._log.debug("ami action sent", action=action.name, action_id=action.action_id)
         return pending
 
     async def _request(self, action: Action, timeout: float | None = None, on_item: Callable[[Frame], None] | None = None) -> Response:
-        pending = self._submit(action, on_item)
         timeout = self._action_timeout if timeout is None else timeout
         try:
+            pending = self._submit(action, on_item)
             return await asyncio.wait_for(pending.future, timeout)
         except TimeoutError:
-            self._pending.forget(action.action_id)
             self._counters.actions_timed_out += 1
             self._log.warning("ami action timed out", action=action.name, action_id=action.action_id, timeout_s=timeout)
             raise ActionTimeout(action.name, action.action_id, timeout) from None
+        finally:
+            # Answered entries are gone already; one whose write raised, timed out or was abandoned
+            # (its caller cancelled) goes now: a late answer is then unsolicited, the book bounded.
+            self._pending.forget(action.action_id)
 
     # --- incoming frames -------------------------------------------------------------------
 
     def _on_data(self, data: bytes) -> None:
         """Everything one read brought: frames dispatched in order, the rest counted."""
         framer = self._framer
-        passed_over = framer.passed_over
+        passed_over, blank, garbled = framer.passed_over, framer.blank, framer.garbled
         for frame in framer.feed(data):
             self._dispatch(frame)
+        self._counters.blank_frames += framer.blank - blank
+        self._counters.garbled_frames += framer.garbled - garbled
         if framer.passed_over != passed_over:
             # Counted as the frames and events they are, and as events we do not interpret.
             dropped = framer.passed_over - passed_over
@@ -378,12 +413,6 @@ class AmiSession:
 
     def _on_pbx_event(self, frame: Frame) -> None:
         self._counters.events += 1
-        stamp = frame.get("Timestamp")
-        if stamp is not None:
-            try:
-                self._clock.observe(float(stamp))
-            except ValueError:
-                pass  # translate() reports it, naming the event
         if frame["Event"] == "FullyBooted":
             self._on_fully_booted()
         elif self._announced:
@@ -392,17 +421,29 @@ class AmiSession:
             self._held.append(frame)
 
     def _deliver_item(self, frame: Frame) -> None:
+        clock = self._clock
+        rejected = clock.rejected
         try:
-            # Timestamped frames carry their own time; only the others need the estimate.
-            event = translate(frame, 0.0 if "Timestamp" in frame else self.pbx_now())
+            # Timestamped frames carry their own time, checked by the clock; only the others need the estimate.
+            event = translate(frame, 0.0 if "Timestamp" in frame else clock.now(), clock)
         except MalformedFrame as bad:
             self._counters.malformed_frames += 1
             self._log.warning("ami malformed event", ami_event=bad.event, field=bad.field, reason=bad.reason)
             return
+        finally:
+            if clock.rejected != rejected:
+                self._bad_timestamp(frame)
         if event is None:
             self._counters.unknown_events += 1
             return
         self._deliver(event)
+
+    def _bad_timestamp(self, frame: Frame) -> None:
+        self._counters.bad_timestamps += 1
+        if self._stamp_log.due():
+            self._log.warning("ami timestamp not believed: the PBX clock estimate used", ami_event=frame.get("Event"),
+                              timestamp=self._clock.last_rejected, max_skew_s=self._clock.max_skew,
+                              bad_timestamps=self._counters.bad_timestamps)
 
     def _on_fully_booted(self) -> None:
         # Asterisk sends FullyBooted to every new session right after the login Response. A

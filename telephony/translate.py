@@ -8,7 +8,14 @@ logs it and carries on with the next frame.
 
 Time: every domain event carries ``at`` from the frame's ``Timestamp`` (``timestampevents=yes``).
 Frames without one (QueueStatus/CoreShowChannels list items) take ``now``, the caller's estimate
-of the PBX clock.
+of the PBX clock. The live session passes its :class:`~telephony.timing.PbxClock`, the one gate
+for Timestamps: an absurd or distant one gives the event the clock's estimate instead (counted
+there). Without a clock (a recording replayed) only the clock-free half of that rule applies:
+a Timestamp that is not a time gives the event ``now``. Either way the event is kept.
+
+Numbers: every count and duration is checked finite, non-negative and within a sane bound (no
+queue holds 100,000 callers, no call lasts a month); anything else is a MalformedFrame. Figures
+are sums and percentiles of these: one ``HoldTime: 1e300`` would otherwise own the wallboard.
 """
 
 from __future__ import annotations
@@ -34,10 +41,12 @@ from telephony.events import (
     MemberLeft,
     MemberSeen,
     MemberState,
+    ModuleReloaded,
     OriginateFinished,
     WaitingCallSeen,
 )
 from telephony.frames import Frame
+from telephony.timing import PbxClock, pbx_timestamp
 
 Translator = Callable[[Frame, float], DomainEvent]
 
@@ -45,9 +54,22 @@ _DEVICES = {str(device.value): device for device in MemberDevice}
 # Asterisk writes this where a channel has no caller id; to us that is "no number", not a number.
 _NO_CALLER_ID = {"<unknown>", ""}
 
+# Bounds of the numbers we read; beyond them a value is garbage, not an extreme.
+MAX_COUNT = 100_000
+"""Queue positions and caller counts."""
+MAX_CODE = 65_535
+"""Codes: device states, hangup causes, Originate reasons (all small enums at the PBX)."""
+MAX_PENALTY = 2**31 - 1
+"""Asterisk keeps a member's penalty in a C int; any non-negative one is valid to it."""
+MAX_SECONDS = 31 * 86_400.0
+"""Hold, ring, talk and channel-up times: a month is beyond any call."""
 
-def translate(frame: Frame, now: float) -> DomainEvent | None:
-    """The domain event for ``frame``, or ``None`` if its Event is not one we translate."""
+
+def translate(frame: Frame, now: float, clock: PbxClock | None = None) -> DomainEvent | None:
+    """The domain event for ``frame``, or ``None`` if its Event is not one we translate.
+
+    ``now``: the time of an event without a (believable) Timestamp; ``clock``: the live gate for
+    Timestamps (see the module's docstring)."""
     name = frame.get("Event")
     if name is None:
         return None
@@ -56,10 +78,10 @@ def translate(frame: Frame, now: float) -> DomainEvent | None:
         return None
     stamp = frame.get("Timestamp")
     if stamp is not None:
-        try:
-            now = float(stamp)
-        except ValueError:
-            raise _malformed(frame, "Timestamp", "not a number") from None
+        if clock is not None:
+            now = clock.stamp(stamp)
+        else:
+            now = pbx_timestamp(stamp) or now
     try:
         return translator(frame, now)
     except KeyError as missing:
@@ -82,22 +104,32 @@ def _text(frame: Frame, key: str) -> str:
         raise _malformed(frame, key, "missing") from None
 
 
-def _int(frame: Frame, key: str) -> int:
+def _int(frame: Frame, key: str, most: int = MAX_COUNT) -> int:
     try:
-        return int(frame[key])
+        value = int(frame[key])
     except KeyError:
         raise _malformed(frame, key, "missing") from None
     except ValueError:
         raise _malformed(frame, key, f"not an integer: {frame[key]!r}") from None
+    if not 0 <= value <= most:
+        raise _malformed(frame, key, f"out of range 0..{most}: {frame[key]!r}")
+    return value
 
 
 def _seconds(frame: Frame, key: str, scale: float = 1.0) -> float:
     try:
-        return float(frame[key]) * scale
+        value = float(frame[key]) * scale
     except KeyError:
         raise _malformed(frame, key, "missing") from None
     except ValueError:
         raise _malformed(frame, key, f"not a number: {frame[key]!r}") from None
+    return _bounded_seconds(frame, key, value)
+
+
+def _bounded_seconds(frame: Frame, key: str, value: float) -> float:
+    if not 0.0 <= value <= MAX_SECONDS:  # NaN fails too; inf is beyond the bound
+        raise _malformed(frame, key, f"out of range 0..{MAX_SECONDS:g} s: {frame[key]!r}")
+    return value
 
 
 def _flag(frame: Frame, key: str) -> bool:
@@ -120,13 +152,16 @@ def _duration(frame: Frame, key: str) -> float:
     value = _text(frame, key)
     try:
         if ":" not in value:
-            return float(value)
-        total = 0.0
-        for part in value.split(":"):
-            total = total * 60 + int(part)
-        return total
+            total = float(value)
+        else:
+            total = 0.0
+            for part in value.split(":"):
+                if not part.isdigit():  # no sign, no blank: "00:-5:00" is not five minutes less
+                    raise ValueError(part)
+                total = total * 60 + int(part)
     except ValueError:
         raise _malformed(frame, key, f"not a duration: {value!r}") from None
+    return _bounded_seconds(frame, key, total)
 
 
 def _device(frame: Frame) -> MemberDevice:
@@ -134,7 +169,7 @@ def _device(frame: Frame) -> MemberDevice:
     device = _DEVICES.get(status)
     if device is not None:
         return device
-    _int(frame, "Status")  # raises if not a number at all
+    _int(frame, "Status", MAX_CODE)  # raises if not a plausible state number at all
     # A number outside the enum: a newer Asterisk's state. Still a member update worth keeping.
     return MemberDevice.UNKNOWN
 
@@ -150,7 +185,8 @@ def _member_state(frame: Frame, at: float, member_key: str, name_key: str) -> Me
         paused=_flag(frame, "Paused"),
         paused_reason=frame.get("PausedReason", ""),
         in_call=_flag(frame, "InCall"),
-        penalty=_int(frame, "Penalty"),
+        penalty=_int(frame, "Penalty", MAX_PENALTY),
+        membership=frame.get("Membership", "dynamic"),
     )
 
 
@@ -251,12 +287,12 @@ def _new_channel(f: Frame, at: float) -> ChannelCreated:
 
 
 def _hangup(f: Frame, at: float) -> ChannelHungUp:
-    return ChannelHungUp(at=at, channel_id=f["Uniqueid"], channel=f["Channel"], cause=_int(f, "Cause"))
+    return ChannelHungUp(at=at, channel_id=f["Uniqueid"], channel=f["Channel"], cause=_int(f, "Cause", MAX_CODE))
 
 
 def _originate_response(f: Frame, at: float) -> OriginateFinished:
     return OriginateFinished(at=at, action_id=f.get("ActionID", ""), answered=f["Response"] == "Success",
-                             reason=_int(f, "Reason"), channel=f.get("Channel", ""))
+                             reason=_int(f, "Reason", MAX_CODE), channel=f.get("Channel", ""))
 
 
 def _member_added(f: Frame, at: float) -> MemberJoined:
@@ -269,6 +305,10 @@ def _member_changed(f: Frame, at: float) -> MemberChanged:
 
 def _member_removed(f: Frame, at: float) -> MemberLeft:
     return MemberLeft(at=at, queue=f["Queue"], member=f["Interface"])
+
+
+def _module_reloaded(f: Frame, at: float) -> ModuleReloaded:
+    return ModuleReloaded(at=at, module=_text(f, "Module"), status=f.get("Status", ""))
 
 
 def _queue_member(f: Frame, at: float) -> MemberSeen:
@@ -321,6 +361,9 @@ TRANSLATORS: dict[str, Translator] = {
     "QueueMemberPause": _member_changed,
     "QueueMemberPenalty": _member_changed,
     "QueueMemberRemoved": _member_removed,
+    # A module read its configuration again (loader.c: Reload, and Load after an unload).
+    "Reload": _module_reloaded,
+    "Load": _module_reloaded,
     # Response-list items of the resync (QueueStatus, CoreShowChannels).
     "QueueMember": _queue_member,
     "QueueEntry": _queue_entry,

@@ -14,10 +14,10 @@ from intake.server import IntakeServer
 
 @contextlib.asynccontextmanager
 async def running_server(config: IntakeConfig, secrets: dict[str, str], redis: Any, *,
-                         bound: list[int] | None = None) -> AsyncIterator[IntakeServer]:
+                         bound: list[int] | None = None, **options: Any) -> AsyncIterator[IntakeServer]:
     """Yields once the server serves HTTP and has taken the PBX's first snapshot; ``bound``
-    receives the HTTP port."""
-    server = IntakeServer(config, secrets, redis)
+    receives the HTTP port; ``options`` go to :class:`IntakeServer`."""
+    server = IntakeServer(config, secrets, redis, **options)
     ready = asyncio.Event()
     task = asyncio.create_task(server.run("127.0.0.1", 0, ready=ready, bound=bound))
     try:

@@ -20,6 +20,7 @@ from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_desktop import eventually, set_state, sign_in
 from tests.demo_process import demo_process
 from tests.simulator.ami_client import AmiTestClient
+from tests.waiting import patience_ms
 
 pytestmark = pytest.mark.browser
 
@@ -75,14 +76,14 @@ async def test_a_call_back_on_the_desktop_from_offer_to_outcome_and_on_the_wallb
         await wallboard.goto(demo["base_url"] + "/wallboard")
         await wallboard.fill("#token", demo["supervisors"]["sup1"])
         await wallboard.click("#signin button[type=submit]")
-        await wallboard.wait_for_selector(f"#callback-tasks tr[data-task='{first['id']}']", timeout=5000)
+        await wallboard.wait_for_selector(f"#callback-tasks tr[data-task='{first['id']}']", timeout=patience_ms(5000))
         row = await wallboard.text_content(f"#callback-tasks tr[data-task='{first['id']}']")
         assert FIRST in row and "Waiting for a ready 999 handler" in row
 
         # h2 (999 only) signs in and goes ready: the oldest task comes up as a call-back card.
         await sign_in(page, demo, "h2")
         await page.click("#btn-ready")
-        await page.wait_for_selector("#callback:not(.hidden)", timeout=10000)
+        await page.wait_for_selector("#callback:not(.hidden)", timeout=patience_ms(10000))
         card = await page.evaluate("""() => ({
             title: document.querySelector('#cb-title').textContent, number: document.querySelector('#cb-number').textContent,
             task: document.querySelector('#callback').dataset.taskId, facts: document.querySelector('.cb-facts').textContent,
@@ -95,13 +96,13 @@ async def test_a_call_back_on_the_desktop_from_offer_to_outcome_and_on_the_wallb
         assert card["pop_hidden"] and card["form_hidden"]  # not a ringing call; no outcome before calling
         await wallboard.wait_for_function(
             "id => document.querySelector(`#callback-tasks tr[data-task='${id}'] [data-col=offered]`).textContent === 'Ben Okafor (h2)'",
-            arg=first["id"], timeout=5000)
+            arg=first["id"], timeout=patience_ms(5000))
         await page.screenshot(path=str(ARTIFACTS / "desktop-callback-offer.png"))
 
         ami = await pbx(demo)
         try:
             await page.click("#cb-start")
-            await page.wait_for_selector("#cb-outcome:not(.hidden)", timeout=5000)
+            await page.wait_for_selector("#cb-outcome:not(.hidden)", timeout=patience_ms(5000))
             assert await page.text_content("#cb-phase") == "Calling back"
             # The PBX rang h2's phone, to dial the caller's number once answered.
             originated = await ami.wait_for(lambda f: f.event == "OriginateResponse" and f["Response"] == "Success", 5)
@@ -113,7 +114,7 @@ async def test_a_call_back_on_the_desktop_from_offer_to_outcome_and_on_the_wallb
         await page.select_option("#cb-contact", "reached")
         await page.fill("#cb-notes", "pocket dial")
         await page.click("#cb-save")
-        await page.wait_for_selector("#cb-error:not(.hidden)", timeout=5000)
+        await page.wait_for_selector("#cb-error:not(.hidden)", timeout=patience_ms(5000))
         assert "grading: required when the caller was reached" in await page.text_content("#cb-error")
         still = [t for t in (await http.get("/api/callbacks")).json()["callbacks"] if t["id"] == first["id"]]
         assert still and still[0]["outcome"] is None and still[0]["status"] == "calling"
@@ -122,18 +123,18 @@ async def test_a_call_back_on_the_desktop_from_offer_to_outcome_and_on_the_wallb
         await page.select_option("#cb-grading", "resolved")
         await page.click("#cb-save")
         # The card goes; the next open task (the second caller) comes up for h2.
-        await page.wait_for_function("id => document.querySelector('#callback').dataset.taskId === id", arg=second["id"], timeout=10000)
+        await page.wait_for_function("id => document.querySelector('#callback').dataset.taskId === id", arg=second["id"], timeout=patience_ms(10000))
         assert await page.text_content("#cb-number") == SECOND
         assert await page.is_hidden("#cb-outcome") and await page.is_hidden("#cb-error")
         closed = await wallboard.wait_for_function(
-            "id => !document.querySelector(`#callback-tasks tr[data-task='${id}']`)", arg=first["id"], timeout=5000)
+            "id => !document.querySelector(`#callback-tasks tr[data-task='${id}']`)", arg=first["id"], timeout=patience_ms(5000))
         assert closed
 
         # The first caller rings 999 again and h2's phone takes it: the pop's history shows our
         # call-back, set apart from the calls, with who made it and what came of it.
         await call_999(demo, FIRST)
-        await page.wait_for_function("() => document.querySelector('#state').dataset.state === 'on-call'", timeout=15000)
-        await page.wait_for_selector("#pop-recent tr.called-back", timeout=5000)
+        await page.wait_for_function("() => document.querySelector('#state').dataset.state === 'on-call'", timeout=patience_ms(15000))
+        await page.wait_for_selector("#pop-recent tr.called-back", timeout=patience_ms(5000))
         assert await page.text_content("#pop-number") == FIRST
         called_back = await page.text_content("#pop-recent tr.called-back")
         assert "Called back by Ben Okafor" in called_back and "reached, graded resolved: pocket dial" in called_back
@@ -145,24 +146,24 @@ async def test_a_call_back_on_the_desktop_from_offer_to_outcome_and_on_the_wallb
 
         # h2's phone on that 999 call: the PBX answers the call-back busy, and the card says so.
         await page.click("#cb-start")
-        await page.wait_for_selector("#cb-problem:not(.hidden)", timeout=5000)
+        await page.wait_for_selector("#cb-problem:not(.hidden)", timeout=patience_ms(5000))
         assert "The call-back did not start: your phone is busy" in await page.text_content("#cb-problem")
         assert await page.is_enabled("#cb-start") and await page.is_hidden("#cb-outcome")  # theirs to try again
         assert await page.is_visible("#pop")  # the ringing/answered call and the call-back, side by side
         await page.screenshot(path=str(ARTIFACTS / "desktop-callback-busy.png"), full_page=True)
 
         # Left open, the second task is escalated: red on the wallboard, flagged on the card.
-        await wallboard.wait_for_selector(f"#callback-tasks tr.escalated[data-task='{second['id']}']", timeout=30000)
+        await wallboard.wait_for_selector(f"#callback-tasks tr.escalated[data-task='{second['id']}']", timeout=patience_ms(30000))
         row = await wallboard.text_content(f"#callback-tasks tr[data-task='{second['id']}']")
         assert "Escalated" in row and "Ben Okafor (h2)" in row and SECOND in row
-        await page.wait_for_selector("#cb-escalated:not(.hidden)", timeout=5000)
+        await page.wait_for_selector("#cb-escalated:not(.hidden)", timeout=patience_ms(5000))
         await wallboard.screenshot(path=str(ARTIFACTS / "wallboard-callbacks.png"), full_page=True)
 
         r = await http.post(f"/api/callbacks/{second['id']}/outcome", json={"contact": "no-answer"},
                             headers={"Authorization": f"Bearer {demo['handlers']['h2']}"})
         assert r.status_code == 200, r.text
-        await page.wait_for_selector("#callback.hidden", state="attached", timeout=5000)
-        await wallboard.wait_for_selector("#no-callbacks:not(.hidden)", timeout=5000)
+        await page.wait_for_selector("#callback.hidden", state="attached", timeout=patience_ms(5000))
+        await wallboard.wait_for_selector("#no-callbacks:not(.hidden)", timeout=patience_ms(5000))
     finally:
         await http.aclose()
         for handler in HANDLERS:
@@ -178,18 +179,18 @@ async def test_the_card_leaves_a_desktop_whose_handler_goes_not_ready_and_the_ca
         await sign_in(page, demo, "h2")
         await page.click("#btn-ready")
         await page.wait_for_function("n => document.querySelector('#cb-number').textContent === n"
-                                     " && !document.querySelector('#callback').classList.contains('hidden')", arg=number, timeout=10000)
+                                     " && !document.querySelector('#callback').classList.contains('hidden')", arg=number, timeout=patience_ms(10000))
         await page.select_option("#reason", "break")
         await page.click("#btn-not-ready")
-        await page.wait_for_selector("#callback.hidden", state="attached", timeout=5000)
+        await page.wait_for_selector("#callback.hidden", state="attached", timeout=patience_ms(5000))
         assert "passed to another handler" in await page.text_content("#cb-note")
 
         await page.click("#btn-ready")
         await page.wait_for_function("n => document.querySelector('#cb-number').textContent === n"
-                                     " && !document.querySelector('#callback').classList.contains('hidden')", arg=number, timeout=10000)
+                                     " && !document.querySelector('#callback').classList.contains('hidden')", arg=number, timeout=patience_ms(10000))
         await call_999(demo, number)  # the caller tries again: the call-back is no longer needed
         await page.wait_for_function("() => document.querySelector('#cb-note').textContent.includes('the caller called again')",
-                                     timeout=10000)
+                                     timeout=patience_ms(10000))
         assert await page.is_hidden("#callback")
     finally:
         for handler in HANDLERS:

@@ -3,9 +3,7 @@ the outcome stored and shown on the next pop, the state buttons moving the PBX, 
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 import uuid
 
 import httpx
@@ -13,6 +11,7 @@ import pytest
 
 from tests.browser.conftest import ARTIFACTS
 from tests.simulator.ami_client import AmiTestClient
+from tests.waiting import eventually, patience_ms
 
 pytestmark = pytest.mark.browser
 
@@ -28,18 +27,7 @@ async def sign_in(page, demo: dict, handler: str) -> None:
     await page.goto(demo["base_url"] + "/desktop")
     await page.fill("#token", demo["handlers"][handler])
     await page.click("#signin button[type=submit]")
-    await page.wait_for_selector("#connection.up", timeout=5000)
-
-
-async def eventually(check, timeout: float = 30.0, pause: float = 0.3):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = await check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {check.__name__}")
-        await asyncio.sleep(pause)
+    await page.wait_for_selector("#connection.up", timeout=patience_ms(5000))
 
 
 async def member_status(demo: dict, member: str) -> dict[str, dict]:
@@ -71,7 +59,7 @@ async def test_pop_shows_before_answer_then_outcome_is_stored_and_shown_on_the_n
                 number: q('#pop-number').textContent, line: q('#pop-line').textContent, call_id: q('#pop').dataset.callId,
                 red: q('#pop-line').classList.contains('line-999'), form_hidden: q('#outcome').classList.contains('hidden'),
                 waited: q('#pop-waited').textContent, markers: q('#pop-markers').textContent};
-        }""", timeout=30000)).json_value()
+        }""", timeout=patience_ms(30000))).json_value()
         number, call_id = ringing["number"], ringing["call_id"]
         assert number.startswith("07700900") and ringing["line"] in ("999", "101")
         assert ringing["red"] == (ringing["line"] == "999")
@@ -81,14 +69,14 @@ async def test_pop_shows_before_answer_then_outcome_is_stored_and_shown_on_the_n
         await page.screenshot(path=str(ARTIFACTS / "desktop-ringing.png"))
 
         await page.wait_for_function("id => document.querySelector('#pop').dataset.callId === id"
-                                     " && !document.querySelector('#outcome').classList.contains('hidden')", arg=call_id, timeout=15000)
+                                     " && !document.querySelector('#outcome').classList.contains('hidden')", arg=call_id, timeout=patience_ms(15000))
         note = f"browser test {uuid.uuid4().hex[:8]}"
         await page.select_option("#grading", "priority")
         await page.fill("#t-risk", "medium: neighbour dispute")
         await page.fill("#notes", note)
         await page.screenshot(path=str(ARTIFACTS / "desktop-outcome.png"))
         await page.click("#save-outcome")
-        await page.wait_for_selector("#outcome-saved:not(.hidden)", timeout=5000)
+        await page.wait_for_selector("#outcome-saved:not(.hidden)", timeout=patience_ms(5000))
 
         async with httpx.AsyncClient(base_url=demo["base_url"], headers={"Authorization": f"Bearer {demo['supervisors']['sup1']}"}) as http:
             async def stored() -> dict | None:
@@ -104,7 +92,7 @@ async def test_pop_shows_before_answer_then_outcome_is_stored_and_shown_on_the_n
             """([number, note]) => document.querySelector('#pop-phase').textContent === 'Ringing'
                  && document.querySelector('#pop-number').textContent === number
                  && document.querySelector('#pop-recent tbody').textContent.includes(note)""",
-            arg=[number, note], timeout=60000)
+            arg=[number, note], timeout=patience_ms(60000))
         assert "priority" in await page.text_content("#pop-recent tbody")
         await page.screenshot(path=str(ARTIFACTS / "desktop-repeat-pop.png"))
     finally:
@@ -126,7 +114,7 @@ async def test_a_number_calling_again_within_the_hour_pops_as_a_repeat_caller(pa
             before_markers: Boolean(flags.compareDocumentPosition(q('#pop-markers')) & Node.DOCUMENT_POSITION_FOLLOWING),
             flag_px: parseFloat(getComputedStyle(flags.querySelector('li')).fontSize),
             counts_px: parseFloat(getComputedStyle(q('#pop-counts')).fontSize)};
-    }""", timeout=60000)).json_value()
+    }""", timeout=patience_ms(60000))).json_value()
     await page.screenshot(path=str(ARTIFACTS / "desktop-repeat-caller.png"))
     calls = re.fullmatch(r"Repeat caller – (\d+) calls in the last hour", flagged["text"])
     assert calls is not None, flagged["text"]
@@ -143,11 +131,11 @@ async def test_state_buttons_change_the_members_state_in_the_pbx(page, demo: dic
     # Paused in every queue the PBX has h3 in: its own 101 queue, and the 999 queue too when the
     # routing policy has lent h3 there because the demo's 999 calls were at risk.
     assert "non-emergency" in status and set(status) <= {"non-emergency", "emergency"}
-    await page.wait_for_function("document.querySelector('#state-reason').textContent.includes('training')", timeout=5000)
+    await page.wait_for_function("document.querySelector('#state-reason').textContent.includes('training')", timeout=patience_ms(5000))
 
     await page.click("#btn-logged-out")
     await eventually(lambda: _absent(demo), timeout=5)
-    await page.wait_for_function("document.querySelector('#state').dataset.state === 'logged-out'", timeout=5000)
+    await page.wait_for_function("document.querySelector('#state').dataset.state === 'logged-out'", timeout=patience_ms(5000))
 
     await page.click("#btn-ready")
     status = await eventually(lambda: _unpaused(demo), timeout=5)
@@ -180,7 +168,7 @@ async def test_bad_outcomes_are_refused_with_a_message_in_the_page_and_nothing_i
     ]
     for message, shown in cases:
         await page.evaluate("m => window.intakeDesktop.send(m)", message)
-        await page.wait_for_function("t => document.querySelector('#desk-error').textContent.includes(t)", arg=shown, timeout=5000)
+        await page.wait_for_function("t => document.querySelector('#desk-error').textContent.includes(t)", arg=shown, timeout=patience_ms(5000))
         assert await page.is_visible("#desk-error")
 
     # Another handler's call: take one h2 answered, file it as h1.
@@ -193,8 +181,8 @@ async def test_bad_outcomes_are_refused_with_a_message_in_the_page_and_nothing_i
         await page.evaluate("m => window.intakeDesktop.send(m)",
                             {"type": "outcome", "call_id": call["call_id"], "grading": "emergency", "notes": "not mine"})
         await page.wait_for_function("t => document.querySelector('#desk-error').textContent.includes(t)",
-                                     arg="was not answered by handler 'h1'", timeout=5000)
-        await asyncio.sleep(0.5)
+                                     arg="was not answered by handler 'h1'", timeout=patience_ms(5000))
+        # The message is the server's refusal, given before anything is stored: nothing to wait for.
         stored = (await http.get(f"/api/history/{call['caller_number']}")).json()["recent"]
         assert all(c["outcome"] is None or c["outcome"]["notes"] != "not mine" for c in stored)
 

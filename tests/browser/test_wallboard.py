@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.browser.conftest import ARTIFACTS
+from tests.waiting import patience_ms
 
 pytestmark = pytest.mark.browser
 
@@ -30,7 +31,7 @@ async def test_wallboard_shows_the_same_figures_as_the_api(page, demo: dict):
     await page.goto(demo["base_url"] + "/wallboard")
     await page.fill("#token", sup)
     await page.click("#signin button[type=submit]")
-    await page.wait_for_selector("[data-line='999']", timeout=5000)
+    await page.wait_for_selector("[data-line='999']", timeout=patience_ms(5000))
     assert await page.text_content("#connection") == "Live"
     async with httpx.AsyncClient(base_url=demo["base_url"], headers={"Authorization": f"Bearer {sup}"}) as http:
         # Figures move while calls flow: look for a moment when the page and the API agree.
@@ -50,7 +51,7 @@ async def test_wallboard_refuses_a_handler_token_with_a_message(page, demo: dict
     await page.goto(demo["base_url"] + "/wallboard")
     await page.fill("#token", demo["handlers"]["h1"])
     await page.click("#signin button[type=submit]")
-    await page.wait_for_selector("#signin-error:not(.hidden)", timeout=5000)
+    await page.wait_for_selector("#signin-error:not(.hidden)", timeout=patience_ms(5000))
     assert "supervisor token is required" in await page.text_content("#signin-error")
 
 
@@ -70,7 +71,7 @@ async def test_reports_page_draws_todays_calls_from_the_journal(page, demo: dict
     await page.goto(demo["base_url"] + "/reports")
     await page.fill("#token", sup)
     await page.click("#query button[type=submit]")
-    await page.wait_for_selector("#chart svg rect", timeout=5000)
+    await page.wait_for_selector("#chart svg rect", timeout=patience_ms(5000))
     assert "answered within target" in await page.text_content("#summary")
     assert await page.locator("#hours tbody tr").count() >= 1
     async with page.expect_download() as download:

@@ -163,3 +163,20 @@ def test_the_ring_out_rule_is_checked(top, routing, problems):
 def test_shipped_config_pauses_a_handler_after_one_ring_out():
     cfg = config.load(SHIPPED)
     assert (cfg.routing.pause_after_ring_no_answer, cfg.routing.ring_no_answer_reason) == (1, "rang out")
+
+
+@pytest.mark.parametrize(("skew", "problem"), [
+    (0, "greater than 0"), (-5, "greater than 0"), ("nan", "finite number"), (1e9, "less than or equal to 31622400"),
+    ("five minutes", "valid number"),
+])
+def test_the_allowed_clock_skew_is_checked(skew, problem):
+    raw = {"ami": {"secret": "env:X", "max_clock_skew_seconds": float(skew) if skew == "nan" else skew},
+           "lines": [{"name": "999", "target_seconds": 12, "queues": ["emergency"]}]}
+    with pytest.raises(ConfigError) as caught:
+        config.parse(raw)
+    (said,) = caught.value.problems
+    assert said.path == "ami.max_clock_skew_seconds" and problem in said.message, said
+
+
+def test_shipped_config_believes_pbx_timestamps_within_five_minutes_of_ours():
+    assert config.load(SHIPPED).ami.max_clock_skew_seconds == 300

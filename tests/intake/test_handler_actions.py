@@ -8,8 +8,8 @@ import pytest
 
 from intake.calls import Call
 from intake.config import parse
-from intake.errors import StateChangeFailed
-from intake.handler_actions import HandlerDesk, Wanted, plan, wrapup_after, wrapup_still_due
+from intake.errors import StateChangeFailed, StaticMembership
+from intake.handler_actions import HandlerDesk, Wanted, contradicts_picture, plan, wrapup_after, wrapup_still_due
 from intake.handlers import Handler
 from telephony.actions import Action, Response
 from telephony.errors import ActionFailed, NotConnected
@@ -137,3 +137,60 @@ async def test_memberships_lost_to_a_pbx_restart_are_restored_as_they_were():
         ("QueueAdd", {"Queue": "non-emergency", "Interface": H1, "MemberName": "h1"}),  # wrap-up: back ready
     ]  # a queue not in the handler's configuration is not touched
     assert desk.restore("PJSIP/unknown", lost) is None
+
+
+async def test_logging_out_a_static_member_is_refused_with_why_and_nothing_is_sent():
+    handler = Handler(H1, "Alice", "h1")
+    handler.memberships = {"emergency": member(0, "emergency", H1, membership="static"),
+                           "non-emergency": member(0, "non-emergency", H1)}
+    pbx = FakePbx(handler)
+    desk = HandlerDesk(CONFIG, pbx, {H1: handler}.get)
+    with pytest.raises(StaticMembership) as caught:
+        await desk.request("h1", Wanted.LOGGED_OUT)
+    assert "static member in queues.conf: intake cannot log it out" in str(caught.value)
+    assert caught.value.queues == ["emergency"] and pbx.sent == []  # not half logged out
+    # Not ready and ready still work on a static member (QueuePause is allowed).
+    await desk.request("h1", Wanted.NOT_READY, "meal")
+    assert [a.name for a in pbx.sent] == ["QueuePause", "QueuePause"]
+
+
+@pytest.mark.parametrize(("action", "refusal"), [
+    ("QueuePause", "Interface not found"), ("QueueRemove", "Unable to remove interface: Not there"),
+    ("QueueAdd", "Unable to add interface: Already there"), ("QueueAdd", "Unable to add interface to queue: No such queue"),
+])
+async def test_a_membership_action_the_pbx_refuses_asks_for_its_picture_again(action, refusal):
+    handler = ready_handler()  # intake believes: in both queues, ready
+    if action == "QueueAdd":
+        handler.memberships = {}
+    resyncs: list[str] = []
+    wanted = {"QueuePause": Wanted.NOT_READY, "QueueRemove": Wanted.LOGGED_OUT, "QueueAdd": Wanted.READY}[action]
+    desk = HandlerDesk(CONFIG, FakePbx(handler, refuse=ActionFailed(action, "x-1", refusal)), {H1: handler}.get,
+                       resync=resyncs.append)
+    with pytest.raises(StateChangeFailed) as caught:
+        await desk.request("h1", wanted, "meal")
+    assert caught.value.refused and "try again" in str(caught.value)
+    assert len(resyncs) == 1 and refusal in resyncs[0]
+
+
+async def test_a_pbx_out_of_reach_is_no_contradiction_of_the_picture():
+    resyncs: list[str] = []
+    desk = HandlerDesk(CONFIG, FakePbx(ready_handler(), refuse=NotConnected("QueuePause")), {H1: ready_handler()}.get,
+                       resync=resyncs.append)
+    with pytest.raises(StateChangeFailed):
+        await desk.request("h1", Wanted.NOT_READY, "meal")
+    assert resyncs == [] and not contradicts_picture(Action("Originate"))
+
+
+async def test_a_static_member_a_pbx_restart_unpaused_is_paused_again_with_its_reason():
+    handler = Handler(H1, "Alice", "h1")
+    handler.memberships = {"emergency": member(0, "emergency", H1, membership="static")}  # as the restarted PBX says
+    pbx = FakePbx(handler)
+    desk = HandlerDesk(CONFIG, pbx, {H1: handler}.get)
+    task = desk.restore(H1, {"emergency": member(0, "emergency", H1, paused=True, reason="meal", membership="static"),
+                             "non-emergency": member(0, "non-emergency", H1, paused=True, reason="meal")})
+    assert task is not None
+    await task
+    assert wire(pbx.sent) == [
+        ("QueuePause", {"Interface": H1, "Paused": "true", "Queue": "emergency", "Reason": "meal"}),
+        ("QueueAdd", {"Queue": "non-emergency", "Interface": H1, "MemberName": "h1", "Paused": "true", "Reason": "meal"}),
+    ]

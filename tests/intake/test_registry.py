@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import structlog
+
 from intake.calls import CallState
 from intake.handlers import HandlerState
-from intake.registry import Answered, Finished, MembershipsLost, Registry, Ringing, RingStopped
+from intake.registry import Answered, Finished, MembershipsLost, Registry, ResyncWanted, Ringing, RingStopped, Settled
 from telephony import events as ev
 from tests.intake.timeline import T0, Timeline, member
 
@@ -97,7 +99,7 @@ def test_left_queue_without_answer_settles_as_left_after_grace():
     assert reg.calls["1700000000.1"].state is CallState.LEAVING
     assert figures(reg)["waiting"] == 0
     notices = reg.tick(T0 + 33)
-    assert [type(n) for n in notices] == [Finished]
+    assert [type(n) for n in notices] == [Settled, Finished]
     assert figures(reg)["left_other"] == 1
 
 
@@ -233,3 +235,53 @@ def test_memberships_a_pbx_restart_dropped_are_reported_lost_with_their_last_sta
     assert reg.handlers[H1].memberships == {}
     # The next resync without a link loss in between reports nothing.
     assert not [n for n in replay(reg, snapshot(5)) if isinstance(n, MembershipsLost)]
+
+
+def test_a_reload_of_the_queues_asks_for_the_pbx_picture_which_then_replaces_the_stale_one():
+    reg = registry()
+    reg.apply(ev.MemberJoined(T0, member(0, "emergency", H1, device=ev.MemberDevice.UNAVAILABLE)))
+    reg.apply(ev.MemberJoined(T0, member(0, "non-emergency", H1, device=ev.MemberDevice.UNAVAILABLE)))
+    assert reg.handlers[H1].view("wrap-up")["reason"] == "phone offline"
+    assert reg.apply(ev.ModuleReloaded(T0 + 1, "res_pjsip.so", "0")) == []
+    (wanted,) = reg.apply(ev.ModuleReloaded(T0 + 2, "app_queue.so", "0"))
+    assert isinstance(wanted, ResyncWanted) and "app_queue.so" in wanted.reason
+    # queues.conf lost [emergency] and got it back: the reload dropped H1 from it without a word,
+    # and read the device states again (H1's phone registered meanwhile).
+    replay(reg, snapshot(3, ev.MemberSeen(T0 + 3, member(3, "non-emergency", H1)),
+                         ev.MemberSeen(T0 + 3, member(3, "emergency", H2))))
+    assert sorted(reg.handlers[H1].memberships) == ["non-emergency"]
+    assert reg.handlers[H1].view("wrap-up")["state"] == "ready"
+    assert reg.handlers[H2].state("wrap-up")[0] is HandlerState.READY
+    # A reload is not a lost link: nobody is put back by intake, the picture just follows.
+    assert not [n for n in replay(reg, snapshot(4)) if isinstance(n, MembershipsLost)]
+
+
+def test_a_static_member_on_a_managed_queue_is_flagged_and_warned_about_once_while_it_lasts():
+    reg = registry()
+    with structlog.testing.capture_logs() as logs:
+        for at in (1, 2):  # the snapshot, then a status change of the same member
+            reg.apply(ev.MemberSeen(T0 + at, member(at, "emergency", H1, membership="static")))
+        reg.apply(ev.MemberSeen(T0, member(0, "elsewhere", H2, membership="static")))  # a queue on no line
+    warned = [e for e in logs if e["event"] == "static_member"]
+    assert [(e["member"], e["queue"], e["handler_id"]) for e in warned] == [(H1, "emergency", "h1")]
+    assert "member => PJSIP/handler-1" in warned[0]["fix"] and "queues.conf" in warned[0]["fix"]
+    assert reg.handlers[H1].view("wrap-up")["static_queues"] == ["emergency"]
+    assert reg.handlers[H2].view("wrap-up")["static_queues"] == []
+    # queues.conf fixed and reloaded: the flag goes; the line back again warns again.
+    replay(reg, snapshot(3, ev.MemberSeen(T0 + 3, member(3, "emergency", H1))))
+    assert reg.handlers[H1].view("wrap-up")["static_queues"] == []
+    with structlog.testing.capture_logs() as logs:
+        replay(reg, snapshot(4, ev.MemberSeen(T0 + 4, member(4, "emergency", H1, membership="static"))))
+    assert [e["queue"] for e in logs if e["event"] == "static_member"] == ["emergency"]
+
+
+def test_a_static_member_a_pbx_restart_unpaused_is_reported_lost_with_its_pause():
+    reg = registry()
+    reg.apply(ev.MemberSeen(T0, member(0, "emergency", H1, paused=True, reason="meal", membership="static")))
+    reg.apply(ev.MemberSeen(T0, member(0, "emergency", H2, membership="static")))  # was ready: nothing to restore
+    reg.apply(ev.PbxLinkDown(T0 + 1, "eof"))
+    reg.apply(ev.PbxLinkUp(T0 + 3, "22"))
+    notices = replay(reg, snapshot(3, ev.MemberSeen(T0 + 3, member(3, "emergency", H1, membership="static")),
+                                   ev.MemberSeen(T0 + 3, member(3, "emergency", H2, membership="static"))))
+    lost = [n for n in notices if isinstance(n, MembershipsLost)]
+    assert [(n.member, n.lost["emergency"].paused_reason) for n in lost] == [(H1, "meal")]

@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import websockets
 
+from tests.waiting import eventually, patience
+
 REPO = Path(__file__).resolve().parents[2]
 SECRETS = {"INTAKE_AMI_SECRET": "sim-secret-4f7a9c", "INTAKE_TOKEN_H1": "tok-h1-aaaaaaaaaaaaaaaa",
            "INTAKE_TOKEN_H2": "tok-h2-bbbbbbbbbbbbbbbb", "INTAKE_TOKEN_H3": "tok-h3-cccccccccccccccc",
@@ -45,7 +47,7 @@ async def test_serve_follows_the_pbx_and_logs_json_without_secrets(tmp_path: Pat
             serve = subprocess.Popen([sys.executable, "-m", "intake.cli", "serve", "--config", str(config)],
                                      cwd=REPO, stderr=log, env={**os.environ, **SECRETS})
         base = f"http://127.0.0.1:{http_port}"
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + patience(15)
         health: dict = {}
         while time.monotonic() < deadline:
             try:
@@ -62,9 +64,13 @@ async def test_serve_follows_the_pbx_and_logs_json_without_secrets(tmp_path: Pat
             assert first["type"] == "metrics" and "999" in first["lines"]
         async with websockets.connect(f"ws://127.0.0.1:{http_port}/ws/desktop?token={SECRETS['INTAKE_TOKEN_H1']}") as ws:
             await ws.recv()
-        time.sleep(6)
-        lines = httpx.get(base + "/api/queues", headers=auth).json()["lines"]
-        assert lines["999"]["offered"] + lines["101"]["offered"] > 0
+
+        async def offered() -> int:
+            async with httpx.AsyncClient(base_url=base, headers=auth) as http:
+                lines = (await http.get("/api/queues")).json()["lines"]
+            return int(lines["999"]["offered"] + lines["101"]["offered"])
+
+        assert await eventually(offered, 15, "calls offered")
     finally:
         for proc in (serve, sim):
             if proc is not None:

@@ -61,5 +61,5 @@ class Timeline:
 
 
 def member(s: float, queue: str, interface: str, *, paused: bool = False, reason: str = "",
-           device: MemberDevice = MemberDevice.NOT_INUSE) -> MemberState:
-    return MemberState(T0 + s, queue, interface, interface, device, paused, reason, False, 0)
+           device: MemberDevice = MemberDevice.NOT_INUSE, membership: str = "dynamic") -> MemberState:
+    return MemberState(T0 + s, queue, interface, interface, device, paused, reason, False, 0, membership)

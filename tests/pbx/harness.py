@@ -25,6 +25,7 @@ import redis
 import websockets
 
 from telephony.testbed.ami import Frame, RawAmi
+from tests.waiting import eventually
 from telephony.testbed.pbx import PbxTestbed
 
 REPO = Path(__file__).resolve().parents[2]
@@ -184,17 +185,14 @@ def intake_process(tmp: Path, pbx: PbxTestbed, redis_url: str, **config: Any) ->
     return IntakeProcess(path, tmp / "intake.log", http_port, env)
 
 
+def ready(intake: IntakeProcess, member: str) -> bool:
+    """Whether intake shows the handler at ``member`` ready."""
+    return intake.handlers()[member]["state"] == "ready"
+
+
 async def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:
     """Poll ``check`` (sync, may do blocking I/O: run in a thread) until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        last = await asyncio.to_thread(check)
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
-        await asyncio.sleep(every)
+    return await eventually(check, timeout, what, every, in_thread=True)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from tests.pbx.harness import (
     SUPERVISOR_TOKEN, IntakeProcess, QueueLogWindow, assert_agrees_with_queue_log, desk_state, member_shows, token_of,
     write_config,
 )  # fmt: skip
+from tests.waiting import eventually, patience_ms
 
 pytestmark = [pytest.mark.pbx, pytest.mark.browser]
 
@@ -119,15 +120,6 @@ async def history(intake: IntakeProcess) -> list[dict[str, Any]]:
         return r.json()["recent"]  # type: ignore[no-any-return]
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (got := await check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        await asyncio.sleep(0.1)
-    return got
-
-
 async def test_a_handler_works_a_shift_in_the_browser_and_the_wallboard_follows(
         intake: IntakeProcess, pbx: Any, ami: RawAmi, e2e_redis: str, browser: Any, tmp_path: Path) -> None:
     write_config(intake.config, pbx, e2e_redis, intake.http_port, wrapup_seconds=WRAPUP_SECONDS)
@@ -146,22 +138,22 @@ async def test_a_handler_works_a_shift_in_the_browser_and_the_wallboard_follows(
         await board.goto(intake.base + "/wallboard")
         await board.fill("#token", token_of("h1"))
         await board.click("#signin button[type=submit]")
-        await board.wait_for_selector("#signin-error:not(.hidden)", timeout=5000)
+        await board.wait_for_selector("#signin-error:not(.hidden)", timeout=patience_ms(5000))
         assert "a supervisor token is required" in await board.text_content("#signin-error")
         await board.fill("#token", SUPERVISOR_TOKEN)
         await board.click("#signin button[type=submit]")
-        await board.wait_for_selector("[data-line='999']", timeout=5000)
-        await board.wait_for_function("document.querySelector('#connection').textContent === 'Live'", timeout=5000)
+        await board.wait_for_selector("[data-line='999']", timeout=patience_ms(5000))
+        await board.wait_for_function("document.querySelector('#connection').textContent === 'Live'", timeout=patience_ms(5000))
 
         # --- the handler signs in: a wrong token is refused with a message, then their own.
         await desk.goto(intake.base + "/desktop")
         await desk.fill("#token", "not-a-token-of-anyone-0123456789")
         await desk.click("#signin button[type=submit]")
-        await desk.wait_for_selector("#signin-error:not(.hidden)", timeout=5000)
+        await desk.wait_for_selector("#signin-error:not(.hidden)", timeout=patience_ms(5000))
         assert "That token was not accepted" in await desk.text_content("#signin-error")
         await desk.fill("#token", token_of("h1"))
         await desk.click("#signin button[type=submit]")
-        await desk.wait_for_selector("#connection.up", timeout=5000)
+        await desk.wait_for_selector("#connection.up", timeout=patience_ms(5000))
         await desk_state(desk, "logged-out")
         await pbx_shows(ami, None)
         await shot("signed-in")
@@ -189,7 +181,7 @@ async def test_a_handler_works_a_shift_in_the_browser_and_the_wallboard_follows(
             return !q('#pop').classList.contains('hidden') && q('#pop-phase').textContent === 'Ringing' && {
                 number: q('#pop-number').textContent, line: q('#pop-line').textContent, call_id: q('#pop').dataset.callId,
                 form_hidden: q('#outcome').classList.contains('hidden')};
-        }""", timeout=10000)).json_value()
+        }""", timeout=patience_ms(10000))).json_value()
         popped_at = time.monotonic()
         # (The pop may even beat pyVoIP's ringing callback: it must only beat the answer.)
         assert not any(c.answered_at for c in phone.calls), "the pop must be on screen before the phone is answered"
@@ -204,7 +196,7 @@ async def test_a_handler_works_a_shift_in_the_browser_and_the_wallboard_follows(
         at, _ = await connected
         delays["answered"] = await board_follows(board, at, "answered 1/1, nobody waiting, h1 on call", lambda s: (
             line999(s)["answered"] == "1/1" and line999(s)["waiting"] == "0" and counts(s, on_call=1) and h1_shown(s, "On call")))
-        await desk.wait_for_selector("#outcome:not(.hidden)", timeout=5000)
+        await desk.wait_for_selector("#outcome:not(.hidden)", timeout=patience_ms(5000))
         assert await desk.text_content("#pop-phase") == "On call"
         await desk_state(desk, "on-call")
         await shot("answered")
@@ -221,7 +213,7 @@ async def test_a_handler_works_a_shift_in_the_browser_and_the_wallboard_follows(
         await desk.fill("#notes", "x" * 4001)  # over the limit: the server refuses it
         await desk.click("#save-outcome")
         await desk.wait_for_function("document.querySelector('#outcome-error').textContent.includes('notes: longer than 4000 characters')",
-                                     timeout=3000)
+                                     timeout=patience_ms(3000))
         assert await desk.is_hidden("#outcome-saved")
         await shot("outcome-refused")
         for message, shown in [({"type": "outcome", "call_id": call_id, "grading": "urgent"}, "grading: 'urgent' is not one of"),
@@ -229,7 +221,7 @@ async def test_a_handler_works_a_shift_in_the_browser_and_the_wallboard_follows(
                                ({"type": "launch"}, "is not one of 'outcome', 'ack' or 'pong'")]:
             await desk.evaluate("m => window.intakeDesktop.send(m)", message)
             await desk.wait_for_function("t => document.querySelector('#outcome-error').textContent.includes(t)"
-                                         " || document.querySelector('#desk-error').textContent.includes(t)", arg=shown, timeout=3000)
+                                         " || document.querySelector('#desk-error').textContent.includes(t)", arg=shown, timeout=patience_ms(3000))
         assert all(c["outcome"] is None for c in await history(intake)), "a refused outcome was stored"
 
         # --- The outcome, filed in the form, is saved.
@@ -237,7 +229,7 @@ async def test_a_handler_works_a_shift_in_the_browser_and_the_wallboard_follows(
         await desk.fill("#notes", note)
         await desk.fill("#t-risk", "medium")
         await desk.click("#save-outcome")
-        await desk.wait_for_selector("#outcome-saved:not(.hidden)", timeout=5000)
+        await desk.wait_for_selector("#outcome-saved:not(.hidden)", timeout=patience_ms(5000))
         await shot("outcome-saved")
 
         # --- The caller hangs up: intake pauses h1 for wrap-up, then makes them ready again.
@@ -258,7 +250,7 @@ async def test_a_handler_works_a_shift_in_the_browser_and_the_wallboard_follows(
         await desk.evaluate("""() => { const o = document.querySelector('#reason option[value=admin]');
                                         o.value = 'x\\r\\nAction: Hangup'; o.selected = true; }""")
         await desk.click("#btn-not-ready")
-        await desk.wait_for_selector("#state-error:not(.hidden)", timeout=3000)
+        await desk.wait_for_selector("#state-error:not(.hidden)", timeout=patience_ms(3000))
         refused = await desk.text_content("#state-error")
         assert refused.startswith("Could not change state:") and "reason" in refused, refused
         await pbx_shows(ami, "0")

@@ -15,6 +15,7 @@ from tests.pbx.harness import (
     QueueLogWindow,
     assert_agrees_with_queue_log,
     journal_rows,
+    ready,
     wait_until,
 )
 
@@ -25,10 +26,6 @@ def pbx_rx(pbx, command: str) -> str:
     proc = subprocess.run(["chroot", str(pbx.root), "/usr/sbin/asterisk", "-rx", command],
                           capture_output=True, text=True, timeout=30)
     return proc.stdout + proc.stderr
-
-
-def ready(intake: IntakeProcess, member: str) -> bool:
-    return intake.handlers()[member]["state"] == "ready"
 
 
 async def test_asterisk_restart_under_live_calls_loses_and_double_counts_nothing(intake: IntakeProcess, pbx, e2e_redis: str) -> None:

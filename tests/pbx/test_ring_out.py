@@ -24,6 +24,7 @@ from telephony.sip import HandlerPhone, sipp_dial
 from telephony.testbed.ami import RawAmi
 from tests.browser.conftest import ARTIFACTS
 from tests.pbx.harness import SUPERVISOR_TOKEN, IntakeProcess, desk_state, member_shows, token_of, wait_until
+from tests.waiting import patience_ms
 
 pytestmark = [pytest.mark.pbx, pytest.mark.browser]
 
@@ -37,7 +38,7 @@ async def sign_in(page: Any, intake: IntakeProcess, path: str, token: str, ready
     await page.goto(intake.base + path)
     await page.fill("#token", token)
     await page.click("#signin button[type=submit]")
-    await page.wait_for_selector(ready, timeout=5000)
+    await page.wait_for_selector(ready, timeout=patience_ms(5000))
 
 
 def pauses_counted(intake: IntakeProcess) -> float | None:
@@ -90,7 +91,7 @@ async def test_a_handler_whose_phone_rings_out_is_paused_by_intake_and_told_why(
         assert NOTE in await desk.text_content("#state-note")
         await board.wait_for_function(
             "r => { const row = document.querySelector('#handlers tr[data-handler=h1] [data-col=reason]');"
-            " return row && row.textContent === r; }", arg=RANG_OUT, timeout=3000)
+            " return row && row.textContent === r; }", arg=RANG_OUT, timeout=patience_ms(3000))
         ARTIFACTS.mkdir(exist_ok=True)
         await desk.screenshot(path=str(ARTIFACTS / "ring-out-desktop.png"), full_page=True)
         await board.screenshot(path=str(ARTIFACTS / "ring-out-wallboard.png"), full_page=True)

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import secrets as token_source
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,7 @@ from intake.handlers import HandlerState
 from intake.server import IntakeServer
 from telephony.simulator import SimConfig, SimulatedPbx
 from tests.serving import running_server
+from tests.waiting import eventually
 
 NUMBER = "07700900042"
 
@@ -101,9 +103,20 @@ class Desktop:
 
 
 async def until(check: Callable[[], object], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.02)
+    await eventually(check, timeout, every=0.02)
+
+
+async def rules_looked(server: Any, since: float, times: int = 2) -> None:
+    """Wait until the call-back rules have looked at the floor ``times`` times after ``since``
+    (monotonic): what they would do to a task, they have done by then."""
+    seen: set[float] = set()
+
+    def looked() -> bool:
+        if server._policy_at > since:
+            seen.add(server._policy_at)
+        return len(seen) >= times
+
+    await until(looked)
 
 
 def offer_of(task_id: str, **fields: object) -> Callable[[dict[str, Any]], bool]:
@@ -183,7 +196,7 @@ async def test_an_offer_goes_to_the_next_ready_handler_when_its_handler_leaves_a
     await h1.expect(offer_of(task_id, status="calling"), after=seen)
     seen = len(h1.messages)
     await floor.state("h1", "not-ready", "break")
-    await asyncio.sleep(0.6)  # two evaluations of the rules, and more than the grace
+    await rules_looked(floor.server, since=time.monotonic() + 0.5)  # past the desktop grace, twice
     assert floor.server.callbacks.tasks[task_id].offered_to == "h1"
     assert not [m for m in h1.messages[seen:] if m["type"] == "pop.closed"]
 

@@ -20,16 +20,13 @@ from screenpop.history_watch import HistoryWatch, number_in
 from telephony.events import ChannelCreated
 from tests.intake.timeline import Timeline
 from tests.screenpop.builders import NUMBER, marker
+from tests.waiting import eventually
 
 H1 = "PJSIP/handler-1"
 
 
 async def until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.005)
+    await eventually(condition, seconds, every=0.005)
 
 
 def another_writer(redis_client: aioredis.Redis, store: HistoryStore) -> HistoryStore:

@@ -58,9 +58,13 @@ class AmiPeer:
     # --- what a test does --------------------------------------------------------------------
 
     def emit(self, fields: Mapping[str, object] | bytes) -> None:
-        """Write an event (fields, or raw bytes for a frame cut anywhere) to the live connection."""
+        """Write an event (fields, or raw bytes for a frame cut anywhere) to every connection, as
+        Asterisk sends its events to every AMI session (intake's start-up check logs in beside
+        the session it follows the PBX with)."""
         assert self._writer is not None, "no AMI client connected"
-        self._writer.write(fields if isinstance(fields, bytes) else frame_bytes(fields))
+        data = fields if isinstance(fields, bytes) else frame_bytes(fields)
+        for writer in self._writers - self._silent:
+            writer.write(data)
 
     def go_silent(self) -> None:
         """From now on the live connection neither reads nor answers: a half-open link."""
@@ -106,6 +110,8 @@ class AmiPeer:
             pass
         finally:
             self._writers.discard(writer)
+            if self._writer is writer and self._writers:
+                self._writer = next(iter(self._writers))  # another session is still live
             writer.close()
             await self._notify()
 

@@ -82,3 +82,8 @@ QUEUE_ENTRY = {"Event": "QueueEntry", "Queue": "999", "Position": "1", "Channel"
                "ConnectedLineName": "<unknown>", "Wait": "9", "Priority": "0"}
 CORE_SHOW_CHANNEL = {"Event": "CoreShowChannel", **channel(), "BridgeId": "8f1b3c2e-6f0a-4d47-9d9b-0e0f4ad1d7b2",
                      "Application": "Queue", "ApplicationData": "999,t,,,300", "Duration": "00:01:05"}
+
+# loader.c: a module read its configuration again (`module reload app_queue.so`, as Asterisk 22
+# sent it on the test bed), and a module loaded (after an unload).
+RELOAD = {"Event": "Reload", "Privilege": "system,all", "Timestamp": TS, "Module": "app_queue.so", "Status": "0"}
+LOAD = {"Event": "Load", "Privilege": "system,all", "Timestamp": TS, "Module": "app_queue.so", "Status": "Success"}

@@ -99,3 +99,29 @@ def test_a_peer_using_bare_newlines_is_split_on_blank_lines() -> None:
     reader = FrameReader()
     frames = reader.feed(b"Asterisk Call Manager/11.0.0\nEvent: A\nQueue: 999\n\nEvent: B\n\n")
     assert [dict(f) for f in frames] == [{"Event": "A", "Queue": "999"}, {"Event": "B"}]
+
+
+READ = 64 * 1024
+
+
+@pytest.mark.parametrize(("unit", "counter"), [
+    (b"\r\n\r\n", "blank"), (b"\r\n", "blank"), (b" \r\n\r\n", "blank"), (b"\t \r\n \r\n\r\n", "blank"),
+    (b"x\r\n\r\n", "garbled"), (b"not a field\r\nnor this\r\n\r\n", "garbled"),
+], ids=["empty", "crlf", "space", "blank-lines", "one-char", "junk-lines"])
+def test_a_read_full_of_frames_without_a_field_is_dropped_without_parsing_any(unit: bytes, counter: str) -> None:
+    """A flood of nothing (or of junk) costs the loop a few C-level passes over the read, not a
+    parse per frame (it once cost 30-60 ms per 64 KiB read: one frame parsed every few bytes)."""
+    reader = FrameReader(expect_banner=False)
+    flood = unit * (READ // len(unit))
+    frames = feed_all(reader, flood, encode_frame(s.QUEUE_CALLER_JOIN), flood)
+    assert [dict(f) for f in frames] == [s.QUEUE_CALLER_JOIN]
+    assert reader.parsed == 1  # the work done: one frame parsed, the only one with a field in it
+    assert getattr(reader, counter) >= READ // 16 and reader.buffered <= len(unit)
+    assert reader.blank + reader.garbled == getattr(reader, counter)  # counted as one or the other, not both
+
+
+def test_fieldless_frames_are_counted_and_a_frame_after_blank_lines_is_still_read() -> None:
+    reader = FrameReader(expect_banner=False)
+    frames = reader.feed(b"\r\n\r\n \r\n\r\njunk\r\n\r\n\r\n" + encode_frame(s.AGENT_CALLED))
+    assert [dict(f) for f in frames] == [s.AGENT_CALLED]
+    assert (reader.blank, reader.garbled, reader.parsed) == (2, 1, 1)

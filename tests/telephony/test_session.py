@@ -1,17 +1,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
+import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+import structlog
 
 from telephony import actions
-from telephony.errors import ActionFailed, ActionInterrupted, ActionTimeout, NotConnected
+from telephony.errors import ActionFailed, ActionInterrupted, ActionTimeout, NotConnected, UnsafeActionValue
 from telephony.events import (
+    CallAnswered,
     CallQueued,
     ChannelSeen,
     DomainEvent,
     MemberSeen,
+    ModuleReloaded,
     PbxLinkDown,
     PbxLinkUp,
     SnapshotCompleted,
@@ -23,6 +29,7 @@ from telephony.session import AmiSession
 
 from . import samples as s
 from .ami_peer import AmiPeer
+from tests.waiting import patience
 
 SNAPSHOT = [PbxLinkUp, SnapshotStarted, MemberSeen, WaitingCallSeen, ChannelSeen, SnapshotCompleted]
 
@@ -53,7 +60,7 @@ class Recorder:
                 self._changed.clear()
                 await self._changed.wait()
 
-        await asyncio.wait_for(until(), timeout)
+        await asyncio.wait_for(until(), patience(timeout))
 
 
 class MaxRng:
@@ -71,8 +78,18 @@ async def peer() -> AsyncIterator[AmiPeer]:
         yield p
 
 
+_STARTED = time.time()
+
+
+def samples_era() -> float:
+    """A local clock running from the samples' own time (November 2023), so that their
+    Timestamps are as believable to the session as a live PBX's are."""
+    return float(s.TS) + (time.time() - _STARTED)
+
+
 def make_session(peer: AmiPeer, recorder: Recorder, **overrides: object) -> AmiSession:
-    options: dict[str, object] = dict(ping_interval=5.0, ping_timeout=0.2, action_timeout=0.5, backoff_initial=0.01, backoff_max=0.05)
+    options: dict[str, object] = dict(ping_interval=5.0, ping_timeout=0.2, action_timeout=0.5, backoff_initial=0.01, backoff_max=0.05,
+                                      local_clock=samples_era)
     options.update(overrides)
     return AmiSession("127.0.0.1", peer.port, "intake", "s3cret", on_event=recorder, **options)  # type: ignore[arg-type]
 
@@ -271,3 +288,132 @@ async def test_a_pbx_still_starting_defers_the_resync_to_its_fully_booted_instea
             assert peer.connections == 1
         finally:
             await session.stop()
+
+
+async def test_a_queue_reload_is_followed_by_the_pbx_picture_again_when_the_consumer_asks(peer: AmiPeer, recorder: Recorder) -> None:
+    # The picture changed at the PBX with no member event (a reload of queues.conf): the consumer
+    # learns it from the snapshot it asks for on the Reload.
+    session = make_session(peer, lambda e: (recorder(e), isinstance(e, ModuleReloaded) and e.queues_reloaded
+                                            and session.resync("reload")))  # type: ignore[arg-type]
+    session.start()
+    try:
+        await recorder.wait(lambda: SnapshotCompleted in recorder.kinds())
+        peer.queue_status = [s.QUEUE_PARAMS, {**s.QUEUE_MEMBER, "Location": "PJSIP/handler-2"}]
+        peer.emit({**s.RELOAD, "Module": "res_pjsip.so"})  # not the queues: nothing to read again
+        peer.emit(s.RELOAD)
+        await recorder.wait(lambda: recorder.count(SnapshotCompleted) == 2)
+        assert recorder.kinds() == [*SNAPSHOT, ModuleReloaded, ModuleReloaded, PbxLinkUp, SnapshotStarted, MemberSeen,
+                                    ChannelSeen, SnapshotCompleted]
+        (seen,) = [e for e in recorder.events[len(SNAPSHOT):] if isinstance(e, MemberSeen)]
+        assert seen.state.member == "PJSIP/handler-2"
+        assert sum(f.get("Action") == "QueueStatus" for f in peer.received) == 2 and peer.logins == 1
+    finally:
+        await session.stop()
+
+
+async def test_resync_requests_made_together_share_one_snapshot_and_none_is_made_without_a_link(peer: AmiPeer, recorder: Recorder) -> None:
+    session = make_session(peer, recorder)
+    assert session.resync("before login") is False
+    session.start()
+    try:
+        await recorder.wait(lambda: SnapshotCompleted in recorder.kinds())
+        assert session.resync("QueuePause refused") and session.resync("QueueRemove refused")
+        await recorder.wait(lambda: recorder.count(SnapshotCompleted) == 2)
+        peer.emit(s.QUEUE_CALLER_JOIN)  # after the second snapshot, in order: no third one came between
+        await recorder.wait(lambda: recorder.count(CallQueued) == 1)
+        assert recorder.count(SnapshotStarted) == 2
+    finally:
+        await session.stop()
+
+
+# --- the PBX's Timestamp at the edge -----------------------------------------------------------
+
+
+def stamped_now(fields: dict[str, str], offset: float = 0.0) -> dict[str, str]:
+    """A sample frame stamped with the real clock (the sessions below check it against ours)."""
+    return {**fields, "Timestamp": f"{time.time() + offset:.6f}"}
+
+
+@pytest.fixture
+async def live_session(peer: AmiPeer, recorder: Recorder) -> AsyncIterator[AmiSession]:
+    """A session on the real local clock with the shipped skew (300 s)."""
+    sess = AmiSession("127.0.0.1", peer.port, "intake", "s3cret", on_event=recorder, ping_interval=5.0, ping_timeout=0.2,
+                      action_timeout=0.5, backoff_initial=0.01, backoff_max=0.05)
+    sess.start()
+    await recorder.wait(lambda: SnapshotCompleted in recorder.kinds())
+    yield sess
+    await sess.stop()
+
+
+@pytest.mark.parametrize("stamp", ["inf", "-inf", "nan", "1e300", "-5", "yesterday", "year-ahead"])
+async def test_an_absurd_timestamp_gives_the_event_our_clocks_estimate_and_never_moves_the_pbx_clock(
+        live_session: AmiSession, peer: AmiPeer, recorder: Recorder, stamp: str) -> None:
+    peer.emit(stamped_now(s.AGENT_CALLED, offset=1.0))  # the PBX runs 1 s ahead of us
+    if stamp == "year-ahead":
+        stamp = f"{time.time() + 366 * 86400:.6f}"
+    peer.emit({**s.QUEUE_CALLER_JOIN, "Timestamp": stamp})
+    peer.emit(stamped_now(s.AGENT_CONNECT, offset=1.0))
+    await recorder.wait(lambda: recorder.count(CallAnswered) == 1)
+    (queued,) = [e for e in recorder.events if isinstance(e, CallQueued)]  # kept, not dropped
+    assert math.isfinite(queued.at) and abs(queued.at - (time.time() + 1.0)) < 30
+    assert abs(live_session.pbx_now() - (time.time() + 1.0)) < 30
+    counters = live_session.counters
+    assert counters.bad_timestamps == 1 and counters.malformed_frames == 0
+
+
+async def test_a_flood_of_bad_timestamps_is_counted_per_frame_and_logged_once(live_session: AmiSession, peer: AmiPeer,
+                                                                             recorder: Recorder) -> None:
+    with structlog.testing.capture_logs() as logs:
+        peer.emit(b"".join(encode_frame({**s.QUEUE_CALLER_JOIN, "Timestamp": "inf", "Uniqueid": f"1.{i}"}) for i in range(200)))
+        await recorder.wait(lambda: recorder.count(CallQueued) == 200)
+    assert live_session.counters.bad_timestamps == 200
+    warned = [entry for entry in logs if "timestamp" in entry["event"]]
+    assert len(warned) == 1 and warned[0]["timestamp"] == "inf" and warned[0]["ami_event"] == "QueueCallerJoin"
+
+
+# --- pending actions never outlive their answer --------------------------------------------------
+
+
+async def test_an_action_refused_before_it_is_sent_leaves_nothing_pending(session: AmiSession, peer: AmiPeer) -> None:
+    injected = actions.Action("QueuePause", (("Interface", "PJSIP/handler-1"), ("Reason", "lunch\r\nAction: Originate")))
+    with pytest.raises(UnsafeActionValue):
+        await session.send(injected)
+    assert session.pending_actions == 0
+    assert not peer.actions("QueuePause") and not peer.actions("Originate")
+    await session.send(actions.ping())  # the link is as good as before
+    assert session.pending_actions == 0
+
+
+async def test_an_action_whose_caller_gives_up_leaves_nothing_pending(session: AmiSession, peer: AmiPeer) -> None:
+    peer.handlers["QueueAdd"] = lambda frame: None  # never answered
+    waiting = asyncio.create_task(session.send(actions.queue_add("999", "PJSIP/handler-1"), timeout=30))
+    await peer.wait_for(lambda: bool(peer.actions("QueueAdd")), patience(2))
+    assert session.pending_actions == 1
+    waiting.cancel()  # e.g. the HTTP request behind it was dropped
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert session.pending_actions == 0
+
+
+@pytest.mark.parametrize("outcome", ["error", "timeout", "success"])
+async def test_every_answered_failed_or_timed_out_action_leaves_nothing_pending(session: AmiSession, peer: AmiPeer,
+                                                                               outcome: str) -> None:
+    if outcome == "error":  # e.g. an Originate refused: its OriginateResponse will never come
+        peer.handlers["Originate"] = lambda frame: [encode_frame({"Response": "Error", "ActionID": frame["ActionID"],
+                                                                  "Message": "Originate failed"})]
+    elif outcome == "timeout":
+        peer.handlers["Originate"] = lambda frame: None
+    with contextlib.suppress(ActionFailed, ActionTimeout):
+        await session.send(actions.originate("PJSIP/handler-1", "callback", "07700900123"), timeout=0.1)
+    assert session.pending_actions == 0
+
+
+async def test_a_flood_of_blank_and_junk_frames_is_counted_and_the_next_event_still_arrives(session: AmiSession, peer: AmiPeer,
+                                                                                          recorder: Recorder) -> None:
+    before = session.counters
+    peer.emit(b"\r\n\r\n" * 16384 + b"junk\r\n\r\n" * 100)  # 64 KiB of nothing, then junk
+    peer.emit(s.QUEUE_CALLER_JOIN)
+    await recorder.wait(lambda: recorder.count(CallQueued) == 1)
+    after = session.counters
+    assert (after.blank_frames, after.garbled_frames) == (16384, 100)
+    assert after.frames - before.frames == 1 and after.bad_lines == 0 and session.connected

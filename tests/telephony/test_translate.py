@@ -21,10 +21,12 @@ from telephony.events import (
     MemberLeft,
     MemberSeen,
     MemberState,
+    ModuleReloaded,
     OriginateFinished,
     WaitingCallSeen,
 )
 from telephony.frames import Frame, encode_frame, parse_frame
+from telephony.timing import PbxClock
 from telephony.translate import TRANSLATORS, translate
 
 from . import samples as s
@@ -60,6 +62,8 @@ CASES: list[tuple[dict[str, str], DomainEvent]] = [
     (s.QUEUE_MEMBER_PENALTY, MemberChanged(at=AT, state=member(AT, penalty=2))),
     (s.QUEUE_MEMBER_REMOVED, MemberLeft(at=AT, queue="999", member="PJSIP/handler-1")),
     (s.QUEUE_MEMBER, MemberSeen(at=NOW, state=member(NOW, device=MemberDevice.INUSE, in_call=True))),
+    (s.RELOAD, ModuleReloaded(at=AT, module="app_queue.so", status="0")),
+    (s.LOAD, ModuleReloaded(at=AT, module="app_queue.so", status="Success")),
     (s.QUEUE_ENTRY, WaitingCallSeen(at=NOW, call_id=s.CALLER, queue="999", caller_number="07700900123", caller_name="Zoë Ångström",
                                     position=1, wait_seconds=9.0, channel="PJSIP/trunk-00000029")),
     (s.CORE_SHOW_CHANNEL, ChannelSeen(at=NOW, channel_id=s.CALLER, linked_id=s.CALLER, channel="PJSIP/trunk-00000029",
@@ -99,7 +103,6 @@ def test_a_response_is_not_an_event() -> None:
         ({**s.AGENT_CONNECT, "HoldTime": ""}, "HoldTime"),
         ({**s.QUEUE_MEMBER_STATUS, "Status": "ringing"}, "Status"),
         ({**s.QUEUE_MEMBER_STATUS, "Paused": "maybe"}, "Paused"),
-        ({**s.HANGUP, "Timestamp": "yesterday"}, "Timestamp"),
         ({**s.CORE_SHOW_CHANNEL, "Duration": "1:xx:00"}, "Duration"),
         ({k: v for k, v in s.QUEUE_MEMBER.items() if k != "Location"}, "Location"),
     ],
@@ -139,3 +142,74 @@ def test_a_silent_callers_join_carries_the_dialplan_marker():
                    "Linkedid": "1.1", "ChanVariable": "INTAKE_SILENT=1"})
     queued = translate(frame, 0.0)
     assert queued is not None and queued.silent  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("module", "queues"), [("app_queue.so", True), ("app_queue", True), ("All", True),
+                                                 ("res_pjsip.so", False), ("manager", False)])
+def test_a_reload_says_whether_the_queues_were_read_again(module: str, queues: bool) -> None:
+    event = translate(wire({**s.RELOAD, "Module": module}), NOW)
+    assert isinstance(event, ModuleReloaded) and event.queues_reloaded is queues
+
+
+@pytest.mark.parametrize("event", ["QueueMember", "QueueMemberStatus", "QueueMemberAdded", "QueueMemberPause"])
+def test_a_member_held_by_queues_conf_is_told_apart_from_one_intake_added(event: str) -> None:
+    base = s.QUEUE_MEMBER if event == "QueueMember" else {**s.QUEUE_MEMBER_STATUS, "Event": event}
+    static = translate(wire({**base, "Membership": "static"}), NOW)
+    dynamic = translate(wire(base), NOW)
+    assert static.state.membership == "static" and static.state.fixed  # type: ignore[union-attr]
+    assert dynamic.state.membership == "dynamic" and not dynamic.state.fixed  # type: ignore[union-attr]
+
+
+def test_a_timestamp_that_is_not_a_believable_time_gives_the_event_the_callers_estimate() -> None:
+    """Without a clock (a recording replayed) the rule is the same as live, minus the skew: the
+    event is kept, on the caller's estimate, rather than lost or stamped in year 10^300."""
+    for raw in ("yesterday", "inf", "nan", "1e300", "-5"):
+        event = translate(wire({**s.HANGUP, "Timestamp": raw}), NOW)
+        assert isinstance(event, ChannelHungUp) and event.at == NOW, raw
+
+
+def test_with_a_clock_a_timestamp_too_far_from_ours_gives_the_clocks_estimate_and_is_counted() -> None:
+    clock = PbxClock(now=lambda: AT, max_skew=300)
+    assert translate(wire(s.HANGUP), NOW, clock).at == AT  # type: ignore[union-attr]
+    far = translate(wire({**s.HANGUP, "Timestamp": f"{AT + 366 * 86400:.6f}"}), NOW, clock)
+    assert far is not None and far.at == pytest.approx(AT) and clock.rejected == 1
+
+
+# Every number from the PBX: finite, non-negative, within a sane bound, or MalformedFrame naming
+# the event and the field. (event sample, field, absurd values)
+_COUNTS = ("-1", "inf", "nan", "1e300", "99999999999")
+_TIMES = ("-1", "-0.5", "inf", "-inf", "nan", "1e300", "1e12")
+NUMBERS: list[tuple[dict[str, str], str, tuple[str, ...]]] = [
+    (s.QUEUE_CALLER_JOIN, "Position", _COUNTS),
+    (s.AGENT_RING_NO_ANSWER, "RingTime", _TIMES),
+    (s.AGENT_CONNECT, "HoldTime", _TIMES),
+    (s.AGENT_CONNECT, "RingTime", _TIMES),
+    (s.AGENT_COMPLETE, "HoldTime", _TIMES),
+    (s.AGENT_COMPLETE, "TalkTime", _TIMES),
+    (s.QUEUE_CALLER_LEAVE, "Position", _COUNTS),
+    (s.QUEUE_CALLER_LEAVE, "Count", _COUNTS),
+    (s.QUEUE_CALLER_ABANDON, "HoldTime", _TIMES),
+    (s.QUEUE_CALLER_ABANDON, "Position", _COUNTS),
+    (s.QUEUE_CALLER_ABANDON, "OriginalPosition", _COUNTS),
+    (s.HANGUP, "Cause", _COUNTS),
+    (s.ORIGINATE_RESPONSE, "Reason", _COUNTS),
+    (s.QUEUE_MEMBER_ADDED, "Penalty", _COUNTS),
+    (s.QUEUE_MEMBER_STATUS, "Status", _COUNTS),
+    (s.QUEUE_MEMBER_PENALTY, "Penalty", _COUNTS),
+    (s.QUEUE_MEMBER, "Penalty", _COUNTS),
+    (s.QUEUE_ENTRY, "Position", _COUNTS),
+    (s.QUEUE_ENTRY, "Wait", _TIMES),
+    (s.CORE_SHOW_CHANNEL, "Duration", (*_TIMES, "-1:00:00", "99999999:00:00", "00:-5:00")),
+]
+
+
+@pytest.mark.parametrize(("fields", "field", "value"), [(f, k, v) for f, k, values in NUMBERS for v in values],
+                         ids=[f"{f['Event']}.{k}={v}" for f, k, values in NUMBERS for v in values])
+def test_an_absurd_number_from_the_pbx_raises_malformed_frame_naming_event_and_field(fields: dict[str, str], field: str,
+                                                                                      value: str) -> None:
+    assert field in fields
+    with pytest.raises(MalformedFrame) as caught:
+        translate(wire({**fields, field: value}), NOW)
+    assert (caught.value.event, caught.value.field) == (fields["Event"], field)
+    assert field in str(caught.value) and value in str(caught.value)
+

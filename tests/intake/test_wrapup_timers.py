@@ -1,0 +1,243 @@
+"""Wrap-up timers outlive the process: kept in Redis while they run, resumed by the next start."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import pytest
+from structlog.testing import capture_logs
+
+from intake.calls import Call
+from intake.config import parse
+from intake.errors import StateChangeFailed
+from intake.handler_actions import HandlerDesk, Wanted
+from intake.handlers import Handler
+from intake.timers import Timer, TimerStore, Verdict, latest_per_handler, resumption
+from telephony.actions import Action, Response
+from telephony.errors import NotConnected
+from telephony.frames import Frame
+from tests.intake.timeline import member
+from tests.waiting import eventually, patience
+
+H1 = "PJSIP/handler-1"
+QUEUES = ("emergency", "non-emergency")
+WRAPUP = 0.4
+
+
+def config(wrapup: float = WRAPUP):
+    return parse({
+        "ami": {"secret": "env:X"},
+        "lines": [{"name": "999", "target_seconds": 12, "queues": ["emergency"], "wrapup_seconds": wrapup},
+                  {"name": "101", "target_seconds": 60, "queues": ["non-emergency"], "wrapup_seconds": 0}],
+        "handlers": [{"id": "h1", "name": "Alice", "member": H1, "queues": list(QUEUES), "token": "env:T"}],
+    })
+
+
+def handler_in(paused: bool = False, reason: str = "") -> Handler:
+    h = Handler(H1, "Alice", "h1")
+    h.memberships = {q: member(0, q, H1, paused=paused, reason=reason) for q in QUEUES}
+    return h
+
+
+def answered_call() -> Call:
+    call = Call("1.1", "emergency", "999", 12, "07700900001", "", "PJSIP/c-1", 100.0)
+    call.answered_at, call.answered_by = 103.0, H1
+    return call
+
+
+class Pbx:
+    """Reflects QueuePause into the handler, as the PBX's QueueMemberPause events would, and
+    notes when each was sent (on the clock the desk's timers use)."""
+
+    def __init__(self, handler: Handler, clock=time.time) -> None:
+        self.handler, self.clock = handler, clock
+        self.pauses: list[tuple[float, bool, str]] = []
+        self.unreachable: Callable[[Action], bool] = lambda action: False  # the link is down for these
+        self.cut = asyncio.Event()  # set when an action found the link down
+        self._changed = asyncio.Condition()
+
+    async def send(self, action: Action, timeout: float | None = None) -> Response:
+        if self.unreachable(action):
+            self.cut.set()
+            raise NotConnected(action.name)
+        fields = dict(action.fields)
+        if action.name == "QueuePause":
+            q, paused = fields["Queue"], fields["Paused"] == "true"
+            self.handler.memberships[q] = member(0, q, H1, paused=paused, reason=fields.get("Reason", ""))
+            async with self._changed:
+                self.pauses.append((self.clock(), paused, q))
+                self._changed.notify_all()
+        return Response(action.name, action.action_id, Frame((("Response", "Success"),)))
+
+    async def wait_unpaused(self, timeout: float = patience(5)) -> float:
+        """When the last queue was unpaused (the handler is ready again)."""
+        async def unpaused() -> float:
+            async with self._changed:
+                await self._changed.wait_for(lambda: sum(1 for _, p, _ in self.pauses if not p) == len(QUEUES))
+                return max(at for at, p, _ in self.pauses if not p)
+        return await asyncio.wait_for(unpaused(), timeout)
+
+    async def wait_paused(self, timeout: float = patience(5)) -> None:
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: sum(1 for _, p, _ in self.pauses if p) == len(QUEUES)), timeout)
+
+
+async def stored(store: TimerStore, count: int) -> list[Timer]:
+    """The stored timers once there are ``count`` (the desk writes them behind itself)."""
+    async def counted() -> tuple[list[Timer]] | None:
+        timers = await store.load()
+        return (timers,) if len(timers) == count else None
+
+    [timers] = await eventually(counted, 5, f"{count} stored timers")
+    return timers
+
+
+def running_desk(store: TimerStore, wrapup: float) -> tuple[Handler, Pbx, HandlerDesk]:
+    """A ready handler, the PBX, and a desk whose call has just finished: wrap-up starts."""
+    handler = handler_in()
+    pbx = Pbx(handler)
+    desk = HandlerDesk(config(wrapup), pbx, {H1: handler}.get, timers=store)
+    desk.call_finished(answered_call())
+    return handler, pbx, desk
+
+
+async def wrapup_then_killed(store: TimerStore, clock=time.time) -> tuple[Handler, Timer]:
+    """A wrap-up started by one intake, which then stops without ending it."""
+    handler = handler_in()
+    pbx = Pbx(handler, clock)
+    first = HandlerDesk(config(), pbx, {H1: handler}.get, timers=store, clock=clock)
+    first.call_finished(answered_call())
+    await pbx.wait_paused()
+    [timer] = await stored(store, 1)
+    await first.close()  # as kill -9 would, it leaves the timer where it is
+    assert handler.state("wrap-up")[0].value == "wrap-up"
+    return handler, timer
+
+
+pytestmark = pytest.mark.redis
+
+
+async def test_a_wrapup_running_when_intake_stopped_ends_on_time_after_the_restart(redis_client):
+    store = TimerStore(redis_client, "test:")
+    handler, timer = await wrapup_then_killed(store)
+    assert (timer.handler_id, timer.member, timer.queues, timer.reason) == ("h1", H1, QUEUES, "wrap-up")
+    assert timer.seconds == pytest.approx(WRAPUP)
+
+    pbx = Pbx(handler)
+    second = HandlerDesk(config(), pbx, {H1: handler}.get, timers=store)
+    await second.load_timers()
+    second.resync_completed()
+    unpaused_at = await pbx.wait_unpaused()
+    assert unpaused_at >= timer.due  # never before the wrap-up's end
+    assert handler.state("wrap-up")[0].value == "ready"
+    await stored(store, 0)
+    await second.close()
+
+
+async def test_an_overdue_wrapup_is_ended_at_once_by_the_next_start(redis_client):
+    now = [1_000_000.0]
+    store = TimerStore(redis_client, "test:")
+    handler, timer = await wrapup_then_killed(store, lambda: now[0])
+    now[0] = timer.due + 600  # intake was down for ten minutes
+    pbx = Pbx(handler)
+    second = HandlerDesk(config(), pbx, {H1: handler}.get, timers=store, clock=lambda: now[0])
+    await second.load_timers()
+    with capture_logs() as logs:
+        second.resync_completed()
+    assert [(e["verdict"], e["why"]) for e in logs if e["event"] == "wrapup_resumed"] == [("complete-now", "overdue by 600.0 s")]
+    await pbx.wait_unpaused()
+    await stored(store, 0)
+    await second.close()
+
+
+async def test_a_handler_who_chose_a_break_meanwhile_is_left_on_it(redis_client):
+    store = TimerStore(redis_client, "test:")
+    handler, _ = await wrapup_then_killed(store)
+    handler.memberships = {q: member(0, q, H1, paused=True, reason="meal") for q in QUEUES}  # at the phone
+    pbx = Pbx(handler)
+    second = HandlerDesk(config(), pbx, {H1: handler}.get, timers=store)
+    await second.load_timers()
+    second.resync_completed()
+    await stored(store, 0)  # dropped, not run
+    await second.close()
+    assert pbx.pauses == [] and handler.state("wrap-up")[1] == "meal"
+
+
+async def test_a_wrapup_whose_end_found_the_pbx_unreachable_ends_at_the_next_resync(redis_client):
+    store = TimerStore(redis_client, "test:")
+    handler = handler_in()
+    pbx = Pbx(handler)
+    pbx.unreachable = lambda action: dict(action.fields).get("Paused") == "false" and not pbx.cut.is_set()
+    desk = HandlerDesk(config(wrapup=0.05), pbx, {H1: handler}.get, timers=store)
+    desk.call_finished(answered_call())
+    await asyncio.wait_for(pbx.cut.wait(), patience(5))
+    await stored(store, 1)  # kept: nothing ended it
+    desk.resync_completed()  # the link is back and the PBX still shows the wrap-up pause
+    await pbx.wait_unpaused()
+    await stored(store, 0)
+    await desk.close()
+
+
+async def test_a_state_request_that_did_not_reach_the_pbx_leaves_the_wrapup_running(redis_client):
+    store = TimerStore(redis_client, "test:")
+    _, pbx, desk = running_desk(store, 0.3)
+    await pbx.wait_paused()
+    pbx.unreachable = lambda action: True
+    with pytest.raises(StateChangeFailed):
+        await desk.request("h1", Wanted.NOT_READY, "meal")
+    pbx.unreachable = lambda action: False
+    await pbx.wait_unpaused()  # the wrap-up still ended
+    await stored(store, 0)
+    await desk.close()
+
+
+async def test_ready_during_wrapup_removes_the_stored_timer(redis_client):
+    store = TimerStore(redis_client, "test:")
+    _, pbx, desk = running_desk(store, 30)
+    await pbx.wait_paused()
+    await stored(store, 1)
+    await desk.request("h1", Wanted.READY)
+    await stored(store, 0)
+    await desk.close()
+
+
+async def test_a_graceful_stop_keeps_the_timer_for_the_next_start(redis_client):
+    store = TimerStore(redis_client, "test:")
+    _, _, desk = running_desk(store, 30)
+    await stored(store, 1)
+    await desk.close()
+    assert len(await store.load()) == 1
+
+
+async def test_an_unreadable_stored_timer_is_removed_and_the_rest_resume(redis_client):
+    store = TimerStore(redis_client, "test:")
+    await redis_client.zadd(store.key, {b'{"kind": "wrap-up", "handler_id": 7}': 1.0})
+    _, timer = await wrapup_then_killed(store)
+    assert await store.load() == [timer]
+    assert await redis_client.zcard(store.key) == 1
+
+
+def timer(started: float, seconds: float = 15, handler_id: str = "h1") -> Timer:
+    return Timer(handler_id=handler_id, member=H1, queues=QUEUES, reason="wrap-up", started=started, due=started + seconds)
+
+
+@pytest.mark.parametrize(("shown", "now", "verdict", "remaining"), [
+    (handler_in(True, "wrap-up"), 110.0, Verdict.SCHEDULE, 5.0),
+    (handler_in(True, "wrap-up"), 115.0, Verdict.COMPLETE_NOW, 0.0),
+    (handler_in(True, "wrap-up"), 900.0, Verdict.COMPLETE_NOW, 0.0),
+    (handler_in(True, "meal"), 900.0, Verdict.DROP, 0.0),  # a break chosen meanwhile outranks wrap-up
+    (handler_in(), 110.0, Verdict.DROP, 0.0),  # made ready at the phone or by another node
+    (Handler(H1, "Alice", "h1"), 900.0, Verdict.DROP, 0.0),  # logged out
+    (None, 900.0, Verdict.DROP, 0.0),
+])
+def test_resumption_follows_the_pbx_picture_and_the_clock(shown, now, verdict, remaining):
+    r = resumption(timer(100.0), shown, now)
+    assert (r.verdict, r.remaining) == (verdict, remaining)
+
+
+def test_only_the_newest_wrapup_of_a_handler_is_resumed():
+    old, new, other = timer(100.0), timer(200.0), timer(150.0, handler_id="h2")
+    keep, drop = latest_per_handler([new, old, other])
+    assert sorted(keep, key=lambda t: t.started) == [other, new] and drop == [old]
