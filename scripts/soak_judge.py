@@ -14,8 +14,13 @@ put in one class by the intake outages its life touches:
   before a kill (records still on their way to Redis). The journal must agree exactly.
 - ``invisible``: it entered after a kill and ended before intake was healthy again: nothing
   over AMI ever showed it. Its absence is expected; a record of it must still agree.
-- ``across_restart``: every other call that touches an outage. Exact agreement is what a durable
-  intake would give; it is judged as strictly, under an invariant of its own.
+- ``settled_unseen``: its outcome (answer, abandon) came while intake was dead, or in the
+  ``LOSS_GRACE`` before a kill. AMI tells nobody afterwards when a call was answered (QueueStatus
+  no longer lists it; CoreShowChannels gives no bridge time), so no intake can know its times:
+  judged on what it can know, a record with the right outcome, under an invariant of its own.
+- ``across_restart``: every other call that touches an outage: intake saw its outcome, though
+  not its whole life (answered before a kill and talking through it; entered while intake was
+  dead and found waiting at the resync). Judged as strictly as ``followed``, apart.
 
 Phantoms (records of calls queue_log never saw enter) and duplicates fail wherever they are.
 """
@@ -91,11 +96,15 @@ def pbx_calls(lines: Iterable[QueueLogLine]) -> tuple[dict[tuple[str, str], PbxC
 
 def classify(call: PbxCall, outages: Iterable[Outage]) -> str:
     ended = call.ended_at if call.ended_at is not None else call.entered_at
+    settled = call.settled_at if call.settled_at is not None else ended
     for o in outages:
-        # The call was alive somewhere in [entered_at, ended + 1); the outage, with its grace, in [start - grace, end].
+        # Whole seconds: the call was alive somewhere in [entered_at, ended + 1), settled in
+        # [settled, settled + 1); the outage, with its grace, is [start - grace, end].
         if call.entered_at <= o.end and ended + 1 > o.start - LOSS_GRACE:
             if call.entered_at >= o.start and ended + 1 <= o.end:
                 return "invisible"
+            if settled <= o.end and settled + 1 > o.start - LOSS_GRACE:
+                return "settled_unseen"
             return "across_restart"
     return "followed"
 
@@ -127,7 +136,7 @@ def judge(lines: Iterable[QueueLogLine], records: Iterable[dict[str, Any]], outa
     classes: dict[str, list[PbxCall]] = defaultdict(list)
     for call in calls.values():
         classes[classify(call, outages)].append(call)
-    mismatches: dict[str, list[dict[str, Any]]] = {"followed": [], "across_restart": [], "invisible": []}
+    mismatches: dict[str, list[dict[str, Any]]] = {"followed": [], "across_restart": [], "invisible": [], "settled_unseen": []}
     absent_invisible = 0
     for cls, members in classes.items():
         for call in members:
@@ -140,6 +149,8 @@ def judge(lines: Iterable[QueueLogLine], records: Iterable[dict[str, Any]], outa
                                             "queue_log": _pbx_view(call)})
                 continue
             diff = differences(call, found[0])
+            if cls == "settled_unseen":  # its times are nobody's to know: only the outcome is judged
+                diff = [d for d in diff if d.startswith("outcome")]
             if diff:
                 mismatches[cls].append({"call_id": call.call_id, "queue": call.queue, "differs": diff,
                                         "queue_log": _pbx_view(call), "journal": found[0]})
@@ -158,6 +169,8 @@ def judge(lines: Iterable[QueueLogLine], records: Iterable[dict[str, Any]], outa
                                          "mismatches": mismatches["followed"] + mismatches["invisible"]},
             "across_intake_restart": {"held": not mismatches["across_restart"], "calls": len(classes["across_restart"]),
                                       "mismatches": mismatches["across_restart"]},
+            "outcome_recorded_when_settled_unseen": {"held": not mismatches["settled_unseen"], "calls": len(classes["settled_unseen"]),
+                                                     "mismatches": mismatches["settled_unseen"]},
             "no_phantom_records": {"held": not phantoms, "records": phantoms[:50]},
             "no_duplicate_records": {"held": not duplicates, "calls": duplicates[:50]},
             "callback_task_per_abandoned_999": {"held": not no_task, "missing": no_task},
@@ -166,6 +179,7 @@ def judge(lines: Iterable[QueueLogLine], records: Iterable[dict[str, Any]], outa
             "queue_log_calls": len(calls), "journal_records": sum(len(rs) for rs in journal.values()),
             "outcomes": dict(outcomes),
             "followed": len(classes["followed"]), "across_restart": len(classes["across_restart"]),
+            "settled_unseen": len(classes["settled_unseen"]),
             "invisible": len(classes["invisible"]), "invisible_absent_as_expected": absent_invisible,
         },
     }

@@ -70,11 +70,22 @@ def test_a_call_that_began_and_ended_while_intake_was_dead_may_be_absent() -> No
     assert verdict["counts"]["invisible_absent_as_expected"] == 1
 
 
-def test_a_record_settled_just_before_a_kill_counts_as_across_the_restart() -> None:
+def test_a_record_settled_just_before_a_kill_counts_as_settled_unseen() -> None:
     # c2 abandoned at 119; intake killed at 120.5: its record may have been on its way to Redis.
     verdict = judge(lines(*ABANDONED), [], [Outage(120.5, 130.0)])
-    assert verdict["counts"]["across_restart"] == 1
-    assert verdict["invariants"]["journal_equals_queue_log"]["held"]
+    assert verdict["counts"]["settled_unseen"] == 1
+    inv = verdict["invariants"]
+    assert inv["journal_equals_queue_log"]["held"] and not inv["outcome_recorded_when_settled_unseen"]["held"]
+
+
+def test_a_call_answered_while_intake_was_dead_is_judged_on_its_outcome_only() -> None:
+    # c1 answered at 104 while intake was dead (103-106): nobody can know its answer time afterwards.
+    outage = [Outage(103.0, 106.0)]
+    approximate = record("c1", "emergency", "answered", 100.7, 5.9)
+    assert judge(lines(*ANSWERED), [approximate], outage)["invariants"]["outcome_recorded_when_settled_unseen"]["held"]
+    wrong = record("c1", "emergency", "left", 100.7, 5.9)
+    verdict = judge(lines(*ANSWERED), [wrong], outage)["invariants"]["outcome_recorded_when_settled_unseen"]
+    assert verdict["mismatches"][0]["differs"] == ["outcome: queue_log answered, journal left"]
 
 
 def test_phantoms_duplicates_and_an_unfinished_queue_log_fail() -> None:
