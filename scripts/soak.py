@@ -39,7 +39,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,16 +49,29 @@ for path in (str(REPO), str(SCRIPTS)):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-import httpx  # noqa: E402
-from bench import percentile  # noqa: E402 - scripts/bench.py
-from soak_judge import Outage, judge  # noqa: E402
-from soak_parts import (AMI_SECRET_ENV, SUPERVISOR_ENV, SUPERVISOR_TOKEN, Desktop, Intake, RedisServer, Samples, Simulator,  # noqa: E402
-                        SoakError, StalledDesktop, free_port, token_of, until)
+import httpx
+from bench import percentile
+from soak_judge import Outage, judge
+from soak_parts import (
+    AMI_SECRET_ENV,
+    SUPERVISOR_ENV,
+    SUPERVISOR_TOKEN,
+    Desktop,
+    Intake,
+    RedisServer,
+    Samples,
+    Simulator,
+    SoakError,
+    StalledDesktop,
+    free_port,
+    token_of,
+    until,
+)
 
-from routing.scenario import profile as profiles  # noqa: E402
-from routing.scenario.profile import Distribution, Profile  # noqa: E402
-from screenpop.session import SessionConfig  # noqa: E402
-from telephony.simulator.queue_log import QueueLog  # noqa: E402
+from routing.scenario import profile as profiles
+from routing.scenario.profile import Distribution, Profile
+from screenpop.session import SessionConfig
+from telephony.simulator.queue_log import QueueLog
 
 PREFIX = "soak:"
 QUEUES = {"999": "emergency", "101": "non-emergency"}

@@ -58,7 +58,7 @@ STRICT = os.environ.get("INTAKE_SOAK_STRICT") == "1"
 @pytest.mark.timeout(480)
 def test_two_minute_soak_with_faults_keeps_the_journal_equal_to_queue_log() -> None:
     proc = subprocess.run([sys.executable, "scripts/soak.py", "--minutes", "2", "--seed", "11"], cwd=REPO,
-                          capture_output=True, text=True, timeout=450, env={**os.environ, "PYTHONPATH": str(REPO)})
+                          capture_output=True, text=True, timeout=450, check=False, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert proc.returncode == 0, f"the soak could not run: {proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     result = json.loads(proc.stdout)
     invariants = result["invariants"]

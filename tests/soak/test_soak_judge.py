@@ -11,9 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
-from soak_judge import Outage, judge  # noqa: E402
+from soak_judge import Outage, judge
 
-from telephony.simulator.queue_log import QueueLogLine  # noqa: E402
+from telephony.simulator.queue_log import QueueLogLine
 
 ANSWERED = ["100|c1|emergency|NONE|ENTERQUEUE||07700900001|1", "104|c1|emergency|h1|CONNECT|4|c1.leg|3",
             "130|c1|emergency|h1|COMPLETEAGENT|4|26|1"]

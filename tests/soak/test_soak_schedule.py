@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
-from soak import CYCLE, schedule  # noqa: E402
+from soak import CYCLE, schedule
 
 KINDS = {"stalled_desktop", "slow_redis", "redis_kill", "pbx_restart", "intake_kill"}
 
