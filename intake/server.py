@@ -70,12 +70,19 @@ def make_redis(url: str, **connection: Any) -> Any:
 
         return fakeredis.FakeAsyncRedis()
     import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
 
     # A pop must cost one round trip: a connection opened mid-burst would add its handshake, so
     # the pool is bounded (a pop waits for a free connection rather than opening one) and warmed
     # at start (warm_redis), and connections skip the CLIENT SETINFO commands redis-py sends.
+    # After Redis restarts, every pooled connection is dead and says so only when next used: one
+    # retry on a fresh connection, for a connection error only (the command never reached a live
+    # Redis; a timed-out one may have, and is not sent twice).
     pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=REDIS_POOL, timeout=2, socket_timeout=5,
-                                                    socket_connect_timeout=2, lib_name=None, lib_version=None,
+                                                    socket_connect_timeout=2, driver_info=None,
+                                                    retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
                                                     **connection)
     return aioredis.Redis(connection_pool=pool)
 
@@ -148,7 +155,7 @@ class IntakeServer:
         self.desk = HandlerDesk(config, self.session, self.registry.handlers.get, resync=self.session.resync,
                                 timers=TimerStore(redis, config.redis.key_prefix))
         self.ring_outs = RingOutDesk(config, self.desk, self.registry.handlers.get)
-        self.steering = Steering(config, self.registry, self.session, self.pbx_now)
+        self.steering = Steering(config, self.registry, self.session, self.pbx_now, resync=self.session.resync)
         self.writes = WriteBehind(redis, dead_letters=f"{config.redis.key_prefix}dead-letters", supervisor=self.tasks,
                                   spool=Path(config.redis.unwritten_spool) if config.redis.unwritten_spool else None)
         self.callbacks = CallbackDesk(config, self.registry, CallbackStore(redis, config.redis.key_prefix), self.hub,

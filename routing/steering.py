@@ -19,12 +19,13 @@ from typing import Any, Protocol
 import structlog
 
 from intake.config import IntakeConfig
+from intake.handler_actions import contradicts_picture
 from intake.registry import Registry
 from routing.floor import floor_of, roster_of
 from routing.policy import EMERGENCY, Decision, Lend, Memory, Rules, decide
 from telephony import actions
 from telephony.actions import Action, Response
-from telephony.errors import ActionError
+from telephony.errors import ActionError, ActionFailed
 
 log = structlog.get_logger("routing")
 
@@ -37,10 +38,11 @@ class Sender(Protocol):
 
 class Steering:
     def __init__(self, config: IntakeConfig, registry: Registry, sender: Sender, now: Callable[[], float],
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, resync: Callable[[str], object] | None = None) -> None:
         """``now`` is the PBX clock the policy measures waits on; ``monotonic`` times the settle
         of decisions in flight (a virtual clock in scripts/busy_hour.py, where an hour runs in
-        seconds and a wall-clock second would hold a decision back for minutes of PBX time)."""
+        seconds and a wall-clock second would hold a decision back for minutes of PBX time);
+        ``resync(reason)`` asks for the PBX's picture again when it refuses a lend or a recall."""
         o = config.routing.overflow
         self.enabled = config.routing.enabled and o.enabled
         self.rules = Rules(o.at_fraction, o.when_outnumbered, o.clear_seconds, o.penalty)
@@ -51,6 +53,7 @@ class Steering:
         self.failures = 0
         self._in_flight: dict[tuple[str, str], float] = {}  # (member, queue) -> settled at (monotonic)
         self._tasks: set[asyncio.Task[None]] = set()
+        self.resync = resync
 
     def evaluate(self) -> list[Decision]:
         """Run the policy on the floor now and send whatever it decides that is not in flight."""
@@ -78,6 +81,9 @@ class Steering:
         except ActionError as exc:  # refused or unreachable: the next evaluation decides again
             self.failures += 1
             log.warning("routing_action_failed", action="QueueAdd" if isinstance(d, Lend) else "QueueRemove", handler_id=d.handler_id, queue=d.queue, error=str(exc))
+            if isinstance(exc, ActionFailed) and contradicts_picture(action) and self.resync is not None:
+                # The policy decided from a picture the PBX just contradicted: decide again from the PBX's.
+                self.resync(f"{action.name} refused for {d.handler_id}: {exc.message}")
         finally:
             self._in_flight[(d.member, d.queue)] = self.monotonic() + SETTLE
 

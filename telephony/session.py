@@ -110,6 +110,7 @@ class AmiSession:
         self._backoff = Backoff(backoff_initial, backoff_max, rng)
         self._clock = PbxClock(now=local_clock, max_skew=max_clock_skew)
         self._stamp_log = Throttle(FLOOD_LOG_INTERVAL)
+        self._malformed_log = Throttle(FLOOD_LOG_INTERVAL)
         self._counters = SessionCounters()
         self._log = structlog.get_logger("telephony.session").bind(pbx=f"{host}:{port}", ami_user=username)
         self._task: asyncio.Task[None] | None = None
@@ -428,7 +429,9 @@ class AmiSession:
             event = translate(frame, 0.0 if "Timestamp" in frame else clock.now(), clock)
         except MalformedFrame as bad:
             self._counters.malformed_frames += 1
-            self._log.warning("ami malformed event", ami_event=bad.event, field=bad.field, reason=bad.reason)
+            if self._malformed_log.due():  # a PBX (or peer) gone bad sends them by the thousand
+                self._log.warning("ami malformed event", ami_event=bad.event, field=bad.field, reason=bad.reason,
+                                  malformed_frames=self._counters.malformed_frames)
             return
         finally:
             if clock.rejected != rejected:

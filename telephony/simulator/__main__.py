@@ -1,6 +1,14 @@
 """``python -m telephony.simulator --port N``: run a simulated PBX until interrupted.
 
-Prints one JSON line (host, port, username, secret) so a script can connect to it.
+Prints one JSON line (host, port, username, secret) so a script can connect to it. SIGTERM is
+``core stop now``: every call is hung up (queue_log says ABANDON or COMPLETECALLER, and clients
+get the events and a Shutdown) before the AMI server closes. ``--setup FILE`` gives the handlers'
+phones and the traffic as JSON::
+
+    {"handlers": [{"interface": "PJSIP/handler-1", "name": "h1", "queues": ["emergency"]}],
+     "traffic": {"arrivals_per_second": [["emergency", 0.4]], "patience_median": 9.0, ...}}
+
+(traffic: the fields of :class:`telephony.simulator.TrafficProfile`; pairs as two-item lists).
 """
 
 from __future__ import annotations
@@ -12,10 +20,12 @@ import dataclasses
 import json
 import signal
 import sys
+from pathlib import Path
+from typing import Any
 
 import structlog
 
-from telephony.simulator import SimConfig, SimulatedPbx
+from telephony.simulator import HandlerConfig, SimConfig, SimulatedPbx, TrafficProfile
 
 
 def parse_args(argv: list[str] | None = None) -> SimConfig:
@@ -33,13 +43,24 @@ def parse_args(argv: list[str] | None = None) -> SimConfig:
                    help="handlers' phones join queues only when a client sends QueueAdd (as with intake)")
     p.add_argument("--no-handler-pauses", action="store_true",
                    help="simulated handlers never pause themselves (wrap-up, breaks): the client manages pauses")
+    p.add_argument("--setup", default=None, help="JSON file: handlers' phones and traffic (see above)")
     a = p.parse_args(argv)
+    setup = json.loads(Path(a.setup).read_text()) if a.setup else {}
+    handlers = tuple(HandlerConfig(h["interface"], h["name"], tuple(h["queues"])) for h in setup.get("handlers", ())) or base.handlers
     traffic = None if a.scripted or base.traffic is None else dataclasses.replace(
-        base.traffic, handlers_pause_themselves=not a.no_handler_pauses)
+        traffic_profile(setup.get("traffic", {})), handlers_pause_themselves=not a.no_handler_pauses)
     return SimConfig(
         host=a.host, port=a.port, username=a.username, secret=a.secret, seed=a.seed, speed=a.speed,
-        traffic=traffic, queue_log_path=a.queue_log, members_at_start=not a.members_via_queueadd,
+        traffic=traffic, queue_log_path=a.queue_log, members_at_start=not a.members_via_queueadd, handlers=handlers,
     )
+
+
+def traffic_profile(fields: dict[str, Any]) -> TrafficProfile:
+    """A TrafficProfile from JSON: lists become the tuples the frozen profile holds."""
+    def frozen(value: Any) -> Any:
+        return tuple(frozen(v) for v in value) if isinstance(value, list) else value
+
+    return TrafficProfile(**{k: frozen(v) for k, v in fields.items()})
 
 
 async def run(config: SimConfig) -> None:
@@ -51,6 +72,7 @@ async def run(config: SimConfig) -> None:
     async with SimulatedPbx(config) as sim:
         print(json.dumps({"host": sim.host, "port": sim.port, "username": config.username, "secret": config.secret}), flush=True)
         await stop.wait()
+        await sim.shut_down(restart=False)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -89,7 +89,8 @@ def queue_status(pbx: Pbx, a: Action) -> Reply:
                 # QueueEntry spells an empty id "unknown", without the brackets (recorded)
                 ("CallerIDNum", c.caller_num or "unknown"), ("CallerIDName", c.caller_name or "unknown"),
                 ("ConnectedLineNum", _bare(c.connected_num)), ("ConnectedLineName", _bare(c.connected_name)),
-                ("Wait", str(int(now - call.joined_at))), ("Priority", "0"), *a.id_field(),
+                # app_queue: (long)(now - qe->start), two time(NULL) values: whole seconds subtracted
+                ("Wait", str(int(now) - int(call.joined_at))), ("Priority", "0"), *a.id_field(),
             ])
     return _event_list(a, "Queue status will follow", items, "QueueStatusComplete")
 

@@ -257,6 +257,26 @@ class Pbx(Switch):
         if member:
             self.members.set_device(member, MemberDevice.NOT_INUSE)
 
+    @instant
+    def shut_down(self, restart: bool = True) -> None:
+        """``core restart now`` / ``core stop now``: every channel is hung up before AMI closes.
+
+        As the real Asterisk 22 does (tests/pbx/test_simulator_restart_fidelity.py): app_queue
+        logs ABANDON for a caller still waiting or ringing and COMPLETECALLER for one talking (the
+        caller's channel is hung up first), and the matching events go out first; a caller still
+        in the dialplan before Queue() leaves no queue_log line. Then the Shutdown event, the last
+        one a client receives."""
+        for call in list(self.calls.values()):
+            if call.phase is Phase.CONNECTED:
+                self._complete(call, by_agent=False)
+            elif call.phase is not Phase.ENDED:
+                self._abandon(call, hang_up=True)
+        for name in list(self.channels):  # call-backs and other channels outside a queue
+            if name in self.channels:  # a Local pair goes in one hangup
+                self.hangup_channel(name)
+        self.calls.clear()
+        self.publish(wire.event("Shutdown", wire.SYSTEM, self.now(), [("Shutdown", "Cleanly"), ("Restart", "True" if restart else "False")]))
+
     # --- the distributor and its timers -----------------------------------------------------------
 
     @instant

@@ -22,6 +22,14 @@ class QueueLogLine:
     def __str__(self) -> str:
         return "|".join([str(self.at), self.call_id, self.queue, self.agent, self.event, *self.data])
 
+    @classmethod
+    def parse(cls, text: str) -> QueueLogLine:
+        """One line as written (``epoch|callid|queue|agent|event|data...``); ValueError if it is not one."""
+        parts = text.rstrip("\n").split("|")
+        if len(parts) < 5:
+            raise ValueError(f"not a queue_log line: {text!r}")
+        return cls(int(parts[0]), parts[1], parts[2], parts[3], parts[4], tuple(parts[5:]))
+
 
 class QueueLog:
     """In memory always; appended to ``path`` too when one is given."""
@@ -36,6 +44,11 @@ class QueueLog:
         if self._path is not None:
             with self._path.open("a", encoding="utf-8") as f:
                 f.write(f"{line}\n")
+
+    @staticmethod
+    def read(path: str | Path) -> list[QueueLogLine]:
+        """Every line of a queue_log file, in order (one PBX after another, if it restarted)."""
+        return [QueueLogLine.parse(t) for t in Path(path).read_text(encoding="utf-8").splitlines() if t]
 
     def for_call(self, call_id: str) -> list[QueueLogLine]:
         return [line for line in self.lines if line.call_id == call_id]

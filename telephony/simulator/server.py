@@ -105,6 +105,18 @@ class AmiServer:
         if self._server is not None:
             await self._server.wait_closed()
 
+    async def stop_gracefully(self, timeout: float = 5.0) -> None:
+        """Stop listening, send every client what is queued for it (a shutdown's last events),
+        then close; a client that does not take it within ``timeout`` is cut off."""
+        if self._server is not None:
+            self._server.close()
+        for s in list(self.sessions):
+            s.close()
+        senders = [s.sender for s in self.sessions if s.sender is not None]
+        if senders:
+            await asyncio.wait(senders, timeout=timeout)
+        await self.stop()
+
     def broadcast(self, ev: wire.AmiEvent) -> None:
         data = ev.encode()
         for s in list(self.sessions):

@@ -64,6 +64,16 @@ class SimulatedPbx:
             await asyncio.gather(self._ticker, return_exceptions=True)
         await self.server.stop()
 
+    async def shut_down(self, restart: bool = True, timeout: float = 5.0) -> None:
+        """``core restart now``: every call hung up (queue_log and events say how each ended),
+        the Shutdown event sent, then the AMI server closed once clients have read it all."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+            self._ticker = None
+        self.pbx.shut_down(restart)
+        await self.server.stop_gracefully(timeout)
+
     async def __aenter__(self) -> SimulatedPbx:
         await self.start()
         return self

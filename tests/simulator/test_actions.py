@@ -158,3 +158,21 @@ async def test_ami_hangup_of_the_handler_leg_completes_with_reason_caller(sim: S
     assert done["Reason"] == "caller"
     missing = await client.action("Hangup", Channel="PJSIP/nobody-00000000")
     assert (missing["Response"], missing["Message"]) == ("Error", "No such channel")
+
+
+def test_queue_entry_wait_is_whole_seconds_subtracted_as_app_queue_does() -> None:
+    """app_queue: ``Wait: (long)(now - qe->start)``, both time(NULL): 1.2 s from x.9 to y.1 is 2 s.
+    A client that dates the entry as "now - Wait" is then within the entry's own second."""
+    from telephony.simulator import actions
+    from telephony.simulator.pbx import Pbx
+
+    at = [1000.9]
+    pbx = Pbx(SCRIPTED.queues, SCRIPTED.handlers, lambda: at[0], dialplan_delay=0.0)
+    for h in SCRIPTED.handlers:
+        pbx.members.pause(h.interface, True)
+    call_id = pbx.arrive("999", "07700900001")
+    pbx.advance()
+    at[0] = 1002.1
+    reply = actions.handle(pbx, actions.Action.of({"Action": "QueueStatus", "Queue": "999", "ActionID": "1"}))
+    entry = next(dict(f) for f in reply.frames if dict(f).get("Event") == "QueueEntry")
+    assert (entry["Uniqueid"], entry["Wait"]) == (call_id, "2")

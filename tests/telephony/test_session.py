@@ -370,6 +370,18 @@ async def test_a_flood_of_bad_timestamps_is_counted_per_frame_and_logged_once(li
     assert len(warned) == 1 and warned[0]["timestamp"] == "inf" and warned[0]["ami_event"] == "QueueCallerJoin"
 
 
+async def test_a_flood_of_malformed_events_is_counted_per_frame_and_logged_once(live_session: AmiSession, peer: AmiPeer,
+                                                                               recorder: Recorder) -> None:
+    with structlog.testing.capture_logs() as logs:
+        peer.emit(b"".join(encode_frame({**stamped_now(s.AGENT_CONNECT), "HoldTime": "-1", "Uniqueid": f"1.{i}"})
+                           for i in range(200)))
+        peer.emit(stamped_now(s.QUEUE_CALLER_JOIN))  # read after the flood: every frame of it was handled
+        await recorder.wait(lambda: recorder.count(CallQueued) == 1)
+    assert live_session.counters.malformed_frames == 200
+    warned = [entry for entry in logs if entry["event"] == "ami malformed event"]
+    assert len(warned) == 1 and warned[0]["field"] == "HoldTime" and warned[0]["malformed_frames"] == 1
+
+
 # --- pending actions never outlive their answer --------------------------------------------------
 
 
