@@ -30,6 +30,7 @@ HOLDS_NOW = (
     "intake_never_exited_by_itself",
     "rss_flat",
     "loop_lag_flat",
+    "callback_task_per_abandoned_999",  # since "cbdesk": task saves through the write-behind; the client retries a dead connection
 )
 AWAITS_MERGE = {
     # A call answered (or abandoned) while intake was dead, having entered before the kill, gets no
@@ -39,17 +40,6 @@ AWAITS_MERGE = {
     # with the right outcome is asked for. Needs the calls in progress kept durably (the journal
     # record at the outcome, as merged from "durable", does not cover an outcome intake never saw).
     "outcome_recorded_when_settled_unseen": "none yet (calls in progress kept where a restart finds them)",
-    # An abandoned 999 call's call-back task is written to Redis by a fire-and-forget task
-    # (routing/callback_desk.py CallbackDesk._save) that nobody retries. It fails while Redis is
-    # down, and also long after Redis is back: each pooled connection of intake's client
-    # (intake/server.py make_redis) that was open when Redis died fails its next command once
-    # ("Connection closed by server", no retry configured). The task is then missing from Redis
-    # ("Task exception was never retrieved" in intake's log) and gone for good at intake's next
-    # restart. In 30 minutes: 9 of 143 abandoned 999 calls, most at the first burst of writes
-    # after a Redis restart. No branch of issue 11 owns it yet: the fix is to send the task's
-    # writes through the write-behind (held and retried in order, as its history entry already
-    # goes) and/or a client that retries a command once on a connection found dead.
-    "callback_task_per_abandoned_999": "none yet (call-back task writes through the write-behind)",
 }
 STRICT = os.environ.get("INTAKE_SOAK_STRICT") == "1"
 
