@@ -48,13 +48,19 @@ class JournalRecord(BaseModel):
     """Queue entry to answer (answered) or to leaving the queue (abandoned, left)."""
     waited_from_arrival: float | None = None
     """The call's arrival at the PBX to answer, where the events showed the arrival."""
+    outcome_seen: bool = True
+    """False when the outcome came while intake was down or away from the PBX: an answer's time is
+    then bounded by the resync that found it talking, and a call found gone is ``left`` with
+    ``end_reason`` saying so (AMI tells nobody afterwards how it ended). Absent in older records."""
+    end_reason: str | None = None
 
     @classmethod
     def of(cls, call: Call) -> JournalRecord:
         s = Settlement.of(call)
         return cls(call_id=call.call_id, line=call.line, queue=call.queue, target_seconds=call.target_seconds,
                    queued_at=call.queued_at, settled=s.disposition, waited_seconds=round(s.waited, 3),
-                   waited_from_arrival=None if s.waited_from_arrival is None else round(s.waited_from_arrival, 3))
+                   waited_from_arrival=None if s.waited_from_arrival is None else round(s.waited_from_arrival, 3),
+                   outcome_seen=call.outcome_seen, end_reason=None if call.outcome_seen else call.end_reason)
 
     def settlement(self) -> Settlement:
         """The record as the live figures count it (rebuilding them at start-up)."""

@@ -60,21 +60,28 @@ class Served:
 
 
 @contextlib.asynccontextmanager
-async def serving(redis: Any, spool: Path | None = None) -> AsyncIterator[Served]:
+async def serving(redis: Any, spool: Path | None = None, *, members_at_start: bool = False) -> AsyncIterator[Served]:
+    async with SimulatedPbx(SimConfig(traffic=None, members_at_start=members_at_start,
+                                      secret=token_source.token_urlsafe(12), tick=0.005)) as sim:
+        async with serving_on(sim, redis, spool) as served:
+            yield served
+
+
+@contextlib.asynccontextmanager
+async def serving_on(sim: SimulatedPbx, redis: Any, spool: Path | None = None) -> AsyncIterator[Served]:
+    """A server on a simulator that outlives it (a test may stop one server and start another)."""
     tokens = {h: token_source.token_urlsafe(18) for h in ("h1", "h2", "h3", "h4", "sup1")}
-    async with SimulatedPbx(SimConfig(traffic=None, members_at_start=False, secret=token_source.token_urlsafe(12),
-                                      tick=0.005)) as sim:
-        config = demo_config(sim.config, sim.port, 0)
-        if spool is not None:
-            config = config.model_copy(update={"redis": config.redis.model_copy(update={"unwritten_spool": str(spool)})})
-        secrets = {"ami.secret": sim.config.secret, "supervisors[0].token": tokens["sup1"]}
-        secrets |= {f"handlers[{i}].token": tokens[h.id] for i, h in enumerate(config.handlers)}
-        bound: list[int] = []
-        # Restarts come within a fraction of a second here, so healing shows soon.
-        tasks = Supervisor(backoff_initial=0.05, backoff_max=0.4)
-        async with (running_server(config, secrets, redis, bound=bound, tasks=tasks) as server,
-                    httpx.AsyncClient(base_url=f"http://127.0.0.1:{bound[0]}") as http):
-            yield Served(server, http, {"Authorization": f"Bearer {tokens['sup1']}"}, sim)
+    config = demo_config(sim.config, sim.port, 0)
+    if spool is not None:
+        config = config.model_copy(update={"redis": config.redis.model_copy(update={"unwritten_spool": str(spool)})})
+    secrets = {"ami.secret": sim.config.secret, "supervisors[0].token": tokens["sup1"]}
+    secrets |= {f"handlers[{i}].token": tokens[h.id] for i, h in enumerate(config.handlers)}
+    bound: list[int] = []
+    # Restarts come within a fraction of a second here, so healing shows soon.
+    tasks = Supervisor(backoff_initial=0.05, backoff_max=0.4)
+    async with (running_server(config, secrets, redis, bound=bound, tasks=tasks) as server,
+                httpx.AsyncClient(base_url=f"http://127.0.0.1:{bound[0]}") as http):
+        yield Served(server, http, {"Authorization": f"Bearer {tokens['sup1']}"}, sim)
 
 
 async def health_until(http: httpx.AsyncClient, check: Callable[[httpx.Response], bool]) -> httpx.Response:
