@@ -168,9 +168,10 @@ async def test_a_call_settled_while_redis_is_away_at_shutdown_is_spooled_and_wri
             call_id = sim.place_call("non-emergency", "07700900555", "Away Caller")
             await until(lambda: call_id in server.registry.calls)
             sim.hangup_caller(call_id)
-            await until(lambda: len(server.writes) == 2 and server.writes.failures >= 1)  # journal and history, held
+            # The call in progress, then its journal record and history entry, held.
+            await until(lambda: len(server.writes) == 3 and server.writes.failures >= 1)
         spooled = [json.loads(line) for line in spool.read_text().splitlines()]
-        assert [(s["kind"], s["call_id"]) for s in spooled] == [("journal", call_id), ("contact", call_id)]
+        assert [(s["kind"], s["call_id"]) for s in spooled] == [("in-progress", call_id), ("journal", call_id), ("contact", call_id)]
 
         await redis_server.start()
         again = redis_server.client()
@@ -181,8 +182,9 @@ async def test_a_call_settled_while_redis_is_away_at_shutdown_is_spooled_and_wri
                 figures = server.queue_report()["queues"]["non-emergency"]
                 assert (figures["offered"], figures["abandoned"]) == (1, 1), figures
                 await asyncio.wait_for(server.writes.flush(), 10)
-                [record] = await server.journal.day(date.fromtimestamp(spooled[0]["data"]["queued_at"]))
+                [record] = await server.journal.day(date.fromtimestamp(spooled[1]["data"]["queued_at"]))
                 assert (record.call_id, record.settled) == (call_id, "abandoned")
+                assert not await again.hexists(server.in_progress.key, call_id)  # removed with its journal record
                 assert [r.call_id for r in (await server.history.lookup("07700900555", time.time())).recent] == [call_id]
             assert not spool.exists()
         finally:
