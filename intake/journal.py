@@ -4,7 +4,10 @@ read back from it; at start-up, today's live figures are rebuilt from it.
 A record is written when the call's outcome in its queue is known (the registry's ``Settled``:
 answered, abandoned or left), not when the call ends: a call answered before a restart and
 still talking after it is in the journal, so in the rebuilt figures (the restarted server learns
-it from the PBX as answered before it watched, and counts it nowhere else).
+it from the PBX as answered before it watched, and counts it nowhere else). A call offered and
+not yet settled is kept in :mod:`intake.in_progress` until its record is written (both in one
+transaction): a restart settles it from there if its outcome came while intake was down, and
+the record says so (``outcome_seen`` false).
 
 Key layout: ``{prefix}journal:{YYYY-MM-DD}`` is a sorted set, score = queue entry (PBX epoch),
 member = the record's JSON (it carries the call id, so two calls never collide, and the same

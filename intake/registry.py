@@ -485,10 +485,10 @@ class Registry:
             elif seen is None or call.state is not CallState.ANSWERED:
                 # Gone from the PBX, or out of the queue and not talking to a handler.
                 self.counters.vanished_calls += 1
+                call.outcome_seen = not call.state.waiting  # gone while it waited: how it ended nobody saw
                 if call.call_id in self._unconfirmed:
                     # Offered before a restart, over before intake was back: answered and done, or
                     # abandoned, nobody can say. Counted as offered and left, and said so.
-                    call.outcome_seen = False
                     call.end_reason = UNSEEN_WHILE_DOWN
                     log.warning("call_outcome_unseen", call_id=call.call_id, queue=call.queue, queued_at=call.queued_at)
                 self._step(call, Step.VANISHED, e.at, notices)
