@@ -127,6 +127,7 @@ class Call:
     observed_from_start: bool = True  # False when learned from a resync snapshot
     silent: bool = False  # a 999 caller who could not speak (INTAKE_SILENT from the dialplan)
     counted: bool = True  # False for a call answered before we watched: in no figure
+    outcome_seen: bool = True  # False when the outcome came while intake was not watching (its time is bounded, not known)
 
     def waited(self, now: float) -> float:
         """Seconds from queue entry to answer, or to ``now`` while still waiting."""

@@ -4,7 +4,10 @@ read back from it; at start-up, today's live figures are rebuilt from it.
 A record is written when the call's outcome in its queue is known (the registry's ``Settled``:
 answered, abandoned or left), not when the call ends: a call answered before a restart and
 still talking after it is in the journal, so in the rebuilt figures (the restarted server learns
-it from the PBX as answered before it watched, and counts it nowhere else).
+it from the PBX as answered before it watched, and counts it nowhere else). A call offered and
+not yet settled is kept in :mod:`intake.in_progress` until its record is written (both in one
+transaction): a restart settles it from there if its outcome came while intake was down, and
+the record says so (``outcome_seen`` false).
 
 Key layout: ``{prefix}journal:{YYYY-MM-DD}`` is a sorted set, score = queue entry (PBX epoch),
 member = the record's JSON (it carries the call id, so two calls never collide, and the same
@@ -48,13 +51,19 @@ class JournalRecord(BaseModel):
     """Queue entry to answer (answered) or to leaving the queue (abandoned, left)."""
     waited_from_arrival: float | None = None
     """The call's arrival at the PBX to answer, where the events showed the arrival."""
+    outcome_seen: bool = True
+    """False when the outcome came while intake was down or away from the PBX: an answer's time is
+    then bounded by the resync that found it talking, and a call found gone is ``left`` with
+    ``end_reason`` saying so (AMI tells nobody afterwards how it ended). Absent in older records."""
+    end_reason: str | None = None
 
     @classmethod
     def of(cls, call: Call) -> JournalRecord:
         s = Settlement.of(call)
         return cls(call_id=call.call_id, line=call.line, queue=call.queue, target_seconds=call.target_seconds,
                    queued_at=call.queued_at, settled=s.disposition, waited_seconds=round(s.waited, 3),
-                   waited_from_arrival=None if s.waited_from_arrival is None else round(s.waited_from_arrival, 3))
+                   waited_from_arrival=None if s.waited_from_arrival is None else round(s.waited_from_arrival, 3),
+                   outcome_seen=call.outcome_seen, end_reason=None if call.outcome_seen else call.end_reason)
 
     def settlement(self) -> Settlement:
         """The record as the live figures count it (rebuilding them at start-up)."""

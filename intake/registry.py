@@ -10,6 +10,7 @@ reconciles a resync snapshot and feeds the figures in :mod:`intake.metrics`.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ import structlog
 from intake.calls import Call, CallState, Step, next_state
 from intake.errors import IllegalTransition
 from intake.handlers import Handler
+from intake.in_progress import InProgress
 from intake.metrics import QueueMetrics
 from screenpop.models import is_ident
 from telephony import events as ev
@@ -26,6 +28,9 @@ log = structlog.get_logger("intake.registry")
 
 MAX_ARRIVALS = 50_000  # channels seen created but not yet queued or hung up
 RECENT_HANGUPS = 10_000  # channels hung up lately: a queue event read after its channel's Hangup is stale
+UNSEEN_WHILE_DOWN = "unseen-while-intake-was-down"
+"""The end reason of a call offered before a restart and gone from the PBX at the first resync:
+its outcome (answered and over, or abandoned) came while intake was down, and nobody tells."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +160,11 @@ class Registry:
         # (member, queue) pairs seen held by the PBX's configuration (static/realtime), each
         # warned about once while it lasts.
         self._fixed: set[tuple[str, str]] = set()
+        # Calls offered before a restart and not yet journalled (adopt_in_progress), held until
+        # the PBX link is up; then followed, and settled by the resync if it finds them answered
+        # or gone (_unconfirmed: those the resync has yet to confirm).
+        self._adopted: dict[str, Call] = {}
+        self._unconfirmed: set[str] = set()
 
     # --- reading -------------------------------------------------------------------------
 
@@ -171,6 +181,33 @@ class Registry:
         return self.handlers[member]
 
     # --- feeding -------------------------------------------------------------------------
+
+    def adopt_in_progress(self, records: Iterable[InProgress]) -> int:
+        """Calls a previous run offered and had not journalled (:mod:`intake.in_progress`), given
+        before the first resync: it follows those still waiting, and settles those it finds
+        answered or gone, so each is counted and journalled once. Returns how many were taken."""
+        for r in records:
+            if r.queue not in self.queues or not is_ident(r.call_id) or r.call_id in self.calls:
+                continue
+            line, target = self.queues[r.queue]
+            call = Call(r.call_id, r.queue, line, target, r.caller_number, r.caller_name, r.channel, r.queued_at,
+                        arrived_at=r.arrived_at, observed_from_start=False, silent=r.silent)
+            self._adopted[r.call_id] = call
+        return len(self._adopted)
+
+    def _follow_adopted(self, notices: list[Notice]) -> None:
+        """The adopted calls join the live ones as the PBX link comes up (live events about them
+        may come before the snapshot does), offered now: the journal the figures were rebuilt
+        from does not have them."""
+        for call in self._adopted.values():
+            if call.call_id in self.calls:
+                continue
+            self.calls[call.call_id] = call
+            self._unconfirmed.add(call.call_id)
+            self.metrics.offered(call)
+            notices.append(Queued(call))
+            log.info("call_adopted", call_id=call.call_id, queue=call.queue, queued_at=call.queued_at)
+        self._adopted.clear()
 
     def apply(self, event: ev.DomainEvent) -> list[Notice]:
         self.counters.events += 1
@@ -396,6 +433,7 @@ class Registry:
         self.link_up = True
         self.pbx_version = e.pbx_version
         log.info("pbx_link_up", version=e.pbx_version)
+        self._follow_adopted(notices)
 
     def _on_link_down(self, e: ev.PbxLinkDown, notices: list[Notice]) -> None:
         self.link_up = False
@@ -408,6 +446,7 @@ class Registry:
 
     def _on_snapshot_started(self, e: ev.SnapshotStarted, notices: list[Notice]) -> None:
         self._snapshot = _Snapshot()
+        self._follow_adopted(notices)
 
     def _on_waiting_seen(self, e: ev.WaitingCallSeen, notices: list[Notice]) -> None:
         if self._snapshot is None:
@@ -441,10 +480,17 @@ class Registry:
                     # Answered while we were away: the exact moment is lost; the snapshot is
                     # an upper bound on the wait, and the PBX's queue_log keeps the true one.
                     member = self._member_in_bridge(by_bridge.get(seen.bridge_id, []), call.call_id)
+                    call.outcome_seen = False
                     self._step(call, Step.ANSWERED, e.at, notices, member=member)
             elif seen is None or call.state is not CallState.ANSWERED:
                 # Gone from the PBX, or out of the queue and not talking to a handler.
                 self.counters.vanished_calls += 1
+                call.outcome_seen = not call.state.waiting  # gone while it waited: how it ended nobody saw
+                if call.call_id in self._unconfirmed:
+                    # Offered before a restart, over before intake was back: answered and done, or
+                    # abandoned, nobody can say. Counted as offered and left, and said so.
+                    call.end_reason = UNSEEN_WHILE_DOWN
+                    log.warning("call_outcome_unseen", call_id=call.call_id, queue=call.queue, queued_at=call.queued_at)
                 self._step(call, Step.VANISHED, e.at, notices)
         for c in snap.channels:
             if c.application.lower() == "queue" and c.bridged and c.channel_id not in self.calls and c.queue in self.queues:
@@ -495,6 +541,7 @@ class Registry:
         for member in [m for m, h in self.handlers.items() if h.handler_id is None and not h.memberships
                        and not h.ringing_for and h.on_call is None and m not in snap.touched_members]:
             del self.handlers[member]
+        self._unconfirmed.clear()
         log.info("resynced", live_calls=len(self.calls), waiting=len(snap.waiting), channels=len(snap.channels))
 
     def _member_in_bridge(self, channels: list[ev.ChannelSeen], caller_id: str) -> str | None:

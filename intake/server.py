@@ -27,12 +27,13 @@ from intake import heap, logs, pbx_check
 from intake.auth import Principals
 from intake.config import IntakeConfig
 from intake.handler_actions import HandlerDesk
+from intake.in_progress import InProgress, InProgressStore
 from intake.journal import CallJournal, JournalRecord, contact_record, one_per_stay
 from intake.metrics import local_day
 from intake.write_behind import WriteBehind
 from intake.pops import PopRouter
 from intake.prometheus import IntakeCollector, prometheus_registry
-from intake.registry import Answered, Finished, MembershipsLost, Notice, Registry, ResyncWanted, Settled
+from intake.registry import Answered, Finished, MembershipsLost, Notice, Queued, Registry, ResyncWanted, Settled
 from intake.supervise import Supervisor
 from intake.supervisors import SupervisorStream
 from intake.timers import TimerStore
@@ -126,7 +127,7 @@ def registry_of(config: IntakeConfig) -> Registry:
     return Registry(queues, handlers=members, wrapup_reason=config.wrapup_reason)
 
 
-_CONSEQUENCES = (Answered, Settled, Finished, ResyncWanted, MembershipsLost)
+_CONSEQUENCES = (Queued, Answered, Settled, Finished, ResyncWanted, MembershipsLost)
 """The notices the server acts on itself (see IntakeServer._follow_up)."""
 
 
@@ -162,6 +163,7 @@ class IntakeServer:
                                       self.session, self.pbx_now, writes=self.writes, file_history=self._file_called_back,
                                       on_change=self._picture_changed)
         self.journal = CallJournal(redis, config.redis.key_prefix)
+        self.in_progress = InProgressStore(redis, config.redis.key_prefix)
         self.prometheus = prometheus_registry(IntakeCollector(self.queue_report, self.handler_views,
                                                               lambda: self.session.counters, self.steering.view,
                                                               self.ring_outs.view, self.pops.held_view,
@@ -237,7 +239,10 @@ class IntakeServer:
 
     def _follow_up(self, n: Notice) -> None:
         """What the server itself does about a notice: records, wrap-up, resyncs, restores."""
-        if isinstance(n, Answered):
+        if isinstance(n, Queued):
+            if n.call.counted:  # offered: kept where a restart finds it until its journal record is written
+                self._keep_in_progress(InProgress.of(n.call))
+        elif isinstance(n, Answered):
             self._remember_answer(n.call.call_id, n.member, n.call.caller_number)
         elif isinstance(n, Settled):
             self._journal(n)
@@ -266,12 +271,21 @@ class IntakeServer:
         self.desk.call_finished(call)
 
     def _file_journal(self, record: JournalRecord) -> None:
-        self.writes.submit("journal", lambda pipe: self.journal.stage(pipe, record), record=record)
+        def stage(pipe: Any) -> None:
+            self.journal.stage(pipe, record)
+            self.in_progress.stage_done(pipe, record.call_id)  # in the same transaction: never both, never neither
 
-    def _replay_spooled(self) -> list[JournalRecord]:
+        self.writes.submit("journal", stage, record=record)
+
+    def _keep_in_progress(self, record: InProgress) -> None:
+        self.writes.submit("in-progress", lambda pipe: self.in_progress.stage(pipe, record), record=record)
+
+    def _replay_spooled(self) -> tuple[list[JournalRecord], list[InProgress]]:
         """Records the last run could not write before it stopped go first, the way they went
-        then; returns the journal's (today's figures count them before they reach Redis)."""
-        journalled = []
+        then; returns the journal's (today's figures count them before they reach Redis) and the
+        calls in progress (the first resync settles them)."""
+        journalled: list[JournalRecord] = []
+        in_progress: list[InProgress] = []
         for kind, data in self.writes.spooled():
             try:  # read as JSON (the spool's own form), so strict models take enums by value
                 if kind == "journal":
@@ -279,11 +293,14 @@ class IntakeServer:
                     self._file_journal(journalled[-1])
                 elif kind == "callback":
                     self.callbacks.spooled(CallbackTask.model_validate_json(json.dumps(data)))
+                elif kind == "in-progress":
+                    in_progress.append(InProgress.model_validate_json(json.dumps(data)))
+                    self._keep_in_progress(in_progress[-1])
                 else:
                     self._file_contact(kind, ContactRecord.model_validate_json(json.dumps(data)))
             except ValidationError as exc:
                 log.error("spooled_record_invalid", kind=kind, data=data, problems=exc.error_count())
-        return journalled
+        return journalled, in_progress
 
     def _file_called_back(self, record: ContactRecord) -> None:
         """A call-back's history entry goes the way of a settled call's record: behind the event path."""
@@ -386,29 +403,46 @@ class IntakeServer:
         if self._http is not None:
             self._http.should_exit = True
 
-    async def _rebuild_figures(self, spooled: list[JournalRecord]) -> None:
+    async def _rebuild_figures(self, spooled: list[JournalRecord]) -> set[tuple[str, str, float]] | None:
         """Today's figures from the journal and the records the last run spooled, before the
         PBX link starts (so before the first resync offers the calls still waiting, which have
-        no record yet): a restart never takes a figure back, and counts no call twice."""
+        no record yet): a restart never takes a figure back, and counts no call twice. Returns
+        the stays the journal holds (None when it could not be read)."""
         day = local_day(time.time())
         today = date.fromisoformat(day)
         try:
             stored = await self.journal.day(today)
         except (RedisError, OSError, ValidationError) as exc:
             log.error("figures_not_rebuilt", day=day, error=repr(exc))
-            return
+            return None
         records = one_per_stay(stored + [r for r in spooled if local_day(r.queued_at) == day])
         counted = self.registry.metrics.seed(r.settlement() for r in records)
         log.info("figures_rebuilt", day=day, calls=counted, skipped=len(records) - counted)
+        return {(r.call_id, r.queue, r.queued_at) for r in stored + spooled}
+
+    async def _adopt_in_progress(self, journalled: set[tuple[str, str, float]], spooled: list[InProgress]) -> None:
+        """The calls the last run offered and did not journal, to the registry before the first
+        resync settles them; one the journal already has (a spooled record not yet in Redis) is
+        not taken again."""
+        try:
+            stored = await self.in_progress.load()
+        except (RedisError, OSError) as exc:
+            log.error("calls_in_progress_not_read", error=repr(exc))
+            stored = []
+        records = {r.call_id: r for r in stored + spooled if r.stay not in journalled}
+        adopted = self.registry.adopt_in_progress(records.values())
+        log.info("calls_in_progress_adopted", calls=adopted, already_journalled=len(stored) + len(spooled) - len(records))
 
     async def run(self, http_host: str, http_port: int, *, ready: asyncio.Event | None = None,
                   bound: list[int] | None = None) -> None:
         server = uvicorn.Server(http_config(create_app(self), http_host, http_port))
         self._http = server
         await warm_redis(self.redis)
-        spooled = self._replay_spooled()
+        spooled, spooled_in_progress = self._replay_spooled()
         await self.callbacks.restore()
-        await self._rebuild_figures(spooled)
+        journalled = await self._rebuild_figures(spooled)
+        if journalled is not None:  # else the figures were not rebuilt: which calls are journalled is unknown
+            await self._adopt_in_progress(journalled, spooled_in_progress)
         await self.desk.load_timers()
         # Every long-running task under the supervisor: what one raises is logged, counted and
         # restarted, and never stops the server (only the HTTP server's own end does).

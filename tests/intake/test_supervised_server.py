@@ -60,21 +60,28 @@ class Served:
 
 
 @contextlib.asynccontextmanager
-async def serving(redis: Any, spool: Path | None = None) -> AsyncIterator[Served]:
+async def serving(redis: Any, spool: Path | None = None, *, members_at_start: bool = False) -> AsyncIterator[Served]:
+    async with SimulatedPbx(SimConfig(traffic=None, members_at_start=members_at_start,
+                                      secret=token_source.token_urlsafe(12), tick=0.005)) as sim:
+        async with serving_on(sim, redis, spool) as served:
+            yield served
+
+
+@contextlib.asynccontextmanager
+async def serving_on(sim: SimulatedPbx, redis: Any, spool: Path | None = None) -> AsyncIterator[Served]:
+    """A server on a simulator that outlives it (a test may stop one server and start another)."""
     tokens = {h: token_source.token_urlsafe(18) for h in ("h1", "h2", "h3", "h4", "sup1")}
-    async with SimulatedPbx(SimConfig(traffic=None, members_at_start=False, secret=token_source.token_urlsafe(12),
-                                      tick=0.005)) as sim:
-        config = demo_config(sim.config, sim.port, 0)
-        if spool is not None:
-            config = config.model_copy(update={"redis": config.redis.model_copy(update={"unwritten_spool": str(spool)})})
-        secrets = {"ami.secret": sim.config.secret, "supervisors[0].token": tokens["sup1"]}
-        secrets |= {f"handlers[{i}].token": tokens[h.id] for i, h in enumerate(config.handlers)}
-        bound: list[int] = []
-        # Restarts come within a fraction of a second here, so healing shows soon.
-        tasks = Supervisor(backoff_initial=0.05, backoff_max=0.4)
-        async with (running_server(config, secrets, redis, bound=bound, tasks=tasks) as server,
-                    httpx.AsyncClient(base_url=f"http://127.0.0.1:{bound[0]}") as http):
-            yield Served(server, http, {"Authorization": f"Bearer {tokens['sup1']}"}, sim)
+    config = demo_config(sim.config, sim.port, 0)
+    if spool is not None:
+        config = config.model_copy(update={"redis": config.redis.model_copy(update={"unwritten_spool": str(spool)})})
+    secrets = {"ami.secret": sim.config.secret, "supervisors[0].token": tokens["sup1"]}
+    secrets |= {f"handlers[{i}].token": tokens[h.id] for i, h in enumerate(config.handlers)}
+    bound: list[int] = []
+    # Restarts come within a fraction of a second here, so healing shows soon.
+    tasks = Supervisor(backoff_initial=0.05, backoff_max=0.4)
+    async with (running_server(config, secrets, redis, bound=bound, tasks=tasks) as server,
+                httpx.AsyncClient(base_url=f"http://127.0.0.1:{bound[0]}") as http):
+        yield Served(server, http, {"Authorization": f"Bearer {tokens['sup1']}"}, sim)
 
 
 async def health_until(http: httpx.AsyncClient, check: Callable[[httpx.Response], bool]) -> httpx.Response:
@@ -161,9 +168,10 @@ async def test_a_call_settled_while_redis_is_away_at_shutdown_is_spooled_and_wri
             call_id = sim.place_call("non-emergency", "07700900555", "Away Caller")
             await until(lambda: call_id in server.registry.calls)
             sim.hangup_caller(call_id)
-            await until(lambda: len(server.writes) == 2 and server.writes.failures >= 1)  # journal and history, held
+            # The call in progress, then its journal record and history entry, held.
+            await until(lambda: len(server.writes) == 3 and server.writes.failures >= 1)
         spooled = [json.loads(line) for line in spool.read_text().splitlines()]
-        assert [(s["kind"], s["call_id"]) for s in spooled] == [("journal", call_id), ("contact", call_id)]
+        assert [(s["kind"], s["call_id"]) for s in spooled] == [("in-progress", call_id), ("journal", call_id), ("contact", call_id)]
 
         await redis_server.start()
         again = redis_server.client()
@@ -174,8 +182,9 @@ async def test_a_call_settled_while_redis_is_away_at_shutdown_is_spooled_and_wri
                 figures = server.queue_report()["queues"]["non-emergency"]
                 assert (figures["offered"], figures["abandoned"]) == (1, 1), figures
                 await asyncio.wait_for(server.writes.flush(), 10)
-                [record] = await server.journal.day(date.fromtimestamp(spooled[0]["data"]["queued_at"]))
+                [record] = await server.journal.day(date.fromtimestamp(spooled[1]["data"]["queued_at"]))
                 assert (record.call_id, record.settled) == (call_id, "abandoned")
+                assert not await again.hexists(server.in_progress.key, call_id)  # removed with its journal record
                 assert [r.call_id for r in (await server.history.lookup("07700900555", time.time())).recent] == [call_id]
             assert not spool.exists()
         finally:
