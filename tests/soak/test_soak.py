@@ -31,16 +31,9 @@ HOLDS_NOW = (
     "rss_flat",
     "loop_lag_flat",
     "callback_task_per_abandoned_999",  # since "cbdesk": task saves through the write-behind; the client retries a dead connection
+    "outcome_recorded_when_settled_unseen",  # since "inprogress": calls in progress kept in Redis, settled by the first resync
 )
-AWAITS_MERGE = {
-    # A call answered (or abandoned) while intake was dead, having entered before the kill, gets no
-    # record: the restarted intake finds it talking (CoreShowChannels) and adopts it as "answered
-    # before we watched", or finds it gone, and journals neither; records still in the write-behind
-    # at the kill are lost too. The answer time cannot be had from AMI afterwards, so only a record
-    # with the right outcome is asked for. Needs the calls in progress kept durably (the journal
-    # record at the outcome, as merged from "durable", does not cover an outcome intake never saw).
-    "outcome_recorded_when_settled_unseen": "none yet (calls in progress kept where a restart finds them)",
-}
+AWAITS_MERGE: dict[str, str] = {}
 STRICT = os.environ.get("INTAKE_SOAK_STRICT") == "1"
 
 

@@ -88,6 +88,19 @@ def test_a_call_answered_while_intake_was_dead_is_judged_on_its_outcome_only() -
     assert verdict["mismatches"][0]["differs"] == ["outcome: queue_log answered, journal left"]
 
 
+def test_a_call_gone_when_intake_came_back_may_say_its_outcome_is_unknown_but_not_claim_a_wrong_one() -> None:
+    # c2 abandoned at 119 while intake was dead (118-125): the restarted intake found it gone.
+    outage = [Outage(118.0, 125.0)]
+    unknown = {**record("c2", "non-emergency", "left", 110.1, 15.0), "outcome_seen": False}
+    verdict = judge(lines(*ABANDONED), [unknown], outage)
+    assert verdict["invariants"]["outcome_recorded_when_settled_unseen"]["held"]
+    assert verdict["counts"]["settled_unseen_outcome_unknown"] == 1
+    claimed = {**record("c2", "non-emergency", "answered", 110.1, 15.0), "outcome_seen": False}
+    assert not judge(lines(*ABANDONED), [claimed], outage)["invariants"]["outcome_recorded_when_settled_unseen"]["held"]
+    followed = {**record("c2", "non-emergency", "left", 110.1, 9.3), "outcome_seen": False}  # intake was up: no excuse
+    assert not judge(lines(*ABANDONED), [followed], [])["invariants"]["journal_equals_queue_log"]["held"]
+
+
 def test_phantoms_duplicates_and_an_unfinished_queue_log_fail() -> None:
     phantom = record("c9", "emergency", "answered", 100.0, 1.0)
     verdict = judge(lines(*ANSWERED, ABANDONED[0]), [*GOOD, GOOD[0], phantom], [])
