@@ -17,6 +17,7 @@ from telephony.sip import HandlerPhone, sipp_dial
 from telephony.testbed.ami import RawAmi
 from telephony.testbed.pbx import PbxTestbed
 from tests.pbx.harness import QueueLogWindow
+from tests.waiting import eventually
 from tests.pbx.test_e2e_restarts import pbx_rx
 from tests.pbx.test_simulator_fidelity import Story, Watcher
 
@@ -80,7 +81,8 @@ async def simulator_story() -> Story:
         sim.place_call("emergency", "07700900022")
         await sim.sleep(1.0)
         await sim.shut_down(restart=True)
-        await asyncio.sleep(0.3)
+        # Everything the simulator said before it closed has been read once our session saw it close.
+        await eventually(lambda: any(isinstance(e, ev.PbxLinkDown) for e in watcher.events), 10, "the link to close")
         logged = {number: [line.event for line in sim.queue_log.for_call(cid)] for number, cid in _ids(watcher).items()}
         result = story(watcher, logged)
     await sim.stop()
