@@ -32,6 +32,7 @@ from telephony.simulator import SimConfig, SimulatedPbx
 from tests.intake.own_redis import OwnRedis
 from tests.intake.timeline import T0
 from tests.serving import running_server
+from tests.waiting import eventually
 
 
 class Fault:
@@ -85,10 +86,11 @@ async def serving_on(sim: SimulatedPbx, redis: Any, spool: Path | None = None) -
 
 
 async def health_until(http: httpx.AsyncClient, check: Callable[[httpx.Response], bool]) -> httpx.Response:
-    async with asyncio.timeout(15):
-        while not check(answer := await http.get("/healthz")):
-            await asyncio.sleep(0.05)
-    return answer
+    async def answered() -> httpx.Response | None:
+        answer = await http.get("/healthz")
+        return answer if check(answer) else None
+
+    return await eventually(answered, 15, "/healthz to answer as expected")  # type: ignore[no-any-return]
 
 
 def task_sample(metrics: str, name: str, task: str) -> float:
@@ -110,9 +112,10 @@ async def test_a_ticker_that_raises_is_restarted_the_server_keeps_serving_and_he
 
         # Still serving, and still following the PBX while its ticker fails.
         call_id = sim.place_call("emergency", "07700900123", "Pat Caller")
-        async with asyncio.timeout(10):
-            while call_id not in {c["call_id"] for c in (await http.get("/api/calls", headers=auth)).json()["calls"]}:
-                await asyncio.sleep(0.05)
+        async def followed() -> bool:
+            return call_id in {c["call_id"] for c in (await http.get("/api/calls", headers=auth)).json()["calls"]}
+
+        await eventually(followed, 10, "the call in /api/calls")
         queues = await http.get("/api/queues", headers=auth)
         assert queues.status_code == 200 and queues.json()["lines"]["999"]["waiting"] == 1
         metrics = (await http.get("/metrics")).text
@@ -202,15 +205,14 @@ async def test_a_call_whose_journal_record_redis_refuses_is_dead_lettered_and_la
         first = sim.place_call("emergency", "07700900101", "First Caller")
         await until(lambda: first in server.registry.calls)
         sim.hangup_caller(first)
-        async with asyncio.timeout(10):
-            while not await redis_client.exists("intake:dead-letters"):
-                await asyncio.sleep(0.05)
+        await eventually(lambda: redis_client.exists("intake:dead-letters"), 10, "a dead letter")
         later = sim.place_call("emergency", "07700900102", "Later Caller")
         await until(lambda: later in server.registry.calls)
         sim.hangup_caller(later)
-        async with asyncio.timeout(10):
-            while not (await server.history.lookup("07700900102", time.time())).recent:
-                await asyncio.sleep(0.05)
+        async def filed() -> bool:
+            return bool((await server.history.lookup("07700900102", time.time())).recent)
+
+        await eventually(filed, 10, "the later call in its caller's history")
         await asyncio.wait_for(server.writes.flush(), 10)
         letters = [json.loads(raw) for raw in reversed(await redis_client.lrange("intake:dead-letters", 0, -1))]
         assert [(d["kind"], d["call_id"]) for d in letters] == [("journal", first), ("journal", later)]
@@ -226,9 +228,7 @@ async def test_a_call_whose_journal_record_redis_refuses_is_dead_lettered_and_la
 
 
 async def until(check: Callable[[], object]) -> None:
-    async with asyncio.timeout(10):
-        while not check():
-            await asyncio.sleep(0.02)
+    await eventually(check, 10, every=0.02)
 
 
 async def test_a_consumer_of_the_calls_news_that_raises_costs_no_other_consumer_the_news(redis_client: Any):

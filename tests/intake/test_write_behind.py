@@ -18,6 +18,7 @@ from intake.write_behind import WriteBehind
 from screenpop.history import HistoryConfig, HistoryStore
 from tests.intake.own_redis import OwnRedis
 from tests.intake.timeline import T0, Timeline
+from tests.waiting import eventually
 
 QUEUES = {"emergency": ("999", 12.0)}
 
@@ -168,9 +169,7 @@ async def test_records_submitted_during_an_outage_land_afterwards_in_order_exact
         server.stop()
         for i in ids[3:]:
             writes.submit("n", counted(i))
-        async with asyncio.timeout(10):
-            while writes.failures < 2:  # tried, refused, held
-                await asyncio.sleep(0.02)
+        await eventually(lambda: writes.failures >= 2, 10, "tried, refused, held", every=0.02)
         assert len(writes) == 7 and writes.view()["dead_lettered"] == {}
         await server.start()
         await asyncio.wait_for(writes.flush(), 10)
@@ -193,9 +192,7 @@ async def test_a_redis_too_slow_to_answer_holds_the_records_and_each_is_written_
         ids = [f"c{i}" for i in range(5)]
         for i in ids:
             writes.submit("n", counted(i))
-        async with asyncio.timeout(10):
-            while writes.failures < 2:  # sent, no answer in time, held, sent again
-                await asyncio.sleep(0.02)
+        await eventually(lambda: writes.failures >= 2, 10, "sent, no answer in time, held, sent again", every=0.02)
         await admin.execute_command("CLIENT", "UNPAUSE")
         await asyncio.wait_for(writes.flush(), 10)
         assert await landed(admin, ids) == (ids, [1] * 5)
