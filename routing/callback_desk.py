@@ -21,16 +21,15 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import structlog
 from pydantic import ValidationError
 
-from intake.calls import CallState
-from intake.config import IntakeConfig
-from intake.handlers import HandlerState
-from intake.write_behind import WriteBehind
-from intake.registry import Finished, Notice, Registry
+from intake.core.calls import CallState
+from intake.core.config import IntakeConfig
+from intake.core.handlers import HandlerState
+from intake.core.registry import Finished, Notice, Registry
 from routing.callbacks import (
     CallbackOutcome,
     CallbackStore,
@@ -45,13 +44,24 @@ from routing.callbacks import (
     undialable,
     withdrawals,
 )
-from routing.errors import CallbackNotDialable, CallbackNotStarted, NoSuchTask, TaskConflict
+from routing.errors import (
+    CallbackNotDialable,
+    CallbackNotStarted,
+    NoSuchTask,
+    TaskConflict,
+)
 from routing.policy import EMERGENCY
 from screenpop.delivery import DesktopHub
 from screenpop.messages import CallbackOffer, PopClosed
 from screenpop.models import ContactRecord, describe
 from telephony import actions
-from telephony.errors import ActionError, ActionFailed, NotConnected, RefusedValue, UnsafeActionValue
+from telephony.errors import (
+    ActionError,
+    ActionFailed,
+    NotConnected,
+    RefusedValue,
+    UnsafeActionValue,
+)
 from telephony.events import OriginateFinished, PbxLinkDown
 from telephony.values import DIALABLE_NUMBER
 
@@ -65,9 +75,16 @@ CLOSED_MEMORY = 1000  # recently closed tasks: a late click on a closed card is 
 Closing = Literal["callback-closed", "callback-linked"]
 
 
+class Writes(Protocol):
+    """Where task changes go behind the event path (the app's write-behind)."""
+
+    def submit(self, kind: str, stage: Callable[[Any], None], done: Callable[[], None] | None = None, *,
+               record: Any = None) -> None: ...
+
+
 class CallbackDesk:
     def __init__(self, config: IntakeConfig, registry: Registry, store: CallbackStore, hub: DesktopHub,
-                 sender: Any, now: Callable[[], float], *, writes: WriteBehind,
+                 sender: Any, now: Callable[[], float], *, writes: Writes,
                  file_history: Callable[[ContactRecord], None], on_change: Callable[[], None] = lambda: None) -> None:
         self.config, self.registry, self.store, self.hub, self.sender, self.now = config, registry, store, hub, sender, now
         self.writes = writes

@@ -27,11 +27,12 @@ from typing import Any, Literal
 import structlog
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from intake.handlers import HandlerState
+from intake.core.handlers import HandlerState
+from screenpop.models import NAME_CHARS, CalledBack, ContactRecord, is_history_number
+
 # What a handler files closes the task and goes into the caller's history: one model, kept with
 # the history's (screenpop does not import routing).
-from screenpop.models import CallbackOutcome as CallbackOutcome
-from screenpop.models import NAME_CHARS, CalledBack, ContactRecord, is_history_number
+from screenpop.models import CallbackOutcome as CallbackOutcome  # noqa: PLC0414 - re-exported
 from telephony.values import DIALABLE_NUMBER
 
 Status = Literal["open", "calling", "closed"]

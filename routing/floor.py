@@ -9,11 +9,12 @@ restart without any state of ours.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from intake.config import IntakeConfig
-from intake.handlers import HandlerState
-from intake.registry import Registry
+from intake.core.config import IntakeConfig
+from intake.core.handlers import HandlerState
+from intake.core.registry import Registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ class Floor:
     now: float
     waiting: tuple[WaitingCall, ...]
     desks: tuple[Desk, ...]
-    queues: dict[str, str]  # queue -> line
+    queues: Mapping[str, str]  # queue -> line
 
     def queues_of(self, line: str) -> tuple[str, ...]:
         return tuple(sorted(q for q, name in self.queues.items() if name == line))
@@ -50,8 +51,8 @@ class Floor:
 class Roster:
     """What the configuration says of the floor, worked out once, not on every evaluation."""
 
-    queues: dict[str, str]  # queue -> line
-    desks: dict[str, tuple[str, frozenset[str]]]  # member -> (handler id, lines they work)
+    queues: Mapping[str, str]  # queue -> line
+    desks: Mapping[str, tuple[str, frozenset[str]]]  # member -> (handler id, lines they work)
     wrapup_reason: str
 
 

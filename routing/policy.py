@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from intake.handlers import HandlerState
+from intake.core.handlers import HandlerState
 from routing.floor import Desk, Floor
 
 EMERGENCY = "999"

@@ -20,8 +20,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from intake.handlers import Handler, HandlerState
-from intake.registry import Answered, HandlerChanged, Notice, RingStopped
+from intake.core.handlers import Handler, HandlerState
+from intake.core.registry import Answered, HandlerChanged, Notice, RingStopped
 
 IN_DISTRIBUTION = (HandlerState.READY, HandlerState.RINGING)
 STANDS_DOWN = (HandlerState.NOT_READY, HandlerState.LOGGED_OUT)

@@ -1,5 +1,5 @@
 """The edge of the ring-out rule: feed it the registry's notices, pause the handlers it names
-through :class:`~intake.handler_actions.HandlerDesk` (the same QueuePause the desktop's "Not
+through :class:`~routing.handler_desk.HandlerDesk` (the same QueuePause the desktop's "Not
 ready" sends, on every queue the handler is in), log each with the call and the handler, count.
 
 The handler comes back with the desktop's Ready button; nothing here unpauses anyone.
@@ -14,11 +14,11 @@ from typing import Any
 
 import structlog
 
-from intake.config import IntakeConfig
-from intake.errors import StateChangeFailed
-from intake.handler_actions import HandlerDesk, Wanted
-from intake.handlers import Handler
-from intake.registry import Notice
+from intake.core.config import IntakeConfig
+from intake.core.errors import StateChangeFailed
+from intake.core.handlers import Handler
+from intake.core.registry import Notice
+from routing.handler_desk import HandlerDesk, Wanted
 from routing.ring_out import PauseForRingOut, RingOutRule, RingOuts
 
 log = structlog.get_logger("routing.ring_out")

@@ -18,10 +18,10 @@ from typing import Any, Protocol
 
 import structlog
 
-from intake.config import IntakeConfig
-from intake.handler_actions import contradicts_picture
-from intake.registry import Registry
+from intake.core.config import IntakeConfig
+from intake.core.registry import Registry
 from routing.floor import floor_of, roster_of
+from routing.handler_desk import contradicts_picture
 from routing.policy import EMERGENCY, Decision, Lend, Memory, Rules, decide
 from telephony import actions
 from telephony.actions import Action, Response

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from screenpop.errors import DesktopTooSlow, ScreenPopError, ServerShuttingDown
 from screenpop.messages import HandlerMessage, PopClosed, Snapshot
 
-
 # A beat pings a twentieth of a second's share of the sockets (with 2,000 desktops pinged every
 # 15 s, about 7): each beat's sends and the pongs after them are a short stretch of the loop's
 # time, not the 3-5 ms block half-second beats made, which a pop arriving behind it waited out.

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
@@ -31,7 +32,7 @@ from screenpop.models import CallerHistory
 
 log = structlog.get_logger(__name__)
 
-Lookup = Callable[[str, float, Mapping[str, float]], Awaitable[CallerHistory]]
+Lookup = Callable[[str, float, Mapping[str, float]], Coroutine[Any, Any, CallerHistory]]
 
 
 @dataclass(slots=True)

@@ -31,7 +31,7 @@ are counted by queue entry, in the same script, from two sources:
 - the contacts recorded in the index: settled calls (a record is written when a call ends);
 - the calls the lookup is given in ``calling``: calls from the number Redis may not have yet
   (the call ringing now, calls still in progress, and settled calls whose record is still on
-  its way behind the event path; see :mod:`intake.unrecorded`).
+  its way behind the event path; see :mod:`intake.app.unrecorded`).
 
 Each call id counts once: a named call already in the index is counted as recorded, not again
 (a call id is a channel's Uniqueid, so one moved on to a second queue is recorded once).
@@ -53,7 +53,14 @@ from pydantic import ValidationError
 from redis.exceptions import NoScriptError
 
 from screenpop.errors import NotANumber
-from screenpop.models import CallerHistory, ContactRecord, Marker, Outcome, describe, is_history_number
+from screenpop.models import (
+    CallerHistory,
+    ContactRecord,
+    Marker,
+    Outcome,
+    describe,
+    is_history_number,
+)
 
 log = structlog.get_logger("screenpop.history")
 

@@ -10,7 +10,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from screenpop.errors import BadMessage, MessageNotJson, MessageTooLarge, UnknownMessageType
+from screenpop.errors import (
+    BadMessage,
+    MessageNotJson,
+    MessageTooLarge,
+    UnknownMessageType,
+)
 from screenpop.models import Grading, Ident, Notes, Thrive, describe
 
 MAX_MESSAGE_BYTES = 16 * 1024

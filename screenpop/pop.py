@@ -23,7 +23,14 @@ from screenpop.messages import (
     RecentContact,
     RepeatCaller,
 )
-from screenpop.models import CallerHistory, ContactRecord, Line, Marker, MarkerKind, is_history_number
+from screenpop.models import (
+    CallerHistory,
+    ContactRecord,
+    Line,
+    Marker,
+    MarkerKind,
+    is_history_number,
+)
 
 NOTES_EXCERPT_CHARS = 280
 """A pop is read in the seconds the phone rings: an excerpt, not the whole file."""

@@ -36,8 +36,14 @@ from screenpop.errors import (
     ServerShuttingDown,
     TooManyBadMessages,
 )
-from screenpop.inbound import MAX_MESSAGE_BYTES, Ack, OutcomeSubmission, Pong, parse_client_message
-from screenpop.messages import ErrorReply, OutcomeSaved, Ping, Outgoing
+from screenpop.inbound import (
+    MAX_MESSAGE_BYTES,
+    Ack,
+    OutcomeSubmission,
+    Pong,
+    parse_client_message,
+)
+from screenpop.messages import ErrorReply, OutcomeSaved, Outgoing, Ping
 from screenpop.models import Outcome
 
 log = structlog.get_logger(__name__)

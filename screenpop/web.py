@@ -56,8 +56,11 @@ class StarletteDesktop:
             raise DesktopDisconnected(getattr(exc, "code", None)) from None
 
 
+DEFAULT_SESSION = SessionConfig()
+
+
 def desktop_endpoint(
-    hub: DesktopHub, tokens: TokenBook, on_outcome: OnOutcome, config: SessionConfig = SessionConfig()
+    hub: DesktopHub, tokens: TokenBook, on_outcome: OnOutcome, config: SessionConfig = DEFAULT_SESSION
 ) -> Callable[[WebSocket], Awaitable[None]]:
     async def endpoint(websocket: WebSocket) -> None:
         await websocket.accept()

@@ -55,18 +55,17 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-import websockets  # noqa: E402
-from bench_sampler import Sampler  # noqa: E402 - scripts/bench_sampler.py
+import websockets
+from bench_sampler import Sampler
 
-from intake import loop as event_loop  # noqa: E402
-
-from telephony.simulator.config import HandlerConfig, QueueConfig  # noqa: E402
-from telephony.simulator.errors import SimulatorError  # noqa: E402
-from telephony.simulator.pbx import Pbx  # noqa: E402
-from telephony.simulator.queue_log import QueueLog  # noqa: E402
-from telephony.simulator.server import AmiServer  # noqa: E402
-from telephony.simulator.sim import SimClock  # noqa: E402
-from telephony.simulator.wire import AmiEvent  # noqa: E402
+from intake.app import loop as event_loop
+from telephony.simulator.config import HandlerConfig, QueueConfig
+from telephony.simulator.errors import SimulatorError
+from telephony.simulator.pbx import Pbx
+from telephony.simulator.queue_log import QueueLog
+from telephony.simulator.server import AmiServer
+from telephony.simulator.sim import SimClock
+from telephony.simulator.wire import AmiEvent
 
 AMI_USER, AMI_SECRET = "intake", "bench-ami-secret-0c1d"
 SECRET_ENV = "INTAKE_BENCH_AMI_SECRET"
@@ -163,7 +162,7 @@ def intake_config(sizes: Sizes, ami_port: int, redis_url: str, prefix: str) -> d
 
 
 def load_config(path: str) -> tuple[Any, dict[str, str]]:
-    from intake.config import parse, resolve_secrets
+    from intake.core.config import parse, resolve_secrets
 
     os.environ.setdefault(SECRET_ENV, AMI_SECRET)
     cfg = parse(json.loads(Path(path).read_text()), path)
@@ -259,10 +258,10 @@ class AttributedTrips:
 
 
 def counting_redis(url: str) -> tuple[Any, AttributedTrips]:
-    from intake.server import make_redis
+    from intake.app.server import make_redis
     from screenpop.roundtrips import CountingConnection
 
-    # The server's own client (intake.server.make_redis: bounded pool, no CLIENT SETINFO), on
+    # The server's own client (intake.app.server.make_redis: bounded pool, no CLIENT SETINFO), on
     # counting connections.
     trips = AttributedTrips()
     client = make_redis(url, connection_class=CountingConnection, round_trips=trips)
@@ -366,8 +365,8 @@ async def delete_prefix(url: str, prefix: str) -> None:
 
 
 async def role_server(args: argparse.Namespace) -> None:
-    from intake import logs
-    from intake.server import IntakeServer
+    from intake.app import logs
+    from intake.app.server import IntakeServer
     from screenpop.web import redact_tokens_in_server_logs
 
     raise_fd_limit()
@@ -382,7 +381,7 @@ async def role_server(args: argparse.Namespace) -> None:
     ready, bound = asyncio.Event(), []
     runner = asyncio.create_task(server.run("127.0.0.1", 0, ready=ready, bound=bound))
     watch = LoopWatch()
-    watcher = asyncio.create_task(watch.watch())  # runs until os._exit
+    asyncio.create_task(watch.watch())  # runs until os._exit
     sampler = Sampler()
     await ready.wait()
     print(json.dumps({"port": bound[0]}), flush=True)
@@ -394,7 +393,7 @@ async def role_server(args: argparse.Namespace) -> None:
             break
         full_gc_ms = None
         if line == b"gc":
-            # A full collection, as intake/heap.py runs every ten minutes: with the desktops
+            # A full collection, as intake/app/heap.py runs every ten minutes: with the desktops
             # connected, this is how long it stops the loop.
             started = time.perf_counter()
             gc.collect()
@@ -424,7 +423,7 @@ async def role_server(args: argparse.Namespace) -> None:
 async def role_relay(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from intake.server import http_config
+    from intake.app.server import http_config
 
     raise_fd_limit()
     sockets: dict[str, list[Any]] = {}
@@ -493,7 +492,7 @@ def simulated_stream(calls: int, active: int) -> tuple[bytes, int]:
 
 async def pipeline_seconds(parts: list[bytes], cfg: Any, secrets: dict[str, str], redis: Any) -> tuple[float, int, int]:
     """Time for the real session's frame path and the server behind it, pops' Redis lookups included."""
-    from intake.server import IntakeServer
+    from intake.app.server import IntakeServer
 
     server = IntakeServer(cfg, secrets, redis)
     session = server.session
@@ -510,7 +509,7 @@ async def pipeline_seconds(parts: list[bytes], cfg: Any, secrets: dict[str, str]
 
 
 async def full_pipeline(args: argparse.Namespace, parts: list[bytes], frames: int) -> tuple[float, int]:
-    from intake import logs
+    from intake.app import logs
 
     cfg, secrets = load_config(args.config)
     with open(args.log, "wb") as log_file:
@@ -530,7 +529,12 @@ async def full_pipeline(args: argparse.Namespace, parts: list[bytes], frames: in
 
 
 def role_throughput(args: argparse.Namespace) -> None:
-    from bench_parse import bench_panoramisk, bench_readuntil, chunks, timed  # scripts/bench_parse.py
+    from bench_parse import (  # scripts/bench_parse.py
+        bench_panoramisk,
+        bench_readuntil,
+        chunks,
+        timed,
+    )
 
     data, frames = simulated_stream(args.calls, args.active)
     parts = chunks(data, CHUNK)

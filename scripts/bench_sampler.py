@@ -35,7 +35,7 @@ COMPONENTS: tuple[tuple[str, str], ...] = (
     ("/scripts/bench", "bench instruments"),
 )
 OURS = ("/telephony/", "/intake/", "/screenpop/", "/routing/")
-NOT_CAUSES = ("/intake/loop.py",)  # at the bottom of every stack: it runs the loop
+NOT_CAUSES = ("/intake/app/loop.py",)  # at the bottom of every stack: it runs the loop
 
 
 def component(path: str) -> str:
@@ -46,7 +46,7 @@ def component(path: str) -> str:
 
 
 def _short(path: str) -> str:
-    """``.../intake/pops.py`` -> ``intake/pops.py``; ``<frozen ...>`` as it is."""
+    """``.../intake/app/pops.py`` -> ``intake/app/pops.py``; ``<frozen ...>`` as it is."""
     return "/".join(path.split("/")[-2:])
 
 

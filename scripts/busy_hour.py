@@ -35,13 +35,13 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from intake import logs  # noqa: E402
-from intake.config import read_toml  # noqa: E402
-from intake.errors import ConfigError  # noqa: E402
-from routing.scenario import profile as profiles  # noqa: E402
-from routing.scenario.load import draw_calls  # noqa: E402
-from routing.scenario.replay import replay, staffed  # noqa: E402
-from routing.scenario.report import summary, table  # noqa: E402
+from intake.app import logs
+from intake.core.config import read_toml
+from intake.core.errors import ConfigError
+from routing.scenario import profile as profiles
+from routing.scenario.load import draw_calls
+from routing.scenario.replay import replay, staffed
+from routing.scenario.report import summary, table
 
 
 def main(argv: list[str] | None = None) -> int:

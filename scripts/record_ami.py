@@ -23,11 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import structlog  # noqa: E402
+import structlog
 
-from telephony.sip import HandlerPhone, SippRun, sipp_dial  # noqa: E402
-from telephony.testbed.ami import Frame, RawAmi  # noqa: E402
-from telephony.testbed.pbx import PbxTestbed, pbx_up  # noqa: E402
+from tests.support.sip import HandlerPhone, SippRun, sipp_dial
+from tests.support.testbed.ami import Frame, RawAmi
+from tests.support.testbed.pbx import PbxTestbed, pbx_up
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "ami"
 log = structlog.get_logger("record_ami")
@@ -44,7 +44,7 @@ class Run:
     bed: PbxTestbed
     stack: AsyncExitStack
 
-    async def phone(self, name: str, **behaviour: float | int | None) -> HandlerPhone:
+    async def phone(self, name: str, **behaviour: float | None) -> HandlerPhone:
         phone = HandlerPhone(name, **behaviour)  # type: ignore[arg-type]
         await asyncio.to_thread(phone.start)
         self.stack.callback(phone.stop)

@@ -193,7 +193,7 @@ def judge(lines: Iterable[QueueLogLine], records: Iterable[dict[str, Any]], outa
 
 
 def unseen_outcome(record: dict[str, Any]) -> bool:
-    """A journal record that says intake did not see how the call ended (intake/in_progress.py):
+    """A journal record that says intake did not see how the call ended (intake/core/in_progress.py):
     settled as left, outcome_seen false."""
     return record.get("settled") == "left" and record.get("outcome_seen") is False
 

@@ -156,7 +156,7 @@ class Simulator:
 
 @dataclass
 class Intake:
-    """``python -m intake.cli serve --config ...``, its log appended across restarts."""
+    """``python -m intake.app.cli serve --config ...``, its log appended across restarts."""
 
     config: Path
     log: Path
@@ -169,7 +169,7 @@ class Intake:
         return f"http://127.0.0.1:{self.http_port}"
 
     async def start(self) -> None:
-        self.proc = await spawn([sys.executable, "-m", "intake.cli", "serve", "--config", str(self.config)], self.log,
+        self.proc = await spawn([sys.executable, "-m", "intake.app.cli", "serve", "--config", str(self.config)], self.log,
                                 env={AMI_SECRET_ENV: AMI_SECRET, SUPERVISOR_ENV: SUPERVISOR_TOKEN})
 
     async def healthy(self, http: httpx.AsyncClient, timeout: float) -> float:

@@ -26,7 +26,7 @@ class Frame(dict[str, str]):
     frame costs one C-level ``dict`` construction and no Python ``__init__``: this is the hot path.
     """
 
-    __slots__ = ("_repeated", "_bad_lines")
+    __slots__ = ("_bad_lines", "_repeated")
 
     @property
     def repeated(self) -> dict[str, list[str]]:
@@ -101,8 +101,7 @@ def _parse_lines(lines: list[str]) -> Frame:
         if not sep or not key:
             bad += 1
             continue
-        if value.startswith(" "):
-            value = value[1:]
+        value = value.removeprefix(" ")
         if key in frame:
             frame.repeated.setdefault(key, [frame[key]]).append(value)
         else:

@@ -38,8 +38,21 @@ DEFAULT_MAX_FRAME = 64 * 1024
 class FrameReader:
     """Incremental AMI splitter. Feed it whatever ``read()`` returned; get back whole frames."""
 
-    __slots__ = ("max_frame", "version", "oversized", "passed_over", "blank", "garbled", "parsed", "_wanted", "_buf",
-                 "_term", "_awaiting_banner", "_skipping", "_errors")
+    __slots__ = (
+        "_awaiting_banner",
+        "_buf",
+        "_errors",
+        "_skipping",
+        "_term",
+        "_wanted",
+        "blank",
+        "garbled",
+        "max_frame",
+        "oversized",
+        "parsed",
+        "passed_over",
+        "version",
+    )
 
     def __init__(self, max_frame: int = DEFAULT_MAX_FRAME, *, expect_banner: bool = True,
                  wanted: Collection[str] | None = None) -> None:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 class Pending:
     """An action written and not yet fully answered."""
 
-    __slots__ = ("action", "future", "frame", "events", "acked", "on_item")
+    __slots__ = ("acked", "action", "events", "frame", "future", "on_item")
 
     def __init__(self, action: Action, future: Future[Response], on_item: Callable[[Frame], None] | None) -> None:
         self.action = action

@@ -39,7 +39,13 @@ from telephony.errors import (
     MalformedFrame,
     NotConnected,
 )
-from telephony.events import DomainEvent, PbxLinkDown, PbxLinkUp, SnapshotCompleted, SnapshotStarted
+from telephony.events import (
+    DomainEvent,
+    PbxLinkDown,
+    PbxLinkUp,
+    SnapshotCompleted,
+    SnapshotStarted,
+)
 from telephony.frames import Frame
 from telephony.framing import FrameReader
 from telephony.pending import Pending, PendingActions
@@ -238,7 +244,7 @@ class AmiSession:
             self._log.error("ami login refused", message=refused.message)
         except (OSError, TimeoutError, ActionError, MalformedFrame) as error:
             reason = f"{type(error).__name__}: {error}"
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - a boundary: the fault is logged and counted, never lost
             # A bug of ours must cost one connection, not the PBX link for good: log, reconnect.
             reason = f"internal error: {type(error).__name__}: {error}"
             self._log.exception("ami session failed")
@@ -461,7 +467,7 @@ class AmiSession:
     def _deliver(self, event: DomainEvent) -> None:
         try:
             self._on_event(event)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a boundary: the fault is logged and counted, never lost
             # The consumer's bug must not cost the link, nor the rest of the burst.
             self._counters.callback_errors += 1
             self._log.exception("on_event raised", domain_event=type(event).__name__)

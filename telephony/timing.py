@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 
 class Backoff:
-    __slots__ = ("initial", "maximum", "attempt", "_rng")
+    __slots__ = ("_rng", "attempt", "initial", "maximum")
 
     def __init__(self, initial: float, maximum: float, rng: random.Random | None = None) -> None:
         if initial <= 0 or maximum < initial:
@@ -71,7 +71,7 @@ class PbxClock:
     for its own events' order and spacing, not to move our "now" by a year.
     """
 
-    __slots__ = ("_samples", "_now", "_offset", "max_skew", "rejected", "last_rejected")
+    __slots__ = ("_now", "_offset", "_samples", "last_rejected", "max_skew", "rejected")
 
     def __init__(self, window: int = 64, now: Callable[[], float] = time.time, max_skew: float = DEFAULT_MAX_SKEW) -> None:
         if not max_skew > 0:
@@ -118,7 +118,7 @@ class PbxClock:
 class Throttle:
     """True at most once per ``interval`` (monotonic clock injected): one log line for a flood."""
 
-    __slots__ = ("interval", "_now", "_next")
+    __slots__ = ("_next", "_now", "interval")
 
     def __init__(self, interval: float, now: Callable[[], float] = time.monotonic) -> None:
         self.interval = interval

@@ -19,7 +19,7 @@ def demo_process(workdir: Path, *args: str) -> Iterator[dict]:
     """Run `intake demo --port 0 --json ARGS...`; yields its JSON line (base URL, tokens)."""
     errors = workdir / "stderr.log"
     with errors.open("w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "intake.cli", "demo", "--port", "0", "--json", *args],
+        proc = subprocess.Popen([sys.executable, "-m", "intake.app.cli", "demo", "--port", "0", "--json", *args],
                                 cwd=REPO, stdout=subprocess.PIPE, stderr=err, text=True)
     try:
         line = proc.stdout.readline()  # type: ignore[union-attr]

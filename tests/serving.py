@@ -8,8 +8,8 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from intake.config import IntakeConfig
-from intake.server import IntakeServer
+from intake.app.server import IntakeServer
+from intake.core.config import IntakeConfig
 
 
 @contextlib.asynccontextmanager

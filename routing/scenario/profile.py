@@ -2,21 +2,21 @@
 
 The shipped default is config/busy-hour.toml, annotated there. Every fault is reported at once
 with its dotted key path (``lines.999.talk_seconds: ...``), through the same
-:class:`~intake.errors.ConfigError` that ``intake check-config`` prints.
+:class:`~intake.core.errors.ConfigError` that ``intake check-config`` prints.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from intake.config import problems_of, read_toml
-from intake.errors import ConfigError, ConfigProblem
+from intake.core.config import problems_of, read_toml
+from intake.core.errors import ConfigError, ConfigProblem
 
 LINES = ("999", "101")
 
@@ -111,7 +111,7 @@ class Profile(_Table):
     name: str = Field("busy hour", min_length=1)
     seed: int = 1
     # When the hour starts: the PBX clock's epoch (timestamps in the runs look like that evening).
-    starts: datetime = datetime(2025, 6, 6, 20, 0, tzinfo=timezone.utc)
+    starts: datetime = datetime(2025, 6, 6, 20, 0, tzinfo=UTC)
     interval_seconds: float = Field(300, ge=1, le=3600)
     # From AgentCalled to the handler answering: the phone rings this long.
     ring_seconds: Distribution

@@ -3,13 +3,13 @@
 What runs is the production code on the routing path, unchanged: the simulator's app_queue
 (:class:`~telephony.simulator.pbx.Pbx`: weights, penalties, QueueAdd / QueueRemove / QueuePause),
 AMI bytes through FrameReader and translate (:class:`~telephony.simulator.loopback.LoopbackLink`),
-the :class:`~intake.registry.Registry` with its SLA figures, and
+the :class:`~intake.core.registry.Registry` with its SLA figures, and
 :class:`~routing.steering.Steering` (floor -> policy -> QueueAdd / QueueRemove back to the PBX).
-Handlers sign in as the desktop's Ready does (:func:`intake.handler_actions.plan`).
+Handlers sign in as the desktop's Ready does (:func:`routing.handler_desk.plan`).
 
 The server's own scheduling is reproduced on the virtual clock with its own constants: the
-policy runs :data:`~intake.server.POLICY_COALESCE` after an event that moved the floor and on
-every :data:`~intake.server.TICK` that found no evaluation in the last tick; each tick also
+policy runs :data:`~intake.app.server.POLICY_COALESCE` after an event that moved the floor and on
+every :data:`~intake.app.server.TICK` that found no evaluation in the last tick; each tick also
 settles calls that left their queue. Not run: the socket and AmiSession (link I/O), pops, Redis
 and HTTP (nothing on the routing path), and HandlerDesk's wrap-up timer: the simulated handlers
 pause themselves, with the wrap-up reason, for the profile's wrap-up time (a distribution, where intake's is a fixed time per line).
@@ -21,12 +21,12 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from intake.config import IntakeConfig, parse
-from intake.errors import ConfigError, ConfigProblem
-from intake.handler_actions import Wanted, plan
-from intake.registry import Answered, Finished, Notice
-from intake.server import POLICY_COALESCE, TICK, registry_of
+from intake.app.server import POLICY_COALESCE, TICK, registry_of
+from intake.core.config import IntakeConfig, parse
+from intake.core.errors import ConfigError, ConfigProblem
+from intake.core.registry import Answered, Finished, Notice
 from routing.floor import roster_of
+from routing.handler_desk import Wanted, plan
 from routing.scenario.load import Arrival, People
 from routing.scenario.profile import LINES, Profile
 from routing.steering import Steering
@@ -90,7 +90,7 @@ def pbx_queues(config: IntakeConfig, source: str) -> tuple[QueueConfig, ...]:
 
 @dataclass(slots=True)
 class Tally:
-    """What the figures in intake.metrics do not keep: the longest wait of a settled call, and
+    """What the figures in intake.core.metrics do not keep: the longest wait of a settled call, and
     999 calls answered by handlers lent from 101."""
 
     max_wait: dict[str, float] = field(default_factory=dict)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from intake.config import IntakeConfig
+from intake.core.config import IntakeConfig
 from routing.scenario.load import Arrival
 from routing.scenario.profile import LINES, Profile
 
@@ -58,10 +58,15 @@ def table(result: dict[str, Any]) -> str:
     staff, drawn, rules = s["handlers"], s["calls_drawn"], s["overflow_rules"]
     out = [
         f"Busy hour: {s['name']} (seed {s['seed']}, {s['intervals']} x {s['interval_seconds']:g} s from {s['starts']})",
-        f"Calls: {drawn['999']} on 999, {drawn['101']} on 101.  Handlers: {staff['only_999']} only 999, "
-        f"{staff['only_101']} only 101, {staff['both']} both.",
-        f"Overflow: lend at {rules['at_fraction']:g} of the target{' or when outnumbered' if rules['when_outnumbered'] else ''}, "
-        f"return after {rules['clear_seconds']:g} s clear, penalty {rules['penalty']}.",
+        (
+            f"Calls: {drawn['999']} on 999, {drawn['101']} on 101.  Handlers: {staff['only_999']} only 999, "
+            f"{staff['only_101']} only 101, {staff['both']} both."
+        ),
+        (
+            f"Overflow: lend at {rules['at_fraction']:g} of the target"
+            f"{' or when outnumbered' if rules['when_outnumbered'] else ''}, "
+            f"return after {rules['clear_seconds']:g} s clear, penalty {rules['penalty']}."
+        ),
         "",
         " " * LABEL + "".join(_heading(line, s["targets_seconds"][line]) for line in LINES),
         " " * LABEL + "".join(f"{'policy on':>{CELL}}{'policy off':>{CELL}}" for _ in LINES),

@@ -9,7 +9,13 @@ For ``intake demo`` (nothing installed but the package) and for load tests::
 ``sim.answer`` and friends.
 """
 
-from telephony.simulator.config import HandlerConfig, QueueConfig, SimConfig, Strategy, TrafficProfile
+from telephony.simulator.config import (
+    HandlerConfig,
+    QueueConfig,
+    SimConfig,
+    Strategy,
+    TrafficProfile,
+)
 from telephony.simulator.queue_log import QueueLog, QueueLogLine
 from telephony.simulator.sim import SimulatedPbx
 from telephony.simulator.wire import AmiEvent

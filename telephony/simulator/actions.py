@@ -12,7 +12,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from telephony.simulator.errors import MemberAlreadyThere, NoSuchCall, NoSuchChannel, NoSuchMember, NoSuchQueue
+from telephony.simulator.errors import (
+    MemberAlreadyThere,
+    NoSuchCall,
+    NoSuchChannel,
+    NoSuchMember,
+    NoSuchQueue,
+)
 from telephony.simulator.originate import OriginateRequest, is_phone, queue_for
 from telephony.simulator.originate import originate as call_originate
 from telephony.simulator.pbx import Pbx

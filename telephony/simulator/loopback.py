@@ -27,7 +27,7 @@ from telephony.translate import translate
 
 class LoopbackLink:
     """Delivers the PBX's events to ``on_event`` as domain events, and sends actions to the PBX
-    (it satisfies the ``Sender`` protocol of routing.steering and intake.handler_actions)."""
+    (it satisfies the ``Sender`` protocol of routing.steering and routing.handler_desk)."""
 
     def __init__(self, pbx: Pbx, on_event: Callable[[DomainEvent], object], pbx_version: str = "11.0.0") -> None:
         self.pbx = pbx

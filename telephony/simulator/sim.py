@@ -11,6 +11,7 @@ import asyncio
 import random
 import time
 from types import TracebackType
+from typing import Self
 
 from telephony.simulator.config import SimConfig
 from telephony.simulator.pbx import Pbx
@@ -74,7 +75,7 @@ class SimulatedPbx:
         self.pbx.shut_down(restart)
         await self.server.stop_gracefully(timeout)
 
-    async def __aenter__(self) -> SimulatedPbx:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 

@@ -12,8 +12,8 @@ import random
 from collections.abc import Callable
 
 from telephony.simulator import wire
-from telephony.simulator.config import TrafficProfile
 from telephony.simulator.calls import Phase
+from telephony.simulator.config import TrafficProfile
 from telephony.simulator.pbx import Pbx
 from telephony.simulator.timers import Timers
 

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+
 from tests.demo_process import demo_process
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,6 +11,7 @@ times slower. The story (the commands) is still drawn and shrunk by Hypothesis.
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from telephony.frames import TERMINATOR, encode_frame
@@ -113,4 +114,4 @@ def reads(rng: random.Random, data: bytes) -> list[bytes]:
         return [data] if data else []
     cuts = sorted({rng.randrange(1, len(data)) for _ in range(rng.randrange(1, 16))})
     edges = [0, *cuts, len(data)]
-    return [data[a:b] for a, b in zip(edges, edges[1:])]
+    return [data[a:b] for a, b in itertools.pairwise(edges)]

@@ -1,7 +1,7 @@
 """The whole server path without sockets: bytes -> the AMI session's reader -> dispatch ->
 translate -> registry -> notices -> every consumer of the server (pops, desks, journal, figures).
 
-An :class:`~intake.server.IntakeServer` on the embedded store, whose AMI session is fed bytes
+An :class:`~intake.app.server.IntakeServer` on the embedded store, whose AMI session is fed bytes
 directly (``_on_data``, what its read loop calls with each read). The actions the server sends go
 to a :class:`Responder` that answers them as the PBX simulator does, from the simulator's own
 state, so a resync snapshot is the PBX's truth and a QueuePause pauses the simulated member. The
@@ -19,10 +19,10 @@ from typing import Any
 import fakeredis
 from prometheus_client import generate_latest
 
-from intake.calls import CallState
-from intake.config import parse
-from intake.registry import Finished
-from intake.server import IntakeServer
+from intake.app.server import IntakeServer
+from intake.core.calls import CallState
+from intake.core.config import parse
+from intake.core.registry import Finished
 from telephony.frames import TERMINATOR, encode_frame, parse_frame
 from telephony.simulator import actions as sim_actions
 from telephony.simulator.config import DEMO_HANDLERS

@@ -14,23 +14,23 @@ import asyncio
 import os
 import random
 import time
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
 from hypothesis import event, given
 from hypothesis import strategies as st
-import structlog
 from structlog.testing import capture_logs as _capture_logs
 
-from tests.fuzz import mutate
 from routing.errors import CallbackError
 from screenpop.models import CallbackOutcome
-from tests.fuzz.grammar import CallBack, Command, LinkDrop, ScriptedPbx, Wait, commands
-from tests.fuzz.rig import Rig
 from telephony.frames import TERMINATOR, encode_frame, parse_frame
 from telephony.simulator import AmiEvent
+from tests.fuzz import mutate
+from tests.fuzz.grammar import CallBack, Command, LinkDrop, ScriptedPbx, Wait, commands
+from tests.fuzz.rig import Rig
 
 CLEAN = {"keep": 1}
 SPOILED = {"keep": 20, "drop": 1, "duplicate": 1, "swap": 1, "absurd": 1}

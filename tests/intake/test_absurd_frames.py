@@ -18,7 +18,7 @@ import httpx
 import pytest
 import websockets
 
-from intake.config import parse
+from intake.core.config import parse
 from telephony.frames import encode_frame
 from tests.serving import running_server
 from tests.telephony.ami_peer import AmiPeer

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from intake import config
-from intake.errors import ConfigError
+from intake.core import config
+from intake.core.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "config" / "intake.toml"
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "intake.cli", *args], capture_output=True, text=True, cwd=REPO, env=env)
+    return subprocess.run([sys.executable, "-m", "intake.app.cli", *args], capture_output=True, text=True, cwd=REPO, env=env)
 
 
 def test_shipped_config_passes_check_config():

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import websockets
+
 from tests.demo_process import demo_process
 
 POOL = [f"07700900{i:03d}" for i in range(40)]  # the simulator's caller pool

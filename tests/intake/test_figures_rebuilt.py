@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from intake.journal import CallJournal, JournalRecord
-from intake.metrics import local_day
-from intake.registry import Registry, Settled
+from intake.app.journal import CallJournal, JournalRecord
+from intake.core.metrics import local_day
+from intake.core.registry import Registry, Settled
 from telephony import events as ev
 from tests.intake.timeline import T0, Timeline, member
 

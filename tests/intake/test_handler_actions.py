@@ -6,11 +6,18 @@ import asyncio
 
 import pytest
 
-from intake.calls import Call
-from intake.config import parse
-from intake.errors import StateChangeFailed, StaticMembership
-from intake.handler_actions import HandlerDesk, Wanted, contradicts_picture, plan, wrapup_after, wrapup_still_due
-from intake.handlers import Handler
+from intake.core.calls import Call
+from intake.core.config import parse
+from intake.core.errors import StateChangeFailed, StaticMembership
+from intake.core.handlers import Handler
+from routing.handler_desk import (
+    HandlerDesk,
+    Wanted,
+    contradicts_picture,
+    plan,
+    wrapup_after,
+    wrapup_still_due,
+)
 from telephony.actions import Action, Response
 from telephony.errors import ActionFailed, NotConnected
 from telephony.frames import Frame

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from intake import heap
+from intake.app import heap
 
 
 def test_the_collector_is_restored_as_it_was_when_the_server_stops() -> None:

@@ -22,7 +22,7 @@ def marker(i: int, **over: object) -> str:
 
 
 def run(file: Path, url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "intake.cli", "history", "import", str(file), "--redis-url", url],
+    return subprocess.run([sys.executable, "-m", "intake.app.cli", "history", "import", str(file), "--redis-url", url],
                           capture_output=True, text=True, cwd=REPO)
 
 

@@ -1,5 +1,5 @@
 """A call offered before intake was killed, whose outcome came while it was down: the restarted
-intake learns it from the calls in progress it kept (intake.in_progress) and the first resync
+intake learns it from the calls in progress it kept (intake.core.in_progress) and the first resync
 settles it, counted once and journalled once, with what is unknown said so."""
 
 from __future__ import annotations
@@ -11,10 +11,17 @@ from typing import Any
 
 import pytest
 
-from intake.in_progress import InProgress, InProgressStore
-from intake.journal import CallJournal, JournalRecord
-from intake.metrics import local_day
-from intake.registry import UNSEEN_WHILE_DOWN, Finished, Notice, Queued, Registry, Settled
+from intake.app.journal import CallJournal, JournalRecord
+from intake.core.in_progress import InProgress, InProgressStore
+from intake.core.metrics import local_day
+from intake.core.registry import (
+    UNSEEN_WHILE_DOWN,
+    Finished,
+    Notice,
+    Queued,
+    Registry,
+    Settled,
+)
 from telephony import events as ev
 from telephony.simulator import SimConfig, SimulatedPbx
 from tests.intake.test_supervised_server import serving_on, until

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 import pytest
 
-from intake.journal import CallJournal, JournalRecord, hourly_report, report_csv
+from intake.app.journal import CallJournal, JournalRecord, hourly_report, report_csv
 
 pytestmark = pytest.mark.redis
 
@@ -49,7 +49,7 @@ def test_report_csv_has_a_header_and_a_row_per_hour_with_blank_for_no_percentage
 
 
 def test_a_settled_call_becomes_a_record_with_its_waits():
-    from intake.calls import Call, CallState
+    from intake.core.calls import Call, CallState
 
     call = Call("9.9", "emergency", "999", 12, "07700900001", "", "PJSIP/c", queued_at=time.time() - 30, arrived_at=time.time() - 31)
     call.answered_at, call.state = call.queued_at + 8, CallState.COMPLETED

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from intake import loop
+from intake.app import loop
 
 
 async def _running_loop_module() -> str:

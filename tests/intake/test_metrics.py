@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from intake.calls import Call, CallState
-from intake.metrics import UNDATED, AnswerTimes, QueueMetrics, local_day
+from intake.core.calls import Call, CallState
+from intake.core.metrics import UNDATED, AnswerTimes, QueueMetrics, local_day
 
 ODD = [float("inf"), float("-inf"), float("nan"), 1e300, -1e300]
 

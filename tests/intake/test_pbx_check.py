@@ -6,8 +6,15 @@ from dataclasses import replace
 
 import pytest
 
-from intake.config import parse
-from intake.pbx_check import NEEDED_ACTIONS, Finding, PbxAnswers, Severity, failed, findings
+from intake.app.pbx_check import (
+    NEEDED_ACTIONS,
+    Finding,
+    PbxAnswers,
+    Severity,
+    failed,
+    findings,
+)
+from intake.core.config import parse
 from telephony.frames import Frame
 
 CONFIG = parse({
@@ -49,16 +56,16 @@ def test_a_pbx_with_everything_intake_needs_passes_with_every_check_ok():
 
 
 @pytest.mark.parametrize(("change", "says"), [
-    (dict(permitted=frozenset(set(NEEDED_ACTIONS) - {"QueuePause", "QueueAdd"})),
+    ({"permitted": frozenset(set(NEEDED_ACTIONS) - {"QueuePause", "QueueAdd"})},
      ["may not run QueueAdd (intake puts handlers in their queues (ready, overflow)) -> add 'agent' to 'write =' of [intake] in manager.conf",
       "may not run QueuePause"]),
-    (dict(permitted=frozenset(set(NEEDED_ACTIONS) - {"Originate"})), ["add 'originate' to 'write =' of [intake]"]),
-    (dict(fully_booted=False), ["got no FullyBooted at login", "add 'system' to 'read =' of [intake] in manager.conf"]),
-    (dict(events=(live("QueueMemberStatus", "agent", stamped=False), live("Newchannel", "call"))),
+    ({"permitted": frozenset(set(NEEDED_ACTIONS) - {"Originate"})}, ["add 'originate' to 'write =' of [intake]"]),
+    ({"fully_booted": False}, ["got no FullyBooted at login", "add 'system' to 'read =' of [intake] in manager.conf"]),
+    ({"events": (live("QueueMemberStatus", "agent", stamped=False), live("Newchannel", "call"))},
      ["events without a Timestamp (QueueMemberStatus)", "set 'timestampevents = yes' in [general] of manager.conf"]),
-    (dict(queue_status=(params("emergency"),)),
+    ({"queue_status": (params("emergency"),)},
      ["queue 'non-emergency' (line 101 in the configuration) is unknown to the PBX -> define [non-emergency] in queues.conf"]),
-    (dict(queue_status=(params("emergency"), params("non-emergency"), queue_member("emergency", "PJSIP/handler-2", "static"))),
+    ({"queue_status": (params("emergency"), params("non-emergency"), queue_member("emergency", "PJSIP/handler-2", "static"))},
      ["static member PJSIP/handler-2 in managed queue 'emergency': intake cannot log it out",
       "remove 'member => PJSIP/handler-2' from [emergency] in queues.conf"]),
 ])

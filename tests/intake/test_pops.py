@@ -7,8 +7,8 @@ import json
 
 import redis.asyncio as aioredis
 
-from intake.pops import PopRouter
-from intake.registry import Registry
+from intake.app.pops import PopRouter
+from intake.core.registry import Registry
 from screenpop.delivery import DesktopHub
 from screenpop.history import HistoryConfig, HistoryStore
 from telephony.events import ChannelCreated

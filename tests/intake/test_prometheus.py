@@ -5,8 +5,8 @@ from __future__ import annotations
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from intake.prometheus import IntakeCollector, prometheus_registry
-from intake.registry import Registry
+from intake.app.prometheus import IntakeCollector, prometheus_registry
+from intake.core.registry import Registry
 from telephony import events as ev
 from telephony.session import SessionCounters
 from tests.intake.timeline import T0, Timeline, member

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from intake.registry import Registry, Ringing
+from intake.core.registry import Registry, Ringing
 from telephony import events as ev
 from telephony.framing import FrameReader
 from telephony.translate import translate

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from intake.server import make_redis, warm_redis
+from intake.app.server import make_redis, warm_redis
 from tests.intake.own_redis import OwnRedis
 
 

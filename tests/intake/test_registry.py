@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import structlog
 
-from intake.calls import CallState
-from intake.handlers import HandlerState
-from intake.registry import Answered, Finished, MembershipsLost, Registry, ResyncWanted, Ringing, RingStopped, Settled
+from intake.core.calls import CallState
+from intake.core.handlers import HandlerState
+from intake.core.registry import (
+    Answered,
+    Finished,
+    MembershipsLost,
+    Registry,
+    ResyncWanted,
+    Ringing,
+    RingStopped,
+    Settled,
+)
 from telephony import events as ev
 from tests.intake.timeline import T0, Timeline, member
 
@@ -40,7 +49,7 @@ def test_answered_call_counts_as_answered_within_target_with_wait_from_queue_and
     assert f["from_queue_entry"]["mean_answer_seconds"] == 5.0
     assert f["from_arrival"]["mean_answer_seconds"] == 6.5
     assert f["from_queue_entry"]["buckets"] == {"under_10s": 1, "10s_to_60s": 0, "60s_and_over": 0}
-    finished = [n for n in notices if isinstance(n, Finished)][0].call
+    finished = next(n for n in notices if isinstance(n, Finished)).call
     assert (finished.state, finished.answered_by, finished.talk_seconds) == (CallState.COMPLETED, H1, 23.5)
     assert reg.calls == {}
 

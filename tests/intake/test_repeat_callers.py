@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from intake.config import parse
-from intake.server import IntakeServer
+from intake.app.server import IntakeServer
+from intake.core.config import parse
 from tests.intake.timeline import Timeline
 
 pytestmark = pytest.mark.redis

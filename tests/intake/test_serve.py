@@ -44,7 +44,7 @@ async def test_serve_follows_the_pbx_and_logs_json_without_secrets(tmp_path: Pat
         config.write_text(shipped.replace("port = 5038", f"port = {ami_port}").replace("port = 8080", f"port = {http_port}")
                           .replace('url = "redis://127.0.0.1:6379/0"', f'url = "{redis_url}/15"'))
         with log_path.open("w") as log:
-            serve = subprocess.Popen([sys.executable, "-m", "intake.cli", "serve", "--config", str(config)],
+            serve = subprocess.Popen([sys.executable, "-m", "intake.app.cli", "serve", "--config", str(config)],
                                      cwd=REPO, stderr=log, env={**os.environ, **SECRETS})
         base = f"http://127.0.0.1:{http_port}"
         deadline = time.monotonic() + patience(15)

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from intake.demo import demo_config
-from intake.handlers import HandlerState
-from intake.server import IntakeServer
+from intake.app.demo import demo_config
+from intake.app.server import IntakeServer
+from intake.core.handlers import HandlerState
 from telephony.simulator import SimConfig, SimulatedPbx
 from tests.serving import running_server
 from tests.waiting import eventually

@@ -8,7 +8,7 @@ import random
 
 from structlog.testing import capture_logs
 
-from intake.supervise import Supervisor
+from intake.app.supervise import Supervisor
 
 
 class Ceiling(random.Random):

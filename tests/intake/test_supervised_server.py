@@ -22,11 +22,11 @@ from typing import Any
 
 import httpx
 
-from intake.demo import demo_config
-from intake.journal import JournalRecord
-from intake.metrics import local_day
-from intake.server import IntakeServer
-from intake.supervise import Supervisor
+from intake.app.demo import demo_config
+from intake.app.journal import JournalRecord
+from intake.app.server import IntakeServer
+from intake.app.supervise import Supervisor
+from intake.core.metrics import local_day
 from screenpop.models import ContactRecord
 from telephony.simulator import SimConfig, SimulatedPbx
 from tests.intake.own_redis import OwnRedis

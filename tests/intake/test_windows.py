@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from intake.metrics import DayTally, RollingWindow
+from intake.core.metrics import DayTally, RollingWindow
 
 
 def test_rolling_window_counts_calls_of_the_last_15_minutes_only():
@@ -37,6 +37,6 @@ def test_a_window_nobody_reads_keeps_only_its_last_fifteen_minutes_of_buckets():
     window = RollingWindow(seconds=900, step=10)
     for second in range(0, 24 * 3600, 5):  # a day of calls, one every five seconds, never read
         window.add(1_790_000_000 + second, within=True)
-    assert len(window._buckets) <= 91  # noqa: SLF001 - the memory the window holds
+    assert len(window._buckets) <= 91
     settled, _ = window.counts(1_790_000_000 + 24 * 3600)
     assert 900 / 5 - 2 <= settled <= 900 / 5 + 2  # 15 minutes' calls, to within a bucket

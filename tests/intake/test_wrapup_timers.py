@@ -9,12 +9,12 @@ from collections.abc import Callable
 import pytest
 from structlog.testing import capture_logs
 
-from intake.calls import Call
-from intake.config import parse
-from intake.errors import StateChangeFailed
-from intake.handler_actions import HandlerDesk, Wanted
-from intake.handlers import Handler
-from intake.timers import Timer, TimerStore, Verdict, latest_per_handler, resumption
+from intake.core.calls import Call
+from intake.core.config import parse
+from intake.core.errors import StateChangeFailed
+from intake.core.handlers import Handler
+from routing.handler_desk import HandlerDesk, Wanted
+from routing.timers import Timer, TimerStore, Verdict, latest_per_handler, resumption
 from telephony.actions import Action, Response
 from telephony.errors import NotConnected
 from telephony.frames import Frame

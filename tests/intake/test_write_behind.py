@@ -12,9 +12,9 @@ from typing import Any
 import redis.asyncio as aioredis
 from structlog.testing import capture_logs
 
-from intake.journal import CallJournal, JournalRecord, contact_record
-from intake.registry import Finished, Registry
-from intake.write_behind import WriteBehind
+from intake.app.journal import CallJournal, JournalRecord, contact_record
+from intake.app.write_behind import WriteBehind
+from intake.core.registry import Finished, Registry
 from screenpop.history import HistoryConfig, HistoryStore
 from tests.intake.own_redis import OwnRedis
 from tests.intake.timeline import T0, Timeline

@@ -24,9 +24,9 @@ import httpx
 import redis
 import websockets
 
-from telephony.testbed.ami import Frame, RawAmi
+from tests.support.testbed.ami import Frame, RawAmi
+from tests.support.testbed.pbx import PbxTestbed
 from tests.waiting import eventually
-from telephony.testbed.pbx import PbxTestbed
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -80,7 +80,7 @@ def flush_e2e_db(redis_url: str) -> None:
 
 @dataclass
 class IntakeProcess:
-    """`python -m intake.cli serve --config ...` in its own process; JSON log lines in ``log_path``."""
+    """`python -m intake.app.cli serve --config ...` in its own process; JSON log lines in ``log_path``."""
 
     config: Path
     log_path: Path
@@ -95,7 +95,7 @@ class IntakeProcess:
 
     def start(self, timeout: float = 20) -> IntakeProcess:
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "intake.cli", "serve", "--config", str(self.config)],
+            self.process = subprocess.Popen([sys.executable, "-m", "intake.app.cli", "serve", "--config", str(self.config)],
                                             cwd=REPO, stderr=log, stdout=log, env={**os.environ, **self.env})
         self.started_at = time.monotonic()
         self.wait_healthy(timeout)
@@ -187,7 +187,7 @@ def intake_process(tmp: Path, pbx: PbxTestbed, redis_url: str, **config: Any) ->
 
 def ready(intake: IntakeProcess, member: str) -> bool:
     """Whether intake shows the handler at ``member`` ready."""
-    return intake.handlers()[member]["state"] == "ready"
+    return intake.core.handlers()[member]["state"] == "ready"
 
 
 async def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:

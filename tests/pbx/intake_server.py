@@ -10,13 +10,13 @@ from typing import Any, Protocol
 
 import fakeredis
 
-from intake.config import IntakeConfig, parse
-from intake.server import IntakeServer
+from intake.app.server import IntakeServer
+from intake.core.config import IntakeConfig, parse
 from tests.serving import running_server
 
 
 class AmiLogin(Protocol):
-    """Where intake logs in: a :class:`telephony.testbed.pbx.PbxTestbed`, or the simulator's."""
+    """Where intake logs in: a :class:`tests.support.testbed.pbx.PbxTestbed`, or the simulator's."""
 
     @property
     def ami_host(self) -> str: ...

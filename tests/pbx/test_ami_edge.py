@@ -9,11 +9,18 @@ import time
 
 import pytest
 
-from telephony.events import CallAnswered, CallCompleted, CallQueued, DomainEvent, HandlerRang, SnapshotCompleted
+from telephony.events import (
+    CallAnswered,
+    CallCompleted,
+    CallQueued,
+    DomainEvent,
+    HandlerRang,
+    SnapshotCompleted,
+)
 from telephony.session import AmiSession
-from telephony.sip import HandlerPhone, sipp_dial
-from telephony.testbed.ami import RawAmi
-from telephony.testbed.pbx import PbxTestbed
+from tests.support.sip import HandlerPhone, sipp_dial
+from tests.support.testbed.ami import RawAmi
+from tests.support.testbed.pbx import PbxTestbed
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.pbx

@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
-from telephony.sip import sipp_dial
-from telephony.testbed.ami import RawAmi
-from telephony.testbed.pbx import PbxTestbed
+from tests.support.sip import sipp_dial
+from tests.support.testbed.ami import RawAmi
+from tests.support.testbed.pbx import PbxTestbed
 
 pytestmark = pytest.mark.pbx
 

@@ -10,12 +10,12 @@ import json
 import fakeredis
 import pytest
 
-from intake.handler_actions import Wanted
 from routing.callbacks import CallbackOutcome, CallbackStore
-from telephony.sip import HandlerPhone, sipp_dial
-from telephony.testbed.ami import RawAmi
-from telephony.testbed.pbx import PbxTestbed
+from routing.handler_desk import Wanted
 from tests.pbx.intake_server import hang_up_everything, intake_config, running_intake
+from tests.support.sip import HandlerPhone, sipp_dial
+from tests.support.testbed.ami import RawAmi
+from tests.support.testbed.pbx import PbxTestbed
 
 pytestmark = pytest.mark.pbx
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from telephony.testbed.pbx import SCRIPTS, PbxTestbed
+from tests.support.testbed.pbx import SCRIPTS, PbxTestbed
 
 pytestmark = pytest.mark.pbx
 

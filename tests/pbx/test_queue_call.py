@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from telephony.sip import HandlerPhone, sipp_dial
-from telephony.testbed.ami import RawAmi
-from telephony.testbed.pbx import PbxTestbed
+from tests.support.sip import HandlerPhone, sipp_dial
+from tests.support.testbed.ami import RawAmi
+from tests.support.testbed.pbx import PbxTestbed
 
 pytestmark = pytest.mark.pbx
 

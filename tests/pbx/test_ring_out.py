@@ -20,10 +20,17 @@ from typing import Any
 import httpx
 import pytest
 
-from telephony.sip import HandlerPhone, sipp_dial
-from telephony.testbed.ami import RawAmi
 from tests.browser.conftest import ARTIFACTS
-from tests.pbx.harness import SUPERVISOR_TOKEN, IntakeProcess, desk_state, member_shows, token_of, wait_until
+from tests.pbx.harness import (
+    SUPERVISOR_TOKEN,
+    IntakeProcess,
+    desk_state,
+    member_shows,
+    token_of,
+    wait_until,
+)
+from tests.support.sip import HandlerPhone, sipp_dial
+from tests.support.testbed.ami import RawAmi
 from tests.waiting import patience_ms
 
 pytestmark = [pytest.mark.pbx, pytest.mark.browser]
@@ -98,7 +105,7 @@ async def test_a_handler_whose_phone_rings_out_is_paused_by_intake_and_told_why(
         assert await wait_until(lambda: pauses_counted(intake), 5, "the pause in /metrics") == 1
         logged = [r for r in intake.log_records() if r.get("event") == "pausing_after_ring_out"]
         assert [(r["call_id"], r["handler_id"], r["queue"]) for r in logged] == [(call_id, "h1", "emergency")], logged
-        assert intake.handlers()[B]["state"] == "on-call"
+        assert intake.core.handlers()[B]["state"] == "on-call"
 
         # A comes back with the desktop's Ready button.
         await desk.click("#btn-ready")

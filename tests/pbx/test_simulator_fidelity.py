@@ -14,16 +14,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
+from typing import Self
 
 import pytest
 
 from telephony import events as ev
 from telephony.session import AmiSession
 from telephony.simulator import HandlerConfig, SimConfig, SimulatedPbx
-from telephony.sip import HandlerPhone, sipp_dial
-from telephony.testbed.ami import RawAmi
-from telephony.testbed.pbx import PbxTestbed
 from tests.pbx.harness import QueueLogWindow
+from tests.support.sip import HandlerPhone, sipp_dial
+from tests.support.testbed.ami import RawAmi
+from tests.support.testbed.pbx import PbxTestbed
 
 pytestmark = pytest.mark.pbx
 
@@ -39,7 +40,7 @@ class Watcher:
         self.events: list[ev.DomainEvent] = []
         self.session = AmiSession(host, port, user, secret, on_event=self.events.append)
 
-    async def __aenter__(self) -> Watcher:
+    async def __aenter__(self) -> Self:
         self.session.start()
         deadline = time.monotonic() + 10
         while not self.session.connected:

@@ -13,13 +13,13 @@ import pytest
 
 from telephony import events as ev
 from telephony.simulator import HandlerConfig, SimConfig, SimulatedPbx
-from telephony.sip import HandlerPhone, sipp_dial
-from telephony.testbed.ami import RawAmi
-from telephony.testbed.pbx import PbxTestbed
 from tests.pbx.harness import QueueLogWindow
-from tests.waiting import eventually
 from tests.pbx.test_e2e_restarts import pbx_rx
 from tests.pbx.test_simulator_fidelity import Story, Watcher
+from tests.support.sip import HandlerPhone, sipp_dial
+from tests.support.testbed.ami import RawAmi
+from tests.support.testbed.pbx import PbxTestbed
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.pbx
 

@@ -23,9 +23,9 @@ import httpx
 import pytest
 import websockets
 
-from intake.demo import demo_config
-from intake.handlers import HandlerState
-from intake.server import IntakeServer
+from intake.app.demo import demo_config
+from intake.app.server import IntakeServer
+from intake.core.handlers import HandlerState
 from telephony.simulator import SimConfig, SimulatedPbx
 from telephony.simulator import actions as sim_actions
 from tests.intake.own_redis import OwnRedis

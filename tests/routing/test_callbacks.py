@@ -6,9 +6,19 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from intake.handlers import HandlerState
-from routing.callbacks import (CallbackOutcome, CallbackTask, Taker, escalations, history_entry, linked, originate_failure,
-                              ready, to_offer, withdrawals)
+from intake.core.handlers import HandlerState
+from routing.callbacks import (
+    CallbackOutcome,
+    CallbackTask,
+    Taker,
+    escalations,
+    history_entry,
+    linked,
+    originate_failure,
+    ready,
+    to_offer,
+    withdrawals,
+)
 from screenpop.models import describe
 
 READY, NOT_READY, LOGGED_OUT = HandlerState.READY, HandlerState.NOT_READY, HandlerState.LOGGED_OUT

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from intake.handlers import HandlerState as S
+from intake.core.handlers import HandlerState as S
 from routing.floor import Desk, Floor, WaitingCall
 from routing.policy import Lend, Memory, Reason, Recall, Rules, decide
 

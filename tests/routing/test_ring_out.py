@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from intake.registry import Registry
+from intake.core.registry import Registry
 from routing.ring_out import PauseForRingOut, RingOutRule, RingOuts
 from telephony import events as ev
 from telephony.translate import translate

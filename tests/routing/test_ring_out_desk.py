@@ -14,8 +14,8 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from intake.handler_actions import Wanted
-from intake.server import IntakeServer
+from intake.app.server import IntakeServer
+from routing.handler_desk import Wanted
 from telephony.simulator import HandlerConfig, QueueConfig, SimConfig, SimulatedPbx
 from tests.pbx.intake_server import intake_config, running_intake
 from tests.waiting import eventually

@@ -3,8 +3,8 @@ again, never a dead task with the decision stuck in flight."""
 
 from __future__ import annotations
 
-from intake.config import parse
-from intake.server import registry_of
+from intake.app.server import registry_of
+from intake.core.config import parse
 from routing.policy import Lend, Reason
 from routing.steering import SETTLE, Steering
 from telephony.actions import Action, Response

@@ -9,9 +9,15 @@ import redis.asyncio as aioredis
 from structlog.testing import capture_logs
 
 from screenpop.errors import NotANumber
-from screenpop.history import _LOOKUP_SHA, CALLING_LIMIT, DAY, HistoryConfig, HistoryStore
-from screenpop.roundtrips import counting_client
+from screenpop.history import (
+    _LOOKUP_SHA,
+    CALLING_LIMIT,
+    DAY,
+    HistoryConfig,
+    HistoryStore,
+)
 from screenpop.models import CallbackOutcome
+from screenpop.roundtrips import counting_client
 from tests.screenpop.builders import NUMBER, T0, called_back, contact, marker, outcome
 
 pytestmark = pytest.mark.redis

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import redis.asyncio as aioredis
 
-from intake.pops import PopRouter
-from intake.registry import Registry
-from intake.server import history_watch_of
+from intake.app.pops import PopRouter
+from intake.app.server import history_watch_of
+from intake.core.registry import Registry
 from screenpop.delivery import DesktopHub
 from screenpop.history import HistoryConfig, HistoryStore
 from screenpop.history_watch import HistoryWatch, number_in

@@ -15,8 +15,8 @@ CALL = CallSnapshot(call_id="1790000500.7", line="999", queue="999-north", calle
 
 
 def _history(**over: object) -> CallerHistory:
-    fields: dict[str, object] = dict(number=NUMBER, recent=(), count_24h=0, count_30d=0, markers=(),
-                                     calls_in_window=1, window_seconds=3600.0)
+    fields: dict[str, object] = {"number": NUMBER, "recent": (), "count_24h": 0, "count_30d": 0, "markers": (),
+                                     "calls_in_window": 1, "window_seconds": 3600.0}
     return CallerHistory(**(fields | over))  # type: ignore[arg-type]
 
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 import uvicorn
-from structlog.testing import capture_logs
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
+from structlog.testing import capture_logs
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 

@@ -10,7 +10,6 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-
 from telephony.frames import TERMINATOR, parse_frame
 from telephony.simulator import SimulatedPbx
 from tests.simulator.ami_client import AmiTestClient
@@ -62,7 +61,7 @@ async def test_every_simulated_layout_was_recorded(sim: SimulatedPbx, client: Am
         if name in layouts:
             checked.add(name)
             if tuple(frame) not in layouts[name]:
-                unseen.append((name, tuple(frame), sorted(layouts[name])[0]))
+                unseen.append((name, tuple(frame), min(layouts[name])))
     assert not unseen, unseen[0]
     assert {f.event for f in client.events} == checked  # every kind we sent was recorded somewhere
     assert len(checked) >= 25

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from telephony.simulator import HandlerConfig, QueueConfig, Strategy
-from telephony.simulator.errors import MemberAlreadyThere, NoSuchMember, NoSuchQueue, NotRinging
+from telephony.simulator.errors import (
+    MemberAlreadyThere,
+    NoSuchMember,
+    NoSuchQueue,
+    NotRinging,
+)
 from telephony.simulator.pbx import Pbx
 from telephony.simulator.wire import AmiEvent
 
@@ -85,7 +90,7 @@ def test_ring_timeout_is_the_queue_timeout_and_retry_waits() -> None:
 
 
 def test_penalty_keeps_a_member_for_when_the_others_are_busy() -> None:
-    pbx, clock, events = make(Strategy.LINEAR, members=2)
+    pbx, clock, _events = make(Strategy.LINEAR, members=2)
     pbx.members.set_penalty("PJSIP/handler-1", 5)
     first = pbx.arrive("emergency", "07700900001")
     second = pbx.arrive("emergency", "07700900002")
@@ -94,7 +99,7 @@ def test_penalty_keeps_a_member_for_when_the_others_are_busy() -> None:
 
 
 def test_ringinuse_no_never_rings_a_phone_in_use() -> None:
-    pbx, clock, events = make(members=1)
+    pbx, clock, _events = make(members=1)
     first = pbx.arrive("emergency", "07700900001")
     step(pbx, clock, 0.5)
     pbx.answer("PJSIP/handler-1")
@@ -120,7 +125,7 @@ def test_every_event_of_one_command_carries_one_instant() -> None:
 
 
 def test_refusals_name_what_was_wrong() -> None:
-    pbx, clock, events = make()
+    pbx, _clock, _events = make()
     with pytest.raises(NoSuchQueue):
         pbx.arrive("nope", "07700900001")
     with pytest.raises(MemberAlreadyThere):

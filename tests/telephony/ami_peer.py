@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from typing import Self
 
 from telephony.frames import Frame, encode_frame
 from telephony.framing import FrameReader
@@ -43,7 +44,7 @@ class AmiPeer:
         self._silent: set[asyncio.StreamWriter] = set()
         self._changed = asyncio.Condition()
 
-    async def __aenter__(self) -> AmiPeer:
+    async def __aenter__(self) -> Self:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self

@@ -10,7 +10,14 @@ import pytest
 import structlog
 
 from telephony import actions
-from telephony.errors import ActionFailed, ActionInterrupted, ActionTimeout, NotConnected, RefusedValue, UnsafeActionValue
+from telephony.errors import (
+    ActionFailed,
+    ActionInterrupted,
+    ActionTimeout,
+    NotConnected,
+    RefusedValue,
+    UnsafeActionValue,
+)
 from telephony.events import (
     CallAnswered,
     CallQueued,
@@ -26,10 +33,10 @@ from telephony.events import (
 )
 from telephony.frames import Frame, encode_frame
 from telephony.session import AmiSession
+from tests.waiting import patience
 
 from . import samples as s
 from .ami_peer import AmiPeer
-from tests.waiting import patience
 
 SNAPSHOT = [PbxLinkUp, SnapshotStarted, MemberSeen, WaitingCallSeen, ChannelSeen, SnapshotCompleted]
 
@@ -87,8 +94,8 @@ def samples_era() -> Callable[[], float]:
 
 
 def make_session(peer: AmiPeer, recorder: Recorder, **overrides: object) -> AmiSession:
-    options: dict[str, object] = dict(ping_interval=5.0, ping_timeout=0.2, action_timeout=0.5, backoff_initial=0.01, backoff_max=0.05,
-                                      local_clock=samples_era())
+    options: dict[str, object] = {"ping_interval": 5.0, "ping_timeout": 0.2, "action_timeout": 0.5, "backoff_initial": 0.01, "backoff_max": 0.05,
+                                      "local_clock": samples_era()}
     options.update(overrides)
     return AmiSession("127.0.0.1", peer.port, "intake", "s3cret", on_event=recorder, **options)  # type: ignore[arg-type]
 

@@ -36,8 +36,8 @@ NOW = 1700000500.0  # the session's PBX-clock estimate, for frames without a Tim
 
 
 def member(at: float, **changes: object) -> MemberState:
-    base = dict(at=at, queue="999", member="PJSIP/handler-1", member_name="Handler One", device=MemberDevice.RINGING,
-                paused=False, paused_reason="", in_call=False, penalty=0)
+    base = {"at": at, "queue": "999", "member": "PJSIP/handler-1", "member_name": "Handler One", "device": MemberDevice.RINGING,
+                "paused": False, "paused_reason": "", "in_call": False, "penalty": 0}
     return MemberState(**{**base, **changes})  # type: ignore[arg-type]
 
 

@@ -3,7 +3,7 @@ or Asterisk cannot match it and drops the call after 32 s."""
 
 from __future__ import annotations
 
-from telephony.sip import _pyvoip as pv
+from tests.support.sip import _pyvoip as pv
 
 OK_200 = (
     b"SIP/2.0 200 OK\r\n"

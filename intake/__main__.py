@@ -1,0 +1,5 @@
+"""``python -m intake``: the command line."""
+
+from intake.app.cli import main
+
+main()

@@ -1,0 +1,155 @@
+"""The ``intake`` command: serve, demo, check-config, history import."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from intake.app import loop as event_loop
+from intake.core import config as config_mod
+from intake.core.errors import ConfigError, ConfigProblem
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    try:
+        cfg = config_mod.load(args.path)
+        if args.secrets:
+            config_mod.resolve_secrets(cfg, args.path)
+        secret = _ami_secret(cfg, args.path) if args.pbx else ""
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    lines = ", ".join(f"{line.name} ({len(line.queues)} queue(s), target {line.target_seconds:g} s)" for line in cfg.lines)
+    print(f"{args.path}: OK: lines {lines}; {len(cfg.handlers)} handler(s); {len(cfg.supervisors)} supervisor(s)")
+    return _check_pbx(cfg, secret, args.event_wait) if args.pbx else 0
+
+
+def _ami_secret(cfg: config_mod.IntakeConfig, source: str) -> str:
+    try:
+        secret = config_mod.SecretRef(cfg.ami.secret).resolve()
+    except LookupError as exc:
+        raise ConfigError(source, [ConfigProblem("ami.secret", str(exc))]) from None
+    if not secret:
+        raise ConfigError(source, [ConfigProblem("ami.secret", "secret is empty")])
+    return secret
+
+
+def _check_pbx(cfg: config_mod.IntakeConfig, secret: str, event_wait: float) -> int:
+    """Log in to the PBX read-only and say what intake needs and does not find; 1 if anything."""
+    from intake.app import pbx_check
+    from telephony.errors import ActionError, LoginFailed
+
+    where = f"{cfg.ami.host}:{cfg.ami.port}"
+    try:
+        answers = asyncio.run(pbx_check.probe(cfg.ami.host, cfg.ami.port, cfg.ami.username, secret,
+                                              timeout=cfg.ami.action_timeout, event_wait=event_wait))
+    except LoginFailed as exc:
+        print(f"PROBLEM: PBX {where}: {exc} -> check [ami] username/secret and [{cfg.ami.username}] in manager.conf")
+        return 1
+    except (OSError, TimeoutError, ActionError) as exc:
+        print(f"PROBLEM: PBX {where} not reachable over AMI: {exc} -> check [ami] host/port and manager.conf bindaddr/port")
+        return 1
+    found = pbx_check.findings(cfg, answers)
+    print(f"PBX {where} as '{cfg.ami.username}':")
+    print(pbx_check.report(found))
+    return 1 if pbx_check.failed(found) else 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from intake.app.server import serve
+
+    try:
+        cfg = config_mod.load(args.config)
+        secrets = config_mod.resolve_secrets(cfg, args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    event_loop.run(serve(cfg, secrets, log_level=args.log_level), args.loop)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from intake.app.demo import run_demo
+
+    event_loop.run(run_demo(port=args.port, json_line=args.json, seed=args.seed, speed=args.speed,
+                          callers=args.callers, rates=dict(args.rate), escalate_callbacks=args.escalate_callbacks,
+                          log_level=args.log_level), args.loop)
+    return 0
+
+
+def _rate(text: str) -> tuple[str, float]:
+    from telephony.simulator import SimConfig
+
+    queue, sep, value = text.partition("=")
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = -1.0
+    if not sep or not rate >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not QUEUE=CALLS_PER_MINUTE (a number >= 0)")
+    queues = [q.name for q in SimConfig().queues]
+    if queue not in queues:
+        raise argparse.ArgumentTypeError(f"no queue {queue!r} in the demo: {' or '.join(queues)}")
+    return queue, rate
+
+
+def _history_import(args: argparse.Namespace) -> int:
+    from intake.app.history_cli import import_file
+
+    return asyncio.run(import_file(args.config, args.file, redis_url=args.redis_url))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="intake", description="Call-intake server for police contact centres.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("check-config", help="validate a configuration file; every problem is listed")
+    c.add_argument("path")
+    c.add_argument("--secrets", action="store_true", help="also resolve env:/file: secret references")
+    c.add_argument("--pbx", action="store_true",
+                   help="also log in to the PBX read-only (with [ami]) and report what intake needs and does not find: "
+                        "AMI classes, timestampevents, queues unknown to the PBX, static members; exit 1 if any")
+    c.add_argument("--event-wait", type=float, default=2.0, metavar="SECONDS",
+                   help="with --pbx: how long to watch PBX events (read classes, Timestamp) before calling them not verified")
+    c.set_defaults(run=_check_config)
+
+    s = sub.add_parser("serve", help="run the server against a PBX")
+    s.add_argument("--config", required=True)
+    s.add_argument("--log-level", default="info")
+    s.add_argument("--loop", choices=event_loop.CHOICES, default="auto",
+                   help="event loop: uvloop when installed (auto), or asyncio's own")
+    s.set_defaults(run=_serve)
+
+    d = sub.add_parser("demo", help="run everything on this machine: embedded store and a simulated PBX")
+    d.add_argument("--port", type=int, default=8080)
+    d.add_argument("--json", action="store_true", help="print one JSON line (URL and tokens) for scripts")
+    d.add_argument("--seed", type=int, default=999)
+    d.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times faster")
+    d.add_argument("--callers", type=int, default=40, help="distinct caller numbers (few: callers ring again soon)")
+    d.add_argument("--rate", type=_rate, action="append", default=[], metavar="QUEUE=PER_MINUTE",
+                   help="calls per simulated minute into a queue (emergency, non-emergency); 0 turns its traffic off")
+    d.add_argument("--escalate-callbacks", type=float, default=300.0, metavar="SECONDS",
+                   help="call-back tasks open this long (simulated seconds) are escalated to supervisors")
+    d.add_argument("--log-level", default="warning")
+    d.add_argument("--loop", choices=event_loop.CHOICES, default="auto", help="as for serve")
+    d.set_defaults(run=_demo)
+
+    h = sub.add_parser("history", help="caller history")
+    hs = h.add_subparsers(dest="history_command", required=True)
+    i = hs.add_parser("import", help="import warning markers from a JSON-lines file, all or nothing")
+    i.add_argument("file")
+    i.add_argument("--config", help="take the Redis URL from this configuration file")
+    i.add_argument("--redis-url", help="Redis URL (overrides --config)")
+    i.set_defaults(run=_history_import)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""``intake demo``: the whole server on one machine with nothing installed beyond the package.
+
+A simulated PBX speaks real AMI on loopback and plays 999/101 traffic to four simulated
+handlers; caller history lives in an in-process store seeded with a few warning markers, so the
+first pops a newcomer sees already carry history. Tokens are made afresh on every run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import secrets as token_source
+import sys
+import time
+from typing import Any
+
+from intake.app import logs
+from intake.app.server import IntakeServer, make_redis
+from intake.core.config import IntakeConfig, parse
+from screenpop.models import Marker
+from screenpop.web import redact_tokens_in_server_logs
+from telephony.simulator import SimConfig, SimulatedPbx
+from telephony.simulator.config import TrafficProfile
+
+HANDLER_NAMES = {"h1": "Alice Hughes", "h2": "Ben Okafor", "h3": "Carys Jones", "h4": "Dev Patel"}
+SEEDED_MARKERS = [
+    ("07700900003", "firearms at address", "Shotgun certificate holder at this address"),
+    ("07700900007", "vulnerable adult", "Lives alone; dementia; daughter is the contact"),
+    ("07700900011", "repeat caller", "Calls most nights about neighbours; check welfare"),
+    ("07700900019", "violence towards police", "Assaulted attending officers 2025"),
+]
+
+
+def demo_config(sim: SimConfig, ami_port: int, http_port: int, *, callback: dict[str, Any] | None = None) -> IntakeConfig:
+    """``callback``: keys of ``[routing.callback]`` to set (the demo escalates sooner, tests take
+    offers back sooner)."""
+    # Wrap-up runs on the wall clock: a few simulated seconds, so four handlers keep up.
+    wrapup = round(max(0.5, 4.0 / sim.speed), 2)
+    lines: dict[str, list[str]] = {}
+    for q in sim.queues:
+        lines.setdefault(q.line, []).append(q.name)
+    raw: dict[str, Any] = {
+        "ami": {"host": "127.0.0.1", "port": ami_port, "username": sim.username, "secret": "env:INTAKE_DEMO_AMI_SECRET",
+                "ping_interval": 5, "ping_timeout": 3, "reconnect_initial": 0.2, "reconnect_max": 5,
+                # Simulated time runs ``speed`` times faster than ours: its clock leaves ours by design.
+                "max_clock_skew_seconds": 300 if sim.speed <= 1 else 366 * 86400},
+        "redis": {"url": "embedded"},
+        "http": {"host": "127.0.0.1", "port": http_port},
+        "lines": [{"name": name, "target_seconds": 12 if name == "999" else 60, "queues": queues,
+                   "wrapup_seconds": wrapup} for name, queues in lines.items()],
+        "handlers": [{"id": h.name, "name": HANDLER_NAMES.get(h.name, h.name), "member": h.interface,
+                      "queues": list(h.queues), "token": f"env:INTAKE_DEMO_TOKEN_{h.name.upper()}"} for h in sim.handlers],
+        "supervisors": [{"id": "sup1", "name": "Demo supervisor", "token": "env:INTAKE_DEMO_TOKEN_SUP1"}],
+        # The simulated handlers let a few calls ring out but never press Ready: paused for it,
+        # they would stay out for good and the demo would run down to nobody answering.
+        "routing": {"pause_after_ring_no_answer": 0, "callback": callback or {}},
+    }
+    return parse(raw, "<demo>")
+
+
+async def seed_history(server: IntakeServer) -> None:
+    now = time.time()
+    markers = [Marker(id=f"demo-{i}", number=number, kind=kind, detail=detail, created_at=now - 86400 * (i + 1),  # type: ignore[arg-type]
+                      created_by="sup1") for i, (number, kind, detail) in enumerate(SEEDED_MARKERS)]
+    await server.history.add_markers(markers)
+
+
+async def run_demo(*, port: int = 8080, json_line: bool = False, seed: int = 999, speed: float = 1.0,
+                   callers: int = 40, rates: dict[str, float] | None = None, escalate_callbacks: float = 300.0,
+                   log_level: str = "warning") -> None:
+    logs.configure(log_level)
+    redact_tokens_in_server_logs()
+    # intake manages wrap-up (a timed pause after each call), so the simulated handlers leave
+    # pausing to it. ``callers`` sizes the caller pool: a tiny pool makes numbers ring again soon.
+    # ``rates`` (queue -> calls per simulated minute) replaces the default arrival rates: with a
+    # queue at 0 a script places that queue's calls itself (the browser tests' call-backs do).
+    traffic = TrafficProfile(handlers_pause_themselves=False, caller_pool=callers)
+    if rates:
+        arrivals = {**dict(traffic.arrivals_per_second), **{q: per_minute / 60 for q, per_minute in rates.items()}}
+        traffic = dataclasses.replace(traffic, arrivals_per_second=tuple(arrivals.items()))
+    sim_config = SimConfig(seed=seed, speed=speed, secret=token_source.token_urlsafe(16), traffic=traffic)
+    async with SimulatedPbx(sim_config) as sim:
+        config = demo_config(sim_config, sim.port, port, callback={"escalate_seconds": escalate_callbacks})
+        secrets = {"ami.secret": sim_config.secret}
+        tokens = {h.id: token_source.token_urlsafe(18) for h in config.handlers}
+        secrets.update({f"handlers[{i}].token": tokens[h.id] for i, h in enumerate(config.handlers)})
+        supervisor_token = token_source.token_urlsafe(18)
+        secrets["supervisors[0].token"] = supervisor_token
+        server = IntakeServer(config, secrets, make_redis("embedded"))
+        await seed_history(server)
+        ready, bound = asyncio.Event(), list[int]()
+        run = asyncio.create_task(server.run(config.http.host, port, ready=ready, bound=bound))
+        waiter = asyncio.create_task(ready.wait())
+        await asyncio.wait([run, waiter], return_when=asyncio.FIRST_COMPLETED)
+        if run.done():
+            waiter.cancel()
+            await run  # raises why the server could not start (e.g. port in use)
+            return
+        base = f"http://127.0.0.1:{bound[0] if bound else port}"
+        announce(base, tokens, supervisor_token, (sim.port, sim_config.username, sim_config.secret), json_line)
+        await run
+
+
+def announce(base: str, tokens: dict[str, str], supervisor_token: str, ami: tuple[int, str, str], json_line: bool) -> None:
+    ami_port, ami_username, ami_secret = ami
+    if json_line:  # the simulator's AMI login too: tests check the PBX's own view through it
+        print(json.dumps({"base_url": base, "ami_port": ami_port, "ami_username": ami_username, "ami_secret": ami_secret,
+                          "handlers": tokens, "supervisors": {"sup1": supervisor_token}}), flush=True)
+        return
+    ws = base.replace("http", "ws", 1)
+    print(f"""intake demo: a simulated PBX (AMI on 127.0.0.1:{ami_port}) is playing 999 and 101 calls.
+
+  Handler desktop  {base}/desktop     (sign in with a handler's token below)
+  Wallboard        {base}/wallboard   (supervisor token)
+  Reports          {base}/reports
+  Prometheus       {base}/metrics
+  Health           {base}/healthz
+  API docs         {base}/docs
+  Live queues      curl -H 'Authorization: Bearer {supervisor_token}' {base}/api/queues
+  Supervisor feed  {ws}/ws/supervisor?token={supervisor_token}
+""")
+    for handler_id, token in tokens.items():
+        print(f"  Desktop {handler_id:<8} {ws}/ws/desktop?token={token}")
+    print("\nPress Ctrl-C to stop.", flush=True)
+    sys.stdout.flush()

@@ -1,0 +1,179 @@
+"""The call journal: one record per settled call, kept in Redis by local day, and the reports
+read back from it; at start-up, today's live figures are rebuilt from it.
+
+A record is written when the call's outcome in its queue is known (the registry's ``Settled``:
+answered, abandoned or left), not when the call ends: a call answered before a restart and
+still talking after it is in the journal, so in the rebuilt figures (the restarted server learns
+it from the PBX as answered before it watched, and counts it nowhere else). A call offered and
+not yet settled is kept in :mod:`intake.core.in_progress` until its record is written (both in one
+transaction): a restart settles it from there if its outcome came while intake was down, and
+the record says so (``outcome_seen`` false).
+
+Key layout: ``{prefix}journal:{YYYY-MM-DD}`` is a sorted set, score = queue entry (PBX epoch),
+member = the record's JSON (it carries the call id, so two calls never collide, and the same
+record written twice is one member). The day is the server's local day, the one a control
+room's "yesterday 14:00-15:00" means. Readers take one record per (call id, queue, queue entry).
+
+:func:`hourly_report` is pure: records in, one row per hour out.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from intake.core.calls import Call, CallState
+from intake.core.handlers import Handler
+from intake.core.metrics import (
+    LONG_WAIT_SECONDS,
+    UNDATED,
+    Disposition,
+    Settlement,
+    local_day,
+)
+from screenpop.models import ContactRecord, is_history_number
+
+RETENTION_SECONDS = 400 * 86_400
+
+Settled = Disposition
+
+
+class JournalRecord(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    call_id: str
+    line: str
+    queue: str
+    target_seconds: float
+    queued_at: float
+    settled: Settled
+    waited_seconds: float
+    """Queue entry to answer (answered) or to leaving the queue (abandoned, left)."""
+    waited_from_arrival: float | None = None
+    """The call's arrival at the PBX to answer, where the events showed the arrival."""
+    outcome_seen: bool = True
+    """False when the outcome came while intake was down or away from the PBX: an answer's time is
+    then bounded by the resync that found it talking, and a call found gone is ``left`` with
+    ``end_reason`` saying so (AMI tells nobody afterwards how it ended). Absent in older records."""
+    end_reason: str | None = None
+
+    @classmethod
+    def of(cls, call: Call) -> JournalRecord:
+        s = Settlement.of(call)
+        return cls(call_id=call.call_id, line=call.line, queue=call.queue, target_seconds=call.target_seconds,
+                   queued_at=call.queued_at, settled=s.disposition, waited_seconds=round(s.waited, 3),
+                   waited_from_arrival=None if s.waited_from_arrival is None else round(s.waited_from_arrival, 3),
+                   outcome_seen=call.outcome_seen, end_reason=None if call.outcome_seen else call.end_reason)
+
+    def settlement(self) -> Settlement:
+        """The record as the live figures count it (rebuilding them at start-up)."""
+        return Settlement(self.queue, self.settled, self.queued_at + self.waited_seconds, self.waited_seconds,
+                          self.waited_from_arrival, self.target_seconds)
+
+    @property
+    def within_target(self) -> bool:
+        return self.settled == "answered" and self.waited_seconds <= self.target_seconds
+
+
+class CallJournal:
+    def __init__(self, redis: Any, prefix: str = "intake:") -> None:
+        self.redis = redis
+        self.prefix = prefix
+
+    def key(self, day: str) -> str:
+        return f"{self.prefix}journal:{day}"
+
+    async def append(self, record: JournalRecord) -> None:
+        async with self.redis.pipeline(transaction=True) as tx:
+            self.stage(tx, record)
+            await tx.execute()
+
+    def stage(self, pipe: Any, record: JournalRecord) -> None:
+        """Add the commands that append ``record`` to ``pipe`` (a writer batches many records)."""
+        day = local_day(record.queued_at)
+        if day == UNDATED:  # a journal is read by day: a record no day holds is refused, not filed apart
+            raise ValueError(f"call {record.call_id}: queue entry {record.queued_at!r} is in no day")
+        key = self.key(day)
+        pipe.zadd(key, {record.model_dump_json(): record.queued_at})
+        pipe.expire(key, RETENTION_SECONDS)
+
+    async def day(self, day: date) -> list[JournalRecord]:
+        """The day's records, one per call's stay in a queue."""
+        raw = await self.redis.zrange(self.key(day.isoformat()), 0, -1)
+        return one_per_stay(JournalRecord.model_validate_json(r) for r in raw)
+
+
+def one_per_stay(records: Iterable[JournalRecord]) -> list[JournalRecord]:
+    """One record per call's stay in a queue (call id, queue, entry), the first kept: a record
+    written twice (a retried write, a spooled one) counts once."""
+    kept: dict[tuple[str, str, float], JournalRecord] = {}
+    for record in records:
+        kept.setdefault((record.call_id, record.queue, record.queued_at), record)
+    return list(kept.values())
+
+
+COLUMNS = ("hour", "offered", "answered", "answered_within_target", "answered_within_target_pct",
+           "under_10s", "10s_to_60s", "60s_and_over", "abandoned", "waited_over_2min")
+
+
+def hourly_report(records: Iterable[JournalRecord], line: str | None = None) -> list[dict[str, Any]]:
+    """One row per local hour (0-23) of the records' day.
+
+    Answered within target counts against every offered call, abandoned ones included (see
+    :mod:`intake.core.metrics`). The Home Office buckets are measured from the call's arrival at the
+    PBX where known, else from queue entry.
+    """
+    rows: list[dict[str, Any]] = [dict.fromkeys(COLUMNS, 0) | {"hour": h} for h in range(24)]
+    for r in records:
+        if line is not None and r.line != line:
+            continue
+        row = rows[time.localtime(r.queued_at).tm_hour]
+        row["offered"] += 1
+        row["waited_over_2min"] += r.waited_seconds > LONG_WAIT_SECONDS
+        if r.settled == "abandoned":
+            row["abandoned"] += 1
+        if r.settled != "answered":
+            continue
+        row["answered"] += 1
+        row["answered_within_target"] += r.within_target
+        waited = r.waited_from_arrival if r.waited_from_arrival is not None else r.waited_seconds
+        bucket = "under_10s" if waited < 10 else "10s_to_60s" if waited < 60 else "60s_and_over"
+        row[bucket] += 1
+    for row in rows:
+        row["answered_within_target_pct"] = (round(100 * row["answered_within_target"] / row["offered"], 1)
+                                             if row["offered"] else None)
+    return rows
+
+
+def report_csv(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if row[k] is None else row[k] for k in COLUMNS})
+    return out.getvalue()
+
+
+def contact_record(call: Call, handlers: dict[str, Handler]) -> ContactRecord | None:
+    """The caller's history entry for a settled call; None when there is no number to file it under."""
+    if not is_history_number(call.caller_number):
+        return None
+    answered = call.answered_at is not None
+    handler = handlers.get(call.answered_by or "")
+    return ContactRecord(
+        call_id=call.call_id,
+        number=call.caller_number,
+        at=call.queued_at,
+        line=call.line,  # type: ignore[arg-type]
+        queue=call.queue,
+        handler_id=handler.handler_id if handler is not None else None,
+        waited_seconds=round(call.waited(call.ended_at or call.queued_at), 3),
+        talked_seconds=call.talk_seconds,
+        disposition="answered" if answered else ("abandoned" if call.state is CallState.ABANDONED else "left"),
+    )

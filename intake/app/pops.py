@@ -1,0 +1,168 @@
+"""From the registry's notices to pops on handlers' desktops.
+
+The registry is synchronous and must never wait on Redis. The caller's history is looked up as
+their channel appears (Newchannel) and held (screenpop.held); when a phone rings, the pop is
+composed from it and published in the same pass over the frame, with no task. A ring whose lookup
+is still in flight, or that finds nothing usable held (the caller waited longer than the hold,
+the lookup failed, or Redis's reports of writes are down), gets a task of its own that waits for
+the lookup or makes one (one round trip), while events keep flowing. Later messages
+about the same call for the same handler (answered, closed) wait for that task when it is still
+running, so a desktop never sees a close before the pop it closes; otherwise they are published
+at once, with no task at all (most notices need none: this is the hot path).
+
+Every queued call is held in :attr:`PopRouter.unrecorded` until whoever writes its contact record
+says it is in Redis: a pop's repeat count then includes the caller's calls Redis has not got yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from intake.app.unrecorded import UnrecordedCalls
+from intake.core.calls import Call
+from intake.core.registry import (
+    Answered,
+    Finished,
+    Notice,
+    Queued,
+    Ringing,
+    RingStopped,
+)
+from screenpop.delivery import DesktopHub
+from screenpop.held import HeldHistories
+from screenpop.history import HistoryStore
+from screenpop.messages import HandlerMessage
+from screenpop.models import CallerHistory, is_history_number
+from screenpop.pop import (
+    REPEAT_CALLS,
+    CallSnapshot,
+    compose_answered,
+    compose_closed,
+    compose_pop,
+)
+from screenpop.popper import pop_ringing_call
+from telephony.events import ChannelCreated
+
+log = structlog.get_logger("intake.pops")
+
+
+class PopRouter:
+    def __init__(self, history: HistoryStore, hub: DesktopHub, handler_ids: dict[str, str], clock: Any,
+                 *, repeat_calls: int = REPEAT_CALLS, hold_seconds: float = 0.0) -> None:
+        """``handler_ids`` maps queue member interface -> handler id; ``clock()`` is PBX time now;
+        a pop flags a repeat caller with more than ``repeat_calls`` calls in the history's window;
+        a history looked up on arrival stands for a lookup at the ring for ``hold_seconds`` (0: never)."""
+        self.history = history
+        self.held = HeldHistories(self._lookup, hold_seconds)
+        history.on_change = self.held.changed
+        self.hub = hub
+        self.handler_ids = handler_ids
+        self.clock = clock
+        self.repeat_calls = repeat_calls
+        self.unrecorded = UnrecordedCalls()
+        self._pending: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def handle(self, notices: list[Notice]) -> None:
+        for n in notices:
+            if isinstance(n, Ringing):
+                self._ringing(n.call, n.member)
+            elif isinstance(n, Queued):
+                self.unrecorded.add(n.call.caller_number, n.call.call_id, n.call.queued_at)
+            elif isinstance(n, Answered):
+                self._update(n.call, n.member, lambda c, h: compose_answered(
+                    c.call_id, answered_at=c.answered_at or self.clock(), handler_id=h), active=True)
+            elif isinstance(n, RingStopped):
+                self._update(n.call, n.member, self._closer(n.reason), active=False)
+            elif isinstance(n, Finished):
+                self.held.finished(n.call.caller_number, n.call.call_id)
+                if n.call.answered_by is not None:
+                    self._update(n.call, n.call.answered_by, self._closer("ended"), active=False)
+
+    def arriving(self, channel: ChannelCreated) -> None:
+        """A channel appeared at the PBX: if it starts a call (its own linked id; a handler's
+        leg or a Local channel carries the caller's) from a number with a history, look it up."""
+        if (not self.held.enabled or channel.linked_id not in ("", channel.channel_id)
+                or not is_history_number(channel.caller_number)):
+            return
+        now = self.clock()
+        number = channel.caller_number
+        self.held.fetch(number, channel.channel_id, now, {**self.unrecorded.of(number), channel.channel_id: now})
+
+    def held_view(self) -> dict[str, Any]:
+        """Where pops' histories came from, for /metrics."""
+        c = self.held.counters
+        return {"ready": c.taken_ready, "in_flight": c.taken_in_flight, "at_ring": c.missed, "watched": self.held.watched}
+
+    def _lookup(self, number: str, now: float, calling: Any) -> Any:
+        return self.history.lookup(number, now, calling)  # late bound: a wrapped store is used too
+
+    async def drain(self) -> None:
+        """Wait for every pop in flight (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _closer(self, reason: str) -> Callable[[Call, str], HandlerMessage]:
+        return lambda c, _h: compose_closed(c.call_id, reason, at=c.ended_at or c.left_at or self.clock())  # type: ignore[arg-type]
+
+    def _ringing(self, call: Call, member: str) -> None:
+        handler_id = self.handler_ids.get(member)
+        if handler_id is None:
+            return  # a queue member no configuration names: nobody's desktop to pop
+        now = self.clock()
+        snapshot = CallSnapshot(call.call_id, call.line, call.queue, call.caller_number, call.caller_name,  # type: ignore[arg-type]
+                                call.queued_at, round(call.waited(now), 3), call.silent)
+        key = (call.call_id, handler_id)
+        held = self.held.take(call.caller_number) if is_history_number(call.caller_number) else None
+        if held is not None and held.done() and key not in self._pending:
+            self._publish_pop(snapshot, handler_id, held.result())
+            return
+        others = self.unrecorded.of(call.caller_number)
+        self._chain(key, self._pop(snapshot, handler_id, now, others, held))
+
+    def _publish_pop(self, snapshot: CallSnapshot, handler_id: str, history: CallerHistory) -> None:
+        sent = self.hub.publish(handler_id, compose_pop(snapshot, history, repeat_calls=self.repeat_calls), active=True)
+        log.info("pop_sent", seq=sent.seq, line=snapshot.line, call_id=snapshot.call_id, handler_id=handler_id, held=True)
+
+    def _update(self, call: Call, member: str, compose: Callable[[Call, str], HandlerMessage], *, active: bool) -> None:
+        handler_id = self.handler_ids.get(member)
+        if handler_id is None:
+            return
+        key = (call.call_id, handler_id)
+        if key not in self._pending:
+            self.hub.publish(handler_id, compose(call, handler_id), active=active)
+            return
+
+        async def after() -> None:
+            self.hub.publish(handler_id, compose(call, handler_id), active=active)
+
+        self._chain(key, after())
+
+    def _chain(self, key: tuple[str, str], step: Any) -> None:
+        """Run ``step`` after whatever is pending for this call on this handler's desktop."""
+        before = self._pending.get(key)
+        task = asyncio.get_running_loop().create_task(self._after(before, step, key))
+        self._tasks.add(task)
+        self._pending[key] = task
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda t: self._pending.get(key) is t and self._pending.pop(key))
+
+    async def _after(self, before: asyncio.Task[None] | None, step: Any, key: tuple[str, str]) -> None:
+        if before is not None:
+            await asyncio.wait([before])
+        with structlog.contextvars.bound_contextvars(call_id=key[0], handler_id=key[1]):
+            try:
+                await step
+            except Exception:
+                log.exception("pop_failed")
+
+    async def _pop(self, snapshot: CallSnapshot, handler_id: str, now: float, unrecorded: dict[str, float],
+                   held: asyncio.Task[CallerHistory] | None) -> None:
+        sent = await pop_ringing_call(self.history, self.hub, handler_id, snapshot, now=now,
+                                      unrecorded=unrecorded, repeat_calls=self.repeat_calls, held=held)
+        log.info("pop_sent", seq=sent.seq, line=snapshot.line)
+

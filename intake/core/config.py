@@ -1,0 +1,391 @@
+"""The server's configuration: a typed, frozen schema and a loader that reports every fault.
+
+An administrator edits ``config/intake.toml``; ``intake check-config`` runs :func:`load` on it.
+Errors name the file, the dotted key path and what is wrong, all of them at once, so a broken
+file is fixed in one pass rather than one restart per typo.
+
+Secrets (the AMI secret, desktop and supervisor tokens) are never required inline: a secret value
+is a reference, ``env:NAME`` or ``file:/path``. Only tokens may also be literal, for a test bed;
+the AMI secret may not, since a config file gets copied into tickets and wikis.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from intake.core.errors import ConfigError, ConfigProblem
+from telephony import values
+
+Seconds = Annotated[float, Field(gt=0)]
+
+
+def sendable(kind: values.Text, *, optional: bool = False) -> AfterValidator:
+    """A field that goes to the PBX as ``kind``: checked by the same rule the actions apply
+    (``optional``: or empty, for nothing to send)."""
+    def check(value: str) -> str:
+        if (value or not optional) and (why := kind.problem(value)):
+            raise PydanticCustomError("unsendable", "{why}", {"why": why})
+        return value
+    return AfterValidator(check)
+
+
+PauseReason = Annotated[str, sendable(values.PAUSE_REASON)]
+"""A QueuePause reason: the one rule (telephony.values) for the config's, the desktop's and the actions'."""
+Interface = Annotated[str, sendable(values.INTERFACE)]
+QueueName = Annotated[str, sendable(values.QUEUE)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretRef(str):
+    """A secret as written in the file: ``env:NAME``, ``file:PATH`` or a literal."""
+
+    def resolve(self) -> str:
+        kind, _, rest = self.partition(":")
+        if kind == "env" and rest:
+            value = os.environ.get(rest)
+            if value is None:
+                raise LookupError(f"environment variable {rest} is not set")
+            return value
+        if kind == "file" and rest:
+            try:
+                return Path(rest).read_text().strip()
+            except OSError as exc:
+                raise LookupError(f"cannot read secret file {rest}: {exc.strerror}") from None
+        return str(self)
+
+    @property
+    def is_reference(self) -> bool:
+        kind, _, rest = self.partition(":")
+        return kind in ("env", "file") and bool(rest)
+
+
+def _token_ref(value: str) -> SecretRef:
+    ref = SecretRef(value)
+    if not ref.is_reference and len(value) < 16:
+        raise ValueError("a literal token must be at least 16 characters (better: env:NAME or file:PATH)")
+    return ref
+
+
+class AmiConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(5038, ge=1, le=65535)
+    username: Annotated[str, sendable(values.LOGIN_NAME)] = "intake"
+    secret: str = Field(..., description="env:NAME or file:PATH; never inline")
+    ping_interval: Seconds = 5.0
+    ping_timeout: Seconds = 3.0
+    action_timeout: Seconds = 5.0
+    reconnect_initial: Seconds = 0.5
+    reconnect_max: Seconds = 30.0
+    # An event Timestamp further than this from our clock is not believed (the estimate of the
+    # PBX clock is used, and counted): one absurd frame must not move intake's "now".
+    max_clock_skew_seconds: float = Field(300.0, gt=0, le=366 * 86400, allow_inf_nan=False)
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_is_reference(cls, value: str) -> SecretRef:
+        ref = SecretRef(value)
+        if not ref.is_reference:
+            raise ValueError("must be env:NAME or file:PATH, not the secret itself")
+        return ref
+
+
+class RedisConfig(_Section):
+    url: str = Field("embedded", description='redis://host:port/db, or "embedded" for an in-process store')
+    key_prefix: str = "intake:"
+    # A caller's history is looked up as their call reaches the PBX and held for the pop when a
+    # phone rings (screenpop/held.py), so the pop waits on no round trip; any write to it (Redis
+    # reports others') has it read again. Held at most this long: the 24 h / 30 day counts and
+    # markers' expiry are as of the lookup. 0 = look up only when the phone rings.
+    history_held_seconds: float = Field(60.0, ge=0, le=600)
+    # Records still held for Redis when the server stops (Redis away) are kept in this local file
+    # and written by the next start-up. Unset: "unwritten-records.jsonl" beside the configuration
+    # file (load() puts it there); a relative path is taken from that folder too; "" turns the
+    # spool off (each record is then only logged).
+    unwritten_spool: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url_scheme(cls, value: str) -> str:
+        if value != "embedded" and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError('must be "embedded" or a redis://, rediss:// or unix:// URL')
+        return value
+
+
+class HttpConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+
+
+class LineConfig(_Section):
+    name: Literal["999", "101"]
+    target_seconds: Seconds
+    queues: list[QueueName] = Field(..., min_length=1)
+    # 0 turns wrap-up off; an hour is surely a typo (a handler left paused off the queue).
+    wrapup_seconds: float = Field(10.0, ge=0, le=3600, description="pause after each answered call, then ready again")
+
+
+class HandlerConfig(_Section):
+    id: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(..., min_length=1)
+    member: Interface = Field(..., description="queue member interface, e.g. PJSIP/handler-1")
+    queues: list[str] = Field(..., min_length=1)
+    token: str = Field(..., min_length=1)
+
+    _token = field_validator("token")(_token_ref)
+
+
+class SupervisorConfig(_Section):
+    id: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = ""
+    token: str = Field(..., min_length=1)
+
+    _token = field_validator("token")(_token_ref)
+
+
+class OverflowConfig(_Section):
+    """When 101 handlers are lent to the 999 line, and when they go back."""
+
+    enabled: bool = True
+    # The oldest waiting 999 call at this fraction of its target puts the target at risk.
+    at_fraction: float = Field(0.5, gt=0, le=1)
+    # Also overflow as soon as waiting 999 calls outnumber 999 handlers free to take them.
+    when_outnumbered: bool = True
+    # The 999 queue must stay empty this long before lent handlers go back: no flapping.
+    clear_seconds: Seconds = 20.0
+    # QueueAdd penalty: the PBX offers a 999 call to its own (penalty 0) handlers first.
+    penalty: int = Field(5, ge=1, le=100)
+
+
+class CallbackConfig(_Section):
+    """Call-backs of abandoned 999 calls: AMI Originate from the handler's phone."""
+
+    # The dialplan context the call-back leg runs in (config/asterisk/extensions.conf [callback]).
+    context: str = Field("callback", min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
+    # How a caller's number becomes an extension of that context: "{number}" on a real PBX.
+    exten: str = Field("{number}", min_length=1)
+    # An open task older than this is escalated to supervisors.
+    escalate_seconds: Seconds = 300.0
+    # How long the handler's phone rings for a call-back they started (Originate Timeout); the
+    # caller's phone rings as long as the dialplan's Dial() says.
+    ring_seconds: Seconds = 30.0
+    # A task offered to a handler whose desktop has been gone this long goes to another handler
+    # (a reload or a network blip shorter than this keeps the card).
+    desktop_grace_seconds: Seconds = 5.0
+
+    @field_validator("exten")
+    @classmethod
+    def _exten_of_a_number(cls, value: str) -> str:
+        """Every dialable number must make an extension the Originate may carry."""
+        try:
+            exten = value.format(number="+447700900000")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError('must be a template with "{number}" as its only placeholder') from None
+        if why := values.EXTEN.problem(exten):
+            raise ValueError(f"makes extensions that cannot be sent: {exten!r} {why}")
+        return value
+
+
+class RoutingConfig(_Section):
+    """The routing policy (routing/): steer the PBX so that 999 calls meet their target."""
+
+    enabled: bool = True
+    overflow: OverflowConfig = OverflowConfig()
+    callback: CallbackConfig = CallbackConfig()
+    # A pop flags a repeat caller when the number made more than repeat_calls calls (the ringing
+    # one included) that entered a queue within the last repeat_window_seconds.
+    repeat_window_seconds: Annotated[float, Field(gt=0, le=86_400)] = 3600.0
+    repeat_calls: Annotated[int, Field(ge=1, le=100)] = 2
+    # A handler whose phone rang out (AgentRingNoAnswer) this many times in a row is paused on
+    # all their queues with ring_no_answer_reason: every ring-out costs a waiting caller the
+    # queue's ring timeout. 0 = never; a supervisor's call, not a typo, above a handful.
+    pause_after_ring_no_answer: int = Field(1, ge=0, le=10)
+    ring_no_answer_reason: PauseReason = "rang out"
+
+
+class IntakeConfig(_Section):
+    ami: AmiConfig
+    redis: RedisConfig = RedisConfig()
+    http: HttpConfig = HttpConfig()
+    lines: list[LineConfig] = Field(..., min_length=1)
+    handlers: list[HandlerConfig] = []
+    supervisors: list[SupervisorConfig] = []
+    wrapup_reason: PauseReason = Field("wrap-up", description="pause reason the PBX reports while a handler is in wrap-up")
+    routing: RoutingConfig = RoutingConfig()
+
+    def line_of(self, queue: str) -> LineConfig | None:
+        for line in self.lines:
+            if queue in line.queues:
+                return line
+        return None
+
+    def line(self, name: str) -> LineConfig | None:
+        return next((line for line in self.lines if line.name == name), None)
+
+    def handler_by_member(self) -> dict[str, HandlerConfig]:
+        return {h.member: h for h in self.handlers}
+
+
+def _cross_check(raw: dict[str, Any]) -> list[ConfigProblem]:
+    """Rules that span sections, run on the raw table so they report even when a field is bad."""
+    problems: list[ConfigProblem] = []
+
+    def items(section: str) -> list[tuple[int, dict[str, Any]]]:
+        value = raw.get(section, [])
+        return [(i, v) for i, v in enumerate(value) if isinstance(v, dict)] if isinstance(value, list) else []
+
+    queue_line: dict[str, str] = {}
+    line_names = Counter(str(line.get("name")) for _, line in items("lines"))
+    for i, line in items("lines"):
+        name = str(line.get("name"))
+        if line_names[name] > 1:
+            problems.append(ConfigProblem(f"lines[{i}].name", f"line {name} is defined {line_names[name]} times"))
+        for j, queue in enumerate(line.get("queues", []) if isinstance(line.get("queues"), list) else []):
+            if queue in queue_line and queue_line[queue] != name:
+                problems.append(ConfigProblem(f"lines[{i}].queues[{j}]", f"queue {queue!r} is already on line {queue_line[queue]}"))
+            queue_line.setdefault(queue, name)
+    if items("lines") and not any(str(line.get("name")) == "999" for _, line in items("lines")):
+        problems.append(ConfigProblem("lines", "no 999 line: an intake server must follow emergency calls"))
+
+    def duplicates(section: str, key: str, label: str) -> None:
+        seen: dict[str, int] = {}
+        for i, entry in items(section):
+            value = entry.get(key)
+            if not isinstance(value, str):
+                continue
+            if value in seen:
+                problems.append(ConfigProblem(f"{section}[{i}].{key}", f"duplicate {label} {value!r} (also {section}[{seen[value]}])"))
+            else:
+                seen[value] = i
+
+    duplicates("handlers", "id", "handler id")
+    duplicates("handlers", "member", "member interface")
+    duplicates("supervisors", "id", "supervisor id")
+    tokens: dict[str, str] = {}
+    for section in ("handlers", "supervisors"):
+        for i, entry in items(section):
+            token = entry.get("token")
+            if isinstance(token, str):
+                if token in tokens:
+                    problems.append(ConfigProblem(f"{section}[{i}].token", f"same token as {tokens[token]}: every desktop needs its own"))
+                tokens.setdefault(token, f"{section}[{i}]")
+    routing = raw.get("routing", {})
+    rang_out = routing.get("ring_no_answer_reason", _default(RoutingConfig, "ring_no_answer_reason")) if isinstance(routing, dict) else None
+    if rang_out is not None and rang_out == raw.get("wrapup_reason", _default(IntakeConfig, "wrapup_reason")):
+        # The two pauses end differently (a timer vs the handler's Ready): one reason cannot say which.
+        problems.append(ConfigProblem("routing.ring_no_answer_reason", f"same as wrapup_reason ({rang_out!r}): a ring-out pause would read as wrap-up"))
+    for i, handler in items("handlers"):
+        queues = handler.get("queues", [])
+        for j, queue in enumerate(queues if isinstance(queues, list) else []):
+            if isinstance(queue, str) and queue not in queue_line:
+                problems.append(ConfigProblem(f"handlers[{i}].queues[{j}]", f"queue {queue!r} is on no line"))
+    return problems
+
+
+def _default(model: type[BaseModel], key: str) -> Any:
+    return model.model_fields[key].default
+
+
+RETIRED = {
+    "repeat_caller_threshold": "no longer used: a pop flags a repeat caller by calls within "
+                               "[routing] repeat_window_seconds (see repeat_calls); remove this key",
+}
+"""Keys earlier versions read: named with what replaced them, rather than a bare "unknown key"."""
+
+
+def _retired(raw: dict[str, Any]) -> list[ConfigProblem]:
+    return [ConfigProblem(key, message) for key, message in RETIRED.items() if key in raw]
+
+
+def problems_of(exc: ValidationError) -> list[ConfigProblem]:
+    """A pydantic error as problems with dotted key paths (also used for other TOML files)."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif err["type"] == "missing":
+            message = "required key is missing"
+        else:
+            message = err["msg"].removeprefix("Value error, ")
+            # Never echo what was typed for a secret: error output ends up in tickets.
+            secret = str(err["loc"][-1]) in ("secret", "token") if err["loc"] else False
+            if "input" in err and not secret and err["type"] not in ("model_type", "list_type"):
+                message += f" (got {err['input']!r})"
+        problems.append(ConfigProblem(path, message))
+    return problems
+
+
+def parse(raw: dict[str, Any], source: str = "<config>") -> IntakeConfig:
+    problems = _retired(raw)
+    config = None
+    try:
+        config = IntakeConfig.model_validate({k: v for k, v in raw.items() if k not in RETIRED})
+    except ValidationError as exc:
+        problems.extend(problems_of(exc))
+    problems.extend(_cross_check(raw))
+    if problems or config is None:
+        raise ConfigError(source, sorted(problems, key=lambda p: p.path))
+    return config
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """A TOML file's table, or a ConfigError saying why it cannot be read."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(str(path), [ConfigProblem("", f"cannot read file: {exc.strerror}")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [ConfigProblem("", f"not valid TOML: {exc}")]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), [ConfigProblem("", "not UTF-8 text")]) from None
+
+
+SPOOL_NAME = "unwritten-records.jsonl"
+
+
+def load(path: str | Path) -> IntakeConfig:
+    config = parse(read_toml(path), str(path))
+    # Nothing accepted may be lost: records Redis could not take by shutdown are spooled by default,
+    # beside the file that configured this server (its folder is the one place known to be its own).
+    spool = config.redis.unwritten_spool
+    if spool is None or (spool and not Path(spool).is_absolute()):
+        where = Path(path).resolve().parent / (spool or SPOOL_NAME)
+        config = config.model_copy(update={"redis": config.redis.model_copy(update={"unwritten_spool": str(where)})})
+    return config
+
+
+def resolve_secrets(config: IntakeConfig, source: str = "<config>") -> dict[str, str]:
+    """Every secret reference resolved, keyed by key path; all failures reported together."""
+    refs: dict[str, SecretRef] = {"ami.secret": SecretRef(config.ami.secret)}
+    refs.update({f"handlers[{i}].token": SecretRef(h.token) for i, h in enumerate(config.handlers)})
+    refs.update({f"supervisors[{i}].token": SecretRef(s.token) for i, s in enumerate(config.supervisors)})
+    values, problems = {}, []
+    for path, ref in refs.items():
+        try:
+            values[path] = ref.resolve()
+        except LookupError as exc:
+            problems.append(ConfigProblem(path, str(exc)))
+        else:
+            if not values[path]:
+                problems.append(ConfigProblem(path, "secret is empty"))
+    if problems:
+        raise ConfigError(source, problems)
+    return values

@@ -1,0 +1,74 @@
+"""Calls in progress, kept where a restart finds them.
+
+A call offered (counted) has no journal record until its outcome is known; should intake die in
+between, and the call be answered or abandoned before it is back, AMI never tells the restarted
+intake of that outcome. So each offered call is written here when it is offered and removed in
+the same transaction as its journal record (:meth:`InProgressStore.stage_done`): at start-up,
+every call that is here is one the journal does not have, and the first resync settles it
+(:meth:`intake.core.registry.Registry.adopt_in_progress`).
+
+Key: ``{prefix}calls:in-progress``, a hash, call id -> the record's JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from intake.core.calls import Call
+
+log = structlog.get_logger("intake.in_progress")
+
+
+class InProgress(BaseModel):
+    """What a restart needs to follow (or settle) a call offered before it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    call_id: str
+    queue: str
+    line: str
+    target_seconds: float
+    queued_at: float
+    arrived_at: float | None = None
+    caller_number: str = ""
+    caller_name: str = ""
+    channel: str = ""
+    silent: bool = False
+
+    @classmethod
+    def of(cls, call: Call) -> InProgress:
+        return cls(call_id=call.call_id, queue=call.queue, line=call.line, target_seconds=call.target_seconds,
+                   queued_at=call.queued_at, arrived_at=call.arrived_at, caller_number=call.caller_number,
+                   caller_name=call.caller_name, channel=call.channel, silent=call.silent)
+
+    @property
+    def stay(self) -> tuple[str, str, float]:
+        """The call's stay in its queue, as the journal keys it (:func:`intake.app.journal.one_per_stay`)."""
+        return (self.call_id, self.queue, self.queued_at)
+
+
+class InProgressStore:
+    def __init__(self, redis: Any, prefix: str = "intake:") -> None:
+        self.redis = redis
+        self.key = f"{prefix}calls:in-progress"
+
+    def stage(self, pipe: Any, record: InProgress) -> None:
+        pipe.hset(self.key, record.call_id, record.model_dump_json())
+
+    def stage_done(self, pipe: Any, call_id: str) -> None:
+        """Staged in the batch that writes the call's journal record, so both land together."""
+        pipe.hdel(self.key, call_id)
+
+    async def load(self) -> list[InProgress]:
+        """Every call in progress as the last run left them; an unreadable entry is logged and skipped."""
+        raw = await self.redis.hgetall(self.key)
+        records = []
+        for call_id, data in raw.items():
+            try:
+                records.append(InProgress.model_validate_json(data))
+            except ValidationError as exc:
+                log.error("in_progress_record_invalid", call_id=str(call_id)[:80], problems=exc.error_count())
+        return records

@@ -1,0 +1,112 @@
+"""Durable timers: pending actions of ours that must outlive the process (the end of a wrap-up).
+
+A wrap-up pause is intake's own doing: the PBX would keep the handler paused "wrap-up" for good
+if the timer that ends it died with the process. So each timer is written to Redis when it
+starts and removed when it completes or is cancelled; a restarted intake (or, later, another
+node) finds it there and resumes it once the first resync has given the PBX's picture.
+
+Clock: **wall clock** (``time.time()``, epoch seconds) throughout, for ``started`` and ``due``.
+A timer must mean the same moment to a process started later, and the PBX clock is only known
+once events flow; the running process still sleeps on the loop's monotonic clock for the
+remaining seconds, so a wall-clock step moves only a timer resumed after a restart.
+
+Key layout: ``{prefix}timers`` is a sorted set, score = due, member = the timer's JSON (it names
+the handler, member, queues and reason, so a bare ZRANGEBYSCORE tells a node what to do).
+
+:func:`resumption` is pure: (timer, the handler as the PBX shows them, now) -> what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Literal
+
+import structlog
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from intake.core.handlers import Handler, HandlerState
+
+log = structlog.get_logger("intake.timers")
+
+
+class Timer(BaseModel):
+    """A wrap-up pause to end at ``due``: unpause ``member`` then (if still in wrap-up)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    kind: Literal["wrap-up"] = "wrap-up"
+    handler_id: str
+    member: str
+    queues: tuple[str, ...]
+    reason: str
+    started: float
+    due: float
+
+    @property
+    def seconds(self) -> float:
+        return self.due - self.started
+
+
+class Verdict(Enum):
+    COMPLETE_NOW = "complete-now"  # overdue, and the PBX still shows the wrap-up pause
+    SCHEDULE = "schedule"  # still running: sleep for what is left
+    DROP = "drop"  # the PBX no longer shows the wrap-up (a break, Ready, logged out, a newer timer)
+
+
+@dataclass(frozen=True, slots=True)
+class Resumption:
+    timer: Timer
+    verdict: Verdict
+    remaining: float = 0.0
+    why: str = ""
+
+
+def resumption(timer: Timer, handler: Handler | None, now: float) -> Resumption:
+    """What a restarted intake does with ``timer`` given the PBX's picture of its handler.
+
+    Only a handler the PBX still shows paused with the wrap-up's reason is unpaused: one who
+    chose a state meanwhile (at the phone, or another node) keeps it.
+    """
+    if handler is None or handler.state(timer.reason)[0] is not HandlerState.WRAP_UP:
+        shown = handler.state(timer.reason)[0].value if handler is not None else "unknown"
+        return Resumption(timer, Verdict.DROP, why=f"the PBX shows the handler {shown}, not in wrap-up")
+    if timer.due <= now:
+        return Resumption(timer, Verdict.COMPLETE_NOW, why=f"overdue by {now - timer.due:.1f} s")
+    return Resumption(timer, Verdict.SCHEDULE, remaining=timer.due - now, why=f"{timer.due - now:.1f} s left")
+
+
+def latest_per_handler(timers: list[Timer]) -> tuple[list[Timer], list[Timer]]:
+    """(the newest timer of each handler, the older ones): a handler has one wrap-up at a time,
+    and an older one left behind (its removal failed) must not end a newer wrap-up early."""
+    newest: dict[str, Timer] = {}
+    for t in sorted(timers, key=lambda t: t.started):
+        newest[t.handler_id] = t
+    keep = set(map(id, newest.values()))
+    return list(newest.values()), [t for t in timers if id(t) not in keep]
+
+
+class TimerStore:
+    """The timers in Redis. Every call may raise the client's errors: the caller decides."""
+
+    def __init__(self, redis: Any, prefix: str = "intake:") -> None:
+        self.redis = redis
+        self.key = f"{prefix}timers"
+
+    async def put(self, timer: Timer) -> None:
+        await self.redis.zadd(self.key, {timer.model_dump_json(): timer.due})
+
+    async def remove(self, timer: Timer) -> None:
+        await self.redis.zrem(self.key, timer.model_dump_json())
+
+    async def load(self) -> list[Timer]:
+        """Every stored timer; one that cannot be read is logged and removed (it would otherwise
+        be read again at every start)."""
+        timers = []
+        for raw in await self.redis.zrange(self.key, 0, -1):
+            try:
+                timers.append(Timer.model_validate_json(raw))
+            except ValidationError as exc:
+                log.warning("timer_unreadable", raw=raw[:200], error=str(exc).splitlines()[0])
+                await self.redis.zrem(self.key, raw)
+        return timers
