@@ -1,9 +1,11 @@
 """The docs say what the code does, where a machine can check it: links lead somewhere, every metric
 /metrics serves is documented and every one documented is served, every configuration key is
-documented and every key documented exists. Prose is not tested."""
+documented and every key documented exists, every route is documented and every route and stream
+documented is served. Prose is not tested."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import tomllib
 from collections.abc import Iterator
@@ -11,15 +13,20 @@ from pathlib import Path
 from typing import Any, TypeGuard, get_args, get_origin
 
 import fakeredis
+import httpx
+from fastapi import FastAPI
 from prometheus_client import generate_latest
 from pydantic import BaseModel
 
 from intake.app.server import IntakeServer
+from intake.app.web import create_app
 from intake.core.config import IntakeConfig, parse, read_toml
+from tests.waiting import patience
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = sorted([REPO / "README.md", REPO / "CHANGELOG.md", *(REPO / "docs").glob("*.md")])
 OPERATIONS = REPO / "docs" / "operations.md"
+API = REPO / "docs" / "api.md"
 SHIPPED_CONFIG = REPO / "config" / "intake.toml"
 
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -74,14 +81,18 @@ def test_every_relative_link_in_the_readme_and_docs_leads_to_a_file_and_its_anch
     assert not broken, "\n".join(broken)
 
 
-def served_metrics() -> dict[str, str]:
-    """What /metrics serves, name -> type, from a server built on the shipped configuration."""
+def shipped_server() -> IntakeServer:
+    """A server on the shipped configuration and the embedded store, not started (no PBX)."""
     config = parse(read_toml(SHIPPED_CONFIG), str(SHIPPED_CONFIG))
     secrets = {"ami.secret": "not-used-no-pbx"}
     secrets |= {f"handlers[{i}].token": f"handler-token-{i:08d}" for i in range(len(config.handlers))}
     secrets |= {f"supervisors[{i}].token": f"supervisor-token-{i:05d}" for i in range(len(config.supervisors))}
-    server = IntakeServer(config, secrets, fakeredis.FakeAsyncRedis())
-    text = generate_latest(server.prometheus).decode()
+    return IntakeServer(config, secrets, fakeredis.FakeAsyncRedis())
+
+
+def served_metrics() -> dict[str, str]:
+    """What /metrics serves, name -> type."""
+    text = generate_latest(shipped_server().prometheus).decode()
     return dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.MULTILINE))
 
 
@@ -148,3 +159,54 @@ def test_every_configuration_key_is_documented_and_every_key_documented_exists()
     assert shipped <= schema, f"config/intake.toml has keys the schema does not read: {sorted(shipped - schema)}"
     assert sorted(schema - documented) == [], "keys missing from docs/operations.md's configuration table"
     assert sorted(documented - schema) == [], "keys in docs/operations.md the configuration does not have"
+
+
+def _route(method: str, path: str) -> str:
+    return f"{method.upper()} {re.sub(r'{[^}]*}', '{}', path)}"  # a path parameter by any name
+
+
+def documented_routes() -> set[str]:
+    text = "\n".join(prose_lines(API))
+    return {_route(m, p) for m, p in re.findall(r"`(GET|POST|PUT|PATCH|DELETE) (/[^\s`?]*)", text)}
+
+
+async def test_every_route_in_the_schema_is_documented_and_every_route_documented_is_served() -> None:
+    app = create_app(shipped_server())
+    schema = {_route(method, path) for path, item in app.openapi()["paths"].items() for method in item}
+    documented = documented_routes()
+    assert sorted(schema - documented) == [], "in /openapi.json, not in docs/api.md"
+    # Routes kept out of the schema (pages, /metrics, the schema itself) are asked for: served, not 404/405.
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake.test") as http:
+        for route in sorted(documented - schema):
+            method, path = route.split(" ", 1)
+            assert "{}" not in path, f"{route}: documented with a parameter, not in the schema"
+            answer = await http.request(method, path)
+            assert answer.status_code not in (404, 405), f"docs/api.md documents {route}: the server answers {answer.status_code}"
+
+
+async def close_code(app: FastAPI, path: str, query: str) -> int:
+    """Open a WebSocket on the app (ASGI, no socket) and return the code it is closed with."""
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    inbox.put_nowait({"type": "websocket.connect"})
+    closed: list[int] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.close":
+            closed.append(message["code"])
+            inbox.put_nowait({"type": "websocket.disconnect", "code": message["code"]})
+
+    scope = {"type": "websocket", "asgi": {"version": "3.0"}, "scheme": "ws", "path": path, "raw_path": path.encode(),
+             "root_path": "", "query_string": query.encode(), "headers": [], "server": ("intake.test", 80),
+             "client": ("127.0.0.1", 1), "subprotocols": []}
+    await asyncio.wait_for(app(scope, inbox.get, send), patience(5))
+    assert closed, f"{path}: the app returned without closing the socket"
+    return closed[0]
+
+
+async def test_every_stream_documented_is_served_and_refuses_a_wrong_token_with_4401() -> None:
+    streams = set(re.findall(r"^## WebSocket: .*?`(/ws/[a-z/]+)\?token=", "\n".join(prose_lines(API)), re.MULTILINE))
+    assert {"/ws/desktop", "/ws/supervisor"} <= streams, streams  # both streams the server has are described
+    app = create_app(shipped_server())
+    assert await close_code(app, "/ws/no-such-stream", "token=x") != 4401  # what an unknown path gets
+    for path in sorted(streams):
+        assert await close_code(app, path, "token=not-a-token") == 4401, path
