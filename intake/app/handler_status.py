@@ -20,10 +20,15 @@ from screenpop.delivery import DesktopHub
 from screenpop.messages import HandlerStatus
 
 
-def status_of(configured: HandlerConfig, seen: Handler | None, wrapup_reason: str, ring_out_reason: str) -> HandlerStatus:
-    """What a handler's desktop shows about its own handler (``seen``: the registry's, if the PBX
-    ever reported the member)."""
-    state, reason = seen.state(wrapup_reason) if seen else (HandlerState.LOGGED_OUT, "")
+def state_of(seen: Handler | None, wrapup_reason: str) -> tuple[HandlerState, str]:
+    """The state and reason of a handler (``seen``: the registry's, if the PBX ever reported the member)."""
+    return seen.state(wrapup_reason) if seen else (HandlerState.LOGGED_OUT, "")
+
+
+def status_of(configured: HandlerConfig, shows: tuple[HandlerState, str], wrapup_reason: str,
+              ring_out_reason: str) -> HandlerStatus:
+    """What a handler's desktop shows about its own handler, in state ``shows`` (see :func:`state_of`)."""
+    state, reason = shows
     return HandlerStatus(handler_id=configured.id, name=configured.name, state=state.value, reason=reason,
                          queues=tuple(configured.queues), wrapup_reason=wrapup_reason, ring_out_reason=ring_out_reason)
 
@@ -40,13 +45,13 @@ class HandlerStatusPush:
         self._wrapup_reason = config.wrapup_reason
         self._ring_out_reason = ring_out_reason
         self._hub = hub
-        self._sent: dict[str, HandlerStatus] = {}
+        self._sent: dict[str, tuple[HandlerState, str]] = {}  # handler id -> the (state, reason) its desktops show
         hub.states_from(self.status)
 
     def status(self, handler_id: str) -> HandlerStatus:
         """KeyError for a handler the configuration does not name."""
         configured = self._configured[handler_id]
-        return status_of(configured, self._handlers(configured.member), self._wrapup_reason, self._ring_out_reason)
+        return status_of(configured, self._state_of(configured), self._wrapup_reason, self._ring_out_reason)
 
     def view(self, handler_id: str) -> dict[str, Any]:
         """``GET /api/me``'s body: the status without its message type."""
@@ -59,7 +64,13 @@ class HandlerStatusPush:
                 # Nobody to tell: a desktop that connects is sent the state as it is then.
                 self._sent.pop(handler_id, None)
                 continue
-            status = self.status(handler_id)
-            if self._sent.get(handler_id) != status:
-                self._sent[handler_id] = status
-                self._hub.show_state(handler_id, status)
+            # The rest of the status is the configuration's: only the state and reason can change,
+            # and most member events change neither (the message is built only when they do).
+            configured = self._configured[handler_id]
+            shows = self._state_of(configured)
+            if self._sent.get(handler_id) != shows:
+                self._sent[handler_id] = shows
+                self._hub.show_state(handler_id, status_of(configured, shows, self._wrapup_reason, self._ring_out_reason))
+
+    def _state_of(self, configured: HandlerConfig) -> tuple[HandlerState, str]:
+        return state_of(self._handlers(configured.member), self._wrapup_reason)
