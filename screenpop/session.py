@@ -41,16 +41,14 @@ from screenpop.socket import (
     close_code_for,
 )
 
-__all__ = ["CLOSE_CODES", "CloseCode", "DesktopSession", "DesktopTransport", "OnOutcome", "SessionConfig",
-           "close_code_for", "parse_last_seq"]
+# The close-code table and the session's settings are the socket's; named here too, where a
+# reader of the desktop's session looks for them.
+__all__ = ["CLOSE_CODES", "CloseCode", "DesktopSession", "OnOutcome", "SessionConfig", "close_code_for", "parse_last_seq"]
 
 log = structlog.get_logger(__name__)
 
 OnOutcome = Callable[[str, Outcome], Awaitable[None]]
 """``on_outcome(handler_id, outcome)``: store it; raise an OutcomeRejected to refuse it."""
-
-DesktopTransport = SocketTransport
-
 
 def parse_last_seq(raw: str | None) -> int | None:
     if raw is None or raw == "":

@@ -57,7 +57,6 @@ class StarletteSocket:
             raise DesktopDisconnected(getattr(exc, "code", None)) from None
 
 
-
 def desktop_endpoint(
     hub: DesktopHub, tokens: TokenBook, on_outcome: OnOutcome, config: SessionConfig = DEFAULT_SESSION
 ) -> Callable[[WebSocket], Awaitable[None]]:
