@@ -12,6 +12,7 @@ wording used by the importer and by the desktop error replies.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -22,7 +23,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 Line = Literal["999", "101"]
 Disposition = Literal["answered", "abandoned", "left", "called back"]
@@ -113,7 +114,9 @@ class CallbackOutcome(_Model):
     @model_validator(mode="after")
     def _graded_when_reached(self) -> CallbackOutcome:
         if self.contact == "reached" and self.grading is None:
-            raise PydanticCustomError("grading_required", "grading: required when the caller was reached")
+            # ``field`` in the context: the web edge names the field at fault from it, not from the text.
+            raise PydanticCustomError("grading_required", "grading: required when the caller was reached",
+                                      {"field": "grading"})
         return self
 
     def summary(self) -> str:
@@ -199,8 +202,14 @@ def describe(exc: ValidationError, *, skip: int = 0) -> list[str]:
 
     ``skip`` drops leading path parts (a tagged union puts the tag first).
     """
+    return describe_errors(exc.errors(include_url=False), skip=skip)
+
+
+def describe_errors(errors: Iterable[ErrorDetails], *, skip: int = 0) -> list[str]:
+    """:func:`describe` for errors already taken out of their exception (FastAPI's request
+    validation hands over the list)."""
     lines = []
-    for error in exc.errors(include_url=False):
+    for error in errors:
         path = ".".join(str(part) for part in error["loc"][skip:])
         lines.append(f"{path}: {_problem(error)}" if path else _problem(error))
     return lines

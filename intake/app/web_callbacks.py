@@ -1,54 +1,37 @@
 """The HTTP face of call-backs: supervisors list the open tasks; a handler starts the call-back
 offered on their desktop and files what came of it.
 
-Routes check who is asking and shape the answer; the rules are :mod:`routing.callbacks`', the
-work :class:`routing.callback_desk.CallbackDesk`'s.
+Routes say who may ask and shape the answer; the rules are :mod:`routing.callbacks`', the work
+:class:`routing.callback_desk.CallbackDesk`'s.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, HTTPException, Request
-from pydantic import ValidationError
+from fastapi import APIRouter
 
-from intake.app.auth import Principal, Role
+from intake.app.web_auth import Handler, Supervisor
+from intake.app.web_models import Callbacks, TaskMoved
 from routing.callbacks import CallbackOutcome
-from routing.errors import (
-    CallbackNotDialable,
-    CallbackNotStarted,
-    NoSuchTask,
-    TaskConflict,
-)
-from screenpop.models import describe
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from intake.app.server import IntakeServer
 
-MAX_BODY = 16 * 1024
 
-
-def add_callback_routes(app: FastAPI, server: IntakeServer, principal: Any, supervisor: Any) -> None:
-    """``principal`` and ``supervisor`` are web.py's auth dependencies."""
+def add_callback_routes(app: FastAPI, server: IntakeServer) -> None:
     router = APIRouter(tags=["call-backs"])
 
-    def handler_only(request: Request) -> str:
-        who: Principal = principal(request)
-        if who.role is not Role.HANDLER:
-            raise HTTPException(403, "handlers only: a call-back is started and closed from the desktop it is offered on")
-        return who.id
-
-    @router.get("/api/callbacks")
-    async def callbacks(request: Request) -> dict[str, Any]:
+    @router.get("/api/callbacks", response_model=Callbacks)
+    async def callbacks(who: Supervisor) -> Callbacks:
         """Open call-back tasks of abandoned 999 calls, oldest first: who each is offered to,
         whether it is being called, ``escalated`` when open past ``escalate_seconds``."""
-        supervisor(principal(request))
-        return {"callbacks": server.callbacks.view()}
+        return Callbacks.model_validate({"callbacks": server.callbacks.view()})
 
-    @router.post("/api/callbacks/{task_id}/start")
-    async def start(request: Request, task_id: str) -> dict[str, str]:
+    @router.post("/api/callbacks/{task_id}/start", response_model=TaskMoved)
+    async def start(task_id: str, who: Handler) -> TaskMoved:
         """Ring my phone, then the caller's number (the task must be offered to me).
 
         404: no such task; 409: not mine, already being called, or closed; 422: the caller's
@@ -56,37 +39,14 @@ def add_callback_routes(app: FastAPI, server: IntakeServer, principal: Any, supe
         open for its outcome); 502: the PBX refused the Originate; 503: the PBX could not be
         reached or did not confirm.
         """
-        handler_id = handler_only(request)
-        try:
-            await server.callbacks.start(handler_id, task_id)
-        except NoSuchTask as exc:
-            raise HTTPException(404, str(exc)) from None
-        except TaskConflict as exc:
-            raise HTTPException(409, str(exc)) from None
-        except CallbackNotDialable as exc:
-            raise HTTPException(422, str(exc)) from None
-        except CallbackNotStarted as exc:
-            raise HTTPException(502 if exc.refused else 503, str(exc)) from None
-        return {"task_id": task_id, "status": "calling"}
+        await server.callbacks.start(who.id, task_id)
+        return TaskMoved(task_id=task_id, status="calling")
 
-    @router.post("/api/callbacks/{task_id}/outcome")
-    async def outcome(request: Request, task_id: str) -> dict[str, str]:
-        """Body ``{"contact": "reached"|"no-answer"|"voicemail"|"unobtainable", "grading"?,
-        "notes"?}`` (grading as for a call, required when the caller was reached): closes the task."""
-        handler_id = handler_only(request)
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            raise HTTPException(413, f"an outcome is at most {MAX_BODY} bytes")
-        try:
-            filed = CallbackOutcome.model_validate_json(body)
-        except ValidationError as exc:
-            raise HTTPException(422, "; ".join(describe(exc))) from None
-        try:
-            server.callbacks.record_outcome(handler_id, task_id, filed)
-        except NoSuchTask as exc:
-            raise HTTPException(404, str(exc)) from None
-        except TaskConflict as exc:
-            raise HTTPException(409, str(exc)) from None
-        return {"task_id": task_id, "status": "closed"}
+    @router.post("/api/callbacks/{task_id}/outcome", response_model=TaskMoved)
+    async def outcome(task_id: str, filed: CallbackOutcome, who: Handler) -> TaskMoved:
+        """What came of the call-back (grading as for a call, required when the caller was
+        reached): closes the task."""
+        server.callbacks.record_outcome(who.id, task_id, filed)
+        return TaskMoved(task_id=task_id, status="closed")
 
     app.include_router(router)

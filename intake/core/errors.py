@@ -68,3 +68,38 @@ class StaticMembership(StateChangeFailed):
                          f"remove its 'member =>' line there)", refused=True)
         self.member = member
         self.queues = queues
+
+
+# --- refusals at the web edge: each maps to a status and a code in intake/app/web_errors.py -----
+
+
+class NotSignedIn(IntakeError):
+    """No credential, or one that names nobody. Never carries the credential: it would be logged."""
+
+    def __init__(self) -> None:
+        super().__init__("a valid bearer token is required")
+
+
+class WrongRole(IntakeError):
+    """Signed in, but as someone this is not for: ``needed`` is the role that may ("handler",
+    "supervisor")."""
+
+    def __init__(self, needed: str, message: str) -> None:
+        super().__init__(message)
+        self.needed = needed
+
+
+class InvalidRequest(IntakeError):
+    """A request's body, path or query is unusable. ``problems`` are "field: problem" lines (the
+    wording of :func:`screenpop.models.describe`); ``field`` names the first field at fault, None
+    when the fault is the whole body (not JSON, not an object)."""
+
+    def __init__(self, field: str | None, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.field = field
+        self.problems = problems
+
+    @classmethod
+    def of(cls, field: str, problem: str) -> InvalidRequest:
+        return cls(field, [f"{field}: {problem}"])
+

@@ -1,0 +1,48 @@
+"""The one auth dependency of the web edge: the bearer token -> a typed principal, by role.
+
+Routes take ``who: Anyone``, ``who: Supervisor`` or ``who: Handler`` and get a principal of that
+type, or the request is refused (401 / 403, from the table in :mod:`intake.app.web_errors`)
+before the route runs. The scheme is a FastAPI security scheme, so ``/openapi.json`` declares it
+on every route that depends on it. Who a token names is :meth:`intake.app.auth.Principals.who`'s
+business: the seam sign-in will replace.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from intake.app.auth import HandlerPrincipal, Principal, Principals, SupervisorPrincipal
+from intake.core.errors import NotSignedIn, WrongRole
+
+bearer = HTTPBearer(
+    scheme_name="bearer", auto_error=False,
+    description="A handler's or a supervisor's token from the configuration's secrets (`Authorization: Bearer ...`).")
+
+
+def signed_in(request: Request,
+              credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]) -> Principal:
+    principals: Principals = request.app.state.principals
+    who = principals.who(credentials.credentials) if credentials is not None else None
+    if who is None:
+        raise NotSignedIn()
+    return who
+
+
+def supervisor(who: Annotated[Principal, Depends(signed_in)]) -> SupervisorPrincipal:
+    if not isinstance(who, SupervisorPrincipal):
+        raise WrongRole("supervisor", "supervisors only")
+    return who
+
+
+def handler(who: Annotated[Principal, Depends(signed_in)]) -> HandlerPrincipal:
+    if not isinstance(who, HandlerPrincipal):
+        raise WrongRole("handler", "handlers only: sign in with a handler's own desktop token")
+    return who
+
+
+Anyone = Annotated[Principal, Depends(signed_in)]
+Supervisor = Annotated[SupervisorPrincipal, Depends(supervisor)]
+Handler = Annotated[HandlerPrincipal, Depends(handler)]

@@ -1,0 +1,241 @@
+"""Every body the REST API takes or gives, as pydantic models: the wire contract in one place.
+
+Replies are checked against these on the way out (FastAPI's ``response_model``), and forbid
+fields they do not declare, so a view that grows a field fails the API tests instead of the
+field silently disappearing from the wire. They are not strict: the views hand over tuples and
+enums where JSON has arrays and strings.
+
+Request bodies are strict and forbid unknown fields: a typo in a field name is a 422 naming it,
+not a value silently ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from intake.core.calls import CallState
+from intake.core.config import sendable
+from intake.core.handlers import HandlerState
+from routing.callbacks import CallbackTask
+from screenpop.models import Epoch, Grading, Ident, MarkerKind, Notes, Number, Thrive
+from telephony.values import PAUSE_REASON
+
+# --- requests ------------------------------------------------------------------------------------
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+
+
+class NewMarker(_Request):
+    """A warning marker as a handler or supervisor files it; who and when come from the server."""
+
+    number: Number
+    kind: MarkerKind
+    detail: Annotated[str, Field(max_length=1000)] = ""
+    expires_at: Epoch | None = None
+
+
+class OutcomeForm(_Request):
+    """A handler files the outcome of a call they answered (as over the desktop socket, without
+    the socket's ``type``); who and when come from the token and the server's clock."""
+
+    call_id: Ident
+    grading: Grading
+    thrive: Thrive = Thrive()
+    notes: Notes = ""
+
+
+def _unpadded(value: object) -> object:
+    return value.strip(" ") if isinstance(value, str) else value
+
+
+class StateRequest(_Request):
+    state: Literal["ready", "not-ready", "logged-out"]
+    # The rule every pause reason meets, so what the action would refuse is a 422 naming
+    # ``reason`` here, and nothing is sent. Spaces around it are the desktop's, not the reason's.
+    reason: Annotated[str, BeforeValidator(_unpadded), sendable(PAUSE_REASON, optional=True)] = ""
+
+    @model_validator(mode="after")
+    def _reason_when_not_ready(self) -> StateRequest:
+        if self.state == "not-ready" and not self.reason:
+            raise PydanticCustomError("reason_required", "reason: required when not ready", {"field": "reason"})
+        return self
+
+
+# --- replies -------------------------------------------------------------------------------------
+
+
+class _Reply(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class TaskHealthView(_Reply):
+    up: bool
+    degraded: bool
+    failures: int
+    last_error: str | None
+
+
+class AmiHealth(_Reply):
+    connected: bool
+    ami_version: str
+
+
+class RedisHealth(_Reply):
+    reachable: bool
+
+
+class Health(_Reply):
+    ok: bool
+    ami: AmiHealth
+    redis: RedisHealth
+    degraded: list[str]
+    tasks: dict[str, TaskHealthView]
+
+
+class Share(_Reply):
+    settled: int
+    answered_within_target: int
+    answered_within_target_pct: float | None
+
+
+class DayShare(Share):
+    day: str
+
+
+class Buckets(_Reply):
+    """Answers by how long they took (the Home Office's buckets)."""
+
+    under_10s: int
+    from_10s_to_60s: int = Field(alias="10s_to_60s")
+    from_60s: int = Field(alias="60s_and_over")
+
+
+class AnswerFigures(_Reply):
+    answered: int
+    answered_within_target: int
+    answered_within_target_pct: float | None
+    buckets: Buckets
+    mean_answer_seconds: float | None
+    p90_answer_seconds: float | None
+
+
+class Figures(_Reply):
+    target_seconds: float
+    waiting: int
+    longest_wait_seconds: float
+    offered: int
+    answered: int
+    abandoned: int
+    left_other: int
+    waited_over_2min: int
+    from_queue_entry: AnswerFigures
+    from_arrival: AnswerFigures
+    last_15min: Share
+    today: DayShare
+
+
+class QueueFigures(Figures):
+    line: str
+
+
+class QueueReport(_Reply):
+    at: float
+    queues: dict[str, QueueFigures]
+    lines: dict[str, Figures]
+
+
+class CallView(_Reply):
+    call_id: str
+    line: str
+    queue: str
+    state: CallState
+    caller_number: str
+    caller_name: str
+    queued_at: float
+    arrived_at: float | None
+    waited_seconds: float
+    ringing: list[str]
+    answered_by: str | None
+    answered_at: float | None
+
+
+class Calls(_Reply):
+    calls: list[CallView]
+
+
+class HandlerView(_Reply):
+    handler_id: str | None
+    name: str
+    member: str
+    state: HandlerState
+    reason: str
+    queues: list[str]
+    static_queues: list[str]
+    ringing_for: list[str]
+    on_call: str | None
+
+
+class Handlers(_Reply):
+    handlers: list[HandlerView]
+
+
+class Me(_Reply):
+    """What a handler's desktop shows about its own handler."""
+
+    handler_id: str
+    name: str
+    state: HandlerState
+    reason: str
+    queues: list[str]
+    wrapup_reason: str
+    ring_out_reason: str
+
+
+class StateChanged(_Reply):
+    requested: Literal["ready", "not-ready", "logged-out"]
+    actions: int  # how many actions the PBX accepted
+
+
+class OutcomeSaved(_Reply):
+    call_id: str
+    status: Literal["saved"]
+
+
+class HourRow(_Reply):
+    hour: int
+    offered: int
+    answered: int
+    answered_within_target: int
+    answered_within_target_pct: float | None
+    under_10s: int
+    from_10s_to_60s: int = Field(alias="10s_to_60s")
+    from_60s: int = Field(alias="60s_and_over")
+    abandoned: int
+    waited_over_2min: int
+
+
+class DayReport(_Reply):
+    day: str
+    line: str | None
+    hours: list[HourRow]
+
+
+class CallbackView(CallbackTask):
+    """An open call-back task as supervisors see it."""
+
+    age_seconds: float
+    cannot_dial: str  # why the number cannot be called back ("" when it can)
+
+
+class Callbacks(_Reply):
+    callbacks: list[CallbackView]
+
+
+class TaskMoved(_Reply):
+    task_id: str
+    status: Literal["calling", "closed"]
