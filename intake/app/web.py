@@ -15,8 +15,9 @@ from fastapi import Depends, FastAPI, Query, Request, Response, WebSocket
 
 from intake.app import web_errors
 from intake.app.web_auth import Anyone, Handler, Supervisor
+from intake.app.web_body import BodyLimit
 from intake.app.web_callbacks import add_callback_routes
-from intake.app.web_errors import ErrorReply
+from intake.app.web_errors import refusals
 from intake.app.web_models import (
     Calls,
     Handlers,
@@ -44,21 +45,20 @@ MAX_BODY_BYTES = MAX_MESSAGE_BYTES
 
 Server = Annotated["IntakeServer", Depends(_server)]
 
-REFUSALS: dict[int | str, dict[str, object]] = {
-    status: {"model": ErrorReply} for status in (401, 403, 404, 409, 413, 422, 502, 503)}
-"""Every route may answer with the error table's body; the OpenAPI schema says so."""
 
 
 def create_app(server: IntakeServer) -> FastAPI:
     # A missing Content-Type is read as JSON, as the routes did before they took models.
-    app = FastAPI(title="intake", version="0.1.0", responses=REFUSALS, max_body_size=MAX_BODY_BYTES,
+    app = FastAPI(title="intake", version="0.1.0",
                   strict_content_type=False,
                   description="Call-intake server: live 999/101 queues, screen-pops, caller history.")
     app.state.server = server
     app.state.principals = server.tokens
     web_errors.install(app)
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 
-    @app.get("/healthz", tags=["ops"], response_model=Health)
+    @app.get("/healthz", tags=["ops"], response_model=Health,
+             responses={503: {"model": Health, "description": "Not healthy: the same report"}})
     async def healthz(server: Server, response: Response) -> Health:
         """Is the PBX link up, Redis reachable, and every task of the server working? 503 when
         not; ``degraded`` names the tasks that failed and have not worked since (``tasks``: each
@@ -67,21 +67,21 @@ def create_app(server: IntakeServer) -> FastAPI:
         response.status_code = 200 if health.ok else 503
         return health
 
-    @app.get("/api/queues", tags=["supervisor"], response_model=QueueReport)
+    @app.get("/api/queues", tags=["supervisor"], response_model=QueueReport, responses=refusals(401, 403))
     async def queues(server: Server, who: Supervisor) -> QueueReport:
         """Live metrics per queue and per line: waiting, longest wait, offered, answered within target..."""
         return QueueReport.model_validate(server.queue_report())
 
-    @app.get("/api/calls", tags=["supervisor"], response_model=Calls)
+    @app.get("/api/calls", tags=["supervisor"], response_model=Calls, responses=refusals(401, 403))
     async def calls(server: Server, who: Supervisor) -> Calls:
         """Calls in progress, oldest first."""
         return Calls.model_validate({"calls": server.live_calls()})
 
-    @app.get("/api/handlers", tags=["supervisor"], response_model=Handlers)
+    @app.get("/api/handlers", tags=["supervisor"], response_model=Handlers, responses=refusals(401, 403))
     async def handlers(server: Server, who: Supervisor) -> Handlers:
         return Handlers.model_validate({"handlers": server.handler_views()})
 
-    @app.get("/api/history/{number}", tags=["history"], response_model=CallerHistory)
+    @app.get("/api/history/{number}", tags=["history"], response_model=CallerHistory, responses=refusals(401, 422))
     async def history(number: str, server: Server, who: Anyone) -> CallerHistory:
         """A caller's recent contacts, counts in the last 24 h and 30 days, calls in the repeat
         window (those in progress included, as a pop counts them), and warning markers."""
@@ -89,7 +89,8 @@ def create_app(server: IntakeServer) -> FastAPI:
             raise NotANumber(number)
         return await server.history.lookup(number, time.time(), server.pops.unrecorded.of(number))
 
-    @app.post("/api/markers", status_code=201, tags=["history"], response_model=Marker)
+    @app.post("/api/markers", status_code=201, tags=["history"], response_model=Marker,
+              responses=refusals(401, 413, 422))
     async def add_marker(new: NewMarker, server: Server, who: Anyone) -> Marker:
         """File a warning marker against a number; every later pop for it shows the marker."""
         marker = Marker(id=uuid.uuid4().hex[:16], number=new.number, kind=new.kind, detail=new.detail,
@@ -97,7 +98,8 @@ def create_app(server: IntakeServer) -> FastAPI:
         await server.history.add_marker(marker)
         return marker
 
-    @app.post("/api/outcomes", status_code=201, tags=["history"], response_model=OutcomeSaved)
+    @app.post("/api/outcomes", status_code=201, tags=["history"], response_model=OutcomeSaved,
+              responses=refusals(401, 403, 404, 413, 422))
     async def file_outcome(form: OutcomeForm, server: Server, who: Handler) -> OutcomeSaved:
         """A handler files the outcome of a call they answered (the same as over the desktop socket).
 

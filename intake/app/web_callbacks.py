@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter
 
 from intake.app.web_auth import Handler, Supervisor
+from intake.app.web_errors import refusals
 from intake.app.web_models import Callbacks, TaskMoved
 from routing.callbacks import CallbackOutcome
 
@@ -24,13 +25,14 @@ if TYPE_CHECKING:
 def add_callback_routes(app: FastAPI, server: IntakeServer) -> None:
     router = APIRouter(tags=["call-backs"])
 
-    @router.get("/api/callbacks", response_model=Callbacks)
+    @router.get("/api/callbacks", response_model=Callbacks, responses=refusals(401, 403))
     async def callbacks(who: Supervisor) -> Callbacks:
         """Open call-back tasks of abandoned 999 calls, oldest first: who each is offered to,
         whether it is being called, ``escalated`` when open past ``escalate_seconds``."""
         return Callbacks.model_validate({"callbacks": server.callbacks.view()})
 
-    @router.post("/api/callbacks/{task_id}/start", response_model=TaskMoved)
+    @router.post("/api/callbacks/{task_id}/start", response_model=TaskMoved,
+                 responses=refusals(401, 403, 404, 409, 422, 502, 503))
     async def start(task_id: str, who: Handler) -> TaskMoved:
         """Ring my phone, then the caller's number (the task must be offered to me).
 
@@ -42,7 +44,8 @@ def add_callback_routes(app: FastAPI, server: IntakeServer) -> None:
         await server.callbacks.start(who.id, task_id)
         return TaskMoved(task_id=task_id, status="calling")
 
-    @router.post("/api/callbacks/{task_id}/outcome", response_model=TaskMoved)
+    @router.post("/api/callbacks/{task_id}/outcome", response_model=TaskMoved,
+                 responses=refusals(401, 403, 404, 409, 413, 422))
     async def outcome(task_id: str, filed: CallbackOutcome, who: Handler) -> TaskMoved:
         """What came of the call-back (grading as for a call, required when the caller was
         reached): closes the task."""

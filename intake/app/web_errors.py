@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 from intake.core.errors import (
     InvalidRequest,
     NotSignedIn,
+    RequestTooLarge,
     StateChangeFailed,
     StaticMembership,
     WrongRole,
@@ -59,6 +60,7 @@ class HttpReply:
 HTTP_ERRORS: tuple[HttpReply, ...] = (
     HttpReply(NotSignedIn, 401, "not-signed-in"),
     HttpReply(WrongRole, 403, "wrong-role"),
+    HttpReply(RequestTooLarge, 413, "too-large"),
     HttpReply(InvalidRequest, 422, "invalid"),
     HttpReply(NotANumber, 422, "not-a-number", "number"),
     HttpReply(UnknownCall, 404, UnknownCall.code, "call_id"),
@@ -74,6 +76,20 @@ HTTP_ERRORS: tuple[HttpReply, ...] = (
     HttpReply(StateChangeFailed, 503, "pbx-unreachable"),
 )
 """First match wins: a subclass comes before its base."""
+
+PROTOCOL_ERRORS = {404: "not-found", 405: "method-not-allowed"}
+"""Refusals Starlette makes itself, before any route: the same body, with a code by status."""
+
+
+def refusals(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """A route's ``responses=`` for OpenAPI: these statuses answer with :class:`ErrorReply`, and
+    the description lists the codes the table gives at each."""
+    def codes(status: int) -> str:
+        listed = sorted({e.error for e in HTTP_ERRORS if e.status == status}) or [PROTOCOL_ERRORS[status]]
+        return "error: " + ", ".join(listed)
+
+    return {status: {"model": ErrorReply, "description": codes(status)} for status in statuses}
+
 
 _HEADERS = {401: {"WWW-Authenticate": "Bearer"}}
 
@@ -112,10 +128,6 @@ def invalid_request(exc: RequestValidationError) -> InvalidRequest:
     context = first.get("ctx")
     named = context.get("field") if isinstance(context, dict) else None  # a whole-body rule naming its field
     return InvalidRequest(path or (str(named) if named else None), describe_errors(errors))
-
-
-PROTOCOL_ERRORS = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}
-"""Refusals Starlette makes itself, before any route: the same body, with a code by status."""
 
 
 async def _protocol_error(request: Request, exc: Exception) -> JSONResponse:

@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from intake.app.journal import hourly_report, report_csv
 from intake.app.web_auth import Handler, Supervisor
+from intake.app.web_errors import refusals
 from intake.app.web_models import DayReport, Me, StateChanged, StateRequest
 from intake.core.errors import InvalidRequest
 from routing.handler_desk import Wanted
@@ -29,18 +30,20 @@ if TYPE_CHECKING:
 
 STATIC = Path(__file__).with_name("static")
 PAGES = {"/desktop": "desktop.html", "/wallboard": "wallboard.html", "/reports": "reports.html"}
+# The class is a bare Response so OpenAPI says text/csv for the rows and JSON for the refusals.
 CSV: dict[int | str, dict[str, object]] = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "One row per hour, as CSV"}}
 
 
 def add_ui_routes(app: FastAPI, server: IntakeServer) -> None:
     router = APIRouter()
 
-    @router.get("/api/me", tags=["desktop"], response_model=Me)
+    @router.get("/api/me", tags=["desktop"], response_model=Me, responses=refusals(401, 403))
     async def me(who: Handler) -> Me:
         """The signed-in handler: name, the state the PBX reports, settings the desktop needs."""
         return Me.model_validate(server.handler_me(who.id))
 
-    @router.post("/api/me/state", tags=["desktop"], response_model=StateChanged)
+    @router.post("/api/me/state", tags=["desktop"], response_model=StateChanged,
+                 responses=refusals(401, 403, 409, 413, 422, 502, 503))
     async def set_state(body: StateRequest, who: Handler) -> StateChanged:
         """Ready, not ready (with a reason) or logged out, on every queue the handler works.
 
@@ -60,7 +63,7 @@ def add_ui_routes(app: FastAPI, server: IntakeServer) -> None:
             raise InvalidRequest.of("line", f"no line {line[:10]!r}")
         return wanted
 
-    @router.get("/api/reports/{day}", tags=["supervisor"], response_model=DayReport)
+    @router.get("/api/reports/{day}", tags=["supervisor"], response_model=DayReport, responses=refusals(401, 403, 422))
     async def report(day: str, who: Supervisor, line: str | None = Query(None)) -> DayReport:
         """Per hour of a local day, from the call journal: answered within target, Home Office
         buckets, abandoned, waits over 2 minutes."""
@@ -68,7 +71,8 @@ def add_ui_routes(app: FastAPI, server: IntakeServer) -> None:
         rows = hourly_report(await server.journal.day(wanted), line)
         return DayReport.model_validate({"day": wanted.isoformat(), "line": line, "hours": rows})
 
-    @router.get("/api/reports/{day}/csv", tags=["supervisor"], response_class=PlainTextResponse, responses=CSV)
+    @router.get("/api/reports/{day}/csv", tags=["supervisor"], response_class=Response,
+                responses=CSV | refusals(401, 403, 422))
     async def report_download(day: str, who: Supervisor, line: str | None = Query(None)) -> PlainTextResponse:
         wanted = day_report(day, line)
         rows = hourly_report(await server.journal.day(wanted), line)

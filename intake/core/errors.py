@@ -103,3 +103,10 @@ class InvalidRequest(IntakeError):
     def of(cls, field: str, problem: str) -> InvalidRequest:
         return cls(field, [f"{field}: {problem}"])
 
+
+
+class RequestTooLarge(IntakeError):
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"a request body is at most {limit} bytes (this one: {size} or more)")
+        self.size = size
+        self.limit = limit

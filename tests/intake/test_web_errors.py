@@ -1,0 +1,89 @@
+"""The one table of domain errors -> HTTP replies (intake/app/web_errors.py), case by case: every
+error the packages raise at the web edge gives its status, its stable ``error`` code and the
+field at fault, in the same body shape."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from intake.app.web_errors import HTTP_ERRORS, install, reply_for
+from intake.core.errors import (
+    InvalidRequest,
+    NotSignedIn,
+    RequestTooLarge,
+    StateChangeFailed,
+    StaticMembership,
+    WrongRole,
+)
+from routing.errors import (
+    CallbackNotDialable,
+    CallbackNotStarted,
+    NoSuchTask,
+    TaskConflict,
+)
+from screenpop.errors import NotANumber, NotYourCall, OutcomeRejected, UnknownCall
+
+CASES: list[tuple[Exception, int, str, str | None]] = [
+    (NotSignedIn(), 401, "not-signed-in", None),
+    (WrongRole("supervisor", "supervisors only"), 403, "wrong-role", None),
+    (RequestTooLarge(20_000, 16_384), 413, "too-large", None),
+    (InvalidRequest.of("day", "'2026-13-01' is not a day (YYYY-MM-DD)"), 422, "invalid", "day"),
+    (InvalidRequest(None, ["not JSON (Expecting value)"]), 422, "invalid", None),
+    (NotANumber("anonymous"), 422, "not-a-number", "number"),
+    (UnknownCall("1700000000.42"), 404, "unknown-call", "call_id"),
+    (NotYourCall("1700000000.42", "h2"), 403, "not-your-call", "call_id"),
+    (OutcomeRejected("1700000000.42", "the call is not answered yet"), 422, "rejected", "call_id"),
+    (NoSuchTask("1700000000.7"), 404, "no-such-task", "task_id"),
+    (TaskConflict("1700000000.7", "h1", "already closed: reached"), 409, "task-conflict", "task_id"),
+    (CallbackNotDialable("1700000000.7", "'anonymous'", "is withheld"), 422, "not-dialable", "number"),
+    (CallbackNotStarted("1700000000.7", "the PBX refused Originate: No such channel", refused=True), 502, "pbx-refused", None),
+    (CallbackNotStarted("1700000000.7", "the PBX could not be reached", refused=False), 503, "pbx-unreachable", None),
+    (StaticMembership("h1", "logged-out", "PJSIP/handler-1", ["emergency"]), 409, "static-member", "state"),
+    (StateChangeFailed("h1", "ready", "the PBX refused QueuePause", refused=True), 502, "pbx-refused", None),
+    (StateChangeFailed("h1", "ready", "no reply in 5 s", refused=False), 503, "pbx-unreachable", None),
+]
+
+
+def raising(exc: Exception) -> FastAPI:
+    app = FastAPI()
+    install(app)
+
+    @app.get("/raise")
+    async def route() -> None:
+        raise exc
+
+    return app
+
+
+async def get(app: FastAPI, path: str = "/raise") -> httpx.Response:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
+        return await http.get(path)
+
+
+@pytest.mark.parametrize(("exc", "status", "error", "field"), CASES, ids=[f"{type(c[0]).__name__}-{c[1]}" for c in CASES])
+async def test_a_domain_error_is_answered_with_its_status_code_and_field(exc: Exception, status: int, error: str,
+                                                                         field: str | None) -> None:
+    r = await get(raising(exc))
+    assert r.status_code == status, r.text
+    assert r.json() == {"detail": str(exc), "error": error, "field": field}
+
+
+def test_every_row_of_the_table_has_a_case_above() -> None:
+    assert {reply_for(exc) for exc, *_ in CASES} == set(HTTP_ERRORS)
+
+
+async def test_a_refused_sign_in_says_which_scheme_to_use() -> None:
+    assert (await get(raising(NotSignedIn()))).headers["www-authenticate"] == "Bearer"
+
+
+async def test_an_error_the_table_does_not_list_is_a_500_not_a_guess() -> None:
+    r = await get(raising(KeyError("h9")))
+    assert r.status_code == 500
+
+
+async def test_starlettes_own_refusals_have_the_same_shape() -> None:
+    r = await get(raising(NotSignedIn()), "/no-such-page")
+    assert r.status_code == 404 and r.json() == {"detail": "Not Found", "error": "not-found", "field": None}
