@@ -9,17 +9,12 @@ import json
 import re
 import secrets as token_source
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 
-from intake.app.demo import demo_config
-from intake.app.server import IntakeServer
-from intake.core.handlers import HandlerState
 from telephony.simulator import SimConfig, SimulatedPbx
-from tests.serving import running_server
+from tests.routing.test_callback_desk import Floor, serving
 from tests.waiting import eventually
 
 H1 = "PJSIP/handler-1"
@@ -32,29 +27,14 @@ API = {("get", "/healthz"), ("get", "/api/queues"), ("get", "/api/calls"), ("get
 """Every REST route: a new one must be declared here, and so meets the checks below."""
 
 
-@dataclass
-class Floor:
-    sim: SimulatedPbx
-    server: IntakeServer
-    http: httpx.AsyncClient
-    tokens: dict[str, str]
-
-    def auth(self, who: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[who]}"}
-
-
 @pytest.fixture
 async def floor(redis_client: Any) -> AsyncIterator[Floor]:
+    """The call-back tests' floor: h1..h4 and sup1, none in a queue yet, nobody answers unless told."""
     async with SimulatedPbx(SimConfig(traffic=None, members_at_start=False, secret=token_source.token_urlsafe(12),
                                       tick=0.005)) as sim:
-        config = demo_config(sim.config, sim.port, 0)
-        tokens = {h.id: token_source.token_urlsafe(18) for h in config.handlers} | {"sup1": token_source.token_urlsafe(18)}
-        secrets = {"ami.secret": sim.config.secret, "supervisors[0].token": tokens["sup1"]}
-        secrets |= {f"handlers[{i}].token": tokens[h.id] for i, h in enumerate(config.handlers)}
-        bound: list[int] = []
-        async with running_server(config, secrets, redis_client, bound=bound) as server:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{bound[0]}") as http:
-                yield Floor(sim, server, http, tokens)
+        tokens = {h: token_source.token_urlsafe(18) for h in ("h1", "h2", "h3", "h4", "sup1")}
+        async with serving(sim, redis_client, tokens) as world:
+            yield world
 
 
 def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -114,7 +94,7 @@ def without(value: Any, moving: set[str]) -> Any:
 
 
 async def test_replies_carry_the_servers_views_unchanged(floor: Floor):
-    await ready(floor, "h1")
+    await floor.state("h1", "ready")
     floor.sim.place_call("emergency", NUMBER, "Pat Caller")
     await eventually(lambda: floor.server.live_calls(), 10)
     sup = floor.auth("sup1")
@@ -132,16 +112,8 @@ async def test_replies_carry_the_servers_views_unchanged(floor: Floor):
     assert [c["caller_number"] for c in calls] == [NUMBER]
 
 
-async def ready(floor: Floor, handler: str) -> None:
-    r = await floor.http.post("/api/me/state", json={"state": "ready"}, headers=floor.auth(handler))
-    assert r.status_code == 200 and r.json() == {"requested": "ready", "actions": r.json()["actions"]}, r.text
-    member = f"PJSIP/handler-{handler[1:]}"
-    await eventually(lambda: (h := floor.server.registry.handlers.get(member)) is not None
-                     and h.state(floor.server.config.wrapup_reason)[0] is HandlerState.READY, 10)
-
-
 async def test_a_handler_files_the_outcome_of_the_call_they_answered_over_rest(floor: Floor):
-    await ready(floor, "h1")
+    await floor.state("h1", "ready")
     call_id = floor.sim.place_call("emergency", NUMBER, "Pat Caller")
     await floor.sim.wait_ringing(H1, timeout=10)
     floor.sim.answer(H1)
