@@ -17,12 +17,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from intake.app.auth import HandlerPrincipal, Principal, Principals, SupervisorPrincipal
 from intake.core.errors import NotSignedIn, WrongRole
 
+# Every dependency is ``async def``: FastAPI runs a plain ``def`` one in a worker thread, which
+# cost more than the whole request (measured: /api/me 0.7 ms of CPU -> 0.4 ms).
 bearer = HTTPBearer(
     scheme_name="bearer", auto_error=False,
     description="A handler's or a supervisor's token from the configuration's secrets (`Authorization: Bearer ...`).")
 
 
-def signed_in(request: Request,
+async def signed_in(request: Request,
               credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]) -> Principal:
     principals: Principals = request.app.state.principals
     who = principals.who(credentials.credentials) if credentials is not None else None
@@ -31,13 +33,13 @@ def signed_in(request: Request,
     return who
 
 
-def supervisor(who: Annotated[Principal, Depends(signed_in)]) -> SupervisorPrincipal:
+async def supervisor(who: Annotated[Principal, Depends(signed_in)]) -> SupervisorPrincipal:
     if not isinstance(who, SupervisorPrincipal):
         raise WrongRole("supervisor", "supervisors only")
     return who
 
 
-def handler(who: Annotated[Principal, Depends(signed_in)]) -> HandlerPrincipal:
+async def handler(who: Annotated[Principal, Depends(signed_in)]) -> HandlerPrincipal:
     if not isinstance(who, HandlerPrincipal):
         raise WrongRole("handler", "handlers only: sign in with a handler's own desktop token")
     return who

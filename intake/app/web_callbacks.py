@@ -13,7 +13,7 @@ from fastapi import APIRouter
 
 from intake.app.web_auth import Handler, Supervisor
 from intake.app.web_errors import refusals
-from intake.app.web_models import Callbacks, TaskMoved
+from intake.app.web_models import Callbacks, TaskMoved, View
 from routing.callbacks import CallbackOutcome
 
 if TYPE_CHECKING:
@@ -26,10 +26,10 @@ def add_callback_routes(app: FastAPI, server: IntakeServer) -> None:
     router = APIRouter(tags=["call-backs"])
 
     @router.get("/api/callbacks", response_model=Callbacks, responses=refusals(401, 403))
-    async def callbacks(who: Supervisor) -> Callbacks:
+    async def callbacks(who: Supervisor) -> View:
         """Open call-back tasks of abandoned 999 calls, oldest first: who each is offered to,
         whether it is being called, ``escalated`` when open past ``escalate_seconds``."""
-        return Callbacks.model_validate({"callbacks": server.callbacks.view()})
+        return {"callbacks": server.callbacks.view()}
 
     @router.post("/api/callbacks/{task_id}/start", response_model=TaskMoved,
                  responses=refusals(401, 403, 404, 409, 422, 502, 503))

@@ -11,6 +11,7 @@ not a value silently ignored.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -67,6 +68,11 @@ class StateRequest(_Request):
 
 
 # --- replies -------------------------------------------------------------------------------------
+
+View = Mapping[str, object]
+"""What a route returns when the server hands over a view as a dict: FastAPI checks it against the
+route's ``response_model`` once, on the way out (validating it here as well would be twice)."""
+
 
 
 class _Reply(BaseModel):

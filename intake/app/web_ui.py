@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from intake.app.journal import hourly_report, report_csv
 from intake.app.web_auth import Handler, Supervisor
 from intake.app.web_errors import refusals
-from intake.app.web_models import DayReport, Me, StateChanged, StateRequest
+from intake.app.web_models import DayReport, Me, StateChanged, StateRequest, View
 from intake.core.errors import InvalidRequest
 from routing.handler_desk import Wanted
 
@@ -38,9 +38,9 @@ def add_ui_routes(app: FastAPI, server: IntakeServer) -> None:
     router = APIRouter()
 
     @router.get("/api/me", tags=["desktop"], response_model=Me, responses=refusals(401, 403))
-    async def me(who: Handler) -> Me:
+    async def me(who: Handler) -> View:
         """The signed-in handler: name, the state the PBX reports, settings the desktop needs."""
-        return Me.model_validate(server.handler_me(who.id))
+        return server.handler_me(who.id)
 
     @router.post("/api/me/state", tags=["desktop"], response_model=StateChanged,
                  responses=refusals(401, 403, 409, 413, 422, 502, 503))
@@ -64,12 +64,12 @@ def add_ui_routes(app: FastAPI, server: IntakeServer) -> None:
         return wanted
 
     @router.get("/api/reports/{day}", tags=["supervisor"], response_model=DayReport, responses=refusals(401, 403, 422))
-    async def report(day: str, who: Supervisor, line: str | None = Query(None)) -> DayReport:
+    async def report(day: str, who: Supervisor, line: str | None = Query(None)) -> View:
         """Per hour of a local day, from the call journal: answered within target, Home Office
         buckets, abandoned, waits over 2 minutes."""
         wanted = day_report(day, line)
         rows = hourly_report(await server.journal.day(wanted), line)
-        return DayReport.model_validate({"day": wanted.isoformat(), "line": line, "hours": rows})
+        return {"day": wanted.isoformat(), "line": line, "hours": rows}
 
     @router.get("/api/reports/{day}/csv", tags=["supervisor"], response_class=Response,
                 responses=CSV | refusals(401, 403, 422))
