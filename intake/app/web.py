@@ -47,11 +47,9 @@ MAX_BODY_BYTES = MAX_MESSAGE_BYTES
 Server = Annotated["IntakeServer", Depends(_server)]
 
 
-
 def create_app(server: IntakeServer) -> FastAPI:
     # A missing Content-Type is read as JSON, as the routes did before they took models.
-    app = FastAPI(title="intake", version="0.1.0",
-                  strict_content_type=False,
+    app = FastAPI(title="intake", version="0.1.0", strict_content_type=False,
                   description="Call-intake server: live 999/101 queues, screen-pops, caller history.")
     app.state.server = server
     app.state.principals = server.tokens
