@@ -9,40 +9,28 @@ import pytest
 from fastapi import FastAPI
 
 from intake.app.web_errors import HTTP_ERRORS, install, reply_for
-from intake.core.errors import (
-    InvalidRequest,
-    NotSignedIn,
-    RequestTooLarge,
-    StateChangeFailed,
-    StaticMembership,
-    WrongRole,
-)
-from routing.errors import (
-    CallbackNotDialable,
-    CallbackNotStarted,
-    NoSuchTask,
-    TaskConflict,
-)
-from screenpop.errors import NotANumber, NotYourCall, OutcomeRejected, UnknownCall
+from intake.core import errors as core
+from routing import errors as routing
+from screenpop import errors as pops
 
 CASES: list[tuple[Exception, int, str, str | None]] = [
-    (NotSignedIn(), 401, "not-signed-in", None),
-    (WrongRole("supervisor", "supervisors only"), 403, "wrong-role", None),
-    (RequestTooLarge(20_000, 16_384), 413, "too-large", None),
-    (InvalidRequest.of("day", "'2026-13-01' is not a day (YYYY-MM-DD)"), 422, "invalid", "day"),
-    (InvalidRequest(None, ["not JSON (Expecting value)"]), 422, "invalid", None),
-    (NotANumber("anonymous"), 422, "not-a-number", "number"),
-    (UnknownCall("1700000000.42"), 404, "unknown-call", "call_id"),
-    (NotYourCall("1700000000.42", "h2"), 403, "not-your-call", "call_id"),
-    (OutcomeRejected("1700000000.42", "the call is not answered yet"), 422, "rejected", "call_id"),
-    (NoSuchTask("1700000000.7"), 404, "no-such-task", "task_id"),
-    (TaskConflict("1700000000.7", "h1", "already closed: reached"), 409, "task-conflict", "task_id"),
-    (CallbackNotDialable("1700000000.7", "'anonymous'", "is withheld"), 422, "not-dialable", "number"),
-    (CallbackNotStarted("1700000000.7", "the PBX refused Originate: No such channel", refused=True), 502, "pbx-refused", None),
-    (CallbackNotStarted("1700000000.7", "the PBX could not be reached", refused=False), 503, "pbx-unreachable", None),
-    (StaticMembership("h1", "logged-out", "PJSIP/handler-1", ["emergency"]), 409, "static-member", "state"),
-    (StateChangeFailed("h1", "ready", "the PBX refused QueuePause", refused=True), 502, "pbx-refused", None),
-    (StateChangeFailed("h1", "ready", "no reply in 5 s", refused=False), 503, "pbx-unreachable", None),
+    (core.NotSignedIn(), 401, "not-signed-in", None),
+    (core.WrongRole("supervisor", "supervisors only"), 403, "wrong-role", None),
+    (core.RequestTooLarge(20_000, 16_384), 413, "too-large", None),
+    (core.InvalidRequest.of("day", "'2026-13-01' is not a day (YYYY-MM-DD)"), 422, "invalid", "day"),
+    (core.InvalidRequest(None, ["not JSON (Expecting value)"]), 422, "invalid", None),
+    (pops.NotANumber("anonymous"), 422, "not-a-number", "number"),
+    (pops.UnknownCall("1700000000.42"), 404, "unknown-call", "call_id"),
+    (pops.NotYourCall("1700000000.42", "h2"), 403, "not-your-call", "call_id"),
+    (pops.OutcomeRejected("1700000000.42", "the call is not answered yet"), 422, "rejected", "call_id"),
+    (routing.NoSuchTask("1700000000.7"), 404, "no-such-task", "task_id"),
+    (routing.TaskConflict("1700000000.7", "h1", "already closed: reached"), 409, "task-conflict", "task_id"),
+    (routing.CallbackNotDialable("1700000000.7", "'anonymous'", "is withheld"), 422, "not-dialable", "number"),
+    (routing.CallbackNotStarted("1700000000.7", "the PBX refused Originate: No such channel", refused=True), 502, "pbx-refused", None),
+    (routing.CallbackNotStarted("1700000000.7", "the PBX could not be reached", refused=False), 503, "pbx-unreachable", None),
+    (core.StaticMembership("h1", "logged-out", "PJSIP/handler-1", ["emergency"]), 409, "static-member", "state"),
+    (core.StateChangeFailed("h1", "ready", "the PBX refused QueuePause", refused=True), 502, "pbx-refused", None),
+    (core.StateChangeFailed("h1", "ready", "no reply in 5 s", refused=False), 503, "pbx-unreachable", None),
 ]
 
 
@@ -76,7 +64,7 @@ def test_every_row_of_the_table_has_a_case_above() -> None:
 
 
 async def test_a_refused_sign_in_says_which_scheme_to_use() -> None:
-    assert (await get(raising(NotSignedIn()))).headers["www-authenticate"] == "Bearer"
+    assert (await get(raising(core.NotSignedIn()))).headers["www-authenticate"] == "Bearer"
 
 
 async def test_an_error_the_table_does_not_list_is_a_500_not_a_guess() -> None:
@@ -85,5 +73,5 @@ async def test_an_error_the_table_does_not_list_is_a_500_not_a_guess() -> None:
 
 
 async def test_starlettes_own_refusals_have_the_same_shape() -> None:
-    r = await get(raising(NotSignedIn()), "/no-such-page")
+    r = await get(raising(core.NotSignedIn()), "/no-such-page")
     assert r.status_code == 404 and r.json() == {"detail": "Not Found", "error": "not-found", "field": None}
