@@ -56,12 +56,36 @@ def result_of(action: Action, exc: ActionError | None) -> ActionResult:
     return ActionResult(action, Sent.UNCONFIRMED, str(exc))
 
 
-class Executor:
-    """Sends actions one at a time and keeps the background work it starts, to wait for at close."""
+class Background:
+    """Work a desk hands off to run beside the event path, kept to be waited for at close."""
+
+    def __init__(self) -> None:
+        self._running: set[asyncio.Task[None]] = set()
+
+    def spawn(self, work: Coroutine[object, object, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work)
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return task
+
+    def later(self, delay: float, due: Callable[[], None]) -> asyncio.TimerHandle:
+        """``due()`` in ``delay`` seconds on the loop's monotonic clock."""
+        return asyncio.get_running_loop().call_later(delay, due)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._running)
+
+    async def close(self) -> None:
+        await asyncio.gather(*self._running, return_exceptions=True)
+
+
+class Executor(Background):
+    """Sends actions one at a time, each result as data; and runs what its desk hands off."""
 
     def __init__(self, sender: Sender) -> None:
+        super().__init__()
         self.sender = sender
-        self._background: set[asyncio.Task[None]] = set()
 
     async def send(self, action: Action) -> ActionResult:
         try:
@@ -78,20 +102,3 @@ class Executor:
             if not results[-1].done:
                 break
         return results
-
-    def spawn(self, work: Coroutine[object, object, None]) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return task
-
-    def later(self, delay: float, due: Callable[[], None]) -> asyncio.TimerHandle:
-        """``due()`` in ``delay`` seconds on the loop's monotonic clock."""
-        return asyncio.get_running_loop().call_later(delay, due)
-
-    @property
-    def busy(self) -> bool:
-        return bool(self._background)
-
-    async def close(self) -> None:
-        await asyncio.gather(*self._background, return_exceptions=True)
