@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import TypeVar
 
 from intake.core import calls
 from routing import callback_status, ring_out
@@ -61,31 +62,30 @@ def mermaid(machine: Machine) -> str:
     return "\n".join(out)
 
 
-# --- one adapter per table -----------------------------------------------------------------
+# --- the tables, read into rows ------------------------------------------------------------
 
-def call_rows(table: Mapping[tuple[calls.CallState, calls.Step], object] | None = None) -> tuple[Row, ...]:
-    """intake.core.calls.TRANSITIONS: (state, step) -> next state, or -> an entry carrying the
-    next state (``.next`` or its first item) and its effects (``.effects`` or its second)."""
+S = TypeVar("S", bound=Enum)
+E = TypeVar("E", bound=Enum)
+
+
+def rows_of(table: Mapping[tuple[S, E], object]) -> tuple[Row, ...]:
+    """A table (state, event) -> the next state, or -> an entry carrying the next state (``.next``
+    or its first item) and its effects (``.effects`` or its second)."""
     rows = []
-    for (state, step), entry in (calls.TRANSITIONS if table is None else table).items():
+    for (state, event), entry in table.items():
         target: object = entry
         effects: tuple[object, ...] = ()
         if isinstance(entry, tuple):
             target, effects = entry[0], tuple(entry[1]) if len(entry) > 1 else ()
-        elif not isinstance(entry, calls.CallState):
+        elif not isinstance(entry, Enum):
             target, effects = getattr(entry, "next", None), tuple(getattr(entry, "effects", ()))
-        rows.append(Row(_name(state), _name(step), _name(target), tuple(_name(e) for e in effects)))
+        rows.append(Row(_name(state), _name(event), _name(target), tuple(_name(e) for e in effects)))
     return tuple(rows)
 
 
-def callback_rows() -> tuple[Row, ...]:
-    return tuple(Row(s.value, e.value, m.next.value, tuple(x.value for x in m.effects))
-                 for (s, e), m in callback_status.TRANSITIONS.items())
-
-
-def ring_out_rows() -> tuple[Row, ...]:
-    return tuple(Row(s.value, e.value, m.next.value, tuple(x.value for x in m.effects))
-                 for (s, e), m in ring_out.TRANSITIONS.items())
+def call_rows() -> tuple[Row, ...]:
+    """The call's table, owned by intake.core.calls (its rows may come to carry their effects)."""
+    return rows_of(calls.TRANSITIONS)
 
 
 def machines() -> tuple[Machine, ...]:
@@ -94,10 +94,10 @@ def machines() -> tuple[Machine, ...]:
                 call_rows(), ("queued", "CallQueued"), tuple(s.value for s in calls.CallState if s.final)),
         Machine("A call-back task", "routing/callback_status.py",
                 "Every abandoned 999 call, followed to an outcome; the effects are what the call-back desk does.",
-                callback_rows(), ("open", callback_status.OPENED_BY), ("closed",)),
+                rows_of(callback_status.TRANSITIONS), ("open", callback_status.OPENED_BY), ("closed",)),
         Machine("A handler's ring-outs in a row", "routing/ring_out.py",
                 "Counted per handler; at the configured number in a row, the handler is paused.",
-                ring_out_rows(), ("clear", "configured handler")),
+                rows_of(ring_out.TRANSITIONS), ("clear", "configured handler")),
     )
 
 

@@ -34,18 +34,19 @@ class Effect(Enum):
     STAMP = "stamp"
 
 
-def test_the_call_table_is_read_whether_a_row_gives_the_next_state_alone_or_with_its_effects():
+def test_a_table_is_read_whether_a_row_gives_the_next_state_alone_or_with_its_effects():
     row = (calls.CallState.QUEUED, calls.Step.ANSWERED)
-    assert diagrams.call_rows({row: calls.CallState.ANSWERED}) == (Row("queued", "answered", "answered"),)
-    assert diagrams.call_rows({row: (calls.CallState.ANSWERED, (Effect.STAMP,))}) == (Row("queued", "answered", "answered", ("stamp",)),)
-    assert diagrams.call_rows({row: callback_status.Step(callback_status.Status.OPEN, (callback_status.Effect.SAVE,))}) == (
+    assert diagrams.rows_of({row: calls.CallState.ANSWERED}) == (Row("queued", "answered", "answered"),)
+    assert diagrams.rows_of({row: (calls.CallState.ANSWERED, (Effect.STAMP,))}) == (Row("queued", "answered", "answered", ("stamp",)),)
+    assert diagrams.rows_of({row: callback_status.Step(callback_status.Status.OPEN, (callback_status.Effect.SAVE,))}) == (
         Row("queued", "answered", "open", ("save",)),)
 
 
 def test_every_row_of_the_call_back_and_ring_out_tables_is_an_edge_with_its_effects():
-    assert {(r.source, r.event, r.target, r.effects) for r in diagrams.callback_rows()} == {
+    drawn = {m.table: m.rows for m in diagrams.machines()}
+    assert {(r.source, r.event, r.target, r.effects) for r in drawn["routing/callback_status.py"]} == {
         (s.value, e.value, m.next.value, tuple(x.value for x in m.effects)) for (s, e), m in callback_status.TRANSITIONS.items()}
-    assert {(r.source, r.event, r.target, r.effects) for r in diagrams.ring_out_rows()} == {
+    assert {(r.source, r.event, r.target, r.effects) for r in drawn["routing/ring_out.py"]} == {
         (s.value, e.value, m.next.value, tuple(x.value for x in m.effects)) for (s, e), m in ring_out.TRANSITIONS.items()}
 
 
