@@ -91,13 +91,14 @@ def call_rows() -> tuple[Row, ...]:
 def machines() -> tuple[Machine, ...]:
     return (
         Machine("A queue call", "intake/core/calls.py", "One caller's stay in one queue, fed by the PBX's events.",
-                call_rows(), ("queued", "CallQueued"), tuple(s.value for s in calls.CallState if s.final)),
+                call_rows(), (calls.CallState.QUEUED.value, "CallQueued"), tuple(s.value for s in calls.CallState if s.final)),
         Machine("A call-back task", "routing/callback_status.py",
                 "Every abandoned 999 call, followed to an outcome; the effects are what the call-back desk does.",
-                rows_of(callback_status.TRANSITIONS), ("open", callback_status.OPENED_BY), ("closed",)),
+                rows_of(callback_status.TRANSITIONS), (callback_status.Status.OPEN.value, callback_status.OPENED_BY),
+                (callback_status.Status.CLOSED.value,)),
         Machine("A handler's ring-outs in a row", "routing/ring_out.py",
                 "Counted per handler; at the configured number in a row, the handler is paused.",
-                rows_of(ring_out.TRANSITIONS), ("clear", "configured handler")),
+                rows_of(ring_out.TRANSITIONS), (ring_out.Count.CLEAR.value, "configured handler")),
     )
 
 
