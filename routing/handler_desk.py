@@ -204,6 +204,11 @@ class HandlerDesk:
     def _due(self, running: Running) -> None:
         """The wrap-up's time is up: unpause a handler still in it, else just forget it."""
         timer, handler = running.timer, self.handlers(running.timer.member)
+        if (left := timer.due - self.clock()) > 0:
+            # The loop waits on its monotonic clock, the timer is due on the wall clock (the one a
+            # restarted intake and the PBX's timestamps share): never end a wrap-up before it is due.
+            self._wait(running, left)
+            return
         if handler is None or not wrapup_still_due(handler, timer.reason):
             self._finish(running, forget=True)
             return
