@@ -67,7 +67,7 @@ def queues_of(intake: IntakeProcess, member: str) -> list[str]:
 
 def check_pbx(intake: IntakeProcess) -> subprocess.CompletedProcess[str]:
     """`intake check-config --pbx` as an operator runs it, with the server's configuration."""
-    return subprocess.run([sys.executable, "-m", "intake.app.cli", "check-config", str(intake.core.config), "--pbx",
+    return subprocess.run([sys.executable, "-m", "intake.app.cli", "check-config", str(intake.config), "--pbx",
                            "--event-wait", "0.5"], cwd=REPO, capture_output=True, text=True, timeout=60,
                           env={**os.environ, **intake.env})
 
