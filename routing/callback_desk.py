@@ -30,6 +30,7 @@ from intake.core.calls import CallState
 from intake.core.config import IntakeConfig
 from intake.core.handlers import HandlerState
 from intake.core.registry import Finished, Notice, Registry
+from routing.callback_status import Effect, Status, TaskEvent, allows, step
 from routing.callbacks import (
     CallbackOutcome,
     CallbackStore,
@@ -50,18 +51,14 @@ from routing.errors import (
     NoSuchTask,
     TaskConflict,
 )
+from routing.executor import ActionResult, Executor, Sender, Sent
 from routing.policy import EMERGENCY
 from screenpop.delivery import DesktopHub
 from screenpop.messages import CallbackOffer, PopClosed
 from screenpop.models import ContactRecord, describe
 from telephony import actions
-from telephony.errors import (
-    ActionError,
-    ActionFailed,
-    NotConnected,
-    RefusedValue,
-    UnsafeActionValue,
-)
+from telephony.actions import Action
+from telephony.errors import RefusedValue
 from telephony.events import OriginateFinished, PbxLinkDown
 from telephony.values import DIALABLE_NUMBER
 
@@ -72,7 +69,9 @@ UNCONFIRMED = "the PBX did not confirm the call-back: if your phone did not ring
 # after the action's own response (ami.action_timeout); this much later, none is coming.
 ORIGINATE_MARGIN = 5.0
 CLOSED_MEMORY = 1000  # recently closed tasks: a late click on a closed card is told why, not "no such task"
-Closing = Literal["callback-closed", "callback-linked"]
+CLOSING: dict[TaskEvent, Literal["callback-closed", "callback-linked"]] = {
+    TaskEvent.OUTCOME_FILED: "callback-closed", TaskEvent.CALLED_AGAIN: "callback-linked"}
+"""Why a closed task's card leaves the desktop, as the desktop is told."""
 
 
 class Writes(Protocol):
@@ -84,9 +83,10 @@ class Writes(Protocol):
 
 class CallbackDesk:
     def __init__(self, config: IntakeConfig, registry: Registry, store: CallbackStore, hub: DesktopHub,
-                 sender: Any, now: Callable[[], float], *, writes: Writes,
+                 sender: Sender, now: Callable[[], float], *, writes: Writes,
                  file_history: Callable[[ContactRecord], None], on_change: Callable[[], None] = lambda: None) -> None:
-        self.config, self.registry, self.store, self.hub, self.sender, self.now = config, registry, store, hub, sender, now
+        self.config, self.registry, self.store, self.hub, self.now = config, registry, store, hub, now
+        self.executor = Executor(sender)
         self.writes = writes
         self.file_history = file_history
         self.rules = config.routing.callback
@@ -107,14 +107,17 @@ class CallbackDesk:
         stored = {task.id: task for task in await self.store.load_open()}
         stored |= self._spooled
         self._spooled.clear()
+        now = self.now()
         for task in stored.values():
-            if task.status == "closed":
+            if task.status is Status.CLOSED:
                 continue
             self.tasks[task.id] = task
-            if task.status == "calling" and task.offered_to:
-                self._show(task)
+            if task.status is Status.CALLING and not task.offered_to:  # nobody's phone to wait on
+                self._step(task, TaskEvent.UNCONFIRMED, now, "call-back not confirmed: intake restarted", problem=UNCONFIRMED)
+            elif task.status is Status.CALLING:
+                self._step(task, TaskEvent.RESTARTED, now)
             else:
-                task.status, task.offered_to = "open", None
+                self._step(task, TaskEvent.RESTARTED, now, offered_to=None)
         log.info("callbacks_restored", open=len(self.tasks))
 
     def spooled(self, task: CallbackTask) -> None:
@@ -137,27 +140,26 @@ class CallbackDesk:
                 self.tasks[task.id] = task
                 log.info("callback_opened", task_id=task.id, number=task.number, waited=task.waited_seconds,
                          undialable=why or None)
-                self._changed(task)
+                self._save(task)
+                self.on_change()
 
     def caller_called_again(self, number: str, call_id: str) -> None:
         """A new call from a number with an open task: the caller got through; close it."""
         for task in linked(list(self.tasks.values()), number):
-            self._close(task, f"caller called again (call {call_id})", "callback-linked")
+            self._close(task, TaskEvent.CALLED_AGAIN, f"caller called again (call {call_id})")
 
     def originate_finished(self, event: OriginateFinished) -> None:
         """The PBX's word on a call-back's first leg: the handler's phone answered, or it did not
         and the task is the handler's to try again, with the reason on their card."""
         task = self.tasks.get(self._originating.pop(event.action_id, ("", 0.0))[0])
-        if task is None or task.status != "calling":
+        if task is None or task.status is not Status.CALLING:
             return
         if event.answered:
-            task.note(event.at, "handler's phone answered: the PBX is ringing the caller")
+            self._step(task, TaskEvent.PHONE_ANSWERED, event.at, "handler's phone answered: the PBX is ringing the caller")
         else:
-            task.status, task.problem = "open", originate_failure(event.reason)
-            task.note(event.at, f"call-back did not start: {task.problem}")
+            problem = originate_failure(event.reason)
             log.warning("callback_not_started", task_id=task.id, reason=event.reason, channel=event.channel)
-        self._show(task)
-        self._changed(task)
+            self._step(task, TaskEvent.PHONE_FAILED, event.at, f"call-back did not start: {problem}", problem=problem)
 
     def link_down(self, event: PbxLinkDown) -> None:
         """No OriginateResponse comes over a link that dropped: the call-backs awaiting one go back
@@ -178,69 +180,66 @@ class CallbackDesk:
             self._withdraw(task, why, now)
         busy = {t.id: t.offered_to for t in self.tasks.values() if t.offered_to}
         for task, handler_id in to_offer(list(self.tasks.values()), ready(takers), busy):
-            task.offered_to = handler_id
-            task.note(now, f"offered to {handler_id}")
-            self._show(task)
             log.info("callback_offered", task_id=task.id, handler_id=handler_id)
-            self._changed(task)
+            self._step(task, TaskEvent.OFFERED, now, f"offered to {handler_id}", offered_to=handler_id)
         for task in escalations(list(self.tasks.values()), now, self.rules.escalate_seconds):
-            task.escalated = True
-            task.note(now, "escalated to supervisors")
             log.warning("callback_escalated", task_id=task.id, number=task.number, open_seconds=round(now - task.abandoned_at, 1))
-            if task.offered_to:
-                self._show(task)
-            self._changed(task)
+            self._step(task, TaskEvent.ESCALATED, now, "escalated to supervisors", escalated=True)
 
     # --- from the desktop ------------------------------------------------------------------
 
     async def start(self, handler_id: str, task_id: str) -> CallbackTask:
         """Ring the handler's phone; when they answer, the PBX dials the caller (dialplan context)."""
+        task, action = self._originate_for(handler_id, task_id)
+        # Calling before the PBX answers: a second click meanwhile must not ring the caller twice.
+        called_before, now = task.called_at, self.now()
+        self._step(task, TaskEvent.STARTED, now, problem="", called_at=now)
+        self._originating[action.action_id] = (
+            task.id, now + self.rules.ring_seconds + self.config.ami.action_timeout + ORIGINATE_MARGIN)
+        return self._started(task, handler_id, await self.executor.send(action), called_before)
+
+    def _originate_for(self, handler_id: str, task_id: str) -> tuple[CallbackTask, Action]:
+        """The task ``handler_id`` may start now and the Originate that starts it, or why not."""
         task = self._mine(handler_id, task_id)
-        if task.status == "calling":
+        if not allows(task.status, TaskEvent.STARTED):
             raise TaskConflict(task_id, handler_id, "the call-back is already under way")
         if why := undialable(task.number):
             log.warning("callback_not_dialable", task_id=task.id, handler_id=handler_id, why=why)
             raise CallbackNotDialable(task_id, DIALABLE_NUMBER.shown(task.number), why)
         member = next(h.member for h in self.config.handlers if h.id == handler_id)
         try:
-            action = actions.originate(member, self.rules.context, self.rules.exten.format(number=task.number),
-                                       caller_id=f"Call-back <{task.number}>", timeout_ms=int(self.rules.ring_seconds * 1000),
-                                       variables={"INTAKE_CALLBACK": task.id})
+            return task, actions.originate(member, self.rules.context, self.rules.exten.format(number=task.number),
+                                           caller_id=f"Call-back <{task.number}>", timeout_ms=int(self.rules.ring_seconds * 1000),
+                                           variables={"INTAKE_CALLBACK": task.id})
         except RefusedValue as exc:  # a dialable number, so ours: the config's exten or the task id
             log.error("callback_refused", task_id=task.id, action=exc.action, field=exc.field, why=exc.why)
             raise CallbackNotStarted(task_id, f"intake would not send it ({exc.field} {exc.why})", refused=True) from None
-        # Calling before the PBX answers: a second click meanwhile must not ring the caller twice.
-        task.status, task.problem, called_before = "calling", "", task.called_at
-        task.called_at = self.now()
-        self._originating[action.action_id] = (
-            task.id, task.called_at + self.rules.ring_seconds + self.config.ami.action_timeout + ORIGINATE_MARGIN)
-        try:
-            await self.sender.send(action)
-        except (ActionFailed, NotConnected, UnsafeActionValue) as exc:
+
+    def _started(self, task: CallbackTask, handler_id: str, result: ActionResult, called_before: float | None) -> CallbackTask:
+        """What the PBX's answer to the Originate makes of the task (and of the handler's click)."""
+        if result.sent in (Sent.REFUSED, Sent.NOT_SENT):
             # Certainly not carried out: the task is the handler's to try again.
-            self._originating.pop(action.action_id, None)
-            task.status, task.called_at = "open", called_before
-            refused = isinstance(exc, ActionFailed)
-            detail = f"the PBX refused it: {exc.message}" if isinstance(exc, ActionFailed) else f"the PBX could not be reached ({exc})"
-            task.note(self.now(), f"call-back by {handler_id} not started: {detail}")
-            self._save(task)
-            raise CallbackNotStarted(task_id, detail, refused=refused) from None
-        except ActionError as exc:
+            self._originating.pop(result.action.action_id, None)
+            refused = result.sent is Sent.REFUSED
+            detail = f"the PBX refused it: {result.detail}" if refused else f"the PBX could not be reached ({result.detail})"
+            if allows(task.status, TaskEvent.NOT_SENT):  # not closed meanwhile (the caller called again)
+                self._step(task, TaskEvent.NOT_SENT, self.now(), f"call-back by {handler_id} not started: {detail}",
+                           called_at=called_before)
+            raise CallbackNotStarted(task.id, detail, refused=refused)
+        if result.sent is Sent.UNCONFIRMED:
             # Timed out or cut off after sending: the phone may ring yet, so never re-sent by us;
             # the handler, who hears their phone, decides. (The link's drop may have said so first.)
-            self._unconfirmed(action.action_id, str(exc), self.now())
-            raise CallbackNotStarted(task_id, "the PBX did not confirm it; your phone may still ring: if it does,"
-                                     " answer it, else start the call-back again", refused=False) from None
-        task.note(self.now(), f"call-back started by {handler_id}")
+            self._unconfirmed(result.action.action_id, result.detail, self.now())
+            raise CallbackNotStarted(task.id, "the PBX did not confirm it; your phone may still ring: if it does,"
+                                     " answer it, else start the call-back again", refused=False)
         log.info("callback_started", task_id=task.id, handler_id=handler_id)
-        self._show(task)
-        self._changed(task)
+        if allows(task.status, TaskEvent.SENT):
+            self._step(task, TaskEvent.SENT, self.now(), f"call-back started by {handler_id}")
         return task
 
     def record_outcome(self, handler_id: str, task_id: str, outcome: CallbackOutcome) -> CallbackTask:
         task = self._mine(handler_id, task_id)
-        task.outcome = outcome
-        self._close(task, f"outcome from {handler_id}: {outcome.summary()}", "callback-closed")
+        self._close(task, TaskEvent.OUTCOME_FILED, f"outcome from {handler_id}: {outcome.summary()}", outcome=outcome)
         name = next(h.name for h in self.config.handlers if h.id == handler_id)
         try:
             entry = history_entry(task, handler_id, name, self.now())
@@ -287,11 +286,12 @@ class CallbackDesk:
 
     def _show(self, task: CallbackTask) -> None:
         """Put the task as it now stands on its handler's desktop (a newer card replaces the old)."""
-        assert task.offered_to is not None
+        if task.offered_to is None:
+            return
         self.hub.publish(task.offered_to, CallbackOffer(
             call_id=f"callback:{task.id}", task_id=task.id, number=task.number, abandoned_at=task.abandoned_at,
             waited_seconds=task.waited_seconds, queue=task.queue, history=tuple(task.history),
-            status="calling" if task.status == "calling" else "open", escalated=task.escalated, problem=task.problem,
+            status="calling" if task.status is Status.CALLING else "open", escalated=task.escalated, problem=task.problem,
             cannot_dial=undialable(task.number),
         ), active=True)
 
@@ -299,39 +299,46 @@ class CallbackDesk:
         """The PBX will not say how this Originate went: forget it, and give a task still calling
         on it back to its handler, with the reason on their card."""
         task = self.tasks.get(self._originating.pop(action_id, ("", 0.0))[0])
-        if task is None or task.status != "calling":
+        if task is None or task.status is not Status.CALLING:
             return
-        task.status, task.problem = "open", UNCONFIRMED
-        task.note(at, f"call-back not confirmed: {why}")
         log.warning("callback_not_confirmed", task_id=task.id, action_id=action_id, why=why)
-        if task.offered_to:
-            self._show(task)
-        self._changed(task)
+        self._step(task, TaskEvent.UNCONFIRMED, at, f"call-back not confirmed: {why}", problem=UNCONFIRMED)
 
     def _withdraw(self, task: CallbackTask, why: str, now: float) -> None:
-        handler_id, task.offered_to = task.offered_to, None
-        assert handler_id is not None
-        task.note(now, f"taken back from {handler_id}: {why}")
-        self.hub.publish(handler_id, PopClosed(call_id=f"callback:{task.id}", reason="callback-withdrawn", at=now), active=False)
-        log.info("callback_withdrawn", task_id=task.id, handler_id=handler_id, why=why)
-        self._changed(task)
+        log.info("callback_withdrawn", task_id=task.id, handler_id=task.offered_to, why=why)
+        self._step(task, TaskEvent.TAKEN_BACK, now, f"taken back from {task.offered_to}: {why}", offered_to=None)
 
-    def _close(self, task: CallbackTask, why: str, reason: Closing) -> None:
-        now = self.now()
-        task.status = "closed"
-        task.note(now, why)
-        self.tasks.pop(task.id, None)
-        self.closed[task.id] = why
-        while len(self.closed) > CLOSED_MEMORY:
-            self.closed.popitem(last=False)
-        if task.offered_to:
-            self.hub.publish(task.offered_to, PopClosed(call_id=f"callback:{task.id}", reason=reason, at=now), active=False)
+    def _close(self, task: CallbackTask, event: TaskEvent, why: str, **changes: object) -> None:
         log.info("callback_closed", task_id=task.id, why=why)
-        self._changed(task)
+        self._step(task, event, self.now(), why, **changes)
 
-    def _changed(self, task: CallbackTask) -> None:
-        self._save(task)
-        self.on_change()
+    def _step(self, task: CallbackTask, event: TaskEvent, at: float, note: str = "", **changes: object) -> None:
+        """The one place a task's status changes: the table's row for ``event`` (an illegal pair
+        raises before anything changed), then ``changes`` to the task's other fields, the note in
+        its history, and the row's effects in order."""
+        move = step(task.id, task.status, event)
+        card_on = task.offered_to  # the desktop that shows the card before this step
+        task.status = move.next
+        for name, value in changes.items():
+            setattr(task, name, value)
+        if note:
+            task.note(at, note)
+        for effect in move.effects:
+            if effect is Effect.SHOW:
+                self._show(task)
+            elif effect is Effect.TAKE_BACK or effect is Effect.CLOSE_CARD:
+                if card_on is not None:
+                    reason = CLOSING.get(event, "callback-withdrawn")
+                    self.hub.publish(card_on, PopClosed(call_id=f"callback:{task.id}", reason=reason, at=at), active=False)
+            elif effect is Effect.FORGET:
+                self.tasks.pop(task.id, None)
+                self.closed[task.id] = note
+                while len(self.closed) > CLOSED_MEMORY:
+                    self.closed.popitem(last=False)
+            elif effect is Effect.SAVE:
+                self._save(task)
+            else:
+                self.on_change()
 
     def _save(self, task: CallbackTask) -> None:
         """Behind the event path, in order with every other record: a later state of a task is

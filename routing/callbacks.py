@@ -22,20 +22,19 @@ called stays with the handler whose phone is on it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import structlog
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from intake.core.handlers import HandlerState
+from routing.callback_status import Status
 from screenpop.models import NAME_CHARS, CalledBack, ContactRecord, is_history_number
 
 # What a handler files closes the task and goes into the caller's history: one model, kept with
 # the history's (screenpop does not import routing).
 from screenpop.models import CallbackOutcome as CallbackOutcome  # noqa: PLC0414 - re-exported
 from telephony.values import DIALABLE_NUMBER
-
-Status = Literal["open", "calling", "closed"]
 
 
 class CallbackTask(BaseModel):
@@ -46,7 +45,7 @@ class CallbackTask(BaseModel):
     queue: str
     abandoned_at: float
     waited_seconds: float
-    status: Status = "open"
+    status: Status = Status.OPEN  # changed by the desk's one step (routing.callback_status)
     offered_to: str | None = None  # handler id whose desktop shows it
     called_at: float | None = None  # when the last call-back was started (the Originate sent)
     escalated: bool = False
@@ -96,7 +95,7 @@ def to_offer(tasks: list[CallbackTask], ready: list[str], busy_with: dict[str, s
     """Oldest unoffered open tasks paired with ready handlers (in the order given) who are not
     already offered a task: one call-back on a desktop at a time."""
     free = [h for h in ready if h not in busy_with.values()]
-    waiting = sorted((t for t in tasks if t.status == "open" and t.offered_to is None), key=lambda t: t.abandoned_at)
+    waiting = sorted((t for t in tasks if t.status is Status.OPEN and t.offered_to is None), key=lambda t: t.abandoned_at)
     return list(zip(waiting, free))
 
 
@@ -106,7 +105,7 @@ def withdrawals(tasks: list[CallbackTask], takers: list[Taker]) -> list[tuple[Ca
     by_id = {t.handler_id: t for t in takers}
     out = []
     for task in tasks:
-        if task.status == "open" and task.offered_to is not None:
+        if task.status is Status.OPEN and task.offered_to is not None:
             why = _cannot_take(by_id.get(task.offered_to))
             if why:
                 out.append((task, why))
@@ -123,7 +122,7 @@ def _cannot_take(taker: Taker | None) -> str:
 
 def escalations(tasks: list[CallbackTask], now: float, escalate_seconds: float) -> list[CallbackTask]:
     """Open tasks unresolved for ``escalate_seconds`` and not yet escalated."""
-    return [t for t in tasks if t.status != "closed" and not t.escalated and now - t.abandoned_at >= escalate_seconds]
+    return [t for t in tasks if t.status is not Status.CLOSED and not t.escalated and now - t.abandoned_at >= escalate_seconds]
 
 
 def linked(tasks: list[CallbackTask], number: str) -> list[CallbackTask]:
@@ -131,7 +130,7 @@ def linked(tasks: list[CallbackTask], number: str) -> list[CallbackTask]:
     ``anonymous``) says nothing of who is calling: another withheld caller must not close the task."""
     if undialable(number):
         return []
-    return [t for t in tasks if t.status != "closed" and t.number == number]
+    return [t for t in tasks if t.status is not Status.CLOSED and t.number == number]
 
 
 def undialable(number: str) -> str:
@@ -183,4 +182,4 @@ class CallbackStore:
                 structlog.get_logger("routing.callbacks").error(
                     "callback record unreadable, left in Redis", task_id=task_id, problems=exc.error_count(),
                     first=exc.errors()[0]["msg"], key=self.key)
-        return [t for t in tasks if t.status != "closed"]
+        return [t for t in tasks if t.status is not Status.CLOSED]

@@ -12,6 +12,31 @@ class RoutingError(Exception):
     """Base of every error raised by :mod:`routing`."""
 
 
+class IllegalStep(RoutingError):
+    """A pair (state, event) a routing state machine's table has no row for: a bug of ours (the
+    desk let an event through that its state cannot take), named with what it happened to."""
+
+    def __init__(self, machine: str, subject: str, state: str, event: str) -> None:
+        super().__init__(f"{machine} {subject!r}: no step for event {event!r} in state {state!r}")
+        self.machine, self.subject, self.state, self.event = machine, subject, state, event
+
+
+class IllegalTaskStep(IllegalStep):
+    """A call-back task was asked to take a step its status has no row for."""
+
+    def __init__(self, task_id: str, state: str, event: str) -> None:
+        super().__init__("call-back task", task_id, state, event)
+        self.task_id = task_id
+
+
+class IllegalRingOutStep(IllegalStep):
+    """A member's ring-out count was fed an event its state has no row for."""
+
+    def __init__(self, member: str, state: str, event: str) -> None:
+        super().__init__("ring-out count of", member, state, event)
+        self.member = member
+
+
 class CallbackError(RoutingError):
     def __init__(self, task_id: str, message: str) -> None:
         super().__init__(message)

@@ -1,11 +1,12 @@
 """Handler states the desktop asks for, turned into AMI actions; and wrap-up after a call.
 
-The decisions are pure: :func:`plan` says which QueueAdd / QueueRemove / QueuePause actions take
-a handler from what the PBX last reported to the state they asked for, on the queues their
-configuration names; :func:`wrapup_after` says whether a finished call starts a wrap-up pause.
-:class:`HandlerDesk` is the edge: it sends the actions through the AMI session and runs the
-wrap-up timers, each kept in Redis while it runs (:mod:`routing.timers`) so that a restart
-resumes it. The PBX stays the source of truth: the registry learns the new state from the PBX's
+The decisions are pure, in :mod:`routing.handler_rules`: :func:`plan` says which QueueAdd /
+QueueRemove / QueuePause actions take a handler from what the PBX last reported to the state they
+asked for, on the queues their configuration names; :func:`wrapup_after` says whether a finished
+call starts a wrap-up pause. :class:`HandlerDesk` is the edge: it hands the actions to a
+:class:`~routing.executor.Executor`, judges what came of them (data, not exceptions), and runs
+the wrap-up timers — pause, wait on the loop's clock, unpause if still due — each kept in Redis
+while it runs (:mod:`routing.timers`) so that a restart resumes it. The PBX stays the source of truth: the registry learns the new state from the PBX's
 own QueueMember* events, never from what we asked for.
 """
 
@@ -13,113 +14,48 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from enum import Enum
-from typing import Protocol
+from functools import partial
 
 import structlog
 from redis.exceptions import RedisError
 
-from intake.core.calls import Call
-from intake.core.config import HandlerConfig, IntakeConfig
+from intake.core.config import IntakeConfig
 from intake.core.errors import StateChangeFailed, StaticMembership
-from intake.core.handlers import Handler, HandlerState
+from intake.core.handlers import Handler
+from routing.executor import ActionResult, Executor, Sender, Sent
+from routing.handler_rules import (
+    FinishedCall,
+    Wanted,
+    contradicts_picture,
+    failure_of,
+    fixed_in,
+    plan,
+    restoring,
+    wrapup_after,
+    wrapup_still_due,
+)
 from routing.timers import Timer, TimerStore, Verdict, latest_per_handler, resumption
 from telephony import actions
-from telephony.actions import Action, Response
-from telephony.errors import ActionError, ActionFailed, RefusedValue
+from telephony.actions import Action
+from telephony.errors import RefusedValue
 from telephony.events import MemberState
-from telephony.values import PAUSE_REASON
+
+# Where the rules were before they moved to routing.handler_rules: the REST edge, the replay and
+# the steering name them here.
+__all__ = ["HandlerDesk", "Running", "Wanted", "contradicts_picture", "plan", "wrapup_after", "wrapup_still_due"]
 
 log = structlog.get_logger("intake.handler_actions")
 
 
-class Wanted(Enum):
-    """The states a handler may ask for; ringing, on call and wrap-up are the PBX's to say."""
+@dataclass(slots=True)
+class Running:
+    """A wrap-up under way: its timer, and what is doing it now (the pause or unpause being
+    sent, or the wait for its end), so that a handler's own choice can stop it."""
 
-    READY = "ready"
-    NOT_READY = "not-ready"
-    LOGGED_OUT = "logged-out"
-
-
-def plan(wanted: Wanted, reason: str, handler: HandlerConfig, memberships: Mapping[str, MemberState],
-         lent: frozenset[str] = frozenset()) -> list[Action]:
-    """The actions that take ``handler`` to ``wanted`` given its current queue memberships.
-
-    Only the handler's configured queues, and the ``lent`` queues the routing policy added them
-    to, are touched: a supervisor's ad-hoc membership elsewhere is theirs to undo. A lent queue
-    follows the handler's state (a handler on a break must not ring for 999 calls) but is never
-    joined here: lending is the policy's to decide. Not-ready re-pauses queues already paused so
-    the new reason shows.
-    """
-    m = handler.member
-    joined = [q for q in handler.queues if q in memberships] + sorted(q for q in lent if q in memberships and q not in handler.queues)
-    missing = [q for q in handler.queues if q not in memberships]
-    if wanted is Wanted.LOGGED_OUT:
-        return [actions.queue_remove(q, m) for q in joined]
-    if wanted is Wanted.READY:
-        return ([actions.queue_add(q, m, member_name=handler.id) for q in missing]
-                + [actions.queue_pause(m, False, q) for q in joined if memberships[q].paused])
-    return ([actions.queue_add(q, m, member_name=handler.id, paused=True, reason=reason) for q in missing]
-            + [actions.queue_pause(m, True, q, reason) for q in joined])
-
-
-def fixed_in(wanted: Wanted, handler: HandlerConfig, memberships: Mapping[str, MemberState],
-             lent: frozenset[str] = frozenset()) -> list[str]:
-    """The queues ``wanted`` would have to take the handler out of although the PBX's own
-    configuration holds them there (queues.conf ``member =>``): Asterisk refuses to remove such a
-    member, so a log-out is refused before anything is sent (a half logged-out handler would still
-    ring for 999 calls)."""
-    if wanted is not Wanted.LOGGED_OUT:
-        return []
-    return sorted(q for q, s in memberships.items() if s.fixed and (q in handler.queues or q in lent))
-
-
-MEMBERSHIP_ACTIONS = frozenset({"QueueAdd", "QueueRemove", "QueuePause"})
-
-
-def contradicts_picture(action: Action) -> bool:
-    """Whether the PBX refusing ``action`` says our picture of the queues is not the PBX's.
-
-    :func:`plan` only asks what the picture says will work: add where the member is not, pause or
-    remove where it is. So any refusal of one of these (Asterisk's "Interface not found", "Not
-    there", "Already there", "No such queue" alike) means the queues changed behind our back. The
-    rule needs no error text: the refusal is the evidence."""
-    return action.name in MEMBERSHIP_ACTIONS
-
-
-@dataclass(frozen=True, slots=True)
-class WrapUp:
-    handler_id: str
-    member: str
-    queues: tuple[str, ...]
-    seconds: float
-    reason: str
-
-
-def wrapup_after(call: Call, handler: Handler | None, seconds: float, wrapup_reason: str) -> WrapUp | None:
-    """A wrap-up pause for the handler who answered ``call``, or None when none is due: nobody
-    answered, an unconfigured member did, wrap-up is off for the line, or the handler is logged
-    out or already not ready (a break they chose outranks wrap-up)."""
-    if call.answered_at is None or handler is None or handler.handler_id is None or seconds <= 0:
-        return None
-    if not handler.memberships:
-        return None
-    state, _ = handler.state(wrapup_reason)
-    if state is HandlerState.NOT_READY:
-        return None
-    return WrapUp(handler.handler_id, handler.member, tuple(sorted(handler.memberships)), seconds, wrapup_reason)
-
-
-def wrapup_still_due(handler: Handler, wrapup_reason: str) -> bool:
-    """At the end of the timer: unpause only a handler still in wrap-up (not one who went on a
-    break or logged out meanwhile)."""
-    return handler.state(wrapup_reason)[0] is HandlerState.WRAP_UP
-
-
-class Sender(Protocol):
-    async def send(self, action: Action, timeout: float | None = None) -> Response: ...
+    timer: Timer
+    now_doing: asyncio.Task[None] | asyncio.TimerHandle | None = None
 
 
 class HandlerDesk:
@@ -133,17 +69,16 @@ class HandlerDesk:
         ``timers`` keeps wrap-ups where a restart finds them (None: in memory only); ``clock``
         is the wall clock their due times are on (see :mod:`routing.timers`)."""
         self.config = config
-        self.sender = sender
+        self.executor = Executor(sender)
         self.handlers = handlers
         self.resync = resync
         self.timers = timers
         self.clock = clock
         self._by_id = {h.id: h for h in config.handlers}
-        self._timers: dict[str, tuple[Timer, asyncio.Task[None]]] = {}  # handler id -> running wrap-up
+        self._timers: dict[str, Running] = {}  # handler id -> running wrap-up
         # handler id -> a wrap-up to resume at the next resync: found in Redis at start, or one
         # whose end could not reach the PBX (the link was down).
         self._pending: dict[str, Timer] = {}
-        self._writes: set[asyncio.Task[None]] = set()
 
     async def request(self, handler_id: str, wanted: Wanted, reason: str = "") -> int:
         """Send what :func:`plan` says; returns how many actions the PBX accepted."""
@@ -161,12 +96,11 @@ class HandlerDesk:
         # The handler's own choice ends any wrap-up timer, once the PBX has it: a choice that
         # did not get through leaves the wrap-up to end as it would have.
         wrapup = self._cancel_wrapup(handler_id, forget=False)
-        try:
-            await self._send_all(handler_id, wanted.value, todo)
-        except StateChangeFailed:
+        failed = self._judged(handler_id, wanted.value, await self.executor.send_all(todo))
+        if failed is not None:
             if wrapup is not None:
                 self._run(wrapup, max(0.0, wrapup.due - self.clock()), starting=False)
-            raise
+            raise failed
         if wrapup is not None:
             self._forget(wrapup)
         log.info("handler_state_requested", handler_id=handler_id, wanted=wanted.value, reason=reason, actions=len(todo))
@@ -181,33 +115,20 @@ class HandlerDesk:
         if handler is None:
             return None
         seen = self.handlers(member)
-        present = seen.memberships if seen is not None else {}
-        todo = []
-        for q, s in sorted(lost.items()):
-            # A wrap-up pause is intake's own timer for a call the restart ended: back ready.
-            paused = s.paused and s.paused_reason != self.config.wrapup_reason
-            # A reason set at the PBX by other means may break our rule: paused all the same, without it.
-            reason = s.paused_reason if paused and not PAUSE_REASON.problem(s.paused_reason) else None
-            if q not in handler.queues:
-                continue
-            if q in present:  # a static member, back unpaused: a break must not ring 999 calls
-                if paused:
-                    todo.append(actions.queue_pause(member, True, q, reason))
-            else:
-                todo.append(actions.queue_add(q, member, member_name=handler.id, paused=paused or None, reason=reason))
+        todo = restoring(handler, lost, seen.memberships if seen is not None else {}, self.config.wrapup_reason)
         if not todo:
             return None
         self._cancel_wrapup(handler.id)
-        return asyncio.get_running_loop().create_task(self._restore(handler.id, todo))
+        return self.executor.spawn(self._restore(handler.id, todo))
 
     async def _restore(self, handler_id: str, todo: list[Action]) -> None:
-        try:
-            await self._send_all(handler_id, "restored after PBX restart", todo)
+        failed = self._judged(handler_id, "restored after PBX restart", await self.executor.send_all(todo))
+        if failed is None:
             log.info("memberships_restored", handler_id=handler_id, actions=len(todo))
-        except StateChangeFailed as exc:
-            log.warning("memberships_restore_failed", handler_id=handler_id, detail=exc.detail)
+        else:
+            log.warning("memberships_restore_failed", handler_id=handler_id, detail=failed.detail)
 
-    def call_finished(self, call: Call) -> None:
+    def call_finished(self, call: FinishedCall) -> None:
         """Start wrap-up for the handler who answered ``call``, if one is due."""
         line = self.config.line_of(call.queue)
         handler = self.handlers(call.answered_by) if call.answered_by else None
@@ -252,15 +173,83 @@ class HandlerDesk:
             else:
                 self._run(timer, r.remaining, starting=False)
 
-    def _run(self, timer: Timer, delay: float, *, starting: bool) -> None:
-        task = asyncio.get_running_loop().create_task(self._wrapup(timer, delay, starting=starting))
-        self._timers[timer.handler_id] = (timer, task)
-
     async def close(self) -> None:
         """Stop the running timers but leave them in Redis: the next start resumes them."""
         for handler_id in list(self._timers):
             self._cancel_wrapup(handler_id, forget=False)
-        await asyncio.gather(*self._writes, return_exceptions=True)
+        await self.executor.close()
+
+    # --- a wrap-up's life: pause, wait, unpause if still due --------------------------------
+
+    def _run(self, timer: Timer, delay: float, *, starting: bool) -> None:
+        """Pause (when ``starting``), wait ``delay`` seconds, then make the handler ready if they
+        are still in wrap-up. The timer stays in Redis until this is done; if the PBX could not
+        be reached, it waits for the next resync."""
+        running = self._timers[timer.handler_id] = Running(timer)
+        if starting:
+            running.now_doing = self.executor.spawn(self._pausing(running, delay))
+        else:
+            self._wait(running, delay)
+
+    async def _pausing(self, running: Running, delay: float) -> None:
+        timer = running.timer
+        await self._keeping(self.timers.put(timer) if self.timers else None, "timer_not_kept")
+        pauses = self._queue_pauses(running, True, timer.queues)
+        if pauses is not None:
+            self._step_done(running, "wrap-up", await self.executor.send_all(pauses), then_wait=delay)
+
+    def _wait(self, running: Running, delay: float) -> None:
+        running.now_doing = self.executor.later(delay, partial(self._due, running))
+
+    def _due(self, running: Running) -> None:
+        """The wrap-up's time is up: unpause a handler still in it, else just forget it."""
+        timer, handler = running.timer, self.handlers(running.timer.member)
+        if (left := timer.due - self.clock()) > 0:
+            # The loop waits on its monotonic clock, the timer is due on the wall clock (the one a
+            # restarted intake and the PBX's timestamps share): never end a wrap-up before it is due.
+            self._wait(running, left)
+            return
+        if handler is None or not wrapup_still_due(handler, timer.reason):
+            self._finish(running, forget=True)
+            return
+        unpauses = self._queue_pauses(running, False, sorted(handler.memberships))
+        if unpauses is not None:
+            running.now_doing = self.executor.spawn(self._ending(running, unpauses))
+
+    def _queue_pauses(self, running: Running, paused: bool, queues: Iterable[str]) -> list[Action] | None:
+        """The wrap-up's QueuePause (or unpause) on ``queues``; None when one may not be sent."""
+        timer = running.timer
+        try:
+            return [actions.queue_pause(timer.member, paused, q, timer.reason if paused else None) for q in queues]
+        except RefusedValue as exc:  # a queue the PBX named that we may not name back: retrying would be refused too
+            log.error("wrapup_refused", handler_id=timer.handler_id, action=exc.action, field=exc.field, why=exc.why)
+            self._finish(running, forget=True)
+            return None
+
+    async def _ending(self, running: Running, unpauses: list[Action]) -> None:
+        self._step_done(running, "ready after wrap-up", await self.executor.send_all(unpauses), then_wait=None)
+
+    def _step_done(self, running: Running, wanted: str, results: list[ActionResult], *, then_wait: float | None) -> None:
+        """What the PBX made of a wrap-up's pause (``then_wait``: its length) or of its end."""
+        failed = self._judged(running.timer.handler_id, wanted, results)
+        if failed is not None:
+            log.warning("wrapup_failed", handler_id=running.timer.handler_id, detail=failed.detail,
+                        retried_at_resync=not failed.refused)
+            if failed.refused:  # the PBX said no: retrying would be refused too
+                self._finish(running, forget=True)
+            else:  # unreachable: the next resync (after the reconnect, or a restart) resumes it
+                self._finish(running, forget=False)
+                self._pending[running.timer.handler_id] = running.timer
+        elif then_wait is not None:
+            self._wait(running, then_wait)
+        else:
+            self._finish(running, forget=True)
+
+    def _finish(self, running: Running, *, forget: bool) -> None:
+        if self._timers.get(running.timer.handler_id) is running:
+            del self._timers[running.timer.handler_id]
+        if forget:
+            self._forget(running.timer)
 
     def _cancel_wrapup(self, handler_id: str, *, forget: bool = True) -> Timer | None:
         """Stop the handler's wrap-up (running, or pending a resync); ``forget`` removes it from
@@ -268,50 +257,17 @@ class HandlerDesk:
         timer = self._pending.pop(handler_id, None)
         running = self._timers.pop(handler_id, None)
         if running is not None:
-            timer, task = running
-            if task is not asyncio.current_task():
-                task.cancel()
+            timer = running.timer
+            if running.now_doing is not None and running.now_doing is not asyncio.current_task():
+                running.now_doing.cancel()
         if timer is not None and forget:
             self._forget(timer)
         return timer
 
-    async def _wrapup(self, timer: Timer, delay: float, *, starting: bool) -> None:
-        """Pause (when ``starting``), wait ``delay`` seconds, then make the handler ready if they
-        are still in wrap-up. The timer stays in Redis until this is done; if the PBX could not
-        be reached, it waits for the next resync."""
-        with structlog.contextvars.bound_contextvars(handler_id=timer.handler_id):
-            try:
-                if starting:
-                    await self._keeping(self.timers.put(timer) if self.timers else None, "timer_not_kept")
-                    await self._send_all(timer.handler_id, "wrap-up",
-                                         [actions.queue_pause(timer.member, True, q, timer.reason) for q in timer.queues])
-                await asyncio.sleep(delay)
-                handler = self.handlers(timer.member)
-                if handler is not None and wrapup_still_due(handler, timer.reason):
-                    await self._send_all(timer.handler_id, "ready after wrap-up",
-                                         [actions.queue_pause(timer.member, False, q) for q in sorted(handler.memberships)])
-                self._forget(timer)
-            except StateChangeFailed as exc:
-                log.warning("wrapup_failed", detail=exc.detail, retried_at_resync=not exc.refused)
-                if exc.refused:  # the PBX said no: retrying would be refused too
-                    self._forget(timer)
-                else:  # unreachable: the next resync (after the reconnect, or a restart) resumes it
-                    self._pending[timer.handler_id] = timer
-            except RefusedValue as exc:  # a queue the PBX named that we may not name back: retrying would be refused too
-                log.error("wrapup_refused", action=exc.action, field=exc.field, why=exc.why)
-                self._forget(timer)
-            finally:
-                running = self._timers.get(timer.handler_id)
-                if running is not None and running[1] is asyncio.current_task():
-                    del self._timers[timer.handler_id]
-
     def _forget(self, timer: Timer) -> None:
         """Remove ``timer`` from Redis behind the caller (a desktop's Ready must not wait on it)."""
-        if self.timers is None:
-            return
-        task = asyncio.get_running_loop().create_task(self._keeping(self.timers.remove(timer), "timer_not_removed"))
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
+        if self.timers is not None:
+            self.executor.spawn(self._keeping(self.timers.remove(timer), "timer_not_removed"))
 
     @staticmethod
     async def _keeping(write: Awaitable[None] | None, failed: str) -> None:
@@ -323,15 +279,12 @@ class HandlerDesk:
         except (RedisError, OSError) as exc:
             log.warning(failed, error=repr(exc))
 
-    async def _send_all(self, handler_id: str, wanted: str, todo: list[Action]) -> None:
-        for action in todo:
-            try:
-                await self.sender.send(action)
-            except ActionFailed as exc:
-                detail = f"the PBX refused {action.name}: {exc.message}"
-                if contradicts_picture(action) and self.resync is not None:
-                    self.resync(f"{action.name} refused for {handler_id}: {exc.message}")
-                    detail += " (intake's picture of the queues was out of date and is being read again: try again)"
-                raise StateChangeFailed(handler_id, wanted, detail, refused=True) from None
-            except ActionError as exc:
-                raise StateChangeFailed(handler_id, wanted, f"the PBX could not be reached ({exc})", refused=False) from None
+    def _judged(self, handler_id: str, wanted: str, results: list[ActionResult]) -> StateChangeFailed | None:
+        """:func:`failure_of` the results; a refusal that says our picture of the queues is not
+        the PBX's asks for the PBX's picture again."""
+        failed = failure_of(handler_id, wanted, results)
+        last = results[-1] if results else None
+        if failed is not None and last is not None and last.sent is Sent.REFUSED and contradicts_picture(last.action) \
+                and self.resync is not None:
+            self.resync(f"{last.action.name} refused for {handler_id}: {last.detail}")
+        return failed

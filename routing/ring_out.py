@@ -8,6 +8,7 @@ tests/fixtures/ami/README.md fact 3) and the registry says ``abandoned``.
 
 :class:`RingOuts` is the rule, a pure state machine fed by the registry's notices: it counts each
 configured handler's ring-outs in a row and, at ``after``, decides a :class:`PauseForRingOut`.
+Its steps are one table, :data:`TRANSITIONS`.
 The count starts again when the handler answers a call or is seen not ready or logged out (a
 break, or the pause itself), so a handler back from a break is judged afresh. A handler already
 out of distribution when their phone rang out keeps their own reason. The edge that sends the
@@ -19,12 +20,66 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from enum import Enum
 
 from intake.core.handlers import Handler, HandlerState
 from intake.core.registry import Answered, HandlerChanged, Notice, RingStopped
+from routing.errors import IllegalRingOutStep
 
 IN_DISTRIBUTION = (HandlerState.READY, HandlerState.RINGING)
 STANDS_DOWN = (HandlerState.NOT_READY, HandlerState.LOGGED_OUT)
+
+
+class Count(Enum):
+    """Where a member's count of ring-outs in a row stands."""
+
+    CLEAR = "clear"  # none since their last answer or stand-down
+    COUNTING = "counting"  # some, fewer than the rule's ``after``
+
+
+class RingOutEvent(Enum):
+    RANG_OUT = "rang-out"  # their phone rang out, short of ``after`` in a row
+    RANG_OUT_LAST = "rang-out-last"  # the ring-out that makes ``after`` in a row
+    RANG_OUT_WHILE_OUT = "rang-out-while-out"  # they went out of distribution while it rang
+    ANSWERED = "answered"
+    STOOD_DOWN = "stood-down"  # seen not ready or logged out (a break, or the pause itself)
+
+
+class Act(Enum):
+    COUNT = "count"  # one more in a row
+    RESET = "reset"  # judged afresh from now
+    PAUSE = "pause"  # take them out of distribution (and judge them afresh)
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    next: Count
+    effects: tuple[Act, ...] = ()
+
+
+C, N, RE = Count.CLEAR, Count.COUNTING, RingOutEvent
+TRANSITIONS: dict[tuple[Count, RingOutEvent], Move] = {
+    (C, RE.RANG_OUT): Move(N, (Act.COUNT,)),
+    (C, RE.RANG_OUT_LAST): Move(C, (Act.PAUSE,)),  # after = 1
+    (C, RE.RANG_OUT_WHILE_OUT): Move(C),  # their own reason stands
+    (C, RE.ANSWERED): Move(C),
+    (C, RE.STOOD_DOWN): Move(C),
+    (N, RE.RANG_OUT): Move(N, (Act.COUNT,)),
+    (N, RE.RANG_OUT_LAST): Move(C, (Act.PAUSE, Act.RESET)),
+    (N, RE.RANG_OUT_WHILE_OUT): Move(C, (Act.RESET,)),
+    (N, RE.ANSWERED): Move(C, (Act.RESET,)),
+    (N, RE.STOOD_DOWN): Move(C, (Act.RESET,)),
+}
+"""(where the count stands, what happened) -> where it stands next, and what to do: the whole rule.
+Every pair has a row (a ring-out can come in any state); the classifier (:meth:`RingOuts.feed`)
+says which ring-out it is."""
+
+
+def step(member: str, state: Count, event: RingOutEvent) -> Move:
+    try:
+        return TRANSITIONS[(state, event)]
+    except KeyError:
+        raise IllegalRingOutStep(member, state.value, event.value) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,26 +114,34 @@ class RingOuts:
         for n in notices:
             if isinstance(n, RingStopped) and n.reason == "rang-out":
                 self.seen[(n.call.line, n.call.queue)] += 1
-                pause = self._rang_out(n, handlers(n.member))
-                if pause is not None:
-                    pauses.append(pause)
+                handler = handlers(n.member)
+                if self.rule.after <= 0 or handler is None or handler.handler_id is None:
+                    continue  # off, or a member no configuration names: a supervisor's to manage
+                in_a_row = self._step(n.member, self._ring_out(n.member, handler))
+                if in_a_row:
+                    pauses.append(PauseForRingOut(n.member, handler.handler_id, n.call.call_id, n.call.queue, n.call.line,
+                                                  in_a_row, self.rule.reason))
             elif isinstance(n, Answered):
-                self.in_a_row.pop(n.member, None)
+                self._step(n.member, RE.ANSWERED)
             elif isinstance(n, HandlerChanged):
                 handler = handlers(n.member)
                 if handler is not None and handler.state(self.rule.wrapup_reason)[0] in STANDS_DOWN:
-                    self.in_a_row.pop(n.member, None)
+                    self._step(n.member, RE.STOOD_DOWN)
         return pauses
 
-    def _rang_out(self, n: RingStopped, handler: Handler | None) -> PauseForRingOut | None:
-        if self.rule.after <= 0 or handler is None or handler.handler_id is None:
-            return None  # off, or a member no configuration names: a supervisor's to manage
+    def _ring_out(self, member: str, handler: Handler) -> RingOutEvent:
         if handler.state(self.rule.wrapup_reason)[0] not in IN_DISTRIBUTION:
-            self.in_a_row.pop(n.member, None)  # already out (paused while it rang): their reason stands
-            return None
-        count = self.in_a_row.get(n.member, 0) + 1
-        if count < self.rule.after:
-            self.in_a_row[n.member] = count
-            return None
-        self.in_a_row.pop(n.member, None)
-        return PauseForRingOut(n.member, handler.handler_id, n.call.call_id, n.call.queue, n.call.line, count, self.rule.reason)
+            return RE.RANG_OUT_WHILE_OUT  # already out (paused while it rang)
+        return RE.RANG_OUT_LAST if self.in_a_row.get(member, 0) + 1 >= self.rule.after else RE.RANG_OUT
+
+    def _step(self, member: str, event: RingOutEvent) -> int:
+        """Take the table's step for ``member`` (the one place its count changes); when it decides
+        a pause, the ring-outs in a row that called for it, else 0."""
+        count = self.in_a_row.get(member, 0)
+        move = step(member, Count.COUNTING if count else Count.CLEAR, event)
+        for act in move.effects:
+            if act is Act.COUNT:
+                self.in_a_row[member] = count + 1
+            elif act is Act.RESET:
+                self.in_a_row.pop(member, None)
+        return count + 1 if Act.PAUSE in move.effects else 0

@@ -7,7 +7,6 @@ The handler comes back with the desktop's Ready button; nothing here unpauses an
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +17,7 @@ from intake.core.config import IntakeConfig
 from intake.core.errors import StateChangeFailed
 from intake.core.handlers import Handler
 from intake.core.registry import Notice
+from routing.executor import Background
 from routing.handler_desk import HandlerDesk, Wanted
 from routing.ring_out import PauseForRingOut, RingOutRule, RingOuts
 
@@ -31,24 +31,28 @@ class RingOutDesk:
         self.ring_outs = RingOuts(self.rule)
         self.desk, self.handlers = desk, handlers
         self.pauses: Counter[tuple[str, str, str]] = Counter()  # (line, queue, "paused" | "failed") -> count
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.background = Background()  # the pauses under way (the handler desk sends them)
 
     def handle(self, notices: list[Notice]) -> None:
         for pause in self.ring_outs.feed(notices, self.handlers):
-            task = asyncio.get_running_loop().create_task(self._pause(pause))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.background.spawn(self._pause(pause))
 
     async def _pause(self, p: PauseForRingOut) -> None:
+        """The I/O of one pause: the handler desk's QueuePause, what came of it to :meth:`paused`."""
         with structlog.contextvars.bound_contextvars(call_id=p.call_id, handler_id=p.handler_id):
             log.info("pausing_after_ring_out", queue=p.queue, ring_outs=p.ring_outs, reason=p.reason)
             try:
                 await self.desk.request(p.handler_id, Wanted.NOT_READY, p.reason)
-            except StateChangeFailed as exc:  # they stay ready; their count starts again
-                self.pauses[(p.line, p.queue, "failed")] += 1
-                log.warning("ring_out_pause_failed", detail=exc.detail)
+            except StateChangeFailed as exc:
+                self.paused(p, exc)
             else:
-                self.pauses[(p.line, p.queue, "paused")] += 1
+                self.paused(p, None)
+
+    def paused(self, p: PauseForRingOut, failed: StateChangeFailed | None) -> None:
+        """Count the pause; one that failed leaves the handler ready, their count started again."""
+        self.pauses[(p.line, p.queue, "failed" if failed else "paused")] += 1
+        if failed is not None:
+            log.warning("ring_out_pause_failed", detail=failed.detail)
 
     def view(self) -> dict[str, Any]:
         """For /metrics: every ring-out seen and the pauses sent for them."""
@@ -57,4 +61,4 @@ class RingOutDesk:
                 "pauses": [{"line": line, "queue": q, "result": r, "count": n} for (line, q, r), n in sorted(self.pauses.items())]}
 
     async def close(self) -> None:
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.background.close()

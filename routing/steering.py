@@ -10,30 +10,25 @@ QueueMemberAdded / Removed events, never from what we asked for.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
 from intake.core.config import IntakeConfig
 from intake.core.registry import Registry
+from routing.executor import ActionResult, Executor, Sender, Sent
 from routing.floor import floor_of, roster_of
 from routing.handler_desk import contradicts_picture
 from routing.policy import EMERGENCY, Decision, Lend, Memory, Rules, decide
 from telephony import actions
-from telephony.actions import Action, Response
-from telephony.errors import ActionError, ActionFailed
+from telephony.errors import RefusedValue
 
 log = structlog.get_logger("routing")
 
 SETTLE = 1.0  # seconds a sent decision stays in flight after its response: the events follow it
-
-
-class Sender(Protocol):
-    async def send(self, action: Action, timeout: float | None = None) -> Response: ...
 
 
 class Steering:
@@ -52,7 +47,7 @@ class Steering:
         self.decisions: Counter[tuple[str, str]] = Counter()  # (action, reason) -> count
         self.failures = 0
         self._in_flight: dict[tuple[str, str], float] = {}  # (member, queue) -> settled at (monotonic)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.executor = Executor(sender)
         self.resync = resync
 
     def evaluate(self) -> list[Decision]:
@@ -67,25 +62,39 @@ class Steering:
             kind = "lend" if isinstance(d, Lend) else "recall"
             self.decisions[(kind, d.reason.value)] += 1
             log.info("routing_decision", action=kind, handler_id=d.handler_id, queue=d.queue, reason=d.reason.value, detail=d.detail)
-            task = asyncio.get_running_loop().create_task(self._send(d))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.executor.spawn(self._send(d))
         return fresh
 
     async def _send(self, d: Decision) -> None:
+        """The I/O of one decision: its action to the PBX, what came of it back to :meth:`settled`."""
         try:
-            # Built inside: a value the builder refuses (telephony.values) is a failure like a refusal.
+            # Built here, not in the policy: a value the builder refuses (telephony.values) is a
+            # failure like a refusal (a queue name the PBX reported that we may not send back).
             action = (actions.queue_add(d.queue, d.member, member_name=d.handler_id, penalty=d.penalty)
                       if isinstance(d, Lend) else actions.queue_remove(d.queue, d.member))
-            await self.sender.send(action)
-        except ActionError as exc:  # refused or unreachable: the next evaluation decides again
-            self.failures += 1
-            log.warning("routing_action_failed", action="QueueAdd" if isinstance(d, Lend) else "QueueRemove", handler_id=d.handler_id, queue=d.queue, error=str(exc))
-            if isinstance(exc, ActionFailed) and contradicts_picture(action) and self.resync is not None:
-                # The policy decided from a picture the PBX just contradicted: decide again from the PBX's.
-                self.resync(f"{action.name} refused for {d.handler_id}: {exc.message}")
-        finally:
-            self._in_flight[(d.member, d.queue)] = self.monotonic() + SETTLE
+        except RefusedValue as exc:
+            self._failed(d, str(exc))
+            self.settled(d)
+            return
+        try:
+            result = await self.executor.send(action)
+        finally:  # whatever happened, never a decision stuck in flight
+            self.settled(d)
+        if not result.done:
+            self._failed(d, result.detail, refused=result if result.sent is Sent.REFUSED else None)
+
+    def _failed(self, d: Decision, why: str, *, refused: ActionResult | None = None) -> None:
+        """Refused or unreachable: counted, and the next evaluation decides again."""
+        self.failures += 1
+        log.warning("routing_action_failed", action="QueueAdd" if isinstance(d, Lend) else "QueueRemove",
+                    handler_id=d.handler_id, queue=d.queue, error=why)
+        if refused is not None and contradicts_picture(refused.action) and self.resync is not None:
+            # The policy decided from a picture the PBX just contradicted: decide again from the PBX's.
+            self.resync(f"{refused.action.name} refused for {d.handler_id}: {refused.detail}")
+
+    def settled(self, d: Decision) -> None:
+        """``d``'s answer is in: it may be decided again once the PBX's events have followed it."""
+        self._in_flight[(d.member, d.queue)] = self.monotonic() + SETTLE
 
     def lent(self) -> list[dict[str, Any]]:
         """Handlers lent to the 999 line now, as the PBX reports them."""
@@ -102,4 +111,4 @@ class Steering:
                 "failures": self.failures}
 
     async def close(self) -> None:
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.executor.close()

@@ -2,7 +2,7 @@
 
 A call is one caller's stay in one queue, keyed by the caller channel's Uniqueid. The table maps
 (state, event kind) to the next state; a pair missing from it is an :class:`IllegalTransition`
-naming the call, the state and the event. :func:`diagram` draws the table for the docs.
+naming the call, the state and the event. :mod:`routing.diagrams` draws the table for the docs.
 
 Why a LEAVING state: Asterisk sends QueueCallerLeave both when a call is answered and when it
 leaves unanswered (timeout, exit key), and at answer it may come just before AgentConnect. So a
@@ -156,10 +156,3 @@ class Call:
             "answered_at": self.answered_at,
         }
 
-
-def diagram() -> str:
-    """The transition table as a Mermaid state diagram, for the README."""
-    lines = ["stateDiagram-v2", "    [*] --> queued: CallQueued"]
-    for (state, step), target in sorted(TRANSITIONS.items(), key=lambda kv: (kv[0][0].value, kv[0][1].value)):
-        lines.append(f"    {state.value} --> {target.value}: {step.value}")
-    return "\n".join(lines)

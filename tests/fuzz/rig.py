@@ -164,7 +164,7 @@ class Rig:
 
     def busy(self) -> bool:
         s = self.server
-        return bool(s.pops._tasks or s._background or s.ring_outs._tasks or s.steering._tasks)
+        return bool(s.pops._tasks or s._background or s.ring_outs.background.busy or s.steering.executor.busy)
 
     def tick(self, now: float) -> None:
         """What the server's ticker does once: settle calls past the grace, run the policy, publish."""

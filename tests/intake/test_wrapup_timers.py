@@ -165,6 +165,21 @@ async def test_a_handler_who_chose_a_break_meanwhile_is_left_on_it(redis_client)
     assert pbx.pauses == [] and handler.state("wrap-up")[1] == "meal"
 
 
+async def test_a_wrapup_never_ends_before_it_is_due_on_the_wall_clock_though_the_loops_clock_runs_ahead(redis_client):
+    start = time.time()
+
+    def slewed() -> float:  # a wall clock running at half the loop's pace
+        return start + (time.time() - start) / 2
+
+    handler = handler_in()
+    pbx = Pbx(handler, slewed)
+    desk = HandlerDesk(config(wrapup=0.2), pbx, {H1: handler}.get, timers=TimerStore(redis_client, "test:"), clock=slewed)
+    due = slewed() + 0.2
+    desk.call_finished(answered_call())
+    assert await pbx.wait_unpaused() >= due
+    await desk.close()
+
+
 async def test_a_wrapup_whose_end_found_the_pbx_unreachable_ends_at_the_next_resync(redis_client):
     store = TimerStore(redis_client, "test:")
     handler = handler_in()

@@ -7,7 +7,17 @@ from __future__ import annotations
 import pytest
 
 from intake.core.registry import Registry
-from routing.ring_out import PauseForRingOut, RingOutRule, RingOuts
+from routing import ring_out
+from routing.errors import IllegalRingOutStep
+from routing.ring_out import (
+    TRANSITIONS,
+    Act,
+    Count,
+    PauseForRingOut,
+    RingOutEvent,
+    RingOutRule,
+    RingOuts,
+)
 from telephony import events as ev
 from telephony.translate import translate
 from tests.intake.test_recorded import MEMBERS, QUEUES, frames
@@ -90,6 +100,36 @@ def run(after: int, steps: list[list[ev.DomainEvent]]) -> list[tuple[str, str, i
 ])
 def test_the_rule_pauses_a_handler_whose_phone_rings_out(case, after, steps, expected):
     assert run(after, steps) == expected, case
+
+
+CLEAR, COUNTING, RE = Count.CLEAR, Count.COUNTING, RingOutEvent
+
+
+@pytest.mark.parametrize(("state", "event", "after", "acts"), [
+    (CLEAR, RE.RANG_OUT, COUNTING, (Act.COUNT,)),
+    (CLEAR, RE.RANG_OUT_LAST, CLEAR, (Act.PAUSE,)),
+    (CLEAR, RE.RANG_OUT_WHILE_OUT, CLEAR, ()),
+    (CLEAR, RE.ANSWERED, CLEAR, ()),
+    (CLEAR, RE.STOOD_DOWN, CLEAR, ()),
+    (COUNTING, RE.RANG_OUT, COUNTING, (Act.COUNT,)),
+    (COUNTING, RE.RANG_OUT_LAST, CLEAR, (Act.PAUSE, Act.RESET)),
+    (COUNTING, RE.RANG_OUT_WHILE_OUT, CLEAR, (Act.RESET,)),
+    (COUNTING, RE.ANSWERED, CLEAR, (Act.RESET,)),
+    (COUNTING, RE.STOOD_DOWN, CLEAR, (Act.RESET,)),
+], ids=lambda v: getattr(v, "value", v))
+def test_each_row_of_the_ring_out_table(state, event, after, acts):
+    move = ring_out.step(H1, state, event)
+    assert (move.next, move.effects) == (after, acts)
+
+
+def test_the_ring_out_table_has_a_row_for_every_pair_so_no_notice_can_find_none():
+    assert set(TRANSITIONS) == {(s, e) for s in Count for e in RingOutEvent}
+
+
+def test_a_missing_row_would_be_an_error_naming_the_member_the_state_and_the_event():
+    exc = IllegalRingOutStep(H1, "clear", "rang-out")
+    assert (exc.member, exc.state, exc.event) == (H1, "clear", "rang-out")
+    assert str(exc) == "ring-out count of 'PJSIP/handler-1': no step for event 'rang-out' in state 'clear'"
 
 
 def test_every_ring_out_is_counted_per_queue_paused_for_or_not():

@@ -98,7 +98,7 @@ async def test_with_the_rule_off_the_handler_stays_ready(sim: SimulatedPbx) -> N
         call_id = await a_call_rings_out_on_h1_then_h2_answers(sim, server)
         await until(lambda: server.registry.handlers[H2].on_call == call_id, "h2 on the call")
         # The ring-out was seen (the rule decides as the notice passes) and no pause was started.
-        assert server.ring_outs.ring_outs.seen and not server.ring_outs._tasks
+        assert server.ring_outs.ring_outs.seen and not server.ring_outs.background.busy
         assert pbx_member(sim, H1) == {q: (False, "") for q in QUEUES}
         assert server.handler_me("h1")["state"] == "ready"
         assert not [k for k in metrics(server) if k[0] == "intake_ring_out_pauses_total"]
