@@ -6,21 +6,31 @@ Error`` fails it. A single-response action is done at its Response; a list actio
 the closing ``*Complete`` event. An event that merely carries one of our ActionIDs but is not a
 list item (``OriginateResponse`` after an async Originate) is an ordinary event.
 
-No I/O and no event loop of its own: the session hands in a future per action and this book
+No I/O and no event loop of its own: whoever sends an action hands in a :class:`Waiter` (an
+asyncio future, or the connection's own callback for the actions it sends itself) and this book
 resolves it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from telephony.actions import Action, Response
 from telephony.errors import ActionError, ActionFailed, ActionInterrupted
 from telephony.frames import Frame
 
-if TYPE_CHECKING:
-    from asyncio import Future
+
+class Waiter(Protocol):
+    """What learns an action's outcome: the part of :class:`asyncio.Future` this book uses."""
+
+    def done(self) -> bool: ...
+
+    def set_result(self, result: Response, /) -> None: ...
+
+    def set_exception(self, exception: BaseException, /) -> None: ...
+
+    def exception(self) -> BaseException | None: ...
 
 
 class Pending:
@@ -28,7 +38,7 @@ class Pending:
 
     __slots__ = ("acked", "action", "events", "frame", "future", "on_item")
 
-    def __init__(self, action: Action, future: Future[Response], on_item: Callable[[Frame], None] | None) -> None:
+    def __init__(self, action: Action, future: Waiter, on_item: Callable[[Frame], None] | None) -> None:
         self.action = action
         self.future = future
         self.frame: Frame | None = None
@@ -47,7 +57,7 @@ class PendingActions:
     def __len__(self) -> int:
         return len(self._by_id)
 
-    def add(self, action: Action, future: Future[Response], on_item: Callable[[Frame], None] | None = None) -> Pending:
+    def add(self, action: Action, future: Waiter, on_item: Callable[[Frame], None] | None = None) -> Pending:
         pending = Pending(action, future, on_item)
         self._by_id[action.action_id] = pending
         return pending
