@@ -43,20 +43,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from telephony import actions
 from telephony.actions import Action, Response
-from telephony.errors import (
-    ActionError,
-    ActionFailed,
-    ActionTimeout,
-    MalformedFrame,
-    NotConnected,
-)
+from telephony.errors import ActionError, ActionFailed, ActionTimeout, NotConnected
 from telephony.events import (
     DomainEvent,
     PbxLinkDown,
@@ -65,71 +58,13 @@ from telephony.events import (
     SnapshotStarted,
 )
 from telephony.frames import Frame
-from telephony.framing import FrameReader
-from telephony.link import LOGGED_IN, LinkState, LinkStep, next_state
-from telephony.pending import Pending, PendingActions, Waiter
-from telephony.timing import Backoff, PbxClock, Throttle
-from telephony.translate import TRANSLATORS, translate
+from telephony.link import LOGGED_IN, LinkSettings, LinkState, LinkStep, next_state
+from telephony.pending import Callback, Pending, PendingActions, Waiter
+from telephony.reader import EventReader, SessionCounters
+from telephony.timing import Backoff, PbxClock
 
-# Faults that can come in floods (a PBX with a broken clock stamps every frame) are logged at most
-# this often; the counters say how many.
-FLOOD_LOG_INTERVAL = 60.0
 # A timer that fires this close before its deadline counts as due: the loop's clock is coarse.
 _SLACK = 0.001
-
-
-@dataclass(slots=True)
-class SessionCounters:
-    frames: int = 0
-    events: int = 0
-    unknown_events: int = 0
-    malformed_frames: int = 0
-    oversized_frames: int = 0
-    reconnects: int = 0
-    callback_errors: int = 0
-    actions_timed_out: int = 0
-    bad_lines: int = 0  # lines that were not "Key: Value" inside otherwise usable frames
-    bad_timestamps: int = 0  # Timestamps not believed (not a time, or beyond the clock skew): the estimate used
-    blank_frames: int = 0  # frames with nothing in them, dropped unparsed
-    garbled_frames: int = 0  # frames of text without a single "Key: Value" field, dropped unparsed
-
-
-WANTED_EVENTS = frozenset({*TRANSLATORS, "FullyBooted"})
-"""The unsolicited events the connection reads; the reader drops the others unparsed."""
-
-
-@dataclass(frozen=True, slots=True)
-class LinkSettings:
-    ping_interval: float = 10.0
-    ping_timeout: float = 5.0
-    action_timeout: float = 10.0
-    """Also the wait for the banner and for each answer of a snapshot."""
-    max_frame: int = 64 * 1024
-
-
-class _Then:
-    """The waiter of an action the connection sends itself: its outcome calls back at once."""
-
-    __slots__ = ("_call", "_done")
-
-    def __init__(self, call: Callable[[Response | ActionError], None]) -> None:
-        self._call = call
-        self._done = False
-
-    def done(self) -> bool:
-        return self._done
-
-    def set_result(self, result: Response, /) -> None:
-        self._done = True
-        self._call(result)
-
-    def set_exception(self, exception: BaseException, /) -> None:
-        self._done = True
-        assert isinstance(exception, ActionError)
-        self._call(exception)
-
-    def exception(self) -> BaseException | None:
-        return None
 
 
 class AmiConnection:
@@ -153,14 +88,12 @@ class AmiConnection:
         self._pbx_clock = pbx_clock
         self._clock = clock
         self._log = log if log is not None else structlog.get_logger("telephony.connection")
-        self._stamp_log = Throttle(FLOOD_LOG_INTERVAL)
-        self._malformed_log = Throttle(FLOOD_LOG_INTERVAL)
         self.counters = SessionCounters()
+        self._reader = EventReader(settings.max_frame, pbx_clock, self.counters, self._log)
         self.state = LinkState.CLOSED
         self.closed_reason: str | None = None
         """Why the last link ended (None while one is open, or before the first)."""
         # Per link, reset by connection_made.
-        self._framer = self._new_framer()
         self._pending = PendingActions()
         self._deadlines: dict[str, tuple[float, float, Action, Waiter]] = {}  # id -> (at, timeout, ...)
         self._out: list[bytes] = []
@@ -172,7 +105,7 @@ class AmiConnection:
         self._booted = False  # the PBX said FullyBooted on this link
         self._snapshot_wanted = False  # one more snapshot once the current one is done
         self._queues: Pending | None = None  # the current snapshot's QueueStatus
-        self._snapshot_failures: list[ActionError] = []
+        self._snapshot_failures: list[tuple[ActionError, bool]] = []  # (refusal, FullyBooted heard before it)
         self._snapshot_open = 0  # its actions not answered yet
 
     # --- what the I/O loop reads -------------------------------------------------------------
@@ -189,7 +122,7 @@ class AmiConnection:
     @property
     def version(self) -> str | None:
         """AMI protocol version from the banner of the current (or last) link."""
-        return self._framer.version
+        return self._reader.framer.version
 
     @property
     def pending_actions(self) -> int:
@@ -230,7 +163,7 @@ class AmiConnection:
         """A new TCP connection is up: the banner is due within ``action_timeout``."""
         self.state = next_state(self.state, LinkStep.CONNECTED)
         self.closed_reason = None
-        self._framer = self._new_framer()
+        self._reader.new_link()
         self._pending = PendingActions()
         self._deadlines = {}
         self._out = []
@@ -245,7 +178,7 @@ class AmiConnection:
         a recorded stream replayed through the live path (the benchmark's pipeline)."""
         self.connection_made()
         self.state, self._banner_due, self._announced = LinkState.FOLLOWING, None, True
-        self._framer = self._new_framer(expect_banner=False)
+        self._reader.new_link(expect_banner=False)
 
     def connection_lost(self, reason: str) -> None:
         """The socket is gone (EOF, reset, stop); a no-op if the link had already ended."""
@@ -253,25 +186,11 @@ class AmiConnection:
 
     def receive_data(self, data: bytes) -> None:
         """Everything one read brought: frames dispatched in order, the rest counted."""
-        framer = self._framer
-        passed_over, blank, garbled = framer.passed_over, framer.blank, framer.garbled
-        frames = framer.feed(data)
-        if self.state is LinkState.GREETING and framer.version is not None:
+        frames = self._reader.frames(data)
+        if self.state is LinkState.GREETING and self._reader.framer.version is not None:
             self._greeted()
         for frame in frames:
             self._dispatch(frame)
-        counters = self.counters
-        counters.blank_frames += framer.blank - blank
-        counters.garbled_frames += framer.garbled - garbled
-        if framer.passed_over != passed_over:
-            # Counted as the frames and events they are, and as events we do not interpret.
-            dropped = framer.passed_over - passed_over
-            counters.frames += dropped
-            counters.events += dropped
-            counters.unknown_events += dropped
-        for error in framer.take_errors():
-            counters.oversized_frames += 1
-            self._log.warning("ami frame too large, skipped", size=error.size, limit=error.limit)
 
     def handle_timers(self) -> None:
         """Do whatever is due by now: a missing banner ends the link, an unanswered action times
@@ -402,7 +321,9 @@ class AmiConnection:
             self._close("resync got no complete answer")
             return
         if isinstance(outcome, ActionError):
-            self._snapshot_failures.append(outcome)
+            # Whether the PBX had said FullyBooted when it refused: one read after the refusal
+            # (before the other list's end) does not make the refusal a fault.
+            self._snapshot_failures.append((outcome, self._booted))
         self._snapshot_open -= 1
         if self._snapshot_open:
             return
@@ -410,13 +331,15 @@ class AmiConnection:
         if not failures:
             self._events.append(SnapshotCompleted(at=self.pbx_now()))
             self._step(LinkStep.SNAPSHOT_COMPLETED)
-        elif not self._booted and all(isinstance(f, ActionFailed) for f in failures):
+        elif all(isinstance(refusal, ActionFailed) and not booted for refusal, booted in failures):
             # The PBX is still starting (no FullyBooted at login): its FullyBooted asks again.
             # The snapshot stays open (never completed) meanwhile.
-            self._log.info("ami resync deferred: PBX still starting", message=getattr(failures[0], "message", ""))
+            refused = [refusal.message for refusal, _ in failures if isinstance(refusal, ActionFailed)]
+            self._log.info("ami resync deferred: PBX still starting", message=refused[0])
             self._step(LinkStep.SNAPSHOT_DEFERRED)
         else:
-            self._close(f"{type(failures[0]).__name__}: {failures[0]}")
+            first = failures[0][0]
+            self._close(f"{type(first).__name__}: {first}")
             return
         if self._snapshot_wanted:
             self._want_snapshot("ami resync: asked for during the last one")
@@ -441,7 +364,7 @@ class AmiConnection:
             self._deadlines.pop(action_id, None)
             then(outcome)
 
-        return self._submit(action, _Then(answered), timeout, on_item)
+        return self._submit(action, Callback(answered), timeout, on_item)
 
     def _expire(self, action_id: str) -> None:
         _, timeout, action, waiter = self._deadlines.pop(action_id)
@@ -454,11 +377,7 @@ class AmiConnection:
 
     # --- incoming frames -------------------------------------------------------------------
 
-    def _new_framer(self, *, expect_banner: bool = True) -> FrameReader:
-        return FrameReader(self.settings.max_frame, expect_banner=expect_banner, wanted=WANTED_EVENTS)
-
     def _dispatch(self, frame: Frame) -> None:
-        self.counters.frames += 1
         if frame.bad_lines:
             self.counters.bad_lines += frame.bad_lines
         if "ActionID" in frame and self._pending.answer(frame):
@@ -483,28 +402,6 @@ class AmiConnection:
             self._want_snapshot("ami FullyBooted: resync")
 
     def _deliver_item(self, frame: Frame) -> None:
-        clock = self._pbx_clock
-        rejected = clock.rejected
-        try:
-            # Timestamped frames carry their own time, checked by the clock; only the others need the estimate.
-            event = translate(frame, 0.0 if "Timestamp" in frame else clock.now(), clock)
-        except MalformedFrame as bad:
-            self.counters.malformed_frames += 1
-            if self._malformed_log.due():  # a PBX (or peer) gone bad sends them by the thousand
-                self._log.warning("ami malformed event", ami_event=bad.event, field=bad.field, reason=bad.reason,
-                                  malformed_frames=self.counters.malformed_frames)
-            return
-        finally:
-            if clock.rejected != rejected:
-                self._bad_timestamp(frame)
-        if event is None:
-            self.counters.unknown_events += 1
-            return
-        self._events.append(event)
-
-    def _bad_timestamp(self, frame: Frame) -> None:
-        self.counters.bad_timestamps += 1
-        if self._stamp_log.due():
-            self._log.warning("ami timestamp not believed: the PBX clock estimate used", ami_event=frame.get("Event"),
-                              timestamp=self._pbx_clock.last_rejected, max_skew_s=self._pbx_clock.max_skew,
-                              bad_timestamps=self.counters.bad_timestamps)
+        event = self._reader.event(frame)
+        if event is not None:
+            self._events.append(event)

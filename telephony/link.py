@@ -8,9 +8,21 @@ with no entry is :class:`~telephony.errors.LinkStepRefused` naming the state and
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 
 from telephony.errors import LinkStepRefused
+
+
+@dataclass(frozen=True, slots=True)
+class LinkSettings:
+    """The timing of a link: its watchdog, its patience with answers, its largest frame."""
+
+    ping_interval: float = 10.0
+    ping_timeout: float = 5.0
+    action_timeout: float = 10.0
+    """Also the wait for the banner and for each answer of a snapshot."""
+    max_frame: int = 64 * 1024
 
 
 class LinkState(Enum):

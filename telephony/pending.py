@@ -33,6 +33,32 @@ class Waiter(Protocol):
     def exception(self) -> BaseException | None: ...
 
 
+class Callback:
+    """A waiter that calls back with the outcome as soon as it is known (the connection's own
+    actions: Login, Ping, the snapshot's lists)."""
+
+    __slots__ = ("_call", "_done")
+
+    def __init__(self, call: Callable[[Response | ActionError], None]) -> None:
+        self._call = call
+        self._done = False
+
+    def done(self) -> bool:
+        return self._done
+
+    def set_result(self, result: Response, /) -> None:
+        self._done = True
+        self._call(result)
+
+    def set_exception(self, exception: BaseException, /) -> None:
+        self._done = True
+        assert isinstance(exception, ActionError)  # this book fails actions with nothing else
+        self._call(exception)
+
+    def exception(self) -> BaseException | None:
+        return None
+
+
 class Pending:
     """An action written and not yet fully answered."""
 

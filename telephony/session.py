@@ -24,9 +24,11 @@ import structlog
 
 from telephony import actions
 from telephony.actions import Action, Response
-from telephony.connection import AmiConnection, LinkSettings, SessionCounters
+from telephony.connection import AmiConnection
 from telephony.errors import ActionError, NotConnected
 from telephony.events import DomainEvent
+from telephony.link import LinkSettings
+from telephony.reader import SessionCounters
 from telephony.timing import DEFAULT_MAX_SKEW, Backoff, PbxClock
 
 __all__ = ["AmiSession", "SessionCounters"]

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from telephony import actions
-from telephony.connection import AmiConnection, LinkSettings
+from telephony.connection import AmiConnection
 from telephony.errors import LinkStepRefused
 from telephony.events import CallQueued
 from telephony.frames import Frame, encode_frame
 from telephony.framing import FrameReader
-from telephony.link import TRANSITIONS, LinkState, LinkStep, next_state
+from telephony.link import TRANSITIONS, LinkSettings, LinkState, LinkStep, next_state
 from telephony.timing import Backoff, PbxClock
 from telephony.translate import translate
 
@@ -184,6 +184,15 @@ CASES: dict[str, list[tuple[Input, Out]]] = {
         (Wait(10.0), Out("Ping", state=D)),  # the link is watched meanwhile
         (Peer(answer("Ping", Ping="Pong")), Out(state=D)),
         (Peer(BOOTED), SNAPSHOT_ASKED),
+        (QUEUES, Out(events="MemberSeen WaitingCallSeen", state=Y)),
+        (CHANNELS, Out(events="ChannelSeen SnapshotCompleted")),
+    ],
+    "a FullyBooted read between the refused queues and the channels' answer: deferred, then asked at once": [
+        *GREETED,
+        (Peer(LOGIN_OK), SNAPSHOT_ASKED),
+        (Peer(UNKNOWN_QUEUE_STATUS), Out(state=Y)),
+        (Peer(BOOTED), Out(state=Y)),
+        (CHANNELS, Out("QueueStatus CoreShowChannels", "ChannelSeen PbxLinkUp SnapshotStarted", Y)),
         (QUEUES, Out(events="MemberSeen WaitingCallSeen", state=Y)),
         (CHANNELS, Out(events="ChannelSeen SnapshotCompleted")),
     ],
