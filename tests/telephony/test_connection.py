@@ -17,7 +17,14 @@ from telephony.errors import LinkStepRefused
 from telephony.events import CallQueued
 from telephony.frames import Frame, encode_frame
 from telephony.framing import FrameReader
-from telephony.link import TRANSITIONS, LinkSettings, LinkState, LinkStep, next_state
+from telephony.link import (
+    TRANSITIONS,
+    LinkSettings,
+    LinkState,
+    LinkStep,
+    diagram,
+    next_state,
+)
 from telephony.timing import Backoff, PbxClock
 from telephony.translate import translate
 
@@ -429,3 +436,9 @@ def test_a_recorded_stream_through_the_connection_gives_the_consumer_every_event
     assert names == expected_names(frames, lists)
     assert link.conn.state is (LinkState.FOLLOWING if lists else LinkState.SYNCING)
     assert link.conn.counters.malformed_frames == 0 and link.conn.counters.oversized_frames == 0
+
+
+def test_the_link_diagram_draws_every_step_of_the_table() -> None:
+    drawn = diagram().splitlines()[2:]
+    assert sorted(drawn) == sorted(f"    {a.name} --> {b.name}: {step.value}" for (a, step), b in TRANSITIONS.items())
+    assert "    SYNCING --> DEFERRED: snapshot deferred" in drawn
