@@ -7,8 +7,9 @@
 - :mod:`screenpop.pop`       pure composition of pop messages from a call and its history
 - :mod:`screenpop.popper`    on a ringing phone: lookup (with a deadline), compose, publish
 - :mod:`screenpop.messages`  what the server sends to desktops; :mod:`screenpop.inbound` what they send
-- :mod:`screenpop.delivery`  the hub: per-handler sequence, bounded outbox per socket, resume
-- :mod:`screenpop.session`   one desktop connection as a TaskGroup; exceptions -> close codes
+- :mod:`screenpop.delivery`  the hub: per-handler sequence, bounded outbox per socket, resume, own state
+- :mod:`screenpop.socket`    one client socket (desktop or wallboard) as a TaskGroup; exceptions -> close codes
+- :mod:`screenpop.session`   a desktop's connection on it: token, resume point, outcomes
 - :mod:`screenpop.auth`      tokens -> handler ids
 - :mod:`screenpop.web`       the thin Starlette adapter
 - :mod:`screenpop.latest`    latest-wins fan-out (supervisors' metrics snapshots)

@@ -15,6 +15,11 @@ the last ``replay_size`` messages, and apart from them every message of each cal
   close is ignored). The rest, calls that rang and closed while it was away, is skipped.
 - no ``last_seq``, one the buffer no longer covers, or one ahead of the stream (the server
   restarted): a ``snapshot`` of the active pops, which replaces whatever the desktop shows.
+
+Beside the stream, a desktop page shows the handler's own state (ready, ringing, on call...):
+its socket gets it first thing on every attach, then whenever it changes
+(:meth:`DesktopHub.show_state`). Only the newest state matters, so it is not in the stream: it has
+no ``seq`` and is never replayed.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from screenpop.errors import DesktopTooSlow, ScreenPopError, ServerShuttingDown
-from screenpop.messages import HandlerMessage, PopClosed, Snapshot
+from screenpop.messages import HandlerMessage, Outgoing, PopClosed, Snapshot
 
 # A beat pings a twentieth of a second's share of the sockets (with 2,000 desktops pinged every
 # 15 s, about 7): each beat's sends and the pongs after them are a short stretch of the loop's
@@ -48,9 +53,12 @@ class Outbox:
 
     _ids = itertools.count(1)
 
-    def __init__(self, handler_id: str, size: int) -> None:
+    def __init__(self, handler_id: str, size: int, *, shows_state: bool = False) -> None:
         self.handler_id = handler_id
         self.id = next(self._ids)
+        self.shows_state = shows_state
+        """A desktop page's socket, which shows the handler's own state; a reader of the pop stream
+        alone (a test, a benchmark) is not sent it."""
         self._queue: asyncio.Queue[str] = asyncio.Queue(size)
         self._ended = asyncio.Event()
         self._reason: ScreenPopError | None = None
@@ -102,6 +110,21 @@ class DesktopHub:
         self._closed = False
         self._heartbeat: asyncio.Task[None] | None = None
         self._round: list[list[tuple[_Stream, Outbox]]] = []  # the heartbeat's sockets, by slot
+        self._state_of: Callable[[str], Outgoing] | None = None
+
+    def states_from(self, state_of: Callable[[str], Outgoing]) -> None:
+        """Where a handler's own state comes from: a desktop page's socket gets it on every attach."""
+        self._state_of = state_of
+
+    def show_state(self, handler_id: str, state: Outgoing) -> None:
+        """The handler's own state changed: to each of their desktop pages, in order with the stream."""
+        stream = self._streams.get(handler_id)
+        if stream is None or not stream.outboxes:
+            return
+        text = state.encode()
+        for outbox in list(stream.outboxes.values()):
+            if outbox.shows_state and not outbox.offer(text):
+                del stream.outboxes[outbox.id]
 
     def publish(self, handler_id: str, message: HandlerMessage, *, active: bool) -> HandlerMessage:
         """Give ``message`` the handler's next seq and queue it on each of their sockets.
@@ -166,13 +189,16 @@ class DesktopHub:
             self._heartbeat = asyncio.get_running_loop().create_task(self.keep_alive(every_seconds, silence_seconds, ping),
                                                                      name="desktop-heartbeat")
 
-    def attach(self, handler_id: str, last_seq: int | None) -> Outbox:
-        """A new socket for ``handler_id``: its outbox, already holding what it missed."""
+    def attach(self, handler_id: str, last_seq: int | None, *, shows_state: bool = False) -> Outbox:
+        """A new socket for ``handler_id``: its outbox, already holding what it missed (and, for a
+        desktop page's socket, the handler's state as it is now)."""
         stream = self._stream(handler_id)
-        outbox = Outbox(handler_id, self._config.outbox_size)
+        outbox = Outbox(handler_id, self._config.outbox_size, shows_state=shows_state)
         if self._closed:
             outbox.end(ServerShuttingDown())
             return outbox
+        if shows_state and self._state_of is not None:
+            outbox.offer(self._state_of(handler_id).encode())
         for text in self._catch_up(stream, last_seq):
             outbox.offer(text)
         stream.outboxes[outbox.id] = outbox
@@ -211,7 +237,7 @@ class DesktopHub:
         if last_seq is not None and oldest <= last_seq + 1 and last_seq < stream.seq:
             missed = [m.encode() for m in stream.recent
                       if m.seq > last_seq and (m.call_id in stream.active or isinstance(m, PopClosed))]
-            if len(missed) < self._config.outbox_size:
+            if len(missed) < self._config.outbox_size:  # and the state beside them still fits
                 return missed
         pops = sorted((m for messages in stream.active.values() for m in messages), key=lambda m: m.seq)
         return [Snapshot(seq=stream.seq, pops=tuple(pops)).encode()]

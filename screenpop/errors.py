@@ -2,9 +2,9 @@
 
 Three branches, because the fix lies in different places:
 
-- :class:`DesktopError`: a handler's desktop did something we refuse (bad token, a message we
-  cannot use, reading too slowly). Its fault, not ours; each maps to a close code or an error
-  reply in :mod:`screenpop.session`.
+- :class:`DesktopError`: a client socket (a handler's desktop, a supervisor's wallboard) did
+  something we refuse (bad token, a message we cannot use, reading too slowly). Its fault, not
+  ours; each maps to a close code (:data:`screenpop.socket.CLOSE_CODES`) or an error reply.
 - :class:`OutcomeRejected`: the application refused a well-formed outcome (no such call, another
   handler's call). Raised by the injected ``on_outcome`` callback; the socket stays open.
 - :class:`HistoryError`: the history store was asked for something it cannot do.
@@ -25,9 +25,9 @@ class DesktopError(ScreenPopError):
 
 
 class BadToken(DesktopError):
-    def __init__(self) -> None:
+    def __init__(self, message: str = "the desktop presented no valid token") -> None:
         # Never carries the token: it would end up in a log line.
-        super().__init__("the desktop presented no valid token")
+        super().__init__(message)
 
 
 class BadResumePoint(DesktopError):
@@ -36,12 +36,28 @@ class BadResumePoint(DesktopError):
         self.raw = raw[:20]
 
 
-class DesktopTooSlow(DesktopError):
+class TooSlow(DesktopError):
+    """A client fell behind: a send stalled (``peer`` says who: "desktop of handler 'ana'")."""
+
+    def __init__(self, peer: str, reason: str) -> None:
+        super().__init__(f"{peer} is too slow: {reason}")
+        self.peer = peer
+        self.reason = reason
+
+
+class DesktopTooSlow(TooSlow):
     """The desktop fell behind: its outbox filled up, a send stalled, or it stopped answering."""
 
     def __init__(self, handler_id: str, reason: str) -> None:
-        super().__init__(f"desktop of handler {handler_id!r} is too slow: {reason}")
+        super().__init__(f"desktop of handler {handler_id!r}", reason)
         self.handler_id = handler_id
+
+
+class InputRefused(DesktopError):
+    """The peer said something to a stream that takes nothing of the kind (a wallboard sending data)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
         self.reason = reason
 
 

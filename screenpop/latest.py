@@ -44,6 +44,17 @@ class LatestSlot(Generic[T]):
         assert self._value is not None
         return self._value
 
+    async def next(self) -> T:
+        """:meth:`take`, as a socket's feed (:class:`screenpop.socket.Feed`) names it."""
+        return await self.take()
+
+    async def ended(self) -> None:
+        """Wait until the slot is closed, then raise SlotClosed (a socket's feed ends so)."""
+        while not self._closed:
+            self._changed.clear()
+            await self._changed.wait()
+        raise SlotClosed()
+
     def close(self) -> None:
         self._closed = True
         self._changed.set()

@@ -5,9 +5,9 @@ Two families:
 - :class:`HandlerMessage` (``pop``, ``pop.answered``, ``pop.closed``, and kinds added later):
   the handler's own stream. Each is about one call and gets the handler's next ``seq`` when the
   hub publishes it (``seq`` is 0 until then); a desktop resumes from the last ``seq`` it saw.
-- Replies to one socket (``snapshot``, ``error``, ``outcome.saved``, ``ping``): not part of the
-  stream, so they carry no sequence number of their own (``snapshot.seq`` is the stream position
-  it stands for).
+- Replies to one socket (``snapshot``, ``error``, ``outcome.saved``, ``ping``) and the handler's
+  own state (``me``): not part of the stream, so they carry no sequence number of their own
+  (``snapshot.seq`` is the stream position it stands for).
 
 The models are output only: nothing here parses a desktop's message (see :mod:`screenpop.inbound`).
 """
@@ -153,6 +153,28 @@ class CallbackOffer(HandlerMessage):
     escalated: bool = False
     problem: str = ""  # why the last call-back did not go through, in the handler's words
     cannot_dial: str = ""  # why the number cannot be called back at all (withheld...): no "Call back now"
+
+
+# --- beside the stream --------------------------------------------------------------------------
+
+HandlerStateName = Literal["logged-out", "ready", "ringing", "on-call", "wrap-up", "not-ready"]
+
+
+class HandlerStatus(Outgoing):
+    """The handler's own state, as ``GET /api/me`` answers it: sent on every connect and resume,
+    then whenever it changes. Only the newest matters, so it has no ``seq`` and is never replayed.
+
+    ``reason``: why not ready (the pause reason the PBX reports); ``ring_out_reason`` is the one
+    intake itself gives when it pauses a handler whose phone rang unanswered."""
+
+    type: Literal["me"] = "me"
+    handler_id: str
+    name: str
+    state: HandlerStateName
+    reason: str
+    queues: tuple[str, ...]
+    wrapup_reason: str
+    ring_out_reason: str
 
 
 # --- replies to one socket ----------------------------------------------------------------------

@@ -19,14 +19,15 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDiscon
 from screenpop.auth import TokenBook
 from screenpop.delivery import DesktopHub
 from screenpop.errors import DesktopDisconnected, NotText
-from screenpop.session import DesktopSession, OnOutcome, SessionConfig
+from screenpop.session import DesktopSession, OnOutcome
+from screenpop.socket import DEFAULT_SESSION, SessionConfig
 
 _GONE = (WebSocketDisconnect, WebSocketDisconnected, OSError)
 """What Starlette and uvicorn raise when the peer is already gone (OSError: ClientDisconnected)."""
 
 
-class StarletteDesktop:
-    """A Starlette WebSocket as a DesktopTransport."""
+class StarletteSocket:
+    """A Starlette WebSocket as a :class:`screenpop.socket.SocketTransport` (desktops' and wallboards')."""
 
     def __init__(self, websocket: WebSocket) -> None:
         self._websocket = websocket
@@ -56,15 +57,12 @@ class StarletteDesktop:
             raise DesktopDisconnected(getattr(exc, "code", None)) from None
 
 
-DEFAULT_SESSION = SessionConfig()
-
-
 def desktop_endpoint(
     hub: DesktopHub, tokens: TokenBook, on_outcome: OnOutcome, config: SessionConfig = DEFAULT_SESSION
 ) -> Callable[[WebSocket], Awaitable[None]]:
     async def endpoint(websocket: WebSocket) -> None:
         await websocket.accept()
-        session = DesktopSession(StarletteDesktop(websocket), hub, tokens, on_outcome, config)
+        session = DesktopSession(StarletteSocket(websocket), hub, tokens, on_outcome, config)
         await session.run(websocket.query_params.get("token"), websocket.query_params.get("last_seq"))
 
     return endpoint

@@ -95,22 +95,23 @@ async def abandoned_waiting(r: Run) -> None:
     await r.settle(call)
 
 
-async def abandoned_ringing(r: Run) -> None:
-    # 999 is answered by the PBX at once, so this caller leaves with a BYE while handler-1 rings.
+async def _abandoned_while_ringing(r: Run, queue: str, number: str, **leaves: float) -> None:
+    """The caller gives up while handler-1's phone rings (``leaves``: how, as sipp_dial takes it)."""
     await r.phone("handler-1", answer_after=None)
-    await r.add("emergency", "handler-1")
-    call = r.call("999", hangup_after=3.0)
+    await r.add(queue, "handler-1")
+    call = r.call(number, **leaves)
     await r.event("QueueCallerAbandon")
     await r.settle(call)
+
+
+async def abandoned_ringing(r: Run) -> None:
+    # 999 is answered by the PBX at once, so this caller leaves with a BYE while handler-1 rings.
+    await _abandoned_while_ringing(r, "emergency", "999", hangup_after=3.0)
 
 
 async def abandoned_ringing_101(r: Run) -> None:
     # 101 is not answered by the PBX: a true unanswered abandon, SIP CANCEL while handler-1 rings.
-    await r.phone("handler-1", answer_after=None)
-    await r.add("non-emergency", "handler-1")
-    call = r.call("101", cancel_after=3.0)
-    await r.event("QueueCallerAbandon")
-    await r.settle(call)
+    await _abandoned_while_ringing(r, "non-emergency", "101", cancel_after=3.0)
 
 
 async def ringnoanswer_then_other(r: Run) -> None:

@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 
 from intake.app import heap, logs, pbx_check
 from intake.app.auth import Principals
+from intake.app.handler_status import HandlerStatusPush
 from intake.app.journal import CallJournal, JournalRecord, contact_record, one_per_stay
 from intake.app.pops import PopRouter
 from intake.app.prometheus import IntakeCollector, prometheus_registry
@@ -172,6 +173,7 @@ class IntakeServer:
         self.desk = HandlerDesk(config, self.session, self.registry.handlers.get, resync=self.session.resync,
                                 timers=TimerStore(redis, config.redis.key_prefix))
         self.ring_outs = RingOutDesk(config, self.desk, self.registry.handlers.get)
+        self.handler_status = HandlerStatusPush(config, self.registry.handlers.get, self.ring_outs.rule.reason, self.hub)
         self.steering = Steering(config, self.registry, self.session, self.pbx_now, resync=self.session.resync)
         self.writes = WriteBehind(redis, dead_letters=f"{config.redis.key_prefix}dead-letters", supervisor=self.tasks,
                                   spool=Path(config.redis.unwritten_spool) if config.redis.unwritten_spool else None)
@@ -249,6 +251,7 @@ class IntakeServer:
         guard("pops", partial(self.pops.handle, notices))
         guard("callback-desk.notices", partial(self.callbacks.handle, notices))
         guard("ring-out-desk", partial(self.ring_outs.handle, notices))
+        guard("handler-status", partial(self.handler_status.handle, notices))
         for n in notices:
             if isinstance(n, _CONSEQUENCES):
                 guard("records", partial(self._follow_up, n))
@@ -384,13 +387,8 @@ class IntakeServer:
         return [h.view(self.config.wrapup_reason) for h in self.registry.handlers.values()]
 
     def handler_me(self, handler_id: str) -> dict[str, Any]:
-        """What a handler's desktop shows about its own handler."""
-        configured = next(h for h in self.config.handlers if h.id == handler_id)
-        seen = self.registry.handlers.get(configured.member)
-        view = seen.view(self.config.wrapup_reason) if seen else {"state": "logged-out", "reason": ""}
-        return {"handler_id": handler_id, "name": configured.name, "state": view["state"], "reason": view["reason"],
-                "queues": configured.queues, "wrapup_reason": self.config.wrapup_reason,
-                "ring_out_reason": self.ring_outs.rule.reason}
+        """What a handler's desktop shows about its own handler (its socket is sent the same)."""
+        return self.handler_status.view(handler_id)
 
     def picture(self) -> dict[str, Any]:
         return {**self.queue_report(), "calls": self.live_calls(), "handlers": self.handler_views(),

@@ -2,33 +2,51 @@
 
 Each socket reads from a latest-wins slot (:mod:`screenpop.latest`): a new picture replaces an
 unsent one, so a slow wallboard skips to the present instead of replaying the past, and can never
-hold up another.
+hold up another. The socket itself (tasks, send deadline, close codes) is the desktops'
+:class:`screenpop.socket.Socket`; a wallboard only listens, so its inbox takes nothing but small
+keep-alives.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
 
 import structlog
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from intake.app.auth import Principals, Role
-from screenpop.latest import LatestFanout, LatestSlot, SlotClosed
+from screenpop.errors import BadMessage, BadToken, InputRefused
+from screenpop.latest import LatestFanout
+from screenpop.socket import DEFAULT_SESSION, CloseCode, SessionConfig, Socket
+from screenpop.web import StarletteSocket
 
 log = structlog.get_logger("intake.supervisors")
 
-CLOSE_BAD_TOKEN = 4401
-CLOSE_BAD_INPUT = 1008
 MAX_INBOUND = 4096
+"""A wallboard may send small text (a keep-alive), which is ignored; more is refused."""
+NO_INPUT = "the supervisor stream takes no input"
+
+
+class _Listener:
+    """A wallboard's inbox: small text is ignored, anything else closes the socket."""
+
+    async def received(self, text: str) -> None:
+        if len(text) > MAX_INBOUND:
+            raise InputRefused(NO_INPUT)
+
+    def refused(self, exc: BadMessage) -> None:
+        raise InputRefused(NO_INPUT) from exc
 
 
 class SupervisorStream:
-    def __init__(self, principals: Principals, picture: Callable[[], dict[str, Any]]) -> None:
+    # Any: the picture is the server's JSON-ready report (the same dicts the REST routes return).
+    def __init__(self, principals: Principals, picture: Callable[[], dict[str, Any]],
+                 config: SessionConfig = DEFAULT_SESSION) -> None:
         self.principals = principals
         self.picture = picture
+        self._config = config
         self._fanout: LatestFanout[str] = LatestFanout()
         self._seq = 0
 
@@ -42,38 +60,20 @@ class SupervisorStream:
             self._seq += 1
             self._fanout.publish(json.dumps({"type": "metrics", "seq": self._seq, **self.picture()}))
 
-    async def serve(self, websocket: WebSocket, *, token: str) -> None:
-        who = self.principals.who(token)
+    async def serve(self, websocket: WebSocket, *, token: str) -> CloseCode:
+        """Accept the socket (so a refused token gets close code 4401, not an HTTP 403) and stream
+        to it until it goes or must go; returns the close code it got."""
         await websocket.accept()
+        socket = Socket(StarletteSocket(websocket), self._config, "supervisor")
+        who = self.principals.who(token)
         if who is None or who.role is not Role.SUPERVISOR:
-            await websocket.close(CLOSE_BAD_TOKEN, "a supervisor token is required")
-            return
-        slot_id, slot = self._fanout.attach()
-        self.publish()  # the newcomer starts from the present
+            return await socket.close(BadToken("a supervisor token is required"))
         with structlog.contextvars.bound_contextvars(supervisor_id=who.id):
-            log.info("supervisor_connected")
+            slot_id, slot = self._fanout.attach()
+            self.publish()  # the newcomer starts from the present
+            log.info("supervisor connected")
             try:
-                async with asyncio.TaskGroup() as tg:
-                    sender = tg.create_task(self._send(websocket, slot))
-                    await self._receive(websocket)
-                    sender.cancel()
-            except* (WebSocketDisconnect, ConnectionError, SlotClosed):
-                pass
+                reason = await socket.pump(f"wallboard of supervisor {who.id!r}", slot, _Listener())
             finally:
                 self._fanout.detach(slot_id)
-                log.info("supervisor_disconnected")
-
-    async def _send(self, websocket: WebSocket, slot: LatestSlot[str]) -> None:
-        while True:
-            await websocket.send_text(await slot.take())
-
-    async def _receive(self, websocket: WebSocket) -> None:
-        """Supervisors only listen: small text (a keep-alive) is ignored, anything else closes."""
-        while True:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            text = message.get("text") or ""
-            if len(text) > MAX_INBOUND or message.get("bytes"):
-                await websocket.close(CLOSE_BAD_INPUT, "the supervisor stream takes no input")
-                return
+            return await socket.close(reason)

@@ -7,6 +7,12 @@ a real Asterisk 22.10 (tests/fixtures/ami on the ``pbx`` branch; each method's d
 its sequence) and agree with app_queue.c's try_calling / queue_exec. Where Asterisk itself races
 (two Hangups, a ringing leg's Hangup against QueueCallerLeave) the choice is a named constant or
 commented where it is made.
+
+Over 400 lines in one module, on purpose: it is one state machine, a queue call's life in app_queue
+(join, ring, answer, abandon, leave, complete, shut down), whose steps share the call and channel
+tables and each emit one recorded event sequence; splitting it would scatter a sequence across
+files. What has a seam of its own is already apart: members (membership.py), channels and the
+clock (switch.py, channel_events.py, channels.py), originate (originate.py), queue_log.
 """
 
 from __future__ import annotations

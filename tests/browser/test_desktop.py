@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -141,6 +142,23 @@ async def test_state_buttons_change_the_members_state_in_the_pbx(page, demo: dic
     status = await eventually(lambda: _unpaused(demo), timeout=5)
     assert status["non-emergency"]["Paused"] == "0"
     assert await page.is_hidden("#state-error")
+
+
+async def test_the_page_shows_a_state_change_made_elsewhere_without_asking_for_it(page, demo: dict):
+    """The state comes over the desktop's socket: after the sign-in's own GET /api/me the page
+    never asks for it, and still shows each change the PBX makes (here asked for by another client)."""
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.method) if urlsplit(request.url).path == "/api/me" else None)
+    await sign_in(page, demo, "h4")
+    assert asked == ["GET"]  # signing in: is the token a handler's, and whose
+    for reason in ("briefing", "admin"):
+        await set_state(demo, "h4", "not-ready", reason)
+        await page.wait_for_function("r => document.querySelector('#state').dataset.state === 'not-ready'"
+                                     " && document.querySelector('#state-reason').textContent === `(${r})`",
+                                     arg=reason, timeout=patience_ms(15000))
+    await set_state(demo, "h4", "ready")
+    await page.wait_for_function("document.querySelector('#state').dataset.state !== 'not-ready'", timeout=patience_ms(5000))
+    assert asked == ["GET"]
 
 
 async def _paused(demo: dict, reason: str) -> dict | None:

@@ -15,7 +15,7 @@ _GONE = object()
 
 
 class MemoryDesktop:
-    """Implements DesktopTransport for the session; ``say``/``next``/``leave`` are the desktop's side."""
+    """Implements SocketTransport for the session; ``say``/``next``/``leave`` are the desktop's side."""
 
     def __init__(self) -> None:
         self._to_server: asyncio.Queue[object] = asyncio.Queue()
@@ -23,7 +23,7 @@ class MemoryDesktop:
         self.stalled = False
         self.closed: tuple[int, str] | None = None
 
-    # --- the session's side (DesktopTransport) ---
+    # --- the session's side (SocketTransport) ---
 
     async def receive_text(self) -> str:
         item = await self._to_server.get()

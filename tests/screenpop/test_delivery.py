@@ -9,6 +9,7 @@ import pytest
 
 from screenpop.delivery import DesktopHub, HubConfig, Outbox
 from screenpop.errors import DesktopTooSlow, ServerShuttingDown
+from screenpop.messages import HandlerStatus
 from screenpop.pop import CallSnapshot, compose_answered, compose_closed, compose_pop
 
 
@@ -132,3 +133,34 @@ async def test_a_desktop_silent_too_long_is_dropped_at_its_beat_and_the_others_s
         await quiet.ended()
     assert hub.sockets("ana") == 0 and hub.sockets("bo") == 1
     assert await drain(chatty) == [{"type": "ping"}]
+
+
+def _status(handler_id: str, state: str = "ready") -> HandlerStatus:
+    return HandlerStatus(handler_id=handler_id, name=handler_id.title(), state=state,  # type: ignore[arg-type]
+                         reason="", queues=("999-north",), wrapup_reason="wrap-up", ring_out_reason="no answer")
+
+
+async def test_a_desktop_page_is_sent_its_handlers_state_first_then_each_change_in_order_with_the_stream() -> None:
+    hub = DesktopHub()
+    states = {"ana": "ready"}
+    hub.states_from(lambda handler_id: _status(handler_id, states[handler_id]))
+    page, stream_only = hub.attach("ana", None, shows_state=True), hub.attach("ana", None)
+    _ring(hub, "ana", "c1")
+    hub.show_state("ana", _status("ana", "ringing"))
+    assert [(m["type"], m.get("state")) for m in await drain(page)] == [
+        ("me", "ready"), ("snapshot", None), ("pop", None), ("me", "ringing")]
+    assert [m["type"] for m in await drain(stream_only)] == ["snapshot", "pop"]
+
+
+async def test_a_resuming_desktop_page_is_sent_the_state_now_not_the_states_it_missed() -> None:
+    hub = DesktopHub(HubConfig(outbox_size=4))
+    states = {"ana": "ready"}
+    hub.states_from(lambda handler_id: _status(handler_id, states[handler_id]))
+    for i, state in enumerate(("ringing", "on-call", "wrap-up")):  # nobody connected: nothing kept
+        _ring(hub, "ana", f"c{i}")
+        states["ana"] = state
+        hub.show_state("ana", _status("ana", state))
+    # Three missed pops and the state fill the outbox exactly: still a replay, not a snapshot.
+    resumed = hub.attach("ana", 0, shows_state=True)
+    assert [(m["type"], m.get("state"), m.get("seq")) for m in await drain(resumed)] == [
+        ("me", "wrap-up", None), ("pop", None, 1), ("pop", None, 2), ("pop", None, 3)]

@@ -1,6 +1,7 @@
-// The handler's desktop: sign in, state bar (drives the PBX through POST /api/me/state), the pop
-// for the ringing call from /ws/desktop, and the outcome form sent back over the same socket;
-// call-backs of abandoned 999 calls are a card of their own (callback_card.js).
+// The handler's desktop: sign in, state bar (drives the PBX through POST /api/me/state; the state
+// itself comes over /ws/desktop as "me", on connect and on every change: nothing polls), the pop
+// for the ringing call from the same socket, and the outcome form sent back over it; call-backs of
+// abandoned 999 calls are a card of their own (callback_card.js).
 import { CallbackCard } from "/static/callback_card.js";
 import { api, clock, el, forgetToken, ReconnectingSocket, storedToken, storeToken, when, wsUrl } from "/static/common.js";
 
@@ -46,7 +47,6 @@ async function signIn(candidate) {
     onRefused: signOut,
   });
   socket.start();
-  setInterval(refreshState, 1000);
 }
 
 function signOut() {
@@ -73,11 +73,6 @@ function renderState(view) {
   }
 }
 
-async function refreshState() {
-  if (!token) return;
-  try { renderState(await api(token, "/api/me")); } catch { /* the badge shows the link; try again next tick */ }
-}
-
 async function askState(want) {
   const body = { state: want };
   if (want === "not-ready") body.reason = $("reason").value;
@@ -87,19 +82,19 @@ async function askState(want) {
   } catch (error) {
     say($("state-error"), `Could not change state: ${error.message}`);
   }
-  await refreshState();
+  // The new state arrives over the socket once the PBX has made it so.
 }
 
 // --- the stream -------------------------------------------------------------------------------
 
 function receive(message) {
   if (message.seq && message.type !== "snapshot") lastSeq = Math.max(lastSeq, message.seq);
-  if (message.type.startsWith("pop")) refreshState(); // the PBX's state moves with the call: do not wait for the poll
   switch (message.type) {
     case "pop": return showPop(message);
     case "pop.answered": return answered(message);
     case "pop.closed": return callbacks.closed(message) || closed(message);
     case "callback": return callbacks.offer(message);
+    case "me": return renderState(message);
     case "snapshot":
       lastSeq = message.seq;
       callbacks.keepOnly(message.pops.map((pop) => pop.call_id));
