@@ -496,8 +496,7 @@ async def pipeline_seconds(parts: list[bytes], cfg: Any, secrets: dict[str, str]
 
     server = IntakeServer(cfg, secrets, redis)
     session = server.session
-    session._announced = True  # as after login and resync: events go straight through
-    session._framer = session._new_framer(expect_banner=False)
+    session._connection.replaying()  # as after login and resync: events go straight through
     start = time.perf_counter()
     for part in parts:  # AmiSession._read_loop's body, one read at a time
         session._on_data(part)

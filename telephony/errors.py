@@ -103,3 +103,13 @@ class RefusedValue(UnsafeActionValue):
         self.field = self.key = field
         self.value = shown  # as an error may quote it: cut short, a secret masked
         self.why = why
+
+
+class LinkStepRefused(TelephonyError):
+    """The AMI connection was asked to take a step its table has no entry for in its state: a bug
+    of ours (the I/O loop drove it out of order), never the PBX's doing."""
+
+    def __init__(self, state: str, step: str) -> None:
+        super().__init__(f"AMI link in state {state!r} cannot take the step {step!r}")
+        self.state = state
+        self.step = step

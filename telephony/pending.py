@@ -6,21 +6,57 @@ Error`` fails it. A single-response action is done at its Response; a list actio
 the closing ``*Complete`` event. An event that merely carries one of our ActionIDs but is not a
 list item (``OriginateResponse`` after an async Originate) is an ordinary event.
 
-No I/O and no event loop of its own: the session hands in a future per action and this book
+No I/O and no event loop of its own: whoever sends an action hands in a :class:`Waiter` (an
+asyncio future, or the connection's own callback for the actions it sends itself) and this book
 resolves it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from telephony.actions import Action, Response
 from telephony.errors import ActionError, ActionFailed, ActionInterrupted
 from telephony.frames import Frame
 
-if TYPE_CHECKING:
-    from asyncio import Future
+
+class Waiter(Protocol):
+    """What learns an action's outcome: the part of :class:`asyncio.Future` this book uses."""
+
+    def done(self) -> bool: ...
+
+    def set_result(self, result: Response, /) -> None: ...
+
+    def set_exception(self, exception: BaseException, /) -> None: ...
+
+    def exception(self) -> BaseException | None: ...
+
+
+class Callback:
+    """A waiter that calls back with the outcome as soon as it is known (the connection's own
+    actions: Login, Ping, the snapshot's lists)."""
+
+    __slots__ = ("_call", "_done")
+
+    def __init__(self, call: Callable[[Response | ActionError], None]) -> None:
+        self._call = call
+        self._done = False
+
+    def done(self) -> bool:
+        return self._done
+
+    def set_result(self, result: Response, /) -> None:
+        self._done = True
+        self._call(result)
+
+    def set_exception(self, exception: BaseException, /) -> None:
+        self._done = True
+        assert isinstance(exception, ActionError)  # this book fails actions with nothing else
+        self._call(exception)
+
+    def exception(self) -> BaseException | None:
+        return None
 
 
 class Pending:
@@ -28,7 +64,7 @@ class Pending:
 
     __slots__ = ("acked", "action", "events", "frame", "future", "on_item")
 
-    def __init__(self, action: Action, future: Future[Response], on_item: Callable[[Frame], None] | None) -> None:
+    def __init__(self, action: Action, future: Waiter, on_item: Callable[[Frame], None] | None) -> None:
         self.action = action
         self.future = future
         self.frame: Frame | None = None
@@ -47,7 +83,7 @@ class PendingActions:
     def __len__(self) -> int:
         return len(self._by_id)
 
-    def add(self, action: Action, future: Future[Response], on_item: Callable[[Frame], None] | None = None) -> Pending:
+    def add(self, action: Action, future: Waiter, on_item: Callable[[Frame], None] | None = None) -> Pending:
         pending = Pending(action, future, on_item)
         self._by_id[action.action_id] = pending
         return pending

@@ -24,6 +24,7 @@ from intake.core.calls import CallState
 from intake.core.config import parse
 from intake.core.registry import Finished
 from telephony.frames import TERMINATOR, encode_frame, parse_frame
+from telephony.link import LinkState
 from telephony.simulator import actions as sim_actions
 from telephony.simulator.config import DEMO_HANDLERS
 from telephony.simulator.pbx import Pbx
@@ -32,6 +33,13 @@ BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 LISTS = ("queuestatus", "coreshowchannels")
 CHANGES = ("queueadd", "queueremove", "queuepause", "queuepenalty", "originate", "redirect", "hangup")
 HANDLER_IDS = tuple(h.name for h in DEMO_HANDLERS)
+# The session's own actions, which the simulator's AMI server (not its action handlers) answers.
+SESSION: dict[str, Callable[[str], bytes]] = {
+    "login": lambda aid: encode_frame({"Response": "Success", "ActionID": aid, "Message": "Authentication accepted"})
+    + encode_frame({"Event": "FullyBooted", "Privilege": "system,all", "Uptime": "10", "LastReload": "10",
+                    "Status": "Fully Booted"}),
+    "ping": lambda aid: encode_frame({"Response": "Success", "ActionID": aid, "Ping": "Pong"}),
+}
 
 
 def fuzz_config() -> tuple[Any, dict[str, str]]:
@@ -81,6 +89,9 @@ class Responder:
     def _answer(self, connection: int, action: sim_actions.Action) -> None:
         self.in_flight -= 1
         if connection != self.connection:
+            return
+        if action.name in SESSION:
+            self._feed(SESSION[action.name](action["ActionID"]))
             return
         if action.name in CHANGES and self.refuse():
             self._feed(encode_frame(sim_actions.response(action, False, "Refused by the fuzz")))
@@ -132,20 +143,21 @@ class Rig:
     # --- the link ------------------------------------------------------------------------------
 
     async def connect(self) -> None:
-        """A new connection: the banner, logged in (the login itself is the session's own test),
-        and the resync the session runs after every login."""
+        """A new connection: the banner, the login (answered by the responder as Asterisk does,
+        FullyBooted after it), and the snapshot the session takes after every login, answered."""
         s = self.session
-        s._framer = s._new_framer()
-        s._pending = type(s._pending)()
-        s._announced, s._held, s._resync_entry = False, [], None
         s._writer = self.responder  # type: ignore[assignment]
+        s._connection.connection_made()
         s._on_data(BANNER)
-        s._logged_in = True
-        await s._resync()
+        for _ in range(200):
+            if s._connection.state is LinkState.FOLLOWING:
+                return
+            await asyncio.sleep(0)
+        raise AssertionError(f"no snapshot completed after the login: {s._connection.state}")
 
     async def drop(self) -> None:
         """The link drops: the session's teardown, as its read loop ending would run it."""
-        await self.session._teardown([], "fuzz: link dropped")
+        self.session._teardown("fuzz: link dropped")
 
     def feed(self, data: bytes) -> None:
         self.session._on_data(data)
@@ -156,7 +168,7 @@ class Rig:
         """Let everything the events started finish: actions answered, pops out, records written."""
         for _ in range(200):
             await asyncio.sleep(0)
-            if self.responder.in_flight == 0 and not len(self.session._pending) and not self.busy():
+            if self.responder.in_flight == 0 and not self.session.pending_actions and not self.busy():
                 break
         await self.server.pops.drain()
         await asyncio.wait_for(self.server.writes.flush(), 5)

@@ -156,7 +156,7 @@ async def check_day_over(rig: Rig) -> None:
     assert dict(registry._arrivals) == {}
     for h in registry.handlers.values():
         assert (h.member, h.ringing_for, h.on_call) == (h.member, set(), None)
-    assert len(rig.session._pending) == 0
+    assert rig.session.pending_actions == 0
     assert rig.server.pops._pending == {}
     assert len(rig.server.pops.unrecorded) == 0
     assert len(rig.server.writes) == 0
