@@ -152,6 +152,7 @@ class HistoryStore:
     def __init__(self, client: aioredis.Redis, config: HistoryConfig = HistoryConfig()) -> None:
         self._redis = client
         self._config = config
+        self._prefixes = tuple(f"{config.prefix}{kind}:" for kind in _KEY_KINDS)  # keys() runs for every lookup and record
         # Told the number after every write this store makes itself (a staged record's writer
         # tells whoever needs to know when its batch is in): what is held of it no longer stands.
         self.on_change: Callable[[str], None] = _nobody
@@ -164,11 +165,12 @@ class HistoryStore:
         if not is_history_number(number):
             raise NotANumber(number)
         tag = "{" + number + "}"
-        return HistoryKeys(*(prefix + tag for prefix in self.watched_prefixes()))
+        contacts, contact, outcome, markers, called_back = self._prefixes
+        return HistoryKeys(contacts + tag, contact + tag, outcome + tag, markers + tag, called_back + tag)
 
     def watched_prefixes(self) -> list[str]:
         """Every key of a number's history starts with one of these (none with two of them)."""
-        return [f"{self._config.prefix}{kind}:" for kind in _KEY_KINDS]
+        return list(self._prefixes)
 
     async def record_contact(self, record: ContactRecord) -> None:
         async with self._redis.pipeline(transaction=True) as tx:

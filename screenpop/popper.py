@@ -48,17 +48,21 @@ async def pop_ringing_call(
     """
     history = None
     if is_history_number(call.caller_number):
-        # The ringing call is one of the caller's calls in the window whenever it entered the
-        # queue: it is calling now.
-        calling = {**(unrecorded or {}), call.call_id: now}
-        with structlog.contextvars.bound_contextvars(call_id=call.call_id, handler_id=handler_id):
-            try:
-                async with asyncio.timeout(deadline):
+        try:
+            async with asyncio.timeout(deadline):
+                if held is not None:
                     # shield: a ring that gives up on a held lookup leaves it to any other ring
-                    history = await (asyncio.shield(held) if held is not None
-                                     else store.lookup(call.caller_number, now, calling))
-            except TimeoutError:
-                log.warning("history lookup too slow; popping without it", deadline=deadline)
-            except RedisError as exc:
-                log.warning("history lookup failed; popping without it", error=str(exc))
+                    history = await asyncio.shield(held)
+                else:
+                    # The ringing call is one of the caller's calls in the window whenever it
+                    # entered the queue: it is calling now.
+                    history = await store.lookup(call.caller_number, now, {**(unrecorded or {}), call.call_id: now})
+        # The call and handler are named here, not bound around the wait: this runs for every
+        # pop that waits, and logs only when the history is missing.
+        except TimeoutError:
+            log.warning("history lookup too slow; popping without it", deadline=deadline,
+                        call_id=call.call_id, handler_id=handler_id)
+        except RedisError as exc:
+            log.warning("history lookup failed; popping without it", error=str(exc),
+                        call_id=call.call_id, handler_id=handler_id)
     return hub.publish(handler_id, compose_pop(call, history, repeat_calls=repeat_calls), active=True)

@@ -125,3 +125,33 @@ def test_fieldless_frames_are_counted_and_a_frame_after_blank_lines_is_still_rea
     frames = reader.feed(b"\r\n\r\n \r\n\r\njunk\r\n\r\n\r\n" + encode_frame(s.AGENT_CALLED))
     assert [dict(f) for f in frames] == [s.AGENT_CALLED]
     assert (reader.blank, reader.garbled, reader.parsed) == (2, 1, 1)
+
+
+# --- events intake does not use: dropped on their name, unparsed, and counted ---------------------
+
+WANTED = ("Hangup", "AgentCalled")
+DROP_TABLE = [
+    # (frames in one read, the Events handed on, passed over)
+    ([{"Event": "Hangup", "Uniqueid": "1"}, {"Event": "VarSet", "Variable": "X"}], ["Hangup"], 1),
+    # a name that only starts like a wanted one is another event
+    ([{"Event": "HangupRequest", "Uniqueid": "1"}, {"Event": "AgentCalledX"}], [], 2),
+    # an unwanted event that answers an action (a list's end) is kept, beside one that does not
+    ([{"Event": "Newstate"}, {"Event": "QueueStatusComplete", "ActionID": "a1", "EventList": "Complete"},
+      {"Event": "Hangup", "Uniqueid": "2"}], ["QueueStatusComplete", "Hangup"], 1),
+    # responses have no Event line; a frame whose Event is not its first line is not judged by it
+    ([{"Response": "Success", "ActionID": "a2"}, {"Privilege": "call,all", "Event": "VarSet"}], [None, "VarSet"], 0),
+    ([{"Event": "Hangup"}], ["Hangup"], 0),  # one line: the name runs to the terminator
+]
+
+
+@pytest.mark.parametrize("eol", ["\r\n", "\n"])
+@pytest.mark.parametrize(("frames", "events", "passed_over"), DROP_TABLE)
+def test_unwanted_events_are_dropped_on_their_name_and_counted(eol: str, frames: list[dict[str, str]],
+                                                                events: list[str | None], passed_over: int) -> None:
+    banner = f"Asterisk Call Manager/11.0.0{eol}"
+    wire = banner + "".join(eol.join(f"{k}: {v}" for k, v in f.items()) + eol + eol for f in frames)
+    reader = FrameReader(wanted=WANTED)
+    got = reader.feed(wire.encode())
+    assert [f.get("Event") for f in got] == events
+    assert reader.passed_over == passed_over
+    assert reader.parsed == len(events)
