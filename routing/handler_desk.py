@@ -21,7 +21,7 @@ from typing import Protocol
 import structlog
 from redis.exceptions import RedisError
 
-from intake.core.calls import Call
+from intake.core.calls import CallFacts
 from intake.core.config import HandlerConfig, IntakeConfig
 from intake.core.errors import StateChangeFailed, StaticMembership
 from intake.core.handlers import Handler, HandlerState
@@ -98,7 +98,7 @@ class WrapUp:
     reason: str
 
 
-def wrapup_after(call: Call, handler: Handler | None, seconds: float, wrapup_reason: str) -> WrapUp | None:
+def wrapup_after(call: CallFacts, handler: Handler | None, seconds: float, wrapup_reason: str) -> WrapUp | None:
     """A wrap-up pause for the handler who answered ``call``, or None when none is due: nobody
     answered, an unconfigured member did, wrap-up is off for the line, or the handler is logged
     out or already not ready (a break they chose outranks wrap-up)."""
@@ -207,7 +207,7 @@ class HandlerDesk:
         except StateChangeFailed as exc:
             log.warning("memberships_restore_failed", handler_id=handler_id, detail=exc.detail)
 
-    def call_finished(self, call: Call) -> None:
+    def call_finished(self, call: CallFacts) -> None:
         """Start wrap-up for the handler who answered ``call``, if one is due."""
         line = self.config.line_of(call.queue)
         handler = self.handlers(call.answered_by) if call.answered_by else None
