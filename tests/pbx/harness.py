@@ -187,7 +187,7 @@ def intake_process(tmp: Path, pbx: PbxTestbed, redis_url: str, **config: Any) ->
 
 def ready(intake: IntakeProcess, member: str) -> bool:
     """Whether intake shows the handler at ``member`` ready."""
-    return intake.core.handlers()[member]["state"] == "ready"
+    return intake.handlers()[member]["state"] == "ready"
 
 
 async def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:

@@ -128,7 +128,7 @@ async def history(intake: IntakeProcess) -> list[dict[str, Any]]:
 
 async def test_a_handler_works_a_shift_in_the_browser_and_the_wallboard_follows(
         intake: IntakeProcess, pbx: Any, ami: RawAmi, e2e_redis: str, browser: Any, tmp_path: Path) -> None:
-    write_config(intake.core.config, pbx, e2e_redis, intake.http_port, wrapup_seconds=WRAPUP_SECONDS)
+    write_config(intake.config, pbx, e2e_redis, intake.http_port, wrapup_seconds=WRAPUP_SECONDS)
     window = QueueLogWindow(pbx).mark()
     intake.start()
     phone = HandlerPhone("handler-1", answer_after=3.0)

@@ -37,7 +37,7 @@ async def test_burst_of_22_calls_agrees_with_queue_log(intake: IntakeProcess, pb
     try:
         for hid in HANDLERS:
             intake.set_state(hid, "ready")
-        await wait_until(lambda: all(h["state"] == "ready" for h in intake.core.handlers().values()), 5, "all ready")
+        await wait_until(lambda: all(h["state"] == "ready" for h in intake.handlers().values()), 5, "all ready")
         # 999 callers hang up 10 s after the PBX answered them (answered by a handler or not:
         # some abandon); 101 callers talk 1.5 s once a handler answers.
         runs.append(sipp_dial("999", callers=[f"caller-{n}" for n in range(1, CALLS_999 + 1)], calls=CALLS_999,
@@ -52,7 +52,7 @@ async def test_burst_of_22_calls_agrees_with_queue_log(intake: IntakeProcess, pb
             run.stop()
         await asyncio.gather(*(asyncio.to_thread(p.stop) for p in phones))
 
-    await wait_until(lambda: not intake.core.calls(), 10, "every call settled")
+    await wait_until(lambda: not intake.calls(), 10, "every call settled")
     await wait_until(lambda: len(journal(e2e_redis)) == CALLS_999 + CALLS_101, 10, "every call journalled")
     logged = assert_agrees_with_queue_log(intake, window, e2e_redis)
     assert logged["emergency"]["offered"] == CALLS_999 and logged["non-emergency"]["offered"] == CALLS_101

@@ -48,7 +48,7 @@ def stored_timers(redis_url: str) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("back", ["before-the-end", "after-the-end"])
 async def test_intake_killed_during_wrapup_makes_the_handler_ready_on_time_after_restart(
         intake: IntakeProcess, pbx, ami: RawAmi, e2e_redis: str, back: str) -> None:
-    write_config(intake.core.config, pbx, e2e_redis, intake.http_port, wrapup_seconds=WRAPUP_SECONDS)
+    write_config(intake.config, pbx, e2e_redis, intake.http_port, wrapup_seconds=WRAPUP_SECONDS)
     intake.start()
     phone = HandlerPhone("handler-1", answer_after=1.0)
     await asyncio.to_thread(phone.start)
@@ -87,7 +87,7 @@ async def test_intake_killed_during_wrapup_makes_the_handler_ready_on_time_after
 
 
 def calls_by_number(intake: IntakeProcess) -> dict[str, str]:
-    return {c["caller_number"]: c["state"] for c in intake.core.calls()}
+    return {c["caller_number"]: c["state"] for c in intake.calls()}
 
 
 async def test_intake_killed_and_restarted_mid_day_shows_the_days_figures_equal_to_queue_log(intake: IntakeProcess, pbx, e2e_redis: str) -> None:
@@ -106,7 +106,7 @@ async def test_intake_killed_and_restarted_mid_day_shows_the_days_figures_equal_
         await wait_until(lambda: ready(intake, MEMBER), 5, "h1 ready")
         runs.append(sipp_dial("999", callers=["caller-2"], hangup_after=4.0))
         assert await asyncio.to_thread(runs[-1].wait, 30) == 0, runs[-1].output()
-        await wait_until(lambda: not intake.core.calls() and ready(intake, MEMBER), 10, "the first 999 call over")
+        await wait_until(lambda: not intake.calls() and ready(intake, MEMBER), 10, "the first 999 call over")
         runs.append(sipp_dial("999", callers=["caller-3"], hangup_after=15.0))
         await wait_until(lambda: calls_by_number(intake).get("07700900003") == "answered", 15, "999 call talking")
         runs.append(sipp_dial("101", callers=["caller-4"], hangup_after=3.0))
@@ -129,7 +129,7 @@ async def test_intake_killed_and_restarted_mid_day_shows_the_days_figures_equal_
             run.stop()
         await asyncio.to_thread(phone.stop)
 
-    await wait_until(lambda: not intake.core.calls() and len(journal(e2e_redis)) == 5, 10, "five calls settled and journalled")
+    await wait_until(lambda: not intake.calls() and len(journal(e2e_redis)) == 5, 10, "five calls settled and journalled")
     logged = assert_agrees_with_queue_log(intake, window, e2e_redis)
     assert logged == {"emergency": {"offered": 3, "answered": 3, "abandoned": 0, "left_other": 0},
                       "non-emergency": {"offered": 2, "answered": 1, "abandoned": 1, "left_other": 0}}, window.rows()

@@ -42,7 +42,7 @@ async def test_abandons_and_ring_no_answer_figures_match_queue_log(intake: Intak
 
         # 2. Abandoned while h1's phone rings (101, a CANCEL before anyone answered).
         intake.set_state("h1", "ready")
-        await wait_until(lambda: intake.core.handlers()["PJSIP/handler-1"]["state"] == "ready", 5, "h1 ready")
+        await wait_until(lambda: intake.handlers()["PJSIP/handler-1"]["state"] == "ready", 5, "h1 ready")
         runs.append(sipp_dial("101", callers=["caller-7"], cancel_after=3.0))
         _, pop_b = await h1.wait_for(lambda m: m["type"] == "pop" and m["line"] == "101", 10, "101 pop")
         await h1.wait_for(lambda m: m["type"] == "pop.closed" and m["call_id"] == pop_b["call_id"], 10, "101 close")
@@ -50,7 +50,7 @@ async def test_abandons_and_ring_no_answer_figures_match_queue_log(intake: Intak
         closed_b = next(m for _, m in h1.messages if m["type"] == "pop.closed" and m["call_id"] == pop_b["call_id"])
         assert closed_b["reason"] == "abandoned"
         # The caller hung up while h1's phone rang: no ring-out (no AgentRingNoAnswer), so h1 stays ready.
-        assert intake.core.handlers()["PJSIP/handler-1"]["state"] == "ready"
+        assert intake.handlers()["PJSIP/handler-1"]["state"] == "ready"
 
         # 3. h1 rings out (15 s), then h2 (made ready once h1 rings) answers.
         runs.append(sipp_dial("999", callers=["caller-8"], hangup_after=22.0))
@@ -60,7 +60,7 @@ async def test_abandons_and_ring_no_answer_figures_match_queue_log(intake: Intak
         assert closed_c["reason"] == "rang-out"
         # rrmemory would ring the absent h1 again once the round wraps: intake takes h1 out of
         # distribution itself after the ring-out (routing.pause_after_ring_no_answer = 1).
-        await wait_until(lambda: (h := intake.core.handlers()["PJSIP/handler-1"])["state"] == "not-ready" and h["reason"] == "rang out",
+        await wait_until(lambda: (h := intake.handlers()["PJSIP/handler-1"])["state"] == "not-ready" and h["reason"] == "rang out",
                          5, "h1 paused by intake for the ring-out")
         await h2.wait_for(lambda m: m["type"] == "pop" and m["call_id"] == pop_c["call_id"], 10, "999 pop on h2")
         await h2.wait_for(lambda m: m["type"] == "pop.answered" and m["call_id"] == pop_c["call_id"], 10, "answered by h2")

@@ -41,7 +41,7 @@ async def test_pop_before_answer_then_outcome_in_the_next_pop(intake: IntakeProc
     calls = []
     try:
         intake.set_state("h1", "ready")
-        await wait_until(lambda: intake.core.handlers()["PJSIP/handler-1"]["state"] == "ready", 5, "h1 ready")
+        await wait_until(lambda: intake.handlers()["PJSIP/handler-1"]["state"] == "ready", 5, "h1 ready")
 
         calls.append(sipp_dial("999", callers=[CALLER], hangup_after=3.0))
         popped_at, pop = await desk.wait_for(lambda m: m["type"] == "pop", 15, "pop")

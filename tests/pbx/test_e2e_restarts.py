@@ -47,7 +47,7 @@ async def test_asterisk_restart_under_live_calls_loses_and_double_counts_nothing
         await asyncio.sleep(1.0)
         await asyncio.to_thread(intake.wait_healthy, 30)
         # intake resynced: nothing live, and h1 back in its queues (Asterisk forgot every member).
-        await wait_until(lambda: not intake.core.calls(), 10, "no live calls after the restart")
+        await wait_until(lambda: not intake.calls(), 10, "no live calls after the restart")
         await wait_until(lambda: ready(intake, "PJSIP/handler-1"), 10, "h1 restored to ready")
         for run in runs:
             await asyncio.to_thread(run.wait, 10)  # SIPp counts the PBX's BYE as a failed call: status ignored
@@ -62,7 +62,7 @@ async def test_asterisk_restart_under_live_calls_loses_and_double_counts_nothing
             run.stop()
         await asyncio.to_thread(phone.stop)
 
-    await wait_until(lambda: not intake.core.calls() and len(journal_rows(e2e_redis)) == 4, 10, "four calls journalled")
+    await wait_until(lambda: not intake.calls() and len(journal_rows(e2e_redis)) == 4, 10, "four calls journalled")
     # No call lost or counted twice: one journal record per call queue_log saw enter a queue.
     rows = window.rows()
     entered = [r[1] for r in rows if r[4] == "ENTERQUEUE"]
@@ -110,7 +110,7 @@ async def test_intake_restarted_while_calls_wait_learns_them_and_pops_the_next_h
         # While intake is down the PBX carries on; intake comes back and learns the waiting calls.
         await asyncio.sleep(1.0)
         await asyncio.to_thread(intake.start)
-        calls = await wait_until(lambda: len(intake.core.calls()) == 2 and intake.core.calls(), 10, "waiting calls learned")
+        calls = await wait_until(lambda: len(intake.calls()) == 2 and intake.calls(), 10, "waiting calls learned")
         assert {c["caller_number"] for c in calls} == {"07700900009", "07700900010"}
         assert all(c["state"] == "queued" and c["waited_seconds"] >= 1.0 for c in calls), calls
         # The handler who rings next gets the pop, with the caller (999 first: weight).
@@ -132,7 +132,7 @@ async def test_intake_restarted_while_calls_wait_learns_them_and_pops_the_next_h
         await asyncio.to_thread(phone.stop)
     # Learned from QueueStatus, not seen joining: shown and settled, but the figures since this
     # intake started count them as offered once each, at the wait QueueStatus reported.
-    await wait_until(lambda: not intake.core.calls(), 10, "all settled")
+    await wait_until(lambda: not intake.calls(), 10, "all settled")
     figures = intake.queues()
     assert (figures["emergency"]["offered"], figures["emergency"]["answered"]) == (1, 1)
     assert (figures["non-emergency"]["offered"], figures["non-emergency"]["answered"]) == (1, 1)

@@ -62,7 +62,7 @@ def queues_conf(pbx, change) -> Iterator[None]:
 
 
 def queues_of(intake: IntakeProcess, member: str) -> list[str]:
-    return intake.core.handlers()[member]["queues"]  # type: ignore[no-any-return]
+    return intake.handlers()[member]["queues"]  # type: ignore[no-any-return]
 
 
 def check_pbx(intake: IntakeProcess) -> subprocess.CompletedProcess[str]:
@@ -80,14 +80,14 @@ async def test_a_queue_reload_that_drops_a_handler_is_followed_and_the_next_999_
     run = None
     try:
         intake.set_state("h1", "ready")
-        await wait_until(lambda: intake.core.handlers()[H1]["state"] == "ready" and queues_of(intake, H1) == ["emergency", "non-emergency"],
+        await wait_until(lambda: intake.handlers()[H1]["state"] == "ready" and queues_of(intake, H1) == ["emergency", "non-emergency"],
                          5, "h1 ready in both queues")
         # [emergency] leaves queues.conf and comes back: each reload is silent about members, and
         # the queue that comes back is a new one, without h1.
         with queues_conf(pbx, lambda text: text.replace("[emergency](line)", "[emergency-retired](line)")):
             await wait_until(lambda: queues_of(intake, H1) == ["non-emergency"], 10, "intake follows the reload")
         await wait_until(lambda: queues_of(intake, H1) == ["non-emergency"], 10, "still out of the new emergency queue")
-        assert intake.core.handlers()[H1]["state"] == "ready"  # ready on 101: its phone is registered
+        assert intake.handlers()[H1]["state"] == "ready"  # ready on 101: its phone is registered
 
         # Ready now does what it says: the handler goes back into the 999 queue.
         assert intake.set_state("h1", "ready")["actions"] == 1
@@ -118,7 +118,7 @@ async def test_a_static_member_on_a_managed_queue_is_named_at_start_up_by_check_
                     or (r.get("event") == "pbx_check" and r.get("severity") == "PROBLEM" and f"static member {H2}" in r.get("what", ""))]
         found = await wait_until(lambda: len({r["event"] for r in named()}) == 2 and named(), 15, "static member named in the log")
         assert all(r["level"] == "warning" for r in found), found
-        assert intake.core.handlers()[H2]["static_queues"] == ["emergency"]
+        assert intake.handlers()[H2]["static_queues"] == ["emergency"]
 
         # The desktop's log-out says why it cannot be done, instead of a bare 502.
         r = httpx.post(intake.base + "/api/me/state", headers={"Authorization": f"Bearer {token_of('h2')}"},
@@ -133,7 +133,7 @@ async def test_a_static_member_on_a_managed_queue_is_named_at_start_up_by_check_
         assert "OK: AMI user 'intake' may run QueueStatus, CoreShowChannels, QueueAdd, QueueRemove, QueuePause, Originate" in checked.stdout
 
     # queues.conf put right and reloaded: the member is gone (silently, at the PBX) and intake follows.
-    await wait_until(lambda: queues_of(intake, H2) == [] and intake.core.handlers()[H2]["static_queues"] == [], 10,
+    await wait_until(lambda: queues_of(intake, H2) == [] and intake.handlers()[H2]["static_queues"] == [], 10,
                      "static member gone after the reload")
     checked = await asyncio.to_thread(check_pbx, intake)
     assert checked.returncode == 0 and "PROBLEM" not in checked.stdout, checked.stdout
@@ -160,7 +160,7 @@ async def test_a_queue_reload_asterisk_announces_nowhere_heals_at_the_first_acti
     await wait_until(lambda: queues_of(intake, H1) == ["non-emergency"], 10, "intake read the PBX's picture again")
     intake.set_state("h1", "not-ready", "meal")  # the same request now does what it says
     await member_shows(ami, H1, ("emergency", "non-emergency"), paused="1", reason="meal")
-    await wait_until(lambda: intake.core.handlers()[H1]["reason"] == "meal", 5, "h1 not ready (meal) in intake's picture")
+    await wait_until(lambda: intake.handlers()[H1]["reason"] == "meal", 5, "h1 not ready (meal) in intake's picture")
 
 
 async def test_a_break_survives_a_pbx_restart_that_brings_a_static_member_back_ready(intake: IntakeProcess, pbx, ami) -> None:
@@ -173,7 +173,7 @@ async def test_a_break_survives_a_pbx_restart_that_brings_a_static_member_back_r
         pbx_rx(pbx, "core restart now")
         await wait_until(lambda: any(r.get("event") == "pbx_link_down" for r in intake.log_records()), 30, "link lost")
         await asyncio.to_thread(intake.wait_healthy, 30)
-        await wait_until(lambda: (h := intake.core.handlers()[H2])["reason"] == "meal" and h["queues"] == ["emergency", "non-emergency"],
+        await wait_until(lambda: (h := intake.handlers()[H2])["reason"] == "meal" and h["queues"] == ["emergency", "non-emergency"],
                          15, "h2 back on their break in both queues")
         fresh = await RawAmi.connect(pbx.ami_host, pbx.ami_port)  # the fixture's session died with the PBX
         try:

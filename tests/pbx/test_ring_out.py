@@ -105,7 +105,7 @@ async def test_a_handler_whose_phone_rings_out_is_paused_by_intake_and_told_why(
         assert await wait_until(lambda: pauses_counted(intake), 5, "the pause in /metrics") == 1
         logged = [r for r in intake.log_records() if r.get("event") == "pausing_after_ring_out"]
         assert [(r["call_id"], r["handler_id"], r["queue"]) for r in logged] == [(call_id, "h1", "emergency")], logged
-        assert intake.core.handlers()[B]["state"] == "on-call"
+        assert intake.handlers()[B]["state"] == "on-call"
 
         # A comes back with the desktop's Ready button.
         await desk.click("#btn-ready")
