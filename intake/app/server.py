@@ -43,7 +43,7 @@ from intake.app.web import create_app
 from intake.app.write_behind import WriteBehind
 from intake.core import outputs as out
 from intake.core.config import IntakeConfig
-from intake.core.engine import Engine, Notices, On, Subscription
+from intake.core.engine import Engine, Evaluator, Notices, On, Subscription
 from intake.core.in_progress import InProgress, InProgressStore
 from intake.core.metrics import local_day
 from intake.core.registry import registry_of
@@ -113,7 +113,7 @@ class IntakeServer:
                                                               self.ring_outs.view, self.pops.held_view,
                                                               tasks=self.tasks.health, writes=self.writes.view))
         self.engine = Engine(self.registry, clock=time.monotonic, pbx_now=self.pbx_now, subscriptions=self.subscriptions(),
-                             evaluators=lambda: (("policy", self.steering.evaluate), ("callback-desk", self.callbacks.evaluate)),
+                             evaluators=(Evaluator("policy", self.steering), Evaluator("callback-desk", self.callbacks)),
                              guard=self.tasks.call, also_waiting=lambda: bool(self.callbacks.tasks))
         self._background: set[asyncio.Task[None]] = set()  # membership restores after a PBX restart
         self._ami_secret = secrets["ami.secret"]
@@ -125,16 +125,18 @@ class IntakeServer:
         """Who hears of each event, in this order. Each runs under its own guard: one that raises
         is logged and counted, and the others (and the call's records, which come after all of
         them as the engine's outputs) still see every notice."""
-        callbacks = self.callbacks
         return (
-            Notices("pops", self.pops.handle),
-            Notices("callback-desk.notices", callbacks.handle),
-            Notices("ring-out-desk", self.ring_outs.handle),
-            On("pops", ChannelCreated, self.pops.arriving),
-            On("callback-desk.events", CallQueued, lambda e: callbacks.caller_called_again(e.caller_number, e.call_id)),
-            On("callback-desk.events", OriginateFinished, callbacks.originate_finished),
-            On("callback-desk.events", PbxLinkDown, callbacks.link_down),
+            Notices("pops", self.pops),
+            Notices("callback-desk.notices", self.callbacks),
+            Notices("ring-out-desk", self.ring_outs),
+            On("pops", ChannelCreated, self.pops, "arriving"),
+            On("callback-desk.events", CallQueued, self, "_caller_called_again"),
+            On("callback-desk.events", OriginateFinished, self.callbacks, "originate_finished"),
+            On("callback-desk.events", PbxLinkDown, self.callbacks, "link_down"),
         )
+
+    def _caller_called_again(self, e: CallQueued) -> None:
+        self.callbacks.caller_called_again(e.caller_number, e.call_id)
 
     # --- time ------------------------------------------------------------------------------
 

@@ -73,35 +73,48 @@ def unguarded(name: str, step: Callable[[], object]) -> object:
 
 @dataclass(frozen=True, slots=True)
 class Notices:
-    """A subscriber of every event's notices, as one list in the order the registry gave them
-    (only events that gave any). Desks keep ``handle(notices)``."""
+    """A subscriber of every event's notices: ``owner.<method>(notices)``, one list in the order
+    the registry gave them (only events that gave any). The method is looked up at each call, so
+    what the owner has then is what runs (a test may put a fault in its place)."""
 
     name: str
-    handle: Callable[[list[Notice]], object]
+    owner: object
+    method: str = "handle"
 
 
 @dataclass(frozen=True, slots=True)
 class On(Generic[E]):
-    """A subscriber of one kind of domain event, handed the event after the registry applied it."""
+    """A subscriber of one kind of domain event: ``owner.<method>(event)`` after the registry
+    applied it (looked up at each call, as :class:`Notices`)."""
 
     name: str
     kind: type[E]
-    handle: Callable[[E], object]
+    owner: object
+    method: str
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluator:
+    """A look at the whole floor, ``owner.<method>()``: coalesced after events, and every tick."""
+
+    name: str
+    owner: object
+    method: str = "evaluate"
 
 
 Subscription = Notices | On[Any]
-"""Any: an ``On`` is typed by its own kind (its ``handle`` takes that kind only), so a list of
-them holds several kinds; the engine hands each the events of its ``kind``."""
+"""Any: an ``On`` is typed by its own kind, so a list of them holds several kinds; the engine
+hands each the events of its ``kind``."""
 
 
 class Engine:
     def __init__(self, registry: Registry, *, clock: Callable[[], float], pbx_now: Callable[[], float],
                  subscriptions: Iterable[Subscription] = (),
-                 evaluators: Callable[[], Iterable[tuple[str, Callable[[], object]]]] = tuple,
+                 evaluators: Iterable[Evaluator] = (),
                  guard: Guard = unguarded, also_waiting: Callable[[], bool] = lambda: False) -> None:
         """``clock`` times the schedule (monotonic in the server, virtual in a replay); ``pbx_now``
-        is the PBX's clock the registry settles on; ``evaluators()`` gives, at each evaluation, the
-        steps that look at the whole floor (coalesced, and every tick), by name; ``also_waiting()`` says whether anything beside the calls
+        is the PBX's clock the registry settles on; ``evaluators`` look at the whole floor
+        (coalesced, and every tick), in this order; ``also_waiting()`` says whether anything beside the calls
         waits on the wallboard (call-backs)."""
         self.registry = registry
         self._clock, self._pbx_now, self._guard, self._also_waiting = clock, pbx_now, guard, also_waiting
@@ -109,7 +122,7 @@ class Engine:
         self._on: dict[type, list[On[Any]]] = {}
         for s in subscriptions:
             self.subscribe(s)
-        self.evaluators = evaluators
+        self.evaluators = tuple(evaluators)
         self._next_tick = clock() + TICK
         self._policy_due: float | None = None
         self.evaluated_at = float("-inf")  # clock time of the last evaluation of the floor
@@ -134,7 +147,7 @@ class Engine:
         notices = self.registry.apply(event)
         outputs = self._fan_out(notices)
         for sub in self._on.get(type(event), ()):
-            self._guard(sub.name, partial(sub.handle, event))
+            self._guard(sub.name, partial(getattr(sub.owner, sub.method), event))
         if type(event) is SnapshotCompleted:
             outputs.append(ResumeWrapUps())  # after any restore this resync asked for
         elif type(event) is PbxLinkUp and not self._linked:
@@ -181,8 +194,8 @@ class Engine:
         the next still runs)."""
         self._policy_due = None
         self.evaluated_at = self._clock()
-        for name, evaluate in self.evaluators():
-            self._guard(name, evaluate)
+        for e in self.evaluators:
+            self._guard(e.name, getattr(e.owner, e.method))
 
     # --- out -----------------------------------------------------------------------------------
 
@@ -195,7 +208,7 @@ class Engine:
             return []
         self._dirty = True
         for sub in self._notices:
-            self._guard(sub.name, partial(sub.handle, notices))
+            self._guard(sub.name, partial(getattr(sub.owner, sub.method), notices))
         outputs: list[Output] = []
         for n in notices:
             follow = _FOLLOW_UP.get(type(n))

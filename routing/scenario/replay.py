@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from intake.core.config import IntakeConfig, parse
-from intake.core.engine import Engine, Notices
+from intake.core.engine import Engine, Evaluator, Notices
 from intake.core.errors import ConfigError, ConfigProblem
 from intake.core.registry import Answered, Finished, Notice, registry_of
 from routing.floor import roster_of
@@ -109,7 +109,7 @@ class Replay:
         self.tally = Tally()
         self._decided = False  # the last evaluation sent actions: let them reach the PBX
         self.engine = Engine(self.registry, clock=self.clock, pbx_now=self.clock,
-                             subscriptions=(Notices("tally", self._count),), evaluators=lambda: (("policy", self._evaluate),))
+                             subscriptions=(Notices("tally", self, "_count"),), evaluators=(Evaluator("policy", self, "_evaluate"),))
         self.link = LoopbackLink(self.pbx, self.engine.feed)
         self.steering = Steering(config, self.registry, self.link, self.clock, monotonic=self.clock)
         queue_of: dict[str, str] = {line.name: line.queues[0] for line in config.lines}

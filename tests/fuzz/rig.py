@@ -120,12 +120,12 @@ class Rig:
         self.finished: Counter[str] = Counter()
         self.outboxes = {h: self.server.hub.attach(h, 0) for h in HANDLER_IDS}
         self.messages: list[dict[str, Any]] = []
-        def counting(notices: list[Any]) -> None:
-            for n in notices:
-                if isinstance(n, Finished) and n.call.counted:
-                    self.finished[n.call.call_id] += 1
+        self.server.engine.subscribe(Notices("fuzz", self, "count_finished"))
 
-        self.server.engine.subscribe(Notices("fuzz", counting))
+    def count_finished(self, notices: list[Any]) -> None:
+        for n in notices:
+            if isinstance(n, Finished) and n.call.counted:
+                self.finished[n.call.call_id] += 1
 
     # --- the link ------------------------------------------------------------------------------
 
