@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -118,7 +118,8 @@ class IntakeServer:
         self._background: set[asyncio.Task[None]] = set()  # membership restores after a PBX restart
         self._ami_secret = secrets["ami.secret"]
         self._pbx_check: asyncio.Task[Any] | None = None  # what intake needs from the PBX, after the first login
-        self._alarm = asyncio.Event()  # the engine's deadline came nearer: the ticker waits for it instead
+        self._alarm = asyncio.Event()  # the engine's deadline came nearer than the ticker sleeps
+        self._armed_for = float("inf")  # the deadline the ticker sleeps until
         self._http: uvicorn.Server | None = None
 
     def subscriptions(self) -> tuple[Subscription, ...]:
@@ -146,12 +147,15 @@ class IntakeServer:
     # --- the event path ------------------------------------------------------------------------
 
     def on_event(self, event: DomainEvent) -> None:
-        before = self.engine.deadline()
-        self.execute(self.engine.feed(event))
-        if self.engine.deadline() < before:
+        outputs = self.engine.feed(event)
+        if outputs:
+            self.execute(outputs)
+        due = self.engine.policy_due
+        if due is not None and due < self._armed_for:  # sooner than the ticker sleeps: wake it
+            self._armed_for = due
             self._alarm.set()
 
-    def execute(self, outputs: list[out.Output]) -> None:
+    def execute(self, outputs: Sequence[out.Output]) -> None:
         """Carry out what the engine asks, in its order, each under the records' guard."""
         for o in outputs:
             self.tasks.call("records", partial(_EXECUTE[type(o)], self, o))
@@ -240,7 +244,8 @@ class IntakeServer:
         """The one timer: wake the engine at its deadline (or sooner, when an event brought the
         deadline nearer) and carry out what it returns."""
         while True:
-            delay = self.engine.deadline() - time.monotonic()
+            self._armed_for = self.engine.deadline()
+            delay = self._armed_for - time.monotonic()
             if delay > 0:
                 self._alarm.clear()
                 with contextlib.suppress(TimeoutError):

@@ -27,7 +27,7 @@ logged by the app, and the others, the call's records among them, still see ever
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, TypeVar
@@ -124,7 +124,7 @@ class Engine:
             self.subscribe(s)
         self.evaluators = tuple(evaluators)
         self._next_tick = clock() + TICK
-        self._policy_due: float | None = None
+        self.policy_due: float | None = None  # when the coalesced evaluation is due, if one is
         self.evaluated_at = float("-inf")  # clock time of the last evaluation of the floor
         self._published_at = float("-inf")
         self._dirty = True
@@ -142,19 +142,22 @@ class Engine:
 
     # --- in ------------------------------------------------------------------------------------
 
-    def feed(self, event: DomainEvent) -> list[Output]:
+    def feed(self, event: DomainEvent) -> Sequence[Output]:
         """Apply one event: subscribers hear of it now; the outputs are the app's to carry out."""
         notices = self.registry.apply(event)
-        outputs = self._fan_out(notices)
-        for sub in self._on.get(type(event), ()):
-            self._guard(sub.name, partial(getattr(sub.owner, sub.method), event))
-        if type(event) is SnapshotCompleted:
-            outputs.append(ResumeWrapUps())  # after any restore this resync asked for
-        elif type(event) is PbxLinkUp and not self._linked:
+        outputs: Sequence[Output] = self._fan_out(notices) if notices else ()
+        kind = type(event)
+        subs = self._on.get(kind)
+        if subs is not None:
+            for sub in subs:
+                self._guard(sub.name, partial(getattr(sub.owner, sub.method), event))
+        if kind is SnapshotCompleted:
+            outputs = [*outputs, ResumeWrapUps()]  # after any restore this resync asked for
+        elif kind is PbxLinkUp and not self._linked:
             self._linked = True
-            outputs.append(CheckPbx())
-        if notices and self._policy_due is None:
-            self._policy_due = self._clock() + POLICY_COALESCE
+            outputs = [*outputs, CheckPbx()]
+        if notices and self.policy_due is None:
+            self.policy_due = self._clock() + POLICY_COALESCE
         return outputs
 
     def changed(self) -> None:
@@ -165,13 +168,13 @@ class Engine:
 
     def deadline(self) -> float:
         """When (on the engine's clock) :meth:`wake` next has something to do."""
-        due = self._policy_due
+        due = self.policy_due
         return self._next_tick if due is None or due > self._next_tick else due
 
     def wake(self) -> list[Output]:
         """Run what is due by now: the coalesced evaluation, then the tick."""
         now = self._clock()
-        if self._policy_due is not None and self._policy_due <= now:
+        if self.policy_due is not None and self.policy_due <= now:
             self.evaluate()
         if self._next_tick > now:
             return []
@@ -192,7 +195,7 @@ class Engine:
     def evaluate(self) -> None:
         """The floor's evaluators, now, each under its own guard (a failing one is counted and
         the next still runs)."""
-        self._policy_due = None
+        self.policy_due = None
         self.evaluated_at = self._clock()
         for e in self.evaluators:
             self._guard(e.name, getattr(e.owner, e.method))
@@ -207,11 +210,13 @@ class Engine:
         if not notices:
             return []
         self._dirty = True
+        guard = self._guard
         for sub in self._notices:
-            self._guard(sub.name, partial(getattr(sub.owner, sub.method), notices))
+            guard(sub.name, partial(getattr(sub.owner, sub.method), notices))
         outputs: list[Output] = []
+        follow_up = _FOLLOW_UP
         for n in notices:
-            follow = _FOLLOW_UP.get(type(n))
+            follow = follow_up.get(type(n))
             if follow is not None:
                 follow(self, n, outputs)
         return outputs

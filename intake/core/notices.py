@@ -89,25 +89,25 @@ _About = Callable[..., Notice]
 """A notice about a call, given the call's view once the event is applied (see :class:`Told`)."""
 
 
-class Told:
+class Told(list[tuple["_About | None", "Call | Notice", tuple[str, ...]]]):
     """The notices of one event as the registry gives them: about a live call until the event is
-    applied, then frozen (:meth:`frozen`) with one view of each call as it then stands."""
+    applied, then frozen (:meth:`frozen`) with one view of each call as it then stands. (A list:
+    one is made for every event, most of which tell nothing.)"""
 
-    __slots__ = ("items",)
-
-    def __init__(self) -> None:
-        self.items: list[tuple[_About | None, Call | Notice, tuple[str, ...]]] = []
+    __slots__ = ()
 
     def about(self, kind: _About, call: Call, *args: str) -> None:
-        self.items.append((kind, call, args))
+        self.append((kind, call, args))
 
     def plain(self, notice: Notice) -> None:
-        self.items.append((None, notice, ()))
+        self.append((None, notice, ()))
 
     def frozen(self) -> list[Notice]:
+        if not self:
+            return []
         views: dict[int, CallView] = {}
         out: list[Notice] = []
-        for kind, subject, args in self.items:
+        for kind, subject, args in self:
             if kind is None:
                 out.append(subject)  # type: ignore[arg-type]  # plain: a Notice by construction
                 continue
