@@ -58,13 +58,7 @@ from screenpop.errors import NotYourCall, UnknownCall
 from screenpop.history import HistoryConfig, HistoryStore
 from screenpop.models import ContactRecord, Outcome
 from screenpop.web import desktop_endpoint, redact_tokens_in_server_logs
-from telephony.events import (
-    CallQueued,
-    ChannelCreated,
-    DomainEvent,
-    OriginateFinished,
-    PbxLinkDown,
-)
+from telephony import events as ev
 from telephony.session import AmiSession
 
 # Where the server's callers have always found them (the connections' settings and the empty
@@ -130,13 +124,13 @@ class IntakeServer:
             Notices("pops", self.pops),
             Notices("callback-desk.notices", self.callbacks),
             Notices("ring-out-desk", self.ring_outs),
-            On("pops", ChannelCreated, self.pops, "arriving"),
-            On("callback-desk.events", CallQueued, self, "_caller_called_again"),
-            On("callback-desk.events", OriginateFinished, self.callbacks, "originate_finished"),
-            On("callback-desk.events", PbxLinkDown, self.callbacks, "link_down"),
+            On("pops", ev.ChannelCreated, self.pops, "arriving"),
+            On("callback-desk.events", ev.CallQueued, self, "_caller_called_again"),
+            On("callback-desk.events", ev.OriginateFinished, self.callbacks, "originate_finished"),
+            On("callback-desk.events", ev.PbxLinkDown, self.callbacks, "link_down"),
         )
 
-    def _caller_called_again(self, e: CallQueued) -> None:
+    def _caller_called_again(self, e: ev.CallQueued) -> None:
         self.callbacks.caller_called_again(e.caller_number, e.call_id)
 
     # --- time ------------------------------------------------------------------------------
@@ -146,7 +140,7 @@ class IntakeServer:
 
     # --- the event path ------------------------------------------------------------------------
 
-    def on_event(self, event: DomainEvent) -> None:
+    def on_event(self, event: ev.DomainEvent) -> None:
         outputs = self.engine.feed(event)
         if outputs:
             self.execute(outputs)
