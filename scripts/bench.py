@@ -497,12 +497,14 @@ async def pipeline_seconds(parts: list[bytes], cfg: Any, secrets: dict[str, str]
     server = IntakeServer(cfg, secrets, redis)
     session = server.session
     session._connection.replaying()  # as after login and resync: events go straight through
+    server.tasks.start("ticker", server.tick_forever)  # the engine's timers, as in intake serve
     start = time.perf_counter()
     for part in parts:  # AmiSession._read_loop's body, one read at a time
         session._on_data(part)
         await asyncio.sleep(0)
     await server.pops.drain()
     elapsed = time.perf_counter() - start
+    await server.tasks.stop("ticker")
     await server.writes.close(timeout=30)  # records are written behind the pipeline, not timed
     return elapsed, session.counters.frames, server.registry.counters.events
 

@@ -14,8 +14,8 @@ from the intake configuration. Policy off: intake never lends a 101 handler to 9
 Why a virtual clock and not a sped-up real one: every component on the routing path takes time as
 a value -- the simulated PBX reads an injected clock, events carry the PBX's timestamps, the
 registry is ticked with a time, and Steering takes its PBX clock and (for the settle time of
-decisions in flight) its monotonic clock as arguments. The server's own lags (POLICY_COALESCE
-after an event, TICK) are fixed wall-clock intervals: running an hour 60 times faster would make
+decisions in flight) its monotonic clock as arguments, and the engine (intake/core/engine.py) runs on the clock it is given. Its lags (POLICY_COALESCE
+after an event, TICK) are fixed intervals of that clock: running an hour 60 times faster on a wall clock would make
 the policy react 60 times later relative to the calls (15 s per tick against a 12 s target), which
 is the very thing measured, and the run would not repeat. On a virtual clock each run is exact and
 deterministic per seed, and an hour takes a second or two. What the virtual run leaves out is

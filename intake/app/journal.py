@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from intake.core.calls import Call, CallState
+from intake.core.calls import CallFacts, CallState
 from intake.core.handlers import Handler
 from intake.core.metrics import (
     LONG_WAIT_SECONDS,
@@ -64,7 +64,7 @@ class JournalRecord(BaseModel):
     end_reason: str | None = None
 
     @classmethod
-    def of(cls, call: Call) -> JournalRecord:
+    def of(cls, call: CallFacts) -> JournalRecord:
         s = Settlement.of(call)
         return cls(call_id=call.call_id, line=call.line, queue=call.queue, target_seconds=call.target_seconds,
                    queued_at=call.queued_at, settled=s.disposition, waited_seconds=round(s.waited, 3),
@@ -160,7 +160,7 @@ def report_csv(rows: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def contact_record(call: Call, handlers: dict[str, Handler]) -> ContactRecord | None:
+def contact_record(call: CallFacts, handlers: dict[str, Handler]) -> ContactRecord | None:
     """The caller's history entry for a settled call; None when there is no number to file it under."""
     if not is_history_number(call.caller_number):
         return None

@@ -23,7 +23,7 @@ from typing import Any
 import structlog
 
 from intake.app.unrecorded import UnrecordedCalls
-from intake.core.calls import Call
+from intake.core.calls import CallView
 from intake.core.registry import (
     Answered,
     Finished,
@@ -106,10 +106,10 @@ class PopRouter:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    def _closer(self, reason: str) -> Callable[[Call, str], HandlerMessage]:
+    def _closer(self, reason: str) -> Callable[[CallView, str], HandlerMessage]:
         return lambda c, _h: compose_closed(c.call_id, reason, at=c.ended_at or c.left_at or self.clock())  # type: ignore[arg-type]
 
-    def _ringing(self, call: Call, member: str) -> None:
+    def _ringing(self, call: CallView, member: str) -> None:
         handler_id = self.handler_ids.get(member)
         if handler_id is None:
             return  # a queue member no configuration names: nobody's desktop to pop
@@ -128,7 +128,7 @@ class PopRouter:
         sent = self.hub.publish(handler_id, compose_pop(snapshot, history, repeat_calls=self.repeat_calls), active=True)
         log.info("pop_sent", seq=sent.seq, line=snapshot.line, call_id=snapshot.call_id, handler_id=handler_id, held=True)
 
-    def _update(self, call: Call, member: str, compose: Callable[[Call, str], HandlerMessage], *, active: bool) -> None:
+    def _update(self, call: CallView, member: str, compose: Callable[[CallView, str], HandlerMessage], *, active: bool) -> None:
         handler_id = self.handler_ids.get(member)
         if handler_id is None:
             return

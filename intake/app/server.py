@@ -1,18 +1,20 @@
-"""The composition root: one PBX session, the registry, pops, the history, the HTTP face.
+"""The composition root: one PBX session, the engine, pops, the history, the HTTP face.
 
 Events flow one way: the AMI session hands each domain event to :meth:`IntakeServer.on_event`,
-the registry turns it into notices, and the notices fan out to pops and the supervisors'
-stream. A short tick settles calls that left their queue and refreshes the wallboard (waits
-grow with time, not only with events).
+which feeds it to the :class:`~intake.core.engine.Engine` (registry -> notices -> subscribers, in
+the order :meth:`IntakeServer.subscriptions` declares) and carries out what the engine returns:
+records behind the event path, resyncs and restores over AMI, the wallboard. One timer task (the
+"ticker") wakes the engine at its next deadline: the coalesced routing evaluation and the tick
+that settles calls and refreshes the wallboard (waits grow with time, not only with events).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -26,6 +28,13 @@ from redis.exceptions import RedisError
 from intake.app import heap, logs, pbx_check
 from intake.app.auth import Principals
 from intake.app.handler_status import HandlerStatusPush
+from intake.app.connections import (
+    REDIS_POOL,
+    history_watch_of,
+    http_config,
+    make_redis,
+    warm_redis,
+)
 from intake.app.journal import CallJournal, JournalRecord, contact_record, one_per_stay
 from intake.app.pops import PopRouter
 from intake.app.prometheus import IntakeCollector, prometheus_registry
@@ -33,19 +42,12 @@ from intake.app.supervise import Supervisor
 from intake.app.supervisors import SupervisorStream
 from intake.app.web import create_app
 from intake.app.write_behind import WriteBehind
+from intake.core import outputs as out
 from intake.core.config import IntakeConfig
+from intake.core.engine import Engine, Evaluator, Notices, On, Subscription
 from intake.core.in_progress import InProgress, InProgressStore
 from intake.core.metrics import local_day
-from intake.core.registry import (
-    Answered,
-    Finished,
-    MembershipsLost,
-    Notice,
-    Queued,
-    Registry,
-    ResyncWanted,
-    Settled,
-)
+from intake.core.registry import registry_of
 from routing.callback_desk import CallbackDesk
 from routing.callbacks import CallbackStore, CallbackTask
 from routing.handler_desk import HandlerDesk
@@ -54,98 +56,18 @@ from routing.steering import Steering
 from routing.timers import TimerStore
 from screenpop.delivery import DesktopHub
 from screenpop.errors import NotYourCall, UnknownCall
-from screenpop.held import HeldHistories
 from screenpop.history import HistoryConfig, HistoryStore
-from screenpop.history_watch import HistoryWatch
 from screenpop.models import ContactRecord, Outcome
 from screenpop.web import desktop_endpoint, redact_tokens_in_server_logs
-from telephony.events import (
-    CallQueued,
-    ChannelCreated,
-    DomainEvent,
-    OriginateFinished,
-    PbxLinkDown,
-    PbxLinkUp,
-    SnapshotCompleted,
-)
+from telephony import events as ev
 from telephony.session import AmiSession
 
+# Where the server's callers have always found them (the connections' settings and the empty
+# registry live in their own modules now).
+__all__ = ["REDIS_POOL", "IntakeServer", "history_watch_of", "http_config", "make_redis", "registry_of", "serve",
+           "warm_redis"]
+
 log = structlog.get_logger("intake.server")
-
-TICK = 0.25  # seconds between settle/refresh ticks: a wallboard within a second of the PBX
-POLICY_COALESCE = 0.25  # seconds: routing decisions for a burst of events are taken once (targets are 12 s+)
-ANSWERED_MEMORY = 20_000  # answered calls whose outcome a handler may still file
-
-
-REDIS_POOL = 32  # connections: enough for a burst of pops, bounded so a burst cannot exhaust Redis
-
-
-def make_redis(url: str, **connection: Any) -> Any:
-    """The server's Redis client; ``connection`` adds connection settings (a benchmark counts
-    round trips with ``connection_class=CountingConnection``)."""
-    if url == "embedded":
-        import fakeredis
-
-        return fakeredis.FakeAsyncRedis()
-    import redis.asyncio as aioredis
-    from redis.asyncio.retry import Retry
-    from redis.backoff import NoBackoff
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
-    # A pop must cost one round trip: a connection opened mid-burst would add its handshake, so
-    # the pool is bounded (a pop waits for a free connection rather than opening one) and warmed
-    # at start (warm_redis), and connections skip the CLIENT SETINFO commands redis-py sends.
-    # After Redis restarts, every pooled connection is dead and says so only when next used: one
-    # retry on a fresh connection, for a connection error only (the command never reached a live
-    # Redis; a timed-out one may have, and is not sent twice).
-    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=REDIS_POOL, timeout=2, socket_timeout=5,
-                                                    socket_connect_timeout=2, driver_info=None,
-                                                    retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
-                                                    **connection)
-    return aioredis.Redis(connection_pool=pool)
-
-
-def http_config(app: Any, host: str, port: int) -> uvicorn.Config:
-    """uvicorn's settings for intake's HTTP and WebSocket server (the benchmark's floor uses them too).
-
-    No permessage-deflate: a pop is a couple of KB on a control room's LAN, and compressing every
-    message cost the server a zlib flush per send (about 2% of its CPU under load, cProfile of
-    scripts/bench.py's server) and each desktop socket a compressor's memory (about half of it:
-    80 -> 40 KiB per desktop at 10,000). uvicorn's own WebSocket pings only once a
-    minute (its default, 20 s, is a timer and a ping per socket on top of the desktops' heartbeat,
-    which already ends a silent desktop): a net for the supervisors' sockets."""
-    return uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, ws_max_size=64 * 1024,
-                          ws_per_message_deflate=False, ws_ping_interval=60.0, ws_ping_timeout=30.0, lifespan="off")
-
-
-def history_watch_of(redis: Any, history: HistoryStore, held: HeldHistories) -> HistoryWatch | None:
-    """Redis's reports of writes to caller histories, for what the pops hold; none for the
-    in-process store (every write to it goes through this process, and says so itself)."""
-    if type(redis).__module__.startswith("fakeredis"):
-        return None
-    held.watching(False)  # until the watch stands
-    pool = redis.connection_pool
-    return HistoryWatch(pool.connection_kwargs, history.watched_prefixes(), changed=held.changed,
-                        everything=held.everything, watching=held.watching, tls="SSL" in pool.connection_class.__name__)
-
-
-async def warm_redis(redis: Any, connections: int = REDIS_POOL) -> None:
-    """Open the pool's connections now, so the first burst of pops finds them ready."""
-    try:
-        await asyncio.gather(*(redis.ping() for _ in range(connections)))
-    except Exception as exc:  # noqa: BLE001 - Redis not up yet: the pool fills lazily later
-        log.warning("redis_not_warmed", error=repr(exc))
-
-
-def registry_of(config: IntakeConfig) -> Registry:
-    """An empty registry for the configured lines, queues and handlers."""
-    queues = {q: (line.name, line.target_seconds) for line in config.lines for q in line.queues}
-    members = {h.member: (h.id, h.name) for h in config.handlers}
-    return Registry(queues, handlers=members, wrapup_reason=config.wrapup_reason)
-
-
-_CONSEQUENCES = (Queued, Answered, Settled, Finished, ResyncWanted, MembershipsLost)
-"""The notices the server acts on itself (see IntakeServer._follow_up)."""
 
 
 class IntakeServer:
@@ -179,23 +101,40 @@ class IntakeServer:
                                   spool=Path(config.redis.unwritten_spool) if config.redis.unwritten_spool else None)
         self.callbacks = CallbackDesk(config, self.registry, CallbackStore(redis, config.redis.key_prefix), self.hub,
                                       self.session, self.pbx_now, writes=self.writes, file_history=self._file_called_back,
-                                      on_change=self._picture_changed)
+                                      on_change=lambda: self.engine.changed())
         self.journal = CallJournal(redis, config.redis.key_prefix)
         self.in_progress = InProgressStore(redis, config.redis.key_prefix)
         self.prometheus = prometheus_registry(IntakeCollector(self.queue_report, self.handler_views,
                                                               lambda: self.session.counters, self.steering.view,
                                                               self.ring_outs.view, self.pops.held_view,
                                                               tasks=self.tasks.health, writes=self.writes.view))
+        self.engine = Engine(self.registry, clock=time.monotonic, pbx_now=self.pbx_now, subscriptions=self.subscriptions(),
+                             evaluators=(Evaluator("policy", self.steering), Evaluator("callback-desk", self.callbacks)),
+                             guard=self.tasks.call, also_waiting=lambda: bool(self.callbacks.tasks))
         self._background: set[asyncio.Task[None]] = set()  # membership restores after a PBX restart
         self._ami_secret = secrets["ami.secret"]
         self._pbx_check: asyncio.Task[Any] | None = None  # what intake needs from the PBX, after the first login
-        self._policy_due: asyncio.TimerHandle | None = None
-        self._policy_at = 0.0  # monotonic time of the last evaluation
-        # call id -> (handler id, caller number) for calls answered recently: outcomes may be
-        # filed after the call ended, but only by the handler who took it.
-        self._answered: OrderedDict[str, tuple[str, str]] = OrderedDict()
-        self._dirty = True
+        self._alarm = asyncio.Event()  # the engine's deadline came nearer than the ticker sleeps
+        self._armed_for = float("inf")  # the deadline the ticker sleeps until
         self._http: uvicorn.Server | None = None
+
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        """Who hears of each event, in this order. Each runs under its own guard: one that raises
+        is logged and counted, and the others (and the call's records, which come after all of
+        them as the engine's outputs) still see every notice."""
+        return (
+            Notices("pops", self.pops),
+            Notices("callback-desk.notices", self.callbacks),
+            Notices("ring-out-desk", self.ring_outs),
+            Notices("handler-status", self.handler_status),
+            On("pops", ev.ChannelCreated, self.pops, "arriving"),
+            On("callback-desk.events", ev.CallQueued, self, "_caller_called_again"),
+            On("callback-desk.events", ev.OriginateFinished, self.callbacks, "originate_finished"),
+            On("callback-desk.events", ev.PbxLinkDown, self.callbacks, "link_down"),
+        )
+
+    def _caller_called_again(self, e: ev.CallQueued) -> None:
+        self.callbacks.caller_called_again(e.caller_number, e.call_id)
 
     # --- time ------------------------------------------------------------------------------
 
@@ -204,83 +143,26 @@ class IntakeServer:
 
     # --- the event path ------------------------------------------------------------------------
 
-    def on_event(self, event: DomainEvent) -> None:
-        notices = self.registry.apply(event)
-        self._handle(notices)
-        if isinstance(event, ChannelCreated):
-            self.pops.arriving(event)
-        elif isinstance(event, CallQueued):
-            self.callbacks.caller_called_again(event.caller_number, event.call_id)
-        elif isinstance(event, OriginateFinished):
-            self.callbacks.originate_finished(event)
-        elif isinstance(event, PbxLinkDown):
-            self.callbacks.link_down(event)
-        elif isinstance(event, SnapshotCompleted):
-            self.desk.resync_completed()  # the PBX's picture is in: resume the wrap-ups a restart left
-        elif isinstance(event, PbxLinkUp) and self._pbx_check is None:
-            self._pbx_check = asyncio.get_running_loop().create_task(pbx_check.check_at_startup(self.config, self._ami_secret))
-        if notices and self._policy_due is None:
-            # Every event in the next few ms shares one evaluation: the policy reads the whole
-            # floor (every handler), and a burst of events must not run it once per frame.
-            self._policy_due = asyncio.get_running_loop().call_later(POLICY_COALESCE, self._evaluate_policy)
+    def on_event(self, event: ev.DomainEvent) -> None:
+        outputs = self.engine.feed(event)
+        if outputs:
+            self.execute(outputs)
+        due = self.engine.policy_due
+        if due is not None and due < self._armed_for:  # sooner than the ticker sleeps: wake it
+            self._armed_for = due
+            self._alarm.set()
 
-    def _evaluate_policy(self) -> None:
-        """The routing policy and the call-back desk look at the floor: at most once a tick,
-        whether events or the tick asked (each reads every handler at work and every waiting call)."""
-        if self._policy_due is not None:
-            self._policy_due.cancel()
-            self._policy_due = None
-        self._policy_at = time.monotonic()
-        # Guarded one by one: a failing evaluation is counted and logged, the call-back desk's
-        # still runs, and so does the next evaluation (a call_later callback's error would
-        # otherwise be logged by asyncio and lost; the ticker's would restart the ticker).
-        self.tasks.call("policy", self.steering.evaluate)
-        self.tasks.call("callback-desk", self.callbacks.evaluate)
+    def execute(self, outputs: Sequence[out.Output]) -> None:
+        """Carry out what the engine asks, in its order, each under the records' guard."""
+        for o in outputs:
+            self.tasks.call("records", partial(_EXECUTE[type(o)], self, o))
 
-    def _picture_changed(self) -> None:
-        self._dirty = True
-
-    def _handle(self, notices: list[Notice]) -> None:
-        if not notices:
-            return
-        self._dirty = True
-        # Each consumer on its own guard: one that raises (a bug of ours, a value nobody foresaw)
-        # is logged and counted, and the others, the call's journal record and wrap-up among
-        # them, still see every notice.
-        guard = self.tasks.call
-        guard("pops", partial(self.pops.handle, notices))
-        guard("callback-desk.notices", partial(self.callbacks.handle, notices))
-        guard("ring-out-desk", partial(self.ring_outs.handle, notices))
-        guard("handler-status", partial(self.handler_status.handle, notices))
-        for n in notices:
-            if isinstance(n, _CONSEQUENCES):
-                guard("records", partial(self._follow_up, n))
-
-    def _follow_up(self, n: Notice) -> None:
-        """What the server itself does about a notice: records, wrap-up, resyncs, restores."""
-        if isinstance(n, Queued):
-            if n.call.counted:  # offered: kept where a restart finds it until its journal record is written
-                self._keep_in_progress(InProgress.of(n.call))
-        elif isinstance(n, Answered):
-            self._remember_answer(n.call.call_id, n.member, n.call.caller_number)
-        elif isinstance(n, Settled):
-            self._journal(n)
-        elif isinstance(n, Finished):
-            self._finished(n)
-        elif isinstance(n, ResyncWanted):
-            self.session.resync(n.reason)
-        elif isinstance(n, MembershipsLost):
-            task = self.desk.restore(n.member, n.lost)
-            if task is not None:
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
-
-    def _journal(self, n: Settled) -> None:
+    def _journal(self, o: out.Journal) -> None:
         """The call's record, as soon as its outcome in the queue is known (see intake.app.journal)."""
-        self._file_journal(JournalRecord.of(n.call))
+        self._file_journal(JournalRecord.of(o.call))
 
-    def _finished(self, n: Finished) -> None:
-        call = n.call
+    def _call_over(self, o: out.CallOver) -> None:
+        call = o.call
         recorded = partial(self.pops.unrecorded.recorded, call.caller_number, call.call_id, call.queued_at)
         contact = contact_record(call, self.registry.handlers) if call.counted else None
         if contact is not None:
@@ -288,6 +170,16 @@ class IntakeServer:
         else:
             recorded()  # no record will come: a repeat count must not wait for one
         self.desk.call_finished(call)
+
+    def _restore(self, o: out.RestoreMemberships) -> None:
+        task = self.desk.restore(o.member, o.lost)
+        if task is not None:
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    def _check_pbx(self, o: out.CheckPbx) -> None:
+        if self._pbx_check is None:
+            self._pbx_check = asyncio.get_running_loop().create_task(pbx_check.check_at_startup(self.config, self._ami_secret))
 
     def _file_journal(self, record: JournalRecord) -> None:
         def stage(pipe: Any) -> None:
@@ -335,17 +227,9 @@ class IntakeServer:
 
         self.writes.submit(kind, lambda pipe: self.history.stage_contact(pipe, record), done=written, record=record)
 
-    def _remember_answer(self, call_id: str, member: str, number: str) -> None:
-        handler = self.registry.handlers.get(member)
-        if handler is None or handler.handler_id is None:
-            return
-        self._answered[call_id] = (handler.handler_id, number)
-        while len(self._answered) > ANSWERED_MEMORY:
-            self._answered.popitem(last=False)
-
     async def file_outcome(self, handler_id: str, outcome: Outcome) -> None:
         """Store a handler's outcome for a call they answered; refuse any other call."""
-        taken = self._answered.get(outcome.call_id)
+        taken = self.engine.answered(outcome.call_id)
         if taken is None:
             raise UnknownCall(outcome.call_id)
         if taken[0] != handler_id:
@@ -353,19 +237,17 @@ class IntakeServer:
         await self.history.record_outcome(taken[1], outcome)
         log.info("outcome_filed", call_id=outcome.call_id, handler_id=handler_id, grading=outcome.grading)
 
-    async def _ticker(self) -> None:
-        last_publish = 0.0
+    async def tick_forever(self) -> None:
+        """The one timer: wake the engine at its deadline (or sooner, when an event brought the
+        deadline nearer) and carry out what it returns."""
         while True:
-            await asyncio.sleep(TICK)
-            self._handle(self.registry.tick(self.pbx_now()))
-            now = time.monotonic()
-            if now - self._policy_at >= TICK:  # waits grow by themselves: the target comes at risk between events
-                self._evaluate_policy()
-            # Waits grow by themselves: refresh at least once a second while calls (or call-backs) wait.
-            if self._dirty or (now - last_publish >= 1.0 and (self.registry.waiting_calls() or self.callbacks.tasks)):
-                self._dirty = False
-                last_publish = now
-                self.supervisors.publish()
+            self._armed_for = self.engine.deadline()
+            delay = self._armed_for - time.monotonic()
+            if delay > 0:
+                self._alarm.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._alarm.wait(), delay)
+            self.execute(self.engine.wake())
             self.tasks.ok("ticker")
 
     async def _follow_pbx(self) -> None:
@@ -387,7 +269,7 @@ class IntakeServer:
         return [h.view(self.config.wrapup_reason) for h in self.registry.handlers.values()]
 
     def handler_me(self, handler_id: str) -> dict[str, Any]:
-        """What a handler's desktop shows about its own handler (its socket is sent the same)."""
+        """What a handler's desktop shows about its own handler (the same view its socket is pushed)."""
         return self.handler_status.view(handler_id)
 
     def picture(self) -> dict[str, Any]:
@@ -461,7 +343,7 @@ class IntakeServer:
         # Every long-running task under the supervisor: what one raises is logged, counted and
         # restarted, and never stops the server (only the HTTP server's own end does).
         self.tasks.start("ami", self._follow_pbx)
-        self.tasks.start("ticker", self._ticker)
+        self.tasks.start("ticker", self.tick_forever)
         self.tasks.start("heap-collector", partial(heap.collect_on_schedule, quiet=lambda: not self.registry.waiting_calls()))
         if self.history_watch is not None:
             self.tasks.start("history-watch", self.history_watch.run)
@@ -481,8 +363,6 @@ class IntakeServer:
         finally:
             for name in ("ticker", "heap-collector", "history-watch", "ami"):
                 await self.tasks.stop(name)
-            if self._policy_due is not None:
-                self._policy_due.cancel()
             if self._pbx_check is not None:
                 self._pbx_check.cancel()
             await self.ring_outs.close()
@@ -504,3 +384,15 @@ async def serve(config: IntakeConfig, secrets: dict[str, str], *, log_level: str
     server = IntakeServer(config, secrets, redis)
     log.info("starting", http=f"{config.http.host}:{config.http.port}", ami=f"{config.ami.host}:{config.ami.port}")
     await server.run(config.http.host, config.http.port)
+
+
+_EXECUTE: dict[type, Callable[[IntakeServer, Any], object]] = {  # Any: each takes the output kind it is keyed by
+    out.KeepInProgress: lambda s, o: s._keep_in_progress(o.record),
+    out.Journal: IntakeServer._journal,
+    out.CallOver: IntakeServer._call_over,
+    out.Resync: lambda s, o: s.session.resync(o.reason),
+    out.RestoreMemberships: IntakeServer._restore,
+    out.ResumeWrapUps: lambda s, o: s.desk.resync_completed(),  # the PBX's picture is in
+    out.CheckPbx: IntakeServer._check_pbx,
+    out.Publish: lambda s, o: s.supervisors.publish(),
+}

@@ -1,19 +1,27 @@
-"""Every rule of a queue call's life lives in this file: the states, and a table of transitions.
+"""Every rule of a queue call's life lives in this file: the states, and one table of transitions
+with their effects.
 
 A call is one caller's stay in one queue, keyed by the caller channel's Uniqueid. The table maps
-(state, event kind) to the next state; a pair missing from it is an :class:`IllegalTransition`
-naming the call, the state and the event. :mod:`routing.diagrams` draws the table for the docs.
+(state, step) to the next state and the effects of entering it (stamp the answer, stop the other
+phones ringing, settle the figures, finish the call...), as data: the registry carries them out
+and nothing else sets a call's state. A pair missing from it is an :class:`IllegalTransition`
+naming the call, the state and the event. :func:`call_table` lists the rows; :mod:`routing.diagrams` draws them for the docs.
 
 Why a LEAVING state: Asterisk sends QueueCallerLeave both when a call is answered and when it
 leaves unanswered (timeout, exit key), and at answer it may come just before AgentConnect. So a
 leave without an abandon is held as LEAVING until AgentConnect (answered), the caller's hangup
 or a short grace period (left another way) settles it.
+
+Notices carry a :class:`CallView`, a frozen copy of the call as it stood when the notice was
+given: a subscriber that reads it later (a pop's task) reads what was true then.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import NamedTuple
 
 from intake.core.errors import IllegalTransition
 
@@ -48,6 +56,24 @@ class Step(Enum):
     HUNG_UP = "hung-up"  # ChannelHungUp of the caller channel
     SETTLED = "settled"  # LEAVING grace period over
     VANISHED = "vanished"  # not in the PBX's picture after a resync
+    FOUND_TALKING = "found-talking"  # a resync found it answered before we watched (in no figure)
+
+
+class Effect(Enum):
+    """What entering a state does, beyond the state itself (carried out by the registry)."""
+
+    ANSWER = "answer"  # stamp answered_at (the first answer) and answered_by
+    RINGS_ANSWERED_ELSEWHERE = "rings-answered-elsewhere"  # other phones stop: answered elsewhere
+    TAKE = "take"  # the answering member's phone stops ringing; they are on the call (Answered)
+    TAKE_UNSEEN = "take-unseen"  # the member is on the call; no Answered: nobody saw the answer
+    SETTLE = "settle"  # a counted call's outcome is known: the figures and the journal (Settled)
+    LEAVE = "leave"  # stamp left_at, unless it left earlier (LEAVING: the grace for AgentConnect starts)
+    RINGS_ABANDONED = "rings-abandoned"  # every phone stops: the caller hung up
+    RINGS_LEFT = "rings-left"  # every phone stops: the caller left the queue another way
+    RINGS_VANISHED = "rings-vanished"  # every phone stops: the PBX's picture no longer has the call
+    END = "end"  # stamp ended_at
+    FREE_HANDLER = "free-handler"  # the answering member is off the call
+    FINISH = "finish"  # no longer followed: the contact record is due (Finished)
 
 
 Q, R, L, A, C, AB, LF = (
@@ -92,19 +118,64 @@ TRANSITIONS: dict[tuple[CallState, Step], CallState] = {
     (AB, Step.LEFT_QUEUE): AB,  # QueueCallerLeave follows QueueCallerAbandon
     (AB, Step.HUNG_UP): AB,
     (LF, Step.HUNG_UP): LF,
+    (Q, Step.FOUND_TALKING): A,
 }
 
 
-def next_state(call_id: str, state: CallState, step: Step) -> CallState:
+_ENTERING: dict[tuple[CallState, Step | None], tuple[Effect, ...]] = {
+    (A, None): (Effect.ANSWER, Effect.RINGS_ANSWERED_ELSEWHERE, Effect.TAKE, Effect.SETTLE),
+    (A, Step.FOUND_TALKING): (Effect.TAKE_UNSEEN,),
+    (L, None): (Effect.LEAVE,),
+    (AB, None): (Effect.LEAVE, Effect.END, Effect.RINGS_ABANDONED, Effect.SETTLE, Effect.FINISH),
+    (LF, None): (Effect.LEAVE, Effect.END, Effect.RINGS_LEFT, Effect.SETTLE, Effect.FINISH),
+    (LF, Step.VANISHED): (Effect.LEAVE, Effect.END, Effect.RINGS_VANISHED, Effect.SETTLE, Effect.FINISH),
+    (C, None): (Effect.END, Effect.FREE_HANDLER, Effect.FINISH),
+}
+"""The effects of entering a state, by the step that entered it where that matters (None: any other)."""
+
+
+class Transition(NamedTuple):
+    state: CallState
+    effects: tuple[Effect, ...]  # () when the step leaves the state as it was
+
+
+def _transition(state: CallState, step: Step, target: CallState) -> Transition:
+    if target is state:
+        return Transition(target, ())
+    return Transition(target, _ENTERING.get((target, step), _ENTERING.get((target, None), ())))
+
+
+CALL_TABLE: dict[tuple[CallState, Step], Transition] = {
+    (state, step): _transition(state, step, target) for (state, step), target in TRANSITIONS.items()
+}
+"""The call's table: (state, step) -> the next state and the effects of the move, in order."""
+
+
+def call_table() -> Iterator[tuple[CallState, Step, CallState, tuple[Effect, ...]]]:
+    """The table's rows (state, step, next state, effects), for the docs' diagrams and tests."""
+    for (state, step), (target, effects) in CALL_TABLE.items():
+        yield state, step, target, effects
+
+
+def transition(call_id: str, state: CallState, step: Step) -> Transition:
     try:
-        return TRANSITIONS[(state, step)]
+        return CALL_TABLE[(state, step)]
     except KeyError:
         raise IllegalTransition(call_id, state.value, step.value) from None
 
 
+def _waited(start: float | None, answered_at: float | None, ended_at: float | None, left_at: float | None,
+            now: float) -> float | None:
+    if start is None:
+        return None
+    end = answered_at if answered_at is not None else (ended_at or left_at or now)
+    return max(0.0, end - start)
+
+
 @dataclass(slots=True)
 class Call:
-    """One caller's stay in one queue, with the PBX-clock times the SLA clock needs."""
+    """One caller's stay in one queue, with the PBX-clock times the SLA clock needs: the
+    registry's own record, changed only by the table's effects (notices carry :meth:`view`)."""
 
     call_id: str
     queue: str
@@ -131,14 +202,57 @@ class Call:
 
     def waited(self, now: float) -> float:
         """Seconds from queue entry to answer, or to ``now`` while still waiting."""
-        end = self.answered_at if self.answered_at is not None else (self.ended_at or self.left_at or now)
-        return max(0.0, end - self.queued_at)
+        return _waited(self.queued_at, self.answered_at, self.ended_at, self.left_at, now) or 0.0
 
     def waited_from_arrival(self, now: float) -> float | None:
-        if self.arrived_at is None:
-            return None
-        end = self.answered_at if self.answered_at is not None else (self.ended_at or self.left_at or now)
-        return max(0.0, end - self.arrived_at)
+        return _waited(self.arrived_at, self.answered_at, self.ended_at, self.left_at, now)
+
+    def snapshot(self, now: float) -> dict[str, object]:
+        return self.view().snapshot(now)
+
+    def view(self) -> CallView:
+        """The call as it stands now, frozen."""
+        return CallView(self.call_id, self.queue, self.line, self.target_seconds, self.caller_number, self.caller_name,
+                        self.channel, self.queued_at, self.arrived_at, self.state, frozenset(self.ringing),
+                        frozenset(self.rung), self.answered_by, self.answered_at, self.ended_at, self.left_at,
+                        self.talk_seconds, self.end_reason, self.observed_from_start, self.silent, self.counted,
+                        self.outcome_seen)
+
+
+class CallView(NamedTuple):
+    """A call as it stood when a notice was given: the same names as :class:`Call`, nothing to
+    change. (A named tuple, not a frozen dataclass: one is made for every event that touches a
+    call, on the hot path, and a tuple is made in a third of the time.)"""
+
+    call_id: str
+    queue: str
+    line: str
+    target_seconds: float
+    caller_number: str
+    caller_name: str
+    channel: str
+    queued_at: float
+    arrived_at: float | None
+    state: CallState
+    ringing: frozenset[str]
+    rung: frozenset[str]
+    answered_by: str | None
+    answered_at: float | None
+    ended_at: float | None
+    left_at: float | None
+    talk_seconds: float | None
+    end_reason: str | None
+    observed_from_start: bool
+    silent: bool
+    counted: bool
+    outcome_seen: bool
+
+    def waited(self, now: float) -> float:
+        """Seconds from queue entry to answer, or to ``now`` while still waiting."""
+        return _waited(self.queued_at, self.answered_at, self.ended_at, self.left_at, now) or 0.0
+
+    def waited_from_arrival(self, now: float) -> float | None:
+        return _waited(self.arrived_at, self.answered_at, self.ended_at, self.left_at, now)
 
     def snapshot(self, now: float) -> dict[str, object]:
         return {
@@ -156,3 +270,6 @@ class Call:
             "answered_at": self.answered_at,
         }
 
+
+CallFacts = Call | CallView
+"""What records and rules read of a call: the registry's own, or a notice's frozen view of it."""

@@ -17,7 +17,7 @@ from typing import Any
 import structlog
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from intake.core.calls import Call
+from intake.core.calls import CallFacts
 
 log = structlog.get_logger("intake.in_progress")
 
@@ -39,7 +39,7 @@ class InProgress(BaseModel):
     silent: bool = False
 
     @classmethod
-    def of(cls, call: Call) -> InProgress:
+    def of(cls, call: CallFacts) -> InProgress:
         return cls(call_id=call.call_id, queue=call.queue, line=call.line, target_seconds=call.target_seconds,
                    queued_at=call.queued_at, arrived_at=call.arrived_at, caller_number=call.caller_number,
                    caller_name=call.caller_name, channel=call.channel, silent=call.silent)

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from intake.core.calls import Call, CallState
+from intake.core.calls import Call, CallFacts, CallState
 
 BIN = 0.1
 LONG_WAIT_SECONDS = 120.0
@@ -194,7 +194,7 @@ class Settlement:
     target_seconds: float
 
     @classmethod
-    def of(cls, call: Call) -> Settlement:
+    def of(cls, call: CallFacts) -> Settlement:
         at = call.answered_at or call.left_at or call.ended_at or call.queued_at
         disposition: Disposition = "answered" if call.answered_at is not None else (
             "abandoned" if call.state is CallState.ABANDONED else "left")

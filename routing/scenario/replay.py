@@ -7,12 +7,14 @@ the :class:`~intake.core.registry.Registry` with its SLA figures, and
 :class:`~routing.steering.Steering` (floor -> policy -> QueueAdd / QueueRemove back to the PBX).
 Handlers sign in as the desktop's Ready does (:func:`routing.handler_desk.plan`).
 
-The server's own scheduling is reproduced on the virtual clock with its own constants: the
-policy runs :data:`~intake.app.server.POLICY_COALESCE` after an event that moved the floor and on
-every :data:`~intake.app.server.TICK` that found no evaluation in the last tick; each tick also
-settles calls that left their queue. Not run: the socket and AmiSession (link I/O), pops, Redis
-and HTTP (nothing on the routing path), and HandlerDesk's wrap-up timer: the simulated handlers
-pause themselves, with the wrap-up reason, for the profile's wrap-up time (a distribution, where intake's is a fixed time per line).
+Events go through the server's own :class:`~intake.core.engine.Engine` on the virtual clock: the
+same schedule (the policy coalesced after an event that moved the floor, and run on a tick that
+found no evaluation in the last one; each tick settles calls that left their queue), with the
+run's tally as its subscriber and the routing policy as its evaluator. The engine's outputs
+(records, resyncs, the wallboard) are dropped: not run are the socket and AmiSession (link I/O),
+pops, Redis and HTTP (nothing on the routing path), and HandlerDesk's wrap-up timer: the
+simulated handlers pause themselves, with the wrap-up reason, for the profile's wrap-up time (a
+distribution, where intake's is a fixed time per line).
 """
 
 from __future__ import annotations
@@ -21,16 +23,15 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from intake.app.server import POLICY_COALESCE, TICK, registry_of
 from intake.core.config import IntakeConfig, parse
+from intake.core.engine import Engine, Evaluator, Notices
 from intake.core.errors import ConfigError, ConfigProblem
-from intake.core.registry import Answered, Finished, Notice
+from intake.core.registry import Answered, Finished, Notice, registry_of
 from routing.floor import roster_of
 from routing.handler_desk import Wanted, plan
 from routing.scenario.load import Arrival, People
 from routing.scenario.profile import LINES, Profile
 from routing.steering import Steering
-from telephony.events import DomainEvent
 from telephony.simulator.config import HandlerConfig, QueueConfig, SimConfig
 from telephony.simulator.loopback import LoopbackLink
 from telephony.simulator.pbx import Pbx
@@ -106,18 +107,13 @@ class Replay:
         self.registry = registry_of(config)
         self.roster = roster_of(config)
         self.tally = Tally()
-        self._policy_due: float | None = None
-        self._policy_at = float("-inf")
-        self.link = LoopbackLink(self.pbx, self.on_event)
+        self._decided = False  # the last evaluation sent actions: let them reach the PBX
+        self.engine = Engine(self.registry, clock=self.clock, pbx_now=self.clock,
+                             subscriptions=(Notices("tally", self, "_count"),), evaluators=(Evaluator("policy", self, "_evaluate"),))
+        self.link = LoopbackLink(self.pbx, self.engine.feed)
         self.steering = Steering(config, self.registry, self.link, self.clock, monotonic=self.clock)
         queue_of: dict[str, str] = {line.name: line.queues[0] for line in config.lines}
         self.people = People(self.pbx, calls, queue_of, config.wrapup_reason, self.clock.now)
-
-    def on_event(self, event: DomainEvent) -> None:
-        notices = self.registry.apply(event)
-        self._count(notices)
-        if notices and self._policy_due is None:
-            self._policy_due = self.clock.now + POLICY_COALESCE
 
     def _count(self, notices: list[Notice]) -> None:
         for n in notices:
@@ -133,31 +129,26 @@ class Replay:
             for action in plan(Wanted.READY, "", h, {}):
                 await self.link.send(action)
         end = self.clock.now + self.profile.seconds + DRAIN_LIMIT
-        next_tick = self.clock.now + TICK
         while self.clock.now < end:
             now = self.clock.now
             self.people.timers.run_due()
             self.pbx.advance()
-            if self._policy_due is not None and self._policy_due <= now:
-                await self._evaluate()
-            if next_tick <= now:
-                next_tick += TICK
-                self._count(self.registry.tick(now))
-                if now - self._policy_at >= TICK:
-                    await self._evaluate()
+            if self.engine.deadline() <= now:
+                self.engine.wake()  # its outputs are for Redis, the PBX link and desktops: none here
+                if self._decided:
+                    # The decisions' actions are tasks: let them reach the PBX at this same instant.
+                    self._decided = False
+                    me = asyncio.current_task()
+                    while others := asyncio.all_tasks() - {me}:
+                        await asyncio.gather(*others)
             if self.people.all_dialled and not self.pbx.calls and not self.registry.calls:
                 break
-            due = [now + PBX_STEP, next_tick, self._policy_due, self.people.timers.next_due()]
+            due = [now + PBX_STEP, self.engine.deadline(), self.people.timers.next_due()]
             self.clock.now = min(t for t in due if t is not None)
         return self.figures()
 
-    async def _evaluate(self) -> None:
-        self._policy_due, self._policy_at = None, self.clock.now
-        if self.steering.evaluate():
-            # The decisions' actions are tasks: let them reach the PBX at this same instant.
-            me = asyncio.current_task()
-            while others := asyncio.all_tasks() - {me}:
-                await asyncio.gather(*others)
+    def _evaluate(self) -> None:
+        self._decided = bool(self.steering.evaluate()) or self._decided
 
     def figures(self) -> dict[str, Any]:
         lines = self.registry.report(self.clock.now)["lines"]

@@ -5,7 +5,7 @@ An :class:`~intake.app.server.IntakeServer` on the embedded store, whose AMI ses
 directly (``_on_data``, what its read loop calls with each read). The actions the server sends go
 to a :class:`Responder` that answers them as the PBX simulator does, from the simulator's own
 state, so a resync snapshot is the PBX's truth and a QueuePause pauses the simulated member. The
-ticker's work (settle, policy, wallboard) is run by the test at its own moments.
+engine's timers (settle, policy, wallboard) are run by the test at its own moments.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from prometheus_client import generate_latest
 from intake.app.server import IntakeServer
 from intake.core.calls import CallState
 from intake.core.config import parse
+from intake.core.engine import Notices
 from intake.core.registry import Finished
 from telephony.frames import TERMINATOR, encode_frame, parse_frame
 from telephony.link import LinkState
@@ -130,15 +131,12 @@ class Rig:
         self.finished: Counter[str] = Counter()
         self.outboxes = {h: self.server.hub.attach(h, 0) for h in HANDLER_IDS}
         self.messages: list[dict[str, Any]] = []
-        handle = self.server._handle
+        self.server.engine.subscribe(Notices("fuzz", self, "count_finished"))
 
-        def counting(notices: list[Any]) -> None:
-            for n in notices:
-                if isinstance(n, Finished) and n.call.counted:
-                    self.finished[n.call.call_id] += 1
-            handle(notices)
-
-        self.server._handle = counting  # type: ignore[method-assign]
+    def count_finished(self, notices: list[Any]) -> None:
+        for n in notices:
+            if isinstance(n, Finished) and n.call.counted:
+                self.finished[n.call.call_id] += 1
 
     # --- the link ------------------------------------------------------------------------------
 
@@ -180,8 +178,8 @@ class Rig:
 
     def tick(self, now: float) -> None:
         """What the server's ticker does once: settle calls past the grace, run the policy, publish."""
-        self.server._handle(self.registry.tick(now))
-        self.server._evaluate_policy()
+        self.server.execute(self.server.engine.settle(now))
+        self.server.engine.evaluate()
         self.server.supervisors.publish()
 
     def read_desktops(self) -> None:
@@ -191,8 +189,6 @@ class Rig:
 
     async def close(self) -> None:
         s = self.server
-        if s._policy_due is not None:
-            s._policy_due.cancel()
         await s.ring_outs.close()
         await s.desk.close()
         await s.steering.close()

@@ -116,8 +116,8 @@ async def rules_looked(server: Any, since: float, times: int = 2) -> None:
     seen: set[float] = set()
 
     def looked() -> bool:
-        if server._policy_at > since:
-            seen.add(server._policy_at)
+        if server.engine.evaluated_at > since:
+            seen.add(server.engine.evaluated_at)
         return len(seen) >= times
 
     await until(looked)
