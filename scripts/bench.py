@@ -548,7 +548,7 @@ def role_throughput(args: argparse.Namespace) -> None:
         timed,
     )
 
-    from telephony.session import WANTED_EVENTS
+    from telephony.reader import WANTED_EVENTS
 
     data, frames = simulated_stream(args.calls, args.active)
     parts = chunks(data, CHUNK)

@@ -20,7 +20,7 @@ import time
 from collections.abc import Collection
 
 from telephony.framing import FrameReader
-from telephony.session import WANTED_EVENTS
+from telephony.reader import WANTED_EVENTS
 from telephony.translate import translate
 
 _CHANNEL = (
@@ -79,7 +79,7 @@ def chunks(data: bytes, size: int) -> list[bytes]:
 
 
 def bench_framereader(parts: list[bytes], with_translate: bool, wanted: Collection[str] | None = None) -> int:
-    """Frames the reader hands on; with ``wanted`` (the session's WANTED_EVENTS) the rest are
+    """Frames the reader hands on; with ``wanted`` (the reader's WANTED_EVENTS) the rest are
     dropped unparsed, as in the session, and counted with the frames all the same."""
     reader = FrameReader(expect_banner=False, wanted=wanted)
     count = 0

@@ -27,7 +27,6 @@ from redis.exceptions import RedisError
 
 from intake.app import heap, logs, pbx_check
 from intake.app.auth import Principals
-from intake.app.handler_status import HandlerStatusPush
 from intake.app.connections import (
     REDIS_POOL,
     history_watch_of,
@@ -35,6 +34,7 @@ from intake.app.connections import (
     make_redis,
     warm_redis,
 )
+from intake.app.handler_status import HandlerStatusPush
 from intake.app.journal import CallJournal, JournalRecord, contact_record, one_per_stay
 from intake.app.pops import PopRouter
 from intake.app.prometheus import IntakeCollector, prometheus_registry
