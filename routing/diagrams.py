@@ -1,5 +1,6 @@
-"""The state machines' diagrams, drawn from their tables: the call's, the call-back task's and the
-ring-out count's, as Mermaid state diagrams in docs/architecture.md ("State machines").
+"""The state machines' diagrams, drawn from their tables: the call's, the call-back task's, the
+ring-out count's and the AMI link's, as Mermaid state diagrams in docs/architecture.md ("State
+machines").
 
 A table changes, the docs follow: ``python3 -m routing.diagrams --write`` redraws the section
 between its markers, ``--check`` says whether it is current (tests/routing/test_diagrams.py
@@ -19,6 +20,7 @@ from typing import TypeVar
 
 from intake.core import calls
 from routing import callback_status, ring_out
+from telephony import link
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
 BEGIN = "<!-- state-machines:begin -->"
@@ -84,8 +86,9 @@ def rows_of(table: Mapping[tuple[S, E], object]) -> tuple[Row, ...]:
 
 
 def call_rows() -> tuple[Row, ...]:
-    """The call's table, owned by intake.core.calls (its rows may come to carry their effects)."""
-    return rows_of(calls.TRANSITIONS)
+    """The call's table, owned by intake.core.calls, with the effects of each row."""
+    return tuple(Row(_name(state), _name(step), _name(target), tuple(_name(e) for e in effects))
+                 for state, step, target, effects in calls.call_table())
 
 
 def machines() -> tuple[Machine, ...]:
@@ -99,6 +102,9 @@ def machines() -> tuple[Machine, ...]:
         Machine("A handler's ring-outs in a row", "routing/ring_out.py",
                 "Counted per handler; at the configured number in a row, the handler is paused.",
                 rows_of(ring_out.TRANSITIONS), (ring_out.Count.CLEAR.value, "configured handler")),
+        Machine("The AMI link", "telephony/link.py",
+                "Where one AMI connection to the PBX stands; the session reconnects from closed with backoff.",
+                rows_of(link.TRANSITIONS), (link.LinkState.CLOSED.value, "AmiConnection")),
     )
 
 

@@ -72,10 +72,3 @@ def next_state(state: LinkState, step: LinkStep) -> LinkState:
         return TRANSITIONS[state, step]
     except KeyError:
         raise LinkStepRefused(state.value, step.value) from None
-
-
-def diagram() -> str:
-    """The table as a Mermaid state diagram, for the architecture page."""
-    rows = sorted(TRANSITIONS.items(), key=lambda row: (list(S).index(row[0][0]), list(E).index(row[0][1])))
-    return "\n".join(["stateDiagram-v2", f"    [*] --> {S.CLOSED.name}",
-                      *(f"    {state.name} --> {target.name}: {step.value}" for (state, step), target in rows)])

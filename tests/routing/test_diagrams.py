@@ -7,6 +7,7 @@ from enum import Enum
 from intake.core import calls
 from routing import callback_status, diagrams, ring_out
 from routing.diagrams import BEGIN, DOCS, END, REGENERATE, Machine, Row, mermaid
+from telephony import link
 
 
 def test_a_table_becomes_a_mermaid_state_diagram_with_its_entry_effects_and_ends():
@@ -25,9 +26,17 @@ def edges(rows: tuple[Row, ...]) -> set[tuple[str, str, str]]:
     return {(r.source, r.event, r.target) for r in rows}
 
 
-def test_every_row_of_the_call_table_is_an_edge():
-    assert edges(diagrams.call_rows()) == {(s.value, e.value, t.value) for (s, e), t in calls.TRANSITIONS.items()}
+def test_every_row_of_the_call_table_is_an_edge_with_its_effects():
+    assert {(r.source, r.event, r.target, r.effects) for r in diagrams.call_rows()} == {
+        (s.value, e.value, t.value, tuple(x.value for x in fx)) for s, e, t, fx in calls.call_table()}
     assert len(diagrams.call_rows()) == len(calls.TRANSITIONS)
+    assert any(r.effects for r in diagrams.call_rows())
+
+
+def test_every_step_of_the_ami_link_table_is_an_edge():
+    drawn = {m.table: m.rows for m in diagrams.machines()}["telephony/link.py"]
+    assert edges(drawn) == {(s.value, e.value, t.value) for (s, e), t in link.TRANSITIONS.items()}
+    assert ("syncing", "snapshot deferred", "deferred") in edges(drawn)
 
 
 class Effect(Enum):

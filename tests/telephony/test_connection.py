@@ -22,7 +22,6 @@ from telephony.link import (
     LinkSettings,
     LinkState,
     LinkStep,
-    diagram,
     next_state,
 )
 from telephony.timing import Backoff, PbxClock
@@ -437,8 +436,3 @@ def test_a_recorded_stream_through_the_connection_gives_the_consumer_every_event
     assert link.conn.state is (LinkState.FOLLOWING if lists else LinkState.SYNCING)
     assert link.conn.counters.malformed_frames == 0 and link.conn.counters.oversized_frames == 0
 
-
-def test_the_link_diagram_draws_every_step_of_the_table() -> None:
-    drawn = diagram().splitlines()[2:]
-    assert sorted(drawn) == sorted(f"    {a.name} --> {b.name}: {step.value}" for (a, step), b in TRANSITIONS.items())
-    assert "    SYNCING --> DEFERRED: snapshot deferred" in drawn
