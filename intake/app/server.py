@@ -329,6 +329,20 @@ class IntakeServer:
         adopted = self.registry.adopt_in_progress(records.values())
         log.info("calls_in_progress_adopted", calls=adopted, already_journalled=len(stored) + len(spooled) - len(records))
 
+    async def close(self) -> None:
+        """What a stop waits for once the long-running tasks are stopped: the desks' actions in
+        flight (before the link goes, so none is cut off), the PBX link's log-off, the pops being
+        composed, and the records (spooled if Redis cannot take them)."""
+        if self._pbx_check is not None:
+            self._pbx_check.cancel()
+        await self.ring_outs.close()
+        await self.desk.close()
+        await self.steering.close()
+        await self.session.stop()
+        await self.pops.drain()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self.writes.close(timeout=5.0)
+
     async def run(self, http_host: str, http_port: int, *, ready: asyncio.Event | None = None,
                   bound: list[int] | None = None) -> None:
         server = uvicorn.Server(http_config(create_app(self), http_host, http_port))
@@ -363,15 +377,7 @@ class IntakeServer:
         finally:
             for name in ("ticker", "heap-collector", "history-watch", "ami"):
                 await self.tasks.stop(name)
-            if self._pbx_check is not None:
-                self._pbx_check.cancel()
-            await self.ring_outs.close()
-            await self.desk.close()
-            await self.steering.close()
-            await self.session.stop()
-            await self.pops.drain()
-            await asyncio.gather(*self._background, return_exceptions=True)
-            await self.writes.close(timeout=5.0)
+            await self.close()
             await self.tasks.close()
             if thresholds is not None:
                 heap.restore(thresholds)

@@ -188,13 +188,7 @@ class Rig:
                 self.messages.append(json.loads(outbox._queue.get_nowait()))
 
     async def close(self) -> None:
-        s = self.server
-        await s.ring_outs.close()
-        await s.desk.close()
-        await s.steering.close()
-        await s.pops.drain()
-        await asyncio.gather(*s._background, return_exceptions=True)
-        await s.writes.close(timeout=5.0)
+        await self.server.close()
         await self.redis.aclose()
 
     # --- what must hold ------------------------------------------------------------------------
