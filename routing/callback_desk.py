@@ -77,6 +77,7 @@ CLOSING: dict[TaskEvent, Literal["callback-closed", "callback-linked"]] = {
 class Writes(Protocol):
     """Where task changes go behind the event path (the app's write-behind)."""
 
+        # Any: a redis pipeline, and the task as its own model (see intake/app/write_behind.py)
     def submit(self, kind: str, stage: Callable[[Any], None], done: Callable[[], None] | None = None, *,
                record: Any = None) -> None: ...
 
@@ -252,6 +253,7 @@ class CallbackDesk:
 
     # --- views -----------------------------------------------------------------------------
 
+    # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def view(self) -> list[dict[str, Any]]:
         """Open tasks, oldest first, with how long each has been open (PBX clock)."""
         now = self.now()

@@ -160,6 +160,7 @@ def originate_failure(reason: int) -> str:
 class CallbackStore:
     """Tasks in one Redis hash (task id -> JSON); a closed task is kept for the audit trail."""
 
+    # Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands
     def __init__(self, redis: Any, prefix: str) -> None:
         self.redis, self.key = redis, f"{prefix}callbacks"
 
@@ -167,6 +168,7 @@ class CallbackStore:
         """Write ``task`` now (seeding a store; the desk's saves go through the write-behind, :meth:`stage`)."""
         await self.redis.hset(self.key, task.id, task.model_dump_json())
 
+    # Any: a redis pipeline, sync or async (redis-py types them apart; the core may not import redis at all)
     def stage(self, task: CallbackTask, pipe: Any) -> None:
         """Queue ``task``'s save on ``pipe`` (the write-behind's)."""
         pipe.hset(self.key, task.id, task.model_dump_json())

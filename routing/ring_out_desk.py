@@ -54,6 +54,7 @@ class RingOutDesk:
         if failed is not None:
             log.warning("ring_out_pause_failed", detail=failed.detail)
 
+    # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def view(self) -> dict[str, Any]:
         """For /metrics: every ring-out seen and the pauses sent for them."""
         return {"enabled": self.rule.after > 0, "after": self.rule.after, "reason": self.rule.reason,

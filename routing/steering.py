@@ -96,12 +96,14 @@ class Steering:
         """``d``'s answer is in: it may be decided again once the PBX's events have followed it."""
         self._in_flight[(d.member, d.queue)] = self.monotonic() + SETTLE
 
+    # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def lent(self) -> list[dict[str, Any]]:
         """Handlers lent to the 999 line now, as the PBX reports them."""
         floor = floor_of(self.registry, self.roster, self.now())
         return [{"handler_id": d.handler_id, "queues": sorted(d.lent_to)}
                 for d in floor.desks if any(floor.queues.get(q) == EMERGENCY for q in d.lent_to)]
 
+    # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def view(self) -> dict[str, Any]:
         """The overflow picture for the wallboard and /metrics."""
         lent = self.lent()

@@ -89,6 +89,7 @@ def latest_per_handler(timers: list[Timer]) -> tuple[list[Timer], list[Timer]]:
 class TimerStore:
     """The timers in Redis. Every call may raise the client's errors: the caller decides."""
 
+    # Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands
     def __init__(self, redis: Any, prefix: str = "intake:") -> None:
         self.redis = redis
         self.key = f"{prefix}timers"

@@ -178,6 +178,7 @@ class HistoryStore:
             await tx.execute()
         self._changed(record.number)
 
+    # Any: a redis pipeline, sync or async (redis-py types them apart; the core may not import redis at all)
     def stage_contact(self, pipe: Any, record: ContactRecord) -> None:
         """Add the commands that store ``record`` to ``pipe`` (a writer batches many records); a
         call-back goes to its own index, out of the counts' way."""

@@ -114,6 +114,7 @@ class _Link:
         self._parser = hiredis.Reader()
 
     @classmethod
+    # Any: redis-py's connection kwargs (host, port, password, ssl settings ...)
     async def open(cls, address: Mapping[str, Any], tls: bool) -> _Link:
         timeout = address.get("socket_connect_timeout") or 5
         if address.get("path"):
@@ -131,6 +132,7 @@ class _Link:
                 raise
         return link
 
+    # Any: a RESP reply, whose type is the command's
     async def call(self, *args: Any) -> Any:
         self._writer.write(_command(args))
         got = await self.reply()
@@ -138,6 +140,7 @@ class _Link:
             raise WatchRefused(f"{args[0]} {args[1] if len(args) > 1 else ''}: {got}")
         return got
 
+    # Any: a RESP reply, whose type is the command's
     async def reply(self) -> Any:
         while (got := self._parser.gets()) is False:
             data = await self._reader.read(65536)

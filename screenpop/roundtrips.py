@@ -26,11 +26,13 @@ class CountingConnection(Connection):
         super().__init__(*args, **kwargs)
         self.round_trips = round_trips
 
+    # Any: redis-py's own signature, overridden
     async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
         self.round_trips.count += 1
         await super().send_packed_command(command, check_health)
 
 
+# Any: redis-py's connection kwargs, passed through
 def counting_client(url: str, **kwargs: Any) -> tuple[aioredis.Redis, RoundTrips]:
     """A client for ``url`` whose every connection counts into the returned :class:`RoundTrips`.
 

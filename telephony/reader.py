@@ -47,6 +47,7 @@ class EventReader:
 
     __slots__ = ("_clock", "_log", "_malformed_log", "_stamp_log", "counters", "framer", "max_frame")
 
+    # Any: a structlog BoundLogger, as structlog's own getters type it
     def __init__(self, max_frame: int, clock: PbxClock, counters: SessionCounters, log: Any) -> None:
         self.max_frame = max_frame
         self._clock = clock

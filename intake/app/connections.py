@@ -18,6 +18,7 @@ log = structlog.get_logger("intake.server")
 REDIS_POOL = 32  # connections: enough for a burst of pops, bounded so a burst cannot exhaust Redis
 
 
+# Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands
 def make_redis(url: str, **connection: Any) -> Any:
     """The server's Redis client; ``connection`` adds connection settings (a benchmark counts
     round trips with ``connection_class=CountingConnection``)."""
@@ -43,6 +44,7 @@ def make_redis(url: str, **connection: Any) -> Any:
     return aioredis.Redis(connection_pool=pool)
 
 
+# Any: an ASGI app (uvicorn's own annotation is as open)
 def http_config(app: Any, host: str, port: int) -> uvicorn.Config:
     """uvicorn's settings for intake's HTTP and WebSocket server (the benchmark's floor uses them too).
 
@@ -56,6 +58,7 @@ def http_config(app: Any, host: str, port: int) -> uvicorn.Config:
                           ws_per_message_deflate=False, ws_ping_interval=60.0, ws_ping_timeout=30.0, lifespan="off")
 
 
+# Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands
 def history_watch_of(redis: Any, history: HistoryStore, held: HeldHistories) -> HistoryWatch | None:
     """Redis's reports of writes to caller histories, for what the pops hold; none for the
     in-process store (every write to it goes through this process, and says so itself)."""
@@ -67,6 +70,7 @@ def history_watch_of(redis: Any, history: HistoryStore, held: HeldHistories) -> 
                         everything=held.everything, watching=held.watching, tls="SSL" in pool.connection_class.__name__)
 
 
+# Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands
 async def warm_redis(redis: Any, connections: int = REDIS_POOL) -> None:
     """Open the pool's connections now, so the first burst of pops finds them ready."""
     try:

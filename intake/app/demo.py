@@ -32,6 +32,7 @@ SEEDED_MARKERS = [
 ]
 
 
+# Any: the [callback] section as TOML would give it, validated by the config parser
 def demo_config(sim: SimConfig, ami_port: int, http_port: int, *, callback: dict[str, Any] | None = None) -> IntakeConfig:
     """``callback``: keys of ``[routing.callback]`` to set (the demo escalates sooner, tests take
     offers back sooner)."""

@@ -53,6 +53,7 @@ class HandlerStatusPush:
         configured = self._configured[handler_id]
         return status_of(configured, self._state_of(configured), self._wrapup_reason, self._ring_out_reason)
 
+    # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def view(self, handler_id: str) -> dict[str, Any]:
         """``GET /api/me``'s body: the status without its message type."""
         return self.status(handler_id).model_dump(mode="json", exclude={"type"})

@@ -82,6 +82,7 @@ class JournalRecord(BaseModel):
 
 
 class CallJournal:
+    # Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands
     def __init__(self, redis: Any, prefix: str = "intake:") -> None:
         self.redis = redis
         self.prefix = prefix
@@ -94,6 +95,7 @@ class CallJournal:
             self.stage(tx, record)
             await tx.execute()
 
+    # Any: a redis pipeline, sync or async (redis-py types them apart; the core may not import redis at all)
     def stage(self, pipe: Any, record: JournalRecord) -> None:
         """Add the commands that append ``record`` to ``pipe`` (a writer batches many records)."""
         day = local_day(record.queued_at)
@@ -122,6 +124,7 @@ COLUMNS = ("hour", "offered", "answered", "answered_within_target", "answered_wi
            "under_10s", "10s_to_60s", "60s_and_over", "abandoned", "waited_over_2min")
 
 
+# Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
 def hourly_report(records: Iterable[JournalRecord], line: str | None = None) -> list[dict[str, Any]]:
     """One row per local hour (0-23) of the records' day.
 
@@ -151,6 +154,7 @@ def hourly_report(records: Iterable[JournalRecord], line: str | None = None) -> 
     return rows
 
 
+# Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
 def report_csv(rows: list[dict[str, Any]]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")

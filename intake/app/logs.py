@@ -24,6 +24,7 @@ def _sensitive(key: str) -> bool:
     return any(word in lowered for word in SENSITIVE)
 
 
+# Any: structlog's processor signature (logger and event values are whatever the caller bound)
 def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     # Every log line passes here: the verdict per key name is computed once (the names are few).
     for key in event:
@@ -32,6 +33,7 @@ def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mutab
     return event
 
 
+# Any: a text stream (a file, sys.stderr or a test's buffer)
 def configure(level: str = "info", *, json: bool = True, stream: Any = None) -> None:
     """Log lines as JSON (orjson: several times faster than the standard library's encoder, and
     the event path writes a few lines per call) to ``stream`` (bytes), default stderr."""

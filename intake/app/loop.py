@@ -30,6 +30,7 @@ def factory(name: LoopName = "auto") -> Callable[[], asyncio.AbstractEventLoop]:
     return asyncio.new_event_loop
 
 
+# Any: any coroutine; only its result's type matters
 def run(main: Coroutine[Any, Any, T], loop: LoopName = "auto") -> T:
     with asyncio.Runner(loop_factory=factory(loop)) as runner:
         return runner.run(main)

@@ -51,7 +51,7 @@ log = structlog.get_logger("intake.pops")
 
 
 class PopRouter:
-    def __init__(self, history: HistoryStore, hub: DesktopHub, handler_ids: dict[str, str], clock: Any,
+    def __init__(self, history: HistoryStore, hub: DesktopHub, handler_ids: dict[str, str], clock: Callable[[], float],
                  *, repeat_calls: int = REPEAT_CALLS, hold_seconds: float = 0.0) -> None:
         """``handler_ids`` maps queue member interface -> handler id; ``clock()`` is PBX time now;
         a pop flags a repeat caller with more than ``repeat_calls`` calls in the history's window;
@@ -93,6 +93,7 @@ class PopRouter:
         number = channel.caller_number
         self.held.fetch(number, channel.channel_id, now, {**self.unrecorded.of(number), channel.channel_id: now})
 
+    # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def held_view(self) -> dict[str, Any]:
         """Where pops' histories came from, for /metrics."""
         c = self.held.counters

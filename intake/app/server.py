@@ -71,6 +71,7 @@ log = structlog.get_logger("intake.server")
 
 
 class IntakeServer:
+    # Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands
     def __init__(self, config: IntakeConfig, secrets: dict[str, str], redis: Any, *, tasks: Supervisor | None = None) -> None:
         """``tasks``: the supervisor of the server's long-running tasks (tests restart them sooner)."""
         self.config = config
@@ -182,6 +183,7 @@ class IntakeServer:
             self._pbx_check = asyncio.get_running_loop().create_task(pbx_check.check_at_startup(self.config, self._ami_secret))
 
     def _file_journal(self, record: JournalRecord) -> None:
+        # Any: a redis pipeline, sync or async (redis-py types them apart; the core may not import redis at all)
         def stage(pipe: Any) -> None:
             self.journal.stage(pipe, record)
             self.in_progress.stage_done(pipe, record.call_id)  # in the same transaction: never both, never neither
@@ -257,25 +259,31 @@ class IntakeServer:
 
     # --- views ----------------------------------------------------------------------------------
 
+    # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def queue_report(self) -> dict[str, Any]:
         return {"at": self.pbx_now(), **self.registry.report(self.pbx_now())}
 
+    # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def live_calls(self) -> list[dict[str, Any]]:
         now = self.pbx_now()
         calls = sorted(self.registry.calls.values(), key=lambda c: c.queued_at)
         return [c.snapshot(now) for c in calls]
 
+    # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def handler_views(self) -> list[dict[str, Any]]:
         return [h.view(self.config.wrapup_reason) for h in self.registry.handlers.values()]
 
+    # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def handler_me(self, handler_id: str) -> dict[str, Any]:
         """What a handler's desktop shows about its own handler (the same view its socket is pushed)."""
         return self.handler_status.view(handler_id)
 
+    # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def picture(self) -> dict[str, Any]:
         return {**self.queue_report(), "calls": self.live_calls(), "handlers": self.handler_views(),
                 "overflow": self.steering.view(), "callbacks": self.callbacks.view()}
 
+    # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     async def health(self) -> dict[str, Any]:
         try:
             redis_ok = bool(await asyncio.wait_for(self.redis.ping(), 1.0))

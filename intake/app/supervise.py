@@ -42,6 +42,7 @@ class TaskHealth:
     started_at: float = 0.0  # supervisor clock, when it last (re)started
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
+    # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def view(self) -> dict[str, Any]:
         return {"up": self.up, "degraded": self.failing, "failures": self.failures, "last_error": self.last_error}
 
@@ -133,6 +134,7 @@ class Supervisor:
 
     # --- what it knows ---------------------------------------------------------------------
 
+    # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def health(self) -> dict[str, dict[str, Any]]:
         """Every task and guarded callback by name: up, degraded, failures, last error."""
         now = self._clock()

@@ -80,6 +80,7 @@ class Held:
             found = self.record.get("call_id")
         return None if found is None else str(found)
 
+    # Any: the record's data as JSON (what a dead letter and the spool keep)
     def data(self) -> Any:
         """The record as JSON-able data, as far as it can be encoded (else its repr)."""
         try:
@@ -91,6 +92,7 @@ class Held:
 
 
 class WriteBehind:
+    # Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands
     def __init__(self, redis: Any, *, dead_letters: str = "intake:dead-letters", dead_letter_limit: int = 10_000,
                  batch: int = 500, retry_every: float = 2.0, limit: int = 200_000,
                  supervisor: Supervisor | None = None, spool: Path | None = None) -> None:
@@ -122,11 +124,13 @@ class WriteBehind:
     def __len__(self) -> int:
         return sum(1 for held in self._queue if not held.settled)
 
+    # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def view(self) -> dict[str, Any]:
         """The writer's figures, for /metrics."""
         return {"held": len(self), "written": self.written, "retries": self.failures, "dropped": self.dropped,
                 "lost": self.lost, "spooled": self.spooled_at_stop, "dead_lettered": dict(self.dead_lettered)}
 
+    # Any: a record is any of the kinds written behind (journal, in-progress, contact, call-back), kept as its own model
     def submit(self, kind: str, stage: Stage, done: Done | None = None, *, record: Any = None) -> None:
         """Queue one record's commands; returns at once (the event path never waits on Redis).
         ``done`` is called once the record is written, dead-lettered or dropped; ``record`` is
@@ -202,6 +206,7 @@ class WriteBehind:
         log.warning("records_spooled_at_shutdown", count=len(unwritten), path=str(self.spool))
         return True
 
+    # Any: each record's JSON as spooled; the caller validates it by its kind
     def spooled(self) -> list[tuple[str, Any]]:
         """What the last run could not write: (kind, data) in the order it was submitted; dead
         letters it had not written go back to the dead-letter list. Unreadable lines are logged."""

@@ -246,6 +246,7 @@ def _cross_check(raw: dict[str, Any]) -> list[ConfigProblem]:
     """Rules that span sections, run on the raw table so they report even when a field is bad."""
     problems: list[ConfigProblem] = []
 
+    # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def items(section: str) -> list[tuple[int, dict[str, Any]]]:
         value = raw.get(section, [])
         return [(i, v) for i, v in enumerate(value) if isinstance(v, dict)] if isinstance(value, list) else []
@@ -332,6 +333,7 @@ def problems_of(exc: ValidationError) -> list[ConfigProblem]:
     return problems
 
 
+# Any: TOML as parsed, before validation; what comes out is typed
 def parse(raw: dict[str, Any], source: str = "<config>") -> IntakeConfig:
     problems = _retired(raw)
     config = None
@@ -345,6 +347,7 @@ def parse(raw: dict[str, Any], source: str = "<config>") -> IntakeConfig:
     return config
 
 
+# Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
 def read_toml(path: str | Path) -> dict[str, Any]:
     """A TOML file's table, or a ConfigError saying why it cannot be read."""
     path = Path(path)

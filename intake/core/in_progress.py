@@ -51,13 +51,16 @@ class InProgress(BaseModel):
 
 
 class InProgressStore:
+    # Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands
     def __init__(self, redis: Any, prefix: str = "intake:") -> None:
         self.redis = redis
         self.key = f"{prefix}calls:in-progress"
 
+    # Any: a redis pipeline, sync or async (redis-py types them apart; the core may not import redis at all)
     def stage(self, pipe: Any, record: InProgress) -> None:
         pipe.hset(self.key, record.call_id, record.model_dump_json())
 
+    # Any: a redis pipeline, sync or async (redis-py types them apart; the core may not import redis at all)
     def stage_done(self, pipe: Any, call_id: str) -> None:
         """Staged in the batch that writes the call's journal record, so both land together."""
         pipe.hdel(self.key, call_id)

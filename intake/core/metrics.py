@@ -102,6 +102,7 @@ class RollingWindow:
         self._prune(now)
         return sum(b[1] for b in self._buckets), sum(b[2] for b in self._buckets)
 
+    # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def report(self, now: float) -> dict[str, Any]:
         return _share(*self.counts(now))
 
@@ -139,6 +140,7 @@ class DayTally:
         self.settled += 1
         self.within += within
 
+    # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def report(self, now: float) -> dict[str, Any]:
         if self.day_of(now) != self.day:
             return {"day": self.day_of(now), **_share(0, 0)}
@@ -167,6 +169,7 @@ class Basis:
             self.over_60s += 1
         self.times.add(waited)
 
+    # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def report(self, settled: int) -> dict[str, Any]:
         return {
             "answered": self.answered,
@@ -222,6 +225,7 @@ class Figures:
     def settled(self) -> int:
         return self.answered + self.abandoned + self.left_other
 
+    # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def report(self, waiting: list[Call], now: float) -> dict[str, Any]:
         longest = max((w for c in waiting if math.isfinite(w := c.waited(now))), default=0.0)
         return {
@@ -294,6 +298,7 @@ class QueueMetrics:
             fig.last_15min.add(s.at, within)
             fig.today.add(s.at, within)
 
+    # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def report(self, waiting: list[Call], now: float) -> dict[str, Any]:
         by_queue: dict[str, list[Call]] = {q: [] for q in self.queues}
         by_line: dict[str, list[Call]] = {line: [] for line in self.lines}

@@ -98,6 +98,7 @@ class Registry:
     def waiting_calls(self) -> list[Call]:
         return [c for c in self.calls.values() if c.state.waiting]
 
+    # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def report(self, now: float | None = None) -> dict[str, Any]:
         now = self.now if now is None else now
         return self.metrics.report(self.waiting_calls(), now)

@@ -145,6 +145,7 @@ def _cross_check(profile: Profile) -> list[ConfigProblem]:
     return problems
 
 
+# Any: TOML as parsed, before validation; what comes out is typed
 def parse(raw: dict[str, Any], source: str = "<profile>") -> Profile:
     try:
         profile = Profile.model_validate(raw)

@@ -54,6 +54,7 @@ class VirtualClock:
         return self.now
 
 
+# Any: TOML as parsed, before validation; what comes out is typed
 def staffed(raw_config: dict[str, Any], profile: Profile, source: str) -> IntakeConfig:
     """The intake configuration (lines, targets, [routing], wrap-up reason) with the profile's
     handlers in place of the file's: ``h999-01`` works only 999, ``h101-01`` only 101, ``hboth-01``
@@ -124,6 +125,7 @@ class Replay:
                 _, lines = self.roster.desks.get(n.member, ("", frozenset()))
                 self.tally.answered_by_lent += "999" not in lines
 
+    # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     async def run(self) -> dict[str, Any]:
         for h in self.config.handlers:  # everyone signs in ready at the start of the hour
             for action in plan(Wanted.READY, "", h, {}):
@@ -150,6 +152,7 @@ class Replay:
     def _evaluate(self) -> None:
         self._decided = bool(self.steering.evaluate()) or self._decided
 
+    # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def figures(self) -> dict[str, Any]:
         lines = self.registry.report(self.clock.now)["lines"]
         decided = {(a, r): n for (a, r), n in self.steering.decisions.items()}
@@ -181,6 +184,7 @@ class Replay:
         }
 
 
+# Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
 def replay(config: IntakeConfig, profile: Profile, calls: list[Arrival], *, policy: bool) -> dict[str, Any]:
     """Run the hour once, policy on or off, and return its figures."""
     return asyncio.run(Replay(with_policy(config, policy), profile, calls).run())

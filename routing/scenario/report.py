@@ -30,6 +30,7 @@ OVERFLOW_ROWS = (
 LABEL, CELL = 40, 12
 
 
+# Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
 def summary(profile: Profile, config: IntakeConfig, calls: list[Arrival]) -> dict[str, Any]:
     """What was replayed: the profile, the staffing, the calls drawn, the policy's rules."""
     o = config.routing.overflow
@@ -52,6 +53,7 @@ def _heading(line: str, target: float) -> str:
     return f"{line} (target {target:g} s)".rjust(2 * CELL - 2) + "  "
 
 
+# Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
 def table(result: dict[str, Any]) -> str:
     """``result``: {"scenario": summary(...), "policy_on": figures, "policy_off": figures}."""
     s = result["scenario"]

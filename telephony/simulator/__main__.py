@@ -55,8 +55,10 @@ def parse_args(argv: list[str] | None = None) -> SimConfig:
     )
 
 
+# Any: TOML as parsed, before validation; what comes out is typed
 def traffic_profile(fields: dict[str, Any]) -> TrafficProfile:
     """A TrafficProfile from JSON: lists become the tuples the frozen profile holds."""
+    # Any: any JSON value of a traffic profile, made hashable
     def frozen(value: Any) -> Any:
         return tuple(frozen(v) for v in value) if isinstance(value, list) else value
 
