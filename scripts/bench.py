@@ -71,6 +71,7 @@ AMI_USER, AMI_SECRET = "intake", "bench-ami-secret-0c1d"
 SECRET_ENV = "INTAKE_BENCH_AMI_SECRET"
 RING_SECONDS, TALK_SECONDS = 0.3, 1.0  # a handler answers after ring, hangs up after talk
 CHUNK = 64 * 1024  # AmiSession's READ_SIZE
+STREAM_SPEEDUP = 1000.0  # the throughput stream's clock against its calls' seconds (see simulated_stream)
 
 
 @dataclass(frozen=True)
@@ -468,45 +469,110 @@ async def role_relay(args: argparse.Namespace) -> None:
 
 
 def simulated_stream(calls: int, active: int) -> tuple[bytes, int]:
-    """The bytes the simulator writes for ``calls`` answered calls (the latency phases' sequences)."""
-    at = [1_700_000_000.0]
-    pbx = Pbx(sim_queues(), sim_handlers(active), lambda: at[0], "callers", QueueLog(), dialplan_delay=0.5)
+    """The bytes the simulator writes for ``calls`` answered calls (the latency phases' sequences).
+
+    Stamped from now, on a clock that runs ``STREAM_SPEEDUP`` times faster than the calls' own
+    seconds: the pipeline reads the stream in a few seconds, so its Timestamps stay within
+    ``ami.max_clock_skew_seconds`` of the local clock and are believed, as a live PBX's are (a
+    stream stamped in the past had every one rejected, and the clock's estimate used instead)."""
+    at = [time.time()]
+    pbx = Pbx(sim_queues(), sim_handlers(active), lambda: at[0], "callers", QueueLog(), dialplan_delay=0.5 / STREAM_SPEEDUP)
     out: list[bytes] = []
     pbx.subscribe(lambda ev: out.append(ev.encode()))
     rng = random.Random(7)
     for n in range(calls):
         queue = "emergency" if rng.random() < 0.7 else "non-emergency"
         call_id = pbx.arrive(queue, number(rng.randrange(max(1, calls // 2))), "Zoë Ångström")
-        at[0] += 0.5
+        at[0] += 0.5 / STREAM_SPEEDUP
         pbx.advance()  # joins, rings a member
         ringing = pbx.ringing_member_of(call_id)
         assert ringing is not None, "no free member"
-        at[0] += RING_SECONDS
+        at[0] += RING_SECONDS / STREAM_SPEEDUP
         pbx.answer(ringing)
-        at[0] += TALK_SECONDS
+        at[0] += TALK_SECONDS / STREAM_SPEEDUP
         pbx.hangup_member(ringing)
         pbx.advance()
     data = b"".join(out)
     return data, data.count(b"\r\n\r\n")
 
 
+class AnsweringPbx:
+    """The session's socket as a logged-in link's: every action the desks send (the wrap-ups'
+    QueuePause) is answered ``Response: Success``, as Asterisk answers a pause of a member, and
+    the answer comes in the stream at the next frame boundary after the current read, where the
+    PBX's own writes would put it. Without it the actions went nowhere and each timed out."""
+
+    def __init__(self) -> None:
+        self._answers: list[bytes] = []
+        self.actions: Counter[str] = Counter()
+
+    def write(self, data: bytes) -> None:
+        for block in data.split(b"\r\n\r\n"):
+            fields = dict(line.split(b": ", 1) for line in block.split(b"\r\n") if b": " in line)
+            if b"ActionID" in fields:
+                self.actions[fields.get(b"Action", b"?").decode()] += 1
+                self._answers.append(b"Response: Success\r\nActionID: %s\r\nMessage: Interface paused successfully\r\n\r\n"
+                                     % fields[b"ActionID"])
+
+    def into(self, read: bytes) -> bytes:
+        """``read`` with the answers due spliced in after its first frame boundary."""
+        if not self._answers:
+            return read
+        cut = read.find(b"\r\n\r\n") + 4
+        if cut < 4:
+            return read  # no boundary in this read: the answers wait for the next
+        answers = b"".join(self._answers)
+        self._answers.clear()
+        return b"".join((read[:cut], answers, read[cut:]))
+
+    def rest(self) -> bytes:
+        """The answers still due after the stream's last read (it ends on a frame boundary)."""
+        answers = b"".join(self._answers)
+        self._answers.clear()
+        return answers
+
+
 async def pipeline_seconds(parts: list[bytes], cfg: Any, secrets: dict[str, str], redis: Any) -> tuple[float, int, int]:
-    """Time for the real session's frame path and the server behind it, pops' Redis lookups included."""
+    """Time for the real session's frame path and the server behind it, pops' Redis lookups included.
+
+    As ``intake serve`` runs it: the engine's ticker, the history watch standing (so held
+    histories are kept from each call's arrival and drawn on at the ring), a PBX that answers the
+    actions sent, Timestamps near now (see :func:`simulated_stream`). Only the socket is missing:
+    the stream is fed a read at a time, with the PBX's answers spliced in."""
     from intake.app.server import IntakeServer
 
     server = IntakeServer(cfg, secrets, redis)
     session = server.session
     session._connection.replaying()  # as after login and resync: events go straight through
+    pbx = AnsweringPbx()
+    session._writer = pbx  # type: ignore[assignment]  # the socket's write() and nothing else is used
     server.tasks.start("ticker", server.tick_forever)  # the engine's timers, as in intake serve
+    watch = server.history_watch
+    assert watch is not None, "the bench needs a real Redis: the history watch is part of the pipeline"
+    server.tasks.start("history-watch", watch.run)
+    while not watch.live:  # as in intake serve once the watch stands: held histories are used
+        await asyncio.sleep(0.01)
     start = time.perf_counter()
     for part in parts:  # AmiSession._read_loop's body, one read at a time
-        session._on_data(part)
+        session._on_data(pbx.into(part))
         await asyncio.sleep(0)
     await server.pops.drain()
     elapsed = time.perf_counter() - start
+    while server.desk.executor.busy:  # the wrap-ups sent last are answered, then stopped as at shutdown
+        session._on_data(pbx.rest())
+        await asyncio.sleep(0.001)
     await server.tasks.stop("ticker")
+    await server.tasks.stop("history-watch")
+    await server.desk.close()  # its wrap-ups wait on timers longer than the run: stopped, left in Redis
     await server.writes.close(timeout=30)  # records are written behind the pipeline, not timed
-    return elapsed, session.counters.frames, server.registry.counters.events
+    PIPELINE["actions_answered"].update(pbx.actions)
+    PIPELINE["timestamps_not_believed"][""] += session._connection._pbx_clock.rejected
+    PIPELINE["held"].update(asdict(server.pops.held.counters))
+    return elapsed, session.counters.frames - pbx.actions.total(), server.registry.counters.events
+
+
+# What the pipeline did besides events, summed over the runs: that it ran as intake serve does.
+PIPELINE: dict[str, Counter[str]] = {"actions_answered": Counter(), "timestamps_not_believed": Counter(), "held": Counter()}
 
 
 async def full_pipeline(args: argparse.Namespace, parts: list[bytes], frames: int) -> tuple[float, float, int, dict[str, Any]]:
@@ -569,6 +635,8 @@ def role_throughput(args: argparse.Namespace) -> None:
         # CPU, not wall: the machine's other work does not inflate it as much (the least of the runs).
         "ours_cpu_ms_per_call": round(cpu * 1000 / args.calls, 3),
         "ours_cpu_profile": profile,
+        "pipeline_runs": {"actions_answered": dict(PIPELINE["actions_answered"]),
+                          "timestamps_not_believed": PIPELINE["timestamps_not_believed"][""], "held": dict(PIPELINE["held"])},
     }), flush=True)
 
 

@@ -48,6 +48,7 @@ def settle(reg: Registry, call: Call, step: Step, at: float, member: str | None,
     if call.counted:
         reg.metrics.settled(call)
         told.about(Settled, call)
+        reg.summarise(call, at)
 
 def leave(reg: Registry, call: Call, step: Step, at: float, member: str | None, told: Told) -> None:
     call.left_at = call.left_at or at
@@ -66,6 +67,8 @@ def finish(reg: Registry, call: Call, step: Step, at: float, member: str | None,
     call.end_reason = call.end_reason or step.value
     del reg.calls[call.call_id]
     told.about(Finished, call)
+    if not call.counted:  # it never settled: its one line now
+        reg.summarise(call, at)
 
 
 _Effect = Callable[["Registry", Call, Step, float, str | None, Told], None]

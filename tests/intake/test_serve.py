@@ -31,6 +31,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def logged(text: str) -> list[dict]:
+    """The log's JSON lines (a line still being written is not one yet)."""
+    return [json.loads(line) for line in text.splitlines(keepends=True) if line.startswith("{") and line.endswith("\n")]
+
+
 async def test_serve_follows_the_pbx_and_logs_json_without_secrets(tmp_path: Path, redis_url: str):
     sim = subprocess.Popen([sys.executable, "-m", "telephony.simulator", "--secret", SECRETS["INTAKE_AMI_SECRET"], "--speed", "4", "--seed", "3"],
                            cwd=REPO, stdout=subprocess.PIPE, text=True)
@@ -71,6 +76,11 @@ async def test_serve_follows_the_pbx_and_logs_json_without_secrets(tmp_path: Pat
             return int(lines["999"]["offered"] + lines["101"]["offered"])
 
         assert await eventually(offered, 15, "calls offered")
+
+        def summarised() -> bool:  # a call's one line at info, once its outcome in the queue is known
+            return any(r.get("call_id") and r.get("event") == "call_summary" for r in logged(log_path.read_text()))
+
+        assert await eventually(summarised, 30, "a call's summary in the log")
     finally:
         for proc in (serve, sim):
             if proc is not None:
@@ -78,8 +88,10 @@ async def test_serve_follows_the_pbx_and_logs_json_without_secrets(tmp_path: Pat
                 proc.wait(10)
         sim.stdout.close()  # type: ignore[union-attr]
     text = log_path.read_text()
-    records = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    records = logged(text)
     assert records, text[:2000]
-    assert any(r.get("call_id") and r.get("event") == "call_state" for r in records)
+    summaries = [r for r in records if r.get("event") == "call_summary"]
+    assert summaries and all(r.get("call_id") and r.get("queue") and r.get("outcome") and r.get("level") == "info"
+                             for r in summaries), summaries[:3]
     for secret in SECRETS.values():
         assert secret not in text
