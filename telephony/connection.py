@@ -39,6 +39,9 @@ loop says so (:meth:`~AmiConnection.connection_lost`) or because a rule above sa
 loop closes the socket.
 """
 
+# Why one module of ~400 lines: one AMI link's protocol state (login, snapshots, pings, actions)
+# moves together; the link table (link.py) and the frame reader (reader.py) are already apart.
+
 from __future__ import annotations
 
 import time

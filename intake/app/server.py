@@ -8,6 +8,9 @@ records behind the event path, resyncs and restores over AMI, the wallboard. One
 that settles calls and refreshes the wallboard (waits grow with time, not only with events).
 """
 
+# Why one module of ~400 lines: the composition root builds and wires every collaborator, and
+# runs and stops them, in one place; Redis/HTTP setup is already in connections.py.
+
 from __future__ import annotations
 
 import asyncio

@@ -8,6 +8,10 @@ routes events to calls and handlers, carries out the table's effects, gathers a 
 (merged by :mod:`intake.core.resync`) and feeds the figures in :mod:`intake.core.metrics`.
 """
 
+# Why one module of ~400 lines: the registry is the one owner of calls and handlers, and every
+# event's routing to them reads best in one place; the resync merge and the effects are already
+# their own modules (resync.py, effects.py).
+
 from __future__ import annotations
 
 from collections import OrderedDict
