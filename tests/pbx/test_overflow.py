@@ -16,6 +16,7 @@ from tests.pbx.intake_server import hang_up_everything, intake_config, running_i
 from tests.support.sip import HandlerPhone, sipp_dial
 from tests.support.testbed.ami import RawAmi
 from tests.support.testbed.pbx import PbxTestbed
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.pbx
 
@@ -78,11 +79,13 @@ async def test_a_ready_101_handler_takes_a_999_call_at_risk_only_with_the_policy
                 assert hold < TARGET, hold
                 added = await ami.wait_event("QueueMemberAdded", 1, start, Queue="emergency", Interface="PJSIP/handler-3")
                 assert added["Penalty"] == "5"
-                assert server.steering.view()["active"]
+                await eventually(lambda: server.steering.view()["active"], 5, "overflow shown")
                 # Once the 999 queue has stayed clear for clear_seconds, handler 3 goes back.
                 removed = await ami.wait_event("QueueMemberRemoved", 10, start, Queue="emergency", Interface="PJSIP/handler-3")
                 assert float(removed["Timestamp"]) - float(answered["Timestamp"]) >= 3.0
-                assert not server.steering.view()["active"]
+                # The PBX tells intake's session and this test's own AMI client in turn: intake's
+                # picture follows the removal it reports, not before this client has seen it.
+                await eventually(lambda: not server.steering.view()["active"], 5, "overflow shown over")
                 assert ("lend", "outnumbered") in server.steering.decisions
             else:
                 assert answered["Interface"] == "PJSIP/handler-2", answered
