@@ -24,6 +24,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -106,6 +107,19 @@ class AmiConfig(_Section):
         return ref
 
 
+SiteName = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+"""A PBX site's name: it goes into Redis keys, Prometheus labels and URLs, so plain lower-case words."""
+
+DEFAULT_SITE = "default"
+"""The one site of a configuration written with the single ``[ami]`` section."""
+
+
+class PbxConfig(AmiConfig):
+    """One PBX site (``[[pbx]]``): its name, and where and as whom intake reaches its AMI."""
+
+    name: SiteName
+
+
 class RedisConfig(_Section):
     url: str = Field("embedded", description='redis://host:port/db, or "embedded" for an in-process store')
     key_prefix: str = "intake:"
@@ -135,6 +149,8 @@ class HttpConfig(_Section):
 
 class LineConfig(_Section):
     name: Literal["999", "101"]
+    # The [[pbx]] whose queues these are; may be left out while there is one PBX.
+    site: SiteName | None = None
     target_seconds: Seconds
     queues: list[QueueName] = Field(..., min_length=1)
     # 0 turns wrap-up off; an hour is surely a typo (a handler left paused off the queue).
@@ -143,6 +159,8 @@ class LineConfig(_Section):
 
 class HandlerConfig(_Section):
     id: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    # The [[pbx]] the handler's phone is on; may be left out while there is one PBX.
+    site: SiteName | None = None
     name: str = Field(..., min_length=1)
     member: Interface = Field(..., description="queue member interface, e.g. PJSIP/handler-1")
     queues: list[str] = Field(..., min_length=1)
@@ -220,7 +238,10 @@ class RoutingConfig(_Section):
 
 
 class IntakeConfig(_Section):
+    # One PBX: [ami] (the site is then named "default"); several: one [[pbx]] each. With [[pbx]],
+    # ``ami`` is the first site's (each site's own configuration has its own: site_config).
     ami: AmiConfig
+    pbx: list[PbxConfig] = []
     redis: RedisConfig = RedisConfig()
     http: HttpConfig = HttpConfig()
     lines: list[LineConfig] = Field(..., min_length=1)
@@ -228,6 +249,14 @@ class IntakeConfig(_Section):
     supervisors: list[SupervisorConfig] = []
     wrapup_reason: PauseReason = Field("wrap-up", description="pause reason the PBX reports while a handler is in wrap-up")
     routing: RoutingConfig = RoutingConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_pbx_as_ami(cls, data: Any) -> Any:  # Any: TOML as parsed, before validation
+        if isinstance(data, dict) and "ami" not in data and isinstance(data.get("pbx"), list) and data["pbx"]:
+            first = data["pbx"][0]
+            data = {**data, "ami": {k: v for k, v in first.items() if k != "name"} if isinstance(first, dict) else {}}
+        return data
 
     def line_of(self, queue: str) -> LineConfig | None:
         for line in self.lines:
@@ -241,6 +270,36 @@ class IntakeConfig(_Section):
     def handler_by_member(self) -> dict[str, HandlerConfig]:
         return {h.member: h for h in self.handlers}
 
+    @property
+    def sites(self) -> list[PbxConfig]:
+        """Every PBX site, in the file's order: the [[pbx]] sections, or [ami] as "default"."""
+        return list(self.pbx) or [PbxConfig(name=DEFAULT_SITE, **self.ami.model_dump())]
+
+    def secret_key(self, site: str) -> str:
+        """Where :func:`resolve_secrets` puts the site's AMI secret."""
+        if not self.pbx:
+            return "ami.secret"
+        return f"pbx[{[p.name for p in self.pbx].index(site)}].secret"
+
+    def site_config(self, site: str) -> IntakeConfig:
+        """The configuration as one site sees it: its PBX as ``ami``, its own lines and handlers,
+        and Redis keys of its own (a ``[[pbx]]`` site's under ``{key_prefix}site:{name}:``; the
+        old single ``[ami]`` keeps the keys it always had). Every per-PBX part of the server
+        (registry, desks, steering) is built from this, so it needs no notion of sites."""
+        pbx = next(p for p in self.sites if p.name == site)
+        prefix = f"{self.redis.key_prefix}site:{site}:" if self.pbx else self.redis.key_prefix
+        return self.model_copy(update={
+            "ami": AmiConfig(**pbx.model_dump(exclude={"name"})),
+            "pbx": [pbx] if self.pbx else [],
+            "lines": [line for line in self.lines if line.site in (None, site)],
+            "handlers": [h for h in self.handlers if h.site in (None, site)],
+            "redis": self.redis.model_copy(update={"key_prefix": prefix}),
+        })
+
+    def site_of_handler(self, handler_id: str) -> str:
+        handler = next(h for h in self.handlers if h.id == handler_id)
+        return handler.site or self.sites[0].name
+
 
 def _cross_check(raw: dict[str, Any]) -> list[ConfigProblem]:
     """Rules that span sections, run on the raw table so they report even when a field is bad."""
@@ -251,16 +310,36 @@ def _cross_check(raw: dict[str, Any]) -> list[ConfigProblem]:
         value = raw.get(section, [])
         return [(i, v) for i, v in enumerate(value) if isinstance(v, dict)] if isinstance(value, list) else []
 
-    queue_line: dict[str, str] = {}
-    line_names = Counter(str(line.get("name")) for _, line in items("lines"))
-    for i, line in items("lines"):
+    sites = _site_names(raw, items, problems)
+
+    def site_of(section: str, i: int, entry: dict[str, Any]) -> str | None:
+        """The entry's site; a fault (unknown or missing site) is a problem, and None."""
+        site = entry.get("site")
+        if site is None:
+            if len(sites) > 1:
+                problems.append(ConfigProblem(f"{section}[{i}].site", f"required with several [[pbx]] (one of {', '.join(sites)})"))
+                return None
+            return sites[0] if sites else None
+        if isinstance(site, str) and site not in sites:
+            where = "[ami] is the one site, named \"default\"" if "pbx" not in raw else f"[[pbx]] are {', '.join(sites)}"
+            problems.append(ConfigProblem(f"{section}[{i}].site", f"no [[pbx]] named {site!r} ({where})"))
+            return None
+        return site if isinstance(site, str) else None
+
+    queue_line: dict[tuple[str | None, str], str] = {}  # (site, queue) -> line: a queue name may serve on each site
+    line_names: Counter[tuple[str | None, str]] = Counter()
+    line_sites = [site_of("lines", i, line) for i, line in items("lines")]
+    for (_, line), site in zip(items("lines"), line_sites, strict=True):
+        line_names[(site, str(line.get("name")))] += 1
+    for (i, line), site in zip(items("lines"), line_sites, strict=True):
         name = str(line.get("name"))
-        if line_names[name] > 1:
-            problems.append(ConfigProblem(f"lines[{i}].name", f"line {name} is defined {line_names[name]} times"))
+        on = f" on site {site}" if len(sites) > 1 else ""
+        if line_names[(site, name)] > 1:
+            problems.append(ConfigProblem(f"lines[{i}].name", f"line {name} is defined {line_names[(site, name)]} times{on}"))
         for j, queue in enumerate(line.get("queues", []) if isinstance(line.get("queues"), list) else []):
-            if queue in queue_line and queue_line[queue] != name:
-                problems.append(ConfigProblem(f"lines[{i}].queues[{j}]", f"queue {queue!r} is already on line {queue_line[queue]}"))
-            queue_line.setdefault(queue, name)
+            if (site, queue) in queue_line and queue_line[(site, queue)] != name:
+                problems.append(ConfigProblem(f"lines[{i}].queues[{j}]", f"queue {queue!r} is already on line {queue_line[(site, queue)]}{on}"))
+            queue_line.setdefault((site, queue), name)
     if items("lines") and not any(str(line.get("name")) == "999" for _, line in items("lines")):
         problems.append(ConfigProblem("lines", "no 999 line: an intake server must follow emergency calls"))
 
@@ -275,8 +354,16 @@ def _cross_check(raw: dict[str, Any]) -> list[ConfigProblem]:
             else:
                 seen[value] = i
 
-    duplicates("handlers", "id", "handler id")
-    duplicates("handlers", "member", "member interface")
+    duplicates("handlers", "id", "handler id")  # across sites: a desktop signs in as one handler, wherever
+    handler_sites = [site_of("handlers", i, h) for i, h in items("handlers")]
+    members: dict[tuple[str | None, str], int] = {}  # a phone is named by its PBX: the same interface may exist on each
+    for (i, handler), site in zip(items("handlers"), handler_sites, strict=True):
+        member = handler.get("member")
+        if isinstance(member, str):
+            if (site, member) in members:
+                problems.append(ConfigProblem(f"handlers[{i}].member",
+                                              f"duplicate member interface {member!r} (also handlers[{members[(site, member)]}])"))
+            members.setdefault((site, member), i)
     duplicates("supervisors", "id", "supervisor id")
     tokens: dict[str, str] = {}
     for section in ("handlers", "supervisors"):
@@ -291,12 +378,41 @@ def _cross_check(raw: dict[str, Any]) -> list[ConfigProblem]:
     if rang_out is not None and rang_out == raw.get("wrapup_reason", _default(IntakeConfig, "wrapup_reason")):
         # The two pauses end differently (a timer vs the handler's Ready): one reason cannot say which.
         problems.append(ConfigProblem("routing.ring_no_answer_reason", f"same as wrapup_reason ({rang_out!r}): a ring-out pause would read as wrap-up"))
-    for i, handler in items("handlers"):
+    for (i, handler), site in zip(items("handlers"), handler_sites, strict=True):
         queues = handler.get("queues", [])
         for j, queue in enumerate(queues if isinstance(queues, list) else []):
-            if isinstance(queue, str) and queue not in queue_line:
-                problems.append(ConfigProblem(f"handlers[{i}].queues[{j}]", f"queue {queue!r} is on no line"))
+            if isinstance(queue, str) and (site, queue) not in queue_line and (site is not None or not sites):
+                on = f" of site {site}" if len(sites) > 1 else ""
+                problems.append(ConfigProblem(f"handlers[{i}].queues[{j}]", f"queue {queue!r} is on no line{on}"))
     return problems
+
+
+# Any: TOML as parsed, before validation
+def _site_names(raw: dict[str, Any], items: Any, problems: list[ConfigProblem]) -> list[str]:
+    """The sites' names (["default"] for [ami]); both or neither of [ami] and [[pbx]] is a problem,
+    and so are two [[pbx]] of one name or of one AMI address."""
+    if "ami" in raw and "pbx" in raw:
+        problems.append(ConfigProblem("pbx", "[ami] and [[pbx]] together: one PBX is [ami], several are [[pbx]] each"))
+    if "pbx" not in raw:
+        if "ami" not in raw:
+            problems.append(ConfigProblem("ami", "required key is missing (or one [[pbx]] per PBX)"))
+        return [DEFAULT_SITE]
+    if not items("pbx"):
+        problems.append(ConfigProblem("pbx", "at least one [[pbx]] is needed"))
+    names: list[str] = []
+    addresses: dict[tuple[object, object], int] = {}
+    for i, pbx in items("pbx"):
+        name = pbx.get("name")
+        if isinstance(name, str):
+            if name in names:
+                problems.append(ConfigProblem(f"pbx[{i}].name", f"duplicate site name {name!r}"))
+            else:
+                names.append(name)
+        address = (pbx.get("host", _default(AmiConfig, "host")), pbx.get("port", _default(AmiConfig, "port")))
+        if address in addresses:
+            problems.append(ConfigProblem(f"pbx[{i}].port", f"same AMI address as pbx[{addresses[address]}]: each site is its own PBX"))
+        addresses.setdefault(address, i)
+    return names
 
 
 def _default(model: type[BaseModel], key: str) -> Any:
@@ -340,7 +456,8 @@ def parse(raw: dict[str, Any], source: str = "<config>") -> IntakeConfig:
     try:
         config = IntakeConfig.model_validate({k: v for k, v in raw.items() if k not in RETIRED})
     except ValidationError as exc:
-        problems.extend(problems_of(exc))
+        # With [[pbx]], "ami" is the first site's copy: its faults are reported once, as pbx[0]'s.
+        problems.extend(p for p in problems_of(exc) if "ami" in raw or p.path.partition(".")[0].partition("[")[0] != "ami")
     problems.extend(_cross_check(raw))
     if problems or config is None:
         raise ConfigError(source, sorted(problems, key=lambda p: p.path))
@@ -377,7 +494,7 @@ def load(path: str | Path) -> IntakeConfig:
 
 def resolve_secrets(config: IntakeConfig, source: str = "<config>") -> dict[str, str]:
     """Every secret reference resolved, keyed by key path; all failures reported together."""
-    refs: dict[str, SecretRef] = {"ami.secret": SecretRef(config.ami.secret)}
+    refs: dict[str, SecretRef] = {config.secret_key(p.name): SecretRef(p.secret) for p in config.sites}
     refs.update({f"handlers[{i}].token": SecretRef(h.token) for i, h in enumerate(config.handlers)})
     refs.update({f"supervisors[{i}].token": SecretRef(s.token) for i, s in enumerate(config.supervisors)})
     values, problems = {}, []
