@@ -17,6 +17,7 @@ says it is in Redis: a pop's repeat count then includes the caller's calls Redis
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -66,6 +67,14 @@ class PopRouter:
         self.unrecorded = UnrecordedCalls()
         self._pending: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def for_site(self, handler_ids: dict[str, str], clock: Callable[[], float]) -> PopRouter:
+        """This router as one PBX site's notices reach it: that PBX's phones (``handler_ids``: its
+        member interfaces, which another site may also use) and its clock; the held histories,
+        the calls not yet recorded and the pops in flight stay one (handler ids are unique)."""
+        site = copy.copy(self)
+        site.handler_ids, site.clock = handler_ids, clock
+        return site
 
     def handle(self, notices: list[Notice]) -> None:
         for n in notices:

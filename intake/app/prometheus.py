@@ -7,7 +7,7 @@ samples labelled ``line`` and ``queue``; counters are the registry's own since s
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -30,17 +30,33 @@ class IntakeCollector(Collector):
                  ring_outs: Callable[[], dict[str, Any]] | None = None,
                  held: Callable[[], dict[str, Any]] | None = None, *,
                  tasks: Callable[[], dict[str, dict[str, Any]]] | None = None,
-                 writes: Callable[[], dict[str, Any]] | None = None) -> None:
+                 writes: Callable[[], dict[str, Any]] | None = None, site: str | None = None) -> None:
         """``report()`` is the registry's queue report, ``handlers()`` the handler views,
         ``ami_counters()`` the AMI session's counters dataclass, ``overflow()`` the routing
         policy's view (routing.steering.Steering.view), ``ring_outs()`` the ring-out rule's
         (routing.ring_out_desk.RingOutDesk.view), ``held()`` the held histories' figures
         (intake.app.pops.PopRouter.held_view), ``tasks()`` the supervisor's (intake.app.supervise.Supervisor.health),
-        ``writes()`` the record writer's (intake.app.write_behind.WriteBehind.view)."""
+        ``writes()`` the record writer's (intake.app.write_behind.WriteBehind.view); ``site``: the
+        PBX site these figures are of, as the label ``site`` on each of them (None: the one PBX of
+        an ``[ami]`` configuration, unlabelled as ever). The server's own figures (held, tasks,
+        writes) are never labelled with a site."""
         self._report, self._handlers, self._ami, self._overflow = report, handlers, ami_counters, overflow
         self._ring_outs, self._held, self._tasks, self._writes = ring_outs, held, tasks, writes
+        self._site = site
 
     def collect(self) -> Iterator[Metric]:
+        for family in self._of_the_site():
+            if self._site is not None:
+                family.samples = [s._replace(labels={"site": self._site, **s.labels}) for s in family.samples]
+            yield family
+        if self._held is not None:
+            yield from self._held_histories(self._held())
+        if self._tasks is not None:
+            yield from self._supervised(self._tasks())
+        if self._writes is not None:
+            yield from self._records(self._writes())
+
+    def _of_the_site(self) -> Iterator[Metric]:
         report = self._report()
         rows = [({"line": q["line"], "queue": name}, q) for name, q in report["queues"].items()]
         labels = ["line", "queue"]
@@ -67,12 +83,6 @@ class IntakeCollector(Collector):
             yield from self._routing(self._overflow())
         if self._ring_outs is not None:
             yield from self._ring_out(self._ring_outs())
-        if self._held is not None:
-            yield from self._held_histories(self._held())
-        if self._tasks is not None:
-            yield from self._supervised(self._tasks())
-        if self._writes is not None:
-            yield from self._records(self._writes())
 
     @staticmethod
     def _supervised(tasks: dict[str, dict[str, Any]]) -> Iterator[Metric]:
@@ -157,7 +167,25 @@ class IntakeCollector(Collector):
         return g
 
 
-def prometheus_registry(collector: IntakeCollector) -> CollectorRegistry:
+class SitesCollector(Collector):
+    """Every site's figures, one family per metric with each site's samples in it (labelled
+    ``site``): Prometheus wants a metric's samples together, and a total is ``sum without (site)``."""
+
+    def __init__(self, sites: Sequence[IntakeCollector]) -> None:
+        self._sites = sites
+
+    def collect(self) -> Iterator[Metric]:
+        merged: dict[str, Metric] = {}
+        for site in self._sites:
+            for family in site.collect():
+                if family.name in merged:
+                    merged[family.name].samples.extend(family.samples)
+                else:
+                    merged[family.name] = family
+        yield from merged.values()
+
+
+def prometheus_registry(collector: Collector) -> CollectorRegistry:
     """A registry of its own (not the process-global one): two servers in one test process must
     not collide, and nothing else's samples leak into ours."""
     registry = CollectorRegistry(auto_describe=False)

@@ -29,7 +29,7 @@ def add_callback_routes(app: FastAPI, server: IntakeServer) -> None:
     async def callbacks(who: Supervisor) -> View:
         """Open call-back tasks of abandoned 999 calls, oldest first: who each is offered to,
         whether it is being called, ``escalated`` when open past ``escalate_seconds``."""
-        return {"callbacks": server.callbacks.view()}
+        return {"callbacks": server.callback_views()}
 
     @router.post("/api/callbacks/{task_id}/start", response_model=TaskMoved,
                  responses=refusals(401, 403, 404, 409, 422, 502, 503))
@@ -41,7 +41,7 @@ def add_callback_routes(app: FastAPI, server: IntakeServer) -> None:
         open for its outcome); 502: the PBX refused the Originate; 503: the PBX could not be
         reached or did not confirm.
         """
-        await server.callbacks.start(who.id, task_id)
+        await server.site_of(who.id).callbacks.start(who.id, task_id)
         return TaskMoved(task_id=task_id, status="calling")
 
     @router.post("/api/callbacks/{task_id}/outcome", response_model=TaskMoved,
@@ -49,7 +49,7 @@ def add_callback_routes(app: FastAPI, server: IntakeServer) -> None:
     async def outcome(task_id: str, filed: CallbackOutcome, who: Handler) -> TaskMoved:
         """What came of the call-back (grading as for a call, required when the caller was
         reached): closes the task."""
-        server.callbacks.record_outcome(who.id, task_id, filed)
+        server.site_of(who.id).callbacks.record_outcome(who.id, task_id, filed)
         return TaskMoved(task_id=task_id, status="closed")
 
     app.include_router(router)

@@ -98,6 +98,9 @@ class RedisHealth(_Reply):
 class Health(_Reply):
     ok: bool
     ami: AmiHealth
+    """Every site's link: connected only while all of them are."""
+    sites: dict[str, AmiHealth]
+    """Each PBX site's link, by site name ("default" for the single [ami])."""
     redis: RedisHealth
     degraded: list[str]
     tasks: dict[str, TaskHealthView]
@@ -149,10 +152,22 @@ class QueueFigures(Figures):
     line: str
 
 
-class QueueReport(_Reply):
+class SiteReport(_Reply):
+    """One PBX site's figures; ``up`` false while its PBX link is down (the figures are as it left them)."""
+
+    up: bool
     at: float
     queues: dict[str, QueueFigures]
     lines: dict[str, Figures]
+
+
+class QueueReport(_Reply):
+    """The total over every site (per queue name and per line), and each site's own under ``sites``."""
+
+    at: float
+    queues: dict[str, QueueFigures]
+    lines: dict[str, Figures]
+    sites: dict[str, SiteReport]
 
 
 class CallView(_Reply):
@@ -168,6 +183,7 @@ class CallView(_Reply):
     ringing: list[str]
     answered_by: str | None
     answered_at: float | None
+    site: str
 
 
 class Calls(_Reply):
@@ -184,6 +200,7 @@ class HandlerView(_Reply):
     static_queues: list[str]
     ringing_for: list[str]
     on_call: str | None
+    site: str
 
 
 class Handlers(_Reply):
@@ -228,6 +245,7 @@ class HourRow(_Reply):
 class DayReport(_Reply):
     day: str
     line: str | None
+    site: str | None = None  # None: every site's calls
     hours: list[HourRow]
 
 

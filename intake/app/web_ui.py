@@ -51,32 +51,35 @@ def add_ui_routes(app: FastAPI, server: IntakeServer) -> None:
         so), 502 when the PBX refused, 503 when it could not be reached; nothing half-done is hidden:
         the reply to a retry reflects what the PBX then reports.
         """
-        sent = await server.desk.request(who.id, Wanted(body.state), body.reason)
+        sent = await server.site_of(who.id).desk.request(who.id, Wanted(body.state), body.reason)
         return StateChanged(requested=body.state, actions=sent)
 
-    def day_report(day: str, line: str | None) -> date:
+    def day_report(day: str, line: str | None, site: str | None) -> date:
         try:
             wanted = date.fromisoformat(day)
         except ValueError:
             raise InvalidRequest.of("day", f"{day[:20]!r} is not a day (YYYY-MM-DD)") from None
         if line is not None and line not in {l.name for l in server.config.lines}:
             raise InvalidRequest.of("line", f"no line {line[:10]!r}")
+        if site is not None and site not in server.sites:
+            raise InvalidRequest.of("site", f"no site {site[:32]!r}")
         return wanted
 
     @router.get("/api/reports/{day}", tags=["supervisor"], response_model=DayReport, responses=refusals(401, 403, 422))
-    async def report(day: str, who: Supervisor, line: str | None = Query(None)) -> View:
+    async def report(day: str, who: Supervisor, line: str | None = Query(None), site: str | None = Query(None)) -> View:
         """Per hour of a local day, from the call journal: answered within target, Home Office
-        buckets, abandoned, waits over 2 minutes."""
-        wanted = day_report(day, line)
-        rows = hourly_report(await server.journal.day(wanted), line)
-        return {"day": wanted.isoformat(), "line": line, "hours": rows}
+        buckets, abandoned, waits over 2 minutes; every site's calls, or one ``site``'s."""
+        wanted = day_report(day, line, site)
+        rows = hourly_report(await server.journal_day(wanted, site), line)
+        return {"day": wanted.isoformat(), "line": line, "site": site, "hours": rows}
 
     @router.get("/api/reports/{day}/csv", tags=["supervisor"], response_class=Response,
                 responses=CSV | refusals(401, 403, 422))
-    async def report_download(day: str, who: Supervisor, line: str | None = Query(None)) -> PlainTextResponse:
-        wanted = day_report(day, line)
-        rows = hourly_report(await server.journal.day(wanted), line)
-        name = f"intake-{wanted.isoformat()}-{line or 'all'}.csv"
+    async def report_download(day: str, who: Supervisor, line: str | None = Query(None),
+                              site: str | None = Query(None)) -> PlainTextResponse:
+        wanted = day_report(day, line, site)
+        rows = hourly_report(await server.journal_day(wanted, site), line)
+        name = f"intake-{wanted.isoformat()}-{line or 'all'}{'-' + site if site else ''}.csv"
         return PlainTextResponse(report_csv(rows), media_type="text/csv",
                                  headers={"Content-Disposition": f'attachment; filename="{name}"'})
 

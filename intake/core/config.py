@@ -327,6 +327,7 @@ def _cross_check(raw: dict[str, Any]) -> list[ConfigProblem]:
         return site if isinstance(site, str) else None
 
     queue_line: dict[tuple[str | None, str], str] = {}  # (site, queue) -> line: a queue name may serve on each site
+    line_everywhere: dict[str, str] = {}
     line_names: Counter[tuple[str | None, str]] = Counter()
     line_sites = [site_of("lines", i, line) for i, line in items("lines")]
     for (_, line), site in zip(items("lines"), line_sites, strict=True):
@@ -340,6 +341,10 @@ def _cross_check(raw: dict[str, Any]) -> list[ConfigProblem]:
             if (site, queue) in queue_line and queue_line[(site, queue)] != name:
                 problems.append(ConfigProblem(f"lines[{i}].queues[{j}]", f"queue {queue!r} is already on line {queue_line[(site, queue)]}{on}"))
             queue_line.setdefault((site, queue), name)
+            if queue in line_everywhere and line_everywhere[queue] != name:
+                problems.append(ConfigProblem(f"lines[{i}].queues[{j}]", f"queue {queue!r} is on line {line_everywhere[queue]} at "
+                                              "another site: a queue name means one line on every site (the totals add them)"))
+            line_everywhere.setdefault(queue, name)
     if items("lines") and not any(str(line.get("name")) == "999" for _, line in items("lines")):
         problems.append(ConfigProblem("lines", "no 999 line: an intake server must follow emergency calls"))
 

@@ -97,6 +97,24 @@ class RollingWindow:
         bucket[1] += 1
         bucket[2] += within
 
+    def buckets(self, now: float) -> list[tuple[int, int, int]]:
+        """(bucket index, settled, answered within target) in the window ending at ``now``."""
+        self._prune(now)
+        return [(b[0], b[1], b[2]) for b in self._buckets]
+
+    @classmethod
+    def added(cls, parts: list[RollingWindow], now: float) -> RollingWindow:
+        """Several windows of one length (several sites') as one."""
+        total = cls(parts[0].seconds, parts[0].step)
+        buckets: dict[int, list[int]] = {}
+        for p in parts:
+            for index, settled, within in p.buckets(now):
+                bucket = buckets.setdefault(index, [index, 0, 0])
+                bucket[1] += settled
+                bucket[2] += within
+        total._buckets.extend(buckets[i] for i in sorted(buckets))
+        return total
+
     def counts(self, now: float) -> tuple[int, int]:
         """(settled, answered within target) in the window ending at ``now``."""
         self._prune(now)
@@ -254,6 +272,9 @@ class QueueMetrics:
         self.lines: dict[str, Figures] = {}
         for line, target in queues.values():
             self.lines.setdefault(line, Figures(target))
+
+    def line_of(self, queue: str) -> str:
+        return self._line_of[queue]
 
     def _both(self, call: Call) -> tuple[Figures, Figures]:
         return self.queues[call.queue], self.lines[call.line]

@@ -93,6 +93,7 @@ FAULTS = [
      "lines[3].name", "line 999 is defined 2 times on site south"),
     (_edit("lines.1.queues", ["emergency"]), "lines[1].queues[0]", "queue 'emergency' is already on line 999 on site north"),
     (_edit("ami", {"secret": "env:X"}), "pbx", "[ami] and [[pbx]] together"),
+    (_edit("lines.2.name", "101"), "lines[2].queues[0]", "queue 'emergency' is on line 999 at another site"),
 ]
 
 
