@@ -17,27 +17,33 @@ def _check_config(args: argparse.Namespace) -> int:
         cfg = config_mod.load(args.path)
         if args.secrets:
             config_mod.resolve_secrets(cfg, args.path)
-        secret = _ami_secret(cfg, args.path) if args.pbx else ""
+        secrets = {site.name: _ami_secret(cfg, site.name, args.path) for site in cfg.sites} if args.pbx else {}
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
     lines = ", ".join(f"{line.name} ({len(line.queues)} queue(s), target {line.target_seconds:g} s)" for line in cfg.lines)
-    print(f"{args.path}: OK: lines {lines}; {len(cfg.handlers)} handler(s); {len(cfg.supervisors)} supervisor(s)")
-    return _check_pbx(cfg, secret, args.event_wait) if args.pbx else 0
+    sites = f"; sites {', '.join(site.name for site in cfg.sites)}" if cfg.pbx else ""
+    print(f"{args.path}: OK: lines {lines}; {len(cfg.handlers)} handler(s); {len(cfg.supervisors)} supervisor(s){sites}")
+    if not args.pbx:
+        return 0
+    return max(_check_pbx(cfg.site_config(name), secret, args.event_wait, f"pbx {name!r}" if cfg.pbx else "[ami]")
+               for name, secret in secrets.items())
 
 
-def _ami_secret(cfg: config_mod.IntakeConfig, source: str) -> str:
+def _ami_secret(cfg: config_mod.IntakeConfig, site: str, source: str) -> str:
+    key = cfg.secret_key(site)
     try:
-        secret = config_mod.SecretRef(cfg.ami.secret).resolve()
+        secret = config_mod.SecretRef(next(p for p in cfg.sites if p.name == site).secret).resolve()
     except LookupError as exc:
-        raise ConfigError(source, [ConfigProblem("ami.secret", str(exc))]) from None
+        raise ConfigError(source, [ConfigProblem(key, str(exc))]) from None
     if not secret:
-        raise ConfigError(source, [ConfigProblem("ami.secret", "secret is empty")])
+        raise ConfigError(source, [ConfigProblem(key, "secret is empty")])
     return secret
 
 
-def _check_pbx(cfg: config_mod.IntakeConfig, secret: str, event_wait: float) -> int:
-    """Log in to the PBX read-only and say what intake needs and does not find; 1 if anything."""
+def _check_pbx(cfg: config_mod.IntakeConfig, secret: str, event_wait: float, section: str) -> int:
+    """Log in to the PBX read-only and say what intake needs and does not find; 1 if anything.
+    ``cfg``: one site's view of the configuration; ``section``: where the file names that PBX."""
     from intake.app import pbx_check
     from telephony.errors import ActionError, LoginFailed
 
@@ -46,10 +52,10 @@ def _check_pbx(cfg: config_mod.IntakeConfig, secret: str, event_wait: float) -> 
         answers = asyncio.run(pbx_check.probe(cfg.ami.host, cfg.ami.port, cfg.ami.username, secret,
                                               timeout=cfg.ami.action_timeout, event_wait=event_wait))
     except LoginFailed as exc:
-        print(f"PROBLEM: PBX {where}: {exc} -> check [ami] username/secret and [{cfg.ami.username}] in manager.conf")
+        print(f"PROBLEM: PBX {where}: {exc} -> check {section} username/secret and [{cfg.ami.username}] in manager.conf")
         return 1
     except (OSError, TimeoutError, ActionError) as exc:
-        print(f"PROBLEM: PBX {where} not reachable over AMI: {exc} -> check [ami] host/port and manager.conf bindaddr/port")
+        print(f"PROBLEM: PBX {where} not reachable over AMI: {exc} -> check {section} host/port and manager.conf bindaddr/port")
         return 1
     found = pbx_check.findings(cfg, answers)
     print(f"PBX {where} as '{cfg.ami.username}':")

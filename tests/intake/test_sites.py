@@ -1,0 +1,155 @@
+"""Two PBX sites in one view: two simulated PBXs (each with a queue "emergency" and phones
+PJSIP/handler-1..4) followed by one server over real AMI, with a real Redis. Each site's calls are
+shown under it and in the total; a site whose PBX goes away is shown down while the other site's
+calls, pops and figures carry on, and comes back up with its PBX."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import re
+import secrets as token_source
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from intake.app.server import IntakeServer
+from intake.core.config import IntakeConfig, parse
+from telephony.simulator import SimConfig, SimulatedPbx
+from tests.serving import running_server
+from tests.waiting import eventually
+
+SITES = ("north", "south")
+
+
+def two_site_config(ports: dict[str, int], key_prefix: str) -> IntakeConfig:
+    raw: dict[str, Any] = {
+        "pbx": [{"name": site, "port": port, "secret": f"env:AMI_{site.upper()}", "reconnect_initial": 0.1, "reconnect_max": 0.5}
+                for site, port in ports.items()],
+        "redis": {"url": "embedded", "key_prefix": key_prefix},
+        "lines": [{"site": site, "name": line, "target_seconds": target, "queues": [queue], "wrapup_seconds": 0}
+                  for site in ports for line, target, queue in (("999", 12, "emergency"), ("101", 60, "non-emergency"))],
+        "handlers": [{"site": site, "id": f"{site[0]}{n}", "name": f"{site} {n}", "member": f"PJSIP/handler-{n}",
+                      "queues": ["emergency"], "token": f"env:T_{site[0]}{n}"} for site in ports for n in (1, 2)],
+        "supervisors": [{"id": "sup1", "token": "env:T_SUP"}],
+        "routing": {"enabled": False},
+    }
+    return parse(raw)
+
+
+@dataclass
+class TwoSites:
+    server: IntakeServer
+    http: httpx.AsyncClient
+    sims: dict[str, SimulatedPbx]
+
+
+@contextlib.asynccontextmanager
+async def two_sites(redis: Any) -> AsyncIterator[TwoSites]:
+    async with contextlib.AsyncExitStack() as stack:
+        sims = {site: await stack.enter_async_context(SimulatedPbx(SimConfig(traffic=None, secret=token_source.token_urlsafe(12),
+                                                                           tick=0.005)))
+                for site in SITES}
+        config = two_site_config({site: sim.port for site, sim in sims.items()}, f"test-sites-{token_source.token_hex(4)}:")
+        secrets = {config.secret_key(site): sim.config.secret for site, sim in sims.items()}
+        secrets |= {f"handlers[{i}].token": token_source.token_urlsafe(18) for i, _ in enumerate(config.handlers)}
+        secrets["supervisors[0].token"] = sup = token_source.token_urlsafe(18)
+        bound: list[int] = []
+        server = await stack.enter_async_context(running_server(config, secrets, redis, bound=bound))
+        await eventually(lambda: all(site.up for site in server.sites.values()), 10, "both sites' links up")
+        http = await stack.enter_async_context(httpx.AsyncClient(base_url=f"http://127.0.0.1:{bound[0]}",
+                                                                 headers={"Authorization": f"Bearer {sup}"}))
+        yield TwoSites(server, http, sims)
+
+
+def sample(metrics: str, name: str, **labels: str) -> float:
+    """The value of the sample ``name`` with exactly these labels (in whatever order /metrics writes them)."""
+    for found in re.finditer(rf"^{name}\{{(.*)\}} (\S+)$", metrics, re.MULTILINE):
+        if dict(re.findall(r'(\w+)="([^"]*)"', found.group(1))) == labels:
+            return float(found.group(2))
+    raise AssertionError(f"no {name} {labels} in /metrics")
+
+
+async def test_a_call_on_each_site_is_shown_under_its_site_and_in_the_total(redis_client: Any):
+    async with two_sites(redis_client) as rig:
+        north = rig.sims["north"].place_call("emergency", "07700900201", "North Caller")
+        south = [rig.sims["south"].place_call("emergency", f"0770090030{i}", "South Caller") for i in range(2)]
+
+        async def queues() -> dict[str, Any] | None:
+            body = (await rig.http.get("/api/queues")).json()
+            return body if body["lines"]["999"]["waiting"] == 3 else None
+
+        report = await eventually(queues, 10, "three 999 calls waiting in the total")
+        assert report["sites"]["north"]["up"] and report["sites"]["south"]["up"]
+        assert report["sites"]["north"]["queues"]["emergency"]["waiting"] == 1
+        assert report["sites"]["south"]["queues"]["emergency"]["waiting"] == 2
+        assert report["queues"]["emergency"]["offered"] == 3 == report["lines"]["999"]["offered"]
+        calls = (await rig.http.get("/api/calls")).json()["calls"]
+        assert sorted((c["site"], c["call_id"]) for c in calls) == sorted([("north", north)] + [("south", c) for c in south])
+
+        rig.sims["south"].hangup_caller(south[0])
+        await eventually(lambda: rig.server.sites["south"].registry.metrics.lines["999"].abandoned == 1, 10, "south's abandon")
+        metrics = (await rig.http.get("/metrics")).text
+        assert sample(metrics, "intake_calls_offered_total", site="south", line="999", queue="emergency") == 2
+        assert sample(metrics, "intake_calls_offered_total", site="north", line="999", queue="emergency") == 1
+        assert sample(metrics, "intake_calls_abandoned_total", site="south", line="999", queue="emergency") == 1
+        assert sample(metrics, "intake_calls_abandoned_total", site="north", line="999", queue="emergency") == 0
+        total = (await rig.http.get("/api/queues")).json()["lines"]["999"]
+        assert (total["offered"], total["abandoned"], total["waiting"]) == (3, 1, 2)
+
+
+async def test_a_ringing_phone_pops_the_handler_of_its_own_site(redis_client: Any):
+    # Both sites have PJSIP/handler-1 and -2: the desktop popped is that of the phone on the call's PBX.
+    async with two_sites(redis_client) as rig:
+        desktops = {hid: rig.server.hub.attach(hid, None) for hid in ("n1", "n2", "s1", "s2")}
+        call = rig.sims["south"].place_call("emergency", "07700900401", "South Caller")
+        pops = [asyncio.create_task(_next_pop(desktops[hid])) for hid in ("s1", "s2")]
+        done, pending = await asyncio.wait(pops, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        assert [task.result()["call_id"] for task in done] == [call]
+        # Whatever the north desktops were sent by now (the pop came after the ring): never a pop.
+        assert all(json.loads(desktops[hid]._queue.get_nowait())["type"] != "pop"
+                   for hid in ("n1", "n2") for _ in range(desktops[hid].waiting))
+
+
+async def _next_pop(outbox: Any) -> dict[str, Any]:
+    while True:
+        message = json.loads(await outbox.next())
+        if message.get("type") == "pop":
+            return message  # type: ignore[no-any-return]
+
+
+async def test_a_site_whose_pbx_goes_away_is_shown_down_while_the_other_carries_on(redis_client: Any):
+    async with two_sites(redis_client) as rig:
+        waiting = rig.sims["north"].place_call("emergency", "07700900501", "North Caller")
+        await eventually(lambda: waiting in rig.server.sites["north"].registry.calls, 10, "north's call followed")
+        south, south_port = rig.sims["south"], rig.sims["south"].port
+        await south.shut_down(restart=False)
+
+        async def south_down() -> dict[str, Any] | None:
+            body = (await rig.http.get("/api/queues")).json()
+            return body if not body["sites"]["south"]["up"] else None
+
+        report = await eventually(south_down, 10, "south shown down")
+        assert report["sites"]["north"]["up"]
+        health = await rig.http.get("/healthz")
+        assert health.status_code == 200, health.text  # the node still serves north's desktops
+        assert health.json()["sites"] == {"north": {"connected": True, "ami_version": "11.0.0"},
+                                          "south": {"connected": False, "ami_version": "11.0.0"}}
+        assert health.json()["ok"] and not health.json()["ami"]["connected"]
+
+        # North carries on: its waiting call is answered and counted while south is away.
+        rig.sims["north"].answer("PJSIP/handler-1")
+        await eventually(lambda: rig.server.sites["north"].registry.metrics.lines["999"].answered == 1, 10, "north's answer")
+
+        async with SimulatedPbx(dataclasses.replace(south.config, port=south_port)) as restarted:  # the PBX back, as after a restart
+            await eventually(lambda: rig.server.sites["south"].up, 15, "south back up")
+            later = restarted.place_call("emergency", "07700900502", "South Caller")
+            await eventually(lambda: later in rig.server.sites["south"].registry.calls, 10, "south's call followed again")
+            assert (await rig.http.get("/api/queues")).json()["sites"]["south"]["up"]
+            assert rig.server.sites["north"].registry.metrics.lines["999"].answered == 1  # north's figures untouched
