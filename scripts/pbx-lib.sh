@@ -5,6 +5,12 @@
 #   $INTAKE_CACHE/asterisk-root the unpacked Debian sid Asterisk, run under chroot
 #   $INTAKE_CACHE/apt-sid       private apt state (lists, downloaded .debs): nothing touches the host's apt
 #   $INTAKE_CACHE/ami-secret    the AMI password of user "intake" (mode 600), unless INTAKE_AMI_SECRET is set
+#
+# A second Asterisk on the same host (a second PBX site) is another INTAKE_CACHE (its own root,
+# copied from the prepared one at $INTAKE_PBX_SEED, default <repo>/.cache/asterisk-root, with no
+# download), with its own INTAKE_AMI_PORT, INTAKE_SIP_PORT and RTP range INTAKE_RTP_START..END:
+#   INTAKE_CACHE=.cache/site-b INTAKE_AMI_PORT=5142 INTAKE_SIP_PORT=5162 \
+#       INTAKE_RTP_START=40000 INTAKE_RTP_END=44999 scripts/pbx-up
 # shellcheck shell=bash
 
 PBX_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,6 +23,11 @@ PBX_AMI_HOST=127.0.0.1
 PBX_AMI_PORT="${INTAKE_AMI_PORT:-5038}"
 PBX_AMI_USER=intake
 PBX_SIP_PORT="${INTAKE_SIP_PORT:-5060}"
+# Asterisk's own RTP ports (config/asterisk/rtp.conf): two Asterisks on one host need two ranges,
+# and neither may overlap the test phones' (tests/support/sip/endpoints.py: 20000-39999).
+PBX_RTP_START="${INTAKE_RTP_START:-10000}"
+PBX_RTP_END="${INTAKE_RTP_END:-19999}"
+PBX_SEED="${INTAKE_PBX_SEED:-$PBX_REPO/.cache/asterisk-root}"
 PBX_BOOT_TIMEOUT="${INTAKE_PBX_BOOT_TIMEOUT:-30}"
 
 log() { printf 'pbx: %s\n' "$*" >&2; }

@@ -21,7 +21,7 @@ from tests.conftest import redis_server
 from tests.pbx.harness import IntakeProcess, flush_e2e_db, intake_process
 from tests.pbx.intake_server import hang_up_everything
 from tests.support.testbed.ami import RawAmi
-from tests.support.testbed.pbx import PbxTestbed, PbxUpFailed, pbx_down, pbx_up
+from tests.support.testbed.pbx import PbxTestbed, PbxUpFailed, pbx_down, pbx_up, site_b_env
 
 HANDLERS = [f"PJSIP/handler-{n}" for n in range(1, 5)]
 QUEUES = ["emergency", "non-emergency"]
@@ -44,6 +44,20 @@ def pbx() -> Iterator[PbxTestbed]:
     TIMINGS["pbx_tests_ended"] = time.monotonic()
     if "already running" not in output:  # we started it: leave the machine as we found it
         pbx_down()
+
+
+@pytest.fixture(scope="session")
+def pbx_b(pbx: PbxTestbed) -> Iterator[PbxTestbed]:
+    """A second Asterisk on this host, for the tests of two PBX sites: its own root (a copy of the
+    prepared one), AMI and SIP ports and RTP range (tests.support.testbed.pbx.site_b_env)."""
+    env = site_b_env()
+    try:
+        bed, output = pbx_up(env=env)
+    except PbxUpFailed as failure:
+        pytest.fail(str(failure), pytrace=False)
+    yield bed
+    if "already running" not in output:
+        pbx_down(env)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

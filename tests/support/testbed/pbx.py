@@ -38,8 +38,27 @@ class PbxTestbed:
         return [line.split("|") for line in self.queue_log.read_text().splitlines() if line]
 
 
-def testbed() -> PbxTestbed:
-    out = subprocess.run([SCRIPTS / "pbx-env"], check=True, capture_output=True, text=True).stdout
+def site_b_env() -> dict[str, str]:
+    """The environment of scripts/pbx-up for a second Asterisk on this host (a second PBX site):
+    its own root (a copy of the prepared one), AMI and SIP ports, RTP range and phone ports.
+    ``INTAKE_SITE_B_*`` set them (a helper's own ports); the defaults suit a machine of its own (CI)."""
+    get = os.environ.get
+    offset = int(get("INTAKE_PHONE_PORT_OFFSET", "0"))
+    return {
+        **os.environ,
+        "INTAKE_CACHE": get("INTAKE_SITE_B_CACHE", str(Path(os.environ.get("INTAKE_CACHE", REPO / ".cache")) / "site-b")),
+        "INTAKE_PBX_SEED": str(Path(os.environ.get("INTAKE_CACHE", REPO / ".cache")) / "asterisk-root"),
+        "INTAKE_AMI_PORT": get("INTAKE_SITE_B_AMI_PORT", str(int(get("INTAKE_AMI_PORT", "5038")) + 1)),
+        "INTAKE_SIP_PORT": get("INTAKE_SITE_B_SIP_PORT", str(int(get("INTAKE_SIP_PORT", "5060")) + 1)),
+        "INTAKE_RTP_START": get("INTAKE_SITE_B_RTP_START", "40000"),
+        "INTAKE_RTP_END": get("INTAKE_SITE_B_RTP_END", "44999"),
+        "INTAKE_PHONE_PORT_OFFSET": get("INTAKE_SITE_B_PHONE_PORT_OFFSET", str(offset + 500)),
+    }
+
+
+def testbed(env: dict[str, str] | None = None) -> PbxTestbed:
+    """``env``: another test bed's (:func:`site_b_env`); None: this process's."""
+    out = subprocess.run([SCRIPTS / "pbx-env"], check=True, capture_output=True, text=True, env=env).stdout
     env = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     return PbxTestbed(
         ami_host=env["INTAKE_AMI_HOST"],
@@ -51,15 +70,17 @@ def testbed() -> PbxTestbed:
     )
 
 
-def pbx_up(*, fresh_logs: bool = False, restart: bool = False, timeout: float = 300) -> tuple[PbxTestbed, str]:
-    """Run scripts/pbx-up; raises :class:`PbxUpFailed` with its output (never skips)."""
+def pbx_up(*, fresh_logs: bool = False, restart: bool = False, timeout: float = 300,
+           env: dict[str, str] | None = None) -> tuple[PbxTestbed, str]:
+    """Run scripts/pbx-up (``env``: another test bed's, :func:`site_b_env`); raises
+    :class:`PbxUpFailed` with its output (never skips)."""
     argv = [str(SCRIPTS / "pbx-up")] + (["--fresh-logs"] if fresh_logs else []) + (["--restart"] if restart else [])
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
     output = proc.stdout + proc.stderr
     if proc.returncode != 0:
         raise PbxUpFailed(proc.returncode, output)
-    return testbed(), output
+    return testbed(env), output
 
 
-def pbx_down() -> None:
-    subprocess.run([str(SCRIPTS / "pbx-down")], check=False, capture_output=True, timeout=60)
+def pbx_down(env: dict[str, str] | None = None) -> None:
+    subprocess.run([str(SCRIPTS / "pbx-down")], check=False, capture_output=True, timeout=60, env=env)
