@@ -21,7 +21,13 @@ from tests.conftest import redis_server
 from tests.pbx.harness import IntakeProcess, flush_e2e_db, intake_process
 from tests.pbx.intake_server import hang_up_everything
 from tests.support.testbed.ami import RawAmi
-from tests.support.testbed.pbx import PbxTestbed, PbxUpFailed, pbx_down, pbx_up, site_b_env
+from tests.support.testbed.pbx import (
+    PbxTestbed,
+    PbxUpFailed,
+    pbx_down,
+    pbx_up,
+    site_b_env,
+)
 
 HANDLERS = [f"PJSIP/handler-{n}" for n in range(1, 5)]
 QUEUES = ["emergency", "non-emergency"]
