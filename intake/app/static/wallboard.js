@@ -34,6 +34,22 @@ function renderOverflow(overflow) {
     : overflow.active ? `Active: ${overflow.lent.map((h) => h.handler_id).join(", ")} lent to 999` : "Off";
 }
 
+function targetOf(picture, call) {
+  const queue = (picture.sites[call.site] || picture).queues[call.queue];
+  return queue ? queue.target_seconds : Infinity;
+}
+
+// Each PBX site's link: a site whose PBX is down is shown down (its figures are as it left them);
+// the others, and the totals above, carry on. One site says nothing while its link is up.
+function renderSites(sites) {
+  const shown = sites.length > 1 || sites.some(([, s]) => !s.up);
+  $("sites").classList.toggle("hidden", !shown);
+  $("sites").replaceChildren(...sites.map(([site, s]) => el("span", {
+    class: `status ${s.up ? "up" : "down"}`, "data-site": site, "data-up": String(s.up),
+    text: s.up ? `${site}: PBX link up` : `${site}: PBX link DOWN`,
+  })));
+}
+
 function render(picture) {
   renderOverflow(picture.overflow);
   renderCallbacks(picture);
@@ -41,8 +57,9 @@ function render(picture) {
   const lines = Object.entries(picture.lines).sort(([a], [b]) => (a === "999" ? -1 : b === "999" ? 1 : a.localeCompare(b)));
   $("lines").replaceChildren(...lines.map(([line, f]) => {
     const counts = handlerCounts(picture.handlers, (q) => queuesOfLine(line).includes(q));
+    const allSites = Object.keys(picture.sites).length > 1 ? " · all sites" : "";
     return el("section", { class: `panel line line-${line}`, "data-line": line, "aria-label": `Line ${line}` },
-      el("h2", { text: `${line} · target ${f.target_seconds} s` }),
+      el("h2", { text: `${line}${allSites} · target ${f.target_seconds} s` }),
       el("div", { class: "figures" },
         figure("waiting", f.waiting, f.waiting ? urgency(f.longest_wait_seconds, f.target_seconds) : "", "waiting"),
         figure("longest wait", clock(f.longest_wait_seconds), urgency(f.longest_wait_seconds, f.target_seconds), "longest"),
@@ -52,10 +69,15 @@ function render(picture) {
         figure("answered / offered", `${f.answered}/${f.offered}`, "", "answered")),
       el("p", { class: "handlers" }, ...STATES.map(([state, label]) => el("span", { "data-state": state, text: `${label}: ${counts[state]}` }))));
   }));
-  $("queues").querySelector("tbody").replaceChildren(...Object.entries(picture.queues).map(([name, q]) => {
-    const counts = handlerCounts(picture.handlers, (queue) => queue === name);
-    return el("tr", { "data-queue": name },
-      el("th", { scope: "row", text: name }), el("td", { text: q.line }), el("td", { "data-col": "waiting", text: String(q.waiting) }),
+  // One row per queue of each site (a queue name may serve on several sites): the site's own figures.
+  const sites = Object.entries(picture.sites);
+  const several = sites.length > 1;
+  renderSites(sites);
+  const rows = sites.flatMap(([site, s]) => Object.entries(s.queues).map(([name, q]) => [site, name, q]));
+  $("queues").querySelector("tbody").replaceChildren(...rows.map(([site, name, q]) => {
+    const counts = handlerCounts(picture.handlers.filter((h) => h.site === site), (queue) => queue === name);
+    return el("tr", { "data-queue": several ? `${site}/${name}` : name, "data-site": site },
+      el("th", { scope: "row", text: several ? `${site} · ${name}` : name }), el("td", { text: q.line }), el("td", { "data-col": "waiting", text: String(q.waiting) }),
       el("td", { class: urgency(q.longest_wait_seconds, q.target_seconds), text: clock(q.longest_wait_seconds) }),
       el("td", { text: pct(q.today.answered_within_target_pct) }), el("td", { text: pct(q.last_15min.answered_within_target_pct) }),
       el("td", { "data-col": "abandoned", text: String(q.abandoned) }),
@@ -64,7 +86,7 @@ function render(picture) {
   }));
   const handlers = [...picture.handlers].sort((a, b) => (a.handler_id || a.member).localeCompare(b.handler_id || b.member));
   $("handlers").querySelector("tbody").replaceChildren(...handlers.map((h) => el("tr", { "data-handler": h.handler_id || h.member, class: `state-${h.state}` },
-    el("th", { scope: "row", text: h.name || h.handler_id || h.member }),
+    el("th", { scope: "row", text: (h.name || h.handler_id || h.member) + (several ? ` (${h.site})` : "") }),
     el("td", { "data-col": "state", text: STATE_WORDS[h.state] || h.state }),
     el("td", { "data-col": "reason", text: h.state === "not-ready" ? h.reason : "" }),
     el("td", { text: h.queues.join(", ") }))));
@@ -72,7 +94,7 @@ function render(picture) {
     .sort((a, b) => b.waited_seconds - a.waited_seconds).slice(0, 8);
   $("oldest").querySelector("tbody").replaceChildren(...waiting.map((c) => el("tr", {},
     el("td", { text: c.line }), el("td", { text: c.queue }), el("td", { text: c.caller_number || "withheld" }),
-    el("td", { class: urgency(c.waited_seconds, picture.queues[c.queue] ? picture.queues[c.queue].target_seconds : Infinity), text: clock(c.waited_seconds) }),
+    el("td", { class: urgency(c.waited_seconds, targetOf(picture, c)), text: clock(c.waited_seconds) }),
     el("td", { text: c.state }))));
   $("none-waiting").classList.toggle("hidden", waiting.length > 0);
   $("updated").textContent = `updated ${new Date().toLocaleTimeString("en-GB")}`;
