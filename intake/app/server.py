@@ -111,6 +111,10 @@ class IntakeServer:
     tick_forever = _OfTheFirstSite()
     _background = _OfTheFirstSite()
 
+    def _quiet(self) -> bool:
+        """No call waits on any site: a moment for the heap collector."""
+        return not any(site.registry.waiting_calls() for site in self.sites.values())
+
     def site_of(self, handler_id: str) -> Site:
         """The site a configured handler's phone is on (KeyError for one not configured)."""
         return self._site_of_handler[handler_id]
