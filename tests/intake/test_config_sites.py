@@ -4,6 +4,8 @@ named with its key path; the old single [ami] stays one site named "default"."""
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +121,36 @@ def test_secrets_are_resolved_per_site_and_a_missing_one_is_named(monkeypatch: p
     with pytest.raises(ConfigError) as caught:
         config.resolve_secrets(config.parse(raw))
     assert [p.path for p in caught.value.problems] == ["pbx[0].secret"]
+
+
+def test_check_config_names_the_sites_and_a_site_fault_with_its_key_path(tmp_path: Path):
+    good = tmp_path / "two-sites.toml"
+    good.write_text("""
+[[pbx]]
+name = "north"
+port = 5141
+secret = "env:AMI_NORTH"
+[[pbx]]
+name = "south"
+port = 5142
+secret = "env:AMI_SOUTH"
+[[lines]]
+site = "north"
+name = "999"
+target_seconds = 12
+queues = ["emergency"]
+[[lines]]
+site = "south"
+name = "999"
+target_seconds = 12
+queues = ["emergency"]
+""")
+    run = [sys.executable, "-m", "intake.app.cli", "check-config"]
+    result = subprocess.run([*run, str(good)], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert "OK" in result.stdout and "sites north, south" in result.stdout
+    bad = tmp_path / "one-site-too-few.toml"
+    bad.write_text(good.read_text().replace('site = "south"', 'site = "west"'))
+    result = subprocess.run([*run, str(bad)], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 2
+    assert "lines[1].site: no [[pbx]] named 'west' ([[pbx]] are north, south)" in result.stderr
