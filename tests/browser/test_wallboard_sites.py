@@ -9,7 +9,7 @@ import pytest
 
 from tests.browser.conftest import ARTIFACTS
 from tests.intake.two_sites import two_sites
-from tests.waiting import patience_ms
+from tests.waiting import eventually, patience_ms
 
 pytestmark = pytest.mark.browser
 
@@ -33,3 +33,25 @@ async def test_the_wallboard_shows_each_site_and_a_site_down(page: Any, redis_cl
         assert await page.text_content(north_waiting) == "1"  # north carries on
         assert "all sites" in (await page.text_content("[data-line='999'] h2") or "")
         await page.screenshot(path=str(ARTIFACTS / "wallboard-sites.png"), full_page=True)
+
+
+async def test_the_reports_page_reports_every_site_or_one(page: Any, redis_client: Any):
+    async with two_sites(redis_client) as rig:
+        for site, calls in (("north", 1), ("south", 2)):
+            for n in range(calls):
+                call = rig.sims[site].place_call("emergency", f"0770090070{n}", "Caller")
+                await eventually(lambda s=site, c=call: c in rig.server.sites[s].registry.calls, 10)
+                rig.sims[site].hangup_caller(call)
+        await eventually(lambda: len(rig.server.callback_views()) == 3, 10, "three abandoned calls settled")
+        await rig.server.writes.flush()
+        await page.goto(rig.base_url + "/reports")
+        await page.fill("#token", rig.supervisor_token)
+        await page.click("#query button[type=submit]")
+        await page.wait_for_selector("#site-choice:not(.hidden)", timeout=patience_ms(5000))
+        await page.wait_for_function("document.querySelector('#summary').textContent.startsWith('3 offered')",
+                                     timeout=patience_ms(10000))
+        await page.select_option("#site", "south")
+        await page.click("#query button[type=submit]")
+        await page.wait_for_function("document.querySelector('#summary').textContent.startsWith('2 offered')",
+                                     timeout=patience_ms(10000))
+        assert "site south" in (await page.text_content("#title") or "")

@@ -38,9 +38,26 @@ export function chart(hours) {
   return root;
 }
 
+// The report's filters as a query string: a line, a PBX site (both optional: every line, every site).
+function filters() {
+  const wanted = new URLSearchParams();
+  if ($("line").value) wanted.set("line", $("line").value);
+  if ($("site").value) wanted.set("site", $("site").value);
+  const text = wanted.toString();
+  return text ? `?${text}` : "";
+}
+
 function query() {
-  const line = $("line").value;
-  return `${$("day").value}${line ? `?line=${line}` : ""}`;
+  return `${$("day").value}${filters()}`;
+}
+
+// With several PBX sites, a report may be of one site's calls: the choice is offered once known.
+async function offerSites(token) {
+  if ($("site").options.length > 1) return;
+  const sites = Object.keys((await api(token, "/api/queues")).sites);
+  if (sites.length < 2) return;
+  $("site").append(...sites.map((site) => el("option", { value: site, text: site })));
+  $("site-choice").classList.remove("hidden");
 }
 
 async function show(event) {
@@ -50,6 +67,7 @@ async function show(event) {
   $("error").classList.add("hidden");
   let report;
   try {
+    await offerSites(token);
     report = await api(token, `/api/reports/${query()}`);
   } catch (error) {
     $("error").textContent = `No report: ${error.message}`;
@@ -58,7 +76,7 @@ async function show(event) {
   }
   const total = report.hours.reduce((sum, h) => ({ offered: sum.offered + h.offered, within: sum.within + h.answered_within_target,
     abandoned: sum.abandoned + h.abandoned, long: sum.long + h.waited_over_2min }), { offered: 0, within: 0, abandoned: 0, long: 0 });
-  $("title").textContent = `${report.day} · ${report.line ? `line ${report.line}` : "all lines"}`;
+  $("title").textContent = `${report.day} · ${report.line ? `line ${report.line}` : "all lines"}${report.site ? ` · site ${report.site}` : ""}`;
   $("summary").textContent = `${total.offered} offered · ${pct(total.offered ? 100 * total.within / total.offered : null)} answered within target · ${total.abandoned} abandoned · ${total.long} waited over 2 minutes`;
   $("chart").replaceChildren(chart(report.hours));
   $("hours").querySelector("tbody").replaceChildren(...report.hours.filter((h) => h.offered).map((h) => el("tr", {},
@@ -70,7 +88,7 @@ async function show(event) {
 }
 
 async function download() {
-  const reply = await fetch(`/api/reports/${$("day").value}/csv${$("line").value ? `?line=${$("line").value}` : ""}`,
+  const reply = await fetch(`/api/reports/${$("day").value}/csv${filters()}`,
     { headers: { Authorization: `Bearer ${$("token").value.trim()}` } });
   if (!reply.ok) {
     $("error").textContent = `No CSV: ${(await reply.json()).detail}`;
