@@ -83,6 +83,19 @@ class Shared:
     publish: Callable[[], None]  # the supervisors' picture, now
 
 
+class _SiteWrites:
+    """The shared record writer as one site's desks see it: the site in each record's kind, so
+    that a record spooled at shutdown goes back to its own site at the next start."""
+
+    def __init__(self, writes: WriteBehind, kind: Callable[[str], str]) -> None:
+        self._writes, self._kind = writes, kind
+
+    # Any: a redis pipeline, and the record as its own model (see intake/app/write_behind.py)
+    def submit(self, kind: str, stage: Callable[[Any], None], done: Callable[[], None] | None = None, *,
+               record: Any = None) -> None:
+        self._writes.submit(self._kind(kind), stage, done, record=record)
+
+
 class Site:
     def __init__(self, config: IntakeConfig, secret: str, shared: Shared, *, tag: str = "") -> None:
         """``config``: the site's own view (``IntakeConfig.site_config``); ``secret``: its AMI
@@ -108,7 +121,8 @@ class Site:
         self.handler_status = HandlerStatusPush(config, self.registry.handlers.get, self.ring_outs.rule.reason, shared.hub)
         self.steering = Steering(config, self.registry, self.session, self.pbx_now, resync=self.session.resync)
         self.callbacks = CallbackDesk(config, self.registry, CallbackStore(shared.redis, prefix), shared.hub,
-                                      self.session, self.pbx_now, writes=shared.writes, file_history=self._file_called_back,
+                                      self.session, self.pbx_now, writes=_SiteWrites(shared.writes, self.kind),
+                                      file_history=self._file_called_back,
                                       on_change=lambda: self.engine.changed())
         self.journal = CallJournal(shared.redis, prefix)
         self.in_progress = InProgressStore(shared.redis, prefix)
