@@ -93,7 +93,7 @@ function render(picture) {
   const waiting = picture.calls.filter((c) => c.state === "queued" || c.state === "ringing")
     .sort((a, b) => b.waited_seconds - a.waited_seconds).slice(0, 8);
   $("oldest").querySelector("tbody").replaceChildren(...waiting.map((c) => el("tr", {},
-    el("td", { text: c.line }), el("td", { text: c.queue }), el("td", { text: c.caller_number || "withheld" }),
+    el("td", { text: c.line }), el("td", { text: several ? `${c.site} · ${c.queue}` : c.queue }), el("td", { text: c.caller_number || "withheld" }),
     el("td", { class: urgency(c.waited_seconds, targetOf(picture, c)), text: clock(c.waited_seconds) }),
     el("td", { text: c.state }))));
   $("none-waiting").classList.toggle("hidden", waiting.length > 0);
