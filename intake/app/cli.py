@@ -21,7 +21,8 @@ def _check_config(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    lines = ", ".join(f"{line.name} ({len(line.queues)} queue(s), target {line.target_seconds:g} s)" for line in cfg.lines)
+    lines = ", ".join(f"{line.name}{f' at {line.site}' if cfg.pbx and line.site else ''} ({len(line.queues)} queue(s), "
+                      f"target {line.target_seconds:g} s)" for line in cfg.lines)
     sites = f"; sites {', '.join(site.name for site in cfg.sites)}" if cfg.pbx else ""
     print(f"{args.path}: OK: lines {lines}; {len(cfg.handlers)} handler(s); {len(cfg.supervisors)} supervisor(s){sites}")
     if not args.pbx:
