@@ -11,6 +11,8 @@ import json
 import re
 from typing import Any
 
+import httpx
+
 from telephony.simulator import SimulatedPbx
 from tests.intake.two_sites import two_sites
 from tests.waiting import eventually
@@ -103,3 +105,18 @@ async def test_a_site_whose_pbx_goes_away_is_shown_down_while_the_other_carries_
             await eventually(lambda: later in rig.server.sites["south"].registry.calls, 10, "south's call followed again")
             assert (await rig.http.get("/api/queues")).json()["sites"]["south"]["up"]
             assert rig.server.sites["north"].registry.metrics.lines["999"].answered == 1  # north's figures untouched
+
+
+async def test_a_node_is_unhealthy_only_when_no_site_s_pbx_link_is_up(redis_client: Any):
+    async with two_sites(redis_client) as rig:
+        for name in ("south", "north"):
+            await rig.sims[name].shut_down(restart=False)
+
+        async def unhealthy() -> httpx.Response | None:
+            answer = await rig.http.get("/healthz")
+            return answer if answer.status_code == 503 else None
+
+        answer = await eventually(unhealthy, 10, "/healthz 503 with both sites down")
+        assert answer.json()["sites"] == {"north": {"connected": False, "ami_version": "11.0.0"},
+                                          "south": {"connected": False, "ami_version": "11.0.0"}}
+        assert answer.json()["redis"]["reachable"] and answer.json()["degraded"] == []

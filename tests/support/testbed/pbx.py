@@ -52,7 +52,7 @@ def site_b_env() -> dict[str, str]:
         "INTAKE_SIP_PORT": get("INTAKE_SITE_B_SIP_PORT", str(int(get("INTAKE_SIP_PORT", "5060")) + 1)),
         "INTAKE_RTP_START": get("INTAKE_SITE_B_RTP_START", "40000"),
         "INTAKE_RTP_END": get("INTAKE_SITE_B_RTP_END", "44999"),
-        "INTAKE_PHONE_PORT_OFFSET": get("INTAKE_SITE_B_PHONE_PORT_OFFSET", str(offset + 500)),
+        "INTAKE_PHONE_PORT_OFFSET": get("INTAKE_SITE_B_PHONE_PORT_OFFSET", str(offset + 3000)),
     }
 
 
