@@ -29,6 +29,8 @@ async def test_the_wallboard_shows_each_site_and_a_site_down(page: Any, redis_cl
         await rig.sims["south"].shut_down(restart=False)
         await page.wait_for_selector("[data-site=south][data-up=false]", timeout=patience_ms(10000))
         assert "DOWN" in (await page.text_content("[data-site=south]") or "")
+        await page.wait_for_selector("[data-handler=s1] [data-col=state]:has-text('(site down)')", timeout=patience_ms(5000))
+        assert "(site down)" not in (await page.text_content("[data-handler=n2] [data-col=state]") or "")
         assert await page.get_attribute("[data-site=north]", "data-up") == "true"
         assert await page.text_content(north_waiting) == "1"  # north carries on
         assert "all sites" in (await page.text_content("[data-line='999'] h2") or "")

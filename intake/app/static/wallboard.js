@@ -87,7 +87,8 @@ function render(picture) {
   const handlers = [...picture.handlers].sort((a, b) => (a.handler_id || a.member).localeCompare(b.handler_id || b.member));
   $("handlers").querySelector("tbody").replaceChildren(...handlers.map((h) => el("tr", { "data-handler": h.handler_id || h.member, class: `state-${h.state}` },
     el("th", { scope: "row", text: (h.name || h.handler_id || h.member) + (several ? ` (${h.site})` : "") }),
-    el("td", { "data-col": "state", text: STATE_WORDS[h.state] || h.state }),
+    // A site whose PBX link is down: its handlers' states are as it last knew them, and say so.
+    el("td", { "data-col": "state", text: (STATE_WORDS[h.state] || h.state) + (picture.sites[h.site]?.up === false ? " (site down)" : "") }),
     el("td", { "data-col": "reason", text: h.state === "not-ready" ? h.reason : "" }),
     el("td", { text: h.queues.join(", ") }))));
   const waiting = picture.calls.filter((c) => c.state === "queued" || c.state === "ringing")
