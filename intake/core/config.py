@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -28,6 +27,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from intake.core.config_rules import Defaults, cross_check
 from intake.core.errors import ConfigError, ConfigProblem
 from telephony import values
 
@@ -301,125 +301,6 @@ class IntakeConfig(_Section):
         return handler.site or self.sites[0].name
 
 
-def _cross_check(raw: dict[str, Any]) -> list[ConfigProblem]:
-    """Rules that span sections, run on the raw table so they report even when a field is bad."""
-    problems: list[ConfigProblem] = []
-
-    # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
-    def items(section: str) -> list[tuple[int, dict[str, Any]]]:
-        value = raw.get(section, [])
-        return [(i, v) for i, v in enumerate(value) if isinstance(v, dict)] if isinstance(value, list) else []
-
-    sites = _site_names(raw, items, problems)
-
-    def site_of(section: str, i: int, entry: dict[str, Any]) -> str | None:
-        """The entry's site; a fault (unknown or missing site) is a problem, and None."""
-        site = entry.get("site")
-        if site is None:
-            if len(sites) > 1:
-                problems.append(ConfigProblem(f"{section}[{i}].site", f"required with several [[pbx]] (one of {', '.join(sites)})"))
-                return None
-            return sites[0] if sites else None
-        if isinstance(site, str) and site not in sites:
-            where = "[ami] is the one site, named \"default\"" if "pbx" not in raw else f"[[pbx]] are {', '.join(sites)}"
-            problems.append(ConfigProblem(f"{section}[{i}].site", f"no [[pbx]] named {site!r} ({where})"))
-            return None
-        return site if isinstance(site, str) else None
-
-    queue_line: dict[tuple[str | None, str], str] = {}  # (site, queue) -> line: a queue name may serve on each site
-    line_everywhere: dict[str, str] = {}
-    line_names: Counter[tuple[str | None, str]] = Counter()
-    line_sites = [site_of("lines", i, line) for i, line in items("lines")]
-    for (_, line), site in zip(items("lines"), line_sites, strict=True):
-        line_names[(site, str(line.get("name")))] += 1
-    for (i, line), site in zip(items("lines"), line_sites, strict=True):
-        name = str(line.get("name"))
-        on = f" on site {site}" if len(sites) > 1 else ""
-        if line_names[(site, name)] > 1:
-            problems.append(ConfigProblem(f"lines[{i}].name", f"line {name} is defined {line_names[(site, name)]} times{on}"))
-        for j, queue in enumerate(line.get("queues", []) if isinstance(line.get("queues"), list) else []):
-            if (site, queue) in queue_line and queue_line[(site, queue)] != name:
-                problems.append(ConfigProblem(f"lines[{i}].queues[{j}]", f"queue {queue!r} is already on line {queue_line[(site, queue)]}{on}"))
-            queue_line.setdefault((site, queue), name)
-            if queue in line_everywhere and line_everywhere[queue] != name:
-                problems.append(ConfigProblem(f"lines[{i}].queues[{j}]", f"queue {queue!r} is on line {line_everywhere[queue]} at "
-                                              "another site: a queue name means one line on every site (the totals add them)"))
-            line_everywhere.setdefault(queue, name)
-    if items("lines") and not any(str(line.get("name")) == "999" for _, line in items("lines")):
-        problems.append(ConfigProblem("lines", "no 999 line: an intake server must follow emergency calls"))
-
-    def duplicates(section: str, key: str, label: str) -> None:
-        seen: dict[str, int] = {}
-        for i, entry in items(section):
-            value = entry.get(key)
-            if not isinstance(value, str):
-                continue
-            if value in seen:
-                problems.append(ConfigProblem(f"{section}[{i}].{key}", f"duplicate {label} {value!r} (also {section}[{seen[value]}])"))
-            else:
-                seen[value] = i
-
-    duplicates("handlers", "id", "handler id")  # across sites: a desktop signs in as one handler, wherever
-    handler_sites = [site_of("handlers", i, h) for i, h in items("handlers")]
-    members: dict[tuple[str | None, str], int] = {}  # a phone is named by its PBX: the same interface may exist on each
-    for (i, handler), site in zip(items("handlers"), handler_sites, strict=True):
-        member = handler.get("member")
-        if isinstance(member, str):
-            if (site, member) in members:
-                problems.append(ConfigProblem(f"handlers[{i}].member",
-                                              f"duplicate member interface {member!r} (also handlers[{members[(site, member)]}])"))
-            members.setdefault((site, member), i)
-    duplicates("supervisors", "id", "supervisor id")
-    tokens: dict[str, str] = {}
-    for section in ("handlers", "supervisors"):
-        for i, entry in items(section):
-            token = entry.get("token")
-            if isinstance(token, str):
-                if token in tokens:
-                    problems.append(ConfigProblem(f"{section}[{i}].token", f"same token as {tokens[token]}: every desktop needs its own"))
-                tokens.setdefault(token, f"{section}[{i}]")
-    routing = raw.get("routing", {})
-    rang_out = routing.get("ring_no_answer_reason", _default(RoutingConfig, "ring_no_answer_reason")) if isinstance(routing, dict) else None
-    if rang_out is not None and rang_out == raw.get("wrapup_reason", _default(IntakeConfig, "wrapup_reason")):
-        # The two pauses end differently (a timer vs the handler's Ready): one reason cannot say which.
-        problems.append(ConfigProblem("routing.ring_no_answer_reason", f"same as wrapup_reason ({rang_out!r}): a ring-out pause would read as wrap-up"))
-    for (i, handler), site in zip(items("handlers"), handler_sites, strict=True):
-        queues = handler.get("queues", [])
-        for j, queue in enumerate(queues if isinstance(queues, list) else []):
-            if isinstance(queue, str) and (site, queue) not in queue_line and (site is not None or not sites):
-                on = f" of site {site}" if len(sites) > 1 else ""
-                problems.append(ConfigProblem(f"handlers[{i}].queues[{j}]", f"queue {queue!r} is on no line{on}"))
-    return problems
-
-
-# Any: TOML as parsed, before validation
-def _site_names(raw: dict[str, Any], items: Any, problems: list[ConfigProblem]) -> list[str]:
-    """The sites' names (["default"] for [ami]); both or neither of [ami] and [[pbx]] is a problem,
-    and so are two [[pbx]] of one name or of one AMI address."""
-    if "ami" in raw and "pbx" in raw:
-        problems.append(ConfigProblem("pbx", "[ami] and [[pbx]] together: one PBX is [ami], several are [[pbx]] each"))
-    if "pbx" not in raw:
-        if "ami" not in raw:
-            problems.append(ConfigProblem("ami", "required key is missing (or one [[pbx]] per PBX)"))
-        return [DEFAULT_SITE]
-    if not items("pbx"):
-        problems.append(ConfigProblem("pbx", "at least one [[pbx]] is needed"))
-    names: list[str] = []
-    addresses: dict[tuple[object, object], int] = {}
-    for i, pbx in items("pbx"):
-        name = pbx.get("name")
-        if isinstance(name, str):
-            if name in names:
-                problems.append(ConfigProblem(f"pbx[{i}].name", f"duplicate site name {name!r}"))
-            else:
-                names.append(name)
-        address = (pbx.get("host", _default(AmiConfig, "host")), pbx.get("port", _default(AmiConfig, "port")))
-        if address in addresses:
-            problems.append(ConfigProblem(f"pbx[{i}].port", f"same AMI address as pbx[{addresses[address]}]: each site is its own PBX"))
-        addresses.setdefault(address, i)
-    return names
-
-
 def _default(model: type[BaseModel], key: str) -> Any:
     return model.model_fields[key].default
 
@@ -463,7 +344,10 @@ def parse(raw: dict[str, Any], source: str = "<config>") -> IntakeConfig:
     except ValidationError as exc:
         # With [[pbx]], "ami" is the first site's copy: its faults are reported once, as pbx[0]'s.
         problems.extend(p for p in problems_of(exc) if "ami" in raw or p.path.partition(".")[0].partition("[")[0] != "ami")
-    problems.extend(_cross_check(raw))
+    problems.extend(cross_check(raw, Defaults(
+        ami_address=(_default(AmiConfig, "host"), _default(AmiConfig, "port")), site=DEFAULT_SITE,
+        wrapup_reason=_default(IntakeConfig, "wrapup_reason"),
+        ring_no_answer_reason=_default(RoutingConfig, "ring_no_answer_reason"))))
     if problems or config is None:
         raise ConfigError(source, sorted(problems, key=lambda p: p.path))
     return config
