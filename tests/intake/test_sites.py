@@ -120,3 +120,17 @@ async def test_a_node_is_unhealthy_only_when_no_site_s_pbx_link_is_up(redis_clie
         assert answer.json()["sites"] == {"north": {"connected": False, "ami_version": "11.0.0"},
                                           "south": {"connected": False, "ami_version": "11.0.0"}}
         assert answer.json()["redis"]["reachable"] and answer.json()["degraded"] == []
+
+
+async def test_a_handler_s_not_ready_pauses_their_phone_on_their_own_site_s_pbx_only(redis_client: Any):
+    # n1 and s1 are both PJSIP/handler-1, on two PBXs: s1's break is south's business alone.
+    async with two_sites(redis_client) as rig:
+        asked = await rig.http.post("/api/me/state", json={"state": "not-ready", "reason": "lunch"},
+                                    headers={"Authorization": f"Bearer {rig.handler_tokens['s1']}"})
+        assert asked.status_code == 200, asked.text
+        south = rig.sims["south"].pbx.members.membership("emergency", "PJSIP/handler-1")
+        north = rig.sims["north"].pbx.members.membership("emergency", "PJSIP/handler-1")
+        assert (south.paused, south.reason) == (True, "lunch")
+        assert not north.paused
+        await eventually(lambda: rig.server.handler_me("s1")["state"] == "not-ready", 10, "s1 shown not ready")
+        assert rig.server.handler_me("n1")["state"] == "ready"

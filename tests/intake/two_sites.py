@@ -42,6 +42,7 @@ class TwoSites:
     sims: dict[str, SimulatedPbx]
     base_url: str
     supervisor_token: str
+    handler_tokens: dict[str, str]
 
 
 @contextlib.asynccontextmanager
@@ -52,13 +53,14 @@ async def two_sites(redis: Any) -> AsyncIterator[TwoSites]:
                 for site in SITES}
         config = two_site_config({site: sim.port for site, sim in sims.items()}, f"test-sites-{token_source.token_hex(4)}:")
         secrets = {config.secret_key(site): sim.config.secret for site, sim in sims.items()}
-        secrets |= {f"handlers[{i}].token": token_source.token_urlsafe(18) for i, _ in enumerate(config.handlers)}
+        handler_tokens = {h.id: token_source.token_urlsafe(18) for h in config.handlers}
+        secrets |= {f"handlers[{i}].token": handler_tokens[h.id] for i, h in enumerate(config.handlers)}
         secrets["supervisors[0].token"] = sup = token_source.token_urlsafe(18)
         bound: list[int] = []
         server = await stack.enter_async_context(running_server(config, secrets, redis, bound=bound))
         await eventually(lambda: all(site.up for site in server.sites.values()), 10, "both sites' links up")
         http = await stack.enter_async_context(httpx.AsyncClient(base_url=f"http://127.0.0.1:{bound[0]}",
                                                                  headers={"Authorization": f"Bearer {sup}"}))
-        yield TwoSites(server, http, sims, f"http://127.0.0.1:{bound[0]}", sup)
+        yield TwoSites(server, http, sims, f"http://127.0.0.1:{bound[0]}", sup, handler_tokens)
 
 
