@@ -30,6 +30,7 @@ from redis.exceptions import RedisError
 
 from intake.app import heap, logs, pbx_check
 from intake.app.auth import Principals
+from intake.app.balancer import NodeState, node_state
 from intake.app.connections import (
     REDIS_POOL,
     history_watch_of,
@@ -297,11 +298,17 @@ class IntakeServer:
         degraded = [name for name, task in tasks.items() if task["degraded"]]
         return {
             "ok": ami_ok and redis_ok and not degraded,
+            "node": self.node_state(),
             "ami": {"connected": ami_ok, "ami_version": self.registry.pbx_version},
             "redis": {"reachable": redis_ok},
             "degraded": degraded,
             "tasks": tasks,
         }
+
+    def node_state(self) -> NodeState:
+        """What the load balancer's check is told (intake.app.balancer): answered from memory."""
+        tried = self.registry.counters.snapshots > 0 or self.session.counters.reconnects > 0
+        return node_state(pbx_tried=tried, stopping=self._http is not None and self._http.should_exit)
 
     # --- running ---------------------------------------------------------------------------------
 

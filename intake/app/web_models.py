@@ -95,12 +95,22 @@ class RedisHealth(_Reply):
     reachable: bool
 
 
+NodeStateName = Literal["starting", "serving", "stopping"]
+
+
 class Health(_Reply):
     ok: bool
+    node: NodeStateName
     ami: AmiHealth
     redis: RedisHealth
     degraded: list[str]
     tasks: dict[str, TaskHealthView]
+
+
+class NodeHealth(_Reply):
+    """The load balancer's check: whether this node may take new sockets (intake.app.balancer)."""
+
+    node: NodeStateName
 
 
 class Share(_Reply):
