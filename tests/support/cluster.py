@@ -143,6 +143,11 @@ class Cluster:
         """Where desktops, wallboards and REST clients connect: the load balancer."""
         return self.haproxy.port
 
+    @property
+    def base(self) -> str:
+        """The REST API through the load balancer."""
+        return f"http://127.0.0.1:{self.port}"
+
     async def view(self) -> dict[str, ServerView]:
         return await asyncio.to_thread(self.haproxy.servers)
 
