@@ -24,7 +24,6 @@ from intake.app.web_models import (
     Handlers,
     Health,
     NewMarker,
-    NodeHealth,
     OutcomeForm,
     OutcomeSaved,
     QueueReport,
@@ -58,21 +57,23 @@ def create_app(server: IntakeServer) -> FastAPI:
     web_errors.install(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 
-    @app.get("/healthz", tags=["ops"], response_model=Health | NodeHealth,
-             responses={503: {"model": Health | NodeHealth, "description": "Not healthy (not serving): the same report"}})
+    @app.get("/healthz", tags=["ops"], response_model=Health,
+             responses={503: {"model": Health, "description": "Not healthy (for the balancer: not serving): the same report"},
+                        **refusals(422)})
     async def healthz(server: Server, response: Response,
                       asker: Annotated[Literal["balancer"] | None, Query(alias="for")] = None) -> View:
         """Is the PBX link up, Redis reachable, and every task of the server working? 503 when
         not; ``degraded`` names the tasks that failed and have not worked since (``tasks``: each
         one's failures and last error); ``node``: starting, serving or stopping.
 
-        ``?for=balancer`` is the load balancer's check: 200 while the node serves (takes new
-        sockets), 503 while it is starting or stopping, answered from memory (intake.app.balancer).
+        ``?for=balancer`` is the load balancer's check: the same report answered from memory
+        (Redis is not pinged: ``redis.reachable`` is null), 200 while the node serves (takes new
+        sockets), 503 while it is starting or stopping (intake.app.balancer).
         """
         if asker == "balancer":
-            node = server.node_state()
-            response.status_code = 200 if node is NodeState.SERVING else 503
-            return {"node": node}
+            health = await server.health(ping_redis=False)
+            response.status_code = 200 if health["node"] is NodeState.SERVING else 503
+            return health
         health = await server.health()
         response.status_code = 200 if health["ok"] else 503
         return health

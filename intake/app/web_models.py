@@ -92,7 +92,7 @@ class AmiHealth(_Reply):
 
 
 class RedisHealth(_Reply):
-    reachable: bool
+    reachable: bool | None  # None: not asked (the load balancer's check answers from memory)
 
 
 NodeStateName = Literal["starting", "serving", "stopping"]
@@ -105,12 +105,6 @@ class Health(_Reply):
     redis: RedisHealth
     degraded: list[str]
     tasks: dict[str, TaskHealthView]
-
-
-class NodeHealth(_Reply):
-    """The load balancer's check: whether this node may take new sockets (intake.app.balancer)."""
-
-    node: NodeStateName
 
 
 class Share(_Reply):
