@@ -25,6 +25,7 @@ import redis
 import websockets
 
 from tests.pbx.intake_server import AmiLogin
+from tests.support.processes import end, tail
 from tests.support.testbed.ami import Frame, RawAmi
 from tests.support.testbed.pbx import PbxTestbed
 from tests.waiting import eventually
@@ -119,20 +120,11 @@ class IntakeProcess:
         raise AssertionError(f"intake not healthy within {timeout} s: {health}\n{self.log_tail()}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        end(self.process, sig)
         self.process = None
 
     def log_tail(self, n: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
+        return tail(self.log_path, n)
 
     def log_records(self) -> list[dict[str, Any]]:
         out = []

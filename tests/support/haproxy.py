@@ -11,6 +11,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.processes import end, tail
+
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "config" / "haproxy" / "intake.cfg"
 BACKEND = "intake_nodes"
@@ -82,13 +84,7 @@ class Haproxy:
             self.process = subprocess.Popen([binary, "-db", "-f", str(self.config)], stdout=log, stderr=log)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        end(self.process)
         self.process = None
 
     def ask(self, command: str) -> str:
@@ -115,7 +111,4 @@ class Haproxy:
                 if r["pxname"] == BACKEND and r["svname"] in NODES}
 
     def log_tail(self, n: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
+        return tail(self.log_path, n)
