@@ -1,10 +1,13 @@
 """The rig itself: desktops reach intake through HAProxy (the shipped config), and when the node
-holding a desktop is killed, HAProxy takes it out and the desktop's reconnection lands on the
+holding a desktop is killed (or stopped), HAProxy takes it out and the desktop's reconnection lands on the
 node that is up. (What the desktop missed meanwhile is the streams' part of issue 13.)"""
 
 from __future__ import annotations
 
+import signal
 from typing import Any
+
+import pytest
 
 from telephony.simulator import SimulatedPbx
 from tests.pbx.harness import Desktop
@@ -36,15 +39,16 @@ async def test_a_desktop_connected_through_haproxy_gets_its_pop(cluster: Cluster
         await desk.close()
 
 
-async def test_the_node_holding_a_desktop_is_killed_and_its_reconnection_lands_on_the_other(
-        cluster: Cluster, sim: SimulatedPbx) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill -9", "stopped"])
+async def test_the_node_holding_a_desktop_goes_and_its_reconnection_lands_on_the_other(
+        cluster: Cluster, sim: SimulatedPbx, sig: int) -> None:
     desk = await cluster.desktop("h2")
     again: Desktop | None = None
     try:
         holder = await cluster.holder()
         live = cluster.other(holder)
         await ring(sim, desk, "07700900202")
-        await cluster.kill(holder)
+        await cluster.kill(holder, sig)
         await desk.wait_closed(patience(10))  # the proxy passes the dead node's end on to the desktop
         again = await cluster.desktop("h2")  # at once, as the desktop page does: HAProxy may not know yet
         assert await cluster.holder() == live

@@ -64,9 +64,10 @@ class Cluster:
         view = await self.wait_for("one node to hold the socket", lambda v: sum(s.sessions for s in v.values()) == 1)
         return next(name for name, s in view.items() if s.sessions == 1)
 
-    async def kill(self, name: str) -> None:
-        """kill -9: no goodbye to its desktops, its PBX link or Redis."""
-        await asyncio.to_thread(self.nodes[name].stop, signal.SIGKILL)
+    async def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """kill -9 by default: no goodbye to its desktops, its PBX link or Redis (SIGTERM: the
+        node's own orderly stop)."""
+        await asyncio.to_thread(self.nodes[name].stop, sig)
 
     async def restart(self, name: str) -> None:
         """Start a stopped node again on its own port and config; returns once it is healthy."""
