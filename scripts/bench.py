@@ -16,7 +16,11 @@ In one run it measures, against baselines measured in the same run:
 4. capacity: server RSS before any desktop and with ``--capacity`` desktops connected; server CPU
    seconds per call over the latency phase;
 5. Redis round trips per pop, counted on the wire with screenpop.roundtrips.counting_client and
-   attributed to the pop task that made them.
+   attributed to the pop task that made them;
+6. two nodes (scripts/bench_duplex.py): the same load on two servers behind HAProxy (the shipped
+   config), desktops spread through it, pop p50/p99 against two bare relays in the same layout;
+   then one node killed under load: its desktops' time to resume on the other, pops lost
+   (``--one-node`` skips this phase).
 
 Process layout: this process is the PBX (AMI server) and hosts every desktop client, so the AMI
 write time and the desktop's decode time are read from one clock (``time.perf_counter``). The
@@ -430,6 +434,10 @@ async def role_relay(args: argparse.Namespace) -> None:
     sockets: dict[str, list[Any]] = {}
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":  # the load balancer's check, in the two-node layout: always serving
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": b'{"node": "serving"}'})
+            return
         if scope["type"] != "websocket":
             return
         await receive()  # websocket.connect
@@ -732,31 +740,43 @@ class Desktops:
 
         async def one(url: str) -> None:
             async with gate:
-                try:
-                    ws = await websockets.connect(url, open_timeout=60, ping_interval=None, max_size=1 << 20)
-                except (OSError, websockets.WebSocketException, TimeoutError):
-                    self.failed += 1
-                    return
+                ws = await self.open(url)
+            if ws is None:
+                self.failed += 1
+                return
             self.sockets.append(ws)
-            self.tasks.append(asyncio.create_task(self._read(ws)))
+            self.tasks.append(asyncio.create_task(self.follow(url, ws)))
 
         await asyncio.gather(*(one(u) for u in urls))
 
-    async def _read(self, ws: Any) -> None:
+    @staticmethod
+    async def open(url: str) -> Any:
+        """A desktop's socket, or None when it could not be opened."""
+        try:
+            return await websockets.connect(url, open_timeout=60, ping_interval=None, max_size=1 << 20)
+        except (OSError, websockets.WebSocketException, TimeoutError):
+            return None
+
+    async def follow(self, url: str, ws: Any) -> None:
+        """A desktop's life: here, its one socket (scripts/bench_duplex.py's desktops reconnect)."""
+        await self.read(ws)
+
+    async def read(self, ws: Any) -> None:
         try:
             async for raw in ws:
-                at = time.perf_counter()
-                message = json.loads(raw)
-                kind = message.get("type")
-                if kind == "pop":
-                    written = self.written.get(message["call_id"])
-                    if written is not None and message["call_id"] not in self.latency:
-                        self.latency[message["call_id"]] = at - written
-                        self.decoded[message["call_id"]] = at
-                elif kind == "ping":
-                    await ws.send('{"type": "pong"}')
+                await self.received(ws, json.loads(raw), time.perf_counter())
         except websockets.WebSocketException:
             pass
+
+    async def received(self, ws: Any, message: dict[str, Any], at: float) -> None:
+        kind = message.get("type")
+        if kind == "pop":
+            written = self.written.get(message["call_id"])
+            if written is not None and message["call_id"] not in self.latency:
+                self.latency[message["call_id"]] = at - written
+                self.decoded[message["call_id"]] = at
+        elif kind == "ping":
+            await ws.send('{"type": "pong"}')
 
     async def close(self, keep: int = 0) -> None:
         gone, self.sockets = self.sockets[keep:], self.sockets[:keep]
@@ -950,6 +970,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         throughput = json.loads(out)
         floor = await floor_phase(sizes, args.loop)
         ours = await ours_phase(sizes, config_path, tmp, args.loop)
+        two_nodes: tuple[dict[str, Any], dict[str, Any]] | None = None
+        if not args.one_node:
+            import bench_duplex  # imports this script as the module `bench`
+
+            two_nodes = bench_duplex.figures(await bench_duplex.floor_phase(sizes, args.loop),
+                                             await bench_duplex.nodes_phase(sizes, config_path, tmp, args.loop))
     finally:
         await delete_prefix(args.redis_url, prefix)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -979,6 +1005,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                                                    "pops_drawing_on_one_lookup": drew, "pops": lat["pops"]},
                                          "met": ours["pops_counted"] > 0 and trips["min"] == trips["max"] == 1},
     }
+    if two_nodes is not None:
+        goals.update(two_nodes[1])
     return {
         "command": " ".join(["python3", "scripts/bench.py", *sys.argv[1:]]),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "fd_limit": fds,
@@ -994,6 +1022,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "redis": {"pops_counted": ours["pops_counted"], "lookups": ours["lookups"], "lookups_per_pop": ours["lookups_per_pop"],
                   "round_trips_per_pop": trips, "records_failed": ours["records_failed"],
                   "held_histories": ours["held"]},
+        "two_nodes": None if two_nodes is None else two_nodes[0],
         "goals": goals,
         "wall_seconds": round(time.monotonic() - started, 1),
     }
@@ -1015,6 +1044,15 @@ def table(result: dict[str, Any]) -> str:
         ("CPU ms/call, latency phase", cap["cpu_ms_per_call"], "", ""),
         ("Redis round trips/pop", result["redis"]["round_trips_per_pop"]["mean"], "", ""),
     ]
+    duo = result.get("two_nodes")
+    if duo is not None:
+        two, moved = duo["pop_latency"], duo["failover"]
+        rows += [
+            ("2 nodes: pop p50 (ms)", two["ours"]["p50_ms"], two["floor"]["p50_ms"], two["ratio_p50"]),
+            ("2 nodes: pop p99 (ms)", two["ours"]["p99_ms"], two["floor"]["p99_ms"], two["ratio_p99"]),
+            ("node kill: resumed p99 (ms)", moved["resumption_ms"]["p99"], f"{moved['desktops_resumed']} moved", ""),
+            ("node kill: pops lost", moved["pops_lost"], f"of {moved['rung_after_kill']}", ""),
+        ]
     out = [f"{'figure':<26}{'ours':>14}{'baseline':>14}{'ratio':>8}", "-" * 62]
     out += [f"{a:<26}{b!s:>14}{c!s:>14}{d!s:>8}" for a, b, c, d in rows]
     out += ["", "goals:"] + [f"  {'MET    ' if g['met'] else 'NOT MET'} {name} ({g['target']}; got {g['value']})"
@@ -1027,6 +1065,8 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke test, not a measurement")
     p.add_argument("--table", action="store_true", help="also print a readable table (to stderr)")
     p.add_argument("--redis-url", default=os.environ.get("INTAKE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    p.add_argument("--one-node", action="store_true",
+                   help="skip the two-node phase (two nodes behind HAProxy, then one killed: needs Debian's haproxy)")
     for name, kind in (("desktops", int), ("active", int), ("rate", float), ("seconds", float), ("capacity", int)):
         p.add_argument(f"--{name}", type=kind, default=None)
     # internal: the roles of the child processes

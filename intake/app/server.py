@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from intake.app import heap, logs, site_views
 from intake.app.auth import Principals
+from intake.app.balancer import NodeState, node_state
 from intake.app.connections import (
     REDIS_POOL,
     history_watch_of,
@@ -189,19 +190,29 @@ class IntakeServer:
                 "overflow": site_views.overflow(sites), "callbacks": self.callback_views()}
 
     # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
-    async def health(self) -> dict[str, Any]:
+    async def health(self, *, ping_redis: bool = True) -> dict[str, Any]:
         """Healthy with Redis reachable, no task degraded and at least one site's PBX link up: a
-        node with one site down still serves the other site's desktops (docs/operations.md)."""
-        try:
-            redis_ok = bool(await asyncio.wait_for(self.redis.ping(), 1.0))
-        except Exception:  # noqa: BLE001 - a boundary: the fault is logged and counted, never lost
-            redis_ok = False
+        node with one site down still serves the other site's desktops (docs/operations.md).
+        ``ping_redis=False``: the load balancer's check, answered from memory."""
+        redis_ok: bool | None = None
+        if ping_redis:
+            try:
+                redis_ok = bool(await asyncio.wait_for(self.redis.ping(), 1.0))
+            except Exception:  # noqa: BLE001 - a boundary: the fault is logged and counted, never lost
+                redis_ok = False
         pbx = site_views.pbx_health(list(self.sites.values()))
         tasks = self.tasks.health()
         degraded = [name for name, task in tasks.items() if task["degraded"]]
         any_site_up = any(site["connected"] for site in pbx["sites"].values())
-        return {"ok": any_site_up and redis_ok and not degraded, **pbx, "redis": {"reachable": redis_ok},
-                "degraded": degraded, "tasks": tasks}
+        return {"ok": any_site_up and redis_ok is not False and not degraded, "node": self.node_state(), **pbx,
+                "redis": {"reachable": redis_ok}, "degraded": degraded, "tasks": tasks}
+
+    def node_state(self) -> NodeState:
+        """What the load balancer's check is told (intake.app.balancer): answered from memory."""
+        # every site's first try at its PBX is over (a snapshot taken, or a failed login retried)
+        tried = all(site.registry.counters.snapshots > 0 or site.session.counters.reconnects > 0
+                    for site in self.sites.values())
+        return node_state(pbx_tried=tried, stopping=self._http is not None and self._http.should_exit)
 
     # --- running ---------------------------------------------------------------------------------
 

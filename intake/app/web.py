@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import Depends, FastAPI, Query, Request, Response, WebSocket
 
 from intake.app import web_errors
+from intake.app.balancer import NodeState
 from intake.app.web_auth import Anyone, Handler, Supervisor
 from intake.app.web_body import BodyLimit
 from intake.app.web_callbacks import add_callback_routes
@@ -57,11 +58,22 @@ def create_app(server: IntakeServer) -> FastAPI:
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 
     @app.get("/healthz", tags=["ops"], response_model=Health,
-             responses={503: {"model": Health, "description": "Not healthy: the same report"}})
-    async def healthz(server: Server, response: Response) -> View:
+             responses={503: {"model": Health, "description": "Not healthy (for the balancer: not serving): the same report"},
+                        **refusals(422)})
+    async def healthz(server: Server, response: Response,
+                      asker: Annotated[Literal["balancer"] | None, Query(alias="for")] = None) -> View:
         """Is the PBX link up, Redis reachable, and every task of the server working? 503 when
         not; ``degraded`` names the tasks that failed and have not worked since (``tasks``: each
-        one's failures and last error)."""
+        one's failures and last error); ``node``: starting, serving or stopping.
+
+        ``?for=balancer`` is the load balancer's check: the same report answered from memory
+        (Redis is not pinged: ``redis.reachable`` is null), 200 while the node serves (takes new
+        sockets), 503 while it is starting or stopping (intake.app.balancer).
+        """
+        if asker == "balancer":
+            health = await server.health(ping_redis=False)
+            response.status_code = 200 if health["node"] is NodeState.SERVING else 503
+            return health
         health = await server.health()
         response.status_code = 200 if health["ok"] else 503
         return health

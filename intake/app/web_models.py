@@ -92,11 +92,15 @@ class AmiHealth(_Reply):
 
 
 class RedisHealth(_Reply):
-    reachable: bool
+    reachable: bool | None  # None: not asked (the load balancer's check answers from memory)
+
+
+NodeStateName = Literal["starting", "serving", "stopping"]
 
 
 class Health(_Reply):
     ok: bool
+    node: NodeStateName
     ami: AmiHealth
     """Every site's link: connected only while all of them are."""
     sites: dict[str, AmiHealth]

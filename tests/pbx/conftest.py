@@ -20,6 +20,7 @@ from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import redis_server
 from tests.pbx.harness import IntakeProcess, flush_e2e_db, intake_process
 from tests.pbx.intake_server import hang_up_everything
+from tests.support.cluster import Cluster, running_cluster
 from tests.support.testbed.ami import RawAmi
 from tests.support.testbed.pbx import (
     PbxTestbed,
@@ -136,6 +137,14 @@ def intake(pbx: PbxTestbed, ami: RawAmi, e2e_redis: str, tmp_path: Path) -> Iter
     finally:
         proc.stop()
         print(f"--- tail of intake serve's log ({proc.log_path}) ---\n{proc.log_tail(60)}")
+
+
+@pytest.fixture
+async def cluster(pbx: PbxTestbed, ami: RawAmi, e2e_redis: str, tmp_path: Path) -> AsyncIterator[Cluster]:
+    """Two `intake serve` nodes on the test PBX sharing the e2e Redis, HAProxy (the shipped
+    config) in front, both up in HAProxy's eyes (tests/support/cluster.py)."""
+    async with running_cluster(tmp_path, pbx, e2e_redis) as rig:
+        yield rig
 
 
 @pytest.fixture

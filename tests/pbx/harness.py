@@ -24,6 +24,8 @@ import httpx
 import redis
 import websockets
 
+from tests.pbx.intake_server import AmiLogin
+from tests.support.processes import end, tail
 from tests.support.testbed.ami import Frame, RawAmi
 from tests.support.testbed.pbx import PbxTestbed
 from tests.waiting import eventually
@@ -50,7 +52,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def write_config(path: Path, pbx: PbxTestbed, redis_url: str, http_port: int, *, wrapup_seconds: float = 0,
+def write_config(path: Path, pbx: AmiLogin, redis_url: str, http_port: int, *, wrapup_seconds: float = 0,
                  handlers: dict[str, tuple[str, list[str]]] = HANDLERS) -> None:
     """An intake.toml for the test bed; secrets by env: reference only."""
     parts = [
@@ -118,20 +120,11 @@ class IntakeProcess:
         raise AssertionError(f"intake not healthy within {timeout} s: {health}\n{self.log_tail()}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        end(self.process, sig)
         self.process = None
 
     def log_tail(self, n: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
+        return tail(self.log_path, n)
 
     def log_records(self) -> list[dict[str, Any]]:
         out = []
@@ -176,7 +169,7 @@ class IntakeProcess:
         raise AssertionError(f"no sample {sample} in /metrics")
 
 
-def intake_process(tmp: Path, pbx: PbxTestbed, redis_url: str, **config: Any) -> IntakeProcess:
+def intake_process(tmp: Path, pbx: AmiLogin, redis_url: str, **config: Any) -> IntakeProcess:
     http_port = free_port()
     path = tmp / "intake.toml"
     write_config(path, pbx, redis_url, http_port, **config)
@@ -207,7 +200,12 @@ class Desktop:
 
     @classmethod
     async def open(cls, intake: IntakeProcess, handler_id: str) -> Desktop:
-        ws = await websockets.connect(f"ws://127.0.0.1:{intake.http_port}/ws/desktop?token={token_of(handler_id)}")
+        return await cls.connect(intake.http_port, handler_id)
+
+    @classmethod
+    async def connect(cls, http_port: int, handler_id: str) -> Desktop:
+        """The desktop on whatever answers at ``http_port``: a node, or the load balancer."""
+        ws = await websockets.connect(f"ws://127.0.0.1:{http_port}/ws/desktop?token={token_of(handler_id)}")
         desk = cls(handler_id, ws)
         desk._task = asyncio.create_task(desk._read())
         return desk
@@ -241,6 +239,14 @@ class Desktop:
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.ws.send(json.dumps(message))
+
+    async def wait_closed(self, timeout: float) -> None:
+        """Until the server's end of the socket is gone (its node stopped or was killed)."""
+        assert self._task is not None
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout)
+        except TimeoutError:
+            raise AssertionError(f"{self.handler_id}: the desktop's socket still open after {timeout} s") from None
 
     async def close(self) -> None:
         await self.ws.close()

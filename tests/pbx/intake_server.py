@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import fakeredis
 
 from intake.app.server import IntakeServer
 from intake.core.config import IntakeConfig, parse
+from telephony.simulator import SimulatedPbx
 from tests.serving import running_server
 
 
@@ -26,6 +28,20 @@ class AmiLogin(Protocol):
     def ami_user(self) -> str: ...
     @property
     def ami_secret(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class SimLogin:
+    """Where intake logs in to a PBX simulator (an :class:`AmiLogin`)."""
+
+    ami_host: str
+    ami_port: int
+    ami_user: str
+    ami_secret: str
+
+    @classmethod
+    def of(cls, sim: SimulatedPbx) -> SimLogin:
+        return cls(sim.host, sim.port, sim.config.username, sim.config.secret)
 
 
 def intake_config(pbx: AmiLogin, handlers: dict[str, list[str]], **routing: Any) -> IntakeConfig:

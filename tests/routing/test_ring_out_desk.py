@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from intake.app.server import IntakeServer
 from routing.handler_desk import Wanted
 from telephony.simulator import HandlerConfig, QueueConfig, SimConfig, SimulatedPbx
-from tests.pbx.intake_server import intake_config, running_intake
+from tests.pbx.intake_server import SimLogin, intake_config, running_intake
 from tests.waiting import eventually
 
 H1, H2 = "PJSIP/handler-1", "PJSIP/handler-2"
@@ -30,16 +29,8 @@ SIM = SimConfig(
 )
 
 
-@dataclass(frozen=True)
-class SimLogin:
-    ami_host: str
-    ami_port: int
-    ami_user: str = SIM.username
-    ami_secret: str = SIM.secret
-
-
 def serving(sim: SimulatedPbx, **routing: Any) -> AbstractAsyncContextManager[IntakeServer]:
-    login = SimLogin(sim.host, sim.port)
+    login = SimLogin.of(sim)
     return running_intake(login, intake_config(login, {"h1": list(QUEUES), "h2": list(QUEUES)}, **routing))
 
 
