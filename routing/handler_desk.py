@@ -8,6 +8,11 @@ call starts a wrap-up pause. :class:`HandlerDesk` is the edge: it hands the acti
 the wrap-up timers — pause, wait on the loop's clock, unpause if still due — each kept in Redis
 while it runs (:mod:`routing.timers`) so that a restart resumes it. The PBX stays the source of truth: the registry learns the new state from the PBX's
 own QueueMember* events, never from what we asked for.
+
+With several nodes, a wrap-up (its pause, its timer, its end) and the restore of memberships
+after a PBX restart are the site leader's to carry out (:class:`~intake.core.leadership.Gate`);
+a follower keeps the same picture and leaves the timers in Redis for whoever leads. A handler's
+own request is carried out by the node their desktop is on.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from redis.exceptions import RedisError
 from intake.core.config import IntakeConfig
 from intake.core.errors import StateChangeFailed, StaticMembership
 from intake.core.handlers import Handler
+from intake.core.leadership import ALONE, Gate
+from routing.errors import Fenced
 from routing.executor import ActionResult, Executor, Sender, Sent
 from routing.handler_rules import (
     FinishedCall,
@@ -63,11 +70,13 @@ class HandlerDesk:
 
     def __init__(self, config: IntakeConfig, sender: Sender, handlers: Callable[[str], Handler | None],
                  resync: Callable[[str], object] | None = None, *, timers: TimerStore | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, gate: Gate = ALONE) -> None:
         """``handlers(member)`` gives the registry's view of a member (None if unknown);
         ``resync(reason)`` asks for the PBX's picture again when an answer contradicts it;
         ``timers`` keeps wrap-ups where a restart finds them (None: in memory only); ``clock``
-        is the wall clock their due times are on (see :mod:`routing.timers`)."""
+        is the wall clock their due times are on (see :mod:`routing.timers`); ``gate`` says
+        whether this node leads the handlers' site."""
+        self.gate = gate
         self.config = config
         self.executor = Executor(sender)
         self.handlers = handlers
@@ -112,7 +121,7 @@ class HandlerDesk:
         persistentmembers = no), so a restart must not silently log every handler out. A static
         member the restart left in its queue but unpaused is paused again with its reason."""
         handler = next((h for h in self.config.handlers if h.member == member), None)
-        if handler is None:
+        if handler is None or not self.gate.acts():
             return None
         seen = self.handlers(member)
         todo = restoring(handler, lost, seen.memberships if seen is not None else {}, self.config.wrapup_reason)
@@ -133,7 +142,7 @@ class HandlerDesk:
         line = self.config.line_of(call.queue)
         handler = self.handlers(call.answered_by) if call.answered_by else None
         wrap = wrapup_after(call, handler, line.wrapup_seconds if line else 0, self.config.wrapup_reason)
-        if wrap is None:
+        if wrap is None or not self.gate.acts():
             return
         now = self.clock()
         timer = Timer(handler_id=wrap.handler_id, member=wrap.member, queues=wrap.queues, reason=wrap.reason,
@@ -162,7 +171,9 @@ class HandlerDesk:
     def resync_completed(self) -> None:
         """The PBX's picture is in: complete the overdue wrap-ups pending (found at start, or
         cut off by a lost link), schedule the running ones for their remaining time, drop those
-        the PBX no longer shows."""
+        the PBX no longer shows. A follower keeps them pending: the leader resumes them."""
+        if not self.gate.acts():
+            return
         pending, self._pending = self._pending, {}
         now = self.clock()
         for timer in pending.values():
@@ -193,7 +204,12 @@ class HandlerDesk:
 
     async def _pausing(self, running: Running, delay: float) -> None:
         timer = running.timer
-        await self._keeping(self.timers.put(timer) if self.timers else None, "timer_not_kept")
+        try:
+            await self._keeping(self.timers.put(timer, self.gate.token()) if self.timers else None, "timer_not_kept")
+        except Fenced as exc:  # deposed since the call finished: the new leader has the picture, not us
+            log.warning("wrapup_fenced", handler_id=timer.handler_id, token=exc.token, current=exc.current)
+            self._finish(running, forget=False)
+            return
         pauses = self._queue_pauses(running, True, timer.queues)
         if pauses is not None:
             self._step_done(running, "wrap-up", await self.executor.send_all(pauses), then_wait=delay)
@@ -204,6 +220,10 @@ class HandlerDesk:
     def _due(self, running: Running) -> None:
         """The wrap-up's time is up: unpause a handler still in it, else just forget it."""
         timer, handler = running.timer, self.handlers(running.timer.member)
+        if not self.gate.acts():  # deposed meanwhile: the timer stays in Redis for the leader
+            log.info("wrapup_left_to_leader", handler_id=timer.handler_id, due=timer.due)
+            self._finish(running, forget=False)
+            return
         if (left := timer.due - self.clock()) > 0:
             # The loop waits on its monotonic clock, the timer is due on the wall clock (the one a
             # restarted intake and the PBX's timestamps share): never end a wrap-up before it is due.
@@ -265,9 +285,16 @@ class HandlerDesk:
         return timer
 
     def _forget(self, timer: Timer) -> None:
-        """Remove ``timer`` from Redis behind the caller (a desktop's Ready must not wait on it)."""
-        if self.timers is not None:
-            self.executor.spawn(self._keeping(self.timers.remove(timer), "timer_not_removed"))
+        """Remove ``timer`` from Redis behind the caller (a desktop's Ready must not wait on it).
+        Only the leader removes one: a follower's picture may lag the leader's timers."""
+        if self.timers is not None and self.gate.holds():
+            self.executor.spawn(self._forgetting(self.timers, timer, self.gate.token()))
+
+    async def _forgetting(self, timers: TimerStore, timer: Timer, token: int | None) -> None:
+        try:
+            await self._keeping(timers.remove(timer, token), "timer_not_removed")
+        except Fenced as exc:
+            log.warning("timer_removal_fenced", handler_id=timer.handler_id, token=exc.token, current=exc.current)
 
     @staticmethod
     async def _keeping(write: Awaitable[None] | None, failed: str) -> None:

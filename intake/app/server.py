@@ -30,6 +30,7 @@ from redis.exceptions import RedisError
 
 from intake.app import heap, logs, pbx_check
 from intake.app.auth import Principals
+from intake.app.cluster import Cluster
 from intake.app.connections import (
     REDIS_POOL,
     history_watch_of,
@@ -72,6 +73,8 @@ __all__ = ["REDIS_POOL", "IntakeServer", "history_watch_of", "http_config", "mak
 
 log = structlog.get_logger("intake.server")
 
+SITE = "default"  # the one PBX's site, until [[pbx]] sections name several (the sites branch)
+
 
 class IntakeServer:
     # Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands
@@ -89,6 +92,7 @@ class IntakeServer:
                               repeat_calls=config.routing.repeat_calls, hold_seconds=config.redis.history_held_seconds)
         self.history_watch = history_watch_of(redis, self.history, self.pops.held)
         self.tasks = tasks or Supervisor()  # every long-running task of the server, by name
+        self.cluster = Cluster(config, redis, SITE)  # who leads the site's side effects (a lone node: this one)
         self.supervisors = SupervisorStream(self.tokens, self.picture)
         self.session = AmiSession(
             config.ami.host, config.ami.port, config.ami.username, secrets["ami.secret"],
@@ -97,15 +101,19 @@ class IntakeServer:
             backoff_max=config.ami.reconnect_max, max_clock_skew=config.ami.max_clock_skew_seconds, on_event=self.on_event,
         )
         self.desk = HandlerDesk(config, self.session, self.registry.handlers.get, resync=self.session.resync,
-                                timers=TimerStore(redis, config.redis.key_prefix))
+                                timers=TimerStore(redis, config.redis.key_prefix, self.cluster.fence),
+                                gate=self.cluster.gate)
         self.ring_outs = RingOutDesk(config, self.desk, self.registry.handlers.get)
         self.handler_status = HandlerStatusPush(config, self.registry.handlers.get, self.ring_outs.rule.reason, self.hub)
-        self.steering = Steering(config, self.registry, self.session, self.pbx_now, resync=self.session.resync)
+        self.steering = Steering(config, self.registry, self.session, self.pbx_now, resync=self.session.resync,
+                                 gate=self.cluster.gate, fence=self.cluster.fence)
         self.writes = WriteBehind(redis, dead_letters=f"{config.redis.key_prefix}dead-letters", supervisor=self.tasks,
                                   spool=Path(config.redis.unwritten_spool) if config.redis.unwritten_spool else None)
-        self.callbacks = CallbackDesk(config, self.registry, CallbackStore(redis, config.redis.key_prefix), self.hub,
-                                      self.session, self.pbx_now, writes=self.writes, file_history=self._file_called_back,
-                                      on_change=lambda: self.engine.changed())
+        self.callbacks = CallbackDesk(config, self.registry, CallbackStore(redis, config.redis.key_prefix, self.cluster.fence),
+                                      self.hub, self.session, self.pbx_now, writes=self.writes,
+                                      file_history=self._file_called_back, on_change=lambda: self.engine.changed(),
+                                      gate=self.cluster.gate)
+        self.cluster.wire(self.desk, self.callbacks, self.session.resync)
         self.journal = CallJournal(redis, config.redis.key_prefix)
         self.in_progress = InProgressStore(redis, config.redis.key_prefix)
         self.prometheus = prometheus_registry(IntakeCollector(self.queue_report, self.handler_views,
@@ -194,7 +202,8 @@ class IntakeServer:
         self.writes.submit("journal", stage, record=record)
 
     def _keep_in_progress(self, record: InProgress) -> None:
-        self.writes.submit("in-progress", lambda pipe: self.in_progress.stage(pipe, record), record=record)
+        self.writes.submit("in-progress", lambda pipe: self.in_progress.stage(
+            pipe, record, self.journal.stays_key(local_day(record.queued_at))), record=record)
 
     def _replay_spooled(self) -> tuple[list[JournalRecord], list[InProgress]]:
         """Records the last run could not write before it stopped go first, the way they went
@@ -264,7 +273,7 @@ class IntakeServer:
 
     # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def queue_report(self) -> dict[str, Any]:
-        return {"at": self.pbx_now(), **self.registry.report(self.pbx_now())}
+        return {"at": self.pbx_now(), "leaders": self.cluster.view(), **self.registry.report(self.pbx_now())}
 
     # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def live_calls(self) -> list[dict[str, Any]]:
@@ -301,6 +310,7 @@ class IntakeServer:
             "redis": {"reachable": redis_ok},
             "degraded": degraded,
             "tasks": tasks,
+            "leaders": self.cluster.view(),
         }
 
     # --- running ---------------------------------------------------------------------------------
@@ -346,6 +356,7 @@ class IntakeServer:
         composed, and the records (spooled if Redis cannot take them)."""
         if self._pbx_check is not None:
             self._pbx_check.cancel()
+        await self.cluster.close()  # the lease released first: another node leads at once
         await self.ring_outs.close()
         await self.desk.close()
         await self.steering.close()
@@ -369,6 +380,7 @@ class IntakeServer:
         # restarted, and never stops the server (only the HTTP server's own end does).
         self.tasks.start("ami", self._follow_pbx)
         self.tasks.start("ticker", self.tick_forever)
+        self.cluster.start(self.tasks)
         self.tasks.start("heap-collector", partial(heap.collect_on_schedule, quiet=lambda: not self.registry.waiting_calls()))
         if self.history_watch is not None:
             self.tasks.start("history-watch", self.history_watch.run)
@@ -386,7 +398,7 @@ class IntakeServer:
                 ready.set()
             await web
         finally:
-            for name in ("ticker", "heap-collector", "history-watch", "ami"):
+            for name in ("ticker", "heap-collector", "history-watch", "lease", "ami"):
                 await self.tasks.stop(name)
             await self.close()
             await self.tasks.close()
@@ -409,7 +421,7 @@ _EXECUTE: dict[type, Callable[[IntakeServer, Any], object]] = {  # Any: each tak
     out.CallOver: IntakeServer._call_over,
     out.Resync: lambda s, o: s.session.resync(o.reason),
     out.RestoreMemberships: IntakeServer._restore,
-    out.ResumeWrapUps: lambda s, o: s.desk.resync_completed(),  # the PBX's picture is in
+    out.ResumeWrapUps: lambda s, o: s.cluster.resync_completed(),  # the PBX's picture is in: a takeover leads, wrap-ups resume
     out.CheckPbx: IntakeServer._check_pbx,
     out.Publish: lambda s, o: s.supervisors.publish(),
 }

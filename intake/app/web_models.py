@@ -95,12 +95,22 @@ class RedisHealth(_Reply):
     reachable: bool
 
 
+class SiteLeader(_Reply):
+    """Who leads a PBX site's side effects, as this node sees it (intake.core.leadership)."""
+
+    node: str  # this node
+    role: Literal["follower", "taking-over", "leading", "stopped"]  # this node's, on the site
+    leader: str | None  # the node leading it (None: nobody yet, as far as this node knows)
+    token: int | None  # this node's fencing token while it holds the lease
+
+
 class Health(_Reply):
     ok: bool
     ami: AmiHealth
     redis: RedisHealth
     degraded: list[str]
     tasks: dict[str, TaskHealthView]
+    leaders: dict[str, SiteLeader] = {}
 
 
 class Share(_Reply):
@@ -151,6 +161,7 @@ class QueueFigures(Figures):
 
 class QueueReport(_Reply):
     at: float
+    leaders: dict[str, SiteLeader] = {}
     queues: dict[str, QueueFigures]
     lines: dict[str, Figures]
 
