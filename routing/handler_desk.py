@@ -150,6 +150,11 @@ class HandlerDesk:
         self._cancel_wrapup(wrap.handler_id)
         self._run(timer, wrap.seconds, starting=True)
 
+    @property
+    def running_wrapups(self) -> frozenset[str]:
+        """The handlers whose wrap-up this node is running now (its pause, wait or end)."""
+        return frozenset(self._timers)
+
     # --- wrap-ups across restarts ----------------------------------------------------------
 
     async def load_timers(self) -> None:

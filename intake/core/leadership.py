@@ -234,8 +234,12 @@ class Leadership:
         """For /healthz and the wallboard: this node's role on the site, and who leads it."""
         lease = self.lease(site)
         now = self.clock()
-        role = lease.role if lease.holds(now) or lease.role in (Role.FOLLOWER, Role.STOPPED) else Role.FOLLOWER
-        return {"node": self.node_id, "role": role.value, "leader": self.holders.get(site), "token": lease.token}
+        held = lease.holds(now)
+        role = lease.role if held or lease.role in (Role.FOLLOWER, Role.STOPPED) else Role.FOLLOWER
+        leader = self.holders.get(site)
+        if leader == self.node_id and not held:  # our own clock gave it up: who leads now, Redis will say
+            leader = None
+        return {"node": self.node_id, "role": role.value, "leader": leader, "token": lease.token if held else None}
 
 
 @dataclass(frozen=True, slots=True)
