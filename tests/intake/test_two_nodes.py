@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets as token_source
+import time
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
@@ -17,8 +18,10 @@ from intake.app.demo import demo_config
 from intake.app.server import IntakeServer
 from intake.app.supervise import Supervisor
 from intake.core.config import ClusterConfig
+from intake.core.handlers import HandlerState
 from telephony.actions import Action, Response
 from telephony.simulator import SimConfig, SimulatedPbx
+from tests.routing.test_callback_desk import offer_of, rules_looked, serving
 from tests.serving import running_server
 from tests.waiting import eventually
 
@@ -107,3 +110,30 @@ async def test_only_the_leader_wraps_up_and_the_other_takes_over_and_ends_it_onc
                     "node": "node-a", "role": "follower", "leader": None, "token": None}
                 wallboard = (await b_http.get("/api/queues", headers={"Authorization": f"Bearer {SUPERVISOR}"})).json()
                 assert wallboard["leaders"][SITE] == {"node": "node-b", "role": "leading", "leader": "node-b", "token": 2}
+
+
+async def test_only_the_leader_offers_call_backs_and_the_new_leader_offers_them_again(redis_client: Any) -> None:
+    tokens = {h: token_source.token_urlsafe(18) for h in ("h1", "h2", "h3", "h4", "sup1")}
+    async with SimulatedPbx(SimConfig(traffic=None, members_at_start=False, secret=token_source.token_urlsafe(12),
+                                      tick=0.005)) as sim:
+        cluster = {"enabled": True, "lease_seconds": LEASE}
+        async with serving(sim, redis_client, tokens, cluster=ClusterConfig(node_id="node-a", **cluster)) as a:
+            await eventually(a.server.cluster.gate.acts, 10, "node-a leads the site")
+            async with serving(sim, redis_client, tokens, cluster=ClusterConfig(node_id="node-b", **cluster)) as b:
+                await eventually(lambda: b.server.cluster.view()[SITE]["leader"] == "node-a", 10, "node-b sees node-a lead")
+                task_id = await a.abandoned_999()
+                await eventually(lambda: task_id in b.server.callbacks.tasks, 10, "node-b opened the task too")
+                on_a, on_b = await a.desktop("h2"), await b.desktop("h2")
+                await b.state("h2", "ready")  # a handler's own command, carried out by the follower their desktop is on
+                await eventually(lambda: a.server.registry.handlers["PJSIP/handler-2"].state("wrap-up")[0]
+                                 is HandlerState.READY, 10, "node-a sees h2 ready")
+                await on_a.expect(offer_of(task_id, status="open"))
+                assert (await a.stored(task_id))["offered_to"] == "h2"
+                await rules_looked(b.server, time.monotonic())
+                assert on_b.callbacks(task_id) == []  # the follower's rules looked, and offered nothing
+                assert b.server.callbacks.tasks[task_id].offered_to is None
+
+                await a.server.tasks.stop("lease")  # node-a stalls
+                await eventually(b.server.cluster.gate.acts, 15, "node-b leads the site")
+                await on_b.expect(offer_of(task_id, status="open"))  # offered afresh by the new leader
+                assert (await b.stored(task_id))["offered_to"] == "h2"
