@@ -12,7 +12,7 @@ the record says so (``outcome_seen`` false).
 Key layout: ``{prefix}journal:{YYYY-MM-DD}`` is a sorted set, score = queue entry (PBX epoch),
 member = the record's JSON (it carries the call id, so two calls never collide, and the same
 record written twice is one member). Every node writes every call's record, so the first write
-of a stay wins and a later one is a no-op, whatever it says: ``{prefix}journal:{YYYY-MM-DD}:stays``
+of a stay wins and a later one is a no-op, whatever it says: ``{prefix}journal-stays:{YYYY-MM-DD}``
 is a hash of the stays (``call id|queue|queue entry``) the day holds, and one Lua script adds the
 record only if its stay is new (two nodes that saw an outcome a little differently, one of them
 through a resync, must not leave two records of one call). The day is the server's local day, the one a control
@@ -107,7 +107,7 @@ class CallJournal:
 
     def stays_key(self, day: str) -> str:
         """The stays the day's journal holds (see the module's docstring)."""
-        return f"{self.key(day)}:stays"
+        return f"{self.prefix}journal-stays:{day}"  # not under journal:*, which readers scan for the days' sets
 
     async def append(self, record: JournalRecord) -> None:
         async with self.redis.pipeline(transaction=True) as tx:
