@@ -16,7 +16,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.pbx.harness import IntakeProcess, flush_e2e_db, intake_process, journal_rows, ready, wait_until
+from tests.pbx.harness import (
+    IntakeProcess,
+    flush_e2e_db,
+    intake_process,
+    journal_rows,
+    ready,
+    wait_until,
+)
 from tests.support.sip import HandlerPhone, sipp_dial
 from tests.support.testbed.ami import RawAmi
 
