@@ -208,6 +208,21 @@ class CallbackDesk:
 
     # --- from the desktop ------------------------------------------------------------------
 
+    async def catch_up(self, task_id: str) -> None:
+        """Before a handler acts on a task here: a node that does not hold the site's lease reads
+        the task as Redis has it (the leader offered it, and the offer reached the handler's
+        desktop on this node through their stream), so the handler's click is judged on it."""
+        if self.gate.holds():
+            return  # this node's memory is the source of what is saved
+        stored = await self.store.load(task_id)
+        if stored is None:
+            return
+        if stored.status is Status.CLOSED:
+            self.tasks.pop(task_id, None)
+            self.closed[task_id] = "closed on another node"
+        else:
+            self.tasks[task_id] = stored
+
     async def start(self, handler_id: str, task_id: str) -> CallbackTask:
         """Ring the handler's phone; when they answer, the PBX dials the caller (dialplan context)."""
         task, action = self._originate_for(handler_id, task_id)

@@ -178,6 +178,11 @@ class CallbackStore:
         else:
             pipe.hset(self.key, task.id, task.model_dump_json())
 
+    async def load(self, task_id: str) -> CallbackTask | None:
+        """One task as Redis has it (None: not there, or unreadable: reported like :meth:`load_open`)."""
+        raw = await self.redis.hget(self.key, task_id)
+        return None if raw is None else self._read(task_id, raw)
+
     async def ids(self) -> set[str]:
         """Every task's id, closed ones included."""
         return {i.decode() if isinstance(i, bytes) else str(i) for i in await self.redis.hkeys(self.key)}
@@ -185,12 +190,15 @@ class CallbackStore:
     async def load_open(self) -> list[CallbackTask]:
         """The open tasks. A record this version cannot read (written by a newer one, or damaged)
         is left in Redis untouched and reported: one bad record must not keep intake from starting."""
-        tasks = []
-        for task_id, raw in (await self.redis.hgetall(self.key)).items():
-            try:
-                tasks.append(CallbackTask.model_validate_json(raw))
-            except ValidationError as exc:
-                structlog.get_logger("routing.callbacks").error(
-                    "callback record unreadable, left in Redis", task_id=task_id, problems=exc.error_count(),
-                    first=exc.errors()[0]["msg"], key=self.key)
-        return [t for t in tasks if t.status is not Status.CLOSED]
+        tasks = [self._read(task_id, raw) for task_id, raw in (await self.redis.hgetall(self.key)).items()]
+        return [t for t in tasks if t is not None and t.status is not Status.CLOSED]
+
+    def _read(self, task_id: object, raw: bytes | str) -> CallbackTask | None:
+        """A stored task; one this version cannot read is left in Redis untouched and reported."""
+        try:
+            return CallbackTask.model_validate_json(raw)
+        except ValidationError as exc:
+            structlog.get_logger("routing.callbacks").error(
+                "callback record unreadable, left in Redis", task_id=task_id, problems=exc.error_count(),
+                first=exc.errors()[0]["msg"], key=self.key)
+            return None

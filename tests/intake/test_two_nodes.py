@@ -112,7 +112,7 @@ async def test_only_the_leader_wraps_up_and_the_other_takes_over_and_ends_it_onc
                 assert wallboard["leaders"][SITE] == {"node": "node-b", "role": "leading", "leader": "node-b", "token": 2}
 
 
-async def test_only_the_leader_offers_call_backs_and_the_new_leader_offers_them_again(redis_client: Any) -> None:
+async def test_only_the_leader_offers_call_backs_a_follower_starts_one_and_the_new_leader_takes_it_up(redis_client: Any) -> None:
     tokens = {h: token_source.token_urlsafe(18) for h in ("h1", "h2", "h3", "h4", "sup1")}
     async with SimulatedPbx(SimConfig(traffic=None, members_at_start=False, secret=token_source.token_urlsafe(12),
                                       tick=0.005)) as sim:
@@ -133,7 +133,14 @@ async def test_only_the_leader_offers_call_backs_and_the_new_leader_offers_them_
                 assert on_b.callbacks(task_id) == []  # the follower's rules looked, and offered nothing
                 assert b.server.callbacks.tasks[task_id].offered_to is None
 
+                # The handler starts the call-back from the follower their desktop is on: it reads
+                # the task as the leader saved it, and carries the handler's click out itself.
+                started = await b.http.post(f"/api/callbacks/{task_id}/start", headers=b.auth("h2"))
+                assert started.status_code == 200, started.text
+                assert (await b.stored(task_id))["status"] == "calling"
+
                 await a.server.tasks.stop("lease")  # node-a stalls
                 await eventually(b.server.cluster.gate.acts, 15, "node-b leads the site")
-                await on_b.expect(offer_of(task_id, status="open"))  # offered afresh by the new leader
+                # The new leader took the task up from Redis: still h2's, still being called.
+                await on_b.expect(offer_of(task_id, status="calling"))
                 assert (await b.stored(task_id))["offered_to"] == "h2"
