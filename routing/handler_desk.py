@@ -201,6 +201,9 @@ class HandlerDesk:
         """Pause (when ``starting``), wait ``delay`` seconds, then make the handler ready if they
         are still in wrap-up. The timer stays in Redis until this is done; if the PBX could not
         be reached, it waits for the next resync."""
+        earlier = self._timers.get(timer.handler_id)
+        if earlier is not None:
+            self._stop(earlier)  # one wrap-up per handler (a node leading again resumes it from Redis)
         running = self._timers[timer.handler_id] = Running(timer)
         if starting:
             running.now_doing = self.executor.spawn(self._pausing(running, delay))
@@ -283,11 +286,16 @@ class HandlerDesk:
         running = self._timers.pop(handler_id, None)
         if running is not None:
             timer = running.timer
-            if running.now_doing is not None and running.now_doing is not asyncio.current_task():
-                running.now_doing.cancel()
+            self._stop(running)
         if timer is not None and forget:
             self._forget(timer)
         return timer
+
+    @staticmethod
+    def _stop(running: Running) -> None:
+        """Stop what ``running`` is doing (unless it is the caller itself)."""
+        if running.now_doing is not None and running.now_doing is not asyncio.current_task():
+            running.now_doing.cancel()
 
     def _forget(self, timer: Timer) -> None:
         """Remove ``timer`` from Redis behind the caller (a desktop's Ready must not wait on it).
