@@ -31,10 +31,14 @@ LEASE = 2.0  # long enough that a busy machine does not lose it by accident; a t
 
 
 @contextlib.asynccontextmanager
-async def node(sim: SimulatedPbx, redis: Any, node_id: str) -> AsyncIterator[tuple[IntakeServer, httpx.AsyncClient, list[Action]]]:
-    """A node of the cluster; yields it, an HTTP client on it, and the actions it sent the PBX."""
+async def node(sim: SimulatedPbx, redis: Any, node_id: str,
+               clear_seconds: float = 20.0) -> AsyncIterator[tuple[IntakeServer, httpx.AsyncClient, list[Action]]]:
+    """A node of the cluster; yields it, an HTTP client on it, and the actions it sent the PBX.
+    ``clear_seconds``: how long lent handlers stay after the 999 line is clear."""
     config = demo_config(sim.config, sim.port, 0)
-    config = config.model_copy(update={"cluster": ClusterConfig(enabled=True, node_id=node_id, lease_seconds=LEASE)})
+    overflow = config.routing.overflow.model_copy(update={"clear_seconds": clear_seconds})
+    config = config.model_copy(update={"cluster": ClusterConfig(enabled=True, node_id=node_id, lease_seconds=LEASE),
+                                       "routing": config.routing.model_copy(update={"overflow": overflow})})
     secrets = {"ami.secret": sim.config.secret, "supervisors[0].token": SUPERVISOR}
     secrets |= {f"handlers[{i}].token": token_source.token_urlsafe(18) for i in range(len(config.handlers))}
     bound: list[int] = []
@@ -144,3 +148,33 @@ async def test_only_the_leader_offers_call_backs_a_follower_starts_one_and_the_n
                 # The new leader took the task up from Redis: still h2's, still being called.
                 await on_b.expect(offer_of(task_id, status="calling"))
                 assert (await b.stored(task_id))["offered_to"] == "h2"
+
+
+def membership(sent: list[Action], name: str, member: str, queue: str) -> list[Action]:
+    return [a for a in sent if a.name == name and dict(a.fields).get("Interface") == member
+            and dict(a.fields).get("Queue") == queue]
+
+
+async def test_only_the_leader_lends_and_the_new_leader_returns_the_lent_handler_it_found_at_the_pbx(
+        redis_client: Any) -> None:
+    h3 = "PJSIP/handler-3"  # works the 101 line only
+    async with SimulatedPbx(SimConfig(traffic=None, members_at_start=False, secret=token_source.token_urlsafe(12),
+                                      tick=0.005)) as sim:
+        async with node(sim, redis_client, "node-a", clear_seconds=1.0) as (a, _, a_sent):
+            await eventually(a.cluster.gate.acts, 10, "node-a leads the site")
+            async with node(sim, redis_client, "node-b", clear_seconds=1.0) as (b, _, b_sent):
+                await eventually(lambda: b.cluster.view()[SITE]["leader"] == "node-a", 10, "node-b sees node-a lead")
+                sim.add_member("non-emergency", h3, "h3")  # h3 logs in at the phone: ready, 101 only
+                call_id = sim.place_call("emergency", "07700900777", "Caller")  # no 999 handler: outnumbered
+                await eventually(lambda: membership(a_sent, "QueueAdd", h3, "emergency"), 10, "node-a lends h3")
+                await eventually(lambda: b.steering.lent() == [{"handler_id": "h3", "queues": ["emergency"]}], 10,
+                                 "node-b sees h3 lent, from the PBX's events")
+                assert membership(b_sent, "QueueAdd", h3, "emergency") == []
+
+                await a.tasks.stop("lease")  # node-a stalls
+                await eventually(b.cluster.gate.acts, 15, "node-b leads the site")
+                sim.hangup_caller(call_id)  # the 999 line is clear: the lent handler goes back after clear_seconds
+                await eventually(lambda: membership(b_sent, "QueueRemove", h3, "emergency"), 15, "node-b returns h3")
+                await eventually(lambda: h3 not in sim.pbx.members.queue("emergency").members, 10, "the PBX shows h3 back")
+                assert membership(a_sent, "QueueRemove", h3, "emergency") == []
+                assert len(membership(a_sent, "QueueAdd", h3, "emergency")) == 1
