@@ -1,16 +1,21 @@
 """A site's lease and its fenced writes against the real Redis: two nodes asking for one lease,
-its expiry, its release, and a deposed leader's late writes refused."""
+its expiry, its release, and a deposed leader's late writes refused (and dead-lettered, when
+they went behind the event path)."""
 
 from __future__ import annotations
 
+import json
 import time
+from functools import partial
 
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from intake.app.lease import SiteLease
+from intake.app.write_behind import WriteBehind
 from intake.core.leadership import Effect, Leadership, Reconciled, Role
+from routing.callbacks import CallbackStore, CallbackTask
 from routing.errors import Fenced
 from routing.fenced import Fence
 from tests.waiting import eventually
@@ -110,3 +115,22 @@ async def test_a_deposed_leaders_late_write_is_refused_and_not_applied(redis_cli
     with pytest.raises(Fenced):
         await fence.check(deposed)
     await fence.check(current)
+
+
+async def test_a_deposed_leaders_call_back_save_is_refused_dead_lettered_and_the_new_leaders_kept(
+        redis_client: aioredis.Redis) -> None:
+    await redis_client.set("t:site:a:epoch", 5)  # the site's lease was granted again since token 4
+    fence = Fence(redis_client, PREFIX, "a")
+    store = CallbackStore(redis_client, PREFIX, fence)
+    writes = WriteBehind(redis_client, dead_letters="t:dead-letters")
+    current = CallbackTask(id="1700000000.9", number="07700900009", queue="emergency", abandoned_at=1.0,
+                           waited_seconds=3.0, offered_to="h2")
+    late = current.model_copy(update={"offered_to": "h1"})
+    writes.submit("callback", partial(store.stage, current, token=5), record=current)
+    writes.submit("callback", partial(store.stage, late, token=4), record=late)  # the deposed leader's offer, late
+    await writes.flush()
+    [kept] = await store.load_open()
+    assert kept.offered_to == "h2"
+    [letter] = [json.loads(raw) for raw in await redis_client.lrange("t:dead-letters", 0, -1)]
+    assert letter["call_id"] == "1700000000.9" and "FENCED 4 5" in letter["reason"]
+    await writes.close(1)
