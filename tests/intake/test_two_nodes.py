@@ -114,6 +114,8 @@ async def test_only_the_leader_wraps_up_and_the_other_takes_over_and_ends_it_onc
                     "node": "node-a", "role": "follower", "leader": None, "token": None}
                 wallboard = (await b_http.get("/api/queues", headers={"Authorization": f"Bearer {SUPERVISOR}"})).json()
                 assert wallboard["leaders"][SITE] == {"node": "node-b", "role": "leading", "leader": "node-b", "token": 2}
+                assert 'intake_site_leading{node="node-b",site="default"} 1.0' in (await b_http.get("/metrics")).text
+                assert 'intake_site_leading{node="node-a",site="default"} 0.0' in (await a_http.get("/metrics")).text
 
 
 async def test_only_the_leader_offers_call_backs_a_follower_starts_one_and_the_new_leader_takes_it_up(redis_client: Any) -> None:
