@@ -157,21 +157,23 @@ class HandlerDesk:
 
     # --- wrap-ups across restarts ----------------------------------------------------------
 
-    async def load_timers(self) -> None:
-        """Read the wrap-ups a previous run left in Redis (before the PBX link starts); they are
-        resumed by :meth:`resync_completed`, once the PBX's picture says who is still in one."""
+    async def load_timers(self) -> bool:
+        """Read the wrap-ups a previous run (or the site's last leader) left in Redis; they are
+        resumed by :meth:`resync_completed`, once the PBX's picture says who is still in one.
+        False when Redis could not be read."""
         if self.timers is None:
-            return
+            return True
         try:
             found = await self.timers.load()
         except (RedisError, OSError) as exc:
             log.warning("timers_not_loaded", error=repr(exc))
-            return
+            return False
         newest, older = latest_per_handler(found)
         for timer in older:
             self._forget(timer)
         self._pending.update((t.handler_id, t) for t in newest)
         log.info("timers_loaded", wrapups=len(newest), superseded=len(older))
+        return True
 
     def resync_completed(self) -> None:
         """The PBX's picture is in: complete the overdue wrap-ups pending (found at start, or

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("intake.takeover")
 
+RETRY_INITIAL, RETRY_MAX = 0.1, 2.0  # seconds between tries of a reconciliation Redis refused
+
 
 class Takeover:
     """Reconciles one site when this node is granted its lease."""
@@ -53,12 +55,22 @@ class Takeover:
             log.warning("stepped_down", site=site, role=lease.role.value)
 
     async def _reconcile(self, token: int) -> None:
-        try:
-            await self.desk.load_timers()
-            await self.callbacks.restore()
-        except (RedisError, OSError) as exc:  # the lease will lapse without Redis: another try follows
-            log.error("takeover_not_reconciled", site=self.site, token=token, error=repr(exc))
-            return
+        delay = RETRY_INITIAL
+        while True:
+            lease = self.leadership.lease(self.site)
+            if lease.token != token or not lease.holds(self.leadership.clock()):
+                return  # the grant this was for is gone: a new one reconciles afresh
+            why = "the durable timers could not be read"
+            try:
+                if await self.desk.load_timers():
+                    await self.callbacks.restore()
+                    break
+            except (RedisError, OSError) as exc:
+                why = repr(exc)
+            # The lease holds, so Redis answers renewals: try again soon.
+            log.error("takeover_not_reconciled", site=self.site, token=token, error=why, retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX)
         self._for = token
         if not self.resync(f"taking over the lead of site {self.site}"):
             log.info("takeover_waits_for_the_pbx", site=self.site, token=token)  # the next login resyncs
