@@ -43,7 +43,14 @@ from routing.handler_rules import (
     wrapup_after,
     wrapup_still_due,
 )
-from routing.timers import Timer, TimerStore, Verdict, latest_per_handler, resumption
+from routing.timers import (
+    Timer,
+    TimerStore,
+    Verdict,
+    latest_per_handler,
+    left_unstarted,
+    resumption,
+)
 from telephony import actions
 from telephony.actions import Action
 from telephony.errors import RefusedValue
@@ -88,6 +95,9 @@ class HandlerDesk:
         # handler id -> a wrap-up to resume at the next resync: found in Redis at start, or one
         # whose end could not reach the PBX (the link was down).
         self._pending: dict[str, Timer] = {}
+        # handler id -> the newest wrap-up this node saw due while it followed: the leader's to
+        # start; should it never have (it died first), this node starts the rest once it leads.
+        self._followed: dict[str, Timer] = {}
 
     async def request(self, handler_id: str, wanted: Wanted, reason: str = "") -> int:
         """Send what :func:`plan` says; returns how many actions the PBX accepted."""
@@ -142,11 +152,14 @@ class HandlerDesk:
         line = self.config.line_of(call.queue)
         handler = self.handlers(call.answered_by) if call.answered_by else None
         wrap = wrapup_after(call, handler, line.wrapup_seconds if line else 0, self.config.wrapup_reason)
-        if wrap is None or not self.gate.acts():
+        if wrap is None:
             return
         now = self.clock()
         timer = Timer(handler_id=wrap.handler_id, member=wrap.member, queues=wrap.queues, reason=wrap.reason,
                       started=now, due=now + wrap.seconds)
+        if not self.gate.acts():
+            self._followed = {h: t for h, t in self._followed.items() if t.due > now} | {wrap.handler_id: timer}
+            return
         self._cancel_wrapup(wrap.handler_id)
         self._run(timer, wrap.seconds, starting=True)
 
@@ -190,6 +203,14 @@ class HandlerDesk:
                 self._forget(timer)
             else:
                 self._run(timer, r.remaining, starting=False)
+        followed, self._followed = self._followed, {}
+        for timer in followed.values():
+            if timer.handler_id in pending or timer.handler_id in self._timers:
+                continue  # the last leader started it: it was in Redis
+            remaining = left_unstarted(timer, self.handlers(timer.member), now)
+            if remaining is not None:
+                log.info("wrapup_started_late", handler_id=timer.handler_id, remaining=round(remaining, 1), due=timer.due)
+                self._run(timer, remaining, starting=True)
 
     async def close(self) -> None:
         """Stop the running timers but leave them in Redis: the next start resumes them."""

@@ -82,6 +82,16 @@ def resumption(timer: Timer, handler: Handler | None, now: float) -> Resumption:
     return Resumption(timer, Verdict.SCHEDULE, remaining=timer.due - now, why=f"{timer.due - now:.1f} s left")
 
 
+def left_unstarted(timer: Timer, handler: Handler | None, now: float) -> float | None:
+    """A wrap-up this node saw due while it followed, that no leader started (none kept it in
+    Redis): the seconds it still has to run, if the PBX shows the handler ready (a handler
+    already paused, on a call or gone keeps what they have); else None. A call that finished
+    during a takeover still gets the rest of its wrap-up."""
+    if timer.due <= now or handler is None or handler.state(timer.reason)[0] is not HandlerState.READY:
+        return None
+    return timer.due - now
+
+
 def latest_per_handler(timers: list[Timer]) -> tuple[list[Timer], list[Timer]]:
     """(the newest timer of each handler, the older ones): a handler has one wrap-up at a time,
     and an older one left behind (its removal failed) must not end a newer wrap-up early."""

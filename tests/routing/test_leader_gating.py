@@ -80,3 +80,35 @@ async def test_a_follower_starts_no_wrap_up() -> None:
     desk = HandlerDesk(config(), Pbx(handler), lambda m: handler if m == H1 else None, gate=gate(leading=False))
     desk.call_finished(answered_call())
     assert desk.running_wrapups == frozenset()
+
+
+async def test_a_wrap_up_no_leader_started_is_started_for_its_rest_by_the_node_taking_over() -> None:
+    # A call ends while the leader is dying: nobody starts the wrap-up. The follower saw it due,
+    # and once it leads (its resync in, no timer of it in Redis) it pauses the handler for the rest.
+    leadership = Leadership("node-b", lambda: 0.0)
+    handler = handler_in()
+    pbx = Pbx(handler)
+    desk = HandlerDesk(config(wrapup=60), pbx, lambda m: handler if m == H1 else None, gate=leadership.gate("default"))
+    desk.call_finished(answered_call())
+    desk.resync_completed()  # a resync while following: nothing
+    assert desk.running_wrapups == frozenset()
+    leadership.feed("default", Granted(2, 1e9))
+    leadership.feed("default", Reconciled(2))
+    desk.resync_completed()  # the takeover's resync
+    assert desk.running_wrapups == {"h1"}
+    await eventually(lambda: len(pbx.pauses) == 2, 10, "h1 paused on both queues")
+    assert all(paused for _, paused, _ in pbx.pauses)
+    await desk.close()
+
+
+async def test_the_node_taking_over_leaves_a_handler_the_pbx_shows_paused_alone() -> None:
+    leadership = Leadership("node-b", lambda: 0.0)
+    handler = handler_in()
+    desk = HandlerDesk(config(wrapup=60), Pbx(handler), lambda m: handler if m == H1 else None,
+                       gate=leadership.gate("default"))
+    desk.call_finished(answered_call())
+    handler.memberships = handler_in(paused=True, reason="lunch").memberships  # they went to lunch meanwhile
+    leadership.feed("default", Granted(2, 1e9))
+    leadership.feed("default", Reconciled(2))
+    desk.resync_completed()
+    assert desk.running_wrapups == frozenset()
