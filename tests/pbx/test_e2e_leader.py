@@ -47,6 +47,14 @@ def cluster_node(tmp: Path, pbx: Any, redis_url: str, node_id: str, wrapup_secon
     return node
 
 
+async def start_leader_then_follower(a: IntakeProcess, b: IntakeProcess) -> None:
+    """node-a first, leading once it has reconciled; then node-b, following it."""
+    await asyncio.to_thread(a.start)
+    await wait_until(lambda: site(a)["role"] == "leading", 10, "node-a leads")
+    await asyncio.to_thread(b.start)
+    await wait_until(lambda: site(b)["leader"] == "node-a", 10, "node-b sees node-a lead")
+
+
 def site(node: IntakeProcess) -> dict[str, Any]:
     """Who leads the site, as ``node`` says on /healthz."""
     return httpx.get(node.base + "/healthz", timeout=5).json()["leaders"]["default"]  # type: ignore[no-any-return]
@@ -65,10 +73,7 @@ async def test_the_leader_killed_during_a_wrap_up_the_other_node_leads_ends_it_o
     phone = HandlerPhone("handler-1", answer_after=1.0)
     runs = []
     try:
-        await asyncio.to_thread(a.start)
-        await wait_until(lambda: site(a)["role"] == "leading", 10, "node-a leads")
-        await asyncio.to_thread(b.start)
-        await wait_until(lambda: site(b)["leader"] == "node-a", 10, "node-b sees node-a lead")
+        await start_leader_then_follower(a, b)
         await asyncio.to_thread(phone.start)
         b.set_state("h1", "ready")  # a handler's own command: carried out by the follower it reached
         await wait_until(lambda: ready(a, MEMBER) and ready(b, MEMBER), 5, "h1 ready on both nodes")
@@ -120,10 +125,7 @@ async def test_the_leader_killed_during_a_burst_figures_equal_queue_log_and_each
     phones = [HandlerPhone(f"handler-{n}", answer_after=1.0 + n / 2) for n in range(1, 5)]
     runs = []
     try:
-        await asyncio.to_thread(a.start)
-        await wait_until(lambda: site(a)["role"] == "leading", 10, "node-a leads")
-        await asyncio.to_thread(b.start)
-        await wait_until(lambda: site(b)["leader"] == "node-a", 10, "node-b sees node-a lead")
+        await start_leader_then_follower(a, b)
         await asyncio.gather(*(asyncio.to_thread(p.start) for p in phones))
         for hid in HANDLERS:
             b.set_state(hid, "ready")
