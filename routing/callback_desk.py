@@ -14,6 +14,12 @@ OriginateResponse, a refusal, a timeout or cut-off of the action, the AMI link g
 should the PBX never send the OriginateResponse it owes, the time by which it should have. In
 the last cases nobody can say whether the handler's phone rang: the task goes back to its handler
 "not confirmed", to try again, rather than staying "calling" for good.
+
+With several nodes, every node opens and closes tasks in memory from the same notices (the same
+picture), and only the site's leader offers, takes back and escalates them, and saves what it
+decided, each save fenced by its token (:mod:`routing.fenced`). What a handler does with a task
+(start it, file its outcome) is saved by the node their desktop is on (:data:`BY_THE_HANDLER`).
+A node taking over reads the tasks back from Redis (:meth:`CallbackDesk.restore`).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from pydantic import ValidationError
 from intake.core.calls import CallState
 from intake.core.config import IntakeConfig
 from intake.core.handlers import HandlerState
+from intake.core.leadership import ALONE, Gate
 from intake.core.registry import Finished, Notice, Registry
 from routing.callback_status import Effect, Status, TaskEvent, allows, step
 from routing.callbacks import (
@@ -68,6 +75,10 @@ UNCONFIRMED = "the PBX did not confirm the call-back: if your phone did not ring
 # An OriginateResponse comes once the handler's phone answered or gave up ringing (ring_seconds)
 # after the action's own response (ami.action_timeout); this much later, none is coming.
 ORIGINATE_MARGIN = 5.0
+BY_THE_HANDLER = frozenset({TaskEvent.STARTED, TaskEvent.SENT, TaskEvent.NOT_SENT, TaskEvent.UNCONFIRMED,
+                            TaskEvent.PHONE_ANSWERED, TaskEvent.PHONE_FAILED, TaskEvent.OUTCOME_FILED})
+"""Steps a handler's own action (or the PBX's answer to it) takes: saved by the node that carried
+it out, leader or not. Every other step is the leader's to save."""
 CLOSED_MEMORY = 1000  # recently closed tasks: a late click on a closed card is told why, not "no such task"
 CLOSING: dict[TaskEvent, Literal["callback-closed", "callback-linked"]] = {
     TaskEvent.OUTCOME_FILED: "callback-closed", TaskEvent.CALLED_AGAIN: "callback-linked"}
@@ -85,13 +96,15 @@ class Writes(Protocol):
 class CallbackDesk:
     def __init__(self, config: IntakeConfig, registry: Registry, store: CallbackStore, hub: DesktopHub,
                  sender: Sender, now: Callable[[], float], *, writes: Writes,
-                 file_history: Callable[[ContactRecord], None], on_change: Callable[[], None] = lambda: None) -> None:
+                 file_history: Callable[[ContactRecord], None], on_change: Callable[[], None] = lambda: None,
+                 gate: Gate = ALONE) -> None:
         self.config, self.registry, self.store, self.hub, self.now = config, registry, store, hub, now
         self.executor = Executor(sender)
         self.writes = writes
         self.file_history = file_history
         self.rules = config.routing.callback
         self.on_change = on_change  # the supervisors' picture shows the open tasks
+        self.gate = gate  # whether this node leads the site (offers, escalates, saves)
         self.tasks: dict[str, CallbackTask] = {}  # open and calling ones only
         self.closed: OrderedDict[str, str] = OrderedDict()  # task id -> why it closed
         # Originate ActionID -> (task id, when to stop waiting for the PBX's word on it)
@@ -105,10 +118,16 @@ class CallbackDesk:
         """Open tasks from Redis after a restart (a task's save the last run spooled is newer).
         Offers are made afresh (desktops reconnect); a task being called stays with its handler,
         whose desktop finds its card again."""
+        known = await self.store.ids()
         stored = {task.id: task for task in await self.store.load_open()}
         stored |= self._spooled
         self._spooled.clear()
         now = self.now()
+        for task in [t for t in self.tasks.values() if t.id not in stored]:
+            if task.id in known:  # closed by another node (a handler's outcome filed there)
+                del self.tasks[task.id]
+            else:  # opened here as a follower, and the leader died before saving it
+                self._save(task)
         for task in stored.values():
             if task.status is Status.CLOSED:
                 continue
@@ -174,8 +193,8 @@ class CallbackDesk:
         now = self.now()
         for action_id in [a for a, (_, by) in self._originating.items() if by <= now]:
             self._unconfirmed(action_id, "the PBX never said how it went", now)
-        if not self.tasks:
-            return  # the common case, on every tick: nothing to look at
+        if not self.tasks or not self.gate.acts():
+            return  # the common case, on every tick: nothing to look at; or the leader's to do
         takers = self._floor(now)
         for task, why in withdrawals(list(self.tasks.values()), takers):
             self._withdraw(task, why, now)
@@ -188,6 +207,21 @@ class CallbackDesk:
             self._step(task, TaskEvent.ESCALATED, now, "escalated to supervisors", escalated=True)
 
     # --- from the desktop ------------------------------------------------------------------
+
+    async def catch_up(self, task_id: str) -> None:
+        """Before a handler acts on a task here: a node that does not hold the site's lease reads
+        the task as Redis has it (the leader offered it, and the offer reached the handler's
+        desktop on this node through their stream), so the handler's click is judged on it."""
+        if self.gate.holds():
+            return  # this node's memory is the source of what is saved
+        stored = await self.store.load(task_id)
+        if stored is None:
+            return
+        if stored.status is Status.CLOSED:
+            self.tasks.pop(task_id, None)
+            self.closed[task_id] = "closed on another node"
+        else:
+            self.tasks[task_id] = stored
 
     async def start(self, handler_id: str, task_id: str) -> CallbackTask:
         """Ring the handler's phone; when they answer, the PBX dials the caller (dialplan context)."""
@@ -338,12 +372,16 @@ class CallbackDesk:
                 while len(self.closed) > CLOSED_MEMORY:
                     self.closed.popitem(last=False)
             elif effect is Effect.SAVE:
-                self._save(task)
+                self._save(task, by_the_handler=event in BY_THE_HANDLER)
             else:
                 self.on_change()
 
-    def _save(self, task: CallbackTask) -> None:
+    def _save(self, task: CallbackTask, *, by_the_handler: bool = False) -> None:
         """Behind the event path, in order with every other record: a later state of a task is
-        never overwritten by an earlier one, and Redis being away holds the save, not loses it."""
+        never overwritten by an earlier one, and Redis being away holds the save, not loses it.
+        The leader's saves carry its fencing token (a deposed leader's is refused); a follower
+        saves only what a handler did on it (unfenced), and leaves the rest to the leader."""
+        if not (self.gate.holds() or by_the_handler):
+            return
         snapshot = task.model_copy(deep=True)
-        self.writes.submit("callback", partial(self.store.stage, snapshot), record=snapshot)
+        self.writes.submit("callback", partial(self.store.stage, snapshot, token=self.gate.token()), record=snapshot)

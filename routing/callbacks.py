@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from intake.core.handlers import HandlerState
 from routing.callback_status import Status
+from routing.fenced import Fence
 from screenpop.models import NAME_CHARS, CalledBack, ContactRecord, is_history_number
 
 # What a handler files closes the task and goes into the caller's history: one model, kept with
@@ -161,27 +162,43 @@ class CallbackStore:
     """Tasks in one Redis hash (task id -> JSON); a closed task is kept for the audit trail."""
 
     # Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands
-    def __init__(self, redis: Any, prefix: str) -> None:
-        self.redis, self.key = redis, f"{prefix}callbacks"
+    def __init__(self, redis: Any, prefix: str, fence: Fence | None = None) -> None:
+        self.redis, self.key, self.fence = redis, f"{prefix}callbacks", fence
 
     async def save(self, task: CallbackTask) -> None:
         """Write ``task`` now (seeding a store; the desk's saves go through the write-behind, :meth:`stage`)."""
         await self.redis.hset(self.key, task.id, task.model_dump_json())
 
     # Any: a redis pipeline, sync or async (redis-py types them apart; the core may not import redis at all)
-    def stage(self, task: CallbackTask, pipe: Any) -> None:
-        """Queue ``task``'s save on ``pipe`` (the write-behind's)."""
-        pipe.hset(self.key, task.id, task.model_dump_json())
+    def stage(self, task: CallbackTask, pipe: Any, token: int | None = None) -> None:
+        """Queue ``task``'s save on ``pipe`` (the write-behind's); with ``token``, fenced: Redis
+        refuses it (the write-behind dead-letters and logs it) if the site has a newer leader."""
+        if token is not None and self.fence is not None:
+            self.fence.stage(pipe, token, "hset", self.key, task.id, task.model_dump_json())
+        else:
+            pipe.hset(self.key, task.id, task.model_dump_json())
+
+    async def load(self, task_id: str) -> CallbackTask | None:
+        """One task as Redis has it (None: not there, or unreadable: reported like :meth:`load_open`)."""
+        raw = await self.redis.hget(self.key, task_id)
+        return None if raw is None else self._read(task_id, raw)
+
+    async def ids(self) -> set[str]:
+        """Every task's id, closed ones included."""
+        return {i.decode() if isinstance(i, bytes) else str(i) for i in await self.redis.hkeys(self.key)}
 
     async def load_open(self) -> list[CallbackTask]:
         """The open tasks. A record this version cannot read (written by a newer one, or damaged)
         is left in Redis untouched and reported: one bad record must not keep intake from starting."""
-        tasks = []
-        for task_id, raw in (await self.redis.hgetall(self.key)).items():
-            try:
-                tasks.append(CallbackTask.model_validate_json(raw))
-            except ValidationError as exc:
-                structlog.get_logger("routing.callbacks").error(
-                    "callback record unreadable, left in Redis", task_id=task_id, problems=exc.error_count(),
-                    first=exc.errors()[0]["msg"], key=self.key)
-        return [t for t in tasks if t.status is not Status.CLOSED]
+        tasks = [self._read(task_id, raw) for task_id, raw in (await self.redis.hgetall(self.key)).items()]
+        return [t for t in tasks if t is not None and t.status is not Status.CLOSED]
+
+    def _read(self, task_id: object, raw: bytes | str) -> CallbackTask | None:
+        """A stored task; one this version cannot read is left in Redis untouched and reported."""
+        try:
+            return CallbackTask.model_validate_json(raw)
+        except ValidationError as exc:
+            structlog.get_logger("routing.callbacks").error(
+                "callback record unreadable, left in Redis", task_id=task_id, problems=exc.error_count(),
+                first=exc.errors()[0]["msg"], key=self.key)
+            return None

@@ -1,5 +1,5 @@
 """The state machines' diagrams, drawn from their tables: the call's, the call-back task's, the
-ring-out count's and the AMI link's, as Mermaid state diagrams in docs/architecture.md ("State
+ring-out count's, the AMI link's and a site's lease, as Mermaid state diagrams in docs/architecture.md ("State
 machines").
 
 A table changes, the docs follow: ``python3 -m routing.diagrams --write`` redraws the section
@@ -18,7 +18,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TypeVar
 
-from intake.core import calls
+from intake.core import calls, leadership
 from routing import callback_status, ring_out
 from telephony import link
 
@@ -91,6 +91,13 @@ def call_rows() -> tuple[Row, ...]:
                  for state, step, target, effects in calls.call_table())
 
 
+def lease_rows() -> tuple[Row, ...]:
+    """The lease's table, keyed by event classes (they carry the token and deadline), not enums.
+    A row that changes nothing (a late answer in a role it no longer concerns) is left out."""
+    return tuple(Row(_name(role), event.__name__, _name(move.next), tuple(_name(e) for e in move.effects))
+                 for (role, event), move in leadership.TRANSITIONS.items() if move.next is not role or move.effects)
+
+
 def machines() -> tuple[Machine, ...]:
     return (
         Machine("A queue call", "intake/core/calls.py", "One caller's stay in one queue, fed by the PBX's events.",
@@ -105,6 +112,10 @@ def machines() -> tuple[Machine, ...]:
         Machine("The AMI link", "telephony/link.py",
                 "Where one AMI connection to the PBX stands; the session reconnects from closed with backoff.",
                 rows_of(link.TRANSITIONS), (link.LinkState.CLOSED.value, "AmiConnection")),
+        Machine("A site's lease", "intake/core/leadership.py",
+                "This node's standing on one PBX site's lease in Redis; only a leading node carries out the site's"
+                " side effects, and a node steps down on its own clock at the lease's local deadline.",
+                lease_rows(), (leadership.Role.FOLLOWER.value, "Leadership"), (leadership.Role.STOPPED.value,)),
     )
 
 

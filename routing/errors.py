@@ -73,3 +73,12 @@ class CallbackNotDialable(CallbackError):
     def __init__(self, task_id: str, shown: str, why: str) -> None:
         super().__init__(task_id, f"number: the caller's number {shown} cannot be dialled: it {why}")
         self.field, self.why = "number", why
+
+
+class Fenced(RoutingError):
+    """Redis refused a write made with fencing token ``token``: the site has granted its lease
+    since, at ``current`` (:mod:`routing.fenced`). This node was deposed; the write is not applied."""
+
+    def __init__(self, site: str, token: int, current: int) -> None:
+        super().__init__(f"site {site!r}: a write with fencing token {token} refused, the site's lease is at {current}")
+        self.site, self.token, self.current = site, token, current

@@ -8,6 +8,11 @@ call starts a wrap-up pause. :class:`HandlerDesk` is the edge: it hands the acti
 the wrap-up timers — pause, wait on the loop's clock, unpause if still due — each kept in Redis
 while it runs (:mod:`routing.timers`) so that a restart resumes it. The PBX stays the source of truth: the registry learns the new state from the PBX's
 own QueueMember* events, never from what we asked for.
+
+With several nodes, a wrap-up (its pause, its timer, its end) and the restore of memberships
+after a PBX restart are the site leader's to carry out (:class:`~intake.core.leadership.Gate`);
+a follower keeps the same picture and leaves the timers in Redis for whoever leads. A handler's
+own request is carried out by the node their desktop is on.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from redis.exceptions import RedisError
 from intake.core.config import IntakeConfig
 from intake.core.errors import StateChangeFailed, StaticMembership
 from intake.core.handlers import Handler
+from intake.core.leadership import ALONE, Gate
+from routing.errors import Fenced
 from routing.executor import ActionResult, Executor, Sender, Sent
 from routing.handler_rules import (
     FinishedCall,
@@ -36,7 +43,14 @@ from routing.handler_rules import (
     wrapup_after,
     wrapup_still_due,
 )
-from routing.timers import Timer, TimerStore, Verdict, latest_per_handler, resumption
+from routing.timers import (
+    Timer,
+    TimerStore,
+    Verdict,
+    latest_per_handler,
+    left_unstarted,
+    resumption,
+)
 from telephony import actions
 from telephony.actions import Action
 from telephony.errors import RefusedValue
@@ -63,11 +77,13 @@ class HandlerDesk:
 
     def __init__(self, config: IntakeConfig, sender: Sender, handlers: Callable[[str], Handler | None],
                  resync: Callable[[str], object] | None = None, *, timers: TimerStore | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, gate: Gate = ALONE) -> None:
         """``handlers(member)`` gives the registry's view of a member (None if unknown);
         ``resync(reason)`` asks for the PBX's picture again when an answer contradicts it;
         ``timers`` keeps wrap-ups where a restart finds them (None: in memory only); ``clock``
-        is the wall clock their due times are on (see :mod:`routing.timers`)."""
+        is the wall clock their due times are on (see :mod:`routing.timers`); ``gate`` says
+        whether this node leads the handlers' site."""
+        self.gate = gate
         self.config = config
         self.executor = Executor(sender)
         self.handlers = handlers
@@ -79,6 +95,9 @@ class HandlerDesk:
         # handler id -> a wrap-up to resume at the next resync: found in Redis at start, or one
         # whose end could not reach the PBX (the link was down).
         self._pending: dict[str, Timer] = {}
+        # handler id -> the newest wrap-up this node saw due while it followed: the leader's to
+        # start; should it never have (it died first), this node starts the rest once it leads.
+        self._followed: dict[str, Timer] = {}
 
     async def request(self, handler_id: str, wanted: Wanted, reason: str = "") -> int:
         """Send what :func:`plan` says; returns how many actions the PBX accepted."""
@@ -112,7 +131,7 @@ class HandlerDesk:
         persistentmembers = no), so a restart must not silently log every handler out. A static
         member the restart left in its queue but unpaused is paused again with its reason."""
         handler = next((h for h in self.config.handlers if h.member == member), None)
-        if handler is None:
+        if handler is None or not self.gate.acts():
             return None
         seen = self.handlers(member)
         todo = restoring(handler, lost, seen.memberships if seen is not None else {}, self.config.wrapup_reason)
@@ -138,31 +157,43 @@ class HandlerDesk:
         now = self.clock()
         timer = Timer(handler_id=wrap.handler_id, member=wrap.member, queues=wrap.queues, reason=wrap.reason,
                       started=now, due=now + wrap.seconds)
+        if not self.gate.acts():
+            self._followed = {h: t for h, t in self._followed.items() if t.due > now} | {wrap.handler_id: timer}
+            return
         self._cancel_wrapup(wrap.handler_id)
         self._run(timer, wrap.seconds, starting=True)
 
+    @property
+    def running_wrapups(self) -> frozenset[str]:
+        """The handlers whose wrap-up this node is running now (its pause, wait or end)."""
+        return frozenset(self._timers)
+
     # --- wrap-ups across restarts ----------------------------------------------------------
 
-    async def load_timers(self) -> None:
-        """Read the wrap-ups a previous run left in Redis (before the PBX link starts); they are
-        resumed by :meth:`resync_completed`, once the PBX's picture says who is still in one."""
+    async def load_timers(self) -> bool:
+        """Read the wrap-ups a previous run (or the site's last leader) left in Redis; they are
+        resumed by :meth:`resync_completed`, once the PBX's picture says who is still in one.
+        False when Redis could not be read."""
         if self.timers is None:
-            return
+            return True
         try:
             found = await self.timers.load()
         except (RedisError, OSError) as exc:
             log.warning("timers_not_loaded", error=repr(exc))
-            return
+            return False
         newest, older = latest_per_handler(found)
         for timer in older:
             self._forget(timer)
         self._pending.update((t.handler_id, t) for t in newest)
         log.info("timers_loaded", wrapups=len(newest), superseded=len(older))
+        return True
 
     def resync_completed(self) -> None:
         """The PBX's picture is in: complete the overdue wrap-ups pending (found at start, or
         cut off by a lost link), schedule the running ones for their remaining time, drop those
-        the PBX no longer shows."""
+        the PBX no longer shows. A follower keeps them pending: the leader resumes them."""
+        if not self.gate.acts():
+            return
         pending, self._pending = self._pending, {}
         now = self.clock()
         for timer in pending.values():
@@ -172,6 +203,14 @@ class HandlerDesk:
                 self._forget(timer)
             else:
                 self._run(timer, r.remaining, starting=False)
+        followed, self._followed = self._followed, {}
+        for timer in followed.values():
+            if timer.handler_id in pending or timer.handler_id in self._timers:
+                continue  # the last leader started it: it was in Redis
+            remaining = left_unstarted(timer, self.handlers(timer.member), now)
+            if remaining is not None:
+                log.info("wrapup_started_late", handler_id=timer.handler_id, remaining=round(remaining, 1), due=timer.due)
+                self._run(timer, remaining, starting=True)
 
     async def close(self) -> None:
         """Stop the running timers but leave them in Redis: the next start resumes them."""
@@ -185,6 +224,9 @@ class HandlerDesk:
         """Pause (when ``starting``), wait ``delay`` seconds, then make the handler ready if they
         are still in wrap-up. The timer stays in Redis until this is done; if the PBX could not
         be reached, it waits for the next resync."""
+        earlier = self._timers.get(timer.handler_id)
+        if earlier is not None:
+            self._stop(earlier)  # one wrap-up per handler (a node leading again resumes it from Redis)
         running = self._timers[timer.handler_id] = Running(timer)
         if starting:
             running.now_doing = self.executor.spawn(self._pausing(running, delay))
@@ -193,7 +235,12 @@ class HandlerDesk:
 
     async def _pausing(self, running: Running, delay: float) -> None:
         timer = running.timer
-        await self._keeping(self.timers.put(timer) if self.timers else None, "timer_not_kept")
+        try:
+            await self._keeping(self.timers.put(timer, self.gate.token()) if self.timers else None, "timer_not_kept")
+        except Fenced as exc:  # deposed since the call finished: the new leader has the picture, not us
+            log.warning("wrapup_fenced", handler_id=timer.handler_id, token=exc.token, current=exc.current)
+            self._finish(running, forget=False)
+            return
         pauses = self._queue_pauses(running, True, timer.queues)
         if pauses is not None:
             self._step_done(running, "wrap-up", await self.executor.send_all(pauses), then_wait=delay)
@@ -204,6 +251,10 @@ class HandlerDesk:
     def _due(self, running: Running) -> None:
         """The wrap-up's time is up: unpause a handler still in it, else just forget it."""
         timer, handler = running.timer, self.handlers(running.timer.member)
+        if not self.gate.acts():  # deposed meanwhile: the timer stays in Redis for the leader
+            log.info("wrapup_left_to_leader", handler_id=timer.handler_id, due=timer.due)
+            self._finish(running, forget=False)
+            return
         if (left := timer.due - self.clock()) > 0:
             # The loop waits on its monotonic clock, the timer is due on the wall clock (the one a
             # restarted intake and the PBX's timestamps share): never end a wrap-up before it is due.
@@ -258,16 +309,28 @@ class HandlerDesk:
         running = self._timers.pop(handler_id, None)
         if running is not None:
             timer = running.timer
-            if running.now_doing is not None and running.now_doing is not asyncio.current_task():
-                running.now_doing.cancel()
+            self._stop(running)
         if timer is not None and forget:
             self._forget(timer)
         return timer
 
+    @staticmethod
+    def _stop(running: Running) -> None:
+        """Stop what ``running`` is doing (unless it is the caller itself)."""
+        if running.now_doing is not None and running.now_doing is not asyncio.current_task():
+            running.now_doing.cancel()
+
     def _forget(self, timer: Timer) -> None:
-        """Remove ``timer`` from Redis behind the caller (a desktop's Ready must not wait on it)."""
-        if self.timers is not None:
-            self.executor.spawn(self._keeping(self.timers.remove(timer), "timer_not_removed"))
+        """Remove ``timer`` from Redis behind the caller (a desktop's Ready must not wait on it).
+        Only the leader removes one: a follower's picture may lag the leader's timers."""
+        if self.timers is not None and self.gate.holds():
+            self.executor.spawn(self._forgetting(self.timers, timer, self.gate.token()))
+
+    async def _forgetting(self, timers: TimerStore, timer: Timer, token: int | None) -> None:
+        try:
+            await self._keeping(timers.remove(timer, token), "timer_not_removed")
+        except Fenced as exc:
+            log.warning("timer_removal_fenced", handler_id=timer.handler_id, token=exc.token, current=exc.current)
 
     @staticmethod
     async def _keeping(write: Awaitable[None] | None, failed: str) -> None:

@@ -34,8 +34,10 @@ class RingOutDesk:
         self.background = Background()  # the pauses under way (the handler desk sends them)
 
     def handle(self, notices: list[Notice]) -> None:
+        """Every node counts (the same picture everywhere); only the site's leader pauses."""
         for pause in self.ring_outs.feed(notices, self.handlers):
-            self.background.spawn(self._pause(pause))
+            if self.desk.gate.acts():
+                self.background.spawn(self._pause(pause))
 
     async def _pause(self, p: PauseForRingOut) -> None:
         """The I/O of one pause: the handler desk's QueuePause, what came of it to :meth:`paused`."""

@@ -10,6 +10,10 @@ A timer must mean the same moment to a process started later, and the PBX clock 
 once events flow; the running process still sleeps on the loop's monotonic clock for the
 remaining seconds, so a wall-clock step moves only a timer resumed after a restart.
 
+With several nodes, only the site's leader writes timers, each write carrying the fencing token
+it was decided under (:mod:`routing.fenced`): a deposed leader's late put or remove is refused
+with :class:`~routing.errors.Fenced`, not applied.
+
 Key layout: ``{prefix}timers`` is a sorted set, score = due, member = the timer's JSON (it names
 the handler, member, queues and reason, so a bare ZRANGEBYSCORE tells a node what to do).
 
@@ -27,6 +31,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from intake.core.handlers import Handler, HandlerState
+from routing.fenced import Fence
 
 log = structlog.get_logger("intake.timers")
 
@@ -77,6 +82,16 @@ def resumption(timer: Timer, handler: Handler | None, now: float) -> Resumption:
     return Resumption(timer, Verdict.SCHEDULE, remaining=timer.due - now, why=f"{timer.due - now:.1f} s left")
 
 
+def left_unstarted(timer: Timer, handler: Handler | None, now: float) -> float | None:
+    """A wrap-up this node saw due while it followed, that no leader started (none kept it in
+    Redis): the seconds it still has to run, if the PBX shows the handler ready (a handler
+    already paused, on a call or gone keeps what they have); else None. A call that finished
+    during a takeover still gets the rest of its wrap-up."""
+    if timer.due <= now or handler is None or handler.state(timer.reason)[0] is not HandlerState.READY:
+        return None
+    return timer.due - now
+
+
 def latest_per_handler(timers: list[Timer]) -> tuple[list[Timer], list[Timer]]:
     """(the newest timer of each handler, the older ones): a handler has one wrap-up at a time,
     and an older one left behind (its removal failed) must not end a newer wrap-up early."""
@@ -91,6 +106,7 @@ def latest_per_handler(timers: list[Timer]) -> tuple[list[Timer], list[Timer]]:
 class _Write:
     member: str  # the timer's JSON
     due: float | None  # None: remove
+    token: int | None = None  # the fencing token it was decided under; None: unfenced
     done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -106,17 +122,19 @@ class TimerStore:
     remove never overtakes its put."""
 
     # Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands
-    def __init__(self, redis: Any, prefix: str = "intake:") -> None:
+    def __init__(self, redis: Any, prefix: str = "intake:", fence: Fence | None = None) -> None:
         self.redis = redis
         self.key = f"{prefix}timers"
+        self.fence = fence
         self._queued: list[_Write] = []  # asked for while a pipeline is in flight: the next one
         self._writer: asyncio.Task[None] | None = None
 
-    async def put(self, timer: Timer) -> None:
-        await self._write(_Write(timer.model_dump_json(), timer.due))
+    async def put(self, timer: Timer, token: int | None = None) -> None:
+        """Raises :class:`~routing.errors.Fenced` when ``token`` is no longer the site's."""
+        await self._write(_Write(timer.model_dump_json(), timer.due, token))
 
-    async def remove(self, timer: Timer) -> None:
-        await self._write(_Write(timer.model_dump_json(), None))
+    async def remove(self, timer: Timer, token: int | None = None) -> None:
+        await self._write(_Write(timer.model_dump_json(), None, token))
 
     async def _write(self, write: _Write) -> None:
         self._queued.append(write)
@@ -132,7 +150,10 @@ class TimerStore:
                 batch, self._queued = self._queued, []
                 pipe = self.redis.pipeline(transaction=False)
                 for w in batch:
-                    if w.due is None:
+                    if w.token is not None and self.fence is not None:
+                        self.fence.stage(pipe, w.token, *(("zrem", self.key, w.member) if w.due is None
+                                                          else ("zadd", self.key, w.due, w.member)))
+                    elif w.due is None:
                         pipe.zrem(self.key, w.member)
                     else:
                         pipe.zadd(self.key, {w.member: w.due})
@@ -144,7 +165,8 @@ class TimerStore:
                     if w.done.done():
                         continue  # its waiter gave up (cancelled); the write went all the same
                     if isinstance(result, BaseException):
-                        w.done.set_exception(result)
+                        refused = self.fence.refusal(result) if self.fence is not None else None
+                        w.done.set_exception(refused or result)
                     else:
                         w.done.set_result(None)
                 batch = []

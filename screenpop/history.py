@@ -184,8 +184,10 @@ class HistoryStore:
         call-back goes to its own index, out of the counts' way."""
         keys, ttl = self.keys(record.number), self._ttl
         index = keys.called_back if record.disposition == "called back" else keys.contacts
-        pipe.zadd(index, {record.call_id: record.at})
-        pipe.hset(keys.contact, record.call_id, record.model_dump_json(exclude={"outcome"}))
+        # Every node files every call's record: the first write wins, a second is a no-op (one
+        # entry, one count), whatever the other node made of the call.
+        pipe.zadd(index, {record.call_id: record.at}, nx=True)
+        pipe.hsetnx(keys.contact, record.call_id, record.model_dump_json(exclude={"outcome"}))
         pipe.expire(index, ttl)
         pipe.expire(keys.contact, ttl)
 

@@ -11,7 +11,11 @@ the record says so (``outcome_seen`` false).
 
 Key layout: ``{prefix}journal:{YYYY-MM-DD}`` is a sorted set, score = queue entry (PBX epoch),
 member = the record's JSON (it carries the call id, so two calls never collide, and the same
-record written twice is one member). The day is the server's local day, the one a control
+record written twice is one member). Every node writes every call's record, so the first write
+of a stay wins and a later one is a no-op, whatever it says: ``{prefix}journal-stays:{YYYY-MM-DD}``
+is a hash of the stays (``call id|queue|queue entry``) the day holds, and one Lua script adds the
+record only if its stay is new (two nodes that saw an outcome a little differently, one of them
+through a resync, must not leave two records of one call). The day is the server's local day, the one a control
 room's "yesterday 14:00-15:00" means. Readers take one record per (call id, queue, queue entry).
 
 :func:`hourly_report` is pure: records in, one row per hour out.
@@ -30,6 +34,7 @@ from pydantic import BaseModel, ConfigDict
 
 from intake.core.calls import CallFacts, CallState
 from intake.core.handlers import Handler
+from intake.core.in_progress import stay_name
 from intake.core.metrics import (
     LONG_WAIT_SECONDS,
     UNDATED,
@@ -40,6 +45,16 @@ from intake.core.metrics import (
 from screenpop.models import ContactRecord, is_history_number
 
 RETENTION_SECONDS = 400 * 86_400
+
+FIRST_WRITE_WINS = """
+-- KEYS[1]: the day's journal, KEYS[2]: the stays it holds; ARGV: stay, record, queue entry, retention
+if redis.call('HSETNX', KEYS[2], ARGV[1], 1) == 1 then
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return 1
+"""
 
 Settled = Disposition
 
@@ -90,6 +105,10 @@ class CallJournal:
     def key(self, day: str) -> str:
         return f"{self.prefix}journal:{day}"
 
+    def stays_key(self, day: str) -> str:
+        """The stays the day's journal holds (see the module's docstring)."""
+        return f"{self.prefix}journal-stays:{day}"  # not under journal:*, which readers scan for the days' sets
+
     async def append(self, record: JournalRecord) -> None:
         async with self.redis.pipeline(transaction=True) as tx:
             self.stage(tx, record)
@@ -101,9 +120,8 @@ class CallJournal:
         day = local_day(record.queued_at)
         if day == UNDATED:  # a journal is read by day: a record no day holds is refused, not filed apart
             raise ValueError(f"call {record.call_id}: queue entry {record.queued_at!r} is in no day")
-        key = self.key(day)
-        pipe.zadd(key, {record.model_dump_json(): record.queued_at})
-        pipe.expire(key, RETENTION_SECONDS)
+        pipe.eval(FIRST_WRITE_WINS, 2, self.key(day), self.stays_key(day), stay_name(record.call_id, record.queue, record.queued_at),
+                  record.model_dump_json(), record.queued_at, RETENTION_SECONDS)
 
     async def day(self, day: date) -> list[JournalRecord]:
         """The day's records, one per call's stay in a queue."""

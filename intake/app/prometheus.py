@@ -74,6 +74,11 @@ class IntakeCollector(Collector):
         for lab, q in rows:
             within.add_metric([lab["line"], lab["queue"]], q["from_queue_entry"]["answered_within_target"])
         yield within
+        leading = GaugeMetricFamily("intake_site_leading", "1 while this node leads the PBX site's side effects "
+                                    "(wrap-ups, overflow, call-back offers)", labels=["site", "node"])
+        for site, lead in report.get("leaders", {}).items():
+            leading.add_metric([site, lead["node"]], 1 if lead["role"] == "leading" else 0)
+        yield leading
         yield self._handlers_by_state(report)
         ami = CounterMetricFamily("intake_ami", "AMI session counters", labels=["counter"])
         for name, value in asdict(self._ami()).items():

@@ -105,6 +105,7 @@ class IntakeServer:
     handler_status = _OfTheFirstSite()
     steering = _OfTheFirstSite()
     callbacks = _OfTheFirstSite()
+    cluster = _OfTheFirstSite()
     journal = _OfTheFirstSite()
     in_progress = _OfTheFirstSite()
     on_event = _OfTheFirstSite()

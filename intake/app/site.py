@@ -40,6 +40,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from intake.app import pbx_check
+from intake.app.cluster import Cluster
 from intake.app.handler_status import HandlerStatusPush
 from intake.app.journal import CallJournal, JournalRecord, contact_record, one_per_stay
 from intake.app.pops import PopRouter
@@ -115,15 +116,18 @@ class Site:
         # The single [ami] site's phones and clock are the server's: it pops through the shared router itself.
         self.pops = shared.pops.for_site({h.member: h.id for h in config.handlers}, self.pbx_now) if tag else shared.pops
         prefix = config.redis.key_prefix  # the site's own (see IntakeConfig.site_config)
+        self.cluster = Cluster(config, shared.redis, self.name)  # who leads the site's side effects (a lone node: this one)
         self.desk = HandlerDesk(config, self.session, self.registry.handlers.get, resync=self.session.resync,
-                                timers=TimerStore(shared.redis, prefix))
+                                timers=TimerStore(shared.redis, prefix, self.cluster.fence), gate=self.cluster.gate)
         self.ring_outs = RingOutDesk(config, self.desk, self.registry.handlers.get)
         self.handler_status = HandlerStatusPush(config, self.registry.handlers.get, self.ring_outs.rule.reason, shared.hub)
-        self.steering = Steering(config, self.registry, self.session, self.pbx_now, resync=self.session.resync)
-        self.callbacks = CallbackDesk(config, self.registry, CallbackStore(shared.redis, prefix), shared.hub,
-                                      self.session, self.pbx_now, writes=_SiteWrites(shared.writes, self.kind),
+        self.steering = Steering(config, self.registry, self.session, self.pbx_now, resync=self.session.resync,
+                                 gate=self.cluster.gate, fence=self.cluster.fence)
+        self.callbacks = CallbackDesk(config, self.registry, CallbackStore(shared.redis, prefix, self.cluster.fence),
+                                      shared.hub, self.session, self.pbx_now, writes=_SiteWrites(shared.writes, self.kind),
                                       file_history=self._file_called_back,
-                                      on_change=lambda: self.engine.changed())
+                                      on_change=lambda: self.engine.changed(), gate=self.cluster.gate)
+        self.cluster.wire(self.desk, self.callbacks, self.session.resync)
         self.journal = CallJournal(shared.redis, prefix)
         self.in_progress = InProgressStore(shared.redis, prefix)
         self.engine = Engine(self.registry, clock=time.monotonic, pbx_now=self.pbx_now, subscriptions=self.subscriptions(),
@@ -189,7 +193,7 @@ class Site:
         """The site's link is up: its first login's PBX check (once a run), and the PBX's picture in
         after every (re)login, so the wrap-ups a lost link left pending go on."""
         if isinstance(o, out.ResumeWrapUps):
-            self.desk.resync_completed()
+            self.cluster.resync_completed()  # a takeover leads from now; the wrap-ups resume
         elif self._pbx_check is None:
             self._pbx_check = asyncio.get_running_loop().create_task(pbx_check.check_at_startup(self.config, self._secret))
 
@@ -218,7 +222,9 @@ class Site:
         self.shared.writes.submit(self.kind("journal"), stage, record=record)
 
     def keep_in_progress(self, record: InProgress) -> None:
-        self.shared.writes.submit(self.kind("in-progress"), lambda pipe: self.in_progress.stage(pipe, record), record=record)
+        stays = self.journal.stays_key(local_day(record.queued_at))  # never again once journalled (by any node)
+        self.shared.writes.submit(self.kind("in-progress"), lambda pipe: self.in_progress.stage(pipe, record, stays),
+                                  record=record)
 
     def _file_called_back(self, record: ContactRecord) -> None:
         """A call-back's history entry goes the way of a settled call's record: behind the event path."""
@@ -285,7 +291,7 @@ class Site:
 
     def collector(self, shared_figures: dict[str, Any]) -> IntakeCollector:
         """The site's figures for /metrics (``shared_figures``: the server's own, given by one site only)."""
-        return IntakeCollector(self.queue_report, self.handler_views, lambda: self.session.counters, self.steering.view,
+        return IntakeCollector(lambda: {**self.queue_report(), "leaders": self.cluster.view()}, self.handler_views, lambda: self.session.counters, self.steering.view,
                                self.ring_outs.view, site=self.tag or None, **shared_figures)
 
     # --- running ---------------------------------------------------------------------------------
@@ -293,9 +299,10 @@ class Site:
     def start(self) -> None:
         self.shared.tasks.start(self.task("ami"), self._follow_pbx)
         self.shared.tasks.start(self.task("ticker"), self.tick_forever)
+        self.cluster.start(self.shared.tasks, self.task("lease"))
 
     async def stop_tasks(self) -> None:
-        for name in ("ticker", "ami"):
+        for name in ("ticker", "lease", "ami"):
             await self.shared.tasks.stop(self.task(name))
 
     async def restore(self, journalled: list[JournalRecord], in_progress: list[InProgress]) -> None:
@@ -342,6 +349,7 @@ class Site:
         link's log-off and the restores still running."""
         if self._pbx_check is not None:
             self._pbx_check.cancel()
+        await self.cluster.close()  # the lease released first: another node leads at once
         await self.ring_outs.close()
         await self.desk.close()
         await self.steering.close()

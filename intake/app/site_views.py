@@ -25,7 +25,12 @@ def queue_report(sites: Sequence[Site]) -> dict[str, Any]:
         total = {k: v for k, v in own[sites[0].name].items() if k in ("queues", "lines")}
     else:
         total = total_report([(s.registry.metrics, s.registry.waiting_calls()) for s in sites], now)
-    return {"at": now, **total, "sites": own}
+    return {"at": now, "leaders": leaders(sites), **total, "sites": own}
+
+
+def leaders(sites: Sequence[Site]) -> dict[str, Any]:
+    """Who leads each site's side effects, as this node sees it."""
+    return {name: lead for s in sites for name, lead in s.cluster.view().items()}
 
 
 def live_calls(sites: Sequence[Site]) -> list[dict[str, Any]]:
@@ -65,4 +70,4 @@ def pbx_health(sites: Sequence[Site]) -> dict[str, Any]:
     a node with one site down still serves the other site's desktops (docs/operations.md)."""
     own = {s.name: {"connected": s.up, "ami_version": s.registry.pbx_version} for s in sites}
     return {"ami": {"connected": all(v["connected"] for v in own.values()), "ami_version": sites[0].registry.pbx_version},
-            "sites": own}
+            "sites": own, "leaders": leaders(sites)}

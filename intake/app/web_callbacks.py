@@ -41,6 +41,7 @@ def add_callback_routes(app: FastAPI, server: IntakeServer) -> None:
         open for its outcome); 502: the PBX refused the Originate; 503: the PBX could not be
         reached or did not confirm.
         """
+        await server.site_of(who.id).callbacks.catch_up(task_id)  # offered by the leader, maybe not this node
         await server.site_of(who.id).callbacks.start(who.id, task_id)
         return TaskMoved(task_id=task_id, status="calling")
 
@@ -49,6 +50,7 @@ def add_callback_routes(app: FastAPI, server: IntakeServer) -> None:
     async def outcome(task_id: str, filed: CallbackOutcome, who: Handler) -> TaskMoved:
         """What came of the call-back (grading as for a call, required when the caller was
         reached): closes the task."""
+        await server.site_of(who.id).callbacks.catch_up(task_id)
         server.site_of(who.id).callbacks.record_outcome(who.id, task_id, filed)
         return TaskMoved(task_id=task_id, status="closed")
 

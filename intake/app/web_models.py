@@ -98,6 +98,15 @@ class RedisHealth(_Reply):
 NodeStateName = Literal["starting", "serving", "stopping"]
 
 
+class SiteLeader(_Reply):
+    """Who leads a PBX site's side effects, as this node sees it (intake.core.leadership)."""
+
+    node: str  # this node
+    role: Literal["follower", "taking-over", "leading", "stopped"]  # this node's, on the site
+    leader: str | None  # the node leading it (None: nobody yet, as far as this node knows)
+    token: int | None  # this node's fencing token while it holds the lease
+
+
 class Health(_Reply):
     ok: bool
     node: NodeStateName
@@ -108,6 +117,7 @@ class Health(_Reply):
     redis: RedisHealth
     degraded: list[str]
     tasks: dict[str, TaskHealthView]
+    leaders: dict[str, SiteLeader] = {}
 
 
 class Share(_Reply):
@@ -161,6 +171,7 @@ class SiteReport(_Reply):
 
     up: bool
     at: float
+    leaders: dict[str, SiteLeader] = {}
     queues: dict[str, QueueFigures]
     lines: dict[str, Figures]
 

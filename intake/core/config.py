@@ -12,6 +12,7 @@ the AMI secret may not, since a config file gets copied into tickets and wikis.
 from __future__ import annotations
 
 import os
+import socket
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -237,6 +238,21 @@ class RoutingConfig(_Section):
     ring_no_answer_reason: PauseReason = "rang out"
 
 
+class ClusterConfig(_Section):
+    """Several intake nodes on one Redis: one leader per PBX site carries out the automatic side
+    effects (intake.core.leadership). Off: this node leads every site, as a lone node always has."""
+
+    enabled: bool = False
+    node_id: str = Field("", pattern=r"^[A-Za-z0-9_.:-]*$",
+                         description="this node's name in the lease; empty: hostname:http port")
+    # Another node takes over within about lease_seconds + a fifth of it after a leader dies;
+    # the leader renews every third of it and steps down on its own clock before it can expire.
+    lease_seconds: float = Field(1.5, ge=0.3, le=60)
+
+    def node(self, http_port: int) -> str:
+        return self.node_id or f"{socket.gethostname()}:{http_port}"
+
+
 class IntakeConfig(_Section):
     # One PBX: [ami] (the site is then named "default"); several: one [[pbx]] each. With [[pbx]],
     # ``ami`` is the first site's (each site's own configuration has its own: site_config).
@@ -249,6 +265,7 @@ class IntakeConfig(_Section):
     supervisors: list[SupervisorConfig] = []
     wrapup_reason: PauseReason = Field("wrap-up", description="pause reason the PBX reports while a handler is in wrap-up")
     routing: RoutingConfig = RoutingConfig()
+    cluster: ClusterConfig = ClusterConfig()
 
     @model_validator(mode="before")
     @classmethod

@@ -110,3 +110,12 @@ class RequestTooLarge(IntakeError):
         super().__init__(f"a request body is at most {limit} bytes (this one: {size} or more)")
         self.size = size
         self.limit = limit
+
+
+class IllegalLeaseStep(IntakeError):
+    """A site's lease was fed an event its role has no row for (:mod:`intake.core.leadership`): a
+    bug of ours, named with the site, the role and the event."""
+
+    def __init__(self, site: str, role: str, event: str) -> None:
+        super().__init__(f"lease of site {site!r}: no step for event {event!r} in role {role!r}")
+        self.site, self.role, self.event = site, role, event

@@ -21,6 +21,19 @@ from intake.core.calls import CallFacts
 
 log = structlog.get_logger("intake.in_progress")
 
+_UNLESS_JOURNALLED = """
+-- KEYS[1]: the calls in progress, KEYS[2] (if given): the stays journalled; ARGV: call id, record, stay
+if KEYS[2] and redis.call('HEXISTS', KEYS[2], ARGV[3]) == 1 then
+  return 0
+end
+return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+"""
+
+
+def stay_name(call_id: str, queue: str, queued_at: float) -> str:
+    """A call's stay in a queue as the journal's stays hash names it (:mod:`intake.app.journal`)."""
+    return f"{call_id}|{queue}|{queued_at!r}"
+
 
 class InProgress(BaseModel):
     """What a restart needs to follow (or settle) a call offered before it."""
@@ -49,6 +62,11 @@ class InProgress(BaseModel):
         """The call's stay in its queue, as the journal keys it (:func:`intake.app.journal.one_per_stay`)."""
         return (self.call_id, self.queue, self.queued_at)
 
+    @property
+    def stay_name(self) -> str:
+        """:attr:`stay` as the journal's stays hash names it (:func:`intake.app.journal.stay_of`)."""
+        return stay_name(self.call_id, self.queue, self.queued_at)
+
 
 class InProgressStore:
     # Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands
@@ -57,8 +75,12 @@ class InProgressStore:
         self.key = f"{prefix}calls:in-progress"
 
     # Any: a redis pipeline, sync or async (redis-py types them apart; the core may not import redis at all)
-    def stage(self, pipe: Any, record: InProgress) -> None:
-        pipe.hset(self.key, record.call_id, record.model_dump_json())
+    def stage(self, pipe: Any, record: InProgress, journalled: str | None = None) -> None:
+        """Every node writes every call: the first write wins, and none once ``journalled`` (the
+        stays hash of the call's day in the journal, :mod:`intake.app.journal`) holds the call's
+        stay: a node slower than the one that journalled it must not leave it in progress."""
+        pipe.eval(_UNLESS_JOURNALLED, 2 if journalled else 1, self.key, *([journalled] if journalled else []),
+                  record.call_id, record.model_dump_json(), record.stay_name)
 
     # Any: a redis pipeline, sync or async (redis-py types them apart; the core may not import redis at all)
     def stage_done(self, pipe: Any, call_id: str) -> None:
