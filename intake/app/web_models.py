@@ -171,7 +171,6 @@ class SiteReport(_Reply):
 
     up: bool
     at: float
-    leaders: dict[str, SiteLeader] = {}
     queues: dict[str, QueueFigures]
     lines: dict[str, Figures]
 
@@ -180,6 +179,7 @@ class QueueReport(_Reply):
     """The total over every site (per queue name and per line), and each site's own under ``sites``."""
 
     at: float
+    leaders: dict[str, SiteLeader] = {}  # who leads each site's side effects, as this node sees it
     queues: dict[str, QueueFigures]
     lines: dict[str, Figures]
     sites: dict[str, SiteReport]
