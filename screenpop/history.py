@@ -149,8 +149,11 @@ class HistoryKeys:
 class HistoryStore:
     """Reads and writes a caller's history; every method is one round trip to Redis."""
 
-    def __init__(self, client: aioredis.Redis, config: HistoryConfig = HistoryConfig()) -> None:
+    def __init__(self, client: aioredis.Redis, config: HistoryConfig = HistoryConfig(), *,
+                 reader: aioredis.Redis | None = None) -> None:
+        """``reader``: where lookups go, if not ``client`` (with Sentinel: whichever server answers)."""
         self._redis = client
+        self.reader = client if reader is None else reader
         self._config = config
         self._prefixes = tuple(f"{config.prefix}{kind}:" for kind in _KEY_KINDS)  # keys() runs for every lookup and record
         # Told the number after every write this store makes itself (a staged record's writer
@@ -235,9 +238,9 @@ class HistoryStore:
         for call_id, at in newest:
             args += (call_id, repr(at))
         try:
-            reply = await self._redis.evalsha(_LOOKUP_SHA, 5, *args)
+            reply = await self.reader.evalsha(_LOOKUP_SHA, 5, *args)
         except NoScriptError:
-            reply = await self._redis.eval(_LOOKUP.decode(), 5, *args)
+            reply = await self.reader.eval(_LOOKUP.decode(), 5, *args)
         count_24h, count_30d, contacts, outcomes, markers, in_window = reply
         return CallerHistory(
             number=number,

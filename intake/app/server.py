@@ -35,12 +35,16 @@ from intake.app.connections import (
     history_watch_of,
     http_config,
     make_redis,
+    reader_redis,
+    redis_of,
     warm_redis,
+    writer_redis,
 )
 from intake.app.handler_status import HandlerStatusPush
 from intake.app.journal import CallJournal, JournalRecord, contact_record, one_per_stay
 from intake.app.pops import PopRouter
 from intake.app.prometheus import IntakeCollector, prometheus_registry
+from intake.app.replicas import Replicas
 from intake.app.supervise import Supervisor
 from intake.app.supervisors import SupervisorStream
 from intake.app.web import create_app
@@ -82,7 +86,8 @@ class IntakeServer:
         self.tokens = Principals.from_config(config, secrets)
         self.registry = registry_of(config)
         self.history = HistoryStore(redis, HistoryConfig(prefix=config.redis.key_prefix,
-                                                         repeat_window_seconds=config.routing.repeat_window_seconds))
+                                                         repeat_window_seconds=config.routing.repeat_window_seconds),
+                                    reader=reader_redis(redis))
         self.hub = DesktopHub()
         self.desktop_endpoint = desktop_endpoint(self.hub, self.tokens.handlers, self.file_outcome)
         self.pops = PopRouter(self.history, self.hub, {h.member: h.id for h in config.handlers}, self.pbx_now,
@@ -101,8 +106,11 @@ class IntakeServer:
         self.ring_outs = RingOutDesk(config, self.desk, self.registry.handlers.get)
         self.handler_status = HandlerStatusPush(config, self.registry.handlers.get, self.ring_outs.rule.reason, self.hub)
         self.steering = Steering(config, self.registry, self.session, self.pbx_now, resync=self.session.resync)
-        self.writes = WriteBehind(redis, dead_letters=f"{config.redis.key_prefix}dead-letters", supervisor=self.tasks,
-                                  spool=Path(config.redis.unwritten_spool) if config.redis.unwritten_spool else None)
+        replicas = config.redis.replicas_to_wait
+        self.writes = WriteBehind(writer_redis(redis, replicas), dead_letters=f"{config.redis.key_prefix}dead-letters",
+                                  supervisor=self.tasks,
+                                  spool=Path(config.redis.unwritten_spool) if config.redis.unwritten_spool else None,
+                                  replicas=Replicas(replicas, config.redis.wait_timeout_seconds) if replicas else None)
         self.callbacks = CallbackDesk(config, self.registry, CallbackStore(redis, config.redis.key_prefix), self.hub,
                                       self.session, self.pbx_now, writes=self.writes, file_history=self._file_called_back,
                                       on_change=lambda: self.engine.changed())
@@ -298,7 +306,10 @@ class IntakeServer:
         return {
             "ok": ami_ok and redis_ok and not degraded,
             "ami": {"connected": ami_ok, "ami_version": self.registry.pbx_version},
-            "redis": {"reachable": redis_ok},
+            # Records waiting for a replica (none answers) do not make the node unfit: every node
+            # would be, and the primary has them; /metrics and this say so.
+            "redis": {"reachable": redis_ok, "records_held": len(self.writes),
+                      "records_awaiting_replica": self.writes.awaiting_replica()},
             "degraded": degraded,
             "tasks": tasks,
         }
@@ -359,6 +370,8 @@ class IntakeServer:
         server = uvicorn.Server(http_config(create_app(self), http_host, http_port))
         self._http = server
         await warm_redis(self.redis)
+        if self.history.reader is not self.redis:
+            await warm_redis(self.history.reader)
         spooled, spooled_in_progress = self._replay_spooled()
         await self.callbacks.restore()
         journalled = await self._rebuild_figures(spooled)
@@ -397,7 +410,7 @@ class IntakeServer:
 async def serve(config: IntakeConfig, secrets: dict[str, str], *, log_level: str = "info") -> None:
     logs.configure(log_level)
     redact_tokens_in_server_logs()
-    redis = make_redis(config.redis.url)
+    redis = redis_of(config.redis, secrets.get("redis.password"))
     server = IntakeServer(config, secrets, redis)
     log.info("starting", http=f"{config.http.host}:{config.http.port}", ami=f"{config.ami.host}:{config.ami.port}")
     await server.run(config.http.host, config.http.port)
