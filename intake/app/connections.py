@@ -170,3 +170,16 @@ async def warm_redis(redis: Any, connections: int = REDIS_POOL) -> None:
         await asyncio.gather(*(redis.ping() for _ in range(connections)))
     except Exception as exc:  # noqa: BLE001 - Redis not up yet: the pool fills lazily later
         log.warning("redis_not_warmed", error=repr(exc))
+
+
+# Any: redis.asyncio clients or fakeredis's in-process ones
+async def close_redis(*clients: Any) -> None:
+    """Close ``clients`` (each once) and the Sentinels' connections of any found through them."""
+    managers = []
+    for client in dict.fromkeys(clients):  # the writer or the reader may be the server's own client
+        pool = getattr(client, "connection_pool", None)
+        if isinstance(pool, SentinelConnectionPool) and pool.sentinel_manager not in managers:
+            managers.append(pool.sentinel_manager)
+        await client.aclose()
+    for manager in managers:
+        await manager.aclose()

@@ -29,7 +29,7 @@ class Replicas:
             raise ValueError(f"count must be at least 1, got {count}")
         self.count = count
         self.timeout = timeout
-        self.generation = 0  # of the pinned connection: bumped by every (re)connect
+        self.generation = 1  # of the pinned connection: bumped by every (re)connect; never 0 (a record's "not written")
         self._conn: Any = None  # Any: a redis.asyncio connection (plain or Sentinel-managed)
 
     # Any: a redis.asyncio pipeline of the writer's own one-connection client
