@@ -364,6 +364,8 @@ class IntakeServer:
         await self.pops.drain()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.writes.close(timeout=5.0)
+        for own in {id(c): c for c in (self.writes.redis, self.history.reader) if c is not self.redis}.values():
+            await own.aclose()  # the clients made here for WAIT and the history's reads (not the one given)
 
     async def run(self, http_host: str, http_port: int, *, ready: asyncio.Event | None = None,
                   bound: list[int] | None = None) -> None:

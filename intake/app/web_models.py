@@ -93,6 +93,8 @@ class AmiHealth(_Reply):
 
 class RedisHealth(_Reply):
     reachable: bool
+    records_held: int  # records not yet acknowledged (Redis away, or waiting for a replica)
+    records_awaiting_replica: int  # of those, the ones the primary holds and no replica yet
 
 
 class Health(_Reply):

@@ -130,8 +130,7 @@ class RedisHA:
             time.sleep(0.05)
 
     def _replica_in_sync(self) -> bool:
-        info = _info(self.replica, "replication")
-        return info.get("master_link_status") == "up" and info.get("master_sync_in_progress") == 0
+        return _in_sync(self.replica)
 
     def _sentinels_see_the_set(self) -> bool:
         for sentinel in self.sentinels:
@@ -181,6 +180,12 @@ class RedisHA:
 
         return self.wait_for(promoted, "the Sentinels to promote the replica")  # type: ignore[no-any-return]
 
+    def restart_as_replica(self, part: Process, of: Process) -> None:
+        """``part`` (killed) started again from its own append-only file, as a replica of ``of``
+        (what the Sentinels would make of it), and waited for until it is in sync."""
+        self._server(part, "--replicaof", "127.0.0.1", str(of.port))
+        self.wait_for(lambda: _in_sync(part), f"{part.name} to be in sync with the new primary", part)
+
     @contextmanager
     def replica_paused(self) -> Iterator[None]:
         """The replica frozen (SIGSTOP): it takes nothing from the primary and acknowledges nothing."""
@@ -204,6 +209,11 @@ def sentinel_conf(port: int, primary_port: int, workdir: Path) -> str:
         f"sentinel parallel-syncs {SERVICE} 1",
         "",
     ])
+
+
+def _in_sync(replica: Process) -> bool:
+    info = _info(replica, "replication")
+    return info.get("master_link_status") == "up" and info.get("master_sync_in_progress") == 0
 
 
 def _pings(part: Process) -> bool:

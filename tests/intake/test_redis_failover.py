@@ -1,0 +1,91 @@
+"""kill -9 the Redis primary under a running intake: the Sentinels promote the replica, intake
+follows it (pops go on, new records land on the new primary) and every record intake acknowledged
+before the kill is on the new primary.
+
+Real parts on loopback: a primary, a replica and three Sentinels (tests/support/redis_ha.py), the
+server in the test's loop attached to the simulated PBX over real AMI, desktops over WebSockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from intake.app.connections import close_redis, redis_of
+from intake.core.metrics import local_day
+from telephony.simulator import SimulatedPbx
+from tests.routing import test_callback_desk as floors
+from tests.routing.test_callback_desk import until
+from tests.support.redis_ha import Process, RedisHA
+from tests.waiting import patience
+
+sim, tokens = floors.sim, floors.tokens  # the call-back tests' floor: four handlers, none in a queue yet
+
+NUMBERS = [f"0770090030{i}" for i in range(4)]
+
+
+def on_primary(server: Process, intake: Any, call_ids: dict[str, str]) -> dict[str, set[str]]:
+    """What ``server`` holds of each call: which of its records are there."""
+    day = local_day(intake.pbx_now())
+    with server.client() as c:
+        journalled = {json.loads(raw)["call_id"] for raw in c.zrange(intake.journal.key(day), 0, -1)}
+        found: dict[str, set[str]] = {}
+        for number, call_id in call_ids.items():
+            kinds = {"journal"} if call_id in journalled else set()
+            if c.hexists(intake.history.keys(number).contact, call_id):
+                kinds.add("contact")
+            if c.hexists("intake:callbacks", call_id):
+                kinds.add("callback")
+            if c.hexists(intake.in_progress.key, call_id):
+                kinds.add("still in progress")
+            found[call_id] = kinds
+    return found
+
+
+async def test_the_primary_killed_the_replica_promoted_intake_follows_and_loses_no_acknowledged_record(
+        redis_ha: RedisHA, sim: SimulatedPbx, tokens: dict[str, str], tmp_path: Path) -> None:
+    config = redis_ha.config(wait_timeout_seconds=0.5)
+    redis = redis_of(config)
+    try:
+        async with floors.serving(sim, redis, tokens, redis_config=config, spool=tmp_path / "unwritten.jsonl") as floor:
+            server = floor.server
+            # Abandoned 999 calls: each leaves a journal record, a history entry and a call-back task.
+            before: dict[str, str] = {}
+            for number in NUMBERS:
+                before[number] = await floor.abandoned_999(number)
+            await asyncio.wait_for(server.writes.flush(), patience(10))  # every record acknowledged
+            assert len(server.writes) == 0 and server.writes.written >= 3 * len(NUMBERS)
+            everything = {"journal", "contact", "callback"}
+            assert set(map(frozenset, on_primary(redis_ha.primary, server, before).values())) == {frozenset(everything)}
+
+            old = redis_ha.kill_primary()
+            new = redis_ha.wait_for_failover(old)
+            assert new is redis_ha.replica
+            # Every record acknowledged before the kill is on the new primary.
+            assert on_primary(new, server, before) == {call_id: everything for call_id in before.values()}
+
+            # Pops go on, with the caller's history read from the new primary.
+            h1 = await floor.desktop("h1")
+            await floor.state("h1", "ready")
+            again = sim.place_call("emergency", NUMBERS[0], "Pat Caller")
+            pop = await h1.expect(lambda m: m["type"] == "pop" and m["call_id"] == again, timeout=patience(10))
+            assert pop["history_status"] == "ok" and pop["history"]["count_24h"] >= 1
+            assert before[NUMBERS[0]] in [r["call_id"] for r in pop["history"]["recent"]]
+
+            # New records land on the new primary; with no replica left they wait for one.
+            sim.hangup_caller(again)
+            await until(lambda: "journal" in on_primary(new, server, {NUMBERS[0]: again})[again], patience(10))
+            health = (await floor.http.get("/healthz")).json()
+            assert health["redis"]["reachable"] and health["redis"]["records_awaiting_replica"] >= 1
+
+            # The old primary back as the new one's replica: what waited is acknowledged.
+            redis_ha.restart_as_replica(old, of=new)
+            await asyncio.wait_for(server.writes.flush(), patience(10))
+            assert server.writes.awaiting_replica() == 0
+            health = (await floor.http.get("/healthz")).json()
+            assert health["redis"]["records_awaiting_replica"] == 0 and health["redis"]["records_held"] == 0
+            assert "journal" in on_primary(old, server, {NUMBERS[0]: again})[again]  # the replica holds it
+    finally:
+        await close_redis(redis)
