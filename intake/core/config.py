@@ -110,7 +110,7 @@ class AmiConfig(_Section):
 def _host_port(value: str) -> str:
     host, colon, port = value.rpartition(":")
     if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ValueError(f"must be host:port, got {value!r}")
+        raise ValueError("must be host:port (a Sentinel's address and port)")
     return value
 
 
