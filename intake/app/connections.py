@@ -19,7 +19,11 @@ from typing import Any
 import structlog
 import uvicorn
 from redis.asyncio import BlockingConnectionPool
-from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.asyncio.sentinel import (
+    Sentinel,
+    SentinelConnectionPool,
+    SentinelManagedConnection,
+)
 from redis.exceptions import RedisError
 
 from intake.core.config import RedisConfig
@@ -31,6 +35,22 @@ log = structlog.get_logger("intake.server")
 
 REDIS_POOL = 32  # connections: enough for a burst of pops, bounded so a burst cannot exhaust Redis
 POOL_WAIT = 2.0  # seconds a command waits for a free pooled connection
+
+
+class SentinelConnection(SentinelManagedConnection):
+    """A connection to the primary the Sentinels name, that asks them again whenever it reconnects.
+
+    redis-py (8.1; redis/redis-py#3874, open) reconnects a dropped connection inside
+    send_packed_command through connect_check_health, which goes back to the address the
+    connection had: after a failover, the retry of a command that met READONLY on the demoted
+    primary went to the demoted primary again and failed (tests/intake/test_redis_failover.py).
+    Reconnecting through connect() asks the Sentinels first."""
+
+    # Any: the packed command, as redis-py takes it
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        if not self.is_connected:
+            await self.connect()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+        await super().send_packed_command(command, check_health)
 
 
 class BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
@@ -66,7 +86,8 @@ def redis_of(config: RedisConfig, password: str | None = None, **connection: Any
     manager = Sentinel(sentinels, sentinel_kwargs={"socket_timeout": 1.0, "socket_connect_timeout": 0.5,
                                                    "retry": Retry(NoBackoff(), 0)})  # type: ignore[no-untyped-call]
     return manager.master_for(config.service, connection_pool_class=BlockingSentinelPool, max_connections=REDIS_POOL,
-                              timeout=POOL_WAIT, db=config.database, password=password, **(_settings() | connection))
+                              timeout=POOL_WAIT, db=config.database, password=password,
+                              **(_settings() | {"connection_class": SentinelConnection} | connection))
 
 
 # Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands
@@ -120,7 +141,8 @@ def reader_redis(redis: Any) -> Any:
         return redis
     settings = {k: v for k, v in pool.connection_kwargs.items() if k != "connection_pool"}
     return pool.sentinel_manager.slave_for(pool.service_name, connection_pool_class=BlockingSentinelPool,
-                                           max_connections=REDIS_POOL, timeout=POOL_WAIT, **settings)
+                                           max_connections=REDIS_POOL, timeout=POOL_WAIT,
+                                           connection_class=pool.connection_class, **settings)
 
 
 # Any: a redis.asyncio client or fakeredis's in-process one (the demo's)

@@ -57,4 +57,7 @@ class Replicas:
         # and silently reconnect it (to another primary) if it broke since the batch.
         await conn.send_command("WAIT", self.count, int(self.timeout * 1000))
         got = await conn.read_response(timeout=self.timeout + 2.0)
+        if got is None:  # no answer in time (redis-py returns None): its late answer must not be read as another's
+            await conn.disconnect()
+            return False
         return self.generation == generation and int(got) >= self.count

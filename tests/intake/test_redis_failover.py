@@ -13,12 +13,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from intake.app.connections import close_redis, redis_of
+from intake.app.connections import REDIS_POOL, close_redis, redis_of, warm_redis
 from intake.core.metrics import local_day
 from telephony.simulator import SimulatedPbx
 from tests.routing import test_callback_desk as floors
 from tests.routing.test_callback_desk import until
-from tests.support.redis_ha import Process, RedisHA
+from tests.support.redis_ha import SERVICE, Process, RedisHA
 from tests.waiting import patience
 
 sim, tokens = floors.sim, floors.tokens  # the call-back tests' floor: four handlers, none in a queue yet
@@ -60,8 +60,9 @@ async def test_the_primary_killed_the_replica_promoted_intake_follows_and_loses_
             everything = {"journal", "contact", "callback"}
             assert set(map(frozenset, on_primary(redis_ha.primary, server, before).values())) == {frozenset(everything)}
 
+            # The set's own waits run beside the loop: intake goes on serving throughout.
             old = redis_ha.kill_primary()
-            new = redis_ha.wait_for_failover(old)
+            new = await asyncio.to_thread(redis_ha.wait_for_failover, old)
             assert new is redis_ha.replica
             # Every record acknowledged before the kill is on the new primary.
             assert on_primary(new, server, before) == {call_id: everything for call_id in before.values()}
@@ -81,7 +82,7 @@ async def test_the_primary_killed_the_replica_promoted_intake_follows_and_loses_
             assert health["redis"]["reachable"] and health["redis"]["records_awaiting_replica"] >= 1
 
             # The old primary back as the new one's replica: what waited is acknowledged.
-            redis_ha.restart_as_replica(old, of=new)
+            await asyncio.to_thread(redis_ha.restart_as_replica, old, new)
             await asyncio.wait_for(server.writes.flush(), patience(10))
             assert server.writes.awaiting_replica() == 0
             health = (await floor.http.get("/healthz")).json()
@@ -89,3 +90,29 @@ async def test_the_primary_killed_the_replica_promoted_intake_follows_and_loses_
             assert "journal" in on_primary(old, server, {NUMBERS[0]: again})[again]  # the replica holds it
     finally:
         await close_redis(redis)
+
+
+async def test_connections_to_a_demoted_primary_find_the_new_one(redis_ha: RedisHA) -> None:
+    """A switch-over (SENTINEL FAILOVER): the old primary lives on as a replica and answers the
+    pooled connections intake holds to it with READONLY; each command still lands on the new primary."""
+    redis = redis_of(redis_ha.config())
+    try:
+        await warm_redis(redis)  # every pooled connection open to the primary, as in a running intake
+        old = redis_ha.primary
+        with redis_ha.sentinels[0].client() as sentinel:
+            assert sentinel.sentinel_failover(SERVICE)
+        new = await asyncio.to_thread(redis_ha.wait_for_failover, old)
+        await asyncio.to_thread(redis_ha.wait_for, lambda: replica_of(old) == new.port,
+                                "the old primary to become the new one's replica", old, 30)
+        # As many commands as the pool has connections: each takes one opened to the old primary.
+        assert all([await redis.set(f"k{i}", i) for i in range(REDIS_POOL + 8)])
+        with new.client() as c:
+            assert c.get(f"k{REDIS_POOL + 7}") == str(REDIS_POOL + 7).encode()
+    finally:
+        await close_redis(redis)
+
+
+def replica_of(server: Process) -> int | None:
+    with server.client(decode_responses=True) as c:
+        info = c.info("replication")
+    return int(info["master_port"]) if info.get("role") == "slave" else None
