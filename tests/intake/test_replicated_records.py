@@ -72,3 +72,31 @@ async def test_with_wait_for_replicas_0_a_record_is_acknowledged_once_the_primar
     finally:
         await writes.close(1)
         await close_redis(writer, redis)
+
+
+async def test_a_record_on_a_primary_that_died_before_a_replica_held_it_is_written_to_the_next(redis_ha: RedisHA) -> None:
+    redis = redis_of(redis_ha.config())
+    writer = writer_redis(redis, 1)
+    writes = WriteBehind(writer, replicas=Replicas(1, 0.2), retry_every=0.05)
+    done: list[str] = []
+    try:
+        with redis_ha.replica_paused():
+            writes.submit("journal", lambda pipe: pipe.hset("records", "r1", "data"), done=lambda: done.append("r1"))
+            await eventually(lambda: writes.awaiting_replica() == 1, 10, "the record on the primary")
+            old = redis_ha.kill_primary()  # with the record not acknowledged
+        new = await asyncio.to_thread(redis_ha.wait_for_failover, old)
+        # Written again to the new primary (a new connection: the old one's WAIT says nothing of it),
+        # and still not acknowledged: the new primary has no replica yet.
+        await eventually(lambda: writes.awaiting_replica() == 1 and writes.replicas is not None
+                         and writes.replicas.generation > 2, 10, "the record written to the new primary")
+        with new.client() as c:
+            assert c.hget("records", "r1") == b"data"
+        assert done == []
+        await asyncio.to_thread(redis_ha.restart_as_replica, old, new)
+        await asyncio.wait_for(writes.flush(), 10)
+        assert done == ["r1"] and writes.written == 1
+        with old.client() as c:
+            assert c.hget("records", "r1") == b"data"  # the replica holds it
+    finally:
+        await writes.close(1)
+        await close_redis(writer, redis)
