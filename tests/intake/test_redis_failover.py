@@ -10,16 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
-from intake.app.connections import REDIS_POOL, close_redis, redis_of, warm_redis
+from intake.app.connections import (
+    REDIS_POOL,
+    close_redis,
+    reader_redis,
+    redis_of,
+    warm_redis,
+)
 from intake.core.metrics import local_day
+from screenpop.history import HistoryStore
+from screenpop.models import ContactRecord
 from telephony.simulator import SimulatedPbx
 from tests.routing import test_callback_desk as floors
 from tests.routing.test_callback_desk import until
 from tests.support.redis_ha import SERVICE, Process, RedisHA
-from tests.waiting import patience
+from tests.waiting import eventually, patience
 
 sim, tokens = floors.sim, floors.tokens  # the call-back tests' floor: four handlers, none in a queue yet
 
@@ -116,3 +125,31 @@ def replica_of(server: Process) -> int | None:
     with server.client(decode_responses=True) as c:
         info = c.info("replication")
     return int(info["master_port"]) if info.get("role") == "slave" else None
+
+
+async def test_caller_history_is_read_from_the_replica_and_from_the_primary_once_the_replica_is_gone(
+        redis_ha: RedisHA) -> None:
+    redis = redis_of(redis_ha.config())
+    reader = reader_redis(redis)
+    history = HistoryStore(redis, reader=reader)
+    record = ContactRecord(call_id="1700000000.9", number=NUMBERS[0], at=time.time() - 60, line="999",
+                           queue="emergency", waited_seconds=8.0, disposition="abandoned")
+    try:
+        await history.record_contact(record)
+        with redis_ha.replica.client() as replica:
+            await eventually(lambda: replica.exists(history.keys(NUMBERS[0]).contact), 10, "the replica to hold it")
+            assert [r.call_id for r in (await history.lookup(NUMBERS[0], time.time())).recent] == [record.call_id]
+            assert scripts_run(replica) >= 1  # the lookup was the replica's
+        redis_ha.replica.proc.kill()  # type: ignore[union-attr]
+        redis_ha.replica.proc.wait(10)  # type: ignore[union-attr]
+        assert [r.call_id for r in (await history.lookup(NUMBERS[0], time.time())).recent] == [record.call_id]
+        with redis_ha.primary.client() as primary:
+            assert scripts_run(primary) >= 1
+    finally:
+        await reader.aclose()
+        await close_redis(redis)
+
+
+def scripts_run(server: Any) -> int:
+    stats = server.info("commandstats")
+    return sum(int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("eval", "evalsha"))
