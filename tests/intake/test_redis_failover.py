@@ -76,6 +76,11 @@ async def test_the_primary_killed_the_replica_promoted_intake_follows_and_loses_
             # Every record acknowledged before the kill is on the new primary.
             assert on_primary(new, server, before) == {call_id: everything for call_id in before.values()}
 
+            # Redis's reports of writes to caller histories come from the new primary.
+            watch = server.history_watch
+            assert watch is not None
+            await until(lambda: watch.live and watch.connections >= 2, patience(10))
+
             # Pops go on, with the caller's history read from the new primary.
             h1 = await floor.desktop("h1")
             await floor.state("h1", "ready")
