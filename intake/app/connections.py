@@ -26,6 +26,7 @@ from redis.asyncio.sentinel import (
 )
 from redis.exceptions import RedisError
 
+from intake.app.replicas import Replicas, ReplicatedWrite
 from intake.core.config import RedisConfig
 from screenpop.held import HeldHistories
 from screenpop.history import HistoryStore
@@ -127,6 +128,14 @@ def writer_redis(redis: Any, replicas: int) -> Any:
         single = BlockingConnectionPool(max_connections=1, timeout=POOL_WAIT, connection_class=pool.connection_class,
                                         **settings)
     return type(redis).from_pool(single)
+
+
+# Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands
+def replicated_write(redis: Any, replicas: int, timeout: float) -> ReplicatedWrite | None:
+    """How outcomes and markers are written when replicas must hold them (None: as before)."""
+    if not replicas or _in_process(redis):
+        return None
+    return ReplicatedWrite(writer_redis(redis, replicas), Replicas(replicas, timeout))
 
 
 # Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands

@@ -14,6 +14,8 @@ writer carries is idempotent: the same member, field or key written twice is one
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -61,3 +63,24 @@ class Replicas:
             await conn.disconnect()
             return False
         return self.generation == generation and int(got) >= self.count
+
+
+class ReplicatedWrite:
+    """One write at a time, for a caller that waits for it (a handler's outcome, a marker): it is
+    acknowledged (True) only once ``replicas`` hold it. ``client``: a one-connection client of its
+    own (connections.writer_redis), apart from the record writer's."""
+
+    # Any: a redis.asyncio client on one connection
+    def __init__(self, client: Any, replicas: Replicas) -> None:
+        self.client = client
+        self.replicas = replicas
+        self._lock = asyncio.Lock()  # WAIT follows each write on the one connection, so one write at a time
+
+    # Any: a redis pipeline, staged by the caller
+    async def __call__(self, stage: Callable[[Any], None]) -> bool:
+        async with self._lock:
+            async with self.client.pipeline(transaction=True) as pipe:
+                await self.replicas.pin(pipe)
+                stage(pipe)
+                await pipe.execute()
+            return await self.replicas.hold()

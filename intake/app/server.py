@@ -37,6 +37,7 @@ from intake.app.connections import (
     make_redis,
     reader_redis,
     redis_of,
+    replicated_write,
     warm_redis,
     writer_redis,
 )
@@ -85,9 +86,10 @@ class IntakeServer:
         self.redis = redis
         self.tokens = Principals.from_config(config, secrets)
         self.registry = registry_of(config)
+        replicas, wait = config.redis.replicas_to_wait, config.redis.wait_timeout_seconds
         self.history = HistoryStore(redis, HistoryConfig(prefix=config.redis.key_prefix,
                                                          repeat_window_seconds=config.routing.repeat_window_seconds),
-                                    reader=reader_redis(redis))
+                                    reader=reader_redis(redis), replicated=replicated_write(redis, replicas, wait))
         self.hub = DesktopHub()
         self.desktop_endpoint = desktop_endpoint(self.hub, self.tokens.handlers, self.file_outcome)
         self.pops = PopRouter(self.history, self.hub, {h.member: h.id for h in config.handlers}, self.pbx_now,
@@ -106,11 +108,10 @@ class IntakeServer:
         self.ring_outs = RingOutDesk(config, self.desk, self.registry.handlers.get)
         self.handler_status = HandlerStatusPush(config, self.registry.handlers.get, self.ring_outs.rule.reason, self.hub)
         self.steering = Steering(config, self.registry, self.session, self.pbx_now, resync=self.session.resync)
-        replicas = config.redis.replicas_to_wait
         self.writes = WriteBehind(writer_redis(redis, replicas), dead_letters=f"{config.redis.key_prefix}dead-letters",
                                   supervisor=self.tasks,
                                   spool=Path(config.redis.unwritten_spool) if config.redis.unwritten_spool else None,
-                                  replicas=Replicas(replicas, config.redis.wait_timeout_seconds) if replicas else None)
+                                  replicas=Replicas(replicas, wait) if replicas else None)
         self.callbacks = CallbackDesk(config, self.registry, CallbackStore(redis, config.redis.key_prefix), self.hub,
                                       self.session, self.pbx_now, writes=self.writes, file_history=self._file_called_back,
                                       on_change=lambda: self.engine.changed())
@@ -364,7 +365,8 @@ class IntakeServer:
         await self.pops.drain()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.writes.close(timeout=5.0)
-        for own in {id(c): c for c in (self.writes.redis, self.history.reader) if c is not self.redis}.values():
+        for own in {id(c): c for c in (self.writes.redis, self.history.reader, self.history.replicated_client)
+                    if c is not None and c is not self.redis}.values():
             await own.aclose()  # the clients made here for WAIT and the history's reads (not the one given)
 
     async def run(self, http_host: str, http_port: int, *, ready: asyncio.Event | None = None,

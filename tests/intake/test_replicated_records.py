@@ -6,11 +6,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from intake.app.connections import close_redis, redis_of, writer_redis
+import pytest
+
+from intake.app.connections import close_redis, redis_of, replicated_write, writer_redis
 from intake.app.replicas import Replicas
 from intake.app.write_behind import WriteBehind
+from screenpop.errors import NotReplicated
+from screenpop.history import HistoryStore
+from screenpop.models import Marker, Outcome, Thrive
 from tests.support.redis_ha import RedisHA
 from tests.waiting import eventually
+
+NUMBER = "07700900001"
 
 
 async def on(client: Any, key: str) -> list[bytes]:
@@ -100,3 +107,35 @@ async def test_a_record_on_a_primary_that_died_before_a_replica_held_it_is_writt
     finally:
         await writes.close(1)
         await close_redis(writer, redis)
+
+
+async def test_an_outcome_is_saved_only_once_the_replica_holds_it(redis_ha: RedisHA) -> None:
+    redis = redis_of(redis_ha.config())
+    replicated = replicated_write(redis, 1, 0.2)
+    assert replicated is not None
+    history = HistoryStore(redis, replicated=replicated)
+    outcome = Outcome(call_id="1700000000.3", handler_id="h1", at=1_790_000_000.0, grading="priority",
+                      thrive=Thrive(threat="low"))
+    marker = Marker(id="m1", number=NUMBER, kind="vulnerable adult", detail="lives alone",
+                    created_at=1_790_000_000.0, created_by="sup1")
+    try:
+        with redis_ha.replica_paused():
+            with pytest.raises(NotReplicated):  # the handler is told to try again
+                await history.record_outcome(NUMBER, outcome)
+            with pytest.raises(NotReplicated):
+                await history.add_marker(marker)
+
+        async def saved_again() -> bool:  # as the handler does: again until it is saved
+            try:
+                await history.record_outcome(NUMBER, outcome)
+                await history.add_marker(marker)
+            except NotReplicated:
+                return False
+            return True
+
+        await eventually(saved_again, 10, "the outcome saved once the replica is back")
+        with redis_ha.replica.client() as replica:
+            assert replica.hexists(history.keys(NUMBER).outcome, outcome.call_id)
+            assert replica.hexists(history.keys(NUMBER).markers, marker.id)
+    finally:
+        await close_redis(replicated.client, redis)
