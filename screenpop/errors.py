@@ -158,3 +158,13 @@ class NotANumber(HistoryError):
     def __init__(self, number: str) -> None:
         super().__init__(f"{number[:40]!r} is not a caller number history can be kept for")
         self.number = number[:40]
+
+
+class NotReplicated(HistoryError):
+    """A write the primary took, that no replica was seen to hold in time: not acknowledged (the
+    caller tries again; writing it twice is harmless)."""
+
+    def __init__(self, what: str, replicas: int) -> None:
+        super().__init__(f"{what}: not held by {replicas} replica(s) in time; try again")
+        self.what = what
+        self.replicas = replicas

@@ -45,14 +45,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 import structlog
 from pydantic import ValidationError
 from redis.exceptions import NoScriptError
 
-from screenpop.errors import NotANumber
+from screenpop.errors import NotANumber, NotReplicated
 from screenpop.models import (
     CallerHistory,
     ContactRecord,
@@ -134,6 +134,16 @@ class HistoryConfig:
             raise ValueError(f"repeat_window_seconds must be above 0, got {self.repeat_window_seconds}")
 
 
+class Replicated(Protocol):
+    """Writes staged commands and says whether replicas hold them (intake.app.replicas.ReplicatedWrite)."""
+
+    replicas: Any  # Any: what it asks for, with its ``count`` (intake.app.replicas.Replicas)
+    client: Any  # Any: the redis.asyncio client it writes with
+
+    # Any: a redis pipeline
+    async def __call__(self, stage: Callable[[Any], None]) -> bool: ...
+
+
 _KEY_KINDS = ("contacts", "contact", "outcome", "markers", "calledback")  # HistoryKeys' fields, in order
 
 
@@ -149,13 +159,23 @@ class HistoryKeys:
 class HistoryStore:
     """Reads and writes a caller's history; every method is one round trip to Redis."""
 
-    def __init__(self, client: aioredis.Redis, config: HistoryConfig = HistoryConfig()) -> None:
+    def __init__(self, client: aioredis.Redis, config: HistoryConfig = HistoryConfig(), *,
+                 reader: aioredis.Redis | None = None, replicated: Replicated | None = None) -> None:
+        """``reader``: where lookups go, if not ``client`` (with Sentinel: whichever server answers);
+        ``replicated``: writes outcomes and markers so that they count as done only once replicas
+        hold them (else NotReplicated is raised: the primary has the write, the caller tries again)."""
         self._redis = client
+        self.reader = client if reader is None else reader
+        self._replicated = replicated
         self._config = config
         self._prefixes = tuple(f"{config.prefix}{kind}:" for kind in _KEY_KINDS)  # keys() runs for every lookup and record
         # Told the number after every write this store makes itself (a staged record's writer
         # tells whoever needs to know when its batch is in): what is held of it no longer stands.
         self.on_change: Callable[[str], None] = _nobody
+
+    @property
+    def replicated_client(self) -> Any:  # Any: the client of ``replicated``, for its owner to close
+        return None if self._replicated is None else self._replicated.client
 
     def _changed(self, *numbers: str) -> None:
         for number in numbers:
@@ -193,28 +213,39 @@ class HistoryStore:
 
     async def record_outcome(self, number: str, outcome: Outcome) -> None:
         keys = self.keys(number)
-        async with self._redis.pipeline(transaction=True) as tx:
+
+        def stage(tx: Any) -> None:  # Any: a redis pipeline
             tx.hset(keys.outcome, outcome.call_id, outcome.model_dump_json())
             tx.expire(keys.outcome, self._ttl)
-            await tx.execute()
+
+        await self._write(f"the outcome of call {outcome.call_id}", stage)
         self._changed(number)
+
+    # Any: a redis pipeline, staged by ``stage``
+    async def _write(self, what: str, stage: Callable[[Any], None]) -> None:
+        """One MULTI/EXEC; with ``replicated``, done only once replicas hold it."""
+        if self._replicated is None:
+            async with self._redis.pipeline(transaction=True) as tx:
+                stage(tx)
+                await tx.execute()
+        elif not await self._replicated(stage):
+            raise NotReplicated(what, self._replicated.replicas.count)
 
     async def add_marker(self, marker: Marker) -> None:
         await self.add_markers([marker])
 
     async def add_markers(self, markers: Iterable[Marker]) -> int:
         """Write all markers in one MULTI/EXEC: all of them are stored or none."""
-        numbers: set[str] = set()
-        async with self._redis.pipeline(transaction=True) as tx:
-            count = 0
-            for marker in markers:
-                tx.hset(self.keys(marker.number).markers, marker.id, marker.model_dump_json())
-                numbers.add(marker.number)
-                count += 1
-            if count:
-                await tx.execute()
-        self._changed(*numbers)
-        return count
+        staged = [(self.keys(marker.number).markers, marker) for marker in markers]
+
+        def stage(tx: Any) -> None:  # Any: a redis pipeline
+            for key, marker in staged:
+                tx.hset(key, marker.id, marker.model_dump_json())
+
+        if staged:
+            await self._write(f"{len(staged)} marker(s)", stage)
+        self._changed(*{marker.number for _, marker in staged})
+        return len(staged)
 
     async def remove_marker(self, number: str, marker_id: str) -> bool:
         removed = bool(await self._redis.hdel(self.keys(number).markers, marker_id))
@@ -237,9 +268,9 @@ class HistoryStore:
         for call_id, at in newest:
             args += (call_id, repr(at))
         try:
-            reply = await self._redis.evalsha(_LOOKUP_SHA, 5, *args)
+            reply = await self.reader.evalsha(_LOOKUP_SHA, 5, *args)
         except NoScriptError:
-            reply = await self._redis.eval(_LOOKUP.decode(), 5, *args)
+            reply = await self.reader.eval(_LOOKUP.decode(), 5, *args)
         count_24h, count_30d, contacts, outcomes, markers, in_window = reply
         return CallerHistory(
             number=number,

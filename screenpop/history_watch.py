@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import random
 import ssl
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import hiredis
@@ -38,15 +38,17 @@ def number_in(key: bytes | str) -> str | None:
 
 
 class HistoryWatch:
-    def __init__(self, address: Mapping[str, Any], prefixes: Sequence[str], *, changed: Callable[[str], None],
+    def __init__(self, address: Mapping[str, Any] | Callable[[], Awaitable[Mapping[str, Any]]], prefixes: Sequence[str],
+                 *, changed: Callable[[str], None],
                  everything: Callable[[], None], watching: Callable[[bool], None], tls: bool = False) -> None:
         """``address``: redis-py's connection settings of the server's own client (host and
-        port, or a unix ``path``; ``username``/``password``); ``prefixes``: the history key
+        port, or a unix ``path``; ``username``/``password``), or a coroutine function giving them,
+        asked at every (re)connect (the primary a Sentinel names moves); ``prefixes``: the history key
         prefixes, none a prefix of another (Redis refuses overlapping ones).
 
         Its own small RESP2 connection, not redis-py's: redis-py's parser takes the messages of
         this very channel for its own client-side cache and never returns them."""
-        self._address = dict(address)
+        self._address = address if callable(address) else dict(address)
         self._tls = tls
         self._prefixes = list(prefixes)
         self._changed, self._everything, self._watching = changed, everything, watching
@@ -58,7 +60,8 @@ class HistoryWatch:
         while True:
             link: _Link | None = None
             try:
-                link = await _Link.open(self._address, self._tls)
+                address = await self._address() if callable(self._address) else self._address
+                link = await _Link.open(address, self._tls)
                 await self._subscribe(link)
                 delay = BACKOFF_INITIAL
                 await self._listen(link)

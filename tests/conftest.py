@@ -21,6 +21,8 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+from tests.support.redis_ha import RedisHA, redis_ha_set
+
 
 def _answers(url: str) -> bool:
     try:
@@ -84,3 +86,11 @@ async def redis_client(redis_url: str, request: pytest.FixtureRequest) -> AsyncI
     finally:
         await client.flushdb()
         await client.aclose()
+
+
+@pytest.fixture
+def redis_ha() -> Iterator[RedisHA]:
+    """A Redis primary, its replica and three Sentinels on loopback (tests/support/redis_ha.py),
+    started for the test and stopped after it."""
+    with redis_ha_set() as started:
+        yield started

@@ -107,8 +107,13 @@ class IntakeCollector(Collector):
         held = GaugeMetricFamily("intake_records_held", "settled calls' records waiting for Redis")
         held.add_metric([], view["held"])
         yield held
-        for key, doc in (("written", "records written to Redis"),
+        awaiting = GaugeMetricFamily("intake_records_awaiting_replica", "records the Redis primary holds that no "
+                                     "replica has acknowledged yet (WAIT; counted in intake_records_held)")
+        awaiting.add_metric([], view["awaiting_replica"])
+        yield awaiting
+        for key, doc in (("written", "records written to Redis (with replicas asked for: held by them)"),
                          ("retries", "attempts to write records refused because Redis was away (held, tried again)"),
+                         ("replica_waits", "WAITs that found fewer replicas than asked for (records kept, asked again)"),
                          ("dropped", "records dropped past the writer's limit during an outage"),
                          ("lost", "records still held when the server stopped")):
             c = CounterMetricFamily(f"intake_records_{key}", doc)

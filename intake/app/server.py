@@ -28,11 +28,16 @@ from intake.app.connections import (
     history_watch_of,
     http_config,
     make_redis,
+    reader_redis,
+    redis_of,
+    replicated_write,
     warm_redis,
+    writer_redis,
 )
 from intake.app.journal import JournalRecord
 from intake.app.pops import PopRouter
 from intake.app.prometheus import SitesCollector, prometheus_registry
+from intake.app.replicas import Replicas
 from intake.app.site import Shared, Site
 from intake.app.supervise import Supervisor
 from intake.app.supervisors import SupervisorStream
@@ -73,8 +78,10 @@ class IntakeServer:
         self.config = config
         self.redis = redis
         self.tokens = Principals.from_config(config, secrets)
+        replicas, wait = config.redis.replicas_to_wait, config.redis.wait_timeout_seconds
         self.history = HistoryStore(redis, HistoryConfig(prefix=config.redis.key_prefix,
-                                                         repeat_window_seconds=config.routing.repeat_window_seconds))
+                                                         repeat_window_seconds=config.routing.repeat_window_seconds),
+                                    reader=reader_redis(redis), replicated=replicated_write(redis, replicas, wait))
         self.hub = DesktopHub()
         self.desktop_endpoint = desktop_endpoint(self.hub, self.tokens.handlers, self.file_outcome)
         self.pops = PopRouter(self.history, self.hub, {h.member: h.id for h in config.handlers}, self.pbx_now,
@@ -82,8 +89,10 @@ class IntakeServer:
         self.history_watch = history_watch_of(redis, self.history, self.pops.held)
         self.tasks = tasks or Supervisor()  # every long-running task of the server, by name
         self.supervisors = SupervisorStream(self.tokens, self.picture)
-        self.writes = WriteBehind(redis, dead_letters=f"{config.redis.key_prefix}dead-letters", supervisor=self.tasks,
-                                  spool=Path(config.redis.unwritten_spool) if config.redis.unwritten_spool else None)
+        self.writes = WriteBehind(writer_redis(redis, replicas), dead_letters=f"{config.redis.key_prefix}dead-letters",
+                                  supervisor=self.tasks,
+                                  spool=Path(config.redis.unwritten_spool) if config.redis.unwritten_spool else None,
+                                  replicas=Replicas(replicas, wait) if replicas else None)
         shared = Shared(redis, self.hub, self.pops, self.history, self.writes, self.tasks, lambda: self.supervisors.publish())
         self.sites = {pbx.name: Site(config.site_config(pbx.name), secrets[config.secret_key(pbx.name)], shared,
                                      tag=pbx.name if config.pbx else "")
@@ -205,8 +214,12 @@ class IntakeServer:
         tasks = self.tasks.health()
         degraded = [name for name, task in tasks.items() if task["degraded"]]
         any_site_up = any(site["connected"] for site in pbx["sites"].values())
+        # Records waiting for a replica (none answers) do not make the node unfit: every node would
+        # be, and the primary has them; /metrics and this say so.
         return {"ok": any_site_up and redis_ok is not False and not degraded, "node": self.node_state(), **pbx,
-                "redis": {"reachable": redis_ok}, "degraded": degraded, "tasks": tasks}
+                "redis": {"reachable": redis_ok, "records_held": len(self.writes),
+                          "records_awaiting_replica": self.writes.awaiting_replica()},
+                "degraded": degraded, "tasks": tasks}
 
     def node_state(self) -> NodeState:
         """What the load balancer's check is told (intake.app.balancer): answered from memory."""
@@ -229,12 +242,17 @@ class IntakeServer:
             await site.close()
         await self.pops.drain()
         await self.writes.close(timeout=5.0)
+        for own in {id(c): c for c in (self.writes.redis, self.history.reader, self.history.replicated_client)
+                    if c is not None and c is not self.redis}.values():
+            await own.aclose()  # the clients made here for WAIT and the history's reads (not the one given)
 
     async def run(self, http_host: str, http_port: int, *, ready: asyncio.Event | None = None,
                   bound: list[int] | None = None) -> None:
         server = uvicorn.Server(http_config(create_app(self), http_host, http_port))
         self._http = server
         await warm_redis(self.redis)
+        if self.history.reader is not self.redis:
+            await warm_redis(self.history.reader)
         journalled, in_progress = self._replay_spooled()
         for site in self.sites.values():
             await site.restore(journalled[site.name], in_progress[site.name])
@@ -273,7 +291,7 @@ class IntakeServer:
 async def serve(config: IntakeConfig, secrets: dict[str, str], *, log_level: str = "info") -> None:
     logs.configure(log_level)
     redact_tokens_in_server_logs()
-    redis = make_redis(config.redis.url)
+    redis = redis_of(config.redis, secrets.get("redis.password"))
     server = IntakeServer(config, secrets, redis)
     log.info("starting", http=f"{config.http.host}:{config.http.port}",
              ami={pbx.name: f"{pbx.host}:{pbx.port}" for pbx in config.sites})

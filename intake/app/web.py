@@ -101,7 +101,7 @@ def create_app(server: IntakeServer) -> FastAPI:
         return await server.history.lookup(number, time.time(), server.pops.unrecorded.of(number))
 
     @app.post("/api/markers", status_code=201, tags=["history"], response_model=Marker,
-              responses=refusals(401, 413, 422))
+              responses=refusals(401, 413, 422, 503))
     async def add_marker(new: NewMarker, server: Server, who: Anyone) -> Marker:
         """File a warning marker against a number; every later pop for it shows the marker."""
         marker = Marker(id=uuid.uuid4().hex[:16], number=new.number, kind=new.kind, detail=new.detail,
@@ -110,7 +110,7 @@ def create_app(server: IntakeServer) -> FastAPI:
         return marker
 
     @app.post("/api/outcomes", status_code=201, tags=["history"], response_model=OutcomeSaved,
-              responses=refusals(401, 403, 404, 413, 422))
+              responses=refusals(401, 403, 404, 413, 422, 503))
     async def file_outcome(form: OutcomeForm, server: Server, who: Handler) -> OutcomeSaved:
         """A handler files the outcome of a call they answered (the same as over the desktop socket).
 

@@ -32,7 +32,13 @@ from routing.errors import (
     NoSuchTask,
     TaskConflict,
 )
-from screenpop.errors import NotANumber, NotYourCall, OutcomeRejected, UnknownCall
+from screenpop.errors import (
+    NotANumber,
+    NotReplicated,
+    NotYourCall,
+    OutcomeRejected,
+    UnknownCall,
+)
 from screenpop.models import describe_errors
 
 
@@ -74,6 +80,7 @@ HTTP_ERRORS: tuple[HttpReply, ...] = (
     HttpReply(StaticMembership, 409, "static-member", "state"),  # intake's own refusal, with the fix
     HttpReply(StateChangeFailed, 502, "pbx-refused", only_if=_refused),
     HttpReply(StateChangeFailed, 503, "pbx-unreachable"),
+    HttpReply(NotReplicated, 503, "not-replicated"),  # the primary has it, no replica yet: try again
 )
 """First match wins: a subclass comes before its base."""
 

@@ -93,6 +93,8 @@ class AmiHealth(_Reply):
 
 class RedisHealth(_Reply):
     reachable: bool | None  # None: not asked (the load balancer's check answers from memory)
+    records_held: int  # records not yet acknowledged (Redis away, or waiting for a replica)
+    records_awaiting_replica: int  # of those, the ones the primary holds and no replica yet
 
 
 NodeStateName = Literal["starting", "serving", "stopping"]

@@ -23,7 +23,13 @@ call id, data) when one is configured, which the next start-up reads back (:meth
 submits first; the file is replaced at every stop by what is then still held. Writing a record
 twice is harmless (journal and history entries are keyed by call id), so a start-up that dies
 before its stop only means the file is read again. Without a spool each is logged with its data.
+
+With replicas asked for (Redis with Sentinel), a record is acknowledged only once WAIT says a
+replica holds it (intake.app.replicas); until then it is on the primary and still held.
 """
+
+# Why one module of ~400 lines: ordering, poison isolation, the spool and the replicas'
+# acknowledgement all act on the one queue of held records; WAIT's own mechanics are in replicas.py.
 
 from __future__ import annotations
 
@@ -41,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from redis import exceptions as rx
 
+from intake.app.replicas import Replicas
 from intake.app.supervise import describe
 
 if TYPE_CHECKING:
@@ -72,6 +79,7 @@ class Held:
     done: Done | None
     record: Any  # the record itself (a pydantic model, or plain data): its call id and data for a dead letter
     settled: bool = False  # written, dead-lettered or dropped: no longer to be sent
+    on_primary: int = 0  # with replicas: the connection generation it was written in, awaiting WAIT (0: not written)
 
     @property
     def call_id(self) -> str | None:
@@ -95,11 +103,20 @@ class WriteBehind:
     # Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands
     def __init__(self, redis: Any, *, dead_letters: str = "intake:dead-letters", dead_letter_limit: int = 10_000,
                  batch: int = 500, retry_every: float = 2.0, limit: int = 200_000,
-                 supervisor: Supervisor | None = None, spool: Path | None = None) -> None:
+                 supervisor: Supervisor | None = None, spool: Path | None = None,
+                 replicas: Replicas | None = None) -> None:
         """``dead_letters``: the Redis list poison records go to (newest first, ``dead_letter_limit``
         kept); ``supervisor``: runs the writer task (restarted should it fail), else a plain task;
-        ``spool``: the local file records still held at shutdown are kept in."""
+        ``spool``: the local file records still held at shutdown are kept in; ``replicas``: a
+        record is acknowledged (written, ``done``) only once that many replicas hold it (WAIT) —
+        ``redis`` is then the writer's own one-connection client (connections.writer_redis).
+
+        With replicas, a record the primary took is kept (not acknowledged) until a WAIT says a
+        replica holds it; the writer goes on writing the records behind it meanwhile, so the
+        primary, which the pops read, stays current while no replica answers. What is still
+        unacknowledged at shutdown is spooled like any record Redis did not take."""
         self.redis = redis
+        self.replicas = replicas
         self.dead_letters = dead_letters
         self._dead_letter_limit = dead_letter_limit
         self._batch = batch
@@ -120,15 +137,25 @@ class WriteBehind:
         self.lost = 0  # still held when the server stopped, and not spooled
         self.spooled_at_stop = 0
         self.dead_lettered: Counter[str] = Counter()  # by kind
+        self.replica_waits = 0  # WAITs that found fewer replicas than asked for (records kept, asked again)
+        self._replica_missing = False  # since the last short WAIT: logged once per episode, not per retry
 
     def __len__(self) -> int:
         return sum(1 for held in self._queue if not held.settled)
 
     # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def view(self) -> dict[str, Any]:
-        """The writer's figures, for /metrics."""
-        return {"held": len(self), "written": self.written, "retries": self.failures, "dropped": self.dropped,
+        """The writer's figures, for /metrics and /healthz."""
+        return {"held": len(self), "awaiting_replica": self.awaiting_replica(), "written": self.written,
+                "retries": self.failures, "replica_waits": self.replica_waits, "dropped": self.dropped,
                 "lost": self.lost, "spooled": self.spooled_at_stop, "dead_lettered": dict(self.dead_lettered)}
+
+    def awaiting_replica(self) -> int:
+        """Records the primary holds that no replica has been seen to hold yet (counted in ``held``)."""
+        if self.replicas is None:
+            return 0
+        generation = self.replicas.generation
+        return sum(1 for held in self._queue if not held.settled and held.on_primary == generation)
 
     # Any: a record is any of the kinds written behind (journal, in-progress, contact, call-back), kept as its own model
     def submit(self, kind: str, stage: Stage, done: Done | None = None, *, record: Any = None) -> None:
@@ -245,15 +272,60 @@ class WriteBehind:
         return bool(self._queue or self._letters)
 
     async def _write_some(self) -> bool:
-        """Write the head of the queue, then any dead letters; False when Redis is away."""
-        batch = [held for held in islice(self._queue, self._batch) if not held.settled]
+        """Write the head of the queue, then any dead letters; False when Redis is away (or, with
+        replicas, while what is written waits for one)."""
+        if self.replicas is None:
+            batch = [held for held in islice(self._queue, self._batch) if not held.settled]
+        else:  # what is on the primary in this generation is not written again, only confirmed
+            generation = self.replicas.generation
+            batch = list(islice((held for held in self._queue if not held.settled and held.on_primary != generation),
+                                self._batch))
         if batch and not await self._write(batch):
             return False
+        if self.replicas is not None and not await self._confirm():
+            return False
         return await self._write_letters()
+
+    async def _confirm(self) -> bool:
+        """Acknowledge what a replica now holds; False while some record still waits for one."""
+        assert self.replicas is not None
+        waiting = [held for held in self._queue if not held.settled and held.on_primary]
+        if not waiting:
+            return True
+        try:
+            held_by_replicas = await self.replicas.hold()
+        except Exception as exc:  # noqa: BLE001 - a boundary: the records stay held, never lost
+            if not self._away(exc, "replicas_not_asked", len(waiting)):
+                self.failures += 1  # a demoted primary refuses WAIT: the next connection asks the new one
+                log.error("replicas_not_asked", error=describe(exc), held=len(waiting))
+            return False
+        generation = self.replicas.generation
+        if not held_by_replicas:
+            self.replica_waits += 1
+            if not self._replica_missing:
+                self._replica_missing = True
+                log.warning("records_await_replica", count=sum(1 for h in waiting if h.on_primary == generation),
+                            replicas=self.replicas.count)
+            return False
+        for held in waiting:
+            if held.on_primary == generation:
+                self.written += 1
+                self._settle(held)
+        if self._replica_missing:
+            self._replica_missing = False
+            log.info("records_held_by_replica", count=len(waiting))
+        return True
 
     async def _write(self, batch: list[Held]) -> bool:
         """Write ``batch`` in order, isolating poison; False if Redis went away before all of it settled."""
         async with self.redis.pipeline(transaction=True) as pipe:
+            if self.replicas is not None:
+                try:
+                    await self.replicas.pin(pipe)
+                except Exception as exc:
+                    if self._away(exc, "records_not_written", len(self)):
+                        return False
+                    raise
             staged: list[tuple[Held, int, int]] = []
             for held in batch:
                 start = len(pipe)
@@ -278,6 +350,8 @@ class WriteBehind:
                     if errors:  # the record's other commands were applied: never send it again
                         applied = " (its other commands were applied)" if len(errors) < end - start else ""
                         self._dead_letter(held, f"refused by Redis: {describe(errors[0])}{applied}")
+                    elif self.replicas is not None:  # acknowledged once a replica holds it (_confirm)
+                        held.on_primary = self.replicas.generation
                     else:
                         self.written += 1
                         self._settle(held)

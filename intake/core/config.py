@@ -121,6 +121,13 @@ class PbxConfig(AmiConfig):
     name: SiteName
 
 
+def _host_port(value: str) -> str:
+    host, colon, port = value.rpartition(":")
+    if not colon or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError("must be host:port (a Sentinel's address and port)")
+    return value
+
+
 class RedisConfig(_Section):
     url: str = Field("embedded", description='redis://host:port/db, or "embedded" for an in-process store')
     key_prefix: str = "intake:"
@@ -135,12 +142,51 @@ class RedisConfig(_Section):
     # spool off (each record is then only logged).
     unwritten_spool: str | None = None
 
+    # Redis with Sentinel (instead of ``url``): the Sentinels' addresses, "host:port" each, and the
+    # name they monitor the primary by. intake asks them for the primary, and again after a failover.
+    sentinels: list[Annotated[str, AfterValidator(_host_port)]] = []
+    service: str = ""
+    database: int = Field(0, ge=0, le=15)  # with Sentinel (a url names its own)
+    password: str | None = Field(None, description="the Redis servers' password with Sentinel: env:NAME or file:PATH")
+    # Records that must never be lost are acknowledged only once this many replicas hold them (WAIT).
+    # Unset: 1 with Sentinel, 0 (no WAIT) with a url; and how long one WAIT may take before the
+    # batch is held and asked about again.
+    wait_for_replicas: int | None = Field(None, ge=0, le=8)
+    wait_timeout_seconds: float = Field(1.0, gt=0, le=4)
+
     @field_validator("url")
     @classmethod
     def _url_scheme(cls, value: str) -> str:
         if value != "embedded" and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError('must be "embedded" or a redis://, rediss:// or unix:// URL')
         return value
+
+    @field_validator("password")
+    @classmethod
+    def _password_is_reference(cls, value: str | None) -> SecretRef | None:
+        if value is not None and not SecretRef(value).is_reference:
+            raise ValueError("must be env:NAME or file:PATH, not the password itself")
+        return None if value is None else SecretRef(value)
+
+    @model_validator(mode="after")
+    def _one_way_to_redis(self) -> RedisConfig:
+        if self.sentinels:
+            if "url" in self.model_fields_set:
+                raise ValueError("give either url (one Redis) or sentinels (Redis with Sentinel), not both")
+            if not self.service:
+                raise ValueError('sentinels need the service they monitor the primary by (service = "intake")')
+        elif self.service or self.password is not None or "database" in self.model_fields_set:
+            raise ValueError("service, database and password go with sentinels (a url carries its own)")
+        if self.url == "embedded" and not self.sentinels and self.replicas_to_wait:
+            raise ValueError("wait_for_replicas needs a real Redis (the embedded store has no replica)")
+        return self
+
+    @property
+    def replicas_to_wait(self) -> int:
+        """How many replicas must hold a record before it is acknowledged (0: no WAIT)."""
+        if self.wait_for_replicas is not None:
+            return self.wait_for_replicas
+        return 1 if self.sentinels else 0
 
 
 class HttpConfig(_Section):
@@ -345,7 +391,7 @@ def problems_of(exc: ValidationError) -> list[ConfigProblem]:
         else:
             message = err["msg"].removeprefix("Value error, ")
             # Never echo what was typed for a secret: error output ends up in tickets.
-            secret = str(err["loc"][-1]) in ("secret", "token") if err["loc"] else False
+            secret = str(err["loc"][-1]) in ("secret", "token", "password") if err["loc"] else False
             if "input" in err and not secret and err["type"] not in ("model_type", "list_type"):
                 message += f" (got {err['input']!r})"
         problems.append(ConfigProblem(path, message))
@@ -403,6 +449,8 @@ def resolve_secrets(config: IntakeConfig, source: str = "<config>") -> dict[str,
     refs: dict[str, SecretRef] = {config.secret_key(p.name): SecretRef(p.secret) for p in config.sites}
     refs.update({f"handlers[{i}].token": SecretRef(h.token) for i, h in enumerate(config.handlers)})
     refs.update({f"supervisors[{i}].token": SecretRef(s.token) for i, s in enumerate(config.supervisors)})
+    if config.redis.password is not None:
+        refs["redis.password"] = SecretRef(config.redis.password)
     values, problems = {}, []
     for path, ref in refs.items():
         try:

@@ -212,3 +212,45 @@ def test_records_unwritten_at_shutdown_are_spooled_beside_the_config_unless_told
     path = tmp_path / "intake.toml"
     path.write_text(text)
     assert config.load(path).redis.unwritten_spool == spooled_to.format(folder=tmp_path)
+
+
+SENTINELS = ["10.0.0.1:26379", "10.0.0.2:26379", "[fd00::3]:26379"]
+
+
+@pytest.mark.parametrize(("redis", "replicas"), [
+    ({}, 0),  # the embedded store
+    ({"url": "redis://10.0.0.1:6379/0"}, 0),  # one Redis: acknowledged once it has the record, as before
+    ({"url": "redis://10.0.0.1:6379/0", "wait_for_replicas": 1}, 1),
+    ({"sentinels": SENTINELS, "service": "intake"}, 1),  # with Sentinel: a replica must hold it
+    ({"sentinels": SENTINELS, "service": "intake", "wait_for_replicas": 0}, 0),
+])
+def test_records_wait_for_a_replica_by_default_with_sentinel_only(redis, replicas):
+    raw = {"ami": {"secret": "env:X"}, "redis": redis, "lines": [{"name": "999", "target_seconds": 12, "queues": ["emergency"]}]}
+    assert config.parse(raw).redis.replicas_to_wait == replicas
+
+
+@pytest.mark.parametrize(("redis", "problem"), [
+    ({"sentinels": ["10.0.0.1"], "service": "intake"}, "redis.sentinels[0]: must be host:port (a Sentinel's address and port) (got '10.0.0.1')"),
+    ({"sentinels": ["10.0.0.1:0"], "service": "intake"}, "redis.sentinels[0]: must be host:port"),
+    ({"sentinels": SENTINELS}, 'redis: sentinels need the service they monitor the primary by'),
+    ({"sentinels": SENTINELS, "service": "intake", "url": "redis://10.0.0.1:6379"}, "redis: give either url"),
+    ({"url": "redis://10.0.0.1:6379", "service": "intake"}, "redis: service, database and password go with sentinels"),
+    ({"sentinels": SENTINELS, "service": "intake", "password": "hunter2"}, "redis.password: must be env:NAME or file:PATH"),
+    ({"wait_for_replicas": 1}, "redis: wait_for_replicas needs a real Redis"),
+    ({"sentinels": SENTINELS, "service": "intake", "wait_timeout_seconds": 30}, "redis.wait_timeout_seconds: Input should be less than or equal to 4"),
+])
+def test_the_redis_section_is_checked(redis, problem):
+    raw = {"ami": {"secret": "env:X"}, "redis": redis, "lines": [{"name": "999", "target_seconds": 12, "queues": ["emergency"]}]}
+    with pytest.raises(ConfigError) as caught:
+        config.parse(raw)
+    (said,) = caught.value.problems
+    assert f"{said.path}: {said.message}".startswith(problem), said
+    assert "hunter2" not in said.message  # a password typed inline is never echoed
+
+
+def test_the_redis_password_is_resolved_with_the_other_secrets(monkeypatch):
+    raw = {"ami": {"secret": "env:X"}, "lines": [{"name": "999", "target_seconds": 12, "queues": ["emergency"]}],
+           "redis": {"sentinels": SENTINELS, "service": "intake", "password": "env:INTAKE_TEST_REDIS_PASSWORD"}}
+    monkeypatch.setenv("X", "ami-secret")
+    monkeypatch.setenv("INTAKE_TEST_REDIS_PASSWORD", "s3cret")
+    assert config.resolve_secrets(config.parse(raw))["redis.password"] == "s3cret"

@@ -10,6 +10,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from screenpop.history import HistoryConfig, HistoryStore
+from tests.support.redis_ha import SERVICE, RedisHA
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,3 +47,17 @@ async def test_one_bad_line_names_every_problem_and_imports_nothing(tmp_path: Pa
     assert "line 2: kind:" in result.stderr and "line 3:" in result.stderr and "line 4: number" in result.stderr
     assert "nothing imported" in result.stderr
     assert await redis_client.dbsize() == 0
+
+
+def test_with_sentinel_in_the_config_markers_go_to_the_primary_the_sentinels_name(tmp_path: Path, redis_ha: RedisHA):
+    shipped = (REPO / "config" / "intake.toml").read_text()
+    sentinels = ", ".join(f'"127.0.0.1:{s.port}"' for s in redis_ha.sentinels)
+    config = tmp_path / "intake.toml"
+    config.write_text(shipped.replace('url = "redis://127.0.0.1:6379/0"', f'sentinels = [{sentinels}]\nservice = "{SERVICE}"'))
+    path = tmp_path / "markers.jsonl"
+    path.write_text(marker(1) + "\n")
+    result = subprocess.run([sys.executable, "-m", "intake.app.cli", "history", "import", str(path), "--config", str(config)],
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    with redis_ha.primary.client() as primary:
+        assert primary.hexists("intake:markers:{07700900001}", "m1")

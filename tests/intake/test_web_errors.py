@@ -31,6 +31,7 @@ CASES: list[tuple[Exception, int, str, str | None]] = [
     (core.StaticMembership("h1", "logged-out", "PJSIP/handler-1", ["emergency"]), 409, "static-member", "state"),
     (core.StateChangeFailed("h1", "ready", "the PBX refused QueuePause", refused=True), 502, "pbx-refused", None),
     (core.StateChangeFailed("h1", "ready", "no reply in 5 s", refused=False), 503, "pbx-unreachable", None),
+    (pops.NotReplicated("the outcome of call 1700000000.42", 1), 503, "not-replicated", None),
 ]
 
 

@@ -26,6 +26,7 @@ import websockets
 from intake.app.demo import demo_config
 from intake.app.server import IntakeServer
 from intake.core.config import ClusterConfig
+from intake.core.config import RedisConfig
 from intake.core.handlers import HandlerState
 from telephony.simulator import SimConfig, SimulatedPbx
 from telephony.simulator import actions as sim_actions
@@ -134,14 +135,17 @@ def closed_as(task_id: str, reason: str) -> Callable[[dict[str, Any]], bool]:
 
 @contextlib.asynccontextmanager
 async def serving(sim: SimulatedPbx, redis: Any, tokens: dict[str, str], callback: dict[str, Any] | None = None,
-                  spool: Path | None = None, cluster: ClusterConfig | None = None, **ami: Any) -> AsyncIterator[Floor]:
+                  spool: Path | None = None, cluster: ClusterConfig | None = None,
+                  redis_config: RedisConfig | None = None, **ami: Any) -> AsyncIterator[Floor]:
     """intake attached to ``sim``: offers come back half a second after a desktop goes; ``callback``
     and ``ami``: settings of ``[routing.callback]`` and ``[ami]`` to change; ``spool``: where
-    records unwritten at shutdown go; ``cluster``: this node's ``[cluster]``."""
+    records unwritten at shutdown go; ``cluster``: this node's ``[cluster]``;
+    ``redis_config``: the ``[redis]`` section ``redis`` was made by."""
     config = demo_config(sim.config, sim.port, 0,
                          callback={"desktop_grace_seconds": 0.5, "escalate_seconds": 600} | (callback or {}))
+    redis_config = redis_config or config.redis
     config = config.model_copy(update={"ami": config.ami.model_copy(update=ami),
-                                       "redis": config.redis.model_copy(update={"unwritten_spool": spool and str(spool)}),
+                                       "redis": redis_config.model_copy(update={"unwritten_spool": spool and str(spool)}),
                                        "cluster": cluster or config.cluster})
     secrets = {"ami.secret": sim.config.secret, "supervisors[0].token": tokens["sup1"]}
     secrets |= {f"handlers[{i}].token": tokens[h.id] for i, h in enumerate(config.handlers)}
