@@ -57,10 +57,10 @@ from routing.handler_desk import HandlerDesk
 from routing.ring_out_desk import RingOutDesk
 from routing.steering import Steering
 from routing.timers import TimerStore
-from screenpop.delivery import DesktopHub
 from screenpop.errors import NotYourCall, UnknownCall
 from screenpop.history import HistoryConfig, HistoryStore
 from screenpop.models import ContactRecord, Outcome
+from screenpop.shared_delivery import SharedDesktopHub, hub_for
 from screenpop.web import desktop_endpoint, redact_tokens_in_server_logs
 from telephony import events as ev
 from telephony.session import AmiSession
@@ -83,7 +83,7 @@ class IntakeServer:
         self.registry = registry_of(config)
         self.history = HistoryStore(redis, HistoryConfig(prefix=config.redis.key_prefix,
                                                          repeat_window_seconds=config.routing.repeat_window_seconds))
-        self.hub = DesktopHub()
+        self.hub = hub_for(redis, config.redis.key_prefix)  # a real Redis: seqs from each handler's stream there
         self.desktop_endpoint = desktop_endpoint(self.hub, self.tokens.handlers, self.file_outcome)
         self.pops = PopRouter(self.history, self.hub, {h.member: h.id for h in config.handlers}, self.pbx_now,
                               repeat_calls=config.routing.repeat_calls, hold_seconds=config.redis.history_held_seconds)
@@ -372,6 +372,8 @@ class IntakeServer:
         self.tasks.start("heap-collector", partial(heap.collect_on_schedule, quiet=lambda: not self.registry.waiting_calls()))
         if self.history_watch is not None:
             self.tasks.start("history-watch", self.history_watch.run)
+        if isinstance(self.hub, SharedDesktopHub):
+            self.tasks.start("desktop-streams", self.hub.follow)  # what other nodes add, to desktops here
         thresholds: tuple[int, int, int] | None = None
         try:
             web = asyncio.create_task(server.serve())
@@ -386,7 +388,7 @@ class IntakeServer:
                 ready.set()
             await web
         finally:
-            for name in ("ticker", "heap-collector", "history-watch", "ami"):
+            for name in ("ticker", "heap-collector", "history-watch", "desktop-streams", "ami"):
                 await self.tasks.stop(name)
             await self.close()
             await self.tasks.close()
