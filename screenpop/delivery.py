@@ -250,6 +250,9 @@ class DesktopHub:
             outbox.offer(self._state_of(handler_id).encode())
         return outbox
 
+    async def drain(self) -> None:
+        """Wait until every message published so far is on its sockets (here at once)."""
+
     def detach(self, outbox: Outbox) -> None:
         stream = self._streams.get(outbox.handler_id)
         if stream is not None:

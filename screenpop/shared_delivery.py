@@ -207,6 +207,14 @@ class SharedDesktopHub(DesktopHub):
             task.add_done_callback(self._resuming.discard)
         return outbox
 
+    async def drain(self) -> None:
+        """Wait until every message published so far has its seq (or went without) and is on
+        its sockets here, and every socket attached so far has its catch-up (tests, shutdown)."""
+        while pending := [*self._resuming, *[t for t in (self._appending,) if t is not None and not t.done()]]:
+            done, _ = await asyncio.wait(pending, timeout=self._budget)
+            if not done and self._redis_late:
+                return  # Redis is not answering: what was waiting went out without its seq
+
     def detach(self, outbox: Outbox) -> None:
         super().detach(outbox)
         stream = self._streams.get(outbox.handler_id)

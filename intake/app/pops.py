@@ -103,9 +103,10 @@ class PopRouter:
         return self.history.lookup(number, now, calling)  # late bound: a wrapped store is used too
 
     async def drain(self) -> None:
-        """Wait for every pop in flight (tests, shutdown)."""
+        """Wait for every pop in flight, until it is on its sockets (tests, shutdown)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.hub.drain()
 
     def _closer(self, reason: str) -> Callable[[CallView, str], HandlerMessage]:
         return lambda c, _h: compose_closed(c.call_id, reason, at=c.ended_at or c.left_at or self.clock())  # type: ignore[arg-type]

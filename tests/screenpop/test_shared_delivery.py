@@ -71,8 +71,7 @@ async def _node(redis_url: str, db: int, **options: Any) -> AsyncIterator[Shared
 
 async def _drained(*hubs: SharedDesktopHub) -> None:
     for hub in hubs:
-        while hub._appending is not None and not hub._appending.done():
-            await asyncio.wait({hub._appending})
+        await hub.drain()
 
 
 def _db(client: aioredis.Redis) -> int:
