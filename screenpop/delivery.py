@@ -29,7 +29,7 @@ import itertools
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from screenpop.errors import DesktopTooSlow, ScreenPopError, ServerShuttingDown
 from screenpop.messages import HandlerMessage, Outgoing
@@ -47,6 +47,20 @@ class HubConfig:
     """Messages a socket may have waiting before it counts as too slow."""
     replay_size: int = 256
     """Messages per handler kept for desktops that reconnect."""
+
+
+@dataclass(slots=True)
+class StreamCounters:
+    sequenced: int = 0
+    """Messages this node appended (and so gave a seq)."""
+    already_there: int = 0
+    """Messages another node had appended first (one entry, one seq)."""
+    unsequenced: int = 0
+    """Messages sent without a seq: Redis did not answer within the budget, or failed."""
+    from_stream: int = 0
+    """Messages delivered here that another node appended (read by the tail, or in a gap)."""
+    resumed_from_memory: int = 0
+    """Desktops that connected while Redis could not be read: a snapshot of this node's memory."""
 
 
 class Outbox:
@@ -137,6 +151,7 @@ class DesktopHub:
         self._heartbeat: asyncio.Task[None] | None = None
         self._round: list[list[tuple[_Stream, Outbox]]] = []  # the heartbeat's sockets, by slot
         self._state_of: Callable[[str], Outgoing] | None = None
+        self.counters = StreamCounters()
 
     def states_from(self, state_of: Callable[[str], Outgoing]) -> None:
         """Where a handler's own state comes from: a desktop page's socket gets it on every attach."""
@@ -161,6 +176,7 @@ class DesktopHub:
         """
         stream = self._stream(handler_id)
         sent = message.model_copy(update={"seq": stream.seq + 1})
+        self.counters.sequenced += 1
         self._deliver(stream, Sent(sent.seq, sent.call_id, active, sent.encode()))
         return sent
 
@@ -265,6 +281,10 @@ class DesktopHub:
     def last_seq(self, handler_id: str) -> int:
         stream = self._streams.get(handler_id)
         return stream.seq if stream else 0
+
+    def stream_view(self) -> dict[str, int]:
+        """The counters, for /metrics."""
+        return asdict(self.counters)
 
     def close(self) -> None:
         """End every socket's session (close code "going away"); new sockets are refused."""

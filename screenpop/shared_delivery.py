@@ -62,20 +62,6 @@ BARE_MEMORY = 1024
 
 
 @dataclass(slots=True)
-class StreamCounters:
-    sequenced: int = 0
-    """Messages this node appended (and so gave a seq)."""
-    already_there: int = 0
-    """Messages another node had appended first (one entry, one seq)."""
-    unsequenced: int = 0
-    """Messages sent without a seq: Redis did not answer within the budget, or failed."""
-    from_stream: int = 0
-    """Messages delivered here that another node appended (read by the tail, or in a gap)."""
-    resumed_from_memory: int = 0
-    """Desktops that connected while Redis could not be read: a snapshot of this node's memory."""
-
-
-@dataclass(slots=True)
 class _Publishing:
     handler_id: str
     call_id: str
@@ -91,7 +77,6 @@ class SharedDesktopHub(DesktopHub):
                  budget_seconds: float = APPEND_BUDGET_SECONDS, block_seconds: float = FOLLOW_BLOCK_SECONDS) -> None:
         super().__init__(config)
         self.streams = streams
-        self.counters = StreamCounters()
         self._budget = budget_seconds
         self._block = block_seconds
         self._waiting: list[_Publishing] = []
@@ -260,12 +245,6 @@ class SharedDesktopHub(DesktopHub):
             positions = {h: s.seq for h, s in self._streams.items() if s.outboxes and s.synced}
             for handler_id, entry in await self.streams.read(positions, self._block):
                 self._arrived(handler_id, entry, mine=False)
-
-    def stream_view(self) -> dict[str, int]:
-        """The counters, for /metrics."""
-        c = self.counters
-        return {"sequenced": c.sequenced, "already_there": c.already_there, "unsequenced": c.unsequenced,
-                "from_stream": c.from_stream, "resumed_from_memory": c.resumed_from_memory}
 
 
 # Any: a redis.asyncio client or fakeredis's in-process one (the demo's)

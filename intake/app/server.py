@@ -111,7 +111,8 @@ class IntakeServer:
         self.prometheus = prometheus_registry(IntakeCollector(self.queue_report, self.handler_views,
                                                               lambda: self.session.counters, self.steering.view,
                                                               self.ring_outs.view, self.pops.held_view,
-                                                              tasks=self.tasks.health, writes=self.writes.view))
+                                                              tasks=self.tasks.health, writes=self.writes.view,
+                                                              desktops=self.hub.stream_view))
         self.engine = Engine(self.registry, clock=time.monotonic, pbx_now=self.pbx_now, subscriptions=self.subscriptions(),
                              evaluators=(Evaluator("policy", self.steering), Evaluator("callback-desk", self.callbacks)),
                              guard=self.tasks.call, also_waiting=lambda: bool(self.callbacks.tasks))
