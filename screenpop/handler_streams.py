@@ -9,7 +9,8 @@ Keys, under the key prefix, per handler:
   JSON with ``seq`` 0: the seq is the id), ``c`` (its call id) and ``k`` (its kind). Capped at
   ``maxlen`` entries; gone after ``idle_seconds`` without a message.
 - ``desktop:{handler}:screen``: what the handler's screen holds: call id -> one line per message
-  of that call, ``<seq> <kind> <message>``; a close deletes the call's field. A snapshot is read
+  of that call, ``<seq> <kind> <message>`` (a call-back card replaces the card before it: the
+  newest is what to show); a close deletes the call's field. A snapshot is read
   from it, so it outlives the stream's cap (same idle expiry).
 
 **Idempotent by the message's identity.** Every node follows the same PBX and composes the same
@@ -100,7 +101,7 @@ for i = 0, #KEYS / 4 - 1 do
     local line = seq .. ' ' .. kind .. ' ' .. message
     if kind == 'close' then
       redis.call('HDEL', screen, call_id)
-    elseif shown then
+    elseif shown and kind ~= 'card' then
       redis.call('HSET', screen, call_id, shown .. '\\n' .. line)
     else
       redis.call('HSET', screen, call_id, line)
