@@ -206,8 +206,9 @@ class Desktop:
     _task: asyncio.Task[None] | None = None
 
     @classmethod
-    async def open(cls, intake: IntakeProcess, handler_id: str) -> Desktop:
-        ws = await websockets.connect(f"ws://127.0.0.1:{intake.http_port}/ws/desktop?token={token_of(handler_id)}")
+    async def open(cls, intake: IntakeProcess, handler_id: str, last_seq: int | None = None) -> Desktop:
+        resume = "" if last_seq is None else f"&last_seq={last_seq}"
+        ws = await websockets.connect(f"ws://127.0.0.1:{intake.http_port}/ws/desktop?token={token_of(handler_id)}{resume}")
         desk = cls(handler_id, ws)
         desk._task = asyncio.create_task(desk._read())
         return desk
