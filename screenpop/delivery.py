@@ -278,6 +278,10 @@ class DesktopHub:
         stream = self._streams.get(handler_id)
         return len(stream.outboxes) if stream else 0
 
+    def present(self, handler_id: str) -> bool:
+        """Whether the handler has a desktop open (here: this process is the only node)."""
+        return self.sockets(handler_id) > 0
+
     def last_seq(self, handler_id: str) -> int:
         stream = self._streams.get(handler_id)
         return stream.seq if stream else 0

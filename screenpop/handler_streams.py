@@ -12,6 +12,11 @@ Keys, under the key prefix, per handler:
   of that call, ``<seq> <kind> <message>`` (a call-back card replaces the card before it: the
   newest is what to show); a close deletes the call's field. A snapshot is read
   from it, so it outlives the stream's cap (same idle expiry).
+- ``desktop:{handler}:rings``: call id -> ``<rang at> <shown|answered|closed>``, the newest ring
+  of each call to the handler's phone (same idle expiry), against which a late copy is judged.
+- ``desktop:present``: ``<handler> TAB <node>`` for each handler and node with a desktop there,
+  scored by when it lapses (Redis's clock): who has a desktop somewhere (a site's leader offers
+  call-backs only to them).
 
 **Idempotent by the message's identity.** Every node follows the same PBX and composes the same
 messages; the first to append one gives it its seq, and the other's copy is found there and not
@@ -129,6 +134,17 @@ return out
 """
 _APPEND_SHA = hashlib.sha1(_APPEND).hexdigest()
 
+_PRESENT = b"""
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ms)
+for i = 2, #ARGV do
+  redis.call('ZADD', KEYS[1], ms + tonumber(ARGV[1]), ARGV[i])
+end
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+"""
+_PRESENT_SHA = hashlib.sha1(_PRESENT).hexdigest()
+
 
 def kind_of(message_type: str, active: bool) -> Kind:
     return KINDS.get(message_type) or ("card" if active else "close")
@@ -194,8 +210,20 @@ class HandlerStreams:
         self._maxlen = maxlen
         self._idle_ms = int(idle_seconds * 1000)
         self._gap_limit = gap_limit
-        self.wake_key = f"{prefix}desktop:wake:{node or uuid.uuid4().hex}"
+        self.node = node or uuid.uuid4().hex
+        self.wake_key = f"{prefix}desktop:wake:{self.node}"
         self._wake_at = "0-0"
+
+    async def present(self, here: Sequence[str], seconds: float) -> set[str]:
+        """Say which handlers have a desktop on this node (for ``seconds``), and hear which have
+        one on any node: one script, on Redis's clock (``{prefix}desktop:present``)."""
+        args = [int(seconds * 1000), *(f"{h}\t{self.node}" for h in here)]
+        key = f"{self._prefix}desktop:present"
+        try:
+            found = await self._redis.evalsha(_PRESENT_SHA, 1, key, *args)
+        except NoScriptError:
+            found = await self._redis.eval(_PRESENT.decode(), 1, key, *args)
+        return {_text(member).partition("\t")[0] for member in found}
 
     def key(self, handler_id: str, part: str) -> str:
         return f"{self._prefix}desktop:{handler_id}:{part}"

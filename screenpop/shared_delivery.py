@@ -56,6 +56,8 @@ APPEND_BUDGET_SECONDS = 0.25
 """How long a message waits for its seq before it goes out without one."""
 FOLLOW_BLOCK_SECONDS = 1.0
 """How long one read of the streams waits for news: under the Redis client's socket timeout."""
+PRESENCE_SECONDS = 3.0
+"""A node's word that a handler has a desktop there lasts this long; it says it again every third."""
 DEFAULT_HUB = HubConfig()
 BARE_MEMORY = 1024
 """Messages sent without a seq remembered per handler, until their copy in the stream shows up."""
@@ -84,6 +86,7 @@ class SharedDesktopHub(DesktopHub):
         self._redis_late = False
         self._bare: dict[str, dict[tuple[str, str], None]] = {}  # handler -> (kind, call id) sent without seq
         self._resuming: set[asyncio.Task[None]] = set()
+        self._present: set[str] = set()  # handlers with a desktop on some node (follow's last word)
 
     # --- publishing -------------------------------------------------------------------------
 
@@ -238,9 +241,25 @@ class SharedDesktopHub(DesktopHub):
 
     # --- other nodes' messages ------------------------------------------------------------------
 
+    def present(self, handler_id: str) -> bool:
+        """Whether the handler has a desktop open on any node (as of the last second or so)."""
+        return self.sockets(handler_id) > 0 or handler_id in self._present
+
     async def follow(self) -> None:
-        """Deliver what other nodes append to the streams of the handlers with a socket here,
-        until cancelled: one task per node, one blocking read for all of them."""
+        """Until cancelled: deliver what other nodes append to the streams of the handlers with a
+        socket here (one blocking read for all of them), and say every second which handlers have
+        a desktop here, hearing which have one anywhere (:meth:`present`)."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._tail(), name="desktop-tail")
+            tasks.create_task(self._announce(), name="desktop-presence")
+
+    async def _announce(self) -> None:
+        while True:
+            here = [h for h, s in self._streams.items() if s.outboxes]
+            self._present = await self.streams.present(here, PRESENCE_SECONDS)
+            await asyncio.sleep(PRESENCE_SECONDS / 3)
+
+    async def _tail(self) -> None:
         while True:
             positions = {h: s.seq for h, s in self._streams.items() if s.outboxes and s.synced}
             for handler_id, entry in await self.streams.read(positions, self._block):

@@ -144,7 +144,9 @@ async def test_a_desktop_too_far_behind_gets_a_snapshot_of_the_screen(redis_url:
 async def test_what_another_node_appends_reaches_a_desktop_held_here(redis_url: str, redis_client: aioredis.Redis) -> None:
     async with _node(redis_url, _db(redis_client)) as here, _node(redis_url, _db(redis_client)) as leader:
         desk = await here.open("ana", 0)
-        leader.publish("ana", _card("t7"), active=True)  # only the site's leader offers call-backs
+        await _until(lambda: leader.present("ana"))  # the leader offers call-backs to handlers with a desktop anywhere
+        assert not leader.present("bo") and leader.sockets("ana") == 0
+        leader.publish("ana", _card("t7"), active=True)
         assert await _messages(desk, 1) == [(1, "callback", "callback:t7")]
         _ring(here, call_id="c1")
         leader.publish("ana", compose_closed("callback:t7", "callback-withdrawn", at=5.0), active=False)
