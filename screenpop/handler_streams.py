@@ -14,6 +14,9 @@ Keys, under the key prefix, per handler:
   from it, so it outlives the stream's cap (same idle expiry).
 - ``desktop:{handler}:rings``: call id -> ``<rang at> <shown|answered|closed>``, the newest ring
   of each call to the handler's phone (same idle expiry), against which a late copy is judged.
+- ``desktop:news``: one small entry per message appended to any handler's stream (handler,
+  seq, node), capped at about 10,000: what each node's tail reads (one key, however many
+  desktops it holds), fetching a stream's entries only for a handler it holds, behind on it.
 - ``desktop:present``: ``<handler> TAB <node>`` for each handler and node with a desktop there,
   scored by when it lapses (Redis's clock): who has a desktop somewhere (a site's leader offers
   call-backs only to them).
@@ -67,12 +70,14 @@ KINDS = {"pop": "pop", "pop.answered": "answered", "pop.closed": "close"}
 place on the screen)."""
 
 _APPEND = b"""
-local maxlen, ttl, limit, tolerance = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local maxlen, ttl, limit, tolerance, node = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local news = KEYS[1]
 local out = {}
-for i = 0, #KEYS / 4 - 1 do
-  local seq_key, stream, screen, rings = KEYS[4 * i + 1], KEYS[4 * i + 2], KEYS[4 * i + 3], KEYS[4 * i + 4]
-  local a = 5 * i + 5
+for i = 0, (#KEYS - 1) / 4 - 1 do
+  local seq_key, stream, screen, rings = KEYS[4 * i + 2], KEYS[4 * i + 3], KEYS[4 * i + 4], KEYS[4 * i + 5]
+  local a = 6 * i + 6
   local after, call_id, kind, message, moment = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local handler = ARGV[a + 5]
   local shown = redis.call('HGET', screen, call_id)
   local ring = redis.call('HGET', rings, call_id)
   local rang_at, phase = 0, nil
@@ -103,6 +108,7 @@ for i = 0, #KEYS / 4 - 1 do
       redis.call('SET', seq_key, seq)
     end
     redis.call('XADD', stream, 'MAXLEN', maxlen, seq .. '-0', 'm', message, 'c', call_id, 'k', kind)
+    redis.call('XADD', news, 'MAXLEN', '~', 10000, '*', 'h', handler, 's', seq, 'n', node)
     local line = seq .. ' ' .. kind .. ' ' .. message
     if kind == 'close' then
       redis.call('HDEL', screen, call_id)
@@ -164,6 +170,15 @@ class Entry:
 
 
 @dataclass(frozen=True, slots=True)
+class News:
+    """An entry of ``desktop:news``: handler ``handler_id``'s stream got ``seq``, from ``node``."""
+
+    handler_id: str
+    seq: int
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
 class Appending:
     """A message to append: ``after`` is the last seq the node has delivered for the handler
     (-1: it delivers nothing of theirs, no gap wanted)."""
@@ -204,15 +219,15 @@ class HandlerStreams:
     # Any: a redis.asyncio client (the embedded store has one node and keeps its streams in memory)
     def __init__(self, redis: Any, prefix: str, *, node: str = "", maxlen: int = 256, idle_seconds: float = 86400.0,
                  gap_limit: int = 64) -> None:
-        """``node`` names this node's wake stream (default: a random name per process)."""
+        """``node`` names this node in the news (default: a random name per process)."""
         self._redis = redis
         self._prefix = prefix
         self._maxlen = maxlen
         self._idle_ms = int(idle_seconds * 1000)
-        self._gap_limit = gap_limit
+        self.gap_limit = gap_limit
         self.node = node or uuid.uuid4().hex
-        self.wake_key = f"{prefix}desktop:wake:{self.node}"
-        self._wake_at = "0-0"
+        self.news_key = f"{prefix}desktop:news"
+        self._news_at: str | None = None  # the last news entry read; None: not yet placed
 
     async def present(self, here: Sequence[str], seconds: float) -> set[str]:
         """Say which handlers have a desktop on this node (for ``seconds``), and hear which have
@@ -230,63 +245,56 @@ class HandlerStreams:
 
     async def append(self, batch: Sequence[Appending]) -> list[Appended]:
         """Append ``batch`` in order, in one round trip; what each got, in the same order."""
-        keys: list[str] = []
-        args: list[str | int] = [self._maxlen, self._idle_ms, self._gap_limit, repr(RING_TOLERANCE_SECONDS)]
+        keys: list[str] = [self.news_key]
+        args: list[str | int] = [self._maxlen, self._idle_ms, self.gap_limit, repr(RING_TOLERANCE_SECONDS), self.node]
         for item in batch:
             keys += (self.key(item.handler_id, part) for part in ("seq", "stream", "screen", "rings"))
-            args += (item.after, item.call_id, item.kind, item.message, repr(item.rang_at))
+            args += (item.after, item.call_id, item.kind, item.message, repr(item.rang_at), item.handler_id)
         try:
             reply = await self._redis.evalsha(_APPEND_SHA, len(keys), *keys, *args)
         except NoScriptError:
             reply = await self._redis.eval(_APPEND.decode(), len(keys), *keys, *args)
         return [Appended(int(seq), int(head), tuple(map(_entry, gap))) for seq, head, gap in reply]
 
-    async def resume(self, handler_id: str, last_seq: int | None, limit: int, *, wake: bool = False) -> Resumed:
+    async def resume(self, handler_id: str, last_seq: int | None, limit: int) -> Resumed:
         """The stream's head, its oldest entry, the entries after ``last_seq`` (at most ``limit``
-        + 1) and the screen, read in one transaction (one round trip). ``wake``: also wake this
-        node's tail, which then reads this handler's stream too."""
+        + 1) and the screen, read in one transaction (one round trip)."""
         stream = self.key(handler_id, "stream")
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.get(self.key(handler_id, "seq"))
             pipe.xrange(stream, "-", "+", count=1)
             pipe.xrange(stream, f"({last_seq or 0}-0", "+", count=limit + 1)
             pipe.hgetall(self.key(handler_id, "screen"))
-            if wake:
-                self._stage_wake(pipe)
             head, first, after, screen = (await pipe.execute())[:4]
         entries = tuple(map(_entry, after)) if last_seq is not None else ()
         head_seq = int(head or 0)
         return Resumed(head=head_seq, oldest=_entry(first[0]).seq if first else head_seq + 1, after=entries[:limit],
                        complete=len(entries) <= limit, on_screen=tuple(_on_screen(screen)))
 
-    async def wake(self) -> None:
-        """Make this node's tail read again at once (the handlers it follows changed)."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            self._stage_wake(pipe)
-            await pipe.execute()
-
-    async def read(self, positions: Mapping[str, int], block_seconds: float, count: int = 256) -> list[tuple[str, Entry]]:
-        """The entries after each handler's position (handler id -> seq), waiting up to
-        ``block_seconds`` for one (or for a wake). Keep ``block_seconds`` under the client's
-        socket timeout: the read then runs on a pooled connection like any command, and follows
-        the pool wherever it points (a Sentinel failover included)."""
-        streams: dict[str, str] = {self.key(h, "stream"): f"{seq}-0" for h, seq in positions.items()}
-        streams[self.wake_key] = self._wake_at
-        handler_of = {self.key(h, "stream"): h for h in positions}
-        reply = await self._redis.xread(streams, count=count, block=max(1, int(block_seconds * 1000)))
-        found: list[tuple[str, Entry]] = []
-        for key, entries in reply or ():
-            name = _text(key)
-            if name == self.wake_key:
-                self._wake_at = _text(entries[-1][0])
-                continue
-            found += ((handler_of[name], _entry(e)) for e in entries)
+    async def news(self, block_seconds: float, count: int = 1024) -> list[News]:
+        """What was appended to any handler's stream since the last call (the first call starts
+        from now), waiting up to ``block_seconds`` for something. Keep ``block_seconds`` under the
+        client's socket timeout: the read then runs on a pooled connection like any command, and
+        follows the pool wherever it points (a Sentinel failover included)."""
+        if self._news_at is None:
+            newest = await self._redis.xrevrange(self.news_key, "+", "-", count=1)
+            self._news_at = _text(newest[0][0]) if newest else "0-0"
+        reply = await self._redis.xread({self.news_key: self._news_at}, count=count, block=max(1, int(block_seconds * 1000)))
+        found: list[News] = []
+        for _key, entries in reply or ():
+            for entry_id, fields in entries:
+                values = {_text(k): _text(v) for k, v in fields.items()}
+                found.append(News(values["h"], int(values["s"]), values["n"]))
+            self._news_at = _text(entries[-1][0])
         return found
 
-    # Any: a redis pipeline
-    def _stage_wake(self, pipe: Any) -> None:
-        pipe.xadd(self.wake_key, {"w": "1"}, maxlen=1)
-        pipe.pexpire(self.wake_key, 3_600_000)
+    async def read(self, positions: Mapping[str, int], count: int = 256) -> list[tuple[str, Entry]]:
+        """The entries after each handler's position (handler id -> seq), in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for handler_id, seq in positions.items():
+                pipe.xrange(self.key(handler_id, "stream"), f"({seq}-0", "+", count=count)
+            replies = await pipe.execute()
+        return [(handler_id, _entry(raw)) for handler_id, entries in zip(positions, replies, strict=True) for raw in entries]
 
 
 def _text(value: bytes | str) -> str:

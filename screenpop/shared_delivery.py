@@ -72,6 +72,7 @@ class _Publishing:
     active: bool
     rang_at: float
     sent_bare: bool = False
+    after: int = -1  # the last seq delivered here for the handler when it was sent to Redis
 
 
 class SharedDesktopHub(DesktopHub):
@@ -106,8 +107,10 @@ class SharedDesktopHub(DesktopHub):
         """Append what is waiting, a batch at a time (one round trip each, in order)."""
         while self._waiting:
             batch, self._waiting = self._waiting, []
+            for item in batch:
+                item.after = self._after(item.handler_id)
             call = asyncio.ensure_future(self.streams.append(
-                [Appending(i.handler_id, i.call_id, i.kind, i.message, self._after(i.handler_id), i.rang_at) for i in batch]))
+                [Appending(i.handler_id, i.call_id, i.kind, i.message, i.after, i.rang_at) for i in batch]))
             done, _ = await asyncio.wait({call}, timeout=self._budget)
             if not done:
                 self._late(batch, f"no answer within {self._budget:g} s")
@@ -149,24 +152,31 @@ class SharedDesktopHub(DesktopHub):
 
     def _appended(self, item: _Publishing, answer: Appended) -> None:
         for entry in answer.gap:
-            self._arrived(item.handler_id, entry, mine=False)
+            self._arrived(item.handler_id, entry, in_order=True, mine=False)
+        stream = self._streams.get(item.handler_id)
         if answer.seq == 0:
             self.counters.already_there += 1  # another node's copy: in the gap, or the tail brings it
         else:
             self.counters.sequenced += 1
-            self._arrived(item.handler_id, Entry(answer.seq, item.call_id, item.kind, item.message), mine=True)
-        stream = self._streams.get(item.handler_id)
+            entry = Entry(answer.seq, item.call_id, item.kind, item.message)
+            whole_gap = item.after >= 0 and len(answer.gap) < self.streams.gap_limit
+            if not self._arrived(item.handler_id, entry, in_order=whole_gap, mine=True):
+                self._fetch(item.handler_id)  # entries before it are still to come: read them, then it
         if stream is not None and not stream.synced:
             stream.seq = max(stream.seq, answer.head)  # where this node's memory stands, should Redis go
 
-    def _arrived(self, handler_id: str, entry: Entry, *, mine: bool) -> None:
-        """An entry of the handler's stream: to the sockets here, unless they have it already."""
+    def _arrived(self, handler_id: str, entry: Entry, *, in_order: bool, mine: bool) -> bool:
+        """An entry of the handler's stream: to the sockets here, unless they have it already.
+        ``in_order``: every entry before it is here already (or does not exist). False when it
+        could not be delivered yet (an entry before it may be missing)."""
         stream = self._stream(handler_id)
         if not (stream.synced and stream.outboxes):
             self._note_on_screen(stream, entry.sent())  # nobody here to send it to: memory only
-            return
-        if entry.seq <= stream.seq or (mine and entry.seq > stream.seq + 1):
-            return  # delivered already; or (mine) others' entries come before it: the tail brings all in order
+            return True
+        if entry.seq <= stream.seq:
+            return True  # delivered already
+        if not in_order and entry.seq > stream.seq + 1:
+            return False
         bare = self._bare.get(handler_id)
         sent_bare = False
         if bare:
@@ -176,6 +186,23 @@ class SharedDesktopHub(DesktopHub):
         if not mine:
             self.counters.from_stream += 1
         self._deliver(stream, entry.sent(), to_sockets=not sent_bare)
+        return True
+
+    def _fetch(self, handler_id: str) -> None:
+        """Read the handler's stream after what was delivered here, and deliver it (an entry of
+        ours came with entries before it that its answer did not carry; a desktop new here)."""
+        async def fetch() -> None:
+            stream = self._streams.get(handler_id)
+            if stream is not None and stream.synced and stream.outboxes:
+                await self._read_behind({handler_id: stream.seq})
+
+        task = asyncio.get_running_loop().create_task(fetch())
+        self._resuming.add(task)
+        task.add_done_callback(self._resuming.discard)
+
+    async def _read_behind(self, behind: dict[str, int]) -> None:
+        for handler_id, entry in await self.streams.read(behind):
+            self._arrived(handler_id, entry, in_order=True, mine=False)
 
     # --- desktops -------------------------------------------------------------------------------
 
@@ -234,10 +261,7 @@ class SharedDesktopHub(DesktopHub):
                                 [e.sent() for e in resumed.on_screen], self._config.outbox_size,
                                 complete=resumed.complete), resumed.head)
         if first_here:
-            try:
-                await self.streams.wake()  # the tail reads this handler's stream from now on
-            except Exception as exc:  # noqa: BLE001 - the tail's next read takes it anyway
-                log.warning("desktop_tail_not_woken", handler_id=handler_id, error=repr(exc))
+            self._fetch(handler_id)  # appended since the read: its news may have gone by before the handler was followed
 
     # --- other nodes' messages ------------------------------------------------------------------
 
@@ -260,10 +284,17 @@ class SharedDesktopHub(DesktopHub):
             await asyncio.sleep(PRESENCE_SECONDS / 3)
 
     async def _tail(self) -> None:
+        """Read the news of every stream (one key); fetch, in one round trip, the entries another
+        node added for the handlers held here that this node is behind on."""
         while True:
-            positions = {h: s.seq for h, s in self._streams.items() if s.outboxes and s.synced}
-            for handler_id, entry in await self.streams.read(positions, self._block):
-                self._arrived(handler_id, entry, mine=False)
+            behind: dict[str, int] = {}
+            for news in await self.streams.news(self._block):
+                stream = self._streams.get(news.handler_id)
+                if (stream is not None and stream.synced and stream.outboxes and news.seq > stream.seq
+                        and news.node != self.streams.node):
+                    behind[news.handler_id] = stream.seq
+            if behind:
+                await self._read_behind(behind)
 
 
 # Any: a redis.asyncio client or fakeredis's in-process one (the demo's)
