@@ -10,8 +10,9 @@ two nodes is one entry with one seq. A node delivers to the desktops it holds:
   messages reach a socket in seq order. The answer also brings any entry another node added just
   before (the gap), delivered first;
 - the messages other nodes added (the site leader's call-back offers; a pop this node has not
-  composed yet), read by one task per node (:meth:`SharedDesktopHub.follow`) from the streams
-  of the handlers with a socket here;
+  composed yet), found by one task per node (:meth:`SharedDesktopHub.follow`) in the news of
+  every stream (one key, one blocking read) and read, in one round trip, from the streams of
+  the handlers with a socket here;
 
 each once: a handler's last delivered seq on this node filters both paths.
 

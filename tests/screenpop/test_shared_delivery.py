@@ -95,6 +95,26 @@ async def test_the_same_pop_from_two_nodes_is_one_message_with_one_seq(redis_url
         assert a.counters.already_there + b.counters.already_there == 3
 
 
+async def test_the_next_ring_of_a_call_is_a_new_pop_and_a_late_copy_of_the_last_is_not(
+        redis_url: str, redis_client: aioredis.Redis) -> None:
+    def ring(hub: SharedDesktopHub, waited: float) -> None:
+        hub.publish("ana", compose_pop(CallSnapshot("c1", "999", "999-north", "+447700900123", "J SMITH", 1.0, waited), None),
+                    active=True)
+
+    async with _node(redis_url, _db(redis_client)) as a, _node(redis_url, _db(redis_client)) as b:
+        desk = await a.open("ana", 0)
+        ring(a, 2.0)
+        a.publish("ana", compose_closed("c1", "rang-out", at=17.0), active=False)
+        ring(b, 2.2)  # node B lags: its copy of the first ring comes after the ring ended
+        b.publish("ana", compose_closed("c1", "rang-out", at=17.0), active=False)
+        await _drained(a, b)
+        ring(a, 18.0)  # app_queue rings her again for the same call
+        ring(b, 18.1)
+        assert await _messages(desk, 3) == [(1, "pop", "c1"), (2, "pop.closed", "c1"), (3, "pop", "c1")]
+        await _drained(a, b)
+        assert await redis_client.xlen("t:desktop:ana:stream") == 3
+
+
 async def test_a_call_back_card_is_sent_again_when_it_changes_and_once_when_it_does_not(
         redis_url: str, redis_client: aioredis.Redis) -> None:
     async with _node(redis_url, _db(redis_client)) as a, _node(redis_url, _db(redis_client)) as b:
