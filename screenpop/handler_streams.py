@@ -34,10 +34,11 @@ its ring:
 - ``card`` (a call-back offer, re-sent whenever its task changes): the newest card of its task
   on the screen is the same card.
 
-So a node that lags keeps no duplicate out of the stream only while the call is remembered
-(``rings`` expires with the stream), and a node that missed a ring (its link was down) does not
-shift the identity of the next. The copies of one message differ in their details (how long the
-caller has waited, each by its node's clock): the first one wins.
+A late copy is recognised while the call is remembered (``rings`` expires with the stream),
+unless the call has rung the phone again meanwhile (one ring is remembered: a node that lags a
+whole ring behind is not following the PBX); a node that missed a ring (its link was down) does
+not shift the identity of the next one. The copies of one message differ in their details (how
+long the caller has waited, each by its node's clock): the first one wins.
 
 One EVALSHA appends a whole batch, in order: one round trip for every message published in one
 pass of the loop. Each answer also carries the entries after the node's last seen seq for that
