@@ -195,7 +195,10 @@ class SharedDesktopHub(DesktopHub):
         async def fetch() -> None:
             stream = self._streams.get(handler_id)
             if stream is not None and stream.synced and stream.outboxes:
-                await self._read_behind({handler_id: stream.seq})
+                try:
+                    await self._read_behind({handler_id: stream.seq})
+                except Exception as exc:  # noqa: BLE001 - the tail's next news of the handler reads it again
+                    log.warning("desktop_stream_not_read", handler_id=handler_id, error=repr(exc))
 
         task = asyncio.get_running_loop().create_task(fetch())
         self._resuming.add(task)
