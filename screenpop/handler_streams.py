@@ -241,6 +241,10 @@ class HandlerStreams:
             found = await self._redis.eval(_PRESENT.decode(), 1, key, *args)
         return {_text(member).partition("\t")[0] for member in found}
 
+    async def withdraw(self, here: Sequence[str]) -> None:
+        """This node holds no desktop any more (it stops): take back what :meth:`present` said."""
+        await self._redis.zrem(f"{self._prefix}desktop:present", *(f"{h}\t{self.node}" for h in here))
+
     def key(self, handler_id: str, part: str) -> str:
         return f"{self._prefix}desktop:{handler_id}:{part}"
 

@@ -35,6 +35,7 @@ computes it and sends it to its own desktops (:class:`screenpop.delivery.Desktop
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -282,10 +283,17 @@ class SharedDesktopHub(DesktopHub):
             tasks.create_task(self._announce(), name="desktop-presence")
 
     async def _announce(self) -> None:
-        while True:
-            here = [h for h, s in self._streams.items() if s.outboxes]
-            self._present = await self.streams.present(here, PRESENCE_SECONDS)
-            await asyncio.sleep(PRESENCE_SECONDS / 3)
+        said: list[str] = []
+        try:
+            while True:
+                here = [h for h, s in self._streams.items() if s.outboxes]
+                self._present = await self.streams.present(here, PRESENCE_SECONDS)
+                said = here
+                await asyncio.sleep(PRESENCE_SECONDS / 3)
+        finally:
+            if said:  # stopping: the desktops held here go elsewhere, no longer "present" until they are
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self.streams.withdraw(said), 1.0)
 
     async def _tail(self) -> None:
         """Read the news of every stream (one key); fetch, in one round trip, the entries another
