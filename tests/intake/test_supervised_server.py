@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import re
 import secrets as token_source
@@ -46,7 +47,10 @@ class Fault:
 
     def _step(self, *args: Any) -> Any:
         self.hits += 1
-        raise self.error
+        # A new exception each time, as a bad value raises one: raising the same instance again
+        # would add this raise's frames to its traceback, so every logged failure would be longer
+        # (and slower to render) than the one before.
+        raise copy.copy(self.error)
 
     def heal(self) -> None:
         setattr(self.owner, self.method, self.real)
