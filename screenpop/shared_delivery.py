@@ -36,10 +36,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from redis.exceptions import RedisError
 
 from screenpop.delivery import DesktopHub, HubConfig, Outbox
 from screenpop.handler_streams import (
@@ -59,6 +61,10 @@ APPEND_BUDGET_SECONDS = 0.25
 FOLLOW_BLOCK_SECONDS = 1.0
 """How long one read of the streams waits for news: under the Redis client's socket timeout."""
 PRESENCE_SECONDS = 3.0
+# While Redis is away the tail and the presence try again on their own, at most this far apart:
+# failing the task instead would leave /healthz degraded long after Redis is back (the
+# supervisor's backoff and its 30 s of good running), when only the desktops' news had to wait.
+RETRY_SECONDS = (0.2, 2.0)
 """A node's word that a handler has a desktop there lasts this long; it says it again every third."""
 DEFAULT_HUB = HubConfig()
 BARE_MEMORY = 1024
@@ -284,12 +290,16 @@ class SharedDesktopHub(DesktopHub):
 
     async def _announce(self) -> None:
         said: list[str] = []
+
+        async def once() -> None:
+            nonlocal said
+            here = [h for h, s in self._streams.items() if s.outboxes]
+            self._present = await self.streams.present(here, PRESENCE_SECONDS)
+            said = here
+            await asyncio.sleep(PRESENCE_SECONDS / 3)
+
         try:
-            while True:
-                here = [h for h, s in self._streams.items() if s.outboxes]
-                self._present = await self.streams.present(here, PRESENCE_SECONDS)
-                said = here
-                await asyncio.sleep(PRESENCE_SECONDS / 3)
+            await _again_and_again("presence", once)
         finally:
             if said:  # stopping: the desktops held here go elsewhere, no longer "present" until they are
                 with contextlib.suppress(Exception):
@@ -298,7 +308,7 @@ class SharedDesktopHub(DesktopHub):
     async def _tail(self) -> None:
         """Read the news of every stream (one key); fetch, in one round trip, the entries another
         node added for the handlers held here that this node is behind on."""
-        while True:
+        async def once() -> None:
             behind: dict[str, int] = {}
             for news in await self.streams.news(self._block):
                 stream = self._streams.get(news.handler_id)
@@ -307,6 +317,28 @@ class SharedDesktopHub(DesktopHub):
                     behind[news.handler_id] = stream.seq
             if behind:
                 await self._read_behind(behind)
+
+        await _again_and_again("tail", once)
+
+
+async def _again_and_again(part: str, once: Callable[[], Awaitable[None]]) -> None:
+    """``once()`` until cancelled; while Redis cannot be reached, again after a growing pause
+    (logged once per outage, and once when it is back)."""
+    first, most = RETRY_SECONDS
+    pause, failing = first, False
+    while True:
+        try:
+            await once()
+        except (RedisError, OSError, TimeoutError) as exc:
+            if not failing:
+                log.warning("desktop_streams_unreachable", part=part, error=repr(exc))
+                failing = True
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, most)
+            continue
+        if failing:
+            log.info("desktop_streams_back", part=part)
+            pause, failing = first, False
 
 
 # Any: a redis.asyncio client or fakeredis's in-process one (the demo's)
