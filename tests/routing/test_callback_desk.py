@@ -25,8 +25,7 @@ import websockets
 
 from intake.app.demo import demo_config
 from intake.app.server import IntakeServer
-from intake.core.config import ClusterConfig
-from intake.core.config import RedisConfig
+from intake.core.config import ClusterConfig, RedisConfig
 from intake.core.handlers import HandlerState
 from telephony.simulator import SimConfig, SimulatedPbx
 from telephony.simulator import actions as sim_actions
