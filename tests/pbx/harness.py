@@ -212,9 +212,13 @@ class IntakeProcess:
         """handler id -> its state (every site's handlers: a member may be on two sites)."""
         return {h["handler_id"]: h["state"] for h in self.get("/api/handlers")["handlers"] if h["handler_id"]}
 
+    def health(self) -> dict[str, Any]:
+        """What the node says of itself on /healthz (its PBX links, Redis, leaders)."""
+        return httpx.get(self.base + "/healthz", timeout=5).json()  # type: ignore[no-any-return]
+
     def leadership(self, site: str = "default") -> dict[str, Any]:
         """Who leads ``site`` and this node's role in it, as the node says on /healthz."""
-        return httpx.get(self.base + "/healthz", timeout=5).json()["leaders"][site]  # type: ignore[no-any-return]
+        return self.health()["leaders"][site]  # type: ignore[no-any-return]
 
     def metric(self, sample: str) -> float:
         """One sample of /metrics by its exposition name and labels, e.g. 'intake_history_watched'."""

@@ -35,8 +35,9 @@ from tests.support.cluster import Cluster, Screen, running_cluster
 from tests.support.redis_ha import RedisHA
 from tests.support.sip import HandlerPhone, sipp_dial
 from tests.support.sip.callers import SippRun
+from tests.support.sip.handler_phone import HandledCall
 from tests.support.testbed.ami import RawAmi
-from tests.support.testbed.pbx import PbxTestbed
+from tests.support.testbed.pbx import PbxTestbed, pbx_up, site_b_env
 
 pytestmark = pytest.mark.pbx
 
@@ -99,6 +100,18 @@ def wrapups(ami: RawAmi, start: int, paused: str) -> list[dict[str, str]]:
             and (paused == "0" or f.get("PausedReason") == "wrap-up")]
 
 
+def answered_since(phones: dict[str, HandlerPhone], since: float) -> list[tuple[str, HandledCall]]:
+    """(handler id, call) of every call that rang a handler's phone after ``since`` and was answered."""
+    return [(hid, c) for hid, phone in phones.items() for c in phone.calls if c.rang_at > since and c.answered_at]
+
+
+def late_pops(calls: list[tuple[str, HandledCall]], screens: dict[str, Screen]) -> dict[tuple[str, str], tuple[float | None, float]]:
+    """Of ``calls`` (:func:`answered_since`), those whose pop was not on the handler's screen
+    before the phone answered: (handler, caller) -> (when it popped, when it was answered)."""
+    shown = {(hid, c.caller): (screens[hid].popped_at(c.caller), c.answered_at or 0.0) for hid, c in calls}
+    return {key: (popped, answered) for key, (popped, answered) in shown.items() if popped is None or popped >= answered}
+
+
 FIRST_WAVE, SECOND_WAVE = 4, 4  # as many first callers as handlers: the second wave waits, then rings
 
 
@@ -142,11 +155,9 @@ async def test_the_leader_of_site_a_killed_during_a_999_burst_the_other_node_lea
         # Every call that rang a phone after the kill popped on its handler's screen before the answer,
         # the screens the killed node held included (they reconnected through HAProxy).
         assert any(len(screen.sockets) > 1 for screen in screens.values()), "no desktop was on the killed node"
-        rang_after = [(hid, c) for hid, phone in phones.items() for c in phone.calls if c.rang_at > killed and c.answered_at]
+        rang_after = answered_since(phones, killed)
         assert len(rang_after) >= SECOND_WAVE, [(hid, c.caller) for hid, c in rang_after]
-        late = {(hid, c.caller): (screens[hid].popped_at(c.caller), c.answered_at) for hid, c in rang_after
-                if (screens[hid].popped_at(c.caller) or float("inf")) >= (c.answered_at or 0)}
-        assert not late, f"pops missing or after the answer (popped at, answered at): {late}"
+        assert not late_pops(rang_after, screens), "pops missing or after the answer (popped at, answered at)"
         # Wrap-ups went on under the new leader: each call answered after the kill was wrapped up.
         begun = {f["Interface"] for f in wrapups(ami, mark, "1")}
         assert {f"PJSIP/handler-{hid[1:]}" for hid, _ in rang_after} <= begun, begun
@@ -167,3 +178,103 @@ async def test_the_leader_of_site_a_killed_during_a_999_burst_the_other_node_lea
         for screen in screens.values():
             await screen.close()
         await asyncio.gather(*(asyncio.to_thread(p.stop) for p in phones.values()))
+
+
+def records_acknowledged(node: IntakeProcess) -> bool:
+    """The node holds no record Redis has not taken and a replica not acknowledged (WAIT)."""
+    redis = node.health()["redis"]
+    return bool(redis["reachable"]) and redis["records_held"] == 0 and redis["records_awaiting_replica"] == 0
+
+
+async def test_the_redis_primary_killed_sentinel_promotes_the_replica_both_nodes_follow_and_no_acknowledged_record_is_lost(
+        duplex: Duplex) -> None:
+    rig = duplex.cluster
+    phones = {"h1": HandlerPhone("handler-1", answer_after=2.0)}
+    await asyncio.to_thread(phones["h1"].start)
+    screens = {"h1": await Screen.open(rig, "h1")}
+    runs: list[SippRun] = []
+    try:
+        await duplex.ready(["h1"])
+        # Before the kill: one call answered, one abandoned (it waits for the one handler, then hangs up).
+        runs.append(sipp_dial("999", callers=["caller-1", "caller-2"], calls=2, rate_per_s=100, hangup_after=5.0))
+        assert await asyncio.to_thread(runs[-1].wait, 60) == 0, runs[-1].output()
+        await wait_until(lambda: all(not node.calls() and records_acknowledged(node) for node in rig.nodes.values()), 20,
+                         "both calls settled and every record acknowledged on both nodes")
+        before = {r["call_id"] for r in journal_rows(duplex.primary_url(), "a")}
+        assert len(before) == 2, before
+
+        old = await asyncio.to_thread(duplex.redis.kill_primary)
+        killed = time.monotonic()
+        new = await asyncio.to_thread(duplex.redis.wait_for_failover, old)
+        promoted = time.monotonic() - killed
+        await wait_until(lambda: all(node.health()["redis"]["reachable"] for node in rig.nodes.values()), 20,
+                         "both nodes reach Redis again")
+        print(json.dumps({"promoted_seconds": round(promoted, 3), "nodes_follow_seconds": round(time.monotonic() - killed, 3)}))
+        assert new is duplex.redis.replica and duplex.primary_url().endswith(f":{new.port}")
+        # Every record acknowledged before the kill is on the new primary, once.
+        after = [r["call_id"] for r in journal_rows(duplex.primary_url(), "a")]
+        assert sorted(after) == sorted(before), (after, before)
+
+        # Pops go on: a new call pops on the screen before the answer, is journalled on the new
+        # primary once, and once the old primary is back as its replica both nodes' records are
+        # acknowledged there (each node writes to the new primary).
+        since = time.monotonic()
+        await duplex.leader("a")
+        runs.append(sipp_dial("999", callers=["caller-3"], hangup_after=4.0))
+        assert await asyncio.to_thread(runs[-1].wait, 60) == 0, runs[-1].output()
+        fresh = answered_since(phones, since)
+        assert [c.caller for _, c in fresh] == ["07700900003"], fresh
+        assert not late_pops(fresh, screens), late_pops(fresh, screens)
+        rows = await wait_until(lambda: len(journal_rows(duplex.primary_url(), "a")) == 3 and journal_rows(duplex.primary_url(), "a"),
+                                20, "the new call journalled on the new primary")
+        assert len({r["call_id"] for r in rows}) == 3
+        await asyncio.to_thread(duplex.redis.restart_as_replica, old, new)
+        await wait_until(lambda: all(records_acknowledged(node) for node in rig.nodes.values()), 20,
+                         "both nodes' records acknowledged by the new primary's replica")
+    finally:
+        for run in runs:
+            run.stop()
+        for screen in screens.values():
+            await screen.close()
+        await asyncio.gather(*(asyncio.to_thread(p.stop) for p in phones.values()))
+
+
+async def test_site_b_restarted_shows_down_then_up_on_both_nodes_and_site_a_carries_on_untouched(
+        duplex: Duplex, ami: RawAmi) -> None:
+    rig = duplex.cluster
+    added = await ami.action("QueueAdd", Queue="emergency", Interface="PJSIP/handler-1", MemberName="handler-1")
+    assert added["Response"] == "Success", added
+    waiting = sipp_dial("999", callers=["caller-4"], hangup_after=60.0)  # site a: waits (handler-1's phone is not registered)
+    try:
+        def calls_on_a() -> dict[str, list[str]]:
+            return {name: sorted(c["call_id"] for c in node.calls() if c["site"] == "a") for name, node in rig.nodes.items()}
+
+        before = await wait_until(lambda: (now := calls_on_a()) and all(len(ids) == 1 for ids in now.values()) and now, 20,
+                                  "site a's caller on both nodes")
+        handlers = {name: {h: s for h, s in node.states().items() if h in HANDLERS} for name, node in rig.nodes.items()}
+        seen: dict[tuple[str, str], set[bool]] = {(node, site): set() for node in rig.nodes for site in SITES}
+
+        async def watch() -> None:  # what each node's wallboard would show, as the restart runs
+            while True:
+                for name, node in rig.nodes.items():
+                    report = await asyncio.to_thread(node.get, "/api/queues")
+                    for site in SITES:
+                        seen[name, site].add(report["sites"][site]["up"])
+
+        watcher = asyncio.create_task(watch())
+        try:
+            await asyncio.to_thread(pbx_up, restart=True, env=site_b_env())
+            await wait_until(lambda: all(False in seen[name, "b"] for name in rig.nodes), 20, "site b shown down on both nodes")
+            await wait_until(lambda: all(node.health()["sites"]["b"]["connected"] for node in rig.nodes.values()), 30,
+                             "site b back up on both nodes")
+            await wait_until(lambda: all(True in seen[name, "b"] for name in rig.nodes), 10, "site b shown up again")
+        finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+        assert all(seen[name, "a"] == {True} for name in rig.nodes), seen  # site a never shown down
+        # Site a: the same caller waiting, the same handlers in the same states, on both nodes.
+        assert calls_on_a() == before
+        assert {name: {h: s for h, s in node.states().items() if h in HANDLERS} for name, node in rig.nodes.items()} == handlers
+        assert all(node.health()["ok"] for node in rig.nodes.values())
+    finally:
+        waiting.stop()
