@@ -13,10 +13,11 @@ never asserted (a busy CI machine is not a stopwatch).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -100,16 +101,54 @@ def wrapups(ami: RawAmi, start: int, paused: str) -> list[dict[str, str]]:
             and (paused == "0" or f.get("PausedReason") == "wrap-up")]
 
 
-def answered_since(phones: dict[str, HandlerPhone], since: float) -> list[tuple[str, HandledCall]]:
-    """(handler id, call) of every call that rang a handler's phone after ``since`` and was answered."""
-    return [(hid, c) for hid, phone in phones.items() for c in phone.calls if c.rang_at > since and c.answered_at]
+@dataclass
+class Floor:
+    """Site a's handlers at work: each one's desk phone and desktop screen (through HAProxy), and
+    the callers dialled."""
+
+    phones: dict[str, HandlerPhone]
+    screens: dict[str, Screen]
+    runs: list[SippRun] = field(default_factory=list)
+
+    def dial(self, number: str, **how: Any) -> SippRun:
+        """:func:`sipp_dial` on site a; stopped with the floor."""
+        self.runs.append(sipp_dial(number, **how))
+        return self.runs[-1]
+
+    async def calls_end(self) -> None:
+        """Every caller dialled has hung up, each call a success for SIPp."""
+        for run in self.runs:
+            assert await asyncio.to_thread(run.wait, 90) == 0, run.output()
+
+    def answered_since(self, since: float) -> list[tuple[str, HandledCall]]:
+        """(handler id, call) of every call that rang a handler's phone after ``since`` and was answered."""
+        return [(hid, c) for hid, phone in self.phones.items() for c in phone.calls if c.rang_at > since and c.answered_at]
+
+    def late_pops(self, calls: list[tuple[str, HandledCall]]) -> dict[tuple[str, str], tuple[float | None, float]]:
+        """Of ``calls`` (:meth:`answered_since`), those whose pop was not on the handler's screen
+        before the phone answered: (handler, caller) -> (when it popped, when it was answered)."""
+        shown = {(hid, c.caller): (self.screens[hid].popped_at(c.caller), c.answered_at or 0.0) for hid, c in calls}
+        return {key: (popped, answered) for key, (popped, answered) in shown.items() if popped is None or popped >= answered}
 
 
-def late_pops(calls: list[tuple[str, HandledCall]], screens: dict[str, Screen]) -> dict[tuple[str, str], tuple[float | None, float]]:
-    """Of ``calls`` (:func:`answered_since`), those whose pop was not on the handler's screen
-    before the phone answered: (handler, caller) -> (when it popped, when it was answered)."""
-    shown = {(hid, c.caller): (screens[hid].popped_at(c.caller), c.answered_at or 0.0) for hid, c in calls}
-    return {key: (popped, answered) for key, (popped, answered) in shown.items() if popped is None or popped >= answered}
+@contextlib.asynccontextmanager
+async def at_work(duplex: Duplex, answer_after: dict[str, float]) -> AsyncIterator[Floor]:
+    """Handler id -> how soon their phone answers: each one's phone registered, screen open, and
+    Ready (on every node); everything stopped after."""
+    phones = {hid: HandlerPhone(f"handler-{hid[1:]}", answer_after=after) for hid, after in answer_after.items()}
+    await asyncio.gather(*(asyncio.to_thread(p.start) for p in phones.values()))
+    floor = Floor(phones, {})
+    try:
+        for hid in phones:
+            floor.screens[hid] = await Screen.open(duplex.cluster, hid)
+        await duplex.ready(list(phones))
+        yield floor
+    finally:
+        for run in floor.runs:
+            run.stop()
+        for screen in floor.screens.values():
+            await screen.close()
+        await asyncio.gather(*(asyncio.to_thread(p.stop) for p in phones.values()))
 
 
 FIRST_WAVE, SECOND_WAVE = 4, 4  # as many first callers as handlers: the second wave waits, then rings
@@ -119,23 +158,18 @@ async def test_the_leader_of_site_a_killed_during_a_999_burst_the_other_node_lea
         duplex: Duplex, ami: RawAmi) -> None:
     rig = duplex.cluster
     windows = {site: QueueLogWindow(bed).mark() for site, bed in duplex.beds.items()}
-    phones = {f"h{n}": HandlerPhone(f"handler-{n}", answer_after=2.0 + n / 2) for n in range(1, 5)}
-    await asyncio.gather(*(asyncio.to_thread(p.start) for p in phones.values()))
-    screens = {hid: await Screen.open(rig, hid) for hid in HANDLERS}
-    runs: list[SippRun] = []
-    try:
-        await duplex.ready(list(HANDLERS))
+    async with at_work(duplex, {f"h{n}": 2.0 + n / 2 for n in range(1, 5)}) as floor:
         leader = await duplex.leader("a")
         follower = rig.other(leader)
         token = rig.nodes[leader].leadership("a")["token"]
         survivor = rig.nodes[follower]
 
         # The first wave is answered at once and hangs up after 5 s; the second waits for them.
-        runs.append(sipp_dial("999", callers=[f"caller-{n}" for n in range(1, FIRST_WAVE + 1)], calls=FIRST_WAVE,
-                              rate_per_s=100, hangup_after=5.0))
+        floor.dial("999", callers=[f"caller-{n}" for n in range(1, FIRST_WAVE + 1)], calls=FIRST_WAVE,
+                   rate_per_s=100, hangup_after=5.0)
         await wait_until(lambda: survivor.queues("a")["emergency"]["offered"] == FIRST_WAVE, 10, "the first wave queued")
-        runs.append(sipp_dial("999", callers=[f"caller-{n}" for n in range(FIRST_WAVE + 1, FIRST_WAVE + SECOND_WAVE + 1)],
-                              calls=SECOND_WAVE, rate_per_s=100, hangup_after=16.0))
+        floor.dial("999", callers=[f"caller-{n}" for n in range(FIRST_WAVE + 1, FIRST_WAVE + SECOND_WAVE + 1)],
+                   calls=SECOND_WAVE, rate_per_s=100, hangup_after=16.0)
         await wait_until(lambda: survivor.queues("a")["emergency"]["waiting"] >= SECOND_WAVE, 10, "the second wave waiting")
 
         mark = len(ami.frames)
@@ -147,37 +181,30 @@ async def test_the_leader_of_site_a_killed_during_a_999_burst_the_other_node_lea
         assert now["leader"] == follower and now["token"] > token, (now, token)
         assert survivor.leadership("b")["leader"] == follower  # site b's leader, whichever it was, is the live node
 
-        for run in runs:
-            assert await asyncio.to_thread(run.wait, 90) == 0, run.output()
+        await floor.calls_end()
         await wait_until(lambda: not survivor.calls(), 10, "every call settled")
         await wait_until(lambda: all(survivor.states()[hid] == "ready" for hid in HANDLERS), 20, "every wrap-up ended")
 
         # Every call that rang a phone after the kill popped on its handler's screen before the answer,
         # the screens the killed node held included (they reconnected through HAProxy).
-        assert any(len(screen.sockets) > 1 for screen in screens.values()), "no desktop was on the killed node"
-        rang_after = answered_since(phones, killed)
+        assert any(len(screen.sockets) > 1 for screen in floor.screens.values()), "no desktop was on the killed node"
+        rang_after = floor.answered_since(killed)
         assert len(rang_after) >= SECOND_WAVE, [(hid, c.caller) for hid, c in rang_after]
-        assert not late_pops(rang_after, screens), "pops missing or after the answer (popped at, answered at)"
+        assert not floor.late_pops(rang_after), "pops missing or after the answer (popped at, answered at)"
         # Wrap-ups went on under the new leader: each call answered after the kill was wrapped up.
         begun = {f["Interface"] for f in wrapups(ami, mark, "1")}
         assert {f"PJSIP/handler-{hid[1:]}" for hid, _ in rang_after} <= begun, begun
         assert wrapups(ami, mark, "0"), "no wrap-up ended after the kill"
 
-        # Per-queue counts equal each PBX's queue_log; each call journalled once on the primary.
-        calls = FIRST_WAVE + SECOND_WAVE
-        primary = duplex.primary_url()
-        await wait_until(lambda: len(journal_rows(primary, "a")) >= calls, 10, "every call journalled")
-        ids = [r["call_id"] for r in journal_rows(primary, "a")]
-        assert len(ids) == len(set(ids)) == calls
-        for site, window in windows.items():
-            logged = assert_agrees_with_queue_log(survivor, window, primary, site)
-            assert logged.get("emergency", {}).get("offered", 0) == (calls if site == "a" else 0)
-    finally:
-        for run in runs:
-            run.stop()
-        for screen in screens.values():
-            await screen.close()
-        await asyncio.gather(*(asyncio.to_thread(p.stop) for p in phones.values()))
+    # Per-queue counts equal each PBX's queue_log; each call journalled once on the primary.
+    calls = FIRST_WAVE + SECOND_WAVE
+    primary = duplex.primary_url()
+    await wait_until(lambda: len(journal_rows(primary, "a")) >= calls, 10, "every call journalled")
+    ids = [r["call_id"] for r in journal_rows(primary, "a")]
+    assert len(ids) == len(set(ids)) == calls
+    for site, window in windows.items():
+        logged = assert_agrees_with_queue_log(survivor, window, primary, site)
+        assert logged.get("emergency", {}).get("offered", 0) == (calls if site == "a" else 0)
 
 
 def records_acknowledged(node: IntakeProcess) -> bool:
@@ -189,15 +216,10 @@ def records_acknowledged(node: IntakeProcess) -> bool:
 async def test_the_redis_primary_killed_sentinel_promotes_the_replica_both_nodes_follow_and_no_acknowledged_record_is_lost(
         duplex: Duplex) -> None:
     rig = duplex.cluster
-    phones = {"h1": HandlerPhone("handler-1", answer_after=2.0)}
-    await asyncio.to_thread(phones["h1"].start)
-    screens = {"h1": await Screen.open(rig, "h1")}
-    runs: list[SippRun] = []
-    try:
-        await duplex.ready(["h1"])
+    async with at_work(duplex, {"h1": 2.0}) as floor:
         # Before the kill: one call answered, one abandoned (it waits for the one handler, then hangs up).
-        runs.append(sipp_dial("999", callers=["caller-1", "caller-2"], calls=2, rate_per_s=100, hangup_after=5.0))
-        assert await asyncio.to_thread(runs[-1].wait, 60) == 0, runs[-1].output()
+        floor.dial("999", callers=["caller-1", "caller-2"], calls=2, rate_per_s=100, hangup_after=5.0)
+        await floor.calls_end()
         await wait_until(lambda: all(not node.calls() and records_acknowledged(node) for node in rig.nodes.values()), 20,
                          "both calls settled and every record acknowledged on both nodes")
         before = {r["call_id"] for r in journal_rows(duplex.primary_url(), "a")}
@@ -220,23 +242,17 @@ async def test_the_redis_primary_killed_sentinel_promotes_the_replica_both_nodes
         # acknowledged there (each node writes to the new primary).
         since = time.monotonic()
         await duplex.leader("a")
-        runs.append(sipp_dial("999", callers=["caller-3"], hangup_after=4.0))
-        assert await asyncio.to_thread(runs[-1].wait, 60) == 0, runs[-1].output()
-        fresh = answered_since(phones, since)
+        floor.dial("999", callers=["caller-3"], hangup_after=4.0)
+        await floor.calls_end()
+        fresh = floor.answered_since(since)
         assert [c.caller for _, c in fresh] == ["07700900003"], fresh
-        assert not late_pops(fresh, screens), late_pops(fresh, screens)
-        rows = await wait_until(lambda: len(journal_rows(duplex.primary_url(), "a")) == 3 and journal_rows(duplex.primary_url(), "a"),
-                                20, "the new call journalled on the new primary")
-        assert len({r["call_id"] for r in rows}) == 3
-        await asyncio.to_thread(duplex.redis.restart_as_replica, old, new)
-        await wait_until(lambda: all(records_acknowledged(node) for node in rig.nodes.values()), 20,
-                         "both nodes' records acknowledged by the new primary's replica")
-    finally:
-        for run in runs:
-            run.stop()
-        for screen in screens.values():
-            await screen.close()
-        await asyncio.gather(*(asyncio.to_thread(p.stop) for p in phones.values()))
+        assert not floor.late_pops(fresh), floor.late_pops(fresh)
+    rows = await wait_until(lambda: len(journal_rows(duplex.primary_url(), "a")) == 3 and journal_rows(duplex.primary_url(), "a"),
+                            20, "the new call journalled on the new primary")
+    assert len({r["call_id"] for r in rows}) == 3
+    await asyncio.to_thread(duplex.redis.restart_as_replica, old, new)
+    await wait_until(lambda: all(records_acknowledged(node) for node in rig.nodes.values()), 20,
+                     "both nodes' records acknowledged by the new primary's replica")
 
 
 async def test_site_b_restarted_shows_down_then_up_on_both_nodes_and_site_a_carries_on_untouched(
