@@ -266,12 +266,19 @@ class Desktop:
         return await cls.connect(intake.http_port, handler_id)
 
     @classmethod
-    async def connect(cls, http_port: int, handler_id: str) -> Desktop:
-        """The desktop on whatever answers at ``http_port``: a node, or the load balancer."""
-        ws = await websockets.connect(f"ws://127.0.0.1:{http_port}/ws/desktop?token={token_of(handler_id)}")
+    async def connect(cls, http_port: int, handler_id: str, last_seq: int | None = None) -> Desktop:
+        """The desktop on whatever answers at ``http_port``: a node, or the load balancer;
+        ``last_seq``: resuming after the last message it saw."""
+        resume = "" if last_seq is None else f"&last_seq={last_seq}"
+        ws = await websockets.connect(f"ws://127.0.0.1:{http_port}/ws/desktop?token={token_of(handler_id)}{resume}")
         desk = cls(handler_id, ws)
         desk._task = asyncio.create_task(desk._read())
         return desk
+
+    @property
+    def last_seq(self) -> int | None:
+        """The stream position of the newest message this socket was sent (None: none yet)."""
+        return max((m["seq"] for _, m in self.messages if m.get("seq")), default=None)
 
     async def _read(self) -> None:
         try:

@@ -39,6 +39,7 @@ from tests.support.sip.callers import SippRun
 from tests.support.sip.handler_phone import HandledCall
 from tests.support.testbed.ami import RawAmi
 from tests.support.testbed.pbx import PbxTestbed, pbx_up, site_b_env
+from tests.waiting import patience
 
 pytestmark = pytest.mark.pbx
 
@@ -294,3 +295,46 @@ async def test_site_b_restarted_shows_down_then_up_on_both_nodes_and_site_a_carr
         assert all(node.health()["ok"] for node in rig.nodes.values())
     finally:
         waiting.stop()
+
+
+async def test_the_node_holding_a_desktop_killed_while_a_call_waits_the_desktop_resumes_on_the_other_with_no_pop_lost(
+        duplex: Duplex) -> None:
+    rig = duplex.cluster
+    async with at_work(duplex, {"h1": 4.0}) as floor:
+        screen, phone = floor.screens["h1"], floor.phones["h1"]
+        holder = await rig.holder()
+        survivor = rig.nodes[rig.other(holder)]
+        # caller-1 is answered and talks a while; caller-2 waits for h1 meanwhile.
+        floor.dial("999", callers=["caller-1"], hangup_after=9.0)
+        await wait_until(lambda: floor.answered_since(0), 20, "caller-1 answered")
+        floor.dial("999", callers=["caller-2"], hangup_after=25.0)
+        await wait_until(lambda: survivor.queues("a")["emergency"]["waiting"] == 1, 10, "caller-2 waiting")
+        [first] = [m for _, m in screen.sockets[0].messages if m["type"] == "pop"]
+        seen = screen.last_seq
+        assert seen is not None
+
+        # The desktop's node killed; the page is away until caller-1 has hung up and caller-2 rings h1.
+        screen.hold()
+        await rig.kill(holder)
+        killed = time.monotonic()
+        await screen.sockets[0].wait_closed(patience(10))
+        await wait_until(lambda: any(c.caller == "07700900002" for c in phone.calls), 30, "caller-2 ringing h1")
+        screen.release()
+        released = time.monotonic()
+        again = await wait_until(lambda: len(screen.sockets) == 2 and screen.sockets[1], 20, "the desktop reconnected")
+        await again.wait_for(lambda m: m.get("seq", 0) > 0, patience(10), "the messages it missed")
+        print(json.dumps({"desktop_away_seconds": round(released - killed, 3),  # held on purpose: it misses messages
+                          "resumed_after_reconnecting_seconds": round(time.monotonic() - released, 3)}))
+        assert await rig.holder() == rig.other(holder)
+
+        await floor.calls_end()
+        fresh = floor.answered_since(killed)
+        assert [c.caller for _, c in fresh] == ["07700900002"], fresh
+        assert not floor.late_pops(fresh), floor.late_pops(fresh)  # caller-2's pop on screen before the answer
+        # No pop lost: the other node resumed the stream right after the last message the desktop
+        # saw (not a snapshot), with caller-1's close sent while it was away, and no gap after.
+        resumed = [m for _, m in again.messages if m.get("seq")]
+        assert not [m for m in resumed if m["type"] == "snapshot"] and resumed[0]["seq"] == seen + 1, resumed[:3]
+        seqs = [m["seq"] for m in resumed]
+        assert seqs == list(range(seen + 1, seen + 1 + len(seqs))), seqs
+        assert any(m["type"] == "pop.closed" and m["call_id"] == first["call_id"] for m in resumed), resumed

@@ -59,9 +59,9 @@ class Cluster:
 
         return await eventually(seen, 20, what)  # type: ignore[no-any-return]
 
-    async def desktop(self, handler_id: str) -> Desktop:
-        """A handler's desktop socket, through HAProxy."""
-        return await Desktop.connect(self.port, handler_id)
+    async def desktop(self, handler_id: str, last_seq: int | None = None) -> Desktop:
+        """A handler's desktop socket, through HAProxy (``last_seq``: resuming)."""
+        return await Desktop.connect(self.port, handler_id, last_seq)
 
     async def holder(self) -> str:
         """The node that holds the one socket open through HAProxy (waits until exactly one does)."""
@@ -98,29 +98,43 @@ def pops_in(message: dict[str, Any]) -> list[dict[str, Any]]:
 @dataclass
 class Screen:
     """A handler's desktop page through HAProxy: when its socket drops (its node killed) it
-    connects again at once, as the page does, and lands on a live node. ``sockets``: every socket
-    it had, oldest first, each with everything it was sent."""
+    connects again at once with the ``last_seq`` it saw, as the page does, and lands on a live
+    node. ``sockets``: every socket it had, oldest first, each with everything it was sent."""
 
     cluster: Cluster
     handler_id: str
     sockets: list[Desktop] = field(default_factory=list)
     _follow: asyncio.Task[None] | None = None
+    _may_reconnect: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def hold(self) -> None:
+        """A dropped socket is not replaced until :meth:`release` (a page that takes its time)."""
+        self._may_reconnect.clear()
+
+    def release(self) -> None:
+        self._may_reconnect.set()
+
+    @property
+    def last_seq(self) -> int | None:
+        return max((seq for desk in self.sockets if (seq := desk.last_seq) is not None), default=None)
 
     @classmethod
     async def open(cls, cluster: Cluster, handler_id: str) -> Screen:
         screen = cls(cluster, handler_id, [await cluster.desktop(handler_id)])
+        screen.release()
         screen._follow = asyncio.create_task(screen._reconnect())
         return screen
 
     async def _reconnect(self) -> None:
         while True:
             await self.sockets[-1].closed()
+            await self._may_reconnect.wait()
             # HAProxy may still try the dead node until its check fails: retried until a live one takes it.
             self.sockets.append(await eventually(self._connect, 30, f"{self.handler_id}'s desktop reconnected"))
 
     async def _connect(self) -> Desktop | None:
         try:
-            return await self.cluster.desktop(self.handler_id)
+            return await self.cluster.desktop(self.handler_id, self.last_seq)
         except (OSError, websockets.InvalidHandshake):
             return None
 
