@@ -301,7 +301,7 @@ class CallbackDesk:
         """The 999 handlers: their state, and whether a desktop of theirs is there to show a card."""
         takers = []
         for handler_id, member in self._takers:
-            if self.hub.sockets(handler_id):
+            if self.hub.present(handler_id):  # on any node: the offer reaches it through the handler's stream
                 self._desktop_seen[handler_id] = now
             seen = self._desktop_seen.get(handler_id)
             h = self.registry.handlers.get(member)

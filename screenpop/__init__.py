@@ -8,6 +8,9 @@
 - :mod:`screenpop.popper`    on a ringing phone: lookup (with a deadline), compose, publish
 - :mod:`screenpop.messages`  what the server sends to desktops; :mod:`screenpop.inbound` what they send
 - :mod:`screenpop.delivery`  the hub: per-handler sequence, bounded outbox per socket, resume, own state
+- :mod:`screenpop.shared_delivery` the hub of one node among several: seqs from each handler's Redis stream
+- :mod:`screenpop.handler_streams` that stream's I/O: one EVALSHA per batch, the resume read, the tail's read
+- :mod:`screenpop.resume`    what a (re)connecting desktop is sent first: the rule, no I/O
 - :mod:`screenpop.socket`    one client socket (desktop or wallboard) as a TaskGroup; exceptions -> close codes
 - :mod:`screenpop.session`   a desktop's connection on it: token, resume point, outcomes
 - :mod:`screenpop.auth`      tokens -> handler ids

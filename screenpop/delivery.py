@@ -29,10 +29,11 @@ import itertools
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from screenpop.errors import DesktopTooSlow, ScreenPopError, ServerShuttingDown
-from screenpop.messages import HandlerMessage, Outgoing, PopClosed, Snapshot
+from screenpop.messages import HandlerMessage, Outgoing
+from screenpop.resume import Sent, catch_up
 
 # A beat pings a twentieth of a second's share of the sockets (with 2,000 desktops pinged every
 # 15 s, about 7): each beat's sends and the pongs after them are a short stretch of the loop's
@@ -46,6 +47,20 @@ class HubConfig:
     """Messages a socket may have waiting before it counts as too slow."""
     replay_size: int = 256
     """Messages per handler kept for desktops that reconnect."""
+
+
+@dataclass(slots=True)
+class StreamCounters:
+    sequenced: int = 0
+    """Messages this node appended (and so gave a seq)."""
+    already_there: int = 0
+    """Messages another node had appended first (one entry, one seq)."""
+    unsequenced: int = 0
+    """Messages sent without a seq: Redis did not answer within the budget, or failed."""
+    from_stream: int = 0
+    """Messages delivered here that another node appended (read by the tail, or in a gap)."""
+    resumed_from_memory: int = 0
+    """Desktops that connected while Redis could not be read: a snapshot of this node's memory."""
 
 
 class Outbox:
@@ -64,6 +79,29 @@ class Outbox:
         self._reason: ScreenPopError | None = None
         self.last_heard = time.monotonic()
         """When the desktop last sent anything (a pong will do): the heartbeat's silence check."""
+        self._held: list[tuple[int, str]] | None = None
+        self._floor = 0
+
+    def hold(self) -> None:
+        """Keep the stream's messages aside until :meth:`release` (while its catch-up is read)."""
+        self._held = []
+
+    def release(self, catch_up: list[str], floor: int) -> None:
+        """Queue ``catch_up`` (the stream up to ``floor``), then what was held after it."""
+        held, self._held, self._floor = self._held or [], None, floor
+        for text in catch_up:
+            self.offer(text)
+        for seq, text in held:
+            self.offer_at(seq, text)
+
+    def offer_at(self, seq: int, text: str) -> bool:
+        """A message of the stream: held, skipped if its catch-up had it, else offered."""
+        if self._held is not None:
+            self._held.append((seq, text))
+            return self._reason is None
+        if 0 < seq <= self._floor:
+            return True
+        return self.offer(text)
 
     def offer(self, text: str) -> bool:
         """Queue ``text``; False, and the outbox ends as too slow, when the queue is full."""
@@ -98,9 +136,11 @@ class Outbox:
 @dataclass(slots=True)
 class _Stream:
     seq: int = 0
-    recent: deque[HandlerMessage] = field(default_factory=deque)
-    active: dict[str, list[HandlerMessage]] = field(default_factory=dict)
+    recent: deque[Sent] = field(default_factory=deque)
+    active: dict[str, list[Sent]] = field(default_factory=dict)
     outboxes: dict[int, Outbox] = field(default_factory=dict)
+    synced: bool = True
+    """``seq`` is the stream's own (always, here; see screenpop.shared_delivery)."""
 
 
 class DesktopHub:
@@ -111,6 +151,7 @@ class DesktopHub:
         self._heartbeat: asyncio.Task[None] | None = None
         self._round: list[list[tuple[_Stream, Outbox]]] = []  # the heartbeat's sockets, by slot
         self._state_of: Callable[[str], Outgoing] | None = None
+        self.counters = StreamCounters()
 
     def states_from(self, state_of: Callable[[str], Outgoing]) -> None:
         """Where a handler's own state comes from: a desktop page's socket gets it on every attach."""
@@ -134,20 +175,32 @@ class DesktopHub:
         desktop is sent. Returns the message as sent, with its seq.
         """
         stream = self._stream(handler_id)
-        stream.seq += 1
-        sent = message.model_copy(update={"seq": stream.seq})
-        stream.recent.append(sent)
-        if len(stream.recent) > self._config.replay_size:
-            stream.recent.popleft()
-        if active:
+        sent = message.model_copy(update={"seq": stream.seq + 1})
+        self.counters.sequenced += 1
+        self._deliver(stream, Sent(sent.seq, sent.call_id, active, sent.encode()))
+        return sent
+
+    def _deliver(self, stream: _Stream, sent: Sent, *, to_sockets: bool = True) -> None:
+        """Note ``sent`` as the stream's newest and queue it on each of the handler's sockets
+        (``to_sockets`` False: they have it already, sent without its seq)."""
+        if sent.seq:
+            stream.seq = sent.seq
+            stream.recent.append(sent)
+            if len(stream.recent) > self._config.replay_size:
+                stream.recent.popleft()
+        if not to_sockets:
+            return
+        self._note_on_screen(stream, sent)
+        for outbox in list(stream.outboxes.values()):
+            if not outbox.offer_at(sent.seq, sent.text):
+                del stream.outboxes[outbox.id]
+
+    @staticmethod
+    def _note_on_screen(stream: _Stream, sent: Sent) -> None:
+        if sent.active:
             stream.active.setdefault(sent.call_id, []).append(sent)
         else:
             stream.active.pop(sent.call_id, None)
-        text = sent.encode()
-        for outbox in list(stream.outboxes.values()):
-            if not outbox.offer(text):
-                del stream.outboxes[outbox.id]
-        return sent
 
     def heartbeat(self, slot: int, slots: int, ping: str, silence_seconds: float, now: float) -> None:
         """Ping the sockets in ``slot`` (of ``slots``); end those silent for over ``silence_seconds``.
@@ -192,17 +245,29 @@ class DesktopHub:
     def attach(self, handler_id: str, last_seq: int | None, *, shows_state: bool = False) -> Outbox:
         """A new socket for ``handler_id``: its outbox, already holding what it missed (and, for a
         desktop page's socket, the handler's state as it is now)."""
-        stream = self._stream(handler_id)
+        outbox = self._new_outbox(handler_id, shows_state)
+        if not self._closed:
+            stream = self._stream(handler_id)
+            for text in self._catch_up(stream, last_seq):
+                outbox.offer(text)
+            stream.outboxes[outbox.id] = outbox
+        return outbox
+
+    async def open(self, handler_id: str, last_seq: int | None, *, shows_state: bool = False) -> Outbox:
+        """:meth:`attach`, as a desktop's session does it (the shared hub reads Redis here)."""
+        return self.attach(handler_id, last_seq, shows_state=shows_state)
+
+    def _new_outbox(self, handler_id: str, shows_state: bool) -> Outbox:
+        """An outbox with the handler's state in it first, or ended if the hub is closing."""
         outbox = Outbox(handler_id, self._config.outbox_size, shows_state=shows_state)
         if self._closed:
             outbox.end(ServerShuttingDown())
-            return outbox
-        if shows_state and self._state_of is not None:
+        elif shows_state and self._state_of is not None:
             outbox.offer(self._state_of(handler_id).encode())
-        for text in self._catch_up(stream, last_seq):
-            outbox.offer(text)
-        stream.outboxes[outbox.id] = outbox
         return outbox
+
+    async def drain(self) -> None:
+        """Wait until every message published so far is on its sockets (here at once)."""
 
     def detach(self, outbox: Outbox) -> None:
         stream = self._streams.get(outbox.handler_id)
@@ -213,9 +278,17 @@ class DesktopHub:
         stream = self._streams.get(handler_id)
         return len(stream.outboxes) if stream else 0
 
+    def present(self, handler_id: str) -> bool:
+        """Whether the handler has a desktop open (here: this process is the only node)."""
+        return self.sockets(handler_id) > 0
+
     def last_seq(self, handler_id: str) -> int:
         stream = self._streams.get(handler_id)
         return stream.seq if stream else 0
+
+    def stream_view(self) -> dict[str, int]:
+        """The counters, for /metrics."""
+        return asdict(self.counters)
 
     def close(self) -> None:
         """End every socket's session (close code "going away"); new sockets are refused."""
@@ -231,13 +304,8 @@ class DesktopHub:
         return self._streams.setdefault(handler_id, _Stream())
 
     def _catch_up(self, stream: _Stream, last_seq: int | None) -> list[str]:
-        if last_seq == stream.seq:
-            return []
+        """What this node's memory says a desktop resuming from ``last_seq`` missed (screenpop.resume)."""
         oldest = stream.recent[0].seq if stream.recent else stream.seq + 1
-        if last_seq is not None and oldest <= last_seq + 1 and last_seq < stream.seq:
-            missed = [m.encode() for m in stream.recent
-                      if m.seq > last_seq and (m.call_id in stream.active or isinstance(m, PopClosed))]
-            if len(missed) < self._config.outbox_size:  # and the state beside them still fits
-                return missed
-        pops = sorted((m for messages in stream.active.values() for m in messages), key=lambda m: m.seq)
-        return [Snapshot(seq=stream.seq, pops=tuple(pops)).encode()]
+        after = [s for s in stream.recent if last_seq is not None and s.seq > last_seq]
+        return catch_up(last_seq, stream.seq, oldest, after, (s for sent in stream.active.values() for s in sent),
+                        self._config.outbox_size)

@@ -85,7 +85,7 @@ class DesktopSession:
             return await self._socket.close(exc)
         # Bound once here: the socket's tasks copy this context when they are created.
         with structlog.contextvars.bound_contextvars(handler_id=handler_id):
-            outbox = self._hub.attach(handler_id, resume, shows_state=True)
+            outbox = await self._hub.open(handler_id, resume, shows_state=True)
             self._hub.start_heartbeat(self._config.heartbeat_seconds, self._config.silence_seconds, self._ping)
             log.info("desktop connected", last_seq=resume, sockets=self._hub.sockets(handler_id))
             try:

@@ -112,9 +112,10 @@ class PopRouter:
         return self.history.lookup(number, now, calling)  # late bound: a wrapped store is used too
 
     async def drain(self) -> None:
-        """Wait for every pop in flight (tests, shutdown)."""
+        """Wait for every pop in flight, until it is on its sockets (tests, shutdown)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.hub.drain()
 
     def _closer(self, reason: str) -> Callable[[CallView, str], HandlerMessage]:
         return lambda c, _h: compose_closed(c.call_id, reason, at=c.ended_at or c.left_at or self.clock())  # type: ignore[arg-type]
@@ -136,7 +137,7 @@ class PopRouter:
 
     def _publish_pop(self, snapshot: CallSnapshot, handler_id: str, history: CallerHistory) -> None:
         sent = self.hub.publish(handler_id, compose_pop(snapshot, history, repeat_calls=self.repeat_calls), active=True)
-        log.info("pop_sent", seq=sent.seq, line=snapshot.line, call_id=snapshot.call_id, handler_id=handler_id, held=True)
+        log.info("pop_sent", seq=sent.seq or None, line=snapshot.line, call_id=snapshot.call_id, handler_id=handler_id, held=True)
 
     def _update(self, call: CallView, member: str, compose: Callable[[CallView, str], HandlerMessage], *, active: bool) -> None:
         handler_id = self.handler_ids.get(member)
@@ -174,5 +175,5 @@ class PopRouter:
                    held: asyncio.Task[CallerHistory] | None) -> None:
         sent = await pop_ringing_call(self.history, self.hub, handler_id, snapshot, now=now,
                                       unrecorded=unrecorded, repeat_calls=self.repeat_calls, held=held)
-        log.info("pop_sent", seq=sent.seq, line=snapshot.line)
+        log.info("pop_sent", seq=sent.seq or None, line=snapshot.line)  # None: Redis gives it (shared hub)
 

@@ -30,19 +30,21 @@ class IntakeCollector(Collector):
                  ring_outs: Callable[[], dict[str, Any]] | None = None,
                  held: Callable[[], dict[str, Any]] | None = None, *,
                  tasks: Callable[[], dict[str, dict[str, Any]]] | None = None,
-                 writes: Callable[[], dict[str, Any]] | None = None, site: str | None = None) -> None:
+                 writes: Callable[[], dict[str, Any]] | None = None, site: str | None = None,
+                 desktops: Callable[[], dict[str, int]] | None = None) -> None:
         """``report()`` is the registry's queue report, ``handlers()`` the handler views,
         ``ami_counters()`` the AMI session's counters dataclass, ``overflow()`` the routing
         policy's view (routing.steering.Steering.view), ``ring_outs()`` the ring-out rule's
         (routing.ring_out_desk.RingOutDesk.view), ``held()`` the held histories' figures
         (intake.app.pops.PopRouter.held_view), ``tasks()`` the supervisor's (intake.app.supervise.Supervisor.health),
-        ``writes()`` the record writer's (intake.app.write_behind.WriteBehind.view); ``site``: the
+        ``writes()`` the record writer's (intake.app.write_behind.WriteBehind.view), ``desktops()``
+        the desktop hub's (screenpop.delivery.DesktopHub.stream_view); ``site``: the
         PBX site these figures are of, as the label ``site`` on each of them (None: the one PBX of
         an ``[ami]`` configuration, unlabelled as ever). The server's own figures (held, tasks,
-        writes) are never labelled with a site."""
+        writes, desktops) are never labelled with a site."""
         self._report, self._handlers, self._ami, self._overflow = report, handlers, ami_counters, overflow
         self._ring_outs, self._held, self._tasks, self._writes = ring_outs, held, tasks, writes
-        self._site = site
+        self._site, self._desktops = site, desktops
 
     def collect(self) -> Iterator[Metric]:
         for family in self._of_the_site():
@@ -55,6 +57,8 @@ class IntakeCollector(Collector):
             yield from self._supervised(self._tasks())
         if self._writes is not None:
             yield from self._records(self._writes())
+        if self._desktops is not None:
+            yield from self._desktop_streams(self._desktops())
 
     def _of_the_site(self) -> Iterator[Metric]:
         report = self._report()
@@ -88,6 +92,17 @@ class IntakeCollector(Collector):
             yield from self._routing(self._overflow())
         if self._ring_outs is not None:
             yield from self._ring_out(self._ring_outs())
+    @staticmethod
+    def _desktop_streams(view: dict[str, int]) -> Iterator[Metric]:
+        messages = CounterMetricFamily("intake_desktop_messages", "handlers' stream messages by how this node sent them "
+                                       "(see docs/api.md, resume)", labels=["outcome"])
+        for outcome in ("sequenced", "already_there", "unsequenced", "from_stream"):
+            messages.add_metric([outcome], view[outcome])
+        yield messages
+        resumed = CounterMetricFamily("intake_desktop_resumed_from_memory", "desktops that connected while Redis could "
+                                      "not be read, given a snapshot of this node's memory")
+        resumed.add_metric([], view["resumed_from_memory"])
+        yield resumed
 
     @staticmethod
     def _supervised(tasks: dict[str, dict[str, Any]]) -> Iterator[Metric]:

@@ -46,10 +46,10 @@ from intake.app.write_behind import WriteBehind
 from intake.core.config import IntakeConfig
 from intake.core.in_progress import InProgress
 from intake.core.registry import registry_of
-from screenpop.delivery import DesktopHub
 from screenpop.errors import NotYourCall, UnknownCall
 from screenpop.history import HistoryConfig, HistoryStore
 from screenpop.models import ContactRecord, Outcome
+from screenpop.shared_delivery import SharedDesktopHub, hub_for
 from screenpop.web import desktop_endpoint, redact_tokens_in_server_logs
 
 # Where the server's callers have always found them (the connections' settings and the empty
@@ -82,7 +82,8 @@ class IntakeServer:
         self.history = HistoryStore(redis, HistoryConfig(prefix=config.redis.key_prefix,
                                                          repeat_window_seconds=config.routing.repeat_window_seconds),
                                     reader=reader_redis(redis), replicated=replicated_write(redis, replicas, wait))
-        self.hub = DesktopHub()
+        # a real Redis: each handler's seqs from their stream there, shared by every node
+        self.hub = hub_for(redis, config.redis.key_prefix, node=config.cluster.node_id or "")  # "": one of its own
         self.desktop_endpoint = desktop_endpoint(self.hub, self.tokens.handlers, self.file_outcome)
         self.pops = PopRouter(self.history, self.hub, {h.member: h.id for h in config.handlers}, self.pbx_now,
                               repeat_calls=config.routing.repeat_calls, hold_seconds=config.redis.history_held_seconds)
@@ -100,7 +101,8 @@ class IntakeServer:
         self.site = next(iter(self.sites.values()))  # the first (for [ami], the only one)
         self._site_of_handler = {h.id: self.sites[config.site_of_handler(h.id)] for h in config.handlers}
         self.hub.states_from(lambda handler_id: self.site_of(handler_id).handler_status.status(handler_id))
-        shared_figures = {"held": self.pops.held_view, "tasks": self.tasks.health, "writes": self.writes.view}
+        shared_figures = {"held": self.pops.held_view, "tasks": self.tasks.health, "writes": self.writes.view,
+                         "desktops": self.hub.stream_view}
         collectors = [site.collector(shared_figures if i == 0 else {}) for i, site in enumerate(self.sites.values())]
         self.prometheus = prometheus_registry(collectors[0] if len(collectors) == 1 else SitesCollector(collectors))
         self._http: uvicorn.Server | None = None
@@ -264,6 +266,8 @@ class IntakeServer:
         self.tasks.start("heap-collector", partial(heap.collect_on_schedule, quiet=quiet))
         if self.history_watch is not None:
             self.tasks.start("history-watch", self.history_watch.run)
+        if isinstance(self.hub, SharedDesktopHub):
+            self.tasks.start("desktop-streams", self.hub.follow)  # what other nodes add, to desktops here
         thresholds: tuple[int, int, int] | None = None
         try:
             web = asyncio.create_task(server.serve())
@@ -280,7 +284,7 @@ class IntakeServer:
         finally:
             for site in self.sites.values():
                 await site.stop_tasks()
-            for name in ("heap-collector", "history-watch"):
+            for name in ("heap-collector", "history-watch", "desktop-streams"):
                 await self.tasks.stop(name)
             await self.close()
             await self.tasks.close()

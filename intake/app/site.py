@@ -266,6 +266,11 @@ class Site:
                 self._alarm.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._alarm.wait(), delay)
+            else:
+                # A round that took longer than the tick (a busy machine, a slow log line) leaves the
+                # next one due already: without this the ticker would run round after round without
+                # ever giving the loop back, and the AMI link, the desktops and HTTP would starve.
+                await asyncio.sleep(0)
             self.execute(self.engine.wake())
             self.shared.tasks.ok(self.task("ticker"))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import re
 import secrets as token_source
@@ -26,6 +27,7 @@ from intake.app.demo import demo_config
 from intake.app.journal import JournalRecord
 from intake.app.server import IntakeServer
 from intake.app.supervise import Supervisor
+from intake.core.engine import TICK
 from intake.core.metrics import local_day
 from screenpop.models import ContactRecord
 from telephony.simulator import SimConfig, SimulatedPbx
@@ -46,7 +48,10 @@ class Fault:
 
     def _step(self, *args: Any) -> Any:
         self.hits += 1
-        raise self.error
+        # A new exception each time, as a bad value raises one: raising the same instance again
+        # would add this raise's frames to its traceback, so every logged failure would be longer
+        # (and slower to render) than the one before.
+        raise copy.copy(self.error)
 
     def heal(self) -> None:
         setattr(self.owner, self.method, self.real)
@@ -140,6 +145,27 @@ async def test_a_failing_routing_evaluation_is_counted_and_the_next_one_still_ru
         fault.heal()
         await health_until(http, lambda r: r.status_code == 200)
         assert fault.hits >= 3
+
+
+async def test_ticker_rounds_slower_than_the_tick_still_leave_the_server_serving(redis_client: Any):
+    """A round that overruns its tick (a busy machine, a costly step) leaves the next one due at
+    once; the ticker must still give the loop back between them, or HTTP never gets a turn."""
+    async with serving(redis_client) as served:
+        server, http, auth = served.server, served.http, served.auth
+        real, rounds = server.steering.evaluate, 0
+
+        def costly() -> object:
+            nonlocal rounds
+            rounds += 1
+            time.sleep(1.5 * TICK)  # the round's own work, holding the loop as CPU-bound work does
+            return real()
+
+        server.steering.evaluate = costly  # type: ignore[method-assign]
+        await eventually(lambda: rounds >= 2, 10, "two costly rounds")
+        queues = await http.get("/api/queues", headers=auth)
+        assert queues.status_code == 200  # served between rounds that come back to back
+        assert server.tasks.health()["ticker"]["up"]  # not got past only by something stopping the ticker
+        server.steering.evaluate = real  # type: ignore[method-assign]
 
 
 async def test_records_spooled_by_the_last_stop_are_written_at_start_up_and_the_spool_goes(redis_client: Any, tmp_path: Path):

@@ -133,10 +133,12 @@ async def test_only_the_leader_offers_call_backs_a_follower_starts_one_and_the_n
                 await b.state("h2", "ready")  # a handler's own command, carried out by the follower their desktop is on
                 await eventually(lambda: a.server.registry.handlers["PJSIP/handler-2"].state("wrap-up")[0]
                                  is HandlerState.READY, 10, "node-a sees h2 ready")
-                await on_a.expect(offer_of(task_id, status="open"))
+                offered = await on_a.expect(offer_of(task_id, status="open"))
                 assert (await a.stored(task_id))["offered_to"] == "h2"
+                await on_b.expect(offer_of(task_id, status="open"))  # the leader's offer, through h2's stream
                 await rules_looked(b.server, time.monotonic())
-                assert on_b.callbacks(task_id) == []  # the follower's rules looked, and offered nothing
+                # that one only, with the leader's seq: the follower's rules looked, and offered nothing of their own
+                assert [m["seq"] for m in on_b.callbacks(task_id)] == [offered["seq"]]
                 assert b.server.callbacks.tasks[task_id].offered_to is None
 
                 # The handler starts the call-back from the follower their desktop is on: it reads

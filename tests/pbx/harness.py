@@ -262,13 +262,13 @@ class Desktop:
     _task: asyncio.Task[None] | None = None
 
     @classmethod
-    async def open(cls, intake: IntakeProcess, handler_id: str) -> Desktop:
-        return await cls.connect(intake.http_port, handler_id)
+    async def open(cls, intake: IntakeProcess, handler_id: str, last_seq: int | None = None) -> Desktop:
+        return await cls.connect(intake.http_port, handler_id, last_seq)
 
     @classmethod
     async def connect(cls, http_port: int, handler_id: str, last_seq: int | None = None) -> Desktop:
         """The desktop on whatever answers at ``http_port``: a node, or the load balancer;
-        ``last_seq``: resuming after the last message it saw."""
+        ``last_seq``: the last message it had, to resume from."""
         resume = "" if last_seq is None else f"&last_seq={last_seq}"
         ws = await websockets.connect(f"ws://127.0.0.1:{http_port}/ws/desktop?token={token_of(handler_id)}{resume}")
         desk = cls(handler_id, ws)

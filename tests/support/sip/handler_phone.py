@@ -102,8 +102,9 @@ class HandlerPhone:
         """The ``count``-th call to ring this phone; raises TimeoutError if it does not come."""
         return self._wait(lambda: self.calls[count - 1] if len(self.calls) >= count else None, timeout, "ringing")
 
-    def wait_answered(self, timeout: float) -> HandledCall:
-        return self._wait(lambda: next((c for c in self.calls if c.answered_at), None), timeout, "answered")
+    def wait_answered(self, timeout: float, *, nth: int = 1) -> HandledCall:
+        """The ``nth`` call this phone answered, once it has."""
+        return self._wait(lambda: next(iter([c for c in self.calls if c.answered_at][nth - 1:]), None), timeout, "answered")
 
     def wait_ended(self, timeout: float) -> HandledCall:
         return self._wait(lambda: next((c for c in self.calls if c.ended_at), None), timeout, "ended")
