@@ -8,6 +8,7 @@ The bring-up time and the time the pbx tests took are printed in the terminal su
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -90,21 +91,37 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         E2E_DURATIONS[item.nodeid.rsplit("/", 1)[-1]] = time.monotonic() - began
 
 
-@pytest.fixture
-async def ami(pbx: PbxTestbed) -> AsyncIterator[RawAmi]:
-    """A logged-in raw AMI session; every handler is out of every queue before and after."""
-    session = await RawAmi.connect(pbx.ami_host, pbx.ami_port)
-    await session.login(pbx.ami_user, pbx.ami_secret)
-    await _empty_queues(session)
+@contextlib.asynccontextmanager
+async def idle_ami(bed: PbxTestbed) -> AsyncIterator[RawAmi]:
+    """A logged-in raw AMI session on ``bed``; every handler is out of every queue before and after."""
+    session = await _idle_session(bed)
     try:
         yield session
     finally:
         await session.close()
         # A fresh session: the test's may have died with the PBX (a restart test).
-        fresh = await RawAmi.connect(pbx.ami_host, pbx.ami_port)
-        await fresh.login(pbx.ami_user, pbx.ami_secret)
-        await _empty_queues(fresh)
-        await fresh.close()
+        await (await _idle_session(bed)).close()
+
+
+async def _idle_session(bed: PbxTestbed) -> RawAmi:
+    session = await RawAmi.connect(bed.ami_host, bed.ami_port)
+    await session.login(bed.ami_user, bed.ami_secret)
+    await _empty_queues(session)
+    return session
+
+
+@pytest.fixture
+async def ami(pbx: PbxTestbed) -> AsyncIterator[RawAmi]:
+    """The session's test PBX (site a), idle before and after the test (:func:`idle_ami`)."""
+    async with idle_ami(pbx) as session:
+        yield session
+
+
+@pytest.fixture
+async def ami_b(pbx_b: PbxTestbed) -> AsyncIterator[RawAmi]:
+    """The second PBX (site b), idle before and after the test."""
+    async with idle_ami(pbx_b) as session:
+        yield session
 
 
 async def _empty_queues(session: RawAmi) -> None:

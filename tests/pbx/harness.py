@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ import httpx
 import redis
 import websockets
 
+from intake.core.config import RedisConfig
 from tests.pbx.intake_server import AmiLogin
 from tests.support.processes import end, tail
 from tests.support.testbed.ami import Frame, RawAmi
@@ -52,23 +53,70 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def write_config(path: Path, pbx: AmiLogin, redis_url: str, http_port: int, *, wrapup_seconds: float = 0,
-                 handlers: dict[str, tuple[str, list[str]]] = HANDLERS) -> None:
-    """An intake.toml for the test bed; secrets by env: reference only."""
-    parts = [
-        "wrapup_reason = \"wrap-up\"",
-        "[ami]", 'host = "127.0.0.1"', f"port = {pbx.ami_port}", f'username = "{pbx.ami_user}"',
-        'secret = "env:INTAKE_AMI_SECRET"', "ping_interval = 1.0", "ping_timeout = 1.0", "action_timeout = 3.0",
-        "reconnect_initial = 0.2", "reconnect_max = 1.0",
-        "[redis]", f'url = "{redis_url}/{E2E_REDIS_DB}"', 'key_prefix = "e2e:"',
-        "[http]", 'host = "127.0.0.1"', f"port = {http_port}",
-        "[[lines]]", 'name = "999"', "target_seconds = 12", 'queues = ["emergency"]', f"wrapup_seconds = {wrapup_seconds}",
-        "[[lines]]", 'name = "101"', "target_seconds = 60", 'queues = ["non-emergency"]', f"wrapup_seconds = {wrapup_seconds}",
-    ]
-    for hid, (member, queues) in handlers.items():
-        parts += ["[[handlers]]", f'id = "{hid}"', f'name = "Handler {hid}"', f'member = "{member}"',
+Sites = AmiLogin | Mapping[str, AmiLogin]
+"""Where intake logs in: one PBX (the old ``[ami]`` section, site "default"), or PBX sites by name
+(one ``[[pbx]]`` each, with the lines and handlers of each site)."""
+
+AMI_TUNING = ['secret = "env:{secret}"', "ping_interval = 1.0", "ping_timeout = 1.0", "action_timeout = 3.0",
+              "reconnect_initial = 0.2", "reconnect_max = 1.0"]
+
+
+def site_handlers(pbx: Sites, handlers: dict[str, tuple[str, list[str]]] = HANDLERS) -> dict[str, tuple[str | None, str]]:
+    """handler id -> (its site, None with one PBX; the handler it is at its site): the first site's
+    handlers keep their ids (h1...), another site's are named after it (bh1... on site b)."""
+    if not isinstance(pbx, Mapping):
+        return {hid: (None, hid) for hid in handlers}
+    first = next(iter(pbx))
+    return {(hid if site == first else f"{site}{hid}"): (site, hid) for site in pbx for hid in handlers}
+
+
+def logins(pbx: Sites) -> dict[str | None, AmiLogin]:
+    """site -> where intake logs in to its PBX (the one PBX of ``[ami]`` under None)."""
+    if isinstance(pbx, Mapping):
+        return {site: login for site, login in pbx.items()}
+    return {None: pbx}
+
+
+def ami_secret_env(site: str | None) -> str:
+    return "INTAKE_AMI_SECRET" if site is None else f"INTAKE_AMI_SECRET_{site.upper()}"
+
+
+def _redis_section(redis: str | RedisConfig) -> list[str]:
+    """A plain Redis by URL (the e2e database in it), or Redis with Sentinel (the same database)."""
+    if isinstance(redis, str):
+        return ["[redis]", f'url = "{redis}/{E2E_REDIS_DB}"', 'key_prefix = "e2e:"']
+    return ["[redis]", f"sentinels = {json.dumps(redis.sentinels)}", f'service = "{redis.service}"',
+            f"database = {E2E_REDIS_DB}", 'key_prefix = "e2e:"']
+
+
+def write_config(path: Path, pbx: Sites, redis: str | RedisConfig, http_port: int, *, wrapup_seconds: float = 0,
+                 handlers: dict[str, tuple[str, list[str]]] = HANDLERS, node_id: str = "",
+                 lease_seconds: float | None = None) -> None:
+    """An intake.toml for the test bed; secrets by env: reference only. ``node_id``: this node's
+    name in ``[cluster]``; ``lease_seconds``: the cluster on (one leader per site)."""
+    sites = logins(pbx)
+    parts = ['wrapup_reason = "wrap-up"']
+    for site, login in sites.items():
+        head = ["[ami]"] if site is None else ["[[pbx]]", f'name = "{site}"']
+        parts += [*head, 'host = "127.0.0.1"', f"port = {login.ami_port}", f'username = "{login.ami_user}"',
+                  *(t.format(secret=ami_secret_env(site)) for t in AMI_TUNING)]
+    parts += [*_redis_section(redis), "[http]", 'host = "127.0.0.1"', f"port = {http_port}"]
+    for site in sites:
+        on_site = [] if site is None else [f'site = "{site}"']
+        parts += ["[[lines]]", 'name = "999"', *on_site, "target_seconds = 12", 'queues = ["emergency"]',
+                  f"wrapup_seconds = {wrapup_seconds}",
+                  "[[lines]]", 'name = "101"', *on_site, "target_seconds = 60", 'queues = ["non-emergency"]',
+                  f"wrapup_seconds = {wrapup_seconds}"]
+    for hid, (site, at_site) in site_handlers(pbx, handlers).items():
+        member, queues = handlers[at_site]
+        on_site = [] if site is None else [f'site = "{site}"']
+        parts += ["[[handlers]]", f'id = "{hid}"', *on_site, f'name = "Handler {hid}"', f'member = "{member}"',
                   f"queues = {json.dumps(queues)}", f'token = "env:INTAKE_TOKEN_{hid.upper()}"']
     parts += ["[[supervisors]]", 'id = "sup1"', 'token = "env:INTAKE_TOKEN_SUP1"']
+    if node_id or lease_seconds is not None:
+        parts += ["[cluster]", f'node_id = "{node_id}"']
+        if lease_seconds is not None:
+            parts += ["enabled = true", f"lease_seconds = {lease_seconds}"]
     path.write_text("\n".join(parts) + "\n")
 
 
@@ -149,14 +197,28 @@ class IntakeProcess:
         assert r.status_code == 200, (r.status_code, r.text)
         return r.json()
 
-    def queues(self) -> dict[str, Any]:
-        return self.get("/api/queues")["queues"]  # type: ignore[no-any-return]
+    def queues(self, site: str | None = None) -> dict[str, Any]:
+        """Figures per queue: of every site, or of one ``[[pbx]]`` site."""
+        report = self.get("/api/queues")
+        return (report if site is None else report["sites"][site])["queues"]  # type: ignore[no-any-return]
 
     def calls(self) -> list[dict[str, Any]]:
         return self.get("/api/calls")["calls"]  # type: ignore[no-any-return]
 
     def handlers(self) -> dict[str, dict[str, Any]]:
         return {h["member"]: h for h in self.get("/api/handlers")["handlers"]}
+
+    def states(self) -> dict[str, str]:
+        """handler id -> its state (every site's handlers: a member may be on two sites)."""
+        return {h["handler_id"]: h["state"] for h in self.get("/api/handlers")["handlers"] if h["handler_id"]}
+
+    def health(self) -> dict[str, Any]:
+        """What the node says of itself on /healthz (its PBX links, Redis, leaders)."""
+        return httpx.get(self.base + "/healthz", timeout=5).json()  # type: ignore[no-any-return]
+
+    def leadership(self, site: str = "default") -> dict[str, Any]:
+        """Who leads ``site`` and this node's role in it, as the node says on /healthz."""
+        return self.health()["leaders"][site]  # type: ignore[no-any-return]
 
     def metric(self, sample: str) -> float:
         """One sample of /metrics by its exposition name and labels, e.g. 'intake_history_watched'."""
@@ -169,12 +231,13 @@ class IntakeProcess:
         raise AssertionError(f"no sample {sample} in /metrics")
 
 
-def intake_process(tmp: Path, pbx: AmiLogin, redis_url: str, **config: Any) -> IntakeProcess:
+def intake_process(tmp: Path, pbx: Sites, redis: str | RedisConfig, **config: Any) -> IntakeProcess:
     http_port = free_port()
     path = tmp / "intake.toml"
-    write_config(path, pbx, redis_url, http_port, **config)
-    env = {"INTAKE_AMI_SECRET": pbx.ami_secret, "INTAKE_TOKEN_SUP1": SUPERVISOR_TOKEN}
-    env.update({f"INTAKE_TOKEN_{hid.upper()}": token_of(hid) for hid in HANDLERS})
+    write_config(path, pbx, redis, http_port, **config)
+    env = {ami_secret_env(site): login.ami_secret for site, login in logins(pbx).items()}
+    env["INTAKE_TOKEN_SUP1"] = SUPERVISOR_TOKEN
+    env.update({f"INTAKE_TOKEN_{hid.upper()}": token_of(hid) for hid in site_handlers(pbx, config.get("handlers", HANDLERS))})
     return IntakeProcess(path, tmp / "intake.log", http_port, env)
 
 
@@ -212,6 +275,11 @@ class Desktop:
         desk._task = asyncio.create_task(desk._read())
         return desk
 
+    @property
+    def last_seq(self) -> int | None:
+        """The stream position of the newest message this socket was sent (None: none yet)."""
+        return max((m["seq"] for _, m in self.messages if m.get("seq")), default=None)
+
     async def _read(self) -> None:
         try:
             async for raw in self.ws:
@@ -242,11 +310,15 @@ class Desktop:
     async def send(self, message: dict[str, Any]) -> None:
         await self.ws.send(json.dumps(message))
 
-    async def wait_closed(self, timeout: float) -> None:
-        """Until the server's end of the socket is gone (its node stopped or was killed)."""
+    async def closed(self) -> None:
+        """Returns once the server's end of the socket is gone (its node stopped or was killed)."""
         assert self._task is not None
+        await asyncio.shield(self._task)
+
+    async def wait_closed(self, timeout: float) -> None:
+        """:meth:`closed`, or an error after ``timeout``."""
         try:
-            await asyncio.wait_for(asyncio.shield(self._task), timeout)
+            await asyncio.wait_for(self.closed(), timeout)
         except TimeoutError:
             raise AssertionError(f"{self.handler_id}: the desktop's socket still open after {timeout} s") from None
 
@@ -335,31 +407,34 @@ def intake_counts(queues: dict[str, Any]) -> dict[str, dict[str, int]]:
     return {q: {k: fig[k] for k in ("offered", "answered", "abandoned", "left_other")} for q, fig in queues.items()}
 
 
-def journal_rows(redis_url: str) -> list[dict[str, Any]]:
-    """Every record intake journalled (one per settled call; a call twice would be a bug)."""
+def journal_rows(redis_url: str, site: str | None = None) -> list[dict[str, Any]]:
+    """Every record intake journalled (one per settled call; a call twice would be a bug); of one
+    ``[[pbx]]`` site when given."""
     client = redis.Redis.from_url(f"{redis_url}/{E2E_REDIS_DB}")
+    keys = "e2e:journal:*" if site is None else f"e2e:site:{site}:journal:*"
     try:
-        return [json.loads(raw) for key in client.scan_iter("e2e:journal:*") for raw in client.zrange(key, 0, -1)]
+        return [json.loads(raw) for key in client.scan_iter(keys) for raw in client.zrange(key, 0, -1)]
     finally:
         client.close()
 
 
-def journal(redis_url: str) -> dict[str, dict[str, Any]]:
+def journal(redis_url: str, site: str | None = None) -> dict[str, dict[str, Any]]:
     """Every settled call intake journalled: call id -> record."""
-    return {r["call_id"]: r for r in journal_rows(redis_url)}
+    return {r["call_id"]: r for r in journal_rows(redis_url, site)}
 
 
-def assert_agrees_with_queue_log(intake: IntakeProcess, window: QueueLogWindow, redis_url: str) -> dict[str, dict[str, int]]:
+def assert_agrees_with_queue_log(intake: IntakeProcess, window: QueueLogWindow, redis_url: str,
+                                 site: str | None = None) -> dict[str, dict[str, int]]:
     """intake's counts per queue = queue_log's; each answer time within 1 s of CONNECT's holdtime.
 
     queue_log's holdtime is time(NULL) at connect minus time(NULL) at entry (whole seconds, both
     truncated), so it differs from the exact wait by less than 1 s either way.
     """
     logged = window.counts()
-    figures = intake_counts(intake.queues())
+    figures = intake_counts(intake.queues(site))
     assert figures == {q: logged.get(q, {"offered": 0, "answered": 0, "abandoned": 0, "left_other": 0}) for q in figures}, \
         (figures, logged)
-    records = journal(redis_url)
+    records = journal(redis_url, site)
     holdtimes = window.holdtimes()
     answered = {cid for cid, r in records.items() if r["settled"] == "answered"}
     assert answered == set(holdtimes), (answered ^ set(holdtimes))

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.pbx.harness import (
@@ -41,23 +40,15 @@ LEASE_SECONDS = 1.5
 
 def cluster_node(tmp: Path, pbx: Any, redis_url: str, node_id: str, wrapup_seconds: float = WRAPUP_SECONDS) -> IntakeProcess:
     tmp.mkdir()
-    node = intake_process(tmp, pbx, redis_url)
-    text = node.config.read_text().replace("wrapup_seconds = 0", f"wrapup_seconds = {wrapup_seconds}")
-    node.config.write_text(text + f'[cluster]\nenabled = true\nnode_id = "{node_id}"\nlease_seconds = {LEASE_SECONDS}\n')
-    return node
+    return intake_process(tmp, pbx, redis_url, wrapup_seconds=wrapup_seconds, node_id=node_id, lease_seconds=LEASE_SECONDS)
 
 
 async def start_leader_then_follower(a: IntakeProcess, b: IntakeProcess) -> None:
     """node-a first, leading once it has reconciled; then node-b, following it."""
     await asyncio.to_thread(a.start)
-    await wait_until(lambda: site(a)["role"] == "leading", 10, "node-a leads")
+    await wait_until(lambda: a.leadership()["role"] == "leading", 10, "node-a leads")
     await asyncio.to_thread(b.start)
-    await wait_until(lambda: site(b)["leader"] == "node-a", 10, "node-b sees node-a lead")
-
-
-def site(node: IntakeProcess) -> dict[str, Any]:
-    """Who leads the site, as ``node`` says on /healthz."""
-    return httpx.get(node.base + "/healthz", timeout=5).json()["leaders"]["default"]  # type: ignore[no-any-return]
+    await wait_until(lambda: b.leadership()["leader"] == "node-a", 10, "node-b sees node-a lead")
 
 
 def pauses(ami: RawAmi, start: int, paused: str) -> list[dict[str, str]]:
@@ -86,7 +77,7 @@ async def test_the_leader_killed_during_a_wrap_up_the_other_node_leads_ends_it_o
 
         a.stop(signal.SIGKILL)
         killed = time.monotonic()
-        await wait_until(lambda: site(b)["role"] == "leading", 10, "node-b leads")
+        await wait_until(lambda: b.leadership()["role"] == "leading", 10, "node-b leads")
         print(json.dumps({"takeover_seconds": round(time.monotonic() - killed, 3), "lease_seconds": LEASE_SECONDS}))
 
         # node-b ends the first wrap-up, caller-2 is answered, and node-b wraps that call up and ends it too.
@@ -136,7 +127,7 @@ async def test_the_leader_killed_during_a_burst_figures_equal_queue_log_and_each
                               calls=CALLS_101, rate_per_s=100, hangup_after=1.5))
         await wait_until(lambda: sum(q["waiting"] for q in b.queues().values()) >= 6, 10, "calls waiting together")
         a.stop(signal.SIGKILL)
-        await wait_until(lambda: site(b)["role"] == "leading", 10, "node-b leads")
+        await wait_until(lambda: b.leadership()["role"] == "leading", 10, "node-b leads")
         for run in runs:
             assert await asyncio.to_thread(run.wait, 90) == 0, run.output()
         await wait_until(lambda: not b.calls(), 10, "every call settled")

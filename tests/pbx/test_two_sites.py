@@ -18,7 +18,6 @@ import pytest
 from intake.app.server import IntakeServer
 from intake.core.config import parse
 from tests.pbx.harness import QueueLogWindow, intake_counts
-from tests.pbx.intake_server import hang_up_everything
 from tests.serving import running_server
 from tests.support.sip import HandlerPhone, SipServer, sipp_dial
 from tests.support.testbed.ami import RawAmi
@@ -46,26 +45,6 @@ async def two_site_intake(a: PbxTestbed, b: PbxTestbed) -> AsyncIterator[IntakeS
     async with running_server(config, secrets, fakeredis.FakeAsyncRedis()) as server:
         await eventually(lambda: all(site.up for site in server.sites.values()), 20, "both sites' links up")
         yield server
-
-
-@pytest.fixture
-async def ami_b(pbx_b: PbxTestbed) -> AsyncIterator[RawAmi]:
-    """Site b idle before and after: no call up, nobody in its queues."""
-    async def idle() -> RawAmi:
-        session = await RawAmi.connect(pbx_b.ami_host, pbx_b.ami_port)
-        await session.login(pbx_b.ami_user, pbx_b.ami_secret)
-        await hang_up_everything(session)
-        for queue in ("emergency", "non-emergency"):
-            for n in range(1, 5):
-                await session.action("QueueRemove", Queue=queue, Interface=f"PJSIP/handler-{n}")
-        return session
-
-    session = await idle()
-    try:
-        yield session
-    finally:
-        await session.close()
-        await (await idle()).close()
 
 
 async def test_a_call_on_each_site_is_counted_under_its_site_and_in_the_total_as_each_queue_log_says(
