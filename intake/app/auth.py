@@ -15,7 +15,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from intake.core.config import IntakeConfig
 from screenpop.auth import TokenBook
@@ -27,14 +27,32 @@ MAX_TOKEN_CHARS = 512
 class Role(Enum):
     HANDLER = "handler"
     SUPERVISOR = "supervisor"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
 
 
 class Principal(BaseModel):
-    """Someone signed in. ``id`` is the handler's or supervisor's id in the configuration."""
+    """Someone signed in: what every route, socket and audit entry knows of the person asking.
+
+    ``id`` is the handler's or supervisor's id in the configuration. ``subject`` is who the
+    identity provider says they are (its ``sub``), or ``token:<id>`` for a static token (the demo
+    and the test bed); the audit trail records it. ``position`` is the desk a handler signed in at,
+    None until they take one (and always for other roles).
+    """
 
     model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
     role: ClassVar[Role]
     id: str
+    subject: str = ""
+    position: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _static_subject(cls, data: object) -> object:
+        # A static token's holder has no IdP subject: name it so the audit trail can tell.
+        if isinstance(data, dict) and not data.get("subject") and isinstance(data.get("id"), str):
+            return {**data, "subject": f"token:{data['id']}"}
+        return data
 
 
 class HandlerPrincipal(Principal):
@@ -43,6 +61,14 @@ class HandlerPrincipal(Principal):
 
 class SupervisorPrincipal(Principal):
     role: ClassVar[Role] = Role.SUPERVISOR
+
+
+class AuditorPrincipal(Principal):
+    role: ClassVar[Role] = Role.AUDITOR
+
+
+class AdminPrincipal(Principal):
+    role: ClassVar[Role] = Role.ADMIN
 
 
 class Principals:
