@@ -41,6 +41,7 @@ from intake.app.replicas import Replicas
 from intake.app.site import Shared, Site
 from intake.app.supervise import Supervisor
 from intake.app.supervisors import SupervisorStream
+from intake.app.wallboard import Wallboard
 from intake.app.web import create_app
 from intake.app.write_behind import WriteBehind
 from intake.core.config import IntakeConfig
@@ -90,11 +91,12 @@ class IntakeServer:
         self.history_watch = history_watch_of(redis, self.history, self.pops.held)
         self.tasks = tasks or Supervisor()  # every long-running task of the server, by name
         self.supervisors = SupervisorStream(self.tokens, self.picture)
+        self.wallboard = Wallboard(config, lambda number, now: self.history.lookup(number, now), self.supervisors.publish)
         self.writes = WriteBehind(writer_redis(redis, replicas), dead_letters=f"{config.redis.key_prefix}dead-letters",
                                   supervisor=self.tasks,
                                   spool=Path(config.redis.unwritten_spool) if config.redis.unwritten_spool else None,
                                   replicas=Replicas(replicas, wait) if replicas else None)
-        shared = Shared(redis, self.hub, self.pops, self.history, self.writes, self.tasks, lambda: self.supervisors.publish())
+        shared = Shared(redis, self.hub, self.pops, self.history, self.writes, self.tasks, self._publish)
         self.sites = {pbx.name: Site(config.site_config(pbx.name), secrets[config.secret_key(pbx.name)], shared,
                                      tag=pbx.name if config.pbx else "")
                       for pbx in config.sites}
@@ -195,11 +197,19 @@ class IntakeServer:
         """What a handler's desktop shows about its own handler (the same view its socket is pushed)."""
         return self.site_of(handler_id).handler_status.view(handler_id)
 
+    def _publish(self) -> None:
+        """Something the wallboard shows changed: send it, or with no wallboard watching, still
+        note who changed state when (the time in state a wallboard that connects later shows)."""
+        if self.supervisors.listeners:
+            self.supervisors.publish()
+        else:
+            self.wallboard.clocks.stamp(self.handler_views(), self.site.pbx_now())
+
     # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def picture(self) -> dict[str, Any]:
         sites = list(self.sites.values())
-        return {**self.queue_report(), "calls": self.live_calls(), "handlers": self.handler_views(),
-                "overflow": site_views.overflow(sites), "callbacks": self.callback_views()}
+        return self.wallboard.picture({**self.queue_report(), "calls": self.live_calls(), "handlers": self.handler_views(),
+                                       "overflow": site_views.overflow(sites), "callbacks": self.callback_views()}, sites)
 
     # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     async def health(self, *, ping_redis: bool = True) -> dict[str, Any]:

@@ -202,6 +202,9 @@ class LineConfig(_Section):
     queues: list[QueueName] = Field(..., min_length=1)
     # 0 turns wrap-up off; an hour is surely a typo (a handler left paused off the queue).
     wrapup_seconds: float = Field(10.0, ge=0, le=3600, description="pause after each answered call, then ready again")
+    # The wallboard colours the line's share answered within target against it: green at or
+    # above, amber up to 5 points below, red further below (docs/wallboard.md).
+    goal_percent: float = Field(90.0, gt=0, le=100, description="goal for the % answered within target")
 
 
 class HandlerConfig(_Section):

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from intake.core.calls import Call, CallFacts, CallState
+from intake.core.trend import DayTrend
 
 BIN = 0.1
 LONG_WAIT_SECONDS = 120.0
@@ -238,6 +239,7 @@ class Figures:
     from_arrival: Basis = field(default_factory=Basis)
     last_15min: RollingWindow = field(default_factory=RollingWindow)
     today: DayTally = field(default_factory=DayTally)
+    trend: DayTrend = field(default_factory=DayTrend)  # the wallboard's plot; not in report()
 
     @property
     def settled(self) -> int:
@@ -318,6 +320,7 @@ class QueueMetrics:
             within = s.disposition == "answered" and s.waited <= s.target_seconds
             fig.last_15min.add(s.at, within)
             fig.today.add(s.at, within)
+            fig.trend.add(s.at, within)
 
     # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def report(self, waiting: list[Call], now: float) -> dict[str, Any]:

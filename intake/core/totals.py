@@ -21,6 +21,7 @@ from intake.core.metrics import (
     QueueMetrics,
     RollingWindow,
 )
+from intake.core.trend import DayTrend
 
 
 def _times(parts: Iterable[AnswerTimes]) -> AnswerTimes:
@@ -50,7 +51,8 @@ def added(parts: Sequence[Figures], now: float) -> Figures:
                    abandoned=sum(p.abandoned for p in parts), left_other=sum(p.left_other for p in parts),
                    waited_over_2min=sum(p.waited_over_2min for p in parts),
                    from_queue=_basis([p.from_queue for p in parts]), from_arrival=_basis([p.from_arrival for p in parts]),
-                   last_15min=RollingWindow.added([p.last_15min for p in parts], now), today=_today([p.today for p in parts]))
+                   last_15min=RollingWindow.added([p.last_15min for p in parts], now), today=_today([p.today for p in parts]),
+                   trend=DayTrend.added([p.trend for p in parts], now))
 
 
 # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py

@@ -12,7 +12,7 @@ function stateWords(task) {
 
 export function renderCallbacks(picture) {
   const tasks = [...(picture.callbacks || [])].sort((a, b) => (b.escalated - a.escalated) || (a.abandoned_at - b.abandoned_at));
-  const names = Object.fromEntries(picture.handlers.filter((h) => h.handler_id).map((h) => [h.handler_id, h.name]));
+  const names = picture.handler_names || {};
   $("callback-tasks").querySelector("tbody").replaceChildren(...tasks.map((t) => el("tr",
     { "data-task": t.id, class: t.escalated ? "escalated" : "" },
     el("th", { scope: "row", "data-col": "number", text: t.number || "withheld" }),
@@ -20,7 +20,7 @@ export function renderCallbacks(picture) {
     el("td", { "data-col": "age", text: clock(t.age_seconds) }),
     el("td", { text: clock(t.waited_seconds) }),
     el("td", { "data-col": "state" }, stateWords(t), ...(t.escalated ? [" ", el("strong", { class: "badge", text: "Escalated" })] : [])),
-    el("td", { "data-col": "offered", text: t.offered_to ? `${names[t.offered_to] || t.offered_to} (${t.offered_to})` : "–" }))));
+    el("td", { "data-col": "offered", text: t.offered_to ? names[t.offered_to] || t.offered_to : "–" }))));
   const escalated = tasks.filter((t) => t.escalated).length;
   $("callbacks-count").textContent = tasks.length ? `${tasks.length} open${escalated ? `, ${escalated} escalated` : ""}` : "";
   $("callbacks").dataset.escalated = String(escalated > 0);
