@@ -155,3 +155,22 @@ async def test_handlers_are_named_never_numbered(page, demo: dict):
     shown = await page.evaluate("() => [...document.querySelectorAll('#handlers tbody th')].map(th => th.textContent)")
     assert sorted(shown) == sorted(NAMES.values())
     assert not re.search(r"\bh[1-4]\b", text), text
+
+
+async def test_time_in_state_starts_at_the_change_and_counts_on_with_nothing_happening(page, demo: dict):
+    await nobody_answers(demo, "h4")
+    await wallboard(page, demo)
+    row = "#handlers tr[data-handler=h4]"
+    await set_state(demo, "h4", "not-ready", "briefing")
+    await page.wait_for_function(f"() => document.querySelector('{row} [data-col=state]').textContent === 'Not ready'",
+                                 timeout=patience_ms(5000))
+    first = await page.text_content(f"{row} [data-col=for]")
+    assert first in ("0:00", "0:01", "0:02")  # just changed (the picture comes within a tick)
+    # Nobody calls: no picture is sent, and the page's own clock still counts on.
+    await page.wait_for_function(f"() => document.querySelector('{row} [data-col=for]').textContent === '0:04'",
+                                 timeout=patience_ms(10000))
+    assert await page.text_content(f"{row} [data-col=reason]") == "briefing"
+    await set_state(demo, "h4", "ready")
+    await page.wait_for_function(f"() => document.querySelector('{row} [data-col=state]').textContent === 'Ready'",
+                                 timeout=patience_ms(5000))
+    assert (await page.text_content(f"{row} [data-col=for]")) in ("0:00", "0:01", "0:02")

@@ -129,7 +129,7 @@ function renderWaiting(picture, several) {
   $("oldest").querySelector("tbody").replaceChildren(...waiting.map((c) => {
     const tone = urgency(c.waited_seconds, targetOf(picture, c));
     return el("tr", { "data-call": c.call_id, "data-number": c.caller_number, class: `${c.markers.length ? "flagged" : ""} ${tone === "red" ? "past-target" : ""}` },
-      el("td", { text: c.line }), el("td", { text: several ? `${c.site} · ${c.queue}` : c.queue }),
+      el("td", { text: c.line }), el("td", { "data-col": "queue", text: several ? `${c.site} · ${c.queue}` : c.queue }),
       el("th", { scope: "row", "data-col": "caller" }, c.caller_number || "withheld",
         ...c.markers.map((m) => el("span", { class: "marker", "data-marker": m.kind, title: m.detail, text: m.kind }))),
       el("td", { class: tone, "data-col": "waited", "data-since": String(picture.at - c.waited_seconds), text: clock(c.waited_seconds) }),
