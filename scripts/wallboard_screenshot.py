@@ -1,0 +1,84 @@
+"""The wallboard under load, as a 1920x1080 PNG for the docs: ``intake demo`` with its simulated
+traffic four times faster than life (calls queue, ring out, are abandoned and called back), the
+page in Debian's chromium, and the picture taken once the board shows waiting calls, a flagged
+caller and an open call-back.
+
+    PYTHONPATH=$PWD python3 scripts/wallboard_screenshot.py [--out docs/images/wallboard.png]
+
+Prints one JSON line: where the PNG went and what the board showed when it was taken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"]
+LOADED = """() => document.querySelectorAll('#oldest tbody tr').length >= 4
+  && document.querySelector('#oldest .marker') !== null
+  && document.querySelectorAll('#callback-tasks tbody tr[data-task]').length >= 1"""
+SHOWN = """() => ({ waiting: document.querySelectorAll('#oldest tbody tr[data-call]').length,
+  flagged: document.querySelectorAll('#oldest tr.flagged').length,
+  callbacks: document.querySelectorAll('#callback-tasks tbody tr[data-task]').length,
+  alarm: !document.querySelector('#alarm').classList.contains('hidden'),
+  fits: document.documentElement.scrollHeight <= innerHeight && document.documentElement.scrollWidth <= innerWidth })"""
+
+
+@contextlib.contextmanager
+def demo(seed: int) -> Iterator[dict]:
+    proc = subprocess.Popen([sys.executable, "-m", "intake.app.cli", "demo", "--port", "0", "--json", "--speed", "4",
+                             "--seed", str(seed), "--escalate-callbacks", "40"],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        if not line:
+            raise SystemExit("intake demo printed nothing")
+        yield json.loads(line)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        proc.stdout.close()  # type: ignore[union-attr]
+
+
+async def shoot(out: Path, seed: int, patience: float) -> dict:
+    from playwright.async_api import async_playwright
+
+    with demo(seed) as d:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = await browser.new_page(viewport={"width": 1920, "height": 1080})
+                await page.goto(d["base_url"] + "/wallboard")
+                await page.fill("#token", d["supervisors"]["sup1"])
+                await page.click("#signin button[type=submit]")
+                started = time.monotonic()
+                await page.wait_for_function(LOADED, timeout=patience * 1000)
+                shown = await page.evaluate(SHOWN)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                await page.screenshot(path=str(out))
+            finally:
+                await browser.close()
+    return {"png": str(out), "waited_for_load_seconds": round(time.monotonic() - started, 1), **shown}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "images" / "wallboard.png")
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--patience", type=float, default=240.0, help="seconds to wait for the board to fill")
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(shoot(args.out, args.seed, args.patience))))
+
+
+if __name__ == "__main__":
+    main()
