@@ -58,8 +58,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
 
 
 async def wallboard(page, demo: dict) -> dict[int, dict]:
-    """Sign in on a 1920x1080 page; returns the pictures the page is sent, by seq, as they come."""
+    """Sign in on a 1920x1080 page; returns the pictures the page is sent, by seq, as they come.
+    The page notes every Content-Security-Policy violation (the tests assert there is none)."""
     frames: dict[int, dict] = {}
+
+    await page.add_init_script("document.addEventListener('securitypolicyviolation', (e) =>"
+                               " (window.cspViolations = window.cspViolations || []).push(e.violatedDirective + ' ' + e.blockedURI))")
 
     def heard(payload: str | bytes) -> None:
         message = json.loads(payload)
@@ -73,6 +77,10 @@ async def wallboard(page, demo: dict) -> dict[int, dict]:
     await page.click("#signin button[type=submit]")
     await page.wait_for_selector("[data-line='999']", timeout=patience_ms(5000))
     return frames
+
+
+async def csp_violations(page) -> list[str]:
+    return await page.evaluate("() => window.cspViolations || []")
 
 
 async def next_picture(page, after: int) -> int:
@@ -103,6 +111,7 @@ async def test_the_wallboard_fits_1920x1080_with_every_panel_visible_under_load(
             assert p["visible"] and not p["cut"], p
             assert p["top"] >= 0 and p["left"] >= 0 and p["bottom"] <= 1080 and p["right"] <= 1920, p
     await page.screenshot(path=str(ARTIFACTS / "wallboard-1920x1080.png"))
+    assert await csp_violations(page) == []
 
 
 async def test_each_lines_share_is_coloured_against_its_goal_with_the_servers_figures(page, demo: dict):
@@ -130,6 +139,7 @@ async def test_each_lines_share_is_coloured_against_its_goal_with_the_servers_fi
         if tone(line["today"], goal):
             assert line["today_colour"] == TONE_COLOURS[tone(line["today"], goal)]
     await page.screenshot(path=str(ARTIFACTS / "wallboard-goals.png"))
+    assert await csp_violations(page) == []
 
 
 def seconds(value: float | None) -> str:
@@ -154,6 +164,7 @@ async def test_the_trend_is_drawn_from_the_servers_quarter_hours(page, demo: dic
                                   for slot, settled, within in trend]
         assert line["goal_line"] and line["svg_goal"] == str(goal).removesuffix(".0")
     assert len(json.dumps(picture["lines"]["999"]["trend"])) < 2000
+    assert await csp_violations(page) == []
 
 
 async def test_no_handler_id_shows_where_a_name_is_known(page, demo: dict):
@@ -166,3 +177,4 @@ async def test_no_handler_id_shows_where_a_name_is_known(page, demo: dict):
         assert not HANDLER_ID.search(text), text
     names = await page.evaluate("() => [...document.querySelectorAll('#handlers tbody th')].map((th) => th.textContent)")
     assert sorted(names) == ["Alice Hughes", "Ben Okafor", "Carys Jones", "Dev Patel"]
+    assert await csp_violations(page) == []
