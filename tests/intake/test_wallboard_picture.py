@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from intake.app.wallboard import StateClocks, abandoned_pct, counts, goal_tone
 from intake.core import config
 from intake.core.errors import ConfigError
+from tests.intake.two_sites import two_sites
+from tests.waiting import eventually, patience
 
 
 @pytest.mark.parametrize(("share", "goal", "tone"), [
@@ -60,3 +64,30 @@ def test_the_goal_defaults_to_90_and_the_shipped_config_sets_it():
     assert config.parse(raw).lines[0].goal_percent == 90.0
     shipped = config.load(Path(__file__).resolve().parents[2] / "config" / "intake.toml")
     assert {line.name: line.goal_percent for line in shipped.lines} == {"999": 90.0, "101": 80.0}
+
+
+async def test_the_pictures_trend_and_shares_add_up_the_sites_and_handlers_count_by_site(redis_client: Any):
+    async with two_sites(redis_client) as rig:
+        rig.sims["north"].place_call("emergency", "07700900211", "North Caller")
+        south = rig.sims["south"].place_call("emergency", "07700900311", "South Caller")
+        await eventually(lambda: rig.server.sites["south"].registry.calls, 10, "south's call queued")
+        rig.sims["south"].hangup_caller(south)
+        await eventually(lambda: rig.server.sites["south"].registry.metrics.lines["999"].abandoned == 1, 10, "south's abandon")
+        await rig.sims["north"].wait_ringing("PJSIP/handler-1", patience(10))
+        rig.sims["north"].answer("PJSIP/handler-1")
+        await eventually(lambda: rig.server.sites["north"].registry.metrics.lines["999"].answered == 1, 10, "north's answer")
+
+        picture = rig.server.picture()
+        json.dumps(picture)  # the wire carries it as it is
+        line = picture["lines"]["999"]
+        assert (line["goal_percent"], line["abandoned_pct"]) == (90.0, 50.0)
+        assert line["today_tone"] == "red"  # 1 of 2 within target
+        trend = line["trend"]
+        assert sum(settled for _, settled, _ in trend) == 2 and sum(within for _, _, within in trend) == 1
+        assert 1 <= len(trend) <= 2  # the quarter hour (or two, across a boundary) of both calls
+        north, south_queue = (picture["sites"][s]["queues"]["emergency"] for s in ("north", "south"))
+        assert north["handlers"]["on-call"] == 1 and south_queue["handlers"]["on-call"] == 0
+        assert line["handlers"]["on-call"] == 1
+        assert (north["abandoned_pct"], south_queue["abandoned_pct"]) == (0.0, 100.0)
+        assert all(isinstance(h["state_since"], float) for h in picture["handlers"])
+        assert picture["handler_names"]["n1"] == "north 1"
