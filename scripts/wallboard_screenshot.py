@@ -5,7 +5,9 @@ caller and an open call-back.
 
     PYTHONPATH=$PWD python3 scripts/wallboard_screenshot.py [--out docs/images/wallboard.png]
 
-Prints one JSON line: where the PNG went and what the board showed when it was taken.
+Prints one JSON line: where the PNG went, what the board showed when it was taken, the size of
+the pictures the page was sent (and of the trend in them), and how long the page takes to draw
+one (the last, drawn again 20 times).
 """
 
 from __future__ import annotations
@@ -32,6 +34,13 @@ SHOWN = """() => ({ waiting: document.querySelectorAll('#oldest tbody tr[data-ca
   callbacks: document.querySelectorAll('#callback-tasks tbody tr[data-task]').length,
   alarm: !document.querySelector('#alarm').classList.contains('hidden'),
   fits: document.documentElement.scrollHeight <= innerHeight && document.documentElement.scrollWidth <= innerWidth })"""
+DRAW_TIME = """async (picture) => {
+  const { render } = await import('/static/wallboard_board.js');
+  const times = [];
+  for (let i = 0; i < 20; i += 1) { const t = performance.now(); render(picture); times.push(performance.now() - t); }
+  times.sort((a, b) => a - b);
+  return { median_ms: times[10], max_ms: times[19] };
+}"""
 
 
 @contextlib.contextmanager
@@ -58,6 +67,14 @@ async def shoot(out: Path, seed: int, patience: float) -> dict:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 page = await browser.new_page(viewport={"width": 1920, "height": 1080})
+                sizes: list[int] = []
+                last: list[str] = []
+
+                def heard(payload: str | bytes) -> None:
+                    sizes.append(len(payload))
+                    last[:] = [payload if isinstance(payload, str) else payload.decode()]
+
+                page.on("websocket", lambda ws: ws.on("framereceived", heard))
                 await page.goto(d["base_url"] + "/wallboard")
                 await page.fill("#token", d["supervisors"]["sup1"])
                 await page.click("#signin button[type=submit]")
@@ -66,9 +83,14 @@ async def shoot(out: Path, seed: int, patience: float) -> dict:
                 shown = await page.evaluate(SHOWN)
                 out.parent.mkdir(parents=True, exist_ok=True)
                 await page.screenshot(path=str(out))
+                picture = json.loads(last[0])
+                drawn = await page.evaluate(DRAW_TIME, picture)
             finally:
                 await browser.close()
-    return {"png": str(out), "waited_for_load_seconds": round(time.monotonic() - started, 1), **shown}
+    return {"png": str(out), "waited_for_load_seconds": round(time.monotonic() - started, 1), **shown,
+            "pictures": len(sizes), "picture_bytes": {"mean": round(sum(sizes) / len(sizes)), "max": max(sizes)},
+            "trend_bytes": {line: len(json.dumps(f["trend"])) for line, f in picture["lines"].items()},
+            "draw_ms": {k: round(v, 2) for k, v in drawn.items()}}
 
 
 def main() -> None:
