@@ -17,9 +17,7 @@ import structlog
 
 from intake.app.site import Site
 from intake.core.config import IntakeConfig
-from intake.core.metrics import Figures
-from intake.core.totals import added
-from intake.core.trend import SLOT_SECONDS, local_slot
+from intake.core.trend import SLOT_SECONDS, DayTrend, local_slot
 from screenpop.models import CallerHistory, is_history_number
 
 log = structlog.get_logger("intake.wallboard")
@@ -60,11 +58,11 @@ def goal_tone(share: float | None, goal: float | None) -> str:
 
 
 def trend_points(sites: Sequence[Site], line: str, now: float) -> list[list[int]]:
-    parts: list[Figures] = [s.registry.metrics.lines[line] for s in sites if line in s.registry.metrics.lines]
+    parts = [s.registry.metrics.lines[line].trend for s in sites if line in s.registry.metrics.lines]
     if not parts:
         return []
-    total = parts[0] if len(parts) == 1 else added(parts, now)
-    return [list(p) for p in total.trend.points(now)]
+    total = parts[0] if len(parts) == 1 else DayTrend.added(parts, now)
+    return [list(p) for p in total.points(now)]
 
 
 class StateClocks:

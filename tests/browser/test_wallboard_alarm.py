@@ -59,12 +59,13 @@ async def call(demo: dict, number: str, line: str) -> str:
         await ami.close()
 
 
-async def hang_up(demo: dict, *channels: str) -> None:
+async def hang_up(demo: dict, *channels: str, gone_ok: bool = False) -> None:
+    """Hang the callers up; ``gone_ok``: a caller who has already gone is no error."""
     ami = await AmiTestClient.logged_in(demo["ami_port"], demo["ami_username"], demo["ami_secret"])
     try:
         for channel in channels:
             hung = await ami.action("Hangup", Channel=channel)
-            assert hung["Response"] == "Success", hung
+            assert hung["Response"] == "Success" or (gone_ok and hung.get("Message") == "No such channel"), hung
     finally:
         await ami.close()
 
@@ -174,3 +175,27 @@ async def test_time_in_state_starts_at_the_change_and_counts_on_with_nothing_hap
     await page.wait_for_function(f"() => document.querySelector('{row} [data-col=state]').textContent === 'Ready'",
                                  timeout=patience_ms(5000))
     assert (await page.text_content(f"{row} [data-col=for]")) in ("0:00", "0:01", "0:02")
+
+
+async def test_a_list_longer_than_its_panel_shows_what_fits_and_says_how_many_more(page, demo: dict):
+    await nobody_answers(demo)
+    await wallboard(page, demo)
+    channels = []
+    try:
+        for n in range(60, 80):  # 20 callers: more rows than the panel holds
+            channels.append(await call(demo, f"077009009{n:02d}", "101"))
+        more = await page.wait_for_function("""() => {
+            const panel = document.querySelector('#waiting-panel');
+            const more = document.querySelector('#oldest tr.more');
+            const rows = [...document.querySelectorAll('#oldest tbody tr[data-call]')];
+            const shown = rows.filter((r) => !r.hidden);
+            return more && rows.length >= 15 && { more: more.textContent, rows: rows.length, shown: shown.length,
+              cut: panel.scrollHeight > panel.clientHeight + 1,
+              last_inside: shown[shown.length - 1].getBoundingClientRect().bottom <= panel.getBoundingClientRect().bottom };
+        }""", timeout=patience_ms(15000))
+        shown = await more.json_value()
+        assert 3 <= shown["shown"] < shown["rows"] and shown["more"] == f"+{shown['rows'] - shown['shown']} more"
+        assert not shown["cut"] and shown["last_inside"]
+        await page.screenshot(path=str(ARTIFACTS / "wallboard-more.png"))
+    finally:
+        await hang_up(demo, *channels, gone_ok=True)

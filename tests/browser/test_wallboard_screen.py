@@ -178,3 +178,28 @@ async def test_no_handler_id_shows_where_a_name_is_known(page, demo: dict):
     names = await page.evaluate("() => [...document.querySelectorAll('#handlers tbody th')].map((th) => th.textContent)")
     assert sorted(names) == ["Alice Hughes", "Ben Okafor", "Carys Jones", "Dev Patel"]
     assert await csp_violations(page) == []
+
+
+READ_STATES = """() => ({
+  cards: Object.fromEntries([...document.querySelectorAll('section[data-line]')].map((s) => [s.dataset.line,
+    Object.fromEntries([...s.querySelectorAll('.handlers [data-state]')].map((e) => [e.dataset.state, Number(e.querySelector('b').textContent)]))])),
+  queues: Object.fromEntries([...document.querySelectorAll('#queues tbody tr[data-queue]')].map((r) => [r.children[1].textContent,
+    Object.fromEntries(['ready', 'ringing', 'on-call', 'wrap-up', 'not-ready'].map((s) => [s, Number(r.querySelector(`[data-col=${s}]`).textContent)]))])),
+  handlers: [...document.querySelectorAll('#handlers tbody tr[data-handler]')].map((r) => ({
+    state: r.className.replace('state-', ''), lines: r.querySelector('[data-col=lines]').textContent.split(', ') })) })"""
+
+
+async def test_each_state_means_one_thing_on_the_whole_screen(page, demo: dict):
+    """The line cards, the queue table and the handlers' rows count "on call" (and every other
+    state) alike: each card's count is the handlers of that line shown in that state, and each
+    line's one queue counts the same (the card once left ringing phones out, the table put them in)."""
+    await wallboard(page, demo)
+    seq = 0
+    for _ in range(8):
+        seq = await next_picture(page, seq)
+        shown = await page.evaluate(READ_STATES)
+        for line, card in shown["cards"].items():
+            rows = [h["state"] for h in shown["handlers"] if line in h["lines"]]
+            assert card == {state: rows.count(state) for state in card}, (line, shown)
+            assert shown["queues"][line] == card, (line, shown)
+    assert await csp_violations(page) == []
