@@ -91,9 +91,10 @@ def _redis_section(redis: str | RedisConfig) -> list[str]:
 
 def write_config(path: Path, pbx: Sites, redis: str | RedisConfig, http_port: int, *, wrapup_seconds: float = 0,
                  handlers: dict[str, tuple[str, list[str]]] = HANDLERS, node_id: str = "",
-                 lease_seconds: float | None = None) -> None:
+                 lease_seconds: float | None = None, overflow: Mapping[str, float] | None = None) -> None:
     """An intake.toml for the test bed; secrets by env: reference only. ``node_id``: this node's
-    name in ``[cluster]``; ``lease_seconds``: the cluster on (one leader per site)."""
+    name in ``[cluster]``; ``lease_seconds``: the cluster on (one leader per site); ``overflow``:
+    ``[routing.overflow]`` keys (e.g. clear_seconds) in place of the defaults."""
     sites = logins(pbx)
     parts = ['wrapup_reason = "wrap-up"']
     for site, login in sites.items():
@@ -117,6 +118,8 @@ def write_config(path: Path, pbx: Sites, redis: str | RedisConfig, http_port: in
         parts += ["[cluster]", f'node_id = "{node_id}"']
         if lease_seconds is not None:
             parts += ["enabled = true", f"lease_seconds = {lease_seconds}"]
+    if overflow:
+        parts += ["[routing.overflow]", *(f"{key} = {value}" for key, value in overflow.items())]
     path.write_text("\n".join(parts) + "\n")
 
 
