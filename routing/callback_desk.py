@@ -211,11 +211,12 @@ class CallbackDesk:
     async def catch_up(self, task_id: str) -> None:
         """Before a handler acts on a task here: a node that does not hold the site's lease reads
         the task as Redis has it (the leader offered it, and the offer reached the handler's
-        desktop on this node through their stream), so the handler's click is judged on it."""
-        if self.gate.holds():
-            return  # this node's memory is the source of what is saved
+        desktop on this node through their stream), so the handler's click is judged on it. The
+        leader's memory is the source of what is saved, unless the handler's part has moved on
+        on another node (started or closed there: Redis has seen more of its handler's steps)."""
         stored = await self.store.load(task_id)
-        if stored is None:
+        mine = self.tasks.get(task_id)
+        if stored is None or (self.gate.holds() and (mine is None or stored.handled <= mine.handled)):
             return
         if stored.status is Status.CLOSED:
             self.tasks.pop(task_id, None)
@@ -357,6 +358,8 @@ class CallbackDesk:
         task.status = move.next
         for name, value in changes.items():
             setattr(task, name, value)
+        if event in BY_THE_HANDLER:
+            task.handled += 1
         if note:
             task.note(at, note)
         for effect in move.effects:

@@ -154,6 +154,44 @@ async def test_only_the_leader_offers_call_backs_a_follower_starts_one_and_the_n
                 assert (await b.stored(task_id))["offered_to"] == "h2"
 
 
+async def test_an_outcome_filed_on_the_follower_is_not_overwritten_by_the_leaders_stale_copy_of_the_task(
+        redis_client: Any) -> None:
+    tokens = {h: token_source.token_urlsafe(18) for h in ("h1", "h2", "h3", "h4", "sup1")}
+    async with SimulatedPbx(SimConfig(traffic=None, members_at_start=False, secret=token_source.token_urlsafe(12),
+                                      tick=0.005)) as sim:
+        cluster = {"enabled": True, "lease_seconds": LEASE}
+        async with serving(sim, redis_client, tokens, cluster=ClusterConfig(node_id="node-a", **cluster)) as a:
+            await eventually(a.server.cluster.gate.acts, 10, "node-a leads the site")
+            async with serving(sim, redis_client, tokens, cluster=ClusterConfig(node_id="node-b", **cluster)) as b:
+                await eventually(lambda: b.server.cluster.view()[SITE]["leader"] == "node-a", 10, "node-b sees node-a lead")
+                task_id = await a.abandoned_999()
+                await eventually(lambda: task_id in b.server.callbacks.tasks, 10, "node-b opened the task too")
+                on_b = await b.desktop("h2")
+                await b.state("h2", "ready")
+                await on_b.expect(offer_of(task_id, status="open"))  # the leader's offer, on the follower
+                assert (await a.stored(task_id))["offered_to"] == "h2"
+
+                # h2 files what they did on the follower their desktop is on: the task is closed in Redis.
+                filed = {"contact": "reached", "grading": "priority", "notes": "caller safe, unit on scene"}
+                r = await b.http.post(f"/api/callbacks/{task_id}/outcome", headers=b.auth("h2"), json=filed)
+                assert r.status_code == 200, r.text
+                assert (await b.stored(task_id))["status"] == "closed"
+
+                # The leader never heard of it: h2 goes on a break, and it takes its copy of the
+                # task (open, offered to h2) back from h2 and saves it.
+                await b.state("h2", "not-ready", "break")
+                await eventually(lambda: a.server.callbacks.tasks[task_id].offered_to is None, 10,
+                                 "node-a takes the task back from h2")
+                stored = await a.stored(task_id)
+                assert stored["status"] == "closed", stored  # not the leader's open copy
+                assert stored["outcome"]["notes"] == filed["notes"], stored
+                # h2, back at work on the leader's node, cannot start the call-back of a closed task.
+                await a.state("h2", "ready")
+                started = await a.http.post(f"/api/callbacks/{task_id}/start", headers=a.auth("h2"))
+                assert started.status_code in (404, 409), started.text
+                assert (await a.stored(task_id))["status"] == "closed"
+
+
 def membership(sent: list[Action], name: str, member: str, queue: str) -> list[Action]:
     return [a for a in sent if a.name == name and dict(a.fields).get("Interface") == member
             and dict(a.fields).get("Queue") == queue]
