@@ -41,6 +41,7 @@ from redis.exceptions import RedisError
 
 from intake.app import pbx_check
 from intake.app.cluster import Cluster
+from intake.app.connections import replicated_client
 from intake.app.handler_status import HandlerStatusPush
 from intake.app.journal import CallJournal, JournalRecord, contact_record, one_per_stay
 from intake.app.pops import PopRouter
@@ -117,8 +118,10 @@ class Site:
         self.pops = shared.pops.for_site({h.member: h.id for h in config.handlers}, self.pbx_now) if tag else shared.pops
         prefix = config.redis.key_prefix  # the site's own (see IntakeConfig.site_config)
         self.cluster = Cluster(config, shared.redis, self.name)  # who leads the site's side effects (a lone node: this one)
+        self.timers = TimerStore(shared.redis, prefix, self.cluster.fence, replicated_client(
+            shared.redis, config.redis.replicas_to_wait, config.redis.wait_timeout_seconds))
         self.desk = HandlerDesk(config, self.session, self.registry.handlers.get, resync=self.session.resync,
-                                timers=TimerStore(shared.redis, prefix, self.cluster.fence), gate=self.cluster.gate)
+                                timers=self.timers, gate=self.cluster.gate)
         self.ring_outs = RingOutDesk(config, self.desk, self.registry.handlers.get)
         self.handler_status = HandlerStatusPush(config, self.registry.handlers.get, self.ring_outs.rule.reason, shared.hub)
         self.steering = Steering(config, self.registry, self.session, self.pbx_now, resync=self.session.resync,
@@ -357,6 +360,7 @@ class Site:
         await self.cluster.close()  # the lease released first: another node leads at once
         await self.ring_outs.close()
         await self.desk.close()
+        await self.timers.close()
         await self.steering.close()
         await self.session.stop()
         await asyncio.gather(*self._background, return_exceptions=True)
