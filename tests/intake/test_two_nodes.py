@@ -21,7 +21,7 @@ from intake.core.config import ClusterConfig
 from intake.core.handlers import HandlerState
 from telephony.actions import Action, Response
 from telephony.simulator import SimConfig, SimulatedPbx
-from tests.routing.test_callback_desk import offer_of, rules_looked, serving
+from tests.routing.test_callback_desk import Floor, offer_of, rules_looked, serving
 from tests.serving import running_server
 from tests.waiting import eventually
 
@@ -118,7 +118,10 @@ async def test_only_the_leader_wraps_up_and_the_other_takes_over_and_ends_it_onc
                 assert 'intake_site_leading{node="node-a",site="default"} 0.0' in (await a_http.get("/metrics")).text
 
 
-async def test_only_the_leader_offers_call_backs_a_follower_starts_one_and_the_new_leader_takes_it_up(redis_client: Any) -> None:
+@contextlib.asynccontextmanager
+async def leader_and_follower_with_a_task(redis_client: Any) -> AsyncIterator[tuple[Floor, Floor, str]]:
+    """node-a leading the site, node-b following it, on one simulated PBX with the call-back
+    tests' floor, and a call-back task both opened (an abandoned 999 call): (a, b, its id)."""
     tokens = {h: token_source.token_urlsafe(18) for h in ("h1", "h2", "h3", "h4", "sup1")}
     async with SimulatedPbx(SimConfig(traffic=None, members_at_start=False, secret=token_source.token_urlsafe(12),
                                       tick=0.005)) as sim:
@@ -129,67 +132,63 @@ async def test_only_the_leader_offers_call_backs_a_follower_starts_one_and_the_n
                 await eventually(lambda: b.server.cluster.view()[SITE]["leader"] == "node-a", 10, "node-b sees node-a lead")
                 task_id = await a.abandoned_999()
                 await eventually(lambda: task_id in b.server.callbacks.tasks, 10, "node-b opened the task too")
-                on_a, on_b = await a.desktop("h2"), await b.desktop("h2")
-                await b.state("h2", "ready")  # a handler's own command, carried out by the follower their desktop is on
-                await eventually(lambda: a.server.registry.handlers["PJSIP/handler-2"].state("wrap-up")[0]
-                                 is HandlerState.READY, 10, "node-a sees h2 ready")
-                offered = await on_a.expect(offer_of(task_id, status="open"))
-                assert (await a.stored(task_id))["offered_to"] == "h2"
-                await on_b.expect(offer_of(task_id, status="open"))  # the leader's offer, through h2's stream
-                await rules_looked(b.server, time.monotonic())
-                # that one only, with the leader's seq: the follower's rules looked, and offered nothing of their own
-                assert [m["seq"] for m in on_b.callbacks(task_id)] == [offered["seq"]]
-                assert b.server.callbacks.tasks[task_id].offered_to is None
+                yield a, b, task_id
 
-                # The handler starts the call-back from the follower their desktop is on: it reads
-                # the task as the leader saved it, and carries the handler's click out itself.
-                started = await b.http.post(f"/api/callbacks/{task_id}/start", headers=b.auth("h2"))
-                assert started.status_code == 200, started.text
-                assert (await b.stored(task_id))["status"] == "calling"
 
-                await a.server.tasks.stop("lease")  # node-a stalls
-                await eventually(b.server.cluster.gate.acts, 15, "node-b leads the site")
-                # The new leader took the task up from Redis: still h2's, still being called.
-                await on_b.expect(offer_of(task_id, status="calling"))
-                assert (await b.stored(task_id))["offered_to"] == "h2"
+async def test_only_the_leader_offers_call_backs_a_follower_starts_one_and_the_new_leader_takes_it_up(redis_client: Any) -> None:
+    async with leader_and_follower_with_a_task(redis_client) as (a, b, task_id):
+        on_a, on_b = await a.desktop("h2"), await b.desktop("h2")
+        await b.state("h2", "ready")  # a handler's own command, carried out by the follower their desktop is on
+        await eventually(lambda: a.server.registry.handlers["PJSIP/handler-2"].state("wrap-up")[0]
+                         is HandlerState.READY, 10, "node-a sees h2 ready")
+        offered = await on_a.expect(offer_of(task_id, status="open"))
+        assert (await a.stored(task_id))["offered_to"] == "h2"
+        await on_b.expect(offer_of(task_id, status="open"))  # the leader's offer, through h2's stream
+        await rules_looked(b.server, time.monotonic())
+        # that one only, with the leader's seq: the follower's rules looked, and offered nothing of their own
+        assert [m["seq"] for m in on_b.callbacks(task_id)] == [offered["seq"]]
+        assert b.server.callbacks.tasks[task_id].offered_to is None
+
+        # The handler starts the call-back from the follower their desktop is on: it reads
+        # the task as the leader saved it, and carries the handler's click out itself.
+        started = await b.http.post(f"/api/callbacks/{task_id}/start", headers=b.auth("h2"))
+        assert started.status_code == 200, started.text
+        assert (await b.stored(task_id))["status"] == "calling"
+
+        await a.server.tasks.stop("lease")  # node-a stalls
+        await eventually(b.server.cluster.gate.acts, 15, "node-b leads the site")
+        # The new leader took the task up from Redis: still h2's, still being called.
+        await on_b.expect(offer_of(task_id, status="calling"))
+        assert (await b.stored(task_id))["offered_to"] == "h2"
 
 
 async def test_an_outcome_filed_on_the_follower_is_not_overwritten_by_the_leaders_stale_copy_of_the_task(
         redis_client: Any) -> None:
-    tokens = {h: token_source.token_urlsafe(18) for h in ("h1", "h2", "h3", "h4", "sup1")}
-    async with SimulatedPbx(SimConfig(traffic=None, members_at_start=False, secret=token_source.token_urlsafe(12),
-                                      tick=0.005)) as sim:
-        cluster = {"enabled": True, "lease_seconds": LEASE}
-        async with serving(sim, redis_client, tokens, cluster=ClusterConfig(node_id="node-a", **cluster)) as a:
-            await eventually(a.server.cluster.gate.acts, 10, "node-a leads the site")
-            async with serving(sim, redis_client, tokens, cluster=ClusterConfig(node_id="node-b", **cluster)) as b:
-                await eventually(lambda: b.server.cluster.view()[SITE]["leader"] == "node-a", 10, "node-b sees node-a lead")
-                task_id = await a.abandoned_999()
-                await eventually(lambda: task_id in b.server.callbacks.tasks, 10, "node-b opened the task too")
-                on_b = await b.desktop("h2")
-                await b.state("h2", "ready")
-                await on_b.expect(offer_of(task_id, status="open"))  # the leader's offer, on the follower
-                assert (await a.stored(task_id))["offered_to"] == "h2"
+    async with leader_and_follower_with_a_task(redis_client) as (a, b, task_id):
+        on_b = await b.desktop("h2")
+        await b.state("h2", "ready")
+        await on_b.expect(offer_of(task_id, status="open"))  # the leader's offer, on the follower
+        assert (await a.stored(task_id))["offered_to"] == "h2"
 
-                # h2 files what they did on the follower their desktop is on: the task is closed in Redis.
-                filed = {"contact": "reached", "grading": "priority", "notes": "caller safe, unit on scene"}
-                r = await b.http.post(f"/api/callbacks/{task_id}/outcome", headers=b.auth("h2"), json=filed)
-                assert r.status_code == 200, r.text
-                assert (await b.stored(task_id))["status"] == "closed"
+        # h2 files what they did on the follower their desktop is on: the task is closed in Redis.
+        filed = {"contact": "reached", "grading": "priority", "notes": "caller safe, unit on scene"}
+        r = await b.http.post(f"/api/callbacks/{task_id}/outcome", headers=b.auth("h2"), json=filed)
+        assert r.status_code == 200, r.text
+        assert (await b.stored(task_id))["status"] == "closed"
 
-                # The leader never heard of it: h2 goes on a break, and it takes its copy of the
-                # task (open, offered to h2) back from h2 and saves it.
-                await b.state("h2", "not-ready", "break")
-                await eventually(lambda: a.server.callbacks.tasks[task_id].offered_to is None, 10,
-                                 "node-a takes the task back from h2")
-                stored = await a.stored(task_id)
-                assert stored["status"] == "closed", stored  # not the leader's open copy
-                assert stored["outcome"]["notes"] == filed["notes"], stored
-                # h2, back at work on the leader's node, cannot start the call-back of a closed task.
-                await a.state("h2", "ready")
-                started = await a.http.post(f"/api/callbacks/{task_id}/start", headers=a.auth("h2"))
-                assert started.status_code in (404, 409), started.text
-                assert (await a.stored(task_id))["status"] == "closed"
+        # The leader never heard of it: h2 goes on a break, and it takes its copy of the
+        # task (open, offered to h2) back from h2 and saves it.
+        await b.state("h2", "not-ready", "break")
+        await eventually(lambda: a.server.callbacks.tasks[task_id].offered_to is None, 10,
+                         "node-a takes the task back from h2")
+        stored = await a.stored(task_id)
+        assert stored["status"] == "closed", stored  # not the leader's open copy
+        assert stored["outcome"]["notes"] == filed["notes"], stored
+        # h2, back at work on the leader's node, cannot start the call-back of a closed task.
+        await a.state("h2", "ready")
+        started = await a.http.post(f"/api/callbacks/{task_id}/start", headers=a.auth("h2"))
+        assert started.status_code in (404, 409), started.text
+        assert (await a.stored(task_id))["status"] == "closed"
 
 
 def membership(sent: list[Action], name: str, member: str, queue: str) -> list[Action]:
