@@ -221,6 +221,11 @@ class CallbackStore:
         raw = await self.redis.hget(self.key, task_id)
         return None if raw is None else self._read(task_id, raw)
 
+    async def load_many(self, task_ids: list[str]) -> list[CallbackTask]:
+        """Those of ``task_ids`` Redis has (and this version can read), in one round trip."""
+        found = zip(task_ids, await self.redis.hmget(self.key, task_ids), strict=True)
+        return [task for task_id, raw in found if raw is not None and (task := self._read(task_id, raw)) is not None]
+
     async def ids(self) -> set[str]:
         """Every task's id, closed ones included."""
         return {i.decode() if isinstance(i, bytes) else str(i) for i in await self.redis.hkeys(self.key)}

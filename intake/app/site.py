@@ -68,6 +68,10 @@ from telephony.session import AmiSession
 
 log = structlog.get_logger("intake.site")
 
+CALLBACKS_REFRESHED_EVERY = 1.0
+"""With several nodes, how soon what a handler did with a call-back task on another node reaches
+this node's memory (one HMGET of the open tasks)."""
+
 Stay = tuple[str, str, float]
 """A call's stay in one queue: (call id, queue, queue entry)."""
 
@@ -308,9 +312,21 @@ class Site:
         self.shared.tasks.start(self.task("ami"), self._follow_pbx)
         self.shared.tasks.start(self.task("ticker"), self.tick_forever)
         self.cluster.start(self.shared.tasks, self.task("lease"))
+        if self.cluster.enabled:
+            self.shared.tasks.start(self.task("callbacks-refresh"), self._refresh_callbacks)
+
+    async def _refresh_callbacks(self) -> None:
+        """What handlers did with call-back tasks on other nodes, into this node's memory
+        (CallbackDesk.refresh); Redis away is waited out here, not a failed task."""
+        while True:
+            await asyncio.sleep(CALLBACKS_REFRESHED_EVERY)
+            try:
+                await self.callbacks.refresh()
+            except (RedisError, OSError) as exc:
+                log.debug("callbacks_not_refreshed", site=self.name, error=repr(exc))
 
     async def stop_tasks(self) -> None:
-        for name in ("ticker", "lease", "ami"):
+        for name in ("callbacks-refresh", "ticker", "lease", "ami"):
             await self.shared.tasks.stop(self.task(name))
 
     async def restore(self, journalled: list[JournalRecord], in_progress: list[InProgress]) -> None:
