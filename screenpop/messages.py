@@ -175,6 +175,7 @@ class HandlerStatus(Outgoing):
     queues: tuple[str, ...]
     wrapup_reason: str
     ring_out_reason: str
+    position: str | None = None  # the position (hot-desking) the PBX has them at; None: a fixed phone, or none
 
 
 # --- replies to one socket ----------------------------------------------------------------------

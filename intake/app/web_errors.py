@@ -19,11 +19,15 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from intake.core.errors import (
+    FixedPhone,
     InvalidRequest,
+    NoPhone,
     NotSignedIn,
+    PositionTaken,
     RequestTooLarge,
     StateChangeFailed,
     StaticMembership,
+    UnknownPosition,
     WrongRole,
 )
 from routing.errors import (
@@ -48,6 +52,7 @@ class ErrorReply(BaseModel):
     detail: str
     error: str
     field: str | None = None
+    holder: str | None = None  # position-taken: the handler who sits there
 
 
 def _refused(exc: Exception) -> bool:
@@ -77,6 +82,10 @@ HTTP_ERRORS: tuple[HttpReply, ...] = (
     HttpReply(CallbackNotDialable, 422, "not-dialable", "number"),
     HttpReply(CallbackNotStarted, 502, "pbx-refused", only_if=_refused),
     HttpReply(CallbackNotStarted, 503, "pbx-unreachable"),
+    HttpReply(PositionTaken, 409, PositionTaken.code, "position"),  # names who holds it
+    HttpReply(UnknownPosition, 404, UnknownPosition.code, "position"),
+    HttpReply(FixedPhone, 409, FixedPhone.code, "position"),
+    HttpReply(NoPhone, 409, "no-position", "state"),  # intake's own refusal: sign in at a position first
     HttpReply(StaticMembership, 409, "static-member", "state"),  # intake's own refusal, with the fix
     HttpReply(StateChangeFailed, 502, "pbx-refused", only_if=_refused),
     HttpReply(StateChangeFailed, 503, "pbx-unreachable"),
@@ -113,8 +122,8 @@ def error_response(exc: Exception) -> JSONResponse:
     if entry is None:
         raise exc  # not ours to answer: the server's 500
     field = getattr(exc, "field", None) or entry.field
-    body = ErrorReply(detail=str(exc), error=entry.error, field=field)
-    return JSONResponse(body.model_dump(mode="json"), status_code=entry.status, headers=_HEADERS.get(entry.status))
+    body = ErrorReply(detail=str(exc), error=entry.error, field=field, holder=getattr(exc, "holder", None))
+    return JSONResponse(body.model_dump(mode="json", exclude={"holder"} if body.holder is None else None), status_code=entry.status, headers=_HEADERS.get(entry.status))
 
 
 _PLACES = frozenset({"body", "path", "query", "header", "cookie"})

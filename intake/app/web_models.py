@@ -218,6 +218,7 @@ class HandlerView(_Reply):
     ringing_for: list[str]
     on_call: str | None
     site: str
+    position: str | None = None  # the position this phone is (hot-desking); None: a fixed phone
 
 
 class Handlers(_Reply):
@@ -234,6 +235,7 @@ class Me(_Reply):
     queues: list[str]
     wrapup_reason: str
     ring_out_reason: str
+    position: str | None = None  # the position the PBX has them at (None: a fixed phone, or none yet)
 
 
 class StateChanged(_Reply):
