@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from intake.core.errors import (
+    AlreadySeated,
     FixedPhone,
     InvalidRequest,
     NoPhone,
@@ -83,6 +84,7 @@ HTTP_ERRORS: tuple[HttpReply, ...] = (
     HttpReply(CallbackNotStarted, 502, "pbx-refused", only_if=_refused),
     HttpReply(CallbackNotStarted, 503, "pbx-unreachable"),
     HttpReply(PositionTaken, 409, PositionTaken.code, "position"),  # names who holds it
+    HttpReply(AlreadySeated, 409, AlreadySeated.code, "position"),
     HttpReply(UnknownPosition, 404, UnknownPosition.code, "position"),
     HttpReply(FixedPhone, 409, FixedPhone.code, "position"),
     HttpReply(NoPhone, 409, "no-position", "state"),  # intake's own refusal: sign in at a position first

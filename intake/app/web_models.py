@@ -282,3 +282,27 @@ class Callbacks(_Reply):
 class TaskMoved(_Reply):
     task_id: str
     status: Literal["calling", "closed"]
+
+
+class PositionRequest(_Request):
+    """A handler signs in at a position: its phone joins their queues, ready or not ready."""
+
+    position: Annotated[str, Field(min_length=1, max_length=64)]
+    ready: bool = True
+
+
+class PositionView(_Reply):
+    id: str
+    label: str
+    site: str
+    holder: str | None  # the handler who holds it; None: free
+
+
+class PositionsView(_Reply):
+    positions: list[PositionView]
+    mine: str | None  # the position the asking handler holds
+
+
+class PositionChanged(_Reply):
+    position: str | None  # the position taken, or the one left (None: none was held)
+    status: Literal["signed-in", "left"]

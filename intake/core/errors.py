@@ -135,6 +135,16 @@ class PositionTaken(IntakeError):
         self.holder = holder
 
 
+class AlreadySeated(IntakeError):
+    """One handler, one position: ``handler_id`` holds ``position`` already (leave it first)."""
+
+    code = "already-at-a-position"
+
+    def __init__(self, handler_id: str, position: str) -> None:
+        super().__init__(f"{handler_id} is signed in at position {position}: leave it first")
+        self.handler_id, self.position = handler_id, position
+
+
 class UnknownPosition(IntakeError):
     """No ``[[positions]]`` of that id on the handler's site (``site``) to sign in at."""
 
