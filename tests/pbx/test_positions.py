@@ -1,0 +1,132 @@
+"""Positions (hot-desking) against the real PBX: a handler with no phone of their own signs in at a
+position on the desktop; the PBX shows that position's phone in their queues under their id; a
+999 call rings it and pops to their desktop; the journal names them and the position; another
+handler cannot take it (refused, naming the holder); leaving takes the phone out of the queues,
+and then someone else may sit there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.pbx.harness import (
+    Desktop,
+    IntakeProcess,
+    flush_e2e_db,
+    intake_process,
+    journal,
+    member_status,
+    token_of,
+    wait_until,
+)
+from tests.support.sip import HandlerPhone, sipp_dial
+from tests.support.testbed.ami import RawAmi
+from tests.support.testbed.pbx import PbxTestbed
+
+pytestmark = pytest.mark.pbx
+
+QUEUES = ["emergency", "non-emergency"]
+DESK = "PJSIP/handler-1"
+HOT_DESKING = {"h1": (None, QUEUES), "h2": (None, QUEUES), "h3": ("PJSIP/handler-3", QUEUES)}
+POSITIONS = {"desk-1": DESK, "desk-2": "PJSIP/handler-2"}
+
+
+@pytest.fixture
+def hot_desks(pbx: PbxTestbed, ami: RawAmi, e2e_redis: str, tmp_path: Path) -> Any:
+    flush_e2e_db(e2e_redis)
+    proc = intake_process(tmp_path, pbx, e2e_redis, handlers=HOT_DESKING, positions=POSITIONS)
+    try:
+        yield proc
+    finally:
+        proc.stop()
+        print(f"--- tail of intake serve's log ({proc.log_path}) ---\n{proc.log_tail(60)}")
+
+
+def as_handler(intake: IntakeProcess, method: str, path: str, handler_id: str, **body: Any) -> httpx.Response:
+    return httpx.request(method, intake.base + path, headers={"Authorization": f"Bearer {token_of(handler_id)}"},
+                         json=body or None, timeout=10)
+
+
+async def test_a_handler_signs_in_at_a_position_takes_its_call_and_leaves_it(hot_desks: IntakeProcess, ami: RawAmi,
+                                                                             e2e_redis: str) -> None:
+    intake = hot_desks.start()
+    phone = HandlerPhone("handler-1", answer_after=1.0)
+    await asyncio.to_thread(phone.start)
+    desk = await Desktop.open(intake, "h1")
+    call = None
+    try:
+        picker = as_handler(intake, "GET", "/api/me/positions", "h1").json()
+        assert {p["id"]: p["holder"] for p in picker["positions"]} == {"desk-1": None, "desk-2": None}
+        assert picker["mine"] is None
+        # Before a position there is no phone to make ready: refused, nothing sent.
+        r = as_handler(intake, "POST", "/api/me/state", "h1", state="ready")
+        assert (r.status_code, r.json()["error"]) == (409, "no-position"), r.text
+
+        r = as_handler(intake, "POST", "/api/me/position", "h1", position="desk-1")
+        assert r.status_code == 200, r.text
+        assert r.json() == {"position": "desk-1", "status": "signed-in"}
+
+        # The PBX itself has the position's phone in h1's queues, under h1's name, ready.
+        status = await member_status(ami, DESK)
+        assert sorted(status) == QUEUES
+        assert {q: (s["Name"], s["Paused"], s["Membership"]) for q, s in status.items()} == \
+            {q: ("h1", "0", "dynamic") for q in QUEUES}
+        # intake learnt who sits there from the PBX's events: the supervisors' view and h1's own.
+        await wait_until(lambda: intake.handlers().get(DESK, {}).get("handler_id") == "h1", 5, "h1 seen at desk-1")
+        seen = intake.handlers()[DESK]
+        assert (seen["position"], seen["state"], seen["name"]) == ("desk-1", "ready", "Handler h1")
+        me = as_handler(intake, "GET", "/api/me", "h1").json()
+        assert (me["state"], me["position"]) == ("ready", "desk-1")
+        assert as_handler(intake, "GET", "/api/me/positions", "h1").json()["mine"] == "desk-1"
+
+        # Another handler cannot take it: refused, naming who holds it; the PBX unchanged.
+        r = as_handler(intake, "POST", "/api/me/position", "h2", position="desk-1")
+        assert r.status_code == 409, r.text
+        assert (r.json()["error"], r.json()["holder"]) == ("position-taken", "h1")
+        assert "h1" in r.json()["detail"]
+        assert {s["Name"] for s in (await member_status(ami, DESK)).values()} == {"h1"}
+        # Nor one with a fixed phone, nor h1 a second one.
+        assert as_handler(intake, "POST", "/api/me/position", "h3", position="desk-2").json()["error"] == "fixed-phone"
+        r = as_handler(intake, "POST", "/api/me/position", "h1", position="desk-2")
+        assert (r.status_code, r.json()["error"]) == (409, "already-at-a-position"), r.text
+
+        # A 999 call rings the position's phone and pops to h1's desktop.
+        call = sipp_dial("999", callers=["caller-5"], hangup_after=8.0)
+        _, pop = await desk.wait_for(lambda m: m["type"] == "pop", 15, "pop")
+        assert pop["line"] == "999"
+        await asyncio.to_thread(phone.wait_answered, 15)
+        _, answered = await desk.wait_for(lambda m: m["type"] == "pop.answered" and m["call_id"] == pop["call_id"], 10,
+                                          "pop.answered")
+        assert answered["handler_id"] == "h1"
+        assert await asyncio.to_thread(call.wait, 20) == 0, call.output()
+        record = await wait_until(lambda: journal(e2e_redis).get(pop["call_id"]), 10, "the call journalled")
+        assert (record["settled"], record["handler_id"], record["position"]) == ("answered", "h1", "desk-1")
+
+        # Leaving: the PBX no longer has the phone in any queue, and h1 is at none.
+        r = as_handler(intake, "DELETE", "/api/me/position", "h1")
+        assert r.status_code == 200, r.text
+        assert r.json() == {"position": "desk-1", "status": "left"}
+        assert await member_status(ami, DESK) == {}
+        _, me_msg = await desk.wait_for(lambda m: m["type"] == "me" and m["state"] == "logged-out", 5, "h1 logged out")
+        assert me_msg.get("position") is None
+        await wait_until(lambda: (DESK not in intake.handlers()) or intake.handlers()[DESK]["handler_id"] is None, 5,
+                         "desk-1 nobody's")
+
+        # Now h2 may sit there, and the PBX names h2.
+        r = as_handler(intake, "POST", "/api/me/position", "h2", position="desk-1", ready=False)
+        assert r.status_code == 200, r.text
+        status = await member_status(ami, DESK)
+        assert {q: (s["Name"], s["Paused"]) for q, s in status.items()} == {q: ("h2", "1") for q in QUEUES}
+        await wait_until(lambda: intake.handlers().get(DESK, {}).get("handler_id") == "h2", 5, "h2 seen at desk-1")
+        assert as_handler(intake, "DELETE", "/api/me/position", "h2").status_code == 200
+        assert await member_status(ami, DESK) == {}
+    finally:
+        if call is not None:
+            call.stop()
+        await desk.close()
+        await asyncio.to_thread(phone.stop)
