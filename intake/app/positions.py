@@ -142,19 +142,21 @@ class Positions:
         log.info("position_signed_in", handler_id=handler_id, position=position.id, member=position.member)
         return position
 
-    async def leave(self, handler_id: str) -> str | None:
+    async def leave(self, handler_id: str) -> tuple[str | None, int]:
         """Take the handler's phone out of their queues (QueueRemove), then give the position
-        back; the position left, or None if they held none. A PBX that cannot be reached keeps
-        the position theirs (its phone would still ring for them): the error says so, try again."""
+        back; the position left (None if they held none) and how many actions the PBX took. A
+        PBX that cannot be reached keeps the position theirs (its phone would still ring for
+        them): the error says so, try again."""
         position_id = await self.store.seat_of(handler_id)
         if position_id is None:
-            return None
+            return None, 0
         position = self.config.position(position_id)
+        sent = 0
         if position is not None:
-            await self.desk_of(handler_id).request(handler_id, Wanted.LOGGED_OUT, member=position.member)
+            sent = await self.desk_of(handler_id).request(handler_id, Wanted.LOGGED_OUT, member=position.member)
         await self.store.give_back(position_id, handler_id)
         log.info("position_left", handler_id=handler_id, position=position_id)
-        return position_id
+        return position_id, sent
 
     async def position_of(self, handler_id: str) -> str | None:
         """The position ``handler_id`` holds (None: none, or Redis cannot say now)."""

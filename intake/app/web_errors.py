@@ -53,7 +53,6 @@ class ErrorReply(BaseModel):
     detail: str
     error: str
     field: str | None = None
-    holder: str | None = None  # position-taken: the handler who sits there
 
 
 def _refused(exc: Exception) -> bool:
@@ -83,7 +82,7 @@ HTTP_ERRORS: tuple[HttpReply, ...] = (
     HttpReply(CallbackNotDialable, 422, "not-dialable", "number"),
     HttpReply(CallbackNotStarted, 502, "pbx-refused", only_if=_refused),
     HttpReply(CallbackNotStarted, 503, "pbx-unreachable"),
-    HttpReply(PositionTaken, 409, PositionTaken.code, "position"),  # names who holds it
+    HttpReply(PositionTaken, 409, PositionTaken.code, "position"),  # the detail names who holds it
     HttpReply(AlreadySeated, 409, AlreadySeated.code, "position"),
     HttpReply(UnknownPosition, 404, UnknownPosition.code, "position"),
     HttpReply(FixedPhone, 409, FixedPhone.code, "position"),
@@ -124,8 +123,8 @@ def error_response(exc: Exception) -> JSONResponse:
     if entry is None:
         raise exc  # not ours to answer: the server's 500
     field = getattr(exc, "field", None) or entry.field
-    body = ErrorReply(detail=str(exc), error=entry.error, field=field, holder=getattr(exc, "holder", None))
-    return JSONResponse(body.model_dump(mode="json", exclude={"holder"} if body.holder is None else None), status_code=entry.status, headers=_HEADERS.get(entry.status))
+    body = ErrorReply(detail=str(exc), error=entry.error, field=field)
+    return JSONResponse(body.model_dump(mode="json"), status_code=entry.status, headers=_HEADERS.get(entry.status))
 
 
 _PLACES = frozenset({"body", "path", "query", "header", "cookie"})

@@ -52,6 +52,7 @@ def add_position_routes(app: FastAPI, server: IntakeServer) -> None:
     async def leave(who: Handler) -> PositionChanged:
         """Leave the position: its phone leaves the handler's queues (QueueRemove), then it is
         free. 502/503 when the PBX refused or could not be reached: the position stays theirs."""
-        return PositionChanged(position=await server.positions.leave(who.id), status="left")
+        left, _ = await server.positions.leave(who.id)
+        return PositionChanged(position=left, status="left")
 
     app.include_router(router)

@@ -87,8 +87,7 @@ async def test_a_handler_signs_in_at_a_position_takes_its_call_and_leaves_it(hot
         # Another handler cannot take it: refused, naming who holds it; the PBX unchanged.
         r = as_handler(intake, "POST", "/api/me/position", "h2", position="desk-1")
         assert r.status_code == 409, r.text
-        assert (r.json()["error"], r.json()["holder"]) == ("position-taken", "h1")
-        assert "h1" in r.json()["detail"]
+        assert r.json() == {"error": "position-taken", "field": "position", "detail": "position desk-1 is taken by h1"}
         assert {s["Name"] for s in (await member_status(ami, DESK)).values()} == {"h1"}
         # Nor one with a fixed phone, nor h1 a second one.
         assert as_handler(intake, "POST", "/api/me/position", "h3", position="desk-2").json()["error"] == "fixed-phone"
@@ -123,8 +122,12 @@ async def test_a_handler_signs_in_at_a_position_takes_its_call_and_leaves_it(hot
         status = await member_status(ami, DESK)
         assert {q: (s["Name"], s["Paused"]) for q, s in status.items()} == {q: ("h2", "1") for q in QUEUES}
         await wait_until(lambda: intake.handlers().get(DESK, {}).get("handler_id") == "h2", 5, "h2 seen at desk-1")
-        assert as_handler(intake, "DELETE", "/api/me/position", "h2").status_code == 200
+        # Logging out at a position leaves it too.
+        r = as_handler(intake, "POST", "/api/me/state", "h2", state="logged-out")
+        assert r.status_code == 200 and r.json()["actions"] == 2, r.text
         assert await member_status(ami, DESK) == {}
+        picker = as_handler(intake, "GET", "/api/me/positions", "h2").json()
+        assert (picker["mine"], {p["id"]: p["holder"] for p in picker["positions"]}) == (None, {"desk-1": None, "desk-2": None})
     finally:
         if call is not None:
             call.stop()
