@@ -170,7 +170,9 @@ class Positions:
             return None
 
     async def seats(self, handler_id: str) -> list[Seat]:
-        """The positions of the handler's site, with who holds each."""
+        """The positions of the handler's site, with who holds each (none for a fixed phone's handler)."""
+        if self._handlers[handler_id].member is not None:
+            return []
         site = self.site_of(handler_id)
         mine = [p for p in self.config.positions if self.config.site_of_position(p) == site]
         held = await self.store.holders([p.id for p in mine])

@@ -133,3 +133,40 @@ async def test_a_handler_signs_in_at_a_position_takes_its_call_and_leaves_it(hot
             call.stop()
         await desk.close()
         await asyncio.to_thread(phone.stop)
+
+
+@pytest.mark.browser
+async def test_the_desktop_picker_signs_in_at_a_free_position_and_shows_the_taken_one(hot_desks: IntakeProcess, ami: RawAmi,
+                                                                                     browser: Any) -> None:
+    intake = hot_desks.start()
+    r = as_handler(intake, "POST", "/api/me/position", "h2", position="desk-2", ready=False)
+    assert r.status_code == 200, r.text
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    try:
+        await page.goto(intake.base + "/desktop")
+        await page.fill("#token", token_of("h1"))
+        await page.click("#signin button[type=submit]")
+        await page.wait_for_selector("#position-bar:not(.hidden)", timeout=10_000)
+        options = await page.eval_on_selector_all("#position-pick option",
+                                                  "os => os.map(o => [o.value, o.textContent, o.disabled])")
+        assert options == [["desk-1", "Desk desk-1", False], ["desk-2", "Desk desk-2 (taken by h2)", True]]
+        assert await page.text_content("#position-now") == "none"
+
+        await page.select_option("#position-pick", "desk-1")
+        await page.click("#btn-take-position")
+        # The page learns it from the socket once the PBX has the phone in h1's queues (no phone
+        # registered there in this test: "not ready, phone offline", but in the queues).
+        await page.wait_for_function("() => document.querySelector('#position-now').textContent === 'desk-1'"
+                                     " && document.querySelector('#state').dataset.state === 'not-ready'", timeout=10_000)
+        assert await page.text_content("#state-reason") == "(phone offline)"
+        assert {q: s["Name"] for q, s in (await member_status(ami, DESK)).items()} == {q: "h1" for q in QUEUES}
+        assert await page.is_disabled("#btn-take-position") and not await page.is_disabled("#btn-leave-position")
+
+        await page.click("#btn-leave-position")
+        await page.wait_for_function("() => document.querySelector('#position-now').textContent === 'none'"
+                                     " && document.querySelector('#state').dataset.state === 'logged-out'", timeout=10_000)
+        assert await member_status(ami, DESK) == {}
+    finally:
+        await context.close()
+        as_handler(intake, "DELETE", "/api/me/position", "h2")
