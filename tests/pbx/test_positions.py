@@ -24,6 +24,7 @@ from tests.pbx.harness import (
     token_of,
     wait_until,
 )
+from tests.support.cluster import running_cluster
 from tests.support.sip import HandlerPhone, sipp_dial
 from tests.support.testbed.ami import RawAmi
 from tests.support.testbed.pbx import PbxTestbed
@@ -170,3 +171,50 @@ async def test_the_desktop_picker_signs_in_at_a_free_position_and_shows_the_take
     finally:
         await context.close()
         as_handler(intake, "DELETE", "/api/me/position", "h2")
+
+
+async def test_two_nodes_one_position_one_winner_and_both_follow_the_pbx(pbx: PbxTestbed, ami: RawAmi, e2e_redis: str,
+                                                                           tmp_path: Path) -> None:
+    """Two handlers ask two nodes for one position at once: one gets it, the other is told who has
+    it. Each node learns who sits there from the PBX, so the winner's desktop on the *other*
+    node pops, and leaving there takes the phone out of the queues."""
+    phone = HandlerPhone("handler-1", answer_after=1.0)
+    await asyncio.to_thread(phone.start)
+    call = None
+    async with running_cluster(tmp_path, pbx, e2e_redis, handlers=HOT_DESKING, positions=POSITIONS,
+                               lease_seconds=1.5) as rig:
+        first, second = rig.nodes["node1"], rig.nodes["node2"]
+        try:
+            replies = await asyncio.gather(
+                asyncio.to_thread(as_handler, first, "POST", "/api/me/position", "h1", position="desk-1"),
+                asyncio.to_thread(as_handler, second, "POST", "/api/me/position", "h2", position="desk-1"))
+            assert sorted(r.status_code for r in replies) == [200, 409], [r.text for r in replies]
+            winner, loser = ("h1", replies[1]) if replies[0].status_code == 200 else ("h2", replies[0])
+            elsewhere = second if winner == "h1" else first  # the node that did not sign the winner in
+            assert loser.json()["error"] == "position-taken" and loser.json()["detail"].endswith(f"taken by {winner}")
+            assert {s["Name"] for s in (await member_status(ami, DESK)).values()} == {winner}
+            for node in (first, second):
+                await wait_until(lambda n=node: n.handlers().get(DESK, {}).get("handler_id") == winner, 5,  # type: ignore[misc]
+                                 f"{winner} seen at desk-1 by {node.log_path.parent.name}")
+
+            desk = await Desktop.open(elsewhere, winner)
+            try:
+                call = sipp_dial("999", callers=["caller-6"], hangup_after=8.0)
+                _, pop = await desk.wait_for(lambda m: m["type"] == "pop", 15, "pop on the other node")
+                _, answered = await desk.wait_for(lambda m: m["type"] == "pop.answered" and m["call_id"] == pop["call_id"],
+                                                  15, "pop.answered")
+                assert answered["handler_id"] == winner
+                assert await asyncio.to_thread(call.wait, 20) == 0, call.output()
+            finally:
+                await desk.close()
+
+            r = as_handler(elsewhere, "DELETE", "/api/me/position", winner)
+            assert r.json() == {"position": "desk-1", "status": "left"}, r.text
+            assert await member_status(ami, DESK) == {}
+            for node in (first, second):
+                await wait_until(lambda n=node: n.handlers().get(DESK, {}).get("handler_id") is None, 5,  # type: ignore[misc]
+                                 "desk-1 free on every node")
+        finally:
+            if call is not None:
+                call.stop()
+            await asyncio.to_thread(phone.stop)
