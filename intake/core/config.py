@@ -205,7 +205,8 @@ class LineConfig(_Section):
 
 
 class HandlerConfig(_Section):
-    id: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    # The QueueAdd MemberName (the queue_log's agent) at a fixed phone or a position: the PBX's rule too.
+    id: Annotated[str, sendable(values.MEMBER_NAME)] = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     # The [[pbx]] the handler's phone is on; may be left out while there is one PBX.
     site: SiteName | None = None
     name: str = Field(..., min_length=1)

@@ -54,6 +54,8 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], dict[str, str]]] = [
      {"positions[0].member": ""}),
     ("a hot-desker with no position on their site", lambda r: r["positions"].pop(1),
      {"handlers[3].member": "no fixed phone and no [[positions]] on site south to sign in at: this handler could never take a call"}),
+    ("a handler id the PBX could not carry as MemberName", lambda r: r["handlers"][3].update(id="s" * 80),
+     {"handlers[3].id": "is 80 bytes long (UTF-8); the PBX keeps 79"}),
     ("a position without its phone", lambda r: r["positions"][0].pop("member"),
      {"positions[0].member": "required key is missing"}),
 ]
