@@ -133,6 +133,8 @@ class Registry:
     def reseat(self, h: Handler) -> None:
         """Who sits at ``h``'s phone, as its queue memberships' MemberNames now say
         (:mod:`intake.core.seating`): a handler signed in at a position, or out of it."""
+        if h.member not in self.seating.positions:
+            return  # a fixed phone is always its handler's and a stray one nobody's: the hot path, every member event
         who = self.seating.occupant(h.member, (s.member_name for s in h.memberships.values()))
         if who == h.handler_id:
             return
@@ -344,7 +346,8 @@ class Registry:
             return
         h = self.handler(s.member)
         h.memberships[s.queue] = s
-        self.reseat(h)
+        if s.member in self.seating.positions:  # inlined guard: this runs for every member event
+            self.reseat(h)
         told.plain(HandlerChanged(s.member))
         if s.fixed:
             self._fixed_member(h, s)
