@@ -346,7 +346,9 @@ class Registry:
             return
         h = self.handler(s.member)
         h.memberships[s.queue] = s
-        if s.member in self.seating.positions:  # inlined guard: this runs for every member event
+        # Inlined guard, for every member event: a fixed phone never changes hands, and the
+        # seated handler's own status changes (pauses, device states) do not move them.
+        if s.member_name != h.handler_id and s.member in self.seating.positions:
             self.reseat(h)
         told.plain(HandlerChanged(s.member))
         if s.fixed:
