@@ -8,6 +8,7 @@ and then someone else may sit there.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +219,28 @@ async def test_two_nodes_one_position_one_winner_and_both_follow_the_pbx(pbx: Pb
             if call is not None:
                 call.stop()
             await asyncio.to_thread(phone.stop)
+
+
+async def test_a_pbx_restart_puts_the_handler_back_at_their_position_under_their_id(hot_desks: IntakeProcess,
+                                                                                   pbx: PbxTestbed) -> None:
+    intake = hot_desks.start()
+    r = as_handler(intake, "POST", "/api/me/position", "h1", position="desk-1", ready=False)
+    assert r.status_code == 200, r.text
+    await wait_until(lambda: intake.handlers().get(DESK, {}).get("handler_id") == "h1", 5, "h1 seen at desk-1")
+
+    # Asterisk forgets every dynamic member.
+    await asyncio.to_thread(subprocess.run, ["chroot", str(pbx.root), "/usr/sbin/asterisk", "-rx", "core restart now"],
+                            capture_output=True, text=True, timeout=30)
+    await wait_until(lambda: any(r.get("event") == "memberships_restored" and r.get("handler_id") == "h1"
+                                 for r in intake.log_records()), 30, "h1's memberships restored")
+    fresh = await RawAmi.connect(pbx.ami_host, pbx.ami_port)
+    try:
+        await fresh.login(pbx.ami_user, pbx.ami_secret)
+        status = await member_status(fresh, DESK)
+        assert {q: (s["Name"], s["Paused"], s.get("PausedReason")) for q, s in status.items()} == \
+            {q: ("h1", "1", "signing in") for q in QUEUES}
+    finally:
+        await fresh.close()
+    await wait_until(lambda: intake.handlers().get(DESK, {}).get("handler_id") == "h1", 5, "h1 seen at desk-1 again")
+    assert as_handler(intake, "GET", "/api/me/positions", "h1").json()["mine"] == "desk-1"
+    assert as_handler(intake, "DELETE", "/api/me/position", "h1").json()["status"] == "left"
