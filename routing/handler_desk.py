@@ -102,29 +102,25 @@ class HandlerDesk:
         # start; should it never have (it died first), this node starts the rest once it leads.
         self._followed: dict[str, Timer] = {}
 
-    def at_phone(self, handler_id: str, member: str | None = None) -> HandlerConfig:
+    def at_phone(self, handler_id: str, wanted: str, member: str | None = None) -> tuple[HandlerConfig, str]:
         """``handler_id``'s configuration with the phone they are at now (``member``: the one they
-        are signing in at); NoPhone when they are at none."""
+        are signing in at), and that phone; NoPhone (for ``wanted``) when they are at none."""
         handler = self._by_id[handler_id]
         member = member or self.seats.member_of(handler_id) or handler.member
         if member is None:
-            raise NoPhone(handler_id, "a state")
-        return handler if member == handler.member else handler.model_copy(update={"member": member})
+            raise NoPhone(handler_id, wanted)
+        return (handler if member == handler.member else handler.model_copy(update={"member": member})), member
 
     async def request(self, handler_id: str, wanted: Wanted, reason: str = "", *, member: str | None = None) -> int:
         """Send what :func:`plan` says for the handler at their phone (``member``: at the
         position they are signing in at); returns how many actions the PBX accepted."""
-        try:
-            handler = self.at_phone(handler_id, member)
-        except NoPhone:
-            raise NoPhone(handler_id, wanted.value) from None
-        assert handler.member is not None  # at_phone gives a handler at a phone
-        seen = self.handlers(handler.member)
+        handler, phone = self.at_phone(handler_id, wanted.value, member)
+        seen = self.handlers(phone)
         lent = frozenset(q for q in (seen.memberships if seen else {}) if self.config.line_of(q) is not None)
         fixed = fixed_in(wanted, handler, seen.memberships if seen else {}, lent)
         if fixed:
             log.warning("handler_state_refused_static_member", handler_id=handler_id, wanted=wanted.value, queues=fixed)
-            raise StaticMembership(handler_id, wanted.value, handler.member, fixed)
+            raise StaticMembership(handler_id, wanted.value, phone, fixed)
         try:
             todo = plan(wanted, reason or "not ready", handler, seen.memberships if seen else {}, lent)
         except RefusedValue as exc:  # the REST API and the config check reasons first: a bug if seen
@@ -154,7 +150,7 @@ class HandlerDesk:
             None)
         if handler_id is None or not self.gate.acts():
             return None
-        handler = self.at_phone(handler_id, member)
+        handler, _ = self.at_phone(handler_id, "restored after PBX restart", member)
         seen = self.handlers(member)
         todo = restoring(handler, lost, seen.memberships if seen is not None else {}, self.config.wrapup_reason)
         if not todo:
