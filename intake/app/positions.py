@@ -158,6 +158,22 @@ class Positions:
         log.info("position_left", handler_id=handler_id, position=position_id)
         return position_id, sent
 
+    async def release(self, position_id: str) -> str | None:
+        """A supervisor frees a position whoever holds it (a handler gone home without leaving
+        it): their phone out of their queues, then the position free; the handler it was held
+        by, or None if nobody held it. UnknownPosition for no position of that id."""
+        position = self.config.position(position_id)
+        if position is None:
+            raise UnknownPosition(position_id, "any site")
+        site = self.config.site_of_position(position)
+        holder = (await self.store.holders([position_id]))[position_id] or self.sitting_at(site, position.member)
+        if holder is None:
+            return None
+        await self.desk_of(holder).request(holder, Wanted.LOGGED_OUT, member=position.member)
+        await self.store.give_back(position_id, holder)
+        log.info("position_released", handler_id=holder, position=position_id)
+        return holder
+
     async def position_of(self, handler_id: str) -> str | None:
         """The position ``handler_id`` holds (None: none, or Redis cannot say now)."""
         handler = self._handlers.get(handler_id)
@@ -169,11 +185,13 @@ class Positions:
             log.warning("position_not_read", handler_id=handler_id, error=repr(exc))
             return None
 
-    async def seats(self, handler_id: str) -> list[Seat]:
-        """The positions of the handler's site, with who holds each (none for a fixed phone's handler)."""
-        if self._handlers[handler_id].member is not None:
+    async def seats(self, handler_id: str | None = None) -> list[Seat]:
+        """The positions of the handler's site (every site's: None), with who holds each (the
+        PBX's occupant where Redis has no claim); none for a fixed phone's handler."""
+        if handler_id is not None and self._handlers[handler_id].member is not None:
             return []
-        site = self.site_of(handler_id)
-        mine = [p for p in self.config.positions if self.config.site_of_position(p) == site]
-        held = await self.store.holders([p.id for p in mine])
-        return [Seat(p.id, p.label or p.id, site, held[p.id] or self.sitting_at(site, p.member)) for p in mine]
+        site = self.site_of(handler_id) if handler_id is not None else None
+        shown = [p for p in self.config.positions if site is None or self.config.site_of_position(p) == site]
+        held = await self.store.holders([p.id for p in shown])
+        return [Seat(p.id, p.label or p.id, s, held[p.id] or self.sitting_at(s, p.member))
+                for p in shown for s in [self.config.site_of_position(p)]]

@@ -306,3 +306,8 @@ class PositionsView(_Reply):
 class PositionChanged(_Reply):
     position: str | None  # the position taken, or the one left (None: none was held)
     status: Literal["signed-in", "left"]
+
+
+class PositionReleased(_Reply):
+    position: str
+    holder: str | None  # the handler it was held by; None: nobody held it

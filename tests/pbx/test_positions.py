@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.pbx.harness import (
+    SUPERVISOR_TOKEN,
     Desktop,
     IntakeProcess,
     flush_e2e_db,
@@ -243,4 +244,19 @@ async def test_a_pbx_restart_puts_the_handler_back_at_their_position_under_their
         await fresh.close()
     await wait_until(lambda: intake.handlers().get(DESK, {}).get("handler_id") == "h1", 5, "h1 seen at desk-1 again")
     assert as_handler(intake, "GET", "/api/me/positions", "h1").json()["mine"] == "desk-1"
-    assert as_handler(intake, "DELETE", "/api/me/position", "h1").json()["status"] == "left"
+
+    # h1 goes home without leaving: a supervisor sees who holds what, and frees desk-1.
+    every = intake.get("/api/positions")
+    assert {p["id"]: (p["holder"], p["site"]) for p in every["positions"]} == {"desk-1": ("h1", "default"),
+                                                                             "desk-2": (None, "default")}
+    r = httpx.delete(intake.base + "/api/positions/desk-1", headers={"Authorization": f"Bearer {SUPERVISOR_TOKEN}"},
+                     timeout=10)
+    assert r.json() == {"position": "desk-1", "holder": "h1"}, r.text
+    assert as_handler(intake, "DELETE", "/api/positions/desk-2", "h2").status_code == 403  # supervisors only
+    fresh = await RawAmi.connect(pbx.ami_host, pbx.ami_port)
+    try:
+        await fresh.login(pbx.ami_user, pbx.ami_secret)
+        assert await member_status(fresh, DESK) == {}
+    finally:
+        await fresh.close()
+    assert as_handler(intake, "GET", "/api/me/positions", "h1").json()["mine"] is None
