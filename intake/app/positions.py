@@ -38,6 +38,9 @@ local seat = redis.call('GET', KEYS[2])
 if seat and seat ~= ARGV[2] then
   return {2, seat}
 end
+if holder then
+  return {3, ''}
+end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2])
 return {1, ''}
@@ -69,15 +72,16 @@ class PositionStore:
     def seat_key(self, handler_id: str) -> str:
         return f"{self.prefix}seat:{handler_id}"
 
-    async def take(self, position: str, handler_id: str) -> None:
-        """Hold ``position`` for ``handler_id`` (again, if they hold it already); PositionTaken
-        naming the holder, or AlreadySeated naming the position they hold."""
+    async def take(self, position: str, handler_id: str) -> bool:
+        """Hold ``position`` for ``handler_id``: whether it is newly theirs (False: they held it
+        already); PositionTaken naming the holder, or AlreadySeated naming the position they hold."""
         done, other = await self.redis.eval(TAKE, 2, self.position_key(position), self.seat_key(handler_id),
                                             handler_id, position)
         if int(done) == 0:
             raise PositionTaken(position, _text(other) or "?")
         if int(done) == 2:
             raise AlreadySeated(handler_id, _text(other) or "?")
+        return int(done) == 1
 
     async def give_back(self, position: str, handler_id: str) -> bool:
         """Release ``position`` if ``handler_id`` holds it; whether anything was held."""
@@ -131,13 +135,15 @@ class Positions:
         there = self.sitting_at(self.site_of(handler_id), position.member)
         if there is not None and there != handler_id:
             raise PositionTaken(position.id, there)  # the PBX has someone there, whatever Redis says
-        await self.store.take(position.id, handler_id)
+        newly = await self.store.take(position.id, handler_id)
         try:
             await self.desk_of(handler_id).request(handler_id, Wanted.READY if ready else Wanted.NOT_READY,
                                                    "signing in", member=position.member)
         except Exception:
-            # Not on the PBX: the position stays free for them or anyone else to try again.
-            await self.store.give_back(position.id, handler_id)
+            # Not on the PBX: a position just taken is free again for anyone to try (one they
+            # held already stays theirs: the PBX may have them there).
+            if newly:
+                await self.store.give_back(position.id, handler_id)
             raise
         log.info("position_signed_in", handler_id=handler_id, position=position.id, member=position.member)
         return position
@@ -169,7 +175,8 @@ class Positions:
         holder = (await self.store.holders([position_id]))[position_id] or self.sitting_at(site, position.member)
         if holder is None:
             return None
-        await self.desk_of(holder).request(holder, Wanted.LOGGED_OUT, member=position.member)
+        if holder in self._handlers:  # a handler since removed from the configuration: only the claim is left
+            await self.desk_of(holder).request(holder, Wanted.LOGGED_OUT, member=position.member)
         await self.store.give_back(position_id, holder)
         log.info("position_released", handler_id=holder, position=position_id)
         return holder

@@ -50,8 +50,8 @@ async def test_one_handler_racing_for_two_positions_gets_one(redis_client: aiore
 
 async def test_taking_again_is_harmless_and_only_the_holder_gives_it_back(redis_client: aioredis.Redis) -> None:
     store = PositionStore(redis_client, PREFIX)
-    await store.take("desk-1", "h1")
-    await store.take("desk-1", "h1")  # a retry after a lost answer
+    assert await store.take("desk-1", "h1")
+    assert not await store.take("desk-1", "h1")  # a retry after a lost answer: theirs already
     assert not await store.give_back("desk-1", "h2")
     assert await store.holders(["desk-1"]) == {"desk-1": "h1"}
     assert await store.give_back("desk-1", "h1")

@@ -71,3 +71,10 @@ async def test_leaving_while_the_pbx_is_unreachable_keeps_the_position_theirs(re
     assert await PositionStore(redis_client, "test:").seat_of("n2") == "desk-n1"  # its phone would still ring for n2
     assert await positions(redis_client, working).leave("n2") == ("desk-n1", 1)  # once the PBX answers again
     assert await PositionStore(redis_client, "test:").seat_of("n2") is None
+
+
+async def test_a_failed_retry_at_the_position_one_holds_keeps_it(redis_client: aioredis.Redis) -> None:
+    await positions(redis_client, pbx()).sign_in("n2", "desk-n1")
+    with pytest.raises(StateChangeFailed):
+        await positions(redis_client, pbx(NotConnected("QueueAdd"))).sign_in("n2", "desk-n1")
+    assert await PositionStore(redis_client, "test:").seat_of("n2") == "desk-n1"  # the PBX may have them there
