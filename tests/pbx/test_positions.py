@@ -164,7 +164,9 @@ async def test_the_desktop_picker_signs_in_at_a_free_position_and_shows_the_take
                                      " && document.querySelector('#state').dataset.state === 'not-ready'", timeout=10_000)
         assert await page.text_content("#state-reason") == "(phone offline)"
         assert {q: s["Name"] for q, s in (await member_status(ami, DESK)).items()} == {q: "h1" for q in QUEUES}
-        assert await page.is_disabled("#btn-take-position") and not await page.is_disabled("#btn-leave-position")
+        # The picker reads the list again once told: taking is off, leaving on.
+        await page.wait_for_function("() => document.querySelector('#btn-take-position').disabled"
+                                     " && !document.querySelector('#btn-leave-position').disabled", timeout=10_000)
 
         await page.click("#btn-leave-position")
         await page.wait_for_function("() => document.querySelector('#position-now').textContent === 'none'"
