@@ -14,6 +14,7 @@ export class PositionPicker {
   constructor(token) {
     this.token = token; // () => the signed-in handler's token
     this.at = undefined; // the position the PBX has them at, as the last "me" said (undefined: not told yet)
+    this.loads = 0;
     $("btn-take-position").addEventListener("click", () => this.take());
     $("btn-leave-position").addEventListener("click", () => this.leave());
   }
@@ -28,6 +29,7 @@ export class PositionPicker {
   }
 
   async load() {
+    const ticket = ++this.loads; // several reads may cross: only the newest is shown
     let list;
     try {
       list = await api(this.token(), "/api/me/positions");
@@ -35,6 +37,7 @@ export class PositionPicker {
       say($("position-error"), `Cannot read the positions: ${error.message}`);
       return;
     }
+    if (ticket !== this.loads) return;
     show($("position-bar"), list.positions.length > 0);
     const mine = list.mine;
     const pick = $("position-pick");
