@@ -317,7 +317,7 @@ class PopStages:
             on_data(data)
 
         def timed_ringing(call: Any, member: str) -> None:
-            handler_id = pops.handler_ids.get(member)
+            handler_id = pops.handler_of(member)
             if handler_id is not None:
                 self._ring[handler_id] = (self._read_at, time.perf_counter())
             ringing(call, member)

@@ -24,7 +24,8 @@ def _check_config(args: argparse.Namespace) -> int:
     lines = ", ".join(f"{line.name}{f' at {line.site}' if cfg.pbx and line.site else ''} ({len(line.queues)} queue(s), "
                       f"target {line.target_seconds:g} s)" for line in cfg.lines)
     sites = f"; sites {', '.join(site.name for site in cfg.sites)}" if cfg.pbx else ""
-    print(f"{args.path}: OK: lines {lines}; {len(cfg.handlers)} handler(s); {len(cfg.supervisors)} supervisor(s){sites}")
+    positions = f"; {len(cfg.positions)} position(s)" if cfg.positions else ""
+    print(f"{args.path}: OK: lines {lines}; {len(cfg.handlers)} handler(s){positions}; {len(cfg.supervisors)} supervisor(s){sites}")
     if not args.pbx:
         return 0
     return max(_check_pbx(cfg.site_config(name), secret, args.event_wait, f"pbx {name!r}" if cfg.pbx else "[ami]")

@@ -36,6 +36,7 @@ from intake.app.connections import (
 )
 from intake.app.journal import JournalRecord
 from intake.app.pops import PopRouter
+from intake.app.positions import Positions, PositionStore
 from intake.app.prometheus import SitesCollector, prometheus_registry
 from intake.app.replicas import Replicas
 from intake.app.site import Shared, Site
@@ -44,6 +45,7 @@ from intake.app.supervisors import SupervisorStream
 from intake.app.web import create_app
 from intake.app.write_behind import WriteBehind
 from intake.core.config import IntakeConfig
+from intake.core.errors import StateChangeFailed
 from intake.core.in_progress import InProgress
 from intake.core.registry import registry_of
 from screenpop.errors import NotYourCall, UnknownCall
@@ -88,7 +90,7 @@ class IntakeServer:
                            budget_seconds=streams.seq_budget_seconds, stream_length=streams.stream_length,
                            presence_seconds=streams.presence_seconds)
         self.desktop_endpoint = desktop_endpoint(self.hub, self.tokens.handlers, self.file_outcome)
-        self.pops = PopRouter(self.history, self.hub, {h.member: h.id for h in config.handlers}, self.pbx_now,
+        self.pops = PopRouter(self.history, self.hub, lambda member: self.site.registry.handler_of(member), self.pbx_now,
                               repeat_calls=config.routing.repeat_calls, hold_seconds=config.redis.history_held_seconds)
         self.history_watch = history_watch_of(redis, self.history, self.pops.held)
         self.tasks = tasks or Supervisor()  # every long-running task of the server, by name
@@ -103,6 +105,9 @@ class IntakeServer:
                       for pbx in config.sites}
         self.site = next(iter(self.sites.values()))  # the first (for [ami], the only one)
         self._site_of_handler = {h.id: self.sites[config.site_of_handler(h.id)] for h in config.handlers}
+        self.positions = Positions(config, PositionStore(redis, config.redis.key_prefix), lambda h: self.site_of(h).desk,
+                                   lambda h: self.site_of(h).name,
+                                   lambda site, member: self.sites[site].registry.handler_of(member))
         self.hub.states_from(lambda handler_id: self.site_of(handler_id).handler_status.status(handler_id))
         shared_figures = {"held": self.pops.held_view, "tasks": self.tasks.health, "writes": self.writes.view,
                          "desktops": self.hub.stream_view}
@@ -164,6 +169,14 @@ class IntakeServer:
         """A local day's journal records: one site's, or every site's."""
         sites = [self.sites[site]] if site is not None else list(self.sites.values())
         return [record for s in sites for record in await s.journal.day(day)]
+
+    async def session_ended(self, handler_id: str) -> None:
+        """A handler's session ended (sign-out, expiry): the position they hold is left, its
+        phone out of their queues. A PBX that cannot be reached keeps it theirs (logged)."""
+        try:
+            await self.positions.leave(handler_id)
+        except StateChangeFailed as exc:
+            log.warning("position_not_left_at_session_end", handler_id=handler_id, detail=exc.detail)
 
     async def file_outcome(self, handler_id: str, outcome: Outcome) -> None:
         """Store a handler's outcome for a call they answered (on their site); refuse any other call."""

@@ -119,15 +119,16 @@ class Site:
         )
         self.registry = registry_of(config)
         # The single [ami] site's phones and clock are the server's: it pops through the shared router itself.
-        self.pops = shared.pops.for_site({h.member: h.id for h in config.handlers}, self.pbx_now) if tag else shared.pops
+        self.pops = shared.pops.for_site(self.registry.handler_of, self.pbx_now) if tag else shared.pops
         prefix = config.redis.key_prefix  # the site's own (see IntakeConfig.site_config)
         self.cluster = Cluster(config, shared.redis, self.name)  # who leads the site's side effects (a lone node: this one)
         self.timers = TimerStore(shared.redis, prefix, self.cluster.fence, replicated_client(
             shared.redis, config.redis.replicas_to_wait, config.redis.wait_timeout_seconds))
         self.desk = HandlerDesk(config, self.session, self.registry.handlers.get, resync=self.session.resync,
-                                timers=self.timers, gate=self.cluster.gate)
+                                timers=self.timers, gate=self.cluster.gate, seats=self.registry.seating)
         self.ring_outs = RingOutDesk(config, self.desk, self.registry.handlers.get)
-        self.handler_status = HandlerStatusPush(config, self.registry.handlers.get, self.ring_outs.rule.reason, shared.hub)
+        self.handler_status = HandlerStatusPush(config, self.registry.handlers.get, self.ring_outs.rule.reason, shared.hub,
+                                                seats=self.registry.seating)
         self.steering = Steering(config, self.registry, self.session, self.pbx_now, resync=self.session.resync,
                                  gate=self.cluster.gate, fence=self.cluster.fence)
         self.callbacks = CallbackDesk(config, self.registry, CallbackStore(shared.redis, prefix, self.cluster.fence),
@@ -299,7 +300,8 @@ class Site:
 
     # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def handler_views(self) -> list[dict[str, Any]]:
-        return [h.view(self.config.wrapup_reason) for h in self.registry.handlers.values()]
+        position = self.registry.seating.position_of
+        return [{**h.view(self.config.wrapup_reason), "position": position(h.member)} for h in self.registry.handlers.values()]
 
     def collector(self, shared_figures: dict[str, Any]) -> IntakeCollector:
         """The site's figures for /metrics (``shared_figures``: the server's own, given by one site only)."""

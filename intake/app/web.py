@@ -29,6 +29,7 @@ from intake.app.web_models import (
     QueueReport,
     View,
 )
+from intake.app.web_positions import add_position_routes
 from intake.app.web_ui import add_ui_routes
 from screenpop.errors import NotANumber
 from screenpop.inbound import MAX_MESSAGE_BYTES
@@ -54,6 +55,7 @@ def create_app(server: IntakeServer) -> FastAPI:
                   description="Call-intake server: live 999/101 queues, screen-pops, caller history.")
     app.state.server = server
     app.state.principals = server.tokens
+    app.state.positions = server.positions  # the handler dependency fills Principal.position from it
     web_errors.install(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 
@@ -124,6 +126,7 @@ def create_app(server: IntakeServer) -> FastAPI:
     app.router.add_websocket_route("/ws/desktop", server.desktop_endpoint)
     add_ui_routes(app, server)
     add_callback_routes(app, server)
+    add_position_routes(app, server)
 
     @app.websocket("/ws/supervisor")
     async def supervisor(websocket: WebSocket, token: str = Query("")) -> None:

@@ -9,13 +9,16 @@ business: the seam sign-in will replace.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from intake.app.auth import HandlerPrincipal, Principal, Principals, SupervisorPrincipal
 from intake.core.errors import NotSignedIn, WrongRole
+
+if TYPE_CHECKING:
+    from intake.app.positions import Positions
 
 # Every dependency is ``async def``: FastAPI runs a plain ``def`` one in a worker thread, which
 # cost more than the whole request (measured: /api/me 0.7 ms of CPU -> 0.4 ms).
@@ -39,10 +42,12 @@ async def supervisor(who: Annotated[Principal, Depends(signed_in)]) -> Superviso
     return who
 
 
-async def handler(who: Annotated[Principal, Depends(signed_in)]) -> HandlerPrincipal:
+async def handler(request: Request, who: Annotated[Principal, Depends(signed_in)]) -> HandlerPrincipal:
     if not isinstance(who, HandlerPrincipal):
         raise WrongRole("handler", "handlers only: sign in with a handler's own desktop token")
-    return who
+    positions: Positions | None = getattr(request.app.state, "positions", None)
+    position = await positions.position_of(who.id) if positions is not None else None
+    return who if position is None else who.model_copy(update={"position": position})
 
 
 Anyone = Annotated[Principal, Depends(signed_in)]

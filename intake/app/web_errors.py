@@ -19,11 +19,16 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from intake.core.errors import (
+    AlreadySeated,
+    FixedPhone,
     InvalidRequest,
+    NoPhone,
     NotSignedIn,
+    PositionTaken,
     RequestTooLarge,
     StateChangeFailed,
     StaticMembership,
+    UnknownPosition,
     WrongRole,
 )
 from routing.errors import (
@@ -77,6 +82,11 @@ HTTP_ERRORS: tuple[HttpReply, ...] = (
     HttpReply(CallbackNotDialable, 422, "not-dialable", "number"),
     HttpReply(CallbackNotStarted, 502, "pbx-refused", only_if=_refused),
     HttpReply(CallbackNotStarted, 503, "pbx-unreachable"),
+    HttpReply(PositionTaken, 409, PositionTaken.code, "position"),  # the detail names who holds it
+    HttpReply(AlreadySeated, 409, AlreadySeated.code, "position"),
+    HttpReply(UnknownPosition, 404, UnknownPosition.code, "position"),
+    HttpReply(FixedPhone, 409, FixedPhone.code, "position"),
+    HttpReply(NoPhone, 409, "no-position", "state"),  # intake's own refusal: sign in at a position first
     HttpReply(StaticMembership, 409, "static-member", "state"),  # intake's own refusal, with the fix
     HttpReply(StateChangeFailed, 502, "pbx-refused", only_if=_refused),
     HttpReply(StateChangeFailed, 503, "pbx-unreachable"),

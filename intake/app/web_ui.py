@@ -37,7 +37,8 @@ CSV: dict[int | str, dict[str, object]] = {200: {"content": {"text/csv": {"schem
 def add_ui_routes(app: FastAPI, server: IntakeServer) -> None:
     router = APIRouter()
 
-    @router.get("/api/me", tags=["desktop"], response_model=Me, responses=refusals(401, 403))
+    # exclude_unset: a fixed phone's handler has no position, and their body stays as it was before positions
+    @router.get("/api/me", tags=["desktop"], response_model=Me, response_model_exclude_unset=True, responses=refusals(401, 403))
     async def me(who: Handler) -> View:
         """The signed-in handler: name, the state the PBX reports, settings the desktop needs."""
         return server.handler_me(who.id)
@@ -48,10 +49,14 @@ def add_ui_routes(app: FastAPI, server: IntakeServer) -> None:
         """Ready, not ready (with a reason) or logged out, on every queue the handler works.
 
         409 when a queue to leave holds the handler by queues.conf (static member: the reply says
-        so), 502 when the PBX refused, 503 when it could not be reached; nothing half-done is hidden:
+        so), or when a handler without a fixed phone is at no position yet (``no-position``);
+        logging out at a position also leaves it (as ``DELETE /api/me/position``); 502 when the PBX refused, 503 when it could not be reached; nothing half-done is hidden:
         the reply to a retry reflects what the PBX then reports.
         """
-        sent = await server.site_of(who.id).desk.request(who.id, Wanted(body.state), body.reason)
+        if body.state == "logged-out" and who.position is not None:  # at a position: logging out leaves it
+            _, sent = await server.positions.leave(who.id)
+        else:
+            sent = await server.site_of(who.id).desk.request(who.id, Wanted(body.state), body.reason)
         return StateChanged(requested=body.state, actions=sent)
 
     def day_report(day: str, line: str | None, site: str | None) -> date:

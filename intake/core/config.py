@@ -205,15 +205,28 @@ class LineConfig(_Section):
 
 
 class HandlerConfig(_Section):
-    id: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    # The QueueAdd MemberName (the queue_log's agent) at a fixed phone or a position: the PBX's rule too.
+    id: Annotated[str, sendable(values.MEMBER_NAME)] = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     # The [[pbx]] the handler's phone is on; may be left out while there is one PBX.
     site: SiteName | None = None
     name: str = Field(..., min_length=1)
-    member: Interface = Field(..., description="queue member interface, e.g. PJSIP/handler-1")
+    # A fixed phone: the handler is always at it. Left out, the handler signs in at one of the
+    # [[positions]] on the desktop (hot-desking) and takes its phone for the shift.
+    member: Interface | None = Field(None, description="queue member interface, e.g. PJSIP/handler-1")
     queues: list[str] = Field(..., min_length=1)
     token: str = Field(..., min_length=1)
 
     _token = field_validator("token")(_token_ref)
+
+
+class PositionConfig(_Section):
+    """A position (a desk and its phone) any handler of its site may sign in at for a shift."""
+
+    id: str = Field(..., min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    label: str = Field("", description="what the desktop's picker shows, e.g. 'Desk 4, north wall'")
+    # The [[pbx]] the phone is on; may be left out while there is one PBX.
+    site: SiteName | None = None
+    member: Interface = Field(..., description="the phone's queue member interface, e.g. PJSIP/desk-4")
 
 
 class SupervisorConfig(_Section):
@@ -325,6 +338,7 @@ class IntakeConfig(_Section):
     http: HttpConfig = HttpConfig()
     lines: list[LineConfig] = Field(..., min_length=1)
     handlers: list[HandlerConfig] = []
+    positions: list[PositionConfig] = []
     supervisors: list[SupervisorConfig] = []
     wrapup_reason: PauseReason = Field("wrap-up", description="pause reason the PBX reports while a handler is in wrap-up")
     routing: RoutingConfig = RoutingConfig()
@@ -349,7 +363,14 @@ class IntakeConfig(_Section):
         return next((line for line in self.lines if line.name == name), None)
 
     def handler_by_member(self) -> dict[str, HandlerConfig]:
-        return {h.member: h for h in self.handlers}
+        """The handlers at fixed phones, by their member interface (the others sit at positions)."""
+        return {h.member: h for h in self.handlers if h.member is not None}
+
+    def position(self, position_id: str) -> PositionConfig | None:
+        return next((p for p in self.positions if p.id == position_id), None)
+
+    def site_of_position(self, position: PositionConfig) -> str:
+        return position.site or self.sites[0].name
 
     @property
     def sites(self) -> list[PbxConfig]:
@@ -374,6 +395,7 @@ class IntakeConfig(_Section):
             "pbx": [pbx] if self.pbx else [],
             "lines": [line for line in self.lines if line.site in (None, site)],
             "handlers": [h for h in self.handlers if h.site in (None, site)],
+            "positions": [p for p in self.positions if p.site in (None, site)],
             "redis": self.redis.model_copy(update={"key_prefix": prefix}),
         })
 

@@ -82,14 +82,24 @@ def cross_check(raw: dict[str, Any], defaults: Defaults) -> list[ConfigProblem]:
 
     duplicates("handlers", "id", "handler id")  # across sites: a desktop signs in as one handler, wherever
     handler_sites = [site_of("handlers", i, h) for i, h in items("handlers")]
-    members: dict[tuple[str | None, str], int] = {}  # a phone is named by its PBX: the same interface may exist on each
-    for (i, handler), site in zip(items("handlers"), handler_sites, strict=True):
-        member = handler.get("member")
+    members: dict[tuple[str | None, str], str] = {}  # a phone is named by its PBX: the same interface may exist on each
+    duplicates("positions", "id", "position id")
+    phones = [("handlers", i, h, site) for (i, h), site in zip(items("handlers"), handler_sites, strict=True)]
+    phones += [("positions", i, p, site_of("positions", i, p)) for i, p in items("positions")]
+    for section, i, entry, site in phones:
+        member = entry.get("member")
         if isinstance(member, str):
             if (site, member) in members:
-                problems.append(ConfigProblem(f"handlers[{i}].member",
-                                              f"duplicate member interface {member!r} (also handlers[{members[(site, member)]}])"))
-            members.setdefault((site, member), i)
+                # One phone, two owners: its calls would pop to whichever the PBX's MemberName says.
+                problems.append(ConfigProblem(f"{section}[{i}].member",
+                                              f"duplicate member interface {member!r} (also {members[(site, member)]})"))
+            members.setdefault((site, member), f"{section}[{i}]")
+    position_sites = {site for section, _, _, site in phones if section == "positions"}
+    for (i, handler), site in zip(items("handlers"), handler_sites, strict=True):
+        if "member" not in handler and site is not None and site not in position_sites:
+            on = f" on site {site}" if len(sites) > 1 else ""
+            problems.append(ConfigProblem(f"handlers[{i}].member", f"no fixed phone and no [[positions]]{on} to sign in "
+                                          "at: this handler could never take a call"))
     duplicates("supervisors", "id", "supervisor id")
     tokens: dict[str, str] = {}
     for section in ("handlers", "supervisors"):

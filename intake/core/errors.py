@@ -119,3 +119,57 @@ class IllegalLeaseStep(IntakeError):
     def __init__(self, site: str, role: str, event: str) -> None:
         super().__init__(f"lease of site {site!r}: no step for event {event!r} in role {role!r}")
         self.site, self.role, self.event = site, role, event
+
+
+# --- positions (hot-desking): refusals at the desktop's sign-in to a position ---------------------
+
+
+class PositionTaken(IntakeError):
+    """Another handler sits at the position: ``holder`` names them (one position, one handler)."""
+
+    code = "position-taken"
+
+    def __init__(self, position: str, holder: str) -> None:
+        super().__init__(f"position {position} is taken by {holder}")
+        self.position = position
+        self.holder = holder
+
+
+class AlreadySeated(IntakeError):
+    """One handler, one position: ``handler_id`` holds ``position`` already (leave it first)."""
+
+    code = "already-at-a-position"
+
+    def __init__(self, handler_id: str, position: str) -> None:
+        super().__init__(f"{handler_id} is signed in at position {position}: leave it first")
+        self.handler_id, self.position = handler_id, position
+
+
+class UnknownPosition(IntakeError):
+    """No ``[[positions]]`` of that id on the handler's site (``site``) to sign in at."""
+
+    code = "unknown-position"
+
+    def __init__(self, position: str, site: str) -> None:
+        super().__init__(f"no position {position!r} on site {site}")
+        self.position = position
+        self.site = site
+
+
+class NoPhone(StateChangeFailed):
+    """A handler with no fixed phone asked for a state before signing in at a position: there is
+    no phone to add to their queues."""
+
+    def __init__(self, handler_id: str, wanted: str) -> None:
+        super().__init__(handler_id, wanted, "not signed in at a position: choose one first", refused=True)
+
+
+class FixedPhone(IntakeError):
+    """A handler with a fixed phone (``[[handlers]] member``) asked to sign in at a position."""
+
+    code = "fixed-phone"
+
+    def __init__(self, handler_id: str, member: str) -> None:
+        super().__init__(f"{handler_id} has a fixed phone ({member}): positions are for those without one")
+        self.handler_id = handler_id
+        self.member = member

@@ -23,7 +23,9 @@ OPEN = {"/healthz"}  # the load balancer's health check asks without a token
 API = {("get", "/healthz"), ("get", "/api/queues"), ("get", "/api/calls"), ("get", "/api/handlers"),
        ("get", "/api/history/{number}"), ("post", "/api/markers"), ("post", "/api/outcomes"), ("get", "/api/me"),
        ("post", "/api/me/state"), ("get", "/api/reports/{day}"), ("get", "/api/reports/{day}/csv"),
-       ("get", "/api/callbacks"), ("post", "/api/callbacks/{task_id}/start"), ("post", "/api/callbacks/{task_id}/outcome")}
+       ("get", "/api/callbacks"), ("post", "/api/callbacks/{task_id}/start"), ("post", "/api/callbacks/{task_id}/outcome"),
+       ("get", "/api/me/positions"), ("post", "/api/me/position"), ("delete", "/api/me/position"),
+       ("get", "/api/positions"), ("delete", "/api/positions/{position_id}")}
 """Every REST route: a new one must be declared here, and so meets the checks below."""
 
 

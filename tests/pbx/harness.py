@@ -35,7 +35,7 @@ from tests.waiting import eventually
 
 REPO = Path(__file__).resolve().parents[2]
 
-HANDLERS = {  # handler id -> (member interface, queues)
+HANDLERS: dict[str, tuple[str | None, list[str]]] = {  # handler id -> (member interface, None: hot-desks; queues)
     "h1": ("PJSIP/handler-1", ["emergency", "non-emergency"]),
     "h2": ("PJSIP/handler-2", ["emergency", "non-emergency"]),
     "h3": ("PJSIP/handler-3", ["emergency", "non-emergency"]),
@@ -63,7 +63,7 @@ AMI_TUNING = ['secret = "env:{secret}"', "ping_interval = 1.0", "ping_timeout = 
               "reconnect_initial = 0.2", "reconnect_max = 1.0"]
 
 
-def site_handlers(pbx: Sites, handlers: dict[str, tuple[str, list[str]]] = HANDLERS) -> dict[str, tuple[str | None, str]]:
+def site_handlers(pbx: Sites, handlers: Mapping[str, tuple[str | None, list[str]]] = HANDLERS) -> dict[str, tuple[str | None, str]]:
     """handler id -> (its site, None with one PBX; the handler it is at its site): the first site's
     handlers keep their ids (h1...), another site's are named after it (bh1... on site b)."""
     if not isinstance(pbx, Mapping):
@@ -92,11 +92,13 @@ def _redis_section(redis: str | RedisConfig) -> list[str]:
 
 
 def write_config(path: Path, pbx: Sites, redis: str | RedisConfig, http_port: int, *, wrapup_seconds: float = 0,
-                 handlers: dict[str, tuple[str, list[str]]] = HANDLERS, node_id: str = "",
-                 lease_seconds: float | None = None, overflow: Mapping[str, float] | None = None) -> None:
+                 handlers: Mapping[str, tuple[str | None, list[str]]] = HANDLERS, node_id: str = "",
+                 lease_seconds: float | None = None, overflow: Mapping[str, float] | None = None,
+                 positions: dict[str, str] | None = None) -> None:
     """An intake.toml for the test bed; secrets by env: reference only. ``node_id``: this node's
     name in ``[cluster]``; ``lease_seconds``: the cluster on (one leader per site); ``overflow``:
-    ``[routing.overflow]`` keys (e.g. clear_seconds) in place of the defaults."""
+    ``[routing.overflow]`` keys (e.g. clear_seconds) in place of the defaults; ``positions``:
+    position id -> its phone (one PBX), for handlers given no member (hot-desking)."""
     sites = logins(pbx)
     parts = ['wrapup_reason = "wrap-up"']
     for site, login in sites.items():
@@ -113,8 +115,11 @@ def write_config(path: Path, pbx: Sites, redis: str | RedisConfig, http_port: in
     for hid, (site, at_site) in site_handlers(pbx, handlers).items():
         member, queues = handlers[at_site]
         on_site = [] if site is None else [f'site = "{site}"']
-        parts += ["[[handlers]]", f'id = "{hid}"', *on_site, f'name = "Handler {hid}"', f'member = "{member}"',
+        fixed = [] if member is None else [f'member = "{member}"']
+        parts += ["[[handlers]]", f'id = "{hid}"', *on_site, f'name = "Handler {hid}"', *fixed,
                   f"queues = {json.dumps(queues)}", f'token = "env:INTAKE_TOKEN_{hid.upper()}"']
+    for position, member in (positions or {}).items():
+        parts += ["[[positions]]", f'id = "{position}"', f'label = "Desk {position}"', f'member = "{member}"']
     parts += ["[[supervisors]]", 'id = "sup1"', 'token = "env:INTAKE_TOKEN_SUP1"']
     if node_id or lease_seconds is not None:
         parts += ["[cluster]", f'node_id = "{node_id}"']

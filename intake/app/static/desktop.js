@@ -1,8 +1,10 @@
 // The handler's desktop: sign in, state bar (drives the PBX through POST /api/me/state; the state
 // itself comes over /ws/desktop as "me", on connect and on every change: nothing polls), the pop
 // for the ringing call from the same socket, and the outcome form sent back over it; call-backs of
-// abandoned 999 calls are a card of their own (callback_card.js).
+// abandoned 999 calls are a card of their own (callback_card.js), the position picker (hot-desking)
+// another (position_picker.js).
 import { CallbackCard } from "/static/callback_card.js";
+import { PositionPicker } from "/static/position_picker.js";
 import { api, clock, el, forgetToken, ReconnectingSocket, storedToken, storeToken, when, wsUrl } from "/static/common.js";
 
 const KEY = "intake.desktop.token";
@@ -15,6 +17,7 @@ let socket = null;
 let lastSeq = 0;
 let current = null; // { pop, receivedAt, answeredAt, ended }
 const callbacks = new CallbackCard(() => token);
+const positions = new PositionPicker(() => token);
 
 function show(node, visible) { node.classList.toggle("hidden", !visible); }
 function say(node, text) { node.textContent = text; show(node, Boolean(text)); }
@@ -36,6 +39,7 @@ async function signIn(candidate) {
   show($("desk"), true);
   show($("sign-out"), true);
   $("who").textContent = `${me.name} (${me.handler_id})`;
+  document.body.dataset.handlerId = me.handler_id;
   renderState(me);
   socket = new ReconnectingSocket(() => wsUrl(`/ws/desktop?token=${encodeURIComponent(token)}&last_seq=${lastSeq}`), {
     onMessage: receive,
@@ -71,6 +75,7 @@ function renderState(view) {
   for (const button of document.querySelectorAll("[data-want]")) {
     button.setAttribute("aria-pressed", String(button.dataset.want === view.state));
   }
+  positions.shown(view);
 }
 
 async function askState(want) {
