@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Mapping
 
 from screenpop.errors import BadToken
+from screenpop.signin import Credentials
 
 
 def _digest(token: str) -> bytes:
@@ -30,6 +31,10 @@ class TokenBook:
         if handler_id is None:
             raise BadToken()
         return handler_id
+
+    async def authenticate(self, offered: Credentials) -> str:
+        """A :class:`screenpop.signin.Authenticator` that takes bearer tokens only."""
+        return self.handler_for(offered.bearer)
 
     def __repr__(self) -> str:
         return f"TokenBook({len(self._handlers)} tokens)"

@@ -195,7 +195,7 @@ class Soak:
         (work / "intake.toml").write_text(intake_toml(self.sim.port, self.redis.url, http_port, self.setup["handlers"]))
         self.intake = Intake(work / "intake.toml", work / "intake.log", http_port)
         self.samples = Samples()
-        self.desktops = [Desktop(f"ws://127.0.0.1:{http_port}/ws/desktop?token={token_of(h['name'])}") for h in self.setup["handlers"]]
+        self.desktops = [Desktop(f"ws://127.0.0.1:{http_port}/ws/desktop", token_of(h["name"])) for h in self.setup["handlers"]]
         self.faults: list[dict[str, Any]] = []
         self.outages: list[Outage] = []
         self.stalls: list[asyncio.Task[dict[str, Any]]] = []

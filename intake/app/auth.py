@@ -1,4 +1,4 @@
-"""Who is asking: a bearer token (REST) or ``?token=`` (WebSocket) resolved to a typed principal.
+"""Who is asking: a bearer token (REST, or a socket's first message) resolved to a typed principal.
 
 A principal is what every route and socket knows of the person asking: a frozen model per role,
 so a route that needs a handler takes a :class:`HandlerPrincipal` and cannot be handed a

@@ -126,7 +126,7 @@ def create_app(server: IntakeServer) -> FastAPI:
     add_callback_routes(app, server)
 
     @app.websocket("/ws/supervisor")
-    async def supervisor(websocket: WebSocket, token: str = Query("")) -> None:
-        await server.supervisors.serve(websocket, token=token)
+    async def supervisor(websocket: WebSocket) -> None:
+        await server.supervisors.serve(websocket)
 
     return app

@@ -27,6 +27,7 @@ import websockets
 from intake.core.config import RedisConfig
 from tests.pbx.intake_server import AmiLogin
 from tests.support.processes import end, tail
+from tests.support.sockets import signed_in
 from tests.support.testbed.ami import Frame, RawAmi
 from tests.support.testbed.pbx import PbxTestbed
 from tests.waiting import eventually
@@ -269,8 +270,8 @@ class Desktop:
     async def connect(cls, http_port: int, handler_id: str, last_seq: int | None = None) -> Desktop:
         """The desktop on whatever answers at ``http_port``: a node, or the load balancer;
         ``last_seq``: the last message it had, to resume from."""
-        resume = "" if last_seq is None else f"&last_seq={last_seq}"
-        ws = await websockets.connect(f"ws://127.0.0.1:{http_port}/ws/desktop?token={token_of(handler_id)}{resume}")
+        resume = "" if last_seq is None else f"?last_seq={last_seq}"
+        ws = await signed_in(f"ws://127.0.0.1:{http_port}/ws/desktop{resume}", token_of(handler_id))
         desk = cls(handler_id, ws)
         desk._task = asyncio.create_task(desk._read())
         return desk

@@ -3,7 +3,7 @@
 // for the ringing call from the same socket, and the outcome form sent back over it; call-backs of
 // abandoned 999 calls are a card of their own (callback_card.js).
 import { CallbackCard } from "/static/callback_card.js";
-import { api, clock, el, forgetToken, ReconnectingSocket, storedToken, storeToken, when, wsUrl } from "/static/common.js";
+import { api, authMessage, clock, el, forgetToken, ReconnectingSocket, storedToken, storeToken, when, wsUrl } from "/static/common.js";
 
 const KEY = "intake.desktop.token";
 const $ = (id) => document.getElementById(id);
@@ -37,7 +37,8 @@ async function signIn(candidate) {
   show($("sign-out"), true);
   $("who").textContent = `${me.name} (${me.handler_id})`;
   renderState(me);
-  socket = new ReconnectingSocket(() => wsUrl(`/ws/desktop?token=${encodeURIComponent(token)}&last_seq=${lastSeq}`), {
+  socket = new ReconnectingSocket(() => wsUrl(`/ws/desktop?last_seq=${lastSeq}`), {
+    signIn: () => authMessage(token),
     onMessage: receive,
     onStatus: (up, why) => {
       const badge = $("connection");
