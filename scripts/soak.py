@@ -70,6 +70,7 @@ from soak_parts import (
 
 from routing.scenario import profile as profiles
 from routing.scenario.profile import Distribution, Profile
+from screenpop.auth import token_digest
 from screenpop.session import SessionConfig
 from telephony.simulator.queue_log import QueueLog
 
@@ -174,8 +175,8 @@ def intake_toml(ami_port: int, redis_url: str, http_port: int, handlers: list[di
         parts += ["[[lines]]", f'name = "{line}"', f"target_seconds = {12 if line == '999' else 60}", f'queues = ["{queue}"]', "wrapup_seconds = 0"]
     for h in handlers:
         parts += ["[[handlers]]", f'id = "{h["name"]}"', f'name = "Handler {h["name"]}"', f'member = "{h["interface"]}"',
-                  f"queues = {json.dumps(h['queues'])}", f'token = "{token_of(h["name"])}"']
-    parts += ["[[supervisors]]", 'id = "soak"', f'token = "env:{SUPERVISOR_ENV}"']
+                  f"queues = {json.dumps(h['queues'])}", f'token_sha256 = "{token_digest(token_of(h["name"]))}"']
+    parts += ["[[supervisors]]", 'id = "soak"', f'token = "env:{SUPERVISOR_ENV}"', "[dev]", "static_tokens = true"]
     return "\n".join(parts) + "\n"
 
 

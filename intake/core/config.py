@@ -5,8 +5,11 @@ Errors name the file, the dotted key path and what is wrong, all of them at once
 file is fixed in one pass rather than one restart per typo.
 
 Secrets (the AMI secret, desktop and supervisor tokens) are never required inline: a secret value
-is a reference, ``env:NAME`` or ``file:/path``. Only tokens may also be literal, for a test bed;
-the AMI secret may not, since a config file gets copied into tickets and wikis.
+is a reference, ``env:NAME`` or ``file:/path``; the AMI secret may not be literal, since a config
+file gets copied into tickets and wikis. Static tokens are for the demo and test beds only (people
+sign in through the force's identity provider): a file that has them must say ``[dev]
+static_tokens = true``, and holds each as its SHA-256 (``token_sha256``) or a reference, never the
+token itself (:func:`intake.core.config_rules.static_token_problems`, checked by :func:`load`).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from intake.core.config_rules import Defaults, cross_check
+from intake.core.config_rules import Defaults, cross_check, static_token_problems
 from intake.core.errors import ConfigError, ConfigProblem
 from telephony import values
 
@@ -78,11 +81,33 @@ class SecretRef(str):
         return kind in ("env", "file") and bool(rest)
 
 
-def _token_ref(value: str) -> SecretRef:
+def _token_ref(value: str | None) -> SecretRef | None:
+    if value is None:
+        return None
     ref = SecretRef(value)
     if not ref.is_reference and len(value) < 16:
         raise ValueError("a literal token must be at least 16 characters (better: env:NAME or file:PATH)")
     return ref
+
+
+TokenDigest = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="a static token's SHA-256, 64 hex digits "
+                                                                           "(intake hash-token prints it)")]
+
+
+class _StaticToken(_Section):
+    """A handler's or supervisor's static token (the demo, a test bed): a reference or literal
+    ``token``, or its digest ``token_sha256``; neither for someone who signs in through the IdP."""
+
+    token: str | None = Field(None, min_length=1)
+    token_sha256: TokenDigest | None = None
+
+    _token = field_validator("token")(_token_ref)
+
+    @model_validator(mode="after")
+    def _one_token(self) -> _StaticToken:
+        if self.token is not None and self.token_sha256 is not None:
+            raise ValueError("give token or token_sha256, not both")
+        return self
 
 
 class AmiConfig(_Section):
@@ -189,6 +214,12 @@ class RedisConfig(_Section):
         return 1 if self.sentinels else 0
 
 
+class DevConfig(_Section):
+    """What only the demo and a test bed may do (``[dev]``); never set in service."""
+
+    static_tokens: bool = Field(False, description="handlers and supervisors may sign in with static tokens")
+
+
 class HttpConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
@@ -204,24 +235,18 @@ class LineConfig(_Section):
     wrapup_seconds: float = Field(10.0, ge=0, le=3600, description="pause after each answered call, then ready again")
 
 
-class HandlerConfig(_Section):
+class HandlerConfig(_StaticToken):
     id: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     # The [[pbx]] the handler's phone is on; may be left out while there is one PBX.
     site: SiteName | None = None
     name: str = Field(..., min_length=1)
     member: Interface = Field(..., description="queue member interface, e.g. PJSIP/handler-1")
     queues: list[str] = Field(..., min_length=1)
-    token: str = Field(..., min_length=1)
-
-    _token = field_validator("token")(_token_ref)
 
 
-class SupervisorConfig(_Section):
+class SupervisorConfig(_StaticToken):
     id: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     name: str = ""
-    token: str = Field(..., min_length=1)
-
-    _token = field_validator("token")(_token_ref)
 
 
 class OverflowConfig(_Section):
@@ -312,6 +337,7 @@ class IntakeConfig(_Section):
     wrapup_reason: PauseReason = Field("wrap-up", description="pause reason the PBX reports while a handler is in wrap-up")
     routing: RoutingConfig = RoutingConfig()
     cluster: ClusterConfig = ClusterConfig()
+    dev: DevConfig = DevConfig()
 
     @model_validator(mode="before")
     @classmethod
@@ -399,8 +425,11 @@ def problems_of(exc: ValidationError) -> list[ConfigProblem]:
 
 
 # Any: TOML as parsed, before validation; what comes out is typed
-def parse(raw: dict[str, Any], source: str = "<config>") -> IntakeConfig:
-    problems = _retired(raw)
+def parse(raw: dict[str, Any], source: str = "<config>", *, from_file: bool = False) -> IntakeConfig:
+    """``from_file``: an operator's file (:func:`load`), which may hold static tokens only with
+    ``[dev]`` and only hashed or by reference; a configuration a test or a tool builds in code says
+    what it means and is not held to that."""
+    problems = _retired(raw) + (static_token_problems(raw) if from_file else [])
     config = None
     try:
         config = IntakeConfig.model_validate({k: v for k, v in raw.items() if k not in RETIRED})
@@ -434,7 +463,7 @@ SPOOL_NAME = "unwritten-records.jsonl"
 
 
 def load(path: str | Path) -> IntakeConfig:
-    config = parse(read_toml(path), str(path))
+    config = parse(read_toml(path), str(path), from_file=True)
     # Nothing accepted may be lost: records Redis could not take by shutdown are spooled by default,
     # beside the file that configured this server (its folder is the one place known to be its own).
     spool = config.redis.unwritten_spool
@@ -447,8 +476,8 @@ def load(path: str | Path) -> IntakeConfig:
 def resolve_secrets(config: IntakeConfig, source: str = "<config>") -> dict[str, str]:
     """Every secret reference resolved, keyed by key path; all failures reported together."""
     refs: dict[str, SecretRef] = {config.secret_key(p.name): SecretRef(p.secret) for p in config.sites}
-    refs.update({f"handlers[{i}].token": SecretRef(h.token) for i, h in enumerate(config.handlers)})
-    refs.update({f"supervisors[{i}].token": SecretRef(s.token) for i, s in enumerate(config.supervisors)})
+    refs.update({f"handlers[{i}].token": SecretRef(h.token) for i, h in enumerate(config.handlers) if h.token is not None})
+    refs.update({f"supervisors[{i}].token": SecretRef(s.token) for i, s in enumerate(config.supervisors) if s.token is not None})
     if config.redis.password is not None:
         refs["redis.password"] = SecretRef(config.redis.password)
     values, problems = {}, []

@@ -91,14 +91,15 @@ def cross_check(raw: dict[str, Any], defaults: Defaults) -> list[ConfigProblem]:
                                               f"duplicate member interface {member!r} (also handlers[{members[(site, member)]}])"))
             members.setdefault((site, member), i)
     duplicates("supervisors", "id", "supervisor id")
-    tokens: dict[str, str] = {}
+    tokens: dict[tuple[str, str], str] = {}
     for section in ("handlers", "supervisors"):
         for i, entry in items(section):
-            token = entry.get("token")
-            if isinstance(token, str):
-                if token in tokens:
-                    problems.append(ConfigProblem(f"{section}[{i}].token", f"same token as {tokens[token]}: every desktop needs its own"))
-                tokens.setdefault(token, f"{section}[{i}]")
+            for key in TOKEN_KEYS:
+                token = entry.get(key)
+                if isinstance(token, str):
+                    if (key, token) in tokens:
+                        problems.append(ConfigProblem(f"{section}[{i}].{key}", f"same token as {tokens[(key, token)]}: every desktop needs its own"))
+                    tokens.setdefault((key, token), f"{section}[{i}]")
     routing = raw.get("routing", {})
     rang_out = routing.get("ring_no_answer_reason", defaults.ring_no_answer_reason) if isinstance(routing, dict) else None
     if rang_out is not None and rang_out == raw.get("wrapup_reason", defaults.wrapup_reason):
@@ -110,6 +111,34 @@ def cross_check(raw: dict[str, Any], defaults: Defaults) -> list[ConfigProblem]:
             if isinstance(queue, str) and (site, queue) not in queue_line and (site is not None or not sites):
                 on = f" of site {site}" if len(sites) > 1 else ""
                 problems.append(ConfigProblem(f"handlers[{i}].queues[{j}]", f"queue {queue!r} is on no line{on}"))
+    return problems
+
+
+TOKEN_KEYS = ("token", "token_sha256")
+NOT_DEV = ("a static token is for the demo and test beds only (people sign in through the force's identity "
+           "provider): remove it, or set [dev] static_tokens = true on a test bed")
+IN_THE_FILE = ("the token itself is written in the file: write its SHA-256 as token_sha256 "
+               "(`intake hash-token` prints it), or a reference env:NAME or file:PATH")
+
+
+# Any: TOML as parsed, before validation
+def static_token_problems(raw: dict[str, Any]) -> list[ConfigProblem]:
+    """An operator's file: static tokens only with ``[dev] static_tokens = true``, and never the
+    token itself (its digest, ``token_sha256``, or a reference to where it is kept)."""
+    dev = raw.get("dev")
+    allowed = isinstance(dev, dict) and dev.get("static_tokens") is True
+    problems = []
+    for section in ("handlers", "supervisors"):
+        entries = raw.get(section)
+        for i, entry in enumerate(entries if isinstance(entries, list) else []):
+            for key in TOKEN_KEYS:
+                value = entry.get(key) if isinstance(entry, dict) else None
+                if value is None:
+                    continue
+                if not allowed:
+                    problems.append(ConfigProblem(f"{section}[{i}].{key}", NOT_DEV))
+                elif key == "token" and isinstance(value, str) and not value.startswith(("env:", "file:")):
+                    problems.append(ConfigProblem(f"{section}[{i}].token", IN_THE_FILE))
     return problems
 
 
