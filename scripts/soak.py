@@ -176,7 +176,7 @@ def intake_toml(ami_port: int, redis_url: str, http_port: int, handlers: list[di
     for h in handlers:
         parts += ["[[handlers]]", f'id = "{h["name"]}"', f'name = "Handler {h["name"]}"', f'member = "{h["interface"]}"',
                   f"queues = {json.dumps(h['queues'])}", f'token_sha256 = "{token_digest(token_of(h["name"]))}"']
-    parts += ["[[supervisors]]", 'id = "soak"', f'token = "env:{SUPERVISOR_ENV}"', "[dev]", "static_tokens = true"]
+    parts += ["[[supervisors]]", 'id = "soak"', f'token = "env:{SUPERVISOR_ENV}"', "[dev]", "test_bed = true"]
     return "\n".join(parts) + "\n"
 
 

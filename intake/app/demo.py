@@ -56,7 +56,7 @@ def demo_config(sim: SimConfig, ami_port: int, http_port: int, *, callback: dict
         # The simulated handlers let a few calls ring out but never press Ready: paused for it,
         # they would stay out for good and the demo would run down to nobody answering.
         "routing": {"pause_after_ring_no_answer": 0, "callback": callback or {}},
-        "dev": {"static_tokens": True},  # the demo's people sign in with the tokens it prints
+        "dev": {"test_bed": True},  # the demo's people sign in with the tokens it prints
     }
     return parse(raw, "<demo>")
 

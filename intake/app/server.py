@@ -79,6 +79,7 @@ class IntakeServer:
         self.config = config
         self.redis = redis
         self.tokens = Principals.from_config(config, secrets)
+        self.metrics_token = secrets.get("http.metrics_token")  # None: /metrics is open (a test bed)
         replicas, wait = config.redis.replicas_to_wait, config.redis.wait_timeout_seconds
         self.history = HistoryStore(redis, HistoryConfig(prefix=config.redis.key_prefix,
                                                          repeat_window_seconds=config.routing.repeat_window_seconds),

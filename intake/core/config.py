@@ -8,8 +8,8 @@ Secrets (the AMI secret, desktop and supervisor tokens) are never required inlin
 is a reference, ``env:NAME`` or ``file:/path``; the AMI secret may not be literal, since a config
 file gets copied into tickets and wikis. Static tokens are for the demo and test beds only (people
 sign in through the force's identity provider): a file that has them must say ``[dev]
-static_tokens = true``, and holds each as its SHA-256 (``token_sha256``) or a reference, never the
-token itself (:func:`intake.core.config_rules.static_token_problems`, checked by :func:`load`).
+test_bed = true``, and holds each as its SHA-256 (``token_sha256``) or a reference, never the
+token itself (:func:`intake.core.config_rules.dev_problems`, checked by :func:`load`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from intake.core.config_rules import Defaults, cross_check, static_token_problems
+from intake.core.config_rules import Defaults, cross_check, dev_problems
 from intake.core.errors import ConfigError, ConfigProblem
 from telephony import values
 
@@ -217,12 +217,23 @@ class RedisConfig(_Section):
 class DevConfig(_Section):
     """What only the demo and a test bed may do (``[dev]``); never set in service."""
 
-    static_tokens: bool = Field(False, description="handlers and supervisors may sign in with static tokens")
+    test_bed: bool = Field(False, description="the demo or a test bed: static tokens may sign people in, "
+                                             "and /metrics may go without http.metrics_token")
 
 
 class HttpConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    # The bearer token Prometheus sends for /metrics (env:NAME or file:PATH); unset, /metrics is
+    # open, which an operator's file may only be with [dev] test_bed.
+    metrics_token: str | None = None
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_is_reference(cls, value: str | None) -> SecretRef | None:
+        if value is not None and not SecretRef(value).is_reference:
+            raise ValueError("must be env:NAME or file:PATH, not the token itself")
+        return None if value is None else SecretRef(value)
 
 
 class LineConfig(_Section):
@@ -429,7 +440,7 @@ def parse(raw: dict[str, Any], source: str = "<config>", *, from_file: bool = Fa
     """``from_file``: an operator's file (:func:`load`), which may hold static tokens only with
     ``[dev]`` and only hashed or by reference; a configuration a test or a tool builds in code says
     what it means and is not held to that."""
-    problems = _retired(raw) + (static_token_problems(raw) if from_file else [])
+    problems = _retired(raw) + (dev_problems(raw) if from_file else [])
     config = None
     try:
         config = IntakeConfig.model_validate({k: v for k, v in raw.items() if k not in RETIRED})
@@ -480,6 +491,8 @@ def resolve_secrets(config: IntakeConfig, source: str = "<config>") -> dict[str,
     refs.update({f"supervisors[{i}].token": SecretRef(s.token) for i, s in enumerate(config.supervisors) if s.token is not None})
     if config.redis.password is not None:
         refs["redis.password"] = SecretRef(config.redis.password)
+    if config.http.metrics_token is not None:
+        refs["http.metrics_token"] = SecretRef(config.http.metrics_token)
     values, problems = {}, []
     for path, ref in refs.items():
         try:

@@ -116,18 +116,25 @@ def cross_check(raw: dict[str, Any], defaults: Defaults) -> list[ConfigProblem]:
 
 TOKEN_KEYS = ("token", "token_sha256")
 NOT_DEV = ("a static token is for the demo and test beds only (people sign in through the force's identity "
-           "provider): remove it, or set [dev] static_tokens = true on a test bed")
+           "provider): remove it, or set [dev] test_bed = true on a test bed")
 IN_THE_FILE = ("the token itself is written in the file: write its SHA-256 as token_sha256 "
                "(`intake hash-token` prints it), or a reference env:NAME or file:PATH")
 
 
+OPEN_METRICS = ("required in service: /metrics would be open to anyone who reaches the port; env:NAME or "
+                "file:PATH, the bearer token Prometheus sends (or [dev] test_bed = true on a test bed)")
+
+
 # Any: TOML as parsed, before validation
-def static_token_problems(raw: dict[str, Any]) -> list[ConfigProblem]:
-    """An operator's file: static tokens only with ``[dev] static_tokens = true``, and never the
-    token itself (its digest, ``token_sha256``, or a reference to where it is kept)."""
+def dev_problems(raw: dict[str, Any]) -> list[ConfigProblem]:
+    """An operator's file: static tokens and an open ``/metrics`` only with ``[dev] test_bed =
+    true``, and never a token itself (its digest, ``token_sha256``, or a reference to where it is kept)."""
     dev = raw.get("dev")
-    allowed = isinstance(dev, dict) and dev.get("static_tokens") is True
+    allowed = isinstance(dev, dict) and dev.get("test_bed") is True
+    http = raw.get("http")
     problems = []
+    if not allowed and not (isinstance(http, dict) and "metrics_token" in http):
+        problems.append(ConfigProblem("http.metrics_token", OPEN_METRICS))
     for section in ("handlers", "supervisors"):
         entries = raw.get(section)
         for i, entry in enumerate(entries if isinstance(entries, list) else []):

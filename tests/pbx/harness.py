@@ -113,7 +113,7 @@ def write_config(path: Path, pbx: Sites, redis: str | RedisConfig, http_port: in
         on_site = [] if site is None else [f'site = "{site}"']
         parts += ["[[handlers]]", f'id = "{hid}"', *on_site, f'name = "Handler {hid}"', f'member = "{member}"',
                   f"queues = {json.dumps(queues)}", f'token = "env:INTAKE_TOKEN_{hid.upper()}"']
-    parts += ["[[supervisors]]", 'id = "sup1"', 'token = "env:INTAKE_TOKEN_SUP1"', "[dev]", "static_tokens = true"]
+    parts += ["[[supervisors]]", 'id = "sup1"', 'token = "env:INTAKE_TOKEN_SUP1"', "[dev]", "test_bed = true"]
     if node_id or lease_seconds is not None:
         parts += ["[cluster]", f'node_id = "{node_id}"']
         if lease_seconds is not None:

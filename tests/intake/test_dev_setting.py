@@ -1,5 +1,6 @@
-"""Static tokens (the demo's, a test bed's): refused in an operator's file without [dev], never
-written there as the token itself, and a token held only as its SHA-256 still signs its holder in."""
+"""What only the demo and a test bed may do ([dev] test_bed): static tokens, refused in an
+operator's file without it, never written there as the token itself, and still signing their
+holder in when held only as a SHA-256; and an open /metrics, which otherwise takes its own bearer token."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
 
 
 def without_dev(text: str) -> str:
-    return text.replace("[dev]\nstatic_tokens = true", "")
+    return text.replace("[dev]\ntest_bed = true", "")
 
 
 def test_check_config_refuses_every_static_token_outside_dev_naming_each_key(tmp_path: Path) -> None:
@@ -39,7 +40,16 @@ def test_check_config_refuses_every_static_token_outside_dev_naming_each_key(tmp
     assert result.returncode == 2
     for key in ("handlers[0].token", "handlers[3].token", "supervisors[0].token"):
         assert f"{key}: a static token is for the demo and test beds only" in result.stderr, result.stderr
-    assert "set [dev] static_tokens = true" in result.stderr
+    assert "set [dev] test_bed = true" in result.stderr
+    assert "http.metrics_token: required in service: /metrics would be open" in result.stderr
+
+
+def test_a_service_file_with_no_static_token_and_a_metrics_token_passes(tmp_path: Path) -> None:
+    lines = [line for line in without_dev(SHIPPED).splitlines() if not line.startswith("token = ")]
+    service = "\n".join(lines).replace("# metrics_token = ", "metrics_token = ")
+    (tmp_path / "service.toml").write_text(service)
+    result = cli("check-config", str(tmp_path / "service.toml"))
+    assert result.returncode == 0, result.stderr
 
 
 def test_with_dev_a_digest_is_accepted_and_the_token_itself_is_refused_naming_the_key(tmp_path: Path) -> None:
@@ -61,7 +71,7 @@ def test_with_dev_a_digest_is_accepted_and_the_token_itself_is_refused_naming_th
 def test_a_bad_static_token_entry_is_named(entry: dict[str, str], problem: str) -> None:
     raw = {"ami": {"secret": "env:S"}, "lines": [{"name": "999", "target_seconds": 12, "queues": ["emergency"]}],
            "handlers": [{"id": "h1", "name": "A", "member": "PJSIP/handler-1", "queues": ["emergency"], **entry}],
-           "dev": {"static_tokens": True}}
+           "dev": {"test_bed": True}}
     with pytest.raises(ConfigError) as caught:
         config.parse(raw)
     assert any(problem in p.message for p in caught.value.problems), caught.value.problems
@@ -80,3 +90,18 @@ async def test_a_token_held_only_as_its_digest_signs_its_holder_in(tmp_path: Pat
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake.test") as http:
         assert (await http.get("/api/queues", headers={"Authorization": f"Bearer {TOKEN}"})).status_code == 200
         assert (await http.get("/api/queues", headers={"Authorization": f"Bearer {DIGEST}"})).status_code == 401
+
+
+async def test_with_a_metrics_token_only_its_bearer_reads_metrics(tmp_path: Path) -> None:
+    raw = config.read_toml(REPO / "config" / "intake.toml")
+    cfg = config.parse({**raw, "http": {"metrics_token": "env:INTAKE_METRICS_TOKEN"}})
+    secrets = {"ami.secret": "not-used", "http.metrics_token": "scraper-token-7781"}
+    secrets |= {f"handlers[{i}].token": f"handler-token-{i:08d}" for i in range(4)} | {"supervisors[0].token": TOKEN}
+    app = create_app(IntakeServer(cfg, secrets, fakeredis.FakeAsyncRedis()))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake.test") as http:
+        scraped = await http.get("/metrics", headers={"Authorization": "Bearer scraper-token-7781"})
+        assert scraped.status_code == 200 and "intake_waiting" in scraped.text
+        for headers in ({}, {"Authorization": "Bearer wrong-token-0000"}, {"Authorization": f"Bearer {TOKEN}"}):
+            refused = await http.get("/metrics", headers=headers)  # a supervisor's token is not the scraper's
+            assert (refused.status_code, refused.headers.get("www-authenticate")) == (401, "Bearer"), headers
+        assert (await http.get("/api/queues", headers={"Authorization": "Bearer scraper-token-7781"})).status_code == 401
