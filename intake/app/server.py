@@ -252,7 +252,7 @@ class IntakeServer:
 
     async def run(self, http_host: str, http_port: int, *, ready: asyncio.Event | None = None,
                   bound: list[int] | None = None) -> None:
-        server = uvicorn.Server(http_config(create_app(self), http_host, http_port))
+        server = uvicorn.Server(http_config(create_app(self), http_host, http_port, self.config.http.tls))
         self._http = server
         await warm_redis(self.redis)
         if self.history.reader is not self.redis:

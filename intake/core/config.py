@@ -227,6 +227,22 @@ class HttpConfig(_Section):
     # The bearer token Prometheus sends for /metrics (env:NAME or file:PATH); unset, /metrics is
     # open, which an operator's file may only be with [dev] test_bed.
     metrics_token: str | None = None
+    # TLS for HTTP and both WebSockets (https, wss): the certificate chain and its private key,
+    # PEM files; a relative path is taken from the configuration file's folder. Unset: plain HTTP
+    # (behind a balancer that ends TLS, or a test bed).
+    tls_cert: str | None = Field(None, min_length=1)
+    tls_key: str | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> HttpConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together (the certificate and its private key)")
+        return self
+
+    @property
+    def tls(self) -> tuple[str, str] | None:
+        """The certificate's and the key's files, or None for plain HTTP."""
+        return (self.tls_cert, self.tls_key) if self.tls_cert is not None and self.tls_key is not None else None
 
     @field_validator("metrics_token")
     @classmethod
@@ -475,12 +491,20 @@ SPOOL_NAME = "unwritten-records.jsonl"
 
 def load(path: str | Path) -> IntakeConfig:
     config = parse(read_toml(path), str(path), from_file=True)
+    folder = Path(path).resolve().parent
     # Nothing accepted may be lost: records Redis could not take by shutdown are spooled by default,
     # beside the file that configured this server (its folder is the one place known to be its own).
     spool = config.redis.unwritten_spool
     if spool is None or (spool and not Path(spool).is_absolute()):
-        where = Path(path).resolve().parent / (spool or SPOOL_NAME)
+        where = folder / (spool or SPOOL_NAME)
         config = config.model_copy(update={"redis": config.redis.model_copy(update={"unwritten_spool": str(where)})})
+    if config.http.tls is not None:
+        files = {key: str(folder / name) for key, name in zip(("tls_cert", "tls_key"), config.http.tls, strict=True)}
+        unreadable = [ConfigProblem(f"http.{key}", f"cannot read {name}") for key, name in files.items()
+                      if not os.access(name, os.R_OK)]
+        if unreadable:
+            raise ConfigError(str(path), unreadable)
+        config = config.model_copy(update={"http": config.http.model_copy(update=files)})
     return config
 
 
