@@ -40,6 +40,7 @@ async def test_a_desktop_gets_its_pop_over_wss_and_rest_answers_over_https(tmp_p
             async with httpx.AsyncClient(verify=tls.client_context()) as http:
                 me = await http.get(f"https://{base}/api/me", headers={"Authorization": f"Bearer {TOKEN}"})
                 assert me.status_code == 200 and me.json()["handler_id"] == "h2"
+                assert me.headers["strict-transport-security"] == "max-age=31536000"  # browsers keep to https
             async with await signed_in(f"wss://{base}/ws/desktop", TOKEN, ssl=tls.client_context()) as desktop:
                 call = sim.place_call("emergency", "07700900111", "First Caller")
                 async with asyncio.timeout(10):
