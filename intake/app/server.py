@@ -35,6 +35,7 @@ from intake.app.connections import (
     writer_redis,
 )
 from intake.app.journal import JournalRecord
+from intake.app.limits import Limits
 from intake.app.pops import PopRouter
 from intake.app.prometheus import SitesCollector, prometheus_registry
 from intake.app.replicas import Replicas
@@ -80,18 +81,20 @@ class IntakeServer:
         self.redis = redis
         self.tokens = Principals.from_config(config, secrets)
         self.metrics_token = secrets.get("http.metrics_token")  # None: /metrics is open (a test bed)
+        self.limits = Limits(config.http)  # refused tokens and sign-ins, per client address
         replicas, wait = config.redis.replicas_to_wait, config.redis.wait_timeout_seconds
         self.history = HistoryStore(redis, HistoryConfig(prefix=config.redis.key_prefix,
                                                          repeat_window_seconds=config.routing.repeat_window_seconds),
                                     reader=reader_redis(redis), replicated=replicated_write(redis, replicas, wait))
         # a real Redis: each handler's seqs from their stream there, shared by every node
         self.hub = hub_for(redis, config.redis.key_prefix, node=config.cluster.node_id or "")  # "": one of its own
-        self.desktop_endpoint = desktop_endpoint(self.hub, socket_check(self.tokens, HandlerPrincipal), self.file_outcome)
+        self.desktop_endpoint = desktop_endpoint(self.hub, socket_check(self.tokens, HandlerPrincipal, self.limits),
+                                                 self.file_outcome)
         self.pops = PopRouter(self.history, self.hub, {h.member: h.id for h in config.handlers}, self.pbx_now,
                               repeat_calls=config.routing.repeat_calls, hold_seconds=config.redis.history_held_seconds)
         self.history_watch = history_watch_of(redis, self.history, self.pops.held)
         self.tasks = tasks or Supervisor()  # every long-running task of the server, by name
-        self.supervisors = SupervisorStream(socket_check(self.tokens, SupervisorPrincipal), self.picture)
+        self.supervisors = SupervisorStream(socket_check(self.tokens, SupervisorPrincipal, self.limits), self.picture)
         self.writes = WriteBehind(writer_redis(redis, replicas), dead_letters=f"{config.redis.key_prefix}dead-letters",
                                   supervisor=self.tasks,
                                   spool=Path(config.redis.unwritten_spool) if config.redis.unwritten_spool else None,
@@ -252,7 +255,8 @@ class IntakeServer:
 
     async def run(self, http_host: str, http_port: int, *, ready: asyncio.Event | None = None,
                   bound: list[int] | None = None) -> None:
-        server = uvicorn.Server(http_config(create_app(self), http_host, http_port, self.config.http.tls))
+        server = uvicorn.Server(http_config(create_app(self), http_host, http_port, self.config.http.tls,
+                                            self.config.http.forwarded_allow_ips))
         self._http = server
         await warm_redis(self.redis)
         if self.history.reader is not self.redis:

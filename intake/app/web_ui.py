@@ -11,13 +11,14 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter, Query, Security
+from fastapi import APIRouter, Query, Request, Security
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from intake.app.journal import hourly_report, report_csv
+from intake.app.limits import client_of
 from intake.app.web_auth import Handler, Supervisor, bearer
 from intake.app.web_errors import refusals
 from intake.app.web_models import DayReport, Me, StateChanged, StateRequest, View
@@ -89,12 +90,17 @@ def add_ui_routes(app: FastAPI, server: IntakeServer) -> None:
     scraper = TokenBook({server.metrics_token: "prometheus"} if server.metrics_token else {})
 
     @router.get("/metrics", tags=["ops"], include_in_schema=False)
-    async def metrics(credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]) -> Response:
+    async def metrics(request: Request,
+                      credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]) -> Response:
         """Prometheus' scrape: with ``http.metrics_token`` set, only with that bearer token."""
         if server.metrics_token is not None:
+            if credentials is None:
+                raise NotSignedIn()
+            server.limits.may_try(client_of(request))
             try:
-                scraper.handler_for(credentials.credentials if credentials is not None else None)
+                scraper.handler_for(credentials.credentials)
             except BadToken:
+                server.limits.refused(client_of(request))
                 raise NotSignedIn() from None
         return Response(generate_latest(server.prometheus), media_type=CONTENT_TYPE_LATEST)
 

@@ -233,6 +233,17 @@ class HttpConfig(_Section):
     tls_cert: str | None = Field(None, min_length=1)
     tls_key: str | None = Field(None, min_length=1)
 
+    # Whose X-Forwarded-For is believed for the client's address (uvicorn's forwarded_allow_ips):
+    # the load balancer's address; the rate limits below are per client address.
+    forwarded_allow_ips: list[str] = ["127.0.0.1"]
+    # Refused tokens (REST, the sockets' sign-in, /metrics) per client address: this many at
+    # once, then this many a minute; past that, 429 / close 4429 without a look at the token.
+    refused_burst: int = Field(10, ge=1, le=1000)
+    refused_per_minute: float = Field(10.0, gt=0, le=6000)
+    # Sign-ins (the identity provider's round trip) per client address, the same way.
+    sign_in_burst: int = Field(10, ge=1, le=1000)
+    sign_in_per_minute: float = Field(30.0, gt=0, le=6000)
+
     @model_validator(mode="after")
     def _tls_pair(self) -> HttpConfig:
         if (self.tls_cert is None) != (self.tls_key is None):

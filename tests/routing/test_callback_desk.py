@@ -145,7 +145,10 @@ async def serving(sim: SimulatedPbx, redis: Any, tokens: dict[str, str], callbac
     redis_config = redis_config or config.redis
     config = config.model_copy(update={"ami": config.ami.model_copy(update=ami),
                                        "redis": redis_config.model_copy(update={"unwritten_spool": spool and str(spool)}),
-                                       "cluster": cluster or config.cluster})
+                                       "cluster": cluster or config.cluster,
+                                       # the floor's tests send wrong tokens on purpose, many from one
+                                       # address (test_web_api: three to every route): not a guesser
+                                       "http": config.http.model_copy(update={"refused_burst": 1000})})
     secrets = {"ami.secret": sim.config.secret, "supervisors[0].token": tokens["sup1"]}
     secrets |= {f"handlers[{i}].token": tokens[h.id] for i, h in enumerate(config.handlers)}
     bound: list[int] = []
