@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import socket
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -79,6 +80,15 @@ class SecretRef(str):
     def is_reference(self) -> bool:
         kind, _, rest = self.partition(":")
         return kind in ("env", "file") and bool(rest)
+
+
+def _reference_to(what: str) -> Callable[[str | None], SecretRef | None]:
+    """An optional secret's validator: a reference (env:NAME, file:PATH), never ``what`` itself."""
+    def check(value: str | None) -> SecretRef | None:
+        if value is not None and not SecretRef(value).is_reference:
+            raise ValueError(f"must be env:NAME or file:PATH, not the {what} itself")
+        return None if value is None else SecretRef(value)
+    return check
 
 
 def _token_ref(value: str | None) -> SecretRef | None:
@@ -186,12 +196,7 @@ class RedisConfig(_Section):
             raise ValueError('must be "embedded" or a redis://, rediss:// or unix:// URL')
         return value
 
-    @field_validator("password")
-    @classmethod
-    def _password_is_reference(cls, value: str | None) -> SecretRef | None:
-        if value is not None and not SecretRef(value).is_reference:
-            raise ValueError("must be env:NAME or file:PATH, not the password itself")
-        return None if value is None else SecretRef(value)
+    _password_is_reference = field_validator("password")(_reference_to("password"))
 
     @model_validator(mode="after")
     def _one_way_to_redis(self) -> RedisConfig:
@@ -255,12 +260,7 @@ class HttpConfig(_Section):
         """The certificate's and the key's files, or None for plain HTTP."""
         return (self.tls_cert, self.tls_key) if self.tls_cert is not None and self.tls_key is not None else None
 
-    @field_validator("metrics_token")
-    @classmethod
-    def _metrics_token_is_reference(cls, value: str | None) -> SecretRef | None:
-        if value is not None and not SecretRef(value).is_reference:
-            raise ValueError("must be env:NAME or file:PATH, not the token itself")
-        return None if value is None else SecretRef(value)
+    _metrics_token_is_reference = field_validator("metrics_token")(_reference_to("token"))
 
 
 class LineConfig(_Section):
