@@ -25,6 +25,8 @@ def _check_config(args: argparse.Namespace) -> int:
                       f"target {line.target_seconds:g} s)" for line in cfg.lines)
     sites = f"; sites {', '.join(site.name for site in cfg.sites)}" if cfg.pbx else ""
     print(f"{args.path}: OK: lines {lines}; {len(cfg.handlers)} handler(s); {len(cfg.supervisors)} supervisor(s){sites}")
+    if cfg.dev.test_bed:
+        print(f"{args.path}: NOTE: [dev] test_bed: {config_mod.TEST_BED}")
     if not args.pbx:
         return 0
     return max(_check_pbx(cfg.site_config(name), secret, args.event_wait, f"pbx {name!r}" if cfg.pbx else "[ami]")

@@ -45,7 +45,7 @@ from intake.app.supervise import Supervisor
 from intake.app.supervisors import SupervisorStream
 from intake.app.web import create_app
 from intake.app.write_behind import WriteBehind
-from intake.core.config import IntakeConfig
+from intake.core.config import TEST_BED, IntakeConfig
 from intake.core.in_progress import InProgress
 from intake.core.registry import registry_of
 from screenpop.errors import NotYourCall, UnknownCall
@@ -303,6 +303,8 @@ async def serve(config: IntakeConfig, secrets: dict[str, str], *, log_level: str
     redact_tokens_in_server_logs()
     redis = redis_of(config.redis, secrets.get("redis.password"))
     server = IntakeServer(config, secrets, redis)
-    log.info("starting", http=f"{config.http.host}:{config.http.port}",
+    if config.dev.test_bed:
+        log.warning("test_bed", note=TEST_BED)
+    log.info("starting", http=f"{config.http.host}:{config.http.port}", tls=config.http.tls is not None,
              ami={pbx.name: f"{pbx.host}:{pbx.port}" for pbx in config.sites})
     await server.run(config.http.host, config.http.port)

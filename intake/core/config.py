@@ -219,6 +219,9 @@ class RedisConfig(_Section):
         return 1 if self.sentinels else 0
 
 
+TEST_BED = "static tokens may sign people in and /metrics may be open: the demo or a test bed, never in service"
+
+
 class DevConfig(_Section):
     """What only the demo and a test bed may do (``[dev]``); never set in service."""
 

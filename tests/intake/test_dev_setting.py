@@ -50,12 +50,14 @@ def test_a_service_file_with_no_static_token_and_a_metrics_token_passes(tmp_path
     (tmp_path / "service.toml").write_text(service)
     result = cli("check-config", str(tmp_path / "service.toml"))
     assert result.returncode == 0, result.stderr
+    assert "test_bed" not in result.stdout
 
 
 def test_with_dev_a_digest_is_accepted_and_the_token_itself_is_refused_naming_the_key(tmp_path: Path) -> None:
     hashed = SHIPPED.replace('token = "env:INTAKE_TOKEN_H1"', f'token_sha256 = "{DIGEST}"')
     (tmp_path / "hashed.toml").write_text(hashed)
-    assert cli("check-config", str(tmp_path / "hashed.toml")).returncode == 0
+    passed = cli("check-config", str(tmp_path / "hashed.toml"))
+    assert passed.returncode == 0 and "NOTE: [dev] test_bed: static tokens may sign people in" in passed.stdout
     (tmp_path / "literal.toml").write_text(SHIPPED.replace('token = "env:INTAKE_TOKEN_H2"', f'token = "{TOKEN}"'))
     result = cli("check-config", str(tmp_path / "literal.toml"))
     assert result.returncode == 2
