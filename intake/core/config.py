@@ -10,6 +10,9 @@ file gets copied into tickets and wikis. Static tokens are for the demo and test
 sign in through the force's identity provider): a file that has them must say ``[dev]
 test_bed = true``, and holds each as its SHA-256 (``token_sha256``) or a reference, never the
 token itself (:func:`intake.core.config_rules.dev_problems`, checked by :func:`load`).
+
+Over 400 lines because every section of the file is here, in the file's order, each a few lines
+of typed keys; what spans sections is :mod:`intake.core.config_rules`'.
 """
 
 from __future__ import annotations

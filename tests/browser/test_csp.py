@@ -32,6 +32,9 @@ async def test_the_desktop_and_the_wallboard_go_live_under_the_csp_with_no_viola
     await page.fill("#token", demo["supervisors"]["sup1"])
     await page.click("#query button[type=submit]")
     await page.wait_for_selector("#result:not(.hidden) svg", timeout=patience_ms(5000))  # the chart, drawn by script
+    async with page.expect_download(timeout=patience_ms(5000)) as csv:  # fetched with the token, saved from a blob:
+        await page.click("#csv")
+    assert (await csv.value).suggested_filename.endswith(".csv")
     assert refused == []
 
 
