@@ -736,29 +736,35 @@ class Desktops:
         self.decoded: dict[str, float] = {}
         self.failed = 0
 
-    async def connect(self, urls: list[str], concurrency: int = 64) -> None:
+    async def connect(self, urls: list[str], tokens: list[str] | None = None, concurrency: int = 64) -> None:
+        """``tokens``: each url's handler token, sent as the socket's first message (never in the URL)."""
         gate = asyncio.Semaphore(concurrency)
 
-        async def one(url: str) -> None:
+        async def one(url: str, token: str | None) -> None:
             async with gate:
-                ws = await self.open(url)
+                ws = await self.open(url, token)
             if ws is None:
                 self.failed += 1
                 return
             self.sockets.append(ws)
-            self.tasks.append(asyncio.create_task(self.follow(url, ws)))
+            self.tasks.append(asyncio.create_task(self.follow(url, ws, token)))
 
-        await asyncio.gather(*(one(u) for u in urls))
+        await asyncio.gather(*(one(u, t) for u, t in zip(urls, tokens or [None] * len(urls), strict=True)))
 
     @staticmethod
-    async def open(url: str) -> Any:
-        """A desktop's socket, or None when it could not be opened."""
+    async def open(url: str, token: str | None = None) -> Any:
+        """A desktop's socket, signed in with ``token`` if given, or None when it could not be opened."""
+        from screenpop.signin import auth_message
+
         try:
-            return await websockets.connect(url, open_timeout=60, ping_interval=None, max_size=1 << 20)
+            ws = await websockets.connect(url, open_timeout=60, ping_interval=None, max_size=1 << 20)
+            if token is not None:
+                await ws.send(auth_message(token))
+            return ws
         except (OSError, websockets.WebSocketException, TimeoutError):
             return None
 
-    async def follow(self, url: str, ws: Any) -> None:
+    async def follow(self, url: str, ws: Any, token: str | None = None) -> None:
         """A desktop's life: here, its one socket (scripts/bench_duplex.py's desktops reconnect)."""
         await self.read(ws)
 
@@ -889,7 +895,7 @@ async def ours_phase(sizes: Sizes, config_path: Path, tmp: Path, loop: str) -> d
     raw["ami"]["port"] = load.ami.port
     config_path.write_text(json.dumps(raw))
     server, hello = await Child.start("--role", "server", "--loop", loop, "--config", str(config_path), "--log", str(tmp / "server.log"))
-    url = f"ws://127.0.0.1:{hello['port']}/ws/desktop?token="
+    url = f"ws://127.0.0.1:{hello['port']}/ws/desktop"
     desktops = Desktops()
     try:
         deadline = time.monotonic() + 20
@@ -900,7 +906,7 @@ async def ours_phase(sizes: Sizes, config_path: Path, tmp: Path, loop: str) -> d
         await load.run(sizes.warmup, seed=1)  # Redis connections, script cache, code paths
         await asyncio.sleep(0.5)
         idle = await server.ask("gc")
-        await desktops.connect([url + token(i) for i in range(sizes.desktops)])
+        await desktops.connect([url] * sizes.desktops, [token(i) for i in range(sizes.desktops)])
         await asyncio.sleep(1.0)
         before = await server.ask("gc")
         await server.ask("reset")  # GC pauses and loop lag from here on: the latency phase's
@@ -916,7 +922,7 @@ async def ours_phase(sizes: Sizes, config_path: Path, tmp: Path, loop: str) -> d
                    "legs": desktops.segments(after["pop_moments"])}
         # Capacity: more desktops, round robin over the handler ids, all idle.
         extra = sizes.capacity - len(desktops.sockets)
-        await desktops.connect([url + token(i % sizes.desktops) for i in range(extra)])
+        await desktops.connect([url] * extra, [token(i % sizes.desktops) for i in range(extra)])
         await asyncio.sleep(2.0)
         full = await server.ask("gc")
         trips = Counter({int(k): v for k, v in after["pop_trips"].items()})

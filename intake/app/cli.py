@@ -26,6 +26,8 @@ def _check_config(args: argparse.Namespace) -> int:
     sites = f"; sites {', '.join(site.name for site in cfg.sites)}" if cfg.pbx else ""
     positions = f"; {len(cfg.positions)} position(s)" if cfg.positions else ""
     print(f"{args.path}: OK: lines {lines}; {len(cfg.handlers)} handler(s){positions}; {len(cfg.supervisors)} supervisor(s){sites}")
+    if cfg.dev.test_bed:
+        print(f"{args.path}: NOTE: [dev] test_bed: {config_mod.TEST_BED}")
     if not args.pbx:
         return 0
     return max(_check_pbx(cfg.site_config(name), secret, args.event_wait, f"pbx {name!r}" if cfg.pbx else "[ami]")
@@ -103,6 +105,19 @@ def _rate(text: str) -> tuple[str, float]:
     return queue, rate
 
 
+def _hash_token(args: argparse.Namespace) -> int:
+    """A static token's ``token_sha256`` for a test bed's configuration: the token is read from
+    standard input (never an argument, which ``ps`` and shell history would show)."""
+    from screenpop.auth import token_digest
+
+    token = sys.stdin.readline().strip()
+    if not token:
+        print("no token on standard input", file=sys.stderr)
+        return 2
+    print(token_digest(token))
+    return 0
+
+
 def _history_import(args: argparse.Namespace) -> int:
     from intake.app.history_cli import import_file
 
@@ -143,6 +158,9 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--log-level", default="warning")
     d.add_argument("--loop", choices=event_loop.CHOICES, default="auto", help="as for serve")
     d.set_defaults(run=_demo)
+
+    t = sub.add_parser("hash-token", help="print a static token's token_sha256 (the token is read from standard input)")
+    t.set_defaults(run=_hash_token)
 
     h = sub.add_parser("history", help="caller history")
     hs = h.add_subparsers(dest="history_command", required=True)

@@ -21,7 +21,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from intake.app import heap, logs, site_views
-from intake.app.auth import Principals
+from intake.app.auth import HandlerPrincipal, Principals, SupervisorPrincipal
 from intake.app.balancer import NodeState, node_state
 from intake.app.connections import (
     REDIS_POOL,
@@ -35,16 +35,18 @@ from intake.app.connections import (
     writer_redis,
 )
 from intake.app.journal import JournalRecord
+from intake.app.limits import Limits
 from intake.app.pops import PopRouter
 from intake.app.positions import Positions, PositionStore
 from intake.app.prometheus import SitesCollector, prometheus_registry
 from intake.app.replicas import Replicas
 from intake.app.site import Shared, Site
+from intake.app.socket_auth import socket_check
 from intake.app.supervise import Supervisor
 from intake.app.supervisors import SupervisorStream
 from intake.app.web import create_app
 from intake.app.write_behind import WriteBehind
-from intake.core.config import IntakeConfig
+from intake.core.config import TEST_BED, IntakeConfig
 from intake.core.errors import StateChangeFailed
 from intake.core.in_progress import InProgress
 from intake.core.registry import registry_of
@@ -80,6 +82,8 @@ class IntakeServer:
         self.config = config
         self.redis = redis
         self.tokens = Principals.from_config(config, secrets)
+        self.metrics_token = secrets.get("http.metrics_token")  # None: /metrics is open (a test bed)
+        self.limits = Limits(config.http)  # refused tokens and sign-ins, per client address
         replicas, wait = config.redis.replicas_to_wait, config.redis.wait_timeout_seconds
         self.history = HistoryStore(redis, HistoryConfig(prefix=config.redis.key_prefix,
                                                          repeat_window_seconds=config.routing.repeat_window_seconds),
@@ -89,12 +93,13 @@ class IntakeServer:
         self.hub = hub_for(redis, config.redis.key_prefix, node=config.cluster.node_id or "",  # "": one of its own
                            budget_seconds=streams.seq_budget_seconds, stream_length=streams.stream_length,
                            presence_seconds=streams.presence_seconds)
-        self.desktop_endpoint = desktop_endpoint(self.hub, self.tokens.handlers, self.file_outcome)
+        self.desktop_endpoint = desktop_endpoint(self.hub, socket_check(self.tokens, HandlerPrincipal, self.limits),
+                                                 self.file_outcome)
         self.pops = PopRouter(self.history, self.hub, lambda member: self.site.registry.handler_of(member), self.pbx_now,
                               repeat_calls=config.routing.repeat_calls, hold_seconds=config.redis.history_held_seconds)
         self.history_watch = history_watch_of(redis, self.history, self.pops.held)
         self.tasks = tasks or Supervisor()  # every long-running task of the server, by name
-        self.supervisors = SupervisorStream(self.tokens, self.picture)
+        self.supervisors = SupervisorStream(socket_check(self.tokens, SupervisorPrincipal, self.limits), self.picture)
         self.writes = WriteBehind(writer_redis(redis, replicas), dead_letters=f"{config.redis.key_prefix}dead-letters",
                                   supervisor=self.tasks,
                                   spool=Path(config.redis.unwritten_spool) if config.redis.unwritten_spool else None,
@@ -266,7 +271,8 @@ class IntakeServer:
 
     async def run(self, http_host: str, http_port: int, *, ready: asyncio.Event | None = None,
                   bound: list[int] | None = None) -> None:
-        server = uvicorn.Server(http_config(create_app(self), http_host, http_port))
+        server = uvicorn.Server(http_config(create_app(self), http_host, http_port, self.config.http.tls,
+                                            self.config.http.forwarded_allow_ips))
         self._http = server
         await warm_redis(self.redis)
         if self.history.reader is not self.redis:
@@ -313,6 +319,8 @@ async def serve(config: IntakeConfig, secrets: dict[str, str], *, log_level: str
     redact_tokens_in_server_logs()
     redis = redis_of(config.redis, secrets.get("redis.password"))
     server = IntakeServer(config, secrets, redis)
-    log.info("starting", http=f"{config.http.host}:{config.http.port}",
+    if config.dev.test_bed:
+        log.warning("test_bed", note=TEST_BED)
+    log.info("starting", http=f"{config.http.host}:{config.http.port}", tls=config.http.tls is not None,
              ami={pbx.name: f"{pbx.host}:{pbx.port}" for pbx in config.sites})
     await server.run(config.http.host, config.http.port)

@@ -19,6 +19,7 @@ from intake.app.web_auth import Anyone, Handler, Supervisor
 from intake.app.web_body import BodyLimit
 from intake.app.web_callbacks import add_callback_routes
 from intake.app.web_errors import refusals
+from intake.app.web_headers import SecurityHeaders
 from intake.app.web_models import (
     Calls,
     Handlers,
@@ -56,8 +57,10 @@ def create_app(server: IntakeServer) -> FastAPI:
     app.state.server = server
     app.state.principals = server.tokens
     app.state.positions = server.positions  # the handler dependency fills Principal.position from it
+    app.state.limits = server.limits
     web_errors.install(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(SecurityHeaders, tls=server.config.http.tls is not None)  # outermost: on every answer
 
     @app.get("/healthz", tags=["ops"], response_model=Health,
              responses={503: {"model": Health, "description": "Not healthy (for the balancer: not serving): the same report"},
@@ -129,7 +132,7 @@ def create_app(server: IntakeServer) -> FastAPI:
     add_position_routes(app, server)
 
     @app.websocket("/ws/supervisor")
-    async def supervisor(websocket: WebSocket, token: str = Query("")) -> None:
-        await server.supervisors.serve(websocket, token=token)
+    async def supervisor(websocket: WebSocket) -> None:
+        await server.supervisors.serve(websocket)
 
     return app

@@ -15,6 +15,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from intake.app.auth import HandlerPrincipal, Principal, Principals, SupervisorPrincipal
+from intake.app.limits import Limits, client_of
 from intake.core.errors import NotSignedIn, WrongRole
 
 if TYPE_CHECKING:
@@ -30,8 +31,13 @@ bearer = HTTPBearer(
 async def signed_in(request: Request,
               credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]) -> Principal:
     principals: Principals = request.app.state.principals
-    who = principals.who(credentials.credentials) if credentials is not None else None
+    if credentials is None:
+        raise NotSignedIn()
+    limits: Limits = request.app.state.limits
+    limits.may_try(client_of(request))  # too many refused lately: 429, the token not looked at
+    who = principals.who(credentials.credentials)
     if who is None:
+        limits.refused(client_of(request))
         raise NotSignedIn()
     return who
 

@@ -42,6 +42,7 @@ from screenpop.errors import (
     NotReplicated,
     NotYourCall,
     OutcomeRejected,
+    TooManyRefusals,
     UnknownCall,
 )
 from screenpop.models import describe_errors
@@ -70,6 +71,7 @@ class HttpReply:
 
 HTTP_ERRORS: tuple[HttpReply, ...] = (
     HttpReply(NotSignedIn, 401, "not-signed-in"),
+    HttpReply(TooManyRefusals, 429, "too-many-refusals"),  # with Retry-After
     HttpReply(WrongRole, 403, "wrong-role"),
     HttpReply(RequestTooLarge, 413, "too-large"),
     HttpReply(InvalidRequest, 422, "invalid"),
@@ -124,7 +126,10 @@ def error_response(exc: Exception) -> JSONResponse:
         raise exc  # not ours to answer: the server's 500
     field = getattr(exc, "field", None) or entry.field
     body = ErrorReply(detail=str(exc), error=entry.error, field=field)
-    return JSONResponse(body.model_dump(mode="json"), status_code=entry.status, headers=_HEADERS.get(entry.status))
+    headers = _HEADERS.get(entry.status, {})
+    if isinstance(exc, TooManyRefusals):
+        headers = {**headers, "Retry-After": str(exc.retry_after)}
+    return JSONResponse(body.model_dump(mode="json"), status_code=entry.status, headers=headers or None)
 
 
 _PLACES = frozenset({"body", "path", "query", "header", "cookie"})

@@ -9,19 +9,23 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Security
 from fastapi.responses import FileResponse, PlainTextResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from intake.app.journal import hourly_report, report_csv
-from intake.app.web_auth import Handler, Supervisor
+from intake.app.limits import client_of
+from intake.app.web_auth import Handler, Supervisor, bearer
 from intake.app.web_errors import refusals
 from intake.app.web_models import DayReport, Me, StateChanged, StateRequest, View
-from intake.core.errors import InvalidRequest
+from intake.core.errors import InvalidRequest, NotSignedIn
 from routing.handler_desk import Wanted
+from screenpop.auth import TokenBook
+from screenpop.errors import BadToken
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -88,8 +92,21 @@ def add_ui_routes(app: FastAPI, server: IntakeServer) -> None:
         return PlainTextResponse(report_csv(rows), media_type="text/csv",
                                  headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
+    scraper = TokenBook({server.metrics_token: "prometheus"} if server.metrics_token else {})
+
     @router.get("/metrics", tags=["ops"], include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics(request: Request,
+                      credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]) -> Response:
+        """Prometheus' scrape: with ``http.metrics_token`` set, only with that bearer token."""
+        if server.metrics_token is not None:
+            if credentials is None:
+                raise NotSignedIn()
+            server.limits.may_try(client_of(request))
+            try:
+                scraper.handler_for(credentials.credentials)
+            except BadToken:
+                server.limits.refused(client_of(request))
+                raise NotSignedIn() from None
         return Response(generate_latest(server.prometheus), media_type=CONTENT_TYPE_LATEST)
 
     for path, page in PAGES.items():

@@ -132,11 +132,11 @@ async def test_state_buttons_change_the_members_state_in_the_pbx(page, demo: dic
     # Paused in every queue the PBX has h3 in: its own 101 queue, and the 999 queue too when the
     # routing policy has lent h3 there because the demo's 999 calls were at risk.
     assert "non-emergency" in status and set(status) <= {"non-emergency", "emergency"}
-    await page.wait_for_function("document.querySelector('#state-reason').textContent.includes('training')", timeout=patience_ms(5000))
+    await page.wait_for_function("() => document.querySelector('#state-reason').textContent.includes('training')", timeout=patience_ms(5000))
 
     await page.click("#btn-logged-out")
     await eventually(lambda: _absent(demo), timeout=5)
-    await page.wait_for_function("document.querySelector('#state').dataset.state === 'logged-out'", timeout=patience_ms(5000))
+    await page.wait_for_function("() => document.querySelector('#state').dataset.state === 'logged-out'", timeout=patience_ms(5000))
 
     await page.click("#btn-ready")
     status = await eventually(lambda: _unpaused(demo), timeout=5)
@@ -157,7 +157,7 @@ async def test_the_page_shows_a_state_change_made_elsewhere_without_asking_for_i
                                      " && document.querySelector('#state-reason').textContent === `(${r})`",
                                      arg=reason, timeout=patience_ms(15000))
     await set_state(demo, "h4", "ready")
-    await page.wait_for_function("document.querySelector('#state').dataset.state !== 'not-ready'", timeout=patience_ms(5000))
+    await page.wait_for_function("() => document.querySelector('#state').dataset.state !== 'not-ready'", timeout=patience_ms(5000))
     assert asked == ["GET"]
 
 

@@ -16,6 +16,7 @@ from screenpop import errors as pops
 CASES: list[tuple[Exception, int, str, str | None]] = [
     (core.NotSignedIn(), 401, "not-signed-in", None),
     (core.WrongRole("supervisor", "supervisors only"), 403, "wrong-role", None),
+    (pops.TooManyRefusals(30), 429, "too-many-refusals", None),
     (core.RequestTooLarge(20_000, 16_384), 413, "too-large", None),
     (core.InvalidRequest.of("day", "'2026-13-01' is not a day (YYYY-MM-DD)"), 422, "invalid", "day"),
     (core.InvalidRequest(None, ["not JSON (Expecting value)"]), 422, "invalid", None),
@@ -71,6 +72,10 @@ def test_every_row_of_the_table_has_a_case_above() -> None:
 
 async def test_a_refused_sign_in_says_which_scheme_to_use() -> None:
     assert (await get(raising(core.NotSignedIn()))).headers["www-authenticate"] == "Bearer"
+
+
+async def test_a_client_over_its_limit_is_told_when_to_come_back() -> None:
+    assert (await get(raising(pops.TooManyRefusals(30)))).headers["retry-after"] == "30"
 
 
 async def test_an_error_the_table_does_not_list_is_a_500_not_a_guess() -> None:

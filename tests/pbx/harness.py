@@ -29,6 +29,7 @@ from tests.pbx.intake_server import AmiLogin
 from tests.support.processes import end, tail
 from tests.support.sip import sipp_dial
 from tests.support.sip.callers import SippRun
+from tests.support.sockets import signed_in
 from tests.support.testbed.ami import Frame, RawAmi
 from tests.support.testbed.pbx import PbxTestbed
 from tests.waiting import eventually
@@ -120,7 +121,7 @@ def write_config(path: Path, pbx: Sites, redis: str | RedisConfig, http_port: in
                   f"queues = {json.dumps(queues)}", f'token = "env:INTAKE_TOKEN_{hid.upper()}"']
     for position, member in (positions or {}).items():
         parts += ["[[positions]]", f'id = "{position}"', f'label = "Desk {position}"', f'member = "{member}"']
-    parts += ["[[supervisors]]", 'id = "sup1"', 'token = "env:INTAKE_TOKEN_SUP1"']
+    parts += ["[[supervisors]]", 'id = "sup1"', 'token = "env:INTAKE_TOKEN_SUP1"', "[dev]", "test_bed = true"]
     if node_id or lease_seconds is not None:
         parts += ["[cluster]", f'node_id = "{node_id}"']
         if lease_seconds is not None:
@@ -296,8 +297,8 @@ class Desktop:
     async def connect(cls, http_port: int, handler_id: str, last_seq: int | None = None) -> Desktop:
         """The desktop on whatever answers at ``http_port``: a node, or the load balancer;
         ``last_seq``: the last message it had, to resume from."""
-        resume = "" if last_seq is None else f"&last_seq={last_seq}"
-        ws = await websockets.connect(f"ws://127.0.0.1:{http_port}/ws/desktop?token={token_of(handler_id)}{resume}")
+        resume = "" if last_seq is None else f"?last_seq={last_seq}"
+        ws = await signed_in(f"ws://127.0.0.1:{http_port}/ws/desktop{resume}", token_of(handler_id))
         desk = cls(handler_id, ws)
         desk._task = asyncio.create_task(desk._read())
         return desk

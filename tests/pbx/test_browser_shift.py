@@ -149,7 +149,7 @@ async def test_a_handler_works_a_shift_in_the_browser_and_the_wallboard_follows(
         await board.fill("#token", SUPERVISOR_TOKEN)
         await board.click("#signin button[type=submit]")
         await board.wait_for_selector("[data-line='999']", timeout=patience_ms(5000))
-        await board.wait_for_function("document.querySelector('#connection').textContent === 'Live'", timeout=patience_ms(5000))
+        await board.wait_for_function("() => document.querySelector('#connection').textContent === 'Live'", timeout=patience_ms(5000))
 
         # --- the handler signs in: a wrong token is refused with a message, then their own.
         await desk.goto(intake.base + "/desktop")
@@ -218,7 +218,7 @@ async def test_a_handler_works_a_shift_in_the_browser_and_the_wallboard_follows(
         await desk.select_option("#grading", "priority")
         await desk.fill("#notes", "x" * 4001)  # over the limit: the server refuses it
         await desk.click("#save-outcome")
-        await desk.wait_for_function("document.querySelector('#outcome-error').textContent.includes('notes: longer than 4000 characters')",
+        await desk.wait_for_function("() => document.querySelector('#outcome-error').textContent.includes('notes: longer than 4000 characters')",
                                      timeout=patience_ms(3000))
         assert await desk.is_hidden("#outcome-saved")
         await shot("outcome-refused")

@@ -5,7 +5,7 @@
 // another (position_picker.js).
 import { CallbackCard } from "/static/callback_card.js";
 import { PositionPicker } from "/static/position_picker.js";
-import { api, clock, el, forgetToken, ReconnectingSocket, storedToken, storeToken, when, wsUrl } from "/static/common.js";
+import { api, authMessage, clock, el, forgetToken, ReconnectingSocket, storedToken, storeToken, when, wsUrl } from "/static/common.js";
 
 const KEY = "intake.desktop.token";
 const $ = (id) => document.getElementById(id);
@@ -41,7 +41,8 @@ async function signIn(candidate) {
   $("who").textContent = `${me.name} (${me.handler_id})`;
   document.body.dataset.handlerId = me.handler_id;
   renderState(me);
-  socket = new ReconnectingSocket(() => wsUrl(`/ws/desktop?token=${encodeURIComponent(token)}&last_seq=${lastSeq}`), {
+  socket = new ReconnectingSocket(() => wsUrl(`/ws/desktop?last_seq=${lastSeq}`), {
+    signIn: () => authMessage(token),
     onMessage: receive,
     onStatus: (up, why) => {
       const badge = $("connection");

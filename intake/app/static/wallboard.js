@@ -1,5 +1,5 @@
 // The supervisors' wallboard: the live picture from /ws/supervisor, drawn per line and queue.
-import { clock, el, forgetToken, pct, ReconnectingSocket, storedToken, storeToken, wsUrl } from "/static/common.js";
+import { authMessage, clock, el, forgetToken, pct, ReconnectingSocket, storedToken, storeToken, wsUrl } from "/static/common.js";
 
 import { KEY } from "/static/supervisor.js";
 import { renderCallbacks } from "/static/wallboard_callbacks.js";
@@ -105,7 +105,8 @@ function render(picture) {
 function start(token) {
   $("signin").classList.add("hidden");
   $("board").classList.remove("hidden");
-  const socket = new ReconnectingSocket(() => wsUrl(`/ws/supervisor?token=${encodeURIComponent(token)}`), {
+  const socket = new ReconnectingSocket(() => wsUrl("/ws/supervisor"), {
+    signIn: () => authMessage(token),
     onMessage: (message) => { if (message.type === "metrics") render(message); },
     onStatus: (up, why) => {
       const badge = $("connection");
