@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from intake.app import heap, logs, site_views
 from intake.app.auth import Principals
+from intake.app.authenticator import Authenticator
 from intake.app.balancer import NodeState, node_state
 from intake.app.connections import (
     REDIS_POOL,
@@ -78,6 +79,7 @@ class IntakeServer:
         self.config = config
         self.redis = redis
         self.tokens = Principals.from_config(config, secrets)
+        self.authenticator = Authenticator.from_config(config, self.tokens, redis)
         replicas, wait = config.redis.replicas_to_wait, config.redis.wait_timeout_seconds
         self.history = HistoryStore(redis, HistoryConfig(prefix=config.redis.key_prefix,
                                                          repeat_window_seconds=config.routing.repeat_window_seconds),
@@ -244,6 +246,7 @@ class IntakeServer:
             await site.close()
         await self.pops.drain()
         await self.writes.close(timeout=5.0)
+        await self.authenticator.close()
         for own in {id(c): c for c in (self.writes.redis, self.history.reader, self.history.replicated_client)
                     if c is not None and c is not self.redis}.values():
             await own.aclose()  # the clients made here for WAIT and the history's reads (not the one given)

@@ -54,6 +54,7 @@ def create_app(server: IntakeServer) -> FastAPI:
                   description="Call-intake server: live 999/101 queues, screen-pops, caller history.")
     app.state.server = server
     app.state.principals = server.tokens
+    app.state.authenticator = server.authenticator
     web_errors.install(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 

@@ -24,6 +24,7 @@ from intake.core.errors import (
     RequestTooLarge,
     StateChangeFailed,
     StaticMembership,
+    UnknownPerson,
     WrongRole,
 )
 from routing.errors import (
@@ -66,6 +67,7 @@ class HttpReply:
 HTTP_ERRORS: tuple[HttpReply, ...] = (
     HttpReply(NotSignedIn, 401, "not-signed-in"),
     HttpReply(WrongRole, 403, "wrong-role"),
+    HttpReply(UnknownPerson, 403, "not-configured"),
     HttpReply(RequestTooLarge, 413, "too-large"),
     HttpReply(InvalidRequest, 422, "invalid"),
     HttpReply(NotANumber, 422, "not-a-number", "number"),

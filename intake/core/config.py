@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from intake.core.config_oidc import OidcConfig
 from intake.core.config_rules import Defaults, cross_check
 from intake.core.errors import ConfigError, ConfigProblem
 from telephony import values
@@ -312,6 +313,7 @@ class IntakeConfig(_Section):
     wrapup_reason: PauseReason = Field("wrap-up", description="pause reason the PBX reports while a handler is in wrap-up")
     routing: RoutingConfig = RoutingConfig()
     cluster: ClusterConfig = ClusterConfig()
+    oidc: OidcConfig | None = None  # sign-in with the force's OpenID provider (config_oidc.py)
 
     @model_validator(mode="before")
     @classmethod
@@ -391,7 +393,7 @@ def problems_of(exc: ValidationError) -> list[ConfigProblem]:
         else:
             message = err["msg"].removeprefix("Value error, ")
             # Never echo what was typed for a secret: error output ends up in tickets.
-            secret = str(err["loc"][-1]) in ("secret", "token", "password") if err["loc"] else False
+            secret = str(err["loc"][-1]) in ("secret", "token", "password", "client_secret") if err["loc"] else False
             if "input" in err and not secret and err["type"] not in ("model_type", "list_type"):
                 message += f" (got {err['input']!r})"
         problems.append(ConfigProblem(path, message))
@@ -451,6 +453,8 @@ def resolve_secrets(config: IntakeConfig, source: str = "<config>") -> dict[str,
     refs.update({f"supervisors[{i}].token": SecretRef(s.token) for i, s in enumerate(config.supervisors)})
     if config.redis.password is not None:
         refs["redis.password"] = SecretRef(config.redis.password)
+    if config.oidc is not None and config.oidc.client_secret is not None:
+        refs["oidc.client_secret"] = SecretRef(config.oidc.client_secret)
     values, problems = {}, []
     for path, ref in refs.items():
         try:

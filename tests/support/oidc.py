@@ -15,7 +15,6 @@ import base64
 import contextlib
 import hashlib
 import json
-import os
 import queue
 import re
 import secrets
@@ -37,7 +36,7 @@ from tests.support.processes import end, tail
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).resolve().parent / "oidc_provider" / "provider.mjs"
-MODULES = Path(os.environ.get("INTAKE_OIDC_PROVIDER_MODULES", ROOT / ".cache" / "oidc-provider" / "node_modules"))
+MODULES = ROOT / ".cache" / "oidc-provider" / "node_modules"
 
 CLIENT_ID = "intake"
 CLIENT_SECRET = "intake-test-client-secret-0123456789"  # the test provider's; never a real one
@@ -49,7 +48,7 @@ OTHER_AUDIENCE = "api://another-service"
 ACCOUNTS: dict[str, dict[str, object]] = {
     "h1": {"name": "Handler One", "roles": ["handler"]},
     "h2": {"name": "Handler Two", "roles": ["handler"]},
-    "s1": {"name": "Supervisor One", "roles": ["supervisor"]},
+    "sup1": {"name": "Supervisor One", "roles": ["supervisor"]},
     "stranger": {"name": "Not Configured", "roles": ["handler"]},
     "nobody": {"name": "No Role", "roles": []},
 }
@@ -192,9 +191,11 @@ def sign_in(client: httpx.Client, path: str, params: dict[str, str], login: str)
 
 
 @contextlib.contextmanager
-def oidc_provider(redirect_uris: list[str] | None = None, port: int | None = None) -> Iterator[OidcProvider]:
-    provider = OidcProvider(port=port or int(os.environ.get("INTAKE_TEST_OIDC_PORT", "0")) or _free_port(),
-                            redirect_uris=redirect_uris or ["http://127.0.0.1:9/auth/callback"])
+def oidc_provider(redirect_uris: list[str] | None = None, *, port: int | None = None,
+                  keys: list[dict[str, object]] | None = None) -> Iterator[OidcProvider]:
+    """A provider started for the caller (``keys``: its signing keys, else a new one)."""
+    provider = OidcProvider(port=port or _free_port(), redirect_uris=redirect_uris or ["http://127.0.0.1:9/auth/callback"],
+                            keys=keys or [new_key()])
     provider.start()
     try:
         yield provider

@@ -1,0 +1,104 @@
+"""The pages' sign-in sessions, kept in Redis so that any node behind the balancer accepts them.
+
+A session is made when someone comes back from the provider's login page (intake.app.oidc_flow)
+and named by a random id the browser holds in an HttpOnly cookie. Redis keeps it under
+``{prefix}session:{sha256(id)}`` (whoever reads Redis cannot sign in with what they read) until it
+expires. Sign-out deletes it and publishes on ``{prefix}signed-out``: every node ends that
+person's sockets (:meth:`Sessions.signed_out`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import structlog
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from intake.app.auth import ROLE_PRINCIPALS, Principal, Role
+
+log = structlog.get_logger("intake.sessions")
+
+
+class Session(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    subject: str
+    role: Role
+    id: str  # the handler's or supervisor's configured id
+    expires_at: float
+
+    def principal(self) -> Principal:
+        return ROLE_PRINCIPALS[self.role](id=self.id, subject=self.subject)
+
+
+class SignedOut(BaseModel):
+    """Published when a session ends: whose sockets every node closes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    role: Role
+    id: str
+    subject: str
+
+
+class Sessions:
+    # Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands
+    def __init__(self, redis: Any, prefix: str, lifetime_seconds: float, *, now: Callable[[], float] = time.time) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._lifetime = lifetime_seconds
+        self._now = now
+        self.channel = f"{prefix}signed-out"
+
+    def _key(self, session_id: str) -> str:
+        return f"{self._prefix}session:{hashlib.sha256(session_id.encode()).hexdigest()}"
+
+    async def open(self, principal: Principal) -> tuple[str, Session]:
+        """A new session for ``principal``: its id (for the cookie) and what Redis keeps."""
+        session_id = secrets.token_urlsafe(32)
+        session = Session(subject=principal.subject, role=principal.role, id=principal.id,
+                          expires_at=self._now() + self._lifetime)
+        await self._redis.set(self._key(session_id), session.model_dump_json(), px=int(self._lifetime * 1000))
+        log.info("session_opened", who=principal.id, role=principal.role.value, subject=principal.subject)
+        return session_id, session
+
+    async def find(self, session_id: str) -> Session | None:
+        """The live session ``session_id`` names, or None (unknown, expired, unreadable)."""
+        raw = await self._redis.get(self._key(session_id))
+        if raw is None:
+            return None
+        try:
+            session = Session.model_validate_json(raw)
+        except ValidationError:
+            log.error("session_unreadable")
+            return None
+        return session if session.expires_at > self._now() else None
+
+    async def close(self, session_id: str) -> Session | None:
+        """Sign out: the session is gone on every node, and every node is told to end its sockets."""
+        raw = await self._redis.getdel(self._key(session_id))
+        if raw is None:
+            return None
+        session = Session.model_validate_json(raw)
+        await self._redis.publish(self.channel, SignedOut(role=session.role, id=session.id,
+                                                          subject=session.subject).model_dump_json())
+        log.info("session_closed", who=session.id, role=session.role.value, subject=session.subject)
+        return session
+
+    async def signed_out(self) -> AsyncIterator[SignedOut]:
+        """Every sign-out on any node, as it is published (for as long as the caller iterates)."""
+        pubsub = self._redis.pubsub()
+        await pubsub.subscribe(self.channel)
+        try:
+            async for message in pubsub.listen():
+                if message.get("type") != "message":
+                    continue
+                try:
+                    yield SignedOut.model_validate_json(message["data"])
+                except ValidationError:
+                    log.error("signed_out_unreadable")
+        finally:
+            await pubsub.unsubscribe(self.channel)
+            await pubsub.aclose()
