@@ -30,6 +30,14 @@ class BadToken(DesktopError):
         super().__init__(message)
 
 
+class SignedOff(BadToken):
+    """The person signed out (or their sign-in ended) while their desktop was open: it must sign in again."""
+
+    def __init__(self, handler_id: str) -> None:
+        super().__init__(f"handler {handler_id!r} signed out")
+        self.handler_id = handler_id
+
+
 class BadResumePoint(DesktopError):
     def __init__(self, raw: str) -> None:
         super().__init__(f"last_seq must be a whole number >= 0, got {raw[:20]!r}")

@@ -75,10 +75,13 @@ class DesktopSession:
         self._config = config
         self._clock = clock
 
-    async def run(self, token: str | None, last_seq: str | None) -> CloseCode:
-        """Serve the desktop until it goes or must go; returns the close code it got."""
+    async def run(self, token: str | None, last_seq: str | None, *,
+                  signed_in: Callable[[], Awaitable[str]] | None = None) -> CloseCode:
+        """Serve the desktop until it goes or must go; returns the close code it got.
+        ``signed_in``: the application's check of the handshake's sign-in (a session cookie),
+        used instead of ``token``: the handler's id, or BadToken."""
         try:
-            handler_id = self._tokens.handler_for(token)
+            handler_id = await signed_in() if signed_in is not None else self._tokens.handler_for(token)
             resume = parse_last_seq(last_seq)
         except (BadToken, BadResumePoint) as exc:
             log.info("desktop refused", reason=str(exc))

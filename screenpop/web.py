@@ -57,13 +57,23 @@ class StarletteSocket:
             raise DesktopDisconnected(getattr(exc, "code", None)) from None
 
 
+SessionCheck = Callable[[str], Awaitable[str]]
+"""The application's check of a sign-in cookie: the handler's id, or BadToken (screenpop knows
+nothing of how the application signs people in)."""
+
+
 def desktop_endpoint(
-    hub: DesktopHub, tokens: TokenBook, on_outcome: OnOutcome, config: SessionConfig = DEFAULT_SESSION
+    hub: DesktopHub, tokens: TokenBook, on_outcome: OnOutcome, config: SessionConfig = DEFAULT_SESSION, *,
+    cookie: tuple[str, SessionCheck] | None = None,
 ) -> Callable[[WebSocket], Awaitable[None]]:
+    """``cookie``: the name of the application's sign-in cookie and its check; a handshake that
+    carries it signs in by it, else by ``?token=``."""
     async def endpoint(websocket: WebSocket) -> None:
         await websocket.accept()
         session = DesktopSession(StarletteSocket(websocket), hub, tokens, on_outcome, config)
-        await session.run(websocket.query_params.get("token"), websocket.query_params.get("last_seq"))
+        signed_in = websocket.cookies.get(cookie[0]) if cookie is not None else None
+        check = (lambda: cookie[1](signed_in)) if cookie is not None and signed_in else None
+        await session.run(websocket.query_params.get("token"), websocket.query_params.get("last_seq"), signed_in=check)
 
     return endpoint
 

@@ -24,7 +24,9 @@ from intake.core.config_oidc import OidcConfig
 from intake.core.errors import IntakeError, NotSignedIn
 from screenpop.errors import BadToken
 
-SESSION_COOKIE = "session"
+SESSION_COOKIE = "__Host-intake-session"
+"""Host-only, Secure, path / (what the __Host- prefix makes the browser enforce): no other site or
+subdomain can set or shadow it."""
 
 
 class Authenticator:

@@ -49,7 +49,7 @@ class ProviderKeys:
     def __init__(self, issuer: str, http: httpx.AsyncClient, *, refetch_seconds: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.issuer = issuer
-        self._http = http
+        self.http = http
         self._refetch_seconds = refetch_seconds
         self._clock = clock
         self._discovery: dict[str, object] | None = None
@@ -59,7 +59,7 @@ class ProviderKeys:
         self.fetches = 0  # how often the key set was fetched (the rate limit's test reads it)
 
     async def close(self) -> None:
-        await self._http.aclose()
+        await self.http.aclose()
 
     async def discovery(self) -> dict[str, object]:
         if self._discovery is None:
@@ -107,7 +107,7 @@ class ProviderKeys:
 
     async def _get_json(self, url: str) -> dict[str, object]:
         try:
-            answer = await self._http.get(url)
+            answer = await self.http.get(url)
             answer.raise_for_status()
             data = answer.json()
         except (httpx.HTTPError, ValueError) as exc:

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from intake.app import heap, logs, site_views
 from intake.app.auth import Principals
-from intake.app.authenticator import Authenticator
+from intake.app.authenticator import SESSION_COOKIE, Authenticator
 from intake.app.balancer import NodeState, node_state
 from intake.app.connections import (
     REDIS_POOL,
@@ -36,9 +36,11 @@ from intake.app.connections import (
     writer_redis,
 )
 from intake.app.journal import JournalRecord
+from intake.app.oidc_flow import SignIn
 from intake.app.pops import PopRouter
 from intake.app.prometheus import SitesCollector, prometheus_registry
 from intake.app.replicas import Replicas
+from intake.app.sessions import close_sockets_of_the_signed_out
 from intake.app.site import Shared, Site
 from intake.app.supervise import Supervisor
 from intake.app.supervisors import SupervisorStream
@@ -80,13 +82,18 @@ class IntakeServer:
         self.redis = redis
         self.tokens = Principals.from_config(config, secrets)
         self.authenticator = Authenticator.from_config(config, self.tokens, redis)
+        self.sign_in = (SignIn(config.oidc, secrets["oidc.client_secret"], self.authenticator, redis, config.redis.key_prefix)
+                        if config.oidc is not None and "oidc.client_secret" in secrets else None)
         replicas, wait = config.redis.replicas_to_wait, config.redis.wait_timeout_seconds
         self.history = HistoryStore(redis, HistoryConfig(prefix=config.redis.key_prefix,
                                                          repeat_window_seconds=config.routing.repeat_window_seconds),
                                     reader=reader_redis(redis), replicated=replicated_write(redis, replicas, wait))
         # a real Redis: each handler's seqs from their stream there, shared by every node
         self.hub = hub_for(redis, config.redis.key_prefix, node=config.cluster.node_id or "")  # "": one of its own
-        self.desktop_endpoint = desktop_endpoint(self.hub, self.tokens.handlers, self.file_outcome)
+        self.desktop_endpoint = desktop_endpoint(
+            self.hub, self.tokens.handlers, self.file_outcome,
+            cookie=(SESSION_COOKIE, lambda session_id: self.authenticator.handler_of(session_id, None))
+            if self.authenticator.sessions is not None else None)
         self.pops = PopRouter(self.history, self.hub, {h.member: h.id for h in config.handlers}, self.pbx_now,
                               repeat_calls=config.routing.repeat_calls, hold_seconds=config.redis.history_held_seconds)
         self.history_watch = history_watch_of(redis, self.history, self.pops.held)
@@ -271,6 +278,8 @@ class IntakeServer:
             self.tasks.start("history-watch", self.history_watch.run)
         if isinstance(self.hub, SharedDesktopHub):
             self.tasks.start("desktop-streams", self.hub.follow)  # what other nodes add, to desktops here
+        if self.authenticator.sessions is not None:
+            self.tasks.start("signed-out", partial(close_sockets_of_the_signed_out, self.authenticator.sessions, self.hub))
         thresholds: tuple[int, int, int] | None = None
         try:
             web = asyncio.create_task(server.serve())
@@ -287,7 +296,7 @@ class IntakeServer:
         finally:
             for site in self.sites.values():
                 await site.stop_tasks()
-            for name in ("heap-collector", "history-watch", "desktop-streams"):
+            for name in ("heap-collector", "history-watch", "desktop-streams", "signed-out"):
                 await self.tasks.stop(name)
             await self.close()
             await self.tasks.close()

@@ -19,6 +19,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from intake.app.auth import ROLE_PRINCIPALS, Principal, Role
+from screenpop.delivery import DesktopHub
 
 log = structlog.get_logger("intake.sessions")
 
@@ -102,3 +103,11 @@ class Sessions:
         finally:
             await pubsub.unsubscribe(self.channel)
             await pubsub.aclose()
+
+
+async def close_sockets_of_the_signed_out(sessions: Sessions, hub: DesktopHub) -> None:
+    """Every node runs this: a handler signed out anywhere loses their desktop sockets here (4401)."""
+    async for gone in sessions.signed_out():
+        if gone.role is Role.HANDLER:
+            closed = hub.sign_off(gone.id)
+            log.info("signed_out_sockets_closed", who=gone.id, sockets=closed)

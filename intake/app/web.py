@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI, Query, Request, Response, WebSocket
 
 from intake.app import web_errors
 from intake.app.balancer import NodeState
+from intake.app.oidc_flow import add_sign_in_routes
 from intake.app.web_auth import Anyone, Handler, Supervisor
 from intake.app.web_body import BodyLimit
 from intake.app.web_callbacks import add_callback_routes
@@ -125,6 +126,8 @@ def create_app(server: IntakeServer) -> FastAPI:
     app.router.add_websocket_route("/ws/desktop", server.desktop_endpoint)
     add_ui_routes(app, server)
     add_callback_routes(app, server)
+    if server.sign_in is not None:
+        add_sign_in_routes(app, server.sign_in)
 
     @app.websocket("/ws/supervisor")
     async def supervisor(websocket: WebSocket, token: str = Query("")) -> None:

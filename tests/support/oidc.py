@@ -5,7 +5,7 @@ into ``.cache/oidc-provider/``; :func:`oidc_provider` writes the provider's conf
 signing keys, intake's client, the test accounts and their roles), starts
 ``tests/support/oidc_provider/provider.mjs``, waits for the line it prints once it listens, then
 for its discovery document. :meth:`OidcProvider.restart` starts it again with other keys (a key
-rotation). :func:`sign_in` goes through the provider's own login page the way a browser would
+rotation). :func:`through_login_page` goes through the provider's own login page the way a browser would
 (headless, with httpx), for tests that need a real user's tokens without a browser.
 """
 
@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 import pytest
@@ -159,7 +159,9 @@ class OidcProvider:
                   "scope": "openid profile roles offline_access api", "resource": resource,
                   "code_challenge": challenge, "code_challenge_method": "S256", "state": secrets.token_urlsafe(8)}
         with httpx.Client(base_url=self.issuer, timeout=10) as client:
-            code = sign_in(client, "/auth", params, login)
+            back = parse_qs(urlsplit(through_login_page(client, f"/auth?{urlencode(params)}", login)).query)
+            assert "code" in back, f"the provider refused: {back}"
+            code = back["code"][0]
             answer = client.post("/token", auth=(CLIENT_ID, CLIENT_SECRET),
                                  data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect,
                                        "code_verifier": verifier, "resource": resource})
@@ -167,19 +169,16 @@ class OidcProvider:
         return {k: str(v) for k, v in answer.json().items()}
 
 
-def sign_in(client: httpx.Client, path: str, params: dict[str, str], login: str) -> str:
-    """Follow an authorization request through the provider's login (and any consent) page, as a
-    browser would, to the redirect back; return the code it carries."""
-    answer = client.get(path, params=params)
+def through_login_page(client: httpx.Client, url: str, login: str) -> str:
+    """Follow an authorization request (``url``) through the provider's login (and any consent)
+    page as a browser would, signing in as ``login``; return the URL it sends the browser back to."""
+    answer = client.get(url)
     for _ in range(10):
         if answer.is_redirect:
-            location = answer.headers["location"]
-            if urlsplit(location).netloc not in ("", client.base_url.netloc.decode()):  # back to the client
-                query = parse_qs(urlsplit(location).query)
-                if "code" not in query:
-                    raise AssertionError(f"the provider refused: {query}")
-                return query["code"][0]
-            answer = client.get(urljoin(str(answer.url), location))
+            location = urljoin(str(answer.url), answer.headers["location"])
+            if urlsplit(location).netloc != client.base_url.netloc.decode():
+                return location  # back to the client
+            answer = client.get(location)
             continue
         form = re.search(r'<form[^>]*action="([^"]+)"', answer.text)
         prompt = re.search(r'name="prompt" value="([^"]+)"', answer.text)
