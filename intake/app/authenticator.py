@@ -86,6 +86,12 @@ class Authenticator:
             raise NotSignedIn("the sign-in has ended: sign in again")
         return session.principal()
 
+    async def session_or_none(self, session_id: str) -> Principal | None:
+        try:
+            return await self.session(session_id)
+        except IntakeError:
+            return None
+
     async def handler_of(self, cookie: str | None, token: str | None) -> str:
         """For the desktop's socket: the handler a session cookie (first) or a bearer names, or
         :class:`screenpop.errors.BadToken` (screenpop knows nothing of sessions or JWTs)."""

@@ -132,6 +132,11 @@ def refused(exc: IntakeError) -> Response:
 def add_sign_in_routes(app: FastAPI, sign_in: SignIn) -> None:
     router = APIRouter(prefix="/auth", include_in_schema=False)
 
+    @router.get("/provider")
+    async def provider() -> dict[str, str]:
+        """The pages show their "Sign in" button when this answers (no [oidc]: 404)."""
+        return {"issuer": sign_in.oidc.issuer, "login": "/auth/login"}
+
     @router.get("/login")
     async def login(request: Request, after: str | None = Query(None, alias="next")) -> Response:
         return await sign_in.login(request, local_path(after))

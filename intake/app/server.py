@@ -98,7 +98,8 @@ class IntakeServer:
                               repeat_calls=config.routing.repeat_calls, hold_seconds=config.redis.history_held_seconds)
         self.history_watch = history_watch_of(redis, self.history, self.pops.held)
         self.tasks = tasks or Supervisor()  # every long-running task of the server, by name
-        self.supervisors = SupervisorStream(self.tokens, self.picture)
+        self.supervisors = SupervisorStream(self.tokens, self.picture, signed_in=self.authenticator.session_or_none
+                                            if self.authenticator.sessions is not None else None)
         self.writes = WriteBehind(writer_redis(redis, replicas), dead_letters=f"{config.redis.key_prefix}dead-letters",
                                   supervisor=self.tasks,
                                   spool=Path(config.redis.unwritten_spool) if config.redis.unwritten_spool else None,

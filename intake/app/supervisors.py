@@ -10,13 +10,14 @@ keep-alives.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
 from starlette.websockets import WebSocket
 
-from intake.app.auth import Principals, Role
+from intake.app.auth import Principal, Principals, Role
+from intake.app.authenticator import SESSION_COOKIE
 from screenpop.errors import BadMessage, BadToken, InputRefused
 from screenpop.latest import LatestFanout
 from screenpop.socket import DEFAULT_SESSION, CloseCode, SessionConfig, Socket
@@ -43,8 +44,11 @@ class _Listener:
 class SupervisorStream:
     # Any: the picture is the server's JSON-ready report (the same dicts the REST routes return).
     def __init__(self, principals: Principals, picture: Callable[[], dict[str, Any]],
-                 config: SessionConfig = DEFAULT_SESSION) -> None:
+                 config: SessionConfig = DEFAULT_SESSION, *,
+                 signed_in: Callable[[str], Awaitable[Principal | None]] | None = None) -> None:
+        """``signed_in``: a page's session cookie -> who it names (None: nobody)."""
         self.principals = principals
+        self._signed_in = signed_in
         self.picture = picture
         self._config = config
         self._fanout: LatestFanout[str] = LatestFanout()
@@ -65,7 +69,8 @@ class SupervisorStream:
         to it until it goes or must go; returns the close code it got."""
         await websocket.accept()
         socket = Socket(StarletteSocket(websocket), self._config, "supervisor")
-        who = self.principals.who(token)
+        cookie = websocket.cookies.get(SESSION_COOKIE)
+        who = await self._signed_in(cookie) if cookie and self._signed_in is not None else self.principals.who(token)
         if who is None or who.role is not Role.SUPERVISOR:
             return await socket.close(BadToken("a supervisor token is required"))
         with structlog.contextvars.bound_contextvars(supervisor_id=who.id):

@@ -4,12 +4,13 @@
 // abandoned 999 calls are a card of their own (callback_card.js).
 import { CallbackCard } from "/static/callback_card.js";
 import { api, clock, el, forgetToken, ReconnectingSocket, storedToken, storeToken, when, wsUrl } from "/static/common.js";
+import { endSession, offerProviderSignIn, sessionOpens } from "/static/sign_in.js";
 
 const KEY = "intake.desktop.token";
 const $ = (id) => document.getElementById(id);
 const CLOSED = { "answered-elsewhere": "answered by someone else", abandoned: "the caller hung up", "rang-out": "your phone stopped ringing", ended: "the call ended", left: "the caller left the queue", vanished: "the call ended while the PBX link was down" };
 
-let token = "";
+let token = ""; // "": signed in through the identity provider (the session cookie)
 let me = null;
 let socket = null;
 let lastSeq = 0;
@@ -30,7 +31,7 @@ async function signIn(candidate) {
     return;
   }
   token = candidate;
-  storeToken(KEY, token);
+  if (token) storeToken(KEY, token);
   say($("signin-error"), "");
   show($("signin"), false);
   show($("desk"), true);
@@ -50,6 +51,7 @@ async function signIn(candidate) {
 }
 
 function signOut() {
+  if (!token && me) { endSession("/desktop"); return; }
   forgetToken(KEY);
   location.reload();
 }
@@ -261,3 +263,4 @@ setInterval(() => { tick(); callbacks.tick(); }, 250);
 // For diagnostics and the browser tests: send a raw message on this desktop's socket.
 window.intakeDesktop = { send: (message) => socket && socket.send(message) };
 if (storedToken(KEY)) signIn(storedToken(KEY));
+else offerProviderSignIn($("sso"), "/desktop").then(async (offered) => { if (offered && await sessionOpens("/api/me")) signIn(""); });
