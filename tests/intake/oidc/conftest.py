@@ -48,6 +48,7 @@ class Signed:
     """intake on the simulator with ``[oidc]`` naming the test provider."""
 
     server: IntakeServer
+    sim: SimulatedPbx
     http: httpx.AsyncClient
     provider: OidcProvider
     tokens: dict[str, str]  # the static tokens, by id
@@ -75,4 +76,4 @@ async def signed(provider: OidcProvider, intake_port: int, redis_client: Any,
         secrets |= {f"handlers[{i}].token": tokens[h.id] for i, h in enumerate(config.handlers)}
         async with running_server(config, secrets, redis_client, port=intake_port) as server:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{intake_port}") as http:
-                yield Signed(server, http, provider, tokens)
+                yield Signed(server, sim, http, provider, tokens)
