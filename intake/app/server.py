@@ -40,7 +40,7 @@ from intake.app.oidc_flow import SignIn
 from intake.app.pops import PopRouter
 from intake.app.prometheus import SitesCollector, prometheus_registry
 from intake.app.replicas import Replicas
-from intake.app.sessions import close_sockets_of_the_signed_out
+from intake.app.sessions import close_sockets_of_the_signed_out, end_expired_sessions
 from intake.app.site import Shared, Site
 from intake.app.supervise import Supervisor
 from intake.app.supervisors import SupervisorStream
@@ -281,6 +281,7 @@ class IntakeServer:
             self.tasks.start("desktop-streams", self.hub.follow)  # what other nodes add, to desktops here
         if self.authenticator.sessions is not None:
             self.tasks.start("signed-out", partial(close_sockets_of_the_signed_out, self.authenticator.sessions, self.hub))
+            self.tasks.start("sessions-expiry", partial(end_expired_sessions, self.authenticator.sessions))
         thresholds: tuple[int, int, int] | None = None
         try:
             web = asyncio.create_task(server.serve())
@@ -297,7 +298,7 @@ class IntakeServer:
         finally:
             for site in self.sites.values():
                 await site.stop_tasks()
-            for name in ("heap-collector", "history-watch", "desktop-streams", "signed-out"):
+            for name in ("heap-collector", "history-watch", "desktop-streams", "signed-out", "sessions-expiry"):
                 await self.tasks.stop(name)
             await self.close()
             await self.tasks.close()

@@ -4,16 +4,19 @@ A session is made when someone comes back from the provider's login page (intake
 and named by a random id the browser holds in an HttpOnly cookie. Redis keeps it under
 ``{prefix}session:{sha256(id)}`` (whoever reads Redis cannot sign in with what they read) until it
 expires. Sign-out deletes it and publishes on ``{prefix}signed-out``: every node ends that
-person's sockets (:meth:`Sessions.signed_out`).
+person's sockets (:meth:`Sessions.signed_out`). A session that runs out does the same: each node
+keeps the sessions its requests and sockets used, and :meth:`Sessions.sweep` (every few seconds)
+publishes those past their expiry.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -42,6 +45,8 @@ class SignedOut(BaseModel):
     role: Role
     id: str
     subject: str
+    session: str  # the session's digest (its Redis key's last part): every node forgets it
+    why: Literal["signed-out", "expired"]
 
 
 class Sessions:
@@ -50,17 +55,22 @@ class Sessions:
         self._redis = redis
         self._prefix = prefix
         self._lifetime = lifetime_seconds
-        self._now = now
+        self.clock = now  # the expiry's clock (a test moves it on)
         self.channel = f"{prefix}signed-out"
+        self._in_use: dict[str, Session] = {}  # digest -> session, those used on this node
+
+    @staticmethod
+    def _digest(session_id: str) -> str:
+        return hashlib.sha256(session_id.encode()).hexdigest()
 
     def _key(self, session_id: str) -> str:
-        return f"{self._prefix}session:{hashlib.sha256(session_id.encode()).hexdigest()}"
+        return f"{self._prefix}session:{self._digest(session_id)}"
 
     async def open(self, principal: Principal) -> tuple[str, Session]:
         """A new session for ``principal``: its id (for the cookie) and what Redis keeps."""
         session_id = secrets.token_urlsafe(32)
         session = Session(subject=principal.subject, role=principal.role, id=principal.id,
-                          expires_at=self._now() + self._lifetime)
+                          expires_at=self.clock() + self._lifetime)
         await self._redis.set(self._key(session_id), session.model_dump_json(), px=int(self._lifetime * 1000))
         log.info("session_opened", who=principal.id, role=principal.role.value, subject=principal.subject)
         return session_id, session
@@ -75,7 +85,10 @@ class Sessions:
         except ValidationError:
             log.error("session_unreadable")
             return None
-        return session if session.expires_at > self._now() else None
+        if session.expires_at <= self.clock():
+            return None
+        self._in_use[self._digest(session_id)] = session
+        return session
 
     async def close(self, session_id: str) -> Session | None:
         """Sign out: the session is gone on every node, and every node is told to end its sockets."""
@@ -83,10 +96,25 @@ class Sessions:
         if raw is None:
             return None
         session = Session.model_validate_json(raw)
-        await self._redis.publish(self.channel, SignedOut(role=session.role, id=session.id,
-                                                          subject=session.subject).model_dump_json())
-        log.info("session_closed", who=session.id, role=session.role.value, subject=session.subject)
+        await self._ended(self._digest(session_id), session, "signed-out")
         return session
+
+    async def sweep(self) -> int:
+        """Publish the end of every session used on this node that is past its expiry; how many."""
+        now = self.clock()
+        due = [(digest, session) for digest, session in self._in_use.items() if session.expires_at <= now]
+        for digest, session in due:
+            await self._ended(digest, session, "expired")
+        return len(due)
+
+    def forget(self, digest: str) -> None:
+        self._in_use.pop(digest, None)
+
+    async def _ended(self, digest: str, session: Session, why: Literal["signed-out", "expired"]) -> None:
+        self.forget(digest)
+        await self._redis.publish(self.channel, SignedOut(role=session.role, id=session.id, subject=session.subject,
+                                                          session=digest, why=why).model_dump_json())
+        log.info("session_ended", who=session.id, role=session.role.value, subject=session.subject, why=why)
 
     async def signed_out(self) -> AsyncIterator[SignedOut]:
         """Every sign-out on any node, as it is published (for as long as the caller iterates)."""
@@ -106,8 +134,20 @@ class Sessions:
 
 
 async def close_sockets_of_the_signed_out(sessions: Sessions, hub: DesktopHub) -> None:
-    """Every node runs this: a handler signed out anywhere loses their desktop sockets here (4401)."""
+    """Every node runs this: a handler signed out (or whose sign-in ran out) anywhere loses their
+    desktop sockets here (4401: the page signs in again)."""
     async for gone in sessions.signed_out():
+        sessions.forget(gone.session)
         if gone.role is Role.HANDLER:
             closed = hub.sign_off(gone.id)
-            log.info("signed_out_sockets_closed", who=gone.id, sockets=closed)
+            log.info("signed_out_sockets_closed", who=gone.id, sockets=closed, why=gone.why)
+
+
+SWEEP_SECONDS = 5.0
+"""How late after its expiry a session's sockets may close at most."""
+
+
+async def end_expired_sessions(sessions: Sessions, every: float = SWEEP_SECONDS) -> None:
+    while True:
+        await asyncio.sleep(every)
+        await sessions.sweep()

@@ -134,3 +134,23 @@ async def test_a_session_past_its_lifetime_is_refused(signed: Signed) -> None:
     assert await sessions.find(session_id) is not None
     now[0] += 60
     assert await sessions.find(session_id) is None
+
+
+async def test_a_session_that_runs_out_closes_the_handlers_desktop_and_is_refused(signed: Signed) -> None:
+    session, _ = await sign_in(signed, "h1")
+    sessions = signed.server.authenticator.sessions
+    assert sessions is not None
+    ws_url = str(signed.http.base_url).replace("http", "ws", 1) + "/ws/desktop"
+    async with websockets.connect(ws_url, additional_headers=with_session(session)) as desktop:
+        assert json.loads(await desktop.recv())["handler_id"] == "h1"
+        assert await sessions.sweep() == 0  # not yet
+        lifetime = signed.server.config.oidc.session_seconds  # type: ignore[union-attr]
+        real = sessions.clock
+        sessions.clock = lambda: real() + lifetime
+        assert await sessions.sweep() == 1  # what the node's sweep does every few seconds
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                await desktop.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    refused = await signed.http.get("/api/me", headers=with_session(session))
+    assert refused.status_code == 401
