@@ -21,7 +21,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from intake.app import heap, logs, site_views
-from intake.app.auth import Principals
+from intake.app.auth import Principals, Role
 from intake.app.authenticator import SESSION_COOKIE, Authenticator
 from intake.app.balancer import NodeState, node_state
 from intake.app.connections import (
@@ -280,7 +280,8 @@ class IntakeServer:
         if isinstance(self.hub, SharedDesktopHub):
             self.tasks.start("desktop-streams", self.hub.follow)  # what other nodes add, to desktops here
         if self.authenticator.sessions is not None:
-            self.tasks.start("signed-out", partial(close_sockets_of_the_signed_out, self.authenticator.sessions, self.hub))
+            sign_off = {Role.HANDLER: self.hub.sign_off, Role.SUPERVISOR: self.supervisors.sign_off}
+            self.tasks.start("signed-out", partial(close_sockets_of_the_signed_out, self.authenticator.sessions, sign_off))
             self.tasks.start("sessions-expiry", partial(end_expired_sessions, self.authenticator.sessions))
         thresholds: tuple[int, int, int] | None = None
         try:

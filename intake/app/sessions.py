@@ -15,14 +15,13 @@ import asyncio
 import hashlib
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Literal
 
 import structlog
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from intake.app.auth import ROLE_PRINCIPALS, Principal, Role
-from screenpop.delivery import DesktopHub
 
 log = structlog.get_logger("intake.sessions")
 
@@ -133,14 +132,14 @@ class Sessions:
             await pubsub.aclose()
 
 
-async def close_sockets_of_the_signed_out(sessions: Sessions, hub: DesktopHub) -> None:
-    """Every node runs this: a handler signed out (or whose sign-in ran out) anywhere loses their
-    desktop sockets here (4401: the page signs in again)."""
+async def close_sockets_of_the_signed_out(sessions: Sessions, sign_off: Mapping[Role, Callable[[str], int]]) -> None:
+    """Every node runs this: someone signed out (or whose sign-in ran out) anywhere loses their
+    sockets here (4401: the page signs in again). ``sign_off``: per role, what ends a person's
+    sockets on this node (the desktops' hub, the wallboards' stream) and says how many."""
     async for gone in sessions.signed_out():
         sessions.forget(gone.session)
-        if gone.role is Role.HANDLER:
-            closed = hub.sign_off(gone.id)
-            log.info("signed_out_sockets_closed", who=gone.id, sockets=closed, why=gone.why)
+        if (end := sign_off.get(gone.role)) is not None:
+            log.info("signed_out_sockets_closed", who=gone.id, sockets=end(gone.id), why=gone.why)
 
 
 SWEEP_SECONDS = 5.0

@@ -154,3 +154,15 @@ async def test_a_session_that_runs_out_closes_the_handlers_desktop_and_is_refuse
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
     refused = await signed.http.get("/api/me", headers=with_session(session))
     assert refused.status_code == 401
+
+
+async def test_a_supervisors_wallboard_signs_in_by_the_session_and_closes_at_sign_out(signed: Signed) -> None:
+    session, _ = await sign_in(signed, "sup1")
+    ws_url = str(signed.http.base_url).replace("http", "ws", 1) + "/ws/supervisor"
+    async with websockets.connect(ws_url, additional_headers=with_session(session)) as wallboard:
+        assert json.loads(await wallboard.recv())["type"] == "metrics"
+        await signed.http.post("/auth/logout", headers=with_session(session))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                await wallboard.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
