@@ -166,3 +166,14 @@ async def test_a_supervisors_wallboard_signs_in_by_the_session_and_closes_at_sig
             while True:
                 await wallboard.recv()
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+async def test_another_sites_page_cannot_act_on_the_session(signed: Signed) -> None:
+    session, _ = await sign_in(signed, "h1")
+    body = {"state": "not-ready", "reason": "Break"}
+    forged = await signed.http.post("/api/me/state", json=body,
+                                    headers=with_session(session) | {"Origin": "http://127.0.0.1:1"})
+    assert forged.status_code == 401 and "intake's own pages" in forged.json()["detail"]
+    own = await signed.http.post("/api/me/state", json=body,
+                                 headers=with_session(session) | {"Origin": str(signed.http.base_url).rstrip("/")})
+    assert own.status_code == 200, own.text
