@@ -58,11 +58,15 @@ class SignIn:
     async def login(self, request: Request, after: str) -> Response:
         assert self.authenticator.verifier is not None
         keys = self.authenticator.verifier.keys
+        try:
+            endpoint = await keys.endpoint("authorization_endpoint")
+        except IntakeError as exc:
+            return refused(exc)
         state, verifier, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(48), secrets.token_urlsafe(24)
         redirect_uri = self._redirect_uri(request)
         await self._redis.set(f"{self._prefix}signin:{state}", json.dumps(
             {"verifier": verifier, "nonce": nonce, "next": after, "redirect_uri": redirect_uri}), ex=SIGN_IN_SECONDS)
-        url = prepare_grant_uri(await keys.endpoint("authorization_endpoint"), self.oidc.client_id, "code",
+        url = prepare_grant_uri(endpoint, self.oidc.client_id, "code",
                                 redirect_uri=redirect_uri, scope=" ".join(self.oidc.scopes), state=state, nonce=nonce,
                                 code_challenge=create_s256_code_challenge(verifier), code_challenge_method="S256")
         answer = RedirectResponse(url, status_code=302)

@@ -76,34 +76,36 @@ class ProviderKeys:
         return value
 
     async def key(self, kid: str | None) -> Key:
-        """The signing key ``kid``: fetched again once per ``refetch_seconds`` when unknown."""
-        keys = self._keys or await self._fetch(seen=None)
-        try:
-            return keys.get_by_kid(kid)
-        except InvalidKeyIdError:
-            pass
-        if self._clock() - self._last_refetch >= self._refetch_seconds:
-            self._last_refetch = self._clock()
-            keys = await self._fetch(seen=keys)
-            try:
-                return keys.get_by_kid(kid)
-            except InvalidKeyIdError:
-                pass
+        """The signing key ``kid``: the key set is fetched again, once per ``refetch_seconds``, when
+        it is unknown (requests that meet the same new key together wait for one fetch)."""
+        keys = self._keys
+        if keys is None:
+            async with self._lock:
+                keys = self._keys or await self._fetch()
+        if (key := _find(keys, kid)) is not None:
+            return key
+        async with self._lock:
+            if self._keys is not keys and self._keys is not None:  # fetched while this one waited
+                keys = self._keys
+                if (key := _find(keys, kid)) is not None:
+                    return key
+            if self._clock() - self._last_refetch >= self._refetch_seconds:
+                self._last_refetch = self._clock()
+                if (key := _find(await self._fetch(), kid)) is not None:
+                    return key
         raise NotSignedIn("the token is signed by a key the identity provider does not publish")
 
-    async def _fetch(self, seen: KeySet | None) -> KeySet:
-        async with self._lock:
-            if self._keys is not None and self._keys is not seen:
-                return self._keys  # another request fetched them while this one waited
-            data = await self._get_json(await self.endpoint("jwks_uri"))
-            try:
-                keys = KeySet.import_key_set(data)  # type: ignore[arg-type]
-            except (JoseError, ValueError, KeyError, TypeError) as exc:
-                raise NotSignedIn("the identity provider's key set cannot be read") from exc
-            self.fetches += 1
-            self._keys = keys
-            log.info("oidc_keys_fetched", issuer=self.issuer, kids=[k.kid for k in keys])
-            return keys
+    async def _fetch(self) -> KeySet:
+        """The provider's key set, fetched now (under the lock)."""
+        data = await self._get_json(await self.endpoint("jwks_uri"))
+        try:
+            keys = KeySet.import_key_set(data)  # type: ignore[arg-type]
+        except (JoseError, ValueError, KeyError, TypeError) as exc:
+            raise NotSignedIn("the identity provider's key set cannot be read") from exc
+        self.fetches += 1
+        self._keys = keys
+        log.info("oidc_keys_fetched", issuer=self.issuer, kids=[k.kid for k in keys])
+        return keys
 
     async def _get_json(self, url: str) -> dict[str, object]:
         try:
@@ -116,6 +118,13 @@ class ProviderKeys:
         if not isinstance(data, dict):
             raise NotSignedIn(f"the identity provider's {url} is not a JSON object")
         return data
+
+
+def _find(keys: KeySet, kid: str | None) -> Key | None:
+    try:
+        return keys.get_by_kid(kid)
+    except InvalidKeyIdError:
+        return None
 
 
 class TokenVerifier:
