@@ -177,3 +177,20 @@ async def test_another_sites_page_cannot_act_on_the_session(signed: Signed) -> N
     own = await signed.http.post("/api/me/state", json=body,
                                  headers=with_session(session) | {"Origin": str(signed.http.base_url).rstrip("/")})
     assert own.status_code == 200, own.text
+
+
+async def test_a_sign_in_the_person_cancels_at_the_provider_is_refused_saying_so(signed: Signed) -> None:
+    url, state_cookie = await start(signed)
+    state = parse_qs(urlsplit(url).query)["state"][0]
+    answer = await signed.http.get("/auth/callback", params={"error": "access_denied", "state": state},
+                                   headers={"Cookie": f"signin={state_cookie}"})
+    assert answer.status_code == 401 and "refused the sign-in: access_denied" in answer.text
+    assert SESSION_COOKIE not in cookies_set(answer)
+
+
+@pytest.mark.parametrize("after", ["https://elsewhere.example/", "//elsewhere.example/", "/\\elsewhere.example"])
+async def test_the_page_after_sign_in_is_always_one_of_intakes_own(signed: Signed, after: str) -> None:
+    url, state_cookie = await start(signed, after=after)
+    back = at_provider(signed, url, "h1")
+    answer = await signed.http.get(back, headers={"Cookie": f"signin={state_cookie}"})
+    assert (answer.status_code, answer.headers["location"]) == (303, "/desktop")
