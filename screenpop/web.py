@@ -79,9 +79,9 @@ def desktop_endpoint(
 
 
 class RedactTokens(logging.Filter):
-    """Blanks ``token=...`` in a log record's message and arguments."""
+    """Blanks ``token=...`` (and a sign-in's one-time ``code=...``) in a log record's message and arguments."""
 
-    _TOKEN = re.compile(r"(token=)[^&\s\"']*")
+    _TOKEN = re.compile(r"((?:token|code)=)[^&\s\"']*")
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):

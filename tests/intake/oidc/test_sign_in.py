@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,6 +17,7 @@ import websockets
 
 from intake.app.authenticator import SESSION_COOKIE
 from intake.app.sessions import Sessions
+from screenpop.web import RedactTokens
 from tests.intake.oidc.conftest import Signed
 from tests.support.oidc import through_login_page
 
@@ -194,3 +196,10 @@ async def test_the_page_after_sign_in_is_always_one_of_intakes_own(signed: Signe
     back = at_provider(signed, url, "h1")
     answer = await signed.http.get(back, headers={"Cookie": f"signin={state_cookie}"})
     assert (answer.status_code, answer.headers["location"]) == (303, "/desktop")
+
+
+def test_the_sign_in_code_is_blanked_in_the_access_log_like_a_token() -> None:
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5", "GET", "/auth/callback?code=abc.DEF-123&state=s1", "1.1", 303), None)
+    RedactTokens().filter(record)
+    assert record.getMessage() == '127.0.0.1:5 - "GET /auth/callback?code=[redacted]&state=s1 HTTP/1.1" 303'
