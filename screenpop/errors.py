@@ -46,6 +46,12 @@ class TooManyRefusals(DesktopError):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"too many refused sign-ins from this address: try again in {retry_after} s")
         self.retry_after = retry_after
+class SignedOff(BadToken):
+    """The person signed out (or their sign-in ended) while their desktop was open: it must sign in again."""
+
+    def __init__(self, handler_id: str) -> None:
+        super().__init__(f"handler {handler_id!r} signed out")
+        self.handler_id = handler_id
 
 
 class BadResumePoint(DesktopError):

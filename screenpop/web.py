@@ -66,6 +66,8 @@ def handshake_of(websocket: WebSocket) -> Credentials:
 def desktop_endpoint(
     hub: DesktopHub, authenticate: Authenticator, on_outcome: OnOutcome, config: SessionConfig = DEFAULT_SESSION
 ) -> Callable[[WebSocket], Awaitable[None]]:
+    """``cookie``: the name of the application's sign-in cookie and its check; a handshake that
+    carries it signs in by it, else by ``?token=``."""
     async def endpoint(websocket: WebSocket) -> None:
         await websocket.accept()
         session = DesktopSession(StarletteSocket(websocket), hub, authenticate, on_outcome, config)
@@ -75,9 +77,9 @@ def desktop_endpoint(
 
 
 class RedactTokens(logging.Filter):
-    """Blanks ``token=...`` in a log record's message and arguments."""
+    """Blanks ``token=...`` (and a sign-in's one-time ``code=...``) in a log record's message and arguments."""
 
-    _TOKEN = re.compile(r"(token=)[^&\s\"']*")
+    _TOKEN = re.compile(r"((?:token|code)=)[^&\s\"']*")
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):

@@ -130,6 +130,9 @@ def schema_keys(model: type[BaseModel], prefix: str = "") -> Iterator[str]:
     """Every key the configuration schema reads, as a dotted path (``[]``: each entry of an array)."""
     for name, field in model.model_fields.items():
         path, kind = f"{prefix}{name}", field.annotation
+        models = [k for k in get_args(kind) if _is_model(k)] if type(None) in get_args(kind) else []
+        if models:  # an optional section, e.g. [oidc]
+            kind = models[0]
         if get_origin(kind) is list and _is_model(get_args(kind)[0]):
             yield from schema_keys(get_args(kind)[0], f"{path}[].")
         elif _is_model(kind):

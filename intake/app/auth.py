@@ -2,9 +2,9 @@
 
 A principal is what every route and socket knows of the person asking: a frozen model per role,
 so a route that needs a handler takes a :class:`HandlerPrincipal` and cannot be handed a
-supervisor. :meth:`Principals.who` is the one seam sign-in goes through: the force's OpenID
-provider (a later issue) replaces the token books behind it and adds to the principals (a
-handler's position), and nothing in the routes changes.
+supervisor. :meth:`Principals.who` resolves the static tokens (the demo and the test bed);
+:class:`intake.app.authenticator.Authenticator` puts it beside the force's OpenID provider (bearer
+JWTs, the pages' sessions), and nothing in the routes changes.
 
 Handlers' and supervisors' tokens are held in two :class:`screenpop.auth.TokenBook`s (SHA-256
 digests, looked up by digest); the handlers' book is the one desktop sockets authenticate with.
@@ -69,6 +69,11 @@ class AuditorPrincipal(Principal):
 
 class AdminPrincipal(Principal):
     role: ClassVar[Role] = Role.ADMIN
+
+
+ROLE_PRINCIPALS: dict[Role, type[Principal]] = {
+    Role.HANDLER: HandlerPrincipal, Role.SUPERVISOR: SupervisorPrincipal,
+    Role.AUDITOR: AuditorPrincipal, Role.ADMIN: AdminPrincipal}
 
 
 class Principals:

@@ -21,7 +21,8 @@ import uvicorn
 from pydantic import ValidationError
 
 from intake.app import heap, logs, site_views
-from intake.app.auth import HandlerPrincipal, Principals, SupervisorPrincipal
+from intake.app.auth import HandlerPrincipal, Principals, Role, SupervisorPrincipal
+from intake.app.authenticator import Authenticator
 from intake.app.balancer import NodeState, node_state
 from intake.app.connections import (
     REDIS_POOL,
@@ -36,10 +37,12 @@ from intake.app.connections import (
 )
 from intake.app.journal import JournalRecord
 from intake.app.limits import Limits
+from intake.app.oidc_flow import SignIn
 from intake.app.pops import PopRouter
 from intake.app.positions import Positions, PositionStore
 from intake.app.prometheus import SitesCollector, prometheus_registry
 from intake.app.replicas import Replicas
+from intake.app.sessions import close_sockets_of_the_signed_out, end_expired_sessions
 from intake.app.site import Shared, Site
 from intake.app.socket_auth import socket_check
 from intake.app.supervise import Supervisor
@@ -84,6 +87,9 @@ class IntakeServer:
         self.tokens = Principals.from_config(config, secrets)
         self.metrics_token = secrets.get("http.metrics_token")  # None: /metrics is open (a test bed)
         self.limits = Limits(config.http)  # refused tokens and sign-ins, per client address
+        self.authenticator = Authenticator.from_config(config, self.tokens, redis)
+        self.sign_in = (SignIn(config.oidc, secrets["oidc.client_secret"], self.authenticator, redis, config.redis.key_prefix)
+                        if config.oidc is not None and "oidc.client_secret" in secrets else None)
         replicas, wait = config.redis.replicas_to_wait, config.redis.wait_timeout_seconds
         self.history = HistoryStore(redis, HistoryConfig(prefix=config.redis.key_prefix,
                                                          repeat_window_seconds=config.routing.repeat_window_seconds),
@@ -93,13 +99,14 @@ class IntakeServer:
         self.hub = hub_for(redis, config.redis.key_prefix, node=config.cluster.node_id or "",  # "": one of its own
                            budget_seconds=streams.seq_budget_seconds, stream_length=streams.stream_length,
                            presence_seconds=streams.presence_seconds)
-        self.desktop_endpoint = desktop_endpoint(self.hub, socket_check(self.tokens, HandlerPrincipal, self.limits),
-                                                 self.file_outcome)
+        self.desktop_endpoint = desktop_endpoint(
+            self.hub, socket_check(self.authenticator, HandlerPrincipal, self.limits), self.file_outcome)
         self.pops = PopRouter(self.history, self.hub, lambda member: self.site.registry.handler_of(member), self.pbx_now,
                               repeat_calls=config.routing.repeat_calls, hold_seconds=config.redis.history_held_seconds)
         self.history_watch = history_watch_of(redis, self.history, self.pops.held)
         self.tasks = tasks or Supervisor()  # every long-running task of the server, by name
-        self.supervisors = SupervisorStream(socket_check(self.tokens, SupervisorPrincipal, self.limits), self.picture)
+        self.supervisors = SupervisorStream(socket_check(self.authenticator, SupervisorPrincipal, self.limits),
+                                            self.picture)
         self.writes = WriteBehind(writer_redis(redis, replicas), dead_letters=f"{config.redis.key_prefix}dead-letters",
                                   supervisor=self.tasks,
                                   spool=Path(config.redis.unwritten_spool) if config.redis.unwritten_spool else None,
@@ -265,6 +272,7 @@ class IntakeServer:
             await site.close()
         await self.pops.drain()
         await self.writes.close(timeout=5.0)
+        await self.authenticator.close()
         for own in {id(c): c for c in (self.writes.redis, self.history.reader, self.history.replicated_client)
                     if c is not None and c is not self.redis}.values():
             await own.aclose()  # the clients made here for WAIT and the history's reads (not the one given)
@@ -290,6 +298,10 @@ class IntakeServer:
             self.tasks.start("history-watch", self.history_watch.run)
         if isinstance(self.hub, SharedDesktopHub):
             self.tasks.start("desktop-streams", self.hub.follow)  # what other nodes add, to desktops here
+        if self.authenticator.sessions is not None:
+            sign_off = {Role.HANDLER: self.hub.sign_off, Role.SUPERVISOR: self.supervisors.sign_off}
+            self.tasks.start("signed-out", partial(close_sockets_of_the_signed_out, self.authenticator.sessions, sign_off))
+            self.tasks.start("sessions-expiry", partial(end_expired_sessions, self.authenticator.sessions))
         thresholds: tuple[int, int, int] | None = None
         try:
             web = asyncio.create_task(server.serve())
@@ -306,7 +318,7 @@ class IntakeServer:
         finally:
             for site in self.sites.values():
                 await site.stop_tasks()
-            for name in ("heap-collector", "history-watch", "desktop-streams"):
+            for name in ("heap-collector", "history-watch", "desktop-streams", "signed-out", "sessions-expiry"):
                 await self.tasks.stop(name)
             await self.close()
             await self.tasks.close()

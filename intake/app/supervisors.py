@@ -16,8 +16,8 @@ from typing import Any
 import structlog
 from starlette.websockets import WebSocket
 
-from screenpop.errors import BadMessage, DesktopError, InputRefused
-from screenpop.latest import LatestFanout
+from screenpop.errors import BadMessage, BadToken, DesktopError, InputRefused
+from screenpop.latest import LatestFanout, LatestSlot
 from screenpop.signin import Authenticator, sign_in
 from screenpop.socket import DEFAULT_SESSION, CloseCode, SessionConfig, Socket
 from screenpop.web import StarletteSocket, handshake_of
@@ -50,6 +50,8 @@ class SupervisorStream:
         self._config = config
         self._fanout: LatestFanout[str] = LatestFanout()
         self._seq = 0
+        self._slots: dict[str, dict[int, LatestSlot[str]]] = {}  # supervisor id -> their sockets' slots
+        self._signed_off: set[int] = set()
 
     @property
     def listeners(self) -> int:
@@ -75,10 +77,24 @@ class SupervisorStream:
             return await socket.close(exc)
         with structlog.contextvars.bound_contextvars(supervisor_id=supervisor_id):
             slot_id, slot = self._fanout.attach()
+            self._slots.setdefault(supervisor_id, {})[slot_id] = slot
             self.publish()  # the newcomer starts from the present
             log.info("supervisor connected")
             try:
-                reason = await socket.pump(f"wallboard of supervisor {supervisor_id!r}", slot, _Listener())
+                reason: BaseException = await socket.pump(f"wallboard of supervisor {supervisor_id!r}", slot,
+                                                          _Listener())
             finally:
                 self._fanout.detach(slot_id)
+                self._slots.get(supervisor_id, {}).pop(slot_id, None)
+            if slot_id in self._signed_off:
+                self._signed_off.discard(slot_id)
+                reason = BadToken(f"supervisor {supervisor_id!r} signed out")
             return await socket.close(reason)
+
+    def sign_off(self, supervisor_id: str) -> int:
+        """End every wallboard socket of ``supervisor_id`` on this node (4401: sign in again); how many."""
+        slots = self._slots.pop(supervisor_id, {})
+        for slot_id, slot in slots.items():
+            self._signed_off.add(slot_id)
+            slot.close()
+        return len(slots)

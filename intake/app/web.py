@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI, Query, Request, Response, WebSocket
 
 from intake.app import web_errors
 from intake.app.balancer import NodeState
+from intake.app.oidc_flow import add_sign_in_routes
 from intake.app.web_auth import Anyone, Handler, Supervisor
 from intake.app.web_body import BodyLimit
 from intake.app.web_callbacks import add_callback_routes
@@ -58,6 +59,7 @@ def create_app(server: IntakeServer) -> FastAPI:
     app.state.principals = server.tokens
     app.state.positions = server.positions  # the handler dependency fills Principal.position from it
     app.state.limits = server.limits
+    app.state.authenticator = server.authenticator
     web_errors.install(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     app.add_middleware(SecurityHeaders, tls=server.config.http.tls is not None)  # outermost: on every answer
@@ -130,6 +132,8 @@ def create_app(server: IntakeServer) -> FastAPI:
     add_ui_routes(app, server)
     add_callback_routes(app, server)
     add_position_routes(app, server)
+    if server.sign_in is not None:
+        add_sign_in_routes(app, server.sign_in)
 
     @app.websocket("/ws/supervisor")
     async def supervisor(websocket: WebSocket) -> None:

@@ -28,6 +28,7 @@ from intake.core.errors import (
     RequestTooLarge,
     StateChangeFailed,
     StaticMembership,
+    UnknownPerson,
     UnknownPosition,
     WrongRole,
 )
@@ -73,6 +74,7 @@ HTTP_ERRORS: tuple[HttpReply, ...] = (
     HttpReply(NotSignedIn, 401, "not-signed-in"),
     HttpReply(TooManyRefusals, 429, "too-many-refusals"),  # with Retry-After
     HttpReply(WrongRole, 403, "wrong-role"),
+    HttpReply(UnknownPerson, 403, "not-configured"),
     HttpReply(RequestTooLarge, 413, "too-large"),
     HttpReply(InvalidRequest, 422, "invalid"),
     HttpReply(NotANumber, 422, "not-a-number", "number"),

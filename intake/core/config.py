@@ -35,6 +35,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from intake.core.config_oidc import OidcConfig
 from intake.core.config_rules import Defaults, cross_check, dev_problems
 from intake.core.errors import ConfigError, ConfigProblem
 from telephony import values
@@ -414,6 +415,7 @@ class IntakeConfig(_Section):
     cluster: ClusterConfig = ClusterConfig()
     desktop_streams: DesktopStreamsConfig = DesktopStreamsConfig()
     dev: DevConfig = DevConfig()
+    oidc: OidcConfig | None = None  # sign-in with the force's OpenID provider (config_oidc.py)
 
     @model_validator(mode="before")
     @classmethod
@@ -501,7 +503,7 @@ def problems_of(exc: ValidationError) -> list[ConfigProblem]:
         else:
             message = err["msg"].removeprefix("Value error, ")
             # Never echo what was typed for a secret: error output ends up in tickets.
-            secret = str(err["loc"][-1]) in ("secret", "token", "password") if err["loc"] else False
+            secret = str(err["loc"][-1]) in ("secret", "token", "password", "client_secret") if err["loc"] else False
             if "input" in err and not secret and err["type"] not in ("model_type", "list_type"):
                 message += f" (got {err['input']!r})"
         problems.append(ConfigProblem(path, message))
@@ -574,6 +576,8 @@ def resolve_secrets(config: IntakeConfig, source: str = "<config>") -> dict[str,
         refs["redis.password"] = SecretRef(config.redis.password)
     if config.http.metrics_token is not None:
         refs["http.metrics_token"] = SecretRef(config.http.metrics_token)
+    if config.oidc is not None and config.oidc.client_secret is not None:
+        refs["oidc.client_secret"] = SecretRef(config.oidc.client_secret)
     values, problems = {}, []
     for path, ref in refs.items():
         try:

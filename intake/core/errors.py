@@ -74,10 +74,27 @@ class StaticMembership(StateChangeFailed):
 
 
 class NotSignedIn(IntakeError):
-    """No credential, or one that names nobody. Never carries the credential: it would be logged."""
+    """No credential, or one that names nobody. Never carries the credential: it would be logged.
+    ``reason``: why a credential was refused (expired, another issuer's...), for the person and the log."""
 
-    def __init__(self) -> None:
-        super().__init__("a valid bearer token is required")
+    def __init__(self, reason: str = "a valid bearer token is required") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UnknownPerson(IntakeError):
+    """The identity provider vouches for someone intake has no configured entry for in that role
+    (``username``: the configured id their token names; ``role``: the role their token gives)."""
+
+    def __init__(self, username: str, role: str | None) -> None:
+        if role is None:
+            message = f"{username!r} has no intake role (handler, supervisor, auditor or admin) at the identity provider"
+        else:
+            message = (f"{username!r} signs in as a {role}, but intake has no {role} {username!r} "
+                       f"configured: an administrator adds them to [[{role}s]]")
+        super().__init__(message)
+        self.username = username
+        self.role = role
 
 
 class WrongRole(IntakeError):

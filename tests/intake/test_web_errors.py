@@ -17,6 +17,7 @@ CASES: list[tuple[Exception, int, str, str | None]] = [
     (core.NotSignedIn(), 401, "not-signed-in", None),
     (core.WrongRole("supervisor", "supervisors only"), 403, "wrong-role", None),
     (pops.TooManyRefusals(30), 429, "too-many-refusals", None),
+    (core.UnknownPerson("h9", "handler"), 403, "not-configured", None),
     (core.RequestTooLarge(20_000, 16_384), 413, "too-large", None),
     (core.InvalidRequest.of("day", "'2026-13-01' is not a day (YYYY-MM-DD)"), 422, "invalid", "day"),
     (core.InvalidRequest(None, ["not JSON (Expecting value)"]), 422, "invalid", None),

@@ -10,7 +10,8 @@ export class ApiError extends Error {
 }
 
 export async function api(token, path, options = {}) {
-  const headers = { Authorization: `Bearer ${token}`, ...(options.body ? { "Content-Type": "application/json" } : {}) };
+  // No token: the browser's session cookie (sign_in.js) says who is asking.
+  const headers = { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(options.body ? { "Content-Type": "application/json" } : {}) };
   const reply = await fetch(path, { ...options, headers });
   const text = await reply.text();
   let body = null;

@@ -6,12 +6,13 @@
 import { CallbackCard } from "/static/callback_card.js";
 import { PositionPicker } from "/static/position_picker.js";
 import { api, authMessage, clock, el, forgetToken, ReconnectingSocket, storedToken, storeToken, when, wsUrl } from "/static/common.js";
+import { endSession, offerProviderSignIn, sessionOpens } from "/static/sign_in.js";
 
 const KEY = "intake.desktop.token";
 const $ = (id) => document.getElementById(id);
 const CLOSED = { "answered-elsewhere": "answered by someone else", abandoned: "the caller hung up", "rang-out": "your phone stopped ringing", ended: "the call ended", left: "the caller left the queue", vanished: "the call ended while the PBX link was down" };
 
-let token = "";
+let token = ""; // "": signed in through the identity provider (the session cookie)
 let me = null;
 let socket = null;
 let lastSeq = 0;
@@ -33,7 +34,7 @@ async function signIn(candidate) {
     return;
   }
   token = candidate;
-  storeToken(KEY, token);
+  if (token) storeToken(KEY, token);
   say($("signin-error"), "");
   show($("signin"), false);
   show($("desk"), true);
@@ -55,6 +56,7 @@ async function signIn(candidate) {
 }
 
 function signOut() {
+  if (!token && me) { endSession("/desktop"); return; }
   forgetToken(KEY);
   location.reload();
 }
@@ -267,3 +269,4 @@ setInterval(() => { tick(); callbacks.tick(); }, 250);
 // For diagnostics and the browser tests: send a raw message on this desktop's socket.
 window.intakeDesktop = { send: (message) => socket && socket.send(message) };
 if (storedToken(KEY)) signIn(storedToken(KEY));
+else offerProviderSignIn($("sso"), "/desktop").then(async (offered) => { if (offered && await sessionOpens("/api/me")) signIn(""); });
