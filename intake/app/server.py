@@ -21,7 +21,8 @@ import uvicorn
 from pydantic import ValidationError
 
 from intake.app import heap, logs, site_views
-from intake.app.auth import Principals
+from intake.app.audit import AuditTrail, spool_beside
+from intake.app.auth import Principal, Principals
 from intake.app.balancer import NodeState, node_state
 from intake.app.connections import (
     REDIS_POOL,
@@ -43,6 +44,7 @@ from intake.app.supervise import Supervisor
 from intake.app.supervisors import SupervisorStream
 from intake.app.web import create_app
 from intake.app.write_behind import WriteBehind
+from intake.core.audit import Action, RecordKind
 from intake.core.config import IntakeConfig
 from intake.core.in_progress import InProgress
 from intake.core.registry import registry_of
@@ -89,6 +91,12 @@ class IntakeServer:
                               repeat_calls=config.routing.repeat_calls, hold_seconds=config.redis.history_held_seconds)
         self.history_watch = history_watch_of(redis, self.history, self.pops.held)
         self.tasks = tasks or Supervisor()  # every long-running task of the server, by name
+        # DPA 2018 s.62: every look at, change to and disclosure of a caller's data (intake.app.audit)
+        self.audit = AuditTrail(writer_redis(redis, replicas), config.redis.key_prefix,
+                                node=config.cluster.node(config.http.port), supervisor=self.tasks,
+                                spool=spool_beside(config.redis.unwritten_spool),
+                                replicas=Replicas(replicas, wait) if replicas else None, limit=config.audit.queue_limit)
+        self.pops.consulted = self.audit.consulted_by_pop  # before the sites take their copies of the router
         self.supervisors = SupervisorStream(self.tokens, self.picture)
         self.writes = WriteBehind(writer_redis(redis, replicas), dead_letters=f"{config.redis.key_prefix}dead-letters",
                                   supervisor=self.tasks,
@@ -162,14 +170,17 @@ class IntakeServer:
         sites = [self.sites[site]] if site is not None else list(self.sites.values())
         return [record for s in sites for record in await s.journal.day(day)]
 
-    async def file_outcome(self, handler_id: str, outcome: Outcome) -> None:
-        """Store a handler's outcome for a call they answered (on their site); refuse any other call."""
+    async def file_outcome(self, handler_id: str, outcome: Outcome, who: Principal | None = None) -> None:
+        """Store a handler's outcome for a call they answered (on their site); refuse any other call.
+        ``who``: the handler as signed in (REST); the desktop's socket knows their id only."""
         taken = self.site_of(handler_id).engine.answered(outcome.call_id)
         if taken is None:
             raise UnknownCall(outcome.call_id)
         if taken[0] != handler_id:
             raise NotYourCall(outcome.call_id, handler_id)
         await self.history.record_outcome(taken[1], outcome)
+        self.audit.record(who or self.audit.handler(handler_id), Action.ALTERED, RecordKind.OUTCOME,
+                          why=f"call {outcome.call_id}", number=taken[1], record=outcome.call_id)
         log.info("outcome_filed", call_id=outcome.call_id, handler_id=handler_id, grading=outcome.grading)
 
     # --- views (each site and the total: intake.app.site_views) ----------------------------------
@@ -244,7 +255,9 @@ class IntakeServer:
             await site.close()
         await self.pops.drain()
         await self.writes.close(timeout=5.0)
-        for own in {id(c): c for c in (self.writes.redis, self.history.reader, self.history.replicated_client)
+        await self.audit.close(timeout=5.0)
+        for own in {id(c): c for c in (self.writes.redis, self.history.reader, self.history.replicated_client,
+                                       self.audit.store.redis)
                     if c is not None and c is not self.redis}.values():
             await own.aclose()  # the clients made here for WAIT and the history's reads (not the one given)
 
@@ -256,6 +269,7 @@ class IntakeServer:
         if self.history.reader is not self.redis:
             await warm_redis(self.history.reader)
         journalled, in_progress = self._replay_spooled()
+        self.audit.restore()
         for site in self.sites.values():
             await site.restore(journalled[site.name], in_progress[site.name])
         # Every long-running task under the supervisor: what one raises is logged, counted and

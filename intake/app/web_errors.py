@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 from intake.core.errors import (
     InvalidRequest,
     NotSignedIn,
+    ReasonRequired,
     RequestTooLarge,
     StateChangeFailed,
     StaticMembership,
@@ -68,6 +69,7 @@ HTTP_ERRORS: tuple[HttpReply, ...] = (
     HttpReply(WrongRole, 403, "wrong-role"),
     HttpReply(RequestTooLarge, 413, "too-large"),
     HttpReply(InvalidRequest, 422, "invalid"),
+    HttpReply(ReasonRequired, 422, "reason-required", "reason"),
     HttpReply(NotANumber, 422, "not-a-number", "number"),
     HttpReply(UnknownCall, 404, UnknownCall.code, "call_id"),
     HttpReply(NotYourCall, 403, NotYourCall.code, "call_id"),
