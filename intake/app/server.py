@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -39,6 +40,7 @@ from intake.app.journal import JournalRecord
 from intake.app.pops import PopRouter
 from intake.app.prometheus import SitesCollector, prometheus_registry
 from intake.app.replicas import Replicas
+from intake.app.retention import Retention, backstop_seconds
 from intake.app.site import Shared, Site
 from intake.app.supervise import Supervisor
 from intake.app.supervisors import SupervisorStream
@@ -82,7 +84,8 @@ class IntakeServer:
         self.tokens = Principals.from_config(config, secrets)
         replicas, wait = config.redis.replicas_to_wait, config.redis.wait_timeout_seconds
         self.history = HistoryStore(redis, HistoryConfig(prefix=config.redis.key_prefix,
-                                                         repeat_window_seconds=config.routing.repeat_window_seconds),
+                                                         repeat_window_seconds=config.routing.repeat_window_seconds,
+                                                         retention_seconds=backstop_seconds(config.retention)),
                                     reader=reader_redis(redis), replicated=replicated_write(redis, replicas, wait))
         # a real Redis: each handler's seqs from their stream there, shared by every node
         self.hub = hub_for(redis, config.redis.key_prefix, node=config.cluster.node_id or "")  # "": one of its own
@@ -97,6 +100,8 @@ class IntakeServer:
                                 spool=spool_beside(config.redis.unwritten_spool),
                                 replicas=Replicas(replicas, wait) if replicas else None, limit=config.audit.queue_limit)
         self.pops.consulted = self.audit.consulted_by_pop  # before the sites take their copies of the router
+        self.retention = Retention(redis, self.history, config.retention, self.audit, config.redis.key_prefix,
+                                   clock=time.time)
         self.supervisors = SupervisorStream(self.tokens, self.picture)
         self.writes = WriteBehind(writer_redis(redis, replicas), dead_letters=f"{config.redis.key_prefix}dead-letters",
                                   supervisor=self.tasks,
@@ -280,6 +285,7 @@ class IntakeServer:
         self.tasks.start("heap-collector", partial(heap.collect_on_schedule, quiet=quiet))
         if self.history_watch is not None:
             self.tasks.start("history-watch", self.history_watch.run)
+        self.tasks.start("retention", self.retention.forever)
         if isinstance(self.hub, SharedDesktopHub):
             self.tasks.start("desktop-streams", self.hub.follow)  # what other nodes add, to desktops here
         thresholds: tuple[int, int, int] | None = None
@@ -298,7 +304,7 @@ class IntakeServer:
         finally:
             for site in self.sites.values():
                 await site.stop_tasks()
-            for name in ("heap-collector", "history-watch", "desktop-streams"):
+            for name in ("heap-collector", "history-watch", "desktop-streams", "retention"):
                 await self.tasks.stop(name)
             await self.close()
             await self.tasks.close()
