@@ -236,7 +236,7 @@ class IntakeServer:
         # be, and the primary has them; /metrics and this say so.
         return {"ok": any_site_up and redis_ok is not False and not degraded, "node": self.node_state(), **pbx,
                 "redis": {"reachable": redis_ok, "records_held": len(self.writes),
-                          "records_awaiting_replica": self.writes.awaiting_replica()},
+                          "records_awaiting_replica": self.writes.awaiting_replica(), "audit_entries_held": len(self.audit)},
                 "degraded": degraded, "tasks": tasks}
 
     def node_state(self) -> NodeState:
