@@ -127,7 +127,11 @@ class AuditTrail:
     def _woken(self) -> None:
         self._idle.clear()
         self._wake.set()
-        if not self._started:  # started by the first entry, on its loop
+        self.start()  # a command line's trail: by its first entry
+
+    def start(self) -> None:
+        """Start the writer (the server: at start-up, so it carries no pop's or route's log context)."""
+        if not self._started:
             self._started = True
             if self._supervisor is not None:
                 self._supervisor.start(TASK, self.run)

@@ -275,6 +275,7 @@ class IntakeServer:
             await warm_redis(self.history.reader)
         journalled, in_progress = self._replay_spooled()
         self.audit.restore()
+        self.audit.start()
         for site in self.sites.values():
             await site.restore(journalled[site.name], in_progress[site.name])
         # Every long-running task under the supervisor: what one raises is logged, counted and
