@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from intake.app.audit_store import AuditStore, ChainMoved
 from intake.app.replicas import Replicas
 from intake.app.supervise import describe
-from intake.app.write_behind import redis_away
+from intake.app.write_behind import drain_then_stop, redis_away
 from intake.core.audit import Action, AuditEntry, RecordKind, Tail, Who
 
 if TYPE_CHECKING:
@@ -223,15 +223,7 @@ class AuditTrail:
 
     async def close(self, timeout: float) -> None:
         """Give held entries ``timeout`` seconds to reach Redis, then stop and spool the rest."""
-        try:
-            await asyncio.wait_for(self.flush(), timeout)
-        except TimeoutError:
-            pass
-        if self._supervisor is not None:
-            await self._supervisor.stop(TASK)
-        elif self._writer is not None:
-            self._writer.cancel()
-            await asyncio.gather(self._writer, return_exceptions=True)
+        await drain_then_stop(self.flush, timeout, self._supervisor, TASK, self._writer)
         self._writer, self._started = None, False
         held = [h.entry for h in self._queue]
         if self.spool is not None and self._spool(held):

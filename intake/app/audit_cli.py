@@ -70,15 +70,20 @@ def moment(text: str) -> float:
         return datetime.fromisoformat(text).timestamp()
 
 
+def _about(verb: str, number: str, config_path: str | None, redis_url: str | None) -> tuple[CliRedis, AuditTrail] | None:
+    """The verb's Redis and audit trail, for a number; None after saying on stderr why not."""
+    if not is_history_number(number):
+        print(f"intake {verb}: {number!r} is not a caller number", file=sys.stderr)
+        return None
+    found = cli_redis(verb, config_path, redis_url)
+    return None if found is None else (found, cli_trail(found))
+
+
 async def export(config_path: str | None, redis_url: str | None, number: str, since: float | None,
                  until: float | None, reason: str) -> int:
-    if not is_history_number(number):
-        print(f"intake audit export: {number!r} is not a caller number", file=sys.stderr)
+    if (opened := _about("audit export", number, config_path, redis_url)) is None:
         return 2
-    found = cli_redis("audit export", config_path, redis_url)
-    if found is None:
-        return 2
-    trail = cli_trail(found)
+    found, trail = opened
     try:
         entries: list[AuditEntry] = [link.entry async for link in trail.store.entries(number=number, since=since,
                                                                                       until=until)]
@@ -93,13 +98,9 @@ async def export(config_path: str | None, redis_url: str | None, number: str, si
 
 
 async def erase_number(config_path: str | None, redis_url: str | None, number: str, reason: str) -> int:
-    if not is_history_number(number):
-        print(f"intake erase: {number!r} is not a caller number", file=sys.stderr)
+    if (opened := _about("erase", number, config_path, redis_url)) is None:
         return 2
-    found = cli_redis("erase", config_path, redis_url)
-    if found is None:
-        return 2
-    trail = cli_trail(found)
+    found, trail = opened
     try:
         history = HistoryStore(found.redis, HistoryConfig(prefix=found.prefix))
         done = await erase(found.redis, history, found.prefix, number)

@@ -4,30 +4,18 @@ refused; the chain the server wrote verifies."""
 
 from __future__ import annotations
 
-import secrets as token_source
 import time
-from collections.abc import AsyncIterator
 from datetime import date
-from typing import Any
-
-import pytest
 
 from intake.app.audit_store import AuditStore
 from intake.core.audit import AuditEntry, Verified
-from telephony.simulator import SimConfig, SimulatedPbx
-from tests.routing.test_callback_desk import Floor, offer_of, serving, until
+from tests.intake import test_web_api
+from tests.routing.test_callback_desk import Floor, offer_of, until
+
+floor = test_web_api.floor  # the fixture: h1..h4 and sup1 on the simulated PBX, nobody in a queue yet
 
 H1 = "PJSIP/handler-1"
 NUMBER = "07700900123"
-
-
-@pytest.fixture
-async def floor(redis_client: Any) -> AsyncIterator[Floor]:
-    async with SimulatedPbx(SimConfig(traffic=None, members_at_start=False, secret=token_source.token_urlsafe(12),
-                                      tick=0.005)) as sim:
-        tokens = {h: token_source.token_urlsafe(18) for h in ("h1", "h2", "h3", "h4", "sup1")}
-        async with serving(sim, redis_client, tokens) as world:
-            yield world
 
 
 async def trail(floor: Floor) -> list[AuditEntry]:
