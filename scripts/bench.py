@@ -575,6 +575,7 @@ async def pipeline_seconds(parts: list[bytes], cfg: Any, secrets: dict[str, str]
     await server.tasks.stop("history-watch")
     await server.desk.close()  # its wrap-ups wait on timers longer than the run: stopped, left in Redis
     await server.writes.close(timeout=30)  # records are written behind the pipeline, not timed
+    await server.audit.close(timeout=30)  # so is the audit trail
     PIPELINE["actions_answered"].update(pbx.actions)
     PIPELINE["timestamps_not_believed"][""] += session._connection._pbx_clock.rejected
     PIPELINE["held"].update(asdict(server.pops.held.counters))
