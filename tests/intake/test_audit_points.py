@@ -4,10 +4,12 @@ refused; the chain the server wrote verifies."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import date
 
 from intake.app.audit_store import AuditStore
+from intake.app.auth import AuditorPrincipal
 from intake.core.audit import AuditEntry, Verified
 from tests.intake import test_web_api
 from tests.routing.test_callback_desk import Floor, offer_of, until
@@ -91,3 +93,26 @@ async def test_the_trails_export_route_is_for_auditors_only(floor: Floor) -> Non
     for who in ("sup1", "h1"):
         r = await floor.http.get(f"/api/audit/{NUMBER}", params={"reason": "x"}, headers=floor.auth(who))
         assert r.status_code == 403 and r.json()["error"] == "wrong-role", r.text
+
+
+async def test_an_auditor_exports_a_numbers_entries_and_the_export_is_recorded(floor: Floor) -> None:
+    # Auditors sign in through the identity provider (another branch): here, one more principal
+    # behind the same seam every route asks.
+    principals, token = floor.server.tokens, "auditor-token-0123456789"
+    signed_in = principals.who
+    principals.who = lambda given: AuditorPrincipal(id="aud1", subject="idp|aud1") if given == token else signed_in(given)  # type: ignore[method-assign]
+    sup = floor.auth("sup1")
+    for reason in ("complaint 7", "complaint 8"):
+        assert (await floor.http.get(f"/api/history/{NUMBER}", params={"reason": reason}, headers=sup)).status_code == 200
+    await floor.http.get("/api/history/07700900999", params={"reason": "other"}, headers=sup)
+    await floor.server.audit.flush()
+    auditor = {"Authorization": f"Bearer {token}"}
+    refused = await floor.http.get(f"/api/audit/{NUMBER}", headers=auditor)
+    assert refused.status_code == 422 and refused.json()["error"] == "reason-required"
+    r = await floor.http.get(f"/api/audit/{NUMBER}", params={"reason": "PSD inquiry 3", "from": time.time() - 60},
+                             headers=auditor)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/jsonl")
+    lines = [json.loads(line) for line in r.text.splitlines()]
+    assert [(e["who_id"], e["why"]) for e in lines] == [("sup1", "reason: complaint 7"), ("sup1", "reason: complaint 8")]
+    last = (await trail(floor))[-1]
+    assert summary(last) == ("disclosed", "audit", "idp|aud1", "auditor", NUMBER, "2 entries", "reason: PSD inquiry 3")
