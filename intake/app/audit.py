@@ -73,6 +73,8 @@ class AuditTrail:
         self._writer: asyncio.Task[None] | None = None
         self._started = False
         self._people: dict[str, Who] = {}  # handler id -> who they last signed in as
+        # Where a handler sits now (the positions store plugs in here); None: not known.
+        self.position_of: Callable[[str], str | None] = lambda _handler_id: None
         self.written = self.retries = self.refused = self.spooled_at_stop = 0
 
     # --- what call sites use ------------------------------------------------------------------
@@ -99,8 +101,11 @@ class AuditTrail:
         return who
 
     def handler(self, handler_id: str) -> Who:
-        """A handler as their pops' entries name them: as they last signed in on this node, else by id."""
-        return self._people.get(handler_id) or Who(subject="", id=handler_id, role="handler")
+        """A handler as their pops' entries name them: as they last signed in on this node (else by
+        id), at the position they sit at now (:attr:`position_of`)."""
+        who = self._people.get(handler_id) or Who(subject="", id=handler_id, role="handler")
+        position = self.position_of(handler_id)
+        return who if position is None or position == who.position else who.model_copy(update={"position": position})
 
     def consulted_by_pop(self, handler_id: str, call_id: str, number: str) -> None:
         self.record(self.handler(handler_id), Action.CONSULTED, RecordKind.HISTORY, why=f"call {call_id}",

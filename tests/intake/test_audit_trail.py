@@ -97,3 +97,16 @@ async def test_record_never_raises_into_its_caller(redis_client: aioredis.Redis)
     writer.record(SupervisorPrincipal(id="sup1"), Action.CONSULTED, RecordKind.HISTORY, why="")  # no reason: refused, logged
     writer.record(SupervisorPrincipal(id="sup1"), Action.CONSULTED, RecordKind.HISTORY, why="x" * 10_000)
     assert len(writer) == 0
+
+
+async def test_a_pops_entry_names_the_handler_as_they_signed_in_and_where_they_sit(redis_client: aioredis.Redis) -> None:
+    writer = trail(redis_client)
+    writer.consulted_by_pop("h1", "1700000000.1", "07700900123")  # never seen signing in: named by id
+    writer.seen(HandlerPrincipal(id="h1", subject="idp|h1"))
+    writer.position_of = {"h1": "desk-7"}.get
+    writer.consulted_by_pop("h1", "1700000000.2", "07700900123")
+    await writer.flush()
+    entries = [link.entry async for link in AuditStore(redis_client, PREFIX).entries()]
+    assert [(e.who_subject, e.who_id, e.role, e.position, e.why) for e in entries] == [
+        ("", "h1", "handler", None, "call 1700000000.1"), ("idp|h1", "h1", "handler", "desk-7", "call 1700000000.2")]
+    await writer.close(1.0)
