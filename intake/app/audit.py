@@ -20,13 +20,15 @@ import os
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from pydantic import ValidationError
 
 from intake.app.audit_store import AuditStore, ChainMoved
@@ -268,3 +270,22 @@ def spool_beside(records_spool: str | None) -> Path | None:
 def encode_lines(entries: list[AuditEntry]) -> str:
     """Entries as JSON lines (an export)."""
     return "".join(json.dumps(e.model_dump(mode="json"), sort_keys=True) + "\n" for e in entries)
+
+
+class AuditCollector(Collector):
+    """The trail's writer's figures for /metrics."""
+
+    def __init__(self, trail: AuditTrail) -> None:
+        self.trail = trail
+
+    def collect(self) -> Iterator[Metric]:
+        view = self.trail.view()
+        held = GaugeMetricFamily("intake_audit_entries_held", "audit trail entries not yet in Redis (or on a replica)")
+        held.add_metric([], view["held"])
+        yield held
+        for key, doc in (("written", "audit trail entries written to Redis (with replicas asked for: held by them)"),
+                         ("retries", "attempts to write audit entries that failed (Redis away, no replica yet)"),
+                         ("refused", "audit entries refused: the writer's queue was full")):
+            counter = CounterMetricFamily(f"intake_audit_entries_{key}", doc)
+            counter.add_metric([], view[key])
+            yield counter

@@ -22,7 +22,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from intake.app import heap, logs, site_views
-from intake.app.audit import AuditTrail, spool_beside
+from intake.app.audit import AuditCollector, AuditTrail, spool_beside
 from intake.app.auth import Principal, Principals
 from intake.app.balancer import NodeState, node_state
 from intake.app.connections import (
@@ -118,6 +118,7 @@ class IntakeServer:
                          "desktops": self.hub.stream_view}
         collectors = [site.collector(shared_figures if i == 0 else {}) for i, site in enumerate(self.sites.values())]
         self.prometheus = prometheus_registry(collectors[0] if len(collectors) == 1 else SitesCollector(collectors))
+        self.prometheus.register(AuditCollector(self.audit))
         self._http: uvicorn.Server | None = None
 
     # The one-PBX server's parts, where its callers have always found them (the first site's).

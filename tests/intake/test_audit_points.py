@@ -70,6 +70,8 @@ async def test_a_shift_of_pops_outcomes_searches_and_downloads_is_in_the_trail(f
     assert all(started - 1 <= e.at <= time.time() for e in entries)
     store = AuditStore(floor.redis, "intake:")
     assert await store.verify() == Verified(6, await store.tail())
+    metrics = (await floor.http.get("/metrics")).text
+    assert "intake_audit_entries_written_total 6.0" in metrics and "intake_audit_entries_held 0.0" in metrics
 
     # Signed in over REST, the handler is named as they signed in on their next pop too.
     await floor.http.get("/api/me", headers=floor.auth("h1"))
