@@ -90,7 +90,8 @@ class AuditTrail:
             entry = AuditEntry.of(who, action, kind, id=uuid.uuid4().hex, at=self._clock(), why=why, node=self.node,
                                   number=number, record=record)
         except Exception:
-            log.exception("audit_entry_invalid", action=getattr(action, "value", action), number=number, why=why)
+            log.exception("audit_entry_invalid", who=repr(who)[:300], action=getattr(action, "value", action),
+                          kind=getattr(kind, "value", kind), number=number, record=record, why=why[:1100])
             return
         self._queue_entry(entry)
 

@@ -73,7 +73,7 @@ class AuditEntry(BaseModel):
     number: str | None = Field(None, max_length=64)
     kind: RecordKind
     record: str = Field("", max_length=256)
-    why: str = Field(min_length=1, max_length=500)
+    why: str = Field(min_length=1, max_length=1000)  # a typed reason is at most 500 characters, plus its label
     node: str = Field("", max_length=128)
 
     @classmethod

@@ -97,6 +97,9 @@ async def test_record_never_raises_into_its_caller(redis_client: aioredis.Redis)
     writer.record(SupervisorPrincipal(id="sup1"), Action.CONSULTED, RecordKind.HISTORY, why="")  # no reason: refused, logged
     writer.record(SupervisorPrincipal(id="sup1"), Action.CONSULTED, RecordKind.HISTORY, why="x" * 10_000)
     assert len(writer) == 0
+    writer.record(SupervisorPrincipal(id="sup1"), Action.CONSULTED, RecordKind.HISTORY, why="reason: " + "x" * 500)
+    assert len(writer) == 1  # the longest reason the API takes, with its label
+    await writer.close(1.0)
 
 
 async def test_a_pops_entry_names_the_handler_as_they_signed_in_and_where_they_sit(redis_client: aioredis.Redis) -> None:
