@@ -52,8 +52,19 @@ def who_of(principal: Principal) -> Who:
 
 @dataclass(slots=True)
 class _Held:
-    entry: AuditEntry
+    """One entry waiting for Redis: what :meth:`AuditTrail.record` was given, made into the entry
+    (checked, given its id) by the writer, off the caller's path."""
+
+    entry: AuditEntry | None
+    given: tuple[Any, ...] = ()  # Any: record()'s arguments (who, action, kind, at, why, number, record)
     on_primary: int = 0  # with replicas: the generation it was appended in, awaiting WAIT (0: not appended)
+
+    def made(self, node: str) -> AuditEntry:
+        if self.entry is None:
+            who, action, kind, at, why, number, record = self.given
+            self.entry = AuditEntry.of(who, action, kind, id=uuid.uuid4().hex, at=at, why=why, node=node,
+                                       number=number, record=record)
+        return self.entry
 
 
 class AuditTrail:
@@ -74,7 +85,7 @@ class AuditTrail:
         self._idle.set()
         self._writer: asyncio.Task[None] | None = None
         self._started = False
-        self._people: dict[str, Who] = {}  # handler id -> who they last signed in as
+        self._people: dict[str, Who] = {}  # handler id -> who they last signed in as (or by id only)
         # Where a handler sits now (the positions store plugs in here); None: not known.
         self.position_of: Callable[[str], str | None] = lambda _handler_id: None
         self.written = self.retries = self.refused = self.spooled_at_stop = 0
@@ -83,17 +94,16 @@ class AuditTrail:
 
     def record(self, who: Who | Principal, action: Action, kind: RecordKind, *, why: str,
                number: str | None = None, record: str = "") -> None:
-        """Queue one entry; returns at once and never raises (a fault is logged with the entry)."""
+        """Queue one entry; returns at once and never raises. The entry is made and checked by the
+        writer (a pop pays for a tuple, not a validated model); one that fails is logged whole."""
         try:
             if not isinstance(who, Who):
                 who = self.seen(who)
-            entry = AuditEntry.of(who, action, kind, id=uuid.uuid4().hex, at=self._clock(), why=why, node=self.node,
-                                  number=number, record=record)
+            held = _Held(None, (who, action, kind, self._clock(), why, number, record))
         except Exception:
-            log.exception("audit_entry_invalid", who=repr(who)[:300], action=getattr(action, "value", action),
-                          kind=getattr(kind, "value", kind), number=number, record=record, why=why[:1100])
+            log.exception("audit_entry_invalid", who=repr(who)[:300], action=repr(action), number=number, why=why)
             return
-        self._queue_entry(entry)
+        self._queue_held(held)
 
     def seen(self, principal: Principal) -> Who:
         """``principal`` as an entry names them; a handler is remembered, so pops (which know only
@@ -106,9 +116,13 @@ class AuditTrail:
     def handler(self, handler_id: str) -> Who:
         """A handler as their pops' entries name them: as they last signed in on this node (else by
         id), at the position they sit at now (:attr:`position_of`)."""
-        who = self._people.get(handler_id) or Who(subject="", id=handler_id, role="handler")
+        who = self._people.get(handler_id)
+        if who is None:
+            who = self._people[handler_id] = Who(subject="", id=handler_id, role="handler")
         position = self.position_of(handler_id)
-        return who if position is None or position == who.position else who.model_copy(update={"position": position})
+        if position is not None and position != who.position:  # kept: a pop for them made it once
+            who = self._people[handler_id] = who.model_copy(update={"position": position})
+        return who
 
     def consulted_by_pop(self, handler_id: str, call_id: str, number: str) -> None:
         self.record(self.handler(handler_id), Action.CONSULTED, RecordKind.HISTORY, why=f"call {call_id}",
@@ -124,12 +138,12 @@ class AuditTrail:
         return {"held": len(self._queue), "written": self.written, "retries": self.retries, "refused": self.refused,
                 "spooled": self.spooled_at_stop}
 
-    def _queue_entry(self, entry: AuditEntry) -> None:
+    def _queue_held(self, held: _Held) -> None:
         if len(self._queue) >= self._limit:
             self.refused += 1
-            log.error("audit_entry_refused", limit=self._limit, entry=entry.model_dump(mode="json"))
+            log.error("audit_entry_refused", limit=self._limit, given=repr(held.given)[:2000])
             return
-        self._queue.append(_Held(entry))
+        self._queue.append(held)
         self._woken()
 
     def _woken(self) -> None:
@@ -163,6 +177,7 @@ class AuditTrail:
 
     async def _write_some(self) -> bool:
         """Append the entries not yet on the primary, then settle what replicas hold; False: try again later."""
+        self._make_entries()
         if self.replicas is None:
             batch = list(islice(self._queue, self._batch))
         else:  # what is on the primary in this generation is not appended again, only confirmed
@@ -187,8 +202,21 @@ class AuditTrail:
             self.written += 1
         return True
 
+    def _make_entries(self) -> None:
+        """Make the entries recorded since the last batch; drop (logged whole) any that is invalid."""
+        invalid = []
+        for held in self._queue:
+            if held.entry is None:
+                try:
+                    held.made(self.node)
+                except Exception:
+                    log.exception("audit_entry_invalid", given=repr(held.given)[:2000])
+                    invalid.append(held)
+        for held in invalid:
+            self._queue.remove(held)
+
     async def _append(self, batch: list[_Held]) -> None:
-        entries = [held.entry for held in batch]
+        entries = [held.made(self.node) for held in batch]
         for _ in range(100):  # each retry means another node appended meanwhile: it cannot go on for ever
             after = self._tail if self._tail is not None else await self.store.tail()
             async with self.store.redis.pipeline(transaction=False) as pipe:
@@ -233,7 +261,8 @@ class AuditTrail:
         """Give held entries ``timeout`` seconds to reach Redis, then stop and spool the rest."""
         await drain_then_stop(self.flush, timeout, self._supervisor, TASK, self._writer)
         self._writer, self._started = None, False
-        held = [h.entry for h in self._queue]
+        self._make_entries()
+        held = [h.made(self.node) for h in self._queue]
         if self.spool is not None and self._spool(held):
             return
         for entry in held:
