@@ -83,10 +83,11 @@ class Retention:
         self.who = Who(subject="intake:retention", id=audit.node or "intake", role=SYSTEM)
 
     async def forever(self) -> None:
-        """Sweep now, then every ``sweep_every_seconds`` (a task under the server's supervisor)."""
+        """Sweep every ``sweep_every_seconds`` from start-up (a task under the server's supervisor;
+        not at once: nodes restarted together do not all sweep at the same moment)."""
         while True:
-            await self.sweep()
             await asyncio.sleep(self.config.sweep_every_seconds)
+            await self.sweep()
 
     async def numbers(self) -> set[str]:
         """Every number with a key of its history (found by SCAN: never blocks Redis)."""
