@@ -381,6 +381,8 @@ async def role_server(args: argparse.Namespace) -> None:
     redact_tokens_in_server_logs()
     redis, trips = counting_redis(cfg.redis.url)
     server = IntakeServer(cfg, secrets, redis)
+    if args.no_audit:  # the audit trail's cost, measured by its absence (never a setting of intake's)
+        server.audit.record = lambda *_, **__: None  # type: ignore[method-assign]
     histogram: Counter[int] = Counter()
     stages = count_pop_trips(server, histogram)
     ready, bound = asyncio.Event(), []
@@ -574,6 +576,7 @@ async def pipeline_seconds(parts: list[bytes], cfg: Any, secrets: dict[str, str]
     await server.tasks.stop("history-watch")
     await server.desk.close()  # its wrap-ups wait on timers longer than the run: stopped, left in Redis
     await server.writes.close(timeout=30)  # records are written behind the pipeline, not timed
+    await server.audit.close(timeout=30)  # so is the audit trail
     PIPELINE["actions_answered"].update(pbx.actions)
     PIPELINE["timestamps_not_believed"][""] += session._connection._pbx_clock.rejected
     PIPELINE["held"].update(asdict(server.pops.held.counters))
@@ -888,13 +891,14 @@ async def floor_phase(sizes: Sizes, loop: str) -> dict[str, Any]:
         await load.ami.stop()
 
 
-async def ours_phase(sizes: Sizes, config_path: Path, tmp: Path, loop: str) -> dict[str, Any]:
+async def ours_phase(sizes: Sizes, config_path: Path, tmp: Path, loop: str, *, audit: bool = True) -> dict[str, Any]:
     load = Load(sizes)
     await load.ami.start()
     raw = json.loads(config_path.read_text())
     raw["ami"]["port"] = load.ami.port
     config_path.write_text(json.dumps(raw))
-    server, hello = await Child.start("--role", "server", "--loop", loop, "--config", str(config_path), "--log", str(tmp / "server.log"))
+    server, hello = await Child.start("--role", "server", "--loop", loop, "--config", str(config_path), "--log", str(tmp / "server.log"),
+                                      *([] if audit else ["--no-audit"]))
     url = f"ws://127.0.0.1:{hello['port']}/ws/desktop"
     desktops = Desktops()
     try:
@@ -976,7 +980,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             raise RuntimeError(f"throughput role failed ({proc.returncode})")
         throughput = json.loads(out)
         floor = await floor_phase(sizes, args.loop)
-        ours = await ours_phase(sizes, config_path, tmp, args.loop)
+        ours = await ours_phase(sizes, config_path, tmp, args.loop, audit=not args.no_audit)
         two_nodes: tuple[dict[str, Any], dict[str, Any]] | None = None
         if not args.one_node:
             import bench_duplex  # imports this script as the module `bench`
@@ -1075,6 +1079,8 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke test, not a measurement")
     p.add_argument("--table", action="store_true", help="also print a readable table (to stderr)")
     p.add_argument("--redis-url", default=os.environ.get("INTAKE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    p.add_argument("--no-audit", action="store_true",
+                   help="the server records no audit trail: the trail's cost, as the difference from a run without this")
     p.add_argument("--one-node", action="store_true",
                    help="skip the two-node phase (two nodes behind HAProxy, then one killed: needs Debian's haproxy)")
     for name, kind in (("desktops", int), ("active", int), ("rate", float), ("seconds", float), ("capacity", int)):

@@ -1,4 +1,4 @@
-"""The ``intake`` command: serve, demo, check-config, history import."""
+"""The ``intake`` command: serve, demo, check-config, history import, audit verify/export, erase."""
 
 from __future__ import annotations
 
@@ -124,6 +124,44 @@ def _history_import(args: argparse.Namespace) -> int:
     return asyncio.run(import_file(args.config, args.file, redis_url=args.redis_url))
 
 
+def _audit_verify(args: argparse.Namespace) -> int:
+    from intake.app.audit_cli import verify
+
+    return asyncio.run(verify(args.config, args.redis_url))
+
+
+def _audit_export(args: argparse.Namespace) -> int:
+    from intake.app.audit_cli import export
+
+    return asyncio.run(export(args.config, args.redis_url, args.number, args.since, args.until, args.reason))
+
+
+def _erase(args: argparse.Namespace) -> int:
+    from intake.app.audit_cli import erase_number
+
+    return asyncio.run(erase_number(args.config, args.redis_url, args.number, args.reason))
+
+
+def _moment(text: str) -> float:
+    from intake.app.audit_cli import moment
+
+    try:
+        return moment(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not epoch seconds or an ISO date/time") from None
+
+
+def _reason(text: str) -> str:
+    if not text.strip() or len(text) > 500:
+        raise argparse.ArgumentTypeError("give the reason (the request's reference), at most 500 characters")
+    return text.strip()
+
+
+def _where(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="take Redis from this configuration file")
+    p.add_argument("--redis-url", help="Redis URL (overrides --config)")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="intake", description="Call-intake server for police contact centres.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -166,9 +204,27 @@ def parser() -> argparse.ArgumentParser:
     hs = h.add_subparsers(dest="history_command", required=True)
     i = hs.add_parser("import", help="import warning markers from a JSON-lines file, all or nothing")
     i.add_argument("file")
-    i.add_argument("--config", help="take the Redis URL from this configuration file")
-    i.add_argument("--redis-url", help="Redis URL (overrides --config)")
+    _where(i)
     i.set_defaults(run=_history_import)
+
+    a = sub.add_parser("audit", help="the audit trail (DPA 2018 s.62): verify it, export a number's entries")
+    av = a.add_subparsers(dest="audit_command", required=True)
+    v = av.add_parser("verify", help="check the hash chain; exit 1 naming the first altered, removed or reordered entry")
+    _where(v)
+    v.set_defaults(run=_audit_verify)
+    x = av.add_parser("export", help="a number's entries as JSON lines on stdout (itself recorded as a disclosure)")
+    x.add_argument("--number", required=True)
+    x.add_argument("--from", dest="since", type=_moment, help="epoch seconds or ISO date/time (local)")
+    x.add_argument("--to", dest="until", type=_moment, help="epoch seconds or ISO date/time (local)")
+    x.add_argument("--reason", required=True, type=_reason, help="why (e.g. the subject access request's reference)")
+    _where(x)
+    x.set_defaults(run=_audit_export)
+
+    e = sub.add_parser("erase", help="remove a number's history on a lawful request (recorded in the audit trail)")
+    e.add_argument("--number", required=True)
+    e.add_argument("--reason", required=True, type=_reason, help="why (the request's reference)")
+    _where(e)
+    e.set_defaults(run=_erase)
     return p
 
 

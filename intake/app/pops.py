@@ -73,6 +73,9 @@ class PopRouter:
         self.clock = clock
         self.repeat_calls = repeat_calls
         self.unrecorded = UnrecordedCalls()
+        # Told (handler id, call id, number) of each pop that carried a caller's history: the audit
+        # trail's consultation (intake.app.audit); it only queues, never waits.
+        self.consulted: Callable[[str, str, str], None] = _nobody
         self._pending: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -145,6 +148,7 @@ class PopRouter:
 
     def _publish_pop(self, snapshot: CallSnapshot, handler_id: str, history: CallerHistory) -> None:
         sent = self.hub.publish(handler_id, compose_pop(snapshot, history, repeat_calls=self.repeat_calls), active=True)
+        self.consulted(handler_id, snapshot.call_id, snapshot.caller_number)
         log.info("pop_sent", seq=sent.seq or None, line=snapshot.line, call_id=snapshot.call_id, handler_id=handler_id, held=True)
 
     def _update(self, call: CallView, member: str, compose: Callable[[CallView, str], HandlerMessage], *, active: bool) -> None:
@@ -183,5 +187,10 @@ class PopRouter:
                    held: asyncio.Task[CallerHistory] | None) -> None:
         sent = await pop_ringing_call(self.history, self.hub, handler_id, snapshot, now=now,
                                       unrecorded=unrecorded, repeat_calls=self.repeat_calls, held=held)
+        if getattr(sent, "history", None) is not None:  # a pop without its history showed none
+            self.consulted(handler_id, snapshot.call_id, snapshot.caller_number)
         log.info("pop_sent", seq=sent.seq or None, line=snapshot.line)  # None: Redis gives it (shared hub)
 
+
+def _nobody(_handler_id: str, _call_id: str, _number: str) -> None:
+    pass

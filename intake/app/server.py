@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -21,7 +22,8 @@ import uvicorn
 from pydantic import ValidationError
 
 from intake.app import heap, logs, site_views
-from intake.app.auth import HandlerPrincipal, Principals, Role, SupervisorPrincipal
+from intake.app.audit import AuditCollector, AuditTrail, spool_beside
+from intake.app.auth import HandlerPrincipal, Principal, Principals, Role, SupervisorPrincipal
 from intake.app.authenticator import Authenticator
 from intake.app.balancer import NodeState, node_state
 from intake.app.connections import (
@@ -43,12 +45,14 @@ from intake.app.positions import Positions, PositionStore
 from intake.app.prometheus import SitesCollector, prometheus_registry
 from intake.app.replicas import Replicas
 from intake.app.sessions import close_sockets_of_the_signed_out, end_expired_sessions
+from intake.app.retention import Retention, backstop_seconds
 from intake.app.site import Shared, Site
 from intake.app.socket_auth import socket_check
 from intake.app.supervise import Supervisor
 from intake.app.supervisors import SupervisorStream
 from intake.app.web import create_app
 from intake.app.write_behind import WriteBehind
+from intake.core.audit import Action, RecordKind
 from intake.core.config import TEST_BED, IntakeConfig
 from intake.core.errors import StateChangeFailed
 from intake.core.in_progress import InProgress
@@ -92,7 +96,8 @@ class IntakeServer:
                         if config.oidc is not None and "oidc.client_secret" in secrets else None)
         replicas, wait = config.redis.replicas_to_wait, config.redis.wait_timeout_seconds
         self.history = HistoryStore(redis, HistoryConfig(prefix=config.redis.key_prefix,
-                                                         repeat_window_seconds=config.routing.repeat_window_seconds),
+                                                         repeat_window_seconds=config.routing.repeat_window_seconds,
+                                                         retention_seconds=backstop_seconds(config.retention)),
                                     reader=reader_redis(redis), replicated=replicated_write(redis, replicas, wait))
         # a real Redis: each handler's seqs from their stream there, shared by every node
         streams = config.desktop_streams
@@ -105,6 +110,14 @@ class IntakeServer:
                               repeat_calls=config.routing.repeat_calls, hold_seconds=config.redis.history_held_seconds)
         self.history_watch = history_watch_of(redis, self.history, self.pops.held)
         self.tasks = tasks or Supervisor()  # every long-running task of the server, by name
+        # DPA 2018 s.62: every look at, change to and disclosure of a caller's data (intake.app.audit)
+        self.audit = AuditTrail(writer_redis(redis, replicas), config.redis.key_prefix,
+                                node=config.cluster.node(config.http.port), supervisor=self.tasks,
+                                spool=spool_beside(config.redis.unwritten_spool),
+                                replicas=Replicas(replicas, wait) if replicas else None, limit=config.audit.queue_limit)
+        self.pops.consulted = self.audit.consulted_by_pop  # before the sites take their copies of the router
+        self.retention = Retention(redis, self.history, config.retention, self.audit, config.redis.key_prefix,
+                                   clock=time.time)
         self.supervisors = SupervisorStream(socket_check(self.authenticator, SupervisorPrincipal, self.limits),
                                             self.picture)
         self.writes = WriteBehind(writer_redis(redis, replicas), dead_letters=f"{config.redis.key_prefix}dead-letters",
@@ -117,6 +130,7 @@ class IntakeServer:
                       for pbx in config.sites}
         self.site = next(iter(self.sites.values()))  # the first (for [ami], the only one)
         self._site_of_handler = {h.id: self.sites[config.site_of_handler(h.id)] for h in config.handlers}
+        self.audit.position_of = self._position_now  # pops' entries name where the handler sits
         self.positions = Positions(config, PositionStore(redis, config.redis.key_prefix), lambda h: self.site_of(h).desk,
                                    lambda h: self.site_of(h).name,
                                    lambda site, member: self.sites[site].registry.handler_of(member))
@@ -125,6 +139,7 @@ class IntakeServer:
                          "desktops": self.hub.stream_view}
         collectors = [site.collector(shared_figures if i == 0 else {}) for i, site in enumerate(self.sites.values())]
         self.prometheus = prometheus_registry(collectors[0] if len(collectors) == 1 else SitesCollector(collectors))
+        self.prometheus.register(AuditCollector(self.audit))
         self._http: uvicorn.Server | None = None
 
     # The one-PBX server's parts, where its callers have always found them (the first site's).
@@ -182,6 +197,20 @@ class IntakeServer:
         sites = [self.sites[site]] if site is not None else list(self.sites.values())
         return [record for s in sites for record in await s.journal.day(day)]
 
+    def _position_now(self, handler_id: str) -> str | None:
+        """The position the PBX shows ``handler_id`` at now (None: a fixed phone, or none)."""
+        site = self._site_of_handler.get(handler_id)
+        member = site.registry.seating.member_of(handler_id) if site is not None else None
+        return site.registry.seating.position_of(member) if site is not None and member is not None else None
+
+    def _handler_signed_off(self, handler_id: str) -> int:
+        """A handler signed out or their sign-in ran out (told to every node): their desktops here
+        close, and the site's leader (one node, so one QueueRemove) gives back their position."""
+        site = self._site_of_handler.get(handler_id)
+        if site is not None and site.cluster.gate.acts():
+            site.in_background(self.session_ended(handler_id))
+        return self.hub.sign_off(handler_id)
+
     async def session_ended(self, handler_id: str) -> None:
         """A handler's session ended (sign-out, expiry): the position they hold is left, its
         phone out of their queues. A PBX that cannot be reached keeps it theirs (logged)."""
@@ -190,14 +219,17 @@ class IntakeServer:
         except StateChangeFailed as exc:
             log.warning("position_not_left_at_session_end", handler_id=handler_id, detail=exc.detail)
 
-    async def file_outcome(self, handler_id: str, outcome: Outcome) -> None:
-        """Store a handler's outcome for a call they answered (on their site); refuse any other call."""
+    async def file_outcome(self, handler_id: str, outcome: Outcome, who: Principal | None = None) -> None:
+        """Store a handler's outcome for a call they answered (on their site); refuse any other call.
+        ``who``: the handler as signed in (REST); the desktop's socket knows their id only."""
         taken = self.site_of(handler_id).engine.answered(outcome.call_id)
         if taken is None:
             raise UnknownCall(outcome.call_id)
         if taken[0] != handler_id:
             raise NotYourCall(outcome.call_id, handler_id)
         await self.history.record_outcome(taken[1], outcome)
+        self.audit.record(who or self.audit.handler(handler_id), Action.ALTERED, RecordKind.OUTCOME,
+                          why=f"call {outcome.call_id}", number=taken[1], record=outcome.call_id)
         log.info("outcome_filed", call_id=outcome.call_id, handler_id=handler_id, grading=outcome.grading)
 
     # --- views (each site and the total: intake.app.site_views) ----------------------------------
@@ -248,7 +280,7 @@ class IntakeServer:
         # be, and the primary has them; /metrics and this say so.
         return {"ok": any_site_up and redis_ok is not False and not degraded, "node": self.node_state(), **pbx,
                 "redis": {"reachable": redis_ok, "records_held": len(self.writes),
-                          "records_awaiting_replica": self.writes.awaiting_replica()},
+                          "records_awaiting_replica": self.writes.awaiting_replica(), "audit_entries_held": len(self.audit)},
                 "degraded": degraded, "tasks": tasks}
 
     def node_state(self) -> NodeState:
@@ -273,7 +305,9 @@ class IntakeServer:
         await self.pops.drain()
         await self.writes.close(timeout=5.0)
         await self.authenticator.close()
-        for own in {id(c): c for c in (self.writes.redis, self.history.reader, self.history.replicated_client)
+        await self.audit.close(timeout=5.0)
+        for own in {id(c): c for c in (self.writes.redis, self.history.reader, self.history.replicated_client,
+                                       self.audit.store.redis)
                     if c is not None and c is not self.redis}.values():
             await own.aclose()  # the clients made here for WAIT and the history's reads (not the one given)
 
@@ -286,6 +320,8 @@ class IntakeServer:
         if self.history.reader is not self.redis:
             await warm_redis(self.history.reader)
         journalled, in_progress = self._replay_spooled()
+        self.audit.restore()
+        self.audit.start()
         for site in self.sites.values():
             await site.restore(journalled[site.name], in_progress[site.name])
         # Every long-running task under the supervisor: what one raises is logged, counted and
@@ -296,10 +332,11 @@ class IntakeServer:
         self.tasks.start("heap-collector", partial(heap.collect_on_schedule, quiet=quiet))
         if self.history_watch is not None:
             self.tasks.start("history-watch", self.history_watch.run)
+        self.tasks.start("retention", self.retention.forever)
         if isinstance(self.hub, SharedDesktopHub):
             self.tasks.start("desktop-streams", self.hub.follow)  # what other nodes add, to desktops here
         if self.authenticator.sessions is not None:
-            sign_off = {Role.HANDLER: self.hub.sign_off, Role.SUPERVISOR: self.supervisors.sign_off}
+            sign_off = {Role.HANDLER: self._handler_signed_off, Role.SUPERVISOR: self.supervisors.sign_off}
             self.tasks.start("signed-out", partial(close_sockets_of_the_signed_out, self.authenticator.sessions, sign_off))
             self.tasks.start("sessions-expiry", partial(end_expired_sessions, self.authenticator.sessions))
         thresholds: tuple[int, int, int] | None = None
@@ -318,7 +355,8 @@ class IntakeServer:
         finally:
             for site in self.sites.values():
                 await site.stop_tasks()
-            for name in ("heap-collector", "history-watch", "desktop-streams", "signed-out", "sessions-expiry"):
+            for name in ("heap-collector", "history-watch", "desktop-streams", "signed-out", "sessions-expiry",
+                         "retention"):
                 await self.tasks.stop(name)
             await self.close()
             await self.tasks.close()

@@ -218,8 +218,13 @@ class Site:
     def _restore(self, o: out.RestoreMemberships) -> None:
         task = self.desk.restore(o.member, o.lost)
         if task is not None:
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self.in_background(task)
+
+    def in_background(self, work: Coroutine[Any, Any, None] | asyncio.Task[None]) -> None:
+        """Run ``work`` beside the site's loop; the site's close waits for it."""
+        task = work if isinstance(work, asyncio.Task) else asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def file_journal(self, record: JournalRecord) -> None:
         # Any: a redis pipeline, sync or async (redis-py types them apart; the core may not import redis at all)

@@ -95,6 +95,7 @@ class RedisHealth(_Reply):
     reachable: bool | None  # None: not asked (the load balancer's check answers from memory)
     records_held: int  # records not yet acknowledged (Redis away, or waiting for a replica)
     records_awaiting_replica: int  # of those, the ones the primary holds and no replica yet
+    audit_entries_held: int = 0  # audit trail entries not yet in Redis (held by a replica, with Sentinel)
 
 
 NodeStateName = Literal["starting", "serving", "stopping"]

@@ -19,9 +19,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from intake.app.journal import hourly_report, report_csv
 from intake.app.limits import client_of
+from intake.app.web_audit import Why
 from intake.app.web_auth import Handler, Supervisor, bearer
 from intake.app.web_errors import refusals
 from intake.app.web_models import DayReport, Me, StateChanged, StateRequest, View
+from intake.core.audit import Action, RecordKind
 from intake.core.errors import InvalidRequest, NotSignedIn
 from routing.handler_desk import Wanted
 from screenpop.auth import TokenBook
@@ -75,20 +77,26 @@ def add_ui_routes(app: FastAPI, server: IntakeServer) -> None:
         return wanted
 
     @router.get("/api/reports/{day}", tags=["supervisor"], response_model=DayReport, responses=refusals(401, 403, 422))
-    async def report(day: str, who: Supervisor, line: str | None = Query(None), site: str | None = Query(None)) -> View:
+    async def report(day: str, who: Supervisor, why: Why, line: str | None = Query(None),
+                     site: str | None = Query(None)) -> View:
         """Per hour of a local day, from the call journal: answered within target, Home Office
-        buckets, abandoned, waits over 2 minutes; every site's calls, or one ``site``'s."""
+        buckets, abandoned, waits over 2 minutes; every site's calls, or one ``site``'s. Recorded
+        in the audit trail (with ``?reason=`` when given: the rows are counts, no caller's data)."""
         wanted = day_report(day, line, site)
         rows = hourly_report(await server.journal_day(wanted, site), line)
+        server.audit.record(who, Action.CONSULTED, RecordKind.REPORT, why=why or NO_REASON,
+                            record=_report_name(wanted, line, site))
         return {"day": wanted.isoformat(), "line": line, "site": site, "hours": rows}
 
     @router.get("/api/reports/{day}/csv", tags=["supervisor"], response_class=Response,
                 responses=CSV | refusals(401, 403, 422))
-    async def report_download(day: str, who: Supervisor, line: str | None = Query(None),
+    async def report_download(day: str, who: Supervisor, why: Why, line: str | None = Query(None),
                               site: str | None = Query(None)) -> PlainTextResponse:
+        """The same rows as CSV: a disclosure, recorded in the audit trail."""
         wanted = day_report(day, line, site)
         rows = hourly_report(await server.journal_day(wanted, site), line)
-        name = f"intake-{wanted.isoformat()}-{line or 'all'}{'-' + site if site else ''}.csv"
+        name = f"intake-{_report_name(wanted, line, site)}.csv"
+        server.audit.record(who, Action.DISCLOSED, RecordKind.REPORT, why=why or NO_REASON, record=name)
         return PlainTextResponse(report_csv(rows), media_type="text/csv",
                                  headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -113,6 +121,13 @@ def add_ui_routes(app: FastAPI, server: IntakeServer) -> None:
         router.add_api_route(path, _page(page), methods=["GET"], include_in_schema=False)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+
+NO_REASON = "none given (a report of counts, no caller's data)"
+
+
+def _report_name(day: date, line: str | None, site: str | None) -> str:
+    return f"{day.isoformat()}-{line or 'all'}{'-' + site if site else ''}"
 
 
 def _page(name: str) -> Callable[[], Awaitable[FileResponse]]:

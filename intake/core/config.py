@@ -399,6 +399,24 @@ class DesktopStreamsConfig(_Section):
     presence_seconds: float = Field(3.0, ge=0.5, le=60)
 
 
+class RetentionConfig(_Section):
+    """How long a caller's records are kept, per kind, in days (0: kept until erased). A sweep
+    (intake.app.retention) removes what is older, on every node every ``sweep_every_seconds``
+    (it is idempotent), and the audit trail records each number it removed something of."""
+
+    history_days: float = Field(400.0, ge=0, le=3650)  # contacts (calls from and call-backs to the number)
+    outcomes_days: float = Field(400.0, ge=0, le=3650)  # handlers' outcomes of those calls, by when filed
+    markers_days: float = Field(0.0, ge=0, le=3650)  # warning markers, by when created (0: until removed)
+    sweep_every_seconds: float = Field(3600.0, ge=10, le=86_400)
+
+
+class AuditConfig(_Section):
+    """The audit trail (DPA 2018 s.62: intake.app.audit)."""
+
+    # Entries queued for Redis at most (a longer outage refuses the newest, counted and logged).
+    queue_limit: int = Field(100_000, ge=100, le=10_000_000)
+
+
 class IntakeConfig(_Section):
     # One PBX: [ami] (the site is then named "default"); several: one [[pbx]] each. With [[pbx]],
     # ``ami`` is the first site's (each site's own configuration has its own: site_config).
@@ -416,6 +434,8 @@ class IntakeConfig(_Section):
     desktop_streams: DesktopStreamsConfig = DesktopStreamsConfig()
     dev: DevConfig = DevConfig()
     oidc: OidcConfig | None = None  # sign-in with the force's OpenID provider (config_oidc.py)
+    retention: RetentionConfig = RetentionConfig()
+    audit: AuditConfig = AuditConfig()
 
     @model_validator(mode="before")
     @classmethod

@@ -122,6 +122,16 @@ class InvalidRequest(IntakeError):
 
 
 
+class ReasonRequired(IntakeError):
+    """A look at a caller's data with no call, task or typed reason to justify it: the audit trail
+    (DPA 2018 s.62) must say why each consultation happened, so it is refused."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} needs a reason: give ?call=<call id>, ?task=<call-back task id> or ?reason=<text> "
+                         "(it goes into the audit trail)")
+        self.what = what
+
+
 class RequestTooLarge(IntakeError):
     def __init__(self, size: int, limit: int) -> None:
         super().__init__(f"a request body is at most {limit} bytes (this one: {size} or more)")

@@ -81,7 +81,7 @@ async def test_pop_shows_before_answer_then_outcome_is_stored_and_shown_on_the_n
 
         async with httpx.AsyncClient(base_url=demo["base_url"], headers={"Authorization": f"Bearer {demo['supervisors']['sup1']}"}) as http:
             async def stored() -> dict | None:
-                recent = (await http.get(f"/api/history/{number}")).json()["recent"]
+                recent = (await http.get(f"/api/history/{number}", params={"call": call_id})).json()["recent"]
                 return next((c for c in recent if c["call_id"] == call_id and c["outcome"]), None)
 
             contact = await eventually(stored)
@@ -201,7 +201,7 @@ async def test_bad_outcomes_are_refused_with_a_message_in_the_page_and_nothing_i
         await page.wait_for_function("t => document.querySelector('#desk-error').textContent.includes(t)",
                                      arg="was not answered by handler 'h1'", timeout=patience_ms(5000))
         # The message is the server's refusal, given before anything is stored: nothing to wait for.
-        stored = (await http.get(f"/api/history/{call['caller_number']}")).json()["recent"]
+        stored = (await http.get(f"/api/history/{call['caller_number']}", params={"call": call["call_id"]})).json()["recent"]
         assert all(c["outcome"] is None or c["outcome"]["notes"] != "not mine" for c in stored)
 
 

@@ -21,6 +21,7 @@ CASES: list[tuple[Exception, int, str, str | None]] = [
     (core.RequestTooLarge(20_000, 16_384), 413, "too-large", None),
     (core.InvalidRequest.of("day", "'2026-13-01' is not a day (YYYY-MM-DD)"), 422, "invalid", "day"),
     (core.InvalidRequest(None, ["not JSON (Expecting value)"]), 422, "invalid", None),
+    (core.ReasonRequired("a look at a caller's history"), 422, "reason-required", "reason"),
     (pops.NotANumber("anonymous"), 422, "not-a-number", "number"),
     (pops.UnknownCall("1700000000.42"), 404, "unknown-call", "call_id"),
     (pops.NotYourCall("1700000000.42", "h2"), 403, "not-your-call", "call_id"),

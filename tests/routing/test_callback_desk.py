@@ -370,7 +370,7 @@ async def test_the_outcome_goes_into_the_callers_history_and_the_next_call_pops_
     assert back["at"] == started and back["waited_seconds"] == pytest.approx(started - recent[1]["at"] - recent[1]["waited_seconds"], abs=0.01)
     # Counted as calls from the number: the abandoned one and this one, never our call-back.
     assert (pop["history"]["count_24h"], pop["flags"], pop["repeat"]) == (1, [], None)
-    history = (await floor.http.get(f"/api/history/{NUMBER}", headers=floor.auth("sup1"))).json()
+    history = (await floor.http.get(f"/api/history/{NUMBER}", params={"reason": "test"}, headers=floor.auth("sup1"))).json()
     assert history["calls_in_window"] == 2 and history["recent"][0]["callback"]["outcome"]["notes"] == "ex-partner outside, unit sent"
 
 
@@ -382,7 +382,7 @@ async def test_a_task_closed_without_an_outcome_leaves_nothing_in_the_history(fl
     floor.sim.place_call("emergency", NUMBER, "Pat Caller")  # the caller got through: linked, no call-back made
     await h2.expect(closed_as(task_id, "callback-linked"))
     await floor.server.writes.flush()
-    history = (await floor.http.get(f"/api/history/{NUMBER}", headers=floor.auth("sup1"))).json()
+    history = (await floor.http.get(f"/api/history/{NUMBER}", params={"reason": "test"}, headers=floor.auth("sup1"))).json()
     assert [c["disposition"] for c in history["recent"]] == ["abandoned"]
 
 
