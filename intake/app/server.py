@@ -23,7 +23,13 @@ from pydantic import ValidationError
 
 from intake.app import heap, logs, site_views
 from intake.app.audit import AuditCollector, AuditTrail, spool_beside
-from intake.app.auth import HandlerPrincipal, Principal, Principals, Role, SupervisorPrincipal
+from intake.app.auth import (
+    HandlerPrincipal,
+    Principal,
+    Principals,
+    Role,
+    SupervisorPrincipal,
+)
 from intake.app.authenticator import Authenticator
 from intake.app.balancer import NodeState, node_state
 from intake.app.connections import (
@@ -44,8 +50,8 @@ from intake.app.pops import PopRouter
 from intake.app.positions import Positions, PositionStore
 from intake.app.prometheus import SitesCollector, prometheus_registry
 from intake.app.replicas import Replicas
-from intake.app.sessions import close_sockets_of_the_signed_out, end_expired_sessions
 from intake.app.retention import Retention, backstop_seconds
+from intake.app.sessions import close_sockets_of_the_signed_out, end_expired_sessions
 from intake.app.site import Shared, Site
 from intake.app.socket_auth import socket_check
 from intake.app.supervise import Supervisor

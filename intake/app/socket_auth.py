@@ -22,7 +22,7 @@ def socket_check(authenticator: Authenticator, role: type[Principal], limits: Li
     """Signs in someone of ``role`` (a desktop: a handler; a wallboard: a supervisor), by id."""
 
     async def authenticate(offered: Credentials) -> str:
-        refused = BadToken(f"a {role.role.value} sign-in is required")
+        refused = BadToken(f"a {role.role.value} token is required")
         if offered.bearer is None:  # the handshake: a page's session, or nobody yet
             cookie = offered.cookies.get(SESSION_COOKIE)
             who = await authenticator.session_or_none(cookie) if cookie else None

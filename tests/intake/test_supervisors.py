@@ -20,6 +20,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from intake.app.auth import Principals, SupervisorPrincipal
+from intake.app.authenticator import Authenticator
 from intake.app.limits import Limits
 from intake.app.socket_auth import socket_check
 from intake.app.supervisors import MAX_INBOUND, SupervisorStream
@@ -46,7 +47,8 @@ class Wallboards:
 async def serving(config: SessionConfig = DEFAULT_SESSION) -> AsyncIterator[Wallboards]:
     picture: dict[str, Any] = {"waiting": 0}
     principals = Principals({HANDLER: "ana"}, {SUPERVISOR: "sup1"})
-    stream = SupervisorStream(socket_check(principals, SupervisorPrincipal, Limits(HttpConfig())), lambda: dict(picture), config)
+    stream = SupervisorStream(socket_check(Authenticator(principals), SupervisorPrincipal, Limits(HttpConfig())),
+                              lambda: dict(picture), config)
 
     async def endpoint(websocket: WebSocket) -> None:
         await stream.serve(websocket)
