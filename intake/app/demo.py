@@ -56,6 +56,7 @@ def demo_config(sim: SimConfig, ami_port: int, http_port: int, *, callback: dict
         # The simulated handlers let a few calls ring out but never press Ready: paused for it,
         # they would stay out for good and the demo would run down to nobody answering.
         "routing": {"pause_after_ring_no_answer": 0, "callback": callback or {}},
+        "dev": {"test_bed": True},  # the demo's people sign in with the tokens it prints
     }
     return parse(raw, "<demo>")
 
@@ -119,9 +120,12 @@ def announce(base: str, tokens: dict[str, str], supervisor_token: str, ami: tupl
   Health           {base}/healthz
   API docs         {base}/docs
   Live queues      curl -H 'Authorization: Bearer {supervisor_token}' {base}/api/queues
-  Supervisor feed  {ws}/ws/supervisor?token={supervisor_token}
+  Supervisor feed  {ws}/ws/supervisor   (first message: {{"type": "auth", "token": "<supervisor token>"}})
+  Desktop feed     {ws}/ws/desktop      (first message: the same, with a handler's token)
+
+  Supervisor sup1      token {supervisor_token}
 """)
     for handler_id, token in tokens.items():
-        print(f"  Desktop {handler_id:<8} {ws}/ws/desktop?token={token}")
+        print(f"  Handler {handler_id:<12} token {token}")
     print("\nPress Ctrl-C to stop.", flush=True)
     sys.stdout.flush()

@@ -126,6 +126,8 @@ def test_secrets_are_resolved_per_site_and_a_missing_one_is_named(monkeypatch: p
 def test_check_config_names_the_sites_and_a_site_fault_with_its_key_path(tmp_path: Path):
     good = tmp_path / "two-sites.toml"
     good.write_text("""
+[http]
+metrics_token = "env:INTAKE_METRICS_TOKEN"
 [[pbx]]
 name = "north"
 port = 5141

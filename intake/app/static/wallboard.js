@@ -1,6 +1,7 @@
 // The supervisors' wallboard: the live picture from /ws/supervisor (drawn by wallboard_board.js).
-import { forgetToken, ReconnectingSocket, storedToken, storeToken, wsUrl } from "/static/common.js";
+import { authMessage, forgetToken, ReconnectingSocket, storedToken, storeToken, wsUrl } from "/static/common.js";
 
+import { offerProviderSignIn, sessionOpens } from "/static/sign_in.js";
 import { KEY } from "/static/supervisor.js";
 import { render, tick } from "/static/wallboard_board.js";
 const $ = (id) => document.getElementById(id);
@@ -8,7 +9,8 @@ const $ = (id) => document.getElementById(id);
 function start(token) {
   $("signin").classList.add("hidden");
   $("board").classList.remove("hidden");
-  const socket = new ReconnectingSocket(() => wsUrl(`/ws/supervisor?token=${encodeURIComponent(token)}`), {
+  const socket = new ReconnectingSocket(() => wsUrl("/ws/supervisor"), {
+    signIn: () => authMessage(token),
     onMessage: (message) => { if (message.type === "metrics") render(message); },
     onStatus: (up, why) => {
       const badge = $("connection");
@@ -33,4 +35,8 @@ $("signin").addEventListener("submit", (event) => {
   storeToken(KEY, $("token").value.trim());
   start($("token").value.trim());
 });
-if (storedToken(KEY)) start(storedToken(KEY)); else $("signin").classList.remove("hidden");
+if (storedToken(KEY)) start(storedToken(KEY));
+else {
+  $("signin").classList.remove("hidden");
+  offerProviderSignIn($("sso"), "/wallboard").then(async (offered) => { if (offered && await sessionOpens("/api/queues")) start(""); });
+}
