@@ -112,6 +112,11 @@ async def test_the_wallboard_fits_1920x1080_with_every_panel_visible_under_load(
             assert p["top"] >= 0 and p["left"] >= 0 and p["bottom"] <= 1080 and p["right"] <= 1920, p
     await page.screenshot(path=str(ARTIFACTS / "wallboard-1920x1080.png"))
     assert await csp_violations(page) == []
+    # ... under the pages' strict policy, which is in force: a style attribute written as HTML is
+    # refused (the board sets none; it styles from its stylesheet, and from JS only through the CSSOM).
+    await page.evaluate("() => document.body.insertAdjacentHTML('beforeend', '<i style=\"color: red\"></i>')")
+    await page.wait_for_function("() => (window.cspViolations || []).length === 1", timeout=patience_ms(5000))
+    assert (await csp_violations(page))[0].startswith("style-src")
 
 
 async def test_each_lines_share_is_coloured_against_its_goal_with_the_servers_figures(page, demo: dict):
