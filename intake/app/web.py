@@ -18,6 +18,7 @@ from intake.app.balancer import NodeState
 from intake.app.web_auth import Anyone, Handler, Supervisor
 from intake.app.web_body import BodyLimit
 from intake.app.web_callbacks import add_callback_routes
+from intake.app.web_docs import add_docs_routes
 from intake.app.web_errors import refusals
 from intake.app.web_models import (
     Calls,
@@ -50,8 +51,10 @@ Server = Annotated["IntakeServer", Depends(_server)]
 
 def create_app(server: IntakeServer) -> FastAPI:
     # A missing Content-Type is read as JSON, as the routes did before they took models.
+    # docs_url=None: FastAPI's /docs fetches Swagger UI from a CDN; ours is served locally (web_docs).
     app = FastAPI(title="intake", version="0.1.0", strict_content_type=False,
-                  description="Call-intake server: live 999/101 queues, screen-pops, caller history.")
+                  description="Call-intake server: live 999/101 queues, screen-pops, caller history.",
+                  docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None)
     app.state.server = server
     app.state.principals = server.tokens
     web_errors.install(app)
@@ -124,6 +127,7 @@ def create_app(server: IntakeServer) -> FastAPI:
     app.router.add_websocket_route("/ws/desktop", server.desktop_endpoint)
     add_ui_routes(app, server)
     add_callback_routes(app, server)
+    add_docs_routes(app)
 
     @app.websocket("/ws/supervisor")
     async def supervisor(websocket: WebSocket, token: str = Query("")) -> None:
