@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from intake.app import loop as event_loop
 from intake.core import config as config_mod
-from intake.core.errors import ConfigError, ConfigProblem
+from intake.core.errors import CannotListen, ConfigError, ConfigProblem
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -73,16 +73,26 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    event_loop.run(serve(cfg, secrets, log_level=args.log_level), args.loop)
+    try:
+        event_loop.run(serve(cfg, secrets, log_level=args.log_level), args.loop)
+    except CannotListen as exc:
+        print(f"intake serve: {exc}: set [http] port (or host) in {args.config}, or stop what holds it",
+              file=sys.stderr)
+        return 1
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
     from intake.app.demo import run_demo
 
-    event_loop.run(run_demo(port=args.port, json_line=args.json, seed=args.seed, speed=args.speed,
-                          callers=args.callers, rates=dict(args.rate), escalate_callbacks=args.escalate_callbacks,
-                          log_level=args.log_level), args.loop)
+    try:
+        event_loop.run(run_demo(port=args.port, json_line=args.json, seed=args.seed, speed=args.speed,
+                                callers=args.callers, rates=dict(args.rate), escalate_callbacks=args.escalate_callbacks,
+                                log_level=args.log_level), args.loop)
+    except CannotListen as exc:
+        print(f"intake demo: {exc} (another intake demo?): choose another port with --port {exc.port + 1}, "
+              "or --port 0 for any free one", file=sys.stderr)
+        return 1
     return 0
 
 
