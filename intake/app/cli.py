@@ -11,6 +11,8 @@ from intake.app import loop as event_loop
 from intake.core import config as config_mod
 from intake.core.errors import CannotListen, ConfigError, ConfigProblem
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
 
 def _check_config(args: argparse.Namespace) -> int:
     try:
@@ -123,7 +125,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("check-config", help="validate a configuration file; every problem is listed")
-    c.add_argument("path")
+    c.add_argument("path", help="the TOML configuration file (as for serve --config)")
     c.add_argument("--secrets", action="store_true", help="also resolve env:/file: secret references")
     c.add_argument("--pbx", action="store_true",
                    help="also log in to the PBX read-only (with [ami]) and report what intake needs and does not find: "
@@ -132,31 +134,43 @@ def parser() -> argparse.ArgumentParser:
                    help="with --pbx: how long to watch PBX events (read classes, Timestamp) before calling them not verified")
     c.set_defaults(run=_check_config)
 
-    s = sub.add_parser("serve", help="run the server against a PBX")
-    s.add_argument("--config", required=True)
-    s.add_argument("--log-level", default="info")
+    s = sub.add_parser(
+        "serve", help="run the server against a PBX", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Follow the PBX (or each [[pbx]] site) of the configuration over AMI, keep the records in\n"
+                    "Redis, and serve the handlers' desktops, the wallboard, reports, the REST API (/docs) and\n"
+                    "/metrics on [http] host:port, until stopped (Ctrl-C or SIGTERM).",
+        epilog="The configuration: every key is described in docs/operations.md, section Configuration\n"
+               "(config/intake.toml is a commented example); check a file, and its PBX, with\n"
+               "`intake check-config FILE --pbx`. The PBX's side: docs/connect-asterisk.md.\n"
+               "Exit status: 0 stopped; 1 the HTTP port could not be bound; 2 a problem in the configuration\n"
+               "or its secrets (every one is listed).")
+    s.add_argument("--config", required=True, metavar="FILE",
+                   help="the TOML configuration: PBX link(s), Redis, lines and their targets, handlers, "
+                        "supervisors, [http] listener, routing; secrets as env:NAME or file:PATH")
+    s.add_argument("--log-level", default="info", choices=LOG_LEVELS,
+                   help="JSON log lines on stderr at this level and above (default: info, one line per call)")
     s.add_argument("--loop", choices=event_loop.CHOICES, default="auto",
                    help="event loop: uvloop when installed (auto), or asyncio's own")
     s.set_defaults(run=_serve)
 
     d = sub.add_parser("demo", help="run everything on this machine: embedded store and a simulated PBX")
-    d.add_argument("--port", type=int, default=8080)
+    d.add_argument("--port", type=int, default=8080, help="HTTP port on 127.0.0.1 (0: any free port)")
     d.add_argument("--json", action="store_true", help="print one JSON line (URL and tokens) for scripts")
-    d.add_argument("--seed", type=int, default=999)
+    d.add_argument("--seed", type=int, default=999, help="the simulated traffic's random seed (the same seed, the same calls)")
     d.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times faster")
     d.add_argument("--callers", type=int, default=40, help="distinct caller numbers (few: callers ring again soon)")
     d.add_argument("--rate", type=_rate, action="append", default=[], metavar="QUEUE=PER_MINUTE",
                    help="calls per simulated minute into a queue (emergency, non-emergency); 0 turns its traffic off")
     d.add_argument("--escalate-callbacks", type=float, default=300.0, metavar="SECONDS",
                    help="call-back tasks open this long (simulated seconds) are escalated to supervisors")
-    d.add_argument("--log-level", default="warning")
+    d.add_argument("--log-level", default="warning", choices=LOG_LEVELS, help="as for serve (default: warning)")
     d.add_argument("--loop", choices=event_loop.CHOICES, default="auto", help="as for serve")
     d.set_defaults(run=_demo)
 
     h = sub.add_parser("history", help="caller history")
     hs = h.add_subparsers(dest="history_command", required=True)
     i = hs.add_parser("import", help="import warning markers from a JSON-lines file, all or nothing")
-    i.add_argument("file")
+    i.add_argument("file", help="one JSON marker per line")
     i.add_argument("--config", help="take the Redis URL from this configuration file")
     i.add_argument("--redis-url", help="Redis URL (overrides --config)")
     i.set_defaults(run=_history_import)
