@@ -154,7 +154,7 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(run=_serve)
 
     d = sub.add_parser("demo", help="run everything on this machine: embedded store and a simulated PBX")
-    d.add_argument("--port", type=int, default=8080, help="HTTP port on 127.0.0.1 (0: any free port)")
+    d.add_argument("--port", type=int, default=8080, help="HTTP port on 127.0.0.1 (default: %(default)s; 0: any free port)")
     d.add_argument("--json", action="store_true", help="print one JSON line (URL and tokens) for scripts")
     d.add_argument("--seed", type=int, default=999, help="the simulated traffic's random seed (the same seed, the same calls)")
     d.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times faster")
