@@ -70,6 +70,9 @@ from telephony.events import OriginateFinished, PbxLinkDown
 from telephony.values import DIALABLE_NUMBER
 
 log = structlog.get_logger("routing.callbacks")
+# Over ~400 lines on purpose: a task's whole life on a node (opened, offered, called back, closed,
+# and what other nodes did with it) goes through the open tasks and their one _step; split, each
+# part would reach into the others' state.
 
 UNCONFIRMED = "the PBX did not confirm the call-back: if your phone did not ring, start it again"
 # An OriginateResponse comes once the handler's phone answered or gave up ringing (ring_seconds)
@@ -211,17 +214,34 @@ class CallbackDesk:
     async def catch_up(self, task_id: str) -> None:
         """Before a handler acts on a task here: a node that does not hold the site's lease reads
         the task as Redis has it (the leader offered it, and the offer reached the handler's
-        desktop on this node through their stream), so the handler's click is judged on it."""
-        if self.gate.holds():
-            return  # this node's memory is the source of what is saved
+        desktop on this node through their stream), so the handler's click is judged on it. The
+        leader's memory is the source of what is saved, unless the handler's part has moved on
+        on another node (started or closed there: Redis has seen more of its handler's steps)."""
         stored = await self.store.load(task_id)
-        if stored is None:
+        mine = self.tasks.get(task_id)
+        if stored is None or (self.gate.holds() and (mine is None or stored.handled <= mine.handled)):
             return
+        self._adopt(stored, mine)
+
+    async def refresh(self) -> None:
+        """With several nodes, every second or so: each task in memory as Redis has it if its
+        handler moved it on on another node (started it, filed its outcome), so that no node
+        offers, escalates or shows again a task closed elsewhere."""
+        if self.tasks:
+            for stored in await self.store.load_many(list(self.tasks)):
+                if (mine := self.tasks.get(stored.id)) is not None and stored.handled > mine.handled:
+                    self._adopt(stored, mine)
+
+    def _adopt(self, stored: CallbackTask, mine: CallbackTask | None) -> None:
         if stored.status is Status.CLOSED:
-            self.tasks.pop(task_id, None)
-            self.closed[task_id] = "closed on another node"
+            self.tasks.pop(stored.id, None)
+            self.closed[stored.id] = "closed on another node"
+            if mine is not None and mine.offered_to not in (None, stored.offered_to):  # a card this node put up
+                self.hub.publish(mine.offered_to, PopClosed(call_id=f"callback:{stored.id}", reason="callback-closed",
+                                                            at=self.now()), active=False)
         else:
-            self.tasks[task_id] = stored
+            self.tasks[stored.id] = stored
+        self.on_change()
 
     async def start(self, handler_id: str, task_id: str) -> CallbackTask:
         """Ring the handler's phone; when they answer, the PBX dials the caller (dialplan context)."""
@@ -357,6 +377,8 @@ class CallbackDesk:
         task.status = move.next
         for name, value in changes.items():
             setattr(task, name, value)
+        if event in BY_THE_HANDLER:
+            task.handled += 1
         if note:
             task.note(at, note)
         for effect in move.effects:

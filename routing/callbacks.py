@@ -53,6 +53,11 @@ class CallbackTask(BaseModel):
     outcome: CallbackOutcome | None = None
     problem: str = ""  # why the last call-back did not go through (shown on the handler's card)
     history: list[str] = []
+    # How many of its handler's steps (a start, the PBX's answer to it, an outcome) the task has
+    # taken, on whichever node: the version of the handler's part. A copy that has seen fewer is
+    # stale (a leader's that never heard of an outcome filed on another node) and never saved
+    # over it (CallbackStore.stage).
+    handled: int = 0
 
     def note(self, at: float, what: str) -> None:
         self.history.append(f"{at:.3f} {what}")
@@ -158,6 +163,36 @@ def originate_failure(reason: int) -> str:
     return FAILED_ORIGINATE.get(reason, f"the PBX could not connect your phone (reason {reason})")
 
 
+SAVE_TASK = """
+-- KEYS[1]: the site's epoch, KEYS[2]: the tasks' hash
+-- ARGV[1]: the writer's fencing token ('' for a handler's step, saved by whichever node it was on)
+-- ARGV[2]: the task's id, ARGV[3]: the task (JSON), ARGV[4]: how many handler's steps it has taken
+if ARGV[1] ~= '' then
+  local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+  if tonumber(ARGV[1]) < current then
+    return redis.error_reply('FENCED ' .. ARGV[1] .. ' ' .. current)
+  end
+end
+local stored = redis.call('HGET', KEYS[2], ARGV[2])
+if stored then
+  local ok, task = pcall(cjson.decode, stored)
+  local seen = 0
+  if ok and type(task) == 'table' then
+    seen = tonumber(task['handled'] or 0) or 0
+  end
+  if seen > tonumber(ARGV[4]) then
+    return redis.error_reply('STALE task ' .. ARGV[2] .. ' has seen ' .. ARGV[4] .. ' of its handler steps, Redis ' .. seen)
+  end
+end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return 1
+"""
+"""A task's save with several nodes: fenced when the leader makes it, and refused when the task
+in Redis has taken more of its handler's steps than the copy saved (``handled``): the handler's
+word, filed on any node, is never overwritten by a copy that has not heard of it. Refused saves
+are dead-lettered and logged by the write-behind, as a deposed leader's are."""
+
+
 class CallbackStore:
     """Tasks in one Redis hash (task id -> JSON); a closed task is kept for the audit trail."""
 
@@ -171,17 +206,25 @@ class CallbackStore:
 
     # Any: a redis pipeline, sync or async (redis-py types them apart; the core may not import redis at all)
     def stage(self, task: CallbackTask, pipe: Any, token: int | None = None) -> None:
-        """Queue ``task``'s save on ``pipe`` (the write-behind's); with ``token``, fenced: Redis
-        refuses it (the write-behind dead-letters and logs it) if the site has a newer leader."""
-        if token is not None and self.fence is not None:
-            self.fence.stage(pipe, token, "hset", self.key, task.id, task.model_dump_json())
-        else:
+        """Queue ``task``'s save on ``pipe`` (the write-behind's). With several nodes (a fence):
+        with ``token``, fenced: Redis refuses it (the write-behind dead-letters and logs it) if
+        the site has a newer leader; with or without, refused if stale (:data:`SAVE_TASK`). A
+        lone node is the only writer: a plain write."""
+        if self.fence is None:
             pipe.hset(self.key, task.id, task.model_dump_json())
+        else:
+            pipe.eval(SAVE_TASK, 2, self.fence.epoch, self.key, "" if token is None else token, task.id,
+                      task.model_dump_json(), task.handled)
 
     async def load(self, task_id: str) -> CallbackTask | None:
         """One task as Redis has it (None: not there, or unreadable: reported like :meth:`load_open`)."""
         raw = await self.redis.hget(self.key, task_id)
         return None if raw is None else self._read(task_id, raw)
+
+    async def load_many(self, task_ids: list[str]) -> list[CallbackTask]:
+        """Those of ``task_ids`` Redis has (and this version can read), in one round trip."""
+        found = zip(task_ids, await self.redis.hmget(self.key, task_ids), strict=True)
+        return [task for task_id, raw in found if raw is not None and (task := self._read(task_id, raw)) is not None]
 
     async def ids(self) -> set[str]:
         """Every task's id, closed ones included."""

@@ -82,3 +82,12 @@ class Fenced(RoutingError):
     def __init__(self, site: str, token: int, current: int) -> None:
         super().__init__(f"site {site!r}: a write with fencing token {token} refused, the site's lease is at {current}")
         self.site, self.token, self.current = site, token, current
+
+
+class TimerNotReplicated(RoutingError):
+    """A durable timer's write the primary took, that no replica was seen to hold in time
+    (``what``: "put" or "remove"); the wrap-up goes on in memory (the handler desk logs it)."""
+
+    def __init__(self, what: str, handler_id: str, replicas: int) -> None:
+        super().__init__(f"wrap-up timer {what} of {handler_id}: not held by {replicas} replica(s) in time")
+        self.what, self.handler_id, self.replicas = what, handler_id, replicas

@@ -30,7 +30,7 @@ from intake.core.config import IntakeConfig
 from intake.core.errors import StateChangeFailed, StaticMembership
 from intake.core.handlers import Handler
 from intake.core.leadership import ALONE, Gate
-from routing.errors import Fenced
+from routing.errors import Fenced, TimerNotReplicated
 from routing.executor import ActionResult, Executor, Sender, Sent
 from routing.handler_rules import (
     FinishedCall,
@@ -339,7 +339,7 @@ class HandlerDesk:
             return
         try:
             await write
-        except (RedisError, OSError) as exc:
+        except (RedisError, OSError, TimerNotReplicated) as exc:
             log.warning(failed, error=repr(exc))
 
     def _judged(self, handler_id: str, wanted: str, results: list[ActionResult]) -> StateChangeFailed | None:

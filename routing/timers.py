@@ -12,7 +12,11 @@ remaining seconds, so a wall-clock step moves only a timer resumed after a resta
 
 With several nodes, only the site's leader writes timers, each write carrying the fencing token
 it was decided under (:mod:`routing.fenced`): a deposed leader's late put or remove is refused
-with :class:`~routing.errors.Fenced`, not applied.
+with :class:`~routing.errors.Fenced`, not applied. When replicas must hold what is written
+(``[redis] wait_for_replicas``, 1 with Sentinel), a put or remove returns only once a replica
+holds it (WAIT, on a connection of the store's own), like the records: a timer acknowledged
+before the wrap-up's pause is sent survives the primary's death; else it raises
+:class:`~routing.errors.TimerNotReplicated` (the wrap-up goes on in memory).
 
 Key layout: ``{prefix}timers`` is a sorted set, score = due, member = the timer's JSON (it names
 the handler, member, queues and reason, so a bare ZRANGEBYSCORE tells a node what to do).
@@ -25,12 +29,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import structlog
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from intake.core.handlers import Handler, HandlerState
+from routing.errors import TimerNotReplicated
 from routing.fenced import Fence
 
 log = structlog.get_logger("intake.timers")
@@ -102,9 +107,21 @@ def latest_per_handler(timers: list[Timer]) -> tuple[list[Timer], list[Timer]]:
     return list(newest.values()), [t for t in timers if id(t) not in keep]
 
 
+class Replication(Protocol):
+    """WAIT after a write on one connection (intake.app.replicas.Replicas): the routing layer
+    knows only this much of it."""
+
+    count: int
+
+    # Any: a redis.asyncio pipeline of a one-connection client
+    async def pin(self, pipe: Any) -> None: ...
+
+    async def hold(self) -> bool: ...
+
+
 @dataclass(slots=True)
 class _Write:
-    member: str  # the timer's JSON
+    timer: Timer
     due: float | None  # None: remove
     token: int | None = None  # the fencing token it was decided under; None: unfenced
     done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
@@ -119,22 +136,31 @@ class TimerStore:
     Each still returns only once Redis has answered its own command, so a put awaited before the
     pause is sent is in Redis before the PBX pauses anyone, as before: kill -9 at any moment
     leaves the timer for the next start. One pipeline at a time, in the order asked: a timer's
-    remove never overtakes its put."""
+    remove never overtakes its put.
+
+    ``replicated``: with replicas to wait for, a client of the store's own on one connection
+    (intake.app.connections.replicated_client) and its WAIT: the writes go over it, each
+    pipeline followed by WAIT; reads stay on ``redis``."""
 
     # Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands
-    def __init__(self, redis: Any, prefix: str = "intake:", fence: Fence | None = None) -> None:
+    def __init__(self, redis: Any, prefix: str = "intake:", fence: Fence | None = None,
+                 replicated: tuple[Any, Replication] | None = None) -> None:
         self.redis = redis
         self.key = f"{prefix}timers"
         self.fence = fence
+        self.writer: Any = redis  # Any: as ``redis``
+        self.replicas: Replication | None = None
+        if replicated is not None:
+            self.writer, self.replicas = replicated
         self._queued: list[_Write] = []  # asked for while a pipeline is in flight: the next one
         self._writer: asyncio.Task[None] | None = None
 
     async def put(self, timer: Timer, token: int | None = None) -> None:
         """Raises :class:`~routing.errors.Fenced` when ``token`` is no longer the site's."""
-        await self._write(_Write(timer.model_dump_json(), timer.due, token))
+        await self._write(_Write(timer, timer.due, token))
 
     async def remove(self, timer: Timer, token: int | None = None) -> None:
-        await self._write(_Write(timer.model_dump_json(), None, token))
+        await self._write(_Write(timer, None, token))
 
     async def _write(self, write: _Write) -> None:
         self._queued.append(write)
@@ -148,17 +174,8 @@ class TimerStore:
         try:
             while self._queued:
                 batch, self._queued = self._queued, []
-                pipe = self.redis.pipeline(transaction=False)
-                for w in batch:
-                    if w.token is not None and self.fence is not None:
-                        self.fence.stage(pipe, w.token, *(("zrem", self.key, w.member) if w.due is None
-                                                          else ("zadd", self.key, w.due, w.member)))
-                    elif w.due is None:
-                        pipe.zrem(self.key, w.member)
-                    else:
-                        pipe.zadd(self.key, {w.member: w.due})
                 try:
-                    results: list[object] = await pipe.execute(raise_on_error=False)
+                    results = await self._pipeline(batch)
                 except Exception as exc:  # noqa: BLE001 - each waiter gets it: the caller decides, as with a command of its own
                     results = [exc] * len(batch)
                 for w, result in zip(batch, results, strict=True):
@@ -175,6 +192,32 @@ class TimerStore:
             for w in batch + self._queued:  # stopped mid-write (the loop closing): nobody is left waiting
                 w.done.cancel()
             self._queued = []
+
+    async def _pipeline(self, batch: list[_Write]) -> list[object]:
+        """One pipeline of ``batch``'s writes: each one's result (an exception for a refused one)."""
+        pipe = self.writer.pipeline(transaction=False)
+        if self.replicas is not None:
+            await self.replicas.pin(pipe)
+        for w in batch:
+            member = w.timer.model_dump_json()
+            if w.token is not None and self.fence is not None:
+                self.fence.stage(pipe, w.token, *(("zrem", self.key, member) if w.due is None
+                                                  else ("zadd", self.key, w.due, member)))
+            elif w.due is None:
+                pipe.zrem(self.key, member)
+            else:
+                pipe.zadd(self.key, {member: w.due})
+        results: list[object] = await pipe.execute(raise_on_error=False)
+        if self.replicas is None or all(isinstance(r, BaseException) for r in results) or await self.replicas.hold():
+            return results
+        return [r if isinstance(r, BaseException) else
+                TimerNotReplicated("remove" if w.due is None else "put", w.timer.handler_id, self.replicas.count)
+                for w, r in zip(batch, results, strict=True)]
+
+    async def close(self) -> None:
+        """The store's own client for WAIT, if it has one (not the one it was given)."""
+        if self.writer is not self.redis:
+            await self.writer.aclose()
 
     async def load(self) -> list[Timer]:
         """Every stored timer; one that cannot be read is logged and removed (it would otherwise

@@ -216,10 +216,16 @@ class Resumed:
     on_screen: tuple[Entry, ...]
 
 
+STREAM_LENGTH = 256
+"""Messages kept per handler for a desktop that resumes (``[desktop_streams] stream_length``)."""
+GAP_LIMIT = 64
+"""A resuming desktop that missed more than this many messages is sent a snapshot instead."""
+
+
 class HandlerStreams:
     # Any: a redis.asyncio client (the embedded store has one node and keeps its streams in memory)
-    def __init__(self, redis: Any, prefix: str, *, node: str = "", maxlen: int = 256, idle_seconds: float = 86400.0,
-                 gap_limit: int = 64) -> None:
+    def __init__(self, redis: Any, prefix: str, *, node: str = "", maxlen: int = STREAM_LENGTH, idle_seconds: float = 86400.0,
+                 gap_limit: int = GAP_LIMIT) -> None:
         """``node`` names this node in the news (default: a random name per process)."""
         self._redis = redis
         self._prefix = prefix

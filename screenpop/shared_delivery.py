@@ -45,6 +45,7 @@ from redis.exceptions import RedisError
 
 from screenpop.delivery import DesktopHub, HubConfig, Outbox
 from screenpop.handler_streams import (
+    STREAM_LENGTH,
     Appended,
     Appending,
     Entry,
@@ -57,15 +58,17 @@ from screenpop.resume import Sent, catch_up
 log = structlog.get_logger(__name__)
 
 APPEND_BUDGET_SECONDS = 0.25
-"""How long a message waits for its seq before it goes out without one."""
+"""How long a message waits for its seq before it goes out without one (``[desktop_streams]
+seq_budget_seconds``)."""
 FOLLOW_BLOCK_SECONDS = 1.0
 """How long one read of the streams waits for news: under the Redis client's socket timeout."""
 PRESENCE_SECONDS = 3.0
+"""A node's word that a handler has a desktop there lasts this long; it says it again every third
+(``[desktop_streams] presence_seconds``)."""
 # While Redis is away the tail and the presence try again on their own, at most this far apart:
 # failing the task instead would leave /healthz degraded long after Redis is back (the
 # supervisor's backoff and its 30 s of good running), when only the desktops' news had to wait.
 RETRY_SECONDS = (0.2, 2.0)
-"""A node's word that a handler has a desktop there lasts this long; it says it again every third."""
 DEFAULT_HUB = HubConfig()
 BARE_MEMORY = 1024
 """Messages sent without a seq remembered per handler, until their copy in the stream shows up."""
@@ -85,11 +88,13 @@ class _Publishing:
 
 class SharedDesktopHub(DesktopHub):
     def __init__(self, streams: HandlerStreams, config: HubConfig = DEFAULT_HUB, *,
-                 budget_seconds: float = APPEND_BUDGET_SECONDS, block_seconds: float = FOLLOW_BLOCK_SECONDS) -> None:
+                 budget_seconds: float = APPEND_BUDGET_SECONDS, block_seconds: float = FOLLOW_BLOCK_SECONDS,
+                 presence_seconds: float = PRESENCE_SECONDS) -> None:
         super().__init__(config)
         self.streams = streams
         self._budget = budget_seconds
         self._block = block_seconds
+        self._presence = presence_seconds
         self._waiting: list[_Publishing] = []
         self._appending: asyncio.Task[None] | None = None
         self._redis_late = False
@@ -294,9 +299,9 @@ class SharedDesktopHub(DesktopHub):
         async def once() -> None:
             nonlocal said
             here = [h for h, s in self._streams.items() if s.outboxes]
-            self._present = await self.streams.present(here, PRESENCE_SECONDS)
+            self._present = await self.streams.present(here, self._presence)
             said = here
-            await asyncio.sleep(PRESENCE_SECONDS / 3)
+            await asyncio.sleep(self._presence / 3)
 
         try:
             await _again_and_again("presence", once)
@@ -342,9 +347,12 @@ async def _again_and_again(part: str, once: Callable[[], Awaitable[None]]) -> No
 
 
 # Any: a redis.asyncio client or fakeredis's in-process one (the demo's)
-def hub_for(redis: Any, prefix: str, *, node: str = "") -> DesktopHub:
+def hub_for(redis: Any, prefix: str, *, node: str = "", budget_seconds: float = APPEND_BUDGET_SECONDS,
+            stream_length: int = STREAM_LENGTH, presence_seconds: float = PRESENCE_SECONDS) -> DesktopHub:
     """The hub for a server on ``redis``: the embedded store is one node's alone, and keeps its
-    streams in memory as before; a real Redis gets the shared hub (its ``follow`` task to run)."""
+    streams in memory as before; a real Redis gets the shared hub (its ``follow`` task to run).
+    ``budget_seconds``, ``stream_length``, ``presence_seconds``: ``[desktop_streams]``."""
     if type(redis).__module__.startswith("fakeredis"):
         return DesktopHub()
-    return SharedDesktopHub(HandlerStreams(redis, prefix, node=node))
+    return SharedDesktopHub(HandlerStreams(redis, prefix, node=node, maxlen=stream_length),
+                            budget_seconds=budget_seconds, presence_seconds=presence_seconds)

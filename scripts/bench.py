@@ -414,6 +414,7 @@ async def role_server(args: argparse.Namespace) -> None:
             "pop_trips": {str(k): v for k, v in histogram.items()}, "round_trips": trips.total,
             "pop_moments": stages.moments,
             "held": asdict(server.pops.held.counters),
+            "leads": server.cluster.gate.acts(),  # the site's leader (scripts/bench_duplex.py's leader phase)
             "events": server.registry.counters.events, "sockets": sum(server.hub.sockets(h.id) for h in cfg.handlers),
             "records_failed": server.writes.failures,
         }), flush=True)
@@ -975,7 +976,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             import bench_duplex  # imports this script as the module `bench`
 
             two_nodes = bench_duplex.figures(await bench_duplex.floor_phase(sizes, args.loop),
-                                             await bench_duplex.nodes_phase(sizes, config_path, tmp, args.loop))
+                                             await bench_duplex.nodes_phase(sizes, config_path, tmp, args.loop),
+                                             await bench_duplex.leader_phase(sizes, config_path, tmp, args.loop))
     finally:
         await delete_prefix(args.redis_url, prefix)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -1052,6 +1054,8 @@ def table(result: dict[str, Any]) -> str:
             ("2 nodes: pop p99 (ms)", two["ours"]["p99_ms"], two["floor"]["p99_ms"], two["ratio_p99"]),
             ("node kill: resumed p99 (ms)", moved["resumption_ms"]["p99"], f"{moved['desktops_resumed']} moved", ""),
             ("node kill: pops lost", moved["pops_lost"], f"of {moved['rung_after_kill']}", ""),
+            ("leader kill: next effect (s)", moved["leader"]["seconds_to_next_side_effect"],
+             f"lease {moved['leader']['lease_seconds']:g} s", ""),
         ]
     out = [f"{'figure':<26}{'ours':>14}{'baseline':>14}{'ratio':>8}", "-" * 62]
     out += [f"{a:<26}{b!s:>14}{c!s:>14}{d!s:>8}" for a, b, c, d in rows]

@@ -136,9 +136,17 @@ def writer_redis(redis: Any, replicas: int) -> Any:
 # Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands
 def replicated_write(redis: Any, replicas: int, timeout: float) -> ReplicatedWrite | None:
     """How outcomes and markers are written when replicas must hold them (None: as before)."""
+    own = replicated_client(redis, replicas, timeout)
+    return None if own is None else ReplicatedWrite(*own)
+
+
+# Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands
+def replicated_client(redis: Any, replicas: int, timeout: float) -> tuple[Any, Replicas] | None:
+    """A client of its own on one connection, and the WAIT that follows each write on it, for
+    writes replicas must hold (outcomes and markers, durable timers); None: no replica to wait for."""
     if not replicas or _in_process(redis):
         return None
-    return ReplicatedWrite(writer_redis(redis, replicas), Replicas(replicas, timeout))
+    return writer_redis(redis, replicas), Replicas(replicas, timeout)
 
 
 # Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands

@@ -85,7 +85,10 @@ class IntakeServer:
                                                          repeat_window_seconds=config.routing.repeat_window_seconds),
                                     reader=reader_redis(redis), replicated=replicated_write(redis, replicas, wait))
         # a real Redis: each handler's seqs from their stream there, shared by every node
-        self.hub = hub_for(redis, config.redis.key_prefix, node=config.cluster.node_id or "")  # "": one of its own
+        streams = config.desktop_streams
+        self.hub = hub_for(redis, config.redis.key_prefix, node=config.cluster.node_id or "",  # "": one of its own
+                           budget_seconds=streams.seq_budget_seconds, stream_length=streams.stream_length,
+                           presence_seconds=streams.presence_seconds)
         self.desktop_endpoint = desktop_endpoint(self.hub, self.tokens.handlers, self.file_outcome)
         self.pops = PopRouter(self.history, self.hub, {h.member: h.id for h in config.handlers}, self.pbx_now,
                               repeat_calls=config.routing.repeat_calls, hold_seconds=config.redis.history_held_seconds)

@@ -41,6 +41,7 @@ from redis.exceptions import RedisError
 
 from intake.app import pbx_check
 from intake.app.cluster import Cluster
+from intake.app.connections import replicated_client
 from intake.app.handler_status import HandlerStatusPush
 from intake.app.journal import CallJournal, JournalRecord, contact_record, one_per_stay
 from intake.app.pops import PopRouter
@@ -66,6 +67,10 @@ from telephony import events as ev
 from telephony.session import AmiSession
 
 log = structlog.get_logger("intake.site")
+
+CALLBACKS_REFRESHED_EVERY = 1.0
+"""With several nodes, how soon what a handler did with a call-back task on another node reaches
+this node's memory (one HMGET of the open tasks)."""
 
 Stay = tuple[str, str, float]
 """A call's stay in one queue: (call id, queue, queue entry)."""
@@ -117,8 +122,10 @@ class Site:
         self.pops = shared.pops.for_site({h.member: h.id for h in config.handlers}, self.pbx_now) if tag else shared.pops
         prefix = config.redis.key_prefix  # the site's own (see IntakeConfig.site_config)
         self.cluster = Cluster(config, shared.redis, self.name)  # who leads the site's side effects (a lone node: this one)
+        self.timers = TimerStore(shared.redis, prefix, self.cluster.fence, replicated_client(
+            shared.redis, config.redis.replicas_to_wait, config.redis.wait_timeout_seconds))
         self.desk = HandlerDesk(config, self.session, self.registry.handlers.get, resync=self.session.resync,
-                                timers=TimerStore(shared.redis, prefix, self.cluster.fence), gate=self.cluster.gate)
+                                timers=self.timers, gate=self.cluster.gate)
         self.ring_outs = RingOutDesk(config, self.desk, self.registry.handlers.get)
         self.handler_status = HandlerStatusPush(config, self.registry.handlers.get, self.ring_outs.rule.reason, shared.hub)
         self.steering = Steering(config, self.registry, self.session, self.pbx_now, resync=self.session.resync,
@@ -305,9 +312,21 @@ class Site:
         self.shared.tasks.start(self.task("ami"), self._follow_pbx)
         self.shared.tasks.start(self.task("ticker"), self.tick_forever)
         self.cluster.start(self.shared.tasks, self.task("lease"))
+        if self.cluster.enabled:
+            self.shared.tasks.start(self.task("callbacks-refresh"), self._refresh_callbacks)
+
+    async def _refresh_callbacks(self) -> None:
+        """What handlers did with call-back tasks on other nodes, into this node's memory
+        (CallbackDesk.refresh); Redis away is waited out here, not a failed task."""
+        while True:
+            await asyncio.sleep(CALLBACKS_REFRESHED_EVERY)
+            try:
+                await self.callbacks.refresh()
+            except (RedisError, OSError) as exc:
+                log.debug("callbacks_not_refreshed", site=self.name, error=repr(exc))
 
     async def stop_tasks(self) -> None:
-        for name in ("ticker", "lease", "ami"):
+        for name in ("callbacks-refresh", "ticker", "lease", "ami"):
             await self.shared.tasks.stop(self.task(name))
 
     async def restore(self, journalled: list[JournalRecord], in_progress: list[InProgress]) -> None:
@@ -357,6 +376,7 @@ class Site:
         await self.cluster.close()  # the lease released first: another node leads at once
         await self.ring_outs.close()
         await self.desk.close()
+        await self.timers.close()
         await self.steering.close()
         await self.session.stop()
         await asyncio.gather(*self._background, return_exceptions=True)

@@ -299,6 +299,23 @@ class ClusterConfig(_Section):
         return self.node_id or f"{socket.gethostname()}:{http_port}"
 
 
+class DesktopStreamsConfig(_Section):
+    """Each handler's messages on a Redis stream of their own (screenpop.shared_delivery), so a
+    desktop resumes on any node. The defaults suit a control room's LAN; change them only with a
+    reason (each bound says why)."""
+
+    # How long a pop waits for its seq from Redis before it goes out without one: a pop is never
+    # late for Redis. Within the history lookup's deadline; 2 s would already be a late pop.
+    seq_budget_seconds: float = Field(0.25, ge=0.01, le=2.0)
+    # Messages kept per handler for a desktop that resumes with last_seq; one that missed more than
+    # 64 (and at least as many as are kept) is sent a snapshot of what still matters instead.
+    stream_length: int = Field(256, ge=64, le=100_000)
+    # How long a node's word that a handler has a desktop on it lasts (said again every third):
+    # call-backs are offered only to handlers with a desktop somewhere. Too short and a busy node's
+    # word lapses between two sayings; too long and a closed desktop still gets offers.
+    presence_seconds: float = Field(3.0, ge=0.5, le=60)
+
+
 class IntakeConfig(_Section):
     # One PBX: [ami] (the site is then named "default"); several: one [[pbx]] each. With [[pbx]],
     # ``ami`` is the first site's (each site's own configuration has its own: site_config).
@@ -312,6 +329,7 @@ class IntakeConfig(_Section):
     wrapup_reason: PauseReason = Field("wrap-up", description="pause reason the PBX reports while a handler is in wrap-up")
     routing: RoutingConfig = RoutingConfig()
     cluster: ClusterConfig = ClusterConfig()
+    desktop_streams: DesktopStreamsConfig = DesktopStreamsConfig()
 
     @model_validator(mode="before")
     @classmethod

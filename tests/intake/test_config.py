@@ -254,3 +254,17 @@ def test_the_redis_password_is_resolved_with_the_other_secrets(monkeypatch):
     monkeypatch.setenv("X", "ami-secret")
     monkeypatch.setenv("INTAKE_TEST_REDIS_PASSWORD", "s3cret")
     assert config.resolve_secrets(config.parse(raw))["redis.password"] == "s3cret"
+
+
+def test_the_desktop_streams_keys_are_checked_with_their_bounds(tmp_path: Path):
+    path = tmp_path / "streams.toml"
+    path.write_text(SHIPPED.read_text() + "\n[desktop_streams]\nseq_budget_seconds = 5\nstream_length = 10\npresence_seconds = 0.1\n")
+    result = run_cli("check-config", str(path))
+    assert result.returncode == 2
+    for fragment in ("desktop_streams.seq_budget_seconds: Input should be less than or equal to 2",
+                     "desktop_streams.stream_length: Input should be greater than or equal to 64",
+                     "desktop_streams.presence_seconds: Input should be greater than or equal to 0.5"):
+        assert fragment in result.stderr, f"missing {fragment!r} in:\n{result.stderr}"
+    path.write_text(SHIPPED.read_text() + "\n[desktop_streams]\nseq_budget_seconds = 0.1\nstream_length = 1024\n")
+    streams = config.load(path).desktop_streams
+    assert (streams.seq_budget_seconds, streams.stream_length, streams.presence_seconds) == (0.1, 1024, 3.0)

@@ -21,7 +21,7 @@ from intake.core.config import ClusterConfig
 from intake.core.handlers import HandlerState
 from telephony.actions import Action, Response
 from telephony.simulator import SimConfig, SimulatedPbx
-from tests.routing.test_callback_desk import offer_of, rules_looked, serving
+from tests.routing.test_callback_desk import Floor, offer_of, rules_looked, serving
 from tests.serving import running_server
 from tests.waiting import eventually
 
@@ -118,7 +118,10 @@ async def test_only_the_leader_wraps_up_and_the_other_takes_over_and_ends_it_onc
                 assert 'intake_site_leading{node="node-a",site="default"} 0.0' in (await a_http.get("/metrics")).text
 
 
-async def test_only_the_leader_offers_call_backs_a_follower_starts_one_and_the_new_leader_takes_it_up(redis_client: Any) -> None:
+@contextlib.asynccontextmanager
+async def leader_and_follower_with_a_task(redis_client: Any) -> AsyncIterator[tuple[Floor, Floor, str]]:
+    """node-a leading the site, node-b following it, on one simulated PBX with the call-back
+    tests' floor, and a call-back task both opened (an abandoned 999 call): (a, b, its id)."""
     tokens = {h: token_source.token_urlsafe(18) for h in ("h1", "h2", "h3", "h4", "sup1")}
     async with SimulatedPbx(SimConfig(traffic=None, members_at_start=False, secret=token_source.token_urlsafe(12),
                                       tick=0.005)) as sim:
@@ -129,29 +132,65 @@ async def test_only_the_leader_offers_call_backs_a_follower_starts_one_and_the_n
                 await eventually(lambda: b.server.cluster.view()[SITE]["leader"] == "node-a", 10, "node-b sees node-a lead")
                 task_id = await a.abandoned_999()
                 await eventually(lambda: task_id in b.server.callbacks.tasks, 10, "node-b opened the task too")
-                on_a, on_b = await a.desktop("h2"), await b.desktop("h2")
-                await b.state("h2", "ready")  # a handler's own command, carried out by the follower their desktop is on
-                await eventually(lambda: a.server.registry.handlers["PJSIP/handler-2"].state("wrap-up")[0]
-                                 is HandlerState.READY, 10, "node-a sees h2 ready")
-                offered = await on_a.expect(offer_of(task_id, status="open"))
-                assert (await a.stored(task_id))["offered_to"] == "h2"
-                await on_b.expect(offer_of(task_id, status="open"))  # the leader's offer, through h2's stream
-                await rules_looked(b.server, time.monotonic())
-                # that one only, with the leader's seq: the follower's rules looked, and offered nothing of their own
-                assert [m["seq"] for m in on_b.callbacks(task_id)] == [offered["seq"]]
-                assert b.server.callbacks.tasks[task_id].offered_to is None
+                yield a, b, task_id
 
-                # The handler starts the call-back from the follower their desktop is on: it reads
-                # the task as the leader saved it, and carries the handler's click out itself.
-                started = await b.http.post(f"/api/callbacks/{task_id}/start", headers=b.auth("h2"))
-                assert started.status_code == 200, started.text
-                assert (await b.stored(task_id))["status"] == "calling"
 
-                await a.server.tasks.stop("lease")  # node-a stalls
-                await eventually(b.server.cluster.gate.acts, 15, "node-b leads the site")
-                # The new leader took the task up from Redis: still h2's, still being called.
-                await on_b.expect(offer_of(task_id, status="calling"))
-                assert (await b.stored(task_id))["offered_to"] == "h2"
+async def test_only_the_leader_offers_call_backs_a_follower_starts_one_and_the_new_leader_takes_it_up(redis_client: Any) -> None:
+    async with leader_and_follower_with_a_task(redis_client) as (a, b, task_id):
+        on_a, on_b = await a.desktop("h2"), await b.desktop("h2")
+        await b.state("h2", "ready")  # a handler's own command, carried out by the follower their desktop is on
+        await eventually(lambda: a.server.registry.handlers["PJSIP/handler-2"].state("wrap-up")[0]
+                         is HandlerState.READY, 10, "node-a sees h2 ready")
+        offered = await on_a.expect(offer_of(task_id, status="open"))
+        assert (await a.stored(task_id))["offered_to"] == "h2"
+        await on_b.expect(offer_of(task_id, status="open"))  # the leader's offer, through h2's stream
+        await rules_looked(b.server, time.monotonic())
+        # that one only, with the leader's seq: the follower's rules looked, and offered nothing of their own
+        assert [m["seq"] for m in on_b.callbacks(task_id)] == [offered["seq"]]
+        assert b.server.callbacks.tasks[task_id].offered_to is None
+
+        # The handler starts the call-back from the follower their desktop is on: it reads
+        # the task as the leader saved it, and carries the handler's click out itself.
+        started = await b.http.post(f"/api/callbacks/{task_id}/start", headers=b.auth("h2"))
+        assert started.status_code == 200, started.text
+        assert (await b.stored(task_id))["status"] == "calling"
+
+        await a.server.tasks.stop("lease")  # node-a stalls
+        await eventually(b.server.cluster.gate.acts, 15, "node-b leads the site")
+        # The new leader took the task up from Redis: still h2's, still being called.
+        await on_b.expect(offer_of(task_id, status="calling"))
+        assert (await b.stored(task_id))["offered_to"] == "h2"
+
+
+async def test_an_outcome_filed_on_the_follower_reaches_the_leader_and_is_never_overwritten_by_its_copy(
+        redis_client: Any) -> None:
+    async with leader_and_follower_with_a_task(redis_client) as (a, b, task_id):
+        on_b = await b.desktop("h2")
+        await b.state("h2", "ready")
+        await on_b.expect(offer_of(task_id, status="open"))  # the leader's offer, on the follower
+        assert (await a.stored(task_id))["offered_to"] == "h2"
+
+        # h2 files what they did on the follower their desktop is on: the task is closed in Redis.
+        filed = {"contact": "reached", "grading": "priority", "notes": "caller safe, unit on scene"}
+        r = await b.http.post(f"/api/callbacks/{task_id}/outcome", headers=b.auth("h2"), json=filed)
+        assert r.status_code == 200, r.text
+        assert (await b.stored(task_id))["status"] == "closed"
+
+        # The leader learns it from Redis: the task leaves its open tasks and its supervisors' list.
+        # h2 going on a break, had it not, would have had the leader take its open copy back from
+        # h2 and save it over the outcome.
+        await eventually(lambda: task_id not in a.server.callbacks.tasks, 10, "node-a forgets the closed task")
+        assert task_id not in [t["id"] for t in a.server.callback_views()]
+        await b.state("h2", "not-ready", "break")
+        await b.state("h2", "ready")
+        await rules_looked(a.server, time.monotonic())
+        stored = await a.stored(task_id)
+        assert stored["status"] == "closed", stored
+        assert stored["outcome"]["notes"] == filed["notes"], stored
+        assert [m["status"] for m in on_b.callbacks(task_id) if m["type"] == "callback"] == ["open"]  # never offered again
+        # h2 on the leader's node cannot start the call-back of the closed task either.
+        started = await a.http.post(f"/api/callbacks/{task_id}/start", headers=a.auth("h2"))
+        assert started.status_code in (404, 409), started.text
 
 
 def membership(sent: list[Action], name: str, member: str, queue: str) -> list[Action]:

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,8 @@ import websockets
 from intake.core.config import RedisConfig
 from tests.pbx.intake_server import AmiLogin
 from tests.support.processes import end, tail
+from tests.support.sip import sipp_dial
+from tests.support.sip.callers import SippRun
 from tests.support.testbed.ami import Frame, RawAmi
 from tests.support.testbed.pbx import PbxTestbed
 from tests.waiting import eventually
@@ -91,9 +93,10 @@ def _redis_section(redis: str | RedisConfig) -> list[str]:
 
 def write_config(path: Path, pbx: Sites, redis: str | RedisConfig, http_port: int, *, wrapup_seconds: float = 0,
                  handlers: dict[str, tuple[str, list[str]]] = HANDLERS, node_id: str = "",
-                 lease_seconds: float | None = None) -> None:
+                 lease_seconds: float | None = None, overflow: Mapping[str, float] | None = None) -> None:
     """An intake.toml for the test bed; secrets by env: reference only. ``node_id``: this node's
-    name in ``[cluster]``; ``lease_seconds``: the cluster on (one leader per site)."""
+    name in ``[cluster]``; ``lease_seconds``: the cluster on (one leader per site); ``overflow``:
+    ``[routing.overflow]`` keys (e.g. clear_seconds) in place of the defaults."""
     sites = logins(pbx)
     parts = ['wrapup_reason = "wrap-up"']
     for site, login in sites.items():
@@ -117,6 +120,8 @@ def write_config(path: Path, pbx: Sites, redis: str | RedisConfig, http_port: in
         parts += ["[cluster]", f'node_id = "{node_id}"']
         if lease_seconds is not None:
             parts += ["enabled = true", f"lease_seconds = {lease_seconds}"]
+    if overflow:
+        parts += ["[routing.overflow]", *(f"{key} = {value}" for key, value in overflow.items())]
     path.write_text("\n".join(parts) + "\n")
 
 
@@ -239,6 +244,23 @@ def intake_process(tmp: Path, pbx: Sites, redis: str | RedisConfig, **config: An
     env["INTAKE_TOKEN_SUP1"] = SUPERVISOR_TOKEN
     env.update({f"INTAKE_TOKEN_{hid.upper()}": token_of(hid) for hid in site_handlers(pbx, config.get("handlers", HANDLERS))})
     return IntakeProcess(path, tmp / "intake.log", http_port, env)
+
+
+async def ready_then_burst(nodes: Sequence[IntakeProcess], runs: list[SippRun], *, calls_999: int, calls_101: int,
+                          hangup_999: float, waiting: int) -> None:
+    """Every handler says Ready on ``nodes[0]`` and every node shows them ready; then a burst of
+    SIPp callers at once: ``calls_999`` on 999 (hanging up ``hangup_999`` s after the PBX answered
+    them, by a handler or not: some abandon), then ``calls_101`` on 101 (talking 1.5 s once a
+    handler answers), each run added to ``runs`` (the caller stops them); returns once
+    ``nodes[0]`` shows at least ``waiting`` calls waiting together."""
+    for hid in HANDLERS:
+        nodes[0].set_state(hid, "ready")
+    await wait_until(lambda: all(h["state"] == "ready" for node in nodes for h in node.handlers().values()), 5, "all ready")
+    runs.append(sipp_dial("999", callers=[f"caller-{n}" for n in range(1, calls_999 + 1)], calls=calls_999,
+                          rate_per_s=100, hangup_after=hangup_999))
+    runs.append(sipp_dial("101", callers=[f"caller-{n}" for n in range(calls_999 + 1, calls_999 + calls_101 + 1)],
+                          calls=calls_101, rate_per_s=100, hangup_after=1.5))
+    await wait_until(lambda: sum(q["waiting"] for q in nodes[0].queues().values()) >= waiting, 10, "calls waiting together")
 
 
 def ready(intake: IntakeProcess, member: str) -> bool:

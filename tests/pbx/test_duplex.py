@@ -29,6 +29,7 @@ from tests.pbx.harness import (
     QueueLogWindow,
     assert_agrees_with_queue_log,
     journal_rows,
+    member_status,
     token_of,
     wait_until,
 )
@@ -84,15 +85,22 @@ class Duplex:
                          10, "every handler ready on every node")
 
 
-@pytest.fixture
-async def duplex(pbx: PbxTestbed, pbx_b: PbxTestbed, ami: RawAmi, ami_b: RawAmi, redis_ha: RedisHA,
-                 tmp_path: Any) -> AsyncIterator[Duplex]:
-    beds = {"a": pbx, "b": pbx_b}
+@contextlib.asynccontextmanager
+async def whole_layout(beds: dict[str, PbxTestbed], redis_ha: RedisHA, tmp_path: Any, **config: Any) -> AsyncIterator[Duplex]:
+    """The layout on ``beds`` (site -> its PBX), once each site has a leader every node names.
+    ``config``: more of the nodes' settings (harness.write_config), e.g. other handlers."""
     async with running_cluster(tmp_path, beds, redis_ha.config(), lease_seconds=LEASE_SECONDS,
-                               wrapup_seconds=WRAPUP_SECONDS) as rig:
+                               wrapup_seconds=WRAPUP_SECONDS, **config) as rig:
         layout = Duplex(rig, redis_ha, beds)
         for site in SITES:
             await layout.leader(site)
+        yield layout
+
+
+@pytest.fixture
+async def duplex(pbx: PbxTestbed, pbx_b: PbxTestbed, ami: RawAmi, ami_b: RawAmi, redis_ha: RedisHA,
+                 tmp_path: Any) -> AsyncIterator[Duplex]:
+    async with whole_layout({"a": pbx, "b": pbx_b}, redis_ha, tmp_path) as layout:
         yield layout
 
 
@@ -206,6 +214,99 @@ async def test_the_leader_of_site_a_killed_during_a_999_burst_the_other_node_lea
     for site, window in windows.items():
         logged = assert_agrees_with_queue_log(survivor, window, primary, site)
         assert logged.get("emergency", {}).get("offered", 0) == (calls if site == "a" else 0)
+
+
+# The overflow rule's floor: two 999 handlers, and two 101 handlers it lends when 999 calls outnumber them.
+OVERFLOW_HANDLERS = {
+    "h1": ("PJSIP/handler-1", ["emergency"]),
+    "h2": ("PJSIP/handler-2", ["emergency"]),
+    "h3": ("PJSIP/handler-3", ["non-emergency"]),
+    "h4": ("PJSIP/handler-4", ["non-emergency"]),
+}
+LENT = ("PJSIP/handler-3", "PJSIP/handler-4")
+CLEAR_SECONDS, PENALTY = 3.0, 5
+
+
+def membership_changes(ami: RawAmi, start: int, event: str) -> list[str]:
+    """Interfaces the PBX added to (``QueueMemberAdded``) or removed from (``QueueMemberRemoved``)
+    the 999 queue since frame ``start``."""
+    return [f["Interface"] for f in ami.frames[start:] if f.get("Event") == event and f.get("Queue") == "emergency"]
+
+
+def decided(node: IntakeProcess, action: str, reason: str) -> float:
+    """How many routing decisions ``node`` sent the PBX (its /metrics, every site's)."""
+    text = httpx.get(node.base + "/metrics", timeout=5).text
+    return sum(float(line.rpartition(" ")[2]) for line in text.splitlines()
+               if line.startswith("intake_routing_decisions_total{") and f'action="{action}"' in line and f'reason="{reason}"' in line)
+
+
+async def test_the_leader_of_site_a_killed_during_a_999_burst_the_new_leader_lends_the_101_handlers_and_returns_them(
+        pbx: PbxTestbed, pbx_b: PbxTestbed, ami: RawAmi, ami_b: RawAmi, redis_ha: RedisHA, tmp_path: Any) -> None:
+    beds = {"a": pbx, "b": pbx_b}
+    window = QueueLogWindow(pbx).mark()
+    async with whole_layout(beds, redis_ha, tmp_path, handlers=OVERFLOW_HANDLERS,
+                            overflow={"clear_seconds": CLEAR_SECONDS, "penalty": PENALTY}) as duplex:
+        async with at_work(duplex, dict.fromkeys(OVERFLOW_HANDLERS, 1.0)) as floor:
+            rig = duplex.cluster
+            leader = await duplex.leader("a")
+            survivor = rig.nodes[rig.other(leader)]
+            start = len(ami.frames)
+            # The burst's first two calls: the two 999 handlers answer them and talk on (no overflow:
+            # as many handlers free as calls waiting).
+            floor.dial("999", callers=["caller-1", "caller-2"], calls=2, rate_per_s=100, hangup_after=20.0)
+            for member in ("PJSIP/handler-1", "PJSIP/handler-2"):
+                await ami.wait_event("AgentConnect", 20, start, Queue="emergency", Interface=member)
+
+            # The leader killed, and the burst goes on: two more 999 calls, no 999 handler free.
+            mark = len(ami.frames)
+            assert not membership_changes(ami, start, "QueueMemberAdded"), "lent before the kill"
+            await rig.kill(leader)
+            killed = time.monotonic()
+            floor.dial("999", callers=["caller-3", "caller-4"], calls=2, rate_per_s=100, hangup_after=10.0)
+
+            # The new leader lends the two 101 handlers to the 999 queue (with the penalty), on the PBX.
+            added = [await ami.wait_event("QueueMemberAdded", 20, mark, Queue="emergency", Interface=m) for m in LENT]
+            lent_after = time.monotonic() - killed
+            assert all(f["Penalty"] == str(PENALTY) for f in added), added
+            assert survivor.leadership("a")["leader"] == rig.other(leader)
+            # They take the waiting 999 calls.
+            for member in LENT:
+                await ami.wait_event("AgentConnect", 20, mark, Queue="emergency", Interface=member)
+            # Once no 999 call has waited for clear_seconds, the new leader returns them: the PBX's
+            # own view (QueueStatus) has them back on the 101 queue only, the 999 handlers on theirs.
+            for member in LENT:
+                await ami.wait_event("QueueMemberRemoved", 30, mark, Queue="emergency", Interface=member)
+            returned_after = time.monotonic() - killed
+            print(json.dumps({"lent_after_kill_seconds": round(lent_after, 3),
+                              "returned_after_kill_seconds": round(returned_after, 3),
+                              "lease_seconds": LEASE_SECONDS, "clear_seconds": CLEAR_SECONDS}))
+            for member in LENT:
+                assert set(await member_status(ami, member)) == {"non-emergency"}
+            for member in ("PJSIP/handler-1", "PJSIP/handler-2"):
+                assert set(await member_status(ami, member)) == {"emergency"}
+            # Lent once and returned once each: the killed leader lent nothing, the new one nothing twice.
+            assert sorted(membership_changes(ami, start, "QueueMemberAdded")) == list(LENT)
+            assert sorted(membership_changes(ami, start, "QueueMemberRemoved")) == list(LENT)
+            # The survivor counts them as its own decisions (/metrics).
+            assert decided(survivor, "lend", "outnumbered") >= len(LENT)
+            assert decided(survivor, "recall", "queue-clear") >= len(LENT)
+
+            # Wrap-ups go on under the new leader: every handler whose call ended after the kill is
+            # paused for wrap-up and made ready again.
+            await floor.calls_end()
+            await wait_until(lambda: not survivor.calls(), 10, "every call settled")
+            await wait_until(lambda: all(survivor.states()[hid] == "ready" for hid in OVERFLOW_HANDLERS), 20, "every wrap-up ended")
+            begun = {f["Interface"] for f in wrapups(ami, mark, "1")}
+            assert {member for member, _ in OVERFLOW_HANDLERS.values()} <= begun, begun
+            ended = {f["Interface"] for f in wrapups(ami, mark, "0")}
+            assert {member for member, _ in OVERFLOW_HANDLERS.values()} <= ended, ended
+            assert not floor.late_pops(floor.answered_since(killed)), "pops missing or after the answer"
+
+        primary = duplex.primary_url()
+        await wait_until(lambda: len(journal_rows(primary, "a")) >= 4, 10, "every call journalled")
+        ids = [r["call_id"] for r in journal_rows(primary, "a")]
+        assert len(ids) == len(set(ids)) == 4
+        assert assert_agrees_with_queue_log(survivor, window, primary, "a")["emergency"]["answered"] == 4
 
 
 def records_acknowledged(node: IntakeProcess) -> bool:

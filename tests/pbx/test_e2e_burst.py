@@ -12,14 +12,15 @@ import random
 import pytest
 
 from tests.pbx.harness import (
-    HANDLERS,
     IntakeProcess,
     QueueLogWindow,
     assert_agrees_with_queue_log,
     journal,
+    ready_then_burst,
     wait_until,
 )
-from tests.support.sip import HandlerPhone, sipp_dial
+from tests.support.sip import HandlerPhone
+from tests.support.sip.callers import SippRun
 
 pytestmark = pytest.mark.pbx
 
@@ -33,18 +34,9 @@ async def test_burst_of_22_calls_agrees_with_queue_log(intake: IntakeProcess, pb
     rng = random.Random(2024)
     phones = [HandlerPhone(f"handler-{n}", answer_after=lambda: rng.uniform(1.0, 4.0)) for n in range(1, 5)]
     await asyncio.gather(*(asyncio.to_thread(p.start) for p in phones))
-    runs = []
+    runs: list[SippRun] = []
     try:
-        for hid in HANDLERS:
-            intake.set_state(hid, "ready")
-        await wait_until(lambda: all(h["state"] == "ready" for h in intake.handlers().values()), 5, "all ready")
-        # 999 callers hang up 10 s after the PBX answered them (answered by a handler or not:
-        # some abandon); 101 callers talk 1.5 s once a handler answers.
-        runs.append(sipp_dial("999", callers=[f"caller-{n}" for n in range(1, CALLS_999 + 1)], calls=CALLS_999,
-                              rate_per_s=100, hangup_after=10.0))
-        runs.append(sipp_dial("101", callers=[f"caller-{n}" for n in range(CALLS_999 + 1, CALLS_999 + CALLS_101 + 1)],
-                              calls=CALLS_101, rate_per_s=100, hangup_after=1.5))
-        await wait_until(lambda: sum(q["waiting"] for q in intake.queues().values()) >= 15, 10, "calls waiting together")
+        await ready_then_burst([intake], runs, calls_999=CALLS_999, calls_101=CALLS_101, hangup_999=10.0, waiting=15)
         for run in runs:
             assert await asyncio.to_thread(run.wait, 90) == 0, run.output()
     finally:

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from tests.pbx.harness import (
-    HANDLERS,
     IntakeProcess,
     QueueLogWindow,
     assert_agrees_with_queue_log,
@@ -25,9 +24,11 @@ from tests.pbx.harness import (
     intake_process,
     journal_rows,
     ready,
+    ready_then_burst,
     wait_until,
 )
 from tests.support.sip import HandlerPhone, sipp_dial
+from tests.support.sip.callers import SippRun
 from tests.support.testbed.ami import RawAmi
 
 pytestmark = pytest.mark.pbx
@@ -114,18 +115,11 @@ async def test_the_leader_killed_during_a_burst_figures_equal_queue_log_and_each
     a = cluster_node(tmp_path / "a", pbx, e2e_redis, "node-a", wrapup_seconds=1.0)
     b = cluster_node(tmp_path / "b", pbx, e2e_redis, "node-b", wrapup_seconds=1.0)
     phones = [HandlerPhone(f"handler-{n}", answer_after=1.0 + n / 2) for n in range(1, 5)]
-    runs = []
+    runs: list[SippRun] = []
     try:
         await start_leader_then_follower(a, b)
         await asyncio.gather(*(asyncio.to_thread(p.start) for p in phones))
-        for hid in HANDLERS:
-            b.set_state(hid, "ready")
-        await wait_until(lambda: all(h["state"] == "ready" for h in a.handlers().values()), 5, "all ready")
-        runs.append(sipp_dial("999", callers=[f"caller-{n}" for n in range(1, CALLS_999 + 1)], calls=CALLS_999,
-                              rate_per_s=100, hangup_after=6.0))
-        runs.append(sipp_dial("101", callers=[f"caller-{n}" for n in range(CALLS_999 + 1, CALLS_999 + CALLS_101 + 1)],
-                              calls=CALLS_101, rate_per_s=100, hangup_after=1.5))
-        await wait_until(lambda: sum(q["waiting"] for q in b.queues().values()) >= 6, 10, "calls waiting together")
+        await ready_then_burst([b, a], runs, calls_999=CALLS_999, calls_101=CALLS_101, hangup_999=6.0, waiting=6)
         a.stop(signal.SIGKILL)
         await wait_until(lambda: b.leadership()["role"] == "leading", 10, "node-b leads")
         for run in runs:

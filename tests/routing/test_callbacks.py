@@ -7,6 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from intake.core.handlers import HandlerState
+from routing.callback_status import Status
 from routing.callbacks import (
     CallbackOutcome,
     CallbackTask,
@@ -109,6 +110,33 @@ async def test_an_unreadable_stored_task_is_reported_and_kept_and_the_readable_o
     await redis_client.hset("test-cb:callbacks", "t3", '{"id": "t3", "from_a_newer_version": 1}')
     assert [t.id for t in await store.load_open()] == ["t1"]
     assert await redis_client.hexists("test-cb:callbacks", "t3")  # nothing accepted is lost
+
+
+async def test_with_several_nodes_a_copy_that_has_not_seen_the_handlers_step_is_never_saved_over_it(redis_client) -> None:
+    from routing.callbacks import CallbackStore
+    from routing.fenced import Fence
+
+    store = CallbackStore(redis_client, "test-cb:", Fence(redis_client, "test-cb:", "a"))
+    leaders = task(1, 10.0).model_copy(update={"offered_to": "h2"})
+    await save(store, leaders, token=1)
+    # h2 files an outcome on the follower their desktop is on (a handler's step: unfenced, counted).
+    followers = leaders.model_copy(update={"status": Status.CLOSED, "handled": 1, "offered_to": "h2"})
+    await save(store, followers)
+    # The leader, which never heard of it, takes its open copy back from h2 and saves it: refused.
+    with pytest.raises(Exception, match="STALE"):
+        await save(store, leaders.model_copy(update={"offered_to": None, "escalated": True}), token=1)
+    stored = await store.load("t1")
+    assert stored is not None and (stored.status, stored.handled, stored.offered_to) == ("closed", 1, "h2")
+    # A copy that has seen as much is saved: the leader's next change, once it has the handler's step.
+    await save(store, followers.model_copy(update={"escalated": True}), token=1)
+    assert [t.escalated for t in await store.load_many(["t1", "t9"])] == [True]
+
+
+async def save(store, task, token=None) -> None:
+    """One save through the store's stage, as the write-behind makes it; Redis's refusal raised."""
+    async with store.redis.pipeline(transaction=True) as pipe:
+        store.stage(task, pipe, token)
+        await pipe.execute()
 
 
 @pytest.mark.parametrize(("reason", "words"), [

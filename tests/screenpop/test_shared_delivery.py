@@ -20,7 +20,7 @@ from screenpop.delivery import Outbox
 from screenpop.handler_streams import HandlerStreams
 from screenpop.messages import CallbackOffer
 from screenpop.pop import CallSnapshot, compose_answered, compose_closed, compose_pop
-from screenpop.shared_delivery import SharedDesktopHub
+from screenpop.shared_delivery import SharedDesktopHub, hub_for
 from tests.screenpop.redis_link import redis_link
 
 pytestmark = pytest.mark.redis
@@ -212,3 +212,20 @@ async def _until(condition: Callable[[], bool]) -> None:
     async with asyncio.timeout(10):
         while not condition():
             await asyncio.sleep(0.01)
+
+
+async def test_a_handlers_stream_keeps_the_configured_number_of_messages(redis_url: str, redis_client: aioredis.Redis) -> None:
+    client = aioredis.Redis.from_url(redis_url, db=_db(redis_client))
+    hub = hub_for(client, "t:", stream_length=64, budget_seconds=1.0, presence_seconds=1.0)  # [desktop_streams]
+    assert isinstance(hub, SharedDesktopHub)
+    try:
+        desk = await hub.open("ana", None)
+        assert (await _next(desk))["type"] == "snapshot"
+        for n in range(70):  # read as they come, as a desktop does (its outbox holds 64)
+            _ring(hub, call_id=f"c{n}")
+            assert await _messages(desk, 1) == [(n + 1, "pop", f"c{n}")]  # each with its seq
+        stream = await redis_client.xrange("t:desktop:ana:stream")
+        assert len(stream) == 64 and stream[0][0] == b"7-0"  # the oldest six gone: a desktop that missed them gets a snapshot
+    finally:
+        hub.close()
+        await client.aclose()
