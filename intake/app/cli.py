@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 from collections.abc import Sequence
 
@@ -17,8 +18,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 def _check_config(args: argparse.Namespace) -> int:
     try:
         cfg = config_mod.load(args.path)
-        if args.secrets:
-            config_mod.resolve_secrets(cfg, args.path)
+        resolved = config_mod.resolve_secrets(cfg, args.path) if args.secrets else None
         secrets = {site.name: _ami_secret(cfg, site.name, args.path) for site in cfg.sites} if args.pbx else {}
     except ConfigError as exc:
         print(exc, file=sys.stderr)
@@ -26,7 +26,8 @@ def _check_config(args: argparse.Namespace) -> int:
     lines = ", ".join(f"{line.name}{f' at {line.site}' if cfg.pbx and line.site else ''} ({len(line.queues)} queue(s), "
                       f"target {line.target_seconds:g} s)" for line in cfg.lines)
     sites = f"; sites {', '.join(site.name for site in cfg.sites)}" if cfg.pbx else ""
-    print(f"{args.path}: OK: lines {lines}; {len(cfg.handlers)} handler(s); {len(cfg.supervisors)} supervisor(s){sites}")
+    checked = f"; {len(resolved)} secret(s) resolved" if resolved is not None else "; secrets NOT checked (--no-secrets)"
+    print(f"{args.path}: OK: lines {lines}; {len(cfg.handlers)} handler(s); {len(cfg.supervisors)} supervisor(s){sites}{checked}")
     if not args.pbx:
         return 0
     return max(_check_pbx(cfg.site_config(name), secret, args.event_wait, f"pbx {name!r}" if cfg.pbx else "[ami]")
@@ -114,6 +115,32 @@ def _rate(text: str) -> tuple[str, float]:
     return queue, rate
 
 
+def _env_name(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an environment variable's name (letters, digits, _)")
+    return text
+
+
+def _token_new(args: argparse.Namespace) -> int:
+    """A new random token, and what goes where: the token in intake's environment, a reference
+    to it in the configuration."""
+    import secrets
+
+    token = secrets.token_urlsafe(24)  # 32 characters, 192 bits
+    name = args.env
+    print(f"""A new token (shown once; give it to whoever signs in with it, keep it nowhere else):
+  {token}
+
+In intake's environment (e.g. the service's EnvironmentFile, readable by the service user only):
+  {name}={token}
+
+In the configuration, where the token goes ([[handlers]], [[supervisors]]):
+  token = "env:{name}"
+
+Or in a file of its own (one line, mode 600), named in the configuration as token = "file:PATH".""")
+    return 0
+
+
 def _history_import(args: argparse.Namespace) -> int:
     from intake.app.history_cli import import_file
 
@@ -126,7 +153,10 @@ def parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check-config", help="validate a configuration file; every problem is listed")
     c.add_argument("path", help="the TOML configuration file (as for serve --config)")
-    c.add_argument("--secrets", action="store_true", help="also resolve env:/file: secret references")
+    c.add_argument("--no-secrets", dest="secrets", action="store_false",
+                   help="do not resolve the env:/file: secret references (by default each must resolve, and a token "
+                        "be long enough): to check a file away from the machine that holds its secrets")
+    c.add_argument("--secrets", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for scripts
     c.add_argument("--pbx", action="store_true",
                    help="also log in to the PBX read-only (with [ami]) and report what intake needs and does not find: "
                         "AMI classes, timestampevents, queues unknown to the PBX, static members; exit 1 if any")
@@ -166,6 +196,13 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--log-level", default="warning", choices=LOG_LEVELS, help="as for serve (default: warning)")
     d.add_argument("--loop", choices=event_loop.CHOICES, default="auto", help="as for serve")
     d.set_defaults(run=_demo)
+
+    tk = sub.add_parser("token", help="bearer tokens for the configuration")
+    tks = tk.add_subparsers(dest="token_command", required=True)
+    tn = tks.add_parser("new", help="make a new random token and say what goes in the environment and the configuration")
+    tn.add_argument("--env", default="INTAKE_TOKEN", metavar="NAME", type=_env_name,
+                    help="the environment variable to hold it, e.g. INTAKE_TOKEN_H1 (default: %(default)s)")
+    tn.set_defaults(run=_token_new)
 
     h = sub.add_parser("history", help="caller history")
     hs = h.add_subparsers(dest="history_command", required=True)
