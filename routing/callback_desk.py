@@ -114,7 +114,7 @@ class CallbackDesk:
         self._originating: dict[str, tuple[str, float]] = {}
         self._desktop_seen: dict[str, float] = {}  # handler id -> when a desktop of theirs was last connected
         self._spooled: dict[str, CallbackTask] = {}  # saves the last run could not write: newer than Redis's
-        self._takers = [(h.id, h.member) for h in config.handlers
+        self._takers = [h.id for h in config.handlers
                         if any((line := config.line_of(q)) is not None and line.name == EMERGENCY for q in h.queues)]
 
     async def restore(self) -> None:
@@ -261,7 +261,9 @@ class CallbackDesk:
         if why := undialable(task.number):
             log.warning("callback_not_dialable", task_id=task.id, handler_id=handler_id, why=why)
             raise CallbackNotDialable(task_id, DIALABLE_NUMBER.shown(task.number), why)
-        member = next(h.member for h in self.config.handlers if h.id == handler_id)
+        member = self.registry.member_of(handler_id)  # their fixed phone, or the position they sit at
+        if member is None:
+            raise TaskConflict(task_id, handler_id, "not at a phone: sign in at a position first")
         try:
             return task, actions.originate(member, self.rules.context, self.rules.exten.format(number=task.number),
                                            caller_id=f"Call-back <{task.number}>", timeout_ms=int(self.rules.ring_seconds * 1000),
@@ -320,11 +322,12 @@ class CallbackDesk:
     def _floor(self, now: float) -> list[Taker]:
         """The 999 handlers: their state, and whether a desktop of theirs is there to show a card."""
         takers = []
-        for handler_id, member in self._takers:
+        for handler_id in self._takers:
             if self.hub.present(handler_id):  # on any node: the offer reaches it through the handler's stream
                 self._desktop_seen[handler_id] = now
             seen = self._desktop_seen.get(handler_id)
-            h = self.registry.handlers.get(member)
+            member = self.registry.member_of(handler_id)
+            h = self.registry.handlers.get(member) if member is not None else None
             state = h.state(self.config.wrapup_reason)[0] if h is not None else HandlerState.LOGGED_OUT
             takers.append(Taker(handler_id, state, seen is not None and now - seen <= self.rules.desktop_grace_seconds))
         return takers

@@ -52,14 +52,14 @@ class Roster:
     """What the configuration says of the floor, worked out once, not on every evaluation."""
 
     queues: Mapping[str, str]  # queue -> line
-    desks: Mapping[str, tuple[str, frozenset[str]]]  # member -> (handler id, lines they work)
+    lines_of: Mapping[str, frozenset[str]]  # handler id -> the lines they work (at whichever phone they sit)
     wrapup_reason: str
 
 
 def roster_of(config: IntakeConfig) -> Roster:
     queues = {q: line.name for line in config.lines for q in line.queues}
-    desks = {h.member: (h.id, frozenset(queues[q] for q in h.queues if q in queues)) for h in config.handlers}
-    return Roster(queues, desks, config.wrapup_reason)
+    lines_of = {h.id: frozenset(queues[q] for q in h.queues if q in queues) for h in config.handlers}
+    return Roster(queues, lines_of, config.wrapup_reason)
 
 
 def floor_of(registry: Registry, roster: Roster, now: float) -> Floor:
@@ -70,10 +70,10 @@ def floor_of(registry: Registry, roster: Roster, now: float) -> Floor:
     waiting = tuple(WaitingCall(c.call_id, c.line, c.waited(now), c.target_seconds) for c in registry.waiting_calls())
     desks = []
     for member, seen in registry.handlers.items():
-        known = roster.desks.get(member)
-        if known is None or not seen.memberships:
+        handler_id = seen.handler_id  # who sits there now (a position's occupant changes)
+        if handler_id is None or handler_id not in roster.lines_of or not seen.memberships:
             continue
-        handler_id, lines = known
+        lines = roster.lines_of[handler_id]
         lent = frozenset(q for q in seen.memberships if q in queues and queues[q] not in lines)
         desks.append(Desk(member, handler_id, lines, seen.state(roster.wrapup_reason)[0], lent))
     return Floor(now, waiting, tuple(desks), queues)

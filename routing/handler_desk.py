@@ -26,10 +26,11 @@ from functools import partial
 import structlog
 from redis.exceptions import RedisError
 
-from intake.core.config import IntakeConfig
-from intake.core.errors import StateChangeFailed, StaticMembership
+from intake.core.config import HandlerConfig, IntakeConfig
+from intake.core.errors import NoPhone, StateChangeFailed, StaticMembership
 from intake.core.handlers import Handler
 from intake.core.leadership import ALONE, Gate
+from intake.core.seating import Seating, seating_of
 from routing.errors import Fenced, TimerNotReplicated
 from routing.executor import ActionResult, Executor, Sender, Sent
 from routing.handler_rules import (
@@ -77,12 +78,13 @@ class HandlerDesk:
 
     def __init__(self, config: IntakeConfig, sender: Sender, handlers: Callable[[str], Handler | None],
                  resync: Callable[[str], object] | None = None, *, timers: TimerStore | None = None,
-                 clock: Callable[[], float] = time.time, gate: Gate = ALONE) -> None:
+                 clock: Callable[[], float] = time.time, gate: Gate = ALONE, seats: Seating | None = None) -> None:
         """``handlers(member)`` gives the registry's view of a member (None if unknown);
         ``resync(reason)`` asks for the PBX's picture again when an answer contradicts it;
         ``timers`` keeps wrap-ups where a restart finds them (None: in memory only); ``clock``
         is the wall clock their due times are on (see :mod:`routing.timers`); ``gate`` says
-        whether this node leads the handlers' site."""
+        whether this node leads the handlers' site; ``seats``: who sits at which phone, as the
+        registry learns it from the PBX (default: the fixed phones only)."""
         self.gate = gate
         self.config = config
         self.executor = Executor(sender)
@@ -91,6 +93,7 @@ class HandlerDesk:
         self.timers = timers
         self.clock = clock
         self._by_id = {h.id: h for h in config.handlers}
+        self.seats = seats or seating_of(config)
         self._timers: dict[str, Running] = {}  # handler id -> running wrap-up
         # handler id -> a wrap-up to resume at the next resync: found in Redis at start, or one
         # whose end could not reach the PBX (the link was down).
@@ -99,15 +102,25 @@ class HandlerDesk:
         # start; should it never have (it died first), this node starts the rest once it leads.
         self._followed: dict[str, Timer] = {}
 
-    async def request(self, handler_id: str, wanted: Wanted, reason: str = "") -> int:
-        """Send what :func:`plan` says; returns how many actions the PBX accepted."""
+    def at_phone(self, handler_id: str, wanted: str, member: str | None = None) -> tuple[HandlerConfig, str]:
+        """``handler_id``'s configuration with the phone they are at now (``member``: the one they
+        are signing in at), and that phone; NoPhone (for ``wanted``) when they are at none."""
         handler = self._by_id[handler_id]
-        seen = self.handlers(handler.member)
+        member = member or self.seats.member_of(handler_id) or handler.member
+        if member is None:
+            raise NoPhone(handler_id, wanted)
+        return (handler if member == handler.member else handler.model_copy(update={"member": member})), member
+
+    async def request(self, handler_id: str, wanted: Wanted, reason: str = "", *, member: str | None = None) -> int:
+        """Send what :func:`plan` says for the handler at their phone (``member``: at the
+        position they are signing in at); returns how many actions the PBX accepted."""
+        handler, phone = self.at_phone(handler_id, wanted.value, member)
+        seen = self.handlers(phone)
         lent = frozenset(q for q in (seen.memberships if seen else {}) if self.config.line_of(q) is not None)
         fixed = fixed_in(wanted, handler, seen.memberships if seen else {}, lent)
         if fixed:
             log.warning("handler_state_refused_static_member", handler_id=handler_id, wanted=wanted.value, queues=fixed)
-            raise StaticMembership(handler_id, wanted.value, handler.member, fixed)
+            raise StaticMembership(handler_id, wanted.value, phone, fixed)
         try:
             todo = plan(wanted, reason or "not ready", handler, seen.memberships if seen else {}, lent)
         except RefusedValue as exc:  # the REST API and the config check reasons first: a bug if seen
@@ -130,9 +143,14 @@ class HandlerDesk:
         or not and with the reason they had: membership lives in intake (queues.conf:
         persistentmembers = no), so a restart must not silently log every handler out. A static
         member the restart left in its queue but unpaused is paused again with its reason."""
-        handler = next((h for h in self.config.handlers if h.member == member), None)
-        if handler is None or not self.gate.acts():
+        # Whose phone it was: the fixed phone's handler, or the one the lost memberships name
+        # (a position: the PBX restart took who sat there with it).
+        handler_id = self.seats.handler_of(member) or next(
+            (s.member_name for s in lost.values() if s.member_name in self._by_id and self._by_id[s.member_name].member is None),
+            None)
+        if handler_id is None or not self.gate.acts():
             return None
+        handler, _ = self.at_phone(handler_id, "restored after PBX restart", member)
         seen = self.handlers(member)
         todo = restoring(handler, lost, seen.memberships if seen is not None else {}, self.config.wrapup_reason)
         if not todo:

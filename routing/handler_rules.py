@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Protocol
 
 from intake.core.config import HandlerConfig
-from intake.core.errors import StateChangeFailed
+from intake.core.errors import NoPhone, StateChangeFailed
 from intake.core.handlers import Handler, HandlerState
 from routing.executor import ActionResult, Sent
 from telephony import actions
@@ -32,6 +32,14 @@ class Wanted(Enum):
     LOGGED_OUT = "logged-out"
 
 
+def phone_of(handler: HandlerConfig, wanted: str) -> str:
+    """The phone the rules act on: the handler's fixed one, or the position's the desk put in
+    its place (:meth:`routing.handler_desk.HandlerDesk.at_phone`); NoPhone when neither."""
+    if handler.member is None:
+        raise NoPhone(handler.id, wanted)
+    return handler.member
+
+
 def plan(wanted: Wanted, reason: str, handler: HandlerConfig, memberships: Mapping[str, MemberState],
          lent: frozenset[str] = frozenset()) -> list[Action]:
     """The actions that take ``handler`` to ``wanted`` given its current queue memberships.
@@ -42,7 +50,7 @@ def plan(wanted: Wanted, reason: str, handler: HandlerConfig, memberships: Mappi
     joined here: lending is the policy's to decide. Not-ready re-pauses queues already paused so
     the new reason shows.
     """
-    m = handler.member
+    m = phone_of(handler, wanted.value)
     joined = [q for q in handler.queues if q in memberships] + sorted(q for q in lent if q in memberships and q not in handler.queues)
     missing = [q for q in handler.queues if q not in memberships]
     if wanted is Wanted.LOGGED_OUT:
@@ -122,7 +130,7 @@ def restoring(handler: HandlerConfig, lost: Mapping[str, MemberState], present: 
               wrapup_reason: str) -> list[Action]:
     """The actions that put ``handler`` back as a PBX restart found them (``lost``), given the
     queues the PBX still has them in (``present``: static members)."""
-    member, todo = handler.member, []
+    member, todo = phone_of(handler, "restored after PBX restart"), []
     for q, s in sorted(lost.items()):
         # A wrap-up pause is intake's own timer for a call the restart ended: back ready.
         paused = s.paused and s.paused_reason != wrapup_reason

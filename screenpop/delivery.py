@@ -31,7 +31,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from screenpop.errors import DesktopTooSlow, ScreenPopError, ServerShuttingDown
+from screenpop.errors import (
+    DesktopTooSlow,
+    ScreenPopError,
+    ServerShuttingDown,
+    SignedOff,
+)
 from screenpop.messages import HandlerMessage, Outgoing
 from screenpop.resume import Sent, catch_up
 
@@ -273,6 +278,16 @@ class DesktopHub:
         stream = self._streams.get(outbox.handler_id)
         if stream is not None:
             stream.outboxes.pop(outbox.id, None)
+
+    def sign_off(self, handler_id: str) -> int:
+        """End every socket of ``handler_id`` on this node (they signed out: close code 4401, sign
+        in again); returns how many."""
+        stream = self._streams.get(handler_id)
+        if stream is None:
+            return 0
+        for outbox in stream.outboxes.values():
+            outbox.end(SignedOff(handler_id))  # each session detaches its own as it closes
+        return len(stream.outboxes)
 
     def sockets(self, handler_id: str) -> int:
         stream = self._streams.get(handler_id)

@@ -30,6 +30,30 @@ class BadToken(DesktopError):
         super().__init__(message)
 
 
+class TokenInUrl(BadToken):
+    """The handshake carried a credential in its URL (``?token=``): refused without a look, so a
+    page or tool that still does so is told at once, not after the sign-in timeout."""
+
+    def __init__(self, parameter: str) -> None:
+        super().__init__(f"a token in the URL ({parameter}=) is refused: send it as the first message, "
+                         '{"type": "auth", "token": "..."}')
+        self.parameter = parameter
+
+
+class TooManyRefusals(DesktopError):
+    """Too many refused tokens from one client address lately: try again in ``retry_after`` s."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many refused sign-ins from this address: try again in {retry_after} s")
+        self.retry_after = retry_after
+class SignedOff(BadToken):
+    """The person signed out (or their sign-in ended) while their desktop was open: it must sign in again."""
+
+    def __init__(self, handler_id: str) -> None:
+        super().__init__(f"handler {handler_id!r} signed out")
+        self.handler_id = handler_id
+
+
 class BadResumePoint(DesktopError):
     def __init__(self, raw: str) -> None:
         super().__init__(f"last_seq must be a whole number >= 0, got {raw[:20]!r}")

@@ -35,6 +35,8 @@ class ImportReport:
     ignored: int
     """Blank lines and # comments."""
     problems: tuple[LineProblem, ...]
+    markers: tuple[Marker, ...] = ()
+    """The markers stored (the audit trail records each)."""
 
     @property
     def ok(self) -> bool:
@@ -74,4 +76,4 @@ async def import_markers(store: HistoryStore, lines: Iterable[str]) -> ImportRep
     if problems:
         return ImportReport(written=0, ignored=ignored, problems=tuple(problems))
     written = await store.add_markers(markers)
-    return ImportReport(written=written, ignored=ignored, problems=())
+    return ImportReport(written=written, ignored=ignored, problems=(), markers=tuple(markers))

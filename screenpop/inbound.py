@@ -46,6 +46,14 @@ class Pong(_In):
     type: Literal["pong"]
 
 
+class Auth(_In):
+    """A sign-in (:mod:`screenpop.signin`) sent after the session cookie already signed the socket
+    in (a page cannot tell whether it did): taken as a sign of life, and nothing else."""
+
+    type: Literal["auth"]
+    token: str = Field(max_length=8192, repr=False)
+
+
 class _OutcomeCall(BaseModel):
     """Just the call an outcome names: so a refused outcome's error says which form it is for."""
 
@@ -56,12 +64,12 @@ class _OutcomeCall(BaseModel):
 
 _OUTCOME_CALL: TypeAdapter[_OutcomeCall] = TypeAdapter(_OutcomeCall)
 
-ClientMessage = Annotated[OutcomeSubmission | Ack | Pong, Field(discriminator="type")]
-_CLIENT_MESSAGE: TypeAdapter[OutcomeSubmission | Ack | Pong] = TypeAdapter(ClientMessage)
-_TYPES = "'outcome', 'ack' or 'pong'"
+ClientMessage = Annotated[OutcomeSubmission | Ack | Pong | Auth, Field(discriminator="type")]
+_CLIENT_MESSAGE: TypeAdapter[OutcomeSubmission | Ack | Pong | Auth] = TypeAdapter(ClientMessage)
+_TYPES = "'outcome', 'ack' or 'pong'"  # (and 'auth', the sign-in: screenpop.signin)
 
 
-def parse_client_message(raw: str, limit: int = MAX_MESSAGE_BYTES) -> OutcomeSubmission | Ack | Pong:
+def parse_client_message(raw: str, limit: int = MAX_MESSAGE_BYTES) -> OutcomeSubmission | Ack | Pong | Auth:
     # len() counts characters and UTF-8 has at least one byte per character: only encode when
     # the cheap count does not already settle it.
     if len(raw) > limit or len(raw.encode("utf-8", "surrogatepass")) > limit:

@@ -175,6 +175,11 @@ class HandlerStatus(Outgoing):
     queues: tuple[str, ...]
     wrapup_reason: str
     ring_out_reason: str
+    position: str | None = None  # the position (hot-desking) the PBX has them at; None: a fixed phone, or none
+
+    def encode(self) -> str:
+        # A fixed phone's handler has no position: the message stays as it was before positions.
+        return self.model_dump_json(exclude={"position"} if self.position is None else None)
 
 
 # --- replies to one socket ----------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """One desktop connection: authenticate, then receive and send until one of them stops.
 
 The socket's tasks, send deadline and close codes are :mod:`screenpop.socket`'s (the supervisors'
-wallboards run on the same); what is the desktop's is here: the token and resume point, the hub's
+wallboards run on the same), its sign-in :mod:`screenpop.signin`'s (the session cookie, else the
+first message); what is the desktop's is here: the resume point, the hub's
 outbox as the feed, and an inbox that files outcomes and answers a bad message with an ``error``.
 
 The heartbeat is the hub's (:meth:`screenpop.delivery.DesktopHub.keep_alive`, one timer for every
@@ -15,22 +16,22 @@ sending unusable messages is closed.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 import structlog
 
-from screenpop.auth import TokenBook
 from screenpop.delivery import DesktopHub, Outbox
 from screenpop.errors import (
     BadMessage,
     BadResumePoint,
-    BadToken,
+    DesktopError,
     OutcomeRejected,
     TooManyBadMessages,
 )
-from screenpop.inbound import Ack, OutcomeSubmission, Pong, parse_client_message
+from screenpop.inbound import Ack, Auth, OutcomeSubmission, Pong, parse_client_message
 from screenpop.messages import ErrorReply, OutcomeSaved, Outgoing, Ping
 from screenpop.models import Outcome
+from screenpop.signin import Authenticator, Credentials, sign_in
 from screenpop.socket import (
     CLOSE_CODES,
     DEFAULT_SESSION,
@@ -63,24 +64,27 @@ class DesktopSession:
         self,
         transport: SocketTransport,
         hub: DesktopHub,
-        tokens: TokenBook,
+        authenticate: Authenticator,
         on_outcome: OnOutcome,
         config: SessionConfig = DEFAULT_SESSION,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._socket = Socket(transport, config, "desktop")
         self._hub = hub
-        self._tokens = tokens
+        self._authenticate = authenticate
         self._on_outcome = on_outcome
         self._config = config
         self._clock = clock
 
-    async def run(self, token: str | None, last_seq: str | None) -> CloseCode:
-        """Serve the desktop until it goes or must go; returns the close code it got."""
+    async def run(self, handshake: Credentials, query: Mapping[str, str]) -> CloseCode:
+        """Serve the desktop until it goes or must go; returns the close code it got.
+        ``handshake``: what the opening request carried (cookies, the peer's address); ``query``:
+        its URL's (``last_seq``: where the desktop resumes)."""
         try:
-            handler_id = self._tokens.handler_for(token)
-            resume = parse_last_seq(last_seq)
-        except (BadToken, BadResumePoint) as exc:
+            resume = parse_last_seq(query.get("last_seq"))
+            handler_id = await sign_in(self._socket.transport, self._authenticate, handshake, query,
+                                       self._config.auth_timeout_seconds)
+        except DesktopError as exc:  # a bad resume point, a refused sign-in
             log.info("desktop refused", reason=str(exc))
             return await self._socket.close(exc)
         # Bound once here: the socket's tasks copy this context when they are created.
@@ -120,8 +124,10 @@ class _DesktopInbox:
             return
         if isinstance(message, OutcomeSubmission):
             await self._file_outcome(message)
-        elif isinstance(message, Ack | Pong):
-            pass  # hearing from the desktop is all they are for (see Outbox.last_heard)
+        elif isinstance(message, Ack | Pong | Auth):
+            # Hearing from the desktop is all they are for (see Outbox.last_heard); an auth
+            # message after the cookie signed the socket in changes nothing.
+            pass
 
     def refused(self, exc: BadMessage) -> None:
         self._outbox.last_heard = time.monotonic()  # a binary frame is still a sign of life

@@ -29,6 +29,7 @@ from screenpop.errors import (
     InputRefused,
     ServerShuttingDown,
     TooManyBadMessages,
+    TooManyRefusals,
     TooSlow,
 )
 from screenpop.inbound import MAX_MESSAGE_BYTES
@@ -74,10 +75,12 @@ class CloseCode(IntEnum):
     BAD_REQUEST = 4400
     BAD_TOKEN = 4401
     TOO_SLOW = 4408
+    TOO_MANY_REFUSALS = 4429
 
 
 CLOSE_CODES: tuple[tuple[type[BaseException], CloseCode], ...] = (
     (BadToken, CloseCode.BAD_TOKEN),
+    (TooManyRefusals, CloseCode.TOO_MANY_REFUSALS),
     (BadResumePoint, CloseCode.BAD_REQUEST),
     (TooManyBadMessages, CloseCode.BAD_REQUEST),
     (InputRefused, CloseCode.POLICY_VIOLATION),
@@ -104,6 +107,8 @@ class SessionConfig:
     send_timeout_seconds: float = 10.0
     close_timeout_seconds: float = 2.0
     max_bad_messages: int = 20
+    auth_timeout_seconds: float = 5.0
+    """No session cookie: the first message must sign in within this long (screenpop.signin)."""
 
 
 DEFAULT_SESSION = SessionConfig()
@@ -116,6 +121,11 @@ class Socket:
         self._transport = transport
         self._config = config
         self._kind = kind
+
+    @property
+    def transport(self) -> SocketTransport:
+        """What the socket runs over (the sign-in reads its first message before the pump starts)."""
+        return self._transport
 
     async def pump(self, peer: str, feed: Feed, inbox: Inbox) -> Exception:
         """Send and receive until something stops the socket; returns what did. ``peer`` says who

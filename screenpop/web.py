@@ -1,11 +1,12 @@
 """The Starlette adapter: accept the WebSocket, build a DesktopSession, run it. Nothing else.
 
-Mount it with ``WebSocketRoute("/desktop", desktop_endpoint(hub, tokens, on_outcome))``; the
-desktop connects to ``/desktop?token=...&last_seq=N``. The socket is accepted before the token is
-checked so that a refused desktop sees close code 4401 rather than a bare HTTP 403.
+Mount it with ``WebSocketRoute("/desktop", desktop_endpoint(hub, authenticate, on_outcome))``; the
+desktop connects to ``/desktop?last_seq=N`` and signs in by its session cookie or its first
+message (:mod:`screenpop.signin`). The socket is accepted before anyone is signed in so that a
+refused desktop sees close code 4401 rather than a bare HTTP 403.
 
-uvicorn logs every WebSocket handshake's path *with its query string*, token included, at INFO:
-:func:`redact_tokens_in_server_logs` installs a filter that blanks it.
+A token in the URL is refused (4401) without a look; uvicorn logs every handshake's path *with
+its query string* at INFO, so :func:`redact_tokens_in_server_logs` blanks such a token there too.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from collections.abc import Awaitable, Callable
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
-from screenpop.auth import TokenBook
 from screenpop.delivery import DesktopHub
 from screenpop.errors import DesktopDisconnected, NotText
 from screenpop.session import DesktopSession, OnOutcome
+from screenpop.signin import Authenticator, Credentials
 from screenpop.socket import DEFAULT_SESSION, SessionConfig
 
 _GONE = (WebSocketDisconnect, WebSocketDisconnected, OSError)
@@ -57,21 +58,28 @@ class StarletteSocket:
             raise DesktopDisconnected(getattr(exc, "code", None)) from None
 
 
+def handshake_of(websocket: WebSocket) -> Credentials:
+    """What the opening request offers to sign in with: its cookies, and the peer's address."""
+    return Credentials(cookies=dict(websocket.cookies), client=websocket.client.host if websocket.client else "")
+
+
 def desktop_endpoint(
-    hub: DesktopHub, tokens: TokenBook, on_outcome: OnOutcome, config: SessionConfig = DEFAULT_SESSION
+    hub: DesktopHub, authenticate: Authenticator, on_outcome: OnOutcome, config: SessionConfig = DEFAULT_SESSION
 ) -> Callable[[WebSocket], Awaitable[None]]:
+    """``cookie``: the name of the application's sign-in cookie and its check; a handshake that
+    carries it signs in by it, else by ``?token=``."""
     async def endpoint(websocket: WebSocket) -> None:
         await websocket.accept()
-        session = DesktopSession(StarletteSocket(websocket), hub, tokens, on_outcome, config)
-        await session.run(websocket.query_params.get("token"), websocket.query_params.get("last_seq"))
+        session = DesktopSession(StarletteSocket(websocket), hub, authenticate, on_outcome, config)
+        await session.run(handshake_of(websocket), websocket.query_params)
 
     return endpoint
 
 
 class RedactTokens(logging.Filter):
-    """Blanks ``token=...`` in a log record's message and arguments."""
+    """Blanks ``token=...`` (and a sign-in's one-time ``code=...``) in a log record's message and arguments."""
 
-    _TOKEN = re.compile(r"(token=)[^&\s\"']*")
+    _TOKEN = re.compile(r"((?:token|code)=)[^&\s\"']*")
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):

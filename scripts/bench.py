@@ -317,7 +317,7 @@ class PopStages:
             on_data(data)
 
         def timed_ringing(call: Any, member: str) -> None:
-            handler_id = pops.handler_ids.get(member)
+            handler_id = pops.handler_of(member)
             if handler_id is not None:
                 self._ring[handler_id] = (self._read_at, time.perf_counter())
             ringing(call, member)
@@ -381,6 +381,8 @@ async def role_server(args: argparse.Namespace) -> None:
     redact_tokens_in_server_logs()
     redis, trips = counting_redis(cfg.redis.url)
     server = IntakeServer(cfg, secrets, redis)
+    if args.no_audit:  # the audit trail's cost, measured by its absence (never a setting of intake's)
+        server.audit.record = lambda *_, **__: None  # type: ignore[method-assign]
     histogram: Counter[int] = Counter()
     stages = count_pop_trips(server, histogram)
     ready, bound = asyncio.Event(), []
@@ -574,6 +576,7 @@ async def pipeline_seconds(parts: list[bytes], cfg: Any, secrets: dict[str, str]
     await server.tasks.stop("history-watch")
     await server.desk.close()  # its wrap-ups wait on timers longer than the run: stopped, left in Redis
     await server.writes.close(timeout=30)  # records are written behind the pipeline, not timed
+    await server.audit.close(timeout=30)  # so is the audit trail
     PIPELINE["actions_answered"].update(pbx.actions)
     PIPELINE["timestamps_not_believed"][""] += session._connection._pbx_clock.rejected
     PIPELINE["held"].update(asdict(server.pops.held.counters))
@@ -736,29 +739,35 @@ class Desktops:
         self.decoded: dict[str, float] = {}
         self.failed = 0
 
-    async def connect(self, urls: list[str], concurrency: int = 64) -> None:
+    async def connect(self, urls: list[str], tokens: list[str] | None = None, concurrency: int = 64) -> None:
+        """``tokens``: each url's handler token, sent as the socket's first message (never in the URL)."""
         gate = asyncio.Semaphore(concurrency)
 
-        async def one(url: str) -> None:
+        async def one(url: str, token: str | None) -> None:
             async with gate:
-                ws = await self.open(url)
+                ws = await self.open(url, token)
             if ws is None:
                 self.failed += 1
                 return
             self.sockets.append(ws)
-            self.tasks.append(asyncio.create_task(self.follow(url, ws)))
+            self.tasks.append(asyncio.create_task(self.follow(url, ws, token)))
 
-        await asyncio.gather(*(one(u) for u in urls))
+        await asyncio.gather(*(one(u, t) for u, t in zip(urls, tokens or [None] * len(urls), strict=True)))
 
     @staticmethod
-    async def open(url: str) -> Any:
-        """A desktop's socket, or None when it could not be opened."""
+    async def open(url: str, token: str | None = None) -> Any:
+        """A desktop's socket, signed in with ``token`` if given, or None when it could not be opened."""
+        from screenpop.signin import auth_message
+
         try:
-            return await websockets.connect(url, open_timeout=60, ping_interval=None, max_size=1 << 20)
+            ws = await websockets.connect(url, open_timeout=60, ping_interval=None, max_size=1 << 20)
+            if token is not None:
+                await ws.send(auth_message(token))
+            return ws
         except (OSError, websockets.WebSocketException, TimeoutError):
             return None
 
-    async def follow(self, url: str, ws: Any) -> None:
+    async def follow(self, url: str, ws: Any, token: str | None = None) -> None:
         """A desktop's life: here, its one socket (scripts/bench_duplex.py's desktops reconnect)."""
         await self.read(ws)
 
@@ -882,14 +891,15 @@ async def floor_phase(sizes: Sizes, loop: str) -> dict[str, Any]:
         await load.ami.stop()
 
 
-async def ours_phase(sizes: Sizes, config_path: Path, tmp: Path, loop: str) -> dict[str, Any]:
+async def ours_phase(sizes: Sizes, config_path: Path, tmp: Path, loop: str, *, audit: bool = True) -> dict[str, Any]:
     load = Load(sizes)
     await load.ami.start()
     raw = json.loads(config_path.read_text())
     raw["ami"]["port"] = load.ami.port
     config_path.write_text(json.dumps(raw))
-    server, hello = await Child.start("--role", "server", "--loop", loop, "--config", str(config_path), "--log", str(tmp / "server.log"))
-    url = f"ws://127.0.0.1:{hello['port']}/ws/desktop?token="
+    server, hello = await Child.start("--role", "server", "--loop", loop, "--config", str(config_path), "--log", str(tmp / "server.log"),
+                                      *([] if audit else ["--no-audit"]))
+    url = f"ws://127.0.0.1:{hello['port']}/ws/desktop"
     desktops = Desktops()
     try:
         deadline = time.monotonic() + 20
@@ -900,7 +910,7 @@ async def ours_phase(sizes: Sizes, config_path: Path, tmp: Path, loop: str) -> d
         await load.run(sizes.warmup, seed=1)  # Redis connections, script cache, code paths
         await asyncio.sleep(0.5)
         idle = await server.ask("gc")
-        await desktops.connect([url + token(i) for i in range(sizes.desktops)])
+        await desktops.connect([url] * sizes.desktops, [token(i) for i in range(sizes.desktops)])
         await asyncio.sleep(1.0)
         before = await server.ask("gc")
         await server.ask("reset")  # GC pauses and loop lag from here on: the latency phase's
@@ -916,7 +926,7 @@ async def ours_phase(sizes: Sizes, config_path: Path, tmp: Path, loop: str) -> d
                    "legs": desktops.segments(after["pop_moments"])}
         # Capacity: more desktops, round robin over the handler ids, all idle.
         extra = sizes.capacity - len(desktops.sockets)
-        await desktops.connect([url + token(i % sizes.desktops) for i in range(extra)])
+        await desktops.connect([url] * extra, [token(i % sizes.desktops) for i in range(extra)])
         await asyncio.sleep(2.0)
         full = await server.ask("gc")
         trips = Counter({int(k): v for k, v in after["pop_trips"].items()})
@@ -970,7 +980,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             raise RuntimeError(f"throughput role failed ({proc.returncode})")
         throughput = json.loads(out)
         floor = await floor_phase(sizes, args.loop)
-        ours = await ours_phase(sizes, config_path, tmp, args.loop)
+        ours = await ours_phase(sizes, config_path, tmp, args.loop, audit=not args.no_audit)
         two_nodes: tuple[dict[str, Any], dict[str, Any]] | None = None
         if not args.one_node:
             import bench_duplex  # imports this script as the module `bench`
@@ -1069,6 +1079,8 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="small sizes: a smoke test, not a measurement")
     p.add_argument("--table", action="store_true", help="also print a readable table (to stderr)")
     p.add_argument("--redis-url", default=os.environ.get("INTAKE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    p.add_argument("--no-audit", action="store_true",
+                   help="the server records no audit trail: the trail's cost, as the difference from a run without this")
     p.add_argument("--one-node", action="store_true",
                    help="skip the two-node phase (two nodes behind HAProxy, then one killed: needs Debian's haproxy)")
     for name, kind in (("desktops", int), ("active", int), ("rate", float), ("seconds", float), ("capacity", int)):

@@ -62,7 +62,7 @@ class MovingDesktops(bench.Desktops):
         self._last_seq[ws] = max(self._last_seq.get(ws, 0), int(message.get("seq") or 0))
         await super().received(ws, message, at)
 
-    async def follow(self, url: str, ws: Any) -> None:
+    async def follow(self, url: str, ws: Any, token: str | None = None) -> None:
         while True:
             await self.read(ws)
             if not self._keep_moving:
@@ -71,7 +71,7 @@ class MovingDesktops(bench.Desktops):
             ws = None
             deadline = time.monotonic() + 30  # a net for a broken run, not a measurement
             while ws is None and self._keep_moving and time.monotonic() < deadline:
-                ws = await self.open(f"{url}&last_seq={last_seq}")
+                ws = await self.open(f"{url}?last_seq={last_seq}", token)
                 if ws is None:
                     await asyncio.sleep(0.05)
             if ws is None:
@@ -147,7 +147,8 @@ async def nodes_phase(sizes: bench.Sizes, config_path: Path, tmp: Path, loop: st
         (tmp / "haproxy").mkdir()
         proxy = await haproxy_in_front(tmp / "haproxy", [hello["port"] for _, hello in nodes])
         await load.run(sizes.warmup, seed=1)
-        await desktops.connect([f"ws://127.0.0.1:{proxy.port}/ws/desktop?token={bench.token(i)}" for i in range(sizes.desktops)])
+        await desktops.connect([f"ws://127.0.0.1:{proxy.port}/ws/desktop"] * sizes.desktops,
+                               [bench.token(i) for i in range(sizes.desktops)])
         await asyncio.sleep(1.0)
         desktops.written = load.ami.written = {}
         desktops.decoded = {}

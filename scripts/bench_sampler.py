@@ -94,7 +94,10 @@ class Sampler:
         total = sum(self.self_time.values())
 
         def shares(counter: Counter[str], most: int = top) -> dict[str, float]:
-            return {name: round(n / total, 3) for name, n in counter.most_common(most)} if total else {}
+            # dict() copies in one C call, which the SIGPROF handler cannot interrupt: iterating the
+            # live counter raced the handler adding a new name ("dictionary changed size").
+            still = Counter(dict(counter))
+            return {name: round(n / total, 3) for name, n in still.most_common(most)} if total else {}
 
         return {"samples": total, "interval_ms": self.interval * 1000,
                 "self_time": shares(self.self_time), "caused_by": shares(self.caused_by),

@@ -70,6 +70,7 @@ from soak_parts import (
 
 from routing.scenario import profile as profiles
 from routing.scenario.profile import Distribution, Profile
+from screenpop.auth import token_digest
 from screenpop.session import SessionConfig
 from telephony.simulator.queue_log import QueueLog
 
@@ -174,8 +175,8 @@ def intake_toml(ami_port: int, redis_url: str, http_port: int, handlers: list[di
         parts += ["[[lines]]", f'name = "{line}"', f"target_seconds = {12 if line == '999' else 60}", f'queues = ["{queue}"]', "wrapup_seconds = 0"]
     for h in handlers:
         parts += ["[[handlers]]", f'id = "{h["name"]}"', f'name = "Handler {h["name"]}"', f'member = "{h["interface"]}"',
-                  f"queues = {json.dumps(h['queues'])}", f'token = "{token_of(h["name"])}"']
-    parts += ["[[supervisors]]", 'id = "soak"', f'token = "env:{SUPERVISOR_ENV}"']
+                  f"queues = {json.dumps(h['queues'])}", f'token_sha256 = "{token_digest(token_of(h["name"]))}"']
+    parts += ["[[supervisors]]", 'id = "soak"', f'token = "env:{SUPERVISOR_ENV}"', "[dev]", "test_bed = true"]
     return "\n".join(parts) + "\n"
 
 
@@ -195,7 +196,7 @@ class Soak:
         (work / "intake.toml").write_text(intake_toml(self.sim.port, self.redis.url, http_port, self.setup["handlers"]))
         self.intake = Intake(work / "intake.toml", work / "intake.log", http_port)
         self.samples = Samples()
-        self.desktops = [Desktop(f"ws://127.0.0.1:{http_port}/ws/desktop?token={token_of(h['name'])}") for h in self.setup["handlers"]]
+        self.desktops = [Desktop(f"ws://127.0.0.1:{http_port}/ws/desktop", token_of(h["name"])) for h in self.setup["handlers"]]
         self.faults: list[dict[str, Any]] = []
         self.outages: list[Outage] = []
         self.stalls: list[asyncio.Task[dict[str, Any]]] = []

@@ -19,6 +19,9 @@ from typing import Any
 import httpx
 import redis.asyncio as aioredis
 import websockets
+from websockets.frames import Frame, Opcode
+
+from screenpop.signin import auth_message
 
 REPO = Path(__file__).resolve().parents[1]
 AMI_SECRET_ENV, SUPERVISOR_ENV = "SOAK_AMI_SECRET", "SOAK_TOKEN_SUPERVISOR"
@@ -260,6 +263,7 @@ class Desktop:
     """A handler's desktop that reads everything and answers pings; reconnects after intake restarts."""
 
     url: str
+    token: str  # sent as the socket's first message: never in the URL
     pops: int = 0
     connects: int = 0
 
@@ -267,6 +271,7 @@ class Desktop:
         while True:
             try:
                 async with websockets.connect(self.url, open_timeout=5) as ws:
+                    await ws.send(auth_message(self.token))
                     self.connects += 1
                     async for raw in ws:
                         kind = json.loads(raw).get("type")
@@ -290,7 +295,7 @@ class StalledDesktop:
         self.sock.settimeout(5)
         self.sock.connect(("127.0.0.1", port))
         key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f"GET /ws/desktop?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        self.sock.sendall((f"GET /ws/desktop HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
                            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
         head = b""
         while b"\r\n\r\n" not in head:
@@ -300,6 +305,8 @@ class StalledDesktop:
             head += chunk
         if not head.startswith(b"HTTP/1.1 101"):
             raise SoakError(f"WebSocket handshake refused: {head[:80]!r}")
+        # Signed in by its first message (a client's frames are masked), then never read again.
+        self.sock.sendall(Frame(Opcode.TEXT, auth_message(token).encode()).serialize(mask=True, extensions=[]))
         self.local = self.sock.getsockname()[1]
 
     def tcp_state(self) -> str:

@@ -17,12 +17,12 @@ from intake.core.config import IntakeConfig
 
 @contextlib.asynccontextmanager
 async def running_server(config: IntakeConfig, secrets: dict[str, str], redis: Any, *,
-                         bound: list[int] | None = None, **options: Any) -> AsyncIterator[IntakeServer]:
+                         bound: list[int] | None = None, port: int = 0, **options: Any) -> AsyncIterator[IntakeServer]:
     """Yields once the server serves HTTP and has taken the PBX's first snapshot; ``bound``
-    receives the HTTP port; ``options`` go to :class:`IntakeServer`."""
+    receives the HTTP port (``port``: that one, else a free one); ``options`` go to :class:`IntakeServer`."""
     server = IntakeServer(config, secrets, redis, **options)
     ready = asyncio.Event()
-    task = asyncio.create_task(server.run("127.0.0.1", 0, ready=ready, bound=bound))
+    task = asyncio.create_task(server.run("127.0.0.1", port, ready=ready, bound=bound))
     try:
         await asyncio.wait_for(ready.wait(), 10)
         async with asyncio.timeout(10):

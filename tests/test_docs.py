@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from intake.app.server import IntakeServer
 from intake.app.web import create_app
 from intake.core.config import IntakeConfig, parse, read_toml
+from screenpop.signin import auth_message
 from tests.waiting import patience
 
 REPO = Path(__file__).resolve().parents[1]
@@ -129,6 +130,9 @@ def schema_keys(model: type[BaseModel], prefix: str = "") -> Iterator[str]:
     """Every key the configuration schema reads, as a dotted path (``[]``: each entry of an array)."""
     for name, field in model.model_fields.items():
         path, kind = f"{prefix}{name}", field.annotation
+        models = [k for k in get_args(kind) if _is_model(k)] if type(None) in get_args(kind) else []
+        if models:  # an optional section, e.g. [oidc]
+            kind = models[0]
         if get_origin(kind) is list and _is_model(get_args(kind)[0]):
             yield from schema_keys(get_args(kind)[0], f"{path}[].")
         elif _is_model(kind):
@@ -184,10 +188,12 @@ async def test_every_route_in_the_schema_is_documented_and_every_route_documente
             assert answer.status_code not in (404, 405), f"docs/api.md documents {route}: the server answers {answer.status_code}"
 
 
-async def close_code(app: FastAPI, path: str, query: str) -> int:
-    """Open a WebSocket on the app (ASGI, no socket) and return the code it is closed with."""
+async def close_code(app: FastAPI, path: str, query: str = "", first: str | None = None) -> int:
+    """Open a WebSocket on the app (ASGI, no socket), say ``first``, and return the code it is closed with."""
     inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     inbox.put_nowait({"type": "websocket.connect"})
+    if first is not None:
+        inbox.put_nowait({"type": "websocket.receive", "text": first})
     closed: list[int] = []
 
     async def send(message: dict[str, Any]) -> None:
@@ -203,10 +209,12 @@ async def close_code(app: FastAPI, path: str, query: str) -> int:
     return closed[0]
 
 
-async def test_every_stream_documented_is_served_and_refuses_a_wrong_token_with_4401() -> None:
-    streams = set(re.findall(r"^## WebSocket: .*?`(/ws/[a-z/]+)\?token=", "\n".join(prose_lines(API)), re.MULTILINE))
+async def test_every_stream_documented_is_served_and_refuses_a_wrong_token_or_one_in_the_url_with_4401() -> None:
+    streams = set(re.findall(r"^## WebSocket: .*?`(/ws/[a-z/]+)[`?]", "\n".join(prose_lines(API)), re.MULTILINE))
     assert {"/ws/desktop", "/ws/supervisor"} <= streams, streams  # both streams the server has are described
     app = create_app(shipped_server())
-    assert await close_code(app, "/ws/no-such-stream", "token=x") != 4401  # what an unknown path gets
+    assert await close_code(app, "/ws/no-such-stream", first=auth_message("x")) != 4401  # what an unknown path gets
     for path in sorted(streams):
-        assert await close_code(app, path, "token=not-a-token") == 4401, path
+        assert await close_code(app, path, first=auth_message("not-a-token")) == 4401, path
+        good = {"/ws/desktop": "handler-token-00000000", "/ws/supervisor": "supervisor-token-00000"}[path]
+        assert await close_code(app, path, f"token={good}", first=auth_message(good)) == 4401, path  # even a good one

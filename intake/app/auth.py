@@ -1,10 +1,10 @@
-"""Who is asking: a bearer token (REST) or ``?token=`` (WebSocket) resolved to a typed principal.
+"""Who is asking: a bearer token (REST, or a socket's first message) resolved to a typed principal.
 
 A principal is what every route and socket knows of the person asking: a frozen model per role,
 so a route that needs a handler takes a :class:`HandlerPrincipal` and cannot be handed a
-supervisor. :meth:`Principals.who` is the one seam sign-in goes through: the force's OpenID
-provider (a later issue) replaces the token books behind it and adds to the principals (a
-handler's position), and nothing in the routes changes.
+supervisor. :meth:`Principals.who` resolves the static tokens (the demo and the test bed);
+:class:`intake.app.authenticator.Authenticator` puts it beside the force's OpenID provider (bearer
+JWTs, the pages' sessions), and nothing in the routes changes.
 
 Handlers' and supervisors' tokens are held in two :class:`screenpop.auth.TokenBook`s (SHA-256
 digests, looked up by digest); the handlers' book is the one desktop sockets authenticate with.
@@ -71,17 +71,27 @@ class AdminPrincipal(Principal):
     role: ClassVar[Role] = Role.ADMIN
 
 
+ROLE_PRINCIPALS: dict[Role, type[Principal]] = {
+    Role.HANDLER: HandlerPrincipal, Role.SUPERVISOR: SupervisorPrincipal,
+    Role.AUDITOR: AuditorPrincipal, Role.ADMIN: AdminPrincipal}
+
+
 class Principals:
-    def __init__(self, handlers: dict[str, str], supervisors: dict[str, str]) -> None:
-        """Each maps token -> id."""
-        self.handlers = TokenBook(handlers)
-        self.supervisors = TokenBook(supervisors)
+    def __init__(self, handlers: dict[str, str], supervisors: dict[str, str], *,
+                 handler_digests: dict[str, str] | None = None, supervisor_digests: dict[str, str] | None = None) -> None:
+        """Each maps token -> id; the digests, a token's SHA-256 in hex -> id (``token_sha256``)."""
+        self.handlers = TokenBook(handlers, handler_digests)
+        self.supervisors = TokenBook(supervisors, supervisor_digests)
 
     @classmethod
     def from_config(cls, config: IntakeConfig, secrets: dict[str, str]) -> Principals:
+        """The static tokens of the configuration (the demo's, a test bed's): each given by
+        reference (resolved into ``secrets``) or as its digest."""
         return cls(
-            {secrets[f"handlers[{i}].token"]: h.id for i, h in enumerate(config.handlers)},
-            {secrets[f"supervisors[{i}].token"]: s.id for i, s in enumerate(config.supervisors)},
+            {secrets[f"handlers[{i}].token"]: h.id for i, h in enumerate(config.handlers) if h.token is not None},
+            {secrets[f"supervisors[{i}].token"]: s.id for i, s in enumerate(config.supervisors) if s.token is not None},
+            handler_digests={h.token_sha256: h.id for h in config.handlers if h.token_sha256 is not None},
+            supervisor_digests={s.token_sha256: s.id for s in config.supervisors if s.token_sha256 is not None},
         )
 
     def who(self, token: str | None) -> Principal | None:

@@ -1,4 +1,4 @@
-"""The ``intake`` command: serve, demo, check-config, history import."""
+"""The ``intake`` command: serve, demo, check-config, history import, audit verify/export, erase."""
 
 from __future__ import annotations
 
@@ -26,8 +26,12 @@ def _check_config(args: argparse.Namespace) -> int:
     lines = ", ".join(f"{line.name}{f' at {line.site}' if cfg.pbx and line.site else ''} ({len(line.queues)} queue(s), "
                       f"target {line.target_seconds:g} s)" for line in cfg.lines)
     sites = f"; sites {', '.join(site.name for site in cfg.sites)}" if cfg.pbx else ""
+    positions = f"; {len(cfg.positions)} position(s)" if cfg.positions else ""
     checked = f"; {len(resolved)} secret(s) resolved" if resolved is not None else "; secrets NOT checked (--no-secrets)"
-    print(f"{args.path}: OK: lines {lines}; {len(cfg.handlers)} handler(s); {len(cfg.supervisors)} supervisor(s){sites}{checked}")
+    print(f"{args.path}: OK: lines {lines}; {len(cfg.handlers)} handler(s){positions}; {len(cfg.supervisors)} supervisor(s)"
+          f"{sites}{checked}")
+    if cfg.dev.test_bed:
+        print(f"{args.path}: NOTE: [dev] test_bed: {config_mod.TEST_BED}")
     if not args.pbx:
         return 0
     return max(_check_pbx(cfg.site_config(name), secret, args.event_wait, f"pbx {name!r}" if cfg.pbx else "[ami]")
@@ -126,6 +130,8 @@ def _token_new(args: argparse.Namespace) -> int:
     to it in the configuration."""
     import secrets
 
+    from screenpop.auth import token_digest
+
     token = secrets.token_urlsafe(24)  # 32 characters, 192 bits
     name = args.env
     print(f"""A new token (shown once; give it to whoever signs in with it, keep it nowhere else):
@@ -134,10 +140,26 @@ def _token_new(args: argparse.Namespace) -> int:
 In intake's environment (e.g. the service's EnvironmentFile, readable by the service user only):
   {name}={token}
 
-In the configuration, where the token goes ([[handlers]], [[supervisors]]):
+In the configuration, where the token goes (http.metrics_token; a static token of [[handlers]] or
+[[supervisors]], [dev] test_bed only):
   token = "env:{name}"
+or, for a static token, only its digest:
+  token_sha256 = "{token_digest(token)}"
 
-Or in a file of its own (one line, mode 600), named in the configuration as token = "file:PATH".""")
+Or keep it in a file of its own (one line, mode 600), named as "file:PATH".""")
+    return 0
+
+
+def _hash_token(args: argparse.Namespace) -> int:
+    """A static token's ``token_sha256`` for a test bed's configuration: the token is read from
+    standard input (never an argument, which ``ps`` and shell history would show)."""
+    from screenpop.auth import token_digest
+
+    token = sys.stdin.readline().strip()
+    if not token:
+        print("no token on standard input", file=sys.stderr)
+        return 2
+    print(token_digest(token))
     return 0
 
 
@@ -145,6 +167,44 @@ def _history_import(args: argparse.Namespace) -> int:
     from intake.app.history_cli import import_file
 
     return asyncio.run(import_file(args.config, args.file, redis_url=args.redis_url))
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    from intake.app.audit_cli import verify
+
+    return asyncio.run(verify(args.config, args.redis_url))
+
+
+def _audit_export(args: argparse.Namespace) -> int:
+    from intake.app.audit_cli import export
+
+    return asyncio.run(export(args.config, args.redis_url, args.number, args.since, args.until, args.reason))
+
+
+def _erase(args: argparse.Namespace) -> int:
+    from intake.app.audit_cli import erase_number
+
+    return asyncio.run(erase_number(args.config, args.redis_url, args.number, args.reason))
+
+
+def _moment(text: str) -> float:
+    from intake.app.audit_cli import moment
+
+    try:
+        return moment(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not epoch seconds or an ISO date/time") from None
+
+
+def _reason(text: str) -> str:
+    if not text.strip() or len(text) > 500:
+        raise argparse.ArgumentTypeError("give the reason (the request's reference), at most 500 characters")
+    return text.strip()
+
+
+def _where(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="take Redis from this configuration file")
+    p.add_argument("--redis-url", help="Redis URL (overrides --config)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -203,14 +263,34 @@ def parser() -> argparse.ArgumentParser:
     tn.add_argument("--env", default="INTAKE_TOKEN", metavar="NAME", type=_env_name,
                     help="the environment variable to hold it, e.g. INTAKE_TOKEN_H1 (default: %(default)s)")
     tn.set_defaults(run=_token_new)
+    t = sub.add_parser("hash-token", help="print a static token's token_sha256 (the token is read from standard input)")
+    t.set_defaults(run=_hash_token)
 
     h = sub.add_parser("history", help="caller history")
     hs = h.add_subparsers(dest="history_command", required=True)
     i = hs.add_parser("import", help="import warning markers from a JSON-lines file, all or nothing")
     i.add_argument("file", help="one JSON marker per line")
-    i.add_argument("--config", help="take the Redis URL from this configuration file")
-    i.add_argument("--redis-url", help="Redis URL (overrides --config)")
+    _where(i)
     i.set_defaults(run=_history_import)
+
+    a = sub.add_parser("audit", help="the audit trail (DPA 2018 s.62): verify it, export a number's entries")
+    av = a.add_subparsers(dest="audit_command", required=True)
+    v = av.add_parser("verify", help="check the hash chain; exit 1 naming the first altered, removed or reordered entry")
+    _where(v)
+    v.set_defaults(run=_audit_verify)
+    x = av.add_parser("export", help="a number's entries as JSON lines on stdout (itself recorded as a disclosure)")
+    x.add_argument("--number", required=True, help="the caller's number, as the history keeps it")
+    x.add_argument("--from", dest="since", type=_moment, help="epoch seconds or ISO date/time (local)")
+    x.add_argument("--to", dest="until", type=_moment, help="epoch seconds or ISO date/time (local)")
+    x.add_argument("--reason", required=True, type=_reason, help="why (e.g. the subject access request's reference)")
+    _where(x)
+    x.set_defaults(run=_audit_export)
+
+    e = sub.add_parser("erase", help="remove a number's history on a lawful request (recorded in the audit trail)")
+    e.add_argument("--number", required=True, help="the caller's number, as the history keeps it")
+    e.add_argument("--reason", required=True, type=_reason, help="why (the request's reference)")
+    _where(e)
+    e.set_defaults(run=_erase)
     return p
 
 

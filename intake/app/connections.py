@@ -171,7 +171,8 @@ def _in_process(redis: Any) -> bool:
 
 
 # Any: an ASGI app (uvicorn's own annotation is as open)
-def http_config(app: Any, host: str, port: int) -> uvicorn.Config:
+def http_config(app: Any, host: str, port: int, tls: tuple[str, str] | None = None,
+                forwarded_allow_ips: list[str] | None = None) -> uvicorn.Config:
     """uvicorn's settings for intake's HTTP and WebSocket server (the benchmark's floor uses them too).
 
     No permessage-deflate: a pop is a couple of KB on a control room's LAN, and compressing every
@@ -179,9 +180,15 @@ def http_config(app: Any, host: str, port: int) -> uvicorn.Config:
     scripts/bench.py's server) and each desktop socket a compressor's memory (about half of it:
     80 -> 40 KiB per desktop at 10,000). uvicorn's own WebSocket pings only once a
     minute (its default, 20 s, is a timer and a ping per socket on top of the desktops' heartbeat,
-    which already ends a silent desktop): a net for the supervisors' sockets."""
+    which already ends a silent desktop): a net for the supervisors' sockets.
+
+    ``tls``: the certificate chain's and the private key's PEM files: https and wss on the same
+    port (Python's ssl defaults: TLS 1.2 at least). ``forwarded_allow_ips``: whose X-Forwarded-For
+    names the client (the load balancer's; uvicorn's default, loopback, when None)."""
+    cert, key = tls if tls is not None else (None, None)
     return uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, ws_max_size=64 * 1024,
-                          ws_per_message_deflate=False, ws_ping_interval=60.0, ws_ping_timeout=30.0, lifespan="off")
+                          ws_per_message_deflate=False, ws_ping_interval=60.0, ws_ping_timeout=30.0, lifespan="off",
+                          ssl_certfile=cert, ssl_keyfile=key, forwarded_allow_ips=forwarded_allow_ips)
 
 
 def listen(host: str, port: int) -> socket.socket:

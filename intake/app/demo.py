@@ -55,6 +55,7 @@ def demo_config(sim: SimConfig, ami_port: int, http_port: int, *, callback: dict
         # The simulated handlers let a few calls ring out but never press Ready: paused for it,
         # they would stay out for good and the demo would run down to nobody answering.
         "routing": {"pause_after_ring_no_answer": 0, "callback": callback or {}},
+        "dev": {"test_bed": True},  # the demo's people sign in with the tokens it prints
     }
     return parse(raw, "<demo>")
 
@@ -121,6 +122,7 @@ def banner(base: str, config: IntakeConfig, tokens: dict[str, str], supervisor_t
     people += [(f"{s.name} ({s.id}):", supervisor_token, "supervisor: wallboard, reports, API") for s in config.supervisors]
     width = max(len(who) for who, _, _ in people)
     signins = "\n".join(f"  {who:<{width}} token {token}   {role}" for who, token, role in people)
+    ws = base.replace("http", "ws", 1)
     return f"""intake demo: a simulated PBX (AMI on 127.0.0.1:{ami_port}) is playing 999 and 101 calls.
 
   Handler desktop  {base}/desktop     sign in with a handler's token
@@ -134,5 +136,7 @@ Sign in with (new tokens every run):
 {signins}
 
   Live queues      curl -H 'Authorization: Bearer {supervisor_token}' {base}/api/queues
+  Supervisor feed  {ws}/ws/supervisor   first message: {{"type": "auth", "token": "<supervisor token>"}}
+  Desktop feed     {ws}/ws/desktop      first message: the same, with a handler's token
 
 Press Ctrl-C to stop."""

@@ -16,6 +16,7 @@ from typing import Any
 from intake.core.config import HandlerConfig, IntakeConfig
 from intake.core.handlers import Handler, HandlerState
 from intake.core.registry import HandlerChanged, Notice
+from intake.core.seating import Seating, seating_of
 from screenpop.delivery import DesktopHub
 from screenpop.messages import HandlerStatus
 
@@ -25,27 +26,34 @@ def state_of(seen: Handler | None, wrapup_reason: str) -> tuple[HandlerState, st
     return seen.state(wrapup_reason) if seen else (HandlerState.LOGGED_OUT, "")
 
 
-def status_of(configured: HandlerConfig, shows: tuple[HandlerState, str], wrapup_reason: str,
+Shows = tuple[HandlerState, str, str | None]
+"""What a handler's desktop shows of their state: the state, its reason, the position they are at."""
+
+
+def status_of(configured: HandlerConfig, shows: Shows, wrapup_reason: str,
               ring_out_reason: str) -> HandlerStatus:
     """What a handler's desktop shows about its own handler, in state ``shows`` (see :func:`state_of`)."""
-    state, reason = shows
+    state, reason, position = shows
     return HandlerStatus(handler_id=configured.id, name=configured.name, state=state.value, reason=reason,
-                         queues=tuple(configured.queues), wrapup_reason=wrapup_reason, ring_out_reason=ring_out_reason)
+                         queues=tuple(configured.queues), wrapup_reason=wrapup_reason, ring_out_reason=ring_out_reason,
+                         position=position)
 
 
 class HandlerStatusPush:
     """Subscriber to the registry's notices: each changed handler's status to their desktops."""
 
     def __init__(self, config: IntakeConfig, handlers: Callable[[str], Handler | None], ring_out_reason: str,
-                 hub: DesktopHub) -> None:
-        """``handlers``: the registry's handler by member, as it is when asked."""
+                 hub: DesktopHub, *, seats: Seating | None = None) -> None:
+        """``handlers``: the registry's handler by member, as it is when asked; ``seats``: who
+        sits where, as the registry learns it (default: the fixed phones only)."""
         self._configured = {h.id: h for h in config.handlers}
-        self._ids = {h.member: h.id for h in config.handlers}
+        self._seats = seats or seating_of(config)
+        self._last_at: dict[str, str] = {}  # member -> the handler last seen at it (told when they leave it)
         self._handlers = handlers
         self._wrapup_reason = config.wrapup_reason
         self._ring_out_reason = ring_out_reason
         self._hub = hub
-        self._sent: dict[str, tuple[HandlerState, str]] = {}  # handler id -> the (state, reason) its desktops show
+        self._sent: dict[str, Shows] = {}  # handler id -> what its desktops show
         hub.states_from(self.status)
 
     def status(self, handler_id: str) -> HandlerStatus:
@@ -56,10 +64,18 @@ class HandlerStatusPush:
     # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def view(self, handler_id: str) -> dict[str, Any]:
         """``GET /api/me``'s body: the status without its message type."""
-        return self.status(handler_id).model_dump(mode="json", exclude={"type"})
+        status = self.status(handler_id)
+        # A fixed phone's handler has no position: the body stays as it was before positions.
+        return status.model_dump(mode="json", exclude={"type"} | ({"position"} if status.position is None else set()))
 
     def handle(self, notices: Iterable[Notice]) -> None:
-        changed = {self._ids[n.member] for n in notices if isinstance(n, HandlerChanged) and n.member in self._ids}
+        changed: set[str] = set()
+        for n in notices:
+            if isinstance(n, HandlerChanged):
+                now_at, was_at = self._seats.handler_of(n.member), self._last_at.pop(n.member, None)
+                if now_at is not None:
+                    self._last_at[n.member] = now_at
+                changed.update(h for h in (now_at, was_at) if h is not None and h in self._configured)
         for handler_id in changed:
             if not self._hub.sockets(handler_id):
                 # Nobody to tell: a desktop that connects is sent the state as it is then.
@@ -73,5 +89,7 @@ class HandlerStatusPush:
                 self._sent[handler_id] = shows
                 self._hub.show_state(handler_id, status_of(configured, shows, self._wrapup_reason, self._ring_out_reason))
 
-    def _state_of(self, configured: HandlerConfig) -> tuple[HandlerState, str]:
-        return state_of(self._handlers(configured.member), self._wrapup_reason)
+    def _state_of(self, configured: HandlerConfig) -> Shows:
+        member = self._seats.member_of(configured.id)
+        state, reason = state_of(self._handlers(member) if member is not None else None, self._wrapup_reason)
+        return state, reason, self._seats.position_of(member) if member is not None else None

@@ -77,6 +77,10 @@ class JournalRecord(BaseModel):
     then bounded by the resync that found it talking, and a call found gone is ``left`` with
     ``end_reason`` saying so (AMI tells nobody afterwards how it ended). Absent in older records."""
     end_reason: str | None = None
+    handler_id: str | None = None
+    """Who answered (their configured id), as the PBX showed them at the answer. Absent in older records."""
+    position: str | None = None
+    """The position (hot-desking) they answered at; None at a fixed phone. Absent in older records."""
 
     @classmethod
     def of(cls, call: CallFacts) -> JournalRecord:
@@ -84,7 +88,8 @@ class JournalRecord(BaseModel):
         return cls(call_id=call.call_id, line=call.line, queue=call.queue, target_seconds=call.target_seconds,
                    queued_at=call.queued_at, settled=s.disposition, waited_seconds=round(s.waited, 3),
                    waited_from_arrival=None if s.waited_from_arrival is None else round(s.waited_from_arrival, 3),
-                   outcome_seen=call.outcome_seen, end_reason=None if call.outcome_seen else call.end_reason)
+                   outcome_seen=call.outcome_seen, end_reason=None if call.outcome_seen else call.end_reason,
+                   handler_id=call.answered_handler, position=call.answered_position)
 
     def settlement(self) -> Settlement:
         """The record as the live figures count it (rebuilding them at start-up)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
@@ -50,30 +50,41 @@ from telephony.events import ChannelCreated
 
 log = structlog.get_logger("intake.pops")
 
+HandlerOf = Callable[[str], "str | None"] | Mapping[str, str]
+"""Who sits at a member interface: the registry's seating, or a fixed mapping (tests, tools)."""
+
+
+def _lookup_of(handler_of: HandlerOf) -> Callable[[str], str | None]:
+    return handler_of.get if isinstance(handler_of, Mapping) else handler_of
+
 
 class PopRouter:
-    def __init__(self, history: HistoryStore, hub: DesktopHub, handler_ids: dict[str, str], clock: Callable[[], float],
+    def __init__(self, history: HistoryStore, hub: DesktopHub, handler_of: HandlerOf, clock: Callable[[], float],
                  *, repeat_calls: int = REPEAT_CALLS, hold_seconds: float = 0.0) -> None:
-        """``handler_ids`` maps queue member interface -> handler id; ``clock()`` is PBX time now;
+        """``handler_of(member)`` is the handler at a queue member interface now (the registry's
+        seating; a fixed mapping may be given as a dict); ``clock()`` is PBX time now;
         a pop flags a repeat caller with more than ``repeat_calls`` calls in the history's window;
         a history looked up on arrival stands for a lookup at the ring for ``hold_seconds`` (0: never)."""
         self.history = history
         self.held = HeldHistories(self._lookup, hold_seconds)
         history.on_change = self.held.changed
         self.hub = hub
-        self.handler_ids = handler_ids
+        self.handler_of = _lookup_of(handler_of)
         self.clock = clock
         self.repeat_calls = repeat_calls
         self.unrecorded = UnrecordedCalls()
+        # Told (handler id, call id, number) of each pop that carried a caller's history: the audit
+        # trail's consultation (intake.app.audit); it only queues, never waits.
+        self.consulted: Callable[[str, str, str], None] = _nobody
         self._pending: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def for_site(self, handler_ids: dict[str, str], clock: Callable[[], float]) -> PopRouter:
-        """This router as one PBX site's notices reach it: that PBX's phones (``handler_ids``: its
-        member interfaces, which another site may also use) and its clock; the held histories,
-        the calls not yet recorded and the pops in flight stay one (handler ids are unique)."""
+    def for_site(self, handler_of: HandlerOf, clock: Callable[[], float]) -> PopRouter:
+        """This router as one PBX site's notices reach it: that PBX's phones (``handler_of``: who
+        sits at its member interfaces, which another site may also use) and its clock; the held
+        histories, the calls not yet recorded and the pops in flight stay one (handler ids are unique)."""
         site = copy.copy(self)
-        site.handler_ids, site.clock = handler_ids, clock
+        site.handler_of, site.clock = _lookup_of(handler_of), clock
         return site
 
     def handle(self, notices: list[Notice]) -> None:
@@ -121,7 +132,7 @@ class PopRouter:
         return lambda c, _h: compose_closed(c.call_id, reason, at=c.ended_at or c.left_at or self.clock())  # type: ignore[arg-type]
 
     def _ringing(self, call: CallView, member: str) -> None:
-        handler_id = self.handler_ids.get(member)
+        handler_id = self.handler_of(member)
         if handler_id is None:
             return  # a queue member no configuration names: nobody's desktop to pop
         now = self.clock()
@@ -137,10 +148,11 @@ class PopRouter:
 
     def _publish_pop(self, snapshot: CallSnapshot, handler_id: str, history: CallerHistory) -> None:
         sent = self.hub.publish(handler_id, compose_pop(snapshot, history, repeat_calls=self.repeat_calls), active=True)
+        self.consulted(handler_id, snapshot.call_id, snapshot.caller_number)
         log.info("pop_sent", seq=sent.seq or None, line=snapshot.line, call_id=snapshot.call_id, handler_id=handler_id, held=True)
 
     def _update(self, call: CallView, member: str, compose: Callable[[CallView, str], HandlerMessage], *, active: bool) -> None:
-        handler_id = self.handler_ids.get(member)
+        handler_id = self.handler_of(member)
         if handler_id is None:
             return
         key = (call.call_id, handler_id)
@@ -175,5 +187,10 @@ class PopRouter:
                    held: asyncio.Task[CallerHistory] | None) -> None:
         sent = await pop_ringing_call(self.history, self.hub, handler_id, snapshot, now=now,
                                       unrecorded=unrecorded, repeat_calls=self.repeat_calls, held=held)
+        if getattr(sent, "history", None) is not None:  # a pop without its history showed none
+            self.consulted(handler_id, snapshot.call_id, snapshot.caller_number)
         log.info("pop_sent", seq=sent.seq or None, line=snapshot.line)  # None: Redis gives it (shared hub)
 
+
+def _nobody(_handler_id: str, _call_id: str, _number: str) -> None:
+    pass

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -22,7 +23,15 @@ import uvicorn
 from pydantic import ValidationError
 
 from intake.app import heap, logs, site_views
-from intake.app.auth import Principals
+from intake.app.audit import AuditCollector, AuditTrail, spool_beside
+from intake.app.auth import (
+    HandlerPrincipal,
+    Principal,
+    Principals,
+    Role,
+    SupervisorPrincipal,
+)
+from intake.app.authenticator import Authenticator
 from intake.app.balancer import NodeState, node_state
 from intake.app.connections import (
     REDIS_POOL,
@@ -37,15 +46,23 @@ from intake.app.connections import (
     writer_redis,
 )
 from intake.app.journal import JournalRecord
+from intake.app.limits import Limits
+from intake.app.oidc_flow import SignIn
 from intake.app.pops import PopRouter
+from intake.app.positions import Positions, PositionStore
 from intake.app.prometheus import SitesCollector, prometheus_registry
 from intake.app.replicas import Replicas
+from intake.app.retention import Retention, backstop_seconds
+from intake.app.sessions import close_sockets_of_the_signed_out, end_expired_sessions
 from intake.app.site import Shared, Site
+from intake.app.socket_auth import socket_check
 from intake.app.supervise import Supervisor
 from intake.app.supervisors import SupervisorStream
 from intake.app.web import create_app
 from intake.app.write_behind import WriteBehind
-from intake.core.config import IntakeConfig
+from intake.core.audit import Action, RecordKind
+from intake.core.config import TEST_BED, IntakeConfig
+from intake.core.errors import StateChangeFailed
 from intake.core.in_progress import InProgress
 from intake.core.registry import registry_of
 from screenpop.errors import NotYourCall, UnknownCall
@@ -80,21 +97,37 @@ class IntakeServer:
         self.config = config
         self.redis = redis
         self.tokens = Principals.from_config(config, secrets)
+        self.metrics_token = secrets.get("http.metrics_token")  # None: /metrics is open (a test bed)
+        self.limits = Limits(config.http)  # refused tokens and sign-ins, per client address
+        self.authenticator = Authenticator.from_config(config, self.tokens, redis)
+        self.sign_in = (SignIn(config.oidc, secrets["oidc.client_secret"], self.authenticator, redis, config.redis.key_prefix)
+                        if config.oidc is not None and "oidc.client_secret" in secrets else None)
         replicas, wait = config.redis.replicas_to_wait, config.redis.wait_timeout_seconds
         self.history = HistoryStore(redis, HistoryConfig(prefix=config.redis.key_prefix,
-                                                         repeat_window_seconds=config.routing.repeat_window_seconds),
+                                                         repeat_window_seconds=config.routing.repeat_window_seconds,
+                                                         retention_seconds=backstop_seconds(config.retention)),
                                     reader=reader_redis(redis), replicated=replicated_write(redis, replicas, wait))
         # a real Redis: each handler's seqs from their stream there, shared by every node
         streams = config.desktop_streams
         self.hub = hub_for(redis, config.redis.key_prefix, node=config.cluster.node_id or "",  # "": one of its own
                            budget_seconds=streams.seq_budget_seconds, stream_length=streams.stream_length,
                            presence_seconds=streams.presence_seconds)
-        self.desktop_endpoint = desktop_endpoint(self.hub, self.tokens.handlers, self.file_outcome)
-        self.pops = PopRouter(self.history, self.hub, {h.member: h.id for h in config.handlers}, self.pbx_now,
+        self.desktop_endpoint = desktop_endpoint(
+            self.hub, socket_check(self.authenticator, HandlerPrincipal, self.limits), self.file_outcome)
+        self.pops = PopRouter(self.history, self.hub, lambda member: self.site.registry.handler_of(member), self.pbx_now,
                               repeat_calls=config.routing.repeat_calls, hold_seconds=config.redis.history_held_seconds)
         self.history_watch = history_watch_of(redis, self.history, self.pops.held)
         self.tasks = tasks or Supervisor()  # every long-running task of the server, by name
-        self.supervisors = SupervisorStream(self.tokens, self.picture)
+        # DPA 2018 s.62: every look at, change to and disclosure of a caller's data (intake.app.audit)
+        self.audit = AuditTrail(writer_redis(redis, replicas), config.redis.key_prefix,
+                                node=config.cluster.node(config.http.port), supervisor=self.tasks,
+                                spool=spool_beside(config.redis.unwritten_spool),
+                                replicas=Replicas(replicas, wait) if replicas else None, limit=config.audit.queue_limit)
+        self.pops.consulted = self.audit.consulted_by_pop  # before the sites take their copies of the router
+        self.retention = Retention(redis, self.history, config.retention, self.audit, config.redis.key_prefix,
+                                   clock=time.time)
+        self.supervisors = SupervisorStream(socket_check(self.authenticator, SupervisorPrincipal, self.limits),
+                                            self.picture)
         self.writes = WriteBehind(writer_redis(redis, replicas), dead_letters=f"{config.redis.key_prefix}dead-letters",
                                   supervisor=self.tasks,
                                   spool=Path(config.redis.unwritten_spool) if config.redis.unwritten_spool else None,
@@ -105,11 +138,16 @@ class IntakeServer:
                       for pbx in config.sites}
         self.site = next(iter(self.sites.values()))  # the first (for [ami], the only one)
         self._site_of_handler = {h.id: self.sites[config.site_of_handler(h.id)] for h in config.handlers}
+        self.audit.position_of = self._position_now  # pops' entries name where the handler sits
+        self.positions = Positions(config, PositionStore(redis, config.redis.key_prefix), lambda h: self.site_of(h).desk,
+                                   lambda h: self.site_of(h).name,
+                                   lambda site, member: self.sites[site].registry.handler_of(member))
         self.hub.states_from(lambda handler_id: self.site_of(handler_id).handler_status.status(handler_id))
         shared_figures = {"held": self.pops.held_view, "tasks": self.tasks.health, "writes": self.writes.view,
                          "desktops": self.hub.stream_view}
         collectors = [site.collector(shared_figures if i == 0 else {}) for i, site in enumerate(self.sites.values())]
         self.prometheus = prometheus_registry(collectors[0] if len(collectors) == 1 else SitesCollector(collectors))
+        self.prometheus.register(AuditCollector(self.audit))
         self._http: uvicorn.Server | None = None
 
     # The one-PBX server's parts, where its callers have always found them (the first site's).
@@ -167,14 +205,39 @@ class IntakeServer:
         sites = [self.sites[site]] if site is not None else list(self.sites.values())
         return [record for s in sites for record in await s.journal.day(day)]
 
-    async def file_outcome(self, handler_id: str, outcome: Outcome) -> None:
-        """Store a handler's outcome for a call they answered (on their site); refuse any other call."""
+    def _position_now(self, handler_id: str) -> str | None:
+        """The position the PBX shows ``handler_id`` at now (None: a fixed phone, or none)."""
+        site = self._site_of_handler.get(handler_id)
+        member = site.registry.seating.member_of(handler_id) if site is not None else None
+        return site.registry.seating.position_of(member) if site is not None and member is not None else None
+
+    def _handler_signed_off(self, handler_id: str) -> int:
+        """A handler signed out or their sign-in ran out (told to every node): their desktops here
+        close, and the site's leader (one node, so one QueueRemove) gives back their position."""
+        site = self._site_of_handler.get(handler_id)
+        if site is not None and site.cluster.gate.acts():
+            site.in_background(self.session_ended(handler_id))
+        return self.hub.sign_off(handler_id)
+
+    async def session_ended(self, handler_id: str) -> None:
+        """A handler's session ended (sign-out, expiry): the position they hold is left, its
+        phone out of their queues. A PBX that cannot be reached keeps it theirs (logged)."""
+        try:
+            await self.positions.leave(handler_id)
+        except StateChangeFailed as exc:
+            log.warning("position_not_left_at_session_end", handler_id=handler_id, detail=exc.detail)
+
+    async def file_outcome(self, handler_id: str, outcome: Outcome, who: Principal | None = None) -> None:
+        """Store a handler's outcome for a call they answered (on their site); refuse any other call.
+        ``who``: the handler as signed in (REST); the desktop's socket knows their id only."""
         taken = self.site_of(handler_id).engine.answered(outcome.call_id)
         if taken is None:
             raise UnknownCall(outcome.call_id)
         if taken[0] != handler_id:
             raise NotYourCall(outcome.call_id, handler_id)
         await self.history.record_outcome(taken[1], outcome)
+        self.audit.record(who or self.audit.handler(handler_id), Action.ALTERED, RecordKind.OUTCOME,
+                          why=f"call {outcome.call_id}", number=taken[1], record=outcome.call_id)
         log.info("outcome_filed", call_id=outcome.call_id, handler_id=handler_id, grading=outcome.grading)
 
     # --- views (each site and the total: intake.app.site_views) ----------------------------------
@@ -225,7 +288,7 @@ class IntakeServer:
         # be, and the primary has them; /metrics and this say so.
         return {"ok": any_site_up and redis_ok is not False and not degraded, "node": self.node_state(), **pbx,
                 "redis": {"reachable": redis_ok, "records_held": len(self.writes),
-                          "records_awaiting_replica": self.writes.awaiting_replica()},
+                          "records_awaiting_replica": self.writes.awaiting_replica(), "audit_entries_held": len(self.audit)},
                 "degraded": degraded, "tasks": tasks}
 
     def node_state(self) -> NodeState:
@@ -249,7 +312,10 @@ class IntakeServer:
             await site.close()
         await self.pops.drain()
         await self.writes.close(timeout=5.0)
-        for own in {id(c): c for c in (self.writes.redis, self.history.reader, self.history.replicated_client)
+        await self.authenticator.close()
+        await self.audit.close(timeout=5.0)
+        for own in {id(c): c for c in (self.writes.redis, self.history.reader, self.history.replicated_client,
+                                       self.audit.store.redis)
                     if c is not None and c is not self.redis}.values():
             await own.aclose()  # the clients made here for WAIT and the history's reads (not the one given)
 
@@ -265,12 +331,15 @@ class IntakeServer:
 
     async def _run(self, listener: socket.socket, http_host: str, http_port: int, ready: asyncio.Event | None,
                    bound: list[int] | None) -> None:
-        server = uvicorn.Server(http_config(create_app(self), http_host, http_port))
+        server = uvicorn.Server(http_config(create_app(self), http_host, http_port, self.config.http.tls,
+                                            self.config.http.forwarded_allow_ips))
         self._http = server
         await warm_redis(self.redis)
         if self.history.reader is not self.redis:
             await warm_redis(self.history.reader)
         journalled, in_progress = self._replay_spooled()
+        self.audit.restore()
+        self.audit.start()
         for site in self.sites.values():
             await site.restore(journalled[site.name], in_progress[site.name])
         # Every long-running task under the supervisor: what one raises is logged, counted and
@@ -281,8 +350,13 @@ class IntakeServer:
         self.tasks.start("heap-collector", partial(heap.collect_on_schedule, quiet=quiet))
         if self.history_watch is not None:
             self.tasks.start("history-watch", self.history_watch.run)
+        self.tasks.start("retention", self.retention.forever)
         if isinstance(self.hub, SharedDesktopHub):
             self.tasks.start("desktop-streams", self.hub.follow)  # what other nodes add, to desktops here
+        if self.authenticator.sessions is not None:
+            sign_off = {Role.HANDLER: self._handler_signed_off, Role.SUPERVISOR: self.supervisors.sign_off}
+            self.tasks.start("signed-out", partial(close_sockets_of_the_signed_out, self.authenticator.sessions, sign_off))
+            self.tasks.start("sessions-expiry", partial(end_expired_sessions, self.authenticator.sessions))
         thresholds: tuple[int, int, int] | None = None
         try:
             web = asyncio.create_task(server.serve(sockets=[listener]))
@@ -299,7 +373,8 @@ class IntakeServer:
         finally:
             for site in self.sites.values():
                 await site.stop_tasks()
-            for name in ("heap-collector", "history-watch", "desktop-streams"):
+            for name in ("heap-collector", "history-watch", "desktop-streams", "signed-out", "sessions-expiry",
+                         "retention"):
                 await self.tasks.stop(name)
             await self.close()
             await self.tasks.close()
@@ -312,6 +387,8 @@ async def serve(config: IntakeConfig, secrets: dict[str, str], *, log_level: str
     redact_tokens_in_server_logs()
     redis = redis_of(config.redis, secrets.get("redis.password"))
     server = IntakeServer(config, secrets, redis)
-    log.info("starting", http=f"{config.http.host}:{config.http.port}",
+    if config.dev.test_bed:
+        log.warning("test_bed", note=TEST_BED)
+    log.info("starting", http=f"{config.http.host}:{config.http.port}", tls=config.http.tls is not None,
              ami={pbx.name: f"{pbx.host}:{pbx.port}" for pbx in config.sites})
     await server.run(config.http.host, config.http.port)

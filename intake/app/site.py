@@ -29,7 +29,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
@@ -119,15 +119,16 @@ class Site:
         )
         self.registry = registry_of(config)
         # The single [ami] site's phones and clock are the server's: it pops through the shared router itself.
-        self.pops = shared.pops.for_site({h.member: h.id for h in config.handlers}, self.pbx_now) if tag else shared.pops
+        self.pops = shared.pops.for_site(self.registry.handler_of, self.pbx_now) if tag else shared.pops
         prefix = config.redis.key_prefix  # the site's own (see IntakeConfig.site_config)
         self.cluster = Cluster(config, shared.redis, self.name)  # who leads the site's side effects (a lone node: this one)
         self.timers = TimerStore(shared.redis, prefix, self.cluster.fence, replicated_client(
             shared.redis, config.redis.replicas_to_wait, config.redis.wait_timeout_seconds))
         self.desk = HandlerDesk(config, self.session, self.registry.handlers.get, resync=self.session.resync,
-                                timers=self.timers, gate=self.cluster.gate)
+                                timers=self.timers, gate=self.cluster.gate, seats=self.registry.seating)
         self.ring_outs = RingOutDesk(config, self.desk, self.registry.handlers.get)
-        self.handler_status = HandlerStatusPush(config, self.registry.handlers.get, self.ring_outs.rule.reason, shared.hub)
+        self.handler_status = HandlerStatusPush(config, self.registry.handlers.get, self.ring_outs.rule.reason, shared.hub,
+                                                seats=self.registry.seating)
         self.steering = Steering(config, self.registry, self.session, self.pbx_now, resync=self.session.resync,
                                  gate=self.cluster.gate, fence=self.cluster.fence)
         self.callbacks = CallbackDesk(config, self.registry, CallbackStore(shared.redis, prefix, self.cluster.fence),
@@ -217,8 +218,13 @@ class Site:
     def _restore(self, o: out.RestoreMemberships) -> None:
         task = self.desk.restore(o.member, o.lost)
         if task is not None:
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self.in_background(task)
+
+    def in_background(self, work: Coroutine[Any, Any, None] | asyncio.Task[None]) -> None:
+        """Run ``work`` beside the site's loop; the site's close waits for it."""
+        task = work if isinstance(work, asyncio.Task) else asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def file_journal(self, record: JournalRecord) -> None:
         # Any: a redis pipeline, sync or async (redis-py types them apart; the core may not import redis at all)
@@ -299,7 +305,8 @@ class Site:
 
     # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
     def handler_views(self) -> list[dict[str, Any]]:
-        return [h.view(self.config.wrapup_reason) for h in self.registry.handlers.values()]
+        position = self.registry.seating.position_of
+        return [{**h.view(self.config.wrapup_reason), "position": position(h.member)} for h in self.registry.handlers.values()]
 
     def collector(self, shared_figures: dict[str, Any]) -> IntakeCollector:
         """The site's figures for /metrics (``shared_figures``: the server's own, given by one site only)."""

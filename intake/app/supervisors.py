@@ -16,11 +16,11 @@ from typing import Any
 import structlog
 from starlette.websockets import WebSocket
 
-from intake.app.auth import Principals, Role
-from screenpop.errors import BadMessage, BadToken, InputRefused
-from screenpop.latest import LatestFanout
+from screenpop.errors import BadMessage, BadToken, DesktopError, InputRefused
+from screenpop.latest import LatestFanout, LatestSlot
+from screenpop.signin import Authenticator, sign_in
 from screenpop.socket import DEFAULT_SESSION, CloseCode, SessionConfig, Socket
-from screenpop.web import StarletteSocket
+from screenpop.web import StarletteSocket, handshake_of
 
 log = structlog.get_logger("intake.supervisors")
 
@@ -42,13 +42,16 @@ class _Listener:
 
 class SupervisorStream:
     # Any: the picture is the server's JSON-ready report (the same dicts the REST routes return).
-    def __init__(self, principals: Principals, picture: Callable[[], dict[str, Any]],
+    def __init__(self, authenticate: Authenticator, picture: Callable[[], dict[str, Any]],
                  config: SessionConfig = DEFAULT_SESSION) -> None:
-        self.principals = principals
+        """``authenticate``: signs a supervisor in (their id), or raises BadToken."""
+        self.authenticate = authenticate
         self.picture = picture
         self._config = config
         self._fanout: LatestFanout[str] = LatestFanout()
         self._seq = 0
+        self._slots: dict[str, dict[int, LatestSlot[str]]] = {}  # supervisor id -> their sockets' slots
+        self._signed_off: set[int] = set()
 
     @property
     def listeners(self) -> int:
@@ -60,20 +63,38 @@ class SupervisorStream:
             self._seq += 1
             self._fanout.publish(json.dumps({"type": "metrics", "seq": self._seq, **self.picture()}))
 
-    async def serve(self, websocket: WebSocket, *, token: str) -> CloseCode:
-        """Accept the socket (so a refused token gets close code 4401, not an HTTP 403) and stream
-        to it until it goes or must go; returns the close code it got."""
+    async def serve(self, websocket: WebSocket) -> CloseCode:
+        """Accept the socket (so a refused sign-in gets close code 4401, not an HTTP 403), sign the
+        supervisor in (:mod:`screenpop.signin`: the session cookie or the first message) and
+        stream to them until they go or must go; returns the close code it got."""
         await websocket.accept()
         socket = Socket(StarletteSocket(websocket), self._config, "supervisor")
-        who = self.principals.who(token)
-        if who is None or who.role is not Role.SUPERVISOR:
-            return await socket.close(BadToken("a supervisor token is required"))
-        with structlog.contextvars.bound_contextvars(supervisor_id=who.id):
+        try:
+            supervisor_id = await sign_in(socket.transport, self.authenticate, handshake_of(websocket),
+                                          websocket.query_params, self._config.auth_timeout_seconds)
+        except DesktopError as exc:
+            log.info("supervisor refused", reason=str(exc))
+            return await socket.close(exc)
+        with structlog.contextvars.bound_contextvars(supervisor_id=supervisor_id):
             slot_id, slot = self._fanout.attach()
+            self._slots.setdefault(supervisor_id, {})[slot_id] = slot
             self.publish()  # the newcomer starts from the present
             log.info("supervisor connected")
             try:
-                reason = await socket.pump(f"wallboard of supervisor {who.id!r}", slot, _Listener())
+                reason: BaseException = await socket.pump(f"wallboard of supervisor {supervisor_id!r}", slot,
+                                                          _Listener())
             finally:
                 self._fanout.detach(slot_id)
+                self._slots.get(supervisor_id, {}).pop(slot_id, None)
+            if slot_id in self._signed_off:
+                self._signed_off.discard(slot_id)
+                reason = BadToken(f"supervisor {supervisor_id!r} signed out")
             return await socket.close(reason)
+
+    def sign_off(self, supervisor_id: str) -> int:
+        """End every wallboard socket of ``supervisor_id`` on this node (4401: sign in again); how many."""
+        slots = self._slots.pop(supervisor_id, {})
+        for slot_id, slot in slots.items():
+            self._signed_off.add(slot_id)
+            slot.close()
+        return len(slots)

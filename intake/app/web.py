@@ -15,11 +15,14 @@ from fastapi import Depends, FastAPI, Query, Request, Response, WebSocket
 
 from intake.app import web_errors
 from intake.app.balancer import NodeState
+from intake.app.oidc_flow import add_sign_in_routes
+from intake.app.web_audit import Why, add_audit_routes, require
 from intake.app.web_auth import Anyone, Handler, Supervisor
 from intake.app.web_body import BodyLimit
 from intake.app.web_callbacks import add_callback_routes
 from intake.app.web_docs import add_docs_routes
 from intake.app.web_errors import refusals
+from intake.app.web_headers import SecurityHeaders
 from intake.app.web_models import (
     Calls,
     Handlers,
@@ -30,7 +33,9 @@ from intake.app.web_models import (
     QueueReport,
     View,
 )
+from intake.app.web_positions import add_position_routes
 from intake.app.web_ui import add_ui_routes
+from intake.core.audit import Action, RecordKind
 from screenpop.errors import NotANumber
 from screenpop.inbound import MAX_MESSAGE_BYTES
 from screenpop.models import CallerHistory, Marker, Outcome, is_history_number
@@ -57,8 +62,12 @@ def create_app(server: IntakeServer) -> FastAPI:
                   docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None)
     app.state.server = server
     app.state.principals = server.tokens
+    app.state.positions = server.positions  # the handler dependency fills Principal.position from it
+    app.state.limits = server.limits
+    app.state.authenticator = server.authenticator
     web_errors.install(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(SecurityHeaders, tls=server.config.http.tls is not None)  # outermost: on every answer
 
     @app.get("/healthz", tags=["ops"], response_model=Health,
              responses={503: {"model": Health, "description": "Not healthy (for the balancer: not serving): the same report"},
@@ -96,20 +105,30 @@ def create_app(server: IntakeServer) -> FastAPI:
         return {"handlers": server.handler_views()}
 
     @app.get("/api/history/{number}", tags=["history"], response_model=CallerHistory, responses=refusals(401, 422))
-    async def history(number: str, server: Server, who: Anyone) -> CallerHistory:
+    async def history(number: str, server: Server, who: Anyone, why: Why) -> CallerHistory:
         """A caller's recent contacts, counts in the last 24 h and 30 days, calls in the repeat
-        window (those in progress included, as a pop counts them), and warning markers."""
+        window (those in progress included, as a pop counts them), and warning markers.
+
+        Says why: ``?call=`` (the call it is for), ``?task=`` (a call-back task) or ``?reason=``
+        (typed by the person asking); refused without (``reason-required``). The look is recorded
+        in the audit trail with who asked and why."""
         if not is_history_number(number):
             raise NotANumber(number)
-        return await server.history.lookup(number, time.time(), server.pops.unrecorded.of(number))
+        reason = require(why, "a look at a caller's history")
+        found = await server.history.lookup(number, time.time(), server.pops.unrecorded.of(number))
+        server.audit.record(who, Action.CONSULTED, RecordKind.HISTORY, why=reason, number=number, record=number)
+        return found
 
     @app.post("/api/markers", status_code=201, tags=["history"], response_model=Marker,
               responses=refusals(401, 413, 422, 503))
-    async def add_marker(new: NewMarker, server: Server, who: Anyone) -> Marker:
-        """File a warning marker against a number; every later pop for it shows the marker."""
+    async def add_marker(new: NewMarker, server: Server, who: Anyone, why: Why) -> Marker:
+        """File a warning marker against a number; every later pop for it shows the marker.
+        Recorded in the audit trail, with ``?call=``/``?task=``/``?reason=`` when given."""
         marker = Marker(id=uuid.uuid4().hex[:16], number=new.number, kind=new.kind, detail=new.detail,
                         created_at=time.time(), created_by=who.id, expires_at=new.expires_at)
         await server.history.add_marker(marker)
+        server.audit.record(who, Action.ALTERED, RecordKind.MARKER, why=why or f"marker filed: {marker.kind}",
+                            number=marker.number, record=marker.id)
         return marker
 
     @app.post("/api/outcomes", status_code=201, tags=["history"], response_model=OutcomeSaved,
@@ -121,16 +140,20 @@ def create_app(server: IntakeServer) -> FastAPI:
         """
         outcome = Outcome(call_id=form.call_id, handler_id=who.id, at=time.time(),
                           grading=form.grading, thrive=form.thrive, notes=form.notes)
-        await server.file_outcome(who.id, outcome)
+        await server.file_outcome(who.id, outcome, who)
         return OutcomeSaved(call_id=outcome.call_id, status="saved")
 
     app.router.add_websocket_route("/ws/desktop", server.desktop_endpoint)
     add_ui_routes(app, server)
     add_callback_routes(app, server)
+    add_position_routes(app, server)
+    if server.sign_in is not None:
+        add_sign_in_routes(app, server.sign_in)
+    add_audit_routes(app, server)
     add_docs_routes(app)
 
     @app.websocket("/ws/supervisor")
-    async def supervisor(websocket: WebSocket, token: str = Query("")) -> None:
-        await server.supervisors.serve(websocket, token=token)
+    async def supervisor(websocket: WebSocket) -> None:
+        await server.supervisors.serve(websocket)
 
     return app

@@ -14,6 +14,7 @@ from fastapi import APIRouter
 from intake.app.web_auth import Handler, Supervisor
 from intake.app.web_errors import refusals
 from intake.app.web_models import Callbacks, TaskMoved, View
+from intake.core.audit import Action, RecordKind
 from routing.callbacks import CallbackOutcome
 
 if TYPE_CHECKING:
@@ -51,7 +52,9 @@ def add_callback_routes(app: FastAPI, server: IntakeServer) -> None:
         """What came of the call-back (grading as for a call, required when the caller was
         reached): closes the task."""
         await server.site_of(who.id).callbacks.catch_up(task_id)
-        server.site_of(who.id).callbacks.record_outcome(who.id, task_id, filed)
+        task = server.site_of(who.id).callbacks.record_outcome(who.id, task_id, filed)
+        server.audit.record(who, Action.ALTERED, RecordKind.CALLBACK, why=f"task {task_id}", number=task.number,
+                            record=task_id)
         return TaskMoved(task_id=task_id, status="closed")
 
     app.include_router(router)

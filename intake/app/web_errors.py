@@ -19,11 +19,18 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from intake.core.errors import (
+    AlreadySeated,
+    FixedPhone,
     InvalidRequest,
+    NoPhone,
     NotSignedIn,
+    PositionTaken,
+    ReasonRequired,
     RequestTooLarge,
     StateChangeFailed,
     StaticMembership,
+    UnknownPerson,
+    UnknownPosition,
     WrongRole,
 )
 from routing.errors import (
@@ -37,6 +44,7 @@ from screenpop.errors import (
     NotReplicated,
     NotYourCall,
     OutcomeRejected,
+    TooManyRefusals,
     UnknownCall,
 )
 from screenpop.models import describe_errors
@@ -65,9 +73,12 @@ class HttpReply:
 
 HTTP_ERRORS: tuple[HttpReply, ...] = (
     HttpReply(NotSignedIn, 401, "not-signed-in"),
+    HttpReply(TooManyRefusals, 429, "too-many-refusals"),  # with Retry-After
     HttpReply(WrongRole, 403, "wrong-role"),
+    HttpReply(UnknownPerson, 403, "not-configured"),
     HttpReply(RequestTooLarge, 413, "too-large"),
     HttpReply(InvalidRequest, 422, "invalid"),
+    HttpReply(ReasonRequired, 422, "reason-required", "reason"),
     HttpReply(NotANumber, 422, "not-a-number", "number"),
     HttpReply(UnknownCall, 404, UnknownCall.code, "call_id"),
     HttpReply(NotYourCall, 403, NotYourCall.code, "call_id"),
@@ -77,6 +88,11 @@ HTTP_ERRORS: tuple[HttpReply, ...] = (
     HttpReply(CallbackNotDialable, 422, "not-dialable", "number"),
     HttpReply(CallbackNotStarted, 502, "pbx-refused", only_if=_refused),
     HttpReply(CallbackNotStarted, 503, "pbx-unreachable"),
+    HttpReply(PositionTaken, 409, PositionTaken.code, "position"),  # the detail names who holds it
+    HttpReply(AlreadySeated, 409, AlreadySeated.code, "position"),
+    HttpReply(UnknownPosition, 404, UnknownPosition.code, "position"),
+    HttpReply(FixedPhone, 409, FixedPhone.code, "position"),
+    HttpReply(NoPhone, 409, "no-position", "state"),  # intake's own refusal: sign in at a position first
     HttpReply(StaticMembership, 409, "static-member", "state"),  # intake's own refusal, with the fix
     HttpReply(StateChangeFailed, 502, "pbx-refused", only_if=_refused),
     HttpReply(StateChangeFailed, 503, "pbx-unreachable"),
@@ -114,7 +130,10 @@ def error_response(exc: Exception) -> JSONResponse:
         raise exc  # not ours to answer: the server's 500
     field = getattr(exc, "field", None) or entry.field
     body = ErrorReply(detail=str(exc), error=entry.error, field=field)
-    return JSONResponse(body.model_dump(mode="json"), status_code=entry.status, headers=_HEADERS.get(entry.status))
+    headers = _HEADERS.get(entry.status, {})
+    if isinstance(exc, TooManyRefusals):
+        headers = {**headers, "Retry-After": str(exc.retry_after)}
+    return JSONResponse(body.model_dump(mode="json"), status_code=entry.status, headers=headers or None)
 
 
 _PLACES = frozenset({"body", "path", "query", "header", "cookie"})

@@ -95,6 +95,7 @@ class RedisHealth(_Reply):
     reachable: bool | None  # None: not asked (the load balancer's check answers from memory)
     records_held: int  # records not yet acknowledged (Redis away, or waiting for a replica)
     records_awaiting_replica: int  # of those, the ones the primary holds and no replica yet
+    audit_entries_held: int = 0  # audit trail entries not yet in Redis (held by a replica, with Sentinel)
 
 
 NodeStateName = Literal["starting", "serving", "stopping"]
@@ -218,6 +219,7 @@ class HandlerView(_Reply):
     ringing_for: list[str]
     on_call: str | None
     site: str
+    position: str | None = None  # the position this phone is (hot-desking); None: a fixed phone
 
 
 class Handlers(_Reply):
@@ -234,6 +236,7 @@ class Me(_Reply):
     queues: list[str]
     wrapup_reason: str
     ring_out_reason: str
+    position: str | None = None  # the position the PBX has them at (None: a fixed phone, or none yet)
 
 
 class StateChanged(_Reply):
@@ -280,3 +283,32 @@ class Callbacks(_Reply):
 class TaskMoved(_Reply):
     task_id: str
     status: Literal["calling", "closed"]
+
+
+class PositionRequest(_Request):
+    """A handler signs in at a position: its phone joins their queues, ready or not ready."""
+
+    position: Annotated[str, Field(min_length=1, max_length=64)]
+    ready: bool = True
+
+
+class PositionView(_Reply):
+    id: str
+    label: str
+    site: str
+    holder: str | None  # the handler who holds it; None: free
+
+
+class PositionsView(_Reply):
+    positions: list[PositionView]
+    mine: str | None  # the position the asking handler holds
+
+
+class PositionChanged(_Reply):
+    position: str | None  # the position taken, or the one left (None: none was held)
+    status: Literal["signed-in", "left"]
+
+
+class PositionReleased(_Reply):
+    position: str
+    holder: str | None  # the handler it was held by; None: nobody held it

@@ -38,7 +38,7 @@ import json
 import os
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -68,6 +68,21 @@ _AWAY_CODES = ("BUSY ", "MISCONF ", "NOREPLICAS ", "MASTERDOWN ", "LOADING ", "R
 def redis_away(exc: BaseException) -> bool:
     """Is ``exc`` Redis being unable to take any write now (an outage), rather than refusing one record?"""
     return isinstance(exc, _AWAY) or str(exc).startswith(_AWAY_CODES)
+
+
+async def drain_then_stop(flush: Callable[[], Awaitable[None]], timeout: float, supervisor: Supervisor | None,
+                          name: str, task: asyncio.Task[None] | None) -> None:
+    """A writer's stop: ``timeout`` seconds for what it holds to be written, then its task ends
+    (run by ``supervisor`` under ``name``, or ``task``)."""
+    try:
+        await asyncio.wait_for(flush(), timeout)
+    except TimeoutError:
+        pass
+    if supervisor is not None:
+        await supervisor.stop(name)
+    elif task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 @dataclass(slots=True)
@@ -184,15 +199,7 @@ class WriteBehind:
 
     async def close(self, timeout: float) -> None:
         """Give held records ``timeout`` seconds to reach Redis, then stop; names each one lost."""
-        try:
-            await asyncio.wait_for(self.flush(), timeout)
-        except TimeoutError:
-            pass
-        if self._supervisor is not None:
-            await self._supervisor.stop("write-behind")
-        elif self._writer is not None:
-            self._writer.cancel()
-            await asyncio.gather(self._writer, return_exceptions=True)
+        await drain_then_stop(self.flush, timeout, self._supervisor, "write-behind", self._writer)
         self._started = False
         unwritten = [held for held in self._queue if not held.settled]
         if self.spool is not None and self._spool(unwritten):

@@ -199,6 +199,10 @@ class Call:
     silent: bool = False  # a 999 caller who could not speak (INTAKE_SILENT from the dialplan)
     counted: bool = True  # False for a call answered before we watched: in no figure
     outcome_seen: bool = True  # False when the outcome came while intake was not watching (its time is bounded, not known)
+    # Who answered and at which position, as the PBX showed them at the answer (a position's
+    # occupant changes later; the journal keeps who it was then).
+    answered_handler: str | None = None
+    answered_position: str | None = None
 
     def waited(self, now: float) -> float:
         """Seconds from queue entry to answer, or to ``now`` while still waiting."""
@@ -216,7 +220,7 @@ class Call:
                         self.channel, self.queued_at, self.arrived_at, self.state, frozenset(self.ringing),
                         frozenset(self.rung), self.answered_by, self.answered_at, self.ended_at, self.left_at,
                         self.talk_seconds, self.end_reason, self.observed_from_start, self.silent, self.counted,
-                        self.outcome_seen)
+                        self.outcome_seen, self.answered_handler, self.answered_position)
 
 
 class CallView(NamedTuple):
@@ -246,6 +250,8 @@ class CallView(NamedTuple):
     silent: bool
     counted: bool
     outcome_seen: bool
+    answered_handler: str | None = None
+    answered_position: str | None = None
 
     def waited(self, now: float) -> float:
         """Seconds from queue entry to answer, or to ``now`` while still waiting."""

@@ -5,8 +5,14 @@ Errors name the file, the dotted key path and what is wrong, all of them at once
 file is fixed in one pass rather than one restart per typo.
 
 Secrets (the AMI secret, desktop and supervisor tokens) are never required inline: a secret value
-is a reference, ``env:NAME`` or ``file:/path``. Only tokens may also be literal, for a test bed;
-the AMI secret may not, since a config file gets copied into tickets and wikis.
+is a reference, ``env:NAME`` or ``file:/path``; the AMI secret may not be literal, since a config
+file gets copied into tickets and wikis. Static tokens are for the demo and test beds only (people
+sign in through the force's identity provider): a file that has them must say ``[dev]
+test_bed = true``, and holds each as its SHA-256 (``token_sha256``) or a reference, never the
+token itself (:func:`intake.core.config_rules.dev_problems`, checked by :func:`load`).
+
+Over 400 lines because every section of the file is here, in the file's order, each a few lines
+of typed keys; what spans sections is :mod:`intake.core.config_rules`'.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import os
 import socket
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -28,7 +35,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from intake.core.config_rules import Defaults, cross_check
+from intake.core.config_oidc import OidcConfig
+from intake.core.config_rules import Defaults, cross_check, dev_problems
 from intake.core.errors import ConfigError, ConfigProblem
 from telephony import values
 
@@ -83,11 +91,42 @@ MIN_TOKEN_CHARS = 16
 (``intake token new`` makes one of 32)."""
 
 
-def _token_ref(value: str) -> SecretRef:
+def _reference_to(what: str) -> Callable[[str | None], SecretRef | None]:
+    """An optional secret's validator: a reference (env:NAME, file:PATH), never ``what`` itself."""
+    def check(value: str | None) -> SecretRef | None:
+        if value is not None and not SecretRef(value).is_reference:
+            raise ValueError(f"must be env:NAME or file:PATH, not the {what} itself")
+        return None if value is None else SecretRef(value)
+    return check
+
+
+def _token_ref(value: str | None) -> SecretRef | None:
+    if value is None:
+        return None
     ref = SecretRef(value)
     if not ref.is_reference and len(value) < MIN_TOKEN_CHARS:
         raise ValueError(f"a literal token must be at least {MIN_TOKEN_CHARS} characters (better: env:NAME or file:PATH)")
     return ref
+
+
+TokenDigest = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="a static token's SHA-256, 64 hex digits "
+                                                                           "(intake hash-token prints it)")]
+
+
+class _StaticToken(_Section):
+    """A handler's or supervisor's static token (the demo, a test bed): a reference or literal
+    ``token``, or its digest ``token_sha256``; neither for someone who signs in through the IdP."""
+
+    token: str | None = Field(None, min_length=1)
+    token_sha256: TokenDigest | None = None
+
+    _token = field_validator("token")(_token_ref)
+
+    @model_validator(mode="after")
+    def _one_token(self) -> _StaticToken:
+        if self.token is not None and self.token_sha256 is not None:
+            raise ValueError("give token or token_sha256, not both")
+        return self
 
 
 class AmiConfig(_Section):
@@ -166,12 +205,7 @@ class RedisConfig(_Section):
             raise ValueError('must be "embedded" or a redis://, rediss:// or unix:// URL')
         return value
 
-    @field_validator("password")
-    @classmethod
-    def _password_is_reference(cls, value: str | None) -> SecretRef | None:
-        if value is not None and not SecretRef(value).is_reference:
-            raise ValueError("must be env:NAME or file:PATH, not the password itself")
-        return None if value is None else SecretRef(value)
+    _password_is_reference = field_validator("password")(_reference_to("password"))
 
     @model_validator(mode="after")
     def _one_way_to_redis(self) -> RedisConfig:
@@ -194,9 +228,51 @@ class RedisConfig(_Section):
         return 1 if self.sentinels else 0
 
 
+TEST_BED = "static tokens may sign people in and /metrics may be open: the demo or a test bed, never in service"
+
+
+class DevConfig(_Section):
+    """What only the demo and a test bed may do (``[dev]``); never set in service."""
+
+    test_bed: bool = Field(False, description="the demo or a test bed: static tokens may sign people in, "
+                                             "and /metrics may go without http.metrics_token")
+
+
 class HttpConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    # The bearer token Prometheus sends for /metrics (env:NAME or file:PATH); unset, /metrics is
+    # open, which an operator's file may only be with [dev] test_bed.
+    metrics_token: str | None = None
+    # TLS for HTTP and both WebSockets (https, wss): the certificate chain and its private key,
+    # PEM files; a relative path is taken from the configuration file's folder. Unset: plain HTTP
+    # (behind a balancer that ends TLS, or a test bed).
+    tls_cert: str | None = Field(None, min_length=1)
+    tls_key: str | None = Field(None, min_length=1)
+
+    # Whose X-Forwarded-For is believed for the client's address (uvicorn's forwarded_allow_ips):
+    # the load balancer's address; the rate limits below are per client address.
+    forwarded_allow_ips: list[str] = ["127.0.0.1"]
+    # Refused tokens (REST, the sockets' sign-in, /metrics) per client address: this many at
+    # once, then this many a minute; past that, 429 / close 4429 without a look at the token.
+    refused_burst: int = Field(10, ge=1, le=1000)
+    refused_per_minute: float = Field(10.0, gt=0, le=6000)
+    # Sign-ins (the identity provider's round trip) per client address, the same way.
+    sign_in_burst: int = Field(10, ge=1, le=1000)
+    sign_in_per_minute: float = Field(30.0, gt=0, le=6000)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> HttpConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together (the certificate and its private key)")
+        return self
+
+    @property
+    def tls(self) -> tuple[str, str] | None:
+        """The certificate's and the key's files, or None for plain HTTP."""
+        return (self.tls_cert, self.tls_key) if self.tls_cert is not None and self.tls_key is not None else None
+
+    _metrics_token_is_reference = field_validator("metrics_token")(_reference_to("token"))
 
 
 class LineConfig(_Section):
@@ -209,24 +285,31 @@ class LineConfig(_Section):
     wrapup_seconds: float = Field(10.0, ge=0, le=3600, description="pause after each answered call, then ready again")
 
 
-class HandlerConfig(_Section):
-    id: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+class HandlerConfig(_StaticToken):
+    # The QueueAdd MemberName (the queue_log's agent) at a fixed phone or a position: the PBX's rule too.
+    id: Annotated[str, sendable(values.MEMBER_NAME)] = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     # The [[pbx]] the handler's phone is on; may be left out while there is one PBX.
     site: SiteName | None = None
     name: str = Field(..., min_length=1)
-    member: Interface = Field(..., description="queue member interface, e.g. PJSIP/handler-1")
+    # A fixed phone: the handler is always at it. Left out, the handler signs in at one of the
+    # [[positions]] on the desktop (hot-desking) and takes its phone for the shift.
+    member: Interface | None = Field(None, description="queue member interface, e.g. PJSIP/handler-1")
     queues: list[str] = Field(..., min_length=1)
-    token: str = Field(..., min_length=1)
-
-    _token = field_validator("token")(_token_ref)
 
 
-class SupervisorConfig(_Section):
+class PositionConfig(_Section):
+    """A position (a desk and its phone) any handler of its site may sign in at for a shift."""
+
+    id: str = Field(..., min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    label: str = Field("", description="what the desktop's picker shows, e.g. 'Desk 4, north wall'")
+    # The [[pbx]] the phone is on; may be left out while there is one PBX.
+    site: SiteName | None = None
+    member: Interface = Field(..., description="the phone's queue member interface, e.g. PJSIP/desk-4")
+
+
+class SupervisorConfig(_StaticToken):
     id: str = Field(..., min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     name: str = ""
-    token: str = Field(..., min_length=1)
-
-    _token = field_validator("token")(_token_ref)
 
 
 class OverflowConfig(_Section):
@@ -321,6 +404,24 @@ class DesktopStreamsConfig(_Section):
     presence_seconds: float = Field(3.0, ge=0.5, le=60)
 
 
+class RetentionConfig(_Section):
+    """How long a caller's records are kept, per kind, in days (0: kept until erased). A sweep
+    (intake.app.retention) removes what is older, on every node every ``sweep_every_seconds``
+    (it is idempotent), and the audit trail records each number it removed something of."""
+
+    history_days: float = Field(400.0, ge=0, le=3650)  # contacts (calls from and call-backs to the number)
+    outcomes_days: float = Field(400.0, ge=0, le=3650)  # handlers' outcomes of those calls, by when filed
+    markers_days: float = Field(0.0, ge=0, le=3650)  # warning markers, by when created (0: until removed)
+    sweep_every_seconds: float = Field(3600.0, ge=10, le=86_400)
+
+
+class AuditConfig(_Section):
+    """The audit trail (DPA 2018 s.62: intake.app.audit)."""
+
+    # Entries queued for Redis at most (a longer outage refuses the newest, counted and logged).
+    queue_limit: int = Field(100_000, ge=100, le=10_000_000)
+
+
 class IntakeConfig(_Section):
     # One PBX: [ami] (the site is then named "default"); several: one [[pbx]] each. With [[pbx]],
     # ``ami`` is the first site's (each site's own configuration has its own: site_config).
@@ -330,11 +431,16 @@ class IntakeConfig(_Section):
     http: HttpConfig = HttpConfig()
     lines: list[LineConfig] = Field(..., min_length=1)
     handlers: list[HandlerConfig] = []
+    positions: list[PositionConfig] = []
     supervisors: list[SupervisorConfig] = []
     wrapup_reason: PauseReason = Field("wrap-up", description="pause reason the PBX reports while a handler is in wrap-up")
     routing: RoutingConfig = RoutingConfig()
     cluster: ClusterConfig = ClusterConfig()
     desktop_streams: DesktopStreamsConfig = DesktopStreamsConfig()
+    dev: DevConfig = DevConfig()
+    oidc: OidcConfig | None = None  # sign-in with the force's OpenID provider (config_oidc.py)
+    retention: RetentionConfig = RetentionConfig()
+    audit: AuditConfig = AuditConfig()
 
     @model_validator(mode="before")
     @classmethod
@@ -354,7 +460,14 @@ class IntakeConfig(_Section):
         return next((line for line in self.lines if line.name == name), None)
 
     def handler_by_member(self) -> dict[str, HandlerConfig]:
-        return {h.member: h for h in self.handlers}
+        """The handlers at fixed phones, by their member interface (the others sit at positions)."""
+        return {h.member: h for h in self.handlers if h.member is not None}
+
+    def position(self, position_id: str) -> PositionConfig | None:
+        return next((p for p in self.positions if p.id == position_id), None)
+
+    def site_of_position(self, position: PositionConfig) -> str:
+        return position.site or self.sites[0].name
 
     @property
     def sites(self) -> list[PbxConfig]:
@@ -379,6 +492,7 @@ class IntakeConfig(_Section):
             "pbx": [pbx] if self.pbx else [],
             "lines": [line for line in self.lines if line.site in (None, site)],
             "handlers": [h for h in self.handlers if h.site in (None, site)],
+            "positions": [p for p in self.positions if p.site in (None, site)],
             "redis": self.redis.model_copy(update={"key_prefix": prefix}),
         })
 
@@ -414,7 +528,7 @@ def problems_of(exc: ValidationError) -> list[ConfigProblem]:
         else:
             message = err["msg"].removeprefix("Value error, ")
             # Never echo what was typed for a secret: error output ends up in tickets.
-            secret = str(err["loc"][-1]) in ("secret", "token", "password") if err["loc"] else False
+            secret = str(err["loc"][-1]) in ("secret", "token", "password", "client_secret") if err["loc"] else False
             if "input" in err and not secret and err["type"] not in ("model_type", "list_type"):
                 message += f" (got {err['input']!r})"
         problems.append(ConfigProblem(path, message))
@@ -422,8 +536,11 @@ def problems_of(exc: ValidationError) -> list[ConfigProblem]:
 
 
 # Any: TOML as parsed, before validation; what comes out is typed
-def parse(raw: dict[str, Any], source: str = "<config>") -> IntakeConfig:
-    problems = _retired(raw)
+def parse(raw: dict[str, Any], source: str = "<config>", *, from_file: bool = False) -> IntakeConfig:
+    """``from_file``: an operator's file (:func:`load`), which may hold static tokens only with
+    ``[dev]`` and only hashed or by reference; a configuration a test or a tool builds in code says
+    what it means and is not held to that."""
+    problems = _retired(raw) + (dev_problems(raw) if from_file else [])
     config = None
     try:
         config = IntakeConfig.model_validate({k: v for k, v in raw.items() if k not in RETIRED})
@@ -457,23 +574,35 @@ SPOOL_NAME = "unwritten-records.jsonl"
 
 
 def load(path: str | Path) -> IntakeConfig:
-    config = parse(read_toml(path), str(path))
+    config = parse(read_toml(path), str(path), from_file=True)
+    folder = Path(path).resolve().parent
     # Nothing accepted may be lost: records Redis could not take by shutdown are spooled by default,
     # beside the file that configured this server (its folder is the one place known to be its own).
     spool = config.redis.unwritten_spool
     if spool is None or (spool and not Path(spool).is_absolute()):
-        where = Path(path).resolve().parent / (spool or SPOOL_NAME)
+        where = folder / (spool or SPOOL_NAME)
         config = config.model_copy(update={"redis": config.redis.model_copy(update={"unwritten_spool": str(where)})})
+    if config.http.tls is not None:
+        files = {key: str(folder / name) for key, name in zip(("tls_cert", "tls_key"), config.http.tls, strict=True)}
+        unreadable = [ConfigProblem(f"http.{key}", f"cannot read {name}") for key, name in files.items()
+                      if not os.access(name, os.R_OK)]
+        if unreadable:
+            raise ConfigError(str(path), unreadable)
+        config = config.model_copy(update={"http": config.http.model_copy(update=files)})
     return config
 
 
 def resolve_secrets(config: IntakeConfig, source: str = "<config>") -> dict[str, str]:
     """Every secret reference resolved, keyed by key path; all failures reported together."""
     refs: dict[str, SecretRef] = {config.secret_key(p.name): SecretRef(p.secret) for p in config.sites}
-    refs.update({f"handlers[{i}].token": SecretRef(h.token) for i, h in enumerate(config.handlers)})
-    refs.update({f"supervisors[{i}].token": SecretRef(s.token) for i, s in enumerate(config.supervisors)})
+    refs.update({f"handlers[{i}].token": SecretRef(h.token) for i, h in enumerate(config.handlers) if h.token is not None})
+    refs.update({f"supervisors[{i}].token": SecretRef(s.token) for i, s in enumerate(config.supervisors) if s.token is not None})
     if config.redis.password is not None:
         refs["redis.password"] = SecretRef(config.redis.password)
+    if config.http.metrics_token is not None:
+        refs["http.metrics_token"] = SecretRef(config.http.metrics_token)
+    if config.oidc is not None and config.oidc.client_secret is not None:
+        refs["oidc.client_secret"] = SecretRef(config.oidc.client_secret)
     values, problems = {}, []
     for path, ref in refs.items():
         try:

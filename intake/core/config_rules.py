@@ -82,23 +82,34 @@ def cross_check(raw: dict[str, Any], defaults: Defaults) -> list[ConfigProblem]:
 
     duplicates("handlers", "id", "handler id")  # across sites: a desktop signs in as one handler, wherever
     handler_sites = [site_of("handlers", i, h) for i, h in items("handlers")]
-    members: dict[tuple[str | None, str], int] = {}  # a phone is named by its PBX: the same interface may exist on each
-    for (i, handler), site in zip(items("handlers"), handler_sites, strict=True):
-        member = handler.get("member")
+    members: dict[tuple[str | None, str], str] = {}  # a phone is named by its PBX: the same interface may exist on each
+    duplicates("positions", "id", "position id")
+    phones = [("handlers", i, h, site) for (i, h), site in zip(items("handlers"), handler_sites, strict=True)]
+    phones += [("positions", i, p, site_of("positions", i, p)) for i, p in items("positions")]
+    for section, i, entry, site in phones:
+        member = entry.get("member")
         if isinstance(member, str):
             if (site, member) in members:
-                problems.append(ConfigProblem(f"handlers[{i}].member",
-                                              f"duplicate member interface {member!r} (also handlers[{members[(site, member)]}])"))
-            members.setdefault((site, member), i)
+                # One phone, two owners: its calls would pop to whichever the PBX's MemberName says.
+                problems.append(ConfigProblem(f"{section}[{i}].member",
+                                              f"duplicate member interface {member!r} (also {members[(site, member)]})"))
+            members.setdefault((site, member), f"{section}[{i}]")
+    position_sites = {site for section, _, _, site in phones if section == "positions"}
+    for (i, handler), site in zip(items("handlers"), handler_sites, strict=True):
+        if "member" not in handler and site is not None and site not in position_sites:
+            on = f" on site {site}" if len(sites) > 1 else ""
+            problems.append(ConfigProblem(f"handlers[{i}].member", f"no fixed phone and no [[positions]]{on} to sign in "
+                                          "at: this handler could never take a call"))
     duplicates("supervisors", "id", "supervisor id")
-    tokens: dict[str, str] = {}
+    tokens: dict[tuple[str, str], str] = {}
     for section in ("handlers", "supervisors"):
         for i, entry in items(section):
-            token = entry.get("token")
-            if isinstance(token, str):
-                if token in tokens:
-                    problems.append(ConfigProblem(f"{section}[{i}].token", f"same token as {tokens[token]}: every desktop needs its own"))
-                tokens.setdefault(token, f"{section}[{i}]")
+            for key in TOKEN_KEYS:
+                token = entry.get(key)
+                if isinstance(token, str):
+                    if (key, token) in tokens:
+                        problems.append(ConfigProblem(f"{section}[{i}].{key}", f"same token as {tokens[(key, token)]}: every desktop needs its own"))
+                    tokens.setdefault((key, token), f"{section}[{i}]")
     routing = raw.get("routing", {})
     rang_out = routing.get("ring_no_answer_reason", defaults.ring_no_answer_reason) if isinstance(routing, dict) else None
     if rang_out is not None and rang_out == raw.get("wrapup_reason", defaults.wrapup_reason):
@@ -110,6 +121,41 @@ def cross_check(raw: dict[str, Any], defaults: Defaults) -> list[ConfigProblem]:
             if isinstance(queue, str) and (site, queue) not in queue_line and (site is not None or not sites):
                 on = f" of site {site}" if len(sites) > 1 else ""
                 problems.append(ConfigProblem(f"handlers[{i}].queues[{j}]", f"queue {queue!r} is on no line{on}"))
+    return problems
+
+
+TOKEN_KEYS = ("token", "token_sha256")
+NOT_DEV = ("a static token is for the demo and test beds only (people sign in through the force's identity "
+           "provider): remove it, or set [dev] test_bed = true on a test bed")
+IN_THE_FILE = ("the token itself is written in the file: write its SHA-256 as token_sha256 "
+               "(`intake hash-token` prints it), or a reference env:NAME or file:PATH")
+
+
+OPEN_METRICS = ("required in service: /metrics would be open to anyone who reaches the port; env:NAME or "
+                "file:PATH, the bearer token Prometheus sends (or [dev] test_bed = true on a test bed)")
+
+
+# Any: TOML as parsed, before validation
+def dev_problems(raw: dict[str, Any]) -> list[ConfigProblem]:
+    """An operator's file: static tokens and an open ``/metrics`` only with ``[dev] test_bed =
+    true``, and never a token itself (its digest, ``token_sha256``, or a reference to where it is kept)."""
+    dev = raw.get("dev")
+    allowed = isinstance(dev, dict) and dev.get("test_bed") is True
+    http = raw.get("http")
+    problems = []
+    if not allowed and not (isinstance(http, dict) and "metrics_token" in http):
+        problems.append(ConfigProblem("http.metrics_token", OPEN_METRICS))
+    for section in ("handlers", "supervisors"):
+        entries = raw.get(section)
+        for i, entry in enumerate(entries if isinstance(entries, list) else []):
+            for key in TOKEN_KEYS:
+                value = entry.get(key) if isinstance(entry, dict) else None
+                if value is None:
+                    continue
+                if not allowed:
+                    problems.append(ConfigProblem(f"{section}[{i}].{key}", NOT_DEV))
+                elif key == "token" and isinstance(value, str) and not value.startswith(("env:", "file:")):
+                    problems.append(ConfigProblem(f"{section}[{i}].token", IN_THE_FILE))
     return problems
 
 

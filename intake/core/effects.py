@@ -25,7 +25,13 @@ if TYPE_CHECKING:
 
 def answer(reg: Registry, call: Call, step: Step, at: float, member: str | None, told: Told) -> None:
     call.answered_at = at if call.answered_at is None else call.answered_at
+    _answered_by(reg, call, member)
+
+
+def _answered_by(reg: Registry, call: Call, member: str | None) -> None:
     call.answered_by = member
+    call.answered_handler = reg.handler_of(member) if member else None
+    call.answered_position = reg.seating.position_of(member) if member else None
 
 def rings_answered_elsewhere(reg: Registry, call: Call, step: Step, at: float, member: str | None, told: Told) -> None:
     for other in sorted(call.ringing - {member}):
@@ -39,7 +45,7 @@ def take(reg: Registry, call: Call, step: Step, at: float, member: str | None, t
         told.plain(HandlerChanged(member))
 
 def take_unseen(reg: Registry, call: Call, step: Step, at: float, member: str | None, told: Told) -> None:
-    call.answered_by = member
+    _answered_by(reg, call, member)
     if member:
         reg.handler(member).on_call = call.call_id
         told.plain(HandlerChanged(member))

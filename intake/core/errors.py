@@ -85,10 +85,27 @@ class StaticMembership(StateChangeFailed):
 
 
 class NotSignedIn(IntakeError):
-    """No credential, or one that names nobody. Never carries the credential: it would be logged."""
+    """No credential, or one that names nobody. Never carries the credential: it would be logged.
+    ``reason``: why a credential was refused (expired, another issuer's...), for the person and the log."""
 
-    def __init__(self) -> None:
-        super().__init__("a valid bearer token is required")
+    def __init__(self, reason: str = "a valid bearer token is required") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UnknownPerson(IntakeError):
+    """The identity provider vouches for someone intake has no configured entry for in that role
+    (``username``: the configured id their token names; ``role``: the role their token gives)."""
+
+    def __init__(self, username: str, role: str | None) -> None:
+        if role is None:
+            message = f"{username!r} has no intake role (handler, supervisor, auditor or admin) at the identity provider"
+        else:
+            message = (f"{username!r} signs in as a {role}, but intake has no {role} {username!r} "
+                       f"configured: an administrator adds them to [[{role}s]]")
+        super().__init__(message)
+        self.username = username
+        self.role = role
 
 
 class WrongRole(IntakeError):
@@ -116,6 +133,16 @@ class InvalidRequest(IntakeError):
 
 
 
+class ReasonRequired(IntakeError):
+    """A look at a caller's data with no call, task or typed reason to justify it: the audit trail
+    (DPA 2018 s.62) must say why each consultation happened, so it is refused."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} needs a reason: give ?call=<call id>, ?task=<call-back task id> or ?reason=<text> "
+                         "(it goes into the audit trail)")
+        self.what = what
+
+
 class RequestTooLarge(IntakeError):
     def __init__(self, size: int, limit: int) -> None:
         super().__init__(f"a request body is at most {limit} bytes (this one: {size} or more)")
@@ -130,3 +157,57 @@ class IllegalLeaseStep(IntakeError):
     def __init__(self, site: str, role: str, event: str) -> None:
         super().__init__(f"lease of site {site!r}: no step for event {event!r} in role {role!r}")
         self.site, self.role, self.event = site, role, event
+
+
+# --- positions (hot-desking): refusals at the desktop's sign-in to a position ---------------------
+
+
+class PositionTaken(IntakeError):
+    """Another handler sits at the position: ``holder`` names them (one position, one handler)."""
+
+    code = "position-taken"
+
+    def __init__(self, position: str, holder: str) -> None:
+        super().__init__(f"position {position} is taken by {holder}")
+        self.position = position
+        self.holder = holder
+
+
+class AlreadySeated(IntakeError):
+    """One handler, one position: ``handler_id`` holds ``position`` already (leave it first)."""
+
+    code = "already-at-a-position"
+
+    def __init__(self, handler_id: str, position: str) -> None:
+        super().__init__(f"{handler_id} is signed in at position {position}: leave it first")
+        self.handler_id, self.position = handler_id, position
+
+
+class UnknownPosition(IntakeError):
+    """No ``[[positions]]`` of that id on the handler's site (``site``) to sign in at."""
+
+    code = "unknown-position"
+
+    def __init__(self, position: str, site: str) -> None:
+        super().__init__(f"no position {position!r} on site {site}")
+        self.position = position
+        self.site = site
+
+
+class NoPhone(StateChangeFailed):
+    """A handler with no fixed phone asked for a state before signing in at a position: there is
+    no phone to add to their queues."""
+
+    def __init__(self, handler_id: str, wanted: str) -> None:
+        super().__init__(handler_id, wanted, "not signed in at a position: choose one first", refused=True)
+
+
+class FixedPhone(IntakeError):
+    """A handler with a fixed phone (``[[handlers]] member``) asked to sign in at a position."""
+
+    code = "fixed-phone"
+
+    def __init__(self, handler_id: str, member: str) -> None:
+        super().__init__(f"{handler_id} has a fixed phone ({member}): positions are for those without one")
+        self.handler_id = handler_id
+        self.member = member

@@ -42,6 +42,7 @@ from intake.core.notices import (
     Settled,
     Told,
 )
+from intake.core.seating import Seating, seating_of
 from screenpop.models import is_ident
 from telephony import events as ev
 
@@ -72,15 +73,20 @@ class Counters:
 
 class Registry:
     def __init__(self, queues: Mapping[str, tuple[str, float]], *, handlers: dict[str, tuple[str, str]] | None = None,
-                 wrapup_reason: str = "wrap-up", settle_grace: float = 2.0) -> None:
-        """``queues``: queue -> (line, target seconds); ``handlers``: member -> (handler id, name)."""
+                 wrapup_reason: str = "wrap-up", settle_grace: float = 2.0, seating: Seating | None = None) -> None:
+        """``queues``: queue -> (line, target seconds); ``handlers``: member -> (handler id, name)
+        of the fixed phones; ``seating``: who may sit where (default: those fixed phones only)."""
+        handlers = handlers or {}
+        self.seating = seating or Seating(fixed={m: hid for m, (hid, _) in handlers.items()}, hot_desk={}, positions={},
+                                          names={hid: name for hid, name in handlers.values()})
         self.queues = dict(queues)
         self.wrapup_reason = wrapup_reason
         self.settle_grace = settle_grace
         self.metrics = QueueMetrics(self.queues)
         self.calls: dict[str, Call] = {}
         self.handlers: dict[str, Handler] = {
-            member: Handler(member, name, handler_id) for member, (handler_id, name) in (handlers or {}).items()
+            member: Handler(member, self.seating.name(handler_id, member), handler_id)
+            for member, handler_id in self.seating.fixed.items()
         }
         self.counters = Counters()
         self.link_up = False
@@ -115,6 +121,27 @@ class Registry:
         if member not in self.handlers:
             self.handlers[member] = Handler(member, member)
         return self.handlers[member]
+
+    def handler_of(self, member: str) -> str | None:
+        """The handler at ``member`` now (None: nobody's phone)."""
+        return self.seating.handler_of(member)
+
+    def member_of(self, handler_id: str) -> str | None:
+        """The phone ``handler_id`` is at now: fixed, or the position the PBX shows them at."""
+        return self.seating.member_of(handler_id)
+
+    def reseat(self, h: Handler) -> None:
+        """Who sits at ``h``'s phone, as its queue memberships' MemberNames now say
+        (:mod:`intake.core.seating`): a handler signed in at a position, or out of it."""
+        if h.member not in self.seating.positions:
+            return  # a fixed phone is always its handler's and a stray one nobody's: the hot path, every member event
+        who = self.seating.occupant(h.member, (s.member_name for s in h.memberships.values()))
+        if who == h.handler_id:
+            return
+        log.info("handler_seated" if who is not None else "handler_unseated", member=h.member,
+                 handler_id=who or h.handler_id, position=self.seating.position_of(h.member))
+        self.seating.moved(h.member, h.handler_id, who)
+        h.handler_id, h.name = who, self.seating.name(who, h.member)
 
     # --- feeding -------------------------------------------------------------------------
 
@@ -319,6 +346,10 @@ class Registry:
             return
         h = self.handler(s.member)
         h.memberships[s.queue] = s
+        # Inlined guard, for every member event: a fixed phone never changes hands, and the
+        # seated handler's own status changes (pauses, device states) do not move them.
+        if s.member_name != h.handler_id and s.member in self.seating.positions:
+            self.reseat(h)
         told.plain(HandlerChanged(s.member))
         if s.fixed:
             self._fixed_member(h, s)
@@ -340,6 +371,7 @@ class Registry:
         self.fixed.discard((e.member, e.queue))
         if h is not None and h.memberships.pop(e.queue, None) is not None:
             told.plain(HandlerChanged(e.member))
+            self.reseat(h)
 
     def _on_module_reloaded(self, e: ev.ModuleReloaded, told: Told) -> None:
         if e.queues_reloaded:
@@ -415,5 +447,4 @@ _DISPATCH: dict[type, Any] = {
 def registry_of(config: IntakeConfig) -> Registry:
     """An empty registry for the configured lines, queues and handlers."""
     queues = {q: (line.name, line.target_seconds) for line in config.lines for q in line.queues}
-    members = {h.member: (h.id, h.name) for h in config.handlers}
-    return Registry(queues, handlers=members, wrapup_reason=config.wrapup_reason)
+    return Registry(queues, wrapup_reason=config.wrapup_reason, seating=seating_of(config))

@@ -135,6 +135,7 @@ def _memberships(reg: Registry, snap: Snapshot, told: Told) -> None:
         fresh = snap.members.get(member, {})
         if h.memberships != fresh:
             h.memberships = dict(fresh)
+            reg.reseat(h)
             told.plain(HandlerChanged(member))
     # Static memberships the picture no longer shows may be warned about again.
     reg.fixed = {(m, q) for m, q in reg.fixed if (s := reg.handlers[m].memberships.get(q)) is not None and s.fixed}

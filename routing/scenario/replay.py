@@ -103,7 +103,8 @@ class Replay:
     def __init__(self, config: IntakeConfig, profile: Profile, calls: list[Arrival]) -> None:
         self.config, self.profile = config, profile
         self.clock = VirtualClock(profile.starts.timestamp())
-        handlers = tuple(HandlerConfig(h.member, h.id, tuple(h.queues)) for h in config.handlers)
+        # The replay's handlers sit at fixed phones (a profile's floor has no hot-desking).
+        handlers = tuple(HandlerConfig(h.member, h.id, tuple(h.queues)) for h in config.handlers if h.member is not None)
         self.pbx = Pbx(pbx_queues(config, "<config>"), handlers, self.clock, members_at_start=False)
         self.registry = registry_of(config)
         self.roster = roster_of(config)
@@ -122,7 +123,7 @@ class Replay:
                 waited = n.call.waited(self.clock.now)
                 self.tally.max_wait[n.call.line] = max(self.tally.max_wait.get(n.call.line, 0.0), waited)
             elif isinstance(n, Answered) and n.call.line == "999":
-                _, lines = self.roster.desks.get(n.member, ("", frozenset()))
+                lines = self.roster.lines_of.get(self.registry.handler_of(n.member) or "", frozenset())
                 self.tally.answered_by_lent += "999" not in lines
 
     # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py

@@ -1,7 +1,7 @@
 """``/docs`` in chromium with the network cut at the machine's edge: every request that is not to
 127.0.0.1 is refused (a control room's network has no internet). Swagger UI still renders every
-operation of ``/openapi.json``, offers the Authorize button, and a supervisor's token entered there
-gets a real answer from "Try it out".
+operation of ``/openapi.json``, under the pages' Content-Security-Policy with no violation, offers
+the Authorize button, and a supervisor's token entered there gets a real answer from "Try it out".
 """
 
 from __future__ import annotations
@@ -42,7 +42,10 @@ async def test_docs_render_every_operation_with_no_request_leaving_the_machine(p
     spec = httpx.get(demo["base_url"] + "/openapi.json").json()
     operations = [(method, path) for path, ops in spec["paths"].items() for method in ops]
 
-    await page.goto(demo["base_url"] + "/docs")
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    answer = await page.goto(demo["base_url"] + "/docs")
+    assert "script-src 'self'" in answer.headers["content-security-policy"]
     await expect(page.locator(".opblock")).to_have_count(len(operations), timeout=patience_ms(10_000))
     await expect(page.locator(".opblock-summary-path", has_text="/api/outcomes")).to_be_visible()
 
@@ -60,4 +63,5 @@ async def test_docs_render_every_operation_with_no_request_leaving_the_machine(p
         "200", timeout=patience_ms(5_000))
 
     assert refused == [], "requests that would have left the machine"
+    assert violations == []
     assert any("/docs/assets/swagger-ui-bundle.js" in url for url in asked), asked

@@ -81,7 +81,7 @@ async def test_pop_shows_before_answer_then_outcome_is_stored_and_shown_on_the_n
 
         async with httpx.AsyncClient(base_url=demo["base_url"], headers={"Authorization": f"Bearer {demo['supervisors']['sup1']}"}) as http:
             async def stored() -> dict | None:
-                recent = (await http.get(f"/api/history/{number}")).json()["recent"]
+                recent = (await http.get(f"/api/history/{number}", params={"call": call_id})).json()["recent"]
                 return next((c for c in recent if c["call_id"] == call_id and c["outcome"]), None)
 
             contact = await eventually(stored)
@@ -132,11 +132,11 @@ async def test_state_buttons_change_the_members_state_in_the_pbx(page, demo: dic
     # Paused in every queue the PBX has h3 in: its own 101 queue, and the 999 queue too when the
     # routing policy has lent h3 there because the demo's 999 calls were at risk.
     assert "non-emergency" in status and set(status) <= {"non-emergency", "emergency"}
-    await page.wait_for_function("document.querySelector('#state-reason').textContent.includes('training')", timeout=patience_ms(5000))
+    await page.wait_for_function("() => document.querySelector('#state-reason').textContent.includes('training')", timeout=patience_ms(5000))
 
     await page.click("#btn-logged-out")
     await eventually(lambda: _absent(demo), timeout=5)
-    await page.wait_for_function("document.querySelector('#state').dataset.state === 'logged-out'", timeout=patience_ms(5000))
+    await page.wait_for_function("() => document.querySelector('#state').dataset.state === 'logged-out'", timeout=patience_ms(5000))
 
     await page.click("#btn-ready")
     status = await eventually(lambda: _unpaused(demo), timeout=5)
@@ -157,7 +157,7 @@ async def test_the_page_shows_a_state_change_made_elsewhere_without_asking_for_i
                                      " && document.querySelector('#state-reason').textContent === `(${r})`",
                                      arg=reason, timeout=patience_ms(15000))
     await set_state(demo, "h4", "ready")
-    await page.wait_for_function("document.querySelector('#state').dataset.state !== 'not-ready'", timeout=patience_ms(5000))
+    await page.wait_for_function("() => document.querySelector('#state').dataset.state !== 'not-ready'", timeout=patience_ms(5000))
     assert asked == ["GET"]
 
 
@@ -201,7 +201,7 @@ async def test_bad_outcomes_are_refused_with_a_message_in_the_page_and_nothing_i
         await page.wait_for_function("t => document.querySelector('#desk-error').textContent.includes(t)",
                                      arg="was not answered by handler 'h1'", timeout=patience_ms(5000))
         # The message is the server's refusal, given before anything is stored: nothing to wait for.
-        stored = (await http.get(f"/api/history/{call['caller_number']}")).json()["recent"]
+        stored = (await http.get(f"/api/history/{call['caller_number']}", params={"call": call["call_id"]})).json()["recent"]
         assert all(c["outcome"] is None or c["outcome"]["notes"] != "not mine" for c in stored)
 
 

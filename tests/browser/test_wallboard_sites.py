@@ -24,7 +24,7 @@ async def test_the_wallboard_shows_each_site_and_a_site_down(page: Any, redis_cl
 
         rig.sims["north"].place_call("emergency", "07700900601", "North Caller")
         north_waiting = "[data-queue='north/emergency'] [data-col=waiting]"
-        await page.wait_for_function(f"document.querySelector(\"{north_waiting}\").textContent === '1'",
+        await page.wait_for_function(f"() => document.querySelector(\"{north_waiting}\").textContent === '1'",
                                      timeout=patience_ms(10000))
         await rig.sims["south"].shut_down(restart=False)
         await page.wait_for_selector("[data-site=south][data-up=false]", timeout=patience_ms(10000))
@@ -50,10 +50,10 @@ async def test_the_reports_page_reports_every_site_or_one(page: Any, redis_clien
         await page.fill("#token", rig.supervisor_token)
         await page.click("#query button[type=submit]")
         await page.wait_for_selector("#site-choice:not(.hidden)", timeout=patience_ms(5000))
-        await page.wait_for_function("document.querySelector('#summary').textContent.startsWith('3 offered')",
+        await page.wait_for_function("() => document.querySelector('#summary').textContent.startsWith('3 offered')",
                                      timeout=patience_ms(10000))
         await page.select_option("#site", "south")
         await page.click("#query button[type=submit]")
-        await page.wait_for_function("document.querySelector('#summary').textContent.startsWith('2 offered')",
+        await page.wait_for_function("() => document.querySelector('#summary').textContent.startsWith('2 offered')",
                                      timeout=patience_ms(10000))
         assert "site south" in (await page.text_content("#title") or "")

@@ -16,11 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
-import websockets
 
 from intake.core.config import parse
 from telephony.frames import encode_frame
 from tests.serving import running_server
+from tests.support.sockets import signed_in
 from tests.telephony.ami_peer import AmiPeer
 from tests.waiting import eventually, patience
 
@@ -97,7 +97,7 @@ async def test_absurd_timestamps_and_durations_leave_the_wallboard_api_and_metri
                 assert metrics.status_code == 200, metrics.text
                 assert 'intake_ami_total{counter="bad_timestamps"} 4.0' in metrics.text
                 assert 'intake_ami_total{counter="malformed_frames"} 2.0' in metrics.text
-            async with websockets.connect(f"ws://127.0.0.1:{bound[0]}/ws/supervisor?token={SUPERVISOR_TOKEN}") as wallboard:
+            async with await signed_in(f"ws://127.0.0.1:{bound[0]}/ws/supervisor", SUPERVISOR_TOKEN) as wallboard:
                 for _ in range(2):  # the first on connecting, the next from the ticker: it still runs
                     message = json.loads(await asyncio.wait_for(wallboard.recv(), patience(10)))
                     assert message["type"] == "metrics" and finite_numbers(message)

@@ -127,6 +127,8 @@ def test_secrets_are_resolved_per_site_and_a_missing_one_is_named(monkeypatch: p
 def test_check_config_names_the_sites_and_a_site_fault_with_its_key_path(tmp_path: Path):
     good = tmp_path / "two-sites.toml"
     good.write_text("""
+[http]
+metrics_token = "env:INTAKE_METRICS_TOKEN"
 [[pbx]]
 name = "north"
 port = 5141
@@ -147,7 +149,8 @@ target_seconds = 12
 queues = ["emergency"]
 """)
     run = [sys.executable, "-m", "intake.app.cli", "check-config"]
-    secrets = {**os.environ, "AMI_NORTH": "s3cret-north", "AMI_SOUTH": "s3cret-south"}  # check-config resolves them
+    secrets = {**os.environ, "AMI_NORTH": "s3cret-north", "AMI_SOUTH": "s3cret-south",  # check-config resolves them
+               "INTAKE_METRICS_TOKEN": "a-metrics-token-of-32-characters"}
     result = subprocess.run([*run, str(good)], capture_output=True, text=True, cwd=REPO, env=secrets)
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout and "sites north, south" in result.stdout

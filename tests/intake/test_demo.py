@@ -13,9 +13,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-import websockets
 
 from tests.demo_process import demo_process
+from tests.support.sockets import signed_in
 
 POOL = [f"07700900{i:03d}" for i in range(40)]  # the simulator's caller pool
 
@@ -34,9 +34,9 @@ def test_demo_prints_a_base_url_and_a_token_per_handler_and_supervisor(demo: dic
     assert health["ok"] and health["ami"]["connected"] and health["redis"]["reachable"]
 
 
-async def collect(url: str, seconds: float) -> list[tuple[float, dict]]:
+async def collect(url: str, token: str, seconds: float) -> list[tuple[float, dict]]:
     got: list[tuple[float, dict]] = []
-    async with websockets.connect(url) as ws:
+    async with await signed_in(url, token) as ws:
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0:
             try:
@@ -56,7 +56,7 @@ async def test_desktops_get_their_own_pops_with_history_before_answer_and_figure
             assert r.status_code == 201, r.text
         before = (await http.get("/api/queues")).json()["lines"]
         ws = base.replace("http", "ws", 1)
-        streams = await asyncio.gather(*(collect(f"{ws}/ws/desktop?token={t}", 12) for t in demo["handlers"].values()))
+        streams = await asyncio.gather(*(collect(f"{ws}/ws/desktop", t, 12) for t in demo["handlers"].values()))
         after = (await http.get("/api/queues")).json()["lines"]
         lent_metrics = (await http.get("/metrics")).text
     by_handler = dict(zip(demo["handlers"], streams))

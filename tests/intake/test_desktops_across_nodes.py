@@ -16,12 +16,13 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 
 from intake.app.demo import demo_config
 from telephony.simulator import SimConfig, SimulatedPbx
 from telephony.simulator.config import HandlerConfig
 from tests.serving import running_server
+from tests.support.sockets import signed_in
 
 pytestmark = pytest.mark.redis
 
@@ -60,7 +61,7 @@ async def test_a_desktop_whose_node_dies_resumes_on_the_other_with_the_ringing_c
     async with SimulatedPbx(SimConfig(traffic=None, handlers=(HANDLER,), secret="s3cret", tick=0.005)) as sim:
         async with node(sim, redis_url, db) as port_b:
             async with node(sim, redis_url, db) as port_a:
-                desktop = await connect(f"ws://127.0.0.1:{port_a}/ws/desktop?token={TOKEN}&last_seq=0")
+                desktop = await signed_in(f"ws://127.0.0.1:{port_a}/ws/desktop?last_seq=0", TOKEN)
                 first = sim.place_call("emergency", "07700900111", "First Caller")
                 pop = await next_of(desktop, *STREAM)
                 assert (pop["type"], pop["seq"], pop["call_id"]) == ("pop", 1, first)  # one pop, though both nodes popped it
@@ -75,7 +76,7 @@ async def test_a_desktop_whose_node_dies_resumes_on_the_other_with_the_ringing_c
                     await asyncio.sleep(0.02)
             assert sim.ringing(HANDLER.interface) == second
 
-            async with connect(f"ws://127.0.0.1:{port_b}/ws/desktop?token={TOKEN}&last_seq={last_seq}") as desktop:
+            async with await signed_in(f"ws://127.0.0.1:{port_b}/ws/desktop?last_seq={last_seq}", TOKEN) as desktop:
                 missed = [await next_of(desktop, *STREAM) for _ in range(2)]
                 assert [(m["type"], m["seq"], m["call_id"]) for m in missed] == [
                     ("pop.closed", 2, first), ("pop", 3, second)]  # the ringing call's pop, on screen before answer

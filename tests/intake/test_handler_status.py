@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import websockets
 
 from intake.app.handler_status import HandlerStatusPush
 from intake.core.config import parse
@@ -25,6 +24,7 @@ from telephony.events import MemberDevice
 from tests.intake.timeline import member
 from tests.routing import test_callback_desk as floors
 from tests.routing.test_callback_desk import Desktop, Floor, until
+from tests.support.sockets import signed_in
 
 # The call-back tests' floor: the server on the simulated PBX, four handlers in no queue yet.
 sim, tokens, floor = floors.sim, floors.tokens, floors.floor
@@ -151,7 +151,7 @@ async def test_a_desktop_that_resumes_is_told_the_state_it_missed_first(floor: F
     await until(lambda: (h := floor.server.registry.handlers.get(H1)) is not None
                 and h.state(floor.server.config.wrapup_reason)[0] is HandlerState.NOT_READY)
     base = str(floor.http.base_url).replace("http", "ws", 1)
-    back = Desktop(await websockets.connect(f"{base}/ws/desktop?token={floor.tokens['h1']}&last_seq=0"))
+    back = Desktop(await signed_in(f"{base}/ws/desktop?last_seq=0", floor.tokens["h1"]))
     floor.desktops.append(back)
     await told(back, "not-ready", "break")
     assert back.messages[0]["type"] == "me"

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 import httpx
-import websockets
 
+from tests.support.sockets import signed_in
 from tests.waiting import eventually, patience
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,10 +64,10 @@ async def test_serve_follows_the_pbx_and_logs_json_without_secrets(tmp_path: Pat
             time.sleep(0.2)
         assert health.get("ok"), health
         auth = {"Authorization": f"Bearer {SECRETS['INTAKE_TOKEN_SUP1']}"}
-        async with websockets.connect(f"ws://127.0.0.1:{http_port}/ws/supervisor?token={SECRETS['INTAKE_TOKEN_SUP1']}") as ws:
+        async with await signed_in(f"ws://127.0.0.1:{http_port}/ws/supervisor", SECRETS["INTAKE_TOKEN_SUP1"]) as ws:
             first = json.loads(await ws.recv())
             assert first["type"] == "metrics" and "999" in first["lines"]
-        async with websockets.connect(f"ws://127.0.0.1:{http_port}/ws/desktop?token={SECRETS['INTAKE_TOKEN_H1']}") as ws:
+        async with await signed_in(f"ws://127.0.0.1:{http_port}/ws/desktop", SECRETS["INTAKE_TOKEN_H1"]) as ws:
             await ws.recv()
 
         async def offered() -> int:

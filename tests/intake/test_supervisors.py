@@ -16,13 +16,18 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 from structlog.testing import capture_logs
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from intake.app.auth import Principals
+from intake.app.auth import Principals, SupervisorPrincipal
+from intake.app.authenticator import Authenticator
+from intake.app.limits import Limits
+from intake.app.socket_auth import socket_check
 from intake.app.supervisors import MAX_INBOUND, SupervisorStream
+from intake.core.config import HttpConfig
 from screenpop.socket import DEFAULT_SESSION, SessionConfig
 from tests.serving import serving_app
+from tests.support.sockets import signed_in
 from tests.waiting import eventually
 
 SUPERVISOR, HANDLER = "tok-sup-5d1e", "tok-ana-7f3a"
@@ -34,17 +39,19 @@ class Wallboards:
     picture: dict[str, Any]
     port: int
 
-    def connect(self, token: str = SUPERVISOR) -> Any:
-        return connect(f"ws://127.0.0.1:{self.port}/ws/supervisor?token={token}")
+    async def connect(self, token: str = SUPERVISOR) -> ClientConnection:
+        return await signed_in(f"ws://127.0.0.1:{self.port}/ws/supervisor", token)
 
 
 @contextlib.asynccontextmanager
 async def serving(config: SessionConfig = DEFAULT_SESSION) -> AsyncIterator[Wallboards]:
     picture: dict[str, Any] = {"waiting": 0}
-    stream = SupervisorStream(Principals({HANDLER: "ana"}, {SUPERVISOR: "sup1"}), lambda: dict(picture), config)
+    principals = Principals({HANDLER: "ana"}, {SUPERVISOR: "sup1"})
+    stream = SupervisorStream(socket_check(Authenticator(principals), SupervisorPrincipal, Limits(HttpConfig())),
+                              lambda: dict(picture), config)
 
     async def endpoint(websocket: WebSocket) -> None:
-        await stream.serve(websocket, token=websocket.query_params.get("token", ""))
+        await stream.serve(websocket)
 
     async with serving_app(Starlette(routes=[WebSocketRoute("/ws/supervisor", endpoint)])) as port:
         yield Wallboards(stream, picture, port)
@@ -70,7 +77,7 @@ async def _closed_with(ws: ClientConnection) -> tuple[int, str]:
 
 
 async def test_a_wallboard_starts_from_the_present_then_gets_each_new_picture(wallboards: Wallboards) -> None:
-    async with wallboards.connect() as ws:
+    async with await wallboards.connect() as ws:
         first = await _next(ws)
         assert (first["type"], first["waiting"]) == ("metrics", 0)
         wallboards.picture["waiting"] = 3
@@ -81,13 +88,13 @@ async def test_a_wallboard_starts_from_the_present_then_gets_each_new_picture(wa
 
 @pytest.mark.parametrize("token", ["", "not-a-token", HANDLER])
 async def test_only_a_supervisors_token_opens_the_stream_and_the_refusal_is_4401(wallboards: Wallboards, token: str) -> None:
-    async with wallboards.connect(token) as ws:
+    async with await wallboards.connect(token) as ws:
         assert await _closed_with(ws) == (4401, "a supervisor token is required")
     assert wallboards.stream.listeners == 0
 
 
 async def test_a_keep_alive_is_ignored_and_the_stream_goes_on(wallboards: Wallboards) -> None:
-    async with wallboards.connect() as ws:
+    async with await wallboards.connect() as ws:
         await _next(ws)
         await ws.send("ping")
         wallboards.stream.publish()
@@ -96,7 +103,7 @@ async def test_a_keep_alive_is_ignored_and_the_stream_goes_on(wallboards: Wallbo
 
 @pytest.mark.parametrize("sent", [b"\x00binary", "x" * (MAX_INBOUND + 1)], ids=["binary", "too-long"])
 async def test_a_wallboard_that_sends_data_is_closed_as_a_policy_violation(wallboards: Wallboards, sent: Any) -> None:
-    async with wallboards.connect() as ws:
+    async with await wallboards.connect() as ws:
         await _next(ws)
         await ws.send(sent)
         assert await _closed_with(ws) == (1008, "the supervisor stream takes no input")
@@ -111,9 +118,12 @@ async def test_a_wallboard_that_stops_reading_is_closed_as_too_slow_like_a_deskt
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16_384)
         sock.connect(("127.0.0.1", wallboards.port))
         with capture_logs() as logs:
-            stalled = await connect(f"ws://127.0.0.1:{wallboards.port}/ws/supervisor?token={SUPERVISOR}", sock=sock,
-                                    max_queue=1, max_size=None, compression=None)
+            stalled = await signed_in(f"ws://127.0.0.1:{wallboards.port}/ws/supervisor", SUPERVISOR, sock=sock,
+                                      max_queue=1, max_size=None, compression=None)
             try:
+                # Signed in by its first message: attached once the server has read it.
+                await eventually(lambda: wallboards.stream.listeners == 1, 10, "the wallboard attached")
+
                 async def dropped() -> bool:
                     wallboards.stream.publish()  # latest-wins: the sender stalls on a send, not on a backlog
                     return wallboards.stream.listeners == 0

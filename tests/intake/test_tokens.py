@@ -5,6 +5,7 @@ the shipped configuration needs."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -39,6 +40,7 @@ def test_a_new_token_goes_where_the_command_says_and_the_configuration_passes() 
     assert token is not None, shown.stdout
     assert len(token[1]) >= 32 and f"  {token[1]}\n" in shown.stdout
     assert '  token = "env:INTAKE_TOKEN_H3"' in shown.stdout
+    assert f'  token_sha256 = "{hashlib.sha256(token[1].encode()).hexdigest()}"' in shown.stdout  # a test bed's form
     assert '"env:INTAKE_TOKEN_H3"' in SHIPPED.read_text()
     again = run_cli("token", "new", env=BASE_ENV)
     assert token[1] not in again.stdout  # a new one every time

@@ -23,7 +23,10 @@ OPEN = {"/healthz"}  # the load balancer's health check asks without a token
 API = {("get", "/healthz"), ("get", "/api/queues"), ("get", "/api/calls"), ("get", "/api/handlers"),
        ("get", "/api/history/{number}"), ("post", "/api/markers"), ("post", "/api/outcomes"), ("get", "/api/me"),
        ("post", "/api/me/state"), ("get", "/api/reports/{day}"), ("get", "/api/reports/{day}/csv"),
-       ("get", "/api/callbacks"), ("post", "/api/callbacks/{task_id}/start"), ("post", "/api/callbacks/{task_id}/outcome")}
+       ("get", "/api/callbacks"), ("post", "/api/callbacks/{task_id}/start"), ("post", "/api/callbacks/{task_id}/outcome"),
+       ("get", "/api/me/positions"), ("post", "/api/me/position"), ("delete", "/api/me/position"),
+       ("get", "/api/positions"), ("delete", "/api/positions/{position_id}"),
+       ("get", "/api/audit/{number}")}
 """Every REST route: a new one must be declared here, and so meets the checks below."""
 
 
@@ -183,7 +186,7 @@ async def test_a_body_sent_without_a_content_type_is_still_read_as_json(floor: F
     assert r.status_code == 201, r.text
     marker = r.json()
     assert (marker["number"], marker["kind"], marker["created_by"]) == (NUMBER, "repeat caller", "h1")
-    history = (await floor.http.get(f"/api/history/{NUMBER}", headers=floor.auth("sup1"))).json()
+    history = (await floor.http.get(f"/api/history/{NUMBER}", params={"reason": "test"}, headers=floor.auth("sup1"))).json()
     assert [m["id"] for m in history["markers"]] == [marker["id"]]
 
 

@@ -29,13 +29,14 @@ from tests.pbx.intake_server import AmiLogin
 from tests.support.processes import end, tail
 from tests.support.sip import sipp_dial
 from tests.support.sip.callers import SippRun
+from tests.support.sockets import signed_in
 from tests.support.testbed.ami import Frame, RawAmi
 from tests.support.testbed.pbx import PbxTestbed
 from tests.waiting import eventually
 
 REPO = Path(__file__).resolve().parents[2]
 
-HANDLERS = {  # handler id -> (member interface, queues)
+HANDLERS: dict[str, tuple[str | None, list[str]]] = {  # handler id -> (member interface, None: hot-desks; queues)
     "h1": ("PJSIP/handler-1", ["emergency", "non-emergency"]),
     "h2": ("PJSIP/handler-2", ["emergency", "non-emergency"]),
     "h3": ("PJSIP/handler-3", ["emergency", "non-emergency"]),
@@ -63,7 +64,7 @@ AMI_TUNING = ['secret = "env:{secret}"', "ping_interval = 1.0", "ping_timeout = 
               "reconnect_initial = 0.2", "reconnect_max = 1.0"]
 
 
-def site_handlers(pbx: Sites, handlers: dict[str, tuple[str, list[str]]] = HANDLERS) -> dict[str, tuple[str | None, str]]:
+def site_handlers(pbx: Sites, handlers: Mapping[str, tuple[str | None, list[str]]] = HANDLERS) -> dict[str, tuple[str | None, str]]:
     """handler id -> (its site, None with one PBX; the handler it is at its site): the first site's
     handlers keep their ids (h1...), another site's are named after it (bh1... on site b)."""
     if not isinstance(pbx, Mapping):
@@ -92,11 +93,13 @@ def _redis_section(redis: str | RedisConfig) -> list[str]:
 
 
 def write_config(path: Path, pbx: Sites, redis: str | RedisConfig, http_port: int, *, wrapup_seconds: float = 0,
-                 handlers: dict[str, tuple[str, list[str]]] = HANDLERS, node_id: str = "",
-                 lease_seconds: float | None = None, overflow: Mapping[str, float] | None = None) -> None:
+                 handlers: Mapping[str, tuple[str | None, list[str]]] = HANDLERS, node_id: str = "",
+                 lease_seconds: float | None = None, overflow: Mapping[str, float] | None = None,
+                 positions: dict[str, str] | None = None) -> None:
     """An intake.toml for the test bed; secrets by env: reference only. ``node_id``: this node's
     name in ``[cluster]``; ``lease_seconds``: the cluster on (one leader per site); ``overflow``:
-    ``[routing.overflow]`` keys (e.g. clear_seconds) in place of the defaults."""
+    ``[routing.overflow]`` keys (e.g. clear_seconds) in place of the defaults; ``positions``:
+    position id -> its phone (one PBX), for handlers given no member (hot-desking)."""
     sites = logins(pbx)
     parts = ['wrapup_reason = "wrap-up"']
     for site, login in sites.items():
@@ -113,9 +116,12 @@ def write_config(path: Path, pbx: Sites, redis: str | RedisConfig, http_port: in
     for hid, (site, at_site) in site_handlers(pbx, handlers).items():
         member, queues = handlers[at_site]
         on_site = [] if site is None else [f'site = "{site}"']
-        parts += ["[[handlers]]", f'id = "{hid}"', *on_site, f'name = "Handler {hid}"', f'member = "{member}"',
+        fixed = [] if member is None else [f'member = "{member}"']
+        parts += ["[[handlers]]", f'id = "{hid}"', *on_site, f'name = "Handler {hid}"', *fixed,
                   f"queues = {json.dumps(queues)}", f'token = "env:INTAKE_TOKEN_{hid.upper()}"']
-    parts += ["[[supervisors]]", 'id = "sup1"', 'token = "env:INTAKE_TOKEN_SUP1"']
+    for position, member in (positions or {}).items():
+        parts += ["[[positions]]", f'id = "{position}"', f'label = "Desk {position}"', f'member = "{member}"']
+    parts += ["[[supervisors]]", 'id = "sup1"', 'token = "env:INTAKE_TOKEN_SUP1"', "[dev]", "test_bed = true"]
     if node_id or lease_seconds is not None:
         parts += ["[cluster]", f'node_id = "{node_id}"']
         if lease_seconds is not None:
@@ -291,8 +297,8 @@ class Desktop:
     async def connect(cls, http_port: int, handler_id: str, last_seq: int | None = None) -> Desktop:
         """The desktop on whatever answers at ``http_port``: a node, or the load balancer;
         ``last_seq``: the last message it had, to resume from."""
-        resume = "" if last_seq is None else f"&last_seq={last_seq}"
-        ws = await websockets.connect(f"ws://127.0.0.1:{http_port}/ws/desktop?token={token_of(handler_id)}{resume}")
+        resume = "" if last_seq is None else f"?last_seq={last_seq}"
+        ws = await signed_in(f"ws://127.0.0.1:{http_port}/ws/desktop{resume}", token_of(handler_id))
         desk = cls(handler_id, ws)
         desk._task = asyncio.create_task(desk._read())
         return desk

@@ -19,13 +19,18 @@ Chromium or the PBX missing is a failure, never a skip.
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import time
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from tests.browser.conftest import ARTIFACTS
 from tests.pbx.harness import (
@@ -121,7 +126,7 @@ def h1_shown(shown: dict[str, Any], state: str, reason: str = "") -> bool:
 
 async def history(intake: IntakeProcess) -> list[dict[str, Any]]:
     async with httpx.AsyncClient(base_url=intake.base, headers={"Authorization": f"Bearer {SUPERVISOR_TOKEN}"}) as http:
-        r = await http.get(f"/api/history/{NUMBER}")
+        r = await http.get(f"/api/history/{NUMBER}", params={"reason": "the test checks the shift"})
         r.raise_for_status()
         return r.json()["recent"]  # type: ignore[no-any-return]
 
@@ -149,7 +154,7 @@ async def test_a_handler_works_a_shift_in_the_browser_and_the_wallboard_follows(
         await board.fill("#token", SUPERVISOR_TOKEN)
         await board.click("#signin button[type=submit]")
         await board.wait_for_selector("[data-line='999']", timeout=patience_ms(5000))
-        await board.wait_for_function("document.querySelector('#connection').textContent === 'Live'", timeout=patience_ms(5000))
+        await board.wait_for_function("() => document.querySelector('#connection').textContent === 'Live'", timeout=patience_ms(5000))
 
         # --- the handler signs in: a wrong token is refused with a message, then their own.
         await desk.goto(intake.base + "/desktop")
@@ -218,7 +223,7 @@ async def test_a_handler_works_a_shift_in_the_browser_and_the_wallboard_follows(
         await desk.select_option("#grading", "priority")
         await desk.fill("#notes", "x" * 4001)  # over the limit: the server refuses it
         await desk.click("#save-outcome")
-        await desk.wait_for_function("document.querySelector('#outcome-error').textContent.includes('notes: longer than 4000 characters')",
+        await desk.wait_for_function("() => document.querySelector('#outcome-error').textContent.includes('notes: longer than 4000 characters')",
                                      timeout=patience_ms(3000))
         assert await desk.is_hidden("#outcome-saved")
         await shot("outcome-refused")
@@ -290,3 +295,38 @@ async def test_a_handler_works_a_shift_in_the_browser_and_the_wallboard_follows(
     assert [(r["call_id"], r["grading"]) for r in filed] == [(call_id, "priority")], "only the good outcome reaches the store"
     logged = assert_agrees_with_queue_log(intake, window, e2e_redis)
     assert logged["emergency"]["offered"] == logged["emergency"]["answered"] == 1
+    await the_shift_is_in_the_audit_trail(intake, call_id)
+
+
+def audit_cli(intake: IntakeProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "intake.app.cli", *args, "--config", str(intake.config)],
+                          capture_output=True, text=True, timeout=60)
+
+
+async def the_shift_is_in_the_audit_trail(intake: IntakeProcess, call_id: str) -> None:
+    """Issue 14's "done when": the pop, the outcome and the history views of the shift are in the
+    trail with who, when and why; deleting one entry in Redis makes `intake audit verify` name it."""
+    def exported() -> list[dict[str, Any]]:
+        done = audit_cli(intake, "audit", "export", "--number", NUMBER, "--reason", "the shift test")
+        assert done.returncode == 0, done.stderr
+        return [json.loads(line) for line in done.stdout.splitlines()]
+
+    def of_the_shift(entries: list[dict[str, Any]]) -> set[tuple[str, str, str, str]]:
+        return {(e["action"], e["kind"], e["who_id"], e["why"]) for e in entries}
+
+    wanted = {("consulted", "history", "h1", f"call {call_id}"),  # the pop, with the caller's history
+              ("altered", "outcome", "h1", f"call {call_id}"),  # the outcome filed in the form
+              ("consulted", "history", "sup1", "reason: the test checks the shift")}  # the supervisor's look
+    entries = await eventually(lambda: (found := exported()) and wanted <= of_the_shift(found) and found, 10,
+                               "the shift's entries in the audit trail")
+    assert all(e["number"] == NUMBER and e["node"] and e["at"] > time.time() - 600 for e in entries)
+    verified = audit_cli(intake, "audit", "verify")
+    assert verified.returncode == 0 and "audit trail intact" in verified.stdout, verified.stderr
+    with redis.Redis.from_url(intake_redis_url(intake)) as client:
+        client.lrem("e2e:audit:{trail}:links", 1, client.lindex("e2e:audit:{trail}:links", 1))
+    broken = audit_cli(intake, "audit", "verify")
+    assert broken.returncode == 1 and "entry 2 removed" in broken.stderr, (broken.stdout, broken.stderr)
+
+
+def intake_redis_url(intake: IntakeProcess) -> str:
+    return str(tomllib.loads(intake.config.read_text())["redis"]["url"])

@@ -16,6 +16,7 @@ from screenpop.delivery import DesktopHub, HubConfig
 from screenpop.models import Outcome
 from screenpop.pop import CallSnapshot, compose_pop
 from screenpop.session import CloseCode, DesktopSession, SessionConfig
+from screenpop.signin import Credentials
 from tests.screenpop.doubles import MemoryDesktop, Outcomes
 
 TOKENS = TokenBook({"tok-ana-7f3a": "ana", "tok-bo-91c2": "bo"})
@@ -49,8 +50,11 @@ async def connect(hub: DesktopHub, outcomes: Outcomes) -> AsyncIterator[Callable
     async def start(token: str | None = "tok-ana-7f3a", last_seq: str | None = None,
                     config: SessionConfig = FAST, on_outcome: object = None) -> Running:
         desktop = MemoryDesktop()
-        session = DesktopSession(desktop, hub, TOKENS, on_outcome or outcomes, config, clock=lambda: CLOCK)  # type: ignore[arg-type]
-        run = Running(desktop, asyncio.create_task(session.run(token, last_seq)))
+        if token is not None:
+            desktop.say({"type": "auth", "token": token})  # the first message signs the desktop in
+        session = DesktopSession(desktop, hub, TOKENS.authenticate, on_outcome or outcomes, config, clock=lambda: CLOCK)  # type: ignore[arg-type]
+        query = {} if last_seq is None else {"last_seq": last_seq}
+        run = Running(desktop, asyncio.create_task(session.run(Credentials(), query)))
         running.append(run)
         await asyncio.sleep(0)  # let it attach
         return run
@@ -78,8 +82,10 @@ async def test_a_bad_token_is_closed_with_4401_and_never_logged(connect: Callabl
     assert "tok-guess" not in repr(logs) and hub.sockets("ana") == 0
 
 
-async def test_a_missing_token_is_a_bad_token(connect: Callable[..., Awaitable[Running]]) -> None:
-    assert await (await connect(token=None)).ended() == CloseCode.BAD_TOKEN
+async def test_a_desktop_that_does_not_sign_in_in_time_is_a_bad_token(connect: Callable[..., Awaitable[Running]]) -> None:
+    run = await connect(token=None, config=SessionConfig(auth_timeout_seconds=0.05))
+    assert await run.ended() == CloseCode.BAD_TOKEN
+    assert run.desktop.closed == (4401, "no session cookie and no auth message within 0.05 s")
 
 
 async def test_a_malformed_last_seq_is_a_bad_request(connect: Callable[..., Awaitable[Running]]) -> None:

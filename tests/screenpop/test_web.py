@@ -28,6 +28,7 @@ from screenpop.session import SessionConfig
 from screenpop.web import desktop_endpoint, redact_tokens_in_server_logs
 from tests.screenpop.doubles import Outcomes
 from tests.serving import serving_app
+from tests.support.sockets import signed_in
 
 TOKENS = {"tok-ana-7f3a": "ana", "tok-bo-91c2": "bo"}
 
@@ -36,16 +37,19 @@ class Server:
     def __init__(self, hub: DesktopHub, outcomes: Outcomes, port: int) -> None:
         self.hub, self.outcomes, self.port = hub, outcomes, port
 
-    def url(self, token: str, last_seq: int | None = None) -> str:
-        query = f"token={token}" + (f"&last_seq={last_seq}" if last_seq is not None else "")
-        return f"ws://127.0.0.1:{self.port}/desktop?{query}"
+    def url(self, last_seq: int | None = None) -> str:
+        return f"ws://127.0.0.1:{self.port}/desktop" + (f"?last_seq={last_seq}" if last_seq is not None else "")
+
+    async def desktop(self, token: str, last_seq: int | None = None, **options: Any) -> ClientConnection:
+        """A desktop signed in by its first message."""
+        return await signed_in(self.url(last_seq), token, **options)
 
 
 @pytest.fixture
 async def server() -> AsyncIterator[Server]:
     hub, outcomes = DesktopHub(HubConfig(outbox_size=8)), Outcomes()
     config = SessionConfig(heartbeat_seconds=30, close_timeout_seconds=0.2)
-    app = Starlette(routes=[WebSocketRoute("/desktop", desktop_endpoint(hub, TokenBook(TOKENS), outcomes, config))])
+    app = Starlette(routes=[WebSocketRoute("/desktop", desktop_endpoint(hub, TokenBook(TOKENS).authenticate, outcomes, config))])
     redact_tokens_in_server_logs()
     async with serving_app(app) as port:
         try:
@@ -78,16 +82,29 @@ async def test_a_bad_token_is_closed_with_4401_and_the_token_is_not_in_the_serve
     server: Server, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="uvicorn.error")
-    async with connect(server.url("tok-stolen-9999")) as ws:
+    async with await server.desktop("tok-stolen-9999") as ws:
         with pytest.raises(ConnectionClosed) as closed:
             await ws.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
-    assert "WebSocket /desktop?token=[redacted]" in caplog.text
     assert "tok-stolen" not in caplog.text
 
 
+async def test_a_token_in_the_url_is_refused_even_a_good_one_and_blanked_in_the_server_log(
+    server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="uvicorn.error")
+    async with connect(f"{server.url()}?token=tok-ana-7f3a&last_seq=0") as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    assert "a token in the URL (token=) is refused" in closed.value.rcvd.reason
+    assert server.hub.sockets("ana") == 0
+    assert "WebSocket /desktop?token=[redacted]" in caplog.text
+    assert "tok-ana" not in caplog.text
+
+
 async def test_a_pop_reaches_its_handler_and_no_one_else(server: Server) -> None:
-    async with connect(server.url("tok-ana-7f3a")) as ana, connect(server.url("tok-bo-91c2")) as bo:
+    async with await server.desktop("tok-ana-7f3a") as ana, await server.desktop("tok-bo-91c2") as bo:
         assert (await _next(ana))["type"] == (await _next(bo))["type"] == "snapshot"
         server.hub.publish("ana", _pop("c1"), active=True)
         pop = await _next(ana)
@@ -103,11 +120,11 @@ async def test_a_stalled_desktop_is_dropped_alone_and_resumes_from_its_last_seq(
     # A small receive buffer stops the kernel auto-tuning it to 32 MB; max_queue=1 stops the
     # client library reading ahead; no compression, or 100 kB of "x" would be 100 bytes.
     # Together: a desktop that does not read, for real.
-    stalled = await connect(server.url("tok-ana-7f3a", last_seq=0), sock=_small_buffer_socket(server.port),
+    stalled = await server.desktop("tok-ana-7f3a", last_seq=0, sock=_small_buffer_socket(server.port),
                             max_queue=1, max_size=None, compression=None)
     try:
         with capture_logs() as logs:
-            async with connect(server.url("tok-ana-7f3a", last_seq=0), max_size=None) as reading:
+            async with await server.desktop("tok-ana-7f3a", last_seq=0, max_size=None) as reading:
                 await asyncio.sleep(0.1)
                 assert server.hub.sockets("ana") == 2
                 started, got = time.monotonic(), []
@@ -131,7 +148,7 @@ async def test_a_stalled_desktop_is_dropped_alone_and_resumes_from_its_last_seq(
 
         # It comes back from where it got to, and nothing it missed is missing: a replay of what
         # followed, or (more than its outbox holds) a snapshot of the active pops.
-        async with connect(server.url("tok-ana-7f3a", last_seq=last_seq), max_size=None) as resumed:
+        async with await server.desktop("tok-ana-7f3a", last_seq=last_seq, max_size=None) as resumed:
             first = await _next(resumed)
             if first["type"] == "snapshot":
                 caught_up = [m["seq"] for m in first["pops"]]
@@ -151,7 +168,7 @@ async def test_hostile_messages_get_clear_errors_and_nothing_is_stored(server: S
         (json.dumps(good | {"call_id": "c404"}), "unknown-call"),
         (b'{"type": "ack", "seq": 1}', "not-text"),
     ]
-    async with connect(server.url("tok-ana-7f3a", last_seq=0)) as ws:
+    async with await server.desktop("tok-ana-7f3a", last_seq=0) as ws:
         for message, code in hostile:
             await ws.send(message)
             reply = await _next(ws)

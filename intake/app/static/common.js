@@ -10,7 +10,8 @@ export class ApiError extends Error {
 }
 
 export async function api(token, path, options = {}) {
-  const headers = { Authorization: `Bearer ${token}`, ...(options.body ? { "Content-Type": "application/json" } : {}) };
+  // No token: the browser's session cookie (sign_in.js) says who is asking.
+  const headers = { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(options.body ? { "Content-Type": "application/json" } : {}) };
   const reply = await fetch(path, { ...options, headers });
   const text = await reply.text();
   let body = null;
@@ -45,10 +46,12 @@ export function el(tag, attrs = {}, ...children) {
 }
 
 // A socket that comes back after a drop: url() is asked afresh each time (the desktop adds
-// last_seq). onStatus(true|false, why) drives the page's connected/disconnected badge.
+// last_seq). No token ever goes in the URL: the socket signs in by the session cookie, or by
+// its first message, signIn() ({type: "auth", token}), sent as soon as it opens.
+// onStatus(true|false, why) drives the page's connected/disconnected badge.
 export class ReconnectingSocket {
-  constructor(url, { onMessage, onStatus, onRefused }) {
-    Object.assign(this, { url, onMessage, onStatus, onRefused });
+  constructor(url, { signIn, onMessage, onStatus, onRefused }) {
+    Object.assign(this, { url, signIn, onMessage, onStatus, onRefused });
     this.delay = 500;
     this.stopped = false;
     this.ws = null;
@@ -63,11 +66,17 @@ export class ReconnectingSocket {
   open() {
     const ws = new WebSocket(this.url());
     this.ws = ws;
-    ws.onopen = () => { this.delay = 500; this.onStatus(true, ""); };
+    ws.onopen = () => {
+      const hello = this.signIn && this.signIn();
+      if (hello) ws.send(JSON.stringify(hello));
+      this.delay = 500;
+      this.onStatus(true, "");
+    };
     ws.onmessage = (event) => this.onMessage(JSON.parse(event.data));
     ws.onclose = (event) => {
       if (this.ws !== ws) return;
       if (event.code === 4401) { this.onStatus(false, "token refused"); this.onRefused && this.onRefused(); return; }
+      if (event.code === 4429) { this.onStatus(false, "too many refused sign-ins: wait"); return; }
       if (this.stopped) return;
       this.onStatus(false, "reconnecting");
       setTimeout(() => this.open(), this.delay);
@@ -75,6 +84,8 @@ export class ReconnectingSocket {
     };
   }
 }
+
+export function authMessage(token) { return token ? { type: "auth", token } : null; }
 
 export function wsUrl(path) {
   return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;

@@ -1,20 +1,24 @@
 // The handler's desktop: sign in, state bar (drives the PBX through POST /api/me/state; the state
 // itself comes over /ws/desktop as "me", on connect and on every change: nothing polls), the pop
 // for the ringing call from the same socket, and the outcome form sent back over it; call-backs of
-// abandoned 999 calls are a card of their own (callback_card.js).
+// abandoned 999 calls are a card of their own (callback_card.js), the position picker (hot-desking)
+// another (position_picker.js).
 import { CallbackCard } from "/static/callback_card.js";
-import { api, clock, el, forgetToken, ReconnectingSocket, storedToken, storeToken, when, wsUrl } from "/static/common.js";
+import { PositionPicker } from "/static/position_picker.js";
+import { api, authMessage, clock, el, forgetToken, ReconnectingSocket, storedToken, storeToken, when, wsUrl } from "/static/common.js";
+import { endSession, offerProviderSignIn, sessionOpens } from "/static/sign_in.js";
 
 const KEY = "intake.desktop.token";
 const $ = (id) => document.getElementById(id);
 const CLOSED = { "answered-elsewhere": "answered by someone else", abandoned: "the caller hung up", "rang-out": "your phone stopped ringing", ended: "the call ended", left: "the caller left the queue", vanished: "the call ended while the PBX link was down" };
 
-let token = "";
+let token = ""; // "": signed in through the identity provider (the session cookie)
 let me = null;
 let socket = null;
 let lastSeq = 0;
 let current = null; // { pop, receivedAt, answeredAt, ended }
 const callbacks = new CallbackCard(() => token);
+const positions = new PositionPicker(() => token);
 
 function show(node, visible) { node.classList.toggle("hidden", !visible); }
 function say(node, text) { node.textContent = text; show(node, Boolean(text)); }
@@ -30,14 +34,16 @@ async function signIn(candidate) {
     return;
   }
   token = candidate;
-  storeToken(KEY, token);
+  if (token) storeToken(KEY, token);
   say($("signin-error"), "");
   show($("signin"), false);
   show($("desk"), true);
   show($("sign-out"), true);
   $("who").textContent = `${me.name} (${me.handler_id})`;
+  document.body.dataset.handlerId = me.handler_id;
   renderState(me);
-  socket = new ReconnectingSocket(() => wsUrl(`/ws/desktop?token=${encodeURIComponent(token)}&last_seq=${lastSeq}`), {
+  socket = new ReconnectingSocket(() => wsUrl(`/ws/desktop?last_seq=${lastSeq}`), {
+    signIn: () => authMessage(token),
     onMessage: receive,
     onStatus: (up, why) => {
       const badge = $("connection");
@@ -50,6 +56,7 @@ async function signIn(candidate) {
 }
 
 function signOut() {
+  if (!token && me) { endSession("/desktop"); return; }
   forgetToken(KEY);
   location.reload();
 }
@@ -71,6 +78,7 @@ function renderState(view) {
   for (const button of document.querySelectorAll("[data-want]")) {
     button.setAttribute("aria-pressed", String(button.dataset.want === view.state));
   }
+  positions.shown(view);
 }
 
 async function askState(want) {
@@ -261,3 +269,4 @@ setInterval(() => { tick(); callbacks.tick(); }, 250);
 // For diagnostics and the browser tests: send a raw message on this desktop's socket.
 window.intakeDesktop = { send: (message) => socket && socket.send(message) };
 if (storedToken(KEY)) signIn(storedToken(KEY));
+else offerProviderSignIn($("sso"), "/desktop").then(async (offered) => { if (offered && await sessionOpens("/api/me")) signIn(""); });

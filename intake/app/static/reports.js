@@ -1,6 +1,7 @@
 // Answered within target per hour for a chosen day, from the server's call journal: an inline
 // SVG chart, a table, and the same rows as CSV.
 import { api, el, pct, storedToken, storeToken } from "/static/common.js";
+import { offerProviderSignIn, sessionOpens } from "/static/sign_in.js";
 import { KEY } from "/static/supervisor.js";
 
 const $ = (id) => document.getElementById(id);
@@ -63,7 +64,7 @@ async function offerSites(token) {
 async function show(event) {
   if (event) event.preventDefault();
   const token = $("token").value.trim();
-  storeToken(KEY, token);
+  if (token) storeToken(KEY, token);
   $("error").classList.add("hidden");
   let report;
   try {
@@ -89,7 +90,7 @@ async function show(event) {
 
 async function download() {
   const reply = await fetch(`/api/reports/${$("day").value}/csv${filters()}`,
-    { headers: { Authorization: `Bearer ${$("token").value.trim()}` } });
+    { headers: $("token").value.trim() ? { Authorization: `Bearer ${$("token").value.trim()}` } : {} });
   if (!reply.ok) {
     $("error").textContent = `No CSV: ${(await reply.json()).detail}`;
     $("error").classList.remove("hidden");
@@ -106,3 +107,4 @@ $("token").value = storedToken(KEY);
 $("query").addEventListener("submit", show);
 $("csv").addEventListener("click", download);
 if ($("token").value) show();
+else offerProviderSignIn($("sso"), "/reports").then(async (offered) => { if (offered && await sessionOpens("/api/queues")) show(); });

@@ -1,6 +1,7 @@
 // The supervisors' wallboard: the live picture from /ws/supervisor, drawn per line and queue.
-import { clock, el, forgetToken, pct, ReconnectingSocket, storedToken, storeToken, wsUrl } from "/static/common.js";
+import { authMessage, clock, el, forgetToken, pct, ReconnectingSocket, storedToken, storeToken, wsUrl } from "/static/common.js";
 
+import { offerProviderSignIn, sessionOpens } from "/static/sign_in.js";
 import { KEY } from "/static/supervisor.js";
 import { renderCallbacks } from "/static/wallboard_callbacks.js";
 const $ = (id) => document.getElementById(id);
@@ -105,7 +106,8 @@ function render(picture) {
 function start(token) {
   $("signin").classList.add("hidden");
   $("board").classList.remove("hidden");
-  const socket = new ReconnectingSocket(() => wsUrl(`/ws/supervisor?token=${encodeURIComponent(token)}`), {
+  const socket = new ReconnectingSocket(() => wsUrl("/ws/supervisor"), {
+    signIn: () => authMessage(token),
     onMessage: (message) => { if (message.type === "metrics") render(message); },
     onStatus: (up, why) => {
       const badge = $("connection");
@@ -129,4 +131,8 @@ $("signin").addEventListener("submit", (event) => {
   storeToken(KEY, $("token").value.trim());
   start($("token").value.trim());
 });
-if (storedToken(KEY)) start(storedToken(KEY)); else $("signin").classList.remove("hidden");
+if (storedToken(KEY)) start(storedToken(KEY));
+else {
+  $("signin").classList.remove("hidden");
+  offerProviderSignIn($("sso"), "/wallboard").then(async (offered) => { if (offered && await sessionOpens("/api/queues")) start(""); });
+}
