@@ -22,6 +22,8 @@ PBX_SECRET_FILE="$PBX_CACHE/ami-secret"
 PBX_AMI_HOST=127.0.0.1
 PBX_AMI_PORT="${INTAKE_AMI_PORT:-5038}"
 PBX_AMI_USER=intake
+# The tests' own AMI user (manager.conf [test-driver]): intake's may not hang up calls.
+PBX_AMI_DRIVER_USER=test-driver
 PBX_SIP_PORT="${INTAKE_SIP_PORT:-5060}"
 # Asterisk's own RTP ports (config/asterisk/rtp.conf): two Asterisks on one host need two ranges,
 # and neither may overlap the test phones' (tests/support/sip/endpoints.py: 20000-39999).

@@ -238,7 +238,7 @@ async def record(name: str) -> None:
     bed, _ = await asyncio.to_thread(pbx_up, fresh_logs=True, restart=True)
     started = time.monotonic()
     ami = await RawAmi.connect(bed.ami_host, bed.ami_port)
-    await ami.login(bed.ami_user, bed.ami_secret)
+    await ami.login(bed.driver_user, bed.ami_secret)  # the same events as intake's user, and Hangup
     await ami.wait_event("FullyBooted", 5)
     async with AsyncExitStack() as stack:
         await SCENARIOS[name](Run(ami, bed, stack))

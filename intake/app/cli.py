@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 from collections.abc import Sequence
 
 from intake.app import loop as event_loop
 from intake.core import config as config_mod
-from intake.core.errors import ConfigError, ConfigProblem
+from intake.core.errors import CannotListen, ConfigError, ConfigProblem
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def _check_config(args: argparse.Namespace) -> int:
     try:
         cfg = config_mod.load(args.path)
-        if args.secrets:
-            config_mod.resolve_secrets(cfg, args.path)
+        resolved = config_mod.resolve_secrets(cfg, args.path) if args.secrets else None
         secrets = {site.name: _ami_secret(cfg, site.name, args.path) for site in cfg.sites} if args.pbx else {}
     except ConfigError as exc:
         print(exc, file=sys.stderr)
@@ -25,7 +27,9 @@ def _check_config(args: argparse.Namespace) -> int:
                       f"target {line.target_seconds:g} s)" for line in cfg.lines)
     sites = f"; sites {', '.join(site.name for site in cfg.sites)}" if cfg.pbx else ""
     positions = f"; {len(cfg.positions)} position(s)" if cfg.positions else ""
-    print(f"{args.path}: OK: lines {lines}; {len(cfg.handlers)} handler(s){positions}; {len(cfg.supervisors)} supervisor(s){sites}")
+    checked = f"; {len(resolved)} secret(s) resolved" if resolved is not None else "; secrets NOT checked (--no-secrets)"
+    print(f"{args.path}: OK: lines {lines}; {len(cfg.handlers)} handler(s){positions}; {len(cfg.supervisors)} supervisor(s)"
+          f"{sites}{checked}")
     if cfg.dev.test_bed:
         print(f"{args.path}: NOTE: [dev] test_bed: {config_mod.TEST_BED}")
     if not args.pbx:
@@ -76,16 +80,26 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    event_loop.run(serve(cfg, secrets, log_level=args.log_level), args.loop)
+    try:
+        event_loop.run(serve(cfg, secrets, log_level=args.log_level), args.loop)
+    except CannotListen as exc:
+        print(f"intake serve: {exc}: set [http] port (or host) in {args.config}, or stop what holds it",
+              file=sys.stderr)
+        return 1
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
     from intake.app.demo import run_demo
 
-    event_loop.run(run_demo(port=args.port, json_line=args.json, seed=args.seed, speed=args.speed,
-                          callers=args.callers, rates=dict(args.rate), escalate_callbacks=args.escalate_callbacks,
-                          log_level=args.log_level), args.loop)
+    try:
+        event_loop.run(run_demo(port=args.port, json_line=args.json, seed=args.seed, speed=args.speed,
+                                callers=args.callers, rates=dict(args.rate), escalate_callbacks=args.escalate_callbacks,
+                                log_level=args.log_level), args.loop)
+    except CannotListen as exc:
+        print(f"intake demo: {exc} (another intake demo?): choose another port with --port {exc.port + 1}, "
+              "or --port 0 for any free one", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -103,6 +117,37 @@ def _rate(text: str) -> tuple[str, float]:
     if queue not in queues:
         raise argparse.ArgumentTypeError(f"no queue {queue!r} in the demo: {' or '.join(queues)}")
     return queue, rate
+
+
+def _env_name(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an environment variable's name (letters, digits, _)")
+    return text
+
+
+def _token_new(args: argparse.Namespace) -> int:
+    """A new random token, and what goes where: the token in intake's environment, a reference
+    to it in the configuration."""
+    import secrets
+
+    from screenpop.auth import token_digest
+
+    token = secrets.token_urlsafe(24)  # 32 characters, 192 bits
+    name = args.env
+    print(f"""A new token (shown once; give it to whoever signs in with it, keep it nowhere else):
+  {token}
+
+In intake's environment (e.g. the service's EnvironmentFile, readable by the service user only):
+  {name}={token}
+
+In the configuration, where the token goes (http.metrics_token; a static token of [[handlers]] or
+[[supervisors]], [dev] test_bed only):
+  token = "env:{name}"
+or, for a static token, only its digest:
+  token_sha256 = "{token_digest(token)}"
+
+Or keep it in a file of its own (one line, mode 600), named as "file:PATH".""")
+    return 0
 
 
 def _hash_token(args: argparse.Namespace) -> int:
@@ -167,8 +212,11 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("check-config", help="validate a configuration file; every problem is listed")
-    c.add_argument("path")
-    c.add_argument("--secrets", action="store_true", help="also resolve env:/file: secret references")
+    c.add_argument("path", help="the TOML configuration file (as for serve --config)")
+    c.add_argument("--no-secrets", dest="secrets", action="store_false",
+                   help="do not resolve the env:/file: secret references (by default each must resolve, and a token "
+                        "be long enough): to check a file away from the machine that holds its secrets")
+    c.add_argument("--secrets", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for scripts
     c.add_argument("--pbx", action="store_true",
                    help="also log in to the PBX read-only (with [ami]) and report what intake needs and does not find: "
                         "AMI classes, timestampevents, queues unknown to the PBX, static members; exit 1 if any")
@@ -176,34 +224,52 @@ def parser() -> argparse.ArgumentParser:
                    help="with --pbx: how long to watch PBX events (read classes, Timestamp) before calling them not verified")
     c.set_defaults(run=_check_config)
 
-    s = sub.add_parser("serve", help="run the server against a PBX")
-    s.add_argument("--config", required=True)
-    s.add_argument("--log-level", default="info")
+    s = sub.add_parser(
+        "serve", help="run the server against a PBX", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Follow the PBX (or each [[pbx]] site) of the configuration over AMI, keep the records in\n"
+                    "Redis, and serve the handlers' desktops, the wallboard, reports, the REST API (/docs) and\n"
+                    "/metrics on [http] host:port, until stopped (Ctrl-C or SIGTERM).",
+        epilog="The configuration: every key is described in docs/operations.md, section Configuration\n"
+               "(config/intake.toml is a commented example); check a file, and its PBX, with\n"
+               "`intake check-config FILE --pbx`. The PBX's side: docs/connect-asterisk.md.\n"
+               "Exit status: 0 stopped; 1 the HTTP port could not be bound; 2 a problem in the configuration\n"
+               "or its secrets (every one is listed).")
+    s.add_argument("--config", required=True, metavar="FILE",
+                   help="the TOML configuration: PBX link(s), Redis, lines and their targets, handlers, "
+                        "supervisors, [http] listener, routing; secrets as env:NAME or file:PATH")
+    s.add_argument("--log-level", default="info", choices=LOG_LEVELS,
+                   help="JSON log lines on stderr at this level and above (default: info, one line per call)")
     s.add_argument("--loop", choices=event_loop.CHOICES, default="auto",
                    help="event loop: uvloop when installed (auto), or asyncio's own")
     s.set_defaults(run=_serve)
 
     d = sub.add_parser("demo", help="run everything on this machine: embedded store and a simulated PBX")
-    d.add_argument("--port", type=int, default=8080)
+    d.add_argument("--port", type=int, default=8080, help="HTTP port on 127.0.0.1 (default: %(default)s; 0: any free port)")
     d.add_argument("--json", action="store_true", help="print one JSON line (URL and tokens) for scripts")
-    d.add_argument("--seed", type=int, default=999)
+    d.add_argument("--seed", type=int, default=999, help="the simulated traffic's random seed (the same seed, the same calls)")
     d.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times faster")
     d.add_argument("--callers", type=int, default=40, help="distinct caller numbers (few: callers ring again soon)")
     d.add_argument("--rate", type=_rate, action="append", default=[], metavar="QUEUE=PER_MINUTE",
                    help="calls per simulated minute into a queue (emergency, non-emergency); 0 turns its traffic off")
     d.add_argument("--escalate-callbacks", type=float, default=300.0, metavar="SECONDS",
                    help="call-back tasks open this long (simulated seconds) are escalated to supervisors")
-    d.add_argument("--log-level", default="warning")
+    d.add_argument("--log-level", default="warning", choices=LOG_LEVELS, help="as for serve (default: warning)")
     d.add_argument("--loop", choices=event_loop.CHOICES, default="auto", help="as for serve")
     d.set_defaults(run=_demo)
 
+    tk = sub.add_parser("token", help="bearer tokens for the configuration")
+    tks = tk.add_subparsers(dest="token_command", required=True)
+    tn = tks.add_parser("new", help="make a new random token and say what goes in the environment and the configuration")
+    tn.add_argument("--env", default="INTAKE_TOKEN", metavar="NAME", type=_env_name,
+                    help="the environment variable to hold it, e.g. INTAKE_TOKEN_H1 (default: %(default)s)")
+    tn.set_defaults(run=_token_new)
     t = sub.add_parser("hash-token", help="print a static token's token_sha256 (the token is read from standard input)")
     t.set_defaults(run=_hash_token)
 
     h = sub.add_parser("history", help="caller history")
     hs = h.add_subparsers(dest="history_command", required=True)
     i = hs.add_parser("import", help="import warning markers from a JSON-lines file, all or nothing")
-    i.add_argument("file")
+    i.add_argument("file", help="one JSON marker per line")
     _where(i)
     i.set_defaults(run=_history_import)
 
@@ -213,7 +279,7 @@ def parser() -> argparse.ArgumentParser:
     _where(v)
     v.set_defaults(run=_audit_verify)
     x = av.add_parser("export", help="a number's entries as JSON lines on stdout (itself recorded as a disclosure)")
-    x.add_argument("--number", required=True)
+    x.add_argument("--number", required=True, help="the caller's number, as the history keeps it")
     x.add_argument("--from", dest="since", type=_moment, help="epoch seconds or ISO date/time (local)")
     x.add_argument("--to", dest="until", type=_moment, help="epoch seconds or ISO date/time (local)")
     x.add_argument("--reason", required=True, type=_reason, help="why (e.g. the subject access request's reference)")
@@ -221,7 +287,7 @@ def parser() -> argparse.ArgumentParser:
     x.set_defaults(run=_audit_export)
 
     e = sub.add_parser("erase", help="remove a number's history on a lawful request (recorded in the audit trail)")
-    e.add_argument("--number", required=True)
+    e.add_argument("--number", required=True, help="the caller's number, as the history keeps it")
     e.add_argument("--reason", required=True, type=_reason, help="why (the request's reference)")
     _where(e)
     e.set_defaults(run=_erase)

@@ -13,6 +13,8 @@ without its history, logged)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -28,6 +30,7 @@ from redis.exceptions import RedisError
 
 from intake.app.replicas import Replicas, ReplicatedWrite
 from intake.core.config import RedisConfig
+from intake.core.errors import CannotListen
 from screenpop.held import HeldHistories
 from screenpop.history import HistoryStore
 from screenpop.history_watch import HistoryWatch
@@ -186,6 +189,17 @@ def http_config(app: Any, host: str, port: int, tls: tuple[str, str] | None = No
     return uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, ws_max_size=64 * 1024,
                           ws_per_message_deflate=False, ws_ping_interval=60.0, ws_ping_timeout=30.0, lifespan="off",
                           ssl_certfile=cert, ssl_keyfile=key, forwarded_allow_ips=forwarded_allow_ips)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The HTTP server's listening socket, bound by us rather than by uvicorn, which answers a busy
+    port with a logged error and ``sys.exit`` from inside its task (a 70-line traceback)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        # create_server's own text repeats the address; the errno's is the reason alone
+        raise CannotListen(host, port, (os.strerror(exc.errno) if exc.errno else str(exc)).lower()) from None
 
 
 # Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands

@@ -11,7 +11,6 @@ import asyncio
 import dataclasses
 import json
 import secrets as token_source
-import sys
 import time
 from typing import Any
 
@@ -100,32 +99,44 @@ async def run_demo(*, port: int = 8080, json_line: bool = False, seed: int = 999
             await run  # raises why the server could not start (e.g. port in use)
             return
         base = f"http://127.0.0.1:{bound[0] if bound else port}"
-        announce(base, tokens, supervisor_token, (sim.port, sim_config.username, sim_config.secret), json_line)
+        announce(base, config, tokens, supervisor_token, (sim.port, sim_config.username, sim_config.secret), json_line)
         await run
 
 
-def announce(base: str, tokens: dict[str, str], supervisor_token: str, ami: tuple[int, str, str], json_line: bool) -> None:
+def announce(base: str, config: IntakeConfig, tokens: dict[str, str], supervisor_token: str,
+             ami: tuple[int, str, str], json_line: bool) -> None:
     ami_port, ami_username, ami_secret = ami
     if json_line:  # the simulator's AMI login too: tests check the PBX's own view through it
         print(json.dumps({"base_url": base, "ami_port": ami_port, "ami_username": ami_username, "ami_secret": ami_secret,
                           "handlers": tokens, "supervisors": {"sup1": supervisor_token}}), flush=True)
         return
-    ws = base.replace("http", "ws", 1)
-    print(f"""intake demo: a simulated PBX (AMI on 127.0.0.1:{ami_port}) is playing 999 and 101 calls.
+    print(banner(base, config, tokens, supervisor_token, ami_port), flush=True)
 
-  Handler desktop  {base}/desktop     (sign in with a handler's token below)
-  Wallboard        {base}/wallboard   (supervisor token)
-  Reports          {base}/reports
+
+def banner(base: str, config: IntakeConfig, tokens: dict[str, str], supervisor_token: str, ami_port: int) -> str:
+    """What a person starting the demo reads: where each page is, and who signs in with what."""
+    def answers(queues: list[str]) -> str:
+        return "answers " + " and ".join(line.name for line in config.lines if set(line.queues) & set(queues))
+
+    people = [(f"{h.name} ({h.id}):", tokens[h.id], answers(h.queues)) for h in config.handlers]
+    people += [(f"{s.name} ({s.id}):", supervisor_token, "supervisor: wallboard, reports, API") for s in config.supervisors]
+    width = max(len(who) for who, _, _ in people)
+    signins = "\n".join(f"  {who:<{width}} token {token}   {role}" for who, token, role in people)
+    ws = base.replace("http", "ws", 1)
+    return f"""intake demo: a simulated PBX (AMI on 127.0.0.1:{ami_port}) is playing 999 and 101 calls.
+
+  Handler desktop  {base}/desktop     sign in with a handler's token
+  Wallboard        {base}/wallboard   the supervisor's token
+  Reports          {base}/reports     the supervisor's token
+  API docs         {base}/docs        Authorize with any token below
   Prometheus       {base}/metrics
   Health           {base}/healthz
-  API docs         {base}/docs
-  Live queues      curl -H 'Authorization: Bearer {supervisor_token}' {base}/api/queues
-  Supervisor feed  {ws}/ws/supervisor   (first message: {{"type": "auth", "token": "<supervisor token>"}})
-  Desktop feed     {ws}/ws/desktop      (first message: the same, with a handler's token)
 
-  Supervisor sup1      token {supervisor_token}
-""")
-    for handler_id, token in tokens.items():
-        print(f"  Handler {handler_id:<12} token {token}")
-    print("\nPress Ctrl-C to stop.", flush=True)
-    sys.stdout.flush()
+Sign in with (new tokens every run):
+{signins}
+
+  Live queues      curl -H 'Authorization: Bearer {supervisor_token}' {base}/api/queues
+  Supervisor feed  {ws}/ws/supervisor   first message: {{"type": "auth", "token": "<supervisor token>"}}
+  Desktop feed     {ws}/ws/desktop      first message: the same, with a handler's token
+
+Press Ctrl-C to stop."""

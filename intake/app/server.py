@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from datetime import date
 from functools import partial
@@ -36,6 +37,7 @@ from intake.app.connections import (
     REDIS_POOL,
     history_watch_of,
     http_config,
+    listen,
     make_redis,
     reader_redis,
     redis_of,
@@ -329,6 +331,16 @@ class IntakeServer:
 
     async def run(self, http_host: str, http_port: int, *, ready: asyncio.Event | None = None,
                   bound: list[int] | None = None) -> None:
+        """Serve until stopped. The port is bound first: a busy one raises CannotListen before
+        anything has touched the PBX (a resync, handlers re-added) or Redis."""
+        listener = listen(http_host, http_port)
+        try:
+            await self._run(listener, http_host, http_port, ready, bound)
+        finally:
+            listener.close()
+
+    async def _run(self, listener: socket.socket, http_host: str, http_port: int, ready: asyncio.Event | None,
+                   bound: list[int] | None) -> None:
         server = uvicorn.Server(http_config(create_app(self), http_host, http_port, self.config.http.tls,
                                             self.config.http.forwarded_allow_ips))
         self._http = server
@@ -357,7 +369,7 @@ class IntakeServer:
             self.tasks.start("sessions-expiry", partial(end_expired_sessions, self.authenticator.sessions))
         thresholds: tuple[int, int, int] | None = None
         try:
-            web = asyncio.create_task(server.serve())
+            web = asyncio.create_task(server.serve(sockets=[listener]))
             while not server.started:
                 if web.done():
                     break

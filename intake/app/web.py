@@ -20,6 +20,7 @@ from intake.app.web_audit import Why, add_audit_routes, require
 from intake.app.web_auth import Anyone, Handler, Supervisor
 from intake.app.web_body import BodyLimit
 from intake.app.web_callbacks import add_callback_routes
+from intake.app.web_docs import add_docs_routes
 from intake.app.web_errors import refusals
 from intake.app.web_headers import SecurityHeaders
 from intake.app.web_models import (
@@ -55,8 +56,10 @@ Server = Annotated["IntakeServer", Depends(_server)]
 
 def create_app(server: IntakeServer) -> FastAPI:
     # A missing Content-Type is read as JSON, as the routes did before they took models.
+    # docs_url=None: FastAPI's /docs fetches Swagger UI from a CDN; ours is served locally (web_docs).
     app = FastAPI(title="intake", version="0.1.0", strict_content_type=False,
-                  description="Call-intake server: live 999/101 queues, screen-pops, caller history.")
+                  description="Call-intake server: live 999/101 queues, screen-pops, caller history.",
+                  docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None)
     app.state.server = server
     app.state.principals = server.tokens
     app.state.positions = server.positions  # the handler dependency fills Principal.position from it
@@ -147,6 +150,7 @@ def create_app(server: IntakeServer) -> FastAPI:
     if server.sign_in is not None:
         add_sign_in_routes(app, server.sign_in)
     add_audit_routes(app, server)
+    add_docs_routes(app)
 
     @app.websocket("/ws/supervisor")
     async def supervisor(websocket: WebSocket) -> None:

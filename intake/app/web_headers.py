@@ -6,8 +6,8 @@ caller's name or a marker's detail that escaped its text node) would not run, an
 for another host. No page may be framed (clickjacking: a desktop's buttons move the PBX). No
 ``Referer`` goes with any request: the pages' URLs carry nothing, but nothing is the right amount.
 
-FastAPI's own ``/docs`` page loads Swagger UI from a CDN with an inline script: it gets the same
-headers but the CSP, and is the one exception (:data:`NO_CSP`).
+``/docs`` is Swagger UI served from this origin with no inline script (:mod:`intake.app.web_docs`):
+it runs under the same policy.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ CSP_DIRECTIVES = (
     "frame-ancestors 'none'",
 )
 CSP = "; ".join(CSP_DIRECTIVES)
-NO_CSP = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
 HSTS_SECONDS = 365 * 86400
 
 
@@ -40,18 +39,16 @@ def security_headers(tls: bool) -> list[tuple[bytes, bytes]]:
 class SecurityHeaders:
     def __init__(self, app: ASGIApp, tls: bool) -> None:
         self.app = app
-        self._headers = security_headers(tls)
-        self._with_csp = [*self._headers, (b"content-security-policy", CSP.encode())]
+        self._headers = [*security_headers(tls), (b"content-security-policy", CSP.encode())]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = self._headers if scope["path"] in NO_CSP else self._with_csp
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
+                message = {**message, "headers": [*message.get("headers", []), *self._headers]}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -86,6 +86,11 @@ class SecretRef(str):
         return kind in ("env", "file") and bool(rest)
 
 
+MIN_TOKEN_CHARS = 16
+"""A bearer token shorter than this is refused, written in the file or resolved from env:/file:
+(``intake token new`` makes one of 32)."""
+
+
 def _reference_to(what: str) -> Callable[[str | None], SecretRef | None]:
     """An optional secret's validator: a reference (env:NAME, file:PATH), never ``what`` itself."""
     def check(value: str | None) -> SecretRef | None:
@@ -99,8 +104,8 @@ def _token_ref(value: str | None) -> SecretRef | None:
     if value is None:
         return None
     ref = SecretRef(value)
-    if not ref.is_reference and len(value) < 16:
-        raise ValueError("a literal token must be at least 16 characters (better: env:NAME or file:PATH)")
+    if not ref.is_reference and len(value) < MIN_TOKEN_CHARS:
+        raise ValueError(f"a literal token must be at least {MIN_TOKEN_CHARS} characters (better: env:NAME or file:PATH)")
     return ref
 
 
@@ -610,6 +615,10 @@ def resolve_secrets(config: IntakeConfig, source: str = "<config>") -> dict[str,
         else:
             if not values[path]:
                 problems.append(ConfigProblem(path, "secret is empty"))
+            elif path.endswith("token") and len(values[path]) < MIN_TOKEN_CHARS:
+                # a guessable bearer token signs anyone in; say how long, never what it is
+                problems.append(ConfigProblem(path, f"{ref} holds a token of {len(values[path])} characters: at least "
+                                                    f"{MIN_TOKEN_CHARS} (`intake token new` makes one)"))
     if problems:
         raise ConfigError(source, problems)
     return values

@@ -30,6 +30,17 @@ class ConfigError(IntakeError):
         super().__init__(f"{len(problems)} problem(s) in {source}:\n{lines}")
 
 
+class CannotListen(IntakeError):
+    """The HTTP port could not be bound (another process holds it, or the address is not this
+    machine's): found before intake touches the PBX or Redis."""
+
+    def __init__(self, host: str, port: int, reason: str) -> None:
+        super().__init__(f"cannot listen on {host}:{port}: {reason}")
+        self.host = host
+        self.port = port
+        self.reason = reason
+
+
 class IllegalTransition(IntakeError):
     """An event arrived that makes no sense for a call in its present state.
 

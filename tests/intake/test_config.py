@@ -19,10 +19,14 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     return subprocess.run([sys.executable, "-m", "intake.app.cli", *args], capture_output=True, text=True, cwd=REPO, env=env)
 
 
+SHIPPED_SECRETS = {"INTAKE_AMI_SECRET": "ami-secret-of-the-pbx", **{f"INTAKE_TOKEN_{h}": f"a-token-of-32-chars-for-{h:<8}"
+                                                                   for h in ("H1", "H2", "H3", "H4", "SUP1")}}
+
+
 def test_shipped_config_passes_check_config():
-    result = run_cli("check-config", str(SHIPPED))
+    result = run_cli("check-config", str(SHIPPED), env={"PATH": "/usr/bin:/bin", **SHIPPED_SECRETS})
     assert result.returncode == 0, result.stderr
-    assert "OK" in result.stdout and "4 handler(s)" in result.stdout
+    assert "OK" in result.stdout and "4 handler(s)" in result.stdout and "6 secret(s) resolved" in result.stdout
 
 
 def test_shipped_config_names_999_target_of_12_seconds():
@@ -93,11 +97,14 @@ def test_missing_file_is_a_clear_error(tmp_path: Path):
     assert result.returncode == 2 and "cannot read file" in result.stderr
 
 
-def test_unset_secret_reference_is_reported_with_secrets_flag(tmp_path: Path):
-    result = run_cli("check-config", "--secrets", str(SHIPPED), env={"PATH": "/usr/bin:/bin"})
-    assert result.returncode == 2
-    assert "ami.secret: environment variable INTAKE_AMI_SECRET is not set" in result.stderr
-    assert "handlers[3].token" in result.stderr
+def test_unset_secret_references_are_reported_by_default(tmp_path: Path):
+    for flags in ((), ("--secrets",)):  # --secrets: the default, still accepted
+        result = run_cli("check-config", *flags, str(SHIPPED), env={"PATH": "/usr/bin:/bin"})
+        assert result.returncode == 2
+        assert "ami.secret: environment variable INTAKE_AMI_SECRET is not set" in result.stderr
+        assert "6 problem(s)" in result.stderr and "handlers[3].token" in result.stderr
+    alone = run_cli("check-config", "--no-secrets", str(SHIPPED), env={"PATH": "/usr/bin:/bin"})
+    assert alone.returncode == 0 and "secrets NOT checked" in alone.stdout
 
 
 def test_a_config_without_a_999_line_is_refused():

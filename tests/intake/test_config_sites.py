@@ -4,6 +4,7 @@ named with its key path; the old single [ami] stays one site named "default"."""
 from __future__ import annotations
 
 import copy
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -148,7 +149,9 @@ target_seconds = 12
 queues = ["emergency"]
 """)
     run = [sys.executable, "-m", "intake.app.cli", "check-config"]
-    result = subprocess.run([*run, str(good)], capture_output=True, text=True, cwd=REPO)
+    secrets = {**os.environ, "AMI_NORTH": "s3cret-north", "AMI_SOUTH": "s3cret-south",  # check-config resolves them
+               "INTAKE_METRICS_TOKEN": "a-metrics-token-of-32-characters"}
+    result = subprocess.run([*run, str(good)], capture_output=True, text=True, cwd=REPO, env=secrets)
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout and "sites north, south" in result.stdout
     bad = tmp_path / "one-site-too-few.toml"

@@ -5,6 +5,7 @@ holder in when held only as a SHA-256; and an open /metrics, which otherwise tak
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from intake.app.server import IntakeServer
 from intake.app.web import create_app
 from intake.core import config
 from intake.core.errors import ConfigError
+from tests.intake.test_config import SHIPPED_SECRETS
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = (REPO / "config" / "intake.toml").read_text()
@@ -24,9 +26,12 @@ TOKEN = "a-test-bed-token-0042"
 DIGEST = hashlib.sha256(TOKEN.encode()).hexdigest()
 
 
+SECRETS = {**os.environ, **SHIPPED_SECRETS, "INTAKE_METRICS_TOKEN": "a-metrics-token-of-32-characters"}
+
+
 def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "intake.app.cli", *args], input=stdin, capture_output=True,
-                          text=True, cwd=REPO)
+                          text=True, cwd=REPO, env=SECRETS)  # check-config resolves every secret the file names
 
 
 def without_dev(text: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets as token_source
 import ssl
 import subprocess
@@ -19,6 +20,7 @@ from intake.app.demo import demo_config
 from intake.core.config import HttpConfig
 from telephony.simulator import SimConfig, SimulatedPbx
 from telephony.simulator.config import HandlerConfig
+from tests.intake.test_config import SHIPPED_SECRETS
 from tests.serving import running_server
 from tests.support.sockets import signed_in
 from tests.support.tls import self_signed
@@ -65,5 +67,5 @@ def test_check_config_wants_both_tls_files_and_names_one_it_cannot_read(tmp_path
     for name, (keys, status, said) in cases.items():
         (tmp_path / name).write_text(shipped.replace("[http]\n", f"[http]\n{keys}\n"))
         result = subprocess.run([sys.executable, "-m", "intake.app.cli", "check-config", str(tmp_path / name)],
-                                capture_output=True, text=True, cwd=REPO)
+                                capture_output=True, text=True, cwd=REPO, env={**os.environ, **SHIPPED_SECRETS})
         assert (result.returncode, said in result.stdout + result.stderr) == (status, True), (name, result.stderr)

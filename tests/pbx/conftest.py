@@ -105,7 +105,7 @@ async def idle_ami(bed: PbxTestbed) -> AsyncIterator[RawAmi]:
 
 async def _idle_session(bed: PbxTestbed) -> RawAmi:
     session = await RawAmi.connect(bed.ami_host, bed.ami_port)
-    await session.login(bed.ami_user, bed.ami_secret)
+    await session.login(bed.driver_user, bed.ami_secret)
     await _empty_queues(session)
     return session
 

@@ -22,10 +22,11 @@ class PbxUpFailed(RuntimeError):
 class PbxTestbed:
     ami_host: str
     ami_port: int
-    ami_user: str
+    ami_user: str  # intake's: exactly the classes intake needs
     secret_file: Path
     root: Path
     queue_log: Path
+    driver_user: str = "test-driver"  # the tests' own (hangs up calls): manager.conf [test-driver]
 
     @property
     def ami_secret(self) -> str:
@@ -67,6 +68,7 @@ def testbed(env: dict[str, str] | None = None) -> PbxTestbed:
         secret_file=Path(env["INTAKE_AMI_SECRET_FILE"]),
         root=Path(env["INTAKE_PBX_ROOT"]),
         queue_log=Path(env["INTAKE_QUEUE_LOG"]),
+        driver_user=env["INTAKE_AMI_DRIVER_USER"],
     )
 
 
