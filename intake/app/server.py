@@ -23,7 +23,13 @@ from pydantic import ValidationError
 
 from intake.app import heap, logs, site_views
 from intake.app.audit import AuditCollector, AuditTrail, spool_beside
-from intake.app.auth import HandlerPrincipal, Principal, Principals, Role, SupervisorPrincipal
+from intake.app.auth import (
+    HandlerPrincipal,
+    Principal,
+    Principals,
+    Role,
+    SupervisorPrincipal,
+)
 from intake.app.authenticator import Authenticator
 from intake.app.balancer import NodeState, node_state
 from intake.app.connections import (
@@ -44,8 +50,8 @@ from intake.app.pops import PopRouter
 from intake.app.positions import Positions, PositionStore
 from intake.app.prometheus import SitesCollector, prometheus_registry
 from intake.app.replicas import Replicas
-from intake.app.sessions import close_sockets_of_the_signed_out, end_expired_sessions
 from intake.app.retention import Retention, backstop_seconds
+from intake.app.sessions import close_sockets_of_the_signed_out, end_expired_sessions
 from intake.app.site import Shared, Site
 from intake.app.socket_auth import socket_check
 from intake.app.supervise import Supervisor
@@ -105,7 +111,8 @@ class IntakeServer:
                            budget_seconds=streams.seq_budget_seconds, stream_length=streams.stream_length,
                            presence_seconds=streams.presence_seconds)
         self.desktop_endpoint = desktop_endpoint(
-            self.hub, socket_check(self.authenticator, HandlerPrincipal, self.limits), self.file_outcome)
+            self.hub, socket_check(self.authenticator, HandlerPrincipal, self.limits, lambda who: self.audit.seen(who)),
+            self.file_outcome)
         self.pops = PopRouter(self.history, self.hub, lambda member: self.site.registry.handler_of(member), self.pbx_now,
                               repeat_calls=config.routing.repeat_calls, hold_seconds=config.redis.history_held_seconds)
         self.history_watch = history_watch_of(redis, self.history, self.pops.held)
