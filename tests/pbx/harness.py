@@ -28,7 +28,7 @@ from intake.core.config import RedisConfig
 from tests.pbx.intake_server import AmiLogin
 from tests.support.oidc import AUDIENCE, CLIENT_ID, CLIENT_SECRET, OidcProvider
 from tests.support.processes import end, tail
-from tests.support.sip import sipp_dial
+from tests.support.sip import HandlerPhone, sipp_dial
 from tests.support.sip.callers import SippRun
 from tests.support.sockets import signed_in
 from tests.support.testbed.ami import Frame, RawAmi
@@ -386,6 +386,13 @@ class Desktop:
 async def desk_state(desk: Any, state: str, timeout: float = 3000) -> None:
     """Wait until a desktop page (Playwright) shows the handler in ``state``."""
     await desk.wait_for_function("s => document.querySelector('#state').dataset.state === s", arg=state, timeout=timeout)
+
+
+async def put_away(phone: HandlerPhone, *contexts: Any) -> None:
+    """After a browser test: its browser contexts (Playwright) closed, its handler's phone stopped."""
+    for context in contexts:
+        await context.close()
+    await asyncio.to_thread(phone.stop)
 
 
 async def ringing_pop(desk: Any, timeout: float = 15000) -> dict[str, str]:

@@ -39,6 +39,7 @@ from tests.pbx.harness import (
     desk_state,
     intake_cli,
     member_shows,
+    put_away,
     token_of,
     write_config,
 )  # fmt: skip
@@ -280,9 +281,7 @@ async def test_a_handler_works_a_shift_in_the_browser_and_the_wallboard_follows(
     finally:
         if caller is not None:
             caller.stop()
-        await handler_ctx.close()
-        await supervisor_ctx.close()
-        await asyncio.to_thread(phone.stop)
+        await put_away(phone, handler_ctx, supervisor_ctx)
         print("wallboard delay after the PBX event, per step:", {k: round(v, 3) for k, v in delays.items()})
 
     # What was stored: exactly the one outcome filed in the form; the PBX's record agrees.

@@ -45,6 +45,7 @@ from tests.pbx.harness import (
     member_shows,
     member_status,
     provider_sign_in,
+    put_away,
     ringing_pop,
     signing_in_at,
     wait_until,
@@ -181,9 +182,7 @@ async def test_a_signed_in_handler_works_a_shift_at_a_position_and_the_trail_hol
     finally:
         if caller is not None:
             caller.stop()
-        await handler_ctx.close()
-        await supervisor_ctx.close()
-        await asyncio.to_thread(phone.stop)
+        await put_away(phone, handler_ctx, supervisor_ctx)
 
     # --- Every pop, look, outcome and export of the shift is in the trail: who, when, why.
     wanted = {

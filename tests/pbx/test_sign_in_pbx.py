@@ -19,6 +19,7 @@ from tests.pbx.harness import (
     desk_state,
     member_shows,
     provider_sign_in,
+    put_away,
     ringing_pop,
     signing_in_at,
     write_config,
@@ -68,5 +69,4 @@ async def test_a_handler_signed_in_at_the_provider_gets_the_pop_of_a_999_call_on
         finally:
             if caller is not None:
                 caller.stop()
-            await context.close()
-            await asyncio.to_thread(phone.stop)
+            await put_away(phone, context)
