@@ -20,6 +20,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from intake.app.auth import Principals, SupervisorPrincipal
+from intake.app.authenticator import Authenticator
 from intake.app.limits import Limits
 from intake.app.socket_auth import socket_check
 from intake.app.supervisors import MAX_INBOUND, SupervisorStream
@@ -46,7 +47,7 @@ class Wallboards:
 async def serving(config: SessionConfig = DEFAULT_SESSION) -> AsyncIterator[Wallboards]:
     picture: dict[str, Any] = {"waiting": 0}
     principals = Principals({HANDLER: "ana"}, {SUPERVISOR: "sup1"})
-    stream = SupervisorStream(socket_check(principals, SupervisorPrincipal, Limits(HttpConfig())), lambda: dict(picture), config)
+    stream = SupervisorStream(socket_check(Authenticator(principals), SupervisorPrincipal, Limits(HttpConfig())), lambda: dict(picture), config)
 
     async def endpoint(websocket: WebSocket) -> None:
         await stream.serve(websocket)
@@ -87,7 +88,7 @@ async def test_a_wallboard_starts_from_the_present_then_gets_each_new_picture(wa
 @pytest.mark.parametrize("token", ["", "not-a-token", HANDLER])
 async def test_only_a_supervisors_token_opens_the_stream_and_the_refusal_is_4401(wallboards: Wallboards, token: str) -> None:
     async with await wallboards.connect(token) as ws:
-        assert await _closed_with(ws) == (4401, "a supervisor token is required")
+        assert await _closed_with(ws) == (4401, "a supervisor sign-in is required")
     assert wallboards.stream.listeners == 0
 
 
