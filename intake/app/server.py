@@ -114,7 +114,8 @@ class IntakeServer:
                            budget_seconds=streams.seq_budget_seconds, stream_length=streams.stream_length,
                            presence_seconds=streams.presence_seconds)
         self.desktop_endpoint = desktop_endpoint(
-            self.hub, socket_check(self.authenticator, HandlerPrincipal, self.limits), self.file_outcome)
+            self.hub, socket_check(self.authenticator, HandlerPrincipal, self.limits, lambda who: self.audit.seen(who)),
+            self.file_outcome)
         self.pops = PopRouter(self.history, self.hub, lambda member: self.site.registry.handler_of(member), self.pbx_now,
                               repeat_calls=config.routing.repeat_calls, hold_seconds=config.redis.history_held_seconds)
         self.history_watch = history_watch_of(redis, self.history, self.pops.held)

@@ -9,6 +9,8 @@ A refused bearer counts against the client's address (:mod:`intake.app.limits`),
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from intake.app.auth import Principal
 from intake.app.authenticator import SESSION_COOKIE, Authenticator
 from intake.app.limits import Limits
@@ -18,8 +20,11 @@ from screenpop.signin import Authenticator as SocketAuthenticator
 from screenpop.signin import Credentials
 
 
-def socket_check(authenticator: Authenticator, role: type[Principal], limits: Limits) -> SocketAuthenticator:
-    """Signs in someone of ``role`` (a desktop: a handler; a wallboard: a supervisor), by id."""
+def socket_check(authenticator: Authenticator, role: type[Principal], limits: Limits,
+                 seen: Callable[[Principal], object] = lambda _who: None) -> SocketAuthenticator:
+    """Signs in someone of ``role`` (a desktop: a handler; a wallboard: a supervisor), by id;
+    ``seen`` is told who signed in (the audit trail: a pop or an outcome sent over the socket
+    knows the handler's id only, its entry names them as the provider did)."""
 
     async def authenticate(offered: Credentials) -> str:
         refused = BadToken(f"a {role.role.value} token is required")
@@ -28,6 +33,7 @@ def socket_check(authenticator: Authenticator, role: type[Principal], limits: Li
             who = await authenticator.session_or_none(cookie) if cookie else None
             if not isinstance(who, role):
                 raise refused  # screenpop.signin then waits for the first message
+            seen(who)
             return who.id
         limits.may_try(offered.client)
         try:
@@ -37,6 +43,7 @@ def socket_check(authenticator: Authenticator, role: type[Principal], limits: Li
         if not isinstance(found, role):
             limits.refused(offered.client)
             raise refused
+        seen(found)
         return found.id
 
     return authenticate

@@ -87,10 +87,15 @@ _any_handler = _only(HandlerPrincipal, "handlers only: sign in with a handler's 
 
 
 async def handler(request: Request, who: Annotated[HandlerPrincipal, Depends(_any_handler)]) -> HandlerPrincipal:
-    """A handler, with the position they sit at (from the positions store) when they hot-desk."""
+    """A handler, with the position they sit at (from the positions store) when they hot-desk;
+    the audit trail remembers them as signed in (their pops' entries name the provider's subject)."""
     positions: Positions | None = getattr(request.app.state, "positions", None)
     position = await positions.position_of(who.id) if positions is not None else None
-    return who if position is None else who.model_copy(update={"position": position})
+    found = who if position is None else who.model_copy(update={"position": position})
+    server = getattr(request.app.state, "server", None)
+    if server is not None:
+        server.audit.seen(found)
+    return found
 auditor = _only(AuditorPrincipal, "auditors only")
 admin = _only(AdminPrincipal, "administrators only")
 

@@ -59,7 +59,7 @@ async def test_a_shift_of_pops_outcomes_searches_and_downloads_is_in_the_trail(f
 
     entries = await trail(floor)
     assert [summary(e) for e in entries] == [
-        ("consulted", "history", "", "handler", NUMBER, NUMBER, f"call {call_id}"),  # the pop, before any sign-in over REST
+        ("consulted", "history", "token:h1", "handler", NUMBER, NUMBER, f"call {call_id}"),  # the pop: as the desktop signed in
         ("altered", "outcome", "token:h1", "handler", NUMBER, call_id, f"call {call_id}"),
         ("consulted", "history", "token:sup1", "supervisor", NUMBER, NUMBER, "reason: SAR 2026/17"),
         ("altered", "marker", "token:sup1", "supervisor", NUMBER, marker, "reason: safeguarding referral"),

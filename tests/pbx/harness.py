@@ -26,13 +26,14 @@ import websockets
 
 from intake.core.config import RedisConfig
 from tests.pbx.intake_server import AmiLogin
+from tests.support.oidc import AUDIENCE, CLIENT_ID, CLIENT_SECRET, OidcProvider
 from tests.support.processes import end, tail
-from tests.support.sip import sipp_dial
+from tests.support.sip import HandlerPhone, sipp_dial
 from tests.support.sip.callers import SippRun
 from tests.support.sockets import signed_in
 from tests.support.testbed.ami import Frame, RawAmi
 from tests.support.testbed.pbx import PbxTestbed
-from tests.waiting import eventually
+from tests.waiting import eventually, patience_ms
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -242,6 +243,26 @@ class IntakeProcess:
         raise AssertionError(f"no sample {sample} in /metrics")
 
 
+def signing_in_at(intake: IntakeProcess, provider: OidcProvider) -> None:
+    """Add ``[oidc]`` naming the test provider to ``intake``'s config (written, not yet started)."""
+    with intake.config.open("a") as config:
+        config.write(f'\n[oidc]\nissuer = "{provider.issuer}"\nclient_id = "{CLIENT_ID}"\n'
+                     f'client_secret = "env:INTAKE_OIDC_SECRET"\naudience = "{AUDIENCE}"\n'
+                     'scopes = ["openid", "profile", "roles"]\n')
+    intake.env["INTAKE_OIDC_SECRET"] = CLIENT_SECRET
+
+
+async def provider_sign_in(page: Any, provider: OidcProvider, login: str, back_to: str) -> None:
+    """On a page showing intake's "Sign in with your force account": through the provider's own
+    login page as ``login``, back at ``back_to`` (a URL of intake's)."""
+    await page.click("#sso:not(.hidden)", timeout=patience_ms(5000))
+    await page.wait_for_url(f"{provider.issuer}/**", timeout=patience_ms(10000))
+    await page.fill("input[name=login]", login)
+    await page.fill("input[name=password]", "any password")
+    await page.click("button[type=submit]")
+    await page.wait_for_url(back_to, timeout=patience_ms(10000))
+
+
 def intake_process(tmp: Path, pbx: Sites, redis: str | RedisConfig, **config: Any) -> IntakeProcess:
     http_port = free_port()
     path = tmp / "intake.toml"
@@ -250,6 +271,12 @@ def intake_process(tmp: Path, pbx: Sites, redis: str | RedisConfig, **config: An
     env["INTAKE_TOKEN_SUP1"] = SUPERVISOR_TOKEN
     env.update({f"INTAKE_TOKEN_{hid.upper()}": token_of(hid) for hid in site_handlers(pbx, config.get("handlers", HANDLERS))})
     return IntakeProcess(path, tmp / "intake.log", http_port, env)
+
+
+def intake_cli(intake: IntakeProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    """``intake ARGS --config`` (e.g. ``audit verify``) run against ``intake``'s config, as an operator would."""
+    return subprocess.run([sys.executable, "-m", "intake.app.cli", *args, "--config", str(intake.config)],
+                          capture_output=True, text=True, timeout=60)
 
 
 async def ready_then_burst(nodes: Sequence[IntakeProcess], runs: list[SippRun], *, calls_999: int, calls_101: int,
@@ -359,6 +386,23 @@ class Desktop:
 async def desk_state(desk: Any, state: str, timeout: float = 3000) -> None:
     """Wait until a desktop page (Playwright) shows the handler in ``state``."""
     await desk.wait_for_function("s => document.querySelector('#state').dataset.state === s", arg=state, timeout=timeout)
+
+
+async def put_away(phone: HandlerPhone, *contexts: Any) -> None:
+    """After a browser test: its browser contexts (Playwright) closed, its handler's phone stopped."""
+    for context in contexts:
+        await context.close()
+    await asyncio.to_thread(phone.stop)
+
+
+async def ringing_pop(desk: Any, timeout: float = 15000) -> dict[str, str]:
+    """Wait until a desktop page (Playwright) shows a ringing call's pop: its number, line, call id."""
+    shown = await desk.wait_for_function("""() => {
+        const q = (s) => document.querySelector(s);
+        return !q('#pop').classList.contains('hidden') && q('#pop-phase').textContent === 'Ringing' && {
+            number: q('#pop-number').textContent, line: q('#pop-line').textContent, call_id: q('#pop').dataset.callId};
+    }""", timeout=patience_ms(timeout))
+    return await shown.json_value()  # type: ignore[no-any-return]
 
 
 # --- the PBX's own record -----------------------------------------------------------------------

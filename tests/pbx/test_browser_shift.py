@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
 import tomllib
 from collections.abc import Callable
@@ -39,7 +37,9 @@ from tests.pbx.harness import (
     QueueLogWindow,
     assert_agrees_with_queue_log,
     desk_state,
+    intake_cli,
     member_shows,
+    put_away,
     token_of,
     write_config,
 )  # fmt: skip
@@ -281,9 +281,7 @@ async def test_a_handler_works_a_shift_in_the_browser_and_the_wallboard_follows(
     finally:
         if caller is not None:
             caller.stop()
-        await handler_ctx.close()
-        await supervisor_ctx.close()
-        await asyncio.to_thread(phone.stop)
+        await put_away(phone, handler_ctx, supervisor_ctx)
         print("wallboard delay after the PBX event, per step:", {k: round(v, 3) for k, v in delays.items()})
 
     # What was stored: exactly the one outcome filed in the form; the PBX's record agrees.
@@ -298,16 +296,11 @@ async def test_a_handler_works_a_shift_in_the_browser_and_the_wallboard_follows(
     await the_shift_is_in_the_audit_trail(intake, call_id)
 
 
-def audit_cli(intake: IntakeProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "intake.app.cli", *args, "--config", str(intake.config)],
-                          capture_output=True, text=True, timeout=60)
-
-
 async def the_shift_is_in_the_audit_trail(intake: IntakeProcess, call_id: str) -> None:
     """Issue 14's "done when": the pop, the outcome and the history views of the shift are in the
     trail with who, when and why; deleting one entry in Redis makes `intake audit verify` name it."""
     def exported() -> list[dict[str, Any]]:
-        done = audit_cli(intake, "audit", "export", "--number", NUMBER, "--reason", "the shift test")
+        done = intake_cli(intake, "audit", "export", "--number", NUMBER, "--reason", "the shift test")
         assert done.returncode == 0, done.stderr
         return [json.loads(line) for line in done.stdout.splitlines()]
 
@@ -320,11 +313,11 @@ async def the_shift_is_in_the_audit_trail(intake: IntakeProcess, call_id: str) -
     entries = await eventually(lambda: (found := exported()) and wanted <= of_the_shift(found) and found, 10,
                                "the shift's entries in the audit trail")
     assert all(e["number"] == NUMBER and e["node"] and e["at"] > time.time() - 600 for e in entries)
-    verified = audit_cli(intake, "audit", "verify")
+    verified = intake_cli(intake, "audit", "verify")
     assert verified.returncode == 0 and "audit trail intact" in verified.stdout, verified.stderr
     with redis.Redis.from_url(intake_redis_url(intake)) as client:
         client.lrem("e2e:audit:{trail}:links", 1, client.lindex("e2e:audit:{trail}:links", 1))
-    broken = audit_cli(intake, "audit", "verify")
+    broken = intake_cli(intake, "audit", "verify")
     assert broken.returncode == 1 and "entry 2 removed" in broken.stderr, (broken.stdout, broken.stderr)
 
 

@@ -14,8 +14,17 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import ARTIFACTS
-from tests.pbx.harness import IntakeProcess, desk_state, member_shows, write_config
-from tests.support.oidc import AUDIENCE, CLIENT_ID, CLIENT_SECRET, oidc_provider
+from tests.pbx.harness import (
+    IntakeProcess,
+    desk_state,
+    member_shows,
+    provider_sign_in,
+    put_away,
+    ringing_pop,
+    signing_in_at,
+    write_config,
+)
+from tests.support.oidc import oidc_provider
 from tests.support.sip import HandlerPhone, sipp_dial
 from tests.support.testbed.ami import RawAmi
 from tests.waiting import patience_ms
@@ -30,11 +39,7 @@ async def test_a_handler_signed_in_at_the_provider_gets_the_pop_of_a_999_call_on
         intake: IntakeProcess, pbx: Any, ami: RawAmi, e2e_redis: str, browser: Any) -> None:
     with oidc_provider([f"{intake.base}/auth/callback"]) as provider:
         write_config(intake.config, pbx, e2e_redis, intake.http_port)
-        with intake.config.open("a") as config:
-            config.write(f'\n[oidc]\nissuer = "{provider.issuer}"\nclient_id = "{CLIENT_ID}"\n'
-                         f'client_secret = "env:INTAKE_OIDC_SECRET"\naudience = "{AUDIENCE}"\n'
-                         'scopes = ["openid", "profile", "roles"]\n')
-        intake.env["INTAKE_OIDC_SECRET"] = CLIENT_SECRET
+        signing_in_at(intake, provider)
         intake.start()
         phone = HandlerPhone("handler-1", answer_after=3.0)
         await asyncio.to_thread(phone.start)
@@ -43,12 +48,7 @@ async def test_a_handler_signed_in_at_the_provider_gets_the_pop_of_a_999_call_on
         caller = None
         try:
             await desk.goto(intake.base + "/desktop")
-            await desk.click("#sso:not(.hidden)", timeout=patience_ms(5000))
-            await desk.wait_for_url(f"{provider.issuer}/**", timeout=patience_ms(10000))
-            await desk.fill("input[name=login]", "h1")
-            await desk.fill("input[name=password]", "any password")
-            await desk.click("button[type=submit]")
-            await desk.wait_for_url(intake.base + "/desktop", timeout=patience_ms(10000))
+            await provider_sign_in(desk, provider, "h1", intake.base + "/desktop")
             await desk.wait_for_selector("#connection.up", timeout=patience_ms(10000))
             await desk_state(desk, "logged-out", timeout=patience_ms(5000))
 
@@ -57,13 +57,9 @@ async def test_a_handler_signed_in_at_the_provider_gets_the_pop_of_a_999_call_on
             await desk_state(desk, "ready", timeout=patience_ms(5000))
 
             caller = sipp_dial("999", callers=["caller-6"], hangup_after=8.0)
-            ringing = await (await desk.wait_for_function("""() => {
-                const q = (s) => document.querySelector(s);
-                return !q('#pop').classList.contains('hidden') && q('#pop-phase').textContent === 'Ringing' && {
-                    number: q('#pop-number').textContent, line: q('#pop-line').textContent};
-            }""", timeout=patience_ms(15000))).json_value()
+            ringing = await ringing_pop(desk)
             assert not any(c.answered_at for c in phone.calls), "the pop must be on screen before the phone is answered"
-            assert ringing == {"number": NUMBER, "line": "999"}
+            assert (ringing["number"], ringing["line"]) == (NUMBER, "999")
             await desk.screenshot(path=str(ARTIFACTS / "sign-in-pbx-pop.png"))
             await asyncio.to_thread(phone.wait_answered, 10)
             await desk_state(desk, "on-call", timeout=patience_ms(10000))
@@ -73,5 +69,4 @@ async def test_a_handler_signed_in_at_the_provider_gets_the_pop_of_a_999_call_on
         finally:
             if caller is not None:
                 caller.stop()
-            await context.close()
-            await asyncio.to_thread(phone.stop)
+            await put_away(phone, context)

@@ -9,6 +9,7 @@ import time
 
 import httpx
 import pytest
+import websockets
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
@@ -47,6 +48,20 @@ async def test_a_supervisors_token_opens_the_supervisors_routes_and_a_handlers_d
 
 async def test_the_static_tokens_still_work_beside_the_provider(signed: Signed) -> None:
     assert (await signed.http.get("/api/me", headers=signed.bearer(signed.tokens["h1"]))).status_code == 200
+
+
+async def test_the_providers_own_token_in_a_url_is_refused_by_the_routes_and_the_desktops_socket(signed: Signed) -> None:
+    """A URL ends up in proxy logs and browser history: a good JWT there opens nothing."""
+    token = signed.provider.tokens_for("h1")["access_token"]
+    for name in ("token", "access_token"):
+        r = await signed.http.get("/api/me", params={name: token})
+        assert (r.status_code, r.json()["error"]) == (401, "not-signed-in"), r.text
+    ws_url = str(signed.http.base_url).replace("http", "ws", 1) + f"/ws/desktop?access_token={token}"
+    async with websockets.connect(ws_url) as desktop:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await desktop.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    assert "a token in the URL (access_token=) is refused" in closed.value.rcvd.reason
 
 
 async def test_a_token_for_another_audience_is_refused(signed: Signed) -> None:
