@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -22,6 +22,7 @@ from screenpop.messages import CallbackOffer
 from screenpop.pop import CallSnapshot, compose_answered, compose_closed, compose_pop
 from screenpop.shared_delivery import SharedDesktopHub, hub_for
 from tests.screenpop.redis_link import redis_link
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.redis
 
@@ -164,7 +165,7 @@ async def test_a_desktop_too_far_behind_gets_a_snapshot_of_the_screen(redis_url:
 async def test_what_another_node_appends_reaches_a_desktop_held_here(redis_url: str, redis_client: aioredis.Redis) -> None:
     async with _node(redis_url, _db(redis_client)) as here, _node(redis_url, _db(redis_client)) as leader:
         desk = await here.open("ana", 0)
-        await _until(lambda: leader.present("ana"))  # the leader offers call-backs to handlers with a desktop anywhere
+        await eventually(lambda: leader.present("ana"), 10, every=0.01)  # the leader offers call-backs to handlers with a desktop anywhere
         assert not leader.present("bo") and leader.sockets("ana") == 0
         leader.publish("ana", _card("t7"), active=True)
         assert await _messages(desk, 1) == [(1, "callback", "callback:t7")]
@@ -187,7 +188,7 @@ async def test_with_redis_gone_pops_still_reach_the_desktop_without_a_seq(redis_
         await link.mend()
         _ring(hub, call_id="c3")  # until Redis has answered again, sent at once, and appended
         assert await _messages(desk, 1) == [(0, "pop", "c3")]
-        await _until(lambda: hub.counters.sequenced == 2)
+        await eventually(lambda: hub.counters.sequenced == 2, 10, every=0.01)
         _ring(hub, call_id="c4")  # Redis answers: with its seq again (c2's appends failed: not replayable)
         assert await _messages(desk, 1) == [(3, "pop", "c4")]
 
@@ -201,17 +202,11 @@ async def test_with_redis_not_answering_a_pop_goes_out_within_the_budget_and_onc
         _ring(hub, call_id="c1")
         assert await _messages(desk, 1) == [(0, "pop", "c1")]
         await link.mend()
-        await _until(lambda: hub.counters.sequenced == 1)  # the held reply came: c1 has seq 1 in the stream
+        await eventually(lambda: hub.counters.sequenced == 1, 10, every=0.01)  # the held reply came: c1 has seq 1 in the stream
         _close(hub, call_id="c1")
         assert await _messages(desk, 1) == [(2, "pop.closed", "c1")]  # and c1's pop was not sent again
         stream = await redis_client.xrange("t:desktop:ana:stream")
         assert [(i, e[b"k"], e[b"c"]) for i, e in stream] == [(b"1-0", b"pop", b"c1"), (b"2-0", b"close", b"c1")]
-
-
-async def _until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(10):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 async def test_a_handlers_stream_keeps_the_configured_number_of_messages(redis_url: str, redis_client: aioredis.Redis) -> None:
