@@ -19,6 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, SerializeAsAny
 
 from screenpop.models import CallbackContact, Disposition, Grading, Line, MarkerKind
+from screenpop.places import Location, NearbyIncident
 
 CloseReason = Literal["answered-elsewhere", "abandoned", "ended", "rang-out", "left", "vanished",
                       "callback-closed", "callback-linked", "callback-withdrawn"]
@@ -117,6 +118,22 @@ class Pop(HandlerMessage):
     history: HistoryView | None
     flags: tuple[PopFlag, ...] = ()
     repeat: RepeatCaller | None = None
+    location: Location | None = None
+    incidents: tuple[NearbyIncident, ...] = ()
+    """Nearest and newest first, those ``at_address`` before the rest."""
+
+    def encode(self) -> str:
+        # A pop with no location is sent as it was before locations existed.
+        return self.model_dump_json(exclude={"location", "incidents"} if self.location is None else None)
+
+
+class PopPlace(HandlerMessage):
+    """The caller's location (and the incidents near it) arrived after the pop: the desktop
+    updates the pop it shows for ``call_id`` and ignores one for a call it does not show."""
+
+    type: Literal["pop.place"] = "pop.place"
+    location: Location
+    incidents: tuple[NearbyIncident, ...] = ()
 
 
 class PopAnswered(HandlerMessage):

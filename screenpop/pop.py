@@ -31,6 +31,7 @@ from screenpop.models import (
     MarkerKind,
     is_history_number,
 )
+from screenpop.places import Location
 
 NOTES_EXCERPT_CHARS = 280
 """A pop is read in the seconds the phone rings: an excerpt, not the whole file."""
@@ -56,6 +57,8 @@ class CallSnapshot:
     """PBX epoch of the caller's entry to the queue."""
     waited_so_far: float
     silent: bool = False
+    location: Location | None = None
+    """The caller's location if it came with the call (its PIDF-LO) or is already known."""
 
 
 def compose_pop(call: CallSnapshot, history: CallerHistory | None, *, repeat_calls: int = REPEAT_CALLS) -> Pop:
