@@ -172,11 +172,12 @@ def _erlang_a(handlers: int, demand: Demand, patience: float, t: float) -> Perfo
         return Performance("erlang-a", 0, demand.erlangs, 1.0, 0.0, 1.0, patience, 0.0)
     c = n * mu
     x = c / theta
-    # log of the queue's weight S relative to pi_n, and of the answered-within weights
-    log_s = math.log(x) + y - x * math.log(y) + math.lgamma(x) + math.log(_lower_p(x, y))
+    # Logarithms of the queue's weight S (relative to pi_n), of the weight of delayed callers who
+    # are answered at all, and of those answered within t: each can be e^hundreds on its own.
+    log_s = math.log(x) + y - x * math.log(y) + math.lgamma(x) + _log_p(x, y)
     log_k = math.log(x) + y - (x + 1) * math.log(y) + math.lgamma(x + 1)
-    answered_delayed = math.exp(log_k - log_s) * _lower_p(x + 1, y)
-    within_delayed = math.exp(log_k - log_s) * _p_between(x + 1, y * math.exp(-theta * t), y)
+    answered_delayed = math.exp(log_k - log_s + _log_p(x + 1, y))
+    within_delayed = math.exp(log_k - log_s + _log_p_between(x + 1, y * math.exp(-theta * t), y))
     # pi_n * S = P(wait) = B*S / (1 + B*(S - 1)), written so that a huge S does not overflow.
     b = erlang_b(n, demand.erlangs)
     p_wait = 1.0 / (1.0 + (1.0 / b - 1.0) * math.exp(-log_s)) if b > 0 else 0.0
@@ -194,54 +195,64 @@ def _unit(p: float) -> float:
     return min(1.0, max(0.0, p))
 
 
-# The regularized incomplete gamma functions, by series below a+1 and continued fraction above
-# (the classic pairing: each converges fast where the other is slow), to double precision.
+# The regularized incomplete gamma functions P and Q = 1 - P, as logarithms (their prefactor
+# z^a e^-z / Gamma(a) underflows for thousands of handlers), by series below a+1 and continued
+# fraction above (the classic pairing: each converges fast where the other is slow).
 _EPS = 1e-15
 _MAX_TERMS = 100_000
 
 
-def _lower_p(a: float, z: float) -> float:
-    """P(a, z) = gamma(a, z) / Gamma(a)."""
+def _log_p(a: float, z: float) -> float:
+    """log P(a, z), P(a, z) = gamma(a, z) / Gamma(a)."""
+    if z <= 0:
+        return -math.inf
+    if z < a + 1:
+        return _log_series(a, z)
+    return _log1m_exp(_log_continued_fraction(a, z))
+
+
+def _log_q(a: float, z: float) -> float:
+    """log Q(a, z), without the cancellation of 1 - P."""
     if z <= 0:
         return 0.0
     if z < a + 1:
-        return _series(a, z)
-    return 1.0 - _continued_fraction(a, z)
+        return _log1m_exp(_log_series(a, z))
+    return _log_continued_fraction(a, z)
 
 
-def _upper_q(a: float, z: float) -> float:
-    """Q(a, z) = 1 - P(a, z), computed without the cancellation of 1 - P."""
-    if z <= 0:
-        return 1.0
-    if z < a + 1:
-        return 1.0 - _series(a, z)
-    return _continued_fraction(a, z)
-
-
-def _p_between(a: float, low: float, high: float) -> float:
-    """P(a, high) - P(a, low), from the tail that keeps its digits."""
+def _log_p_between(a: float, low: float, high: float) -> float:
+    """log(P(a, high) - P(a, low)), from the tail that keeps its digits."""
+    if low >= high:
+        return -math.inf
     if low >= a + 1:
-        return _upper_q(a, low) - _upper_q(a, high)
-    return _lower_p(a, high) - _lower_p(a, low)
+        return _log_q(a, low) + _log1m_exp(_log_q(a, high) - _log_q(a, low))
+    return _log_p(a, high) + _log1m_exp(_log_p(a, low) - _log_p(a, high))
 
 
-def _prefactor(a: float, z: float) -> float:
-    return math.exp(a * math.log(z) - z - math.lgamma(a))
+def _log1m_exp(v: float) -> float:
+    """log(1 - e^v) for v <= 0."""
+    if v >= 0:
+        return -math.inf
+    return math.log(-math.expm1(v)) if v > -0.693 else math.log1p(-math.exp(v))
 
 
-def _series(a: float, z: float) -> float:
+def _log_prefactor(a: float, z: float) -> float:
+    return a * math.log(z) - z - math.lgamma(a)
+
+
+def _log_series(a: float, z: float) -> float:
     term = total = 1.0 / a
     ap = a
     for _ in range(_MAX_TERMS):
         ap += 1
         term *= z / ap
         total += term
-        if abs(term) < abs(total) * _EPS:
+        if term < total * _EPS:
             break
-    return total * _prefactor(a, z)
+    return math.log(total) + _log_prefactor(a, z)
 
 
-def _continued_fraction(a: float, z: float) -> float:
+def _log_continued_fraction(a: float, z: float) -> float:
     # Lentz's method on Q's continued fraction
     tiny = 1e-300
     b = z + 1 - a
@@ -260,4 +271,4 @@ def _continued_fraction(a: float, z: float) -> float:
         h *= delta
         if abs(delta - 1) < _EPS:
             break
-    return h * _prefactor(a, z)
+    return math.log(h) + _log_prefactor(a, z)
