@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from intake.core.erlang import Demand, Goal
+from intake.core.erlang import Demand, Goal, handlers_needed, performance
 from intake.core.errors import StaffingError
 
 INTERVALS = (900, 1800)
@@ -99,7 +99,7 @@ class IntervalStaffing:
     needed_erlang_c: int
     """Erlang C, for comparison (callers who never hang up: more handlers)."""
     service_level: float
-    """Erlang A's service level with the handlers who were signed in (None's case: with ``needed``)."""
+    """Erlang A's service level with the handlers who were signed in (without samples: with ``needed``)."""
 
 
 def interval_start(at: float, seconds: int) -> float:
@@ -113,12 +113,77 @@ def interval_start(at: float, seconds: int) -> float:
 def intervals(records: Iterable[Offered], seconds: int = 900, wrapup_seconds: Mapping[str, float] | None = None,
               signed_in: Iterable[SignedIn] = ()) -> list[IntervalDemand]:
     """One IntervalDemand per line and interval that had a call, by line then start."""
-    raise NotImplementedError
+    wrapups = wrapup_seconds or {}
+    tallies: dict[tuple[str, float], _Tally] = {}
+    for r in records:
+        key = (r.line, interval_start(r.queued_at, seconds))
+        tally = tallies.get(key)
+        if tally is None:
+            tally = tallies[key] = _Tally()
+        tally.add(r, wrapups.get(r.line, 0.0))
+    samples: dict[tuple[str, float], list[int]] = {}
+    for s in signed_in:
+        samples.setdefault((s.line, interval_start(s.at, seconds)), []).append(s.handlers)
+    return [tallies[key].demand(key[0], key[1], seconds, samples.get(key)) for key in sorted(tallies)]
+
+
+class _Tally:
+    __slots__ = ("abandoned", "answered", "handle", "handled", "offered", "waited", "within")
+
+    def __init__(self) -> None:
+        self.offered = self.answered = self.abandoned = self.within = self.handled = 0
+        self.handle = self.waited = 0.0
+
+    def add(self, r: Offered, line_wrapup: float) -> None:
+        self.offered += 1
+        self.waited += max(0.0, r.waited_seconds)
+        if r.settled == "abandoned":
+            self.abandoned += 1
+        if r.settled != "answered":
+            return
+        self.answered += 1
+        self.within += r.waited_seconds <= r.target_seconds
+        if r.talk_seconds is not None:
+            self.handled += 1
+            self.handle += r.talk_seconds + (r.wrapup_seconds if r.wrapup_seconds is not None else line_wrapup)
+
+    def demand(self, line: str, start: float, seconds: int, signed_in: list[int] | None) -> IntervalDemand:
+        return IntervalDemand(
+            line=line, start=start, seconds=seconds, offered=self.offered, answered=self.answered,
+            abandoned=self.abandoned, answered_within_target=self.within,
+            handle_seconds=self.handle / self.handled if self.handled else None,
+            patience_seconds=self.waited / self.abandoned if self.abandoned else None,
+            waited_seconds=self.waited,
+            signed_in=sum(signed_in) / len(signed_in) if signed_in else None)
+
+
+def line_means(demand: Iterable[IntervalDemand]) -> dict[str, tuple[float | None, float | None]]:
+    """Each line's (handle time, patience) over all the intervals given, weighted by the calls that
+    showed them: the stand-in for an interval too quiet to show its own."""
+    sums: dict[str, list[float]] = {}
+    for d in demand:
+        s = sums.setdefault(d.line, [0.0, 0.0, 0.0, 0.0])  # handle-weighted, answered, waited, abandoned
+        if d.handle_seconds is not None:
+            s[0] += d.handle_seconds * d.answered
+            s[1] += d.answered
+        s[2] += d.waited_seconds
+        s[3] += d.abandoned
+    return {line: (s[0] / s[1] if s[1] else None, s[2] / s[3] if s[3] else None) for line, s in sums.items()}
 
 
 def staffing(demand: Iterable[IntervalDemand], goals: Mapping[str, Goal], handle_seconds: Mapping[str, float],
              patience_seconds: Mapping[str, float | None]) -> list[IntervalStaffing]:
     """Each interval's handlers needed for its line's goal; an interval that could not show its
-    handle time or patience takes the line's (``handle_seconds``, ``patience_seconds``)."""
-    raise NotImplementedError
-
+    handle time or patience takes the line's (``handle_seconds``, ``patience_seconds``). A line
+    with no goal is left out."""
+    rows = []
+    for d in demand:
+        goal = goals.get(d.line)
+        if goal is None:
+            continue
+        model = d.demand(handle_seconds[d.line], patience_seconds.get(d.line))
+        needed = handlers_needed(model, goal)
+        with_signed_in = needed if d.signed_in is None else math.floor(d.signed_in)
+        rows.append(IntervalStaffing(d, needed, handlers_needed(model, goal, "erlang-c"),
+                                     performance(with_signed_in, model, goal.within_seconds).service_level))
+    return rows
