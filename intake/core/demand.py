@@ -25,8 +25,8 @@ from typing import Protocol
 from intake.core.erlang import Demand, Goal, handlers_needed, performance
 from intake.core.errors import StaffingError
 
-INTERVALS = (900, 1800)
-"""The interval lengths, in seconds, a control room plans in."""
+INTERVALS = (900, 1800, 3600)
+"""The interval lengths, in seconds, a control room plans in (15 and 30 minutes; hours for a long view)."""
 
 
 class Offered(Protocol):
@@ -103,7 +103,7 @@ class IntervalStaffing:
 
 
 def interval_start(at: float, seconds: int) -> float:
-    """Start of the local-clock interval ``at`` falls in (a 15 or 30 minute boundary of the hour)."""
+    """Start of the local-clock interval ``at`` falls in (a quarter, half or whole hour)."""
     if seconds not in INTERVALS:
         raise StaffingError("interval_seconds", seconds, f"one of {', '.join(map(str, INTERVALS))}")
     t = time.localtime(at)
