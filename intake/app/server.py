@@ -187,7 +187,7 @@ class IntakeServer:
         figures count them before they reach Redis) and calls in progress (the first resync settles them)."""
         journalled: dict[str, list[JournalRecord]] = {name: [] for name in self.sites}
         in_progress: dict[str, list[InProgress]] = {name: [] for name in self.sites}
-        by_kind = {site.kind(k): (site, k) for site in self.sites.values() for k in ("journal", "in-progress", "callback")}
+        by_kind = {site.kind(k): (site, k) for site in self.sites.values() for k in ("journal", "in-progress", "callback", "talk")}
         for kind, data in self.writes.spooled():
             try:
                 if kind in by_kind:

@@ -43,7 +43,13 @@ from intake.app import pbx_check
 from intake.app.cluster import Cluster
 from intake.app.connections import replicated_client
 from intake.app.handler_status import HandlerStatusPush
-from intake.app.journal import CallJournal, JournalRecord, contact_record, one_per_stay
+from intake.app.journal import (
+    CallJournal,
+    JournalRecord,
+    TalkRecord,
+    contact_record,
+    one_per_stay,
+)
 from intake.app.pops import PopRouter
 from intake.app.prometheus import IntakeCollector
 from intake.app.supervise import Supervisor
@@ -213,7 +219,14 @@ class Site:
             self.file_contact("contact", contact, also=recorded)
         else:
             recorded()  # no record will come: a repeat count must not wait for one
+        talk = TalkRecord.of(call)
+        if talk is not None:
+            self.file_talk(talk)
         self.desk.call_finished(call)
+
+    def file_talk(self, talk: TalkRecord) -> None:
+        """The call's talk time beside its journal record (staffing's handle time), behind the event path."""
+        self.shared.writes.submit(self.kind("talk"), lambda pipe: self.journal.stage_talk(pipe, talk), record=talk)
 
     def _restore(self, o: out.RestoreMemberships) -> None:
         task = self.desk.restore(o.member, o.lost)
@@ -266,6 +279,9 @@ class Site:
             in_progress = InProgress.model_validate_json(text)
             self.keep_in_progress(in_progress)
             return in_progress
+        if kind == "talk":
+            self.file_talk(TalkRecord.model_validate_json(text))
+            return None
         self.callbacks.spooled(CallbackTask.model_validate_json(text))
         return None
 
