@@ -58,6 +58,7 @@ from intake.core import outputs as out
 from intake.core.config import IntakeConfig
 from intake.core.engine import Engine, Evaluator, Notices, On, Subscription
 from intake.core.in_progress import InProgress, InProgressStore
+from intake.core.live_demand import LiveDemand
 from intake.core.metrics import local_day
 from intake.core.registry import registry_of
 from routing.callback_desk import CallbackDesk
@@ -93,6 +94,7 @@ class Shared:
     writes: WriteBehind
     tasks: Supervisor
     publish: Callable[[], None]  # the supervisors' picture, now
+    demand: LiveDemand | None = None  # every site's calls, as the wallboard's needed now counts them
 
 
 class _SiteWrites:
@@ -162,6 +164,7 @@ class Site:
             Notices("callback-desk.notices", self.callbacks),
             Notices("ring-out-desk", self.ring_outs),
             Notices("handler-status", self.handler_status),
+            *((Notices("live-demand", self.shared.demand),) if self.shared.demand is not None else ()),
             On("pops", ev.ChannelCreated, self.pops, "arriving"),
             On("callback-desk.events", ev.CallQueued, self, "_caller_called_again"),
             On("callback-desk.events", ev.OriginateFinished, self.callbacks, "originate_finished"),
