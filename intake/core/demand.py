@@ -175,13 +175,14 @@ def staffing(demand: Iterable[IntervalDemand], goals: Mapping[str, Goal], handle
     handle time or patience takes the line's (``handle_seconds``, ``patience_seconds``). A line
     with no goal is left out."""
     rows = []
+    last: dict[tuple[str, str], int] = {}  # (line, model) -> the interval before's answer: the next search starts there
     for d in demand:
         goal = goals.get(d.line)
         if goal is None:
             continue
         model = d.demand(handle_seconds[d.line], patience_seconds.get(d.line))
-        needed = handlers_needed(model, goal)
+        needed = last[(d.line, "a")] = handlers_needed(model, goal, near=last.get((d.line, "a")))
+        needed_c = last[(d.line, "c")] = handlers_needed(model, goal, "erlang-c", near=last.get((d.line, "c")))
         with_signed_in = needed if d.signed_in is None else math.floor(d.signed_in)
-        rows.append(IntervalStaffing(d, needed, handlers_needed(model, goal, "erlang-c"),
-                                     performance(with_signed_in, model, goal.within_seconds).service_level))
+        rows.append(IntervalStaffing(d, needed, needed_c, performance(with_signed_in, model, goal.within_seconds).service_level))
     return rows

@@ -127,21 +127,32 @@ def performance(handlers: int, demand: Demand, within_seconds: float, model: Mod
     return _erlang_c(handlers, demand, within_seconds)
 
 
-def handlers_needed(demand: Demand, goal: Goal, model: Model = "erlang-a") -> int:
-    """The fewest handlers whose service level meets the goal (0 for no calls)."""
+def handlers_needed(demand: Demand, goal: Goal, model: Model = "erlang-a", near: int | None = None) -> int:
+    """The fewest handlers whose service level meets the goal (0 for no calls). ``near``: a
+    guess (the interval before's answer, say); the search starts there and costs a couple of
+    evaluations when the guess is right or close, O(log n) however far off it is."""
     if demand.arrivals_per_second == 0:
         return 0
-    # The service level rises with every handler added, so a doubling from the load then a
-    # bisection finds the first that meets the goal in O(log n) evaluations. Invariant: ``low``
-    # fails (no handler answers nobody), ``high`` meets.
+
     def meets(n: int) -> bool:
         return performance(n, demand, goal.within_seconds, model).service_level >= goal.fraction
 
-    low, high = 0, max(1, math.ceil(demand.erlangs))
-    while not meets(high):
-        low, high = high, high * 2
-        if high > MAX_HANDLERS:
-            raise StaffingError("handlers", high, f"no more than {MAX_HANDLERS} for one interval of one line")
+    # The service level rises with every handler added: gallop from the guess (1, 2, 4... away)
+    # until the answer is bracketed, then bisect. Invariant: ``low`` fails (no handler answers
+    # nobody), ``high`` meets.
+    start = max(1, near if near is not None else math.ceil(demand.erlangs))
+    if meets(start):
+        low, high, step = 0, start, 1
+        while start - step > 0 and meets(start - step):
+            high, step = start - step, step * 2
+        low = max(low, start - step)
+    else:
+        low, step = start, 1
+        while not meets(start + step):
+            low, step = start + step, step * 2
+            if start + step > MAX_HANDLERS:
+                raise StaffingError("handlers", start + step, f"no more than {MAX_HANDLERS} for one interval of one line")
+        high = start + step
     while high - low > 1:
         mid = (low + high) // 2
         if meets(mid):

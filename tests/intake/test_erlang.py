@@ -18,6 +18,7 @@ Published examples (figures quoted to the digits the source prints):
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
@@ -166,6 +167,20 @@ def test_thousands_of_handlers_stay_finite_and_meet_the_goal_at_the_first_that_d
     c_needed = handlers_needed(demand, goal, "erlang-c")
     assert erlang_c(c_needed, demand.erlangs) < 1
     assert c_needed >= needed
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_search_finds_the_first_that_meets_the_goal_from_any_guess(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(25):
+        demand = Demand(rng.uniform(0.001, 0.2), rng.uniform(30, 400), rng.choice([None, rng.uniform(5, 600)]))
+        goal = Goal(rng.uniform(0, 30), rng.uniform(0.5, 0.99))
+        for model in ("erlang-a", "erlang-c"):
+            first = 0  # by counting up, one handler at a time
+            while performance(first, demand, goal.within_seconds, model).service_level < goal.fraction:
+                first += 1
+            for near in (None, 0, 1, first - 1, first, first + 1, 3 * first + 7, max(0, first - 13)):
+                assert handlers_needed(demand, goal, model, near) == first, (demand, goal, model, near)
 
 
 def test_an_overloaded_line_in_erlang_c_waits_for_ever() -> None:
