@@ -8,10 +8,11 @@ Call Center with Impatient Customers", MSOM 4(3), 2002; Mandelbaum & Zeltyn, "Th
 Queue, with Applications to Call Centers", 2005). Erlang A is the model staffing uses: a 999 line
 that loses callers is not an M/M/n queue, and Erlang C overstates the handlers it needs.
 
-Why ours and not a package: of the Erlang packages on the index (pyworkforce, erlanglib,
-erlangccmath, call-center-tools) none does Erlang A with the service level counted as the Home
-Office counts it (answered within the target over every call offered, abandoned ones included),
-and the well-kept one (pyworkforce) brings pandas and OR-tools for a few lines of arithmetic.
+Why ours and not a package (env's package lists, checked): erlangccmath, the one with Erlang X
+(abandonment), posts every calculation to its vendor's web service under an account, and a
+control room has no internet; pyworkforce does Erlang C only and brings pandas and OR-tools;
+erlanglib and call-center-tools do Erlang B/C. None counts the service level as the Home Office
+does (answered within the target over every call offered, abandoned ones included).
 
 Numerics, stable for thousands of handlers: Erlang B by its recursion (never a factorial or a
 power of the load); Erlang C from B; Erlang A in closed form through the regularized incomplete
