@@ -10,9 +10,10 @@ that loses callers is not an M/M/n queue, and Erlang C overstates the handlers i
 
 Why ours and not a package (env's package lists, checked): erlangccmath, the one with Erlang X
 (abandonment), posts every calculation to its vendor's web service under an account, and a
-control room has no internet; pyworkforce does Erlang C only and brings pandas and OR-tools;
-erlanglib and call-center-tools do Erlang B/C. None counts the service level as the Home Office
-does (answered within the target over every call offered, abandoned ones included).
+control room has no internet; pyworkforce's queueing is Erlang C, with pandas and OR-tools
+behind it; erlanglib and call-center-tools are single releases of a few years ago, not kept.
+And the service level here is the Home Office's (answered within the target over every call
+offered, abandoned ones included), which is a few lines once Erlang A's parts are at hand.
 
 Numerics, stable for thousands of handlers: Erlang B by its recursion (never a factorial or a
 power of the load); Erlang C from B; Erlang A in closed form through the regularized incomplete
