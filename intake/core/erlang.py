@@ -11,7 +11,8 @@ that loses callers is not an M/M/n queue, and Erlang C overstates the handlers i
 Why ours and not a package (env's package lists, checked): erlangccmath, the one with Erlang X
 (abandonment), posts every calculation to its vendor's web service under an account, and a
 control room has no internet; pyworkforce's queueing is Erlang C, with pandas and OR-tools
-behind it; erlanglib and call-center-tools are single releases of a few years ago, not kept.
+behind it; erlanglib (last release 2023) and call-center-tools (a 1.0.0 of 2025) say nothing of
+abandonment.
 And the service level here is the Home Office's (answered within the target over every call
 offered, abandoned ones included), which is a few lines once Erlang A's parts are at hand.
 
