@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -103,18 +104,22 @@ def main() -> int:
     goals = {"999": Goal(10, 0.9), "101": Goal(60, 0.8)}
     t_staffing = _timed(lambda: staffing(demand, goals, {k: v[0] or 240 for k, v in means.items()},
                                          {k: v[1] for k, v in means.items()}))
-    history = [d for d in demand if d.start >= demand[-1].start - 8 * 7 * 86_400]
-    t_fit = _timed(lambda: fit(history, 900))
-    profiles = fit(history, 900)
-    end = max(d.start for d in demand)
+    # the last 8 whole weeks (Monday to Sunday) before the year's last day
+    last_day = date.fromtimestamp(max(d.start for d in demand))
+    days = (last_day - timedelta(days=last_day.weekday() + 56), last_day - timedelta(days=last_day.weekday() + 1))
+    since = time.mktime(days[0].timetuple())
+    end = time.mktime((days[1] + timedelta(days=1)).timetuple())
+    history = [d for d in demand if since <= d.start < end]
+    t_fit = _timed(lambda: fit(history, 900, days))
+    profiles = fit(history, 900, days)
     t_forecast = _timed(lambda: forecast(profiles, end, end + 7 * 86_400))
-    t_backtest = _timed(lambda: backtest(history, 900, 2))
+    t_backtest = _timed(lambda: backtest(history, 900, 2, days))
     result["year"] = {"calls": len(calls), "intervals": len(demand),
                       "intervals_seconds": round(t_intervals, 2), "staffing_every_interval_seconds": round(t_staffing, 2),
                       "fit_8_weeks_seconds": round(t_fit, 3), "forecast_a_week_seconds": round(t_forecast, 3),
                       "backtest_2_of_8_weeks_seconds": round(t_backtest, 3),
                       "backtest_wape": {b.line: round(b.weighted_absolute_percentage_error, 4)
-                                        for b in backtest(history, 900, 2)}}
+                                        for b in backtest(history, 900, 2, days)}}
     print(json.dumps(result, indent=2))
     return 0
 

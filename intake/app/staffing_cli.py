@@ -90,12 +90,13 @@ def staffing_view(demand: Iterable[IntervalDemand], cfg: config_mod.IntakeConfig
 
 
 # Any: a JSON view (plain values), printed as it is
-def forecast_view(history: Sequence[IntervalDemand], cfg: config_mod.IntakeConfig, start: float, end: float) -> dict[str, Any]:
+def forecast_view(history: Sequence[IntervalDemand], cfg: config_mod.IntakeConfig, start: float, end: float,
+                  days: tuple[date, date]) -> dict[str, Any]:
     seconds = cfg.staffing.interval_minutes * 60
     means = line_means(history)
     wanted = goals(cfg)
     rows = []
-    profiles = fit(history, seconds)
+    profiles = fit(history, seconds, days)
     for f in forecast(profiles, start, end):
         goal = wanted.get(f.line)
         if goal is None:
@@ -109,7 +110,7 @@ def forecast_view(history: Sequence[IntervalDemand], cfg: config_mod.IntakeConfi
                      "needed_erlang_c": handlers_needed(model, goal, "erlang-c")})
     return {"interval_minutes": cfg.staffing.interval_minutes,
             "without_history": sorted(name for name in wanted if name not in profiles),
-            "backtest": {b.line: _backtest_view(b) for b in backtest(history, seconds, cfg.staffing.held_back_weeks)},
+            "backtest": {b.line: _backtest_view(b) for b in backtest(history, seconds, cfg.staffing.held_back_weeks, days)},
             "intervals": rows}
 
 
@@ -159,7 +160,7 @@ async def run(verb: str, config_path: str | None, redis_url: str | None, first: 
             history = intervals(await journal_range(journals, since, first - timedelta(days=1)), seconds, wrapups)
             start = datetime.combine(first, datetime.min.time()).timestamp()
             end = datetime.combine(last + timedelta(days=1), datetime.min.time()).timestamp()
-            view = forecast_view(history, cfg, start, end) | {"history": {"from": since.isoformat(),
+            view = forecast_view(history, cfg, start, end, (since, first - timedelta(days=1))) | {"history": {"from": since.isoformat(),
                                                                           "to": (first - timedelta(days=1)).isoformat()}}
             columns = FORECAST_COLUMNS
     except StaffingError as exc:

@@ -78,14 +78,15 @@ class Backtest:
     cannot blow up as a mean of percentages would."""
 
 
-def fit(history: Sequence[IntervalDemand], seconds: int) -> dict[str, LineProfile]:
-    """Each line's profile from its history (intervals of ``seconds``)."""
+def fit(history: Sequence[IntervalDemand], seconds: int, days: tuple[date, date] | None = None) -> dict[str, LineProfile]:
+    """Each line's profile from its history (intervals of ``seconds``) over the local ``days``
+    (first, last: whole days; default the first and last days the history has a call on)."""
     by_line: dict[str, list[IntervalDemand]] = {}
     for d in history:
         if d.seconds != seconds:
             raise StaffingError("seconds", d.seconds, f"the history's intervals all of {seconds} s")
         by_line.setdefault(d.line, []).append(d)
-    return {line: _fit_line(line, rows, seconds) for line, rows in sorted(by_line.items())}
+    return {line: _fit_line(line, rows, seconds, _covered(rows, days)) for line, rows in sorted(by_line.items())}
 
 
 def forecast(profiles: dict[str, LineProfile], start: float, end: float) -> list[Forecast]:
@@ -103,7 +104,8 @@ def forecast(profiles: dict[str, LineProfile], start: float, end: float) -> list
     return rows
 
 
-def backtest(history: Sequence[IntervalDemand], seconds: int, held_back: int = 2) -> list[Backtest]:
+def backtest(history: Sequence[IntervalDemand], seconds: int, held_back: int = 2,
+             days: tuple[date, date] | None = None) -> list[Backtest]:
     """Fit on all but the last ``held_back`` weeks, forecast those, compare; one Backtest per line
     (a line with fewer weeks than ``held_back`` + 1 has nothing to learn from and is left out)."""
     if held_back < 1:
@@ -113,12 +115,15 @@ def backtest(history: Sequence[IntervalDemand], seconds: int, held_back: int = 2
     for d in history:
         by_line.setdefault(d.line, []).append(d)
     for line, rows in sorted(by_line.items()):
-        covered = _covered(rows)
+        covered = _covered(rows, days)
         first, last = covered[0][0], covered[-1][0]
         cut = last - held_back + 1
         if cut <= first:
             continue
-        profile = _fit_line(line, [d for d in rows if _position(d.start, seconds)[0] < cut], seconds)
+        training = [d for d in rows if _position(d.start, seconds)[0] < cut]
+        if not training:
+            continue
+        profile = _fit_line(line, training, seconds, [c for c in covered if c[0] < cut])
         actual: dict[tuple[int, int, int], float] = {}
         for d in rows:
             key = _position(d.start, seconds)
@@ -156,15 +161,19 @@ def _position(at: float, seconds: int) -> tuple[int, int, int]:
     return _week_of(at), t.tm_wday, (t.tm_hour * 3600 + t.tm_min * 60 + t.tm_sec) // seconds
 
 
-def _covered(rows: Sequence[IntervalDemand]) -> list[tuple[int, int]]:
-    """(week, weekday) of every day from the history's first interval's day to its last's: a day
-    in that span with no call in an interval counts 0 there; a day outside it counts nowhere."""
-    first_day = date.fromtimestamp(min(d.start for d in rows)).toordinal()
-    last_day = date.fromtimestamp(max(d.start for d in rows)).toordinal()
+def _covered(rows: Sequence[IntervalDemand], days: tuple[date, date] | None) -> list[tuple[int, int]]:
+    """(week, weekday) of every day the history covers (``days``, or its first interval's day to
+    its last's): a day in that span with no call in an interval counts 0 there; a day outside it
+    counts nowhere. A day the history has only part of would read as a quiet day: give ``days``."""
+    if days is not None:
+        first_day, last_day = days[0].toordinal(), days[1].toordinal()
+    else:
+        first_day = date.fromtimestamp(min(d.start for d in rows)).toordinal()
+        last_day = date.fromtimestamp(max(d.start for d in rows)).toordinal()
     return [((o - 1) // 7, (o - 1) % 7) for o in range(first_day, last_day + 1)]
 
 
-def _fit_line(line: str, rows: Sequence[IntervalDemand], seconds: int) -> LineProfile:
+def _fit_line(line: str, rows: Sequence[IntervalDemand], seconds: int, covered: list[tuple[int, int]]) -> LineProfile:
     counts: dict[tuple[int, int, int], int] = {}
     handle: dict[tuple[int, int], list[float]] = {}
     patience: dict[tuple[int, int], list[float]] = {}
@@ -178,7 +187,6 @@ def _fit_line(line: str, rows: Sequence[IntervalDemand], seconds: int) -> LinePr
         p = patience.setdefault((weekday, slot), [0.0, 0.0])
         p[0] += d.waited_seconds
         p[1] += d.abandoned
-    covered = _covered(rows)
     first, last = covered[0][0], covered[-1][0]
     # Each week's level: its calls over what its days bring on average (a partial first or last
     # week, or one without its Friday, is measured against the days it has).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from datetime import date
 
 import pytest
 
@@ -64,6 +65,19 @@ def test_a_history_that_starts_mid_week_does_not_dilute_the_days_it_missed() -> 
     [profile] = fit(history, HOUR).values()
     monday_noon = next(f for f in forecast({"999": profile}, _at(21, 12), _at(21, 13)))
     assert monday_noon.offered == pytest.approx(12)
+
+
+def test_a_history_cut_in_the_middle_of_a_day_is_read_over_the_whole_days_it_is_given() -> None:
+    # the weeks from a Monday, and the last hour of the Sunday before: that part-day is no quiet day
+    history = _history(28, _weekly) + [r for r in _history(1, _weekly, first_day=-1) if r.start >= _at(-1, 23)]
+    days = (date.fromtimestamp(MONDAY), date.fromtimestamp(_at(27, 0)))
+    [profile] = fit(history, HOUR, days).values()
+    assert profile.weekly_growth == pytest.approx(1.0)
+    [test] = backtest(history, HOUR, held_back=2, days=days)
+    assert test.weighted_absolute_percentage_error == pytest.approx(0)
+    # read over its own first and last days instead, the part-day pulls the first week down: a trend that is not there
+    [guessed] = fit(history, HOUR).values()
+    assert guessed.weekly_growth > 1.01
 
 
 def test_the_back_test_says_how_far_off_each_interval_was() -> None:
