@@ -160,7 +160,10 @@ async def run(verb: str, config_path: str | None, redis_url: str | None, first: 
             history = intervals(await journal_range(journals, since, first - timedelta(days=1)), seconds, wrapups)
             start = datetime.combine(first, datetime.min.time()).timestamp()
             end = datetime.combine(last + timedelta(days=1), datetime.min.time()).timestamp()
-            view = forecast_view(history, cfg, start, end, (since, first - timedelta(days=1))) | {"history": {"from": since.isoformat(),
+            # The journal may begin inside the window (intake newly installed): days before its
+            # first call are no quiet days, they are days nobody recorded.
+            begun = max(since, min((date.fromtimestamp(d.start) for d in history), default=since))
+            view = forecast_view(history, cfg, start, end, (begun, first - timedelta(days=1))) | {"history": {"from": since.isoformat(),
                                                                           "to": (first - timedelta(days=1)).isoformat()}}
             columns = FORECAST_COLUMNS
     except StaffingError as exc:
