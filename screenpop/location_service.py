@@ -52,7 +52,7 @@ class LocationService:
 
     async def lookup(self, number: str) -> Location | None:
         """The service's location for ``number`` (source ``service``), ``None`` when it has none."""
-        url = self.url.replace("{number}", quote(number, safe="+"))
+        url = self.url.replace("{number}", quote(number, safe=""))  # "+" in a query is a space: sent as %2B
         try:
             async with self._client.stream("GET", url) as response:
                 body = await _bounded(response)

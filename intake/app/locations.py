@@ -119,6 +119,12 @@ class CallerLocations:
         self._forget(call_id)
         return choose([s for s in self.order if s != "history"], place.found).location
 
+    async def drain(self) -> None:
+        """Wait for every lookup in flight to be answered and its pop.place sent (tests, shutdown)."""
+        lookups = [p.lookup for p in self._calls.values() if p.lookup is not None and not p.lookup.done()]
+        if lookups:
+            await asyncio.wait(lookups)
+
     async def close(self) -> None:
         for call_id in list(self._calls):
             self._forget(call_id)

@@ -171,14 +171,18 @@ class PopRouter:
         if handler_id is None:
             return
         key = (call.call_id, handler_id)
-        if not active and self.places is not None:
-            self.places.left(call.call_id, handler_id)
-        if key not in self._pending:
+
+        def publish() -> None:
+            if not active and self.places is not None:  # as the close goes: after the pop it closes
+                self.places.left(call.call_id, handler_id)
             self.hub.publish(handler_id, compose(call, handler_id), active=active)
+
+        if key not in self._pending:
+            publish()
             return
 
         async def after() -> None:
-            self.hub.publish(handler_id, compose(call, handler_id), active=active)
+            publish()
 
         self._chain(key, after())
 

@@ -325,7 +325,7 @@ class IntakeServer:
         for site in self.sites.values():
             await site.close()
         await self.pops.drain()
-        await self.places.close()
+        await self.places.close()  # lookups still in flight are dropped: their calls' pops have gone
         await self.writes.close(timeout=5.0)
         await self.authenticator.close()
         await self.audit.close(timeout=5.0)
