@@ -22,7 +22,14 @@ from intake.app.web_auth import Supervisor
 from intake.app.web_errors import refusals
 from intake.core.audit import Action, RecordKind
 from intake.core.errors import InvalidRequest
-from intake.core.returns import MISUSE_COLUMNS, RETURN_COLUMNS, DaySummary, as_csv, misuse, monthly_returns
+from intake.core.returns import (
+    MISUSE_COLUMNS,
+    RETURN_COLUMNS,
+    DaySummary,
+    as_csv,
+    misuse,
+    monthly_returns,
+)
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
