@@ -13,7 +13,9 @@ day's :class:`~intake.core.returns.DaySummary` beside the journal (``{prefix}jou
 with the day's record count it was made from) and reads a year as 365 of them. A summary whose
 count is not the journal's (a record spooled in late) is made again from the records, and so is
 one a grading may have changed (:meth:`intake.app.journal.CallJournal.grade` drops those of the
-day it files and the day before); today's is never kept. So every figure still comes from the
+day it files and the day before); today's is never kept. A summary also holds the day's demand
+per line and quarter hour (:func:`intake.core.demand.intervals`, with the lines' configured
+wrap-up as it was when the day was summarised), so a year's forecast history is read the same way. So every figure still comes from the
 journal alone: a summary is a cache of it, and ``fresh=True`` ignores the cache.
 
 Every site's journal is read (one key prefix each); one record per stay, as
@@ -25,7 +27,7 @@ by the day it was filed: see :mod:`intake.app.journal`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -33,10 +35,14 @@ from typing import Any
 import orjson
 
 from intake.app.journal import RETENTION_SECONDS
+from intake.core.config import IntakeConfig
+from intake.core.demand import IntervalDemand
 from intake.core.returns import DaySummary, JournalCall, summarise
 
 DAYS_PER_TRIP = 8
 """Days read per round trip: ~35,000 records at a large force's rate, a few MB of replies."""
+DEMAND_SECONDS = 900
+"""The kept demand's interval: a quarter hour (a half hour is two of them)."""
 SETTLED = frozenset({"answered", "abandoned", "left"})
 
 
@@ -46,6 +52,11 @@ class JournalRead:
     unreadable: int
     """Members of the days' sets that are not journal records (left out)."""
     days: int
+
+
+def wrapups_of(config: IntakeConfig) -> dict[str, float]:
+    """Each line's configured wrap-up (the pause after each answered call)."""
+    return {line.name: line.wrapup_seconds for line in config.lines}
 
 
 def days_of(first: date, last: date) -> list[date]:
@@ -65,7 +76,8 @@ def _parse_day(members: list[bytes], gradings: dict[str, str]) -> tuple[list[Jou
             if settled not in SETTLED:
                 raise ValueError(settled)
             call = JournalCall(stay[0], r["line"], float(stay[2]), settled, float(r["waited_seconds"]),
-                               r.get("waited_from_arrival"), float(r["target_seconds"]), gradings.get(stay[0]))
+                               r.get("waited_from_arrival"), float(r["target_seconds"]), gradings.get(stay[0]),
+                               r.get("talk_seconds"), r.get("wrapup_seconds"))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             bad += 1
             continue
@@ -82,12 +94,14 @@ def _summary(kept: bytes | str) -> DaySummary | None:
         return None  # made again from the records
 
 
-def _summarise_days(days: list[date], replies: list[list[bytes]], gradings: dict[str, str]) -> dict[date, DaySummary]:
+def _summarise_days(days: list[date], replies: list[list[bytes]], gradings: dict[str, str],
+                    wrapups: Mapping[str, float]) -> dict[date, DaySummary]:
     made: dict[date, DaySummary] = {}
     for day, members in zip(days, replies, strict=True):
         calls, _ = _parse_day(members, gradings)
         summary = summarise(calls).get(day.isoformat(), DaySummary())
         summary.records = len(members)  # the journal's count, the summary's check (duplicates and bad members included)
+        summary.count_demand(calls, DEMAND_SECONDS, wrapups)
         made[day] = summary
     return made
 
@@ -106,9 +120,11 @@ class JournalRange:
     """The journal of one or more sites (their key prefixes), read by a range of local days."""
 
     # Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands
-    def __init__(self, redis: Any, prefixes: Sequence[str]) -> None:
+    def __init__(self, redis: Any, prefixes: Sequence[str], wrapups: Mapping[str, float] | None = None) -> None:
         self.redis = redis
         self.prefixes = tuple(prefixes)
+        self.wrapups = dict(wrapups or {})
+        """Each line's configured wrap-up: a day's demand counts it where a record has none of its own."""
 
     async def read(self, first: date, last: date) -> JournalRead:
         """The records of the local days ``first`` to ``last`` (both included), with gradings."""
@@ -156,15 +172,21 @@ class JournalRange:
             total.setdefault(day.isoformat(), DaySummary()).merge(summary)
         return total
 
+    async def demand(self, first: date, last: date, today: date) -> list[IntervalDemand]:
+        """Each line's demand per quarter hour of the days ``first`` to ``last``, from the days'
+        summaries (no signed-in samples: the journal does not hold them), by line then start."""
+        days = await self.summaries(first, last, today)
+        return sorted((d for s in days.values() for d in s.demand), key=lambda d: (d.line, d.start))
+
     async def _summarise(self, prefix: str, days: list[date], today: date) -> dict[tuple[str, date], DaySummary]:
         """Make the days' summaries from their records, and keep those of days that are over."""
-        reader = JournalRange(self.redis, [prefix])
+        reader = JournalRange(self.redis, [prefix], self.wrapups)
         gradings = await reader._gradings(sorted({d for day in days for d in (day, day + timedelta(days=1))}))
         async with self.redis.pipeline(transaction=False) as pipe:
             for day in days:
                 pipe.zrange(f"{prefix}journal:{day.isoformat()}", 0, -1)
             replies: list[list[bytes]] = await pipe.execute()
-        made = await asyncio.to_thread(_summarise_days, days, replies, gradings)
+        made = await asyncio.to_thread(_summarise_days, days, replies, gradings, self.wrapups)
         async with self.redis.pipeline(transaction=False) as pipe:
             for day, summary in made.items():
                 if day < today:

@@ -16,7 +16,7 @@ from datetime import date
 from intake.app.audit_cli import cli_trail, operator, recorded
 from intake.app.cli_redis import cli_redis
 from intake.app.connections import close_redis
-from intake.app.journal_range import JournalRange
+from intake.app.journal_range import JournalRange, wrapups_of
 from intake.core.audit import Action, RecordKind
 from intake.core.returns import (
     MISUSE_COLUMNS,
@@ -45,7 +45,8 @@ async def returns(config_path: str | None, redis_url: str | None, first: date, l
         prefixes = [found.config.site_config(n).redis.key_prefix for n in names if site in (None, n)]
     trail = cli_trail(found)
     try:
-        days = await JournalRange(found.redis, prefixes).summaries(first, last, date.today(), fresh=fresh)
+        wrapups = wrapups_of(found.config) if found.config is not None else {}
+        days = await JournalRange(found.redis, prefixes, wrapups).summaries(first, last, date.today(), fresh=fresh)
         name = f"returns-{first}-{last}" + (f"-{site}" if site else "")
         trail.record(operator(), Action.CONSULTED, RecordKind.REPORT, why="intake returns", record=name)
         ok = await recorded(trail)

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict
 
-from intake.app.journal_range import JournalRange
+from intake.app.journal_range import JournalRange, wrapups_of
 from intake.app.web_audit import Why
 from intake.app.web_auth import Supervisor
 from intake.app.web_errors import refusals
@@ -113,7 +113,7 @@ def add_returns_routes(app: FastAPI, server: IntakeServer) -> None:
 
     async def days_of(first: date, last: date, site: str | None) -> dict[str, DaySummary]:
         sites = [server.sites[site]] if site is not None else list(server.sites.values())
-        journal = JournalRange(sites[0].journal.redis, [s.journal.prefix for s in sites])
+        journal = JournalRange(sites[0].journal.redis, [s.journal.prefix for s in sites], wrapups_of(server.config))
         return await journal.summaries(first, last, date.today())
 
     @router.get("/api/returns", tags=["supervisor"], response_model=Returns, responses=refusals(401, 403, 422))

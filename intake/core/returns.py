@@ -27,6 +27,7 @@ the same as the journal's days.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import time
 from collections import Counter
@@ -36,6 +37,7 @@ from typing import Any, Literal
 
 import orjson
 
+from intake.core.demand import IntervalDemand, interval_start, intervals
 from intake.core.metrics import LONG_WAIT_SECONDS, AnswerTimes
 
 HOME_OFFICE_SECONDS = 10.0
@@ -50,6 +52,7 @@ class JournalCall:
     """One call's stay in a queue, as the journal holds it, with the handler's grading if filed.
 
     The reports' own slim view of a journal record: a year is ~1.5 million of them, read in one go.
+    It is an :class:`intake.core.demand.Offered` too: the demand figures read the same records.
     """
 
     call_id: str
@@ -61,6 +64,9 @@ class JournalCall:
     waited_from_arrival: float | None
     target_seconds: float
     grading: str | None = None
+    talk_seconds: float | None = None
+    wrapup_seconds: float | None = None
+    """Talk and wrap-up, where the record has them (the demand figures' handle time)."""
 
     @property
     def from_connection(self) -> float:
@@ -155,6 +161,18 @@ class DaySummary:
     lines: dict[str, Tally] = field(default_factory=dict)
     graded: Counter[tuple[int, str]] = field(default_factory=Counter)
     """999 calls by (local hour, grading)."""
+    demand: list[IntervalDemand] = field(default_factory=list)
+    """The day's demand per line and quarter hour (:func:`intake.core.demand.intervals`), for the
+    forecast: a year's history is then ~70,000 of these, not 1.5 million records."""
+    handled: Counter[tuple[str, float]] = field(default_factory=Counter)
+    """Answered calls whose handle time is known, per (line, interval start): the weight of each
+    interval's mean handle time when two sites' intervals are added."""
+
+    def count_demand(self, calls: Iterable[JournalCall], seconds: int, wrapups: Mapping[str, float]) -> None:
+        """Set the day's demand from its calls."""
+        self.demand = intervals(calls, seconds, wrapups)
+        self.handled = Counter((c.line, interval_start(c.queued_at, seconds)) for c in calls
+                               if c.settled == "answered" and c.talk_seconds is not None)
 
     def add(self, call: JournalCall, hour: int) -> None:
         tally = self.lines.get(call.line)
@@ -169,16 +187,43 @@ class DaySummary:
         for line, tally in other.lines.items():
             self.lines.setdefault(line, Tally()).merge(tally)
         self.graded.update(other.graded)
+        by = {(d.line, d.start): d for d in self.demand}
+        for d in other.demand:  # two sites' calls in one interval: one interval
+            key = (d.line, d.start)
+            by[key] = added(by[key], self.handled[key], d, other.handled[key]) if key in by else d
+        self.handled.update(other.handled)
+        self.demand = [by[k] for k in sorted(by)]
 
     def dumps(self) -> bytes:
         return orjson.dumps({"records": self.records, "lines": {l: t.dump() for l, t in self.lines.items()},
-                             "graded": [[h, g, n] for (h, g), n in sorted(self.graded.items())]})
+                             "graded": [[h, g, n] for (h, g), n in sorted(self.graded.items())],
+                             "demand": [dataclasses.asdict(d) for d in self.demand],
+                             "handled": [[l, t, n] for (l, t), n in sorted(self.handled.items())]})
 
     @classmethod
     def loads(cls, text: bytes | str) -> DaySummary:
         data = orjson.loads(text)
         return cls(int(data["records"]), {l: Tally.load(t) for l, t in data["lines"].items()},
-                   Counter({(int(h), str(g)): int(n) for h, g, n in data["graded"]}))
+                   Counter({(int(h), str(g)): int(n) for h, g, n in data["graded"]}),
+                   [IntervalDemand(**d) for d in data["demand"]],
+                   Counter({(str(l), float(t)): int(n) for l, t, n in data["handled"]}))
+
+
+def added(a: IntervalDemand, a_handled: int, b: IntervalDemand, b_handled: int) -> IntervalDemand:
+    """One line's interval as two sites saw it, as one: counts add; the mean handle time is
+    weighted by the calls each mean is over (``*_handled``), the patience made again from the
+    total wait over the callers who hung up."""
+    answered = a.answered + b.answered
+    handles = [(d.handle_seconds, n) for d, n in ((a, a_handled), (b, b_handled)) if d.handle_seconds is not None and n]
+    weight = sum(n for _, n in handles)
+    abandoned, waited = a.abandoned + b.abandoned, a.waited_seconds + b.waited_seconds
+    signed = [d.signed_in for d in (a, b) if d.signed_in is not None]
+    return dataclasses.replace(
+        a, offered=a.offered + b.offered, answered=answered, abandoned=abandoned,
+        answered_within_target=a.answered_within_target + b.answered_within_target,
+        handle_seconds=sum(h * n for h, n in handles) / weight if weight else None,
+        patience_seconds=waited / abandoned if abandoned else None, waited_seconds=waited,
+        signed_in=sum(signed) if signed else None)
 
 
 def summarise(calls: Iterable[JournalCall]) -> dict[str, DaySummary]:

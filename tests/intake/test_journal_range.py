@@ -14,6 +14,7 @@ import pytest
 
 from intake.app.journal import CallJournal, JournalRecord
 from intake.app.journal_range import JournalRange
+from intake.core.demand import intervals
 from intake.core.returns import misuse, monthly_returns
 
 pytestmark = pytest.mark.redis
@@ -114,3 +115,18 @@ async def test_intake_returns_prints_json_and_the_documented_csv(redis_client, r
     assert (await run("--csv", "--table", "misuse")).splitlines() == ["month,hour,grading,calls", "2025-06,3,scheduled,1"]
     backwards = intake("--from", "2025-06-30", "--to", "2025-06-01")
     assert backwards.returncode == 2 and "is before" in backwards.stderr
+
+
+async def test_the_demand_of_a_range_is_read_from_the_days_summaries(redis_client):
+    journal = CallJournal(redis_client, "t:")
+    records = [record(f"d{n}", at(7, 1 + n % 3, 8 + n % 5) + 60 * n, "answered" if n % 4 else "abandoned", 5.0 + n)
+               for n in range(30)]
+    for r in records:
+        await journal.append(r)
+    reader = JournalRange(redis_client, ["t:"], {"999": 10.0})
+    got = await reader.demand(date(2025, 7, 1), date(2025, 7, 3), TODAY)
+    want = intervals((await reader.read(date(2025, 7, 1), date(2025, 7, 3))).calls, 900, {"999": 10.0})
+    assert sum(d.offered for d in want) == 30
+    assert [(d.line, d.start, d.offered, d.abandoned) for d in got] == [(d.line, d.start, d.offered, d.abandoned) for d in want]
+    again = await reader.demand(date(2025, 7, 1), date(2025, 7, 3), TODAY)  # from the kept summaries now
+    assert again == got

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import datetime
 
 import pytest
 
+from intake.core.demand import intervals
 from intake.core.returns import (
     MISUSE_COLUMNS,
     RETURN_COLUMNS,
@@ -119,3 +121,31 @@ def test_kept_day_summaries_give_the_same_returns_as_the_records(seed):
             total.setdefault(day, DaySummary()).merge(s)
     assert monthly_returns(total) == monthly_returns(days)
     assert sum(s.records for s in total.values()) == 2000
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_a_days_kept_demand_is_the_demand_of_its_records_and_two_sites_add_up(seed):
+    """The forecast's history is read from the days' summaries: kept, and added up across two
+    sites, each quarter hour must be the one its calls give."""
+    rng = random.Random(seed)
+    calls = [call(i, at(3, 4, rng.randrange(24)) + rng.uniform(-1800, 1800), rng.choice(["answered", "abandoned"]),
+                  rng.expovariate(1 / 20), line=rng.choice(["999", "101"]))
+             for i in range(600)]
+    calls = [dataclasses.replace(c, talk_seconds=rng.uniform(60, 400) if rng.random() < 0.8 else None) for c in calls]
+
+    def kept(part: list[JournalCall]) -> DaySummary:
+        summary = DaySummary()
+        summary.count_demand(part, 900, {"999": 10.0})
+        return DaySummary.loads(summary.dumps())
+
+    total = kept(calls[:250])
+    total.merge(kept(calls[250:]))
+    expected = intervals(calls, 900, {"999": 10.0})
+    assert [(d.line, d.start, d.offered, d.answered, d.abandoned, d.answered_within_target) for d in total.demand] == \
+        [(d.line, d.start, d.offered, d.answered, d.abandoned, d.answered_within_target) for d in expected]
+    for got, want in zip(total.demand, expected, strict=True):
+        assert got.waited_seconds == pytest.approx(want.waited_seconds)
+        assert (got.handle_seconds is None) == (want.handle_seconds is None)
+        assert got.handle_seconds is None or got.handle_seconds == pytest.approx(want.handle_seconds)
+        assert (got.patience_seconds is None) == (want.patience_seconds is None)
+        assert got.patience_seconds is None or got.patience_seconds == pytest.approx(want.patience_seconds)
