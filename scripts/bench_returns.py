@@ -7,7 +7,9 @@
 
 Prints one JSON object: seconds for each step, the best of ``--repeat`` runs: the year's returns
 made from every record (and the days' summaries kept), the same from the kept summaries, and
-every record read (as the demand figures read them); the records, this process's peak memory,
+the year's demand per quarter hour from the kept summaries, the forecast fitted on it with the
+next week forecast, its back-test on 4 held-back weeks, the next week's staffing (Erlang A and C
+per interval); every record read (as a per-record analysis must); the records, this process's peak memory,
 Redis' memory and the machine's load while it ran (a busy machine's seconds are not an idle one's). A benchmark, never a test's assertion (the speed goals are in docs/returns.md).
 """
 
@@ -20,7 +22,7 @@ import os
 import resource
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,8 +30,22 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from intake.app.connections import make_redis
-from intake.app.journal_range import JournalRange
+from intake.app.journal_range import DEMAND_SECONDS, JournalRange
+from intake.core import demand, forecast
+from intake.core.demand import IntervalDemand
+from intake.core.erlang import Goal
 from intake.core.returns import misuse, monthly_returns
+
+GOALS = {"999": Goal(10.0, 0.9), "101": Goal(60.0, 0.8)}
+
+
+def _epoch(day: date) -> float:
+    return datetime(day.year, day.month, day.day).timestamp()
+
+
+def _means(history: list[IntervalDemand]) -> tuple[dict[str, float], dict[str, float | None]]:
+    means = demand.line_means(history)
+    return {l: h or 300.0 for l, (h, _) in means.items()}, {l: p for l, (_, p) in means.items()}
 
 
 def _timed(steps: dict[str, float], name: str, began: float) -> float:
@@ -41,7 +57,7 @@ def _timed(steps: dict[str, float], name: str, began: float) -> float:
 async def run(redis_url: str, prefix: str, first: date, last: date, repeat: int) -> dict[str, object]:
     redis = make_redis(redis_url)
     steps: dict[str, float] = {}
-    journal = JournalRange(redis, [prefix])
+    journal = JournalRange(redis, [prefix], {"999": 10.0, "101": 10.0})
     today = last + timedelta(days=1)
     records = 0
     for _ in range(repeat):
@@ -52,13 +68,27 @@ async def run(redis_url: str, prefix: str, first: date, last: date, repeat: int)
         monthly_returns(days)
         misuse(days)
         t = _timed(steps, "returns_from_kept_summaries", t)
-        read = await journal.read(first, last)  # every record, as the demand figures read them
+        history = await journal.demand(first, last, today)  # the year's quarter hours, from the kept summaries
+        t = _timed(steps, "demand_history_from_kept_summaries", t)
+        profiles = forecast.fit(history, DEMAND_SECONDS)
+        ahead = forecast.forecast(profiles, _epoch(today), _epoch(today + timedelta(days=7)))
+        t = _timed(steps, "forecast_fit_and_next_week", t)
+        tested = forecast.backtest(history, DEMAND_SECONDS, held_back=4)
+        t = _timed(steps, "forecast_backtest_4_weeks", t)
+        handle, patience = _means(history)
+        week = [IntervalDemand(f.line, f.start, f.seconds, round(f.offered), 0, 0, 0, f.handle_seconds, f.patience_seconds, 0.0, None)
+                for f in ahead]
+        needed = demand.staffing(week, GOALS, handle, patience)
+        t = _timed(steps, "staffing_of_the_next_week", t)
+        read = await journal.read(first, last)  # every record, as a per-record analysis reads them
         _timed(steps, "read_every_record", t)
         records = len(read.calls)
         del read
     info = await redis.info("memory")
     await redis.aclose()
     return {"from": first.isoformat(), "to": last.isoformat(), "days": (last - first).days + 1, "records": records,
+            "intervals": len(history), "forecast_intervals": len(ahead), "staffed_intervals": len(needed),
+            "backtest_wape": {b.line: round(b.weighted_absolute_percentage_error, 3) for b in tested},
             "repeat": repeat, "seconds": {k: round(v, 2) for k, v in steps.items()},
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "redis_used_memory_mb": round(info["used_memory"] / 2**20),

@@ -38,7 +38,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from intake.core.calls import CallFacts, CallState
+from intake.core.calls import CallFacts, CallState, CallView
 from intake.core.handlers import Handler
 from intake.core.in_progress import stay_name
 from intake.core.metrics import (
@@ -87,6 +87,10 @@ class JournalRecord(BaseModel):
     """Who answered (their configured id), as the PBX showed them at the answer. Absent in older records."""
     position: str | None = None
     """The position (hot-desking) they answered at; None at a fixed phone. Absent in older records."""
+    talk_seconds: float | None = None
+    """Answer to hang-up: not known when the record is written (at the answer), so read back from
+    the day's talk times (:meth:`CallJournal.day`) once the call is over. None until then, for a
+    call not answered, and in older records."""
 
     @classmethod
     def of(cls, call: CallFacts) -> JournalRecord:
@@ -105,6 +109,25 @@ class JournalRecord(BaseModel):
     @property
     def within_target(self) -> bool:
         return self.settled == "answered" and self.waited_seconds <= self.target_seconds
+
+
+class TalkRecord(BaseModel):
+    """How long an answered call talked, filed when it is over: the journal's record was written at
+    the answer, before anyone knew (see :meth:`CallJournal.day`)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    call_id: str
+    queue: str
+    queued_at: float
+    talk_seconds: float
+
+    @classmethod
+    def of(cls, call: CallView) -> TalkRecord | None:
+        """The talk of a counted call that was answered and is over; None for any other."""
+        if not call.counted or call.answered_at is None or call.talk_seconds is None:
+            return None
+        return cls(call_id=call.call_id, queue=call.queue, queued_at=call.queued_at, talk_seconds=round(call.talk_seconds, 3))
 
 
 class CallJournal:
@@ -149,10 +172,36 @@ class CallJournal:
             tx.delete(f"{self.prefix}journal-summary:{day}", f"{self.prefix}journal-summary:{_day_before(day)}")
             await tx.execute()
 
+    def talk_key(self, day: str) -> str:
+        """The day's talk times: a hash, stay -> seconds (not under journal:*, as stays_key)."""
+        return f"{self.prefix}journal-talk:{day}"
+
+    # Any: a redis pipeline, sync or async (as stage)
+    def stage_talk(self, pipe: Any, talk: TalkRecord) -> None:
+        """Add the commands that file a call's talk time to ``pipe`` (idempotent: keyed by its stay)."""
+        day = local_day(talk.queued_at)
+        if day == UNDATED:
+            raise ValueError(f"call {talk.call_id}: queue entry {talk.queued_at!r} is in no day")
+        key = self.talk_key(day)
+        pipe.hset(key, stay_name(talk.call_id, talk.queue, talk.queued_at), repr(talk.talk_seconds))
+        pipe.expire(key, RETENTION_SECONDS)
+
     async def day(self, day: date) -> list[JournalRecord]:
-        """The day's records, one per call's stay in a queue."""
-        raw = await self.redis.zrange(self.key(day.isoformat()), 0, -1)
-        return one_per_stay(JournalRecord.model_validate_json(r) for r in raw)
+        """The day's records, one per call's stay in a queue, each with its talk time once the call is over."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrange(self.key(day.isoformat()), 0, -1)
+            pipe.hgetall(self.talk_key(day.isoformat()))
+            raw, talks = await pipe.execute()
+        records = one_per_stay(JournalRecord.model_validate_json(r) for r in raw)
+        if not talks:
+            return records
+        talked = {_text(k): float(_text(v)) for k, v in talks.items()}
+        return [r if (t := talked.get(stay_name(r.call_id, r.queue, r.queued_at))) is None
+                else r.model_copy(update={"talk_seconds": t}) for r in records]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _day_before(day: str) -> str:

@@ -9,7 +9,7 @@ handlers who were signed in). Intervals are 15 or 30 minutes of the control room
 The estimates, per line and interval:
 - arrivals: calls offered (answered, abandoned, left), per second of the interval;
 - handle time: mean talk + wrap-up of the answered calls whose talk is known (the wrap-up is the
-  record's own where it has one, else the line's configured pause);
+  line's configured pause, the time intake keeps a handler off the queue after each call);
 - patience: total time in the queue of every caller over the number who hung up (the estimator
   of Mandelbaum & Zeltyn for exponential patience: theta = P(Ab) / E[W]); none when nobody hung up.
 """
@@ -44,9 +44,7 @@ class Offered(Protocol):
     @property
     def target_seconds(self) -> float: ...
     @property
-    def talk_seconds(self) -> float | None: ...
-    @property
-    def wrapup_seconds(self) -> float | None: ...
+    def talk_seconds(self) -> float | None: ...  # None until the call is over (and in older records)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +143,7 @@ class _Tally:
         self.within += r.waited_seconds <= r.target_seconds
         if r.talk_seconds is not None:
             self.handled += 1
-            self.handle += r.talk_seconds + (r.wrapup_seconds if r.wrapup_seconds is not None else line_wrapup)
+            self.handle += r.talk_seconds + line_wrapup
 
     def demand(self, line: str, start: float, seconds: int, signed_in: list[int] | None) -> IntervalDemand:
         return IntervalDemand(

@@ -187,9 +187,9 @@ def _fit_line(line: str, rows: Sequence[IntervalDemand], seconds: int) -> LinePr
         day_total[(w, wd)] = day_total.get((w, wd), 0.0) + n
     weekday_mean = {wd: sum(day_total[(w, d)] for w, d in covered if d == wd) / sum(1 for _, d in covered if d == wd)
                     for wd in {d for _, d in covered}}
-    per_day = {w: sum(day_total[(wk, wd)] for wk, wd in covered if wk == w)
+    level = {w: sum(day_total[(wk, wd)] for wk, wd in covered if wk == w)
                / (sum(weekday_mean[wd] for wk, wd in covered if wk == w) or 1.0) for w in range(first, last + 1)}
-    growth = _weekly_growth(per_day)
+    growth = _weekly_growth(level)
     # Each (weekday, interval)'s mean over the weeks that cover that weekday, every week brought to
     # the last week's level by the trend.
     offered = {}

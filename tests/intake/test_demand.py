@@ -29,7 +29,6 @@ class Call:
     settled: str
     waited_seconds: float
     talk_seconds: float | None = None
-    wrapup_seconds: float | None = None
     target_seconds: float = 10.0
 
 
@@ -43,8 +42,8 @@ def test_intervals_start_on_the_local_clocks_quarter_and_half_hours() -> None:
 
 def test_each_lines_interval_counts_its_calls_handle_time_and_patience() -> None:
     calls = [
-        Call("999", EVENING + 10, "answered", 4, talk_seconds=100, wrapup_seconds=20),
-        Call("999", EVENING + 50, "answered", 16, talk_seconds=200),           # the line's wrap-up: 30
+        Call("999", EVENING + 10, "answered", 4, talk_seconds=100),            # + the line's wrap-up, 30 s
+        Call("999", EVENING + 50, "answered", 16, talk_seconds=200),
         Call("999", EVENING + 70, "answered", 2),                              # talk not known: not in handle time
         Call("999", EVENING + 90, "abandoned", 38),
         Call("999", EVENING + 95, "left", 0),
@@ -56,7 +55,7 @@ def test_each_lines_interval_counts_its_calls_handle_time_and_patience() -> None
     assert [(d.line, d.start) for d in got] == [("101", EVENING), ("999", EVENING), ("999", EVENING + 900)]
     first = got[1]
     assert (first.offered, first.answered, first.abandoned, first.answered_within_target) == (5, 3, 1, 2)
-    assert first.handle_seconds == pytest.approx((120 + 230) / 2)
+    assert first.handle_seconds == pytest.approx((130 + 230) / 2)
     # every caller's time in the queue over those who hung up: 4+16+2+38+0 seconds, one abandoned
     assert first.patience_seconds == pytest.approx(60)
     assert first.signed_in == 5.5
@@ -66,7 +65,7 @@ def test_each_lines_interval_counts_its_calls_handle_time_and_patience() -> None
 
 
 def test_a_quiet_interval_takes_the_lines_handle_time_and_patience() -> None:
-    calls = [Call("999", EVENING + i * 60, "answered", 3, talk_seconds=150, wrapup_seconds=30) for i in range(10)]
+    calls = [Call("999", EVENING + i * 60, "answered", 3, talk_seconds=180) for i in range(10)]
     calls += [Call("999", EVENING + 3600, "answered", 1)]  # an interval with one call, talk unknown
     calls += [Call("999", EVENING + 7200 + i, "abandoned", 20) for i in range(2)]
     demand = intervals(calls, 900)
