@@ -10,9 +10,8 @@ Friday and Saturday busier, a summer bump, and a trend of +5% a year on 999 (the
 Waits grow with the hour's load; 101 callers give up more often the longer they wait; most
 answered 999 calls are graded, more of them not an emergency at night.
 
-Each record is a :class:`intake.app.journal.JournalRecord` (its own JSON, with talk and wrap-up
-times for the demand figures), stored in the journal's
-key layout (the day's sorted set, its stays, the day's gradings) with plain ZADD/HSET in big
+Each record is a :class:`intake.app.journal.JournalRecord` (its own JSON), stored in the journal's
+key layout (the day's sorted set, its stays, the answered calls' talk times, the day's gradings) with plain ZADD/HSET in big
 pipelines: the journal's first-write-wins script one record at a time would take minutes, and the
 layout, not the way it was written, is what a reader reads. The previous run's keys under the
 prefix are replaced. Prints one JSON line: calls written, seconds, Redis memory.
@@ -29,8 +28,6 @@ import sys
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
-
-import orjson
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -85,14 +82,10 @@ def draw_call(rng: random.Random, n: int, line: str, at: float, hour: int) -> tu
     return record, grading
 
 
-def record_json(rng: random.Random, record: JournalRecord, line: str) -> dict[str, object]:
-    """The record as the journal holds it, with the talk and wrap-up of an answered call (the
-    demand figures' handle time): 999 calls ~4 minutes of talk, 101 ~6, and 10-40 s of wrap-up."""
-    data = record.model_dump(mode="json")
-    if record.settled == "answered":
-        data.setdefault("talk_seconds", round(rng.lognormvariate(math.log(240 if line == "999" else 360), 0.5), 1))
-        data.setdefault("wrapup_seconds", round(rng.uniform(10, 40), 1))
-    return data
+def talk(rng: random.Random, line: str) -> float:
+    """An answered call's talk (the demand figures' handle time, with the line's wrap-up): 999
+    calls ~4 minutes, 101 ~6."""
+    return round(rng.lognormvariate(math.log(240 if line == "999" else 360), 0.5), 1)
 
 
 async def write_year(redis_url: str, prefix: str, start: date, days: int, calls: int, seed: int) -> dict[str, object]:
@@ -112,22 +105,27 @@ async def write_year(redis_url: str, prefix: str, start: date, days: int, calls:
         members: dict[str, float] = {}
         stays: dict[str, int] = {}
         gradings: dict[str, str] = {}
+        talks: dict[str, str] = {}
         count = round(per_unit * weight * rng.uniform(0.97, 1.03))
         for i in range(count):
             hour = rng.choices(range(24), hour_share)[0]
             at = midnight + 3600 * hour + rng.uniform(0, 3600)
             line = "999" if rng.random() < LINES["999"][2] * (1.05 ** (n / 365.25)) / 1.025 else "101"
             record, grading = draw_call(rng, i, line, at, hour)
-            members[orjson.dumps(record_json(rng, record, line)).decode()] = record.queued_at
-            stays[stay_name(record.call_id, record.queue, record.queued_at)] = 1
+            members[record.model_dump_json()] = record.queued_at
+            stay = stay_name(record.call_id, record.queue, record.queued_at)
+            stays[stay] = 1
+            if record.settled == "answered":
+                talks[stay] = repr(talk(rng, line))
             if grading is not None:
                 gradings[record.call_id] = grading
         async with redis.pipeline(transaction=False) as pipe:
             pipe.zadd(f"{prefix}journal:{name}", members)
             pipe.hset(f"{prefix}journal-stays:{name}", mapping=stays)
+            pipe.hset(f"{prefix}journal-talk:{name}", mapping=talks)
             if gradings:  # filed the day of the call (the few filed after midnight: the next day's, read too)
                 pipe.hset(f"{prefix}journal-gradings:{name}", mapping=gradings)
-            for key in ("journal", "journal-stays", "journal-gradings"):
+            for key in ("journal", "journal-stays", "journal-gradings", "journal-talk"):
                 pipe.expire(f"{prefix}{key}:{name}", RETENTION_SECONDS + 366 * 86_400)
             await pipe.execute()
         written += count

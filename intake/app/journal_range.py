@@ -10,8 +10,9 @@ batch at a time, so a server that reports goes on following its calls between ba
 
 The returns need no record, only each day's figures: :meth:`JournalRange.summaries` keeps a past
 day's :class:`~intake.core.returns.DaySummary` beside the journal (``{prefix}journal-summary:{day}``,
-with the day's record count it was made from) and reads a year as 365 of them. A summary whose
-count is not the journal's (a record spooled in late) is made again from the records, and so is
+with the day's counts of records and talk times it was made from) and reads a year as 365 of
+them. A summary whose counts are not the journal's (a record spooled in late, the talk time of a
+call that went on past midnight) is made again from the records, and so is
 one a grading may have changed (:meth:`intake.app.journal.CallJournal.grade` drops those of the
 day it files and the day before); today's is never kept. A summary also holds the day's demand
 per line and quarter hour (:func:`intake.core.demand.intervals`, with the lines' configured
@@ -37,6 +38,7 @@ import orjson
 from intake.app.journal import RETENTION_SECONDS
 from intake.core.config import IntakeConfig
 from intake.core.demand import IntervalDemand
+from intake.core.in_progress import stay_name
 from intake.core.returns import DaySummary, JournalCall, summarise
 
 DAYS_PER_TRIP = 8
@@ -63,11 +65,13 @@ def days_of(first: date, last: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-def _parse_day(members: list[bytes], gradings: dict[str, str]) -> tuple[list[JournalCall], int]:
+def _parse_day(members: list[bytes], gradings: dict[str, str], talks: dict[Any, Any]) -> tuple[list[JournalCall], int]:
+    """The day's records as calls, with their gradings and talk times (by stay: ``stay_name``)."""
     calls: list[JournalCall] = []
     seen: set[tuple[str, str, float]] = set()
     bad = 0
     loads = orjson.loads
+    talked = {_text(k): _text(v) for k, v in talks.items()}
     for member in members:
         try:
             r = loads(member)
@@ -75,9 +79,10 @@ def _parse_day(members: list[bytes], gradings: dict[str, str]) -> tuple[list[Jou
             settled = r["settled"]
             if settled not in SETTLED:
                 raise ValueError(settled)
+            talk = talked.get(stay_name(*stay)) if talked else None
             call = JournalCall(stay[0], r["line"], float(stay[2]), settled, float(r["waited_seconds"]),
                                r.get("waited_from_arrival"), float(r["target_seconds"]), gradings.get(stay[0]),
-                               r.get("talk_seconds"), r.get("wrapup_seconds"))
+                               float(talk) if talk is not None else r.get("talk_seconds"), r.get("wrapup_seconds"))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             bad += 1
             continue
@@ -94,23 +99,24 @@ def _summary(kept: bytes | str) -> DaySummary | None:
         return None  # made again from the records
 
 
-def _summarise_days(days: list[date], replies: list[list[bytes]], gradings: dict[str, str],
+def _summarise_days(days: list[date], replies: list[list[bytes]], talks: list[dict[Any, Any]], gradings: dict[str, str],
                     wrapups: Mapping[str, float]) -> dict[date, DaySummary]:
     made: dict[date, DaySummary] = {}
-    for day, members in zip(days, replies, strict=True):
-        calls, _ = _parse_day(members, gradings)
+    for day, members, talked in zip(days, replies, talks, strict=True):
+        calls, _ = _parse_day(members, gradings, talked)
         summary = summarise(calls).get(day.isoformat(), DaySummary())
-        summary.records = len(members)  # the journal's count, the summary's check (duplicates and bad members included)
+        # the journal's counts, the summary's check (duplicates and bad members included)
+        summary.records, summary.talks = len(members), len(talked)
         summary.count_demand(calls, DEMAND_SECONDS, wrapups)
         made[day] = summary
     return made
 
 
-def _parse_batch(days: list[list[bytes]], gradings: dict[str, str]) -> tuple[list[JournalCall], int]:
+def _parse_batch(days: list[list[bytes]], talks: list[dict[Any, Any]], gradings: dict[str, str]) -> tuple[list[JournalCall], int]:
     calls: list[JournalCall] = []
     bad = 0
-    for members in days:
-        parsed, unreadable = _parse_day(members, gradings)
+    for members, talked in zip(days, talks, strict=True):
+        parsed, unreadable = _parse_day(members, gradings, talked)
         calls.extend(parsed)
         bad += unreadable
     return calls, bad
@@ -138,8 +144,9 @@ class JournalRange:
                 for prefix in self.prefixes:
                     for day in batch:
                         pipe.zrange(f"{prefix}journal:{day.isoformat()}", 0, -1)
-                replies: list[list[bytes]] = await pipe.execute()
-            parsed, unreadable = await asyncio.to_thread(_parse_batch, replies, gradings)
+                        pipe.hgetall(f"{prefix}journal-talk:{day.isoformat()}")
+                replies = await pipe.execute()
+            parsed, unreadable = await asyncio.to_thread(_parse_batch, replies[::2], replies[1::2], gradings)
             calls.extend(parsed)
             bad += unreadable
         return JournalRead(calls, bad, len(days))
@@ -151,15 +158,16 @@ class JournalRange:
         async with self.redis.pipeline(transaction=False) as pipe:
             for prefix, day in keys:
                 pipe.zcard(f"{prefix}journal:{day.isoformat()}")
+                pipe.hlen(f"{prefix}journal-talk:{day.isoformat()}")
                 pipe.get(f"{prefix}journal-summary:{day.isoformat()}")
             replies = await pipe.execute()
         found: dict[tuple[str, date], DaySummary] = {}
         stale: list[tuple[str, date]] = []
-        for (prefix, day), count, kept in zip(keys, replies[::2], replies[1::2], strict=True):
+        for (prefix, day), count, talks, kept in zip(keys, replies[::3], replies[1::3], replies[2::3], strict=True):
             if not count:
                 continue
             summary = None if fresh or kept is None or day >= today else _summary(kept)
-            if summary is not None and summary.records == count:
+            if summary is not None and (summary.records, summary.talks) == (count, talks):
                 found[(prefix, day)] = summary
             else:
                 stale.append((prefix, day))
@@ -185,8 +193,9 @@ class JournalRange:
         async with self.redis.pipeline(transaction=False) as pipe:
             for day in days:
                 pipe.zrange(f"{prefix}journal:{day.isoformat()}", 0, -1)
-            replies: list[list[bytes]] = await pipe.execute()
-        made = await asyncio.to_thread(_summarise_days, days, replies, gradings, self.wrapups)
+                pipe.hgetall(f"{prefix}journal-talk:{day.isoformat()}")
+            replies = await pipe.execute()
+        made = await asyncio.to_thread(_summarise_days, days, replies[::2], replies[1::2], gradings, self.wrapups)
         async with self.redis.pipeline(transaction=False) as pipe:
             for day, summary in made.items():
                 if day < today:

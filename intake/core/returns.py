@@ -158,6 +158,8 @@ class DaySummary:
 
     records: int = 0
     """The journal's records for the day that this summary counts (its check against the journal)."""
+    talks: int = 0
+    """The talk times filed for the day's calls when it was made (the other check)."""
     lines: dict[str, Tally] = field(default_factory=dict)
     graded: Counter[tuple[int, str]] = field(default_factory=Counter)
     """999 calls by (local hour, grading)."""
@@ -184,6 +186,7 @@ class DaySummary:
 
     def merge(self, other: DaySummary) -> None:
         self.records += other.records
+        self.talks += other.talks
         for line, tally in other.lines.items():
             self.lines.setdefault(line, Tally()).merge(tally)
         self.graded.update(other.graded)
@@ -195,7 +198,7 @@ class DaySummary:
         self.demand = [by[k] for k in sorted(by)]
 
     def dumps(self) -> bytes:
-        return orjson.dumps({"records": self.records, "lines": {l: t.dump() for l, t in self.lines.items()},
+        return orjson.dumps({"records": self.records, "talks": self.talks, "lines": {l: t.dump() for l, t in self.lines.items()},
                              "graded": [[h, g, n] for (h, g), n in sorted(self.graded.items())],
                              "demand": [dataclasses.asdict(d) for d in self.demand],
                              "handled": [[l, t, n] for (l, t), n in sorted(self.handled.items())]})
@@ -203,7 +206,7 @@ class DaySummary:
     @classmethod
     def loads(cls, text: bytes | str) -> DaySummary:
         data = orjson.loads(text)
-        return cls(int(data["records"]), {l: Tally.load(t) for l, t in data["lines"].items()},
+        return cls(int(data["records"]), int(data["talks"]), {l: Tally.load(t) for l, t in data["lines"].items()},
                    Counter({(int(h), str(g)): int(n) for h, g, n in data["graded"]}),
                    [IntervalDemand(**d) for d in data["demand"]],
                    Counter({(str(l), float(t)): int(n) for l, t, n in data["handled"]}))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from intake.app.journal import CallJournal, JournalRecord
+from intake.app.journal import CallJournal, JournalRecord, TalkRecord
 from intake.app.journal_range import JournalRange
 from intake.core.demand import intervals
 from intake.core.returns import misuse, monthly_returns
@@ -130,3 +130,19 @@ async def test_the_demand_of_a_range_is_read_from_the_days_summaries(redis_clien
     assert [(d.line, d.start, d.offered, d.abandoned) for d in got] == [(d.line, d.start, d.offered, d.abandoned) for d in want]
     again = await reader.demand(date(2025, 7, 1), date(2025, 7, 3), TODAY)  # from the kept summaries now
     assert again == got
+
+
+async def test_a_talk_time_filed_after_the_day_was_kept_reaches_its_demand(redis_client):
+    journal = CallJournal(redis_client, "t:")
+    first = record("t1", at(8, 4, 23), "answered", 4.0)
+    await journal.append(first)
+    reader = JournalRange(redis_client, ["t:"], {"999": 10.0})
+    (before,) = await reader.demand(date(2025, 8, 4), date(2025, 8, 4), TODAY)
+    assert before.handle_seconds is None  # still talking: nothing to show yet
+    async with redis_client.pipeline(transaction=True) as tx:  # the call ends after midnight
+        journal.stage_talk(tx, TalkRecord(call_id="t1", queue="emergency", queued_at=first.queued_at, talk_seconds=300.0))
+        await tx.execute()
+    (after,) = await reader.demand(date(2025, 8, 4), date(2025, 8, 4), TODAY)
+    assert after.handle_seconds == 310.0  # talk + the line's wrap-up
+    (read,) = (await reader.read(date(2025, 8, 4), date(2025, 8, 4))).calls
+    assert read.talk_seconds == 300.0
