@@ -1,6 +1,7 @@
 """The national returns over HTTP, for the reports page and a force's performance team:
 ``GET /api/returns?from=DAY&to=DAY`` (JSON) and ``GET /api/returns/csv`` (one table, the layout of
-docs/returns.md). Supervisors only; recorded in the audit trail like the day's report.
+docs/returns.md); and a day's demand against staffing, ``GET /api/staffing/{day}``. Supervisors
+only; recorded in the audit trail like the day's report.
 
 The figures are :mod:`intake.core.returns`' from the journal's day summaries
 (:mod:`intake.app.journal_range`): a year answers in a second or two once its days are kept, and
@@ -17,10 +18,12 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict
 
 from intake.app.journal_range import JournalRange, wrapups_of
+from intake.app.staffing_cli import staffing_view
 from intake.app.web_audit import Why
 from intake.app.web_auth import Supervisor
 from intake.app.web_errors import refusals
 from intake.core.audit import Action, RecordKind
+from intake.core.demand import intervals
 from intake.core.errors import InvalidRequest
 from intake.core.returns import (
     MISUSE_COLUMNS,
@@ -84,6 +87,36 @@ class Misuse(_Reply):
     months: list[MisuseMonth]
 
 
+class StaffingLine(_Reply):
+    target_seconds: float
+    goal_percent: float
+    handle_seconds: float
+    patience_seconds: float | None
+
+
+class StaffingRow(_Reply):
+    line: str
+    start: str
+    offered: int
+    answered: int
+    abandoned: int
+    answered_within_target: int
+    handle_seconds: float | None
+    patience_seconds: float | None
+    erlangs: float
+    needed: int
+    needed_erlang_c: int
+    signed_in: float | None
+    service_level_signed_in: float | None
+
+
+class Staffing(_Reply):
+    day: str
+    interval_minutes: int
+    lines: dict[str, StaffingLine]
+    intervals: list[StaffingRow]
+
+
 class Returns(_Reply):
     first: str
     last: str
@@ -140,6 +173,20 @@ def add_returns_routes(app: FastAPI, server: IntakeServer) -> None:
         server.audit.record(who, Action.DISCLOSED, RecordKind.REPORT, why=why or NO_REASON, record=name)
         text = as_csv(misuse(days)["rows"], MISUSE_COLUMNS) if table == "misuse" else as_csv(monthly_returns(days), RETURN_COLUMNS)
         return PlainTextResponse(text, media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @router.get("/api/staffing/{day}", tags=["supervisor"], response_model=Staffing, responses=refusals(401, 403, 422))
+    # Any: a JSON view (plain values), checked against ``Staffing`` on the way out
+    async def staffing(day: str, who: Supervisor, why: Why, site: str | None = Query(None)) -> dict[str, Any]:
+        """A local day's demand per line and interval (``[staffing] interval_minutes``) and the
+        handlers each needed for the line's goal, Erlang A and C (as ``intake staffing``): the
+        reports page's demand against staffing. Recorded in the audit trail."""
+        start, _ = wanted(day, day, site)
+        sites = [server.sites[site]] if site is not None else list(server.sites.values())
+        read = await JournalRange(sites[0].journal.redis, [s.journal.prefix for s in sites]).read(start, start)
+        demand = intervals(read.calls, server.config.staffing.interval_minutes * 60, wrapups_of(server.config))
+        server.audit.record(who, Action.CONSULTED, RecordKind.REPORT, why=why or NO_REASON,
+                            record=f"staffing-{start.isoformat()}{'-' + site if site else ''}")
+        return {"day": start.isoformat()} | staffing_view(demand, server.config)
 
     app.include_router(router)
 

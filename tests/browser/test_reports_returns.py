@@ -96,3 +96,29 @@ async def test_the_staffing_chart_sets_needed_against_signed_in_per_interval(pag
     assert set(lines) == {"people needed", "people erlang-c", "people signed-in"}
     assert len(lines["people signed-in"].split()) == 4  # the interval without a sample has no point
     assert "20 offered, 7 needed (Erlang C 8), 5 signed in" in offered[1]["title"]
+
+
+async def test_the_days_demand_is_drawn_against_the_handlers_it_needed(page, demo: dict):
+    sup = demo["supervisors"]["sup1"]
+    today = date.today().isoformat()
+    async with httpx.AsyncClient(base_url=demo["base_url"], headers={"Authorization": f"Bearer {sup}"}) as http:
+        async def intervals() -> list[dict]:
+            return (await http.get(f"/api/staffing/{today}")).json()["intervals"]
+
+        deadline = time.monotonic() + 20
+        while not await intervals() and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        before = await intervals()
+        assert before
+    await page.goto(demo["base_url"] + "/reports")
+    await page.fill("#token", sup)
+    await page.click("#query button[type=submit]")
+    await page.wait_for_selector("#staffing-charts figure svg rect.offered", timeout=patience_ms(5000))
+    drawn = await page.eval_on_selector_all(
+        "#staffing-charts figure", "fs => fs.map(f => [f.dataset.line, [...f.querySelectorAll('rect.offered')].map(r => Number(r.dataset.offered))])")
+    shown = dict(drawn)
+    for line in {r["line"] for r in before}:
+        offered = [r["offered"] for r in before if r["line"] == line]
+        assert sum(shown[line]) >= sum(offered)  # calls go on arriving: drawn after the API was read
+    assert await page.locator("#staffing-charts polyline.needed").count() == len(shown)
+    await page.screenshot(path=str(ARTIFACTS / "reports-staffing.png"), full_page=True)

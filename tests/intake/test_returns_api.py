@@ -57,6 +57,11 @@ async def test_a_graded_999_call_is_in_the_months_return_and_its_misuse(floor: F
     assert body["misuse"]["months"][0]["not_emergency_pct"] == 100.0
     csv = await floor.http.get(f"/api/returns/csv?from={today}&to={today}&table=misuse", headers=sup)
     assert csv.headers["content-type"].startswith("text/csv") and csv.text.startswith("month,hour,grading,calls\r\n")
+    staffing = await floor.http.get(f"/api/staffing/{today}", headers=sup)
+    assert staffing.status_code == 200, staffing.text
+    (interval,) = [r for r in staffing.json()["intervals"] if r["line"] == "999"]
+    assert (interval["offered"], interval["answered"]) == (1, 1) and interval["needed"] >= 1
+    assert interval["needed_erlang_c"] >= interval["needed"]  # callers who never hang up need as many or more
     assert not await floor.server.journal.redis.exists(f"{floor.server.journal.prefix}journal-summary:{today}")  # today is never kept
 
 

@@ -2,7 +2,7 @@
 // SVG chart, a table, and the same rows as CSV; and the national return of a range of months
 // (/api/returns, docs/returns.md) with its charts (reports_charts.js).
 import { api, el, pct, storedToken, storeToken } from "/static/common.js";
-import { misuseChart, returnChart, svg } from "/static/reports_charts.js";
+import { misuseChart, returnChart, staffingChart, svg } from "/static/reports_charts.js";
 import { offerProviderSignIn, sessionOpens } from "/static/sign_in.js";
 import { KEY } from "/static/supervisor.js";
 
@@ -80,6 +80,29 @@ async function show(event) {
     el("td", { text: String(h.under_10s) }), el("td", { text: String(h["10s_to_60s"]) }), el("td", { text: String(h["60s_and_over"]) }),
     el("td", { text: String(h.abandoned) }), el("td", { text: String(h.waited_over_2min) }))));
   $("result").classList.remove("hidden");
+  await showStaffing(token);
+}
+
+// The day's demand per line and interval against the handlers it needed (/api/staffing/{day}).
+async function showStaffing(token) {
+  const site = $("site").value ? `?site=${encodeURIComponent($("site").value)}` : "";
+  let found;
+  try {
+    found = await api(token, `/api/staffing/${$("day").value}${site}`);
+  } catch (error) {
+    $("staffing-charts").replaceChildren(el("p", { class: "error", text: `No staffing figures: ${error.message}` }));
+    return;
+  }
+  const lines = Object.keys(found.lines).filter((line) => !$("line").value || line === $("line").value);
+  $("staffing-charts").replaceChildren(...lines.map((line) => {
+    const rows = found.intervals.filter((r) => r.line === line)
+      .map((r) => ({ ...r, start: Date.parse(r.start) / 1000, seconds: found.interval_minutes * 60 }));
+    const most = Math.max(0, ...rows.map((r) => r.needed));
+    const goal = found.lines[line];
+    return el("figure", { class: "chart", "data-line": line },
+      el("figcaption", { text: `Line ${line}: goal ${goal.goal_percent}% within ${goal.target_seconds} s · ${rows.length} intervals with calls · at most ${most} handlers needed` }),
+      staffingChart(rows));
+  }));
 }
 
 async function save(path, name) {
