@@ -245,6 +245,7 @@ class IntakeServer:
         if taken[0] != handler_id:
             raise NotYourCall(outcome.call_id, handler_id)
         await self.history.record_outcome(taken[1], outcome)
+        await self.site_of(handler_id).journal.grade(outcome.call_id, outcome.grading, outcome.at)  # the returns' 999 misuse
         self.audit.record(who or self.audit.handler(handler_id), Action.ALTERED, RecordKind.OUTCOME,
                           why=f"call {outcome.call_id}", number=taken[1], record=outcome.call_id)
         log.info("outcome_filed", call_id=outcome.call_id, handler_id=handler_id, grading=outcome.grading)
