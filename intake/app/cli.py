@@ -1,5 +1,5 @@
 """The ``intake`` command: serve, demo, check-config, history import, audit verify/export, erase,
-staffing, forecast."""
+returns, staffing, forecast."""
 
 from __future__ import annotations
 
@@ -190,6 +190,13 @@ def _erase(args: argparse.Namespace) -> int:
     return asyncio.run(erase_number(args.config, args.redis_url, args.number, args.reason))
 
 
+def _returns(args: argparse.Namespace) -> int:
+    from intake.app.returns_cli import returns
+
+    return asyncio.run(returns(args.config, args.redis_url, args.first, args.last,
+                               csv_table=args.table if args.csv else None, site=args.site, fresh=args.fresh))
+
+
 def _staffing(verb: str, args: argparse.Namespace) -> int:
     from intake.app.staffing_cli import run
 
@@ -307,6 +314,19 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--reason", required=True, type=_reason, help="why (the request's reference)")
     _where(e)
     e.set_defaults(run=_erase)
+
+    r = sub.add_parser("returns", help="the national returns (monthly per line) and 999 misuse, from the journal",
+                       description="Monthly per line: offered, answered within 10 s of connection, mean and p90 answer "
+                                   "time, waits over 2 minutes, abandoned, answered within the line's target; and 999 "
+                                   "calls by outcome grading and hour. Columns: docs/returns.md.")
+    r.add_argument("--from", dest="first", required=True, type=_day, help="first local day (YYYY-MM-DD)")
+    r.add_argument("--to", dest="last", required=True, type=_day, help="last local day, included (YYYY-MM-DD)")
+    r.add_argument("--csv", action="store_true", help="CSV of one table instead of JSON")
+    r.add_argument("--table", choices=("returns", "misuse"), default="returns", help="with --csv: which table (default: %(default)s)")
+    r.add_argument("--site", help="one [[pbx]] site's calls (default: every site's)")
+    r.add_argument("--fresh", action="store_true", help="make every day's figures again from the records (not the kept summaries)")
+    _where(r)
+    r.set_defaults(run=_returns)
 
     today = date.today()
     for verb, helped, first, last in (

@@ -18,6 +18,12 @@ record only if its stay is new (two nodes that saw an outcome a little different
 through a resync, must not leave two records of one call). The day is the server's local day, the one a control
 room's "yesterday 14:00-15:00" means. Readers take one record per (call id, queue, queue entry).
 
+The handler's grading of a call (its outcome) is journalled beside it, for the national returns'
+999 misuse: ``{prefix}journal-gradings:{YYYY-MM-DD}`` is a hash, call id -> grading, by the local
+day the outcome was **filed** (the server knows the call's id then, not always its queue entry);
+outcomes come during the call's wrap-up, so a reader of a range of days also reads the next
+day's gradings (:mod:`intake.app.journal_range`). A grading filed again replaces the first.
+
 :func:`hourly_report` is pure: records in, one row per hour out.
 """
 
@@ -27,7 +33,7 @@ import csv
 import io
 import time
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -43,6 +49,7 @@ from intake.core.metrics import (
     local_day,
 )
 from screenpop.models import ContactRecord, is_history_number
+from screenpop.places import Location
 
 RETENTION_SECONDS = 400 * 86_400
 
@@ -151,6 +158,21 @@ class CallJournal:
         pipe.eval(FIRST_WRITE_WINS, 2, self.key(day), self.stays_key(day), stay_name(record.call_id, record.queue, record.queued_at),
                   record.model_dump_json(), record.queued_at, RETENTION_SECONDS)
 
+    def gradings_key(self, day: str) -> str:
+        """The gradings of outcomes filed that day (see the module's docstring)."""
+        return f"{self.prefix}journal-gradings:{day}"
+
+    async def grade(self, call_id: str, grading: str, filed_at: float) -> None:
+        """Journal the handler's grading of a call, filed at ``filed_at``."""
+        day = local_day(filed_at)
+        key = self.gradings_key(day)
+        async with self.redis.pipeline(transaction=True) as tx:
+            tx.hset(key, call_id, grading)
+            tx.expire(key, RETENTION_SECONDS)
+            # The call is that day's or the day before's: their kept summaries no longer hold (journal_range)
+            tx.delete(f"{self.prefix}journal-summary:{day}", f"{self.prefix}journal-summary:{_day_before(day)}")
+            await tx.execute()
+
     def talk_key(self, day: str) -> str:
         """The day's talk times: a hash, stay -> seconds (not under journal:*, as stays_key)."""
         return f"{self.prefix}journal-talk:{day}"
@@ -181,6 +203,10 @@ class CallJournal:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _day_before(day: str) -> str:
+    return (date.fromisoformat(day) - timedelta(days=1)).isoformat()
 
 
 def one_per_stay(records: Iterable[JournalRecord]) -> list[JournalRecord]:
@@ -236,8 +262,10 @@ def report_csv(rows: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def contact_record(call: CallFacts, handlers: dict[str, Handler]) -> ContactRecord | None:
-    """The caller's history entry for a settled call; None when there is no number to file it under."""
+def contact_record(call: CallFacts, handlers: dict[str, Handler], location: Location | None = None) -> ContactRecord | None:
+    """The caller's history entry for a settled call; None when there is no number to file it under.
+    ``location``: where the caller was on this call (the call's own or the location service's;
+    intake.app.locations), kept with the record and expiring with it."""
     if not is_history_number(call.caller_number):
         return None
     answered = call.answered_at is not None
@@ -252,4 +280,5 @@ def contact_record(call: CallFacts, handlers: dict[str, Handler]) -> ContactReco
         waited_seconds=round(call.waited(call.ended_at or call.queued_at), 3),
         talked_seconds=call.talk_seconds,
         disposition="answered" if answered else ("abandoned" if call.state is CallState.ABANDONED else "left"),
+        location=location if location is not None and location.source != "history" else call.location,
     )
