@@ -22,7 +22,7 @@ from typing import Any
 
 from intake.app.cli_redis import cli_redis
 from intake.app.connections import close_redis
-from intake.app.journal import CallJournal, JournalRecord
+from intake.app.journal_range import JournalRange, wrapups_of
 from intake.core import config as config_mod
 from intake.core.demand import IntervalDemand, intervals, line_means, staffing
 from intake.core.erlang import Demand, Goal, handlers_needed
@@ -46,17 +46,6 @@ def goals(cfg: config_mod.IntakeConfig) -> dict[str, Goal]:
             continue
         found[line.name] = Goal(line.target_seconds, line.goal_percent / 100)
     return found
-
-
-async def journal_range(journal: Sequence[CallJournal], first: date, last: date) -> list[JournalRecord]:
-    """Every record of the local days ``first`` to ``last`` (both included), every site's."""
-    records: list[JournalRecord] = []
-    day = first
-    while day <= last:
-        for j in journal:
-            records.extend(await j.day(day))
-        day += timedelta(days=1)
-    return records
 
 
 def _local(at: float) -> str:
@@ -147,16 +136,17 @@ async def run(verb: str, config_path: str | None, redis_url: str | None, first: 
     found = cli_redis(verb, config_path, redis_url)
     if found is None:
         return 2
-    journals = [CallJournal(found.redis, cfg.site_config(site.name).redis.key_prefix) for site in cfg.sites]
     seconds = cfg.staffing.interval_minutes * 60
-    wrapups: dict[str, float] = {line.name: line.wrapup_seconds for line in cfg.lines}
+    wrapups = wrapups_of(cfg)
+    # every site's journal, read fast; the forecast's weeks from the days' kept summaries (intake.app.journal_range)
+    journal = JournalRange(found.redis, [cfg.site_config(site.name).redis.key_prefix for site in cfg.sites], wrapups)
     try:
         if verb == "staffing":
-            view = staffing_view(intervals(await journal_range(journals, first, last), seconds, wrapups), cfg)
+            view = staffing_view(intervals((await journal.read(first, last)).calls, seconds, wrapups), cfg)
             columns: tuple[str, ...] = STAFFING_COLUMNS
         else:
             since = first - timedelta(weeks=cfg.staffing.history_weeks)
-            history = intervals(await journal_range(journals, since, first - timedelta(days=1)), seconds, wrapups)
+            history = await journal.demand(since, first - timedelta(days=1), date.today(), seconds)
             start = datetime.combine(first, datetime.min.time()).timestamp()
             end = datetime.combine(last + timedelta(days=1), datetime.min.time()).timestamp()
             view = forecast_view(history, cfg, start, end) | {"history": {"from": since.isoformat(),
