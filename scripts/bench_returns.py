@@ -99,6 +99,7 @@ async def run(redis_url: str, prefix: str, first: date, last: date, repeat: int)
             "intervals": len(history), "forecast_intervals": len(ahead), "staffed_intervals": len(needed),
             "backtest_wape": {b.line: round(b.weighted_absolute_percentage_error, 3) for b in tested},
             "repeat": repeat, "seconds": {k: round(v, 2) for k, v in steps.items()},
+            "cpu_seconds": {k: round(v, 2) for k, v in CPU.items() if k != "_mark"},
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "redis_used_memory_mb": round(info["used_memory"] / 2**20),
             "load_average": [round(x, 1) for x in os.getloadavg()], "cpus": os.cpu_count()}
