@@ -12,8 +12,6 @@ Reads only the journal (every site's): the figures are reproducible from it.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 from collections.abc import Iterable, Sequence
@@ -28,6 +26,7 @@ from intake.core.demand import IntervalDemand, intervals, line_means, staffing
 from intake.core.erlang import Demand, Goal, handlers_needed
 from intake.core.errors import ConfigError, StaffingError
 from intake.core.forecast import Backtest, backtest, fit, forecast
+from intake.core.returns import as_csv
 
 STAFFING_COLUMNS = ("line", "start", "offered", "answered", "abandoned", "answered_within_target", "handle_seconds",
                     "patience_seconds", "erlangs", "needed", "needed_erlang_c", "signed_in",
@@ -109,16 +108,6 @@ def _backtest_view(b: Backtest) -> dict[str, Any]:
             "by_interval": [{"weekday": e.weekday, "interval": e.interval, "forecast": round(e.forecast, 2),
                              "actual": round(e.actual, 2), "absolute_error": round(e.absolute_error, 2)}
                             for e in b.errors]}
-
-
-# Any: JSON views' rows
-def as_csv(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n", extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if row.get(k) is None else row[k] for k in columns})
-    return out.getvalue()
 
 
 async def run(verb: str, config_path: str | None, redis_url: str | None, first: date, last: date, as_csv_: bool) -> int:
