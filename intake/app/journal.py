@@ -49,6 +49,7 @@ from intake.core.metrics import (
     local_day,
 )
 from screenpop.models import ContactRecord, is_history_number
+from screenpop.places import Location
 
 RETENTION_SECONDS = 400 * 86_400
 
@@ -261,8 +262,10 @@ def report_csv(rows: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def contact_record(call: CallFacts, handlers: dict[str, Handler]) -> ContactRecord | None:
-    """The caller's history entry for a settled call; None when there is no number to file it under."""
+def contact_record(call: CallFacts, handlers: dict[str, Handler], location: Location | None = None) -> ContactRecord | None:
+    """The caller's history entry for a settled call; None when there is no number to file it under.
+    ``location``: where the caller was on this call (the call's own or the location service's;
+    intake.app.locations), kept with the record and expiring with it."""
     if not is_history_number(call.caller_number):
         return None
     answered = call.answered_at is not None
@@ -277,4 +280,5 @@ def contact_record(call: CallFacts, handlers: dict[str, Handler]) -> ContactReco
         waited_seconds=round(call.waited(call.ended_at or call.queued_at), 3),
         talked_seconds=call.talk_seconds,
         disposition="answered" if answered else ("abandoned" if call.state is CallState.ABANDONED else "left"),
+        location=location if location is not None and location.source != "history" else call.location,
     )

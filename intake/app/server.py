@@ -47,6 +47,7 @@ from intake.app.connections import (
 )
 from intake.app.journal import JournalRecord
 from intake.app.limits import Limits
+from intake.app.locations import caller_locations
 from intake.app.oidc_flow import SignIn
 from intake.app.pops import PopRouter
 from intake.app.positions import Positions, PositionStore
@@ -127,6 +128,8 @@ class IntakeServer:
                                 spool=spool_beside(config.redis.unwritten_spool),
                                 replicas=Replicas(replicas, wait) if replicas else None, limit=config.audit.queue_limit)
         self.pops.consulted = self.audit.consulted_by_pop  # before the sites take their copies of the router
+        # The caller's location on pops and pop.place: the call's own, the service's, the record's
+        self.places = self.pops.places = caller_locations(config.location, self.hub, self.pbx_now, self.audit)
         self.retention = Retention(redis, self.history, config.retention, self.audit, config.redis.key_prefix,
                                    clock=time.time)
         self.supervisors = SupervisorStream(socket_check(self.authenticator, SupervisorPrincipal, self.limits),
@@ -326,6 +329,7 @@ class IntakeServer:
         for site in self.sites.values():
             await site.close()
         await self.pops.drain()
+        await self.places.close()  # lookups still in flight are dropped: their calls' pops have gone
         await self.writes.close(timeout=5.0)
         await self.authenticator.close()
         await self.audit.close(timeout=5.0)

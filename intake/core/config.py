@@ -35,6 +35,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from intake.core.config_location import LocationConfig
 from intake.core.config_oidc import OidcConfig
 from intake.core.config_rules import Defaults, cross_check, dev_problems
 from intake.core.errors import ConfigError, ConfigProblem
@@ -465,6 +466,7 @@ class IntakeConfig(_Section):
     desktop_streams: DesktopStreamsConfig = DesktopStreamsConfig()
     dev: DevConfig = DevConfig()
     oidc: OidcConfig | None = None  # sign-in with the force's OpenID provider (config_oidc.py)
+    location: LocationConfig = LocationConfig()  # where the pop's location of the caller comes from (config_location.py)
     retention: RetentionConfig = RetentionConfig()
     audit: AuditConfig = AuditConfig()
     staffing: StaffingConfig = StaffingConfig()
