@@ -92,9 +92,9 @@ def _parse_day(members: list[bytes], gradings: dict[str, str], talks: dict[Any, 
     return calls, bad
 
 
-def _summary(kept: bytes | str) -> DaySummary | None:
+def _summary(kept: bytes | str, demand: bool) -> DaySummary | None:
     try:
-        return DaySummary.loads(kept)
+        return DaySummary.loads(kept, demand=demand)
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None  # made again from the records
 
@@ -151,8 +151,10 @@ class JournalRange:
             bad += unreadable
         return JournalRead(calls, bad, len(days))
 
-    async def summaries(self, first: date, last: date, today: date, *, fresh: bool = False) -> dict[str, DaySummary]:
-        """Each local day's summary, every site's added, ``first`` to ``last`` (days without calls left out)."""
+    async def summaries(self, first: date, last: date, today: date, *, fresh: bool = False,
+                        demand: bool = True) -> dict[str, DaySummary]:
+        """Each local day's summary, every site's added, ``first`` to ``last`` (days without calls
+        left out); ``demand=False``: without the days' demand (a return's)."""
         days = days_of(first, last)
         keys = [(prefix, day) for prefix in self.prefixes for day in days]
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -166,7 +168,7 @@ class JournalRange:
         for (prefix, day), count, talks, kept in zip(keys, replies[::3], replies[1::3], replies[2::3], strict=True):
             if not count:
                 continue
-            summary = None if fresh or kept is None or day >= today else _summary(kept)
+            summary = None if fresh or kept is None or day >= today else _summary(kept, demand)
             if summary is not None and (summary.records, summary.talks) == (count, talks):
                 found[(prefix, day)] = summary
             else:
@@ -180,11 +182,12 @@ class JournalRange:
             total.setdefault(day.isoformat(), DaySummary()).merge(summary)
         return total
 
-    async def demand(self, first: date, last: date, today: date) -> list[IntervalDemand]:
-        """Each line's demand per quarter hour of the days ``first`` to ``last``, from the days'
-        summaries (no signed-in samples: the journal does not hold them), by line then start."""
+    async def demand(self, first: date, last: date, today: date, seconds: int = DEMAND_SECONDS) -> list[IntervalDemand]:
+        """Each line's demand per interval (a quarter or half hour) of the days ``first`` to
+        ``last``, from the days' summaries (no signed-in samples: the journal does not hold them),
+        by line then start: the forecast's history."""
         days = await self.summaries(first, last, today)
-        return sorted((d for s in days.values() for d in s.demand), key=lambda d: (d.line, d.start))
+        return sorted((d for s in days.values() for d in s.demand_in(seconds)), key=lambda d: (d.line, d.start))
 
     async def _summarise(self, prefix: str, days: list[date], today: date) -> dict[tuple[str, date], DaySummary]:
         """Make the days' summaries from their records, and keep those of days that are over."""

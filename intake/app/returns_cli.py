@@ -46,7 +46,7 @@ async def returns(config_path: str | None, redis_url: str | None, first: date, l
     trail = cli_trail(found)
     try:
         wrapups = wrapups_of(found.config) if found.config is not None else {}
-        days = await JournalRange(found.redis, prefixes, wrapups).summaries(first, last, date.today(), fresh=fresh)
+        days = await JournalRange(found.redis, prefixes, wrapups).summaries(first, last, date.today(), fresh=fresh, demand=False)
         name = f"returns-{first}-{last}" + (f"-{site}" if site else "")
         trail.record(operator(), Action.CONSULTED, RecordKind.REPORT, why="intake returns", record=name)
         ok = await recorded(trail)

@@ -12,8 +12,6 @@ Reads only the journal (every site's): the figures are reproducible from it.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
 from collections.abc import Iterable, Sequence
@@ -22,12 +20,13 @@ from typing import Any
 
 from intake.app.cli_redis import cli_redis
 from intake.app.connections import close_redis
-from intake.app.journal import CallJournal, JournalRecord
+from intake.app.journal_range import JournalRange, wrapups_of
 from intake.core import config as config_mod
 from intake.core.demand import IntervalDemand, intervals, line_means, staffing
 from intake.core.erlang import Demand, Goal, handlers_needed
 from intake.core.errors import ConfigError, StaffingError
 from intake.core.forecast import Backtest, backtest, fit, forecast
+from intake.core.returns import as_csv
 
 STAFFING_COLUMNS = ("line", "start", "offered", "answered", "abandoned", "answered_within_target", "handle_seconds",
                     "patience_seconds", "erlangs", "needed", "needed_erlang_c", "signed_in",
@@ -46,17 +45,6 @@ def goals(cfg: config_mod.IntakeConfig) -> dict[str, Goal]:
             continue
         found[line.name] = Goal(line.target_seconds, line.goal_percent / 100)
     return found
-
-
-async def journal_range(journal: Sequence[CallJournal], first: date, last: date) -> list[JournalRecord]:
-    """Every record of the local days ``first`` to ``last`` (both included), every site's."""
-    records: list[JournalRecord] = []
-    day = first
-    while day <= last:
-        for j in journal:
-            records.extend(await j.day(day))
-        day += timedelta(days=1)
-    return records
 
 
 def _local(at: float) -> str:
@@ -123,16 +111,6 @@ def _backtest_view(b: Backtest) -> dict[str, Any]:
                             for e in b.errors]}
 
 
-# Any: JSON views' rows
-def as_csv(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n", extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if row.get(k) is None else row[k] for k in columns})
-    return out.getvalue()
-
-
 async def run(verb: str, config_path: str | None, redis_url: str | None, first: date, last: date, as_csv_: bool) -> int:
     if config_path is None:
         print(f"intake {verb}: give --config (the lines' targets and goals come from it)", file=sys.stderr)
@@ -148,16 +126,17 @@ async def run(verb: str, config_path: str | None, redis_url: str | None, first: 
     found = cli_redis(verb, config_path, redis_url)
     if found is None:
         return 2
-    journals = [CallJournal(found.redis, cfg.site_config(site.name).redis.key_prefix) for site in cfg.sites]
     seconds = cfg.staffing.interval_minutes * 60
-    wrapups: dict[str, float] = {line.name: line.wrapup_seconds for line in cfg.lines}
+    wrapups = wrapups_of(cfg)
+    # every site's journal, read fast; the forecast's weeks from the days' kept summaries (intake.app.journal_range)
+    journal = JournalRange(found.redis, [cfg.site_config(site.name).redis.key_prefix for site in cfg.sites], wrapups)
     try:
         if verb == "staffing":
-            view = staffing_view(intervals(await journal_range(journals, first, last), seconds, wrapups), cfg)
+            view = staffing_view(intervals((await journal.read(first, last)).calls, seconds, wrapups), cfg)
             columns: tuple[str, ...] = STAFFING_COLUMNS
         else:
             since = first - timedelta(weeks=cfg.staffing.history_weeks)
-            history = intervals(await journal_range(journals, since, first - timedelta(days=1)), seconds, wrapups)
+            history = await journal.demand(since, first - timedelta(days=1), date.today(), seconds)
             start = datetime.combine(first, datetime.min.time()).timestamp()
             end = datetime.combine(last + timedelta(days=1), datetime.min.time()).timestamp()
             # The journal may begin inside the window (intake newly installed): days before its

@@ -147,7 +147,7 @@ def add_returns_routes(app: FastAPI, server: IntakeServer) -> None:
     async def days_of(first: date, last: date, site: str | None) -> dict[str, DaySummary]:
         sites = [server.sites[site]] if site is not None else list(server.sites.values())
         journal = JournalRange(sites[0].journal.redis, [s.journal.prefix for s in sites], wrapups_of(server.config))
-        return await journal.summaries(first, last, date.today())
+        return await journal.summaries(first, last, date.today(), demand=False)
 
     @router.get("/api/returns", tags=["supervisor"], response_model=Returns, responses=refusals(401, 403, 422))
     # Any: a JSON view (plain values), checked against ``Returns`` on the way out

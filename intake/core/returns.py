@@ -184,6 +184,22 @@ class DaySummary:
         if call.line == "999" and call.grading is not None:
             self.graded[(hour, call.grading)] += 1
 
+    def demand_in(self, seconds: int) -> list[IntervalDemand]:
+        """The day's demand in intervals of ``seconds`` (a multiple of the kept quarter hours')."""
+        if not self.demand or seconds == self.demand[0].seconds:
+            return list(self.demand)
+        by: dict[tuple[str, float], tuple[IntervalDemand, int]] = {}
+        for d in self.demand:
+            key = (d.line, interval_start(d.start, seconds))
+            wider = dataclasses.replace(d, start=key[1], seconds=seconds)
+            n = self.handled[(d.line, d.start)]
+            if key in by:
+                was, was_n = by[key]
+                by[key] = (added(was, was_n, wider, n), was_n + n)
+            else:
+                by[key] = (wider, n)
+        return [by[k][0] for k in sorted(by)]
+
     def merge(self, other: DaySummary) -> None:
         self.records += other.records
         self.talks += other.talks
@@ -204,12 +220,14 @@ class DaySummary:
                              "handled": [[l, t, n] for (l, t), n in sorted(self.handled.items())]})
 
     @classmethod
-    def loads(cls, text: bytes | str) -> DaySummary:
+    def loads(cls, text: bytes | str, *, demand: bool = True) -> DaySummary:
+        """The summary :meth:`dumps` wrote; ``demand=False`` leaves the day's demand out (two
+        thirds of the work, and a return does not need it)."""
         data = orjson.loads(text)
         return cls(int(data["records"]), int(data["talks"]), {l: Tally.load(t) for l, t in data["lines"].items()},
                    Counter({(int(h), str(g)): int(n) for h, g, n in data["graded"]}),
-                   [IntervalDemand(**d) for d in data["demand"]],
-                   Counter({(str(l), float(t)): int(n) for l, t, n in data["handled"]}))
+                   [IntervalDemand(**d) for d in data["demand"]] if demand else [],
+                   Counter({(str(l), float(t)): int(n) for l, t, n in data["handled"]}) if demand else Counter())
 
 
 def added(a: IntervalDemand, a_handled: int, b: IntervalDemand, b_handled: int) -> IntervalDemand:

@@ -143,7 +143,10 @@ def test_a_days_kept_demand_is_the_demand_of_its_records_and_two_sites_add_up(se
     expected = intervals(calls, 900, {"999": 10.0})
     assert [(d.line, d.start, d.offered, d.answered, d.abandoned, d.answered_within_target) for d in total.demand] == \
         [(d.line, d.start, d.offered, d.answered, d.abandoned, d.answered_within_target) for d in expected]
-    for got, want in zip(total.demand, expected, strict=True):
+    halves = total.demand_in(1800)
+    assert [(d.line, d.start, d.offered, d.answered, d.abandoned) for d in halves] == \
+        [(d.line, d.start, d.offered, d.answered, d.abandoned) for d in intervals(calls, 1800, {"999": 10.0})]
+    for got, want in [*zip(total.demand, expected, strict=True), *zip(halves, intervals(calls, 1800, {"999": 10.0}), strict=True)]:
         assert got.waited_seconds == pytest.approx(want.waited_seconds)
         assert (got.handle_seconds is None) == (want.handle_seconds is None)
         assert got.handle_seconds is None or got.handle_seconds == pytest.approx(want.handle_seconds)

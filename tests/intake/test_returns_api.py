@@ -3,30 +3,20 @@ PBX and graded by its handler is in the month's return and its 999 misuse, from 
 
 from __future__ import annotations
 
-import secrets as token_source
 import time
-from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
 import pytest
 
-from telephony.simulator import SimConfig, SimulatedPbx
-from tests.routing.test_callback_desk import Floor, serving
+from tests.intake import test_web_api
+from tests.routing.test_callback_desk import Floor
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.redis
+floor = test_web_api.floor  # the REST tests' floor: h1..h4 and sup1 on the simulated PBX, nobody queued yet
 
 H1 = "PJSIP/handler-1"
-
-
-@pytest.fixture
-async def floor(redis_client: Any) -> AsyncIterator[Floor]:
-    async with SimulatedPbx(SimConfig(traffic=None, members_at_start=False, secret=token_source.token_urlsafe(12),
-                                      tick=0.005)) as sim:
-        tokens = {h: token_source.token_urlsafe(18) for h in ("h1", "h2", "h3", "h4", "sup1")}
-        async with serving(sim, redis_client, tokens) as world:
-            yield world
 
 
 async def test_a_graded_999_call_is_in_the_months_return_and_its_misuse(floor: Floor):

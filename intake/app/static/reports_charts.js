@@ -92,7 +92,13 @@ export function staffingChart(intervals) {
   const width = 960, height = 320, left = 48, right = 48, bottom = 30, top = 10;
   const root = frame(width, height, "Calls offered and handlers needed against handlers signed in, per interval");
   if (!intervals.length) return root;
-  const first = intervals[0].start, span = Math.max(...intervals.map((i) => i.start + i.seconds)) - first;
+  // The whole local day the intervals are of, midnight to midnight (23 or 25 hours on a clock change).
+  const midnight = new Date(intervals[0].start * 1000);
+  midnight.setHours(0, 0, 0, 0);
+  const next = new Date(midnight);
+  next.setDate(next.getDate() + 1);
+  const first = midnight.getTime() / 1000;
+  const span = Math.max(next.getTime() / 1000, ...intervals.map((i) => i.start + i.seconds)) - first;
   const x = (t) => left + ((t - first) / span) * (width - left - right);
   const calls = Math.max(1, ...intervals.map((i) => i.offered));
   const people = Math.max(1, ...intervals.flatMap((i) => [i.needed, i.needed_erlang_c, i.signed_in ?? 0]));
@@ -113,13 +119,10 @@ export function staffingChart(intervals) {
       .flatMap((i) => [[x(i.start), yPeople(i[key])], [x(i.start + i.seconds), yPeople(i[key])]]);
     if (points.length) root.append(svg("polyline", { class: `people ${kind}`, fill: "none", points: points.map((p) => p.join(",")).join(" ") }));
   }
-  const hours = new Set();
-  for (const i of intervals) {
-    const d = new Date(i.start * 1000);
-    if (d.getMinutes() === 0 && d.getHours() % 3 === 0 && !hours.has(i.start)) {
-      hours.add(i.start);
-      label(root, x(i.start), height - 10, `${String(d.getHours()).padStart(2, "0")}:00`);
-    }
+  for (let hour = 0; hour < 24; hour += 3) {
+    const at = new Date(midnight);
+    at.setHours(hour);
+    label(root, x(at.getTime() / 1000), height - 10, `${String(hour).padStart(2, "0")}:00`);
   }
   return root;
 }
