@@ -121,10 +121,14 @@ class Pop(HandlerMessage):
     location: Location | None = None
     incidents: tuple[NearbyIncident, ...] = ()
     """Nearest and newest first, those ``at_address`` before the rest."""
+    target_seconds: float | None = None
+    """The line's answer target: the desktop colours the wait clock against it."""
 
     def encode(self) -> str:
-        # A pop with no location is sent as it was before locations existed.
-        return self.model_dump_json(exclude={"location", "incidents"} if self.location is None else None)
+        # A pop with no location (or no target) is sent as it was before they existed.
+        left_out = ({"location", "incidents"} if self.location is None else set()) | (
+            {"target_seconds"} if self.target_seconds is None else set())
+        return self.model_dump_json(exclude=left_out or None)
 
 
 class PopPlace(HandlerMessage):
