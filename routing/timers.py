@@ -53,6 +53,7 @@ class Timer(BaseModel):
     reason: str
     started: float
     due: float
+    then_paused: str | None = None  # set: not ready with this reason at the end, not ready (routing.handler_rules.WrapUp)
 
     @property
     def seconds(self) -> float:

@@ -197,10 +197,17 @@ class HandlerStatus(Outgoing):
     wrapup_reason: str
     ring_out_reason: str
     position: str | None = None  # the position (hot-desking) the PBX has them at; None: a fixed phone, or none
+    not_ready_after_call: str | None = None
+    """On a call and Not ready pressed during it: the reason they go not ready with when the
+    call's wrap-up ends (the PBX offers them no call meanwhile). None otherwise."""
+
+    def left_out(self) -> set[str]:
+        """What is not sent when unset: the message stays as it was before positions (a fixed
+        phone's handler) and before "not ready after this call"."""
+        return {name for name in ("position", "not_ready_after_call") if getattr(self, name) is None}
 
     def encode(self) -> str:
-        # A fixed phone's handler has no position: the message stays as it was before positions.
-        return self.model_dump_json(exclude={"position"} if self.position is None else None)
+        return self.model_dump_json(exclude=self.left_out() or None)
 
 
 # --- replies to one socket ----------------------------------------------------------------------

@@ -26,17 +26,24 @@ def state_of(seen: Handler | None, wrapup_reason: str) -> tuple[HandlerState, st
     return seen.state(wrapup_reason) if seen else (HandlerState.LOGGED_OUT, "")
 
 
-Shows = tuple[HandlerState, str, str | None]
-"""What a handler's desktop shows of their state: the state, its reason, the position they are at."""
+def after_call_of(seen: Handler | None, state: HandlerState) -> str | None:
+    """On a call and paused in every queue (Not ready pressed during it): the reason they go not
+    ready with once the call's wrap-up ends (routing.handler_rules.wrapup_after); else None."""
+    return seen.paused_for() if seen is not None and state is HandlerState.ON_CALL else None
+
+
+Shows = tuple[HandlerState, str, str | None, str | None]
+"""What a handler's desktop shows of their state: the state, its reason, the position they are
+at, and the not-ready reason asked for after this call (see :func:`after_call_of`)."""
 
 
 def status_of(configured: HandlerConfig, shows: Shows, wrapup_reason: str,
               ring_out_reason: str) -> HandlerStatus:
     """What a handler's desktop shows about its own handler, in state ``shows`` (see :func:`state_of`)."""
-    state, reason, position = shows
+    state, reason, position, after_call = shows
     return HandlerStatus(handler_id=configured.id, name=configured.name, state=state.value, reason=reason,
                          queues=tuple(configured.queues), wrapup_reason=wrapup_reason, ring_out_reason=ring_out_reason,
-                         position=position)
+                         position=position, not_ready_after_call=None if after_call is None else (after_call or "not ready"))
 
 
 class HandlerStatusPush:
@@ -65,8 +72,7 @@ class HandlerStatusPush:
     def view(self, handler_id: str) -> dict[str, Any]:
         """``GET /api/me``'s body: the status without its message type."""
         status = self.status(handler_id)
-        # A fixed phone's handler has no position: the body stays as it was before positions.
-        return status.model_dump(mode="json", exclude={"type"} | ({"position"} if status.position is None else set()))
+        return status.model_dump(mode="json", exclude={"type"} | status.left_out())
 
     def handle(self, notices: Iterable[Notice]) -> None:
         changed: set[str] = set()
@@ -91,5 +97,6 @@ class HandlerStatusPush:
 
     def _state_of(self, configured: HandlerConfig) -> Shows:
         member = self._seats.member_of(configured.id)
-        state, reason = state_of(self._handlers(member) if member is not None else None, self._wrapup_reason)
-        return state, reason, self._seats.position_of(member) if member is not None else None
+        seen = self._handlers(member) if member is not None else None
+        state, reason = state_of(seen, self._wrapup_reason)
+        return state, reason, self._seats.position_of(member) if member is not None else None, after_call_of(seen, state)
