@@ -14,21 +14,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime
 import json
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+from wallboard_screenshot import (  # this script's neighbour: the same demo and browser
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    REPO,
+    demo,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"]
 CALLERS = 3  # the demo's pool: 07700900000 ... 07700900002
 MARKERS = [("vulnerable adult", "lives alone, hard of hearing"), ("domestic abuse", "ex-partner has a non-molestation order"),
            ("firearms at address", "shotgun certificate holder")]
@@ -43,22 +41,6 @@ POP_SHOWN = """() => ({ line: document.querySelector('#pop-line').textContent,
   flags: [...document.querySelectorAll('#pop-flags li')].map((li) => li.textContent),
   markers: document.querySelectorAll('#pop-markers li').length,
   recent: document.querySelectorAll('#pop-recent tbody tr').length })"""
-
-
-@contextlib.contextmanager
-def demo(seed: int) -> Iterator[dict]:
-    proc = subprocess.Popen([sys.executable, "-m", "intake.app.cli", "demo", "--port", "0", "--json", "--speed", "4",
-                             "--seed", str(seed), "--callers", str(CALLERS)],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        line = proc.stdout.readline()  # type: ignore[union-attr]
-        if not line:
-            raise SystemExit("intake demo printed nothing")
-        yield json.loads(line)
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        proc.stdout.close()  # type: ignore[union-attr]
 
 
 async def prepare(d: dict) -> None:
@@ -79,7 +61,7 @@ async def shoot(out_dir: Path, seed: int, patience: float) -> dict:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     desktop_png, reports_png = out_dir / "desktop.png", out_dir / "reports.png"
-    with demo(seed) as d:
+    with demo("--speed", "4", "--seed", str(seed), "--callers", str(CALLERS)) as d:
         await prepare(d)
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

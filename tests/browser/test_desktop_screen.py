@@ -8,7 +8,9 @@ The pure rules (desktop_state.js) are tested by table, imported into the page as
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -21,6 +23,20 @@ pytestmark = pytest.mark.browser
 
 RULES = "/static/desktop_state.js"
 OTHERS = ("h2", "h3", "h4")  # h1 works both lines: with the others out, every call rings h1
+
+
+@contextlib.asynccontextmanager
+async def h1_alone(page, demo: dict) -> AsyncIterator[None]:
+    """h1 signed in at the page and alone in the queues (calls wait, then ring h1); the others back after."""
+    for other in OTHERS:
+        await set_state(demo, other, "logged-out")
+    await set_state(demo, "h1", "ready")
+    try:
+        await sign_in(page, demo, "h1")
+        yield
+    finally:
+        for handler in ("h1", *OTHERS):
+            await set_state(demo, handler, "ready")
 
 
 async def rules(page, demo: dict, call: str, *args: object) -> object:
@@ -58,11 +74,7 @@ async def test_the_wait_clock_is_judged_against_the_lines_target(page, demo: dic
 
 
 async def test_a_pops_wait_clock_turns_red_and_says_past_target_once_the_call_has_waited_longer(page, demo: dict):
-    for other in OTHERS:
-        await set_state(demo, other, "logged-out")
-    await set_state(demo, "h1", "ready")
-    try:
-        await sign_in(page, demo, "h1")
+    async with h1_alone(page, demo):
         # One handler for both lines: calls queue, and the next to ring h1 has waited past its target.
         over = await (await page.wait_for_function("""() => {
             const q = (s) => document.querySelector(s);
@@ -72,9 +84,6 @@ async def test_a_pops_wait_clock_turns_red_and_says_past_target_once_the_call_ha
                 background: getComputedStyle(clock).backgroundColor};
         }""", timeout=patience_ms(60000))).json_value()
         await page.screenshot(path=str(ARTIFACTS / "desktop-past-target.png"))
-    finally:
-        for other in OTHERS:
-            await set_state(demo, other, "ready")
     target = {"999": "0:12", "101": "1:00"}[over["line"]]  # the demo's targets
     assert over["target"] == f"of {target} target – past target"
     minutes, seconds = map(int, over["waited"].split(":"))
@@ -116,11 +125,7 @@ async def test_live_regions_hold_no_ticking_text_and_announce_an_arrival_once(pa
 
 
 async def test_not_ready_pressed_during_a_call_is_shown_and_done_by_the_server_after_the_wrapup(page, demo: dict):
-    for other in OTHERS:
-        await set_state(demo, other, "logged-out")
-    await set_state(demo, "h1", "ready")
-    try:
-        await sign_in(page, demo, "h1")
+    async with h1_alone(page, demo):
         await page.evaluate("""() => {
             window.states = [];
             new MutationObserver(() => window.states.push(document.querySelector('#state').dataset.state))
@@ -145,9 +150,7 @@ async def test_not_ready_pressed_during_a_call_is_shown_and_done_by_the_server_a
         states = await page.evaluate("() => window.states")
         assert states[states.index("on-call"):][-2:] == ["wrap-up", "not-ready"], states
         assert await page.is_hidden("#state-after")
-    finally:
-        for handler in ("h1", *OTHERS):
-            await set_state(demo, handler, "ready")
+
 
 
 async def test_a_repeat_caller_marker_joins_the_repeat_flag_instead_of_saying_it_twice(page, demo: dict):
@@ -172,11 +175,7 @@ async def test_a_repeat_caller_marker_joins_the_repeat_flag_instead_of_saying_it
 
 
 async def test_the_outcome_form_says_what_is_required_before_the_next_call(page, demo: dict):
-    for other in OTHERS:
-        await set_state(demo, other, "logged-out")
-    await set_state(demo, "h1", "ready")
-    try:
-        await sign_in(page, demo, "h1")
+    async with h1_alone(page, demo):
         await page.wait_for_selector("#outcome:not(.hidden)", timeout=patience_ms(60000))
         assert await page.text_content("#outcome-todo") == "Required before your next call: a grading, then save."
         assert await page.evaluate("() => document.querySelector('label[for=grading]').classList.contains('missing')")
@@ -191,6 +190,3 @@ async def test_the_outcome_form_says_what_is_required_before_the_next_call(page,
         await page.click("#save-outcome")
         await page.wait_for_selector("#outcome-saved:not(.hidden)", timeout=patience_ms(10000))
         assert await page.text_content("#outcome-todo") == "Outcome saved: nothing left before your next call."
-    finally:
-        for other in OTHERS:
-            await set_state(demo, other, "ready")
