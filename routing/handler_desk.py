@@ -181,6 +181,14 @@ class HandlerDesk:
         self._cancel_wrapup(wrap.handler_id)
         self._run(timer, wrap.seconds, starting=True)
 
+    def not_ready_after_wrapup(self, handler_id: str) -> str | None:
+        """The reason ``handler_id`` goes not ready with when their wrap-up ends (Not ready
+        pressed during the call), as the timer running it, pending or followed here says; None:
+        ready then, or no wrap-up known to this node."""
+        running = self._timers.get(handler_id)
+        timer = running.timer if running is not None else self._pending.get(handler_id) or self._followed.get(handler_id)
+        return timer.then_paused if timer is not None else None
+
     @property
     def running_wrapups(self) -> frozenset[str]:
         """The handlers whose wrap-up this node is running now (its pause, wait or end)."""

@@ -198,8 +198,8 @@ class HandlerStatus(Outgoing):
     ring_out_reason: str
     position: str | None = None  # the position (hot-desking) the PBX has them at; None: a fixed phone, or none
     not_ready_after_call: str | None = None
-    """On a call and Not ready pressed during it: the reason they go not ready with when the
-    call's wrap-up ends (the PBX offers them no call meanwhile). None otherwise."""
+    """Not ready pressed during a call: on the call and in its wrap-up, the reason they go not
+    ready with when the wrap-up ends (the PBX offers them no call meanwhile). None otherwise."""
 
     def left_out(self) -> set[str]:
         """What is not sent when unset: the message stays as it was before positions (a fixed

@@ -26,9 +26,17 @@ def state_of(seen: Handler | None, wrapup_reason: str) -> tuple[HandlerState, st
     return seen.state(wrapup_reason) if seen else (HandlerState.LOGGED_OUT, "")
 
 
-def after_call_of(seen: Handler | None, state: HandlerState) -> str | None:
-    """On a call and paused in every queue (Not ready pressed during it): the reason they go not
-    ready with once the call's wrap-up ends (routing.handler_rules.wrapup_after); else None."""
+AfterWrapUp = Callable[[str], str | None]
+"""handler id -> the reason they go not ready with when their wrap-up ends (the wrap-up's timer
+says: routing.handler_desk.HandlerDesk.not_ready_after_wrapup), None: ready then."""
+
+
+def after_call_of(seen: Handler | None, state: HandlerState, after_wrapup: str | None) -> str | None:
+    """On a call and paused in every queue (Not ready pressed during it), or in the wrap-up that
+    followed: the reason they go not ready with once the call's wrap-up ends
+    (routing.handler_rules.wrapup_after); else None."""
+    if state is HandlerState.WRAP_UP:
+        return after_wrapup
     return seen.paused_for() if seen is not None and state is HandlerState.ON_CALL else None
 
 
@@ -50,9 +58,11 @@ class HandlerStatusPush:
     """Subscriber to the registry's notices: each changed handler's status to their desktops."""
 
     def __init__(self, config: IntakeConfig, handlers: Callable[[str], Handler | None], ring_out_reason: str,
-                 hub: DesktopHub, *, seats: Seating | None = None) -> None:
+                 hub: DesktopHub, *, seats: Seating | None = None, after_wrapup: AfterWrapUp = lambda _: None) -> None:
         """``handlers``: the registry's handler by member, as it is when asked; ``seats``: who
-        sits where, as the registry learns it (default: the fixed phones only)."""
+        sits where, as the registry learns it (default: the fixed phones only); ``after_wrapup``:
+        see :data:`AfterWrapUp` (default: nobody)."""
+        self._after_wrapup = after_wrapup
         self._configured = {h.id: h for h in config.handlers}
         self._seats = seats or seating_of(config)
         self._last_at: dict[str, str] = {}  # member -> the handler last seen at it (told when they leave it)
@@ -99,4 +109,5 @@ class HandlerStatusPush:
         member = self._seats.member_of(configured.id)
         seen = self._handlers(member) if member is not None else None
         state, reason = state_of(seen, self._wrapup_reason)
-        return state, reason, self._seats.position_of(member) if member is not None else None, after_call_of(seen, state)
+        after = after_call_of(seen, state, self._after_wrapup(configured.id) if state is HandlerState.WRAP_UP else None)
+        return state, reason, self._seats.position_of(member) if member is not None else None, after

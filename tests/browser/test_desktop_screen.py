@@ -64,6 +64,16 @@ async def test_each_state_button_shows_what_pressing_it_would_do_in_each_state(p
     assert [(b["label"], b["enabled"]) for b in shown] == expected
 
 
+@pytest.mark.parametrize(("view", "said"), [
+    ({"state": "on-call", "not_ready_after_call": "meal"}, "Not ready after this call (meal)"),
+    ({"state": "wrap-up", "not_ready_after_call": "meal"}, "Not ready when wrap-up ends (meal)"),
+    ({"state": "on-call"}, ""), ({"state": "wrap-up"}, ""),
+    ({"state": "not-ready", "reason": "meal"}, ""),  # said by the state and its reason
+])
+async def test_not_ready_after_this_call_is_said_on_the_call_and_through_its_wrapup(page, demo: dict, view, said):
+    assert await rules(page, demo, "stateAfter", view) == said
+
+
 @pytest.mark.parametrize(("waited", "target", "level", "words"), [
     (0, 12, "within", ""), (8.9, 12, "within", ""), (9, 12, "near", "near target"),
     (11.99, 12, "near", "near target"), (12, 12, "over", "past target"), (300, 60, "over", "past target"),
@@ -128,7 +138,8 @@ async def test_not_ready_pressed_during_a_call_is_shown_and_done_by_the_server_a
     async with h1_alone(page, demo):
         await page.evaluate("""() => {
             window.states = [];
-            new MutationObserver(() => window.states.push(document.querySelector('#state').dataset.state))
+            new MutationObserver(() => window.states.push([document.querySelector('#state').dataset.state,
+                                                           document.querySelector('#state-after').textContent]))
                 .observe(document.querySelector('#state'), { attributes: true, attributeFilter: ['data-state'] });
         }""")
         await page.wait_for_function("() => document.querySelector('#state').dataset.state === 'on-call'", timeout=patience_ms(60000))
@@ -148,7 +159,7 @@ async def test_not_ready_pressed_during_a_call_is_shown_and_done_by_the_server_a
         await page.wait_for_function("""() => document.querySelector('#state').dataset.state === 'not-ready'
             && document.querySelector('#state-reason').textContent === '(meal)'""", timeout=patience_ms(60000))
         states = await page.evaluate("() => window.states")
-        assert states[states.index("on-call"):][-2:] == ["wrap-up", "not-ready"], states
+        assert states[-2:] == [["wrap-up", "Not ready when wrap-up ends (meal)"], ["not-ready", ""]], states
         assert await page.is_hidden("#state-after")
 
 

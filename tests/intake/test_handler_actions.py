@@ -124,11 +124,12 @@ async def test_a_handler_who_asked_for_not_ready_during_the_call_is_paused_with_
     desk = HandlerDesk(CONFIG, pbx, {H1: handler}.get)
     await desk.request("h1", Wanted.NOT_READY, "meal")  # on the call: the PBX holds the reason from now on
     desk.call_finished(answered_call("emergency"))
+    assert desk.not_ready_after_wrapup("h1") == "meal"  # what the desktop says through the wrap-up
     await eventually(lambda: len(pbx.sent) == 6, what="the wrap-up's pause and its end")
     assert [(dict(a.fields)["Paused"], dict(a.fields).get("Reason")) for a in pbx.sent[2:]] == [
         ("true", "wrap-up"), ("true", "wrap-up"), ("true", "meal"), ("true", "meal")]
     assert handler.state("wrap-up") == (HandlerState.NOT_READY, "meal")
-    assert desk.running_wrapups == frozenset()
+    assert desk.running_wrapups == frozenset() and desk.not_ready_after_wrapup("h1") is None
 
 
 async def test_a_state_chosen_during_wrapup_is_not_undone_when_the_timer_ends():

@@ -23,10 +23,11 @@ export function buttonsFor(view) {
   return row.map(([label, enabled]) => ({ label, enabled }));
 }
 
-// The line a handler's state reads as beside the state word (screen readers are told it too).
+// The line a handler's state reads as beside the state word (screen readers are told it too):
+// Not ready pressed on a call, on the call and through its wrap-up.
+const AFTER = { "on-call": "Not ready after this call", "wrap-up": "Not ready when wrap-up ends" };
 export function stateAfter(view) {
-  return view.state === "on-call" && view.not_ready_after_call
-    ? `Not ready after this call (${view.not_ready_after_call})` : "";
+  return AFTER[view.state] && view.not_ready_after_call ? `${AFTER[view.state]} (${view.not_ready_after_call})` : "";
 }
 
 // A call-back rings the handler's own phone first: not while it rings for a call (the call comes
