@@ -67,6 +67,8 @@ async def test_the_whole_desktop_works_from_the_keyboard_alone(page, demo: dict)
         await tab_to(page, "#btn-ready")
         await page.keyboard.press("Space")
         await state_is(page, "ready")
+        # Ready is no longer offered: the focus stays in the state bar, not back at the page's top.
+        assert await page.evaluate("() => document.activeElement.id") == "state-now"
 
         # A 999 caller gave up: the call-back card, started and closed from the keyboard.
         await call_999(demo, number, give_up=True)
@@ -75,7 +77,8 @@ async def test_the_whole_desktop_works_from_the_keyboard_alone(page, demo: dict)
         await tab_to(page, "#cb-start")
         await page.keyboard.press("Enter")
         await page.wait_for_selector("#cb-outcome:not(.hidden)", timeout=patience_ms(10000))
-        await tab_to(page, "#cb-contact")
+        # The button pressed is disabled now: the focus goes on to the outcome's first field.
+        await page.wait_for_function("() => document.activeElement.id === 'cb-contact'", timeout=patience_ms(5000))
         await page.keyboard.press("n")  # No answer
         await tab_to(page, "#cb-notes")
         await page.keyboard.type("rang out, will try again by text")

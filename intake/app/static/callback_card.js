@@ -56,6 +56,8 @@ export class CallbackCard {
     this.buttons();
     show($("cb-outcome"), calling || undialable);
     if (fresh) { $("cb-outcome").reset(); say($("cb-error"), ""); $("cb-save").disabled = false; }
+    // "Call back now" pressed from the keyboard and now disabled: on to the outcome's first field.
+    if (calling && [$("cb-start"), document.body].includes(document.activeElement)) $("cb-contact").focus();
     $("cb-history").replaceChildren(...message.history.map((entry) => {
       const [at, ...what] = entry.split(" ");
       return el("li", {}, el("time", { text: clockTime(Number(at)) }), ` ${what.join(" ")}`);

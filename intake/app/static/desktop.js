@@ -91,10 +91,14 @@ function renderState(view) {
   // Buttons that show the state: the one for the state they are in is not offered, and on a
   // call Not ready says it means after this call (desktop_state.js has the table).
   const wanted = document.querySelectorAll("[data-want]");
+  const focused = document.activeElement;
   buttonsFor(view).forEach(({ label, enabled }, i) => {
     wanted[i].textContent = label;
     wanted[i].disabled = !enabled;
   });
+  // The button just pressed may no longer be offered (Ready, once ready): the focus stays in the
+  // state bar, on the state it brought, rather than falling back to the top of the page.
+  if (focused && focused.disabled && focused.dataset.want) $("state-now").focus();
   callbacks.phoneRinging(phoneRinging(view.state));
   const said = [STATE_WORDS[view.state] || view.state, $("state-reason").textContent, after].filter(Boolean).join(" ");
   if (stateSaid && said !== stateSaid) announce(`Your state: ${said}`);
@@ -148,7 +152,6 @@ function showPop(pop) {
   $("pop-number").textContent = pop.caller.number || "withheld";
   $("pop-name").textContent = pop.caller.name;
   $("pop-phase").textContent = "Ringing";
-  $("pop-target").textContent = pop.target_seconds ? `of ${clock(pop.target_seconds)} target` : "";
   const repeatMarker = renderFlags(pop);
   renderHistory(pop, repeatMarker);
   resetOutcome();
