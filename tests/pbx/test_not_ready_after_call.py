@@ -16,14 +16,13 @@ from tests.pbx.harness import (
     wait_until,
     write_config,
 )
+from tests.pbx.test_e2e_durable import MEMBER, QUEUES
 from tests.support.sip import HandlerPhone, sipp_dial
 from tests.support.testbed.ami import RawAmi
 from tests.waiting import patience
 
 pytestmark = pytest.mark.pbx
 
-MEMBER = "PJSIP/handler-1"
-QUEUES = ("emergency", "non-emergency")
 WRAPUP_SECONDS = 4
 
 
