@@ -175,12 +175,20 @@ class HandlerDesk:
             return
         now = self.clock()
         timer = Timer(handler_id=wrap.handler_id, member=wrap.member, queues=wrap.queues, reason=wrap.reason,
-                      started=now, due=now + wrap.seconds)
+                      started=now, due=now + wrap.seconds, then_paused=wrap.then_paused)
         if not self.gate.acts():
             self._followed = {h: t for h, t in self._followed.items() if t.due > now} | {wrap.handler_id: timer}
             return
         self._cancel_wrapup(wrap.handler_id)
         self._run(timer, wrap.seconds, pause=timer.queues)
+
+    def not_ready_after_wrapup(self, handler_id: str) -> str | None:
+        """The reason ``handler_id`` goes not ready with when their wrap-up ends (Not ready
+        pressed during the call), as the timer running it, pending or followed here says; None:
+        ready then, or no wrap-up known to this node."""
+        running = self._timers.get(handler_id)
+        timer = running.timer if running is not None else self._pending.get(handler_id) or self._followed.get(handler_id)
+        return timer.then_paused if timer is not None else None
 
     @property
     def running_wrapups(self) -> frozenset[str]:
@@ -281,26 +289,30 @@ class HandlerDesk:
             # restarted intake and the PBX's timestamps share): never end a wrap-up before it is due.
             self._wait(running, left)
             return
-        held = wrapup_holds(handler, timer.reason)  # queue by queue: a pause cut off part way still ends
+        held = wrapup_holds(handler, timer.reason, timer.then_paused)  # queue by queue: a pause cut off part way still ends
         if not held:
             self._finish(running, forget=True)
             return
-        unpauses = self._queue_pauses(running, False, held)
-        if unpauses is not None:
-            running.now_doing = self.executor.spawn(self._ending(running, unpauses))
+        # Not ready pressed during the call: paused with their reason, not made ready.
+        then = timer.then_paused
+        ending = self._queue_pauses(running, then is not None, held, then)
+        if ending is not None:
+            running.now_doing = self.executor.spawn(self._ending(running, ending))
 
-    def _queue_pauses(self, running: Running, paused: bool, queues: Iterable[str]) -> list[Action] | None:
-        """The wrap-up's QueuePause (or unpause) on ``queues``; None when one may not be sent."""
+    def _queue_pauses(self, running: Running, paused: bool, queues: Iterable[str], reason: str | None = None) -> list[Action] | None:
+        """The wrap-up's QueuePause (or unpause) on ``queues``, paused with ``reason`` (default:
+        the wrap-up's); None when one may not be sent."""
         timer = running.timer
         try:
-            return [actions.queue_pause(timer.member, paused, q, timer.reason if paused else None) for q in queues]
+            return [actions.queue_pause(timer.member, paused, q, (reason or timer.reason) if paused else None) for q in queues]
         except RefusedValue as exc:  # a queue the PBX named that we may not name back: retrying would be refused too
             log.error("wrapup_refused", handler_id=timer.handler_id, action=exc.action, field=exc.field, why=exc.why)
             self._finish(running, forget=True)
             return None
 
-    async def _ending(self, running: Running, unpauses: list[Action]) -> None:
-        self._step_done(running, "ready after wrap-up", await self.executor.send_all(unpauses), then_wait=None)
+    async def _ending(self, running: Running, ending: list[Action]) -> None:
+        wanted = "ready after wrap-up" if running.timer.then_paused is None else "not ready after wrap-up"
+        self._step_done(running, wanted, await self.executor.send_all(ending), then_wait=None)
 
     def _step_done(self, running: Running, wanted: str, results: list[ActionResult], *, then_wait: float | None) -> None:
         """What the PBX made of a wrap-up's pause (``then_wait``: its length) or of its end."""

@@ -104,23 +104,31 @@ class WrapUp:
     queues: tuple[str, ...]
     seconds: float
     reason: str
+    then_paused: str | None = None
+    """None: ready when it ends; else the pause reason they asked for during the call (Not ready
+    pressed on a call means "not ready after this call"): paused with it when it ends."""
 
 
 def wrapup_after(call: FinishedCall, handler: Handler | None, seconds: float, wrapup_reason: str) -> WrapUp | None:
     """A wrap-up pause for the handler who answered ``call``, or None when none is due: nobody
     answered, an unconfigured member did, wrap-up is off for the line, or the handler is logged
-    out or already not ready (a break they chose outranks wrap-up)."""
+    out or not ready for want of a phone. A handler paused in every queue (Not ready pressed
+    during the call: the PBX has held their chosen reason since, so no call was offered) still
+    gets the wrap-up, and goes not ready with that reason at its end."""
     if call.answered_at is None or handler is None or handler.handler_id is None or seconds <= 0:
         return None
     if not handler.memberships:
         return None
     state, _ = handler.state(wrapup_reason)
-    if state is HandlerState.NOT_READY:
+    paused = handler.paused_for()
+    if state is HandlerState.NOT_READY and paused is None:
         return None
-    return WrapUp(handler.handler_id, handler.member, tuple(sorted(handler.memberships)), seconds, wrapup_reason)
+    # An earlier wrap-up's pause still on (a call-back made during it): ready after this one.
+    then_paused = None if paused is None or paused == wrapup_reason else (paused or "not ready")
+    return WrapUp(handler.handler_id, handler.member, tuple(sorted(handler.memberships)), seconds, wrapup_reason, then_paused)
 
 
-def wrapup_holds(handler: Handler | None, wrapup_reason: str) -> tuple[str, ...]:
+def wrapup_holds(handler: Handler | None, wrapup_reason: str, then_paused: str | None = None) -> tuple[str, ...]:
     """The queues a wrap-up still holds the handler paused in, as the PBX shows them: those
     paused with the wrap-up's reason; none when the handler is logged out, ready in every queue
     (made ready at the phone or by another node) or on a break they chose in any queue (a
@@ -129,13 +137,16 @@ def wrapup_holds(handler: Handler | None, wrapup_reason: str) -> tuple[str, ...]
     Queue by queue, not by :meth:`Handler.state`: a wrap-up pauses its queues one QueuePause at
     a time, so intake killed between two of them leaves the handler paused for wrap-up in some
     queues and ready in the rest. The state then reads "ready", and judged by it the wrap-up was
-    dropped, leaving the handler paused in the first queue for good."""
+    dropped, leaving the handler paused in the first queue for good.
+
+    ``then_paused``: the reason the wrap-up ends in (Not ready pressed during the call): a queue
+    still paused with it (the pause cut off before reaching it) is no choice made meanwhile."""
     if handler is None:
         return ()
     states = handler.memberships.items()
-    if any(s.paused and s.paused_reason != wrapup_reason for _, s in states):
+    if any(s.paused and s.paused_reason not in (wrapup_reason, then_paused) for _, s in states):
         return ()
-    return tuple(sorted(q for q, s in states if s.paused))
+    return tuple(sorted(q for q, s in states if s.paused and s.paused_reason == wrapup_reason))
 
 
 def wrapup_still_due(handler: Handler, wrapup_reason: str) -> bool:

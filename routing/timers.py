@@ -54,6 +54,7 @@ class Timer(BaseModel):
     reason: str
     started: float
     due: float
+    then_paused: str | None = None  # set: not ready with this reason at the end, not ready (routing.handler_rules.WrapUp)
 
     @property
     def seconds(self) -> float:
@@ -84,7 +85,7 @@ def resumption(timer: Timer, handler: Handler | None, now: float) -> Resumption:
     QueuePause) is a wrap-up all the same: completed when overdue, else finished (the rest of
     its queues paused) and scheduled.
     """
-    held = wrapup_holds(handler, timer.reason)
+    held = wrapup_holds(handler, timer.reason, timer.then_paused)
     if not held:
         shown = handler.state(timer.reason)[0].value if handler is not None else "unknown"
         return Resumption(timer, Verdict.DROP, why=f"the PBX shows the handler {shown}, not in wrap-up")

@@ -121,10 +121,14 @@ class Pop(HandlerMessage):
     location: Location | None = None
     incidents: tuple[NearbyIncident, ...] = ()
     """Nearest and newest first, those ``at_address`` before the rest."""
+    target_seconds: float | None = None
+    """The line's answer target: the desktop colours the wait clock against it."""
 
     def encode(self) -> str:
-        # A pop with no location is sent as it was before locations existed.
-        return self.model_dump_json(exclude={"location", "incidents"} if self.location is None else None)
+        # A pop with no location (or no target) is sent as it was before they existed.
+        left_out = ({"location", "incidents"} if self.location is None else set()) | (
+            {"target_seconds"} if self.target_seconds is None else set())
+        return self.model_dump_json(exclude=left_out or None)
 
 
 class PopPlace(HandlerMessage):
@@ -193,10 +197,17 @@ class HandlerStatus(Outgoing):
     wrapup_reason: str
     ring_out_reason: str
     position: str | None = None  # the position (hot-desking) the PBX has them at; None: a fixed phone, or none
+    not_ready_after_call: str | None = None
+    """Not ready pressed during a call: on the call and in its wrap-up, the reason they go not
+    ready with when the wrap-up ends (the PBX offers them no call meanwhile). None otherwise."""
+
+    def left_out(self) -> set[str]:
+        """What is not sent when unset: the message stays as it was before positions (a fixed
+        phone's handler) and before "not ready after this call"."""
+        return {name for name in ("position", "not_ready_after_call") if getattr(self, name) is None}
 
     def encode(self) -> str:
-        # A fixed phone's handler has no position: the message stays as it was before positions.
-        return self.model_dump_json(exclude={"position"} if self.position is None else None)
+        return self.model_dump_json(exclude=self.left_out() or None)
 
 
 # --- replies to one socket ----------------------------------------------------------------------

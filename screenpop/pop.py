@@ -59,6 +59,8 @@ class CallSnapshot:
     silent: bool = False
     location: Location | None = None
     """The caller's location if it came with the call (its PIDF-LO) or is already known."""
+    target_seconds: float | None = None
+    """The line's answer target: the desktop colours the wait clock against it."""
 
 
 def compose_pop(call: CallSnapshot, history: CallerHistory | None, *, repeat_calls: int = REPEAT_CALLS) -> Pop:
@@ -87,6 +89,7 @@ def compose_pop(call: CallSnapshot, history: CallerHistory | None, *, repeat_cal
         flags=tuple(flags),
         repeat=repeat,
         location=call.location,
+        target_seconds=call.target_seconds,
     )
 
 

@@ -44,9 +44,9 @@ DRAW_TIME = """async (picture) => {
 
 
 @contextlib.contextmanager
-def demo(seed: int) -> Iterator[dict]:
-    proc = subprocess.Popen([sys.executable, "-m", "intake.app.cli", "demo", "--port", "0", "--json", "--speed", "4",
-                             "--seed", str(seed), "--escalate-callbacks", "40"],
+def demo(*args: str) -> Iterator[dict]:
+    """`intake demo --port 0 --json ARGS...` (also scripts/desktop_screenshot.py's): its JSON line."""
+    proc = subprocess.Popen([sys.executable, "-m", "intake.app.cli", "demo", "--port", "0", "--json", *args],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         line = proc.stdout.readline()  # type: ignore[union-attr]
@@ -62,7 +62,7 @@ def demo(seed: int) -> Iterator[dict]:
 async def shoot(out: Path, seed: int, patience: float) -> dict:
     from playwright.async_api import async_playwright
 
-    with demo(seed) as d:
+    with demo("--speed", "4", "--seed", str(seed), "--escalate-callbacks", "40") as d:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:

@@ -26,26 +26,43 @@ def state_of(seen: Handler | None, wrapup_reason: str) -> tuple[HandlerState, st
     return seen.state(wrapup_reason) if seen else (HandlerState.LOGGED_OUT, "")
 
 
-Shows = tuple[HandlerState, str, str | None]
-"""What a handler's desktop shows of their state: the state, its reason, the position they are at."""
+AfterWrapUp = Callable[[str], str | None]
+"""handler id -> the reason they go not ready with when their wrap-up ends (the wrap-up's timer
+says: routing.handler_desk.HandlerDesk.not_ready_after_wrapup), None: ready then."""
+
+
+def after_call_of(seen: Handler | None, state: HandlerState, after_wrapup: str | None) -> str | None:
+    """On a call and paused in every queue (Not ready pressed during it), or in the wrap-up that
+    followed: the reason they go not ready with once the call's wrap-up ends
+    (routing.handler_rules.wrapup_after); else None."""
+    if state is HandlerState.WRAP_UP:
+        return after_wrapup
+    return seen.paused_for() if seen is not None and state is HandlerState.ON_CALL else None
+
+
+Shows = tuple[HandlerState, str, str | None, str | None]
+"""What a handler's desktop shows of their state: the state, its reason, the position they are
+at, and the not-ready reason asked for after this call (see :func:`after_call_of`)."""
 
 
 def status_of(configured: HandlerConfig, shows: Shows, wrapup_reason: str,
               ring_out_reason: str) -> HandlerStatus:
     """What a handler's desktop shows about its own handler, in state ``shows`` (see :func:`state_of`)."""
-    state, reason, position = shows
+    state, reason, position, after_call = shows
     return HandlerStatus(handler_id=configured.id, name=configured.name, state=state.value, reason=reason,
                          queues=tuple(configured.queues), wrapup_reason=wrapup_reason, ring_out_reason=ring_out_reason,
-                         position=position)
+                         position=position, not_ready_after_call=None if after_call is None else (after_call or "not ready"))
 
 
 class HandlerStatusPush:
     """Subscriber to the registry's notices: each changed handler's status to their desktops."""
 
     def __init__(self, config: IntakeConfig, handlers: Callable[[str], Handler | None], ring_out_reason: str,
-                 hub: DesktopHub, *, seats: Seating | None = None) -> None:
+                 hub: DesktopHub, *, seats: Seating | None = None, after_wrapup: AfterWrapUp = lambda _: None) -> None:
         """``handlers``: the registry's handler by member, as it is when asked; ``seats``: who
-        sits where, as the registry learns it (default: the fixed phones only)."""
+        sits where, as the registry learns it (default: the fixed phones only); ``after_wrapup``:
+        see :data:`AfterWrapUp` (default: nobody)."""
+        self._after_wrapup = after_wrapup
         self._configured = {h.id: h for h in config.handlers}
         self._seats = seats or seating_of(config)
         self._last_at: dict[str, str] = {}  # member -> the handler last seen at it (told when they leave it)
@@ -65,8 +82,7 @@ class HandlerStatusPush:
     def view(self, handler_id: str) -> dict[str, Any]:
         """``GET /api/me``'s body: the status without its message type."""
         status = self.status(handler_id)
-        # A fixed phone's handler has no position: the body stays as it was before positions.
-        return status.model_dump(mode="json", exclude={"type"} | ({"position"} if status.position is None else set()))
+        return status.model_dump(mode="json", exclude={"type"} | status.left_out())
 
     def handle(self, notices: Iterable[Notice]) -> None:
         changed: set[str] = set()
@@ -91,5 +107,7 @@ class HandlerStatusPush:
 
     def _state_of(self, configured: HandlerConfig) -> Shows:
         member = self._seats.member_of(configured.id)
-        state, reason = state_of(self._handlers(member) if member is not None else None, self._wrapup_reason)
-        return state, reason, self._seats.position_of(member) if member is not None else None
+        seen = self._handlers(member) if member is not None else None
+        state, reason = state_of(seen, self._wrapup_reason)
+        after = after_call_of(seen, state, self._after_wrapup(configured.id) if state is HandlerState.WRAP_UP else None)
+        return state, reason, self._seats.position_of(member) if member is not None else None, after

@@ -143,7 +143,7 @@ class PopRouter:
             return  # a queue member no configuration names: nobody's desktop to pop
         now = self.clock()
         snapshot = CallSnapshot(call.call_id, call.line, call.queue, call.caller_number, call.caller_name,  # type: ignore[arg-type]
-                                call.queued_at, round(call.waited(now), 3), call.silent)
+                                call.queued_at, round(call.waited(now), 3), call.silent, target_seconds=call.target_seconds)
         key = (call.call_id, handler_id)
         held = self.held.take(call.caller_number) if is_history_number(call.caller_number) else None
         if held is not None and held.done() and key not in self._pending:

@@ -136,7 +136,7 @@ class Site:
                                 timers=self.timers, gate=self.cluster.gate, seats=self.registry.seating)
         self.ring_outs = RingOutDesk(config, self.desk, self.registry.handlers.get)
         self.handler_status = HandlerStatusPush(config, self.registry.handlers.get, self.ring_outs.rule.reason, shared.hub,
-                                                seats=self.registry.seating)
+                                                seats=self.registry.seating, after_wrapup=self.desk.not_ready_after_wrapup)
         self.steering = Steering(config, self.registry, self.session, self.pbx_now, resync=self.session.resync,
                                  gate=self.cluster.gate, fence=self.cluster.fence)
         self.callbacks = CallbackDesk(config, self.registry, CallbackStore(shared.redis, prefix, self.cluster.fence),

@@ -237,6 +237,7 @@ class Me(_Reply):
     wrapup_reason: str
     ring_out_reason: str
     position: str | None = None  # the position the PBX has them at (None: a fixed phone, or none yet)
+    not_ready_after_call: str | None = None  # Not ready pressed on a call: the reason they go not ready with after its wrap-up (on the call and in the wrap-up)
 
 
 class StateChanged(_Reply):

@@ -54,6 +54,11 @@ def add_ui_routes(app: FastAPI, server: IntakeServer) -> None:
     async def set_state(body: StateRequest, who: Handler) -> StateChanged:
         """Ready, not ready (with a reason) or logged out, on every queue the handler works.
 
+        Not ready during a call means not ready after it: paused at once with the reason (no
+        call is offered), the call's wrap-up still runs, and at its end the handler is paused
+        with the reason instead of made ready (``not_ready_after_call`` in ``GET /api/me``
+        meanwhile); Ready during the call undoes it.
+
         409 when a queue to leave holds the handler by queues.conf (static member: the reply says
         so), or when a handler without a fixed phone is at no position yet (``no-position``);
         logging out at a position also leaves it (as ``DELETE /api/me/position``); 502 when the PBX refused, 503 when it could not be reached; nothing half-done is hidden:

@@ -58,6 +58,15 @@ class Handler:
             return HandlerState.NOT_READY, "phone offline"
         return HandlerState.READY, ""
 
+    def paused_for(self) -> str | None:
+        """The pause reason when the member is paused in every queue ("" if the PBX gave none);
+        None when ready somewhere or in no queue. On a call, that is a handler who pressed Not
+        ready during it: they go not ready with it once the call's wrap-up ends."""
+        states = list(self.memberships.values())
+        if not states or not all(s.paused for s in states):
+            return None
+        return states[0].paused_reason or ""
+
     def fixed_queues(self) -> list[str]:
         """The queues the member is in by the PBX's configuration, not by QueueAdd."""
         return sorted(q for q, s in self.memberships.items() if s.fixed)

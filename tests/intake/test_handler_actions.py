@@ -9,7 +9,7 @@ import pytest
 from intake.core.calls import Call
 from intake.core.config import parse
 from intake.core.errors import StateChangeFailed, StaticMembership
-from intake.core.handlers import Handler
+from intake.core.handlers import Handler, HandlerState
 from routing.handler_desk import (
     HandlerDesk,
     Wanted,
@@ -22,6 +22,7 @@ from telephony.actions import Action, Response
 from telephony.errors import ActionFailed, NotConnected
 from telephony.frames import Frame
 from tests.intake.timeline import member
+from tests.waiting import eventually
 
 H1 = "PJSIP/handler-1"
 CONFIG = parse({
@@ -66,16 +67,26 @@ def ready_handler(reason: str = "", paused: bool = False) -> Handler:
     return h
 
 
-def test_wrapup_follows_an_answered_call_but_not_a_break_a_logout_or_an_unanswered_call():
+def test_wrapup_follows_an_answered_call_but_not_a_logout_or_an_unanswered_call():
     wrap = wrapup_after(answered_call(), ready_handler(), 15, "wrap-up")
     assert wrap is not None and (wrap.queues, wrap.seconds, wrap.reason) == (("emergency", "non-emergency"), 15, "wrap-up")
-    assert wrapup_after(answered_call(), ready_handler("break", paused=True), 15, "wrap-up") is None
+    assert wrap.then_paused is None  # ready at its end
     assert wrapup_after(answered_call(), Handler(H1, "Alice", "h1"), 15, "wrap-up") is None
     assert wrapup_after(answered_call(), ready_handler(), 0, "wrap-up") is None
     unanswered = Call("1.2", "emergency", "999", 12, "07700900001", "", "PJSIP/c-2", 100.0)
     assert wrapup_after(unanswered, ready_handler(), 15, "wrap-up") is None
     assert wrapup_still_due(ready_handler("wrap-up", paused=True), "wrap-up")
     assert not wrapup_still_due(ready_handler("break", paused=True), "wrap-up")
+
+
+@pytest.mark.parametrize(("paused_as", "then_paused"), [
+    ("break", "break"),  # Not ready pressed during the call: the wrap-up, then not ready with their reason
+    ("", "not ready"),  # paused at the phone with no reason given
+    ("wrap-up", None),  # the last wrap-up's pause still on (a call-back made during it): ready after this one
+])
+def test_not_ready_pressed_during_a_call_takes_effect_when_its_wrapup_ends(paused_as, then_paused):
+    wrap = wrapup_after(answered_call(), ready_handler(paused_as, paused=True), 15, "wrap-up")
+    assert wrap is not None and (wrap.reason, wrap.seconds, wrap.then_paused) == ("wrap-up", 15, then_paused)
 
 
 class FakePbx:
@@ -105,6 +116,20 @@ async def test_wrapup_pauses_with_the_reason_then_makes_the_handler_ready_after_
     await asyncio.sleep(0.1)
     assert handler.state("wrap-up")[0].value == "ready"
     assert [dict(a.fields)["Paused"] for a in pbx.sent] == ["true", "true", "false", "false"]
+
+
+async def test_a_handler_who_asked_for_not_ready_during_the_call_is_paused_with_their_reason_when_wrapup_ends():
+    handler = ready_handler()
+    pbx = FakePbx(handler)
+    desk = HandlerDesk(CONFIG, pbx, {H1: handler}.get)
+    await desk.request("h1", Wanted.NOT_READY, "meal")  # on the call: the PBX holds the reason from now on
+    desk.call_finished(answered_call("emergency"))
+    assert desk.not_ready_after_wrapup("h1") == "meal"  # what the desktop says through the wrap-up
+    await eventually(lambda: len(pbx.sent) == 6, what="the wrap-up's pause and its end")
+    assert [(dict(a.fields)["Paused"], dict(a.fields).get("Reason")) for a in pbx.sent[2:]] == [
+        ("true", "wrap-up"), ("true", "wrap-up"), ("true", "meal"), ("true", "meal")]
+    assert handler.state("wrap-up") == (HandlerState.NOT_READY, "meal")
+    assert desk.running_wrapups == frozenset() and desk.not_ready_after_wrapup("h1") is None
 
 
 async def test_a_state_chosen_during_wrapup_is_not_undone_when_the_timer_ends():

@@ -21,7 +21,7 @@ from intake.core.registry import Registry
 from screenpop.delivery import DesktopHub, Outbox
 from telephony import events as ev
 from telephony.events import MemberDevice
-from tests.intake.timeline import member
+from tests.intake.timeline import Timeline, member
 from tests.routing import test_callback_desk as floors
 from tests.routing.test_callback_desk import Desktop, Floor, until
 from tests.support.sockets import signed_in
@@ -166,3 +166,25 @@ async def test_a_desktop_is_told_only_its_own_handlers_state(floor: Floor) -> No
     floor.sim.add_member("emergency", H1, "h1")  # after h2's change: h1 hears of its own, and only that
     await told(h1, "ready")
     assert {m["handler_id"] for m in h1.messages if m["type"] == "me"} == {"h1"}
+
+
+async def test_not_ready_pressed_during_a_call_is_shown_as_not_ready_after_this_call() -> None:
+    """Paused on a call: the state stays "on call" and the desktop is told the reason it goes
+    not ready with after the call's wrap-up, and told it again through the wrap-up; once that
+    is over, plain not ready."""
+    floor = Wiring()
+    then = {"h1": "meal"}  # the wrap-up's timer, as routing.handler_desk keeps it
+    floor.push = HandlerStatusPush(CONFIG, floor.registry.handlers.get, "no answer", floor.hub, after_wrapup=then.get)
+    page = floor.hub.attach("h1", None, shows_state=True)
+    floor.apply(joined(10))
+    floor.apply(*Timeline(number="07700900001").arrive(11).join(11).ring(12, H1).answer(13, H1, hold=2).events)
+    floor.apply(changed(14, paused=True, reason="meal"))
+    floor.apply(*Timeline(number="07700900001").complete(20, H1, talk=6).events)
+    floor.apply(changed(20.1, paused=True, reason=CONFIG.wrapup_reason))
+    then.clear()
+    floor.apply(changed(30, paused=True, reason="meal"))
+    told = [json.loads(await page.next()) for _ in range(page.waiting)]
+    shows = [(m["state"], m.get("not_ready_after_call")) for m in told if m["type"] == "me"]
+    assert ("on-call", None) in shows and shows.index(("on-call", "meal")) > shows.index(("on-call", None))
+    assert shows[-2:] == [("wrap-up", "meal"), ("not-ready", None)]
+    assert floor.push.view("h1")["reason"] == "meal" and "not_ready_after_call" not in floor.push.view("h1")

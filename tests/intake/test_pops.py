@@ -70,6 +70,7 @@ async def test_a_history_looked_up_on_arrival_pops_in_the_same_pass_as_the_ring(
     (pop,) = map(json.loads, await drain_outbox(box))
     assert pop["type"] == "pop" and pop["history_status"] == "ok"
     assert [m["kind"] for m in pop["history"]["markers"]] == ["firearms at address"]
+    assert pop["target_seconds"] == QUEUES["emergency"][1]  # the wait clock is coloured against the line's target
     assert router.held.counters.taken_ready == 1
 
 

@@ -310,3 +310,20 @@ def test_only_the_newest_wrapup_of_a_handler_is_resumed():
     old, new, other = timer(100.0), timer(200.0), timer(150.0, handler_id="h2")
     keep, drop = latest_per_handler([new, old, other])
     assert sorted(keep, key=lambda t: t.started) == [other, new] and drop == [old]
+
+
+# Not ready pressed during the call: the wrap-up ends in that pause (the timer's then_paused), so
+# a queue still paused with it (the wrap-up's pause cut off before reaching it) is no choice made
+# meanwhile: the wrap-up is resumed, and ends in the reason asked for.
+@pytest.mark.parametrize(("shown", "now", "verdict", "pause", "held"), [
+    (handler_shown(emergency="wrap-up", non_emergency="meal"), 900.0, Verdict.COMPLETE_NOW, (), ("emergency",)),
+    (handler_shown(emergency="wrap-up", non_emergency="meal"), 110.0, Verdict.SCHEDULE, ("non-emergency",), ("emergency",)),
+    (handler_shown(emergency="wrap-up", non_emergency="wrap-up"), 900.0, Verdict.COMPLETE_NOW, (), QUEUES),
+    (handler_shown(emergency="meal", non_emergency="meal"), 900.0, Verdict.DROP, (), ()),  # already as asked
+    (handler_shown(emergency="wrap-up", non_emergency="lunch"), 900.0, Verdict.DROP, (), ()),  # another choice since
+])
+def test_a_wrapup_ending_in_not_ready_is_resumed_past_a_queue_already_paused_with_that_reason(shown, now, verdict, pause, held):
+    ending_in_meal = timer(100.0).model_copy(update={"then_paused": "meal"})
+    r = resumption(ending_in_meal, shown, now)
+    assert (r.verdict, r.pause) == (verdict, pause), r.why
+    assert wrapup_holds(shown, "wrap-up", "meal") == held

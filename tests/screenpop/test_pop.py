@@ -113,3 +113,9 @@ def test_a_snapshot_carries_whole_pops() -> None:
     snapshot = json.loads(Snapshot(seq=5, pops=(pop,)).encode())
     assert snapshot["type"] == "snapshot" and snapshot["seq"] == 5
     assert snapshot["pops"][0]["caller"] == {"number": NUMBER, "name": "J SMITH"}
+
+
+def test_a_pop_carries_its_lines_answer_target_for_the_wait_clock() -> None:
+    pop = json.loads(compose_pop(dataclasses.replace(CALL, target_seconds=10.0), None).encode())
+    assert (pop["target_seconds"], pop["waited_seconds"]) == (10.0, 3.25)
+    assert "target_seconds" not in json.loads(compose_pop(CALL, None).encode())  # as it was before targets

@@ -15,9 +15,11 @@ function say(node, text) { node.textContent = text; show(node, Boolean(text)); }
 function clockTime(epoch) { return new Date(epoch * 1000).toLocaleTimeString("en-GB"); }
 
 export class CallbackCard {
-  constructor(token) {
+  constructor(token, announce = () => {}) {
     this.token = token; // () => the signed-in handler's token
+    this.announce = announce; // (text) => said once to a screen reader: the card is no live region (its clock ticks)
     this.task = null; // the newest "callback" message for the card on show
+    this.busy = false; // the handler's phone rings for a call: no call-back now (it rings that phone first)
     // One grading vocabulary on the page: the call outcome form's.
     for (const option of $("grading").options) if (option.value) $("cb-grading").append(option.cloneNode(true));
     $("cb-start").addEventListener("click", () => this.start());
@@ -43,12 +45,19 @@ export class CallbackCard {
       ? `This number cannot be dialled (it ${message.cannot_dial}). Follow up by other means, then record the outcome.`
       : message.problem ? `The call-back did not start: ${message.problem}. Try again when you can.` : "");
     const calling = message.status === "calling";
-    $("cb-phase").textContent = calling ? "Calling back" : undialable ? "Cannot be dialled" : "To call back";
-    $("cb-start").disabled = calling || undialable;
+    const phase = calling ? "Calling back" : undialable ? "Cannot be dialled" : "To call back";
+    // Said once: a new offer, or a new phase (a problem is said by its own role="alert").
+    if (fresh || phase !== $("cb-phase").textContent) {
+      this.announce(fresh ? `Call-back to make: an abandoned 999 call from ${message.number || "a withheld number"}, hung up at ${clockTime(message.abandoned_at)}.`
+        : `Call-back: ${phase}.`);
+    }
+    $("cb-phase").textContent = phase;
     show($("cb-start"), !undialable);
-    show($("cb-hint"), !calling && !undialable);
+    this.buttons();
     show($("cb-outcome"), calling || undialable);
     if (fresh) { $("cb-outcome").reset(); say($("cb-error"), ""); $("cb-save").disabled = false; }
+    // "Call back now" pressed from the keyboard and now disabled: on to the outcome's first field.
+    if (calling && [$("cb-start"), document.body].includes(document.activeElement)) $("cb-contact").focus();
     $("cb-history").replaceChildren(...message.history.map((entry) => {
       const [at, ...what] = entry.split(" ");
       return el("li", {}, el("time", { text: clockTime(Number(at)) }), ` ${what.join(" ")}`);
@@ -58,11 +67,28 @@ export class CallbackCard {
     this.tick();
   }
 
+  // "Call back now" only when the call-back is to start and the handler's phone is free.
+  buttons() {
+    const task = this.task;
+    const calling = Boolean(task) && task.status === "calling";
+    const undialable = Boolean(task) && Boolean(task.cannot_dial);
+    $("cb-start").disabled = !task || calling || undialable || this.busy;
+    show($("cb-hint"), !calling && !undialable && !this.busy);
+    show($("cb-busy"), Boolean(task) && !calling && !undialable && this.busy);
+  }
+
+  phoneRinging(busy) {
+    this.busy = busy;
+    if (this.task) this.buttons();
+  }
+
   // True when the close was for a call-back (the caller's pop logic is not concerned).
   closed(message) {
     if (!message.call_id.startsWith("callback:")) return false;
     if (this.task && `callback:${this.task.task_id}` === message.call_id) {
-      this.end(`Call-back to ${this.task.number} closed: ${CLOSED[message.reason] || message.reason}.`);
+      const note = `Call-back to ${this.task.number} closed: ${CLOSED[message.reason] || message.reason}.`;
+      this.end(note);
+      this.announce(note);
     }
     return true;
   }
@@ -85,7 +111,7 @@ export class CallbackCard {
 
   async start() {
     const task = this.task;
-    if (!task) return;
+    if (!task || this.busy) return;
     say($("cb-problem"), "");
     $("cb-start").disabled = true;
     try {
@@ -94,7 +120,7 @@ export class CallbackCard {
     } catch (error) {
       if (this.task !== task) return;
       say($("cb-problem"), `Could not start the call-back: ${error.message}`);
-      $("cb-start").disabled = false;
+      this.buttons();
     }
   }
 

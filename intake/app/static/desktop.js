@@ -4,6 +4,7 @@
 // abandoned 999 calls are a card of their own (callback_card.js), the position picker (hot-desking)
 // another (position_picker.js).
 import { CallbackCard } from "/static/callback_card.js";
+import { buttonsFor, phoneRinging, stateAfter, waitLevel } from "/static/desktop_state.js";
 import { PositionPicker } from "/static/position_picker.js";
 import { api, authMessage, clock, el, forgetToken, ReconnectingSocket, storedToken, storeToken, when, wsUrl } from "/static/common.js";
 import { endSession, offerProviderSignIn, sessionOpens } from "/static/sign_in.js";
@@ -17,11 +18,19 @@ let me = null;
 let socket = null;
 let lastSeq = 0;
 let current = null; // { pop, receivedAt, answeredAt, ended }
-const callbacks = new CallbackCard(() => token);
+const callbacks = new CallbackCard(() => token, (text) => announce(text));
 const positions = new PositionPicker(() => token);
 
 function show(node, visible) { node.classList.toggle("hidden", !visible); }
 function say(node, text) { node.textContent = text; show(node, Boolean(text)); }
+
+// Screen readers hear an arrival or a change once, from these two regions: nothing that ticks
+// is inside a live region. Emptied first so the same words twice are still read twice.
+function announce(text, { urgent = false } = {}) {
+  const region = $(urgent ? "announce" : "announce-polite");
+  region.textContent = "";
+  setTimeout(() => { region.textContent = text; }, 50);
+}
 
 // --- signing in -------------------------------------------------------------------------------
 
@@ -65,19 +74,35 @@ function signOut() {
 
 const STATE_WORDS = { "logged-out": "Logged out", ready: "Ready", ringing: "Ringing", "on-call": "On call", "wrap-up": "Wrap-up", "not-ready": "Not ready" };
 
+let stateSaid = "";
+
 function renderState(view) {
   const state = $("state");
   state.textContent = STATE_WORDS[view.state] || view.state;
   state.dataset.state = view.state;
   $("state-reason").textContent = view.state === "not-ready" && view.reason ? `(${view.reason})` : "";
+  const after = stateAfter(view);
+  say($("state-after"), after);
   // intake paused them (routing.pause_after_ring_no_answer): say why, and how to come back.
   const rangOut = view.state === "not-ready" && Boolean(view.ring_out_reason) && view.reason === view.ring_out_reason;
   say($("state-note"), rangOut
     ? "You were taken out of the queues because your phone rang for a call and was not answered. Press Ready when you can take calls."
     : "");
-  for (const button of document.querySelectorAll("[data-want]")) {
-    button.setAttribute("aria-pressed", String(button.dataset.want === view.state));
-  }
+  // Buttons that show the state: the one for the state they are in is not offered, and on a
+  // call Not ready says it means after this call (desktop_state.js has the table).
+  const wanted = document.querySelectorAll("[data-want]");
+  const focused = document.activeElement;
+  buttonsFor(view).forEach(({ label, enabled }, i) => {
+    wanted[i].textContent = label;
+    wanted[i].disabled = !enabled;
+  });
+  // The button just pressed may no longer be offered (Ready, once ready): the focus stays in the
+  // state bar, on the state it brought, rather than falling back to the top of the page.
+  if (focused && focused.disabled && focused.dataset.want) $("state-now").focus();
+  callbacks.phoneRinging(phoneRinging(view.state));
+  const said = [STATE_WORDS[view.state] || view.state, $("state-reason").textContent, after].filter(Boolean).join(" ");
+  if (stateSaid && said !== stateSaid) announce(`Your state: ${said}`);
+  stateSaid = said;
   positions.shown(view);
 }
 
@@ -127,27 +152,37 @@ function showPop(pop) {
   $("pop-number").textContent = pop.caller.number || "withheld";
   $("pop-name").textContent = pop.caller.name;
   $("pop-phase").textContent = "Ringing";
-  renderFlags(pop);
-  renderHistory(pop);
+  const repeatMarker = renderFlags(pop);
+  renderHistory(pop, repeatMarker);
   resetOutcome();
   show($("outcome"), false);
   show(box, true);
   show($("idle"), false);
   tick();
+  if (!pop.seq) return; // replayed from a snapshot on reconnecting: already announced
+  const flags = [...$("pop-flags").children].map((li) => li.textContent);
+  const markers = [...$("pop-markers").children].map((li) => li.textContent);
+  announce([`${pop.line} call ringing from ${pop.caller.number || "a withheld number"}.`, ...flags, ...markers,
+    `Waited ${clock(pop.waited_seconds)}.`].join(" "), { urgent: true });
 }
 
-// What the server flagged about this call, above everything else on the pop.
+// What the server flagged about this call, above everything else on the pop. A "repeat caller"
+// marker says what the flag says: its detail joins the flag, and it is not listed again below.
+// Returns that marker (or null) for the markers' list to leave out.
 function renderFlags(pop) {
   const flags = $("pop-flags");
   flags.replaceChildren();
   if (pop.flags.includes("silent-call")) {
     flags.append(el("li", { class: "silent" }, el("strong", { text: "Silent call" }), " – no speech: the caller pressed 55"));
   }
-  if (pop.repeat) {
-    flags.append(el("li", { class: "repeat" }, el("strong", { text: "Repeat caller" }),
-      ` – ${pop.repeat.calls} calls in ${lastPeriod(pop.repeat.window_seconds)}`));
+  const marker = pop.history ? pop.history.markers.find((m) => m.kind === "repeat caller") || null : null;
+  if (pop.repeat || marker) {
+    const count = pop.repeat ? ` – ${pop.repeat.calls} calls in ${lastPeriod(pop.repeat.window_seconds)}` : "";
+    flags.append(el("li", { class: "repeat" }, el("strong", { text: "Repeat caller" }), count,
+      ...(marker ? [el("span", { class: "flag-marker", text: ` – marker: ${marker.detail}` })] : [])));
   }
   show(flags, flags.children.length > 0);
+  return marker;
 }
 
 function lastPeriod(seconds) {
@@ -157,11 +192,12 @@ function lastPeriod(seconds) {
   return `the last ${seconds} seconds`;
 }
 
-function renderHistory(pop) {
+function renderHistory(pop, shownAsFlag) {
   const markers = $("pop-markers");
   markers.replaceChildren();
   const history = pop.history;
   for (const marker of history ? history.markers : []) {
+    if (marker === shownAsFlag) continue;
     markers.append(el("li", {}, el("strong", { text: marker.kind }), ` – ${marker.detail}`));
   }
   $("pop-counts").textContent = history ? `Finished calls from this number: ${history.count_24h} in the last 24 h, ${history.count_30d} in 30 days` : "";
@@ -196,7 +232,9 @@ function answered(message) {
   current.answeredAt = message.answered_at;
   $("pop-phase").textContent = "On call";
   show($("outcome"), true);
+  todo();
   $("grading").focus();
+  announce("Answered: on call. The outcome form is open, grading first.");
 }
 
 function closed(message) {
@@ -204,9 +242,12 @@ function closed(message) {
   if (current.answeredAt !== null) {
     current.ended = true; // the form stays until the outcome is saved
     $("pop-phase").textContent = "Call ended – file the outcome";
+    todo();
+    announce("The call ended. File the outcome before your next call.");
     return;
   }
   endPop(`Last pop closed: ${CLOSED[message.reason] || message.reason}.`);
+  announce(`Pop closed: ${CLOSED[message.reason] || message.reason}.`);
 }
 
 function endPop(note) {
@@ -223,7 +264,12 @@ function tick() {
   const waited = current.answeredAt !== null
     ? current.answeredAt - pop.queued_at
     : pop.waited_seconds + (performance.now() - current.receivedAt) / 1000;
-  $("pop-waited").textContent = clock(waited);
+  const shown = $("pop-waited");
+  shown.textContent = clock(waited);
+  const { level, words } = waitLevel(waited, pop.target_seconds);
+  shown.className = `wait ${level}`;
+  shown.dataset.level = level;
+  $("pop-target").textContent = pop.target_seconds ? `of ${clock(pop.target_seconds)} target${words ? ` – ${words}` : ""}` : "";
 }
 
 // --- the outcome form -------------------------------------------------------------------------
@@ -233,13 +279,32 @@ function resetOutcome() {
   say($("outcome-error"), "");
   say($("outcome-saved"), "");
   $("save-outcome").disabled = false;
+  $("grading").removeAttribute("aria-invalid");
+  todo();
+}
+
+// What is still required before the next call, said at the top of the form (and marked on the field).
+function todo() {
+  const box = $("outcome-todo");
+  const saved = $("save-outcome").disabled;
+  const graded = Boolean($("grading").value);
+  box.dataset.done = String(saved);
+  box.textContent = saved ? "Outcome saved: nothing left before your next call."
+    : graded ? "Grading chosen: save the outcome before your next call."
+      : "Required before your next call: a grading, then save.";
+  $("grading").closest("form").querySelector("label[for=grading]").classList.toggle("missing", !graded && !saved);
 }
 
 function submitOutcome(event) {
   event.preventDefault();
   say($("outcome-error"), "");
   if (!current) return;
-  if (!$("grading").value) { say($("outcome-error"), "Choose a grading."); return; }
+  if (!$("grading").value) {
+    say($("outcome-error"), "Choose a grading: it is required before your next call.");
+    $("grading").setAttribute("aria-invalid", "true");
+    $("grading").focus();
+    return;
+  }
   const thrive = {};
   for (const field of document.querySelectorAll("[data-thrive]")) thrive[field.dataset.thrive] = field.value;
   const message = { type: "outcome", call_id: current.pop.call_id, grading: $("grading").value, thrive, notes: $("notes").value };
@@ -250,6 +315,7 @@ function saved(message) {
   if (!current || current.pop.call_id !== message.call_id) return;
   say($("outcome-saved"), "Outcome saved to the caller's history.");
   $("save-outcome").disabled = true;
+  todo();
   if (current.ended) setTimeout(() => current && current.pop.call_id === message.call_id && endPop("Outcome saved."), 1500);
 }
 
@@ -265,6 +331,7 @@ $("signin").addEventListener("submit", (event) => { event.preventDefault(); sign
 $("sign-out").addEventListener("click", signOut);
 for (const button of document.querySelectorAll("[data-want]")) button.addEventListener("click", () => askState(button.dataset.want));
 $("outcome").addEventListener("submit", submitOutcome);
+$("grading").addEventListener("change", () => { $("grading").removeAttribute("aria-invalid"); todo(); });
 setInterval(() => { tick(); callbacks.tick(); }, 250);
 // For diagnostics and the browser tests: send a raw message on this desktop's socket.
 window.intakeDesktop = { send: (message) => socket && socket.send(message) };
