@@ -12,6 +12,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from tests.conftest import _free_port
+from tests.waiting import patience
 
 
 class OwnRedis:
@@ -28,7 +29,7 @@ class OwnRedis:
                                      stdout=subprocess.DEVNULL)
         probe = aioredis.Redis(port=self.port, socket_connect_timeout=0.5)
         try:
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(patience(10)):
                 while True:
                     try:
                         if await probe.ping():
