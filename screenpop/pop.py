@@ -86,6 +86,7 @@ def compose_pop(call: CallSnapshot, history: CallerHistory | None, *, repeat_cal
         history=view,
         flags=tuple(flags),
         repeat=repeat,
+        location=call.location,
     )
 
 

@@ -8,7 +8,7 @@ without history and says so (``history_status: "unavailable"``), rather than lat
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
 import structlog
@@ -39,12 +39,14 @@ async def pop_ringing_call(
     unrecorded: Mapping[str, float] | None = None,
     repeat_calls: int = REPEAT_CALLS,
     held: Awaitable[CallerHistory] | None = None,
+    placed: Callable[[CallSnapshot, CallerHistory | None], CallSnapshot] | None = None,
 ) -> HandlerMessage:
     """Publish the pop for ``call`` to ``handler_id``'s desktops; returns it as sent (with seq).
 
     ``unrecorded``: other calls from the number that the store may not hold yet (call id ->
     queue entry), counted towards the repeat flag with the recorded ones. ``held``: a lookup of
     the number already under way (screenpop.held), waited for instead of a lookup of our own.
+    ``placed``: gives the call the location its pop shows, chosen with the history (or without it).
     """
     history = None
     if is_history_number(call.caller_number):
@@ -65,4 +67,6 @@ async def pop_ringing_call(
         except RedisError as exc:
             log.warning("history lookup failed; popping without it", error=str(exc),
                         call_id=call.call_id, handler_id=handler_id)
+    if placed is not None:
+        call = placed(call, history)
     return hub.publish(handler_id, compose_pop(call, history, repeat_calls=repeat_calls), active=True)

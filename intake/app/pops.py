@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
 
+from intake.app.locations import CallerLocations
 from intake.app.unrecorded import UnrecordedCalls
 from intake.core.calls import CallView
 from intake.core.registry import (
@@ -76,6 +78,8 @@ class PopRouter:
         # Told (handler id, call id, number) of each pop that carried a caller's history: the audit
         # trail's consultation (intake.app.audit); it only queues, never waits.
         self.consulted: Callable[[str, str, str], None] = _nobody
+        # The caller's location on pops and pop.place (intake.app.locations); None: pops carry none.
+        self.places: CallerLocations | None = None
         self._pending: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -93,6 +97,8 @@ class PopRouter:
                 self._ringing(n.call, n.member)
             elif isinstance(n, Queued):
                 self.unrecorded.add(n.call.caller_number, n.call.call_id, n.call.queued_at)
+                if self.places is not None:
+                    self.places.queued(n.call)
             elif isinstance(n, Answered):
                 self._update(n.call, n.member, lambda c, h: compose_answered(
                     c.call_id, answered_at=c.answered_at or self.clock(), handler_id=h), active=True)
@@ -146,9 +152,18 @@ class PopRouter:
         others = self.unrecorded.of(call.caller_number)
         self._chain(key, self._pop(snapshot, handler_id, now, others, held))
 
+    def _placed(self, snapshot: CallSnapshot, history: CallerHistory | None) -> CallSnapshot:
+        """``snapshot`` with the location its pop shows, chosen with the history it is composed with."""
+        if self.places is None:
+            return snapshot
+        return dataclasses.replace(snapshot, location=self.places.for_pop(snapshot.call_id, history))
+
     def _publish_pop(self, snapshot: CallSnapshot, handler_id: str, history: CallerHistory) -> None:
+        snapshot = self._placed(snapshot, history)
         sent = self.hub.publish(handler_id, compose_pop(snapshot, history, repeat_calls=self.repeat_calls), active=True)
         self.consulted(handler_id, snapshot.call_id, snapshot.caller_number)
+        if self.places is not None:
+            self.places.shown(snapshot.call_id, handler_id, snapshot.location)
         log.info("pop_sent", seq=sent.seq or None, line=snapshot.line, call_id=snapshot.call_id, handler_id=handler_id, held=True)
 
     def _update(self, call: CallView, member: str, compose: Callable[[CallView, str], HandlerMessage], *, active: bool) -> None:
@@ -156,12 +171,18 @@ class PopRouter:
         if handler_id is None:
             return
         key = (call.call_id, handler_id)
-        if key not in self._pending:
+
+        def publish() -> None:
+            if not active and self.places is not None:  # as the close goes: after the pop it closes
+                self.places.left(call.call_id, handler_id)
             self.hub.publish(handler_id, compose(call, handler_id), active=active)
+
+        if key not in self._pending:
+            publish()
             return
 
         async def after() -> None:
-            self.hub.publish(handler_id, compose(call, handler_id), active=active)
+            publish()
 
         self._chain(key, after())
 
@@ -186,9 +207,12 @@ class PopRouter:
     async def _pop(self, snapshot: CallSnapshot, handler_id: str, now: float, unrecorded: dict[str, float],
                    held: asyncio.Task[CallerHistory] | None) -> None:
         sent = await pop_ringing_call(self.history, self.hub, handler_id, snapshot, now=now,
-                                      unrecorded=unrecorded, repeat_calls=self.repeat_calls, held=held)
+                                      unrecorded=unrecorded, repeat_calls=self.repeat_calls, held=held,
+                                      placed=None if self.places is None else self._placed)
         if getattr(sent, "history", None) is not None:  # a pop without its history showed none
             self.consulted(handler_id, snapshot.call_id, snapshot.caller_number)
+        if self.places is not None:
+            self.places.shown(snapshot.call_id, handler_id, getattr(sent, "location", None))
         log.info("pop_sent", seq=sent.seq or None, line=snapshot.line)  # None: Redis gives it (shared hub)
 
 

@@ -46,6 +46,7 @@ class RecordKind(Enum):
     CALLBACK = "callback"  # a call-back task's outcome
     REPORT = "report"  # a day's report (the record is the day, line and site)
     AUDIT = "audit"  # the audit trail itself (an export of it)
+    LOCATION = "location"  # a caller's location: shown on a pop (the record is its source) or asked of the location service
 
 
 class Who(BaseModel):
