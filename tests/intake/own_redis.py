@@ -12,6 +12,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from tests.conftest import _free_port
+from tests.waiting import patience
 
 
 class OwnRedis:
@@ -28,13 +29,17 @@ class OwnRedis:
                                      stdout=subprocess.DEVNULL)
         probe = aioredis.Redis(port=self.port, socket_connect_timeout=0.5)
         try:
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(patience(10)):
                 while True:
                     try:
-                        if await probe.ping():
-                            return
+                        pid = int((await probe.info("server"))["process_id"])
                     except redis.ConnectionError:
                         await asyncio.sleep(0.05)
+                        continue
+                    # Ours, not a server another test session started on the port while ours was
+                    # stopped (the port is free then): the test would write to and read someone else's.
+                    assert pid == self.proc.pid, f"port {self.port} is held by another Redis (pid {pid}, ours {self.proc.pid})"
+                    return
         finally:
             await probe.aclose()
 

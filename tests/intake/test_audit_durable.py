@@ -14,7 +14,7 @@ from intake.app.connections import close_redis, redis_of, writer_redis
 from intake.app.replicas import Replicas
 from intake.core.audit import Action, RecordKind, Verified
 from tests.support.redis_ha import RedisHA
-from tests.waiting import eventually
+from tests.waiting import eventually, patience
 
 SUP = SupervisorPrincipal(id="sup1")
 
@@ -30,11 +30,11 @@ async def test_entries_settled_before_a_primary_kill_are_on_the_new_primary_and_
             # On the primary, but no replica has it: not settled.
             await eventually(lambda: trail.retries >= 2, 10, "a WAIT to come back short")
             assert trail.written == 0 and len(trail) == 1
-        await asyncio.wait_for(trail.flush(), 10)
+        await asyncio.wait_for(trail.flush(), patience(10))
         assert trail.written == 1
         for n in range(20):
             trail.record(SUP, Action.CONSULTED, RecordKind.HISTORY, why=f"reason: settled {n}", number="07700900001")
-        await asyncio.wait_for(trail.flush(), 10)
+        await asyncio.wait_for(trail.flush(), patience(10))
 
         old = redis_ha.kill_primary()
         for n in range(10):  # recorded while the Sentinels promote: held, then written to the new primary

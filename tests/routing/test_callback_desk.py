@@ -31,7 +31,7 @@ from telephony.simulator import actions as sim_actions
 from tests.intake.own_redis import OwnRedis
 from tests.serving import running_server
 from tests.support.sockets import signed_in
-from tests.waiting import eventually
+from tests.waiting import eventually, patience
 
 NUMBER = "07700900042"
 
@@ -90,8 +90,9 @@ class Desktop:
 
     async def expect(self, check: Callable[[dict[str, Any]], bool], after: int = 0,
                      timeout: float = 10) -> dict[str, Any]:
-        """The first message from index ``after`` on that passes ``check``, waiting for it."""
-        async with asyncio.timeout(timeout):
+        """The first message from index ``after`` on that passes ``check``, waiting for it
+        (``timeout``: on a quiet machine, stretched by the test patience)."""
+        async with asyncio.timeout(patience(timeout)):
             while True:
                 found = next((m for m in self.messages[after:] if check(m)), None)
                 if found is not None:
@@ -297,7 +298,7 @@ async def test_a_new_call_from_the_number_closes_the_task_on_the_desktop_and_sup
     base = str(floor.http.base_url).replace("http", "ws", 1)
     async with await signed_in(f"{base}/ws/supervisor", floor.tokens["sup1"]) as wallboard:
         async def picture(check: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
-            async with asyncio.timeout(10):
+            async with asyncio.timeout(patience(10)):
                 while True:
                     message = json.loads(await wallboard.recv())
                     if check(message["callbacks"]):

@@ -102,7 +102,7 @@ class RedisHA:
             [binary, "--port", str(part.port), "--bind", "127.0.0.1", "--dir", str(part.workdir), "--save", "",
              "--appendonly", "yes", "--appendfsync", "everysec", "--logfile", str(part.workdir / "redis.log"), *extra],
             stdout=subprocess.DEVNULL)
-        self.wait_for(lambda: _pings(part), f"{part.name} redis-server on port {part.port}", part)
+        self.wait_for(lambda: _answers_as(part), f"{part.name} redis-server on port {part.port}", part)
 
     def _sentinel(self, part: Process) -> None:
         binary = shutil.which("redis-sentinel")
@@ -112,7 +112,7 @@ class RedisHA:
         conf = part.workdir / "sentinel.conf"  # Sentinel rewrites its own file: one per Sentinel
         conf.write_text(sentinel_conf(part.port, self.primary.port, part.workdir))
         part.proc = subprocess.Popen([binary, str(conf)], stdout=subprocess.DEVNULL)
-        self.wait_for(lambda: _pings(part), f"{part.name} on port {part.port}", part)
+        self.wait_for(lambda: _answers_as(part), f"{part.name} on port {part.port}", part)
 
     # --- the events waited for ------------------------------------------------------------------
 
@@ -216,12 +216,20 @@ def _in_sync(replica: Process) -> bool:
     return info.get("master_link_status") == "up" and info.get("master_sync_in_progress") == 0
 
 
-def _pings(part: Process) -> bool:
+def _answers_as(part: Process) -> bool:
+    """``part`` answers on its port, and it is ``part`` that answers: a server another test session
+    left on the port (another helper's run on the default ports) would otherwise be taken for
+    ours while ours exits unable to bind, and the test would kill, pause and read someone else's."""
     try:
-        with part.client() as client:
-            return bool(client.ping())
+        with part.client(decode_responses=True) as client:
+            pid = int(client.info("server")["process_id"])
     except redis.RedisError:
         return False
+    assert part.proc is not None
+    if pid != part.proc.pid:
+        pytest.fail(f"port {part.port} is held by another process's Redis (pid {pid}, not {part.name}'s {part.proc.pid}): "
+                    "give this run ports of its own (INTAKE_TEST_HA_REDIS_PORT, INTAKE_TEST_HA_SENTINEL_PORT)")
+    return True
 
 
 def _info(part: Process, section: str) -> dict[str, Any]:
