@@ -22,9 +22,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.pbx.harness import Desktop, IntakeProcess, intake_cli, token_of, wait_until
+from tests.pbx.harness import (
+    Desktop,
+    IntakeProcess,
+    intake_cli,
+    ready,
+    token_of,
+    wait_until,
+)
 from tests.support.location_service import LocationServer
-from tests.support.sip import HandlerPhone, PidfCircle, sipp_dial
+from tests.support.sip import HandlerPhone, PidfCircle, SippRun, sipp_dial
 
 pytestmark = pytest.mark.pbx
 
@@ -44,13 +51,13 @@ async def test_the_pop_shows_the_calls_location_then_the_services_then_the_recor
         with intake.config.open("a") as config:
             config.write(f'[location]\nservice_url = "{service.url}"\ntimeout_seconds = 20\n')
         intake.start()
-        phone = HandlerPhone("handler-1", answer_after=1.5)
-        await asyncio.to_thread(phone.start)
         desk = await Desktop.open(intake, "h1")
-        runs = []
+        phone = HandlerPhone("handler-1", answer_after=1.5)
+        runs: list[SippRun] = []
         try:
+            await asyncio.to_thread(phone.start)
             intake.set_state("h1", "ready")
-            await wait_until(lambda: intake.handlers()["PJSIP/handler-1"]["state"] == "ready", 5, "h1 ready")
+            await wait_until(lambda: ready(intake, "PJSIP/handler-1"), 5, "h1 ready")
 
             # 1. The INVITE's own location.
             runs.append(sipp_dial("999", callers=["caller-6"], hangup_after=4.0, located=LOCATED))
