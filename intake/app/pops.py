@@ -142,8 +142,11 @@ class PopRouter:
         if handler_id is None:
             return  # a queue member no configuration names: nobody's desktop to pop
         now = self.clock()
+        # The call's own location (its PIDF-LO) is on the snapshot from the start, for a lookup that
+        # uses it (incidents near it, in the history's round trip); the pop shows what _placed chooses.
+        own = call.location if self.places is None or "call" in self.places.order else None
         snapshot = CallSnapshot(call.call_id, call.line, call.queue, call.caller_number, call.caller_name,  # type: ignore[arg-type]
-                                call.queued_at, round(call.waited(now), 3), call.silent)
+                                call.queued_at, round(call.waited(now), 3), call.silent, own)
         key = (call.call_id, handler_id)
         held = self.held.take(call.caller_number) if is_history_number(call.caller_number) else None
         if held is not None and held.done() and key not in self._pending:

@@ -21,7 +21,7 @@ from intake.core.registry import Registry
 from screenpop.delivery import DesktopHub, Outbox
 from screenpop.history import HistoryConfig, HistoryStore
 from screenpop.location_service import LocationService
-from screenpop.places import Location
+from screenpop.places import Location, NearbyIncident, Point
 from telephony.geolocation import CallerLocation
 from tests.intake.timeline import T0, Timeline
 from tests.screenpop.builders import contact
@@ -156,5 +156,32 @@ async def test_a_service_left_out_of_the_order_is_never_asked(redis_client: aior
         bed.feed(Timeline(number=NUMBER).join(0).ring(0.5, H1))
         (pop,) = await pops(bed, "h1", 1)
         assert "location" not in pop and server.asked == []
+    finally:
+        await bed.close()
+
+
+async def test_a_late_location_brings_the_incidents_near_it_in_the_same_pop_place_with_one_lookup(
+        redis_client: aioredis.Redis, server: LocationServer) -> None:
+    server.answer(NUMBER, FIX)
+    server.hold(NUMBER)
+    bed = Bed(redis_client, server)
+    looked: list[Location] = []
+    burglary = NearbyIncident(id="cad-1", source="force", type="burglary", grade="priority", status="open", at=T0 - 600,
+                              point=Point(lat=53.481, lon=-2.243), distance_m=40.0)
+
+    async def near(location: Location, now: float) -> tuple[NearbyIncident, ...]:  # the incident store's near()
+        looked.append(location)
+        return (burglary,)
+
+    bed.places.nearby = near
+    try:
+        bed.feed(Timeline(number=NUMBER).join(0).ring(0.5, H1).ring(0.5, H2))
+        await pops(bed, "h1", 1)
+        await pops(bed, "h2", 1)
+        server.release(NUMBER)
+        (one,), (two,) = await pops(bed, "h1", 1), await pops(bed, "h2", 1)
+        assert one["type"] == two["type"] == "pop.place"
+        assert [i["id"] for i in one["incidents"]] == [i["id"] for i in two["incidents"]] == ["cad-1"]
+        assert [loc.source for loc in looked] == ["service"]  # one lookup for both desktops
     finally:
         await bed.close()
