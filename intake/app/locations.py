@@ -91,11 +91,15 @@ class CallerLocations:
             place.pending.add("service")
             place.lookup = asyncio.get_running_loop().create_task(self._ask(call.call_id, place))
 
-    def for_pop(self, call_id: str, history: CallerHistory | None) -> Location | None:
-        """The location a pop composed now shows (``history``: the one it is composed with)."""
+    def for_pop(self, call_id: str, history: CallerHistory | None, own: Location | None = None) -> Location | None:
+        """The location a pop composed now shows (``history``: the one it is composed with;
+        ``own``: the call's own as the registry has it now: a call learned from a resync gets it
+        from the PBX's picture after its queue entry was told)."""
         place = self._calls.get(call_id)
         if place is None:
             return None
+        if own is not None and place.found.get("call") is None and "call" in self.order:
+            place.found["call"] = own
         if "history" not in place.found:
             place.found["history"] = last_location(history, self.clock(), self.max_age_seconds) if "history" in self.order else None
         return choose(self.order, place.found, frozenset(place.pending)).location

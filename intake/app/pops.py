@@ -159,7 +159,7 @@ class PopRouter:
         """``snapshot`` with the location its pop shows, chosen with the history it is composed with."""
         if self.places is None:
             return snapshot
-        return dataclasses.replace(snapshot, location=self.places.for_pop(snapshot.call_id, history))
+        return dataclasses.replace(snapshot, location=self.places.for_pop(snapshot.call_id, history, snapshot.location))
 
     def _publish_pop(self, snapshot: CallSnapshot, handler_id: str, history: CallerHistory) -> None:
         snapshot = self._placed(snapshot, history)

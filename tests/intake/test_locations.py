@@ -22,6 +22,7 @@ from screenpop.delivery import DesktopHub, Outbox
 from screenpop.history import HistoryConfig, HistoryStore
 from screenpop.location_service import LocationService
 from screenpop.places import Location, NearbyIncident, Point
+from telephony import events as ev
 from telephony.geolocation import CallerLocation
 from tests.intake.timeline import T0, Timeline
 from tests.screenpop.builders import contact
@@ -183,5 +184,26 @@ async def test_a_late_location_brings_the_incidents_near_it_in_the_same_pop_plac
         assert one["type"] == two["type"] == "pop.place"
         assert [i["id"] for i in one["incidents"]] == [i["id"] for i in two["incidents"]] == ["cad-1"]
         assert [loc.source for loc in looked] == ["service"]  # one lookup for both desktops
+    finally:
+        await bed.close()
+
+
+async def test_a_call_learned_from_the_pbxs_picture_gets_its_own_location_from_its_channel(
+        redis_client: aioredis.Redis, server: LocationServer) -> None:
+    """intake (re)started while the call waited: QueueStatus's entry has no channelvars, the
+    channel's CoreShowChannel has INTAKE_GEO; the pop shows it (as of the queue entry)."""
+    bed = Bed(redis_client, server, order=("call", "history"))
+    call_id = "1700000000.9"
+    try:
+        bed.router.handle(bed.registry.apply(ev.SnapshotStarted(T0 + 10)))
+        bed.router.handle(bed.registry.apply(ev.WaitingCallSeen(T0 + 10, call_id, "emergency", NUMBER, "Caller", 1, 8.0,
+                                                                "PJSIP/caller-9-1")))
+        bed.router.handle(bed.registry.apply(ev.ChannelSeen(T0 + 10, call_id, call_id, "PJSIP/caller-9-1", NUMBER, "Caller",
+                                                            "Queue", "emergency", False, 8.0, location=INVITE, silent=True)))
+        bed.router.handle(bed.registry.apply(ev.SnapshotCompleted(T0 + 10)))
+        bed.feed(Timeline(call_id=call_id, number=NUMBER).ring(11, H1))
+        (pop,) = await pops(bed, "h1", 1)
+        assert pop["location"]["source"] == "call" and pop["location"]["at"] == T0 + 2  # queued 8 s before the picture
+        assert "silent-call" in pop["flags"]
     finally:
         await bed.close()
