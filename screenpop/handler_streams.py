@@ -32,7 +32,11 @@ its ring:
 - ``answered``: that ring was answered (or closed) already;
 - ``close``: the call is not on the screen (closed already, or never shown: it changes nothing);
 - ``card`` (a call-back offer, re-sent whenever its task changes): the newest card of its task
-  on the screen is the same card.
+  on the screen is the same card;
+- ``place`` (``pop.place``: the caller's location after the pop): the call's newest message on
+  the screen is the same, or the call is not on the screen (closed, or never shown: it would
+  add a call with no pop). Unlike a card it adds to the call's messages, so a snapshot holds
+  the pop and its place.
 
 A late copy is recognised while the call is remembered (``rings`` expires with the stream),
 unless the call has rung the phone again meanwhile (one ring is remembered: a node that lags a
@@ -64,9 +68,9 @@ ring came in) are this close. Two rings of one call to one phone are further apa
 lasts its timeout and app_queue waits ``retry`` seconds before the next."""
 
 Kind = str
-"""``pop``, ``answered``, ``close`` or ``card`` (see the module's docstring)."""
+"""``pop``, ``answered``, ``close``, ``place`` or ``card`` (see the module's docstring)."""
 
-KINDS = {"pop": "pop", "pop.answered": "answered", "pop.closed": "close"}
+KINDS = {"pop": "pop", "pop.answered": "answered", "pop.closed": "close", "pop.place": "place"}
 """Message type -> kind; any other type is a ``card`` (or a ``close`` when it ends the call's
 place on the screen)."""
 
@@ -93,6 +97,9 @@ for i = 0, (#KEYS - 1) / 4 - 1 do
     there = phase == 'answered' or phase == 'closed'
   elseif kind == 'close' then
     there = not shown
+  elseif kind == 'place' then
+    -- a late location adds to the call's pop on the screen: nothing to add to a call not shown
+    there = not shown or string.sub(shown, -#message - 1) == ' ' .. message
   else
     there = shown ~= false and string.sub(shown, -#message - 1) == ' ' .. message
   end

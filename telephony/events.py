@@ -258,6 +258,9 @@ class ChannelSeen:
     bridged: bool
     duration_seconds: float
     bridge_id: str = ""
+    location: CallerLocation | None = None
+    """The caller's location from their INVITE (channelvars INTAKE_GEO), as on QueueCallerJoin."""
+    silent: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -345,6 +345,7 @@ def _queue_entry(f: Frame, at: float) -> WaitingCallSeen:
 
 def _core_show_channel(f: Frame, at: float) -> ChannelSeen:
     application = f.get("Application", "")
+    variables = _channel_variables(f)  # the same channelvars as on the channel's events
     return ChannelSeen(
         at=at,
         channel_id=f["Uniqueid"],
@@ -357,6 +358,8 @@ def _core_show_channel(f: Frame, at: float) -> ChannelSeen:
         bridged=bool(f.get("BridgeId")),
         duration_seconds=_duration(f, "Duration"),
         bridge_id=f.get("BridgeId", ""),
+        location=parse_geolocation(variables.get(GEO_VARIABLE, "")),
+        silent=variables.get("INTAKE_SILENT", "") == "1",
     )
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -35,7 +35,7 @@ from screenpop.location import choose, last_location, worth_asking
 from screenpop.location_service import LocationService
 from screenpop.messages import PopPlace
 from screenpop.models import CallerHistory, is_history_number
-from screenpop.places import Location, LocationSource
+from screenpop.places import Location, LocationSource, NearbyIncident
 
 log = structlog.get_logger("intake.locations")
 
@@ -56,6 +56,9 @@ Shown = Callable[[str, str, str, Location], None]
 """(handler id, call id, number, location): a location reached a handler's desktop (audit)."""
 Asked = Callable[[str, str, str], None]
 """(call id, number, outcome): the location service was asked (audit)."""
+Nearby = Callable[[Location, float], Awaitable[tuple[NearbyIncident, ...]]]
+"""(location, now) -> the incidents near it (the incident store's ``near``): one round trip for a
+location that came after the pop, sent in the same ``pop.place``."""
 
 
 class CallerLocations:
@@ -69,6 +72,7 @@ class CallerLocations:
         self.max_age_seconds = config.history_max_age_days * 86_400.0
         self.shown_to: Shown = lambda *_: None
         self.asked: Asked = lambda *_: None
+        self.nearby: Nearby | None = None
         self._calls: OrderedDict[str, _Place] = OrderedDict()
         self.lookups = self.lookups_failed = self.places_sent = 0
 
@@ -87,11 +91,15 @@ class CallerLocations:
             place.pending.add("service")
             place.lookup = asyncio.get_running_loop().create_task(self._ask(call.call_id, place))
 
-    def for_pop(self, call_id: str, history: CallerHistory | None) -> Location | None:
-        """The location a pop composed now shows (``history``: the one it is composed with)."""
+    def for_pop(self, call_id: str, history: CallerHistory | None, own: Location | None = None) -> Location | None:
+        """The location a pop composed now shows (``history``: the one it is composed with;
+        ``own``: the call's own as the registry has it now: a call learned from a resync gets it
+        from the PBX's picture after its queue entry was told)."""
         place = self._calls.get(call_id)
         if place is None:
             return None
+        if own is not None and place.found.get("call") is None and "call" in self.order:
+            place.found["call"] = own
         if "history" not in place.found:
             place.found["history"] = last_location(history, self.clock(), self.max_age_seconds) if "history" in self.order else None
         return choose(self.order, place.found, frozenset(place.pending)).location
@@ -149,21 +157,31 @@ class CallerLocations:
             self.asked(call_id, place.number, outcome)
             place.pending.discard("service")
             place.found["service"] = found
-            self._update(call_id, place)
+            await self._update(call_id, place)
 
-    def _update(self, call_id: str, place: _Place) -> None:
+    async def _update(self, call_id: str, place: _Place) -> None:
         """Tell each handler shown this call's pop of a location better than the one it shows."""
         now_best = choose(self.order, place.found, frozenset(place.pending)).location
-        if now_best is None:
+        if now_best is None or all(was == now_best for was in place.shown.values()):
             return
-        for handler_id, was in list(place.shown.items()):
+        incidents = await self._incidents_near(now_best)
+        for handler_id, was in list(place.shown.items()):  # read again: a ring may have stopped meanwhile
             if was == now_best:
                 continue
             place.shown[handler_id] = now_best
-            self.hub.publish(handler_id, PopPlace(call_id=call_id, location=now_best), active=True)
+            self.hub.publish(handler_id, PopPlace(call_id=call_id, location=now_best, incidents=incidents), active=True)
             self.places_sent += 1
             self.shown_to(handler_id, call_id, place.number, now_best)
             log.info("pop_place_sent", handler_id=handler_id, source=now_best.source)
+
+    async def _incidents_near(self, location: Location) -> tuple[NearbyIncident, ...]:
+        if self.nearby is None:
+            return ()
+        try:
+            return await self.nearby(location, self.clock())
+        except Exception:  # the incident store failing must not cost the handler the location
+            log.exception("incidents_near_failed")
+            return ()
 
     def _forget(self, call_id: str) -> None:
         place = self._calls.pop(call_id, None)

@@ -142,8 +142,12 @@ class PopRouter:
         if handler_id is None:
             return  # a queue member no configuration names: nobody's desktop to pop
         now = self.clock()
+        # The call's own location (its PIDF-LO) is on the snapshot from the start, for a lookup that
+        # uses it (incidents near it, in the history's round trip); the pop shows what _placed chooses.
+        own = call.location if self.places is None or "call" in self.places.order else None
         snapshot = CallSnapshot(call.call_id, call.line, call.queue, call.caller_number, call.caller_name,  # type: ignore[arg-type]
-                                call.queued_at, round(call.waited(now), 3), call.silent, target_seconds=call.target_seconds)
+                                call.queued_at, round(call.waited(now), 3), call.silent, own,
+                                target_seconds=call.target_seconds)
         key = (call.call_id, handler_id)
         held = self.held.take(call.caller_number) if is_history_number(call.caller_number) else None
         if held is not None and held.done() and key not in self._pending:
@@ -156,7 +160,7 @@ class PopRouter:
         """``snapshot`` with the location its pop shows, chosen with the history it is composed with."""
         if self.places is None:
             return snapshot
-        return dataclasses.replace(snapshot, location=self.places.for_pop(snapshot.call_id, history))
+        return dataclasses.replace(snapshot, location=self.places.for_pop(snapshot.call_id, history, snapshot.location))
 
     def _publish_pop(self, snapshot: CallSnapshot, handler_id: str, history: CallerHistory) -> None:
         snapshot = self._placed(snapshot, history)

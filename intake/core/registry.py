@@ -410,6 +410,13 @@ class Registry:
     def _on_channel_seen(self, e: ev.ChannelSeen, told: Told) -> None:
         if self._snapshot is not None:
             self._snapshot.channels.append(e)
+        call = self.calls.get(e.channel_id)
+        if call is not None and not call.observed_from_start:
+            # Learned from the PBX's picture (QueueEntry has no channelvars): the channel's own
+            # marks, as its QueueCallerJoin carried them; the location as of its queue entry.
+            call.silent = call.silent or e.silent
+            if call.location is None:
+                call.location = from_call(e.location, call.queued_at)
 
     def _on_snapshot_completed(self, e: ev.SnapshotCompleted, told: Told) -> None:
         snap, self._snapshot = self._snapshot, None

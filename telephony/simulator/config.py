@@ -78,6 +78,13 @@ class TrafficProfile:
     break_time: tuple[float, float] = (20.0, 60.0)
     caller_pool: int = 40  # distinct caller numbers: small, so callers ring again
     handlers_pause_themselves: bool = True
+    # The share of calls whose INVITE carries the caller's location (a PIDF-LO: INTAKE_GEO on the
+    # PBX's events, telephony/geolocation.py). Each caller has a home within located_spread_m of
+    # located_around (lat, lon); a located call is a circle of 10-150 m near it, or at times a
+    # mobile's wider one. 0: no call carries one (and the traffic's random draws are as before).
+    located_share: float = 0.0
+    located_around: tuple[float, float] = (53.4808, -2.2426)
+    located_spread_m: float = 3000.0
 
 
 @dataclass(frozen=True, slots=True)

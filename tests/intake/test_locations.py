@@ -21,7 +21,8 @@ from intake.core.registry import Registry
 from screenpop.delivery import DesktopHub, Outbox
 from screenpop.history import HistoryConfig, HistoryStore
 from screenpop.location_service import LocationService
-from screenpop.places import Location
+from screenpop.places import Location, NearbyIncident, Point
+from telephony import events as ev
 from telephony.geolocation import CallerLocation
 from tests.intake.timeline import T0, Timeline
 from tests.screenpop.builders import contact
@@ -156,5 +157,53 @@ async def test_a_service_left_out_of_the_order_is_never_asked(redis_client: aior
         bed.feed(Timeline(number=NUMBER).join(0).ring(0.5, H1))
         (pop,) = await pops(bed, "h1", 1)
         assert "location" not in pop and server.asked == []
+    finally:
+        await bed.close()
+
+
+async def test_a_late_location_brings_the_incidents_near_it_in_the_same_pop_place_with_one_lookup(
+        redis_client: aioredis.Redis, server: LocationServer) -> None:
+    server.answer(NUMBER, FIX)
+    server.hold(NUMBER)
+    bed = Bed(redis_client, server)
+    looked: list[Location] = []
+    burglary = NearbyIncident(id="cad-1", source="force", type="burglary", grade="priority", status="open", at=T0 - 600,
+                              point=Point(lat=53.481, lon=-2.243), distance_m=40.0)
+
+    async def near(location: Location, now: float) -> tuple[NearbyIncident, ...]:  # the incident store's near()
+        looked.append(location)
+        return (burglary,)
+
+    bed.places.nearby = near
+    try:
+        bed.feed(Timeline(number=NUMBER).join(0).ring(0.5, H1).ring(0.5, H2))
+        await pops(bed, "h1", 1)
+        await pops(bed, "h2", 1)
+        server.release(NUMBER)
+        (one,), (two,) = await pops(bed, "h1", 1), await pops(bed, "h2", 1)
+        assert one["type"] == two["type"] == "pop.place"
+        assert [i["id"] for i in one["incidents"]] == [i["id"] for i in two["incidents"]] == ["cad-1"]
+        assert [loc.source for loc in looked] == ["service"]  # one lookup for both desktops
+    finally:
+        await bed.close()
+
+
+async def test_a_call_learned_from_the_pbxs_picture_gets_its_own_location_from_its_channel(
+        redis_client: aioredis.Redis, server: LocationServer) -> None:
+    """intake (re)started while the call waited: QueueStatus's entry has no channelvars, the
+    channel's CoreShowChannel has INTAKE_GEO; the pop shows it (as of the queue entry)."""
+    bed = Bed(redis_client, server, order=("call", "history"))
+    call_id = "1700000000.9"
+    try:
+        bed.router.handle(bed.registry.apply(ev.SnapshotStarted(T0 + 10)))
+        bed.router.handle(bed.registry.apply(ev.WaitingCallSeen(T0 + 10, call_id, "emergency", NUMBER, "Caller", 1, 8.0,
+                                                                "PJSIP/caller-9-1")))
+        bed.router.handle(bed.registry.apply(ev.ChannelSeen(T0 + 10, call_id, call_id, "PJSIP/caller-9-1", NUMBER, "Caller",
+                                                            "Queue", "emergency", False, 8.0, location=INVITE, silent=True)))
+        bed.router.handle(bed.registry.apply(ev.SnapshotCompleted(T0 + 10)))
+        bed.feed(Timeline(call_id=call_id, number=NUMBER).ring(11, H1))
+        (pop,) = await pops(bed, "h1", 1)
+        assert pop["location"]["source"] == "call" and pop["location"]["at"] == T0 + 2  # queued 8 s before the picture
+        assert "silent-call" in pop["flags"]
     finally:
         await bed.close()

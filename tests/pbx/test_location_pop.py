@@ -9,18 +9,29 @@ WebSocket, the handler's pyVoIP phone, and the location service on loopback
    pop.place (source "service") before the answer; the call's record keeps it.
 3. The same caller again, the service now knowing nothing: the pop shows the location on their
    record (source "history") with its age (its ``at``), not the call's time.
+4. The audit trail has each lookup of the service (collected by intake) and each location shown
+   to the handler (consulted by h1, its source as the record), tied to the call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.pbx.harness import Desktop, IntakeProcess, token_of, wait_until
+from tests.pbx.harness import (
+    Desktop,
+    IntakeProcess,
+    intake_cli,
+    ready,
+    token_of,
+    wait_until,
+)
 from tests.support.location_service import LocationServer
-from tests.support.sip import HandlerPhone, PidfCircle, sipp_dial
+from tests.support.sip import HandlerPhone, PidfCircle, SippRun, sipp_dial
 
 pytestmark = pytest.mark.pbx
 
@@ -40,13 +51,13 @@ async def test_the_pop_shows_the_calls_location_then_the_services_then_the_recor
         with intake.config.open("a") as config:
             config.write(f'[location]\nservice_url = "{service.url}"\ntimeout_seconds = 20\n')
         intake.start()
-        phone = HandlerPhone("handler-1", answer_after=1.5)
-        await asyncio.to_thread(phone.start)
         desk = await Desktop.open(intake, "h1")
-        runs = []
+        phone = HandlerPhone("handler-1", answer_after=1.5)
+        runs: list[SippRun] = []
         try:
+            await asyncio.to_thread(phone.start)
             intake.set_state("h1", "ready")
-            await wait_until(lambda: intake.handlers()["PJSIP/handler-1"]["state"] == "ready", 5, "h1 ready")
+            await wait_until(lambda: ready(intake, "PJSIP/handler-1"), 5, "h1 ready")
 
             # 1. The INVITE's own location.
             runs.append(sipp_dial("999", callers=["caller-6"], hangup_after=4.0, located=LOCATED))
@@ -87,6 +98,21 @@ async def test_the_pop_shows_the_calls_location_then_the_services_then_the_recor
             assert again["location"]["at"] == recorded[0]["location"]["at"]  # the fix's own time: its age on the desktop
             await asyncio.to_thread(phone.wait_answered, 15, nth=3)
             assert service.asked == ["07700900007", "07700900007"]
+
+            # 4. Each lookup and each location shown is in the audit trail.
+            def exported() -> set[tuple[str, str, str, str, str]]:
+                done = intake_cli(intake, "audit", "export", "--number", "07700900007", "--reason", "location e2e test")
+                assert done.returncode == 0, done.stderr
+                entries: list[dict[str, Any]] = [json.loads(line) for line in done.stdout.splitlines()]
+                return {(e["action"], e["kind"], "intake" if e["role"] == "system" else e["who_id"], e["record"], e["why"])
+                        for e in entries if e["kind"] == "location"}
+
+            first, second = pop["call_id"], again["call_id"]
+            wanted = {("collected", "location", "intake", first, f"call {first}: location service, found"),
+                      ("consulted", "location", "h1", "service", f"call {first}"),
+                      ("collected", "location", "intake", second, f"call {second}: location service, none"),
+                      ("consulted", "location", "h1", "history", f"call {second}")}
+            await wait_until(lambda: wanted <= exported(), 15, "the location entries in the audit trail")
         finally:
             for run in runs:
                 run.stop()

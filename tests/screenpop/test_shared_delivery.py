@@ -18,7 +18,8 @@ import redis.asyncio as aioredis
 
 from screenpop.delivery import Outbox
 from screenpop.handler_streams import HandlerStreams
-from screenpop.messages import CallbackOffer
+from screenpop.messages import CallbackOffer, PopPlace
+from screenpop.places import Location
 from screenpop.pop import CallSnapshot, compose_answered, compose_closed, compose_pop
 from screenpop.shared_delivery import SharedDesktopHub, hub_for
 from tests.screenpop.redis_link import redis_link
@@ -224,3 +225,19 @@ async def test_a_handlers_stream_keeps_the_configured_number_of_messages(redis_u
     finally:
         hub.close()
         await client.aclose()
+
+
+async def test_a_late_location_is_added_to_its_pop_once_and_never_to_a_call_not_on_the_screen(
+        redis_url: str, redis_client: aioredis.Redis) -> None:
+    where = Location(lat=53.4808, lon=-2.2426, source="service", at=1.5, radius_m=18.0)
+    async with _node(redis_url, _db(redis_client)) as a, _node(redis_url, _db(redis_client)) as b:
+        desk = await a.open("ana", 0)
+        _ring(a, b, call_id="c1")
+        for hub in (a, b):  # both nodes' location lookups answer: one pop.place
+            hub.publish("ana", PopPlace(call_id="c1", location=where), active=True)
+            hub.publish("ana", PopPlace(call_id="gone", location=where), active=True)  # never shown here
+        assert await _messages(desk, 2) == [(1, "pop", "c1"), (2, "pop.place", "c1")]
+        await _drained(a, b)
+        (snapshot,) = [await _next(await b.open("ana", None))]
+        assert [(p["type"], p["call_id"]) for p in snapshot["pops"]] == [("pop", "c1"), ("pop.place", "c1")]
+        assert await redis_client.xlen("t:desktop:ana:stream") == 2

@@ -28,5 +28,6 @@ async def test_a_located_callers_join_carries_the_location_and_the_resync_lists_
     assert isinstance(unlocated, CallQueued) and unlocated.location is None and "ChanVariable" not in other
     _, channels = await client.event_list("CoreShowChannels", "CoreShowChannelsComplete")
     listed = [c for c in channels if c.get("Uniqueid") == located]
-    assert listed and isinstance(translate(listed[0], 0.0), ChannelSeen)
+    seen = translate(listed[0], 0.0) if listed else None
+    assert isinstance(seen, ChannelSeen) and seen.location == WHERE and not seen.silent
     assert listed[0].values("ChanVariable")[1].startswith("INTAKE_GEO=shape=")
