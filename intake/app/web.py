@@ -67,7 +67,8 @@ def create_app(server: IntakeServer) -> FastAPI:
     app.state.authenticator = server.authenticator
     web_errors.install(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
-    app.add_middleware(SecurityHeaders, tls=server.config.http.tls is not None)  # outermost: on every answer
+    app.add_middleware(SecurityHeaders, tls=server.config.http.tls is not None,  # outermost: on every answer
+                       images_from=server.config.desktop.tile_origin)
 
     @app.get("/healthz", tags=["ops"], response_model=Health,
              responses={503: {"model": Health, "description": "Not healthy (for the balancer: not serving): the same report"},

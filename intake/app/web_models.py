@@ -237,6 +237,7 @@ class Me(_Reply):
     wrapup_reason: str
     ring_out_reason: str
     position: str | None = None  # the position the PBX has them at (None: a fixed phone, or none yet)
+    map_tiles: str | None = None  # [desktop] map_tiles: the force's tile server for the pop's map, when set
 
 
 class StateChanged(_Reply):

@@ -4,6 +4,7 @@
 // abandoned 999 calls are a card of their own (callback_card.js), the position picker (hot-desking)
 // another (position_picker.js).
 import { CallbackCard } from "/static/callback_card.js";
+import { PopPlace } from "/static/pop_place.js";
 import { PositionPicker } from "/static/position_picker.js";
 import { api, authMessage, clock, el, forgetToken, ReconnectingSocket, storedToken, storeToken, when, wsUrl } from "/static/common.js";
 import { endSession, offerProviderSignIn, sessionOpens } from "/static/sign_in.js";
@@ -19,6 +20,7 @@ let lastSeq = 0;
 let current = null; // { pop, receivedAt, answeredAt, ended }
 const callbacks = new CallbackCard(() => token);
 const positions = new PositionPicker(() => token);
+const place = new PopPlace($("pop-place")); // the caller's location and incidents near it
 
 function show(node, visible) { node.classList.toggle("hidden", !visible); }
 function say(node, text) { node.textContent = text; show(node, Boolean(text)); }
@@ -42,6 +44,7 @@ async function signIn(candidate) {
   $("who").textContent = `${me.name} (${me.handler_id})`;
   document.body.dataset.handlerId = me.handler_id;
   renderState(me);
+  place.useTiles(me.map_tiles);
   socket = new ReconnectingSocket(() => wsUrl(`/ws/desktop?last_seq=${lastSeq}`), {
     signIn: () => authMessage(token),
     onMessage: receive,
@@ -100,6 +103,7 @@ function receive(message) {
   switch (message.type) {
     case "pop": return showPop(message);
     case "pop.answered": return answered(message);
+    case "pop.place": return place.update(message);
     case "pop.closed": return callbacks.closed(message) || closed(message);
     case "callback": return callbacks.offer(message);
     case "me": return renderState(message);
@@ -129,6 +133,7 @@ function showPop(pop) {
   $("pop-phase").textContent = "Ringing";
   renderFlags(pop);
   renderHistory(pop);
+  place.show(pop, current.receivedAt);
   resetOutcome();
   show($("outcome"), false);
   show(box, true);
@@ -211,6 +216,7 @@ function closed(message) {
 
 function endPop(note) {
   current = null;
+  place.clear();
   show($("pop"), false);
   show($("outcome"), false);
   $("idle").textContent = `No call ringing. ${note}`;
@@ -224,6 +230,7 @@ function tick() {
     ? current.answeredAt - pop.queued_at
     : pop.waited_seconds + (performance.now() - current.receivedAt) / 1000;
   $("pop-waited").textContent = clock(waited);
+  place.tick();
 }
 
 // --- the outcome form -------------------------------------------------------------------------
