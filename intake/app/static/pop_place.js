@@ -27,7 +27,7 @@ const SOURCE_SHORT = { call: "the call", service: "the location service", histor
 
 export function distanceWords(metres) {
   if (metres < 1000) return `${Math.round(metres)} m`;
-  return `${(metres / 1000).toFixed(metres < 10000 ? 1 : 0)} km`;
+  return `${Number((metres / 1000).toFixed(metres < 10000 ? 1 : 0))} km`; // 1 km, 1.5 km, 13 km
 }
 
 export function ageWords(seconds) {
@@ -133,7 +133,8 @@ function drawMap(location, incidents, tileTemplate) {
   if (tileTemplate) map.append(tiles(tileTemplate, location, half, scale));
   for (const r of rings) {
     map.append(svg("circle", { class: "place-ring", cx: centre, cy: centre, r: r * scale, "data-ring-m": r }));
-    map.append(svg("text", { class: "place-ring-label", x: centre + 3, y: centre - r * scale - 3 }, distanceWords(r)));
+    // Inside the ring, at its top: the outermost ring's label stays on the map.
+    map.append(svg("text", { class: "place-ring-label", x: centre + 3, y: centre - r * scale + 12 }, distanceWords(r)));
   }
   if (location.radius_m) {
     map.append(svg("circle", { class: "place-uncertainty", cx: centre, cy: centre, r: Math.max(location.radius_m * scale, 1.5),
@@ -165,10 +166,11 @@ function drawMap(location, incidents, tileTemplate) {
 
 function incidentLine(incident, location, serverNow) {
   const { east, north } = offsetMetres(location, incident.point);
-  const where = incident.at_address ? "at the caller's location" : `${distanceWords(incident.distance_m)} ${bearingWords(east, north)}`;
+  const where = `${distanceWords(incident.distance_m)} ${bearingWords(east, north)}`;
+  const here = incident.at_address ? "at the caller's location, " : "";
   const graded = incident.grade ? `, graded ${incident.grade}` : "";
   const status = incident.status ? `, ${incident.status}` : "";
-  return { where, text: `${incident.type}, ${ageWords(serverNow - incident.at)}, ${where}${graded}${status}` };
+  return { where, text: `${incident.type}, ${ageWords(serverNow - incident.at)}, ${here}${where}${graded}${status}` };
 }
 
 /** The map in words: what a screen reader says instead of the picture. */
