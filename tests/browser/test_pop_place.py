@@ -12,9 +12,9 @@ import struct
 import threading
 import zlib
 from collections.abc import Iterator
-from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -95,10 +95,10 @@ class PageHandler(Quiet):
 
 
 class TileHandler(Quiet):
-    asked: list[tuple[int, int, int]] = []
+    asked: ClassVar[list[tuple[int, int, int]]] = []
     body = png()
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         _, _, z, x, y = self.path.removesuffix(".png").split("/")
         self.asked.append((int(z), int(x), int(y)))
         self.send_response(200)
@@ -122,7 +122,7 @@ def serving(handler: type, port: int) -> Iterator[ThreadingHTTPServer]:
 @pytest.fixture(scope="module")
 def harness() -> Iterator[str]:
     handler = type("Pages", (PageHandler,), {"policy": csp(f"http://127.0.0.1:{TILE_PORT}")})
-    yield from partial(serving, handler, PAGE_PORT)()
+    yield from serving(handler, PAGE_PORT)
 
 
 @pytest.fixture(scope="module")
