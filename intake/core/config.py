@@ -36,6 +36,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from intake.core.config_incidents import IncidentsConfig
 from intake.core.config_oidc import OidcConfig
 from intake.core.config_rules import Defaults, cross_check, dev_problems
 from intake.core.errors import ConfigError, ConfigProblem
@@ -483,6 +484,7 @@ class IntakeConfig(_Section):
     oidc: OidcConfig | None = None  # sign-in with the force's OpenID provider (config_oidc.py)
     retention: RetentionConfig = RetentionConfig()
     audit: AuditConfig = AuditConfig()
+    incidents: IncidentsConfig = IncidentsConfig()  # incidents near the caller on the pop (config_incidents.py)
 
     @model_validator(mode="before")
     @classmethod
