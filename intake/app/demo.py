@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from intake.app import logs
-from intake.app.demo_places import sample_crimes
+from intake.app.demo_places import phone_location, sample_crimes
 from intake.app.incidents_cli import store_config
 from intake.app.server import IntakeServer, make_redis
 from intake.core.config import IntakeConfig, parse
@@ -98,7 +98,7 @@ async def run_demo(*, port: int = 8080, json_line: bool = False, seed: int = 999
     # pausing to it. ``callers`` sizes the caller pool: a tiny pool makes numbers ring again soon.
     # ``rates`` (queue -> calls per simulated minute) replaces the default arrival rates: with a
     # queue at 0 a script places that queue's calls itself (the browser tests' call-backs do).
-    traffic = TrafficProfile(handlers_pause_themselves=False, caller_pool=callers)
+    traffic = TrafficProfile(handlers_pause_themselves=False, caller_pool=callers, caller_location=phone_location(seed))
     if rates:
         arrivals = {**dict(traffic.arrivals_per_second), **{q: per_minute / 60 for q, per_minute in rates.items()}}
         traffic = dataclasses.replace(traffic, arrivals_per_second=tuple(arrivals.items()))

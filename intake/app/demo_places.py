@@ -15,9 +15,11 @@ import hashlib
 import io
 import math
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from screenpop.places import Point
+from telephony.geolocation import CallerLocation
 
 CENTRE = Point(lat=51.75202, lon=-1.25773)  # Carfax, Oxford
 FORCE = "Thames Valley Police"
@@ -100,3 +102,17 @@ def sample_crimes(seed: int, now: float, numbers: list[str], *, count: int = 400
     for _ in range(4):  # no map point within 20 km: police.uk leaves the point empty
         crime(None, 1)
     return out.getvalue()
+
+
+def phone_location(seed: int) -> Callable[[str], CallerLocation | None]:
+    """What each demo caller's phone puts in its calls: most send where they are (a handset's fix,
+    tens of metres; a few only the cell's, hundreds), the rest nothing (a pop then says so, or
+    finds it another way)."""
+    def located(number: str) -> CallerLocation | None:
+        if not sends_location(number, seed):
+            return None
+        home, rng = caller_home(number, seed), random.Random(f"{seed}:fix:{number}")
+        radius, confidence = (rng.choice((8, 12, 20, 35, 50)), rng.choice((68, 90, 95))) if rng.random() < 0.85 \
+            else (rng.choice((250, 400, 800)), 68)
+        return CallerLocation(home.lat, home.lon, float(radius), confidence, shape="Circle")
+    return located

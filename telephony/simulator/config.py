@@ -7,8 +7,11 @@ four handlers, one of them in both queues.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+
+from telephony.geolocation import CallerLocation
 
 
 class Strategy(Enum):
@@ -78,6 +81,10 @@ class TrafficProfile:
     break_time: tuple[float, float] = (20.0, 60.0)
     caller_pool: int = 40  # distinct caller numbers: small, so callers ring again
     handlers_pause_themselves: bool = True
+    # Where a caller's phone says it is, by number, put in each of its calls as its INVITE's PIDF-LO
+    # would be (the demo's callers around a town); None for a phone that sends none. Asked once per
+    # call and never drawing from the traffic's RNG: a profile with it plays the same calls as without.
+    caller_location: Callable[[str], CallerLocation | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

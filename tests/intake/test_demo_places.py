@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from intake.app.demo_places import CENTRE, caller_home, sample_crimes, sends_location
+from intake.app.demo_places import CENTRE, caller_home, phone_location, sample_crimes, sends_location
 from screenpop.incidents_csv import read_crimes
 from screenpop.places import Point
 
@@ -45,3 +45,15 @@ def test_some_callers_have_recent_crimes_at_their_door_and_some_crimes_are_too_o
     assert caller_home("07700900001", 7) == homes[1]  # one number, one home, for a seed
     sending = [sends_location(n, 7) for n in NUMBERS]
     assert 0 < sending.count(False) < len(NUMBERS) // 2
+
+
+def test_a_callers_phone_sends_their_home_with_an_uncertainty_or_nothing() -> None:
+    located = phone_location(7)
+    for number in NUMBERS:
+        sent = located(number)
+        if not sends_location(number, 7):
+            assert sent is None
+            continue
+        assert sent is not None and Point(lat=sent.lat, lon=sent.lon) == caller_home(number, 7)
+        assert sent.radius_m is not None and 5 <= sent.radius_m <= 1000 and sent.confidence in (68, 90, 95)
+    assert located(NUMBERS[3]) == phone_location(7)(NUMBERS[3])
