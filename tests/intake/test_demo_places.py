@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import math
 
-from intake.app.demo_places import CENTRE, caller_home, phone_location, sample_crimes, sends_location
+from intake.app.demo_places import (
+    CENTRE,
+    caller_home,
+    phone_location,
+    sample_crimes,
+    sends_location,
+)
 from screenpop.incidents_csv import read_crimes
 from screenpop.places import Point
 
