@@ -169,7 +169,8 @@ class IncidentStore:
         return ScriptCall(_NEAR, self.keys, (repr(point.lon), repr(point.lat), repr(c.radius_m),
                                              repr(now - c.period_seconds), c.limit, SCAN_LIMIT))
 
-    def read_near(self, reply: Sequence[Any], point: Point) -> tuple[NearbyIncident, ...]:
+    # Any: the script's reply, Redis values
+    def read_near(self, reply: Sequence[Any]) -> tuple[NearbyIncident, ...]:
         """The script's reply as the pop lists it: at the address first, then nearest, then newest.
         A record this version cannot read is left out and logged (the rest are shown)."""
         distances, records = reply
@@ -195,4 +196,4 @@ class IncidentStore:
         if call is None:
             return ()
         (reply,) = await run_scripts(self.reader, [call])
-        return self.read_near(reply, point)
+        return self.read_near(reply)

@@ -31,7 +31,7 @@ from screenpop.models import (
     MarkerKind,
     is_history_number,
 )
-from screenpop.places import Location
+from screenpop.places import Location, NearbyIncident
 
 NOTES_EXCERPT_CHARS = 280
 """A pop is read in the seconds the phone rings: an excerpt, not the whole file."""
@@ -61,7 +61,9 @@ class CallSnapshot:
     """The caller's location if it came with the call (its PIDF-LO) or is already known."""
 
 
-def compose_pop(call: CallSnapshot, history: CallerHistory | None, *, repeat_calls: int = REPEAT_CALLS) -> Pop:
+def compose_pop(call: CallSnapshot, history: CallerHistory | None, *, repeat_calls: int = REPEAT_CALLS,
+                incidents: tuple[NearbyIncident, ...] = ()) -> Pop:
+    """``incidents``: those near ``call.location`` (screenpop.incidents), in the order to show them."""
     status: HistoryStatus
     if history is not None:
         status, view = "ok", _history_view(history)
@@ -86,6 +88,8 @@ def compose_pop(call: CallSnapshot, history: CallerHistory | None, *, repeat_cal
         history=view,
         flags=tuple(flags),
         repeat=repeat,
+        location=call.location,
+        incidents=incidents if call.location is not None else (),
     )
 
 

@@ -36,6 +36,14 @@ class ScriptCall:
 # Any: a redis.asyncio client (or fakeredis's), used through its pipeline; each reply is the script's own shape
 async def run_scripts(client: Any, calls: Sequence[ScriptCall]) -> list[Any]:
     """Each call's reply, in order; one round trip (two after the server lost a script)."""
+    if len(calls) == 1:
+        # One script goes as a plain command, on the client's own connection: a pipeline takes
+        # one from the pool, which a single-connection client opens (a handshake) just for it.
+        (call,) = calls
+        try:
+            return [await client.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)]
+        except NoScriptError:
+            return [await client.eval(call.script.source, len(call.keys), *call.keys, *call.args)]
     async with client.pipeline(transaction=False) as pipe:
         for call in calls:
             pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)

@@ -11,17 +11,11 @@ from pathlib import Path
 from intake.app.audit_cli import cli_trail, operator, recorded
 from intake.app.cli_redis import cli_redis
 from intake.app.connections import close_redis
+from intake.app.incidents_feed import store_config
 from intake.core.audit import Action, RecordKind
 from intake.core.config_incidents import IncidentsConfig
-from screenpop.incidents import DAY, IncidentStore, IncidentStoreConfig
+from screenpop.incidents import IncidentStore
 from screenpop.incidents_csv import CrimeFile, read_crimes
-
-
-def store_config(incidents: IncidentsConfig, prefix: str) -> IncidentStoreConfig:
-    """The store's settings from the configuration's ``[incidents]`` and ``[redis] key_prefix``."""
-    return IncidentStoreConfig(prefix=prefix, radius_m=incidents.radius_m, period_seconds=incidents.period_days * DAY,
-                               limit=incidents.limit, address_m=incidents.address_m,
-                               retention_seconds=incidents.retention_days * DAY)
 
 
 async def import_crimes(config_path: str | None, file: str, *, redis_url: str | None = None) -> int:

@@ -45,7 +45,7 @@ from screenpop.pop import (
     compose_closed,
     compose_pop,
 )
-from screenpop.popper import pop_ringing_call
+from screenpop.popper import PlaceLookup, pop_ringing_call
 from telephony.events import ChannelCreated
 
 log = structlog.get_logger("intake.pops")
@@ -76,6 +76,10 @@ class PopRouter:
         # Told (handler id, call id, number) of each pop that carried a caller's history: the audit
         # trail's consultation (intake.app.audit); it only queues, never waits.
         self.consulted: Callable[[str, str, str], None] = _nobody
+        # With a location on the call, the incidents near it (screenpop.pop_lookup; None: pops
+        # list none), and the audit trail's consultation of them: (handler id, call id, number, how many shown).
+        self.places: PlaceLookup | None = None
+        self.consulted_incidents: Callable[[str, str, str, int], None] = _no_one
         self._pending: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -140,7 +144,8 @@ class PopRouter:
                                 call.queued_at, round(call.waited(now), 3), call.silent)
         key = (call.call_id, handler_id)
         held = self.held.take(call.caller_number) if is_history_number(call.caller_number) else None
-        if held is not None and held.done() and key not in self._pending:
+        # A held history is published at once unless incidents near the call's location are still to be read.
+        if held is not None and held.done() and key not in self._pending and (snapshot.location is None or self.places is None):
             self._publish_pop(snapshot, handler_id, held.result())
             return
         others = self.unrecorded.of(call.caller_number)
@@ -186,11 +191,18 @@ class PopRouter:
     async def _pop(self, snapshot: CallSnapshot, handler_id: str, now: float, unrecorded: dict[str, float],
                    held: asyncio.Task[CallerHistory] | None) -> None:
         sent = await pop_ringing_call(self.history, self.hub, handler_id, snapshot, now=now,
-                                      unrecorded=unrecorded, repeat_calls=self.repeat_calls, held=held)
+                                      unrecorded=unrecorded, repeat_calls=self.repeat_calls, held=held,
+                                      places=self.places)
         if getattr(sent, "history", None) is not None:  # a pop without its history showed none
             self.consulted(handler_id, snapshot.call_id, snapshot.caller_number)
+        if snapshot.location is not None and self.places is not None:
+            self.consulted_incidents(handler_id, snapshot.call_id, snapshot.caller_number, len(getattr(sent, "incidents", ())))
         log.info("pop_sent", seq=sent.seq or None, line=snapshot.line)  # None: Redis gives it (shared hub)
 
 
 def _nobody(_handler_id: str, _call_id: str, _number: str) -> None:
+    pass
+
+
+def _no_one(_handler_id: str, _call_id: str, _number: str, _shown: int) -> None:
     pass

@@ -45,6 +45,7 @@ from intake.app.connections import (
     warm_redis,
     writer_redis,
 )
+from intake.app.incidents_feed import store_config
 from intake.app.journal import JournalRecord
 from intake.app.limits import Limits
 from intake.app.oidc_flow import SignIn
@@ -68,7 +69,9 @@ from intake.core.in_progress import InProgress
 from intake.core.registry import registry_of
 from screenpop.errors import NotYourCall, UnknownCall
 from screenpop.history import HistoryConfig, HistoryStore
+from screenpop.incidents import IncidentStore
 from screenpop.models import ContactRecord, Outcome
+from screenpop.pop_lookup import PopLookup
 from screenpop.shared_delivery import SharedDesktopHub, hub_for
 from screenpop.web import desktop_endpoint, redact_tokens_in_server_logs
 
@@ -126,6 +129,11 @@ class IntakeServer:
                                 spool=spool_beside(config.redis.unwritten_spool),
                                 replicas=Replicas(replicas, wait) if replicas else None, limit=config.audit.queue_limit)
         self.pops.consulted = self.audit.consulted_by_pop  # before the sites take their copies of the router
+        # Incidents near callers (screenpop.incidents): read with the history when a call brings its location
+        self.incidents = IncidentStore(redis, store_config(config.incidents, config.redis.key_prefix),
+                                       reader=reader_redis(redis))
+        self.pops.places = PopLookup(self.history, self.incidents)
+        self.pops.consulted_incidents = self.audit.consulted_incidents_by_pop
         self.retention = Retention(redis, self.history, config.retention, self.audit, config.redis.key_prefix,
                                    clock=time.time)
         self.supervisors = SupervisorStream(socket_check(self.authenticator, SupervisorPrincipal, self.limits),
