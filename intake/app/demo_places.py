@@ -71,8 +71,9 @@ def _months_back(now: float, months: int) -> str:
 
 def sample_crimes(seed: int, now: float, numbers: list[str], *, count: int = 400) -> str:
     """A month-by-month street-level crime file in police.uk's layout, as CSV text: ``count``
-    crimes over the last three months and a few older, three at each of a few callers' doors,
-    and a few with no point."""
+    crimes over the last three months and a few older, three recent ones and an old one at each
+    of a few callers' doors, and a few with no point. (police.uk dates a crime by its month: a
+    month two back may be just past a pop's 90 days late in this month.)"""
     rng = random.Random(f"{seed}:crimes")
     kinds, weights = zip(*CRIMES)
     out = io.StringIO()
@@ -93,10 +94,11 @@ def sample_crimes(seed: int, now: float, numbers: list[str], *, count: int = 400
 
     for _ in range(count):
         crime(_scatter(rng, CENTRE, HOME_SPREAD_M * 1.4), rng.choice((0, 1, 1, 2, 2, 2)))
-    for number in numbers[::4]:  # some callers' own doors: listed first on their pops
+    for number in numbers[::4]:  # some callers' own doors: listed first on their pops, but one too old
         home = caller_home(number, seed)
         for kind in ("Violence and sexual offences", "Criminal damage and arson", "Anti-social behaviour"):
-            crime(_scatter(rng, home, 12.0), rng.choice((1, 2)), kind)
+            crime(_scatter(rng, home, 12.0), rng.choice((0, 1)), kind)
+        crime(_scatter(rng, home, 12.0), 6, "Burglary")
     for _ in range(count // 10):  # older than a pop's period: stored, never listed
         crime(_scatter(rng, CENTRE, HOME_SPREAD_M), rng.choice((5, 6, 7)))
     for _ in range(4):  # no map point within 20 km: police.uk leaves the point empty
