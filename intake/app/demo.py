@@ -18,10 +18,8 @@ from typing import Any
 
 from intake.app import logs
 from intake.app.demo_places import phone_location, sample_crimes
-from intake.app.incidents_cli import store_config
 from intake.app.server import IntakeServer, make_redis
 from intake.core.config import IntakeConfig, parse
-from screenpop.incidents import IncidentStore
 from screenpop.incidents_csv import CrimeFile, read_crimes
 from screenpop.models import Marker
 from screenpop.web import redact_tokens_in_server_logs
@@ -80,12 +78,11 @@ async def import_sample_crimes(server: IntakeServer, seed: int, numbers: list[st
     now = time.time()
     path = folder / "thames-valley-street.csv"
     path.write_text(sample_crimes(seed, now, numbers), encoding="utf-8", newline="")
-    config = store_config(server.config.incidents, server.config.redis.key_prefix)
     with path.open(encoding="utf-8", newline="") as text:
-        crimes = read_crimes(text, now=now, keep_seconds=config.retention_seconds)
+        crimes = read_crimes(text, now=now, keep_seconds=server.incidents.config.retention_seconds)
     if not crimes.ok:  # our own file: a problem here is a bug in demo_places, said as such
         raise RuntimeError(f"the demo's own crime file has problems: {'; '.join(map(str, crimes.problems[:5]))}")
-    await IncidentStore(server.redis, config).put(crimes.incidents, now)
+    await server.incidents.put(crimes.incidents, now)
     return path, crimes
 
 
