@@ -7,9 +7,10 @@ import time
 from typing import Any
 
 from intake.app.audit_store import AuditStore
-from screenpop.places import Point
+from intake.app.pops import Located
+from screenpop.places import Location, Point
 from tests.intake import test_web_api
-from tests.routing.test_callback_desk import Floor
+from tests.routing.test_callback_desk import Floor, until
 
 floor = test_web_api.floor  # the fixture: h1..h4 and sup1 on the simulated PBX
 
@@ -71,3 +72,22 @@ async def test_each_feed_is_in_the_audit_trail(floor: Floor) -> None:
         ("collected", "incidents", "sup1", "supervisor", "incident CAD-1", "the force's command and control"),
         ("collected", "incidents", "sup1", "supervisor", "2 incident(s)", "the force's command and control"),
     ]
+
+
+async def test_a_graded_outcome_of_a_located_call_becomes_an_incident_there(floor: Floor) -> None:
+    h1 = await floor.desktop("h1")
+    await floor.state("h1", "ready")
+    call_id = floor.sim.place_call("emergency", "07700900123", "Pat Caller")
+    await h1.expect(lambda m: m["type"] == "pop" and m["call_id"] == call_id)
+    call = floor.server.registry.calls[call_id]
+    # as the ring does for a call that brought its location (the PIDF-LO's, through the dialplan)
+    floor.server.pops.remember(Located(call_id, "999", call.queued_at,
+                                       Location(lat=HOME.lat, lon=HOME.lon, source="call", at=call.queued_at)))
+    floor.sim.answer("PJSIP/handler-1")
+    await until(lambda: (c := floor.server.registry.calls.get(call_id)) is not None and c.answered_by is not None)
+    for grading in ("priority", "emergency"):
+        r = await floor.http.post("/api/outcomes", headers=floor.auth("h1"), json={"call_id": call_id, "grading": grading})
+        assert r.status_code == 201, r.text
+    (incident,) = await floor.server.incidents.near(HOME, time.time())
+    assert (incident.source, incident.id, incident.type, incident.grade, incident.at_address) == (
+        "intake", call_id, "999 call", "emergency", True)
