@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -38,6 +40,7 @@ from screenpop.held import HeldHistories
 from screenpop.history import HistoryStore
 from screenpop.messages import HandlerMessage
 from screenpop.models import CallerHistory, is_history_number
+from screenpop.places import Location
 from screenpop.pop import (
     REPEAT_CALLS,
     CallSnapshot,
@@ -49,6 +52,19 @@ from screenpop.popper import PlaceLookup, pop_ringing_call
 from telephony.events import ChannelCreated
 
 log = structlog.get_logger("intake.pops")
+
+LOCATED_LIMIT = 10_000
+"""Calls whose location is remembered for their outcome: far more than are in wrap-up at once."""
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """A call that popped with the caller's location."""
+
+    call_id: str
+    line: str
+    queued_at: float
+    location: Location
 
 HandlerOf = Callable[[str], "str | None"] | Mapping[str, str]
 """Who sits at a member interface: the registry's seating, or a fixed mapping (tests, tools)."""
@@ -80,6 +96,9 @@ class PopRouter:
         # list none), and the audit trail's consultation of them: (handler id, call id, number, how many shown).
         self.places: PlaceLookup | None = None
         self.consulted_incidents: Callable[[str, str, str, int], None] = _no_one
+        # The location each call popped with, by call id (the newest LOCATED_LIMIT): the handler's
+        # graded outcome of it becomes an incident there (intake.app.incidents_feed).
+        self.located: OrderedDict[str, Located] = OrderedDict()
         self._pending: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -123,6 +142,17 @@ class PopRouter:
         c = self.held.counters
         return {"ready": c.taken_ready, "in_flight": c.taken_in_flight, "at_ring": c.missed, "watched": self.held.watched}
 
+    def location_of(self, call_id: str) -> Located | None:
+        """Where the call was when it popped here (None: it had no location, or popped elsewhere)."""
+        return self.located.get(call_id)
+
+    def remember(self, located: Located) -> None:
+        """Keep where ``located`` was, for its outcome (the ring does, for a call that brings its location)."""
+        self.located[located.call_id] = located
+        self.located.move_to_end(located.call_id)
+        while len(self.located) > LOCATED_LIMIT:
+            self.located.popitem(last=False)
+
     def _lookup(self, number: str, now: float, calling: Any) -> Any:
         return self.history.lookup(number, now, calling)  # late bound: a wrapped store is used too
 
@@ -142,6 +172,8 @@ class PopRouter:
         now = self.clock()
         snapshot = CallSnapshot(call.call_id, call.line, call.queue, call.caller_number, call.caller_name,  # type: ignore[arg-type]
                                 call.queued_at, round(call.waited(now), 3), call.silent)
+        if snapshot.location is not None:
+            self.remember(Located(call.call_id, snapshot.line, snapshot.queued_at, snapshot.location))
         key = (call.call_id, handler_id)
         held = self.held.take(call.caller_number) if is_history_number(call.caller_number) else None
         # A held history is published at once unless incidents near the call's location are still to be read.

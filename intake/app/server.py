@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 import uvicorn
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
 from intake.app import heap, logs, site_views
 from intake.app.audit import AuditCollector, AuditTrail, spool_beside
@@ -45,7 +46,7 @@ from intake.app.connections import (
     warm_redis,
     writer_redis,
 )
-from intake.app.incidents_feed import store_config
+from intake.app.incidents_feed import incident_of_outcome, store_config
 from intake.app.journal import JournalRecord
 from intake.app.limits import Limits
 from intake.app.oidc_flow import SignIn
@@ -250,6 +251,13 @@ class IntakeServer:
         self.audit.record(who or self.audit.handler(handler_id), Action.ALTERED, RecordKind.OUTCOME,
                           why=f"call {outcome.call_id}", number=taken[1], record=outcome.call_id)
         log.info("outcome_filed", call_id=outcome.call_id, handler_id=handler_id, grading=outcome.grading)
+        located = self.pops.location_of(outcome.call_id)
+        if located is not None:
+            incident = incident_of_outcome(outcome, located.line, located.queued_at, located.location)
+            try:
+                await self.incidents.put([incident], time.time())
+            except RedisError as exc:  # the outcome is stored: the handler is not told to file it again
+                log.warning("graded_incident_unwritten", call_id=outcome.call_id, error=str(exc))
 
     # --- views (each site and the total: intake.app.site_views) ----------------------------------
 
