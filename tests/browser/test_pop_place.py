@@ -156,9 +156,11 @@ MEASURE = """() => {
         circle: (() => { const c = q('.place-uncertainty'); const b = rect(c);
                          return { px: b.width / 2, x: b.left + b.width / 2 - centre.x, y: b.top + b.height / 2 - centre.y }; })(),
         north: rect(q('.place-north')).top - centre.y, north_label: q('.place-north-label').textContent,
-        markers: [...map.querySelectorAll('.place-incident')].map((g) => { const b = rect(g.querySelector('circle'));
+        markers: [...map.querySelectorAll('.place-incident')].map((g) => { const b = rect(g.querySelector('.place-point'));
+            const l = rect(g.querySelector('.place-label'));
             return { id: g.dataset.id, n: g.querySelector('text').textContent, at_address: g.classList.contains('at-address'),
-                     east_px: b.left + b.width / 2 - centre.x, south_px: b.top + b.height / 2 - centre.y }; }),
+                     east_px: b.left + b.width / 2 - centre.x, south_px: b.top + b.height / 2 - centre.y,
+                     label: { x: l.left + l.width / 2 - centre.x, y: l.top + l.height / 2 - centre.y, r: l.width / 2 } }; }),
         list: [...q('.place-incidents').children].map((li) => ({ id: li.dataset.id, text: li.textContent })),
         summary: q('.place-summary').textContent,
         described_by: q(`#${map.getAttribute('aria-describedby')}`).textContent,
@@ -191,11 +193,16 @@ async def test_the_map_puts_the_caller_the_circle_and_the_incidents_where_the_da
     assert by_id["c-2"]["east_px"] > 0 and by_id["c-2"]["south_px"] < 0  # north-east: right and up
     assert by_id["c-3"]["south_px"] > 0 and abs(by_id["c-3"]["east_px"]) < 2  # due south: straight down
     assert by_id["f-1"]["at_address"] and not by_id["c-2"]["at_address"]
+    # Every number is readable: none covers another or the caller's cross (the one at the door is moved off it).
+    labels = [(0.0, 0.0)] + [(m["label"]["x"], m["label"]["y"]) for m in drawn["markers"]]
+    r = drawn["markers"][0]["label"]["r"]
+    assert all(math.dist(a, b) >= 2 * r for i, a in enumerate(labels) for b in labels[i + 1:])
 
     assert [item["id"] for item in drawn["list"]] == ["f-1", "c-2", "c-3"]  # the server's order, numbered as the map
     assert drawn["list"][0]["text"] == "At the caller's location: Domestic incident – 3 days ago, 10 m north-west, graded priority (closed)"
-    assert drawn["list"][1]["text"] == "Burglary – 2 days ago, 300 m north-east"
-    assert drawn["list"][2]["text"] == "Anti-social behaviour – 10 days ago, 800 m south"
+    # police.uk dates a crime by its month: the list says the month, not a spurious day
+    assert drawn["list"][1]["text"] == "Burglary – in May 2026, 300 m north-east"
+    assert drawn["list"][2]["text"] == "Anti-social behaviour – in May 2026, 800 m south"
     assert drawn["summary"] == ("within 40 m (90% confidence) from the call itself (the location the caller's phone "
                                 "sent with the call), fixed 2 minutes ago")
 
@@ -204,7 +211,7 @@ async def test_the_map_puts_the_caller_the_circle_and_the_incidents_where_the_da
     assert drawn["described_by"].startswith("The caller is within 40 m (90% confidence), the call, fixed 2 minutes ago. "
                                             "3 incidents nearby, 1 at the caller's location. 1: Domestic incident, 3 days ago, "
                                             "at the caller's location, 10 m north-west, graded priority, closed.")
-    assert "2: Burglary, 2 days ago, 300 m north-east." in drawn["described_by"]
+    assert "2: Burglary, in May 2026, 300 m north-east." in drawn["described_by"]
     assert drawn["age_hidden"] == "true"
     assert refused == []
 
@@ -248,6 +255,24 @@ async def test_a_caller_from_history_with_no_radius_and_no_incidents_is_said_so(
                                 "not necessarily now), fixed 5 days ago")
     assert shown["none"] == "No incidents nearby." and shown["circles"] == 0
     assert shown["words"].endswith("No incidents nearby.")
+    assert refused == []
+
+
+async def test_a_long_list_shows_the_first_eight_and_the_rest_a_click_away_while_the_map_numbers_them_all(page, harness) -> None:
+    refused = await open_harness(page, harness)
+    many = [incident(f"c-{n}", 30 * n, 10, type_="Shoplifting", days_ago=5, grade="priority") for n in range(1, 13)]
+    await page.evaluate("(pop) => place.show(pop)", pop("c-12", location(), many))
+    shown = await page.evaluate("""() => ({
+        markers: [...document.querySelectorAll('.place-incident text')].map((t) => t.textContent),
+        first: [...document.querySelectorAll('.place-list > ol > li')].map((li) => li.value),
+        rest: [...document.querySelectorAll('.place-more li')].map((li) => li.value),
+        summary: document.querySelector('.place-more summary').textContent,
+        open: document.querySelector('.place-more').open })""")
+    assert shown["markers"] == [str(n) for n in range(1, 13)]
+    assert shown["first"] == list(range(1, 9)) and shown["rest"] == [9, 10, 11, 12]  # numbered as the map
+    assert shown["summary"] == "4 more, up to 360 m away" and not shown["open"]
+    await page.click(".place-more summary")
+    assert await page.is_visible(".place-more li[data-id='c-12']")
     assert refused == []
 
 

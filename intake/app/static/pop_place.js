@@ -22,6 +22,7 @@ const SOURCE_WORDS = {
   history: "from the caller's history (where they were on an earlier call, not necessarily now)",
 };
 const SOURCE_SHORT = { call: "the call", service: "the location service", history: "the caller's history" };
+const LISTED = 8; // incidents in the list before "more": the map numbers them all
 
 // --- words ---------------------------------------------------------------------------------------
 
@@ -54,6 +55,13 @@ function bearingWords(east, north) {
   if (Math.hypot(east, north) < 1) return "at the same point";
   const degrees = (Math.atan2(east, north) * 180 / Math.PI + 360) % 360;
   return COMPASS[Math.round(degrees / 45) % 8];
+}
+
+/** When an incident happened: police.uk dates a crime by its month alone, so say the month. */
+export function whenWords(incident, serverNow) {
+  if (incident.source !== "police.uk") return ageWords(serverNow - incident.at);
+  const month = new Date(incident.at * 1000).toLocaleString("en-GB", { month: "long", year: "numeric", timeZone: "UTC" });
+  return `in ${month}`;
 }
 
 // --- geometry ------------------------------------------------------------------------------------
@@ -117,6 +125,27 @@ function tiles(template, location, half, scale) {
   return group;
 }
 
+const LABEL_R = 8;
+
+/** Where an incident's number goes: on its point, or the nearest place around it (a leader line
+ * back, first tried away from the caller) where it covers no other number and not the caller's
+ * cross, so every number is readable. */
+function labelPlace(x, y, taken) {
+  const outward = Math.hypot(x - SIZE / 2, y - SIZE / 2) > 0.5 ? Math.atan2(y - SIZE / 2, x - SIZE / 2) : -Math.PI / 4;
+  const free = (p) => p.x >= LABEL_R && p.x <= SIZE - LABEL_R && p.y >= LABEL_R && p.y <= SIZE - LABEL_R
+    && taken.every((t) => Math.hypot(t.x - p.x, t.y - p.y) >= 2 * LABEL_R + 1);
+  for (let ring = 0; ring <= 6; ring++) {
+    const steps = ring === 0 ? 1 : 8 + 4 * ring;
+    for (let k = 0; k < steps; k++) {
+      const turn = Math.ceil(k / 2) * (k % 2 ? 1 : -1); // 0, +1, -1, +2, -2...: nearest the outward way first
+      const angle = outward + (2 * Math.PI * turn) / steps;
+      const at = { x: x + ring * 12 * Math.cos(angle), y: y + ring * 12 * Math.sin(angle) };
+      if (free(at)) return at;
+    }
+  }
+  return { x, y }; // nowhere free nearby (a crowd): on its point
+}
+
 function drawMap(location, incidents, tileTemplate) {
   const { half, rings } = frame(location, incidents);
   const scale = (SIZE / 2) / half; // viewBox units per metre
@@ -140,13 +169,17 @@ function drawMap(location, incidents, tileTemplate) {
     map.append(svg("circle", { class: "place-uncertainty", cx: centre, cy: centre, r: Math.max(location.radius_m * scale, 1.5),
                                "data-radius-m": location.radius_m }));
   }
+  const taken = [{ x: centre, y: centre }]; // the caller's cross keeps its place
   incidents.forEach((incident, index) => {
     const { east, north } = offsetMetres(location, incident.point);
     const x = centre + east * scale; const y = centre - north * scale;
-    const marker = svg("g", { class: `place-incident${incident.at_address ? " at-address" : ""}`, "data-id": incident.id,
-                              "data-x": x.toFixed(2), "data-y": y.toFixed(2) });
-    marker.append(svg("circle", { cx: x, cy: y, r: 8 }));
-    marker.append(svg("text", { x, y: y + 4, "text-anchor": "middle" }, String(index + 1)));
+    const label = labelPlace(x, y, taken);
+    taken.push(label);
+    const marker = svg("g", { class: `place-incident${incident.at_address ? " at-address" : ""}`, "data-id": incident.id });
+    marker.append(svg("circle", { class: "place-point", cx: x, cy: y, r: 2.5 }));
+    if (label.x !== x || label.y !== y) marker.append(svg("line", { class: "place-leader", x1: x, y1: y, x2: label.x, y2: label.y }));
+    marker.append(svg("circle", { class: "place-label", cx: label.x, cy: label.y, r: LABEL_R }));
+    marker.append(svg("text", { x: label.x, y: label.y + 4, "text-anchor": "middle" }, String(index + 1)));
     map.append(marker);
   });
   map.append(svg("path", { class: "place-caller", d: `M${centre - 9} ${centre}h18M${centre} ${centre - 9}v18` }));
@@ -170,7 +203,7 @@ function incidentLine(incident, location, serverNow) {
   const here = incident.at_address ? "at the caller's location, " : "";
   const graded = incident.grade ? `, graded ${incident.grade}` : "";
   const status = incident.status ? `, ${incident.status}` : "";
-  return { where, text: `${incident.type}, ${ageWords(serverNow - incident.at)}, ${here}${where}${graded}${status}` };
+  return { where, text: `${incident.type}, ${whenWords(incident, serverNow)}, ${here}${where}${graded}${status}` };
 }
 
 /** The map in words: what a screen reader says instead of the picture. */
@@ -253,14 +286,19 @@ export class PopPlace {
 
   list(location, incidents, now) {
     if (!incidents.length) return el("p", { class: "place-no-incidents muted", text: "No incidents nearby." });
-    const list = el("ol", { class: "place-incidents", "aria-label": "Incidents near the caller, nearest and newest first" });
-    for (const incident of incidents) {
-      const { where } = incidentLine(incident, location, now);
-      list.append(el("li", { class: incident.at_address ? "at-address" : "", "data-id": incident.id },
-        incident.at_address ? el("strong", { class: "place-here", text: "At the caller's location: " }) : "",
-        el("strong", { text: incident.type }), ` – ${ageWords(now - incident.at)}, ${where}`,
-        incident.grade ? `, graded ${incident.grade}` : "", incident.status ? ` (${incident.status})` : ""));
-    }
-    return list;
+    const item = (incident, index) => el("li", { class: incident.at_address ? "at-address" : "", "data-id": incident.id, value: String(index + 1) },
+      incident.at_address ? el("strong", { class: "place-here", text: "At the caller's location: " }) : "",
+      el("strong", { text: incident.type }), ` – ${whenWords(incident, now)}, ${incidentLine(incident, location, now).where}`,
+      incident.grade ? `, graded ${incident.grade}` : "", incident.status ? ` (${incident.status})` : "");
+    const list = el("ol", { class: "place-incidents", "aria-label": "Incidents near the caller: at their location, then nearest" });
+    incidents.slice(0, LISTED).forEach((incident, index) => list.append(item(incident, index)));
+    if (incidents.length <= LISTED) return list;
+    // The first few are what a handler reads while the phone rings; the rest a click away.
+    const rest = incidents.slice(LISTED);
+    const more = el("ol", { class: "place-incidents" });
+    rest.forEach((incident, index) => more.append(item(incident, LISTED + index)));
+    const furthest = distanceWords(Math.max(...rest.map((i) => i.distance_m)));
+    return el("div", { class: "place-list" }, list, el("details", { class: "place-more" },
+      el("summary", { text: `${rest.length} more, up to ${furthest} away` }), more));
   }
 }
