@@ -19,11 +19,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from screenpop.places import Point
-from telephony.geolocation import CallerLocation
+from telephony.geolocation import EARTH_RADIUS_M, CallerLocation
 
 CENTRE = Point(lat=51.75202, lon=-1.25773)  # Carfax, Oxford
 FORCE = "Thames Valley Police"
-EARTH_M = 6_371_008.8
 STREETS = ("Cornmarket Street", "High Street", "Cowley Road", "Iffley Road", "Botley Road", "Walton Street",
            "St Clement's Street", "Abingdon Road", "Banbury Road", "Woodstock Road", "London Road", "Marston Road",
            "Headington Road", "Hythe Bridge Street", "George Street", "Magdalen Road", "Divinity Road", "Jericho Street")
@@ -42,8 +41,8 @@ WITHOUT_LOCATION = 5
 
 
 def offset(origin: Point, north_m: float, east_m: float) -> Point:
-    lat = origin.lat + math.degrees(north_m / EARTH_M)
-    lon = origin.lon + math.degrees(east_m / (EARTH_M * math.cos(math.radians(origin.lat))))
+    lat = origin.lat + math.degrees(north_m / EARTH_RADIUS_M)
+    lon = origin.lon + math.degrees(east_m / (EARTH_RADIUS_M * math.cos(math.radians(origin.lat))))
     return Point(lat=round(lat, 6), lon=round(lon, 6))
 
 

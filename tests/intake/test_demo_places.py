@@ -5,8 +5,6 @@ to be listed; most callers' phones send a location, not all."""
 
 from __future__ import annotations
 
-import math
-
 from intake.app.demo_places import (
     CENTRE,
     caller_home,
@@ -16,6 +14,7 @@ from intake.app.demo_places import (
 )
 from screenpop.incidents_csv import read_crimes
 from screenpop.places import Point
+from telephony.geolocation import distance_m
 
 NOW = 1_780_000_000.0
 DAY = 86_400.0
@@ -23,9 +22,7 @@ NUMBERS = [f"07700900{i:03d}" for i in range(40)]
 
 
 def metres(a: Point, b: Point) -> float:
-    dlat, dlon = math.radians(b.lat - a.lat), math.radians(b.lon - a.lon)
-    h = math.sin(dlat / 2) ** 2 + math.cos(math.radians(a.lat)) * math.cos(math.radians(b.lat)) * math.sin(dlon / 2) ** 2
-    return 2 * 6_371_008.8 * math.asin(math.sqrt(h))
+    return distance_m(a.lat, a.lon, b.lat, b.lon)
 
 
 def test_the_sample_file_is_read_by_the_importer_with_only_its_pointless_rows_skipped() -> None:
