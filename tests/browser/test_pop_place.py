@@ -9,23 +9,19 @@ from __future__ import annotations
 
 import math
 import struct
-import threading
 import zlib
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
 from intake.app.web_headers import csp
-from intake.app.web_ui import STATIC
 from tests.browser.conftest import ARTIFACTS
+from tests.browser.place_harness import PageHandler, Quiet, serving
 from tests.waiting import patience_ms
 
 pytestmark = pytest.mark.browser
 
-HARNESS = Path(__file__).with_name("place")
 PAGE_PORT, TILE_PORT = 9450, 9451  # the map helper's range (TEAM.md)
 TILES = f"http://127.0.0.1:{TILE_PORT}/tiles/{{z}}/{{x}}/{{y}}.png"
 COMPOSED = 1_780_000_000.0  # the pop's queued_at + waited_seconds: the server's now when it was sent
@@ -73,27 +69,6 @@ def png(size: int = 256) -> bytes:
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
-class Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-class PageHandler(Quiet):
-    """/static from the package, /harness from the tests, each answer with the pages' CSP."""
-
-    policy = csp()
-
-    def translate_path(self, path: str) -> str:
-        root, _, rest = path.lstrip("/").partition("/")
-        base = {"static": STATIC, "harness": HARNESS}.get(root)
-        return str(base / rest.split("?")[0]) if base else "/nonexistent"
-
-    def end_headers(self) -> None:
-        self.send_header("Content-Security-Policy", self.policy)
-        self.send_header("Cache-Control", "no-store")
-        super().end_headers()
-
-
 class TileHandler(Quiet):
     asked: ClassVar[list[tuple[int, int, int]]] = []
     body = png()
@@ -106,17 +81,6 @@ class TileHandler(Quiet):
         self.send_header("Content-Length", str(len(self.body)))
         self.end_headers()
         self.wfile.write(self.body)
-
-
-def serving(handler: type, port: int) -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture(scope="module")
