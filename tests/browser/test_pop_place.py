@@ -177,6 +177,8 @@ async def test_the_map_puts_the_caller_the_circle_and_the_incidents_where_the_da
                                             "at the caller's location, 10 m north-west, graded priority, closed.")
     assert "2: Burglary, in May 2026, 300 m north-east." in drawn["described_by"]
     assert drawn["age_hidden"] == "true"
+    assert await page.evaluate("() => place.said()") == ("Caller's location within 40 m (90% confidence), from the call; "
+                                                         "3 incidents nearby, 1 at the caller's location.")
     assert refused == []
 
 
@@ -189,9 +191,13 @@ async def test_a_location_after_the_ring_fills_the_pop_it_names_and_no_other(pag
     later = {"type": "pop.place", "seq": 0, "location": location("service", radius_m=250, confidence=None, age=20,
                                                                    civic="12 High Street, Oxford"), "incidents": INCIDENTS[1:]}
     assert await page.evaluate("(m) => place.update(m)", {**later, "call_id": "c-other"}) is False
+    assert await page.evaluate("() => [window.announced, place.said()]") == [[], "No location for the caller yet."]
     assert await page.get_attribute("#pop-place", "data-state") == "none"
 
     assert await page.evaluate("(m) => place.update(m)", {**later, "call_id": "c-7"}) is True
+    # Said once to a screen reader as it arrives (the desktop's live region), not on every tick
+    assert await page.evaluate("() => window.announced") == [
+        "Location arrived. Caller's location within 250 m, from the location service; 2 incidents nearby."]
     shown = await page.evaluate(MEASURE)
     assert await page.get_attribute("#pop-place", "data-source") == "service"
     assert await page.text_content(".place-late") == "Location arrived after the call rang, the location service."

@@ -220,11 +220,22 @@ export function describe(location, incidents, serverNow) {
   return parts.join(" ");
 }
 
+/** The place in one sentence, for the desktop's announcement of a pop or of a late location. */
+export function brief(location, incidents) {
+  if (!location) return "No location for the caller yet.";
+  const here = incidents.filter((i) => i.at_address).length;
+  const near = incidents.length ? `${incidents.length} incident${incidents.length === 1 ? "" : "s"} nearby${here ? `, ${here} at the caller's location` : ""}`
+    : "no incidents nearby";
+  return `Caller's location ${accuracyWords(location)}, from ${SOURCE_SHORT[location.source] || location.source}; ${near}.`;
+}
+
 // --- the section ---------------------------------------------------------------------------------
 
 export class PopPlace {
-  constructor(root) {
+  /** ``announce(text)``: the desktop's live region, told once when a location arrives late. */
+  constructor(root, { announce = null } = {}) {
     this.root = root;
+    this.announce = announce;
     this.tiles = null;
     this.shown = null; // { callId, composedAt, receivedAt, location, incidents }
   }
@@ -244,8 +255,12 @@ export class PopPlace {
     if (!this.shown || this.shown.callId !== message.call_id) return false;
     Object.assign(this.shown, { location: message.location, incidents: message.incidents || [] });
     this.render(true);
+    if (this.announce) this.announce(`Location arrived. ${this.said()}`);
     return true;
   }
+
+  /** The shown place in one sentence (the desktop says it with the pop's arrival). */
+  said() { return this.shown ? brief(this.shown.location, this.shown.incidents) : ""; }
 
   clear() { this.shown = null; this.root.replaceChildren(); this.root.dataset.state = ""; }
 
