@@ -10,13 +10,17 @@ map point (police.uk zeroes those: the import counts and skips them, as it would
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import io
+import json
 import math
 import random
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from urllib.parse import unquote
 
 from screenpop.places import Point
 from telephony.geolocation import EARTH_RADIUS_M, CallerLocation
@@ -117,3 +121,50 @@ def phone_location(seed: int) -> Callable[[str], CallerLocation | None]:
             else (rng.choice((250, 400, 800)), 68)
         return CallerLocation(home.lat, home.lon, float(radius), confidence, shape="Circle")
     return located
+
+
+class DemoLocationService:
+    """The demo's location service, on loopback: answers for the callers whose phones send no
+    location with the call, as the UK's emergency location service would from the handset's own
+    fix a moment later (after ``delay`` seconds: the pop has gone, the location follows it as
+    ``pop.place``), and 404 for the rest (their call carried it). The request and answer are
+    docs/location.md's; one HTTP/1.1 request per connection is all intake's client needs."""
+
+    def __init__(self, seed: int, *, delay: float = 1.0) -> None:
+        self.seed, self.delay = seed, delay
+        self.asked = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._answer, "127.0.0.1", 0)
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def located(self, number: str, now: float) -> dict[str, object] | None:
+        if sends_location(number, self.seed):
+            return None
+        home, rng = caller_home(number, self.seed), random.Random(f"{self.seed}:els:{number}")
+        return {"lat": home.lat, "lon": home.lon, "radius_m": float(rng.choice((10, 15, 25, 40))), "confidence": 68,
+                "at": round(now - rng.uniform(5, 25), 3)}
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            path = head.split(b" ", 2)[1].decode("ascii", "replace")
+            self.asked += 1
+            await asyncio.sleep(self.delay)
+            found = self.located(unquote(path.rsplit("/", 1)[-1]), time.time())
+            body = json.dumps(found).encode() if found else b'{"location": null}'
+            status = b"200 OK" if found else b"404 Not Found"
+            writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                         + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            await writer.drain()
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, IndexError):
+            pass  # a client gone or garbled: nothing to answer
+        finally:
+            writer.close()

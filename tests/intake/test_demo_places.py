@@ -5,8 +5,13 @@ to be listed; most callers' phones send a location, not all."""
 
 from __future__ import annotations
 
+import time
+
+import httpx
+
 from intake.app.demo_places import (
     CENTRE,
+    DemoLocationService,
     caller_home,
     phone_location,
     sample_crimes,
@@ -60,3 +65,22 @@ def test_a_callers_phone_sends_their_home_with_an_uncertainty_or_nothing() -> No
         assert sent is not None and Point(lat=sent.lat, lon=sent.lon) == caller_home(number, 7)
         assert sent.radius_m is not None and 5 <= sent.radius_m <= 1000 and sent.confidence in (68, 90, 95)
     assert located(NUMBERS[3]) == phone_location(7)(NUMBERS[3])
+
+
+async def test_the_demo_location_service_answers_for_the_phones_that_send_none_and_404_for_the_rest() -> None:
+    service = DemoLocationService(7, delay=0)
+    port = await service.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            for number in NUMBERS[:12]:
+                answer = await http.get(f"/locate/{number}", headers={"Accept": "application/json"})
+                if sends_location(number, 7):
+                    assert answer.status_code == 404 and answer.json() == {"location": None}
+                    continue
+                assert answer.status_code == 200, number
+                found = answer.json()
+                assert Point(lat=found["lat"], lon=found["lon"]) == caller_home(number, 7)
+                assert 0 < found["radius_m"] <= 40 and found["confidence"] == 68 and found["at"] < time.time()
+    finally:
+        await service.close()
+    assert service.asked == 12
