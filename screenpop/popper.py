@@ -8,7 +8,7 @@ without history and says so (``history_status: "unavailable"``), rather than lat
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
 import structlog
@@ -50,6 +50,7 @@ async def pop_ringing_call(
     repeat_calls: int = REPEAT_CALLS,
     held: Awaitable[CallerHistory] | None = None,
     places: PlaceLookup | None = None,
+    placed: Callable[[CallSnapshot, CallerHistory | None], CallSnapshot] | None = None,
 ) -> HandlerMessage:
     """Publish the pop for ``call`` to ``handler_id``'s desktops; returns it as sent (with seq).
 
@@ -58,6 +59,7 @@ async def pop_ringing_call(
     the number already under way (screenpop.held), waited for instead of a lookup of our own.
     ``places``: with a location on the call, the incidents near it go on the pop too, read with
     the history in one round trip (one more after a held history).
+    ``placed``: gives the call the location its pop shows, chosen with the history (or without it).
     """
     history: CallerHistory | None = None
     nearby: tuple[NearbyIncident, ...] = ()
@@ -75,7 +77,25 @@ async def pop_ringing_call(
         except RedisError as exc:
             log.warning("history lookup failed; popping without it", error=str(exc),
                         call_id=call.call_id, handler_id=handler_id)
+    if placed is not None:  # the location the pop shows, chosen with the history: another than the call's own?
+        chosen = placed(call, history)
+        if chosen.location != call.location:
+            nearby = await _near_later(places, chosen.location, now, call.call_id)
+        call = chosen
     return hub.publish(handler_id, compose_pop(call, history, repeat_calls=repeat_calls, incidents=nearby), active=True)
+
+
+async def _near_later(places: PlaceLookup | None, location: Point | None, now: float, call_id: str
+                      ) -> tuple[NearbyIncident, ...]:
+    """The incidents near a location read apart from the history (a held one, or a location chosen
+    with it): one more round trip; none if it fails."""
+    if places is None or location is None:
+        return ()
+    try:
+        return await places.near(location, now)
+    except RedisError as exc:
+        log.warning("incidents lookup failed; popping without them", error=str(exc), call_id=call_id)
+        return ()
 
 
 async def _look_up(store: HistoryLookup, call: CallSnapshot, now: float, calling: Mapping[str, float],
@@ -85,13 +105,8 @@ async def _look_up(store: HistoryLookup, call: CallSnapshot, now: float, calling
     if held is not None:
         # shield: a ring that gives up on a held lookup leaves it to any other ring
         history = await asyncio.shield(held)
-        if places is None or near is None:
-            return history, ()
-        try:
-            return history, await places.near(near, now)
-        except RedisError as exc:  # the history the caller waited for goes out all the same
-            log.warning("incidents lookup failed; popping without them", error=str(exc), call_id=call.call_id)
-            return history, ()
+        # the history the caller waited for goes out all the same if the incidents fail
+        return history, await _near_later(places, near, now, call.call_id)
     if places is not None and near is not None:
         return await places.lookup_near(call.caller_number, near, now, calling)
     # The ringing call is one of the caller's calls in the window whenever it entered the queue:

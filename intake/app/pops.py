@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from typing import Any
 
 import structlog
 
+from intake.app.locations import CallerLocations
 from intake.app.unrecorded import UnrecordedCalls
 from intake.core.calls import CallView
 from intake.core.registry import (
@@ -99,6 +101,8 @@ class PopRouter:
         # The location each call popped with, by call id (the newest LOCATED_LIMIT): the handler's
         # graded outcome of it becomes an incident there (intake.app.incidents_feed).
         self.located: OrderedDict[str, Located] = OrderedDict()
+        # The caller's location on pops and pop.place (intake.app.locations); None: pops carry the call's own.
+        self.locations: CallerLocations | None = None
         self._pending: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -116,6 +120,8 @@ class PopRouter:
                 self._ringing(n.call, n.member)
             elif isinstance(n, Queued):
                 self.unrecorded.add(n.call.caller_number, n.call.call_id, n.call.queued_at)
+                if self.locations is not None:
+                    self.locations.queued(n.call)
             elif isinstance(n, Answered):
                 self._update(n.call, n.member, lambda c, h: compose_answered(
                     c.call_id, answered_at=c.answered_at or self.clock(), handler_id=h), active=True)
@@ -171,7 +177,7 @@ class PopRouter:
             return  # a queue member no configuration names: nobody's desktop to pop
         now = self.clock()
         snapshot = CallSnapshot(call.call_id, call.line, call.queue, call.caller_number, call.caller_name,  # type: ignore[arg-type]
-                                call.queued_at, round(call.waited(now), 3), call.silent)
+                                call.queued_at, round(call.waited(now), 3), call.silent, call.location)
         if snapshot.location is not None:
             self.remember(Located(call.call_id, snapshot.line, snapshot.queued_at, snapshot.location))
         key = (call.call_id, handler_id)
@@ -183,9 +189,18 @@ class PopRouter:
         others = self.unrecorded.of(call.caller_number)
         self._chain(key, self._pop(snapshot, handler_id, now, others, held))
 
+    def _placed(self, snapshot: CallSnapshot, history: CallerHistory | None) -> CallSnapshot:
+        """``snapshot`` with the location its pop shows, chosen with the history it is composed with."""
+        if self.locations is None:
+            return snapshot
+        return dataclasses.replace(snapshot, location=self.locations.for_pop(snapshot.call_id, history))
+
     def _publish_pop(self, snapshot: CallSnapshot, handler_id: str, history: CallerHistory) -> None:
+        snapshot = self._placed(snapshot, history)
         sent = self.hub.publish(handler_id, compose_pop(snapshot, history, repeat_calls=self.repeat_calls), active=True)
         self.consulted(handler_id, snapshot.call_id, snapshot.caller_number)
+        if self.locations is not None:
+            self.locations.shown(snapshot.call_id, handler_id, snapshot.location)
         log.info("pop_sent", seq=sent.seq or None, line=snapshot.line, call_id=snapshot.call_id, handler_id=handler_id, held=True)
 
     def _update(self, call: CallView, member: str, compose: Callable[[CallView, str], HandlerMessage], *, active: bool) -> None:
@@ -193,12 +208,18 @@ class PopRouter:
         if handler_id is None:
             return
         key = (call.call_id, handler_id)
-        if key not in self._pending:
+
+        def publish() -> None:
+            if not active and self.locations is not None:  # as the close goes: after the pop it closes
+                self.locations.left(call.call_id, handler_id)
             self.hub.publish(handler_id, compose(call, handler_id), active=active)
+
+        if key not in self._pending:
+            publish()
             return
 
         async def after() -> None:
-            self.hub.publish(handler_id, compose(call, handler_id), active=active)
+            publish()
 
         self._chain(key, after())
 
@@ -224,11 +245,13 @@ class PopRouter:
                    held: asyncio.Task[CallerHistory] | None) -> None:
         sent = await pop_ringing_call(self.history, self.hub, handler_id, snapshot, now=now,
                                       unrecorded=unrecorded, repeat_calls=self.repeat_calls, held=held,
-                                      places=self.places)
+                                      places=self.places, placed=None if self.locations is None else self._placed)
         if getattr(sent, "history", None) is not None:  # a pop without its history showed none
             self.consulted(handler_id, snapshot.call_id, snapshot.caller_number)
-        if snapshot.location is not None and self.places is not None:
+        if getattr(sent, "location", None) is not None and self.places is not None:
             self.consulted_incidents(handler_id, snapshot.call_id, snapshot.caller_number, len(getattr(sent, "incidents", ())))
+        if self.locations is not None:
+            self.locations.shown(snapshot.call_id, handler_id, getattr(sent, "location", None))
         log.info("pop_sent", seq=sent.seq or None, line=snapshot.line)  # None: Redis gives it (shared hub)
 
 
