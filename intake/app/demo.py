@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from intake.app import logs
-from intake.app.demo_places import phone_location, sample_crimes
+from intake.app.demo_places import DemoLocationService, phone_location, sample_crimes
 from intake.app.server import IntakeServer, make_redis
 from intake.core.config import IntakeConfig, parse
 from screenpop.incidents_csv import CrimeFile, read_crimes
@@ -36,9 +36,10 @@ SEEDED_MARKERS = [
 
 
 # Any: the [callback] section as TOML would give it, validated by the config parser
-def demo_config(sim: SimConfig, ami_port: int, http_port: int, *, callback: dict[str, Any] | None = None) -> IntakeConfig:
+def demo_config(sim: SimConfig, ami_port: int, http_port: int, *, callback: dict[str, Any] | None = None,
+                location_port: int | None = None) -> IntakeConfig:
     """``callback``: keys of ``[routing.callback]`` to set (the demo escalates sooner, tests take
-    offers back sooner)."""
+    offers back sooner); ``location_port``: the demo's location service (demo_places)."""
     # Wrap-up runs on the wall clock: a few simulated seconds, so four handlers keep up.
     wrapup = round(max(0.5, 4.0 / sim.speed), 2)
     lines: dict[str, list[str]] = {}
@@ -61,6 +62,8 @@ def demo_config(sim: SimConfig, ami_port: int, http_port: int, *, callback: dict
         "routing": {"pause_after_ring_no_answer": 0, "callback": callback or {}},
         "dev": {"test_bed": True},  # the demo's people sign in with the tokens it prints
     }
+    if location_port is not None:
+        raw["location"] = {"service_url": f"http://127.0.0.1:{location_port}/locate/{{number}}"}
     return parse(raw, "<demo>")
 
 
@@ -107,8 +110,10 @@ async def run_demo(*, port: int = 8080, json_line: bool = False, seed: int = 999
 
 async def _run(sim_config: SimConfig, folder: Path, *, port: int, json_line: bool, seed: int,
                escalate_callbacks: float) -> None:
+    service = DemoLocationService(seed)
     async with SimulatedPbx(sim_config) as sim:
-        config = demo_config(sim_config, sim.port, port, callback={"escalate_seconds": escalate_callbacks})
+        config = demo_config(sim_config, sim.port, port, callback={"escalate_seconds": escalate_callbacks},
+                             location_port=await service.start())
         secrets = {"ami.secret": sim_config.secret}
         tokens = {h.id: token_source.token_urlsafe(18) for h in config.handlers}
         secrets.update({f"handlers[{i}].token": tokens[h.id] for i, h in enumerate(config.handlers)})
@@ -128,7 +133,10 @@ async def _run(sim_config: SimConfig, folder: Path, *, port: int, json_line: boo
             return
         base = f"http://127.0.0.1:{bound[0] if bound else port}"
         announce(base, config, tokens, supervisor_token, (sim.port, sim_config.username, sim_config.secret), json_line, crimes)
-        await run
+        try:
+            await run
+        finally:
+            await service.close()
 
 
 def announce(base: str, config: IntakeConfig, tokens: dict[str, str], supervisor_token: str,
@@ -163,7 +171,8 @@ def banner(base: str, config: IntakeConfig, tokens: dict[str, str], supervisor_t
   Prometheus       {base}/metrics
   Health           {base}/healthz
 
-Callers are around Oxford; the incidents near them on each pop come from a sample of
+Callers are around Oxford (most phones send where they are with the call, the rest are found by
+the demo's location service a moment later); the incidents near them on each pop come from a sample of
 police.uk's street-level crime file the demo made and imported ({len(crimes[1].incidents)} crimes,
 {crimes[1].no_point} with no map point skipped): {crimes[0]}
 
