@@ -42,7 +42,6 @@ this one does not know) is left out of ``recent`` and logged; the rest of the hi
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -50,7 +49,6 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 import structlog
 from pydantic import ValidationError
-from redis.exceptions import NoScriptError
 
 from screenpop.errors import NotANumber, NotReplicated
 from screenpop.models import (
@@ -61,6 +59,7 @@ from screenpop.models import (
     describe,
     is_history_number,
 )
+from screenpop.scripts import Script, ScriptCall, run_scripts
 
 log = structlog.get_logger("screenpop.history")
 
@@ -69,7 +68,7 @@ CALLING_LIMIT = 100
 """At most this many unrecorded calls go with one lookup, the newest: enough to pass any
 ``repeat_calls`` (1..100), and a bounded script call even for a number Redis was away for."""
 
-_LOOKUP = b"""
+_LOOKUP = Script.of("""
 -- KEYS: contacts zset, contact hash, outcome hash, markers hash, call-backs zset
 -- ARGV: now, now - 24 h, now - 30 d, how many recent records, now - repeat window,
 --       then pairs (call id, queue entry) of calls the index may not hold yet
@@ -111,8 +110,8 @@ return {
   redis.call('HVALS', KEYS[4]),
   in_window,
 }
-"""
-_LOOKUP_SHA = hashlib.sha1(_LOOKUP).hexdigest()
+""")
+_LOOKUP_SHA = _LOOKUP.sha
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,18 +258,22 @@ class HistoryStore:
         they count in ``calls_in_window`` when they entered a queue within the window (no upper
         bound: a call we know of has arrived, whatever the estimate of the PBX clock says).
         """
+        (reply,) = await run_scripts(self.reader, [self.lookup_call(number, now, calling)])
+        return self.read_lookup(number, now, reply)
+
+    def lookup_call(self, number: str, now: float, calling: Mapping[str, float] | None = None) -> ScriptCall:
+        """:meth:`lookup`'s script call, to be sent with others in one round trip (screenpop.pop_lookup)."""
         keys = self.keys(number)
-        window = self._config.repeat_window_seconds
-        args: list[str | int] = [keys.contacts, keys.contact, keys.outcome, keys.markers, keys.called_back,
-                                 repr(now), repr(now - DAY), repr(now - 30 * DAY), self._config.recent_limit,
-                                 repr(now - window)]
+        args: list[str | int | float] = [repr(now), repr(now - DAY), repr(now - 30 * DAY), self._config.recent_limit,
+                                         repr(now - self._config.repeat_window_seconds)]
         newest = sorted((calling or {}).items(), key=lambda c: c[1], reverse=True)[:CALLING_LIMIT]
         for call_id, at in newest:
             args += (call_id, repr(at))
-        try:
-            reply = await self.reader.evalsha(_LOOKUP_SHA, 5, *args)
-        except NoScriptError:
-            reply = await self.reader.eval(_LOOKUP.decode(), 5, *args)
+        return ScriptCall(_LOOKUP, (keys.contacts, keys.contact, keys.outcome, keys.markers, keys.called_back), args)
+
+    # Any: the script's reply, a list of Redis values
+    def read_lookup(self, number: str, now: float, reply: Sequence[Any]) -> CallerHistory:
+        """The history from the reply to :meth:`lookup_call` for ``number`` at ``now``."""
         count_24h, count_30d, contacts, outcomes, markers, in_window = reply
         return CallerHistory(
             number=number,
@@ -282,7 +285,7 @@ class HistoryStore:
                 key=lambda m: (m.created_at, m.id),
             )),
             calls_in_window=int(in_window),
-            window_seconds=window,
+            window_seconds=self._config.repeat_window_seconds,
         )
 
     @property

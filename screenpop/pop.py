@@ -31,7 +31,7 @@ from screenpop.models import (
     MarkerKind,
     is_history_number,
 )
-from screenpop.places import Location
+from screenpop.places import Location, NearbyIncident
 
 NOTES_EXCERPT_CHARS = 280
 """A pop is read in the seconds the phone rings: an excerpt, not the whole file."""
@@ -63,7 +63,9 @@ class CallSnapshot:
     """The line's answer target: the desktop colours the wait clock against it."""
 
 
-def compose_pop(call: CallSnapshot, history: CallerHistory | None, *, repeat_calls: int = REPEAT_CALLS) -> Pop:
+def compose_pop(call: CallSnapshot, history: CallerHistory | None, *, repeat_calls: int = REPEAT_CALLS,
+                incidents: tuple[NearbyIncident, ...] = ()) -> Pop:
+    """``incidents``: those near ``call.location`` (screenpop.incidents), in the order to show them."""
     status: HistoryStatus
     if history is not None:
         status, view = "ok", _history_view(history)
@@ -90,6 +92,7 @@ def compose_pop(call: CallSnapshot, history: CallerHistory | None, *, repeat_cal
         repeat=repeat,
         location=call.location,
         target_seconds=call.target_seconds,
+        incidents=incidents if call.location is not None else (),
     )
 
 

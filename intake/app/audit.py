@@ -36,6 +36,7 @@ from intake.app.replicas import Replicas
 from intake.app.supervise import describe
 from intake.app.write_behind import drain_then_stop, redis_away
 from intake.core.audit import Action, AuditEntry, RecordKind, Tail, Who
+from screenpop.models import is_history_number
 
 if TYPE_CHECKING:
     from intake.app.auth import Principal
@@ -127,6 +128,11 @@ class AuditTrail:
     def consulted_by_pop(self, handler_id: str, call_id: str, number: str) -> None:
         self.record(self.handler(handler_id), Action.CONSULTED, RecordKind.HISTORY, why=f"call {call_id}",
                     number=number, record=number)
+
+    def consulted_incidents_by_pop(self, handler_id: str, call_id: str, number: str, shown: int) -> None:
+        """A pop listed the incidents near its caller's location (``shown`` of them; none is a look too)."""
+        self.record(self.handler(handler_id), Action.CONSULTED, RecordKind.INCIDENTS, why=f"call {call_id}",
+                    number=number if is_history_number(number) else None, record=f"{shown} incident(s) near the caller")
 
     # --- the queue --------------------------------------------------------------------------------
 

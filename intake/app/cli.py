@@ -1,5 +1,5 @@
-"""The ``intake`` command: serve, demo, check-config, history import, audit verify/export, erase,
-returns, staffing, forecast."""
+"""The ``intake`` command: serve, demo, check-config, history import, incidents import, audit verify/export,
+erase, returns, staffing, forecast."""
 
 from __future__ import annotations
 
@@ -172,6 +172,12 @@ def _history_import(args: argparse.Namespace) -> int:
     return asyncio.run(import_file(args.config, args.file, redis_url=args.redis_url))
 
 
+def _incidents_import(args: argparse.Namespace) -> int:
+    from intake.app.incidents_cli import import_crimes
+
+    return asyncio.run(import_crimes(args.config, args.file, redis_url=args.redis_url))
+
+
 def _audit_verify(args: argparse.Namespace) -> int:
     from intake.app.audit_cli import verify
 
@@ -295,6 +301,13 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("file", help="one JSON marker per line")
     _where(i)
     i.set_defaults(run=_history_import)
+
+    n = sub.add_parser("incidents", help="incidents near callers, listed on the pop")
+    ns = n.add_subparsers(dest="incidents_command", required=True)
+    ni = ns.add_parser("import", help="import a police.uk street-level crime CSV, all or nothing (every bad row named)")
+    ni.add_argument("file", help="a *-street.csv file as data.police.uk publishes it")
+    _where(ni)
+    ni.set_defaults(run=_incidents_import)
 
     a = sub.add_parser("audit", help="the audit trail (DPA 2018 s.62): verify it, export a number's entries")
     av = a.add_subparsers(dest="audit_command", required=True)

@@ -11,12 +11,16 @@ import asyncio
 import dataclasses
 import json
 import secrets as token_source
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from intake.app import logs
+from intake.app.demo_places import DemoLocationService, phone_location, sample_crimes
 from intake.app.server import IntakeServer, make_redis
 from intake.core.config import IntakeConfig, parse
+from screenpop.incidents_csv import CrimeFile, read_crimes
 from screenpop.models import Marker
 from screenpop.web import redact_tokens_in_server_logs
 from telephony.simulator import SimConfig, SimulatedPbx
@@ -32,9 +36,10 @@ SEEDED_MARKERS = [
 
 
 # Any: the [callback] section as TOML would give it, validated by the config parser
-def demo_config(sim: SimConfig, ami_port: int, http_port: int, *, callback: dict[str, Any] | None = None) -> IntakeConfig:
+def demo_config(sim: SimConfig, ami_port: int, http_port: int, *, callback: dict[str, Any] | None = None,
+                location_port: int | None = None) -> IntakeConfig:
     """``callback``: keys of ``[routing.callback]`` to set (the demo escalates sooner, tests take
-    offers back sooner)."""
+    offers back sooner); ``location_port``: the demo's location service (demo_places)."""
     # Wrap-up runs on the wall clock: a few simulated seconds, so four handlers keep up.
     wrapup = round(max(0.5, 4.0 / sim.speed), 2)
     lines: dict[str, list[str]] = {}
@@ -57,6 +62,8 @@ def demo_config(sim: SimConfig, ami_port: int, http_port: int, *, callback: dict
         "routing": {"pause_after_ring_no_answer": 0, "callback": callback or {}},
         "dev": {"test_bed": True},  # the demo's people sign in with the tokens it prints
     }
+    if location_port is not None:
+        raw["location"] = {"service_url": f"http://127.0.0.1:{location_port}/locate/{{number}}"}
     return parse(raw, "<demo>")
 
 
@@ -65,6 +72,21 @@ async def seed_history(server: IntakeServer) -> None:
     markers = [Marker(id=f"demo-{i}", number=number, kind=kind, detail=detail, created_at=now - 86400 * (i + 1),  # type: ignore[arg-type]
                       created_by="sup1") for i, (number, kind, detail) in enumerate(SEEDED_MARKERS)]
     await server.history.add_markers(markers)
+
+
+async def import_sample_crimes(server: IntakeServer, seed: int, numbers: list[str], folder: Path) -> tuple[Path, CrimeFile]:
+    """Write the demo's street-level crime file (police.uk's layout, made here from the seed:
+    nothing is downloaded) in ``folder`` and import it as ``intake incidents import`` would, into
+    the demo's own store; the file is there while the demo runs, for a newcomer to read."""
+    now = time.time()
+    path = folder / "thames-valley-street.csv"
+    path.write_text(sample_crimes(seed, now, numbers), encoding="utf-8", newline="")
+    with path.open(encoding="utf-8", newline="") as text:
+        crimes = read_crimes(text, now=now, keep_seconds=server.incidents.config.retention_seconds)
+    if not crimes.ok:  # our own file: a problem here is a bug in demo_places, said as such
+        raise RuntimeError(f"the demo's own crime file has problems: {'; '.join(map(str, crimes.problems[:5]))}")
+    await server.incidents.put(crimes.incidents, now)
+    return path, crimes
 
 
 async def run_demo(*, port: int = 8080, json_line: bool = False, seed: int = 999, speed: float = 1.0,
@@ -76,13 +98,22 @@ async def run_demo(*, port: int = 8080, json_line: bool = False, seed: int = 999
     # pausing to it. ``callers`` sizes the caller pool: a tiny pool makes numbers ring again soon.
     # ``rates`` (queue -> calls per simulated minute) replaces the default arrival rates: with a
     # queue at 0 a script places that queue's calls itself (the browser tests' call-backs do).
-    traffic = TrafficProfile(handlers_pause_themselves=False, caller_pool=callers)
+    traffic = TrafficProfile(handlers_pause_themselves=False, caller_pool=callers, caller_location=phone_location(seed))
     if rates:
         arrivals = {**dict(traffic.arrivals_per_second), **{q: per_minute / 60 for q, per_minute in rates.items()}}
         traffic = dataclasses.replace(traffic, arrivals_per_second=tuple(arrivals.items()))
     sim_config = SimConfig(seed=seed, speed=speed, secret=token_source.token_urlsafe(16), traffic=traffic)
+    with tempfile.TemporaryDirectory(prefix="intake-demo-") as folder:
+        await _run(sim_config, Path(folder), port=port, json_line=json_line, seed=seed,
+                   escalate_callbacks=escalate_callbacks)
+
+
+async def _run(sim_config: SimConfig, folder: Path, *, port: int, json_line: bool, seed: int,
+               escalate_callbacks: float) -> None:
+    service = DemoLocationService(seed)
     async with SimulatedPbx(sim_config) as sim:
-        config = demo_config(sim_config, sim.port, port, callback={"escalate_seconds": escalate_callbacks})
+        config = demo_config(sim_config, sim.port, port, callback={"escalate_seconds": escalate_callbacks},
+                             location_port=await service.start())
         secrets = {"ami.secret": sim_config.secret}
         tokens = {h.id: token_source.token_urlsafe(18) for h in config.handlers}
         secrets.update({f"handlers[{i}].token": tokens[h.id] for i, h in enumerate(config.handlers)})
@@ -90,6 +121,8 @@ async def run_demo(*, port: int = 8080, json_line: bool = False, seed: int = 999
         secrets["supervisors[0].token"] = supervisor_token
         server = IntakeServer(config, secrets, make_redis("embedded"))
         await seed_history(server)
+        callers = [number for number, _ in sim.traffic.callers] if sim.traffic else []
+        crimes = await import_sample_crimes(server, seed, callers, folder)
         ready, bound = asyncio.Event(), list[int]()
         run = asyncio.create_task(server.run(config.http.host, port, ready=ready, bound=bound))
         waiter = asyncio.create_task(ready.wait())
@@ -99,21 +132,27 @@ async def run_demo(*, port: int = 8080, json_line: bool = False, seed: int = 999
             await run  # raises why the server could not start (e.g. port in use)
             return
         base = f"http://127.0.0.1:{bound[0] if bound else port}"
-        announce(base, config, tokens, supervisor_token, (sim.port, sim_config.username, sim_config.secret), json_line)
-        await run
+        announce(base, config, tokens, supervisor_token, (sim.port, sim_config.username, sim_config.secret), json_line, crimes)
+        try:
+            await run
+        finally:
+            await service.close()
 
 
 def announce(base: str, config: IntakeConfig, tokens: dict[str, str], supervisor_token: str,
-             ami: tuple[int, str, str], json_line: bool) -> None:
+             ami: tuple[int, str, str], json_line: bool, crimes: tuple[Path, CrimeFile]) -> None:
     ami_port, ami_username, ami_secret = ami
     if json_line:  # the simulator's AMI login too: tests check the PBX's own view through it
         print(json.dumps({"base_url": base, "ami_port": ami_port, "ami_username": ami_username, "ami_secret": ami_secret,
-                          "handlers": tokens, "supervisors": {"sup1": supervisor_token}}), flush=True)
+                          "handlers": tokens, "supervisors": {"sup1": supervisor_token},
+                          "incidents": {"file": str(crimes[0]), "imported": len(crimes[1].incidents),
+                                        "no_point": crimes[1].no_point}}), flush=True)
         return
-    print(banner(base, config, tokens, supervisor_token, ami_port), flush=True)
+    print(banner(base, config, tokens, supervisor_token, ami_port, crimes), flush=True)
 
 
-def banner(base: str, config: IntakeConfig, tokens: dict[str, str], supervisor_token: str, ami_port: int) -> str:
+def banner(base: str, config: IntakeConfig, tokens: dict[str, str], supervisor_token: str, ami_port: int,
+           crimes: tuple[Path, CrimeFile]) -> str:
     """What a person starting the demo reads: where each page is, and who signs in with what."""
     def answers(queues: list[str]) -> str:
         return "answers " + " and ".join(line.name for line in config.lines if set(line.queues) & set(queues))
@@ -131,6 +170,11 @@ def banner(base: str, config: IntakeConfig, tokens: dict[str, str], supervisor_t
   API docs         {base}/docs        Authorize with any token below
   Prometheus       {base}/metrics
   Health           {base}/healthz
+
+Callers are around Oxford (most phones send where they are with the call, the rest are found by
+the demo's location service a moment later); the incidents near them on each pop come from a sample of
+police.uk's street-level crime file the demo made and imported ({len(crimes[1].incidents)} crimes,
+{crimes[1].no_point} with no map point skipped): {crimes[0]}
 
 Sign in with (new tokens every run):
 {signins}

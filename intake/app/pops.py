@@ -19,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -40,6 +42,7 @@ from screenpop.held import HeldHistories
 from screenpop.history import HistoryStore
 from screenpop.messages import HandlerMessage
 from screenpop.models import CallerHistory, is_history_number
+from screenpop.places import Location
 from screenpop.pop import (
     REPEAT_CALLS,
     CallSnapshot,
@@ -47,10 +50,23 @@ from screenpop.pop import (
     compose_closed,
     compose_pop,
 )
-from screenpop.popper import pop_ringing_call
+from screenpop.popper import PlaceLookup, pop_ringing_call
 from telephony.events import ChannelCreated
 
 log = structlog.get_logger("intake.pops")
+
+LOCATED_LIMIT = 10_000
+"""Calls whose location is remembered for their outcome: far more than are in wrap-up at once."""
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """A call that popped with the caller's location."""
+
+    call_id: str
+    line: str
+    queued_at: float
+    location: Location
 
 HandlerOf = Callable[[str], "str | None"] | Mapping[str, str]
 """Who sits at a member interface: the registry's seating, or a fixed mapping (tests, tools)."""
@@ -78,8 +94,15 @@ class PopRouter:
         # Told (handler id, call id, number) of each pop that carried a caller's history: the audit
         # trail's consultation (intake.app.audit); it only queues, never waits.
         self.consulted: Callable[[str, str, str], None] = _nobody
-        # The caller's location on pops and pop.place (intake.app.locations); None: pops carry none.
-        self.places: CallerLocations | None = None
+        # With a location on the call, the incidents near it (screenpop.pop_lookup; None: pops
+        # list none), and the audit trail's consultation of them: (handler id, call id, number, how many shown).
+        self.places: PlaceLookup | None = None
+        self.consulted_incidents: Callable[[str, str, str, int], None] = _no_one
+        # The location each call popped with, by call id (the newest LOCATED_LIMIT): the handler's
+        # graded outcome of it becomes an incident there (intake.app.incidents_feed).
+        self.located: OrderedDict[str, Located] = OrderedDict()
+        # The caller's location on pops and pop.place (intake.app.locations); None: pops carry the call's own.
+        self.locations: CallerLocations | None = None
         self._pending: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -97,8 +120,8 @@ class PopRouter:
                 self._ringing(n.call, n.member)
             elif isinstance(n, Queued):
                 self.unrecorded.add(n.call.caller_number, n.call.call_id, n.call.queued_at)
-                if self.places is not None:
-                    self.places.queued(n.call)
+                if self.locations is not None:
+                    self.locations.queued(n.call)
             elif isinstance(n, Answered):
                 self._update(n.call, n.member, lambda c, h: compose_answered(
                     c.call_id, answered_at=c.answered_at or self.clock(), handler_id=h), active=True)
@@ -125,6 +148,17 @@ class PopRouter:
         c = self.held.counters
         return {"ready": c.taken_ready, "in_flight": c.taken_in_flight, "at_ring": c.missed, "watched": self.held.watched}
 
+    def location_of(self, call_id: str) -> Located | None:
+        """Where the call was when it popped here (None: it had no location, or popped elsewhere)."""
+        return self.located.get(call_id)
+
+    def remember(self, located: Located) -> None:
+        """Keep where ``located`` was, for its outcome (the ring does, for a call that brings its location)."""
+        self.located[located.call_id] = located
+        self.located.move_to_end(located.call_id)
+        while len(self.located) > LOCATED_LIMIT:
+            self.located.popitem(last=False)
+
     def _lookup(self, number: str, now: float, calling: Any) -> Any:
         return self.history.lookup(number, now, calling)  # late bound: a wrapped store is used too
 
@@ -144,13 +178,16 @@ class PopRouter:
         now = self.clock()
         # The call's own location (its PIDF-LO) is on the snapshot from the start, for a lookup that
         # uses it (incidents near it, in the history's round trip); the pop shows what _placed chooses.
-        own = call.location if self.places is None or "call" in self.places.order else None
+        own = call.location if self.locations is None or "call" in self.locations.order else None
         snapshot = CallSnapshot(call.call_id, call.line, call.queue, call.caller_number, call.caller_name,  # type: ignore[arg-type]
                                 call.queued_at, round(call.waited(now), 3), call.silent, own,
                                 target_seconds=call.target_seconds)
+        if snapshot.location is not None:
+            self.remember(Located(call.call_id, snapshot.line, snapshot.queued_at, snapshot.location))
         key = (call.call_id, handler_id)
         held = self.held.take(call.caller_number) if is_history_number(call.caller_number) else None
-        if held is not None and held.done() and key not in self._pending:
+        # A held history is published at once unless incidents near the call's location are still to be read.
+        if held is not None and held.done() and key not in self._pending and (snapshot.location is None or self.places is None):
             self._publish_pop(snapshot, handler_id, held.result())
             return
         others = self.unrecorded.of(call.caller_number)
@@ -158,16 +195,16 @@ class PopRouter:
 
     def _placed(self, snapshot: CallSnapshot, history: CallerHistory | None) -> CallSnapshot:
         """``snapshot`` with the location its pop shows, chosen with the history it is composed with."""
-        if self.places is None:
+        if self.locations is None:
             return snapshot
-        return dataclasses.replace(snapshot, location=self.places.for_pop(snapshot.call_id, history, snapshot.location))
+        return dataclasses.replace(snapshot, location=self.locations.for_pop(snapshot.call_id, history, snapshot.location))
 
     def _publish_pop(self, snapshot: CallSnapshot, handler_id: str, history: CallerHistory) -> None:
         snapshot = self._placed(snapshot, history)
         sent = self.hub.publish(handler_id, compose_pop(snapshot, history, repeat_calls=self.repeat_calls), active=True)
         self.consulted(handler_id, snapshot.call_id, snapshot.caller_number)
-        if self.places is not None:
-            self.places.shown(snapshot.call_id, handler_id, snapshot.location)
+        if self.locations is not None:
+            self.locations.shown(snapshot.call_id, handler_id, snapshot.location)
         log.info("pop_sent", seq=sent.seq or None, line=snapshot.line, call_id=snapshot.call_id, handler_id=handler_id, held=True)
 
     def _update(self, call: CallView, member: str, compose: Callable[[CallView, str], HandlerMessage], *, active: bool) -> None:
@@ -177,8 +214,8 @@ class PopRouter:
         key = (call.call_id, handler_id)
 
         def publish() -> None:
-            if not active and self.places is not None:  # as the close goes: after the pop it closes
-                self.places.left(call.call_id, handler_id)
+            if not active and self.locations is not None:  # as the close goes: after the pop it closes
+                self.locations.left(call.call_id, handler_id)
             self.hub.publish(handler_id, compose(call, handler_id), active=active)
 
         if key not in self._pending:
@@ -212,13 +249,19 @@ class PopRouter:
                    held: asyncio.Task[CallerHistory] | None) -> None:
         sent = await pop_ringing_call(self.history, self.hub, handler_id, snapshot, now=now,
                                       unrecorded=unrecorded, repeat_calls=self.repeat_calls, held=held,
-                                      placed=None if self.places is None else self._placed)
+                                      places=self.places, placed=None if self.locations is None else self._placed)
         if getattr(sent, "history", None) is not None:  # a pop without its history showed none
             self.consulted(handler_id, snapshot.call_id, snapshot.caller_number)
-        if self.places is not None:
-            self.places.shown(snapshot.call_id, handler_id, getattr(sent, "location", None))
+        if getattr(sent, "location", None) is not None and self.places is not None:
+            self.consulted_incidents(handler_id, snapshot.call_id, snapshot.caller_number, len(getattr(sent, "incidents", ())))
+        if self.locations is not None:
+            self.locations.shown(snapshot.call_id, handler_id, getattr(sent, "location", None))
         log.info("pop_sent", seq=sent.seq or None, line=snapshot.line)  # None: Redis gives it (shared hub)
 
 
 def _nobody(_handler_id: str, _call_id: str, _number: str) -> None:
+    pass
+
+
+def _no_one(_handler_id: str, _call_id: str, _number: str, _shown: int) -> None:
     pass

@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 import uvicorn
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
 from intake.app import heap, logs, site_views
 from intake.app.audit import AuditCollector, AuditTrail, spool_beside
@@ -45,6 +46,7 @@ from intake.app.connections import (
     warm_redis,
     writer_redis,
 )
+from intake.app.incidents_feed import incident_of_outcome, store_config
 from intake.app.journal import JournalRecord
 from intake.app.limits import Limits
 from intake.app.locations import caller_locations
@@ -70,7 +72,9 @@ from intake.core.live_demand import LiveDemand
 from intake.core.registry import registry_of
 from screenpop.errors import NotYourCall, UnknownCall
 from screenpop.history import HistoryConfig, HistoryStore
+from screenpop.incidents import IncidentStore
 from screenpop.models import ContactRecord, Outcome
+from screenpop.pop_lookup import PopLookup
 from screenpop.shared_delivery import SharedDesktopHub, hub_for
 from screenpop.web import desktop_endpoint, redact_tokens_in_server_logs
 
@@ -128,8 +132,13 @@ class IntakeServer:
                                 spool=spool_beside(config.redis.unwritten_spool),
                                 replicas=Replicas(replicas, wait) if replicas else None, limit=config.audit.queue_limit)
         self.pops.consulted = self.audit.consulted_by_pop  # before the sites take their copies of the router
+        # Incidents near callers (screenpop.incidents): read with the history when a call brings its location
+        self.incidents = IncidentStore(redis, store_config(config.incidents, config.redis.key_prefix),
+                                       reader=reader_redis(redis))
+        self.pops.places = PopLookup(self.history, self.incidents)
+        self.pops.consulted_incidents = self.audit.consulted_incidents_by_pop
         # The caller's location on pops and pop.place: the call's own, the service's, the record's
-        self.places = self.pops.places = caller_locations(config.location, self.hub, self.pbx_now, self.audit)
+        self.places = self.pops.locations = caller_locations(config.location, self.hub, self.pbx_now, self.audit)
         self.retention = Retention(redis, self.history, config.retention, self.audit, config.redis.key_prefix,
                                    clock=time.time)
         self.supervisors = SupervisorStream(socket_check(self.authenticator, SupervisorPrincipal, self.limits),
@@ -249,6 +258,13 @@ class IntakeServer:
         self.audit.record(who or self.audit.handler(handler_id), Action.ALTERED, RecordKind.OUTCOME,
                           why=f"call {outcome.call_id}", number=taken[1], record=outcome.call_id)
         log.info("outcome_filed", call_id=outcome.call_id, handler_id=handler_id, grading=outcome.grading)
+        located = self.pops.location_of(outcome.call_id)
+        if located is not None:
+            incident = incident_of_outcome(outcome, located.line, located.queued_at, located.location)
+            try:
+                await self.incidents.put([incident], time.time())
+            except RedisError as exc:  # the outcome is stored: the handler is not told to file it again
+                log.warning("graded_incident_unwritten", call_id=outcome.call_id, error=str(exc))
 
     # --- views (each site and the total: intake.app.site_views) ----------------------------------
 

@@ -217,7 +217,7 @@ class Site:
     def _call_over(self, o: out.CallOver) -> None:
         call = o.call
         recorded = partial(self.pops.unrecorded.recorded, call.caller_number, call.call_id, call.queued_at)
-        places = self.pops.places
+        places = self.pops.locations
         location = places.settled(call.call_id) if places is not None else None
         contact = contact_record(call, self.registry.handlers, location) if call.counted else None
         if contact is not None:

@@ -23,6 +23,7 @@ from intake.app.web_callbacks import add_callback_routes
 from intake.app.web_docs import add_docs_routes
 from intake.app.web_errors import refusals
 from intake.app.web_headers import SecurityHeaders
+from intake.app.web_incidents import BULK_PATH, MAX_BULK_BYTES, add_incident_routes
 from intake.app.web_models import (
     Calls,
     Handlers,
@@ -67,8 +68,9 @@ def create_app(server: IntakeServer) -> FastAPI:
     app.state.limits = server.limits
     app.state.authenticator = server.authenticator
     web_errors.install(app)
-    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
-    app.add_middleware(SecurityHeaders, tls=server.config.http.tls is not None)  # outermost: on every answer
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES, larger={BULK_PATH: MAX_BULK_BYTES})
+    app.add_middleware(SecurityHeaders, tls=server.config.http.tls is not None,  # outermost: on every answer
+                       images_from=server.config.desktop.tile_origin)
 
     @app.get("/healthz", tags=["ops"], response_model=Health,
              responses={503: {"model": Health, "description": "Not healthy (for the balancer: not serving): the same report"},
@@ -148,6 +150,7 @@ def create_app(server: IntakeServer) -> FastAPI:
     add_ui_routes(app, server)
     add_callback_routes(app, server)
     add_position_routes(app, server)
+    add_incident_routes(app, server)
     add_returns_routes(app, server)
     if server.sign_in is not None:
         add_sign_in_routes(app, server.sign_in)

@@ -24,7 +24,17 @@ CSP_DIRECTIVES = (
     "base-uri 'none'",
     "frame-ancestors 'none'",
 )
-CSP = "; ".join(CSP_DIRECTIVES)
+
+
+def csp(images_from: str | None = None) -> str:
+    """The policy; ``images_from``: the origin of the force's own map tile server ([desktop]
+    map_tiles), the one other place a page may load anything from, and only images."""
+    directives = CSP_DIRECTIVES if images_from is None else tuple(
+        f"{d} {images_from}" if d.startswith("img-src ") else d for d in CSP_DIRECTIVES)
+    return "; ".join(directives)
+
+
+CSP = csp()
 HSTS_SECONDS = 365 * 86400
 
 
@@ -37,9 +47,9 @@ def security_headers(tls: bool) -> list[tuple[bytes, bytes]]:
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, tls: bool) -> None:
+    def __init__(self, app: ASGIApp, tls: bool, images_from: str | None = None) -> None:
         self.app = app
-        self._headers = [*security_headers(tls), (b"content-security-policy", CSP.encode())]
+        self._headers = [*security_headers(tls), (b"content-security-policy", csp(images_from).encode())]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

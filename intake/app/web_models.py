@@ -22,6 +22,7 @@ from intake.core.config import sendable
 from intake.core.handlers import HandlerState
 from routing.callbacks import CallbackTask
 from screenpop.models import Epoch, Grading, Ident, MarkerKind, Notes, Number, Thrive
+from screenpop.places import Point
 from telephony.values import PAUSE_REASON
 
 # --- requests ------------------------------------------------------------------------------------
@@ -48,6 +49,28 @@ class OutcomeForm(_Request):
     grading: Grading
     thrive: Thrive = Thrive()
     notes: Notes = ""
+
+
+class ForceIncident(_Request):
+    """An incident as the force's command-and-control system sends it; sent again (same id), it
+    replaces what was stored (a new status, a new grade)."""
+
+    id: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]
+    type: Annotated[str, Field(min_length=1, max_length=120)]
+    grade: Annotated[str, Field(max_length=40)] = ""
+    time: Epoch
+    """When it happened (epoch seconds)."""
+    point: Point
+    status: Annotated[str, Field(max_length=60)] = ""
+
+
+MAX_BULK_INCIDENTS = 5000
+
+
+class ForceIncidents(_Request):
+    """Many incidents at once (the command-and-control system catching up): all stored, or none."""
+
+    incidents: Annotated[list[ForceIncident], Field(min_length=1, max_length=MAX_BULK_INCIDENTS)]
 
 
 def _unpadded(value: object) -> object:
@@ -238,6 +261,7 @@ class Me(_Reply):
     ring_out_reason: str
     position: str | None = None  # the position the PBX has them at (None: a fixed phone, or none yet)
     not_ready_after_call: str | None = None  # Not ready pressed on a call: the reason they go not ready with after its wrap-up (on the call and in the wrap-up)
+    map_tiles: str | None = None  # [desktop] map_tiles: the force's tile server for the pop's map, when set
 
 
 class StateChanged(_Reply):
@@ -248,6 +272,11 @@ class StateChanged(_Reply):
 class OutcomeSaved(_Reply):
     call_id: str
     status: Literal["saved"]
+
+
+class IncidentsStored(_Reply):
+    stored: int
+    """How many incidents were stored (one id sent twice in a bulk is stored once, the last)."""
 
 
 class HourRow(_Reply):

@@ -47,7 +47,8 @@ def add_ui_routes(app: FastAPI, server: IntakeServer) -> None:
     @router.get("/api/me", tags=["desktop"], response_model=Me, response_model_exclude_unset=True, responses=refusals(401, 403))
     async def me(who: Handler) -> View:
         """The signed-in handler: name, the state the PBX reports, settings the desktop needs."""
-        return server.handler_me(who.id)
+        tiles = server.config.desktop.map_tiles  # only when set: the body is otherwise as it was
+        return server.handler_me(who.id) | ({"map_tiles": tiles} if tiles else {})
 
     @router.post("/api/me/state", tags=["desktop"], response_model=StateChanged,
                  responses=refusals(401, 403, 409, 413, 422, 502, 503))

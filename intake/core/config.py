@@ -18,6 +18,7 @@ of typed keys; what spans sections is :mod:`intake.core.config_rules`'.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import tomllib
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from intake.core.config_incidents import IncidentsConfig
 from intake.core.config_location import LocationConfig
 from intake.core.config_oidc import OidcConfig
 from intake.core.config_rules import Defaults, cross_check, dev_problems
@@ -408,6 +410,43 @@ class DesktopStreamsConfig(_Section):
     presence_seconds: float = Field(3.0, ge=0.5, le=60)
 
 
+TILE_TEMPLATE = re.compile(r"^(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[A-Za-z0-9._~/{}%&=+,-]*)?(\?[A-Za-z0-9._~/{}%&=+,-]*)?$")
+"""A tile URL: its origin goes into the pages' Content-Security-Policy, so nothing that could end
+or extend a directive (space, quote, semicolon) gets in; ``{z}``, ``{x}``, ``{y}`` are filled in."""
+
+
+def _tile_template(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not TILE_TEMPLATE.match(value):
+        raise ValueError("must be an http(s) URL of the force's tile server, e.g. https://tiles.force.example/{z}/{x}/{y}.png")
+    missing = [part for part in ("{z}", "{x}", "{y}") if part not in value]
+    if missing:
+        raise ValueError(f"must hold {', '.join(missing)} (the tile's zoom, column and row)")
+    if "{" in value.split("://", 1)[1].split("/", 1)[0]:
+        raise ValueError("the host must be fixed: the pages' Content-Security-Policy names it")
+    return value
+
+
+class DesktopConfig(_Section):
+    """The handler's desktop (``[desktop]``)."""
+
+    # The pop's map is drawn from the data alone (nothing fetched from the internet); a force that
+    # runs its own tile server may name it here, e.g. "https://tiles.force.example/{z}/{x}/{y}.png"
+    # (Web Mercator, 256-pixel tiles), and the pages' CSP then lets images come from its origin.
+    map_tiles: str | None = None
+
+    _map_tiles = field_validator("map_tiles")(_tile_template)
+
+    @property
+    def tile_origin(self) -> str | None:
+        """scheme://host[:port] of ``map_tiles``: what the CSP allows images from."""
+        if self.map_tiles is None:
+            return None
+        scheme, rest = self.map_tiles.split("://", 1)
+        return f"{scheme}://{rest.split('/', 1)[0].split('?', 1)[0]}"
+
+
 class RetentionConfig(_Section):
     """How long a caller's records are kept, per kind, in days (0: kept until erased). A sweep
     (intake.app.retention) removes what is older, on every node every ``sweep_every_seconds``
@@ -464,11 +503,13 @@ class IntakeConfig(_Section):
     routing: RoutingConfig = RoutingConfig()
     cluster: ClusterConfig = ClusterConfig()
     desktop_streams: DesktopStreamsConfig = DesktopStreamsConfig()
+    desktop: DesktopConfig = DesktopConfig()
     dev: DevConfig = DevConfig()
     oidc: OidcConfig | None = None  # sign-in with the force's OpenID provider (config_oidc.py)
     location: LocationConfig = LocationConfig()  # where the pop's location of the caller comes from (config_location.py)
     retention: RetentionConfig = RetentionConfig()
     audit: AuditConfig = AuditConfig()
+    incidents: IncidentsConfig = IncidentsConfig()  # incidents near the caller on the pop (config_incidents.py)
     staffing: StaffingConfig = StaffingConfig()
 
     @model_validator(mode="before")

@@ -7,8 +7,11 @@ four handlers, one of them in both queues.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+
+from telephony.geolocation import CallerLocation
 
 
 class Strategy(Enum):
@@ -85,6 +88,10 @@ class TrafficProfile:
     located_share: float = 0.0
     located_around: tuple[float, float] = (53.4808, -2.2426)
     located_spread_m: float = 3000.0
+    # Where a caller's phone says it is, by number, put in each of its calls as its INVITE's PIDF-LO
+    # would be (the demo's callers around a town); None for a phone that sends none. Asked once per
+    # call and never drawing from the traffic's RNG: a profile with it plays the same calls as without.
+    caller_location: Callable[[str], CallerLocation | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

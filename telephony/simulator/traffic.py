@@ -71,7 +71,8 @@ class Traffic:
     def _schedule_arrival(self, queue: str, rate: float) -> None:
         def arrive() -> None:
             number, name = self._rng.choice(self.callers)
-            self._pbx.arrive(queue, number, name, location=self.location_of(number))
+            locate = self._p.caller_location
+            self._pbx.arrive(queue, number, name, location=locate(number) if locate else self.location_of(number))
             self._schedule_arrival(queue, rate)
 
         self._after(self._rng.expovariate(rate), arrive)

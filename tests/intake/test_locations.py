@@ -50,7 +50,7 @@ class Bed:
         located = LocationConfig(service_url=server.url, **config)
         self.places = CallerLocations(located, self.hub, lambda: self.registry.now,
                                       service=LocationService(located.service_url, 5.0))
-        self.router.places = self.places
+        self.router.locations = self.places
         self.shown: list[tuple[str, str, str, str]] = []  # the audit's consultations
         self.asked: list[tuple[str, str, str]] = []  # the audit's lookups
         self.places.shown_to = lambda h, c, n, loc: self.shown.append((h, c, n, loc.source))

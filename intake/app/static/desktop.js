@@ -5,6 +5,7 @@
 // another (position_picker.js).
 import { CallbackCard } from "/static/callback_card.js";
 import { buttonsFor, phoneRinging, stateAfter, waitLevel } from "/static/desktop_state.js";
+import { PopPlace } from "/static/pop_place.js";
 import { PositionPicker } from "/static/position_picker.js";
 import { api, authMessage, clock, el, forgetToken, ReconnectingSocket, storedToken, storeToken, when, wsUrl } from "/static/common.js";
 import { endSession, offerProviderSignIn, sessionOpens } from "/static/sign_in.js";
@@ -20,6 +21,7 @@ let lastSeq = 0;
 let current = null; // { pop, receivedAt, answeredAt, ended }
 const callbacks = new CallbackCard(() => token, (text) => announce(text));
 const positions = new PositionPicker(() => token);
+const place = new PopPlace($("pop-place"), { announce: (text) => announce(text) }); // the caller's location and incidents near it
 
 function show(node, visible) { node.classList.toggle("hidden", !visible); }
 function say(node, text) { node.textContent = text; show(node, Boolean(text)); }
@@ -51,6 +53,7 @@ async function signIn(candidate) {
   $("who").textContent = `${me.name} (${me.handler_id})`;
   document.body.dataset.handlerId = me.handler_id;
   renderState(me);
+  place.useTiles(me.map_tiles);
   socket = new ReconnectingSocket(() => wsUrl(`/ws/desktop?last_seq=${lastSeq}`), {
     signIn: () => authMessage(token),
     onMessage: receive,
@@ -125,6 +128,7 @@ function receive(message) {
   switch (message.type) {
     case "pop": return showPop(message);
     case "pop.answered": return answered(message);
+    case "pop.place": return place.update(message);
     case "pop.closed": return callbacks.closed(message) || closed(message);
     case "callback": return callbacks.offer(message);
     case "me": return renderState(message);
@@ -154,6 +158,7 @@ function showPop(pop) {
   $("pop-phase").textContent = "Ringing";
   const repeatMarker = renderFlags(pop);
   renderHistory(pop, repeatMarker);
+  place.show(pop, current.receivedAt);
   resetOutcome();
   show($("outcome"), false);
   show(box, true);
@@ -163,7 +168,7 @@ function showPop(pop) {
   const flags = [...$("pop-flags").children].map((li) => li.textContent);
   const markers = [...$("pop-markers").children].map((li) => li.textContent);
   announce([`${pop.line} call ringing from ${pop.caller.number || "a withheld number"}.`, ...flags, ...markers,
-    `Waited ${clock(pop.waited_seconds)}.`].join(" "), { urgent: true });
+    `Waited ${clock(pop.waited_seconds)}.`, place.said()].filter(Boolean).join(" "), { urgent: true });
 }
 
 // What the server flagged about this call, above everything else on the pop. A "repeat caller"
@@ -252,6 +257,7 @@ function closed(message) {
 
 function endPop(note) {
   current = null;
+  place.clear();
   show($("pop"), false);
   show($("outcome"), false);
   $("idle").textContent = `No call ringing. ${note}`;
@@ -270,6 +276,7 @@ function tick() {
   shown.className = `wait ${level}`;
   shown.dataset.level = level;
   $("pop-target").textContent = pop.target_seconds ? `of ${clock(pop.target_seconds)} target${words ? ` – ${words}` : ""}` : "";
+  place.tick();
 }
 
 // --- the outcome form -------------------------------------------------------------------------

@@ -1,0 +1,199 @@
+"""The incident store: what has happened where, in Redis, with a GEO index, for the pop.
+
+Key layout (``prefix`` as the history's, ``intake:`` by default)::
+
+    {prefix}incidents:geo     GEO (a ZSET)  member = "<source>:<id>"  at the incident's point
+    {prefix}incidents:at      ZSET          member = "<source>:<id>"  score = when it happened
+    {prefix}incidents:record  HASH          "<source>:<id>" -> Incident JSON
+
+An incident is one member of all three, written together in one MULTI/EXEC; writing it again
+(the same source and id) replaces it, so every feed is idempotent by id: the force's
+command-and-control system may send an incident as often as its status changes, and a crime file
+may be imported twice. Ids are kept apart per source (a force's "123" is not police.uk's).
+
+**Retention**: every write removes incidents older than ``retention_seconds`` (by when they
+happened) and sets the three keys to expire that long after the last write, so with no feed at
+all nothing outlives it either; a lookup never shows one older than ``period_seconds``, which
+is never longer than the retention (the configuration checks it).
+
+**Lookup** (:meth:`IncidentStore.near`, or :meth:`IncidentStore.near_call` sent with the
+history's script in one round trip, :mod:`screenpop.pop_lookup`): one script finds the members
+within ``radius_m`` of the caller, nearest first (at most ``SCAN_LIMIT`` of them), keeps those
+within the period, and reads the nearest ``limit`` records. The pop lists them at the caller's
+address first (within ``address_m``: the incidents at the caller's own door, as markers are
+shown first), then nearest, then newest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from screenpop.models import describe
+from screenpop.places import IncidentSource, NearbyIncident, Point
+from screenpop.scripts import Script, ScriptCall, run_scripts
+
+log = structlog.get_logger("screenpop.incidents")
+
+DAY = 86_400.0
+GEO_MAX_LAT = 85.05112878
+"""Redis's GEO index covers the Web Mercator square: a point beyond this latitude cannot be indexed."""
+SCAN_LIMIT = 2000
+"""At most this many incidents within the radius are looked at, the nearest: a bounded script
+even in a city centre with years of crime; the ``limit`` shown are the nearest of those in the period."""
+WRITE_CHUNK = 2000
+"""Incidents per command in a bulk write: bounded commands, the whole write still one MULTI/EXEC."""
+
+
+class Incident(BaseModel):
+    """An incident as a feed gives it and the store keeps it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")
+    """The feed's own id (printable ASCII, no spaces): with ``source``, what makes writes idempotent."""
+    source: IncidentSource
+    type: str = Field(min_length=1, max_length=120)
+    grade: str = Field(default="", max_length=40)
+    status: str = Field(default="", max_length=60)
+    at: float = Field(allow_inf_nan=False)
+    """When it happened (epoch seconds); for an imported crime, the first instant of its month."""
+    point: Point
+
+    @property
+    def member(self) -> str:
+        return f"{self.source}:{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentStoreConfig:
+    prefix: str = "intake:"
+    radius_m: float = 500.0
+    period_seconds: float = 90 * DAY
+    limit: int = 20
+    """At most this many incidents on a pop."""
+    address_m: float = 25.0
+    """Within this of the caller's location, an incident is at their address (listed first)."""
+    retention_seconds: float = 400 * DAY
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= 200:  # unpacked into one HMGET
+            raise ValueError(f"limit must be 1..200, got {self.limit}")
+        if self.period_seconds > self.retention_seconds:
+            raise ValueError("period_seconds must not be longer than retention_seconds")
+
+
+_NEAR = Script.of("""
+-- KEYS: geo, at, record; ARGV: lon, lat, radius (m), since, how many to read, how many to look at
+local found = redis.call('GEOSEARCH', KEYS[1], 'FROMLONLAT', ARGV[1], ARGV[2], 'BYRADIUS', ARGV[3], 'm',
+                         'ASC', 'COUNT', tonumber(ARGV[6]), 'WITHDIST')
+local since, limit = tonumber(ARGV[4]), tonumber(ARGV[5])
+local ids, distances = {}, {}
+for _, hit in ipairs(found) do
+  local at = redis.call('ZSCORE', KEYS[2], hit[1])
+  if at and tonumber(at) > since then
+    ids[#ids + 1] = hit[1]
+    distances[#distances + 1] = hit[2]
+    if #ids >= limit then break end
+  end
+end
+if #ids == 0 then return {{}, {}} end
+return {distances, redis.call('HMGET', KEYS[3], unpack(ids))}
+""")
+
+_PRUNE = Script.of("""
+-- KEYS: geo, at, record; ARGV: remove what happened before this, at most this many
+local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+if #old > 0 then
+  redis.call('ZREM', KEYS[1], unpack(old))
+  redis.call('ZREM', KEYS[2], unpack(old))
+  redis.call('HDEL', KEYS[3], unpack(old))
+end
+return #old
+""")
+PRUNE_LIMIT = 5000  # per script call (unpack's bound), looped by prune()
+
+
+class IncidentStore:
+    """Writes incidents and finds those near a caller; every method is one round trip but prune()."""
+
+    # Any: a redis.asyncio client or fakeredis's (the demo's embedded store), through their common commands
+    def __init__(self, client: Any, config: IncidentStoreConfig = IncidentStoreConfig(), *, reader: Any = None) -> None:
+        """``reader``: where lookups go, if not ``client`` (with Sentinel: whichever server answers)."""
+        self._redis = client
+        self.reader = client if reader is None else reader
+        self.config = config
+        p = config.prefix
+        self.keys = (f"{p}incidents:geo", f"{p}incidents:at", f"{p}incidents:record")
+
+    async def put(self, incidents: Iterable[Incident], now: float) -> int:
+        """Store ``incidents`` (a later one with the same source and id replaces an earlier),
+        all in one MULTI/EXEC, and remove what is past retention; returns how many were given."""
+        given = list({i.member: i for i in incidents}.values())  # the last of one id wins, as a later write would
+        geo, at, record = self.keys
+        ttl = max(1, int(self.config.retention_seconds))
+        async with self._redis.pipeline(transaction=True) as tx:
+            for start in range(0, len(given), WRITE_CHUNK):
+                chunk = given[start:start + WRITE_CHUNK]
+                places: list[float | str] = []
+                for i in chunk:
+                    places += (i.point.lon, i.point.lat, i.member)
+                tx.geoadd(geo, places)
+                tx.zadd(at, {i.member: i.at for i in chunk})
+                tx.hset(record, mapping={i.member: i.model_dump_json() for i in chunk})
+            tx.eval(_PRUNE.source, 3, *self.keys, repr(now - self.config.retention_seconds), PRUNE_LIMIT)
+            for key in self.keys:
+                tx.expire(key, ttl)
+            await tx.execute()
+        return len(given)
+
+    async def prune(self, now: float) -> int:
+        """Remove every incident past retention (the writes remove them too, a bounded batch each)."""
+        removed = 0
+        while True:
+            gone = int(await self._redis.eval(_PRUNE.source, 3, *self.keys,
+                                              repr(now - self.config.retention_seconds), PRUNE_LIMIT))
+            removed += gone
+            if gone < PRUNE_LIMIT:
+                return removed
+
+    def near_call(self, point: Point, now: float) -> ScriptCall | None:
+        """The script call that finds the incidents near ``point`` (None: a point the index cannot hold)."""
+        if abs(point.lat) > GEO_MAX_LAT:
+            return None
+        c = self.config
+        return ScriptCall(_NEAR, self.keys, (repr(point.lon), repr(point.lat), repr(c.radius_m),
+                                             repr(now - c.period_seconds), c.limit, SCAN_LIMIT))
+
+    # Any: the script's reply, Redis values
+    def read_near(self, reply: Sequence[Any]) -> tuple[NearbyIncident, ...]:
+        """The script's reply as the pop lists it: at the address first, then nearest, then newest.
+        A record this version cannot read is left out and logged (the rest are shown)."""
+        distances, records = reply
+        found: list[NearbyIncident] = []
+        for distance, raw in zip(distances, records):
+            if raw is None:
+                continue
+            try:
+                incident = Incident.model_validate_json(raw)
+            except ValidationError as exc:
+                log.error("incident_record_unreadable", problems="; ".join(describe(exc)))
+                continue
+            metres = round(float(distance), 1)
+            found.append(NearbyIncident(id=incident.id, source=incident.source, type=incident.type,
+                                        grade=incident.grade, status=incident.status, at=incident.at,
+                                        point=incident.point, distance_m=metres,
+                                        at_address=metres <= self.config.address_m))
+        return tuple(sorted(found, key=lambda i: (not i.at_address, i.distance_m, -i.at)))
+
+    async def near(self, point: Point, now: float) -> tuple[NearbyIncident, ...]:
+        """The incidents within the radius and period of ``point`` (a Location is one), in one round trip."""
+        call = self.near_call(point, now)
+        if call is None:
+            return ()
+        (reply,) = await run_scripts(self.reader, [call])
+        return self.read_near(reply)
