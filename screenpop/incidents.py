@@ -45,8 +45,8 @@ GEO_MAX_LAT = 85.05112878
 SCAN_LIMIT = 2000
 """At most this many incidents within the radius are looked at, the nearest: a bounded script
 even in a city centre with years of crime; the ``limit`` shown are the nearest of those in the period."""
-WRITE_CHUNK = 2000
-"""Incidents per command in a bulk write: bounded commands, the whole write still one MULTI/EXEC."""
+WRITE_CHUNK = 5000
+"""Incidents per MULTI/EXEC: the REST bulk's most (all or none); a crime file goes in several."""
 
 
 class Incident(BaseModel):
@@ -131,24 +131,29 @@ class IncidentStore:
         self.keys = (f"{p}incidents:geo", f"{p}incidents:at", f"{p}incidents:record")
 
     async def put(self, incidents: Iterable[Incident], now: float) -> int:
-        """Store ``incidents`` (a later one with the same source and id replaces an earlier),
-        all in one MULTI/EXEC, and remove what is past retention; returns how many were given."""
+        """Store ``incidents`` (a later one with the same source and id replaces an earlier) and
+        remove what is past retention; returns how many were stored. Up to ``WRITE_CHUNK`` go in
+        one MULTI/EXEC, all or none; more (a crime file) go in one MULTI/EXEC per chunk, so that
+        Redis never stops for one huge transaction: a failure half-way leaves the chunks before
+        it, and the same write again (ids are stable) completes it."""
         given = list({i.member: i for i in incidents}.values())  # the last of one id wins, as a later write would
         geo, at, record = self.keys
         ttl = max(1, int(self.config.retention_seconds))
-        async with self._redis.pipeline(transaction=True) as tx:
-            for start in range(0, len(given), WRITE_CHUNK):
-                chunk = given[start:start + WRITE_CHUNK]
-                places: list[float | str] = []
-                for i in chunk:
-                    places += (i.point.lon, i.point.lat, i.member)
-                tx.geoadd(geo, places)
-                tx.zadd(at, {i.member: i.at for i in chunk})
-                tx.hset(record, mapping={i.member: i.model_dump_json() for i in chunk})
-            tx.eval(_PRUNE.source, 3, *self.keys, repr(now - self.config.retention_seconds), PRUNE_LIMIT)
-            for key in self.keys:
-                tx.expire(key, ttl)
-            await tx.execute()
+        for start in range(0, max(1, len(given)), WRITE_CHUNK):
+            chunk = given[start:start + WRITE_CHUNK]
+            async with self._redis.pipeline(transaction=True) as tx:
+                if chunk:
+                    places: list[float | str] = []
+                    for i in chunk:
+                        places += (i.point.lon, i.point.lat, i.member)
+                    tx.geoadd(geo, places)
+                    tx.zadd(at, {i.member: i.at for i in chunk})
+                    tx.hset(record, mapping={i.member: i.model_dump_json() for i in chunk})
+                if start + WRITE_CHUNK >= len(given):
+                    tx.eval(_PRUNE.source, 3, *self.keys, repr(now - self.config.retention_seconds), PRUNE_LIMIT)
+                for key in self.keys:
+                    tx.expire(key, ttl)
+                await tx.execute()
         return len(given)
 
     async def prune(self, now: float) -> int:

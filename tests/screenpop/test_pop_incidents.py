@@ -90,26 +90,26 @@ async def test_a_held_history_costs_one_round_trip_more_for_the_incidents(redis_
     assert [i.id for i in sent.incidents] == ["door", "street"]
 
 
-async def test_a_withheld_caller_with_a_location_gets_the_incidents_and_no_history(redis_client: aioredis.Redis) -> None:
+async def pop_from_filled(redis_client: aioredis.Redis, call: CallSnapshot) -> Pop:
     history = HistoryStore(redis_client)
     places = PopLookup(history, IncidentStore(redis_client))
     await fill(history, places.incidents)
     hub = DesktopHub()
     hub.attach("ana", 0)
-    withheld = dataclasses.replace(CALL, caller_number="anonymous")
-    sent = await pop_ringing_call(history, hub, "ana", withheld, now=NOW, places=places)
-    assert isinstance(sent, Pop) and (sent.history_status, sent.history) == ("withheld", None)
+    sent = await pop_ringing_call(history, hub, "ana", call, now=NOW, places=places)
+    assert isinstance(sent, Pop)
+    return sent
+
+
+async def test_a_withheld_caller_with_a_location_gets_the_incidents_and_no_history(redis_client: aioredis.Redis) -> None:
+    sent = await pop_from_filled(redis_client, dataclasses.replace(CALL, caller_number="anonymous"))
+    assert (sent.history_status, sent.history) == ("withheld", None)
     assert [i.id for i in sent.incidents] == ["door", "street"]
 
 
 async def test_a_call_without_a_location_pops_as_before(redis_client: aioredis.Redis) -> None:
-    history = HistoryStore(redis_client)
-    places = PopLookup(history, IncidentStore(redis_client))
-    await fill(history, places.incidents)
-    hub = DesktopHub()
-    hub.attach("ana", 0)
-    sent = await pop_ringing_call(history, hub, "ana", dataclasses.replace(CALL, location=None), now=NOW, places=places)
-    assert isinstance(sent, Pop) and sent.history is not None and sent.incidents == ()
+    sent = await pop_from_filled(redis_client, dataclasses.replace(CALL, location=None))
+    assert sent.history is not None and sent.incidents == ()
     assert "location" not in json.loads(sent.encode()) and "incidents" not in json.loads(sent.encode())
 
 
