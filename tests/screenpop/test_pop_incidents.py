@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import time
 
 import pytest
 import redis.asyncio as aioredis
@@ -19,13 +20,13 @@ from screenpop.pop import CallSnapshot
 from screenpop.pop_lookup import PopLookup
 from screenpop.popper import pop_ringing_call
 from screenpop.roundtrips import counting_client
-from tests.screenpop.builders import NUMBER, T0, contact, marker
+from tests.screenpop.builders import NUMBER, contact, marker
 
 pytestmark = pytest.mark.redis
 
-NOW = T0 + 600
+NOW = float(int(time.time()))  # a month's GEO set expires by Redis's own clock: now, not a fixed day
 HOME = Location(lat=53.4808, lon=-2.2426, source="call", at=NOW - 5, radius_m=15, confidence=90)
-CALL = CallSnapshot("1790000500.7", "999", "999-north", NUMBER, "J SMITH", T0 + 500, 3.0, location=HOME)
+CALL = CallSnapshot("1790000500.7", "999", "999-north", NUMBER, "J SMITH", NOW - 100, 3.0, location=HOME)
 
 
 def north(metres: float) -> Point:
@@ -38,7 +39,7 @@ def incident(id: str, metres: float, age_days: float) -> Incident:
 
 
 async def fill(history: HistoryStore, incidents: IncidentStore) -> None:
-    await history.record_contact(contact("c1"))
+    await history.record_contact(contact("c1", at=NOW - 600))
     await history.add_marker(marker())
     await incidents.put([incident("door", 5, 3), incident("street", 200, 1), incident("town", 3000, 1),
                          incident("last-year", 50, 300)], NOW)
