@@ -21,6 +21,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from screenpop.history import HistoryStore
 from screenpop.incidents import DAY, IncidentStore, IncidentStoreConfig
@@ -79,6 +80,7 @@ async def run(url: str, rows: int, lookups: int, seed: int) -> dict[str, object]
                                                        waited_seconds=4.0, talked_seconds=60.0, handler_id="h1"))
         await places.lookup_near(numbers[0], Location(lat=CENTRE[0], lon=CENTRE[1], source="call", at=0), now.timestamp())
         times, listed, per_lookup = [], [], []
+        await client.config_resetstat()
         for i in range(lookups):
             at = Location(lat=CENTRE[0] + rng.gauss(0, SPREAD_DEG / 3), lon=CENTRE[1] + rng.gauss(0, SPREAD_DEG / 2),
                           source="call", at=now.timestamp(), radius_m=10)
@@ -88,11 +90,14 @@ async def run(url: str, rows: int, lookups: int, seed: int) -> dict[str, object]
             per_lookup.append(trips.count - before)
             listed.append(len(near))
             assert found is not None
+        with_incidents_usec = await scripts_usec(client)
+        await client.config_resetstat()
         alone = []
         for i in range(lookups):
             t0 = time.perf_counter()
             await history.lookup(numbers[i % len(numbers)], now.timestamp())
             alone.append(time.perf_counter() - t0)
+        alone_usec = await scripts_usec(client)
         memory = (await client.info("memory"))["used_memory"]
         await client.flushdb()
     finally:
@@ -103,9 +108,17 @@ async def run(url: str, rows: int, lookups: int, seed: int) -> dict[str, object]
                    "read_and_check_cpu_s": round(read_cpu, 3), "write_s": round(done - read, 3),
                    "rows_per_s": round(crimes.rows / (done - started)), "redis_used_mib": round(memory / 2**20, 1)},
         "pop_lookup_with_incidents": {"lookups": lookups, "round_trips_each": sorted(set(per_lookup)),
-                                      **spread(times), "incidents_listed_mean": round(statistics.mean(listed), 1)},
-        "history_lookup_alone": spread(alone),
+                                      **spread(times), "redis_cpu_ms_each": round(with_incidents_usec / lookups / 1000, 3),
+                                      "incidents_listed_mean": round(statistics.mean(listed), 1)},
+        "history_lookup_alone": {**spread(alone), "redis_cpu_ms_each": round(alone_usec / lookups / 1000, 3)},
     }
+
+
+# Any: a redis.asyncio client
+async def scripts_usec(client: Any) -> int:
+    """Redis's own CPU time in scripts since the last CONFIG RESETSTAT: immune to a busy client machine."""
+    stats = await client.info("commandstats")
+    return sum(int(stats.get(f"cmdstat_{name}", {}).get("usec", 0)) for name in ("eval", "evalsha"))
 
 
 def spread(times: list[float]) -> dict[str, float]:

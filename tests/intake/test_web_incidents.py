@@ -91,3 +91,14 @@ async def test_a_graded_outcome_of_a_located_call_becomes_an_incident_there(floo
     (incident,) = await floor.server.incidents.near(HOME, time.time())
     assert (incident.source, incident.id, incident.type, incident.grade, incident.at_address) == (
         "intake", call_id, "999 call", "emergency", True)
+
+
+async def test_a_pops_incidents_are_a_consultation_tied_to_the_call(floor: Floor) -> None:
+    floor.server.audit.consulted_incidents_by_pop("h1", "1790000000.7", "07700900123", 3)
+    floor.server.audit.consulted_incidents_by_pop("h1", "1790000000.8", "anonymous", 0)
+    await floor.server.audit.flush()
+    entries = [link.entry async for link in AuditStore(floor.redis, "intake:").entries()]
+    assert [(e.action.value, e.kind.value, e.who_id, e.number, e.record, e.why) for e in entries] == [
+        ("consulted", "incidents", "h1", "07700900123", "3 incident(s) near the caller", "call 1790000000.7"),
+        ("consulted", "incidents", "h1", None, "0 incident(s) near the caller", "call 1790000000.8"),
+    ]
