@@ -42,6 +42,7 @@ from routing.handler_rules import (
     plan,
     restoring,
     wrapup_after,
+    wrapup_holds,
     wrapup_still_due,
 )
 from routing.timers import (
@@ -131,7 +132,7 @@ class HandlerDesk:
         failed = self._judged(handler_id, wanted.value, await self.executor.send_all(todo))
         if failed is not None:
             if wrapup is not None:
-                self._run(wrapup, max(0.0, wrapup.due - self.clock()), starting=False)
+                self._run(wrapup, max(0.0, wrapup.due - self.clock()))
             raise failed
         if wrapup is not None:
             self._forget(wrapup)
@@ -179,7 +180,7 @@ class HandlerDesk:
             self._followed = {h: t for h, t in self._followed.items() if t.due > now} | {wrap.handler_id: timer}
             return
         self._cancel_wrapup(wrap.handler_id)
-        self._run(timer, wrap.seconds, starting=True)
+        self._run(timer, wrap.seconds, pause=timer.queues)
 
     @property
     def running_wrapups(self) -> frozenset[str]:
@@ -220,7 +221,7 @@ class HandlerDesk:
             if r.verdict is Verdict.DROP:
                 self._forget(timer)
             else:
-                self._run(timer, r.remaining, starting=False)
+                self._run(timer, r.remaining, pause=r.pause)
         followed, self._followed = self._followed, {}
         for timer in followed.values():
             if timer.handler_id in pending or timer.handler_id in self._timers:
@@ -228,7 +229,7 @@ class HandlerDesk:
             remaining = left_unstarted(timer, self.handlers(timer.member), now)
             if remaining is not None:
                 log.info("wrapup_started_late", handler_id=timer.handler_id, remaining=round(remaining, 1), due=timer.due)
-                self._run(timer, remaining, starting=True)
+                self._run(timer, remaining, pause=timer.queues)
 
     async def close(self) -> None:
         """Stop the running timers but leave them in Redis: the next start resumes them."""
@@ -238,28 +239,30 @@ class HandlerDesk:
 
     # --- a wrap-up's life: pause, wait, unpause if still due --------------------------------
 
-    def _run(self, timer: Timer, delay: float, *, starting: bool) -> None:
-        """Pause (when ``starting``), wait ``delay`` seconds, then make the handler ready if they
+    def _run(self, timer: Timer, delay: float, *, pause: tuple[str, ...] = ()) -> None:
+        """Pause the handler in ``pause`` (a wrap-up starting: all its queues; one resumed: those
+        its pause did not reach), wait ``delay`` seconds, then make the handler ready if they
         are still in wrap-up. The timer stays in Redis until this is done; if the PBX could not
         be reached, it waits for the next resync."""
         earlier = self._timers.get(timer.handler_id)
         if earlier is not None:
             self._stop(earlier)  # one wrap-up per handler (a node leading again resumes it from Redis)
         running = self._timers[timer.handler_id] = Running(timer)
-        if starting:
-            running.now_doing = self.executor.spawn(self._pausing(running, delay))
+        if pause:
+            running.now_doing = self.executor.spawn(self._pausing(running, delay, pause))
         else:
             self._wait(running, delay)
 
-    async def _pausing(self, running: Running, delay: float) -> None:
+    async def _pausing(self, running: Running, delay: float, queues: tuple[str, ...]) -> None:
         timer = running.timer
         try:
+            # In Redis before the first QueuePause (a resumed timer is there already: the same member again).
             await self._keeping(self.timers.put(timer, self.gate.token()) if self.timers else None, "timer_not_kept")
         except Fenced as exc:  # deposed since the call finished: the new leader has the picture, not us
             log.warning("wrapup_fenced", handler_id=timer.handler_id, token=exc.token, current=exc.current)
             self._finish(running, forget=False)
             return
-        pauses = self._queue_pauses(running, True, timer.queues)
+        pauses = self._queue_pauses(running, True, queues)
         if pauses is not None:
             self._step_done(running, "wrap-up", await self.executor.send_all(pauses), then_wait=delay)
 
@@ -278,10 +281,11 @@ class HandlerDesk:
             # restarted intake and the PBX's timestamps share): never end a wrap-up before it is due.
             self._wait(running, left)
             return
-        if handler is None or not wrapup_still_due(handler, timer.reason):
+        held = wrapup_holds(handler, timer.reason)  # queue by queue: a pause cut off part way still ends
+        if not held:
             self._finish(running, forget=True)
             return
-        unpauses = self._queue_pauses(running, False, sorted(handler.memberships))
+        unpauses = self._queue_pauses(running, False, held)
         if unpauses is not None:
             running.now_doing = self.executor.spawn(self._ending(running, unpauses))
 

@@ -1,7 +1,7 @@
 """The pure rules of handlers' states: which AMI actions take a handler to the state they asked
 for (:func:`plan`), put them back after a PBX restart (:func:`restoring`), what a refusal means
 (:func:`contradicts_picture`, :func:`failure_of`), and when a finished call starts a wrap-up
-(:func:`wrapup_after`) and whether it still ends it (:func:`wrapup_still_due`).
+(:func:`wrapup_after`) and whether it still ends it (:func:`wrapup_holds`, :func:`wrapup_still_due`).
 
 No I/O: :class:`routing.handler_desk.HandlerDesk` sends what these decide and feeds back what came
 of it as :class:`~routing.executor.ActionResult` values.
@@ -120,10 +120,28 @@ def wrapup_after(call: FinishedCall, handler: Handler | None, seconds: float, wr
     return WrapUp(handler.handler_id, handler.member, tuple(sorted(handler.memberships)), seconds, wrapup_reason)
 
 
+def wrapup_holds(handler: Handler | None, wrapup_reason: str) -> tuple[str, ...]:
+    """The queues a wrap-up still holds the handler paused in, as the PBX shows them: those
+    paused with the wrap-up's reason; none when the handler is logged out, ready in every queue
+    (made ready at the phone or by another node) or on a break they chose in any queue (a
+    choice outranks wrap-up).
+
+    Queue by queue, not by :meth:`Handler.state`: a wrap-up pauses its queues one QueuePause at
+    a time, so intake killed between two of them leaves the handler paused for wrap-up in some
+    queues and ready in the rest. The state then reads "ready", and judged by it the wrap-up was
+    dropped, leaving the handler paused in the first queue for good."""
+    if handler is None:
+        return ()
+    states = handler.memberships.items()
+    if any(s.paused and s.paused_reason != wrapup_reason for _, s in states):
+        return ()
+    return tuple(sorted(q for q, s in states if s.paused))
+
+
 def wrapup_still_due(handler: Handler, wrapup_reason: str) -> bool:
     """At the end of the timer: unpause only a handler still in wrap-up (not one who went on a
     break or logged out meanwhile)."""
-    return handler.state(wrapup_reason)[0] is HandlerState.WRAP_UP
+    return bool(wrapup_holds(handler, wrapup_reason))
 
 
 def restoring(handler: HandlerConfig, lost: Mapping[str, MemberState], present: Mapping[str, MemberState],

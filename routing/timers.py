@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from intake.core.handlers import Handler, HandlerState
 from routing.errors import TimerNotReplicated
 from routing.fenced import Fence
+from routing.handler_rules import wrapup_holds
 
 log = structlog.get_logger("intake.timers")
 
@@ -71,20 +72,28 @@ class Resumption:
     verdict: Verdict
     remaining: float = 0.0
     why: str = ""
+    pause: tuple[str, ...] = ()  # SCHEDULE: the timer's queues its pause did not reach, to pause now
 
 
 def resumption(timer: Timer, handler: Handler | None, now: float) -> Resumption:
     """What a restarted intake does with ``timer`` given the PBX's picture of its handler.
 
-    Only a handler the PBX still shows paused with the wrap-up's reason is unpaused: one who
-    chose a state meanwhile (at the phone, or another node) keeps it.
+    Only a handler the PBX still shows paused with the wrap-up's reason (in any queue:
+    :func:`~routing.handler_rules.wrapup_holds`) is unpaused: one who chose a state meanwhile (at
+    the phone, or another node) keeps it. A pause cut off part way (killed between two queues'
+    QueuePause) is a wrap-up all the same: completed when overdue, else finished (the rest of
+    its queues paused) and scheduled.
     """
-    if handler is None or handler.state(timer.reason)[0] is not HandlerState.WRAP_UP:
+    held = wrapup_holds(handler, timer.reason)
+    if not held:
         shown = handler.state(timer.reason)[0].value if handler is not None else "unknown"
         return Resumption(timer, Verdict.DROP, why=f"the PBX shows the handler {shown}, not in wrap-up")
     if timer.due <= now:
         return Resumption(timer, Verdict.COMPLETE_NOW, why=f"overdue by {now - timer.due:.1f} s")
-    return Resumption(timer, Verdict.SCHEDULE, remaining=timer.due - now, why=f"{timer.due - now:.1f} s left")
+    member_of = handler.memberships if handler is not None else {}
+    rest = tuple(q for q in timer.queues if q in member_of and q not in held)
+    return Resumption(timer, Verdict.SCHEDULE, remaining=timer.due - now, pause=rest,
+                      why=f"{timer.due - now:.1f} s left" + (f", its pause cut off before {', '.join(rest)}" if rest else ""))
 
 
 def left_unstarted(timer: Timer, handler: Handler | None, now: float) -> float | None:

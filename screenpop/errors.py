@@ -192,3 +192,17 @@ class NotReplicated(HistoryError):
         super().__init__(f"{what}: not held by {replicas} replica(s) in time; try again")
         self.what = what
         self.replicas = replicas
+
+
+# --- the location service's fault ----------------------------------------------------------------
+
+
+class LocationServiceFailed(ScreenPopError):
+    """The location service gave no usable answer for a number: unreachable, too slow, an error
+    status, or a body that is not a location. The pop goes on with the next source."""
+
+    def __init__(self, reason: str, *, status: int | None = None) -> None:
+        # Never carries the number or the URL (it holds the number): the log line binds the call id.
+        super().__init__(f"location service: {reason}" + (f" (HTTP {status})" if status is not None else ""))
+        self.reason = reason
+        self.status = status

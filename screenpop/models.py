@@ -25,6 +25,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from screenpop.places import Location
+
 Line = Literal["999", "101"]
 Disposition = Literal["answered", "abandoned", "left", "called back"]
 """answered by a handler; abandoned: the caller hung up waiting; left: timed out or redirected;
@@ -154,6 +156,10 @@ class ContactRecord(_Model):
     disposition: Disposition
     outcome: Outcome | None = None
     callback: CalledBack | None = None
+    location: Location | None = None
+    """Where the caller was on this call, as the call's own PIDF-LO or the location service said
+    (never one taken from history: its ``at`` stays the fix's time). Personal data: it goes with the
+    record, so it expires with the history's retention and an erasure."""
 
     @model_validator(mode="after")
     def _callback_exactly_when_called_back(self) -> ContactRecord:

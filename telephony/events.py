@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from telephony.geolocation import CallerLocation
+
 
 @dataclass(frozen=True, slots=True)
 class CallQueued:
@@ -30,6 +32,8 @@ class CallQueued:
     channel: str
     linked_id: str
     silent: bool = False  # the caller could not speak and pressed 55 (dialplan INTAKE_SILENT=1)
+    location: CallerLocation | None = None
+    """Where the caller's INVITE said they are (its PIDF-LO, dialplan INTAKE_GEO): telephony/geolocation.py."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,8 @@ from telephony.events import (
     WaitingCallSeen,
 )
 from telephony.frames import Frame
+from telephony.geolocation import VARIABLE as GEO_VARIABLE
+from telephony.geolocation import parse_geolocation
 from telephony.timing import PbxClock, pbx_timestamp
 
 Translator = Callable[[Frame, float], DomainEvent]
@@ -193,7 +195,19 @@ def _member_state(frame: Frame, at: float, member_key: str, name_key: str) -> Me
 # --- one small function per event ------------------------------------------------------------
 
 
+def _channel_variables(frame: Frame) -> dict[str, str]:
+    """manager.conf ``channelvars``: one ``ChanVariable: NAME=value`` line per name, every name on
+    every event of the channel (empty when unset), the value C-escaped (Asterisk 22)."""
+    lines = frame.values("ChanVariable") if isinstance(frame, Frame) else [frame.get("ChanVariable", "")]
+    found = dict(line.partition("=")[::2] for line in lines)
+    legacy = frame.get("ChanVariable(INTAKE_SILENT)")  # older releases: "ChanVariable(NAME): value"
+    if legacy is not None:
+        found["INTAKE_SILENT"] = legacy
+    return found
+
+
 def _caller_join(f: Frame, at: float) -> CallQueued:
+    variables = _channel_variables(f)
     return CallQueued(
         at=at,
         call_id=f["Uniqueid"],
@@ -203,9 +217,10 @@ def _caller_join(f: Frame, at: float) -> CallQueued:
         position=_int(f, "Position"),
         channel=f["Channel"],
         linked_id=f.get("Linkedid", ""),
-        # manager.conf channelvars = INTAKE_SILENT: the dialplan's silent-call marker (pressed 55).
-        # Asterisk 22 sends "ChanVariable: INTAKE_SILENT=1" (older ones "ChanVariable(NAME): 1").
-        silent=f.get("ChanVariable", "") == "INTAKE_SILENT=1" or f.get("ChanVariable(INTAKE_SILENT)", "") == "1",
+        # manager.conf channelvars: the dialplan's silent-call marker (pressed 55) and the caller's
+        # location from the INVITE's PIDF-LO (telephony/geolocation.py).
+        silent=variables.get("INTAKE_SILENT", "") == "1",
+        location=parse_geolocation(variables.get(GEO_VARIABLE, "")),
     )
 
 

@@ -53,7 +53,7 @@ def test_the_ami_user_has_exactly_the_classes_intake_needs_in_the_guide_and_the_
         assert classes(user["write"]) == needed_write
     for key in ("timestampevents", "channelvars"):
         assert guide["general"][key] == shipped["general"][key]
-    assert shipped["general"]["channelvars"] == "INTAKE_SILENT"
+    assert shipped["general"]["channelvars"] == "INTAKE_SILENT,INTAKE_GEO"
 
 
 def test_the_queue_settings_in_the_guide_are_the_test_pbxs() -> None:
@@ -84,3 +84,14 @@ def test_the_guides_dialplan_is_the_test_pbxs() -> None:
     # The live-PBX pattern is in the test PBX's [callback] too, commented (the test bed has no trunk).
     for line in callback.strip().splitlines()[1:]:
         assert f";   {line}" in dialplan or f";    {line.strip()}" in dialplan, line
+
+
+def test_the_guides_location_dialplan_is_the_test_pbxs() -> None:
+    location = blocks("conf")[0]
+    shipped = {name: (ASTERISK / name).read_text() for name in ("extensions.conf", "geolocation.conf", "pjsip.conf")}
+    for line in location.strip().splitlines():
+        if not line.startswith(";"):
+            assert any(line in text for text in shipped.values()), line
+    modules = (ASTERISK / "modules.conf").read_text()
+    for module in ("res_geolocation.so", "res_pjsip_geolocation.so", "res_pjsip_header_funcs.so", "app_stack.so"):
+        assert f"load => {module}" in modules and module in location

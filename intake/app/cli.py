@@ -1,4 +1,5 @@
-"""The ``intake`` command: serve, demo, check-config, history import, incidents import, audit verify/export, erase."""
+"""The ``intake`` command: serve, demo, check-config, history import, incidents import, audit verify/export, erase,
+returns, staffing, forecast."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import asyncio
 import re
 import sys
 from collections.abc import Sequence
+from datetime import date, timedelta
+from functools import partial
 
 from intake.app import loop as event_loop
 from intake.core import config as config_mod
@@ -193,6 +196,26 @@ def _erase(args: argparse.Namespace) -> int:
     return asyncio.run(erase_number(args.config, args.redis_url, args.number, args.reason))
 
 
+def _returns(args: argparse.Namespace) -> int:
+    from intake.app.returns_cli import returns
+
+    return asyncio.run(returns(args.config, args.redis_url, args.first, args.last,
+                               csv_table=args.table if args.csv else None, site=args.site, fresh=args.fresh))
+
+
+def _staffing(verb: str, args: argparse.Namespace) -> int:
+    from intake.app.staffing_cli import run
+
+    return asyncio.run(run(verb, args.config, args.redis_url, args.first, args.last, args.csv))
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day as YYYY-MM-DD") from None
+
+
 def _moment(text: str) -> float:
     from intake.app.audit_cli import moment
 
@@ -304,6 +327,34 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--reason", required=True, type=_reason, help="why (the request's reference)")
     _where(e)
     e.set_defaults(run=_erase)
+
+    r = sub.add_parser("returns", help="the national returns (monthly per line) and 999 misuse, from the journal",
+                       description="Monthly per line: offered, answered within 10 s of connection, mean and p90 answer "
+                                   "time, waits over 2 minutes, abandoned, answered within the line's target; and 999 "
+                                   "calls by outcome grading and hour. Columns: docs/returns.md.")
+    r.add_argument("--from", dest="first", required=True, type=_day, help="first local day (YYYY-MM-DD)")
+    r.add_argument("--to", dest="last", required=True, type=_day, help="last local day, included (YYYY-MM-DD)")
+    r.add_argument("--csv", action="store_true", help="CSV of one table instead of JSON")
+    r.add_argument("--table", choices=("returns", "misuse"), default="returns", help="with --csv: which table (default: %(default)s)")
+    r.add_argument("--site", help="one [[pbx]] site's calls (default: every site's)")
+    r.add_argument("--fresh", action="store_true", help="make every day's figures again from the records (not the kept summaries)")
+    _where(r)
+    r.set_defaults(run=_returns)
+
+    today = date.today()
+    for verb, helped, first, last in (
+        ("staffing", "calls per interval from the journal and the handlers each needed (Erlang A; C beside it), JSON",
+         today, today),
+        ("forecast", ("the days ahead per interval from the journal's weeks before them, the handlers they need "
+                      "and the back-test, JSON"), today + timedelta(days=1), today + timedelta(days=7)),
+    ):
+        f = sub.add_parser(verb, help=helped)
+        f.add_argument("--from", dest="first", type=_day, default=first, help=f"first local day, YYYY-MM-DD (default {first})")
+        f.add_argument("--to", dest="last", type=_day, default=last, help=f"last local day, included (default {last})")
+        f.add_argument("--csv", action="store_true", help="the intervals as CSV instead of JSON")
+        f.add_argument("--config", help="the configuration: lines, targets, goals, [staffing], Redis")
+        f.add_argument("--redis-url", help="Redis URL (overrides the configuration's)")
+        f.set_defaults(run=partial(_staffing, verb))
     return p
 
 

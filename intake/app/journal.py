@@ -18,6 +18,12 @@ record only if its stay is new (two nodes that saw an outcome a little different
 through a resync, must not leave two records of one call). The day is the server's local day, the one a control
 room's "yesterday 14:00-15:00" means. Readers take one record per (call id, queue, queue entry).
 
+The handler's grading of a call (its outcome) is journalled beside it, for the national returns'
+999 misuse: ``{prefix}journal-gradings:{YYYY-MM-DD}`` is a hash, call id -> grading, by the local
+day the outcome was **filed** (the server knows the call's id then, not always its queue entry);
+outcomes come during the call's wrap-up, so a reader of a range of days also reads the next
+day's gradings (:mod:`intake.app.journal_range`). A grading filed again replaces the first.
+
 :func:`hourly_report` is pure: records in, one row per hour out.
 """
 
@@ -27,12 +33,12 @@ import csv
 import io
 import time
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from intake.core.calls import CallFacts, CallState
+from intake.core.calls import CallFacts, CallState, CallView
 from intake.core.handlers import Handler
 from intake.core.in_progress import stay_name
 from intake.core.metrics import (
@@ -43,6 +49,7 @@ from intake.core.metrics import (
     local_day,
 )
 from screenpop.models import ContactRecord, is_history_number
+from screenpop.places import Location
 
 RETENTION_SECONDS = 400 * 86_400
 
@@ -81,6 +88,10 @@ class JournalRecord(BaseModel):
     """Who answered (their configured id), as the PBX showed them at the answer. Absent in older records."""
     position: str | None = None
     """The position (hot-desking) they answered at; None at a fixed phone. Absent in older records."""
+    talk_seconds: float | None = None
+    """Answer to hang-up: not known when the record is written (at the answer), so read back from
+    the day's talk times (:meth:`CallJournal.day`) once the call is over. None until then, for a
+    call not answered, and in older records."""
 
     @classmethod
     def of(cls, call: CallFacts) -> JournalRecord:
@@ -99,6 +110,25 @@ class JournalRecord(BaseModel):
     @property
     def within_target(self) -> bool:
         return self.settled == "answered" and self.waited_seconds <= self.target_seconds
+
+
+class TalkRecord(BaseModel):
+    """How long an answered call talked, filed when it is over: the journal's record was written at
+    the answer, before anyone knew (see :meth:`CallJournal.day`)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    call_id: str
+    queue: str
+    queued_at: float
+    talk_seconds: float
+
+    @classmethod
+    def of(cls, call: CallView) -> TalkRecord | None:
+        """The talk of a counted call that was answered and is over; None for any other."""
+        if not call.counted or call.answered_at is None or call.talk_seconds is None:
+            return None
+        return cls(call_id=call.call_id, queue=call.queue, queued_at=call.queued_at, talk_seconds=round(call.talk_seconds, 3))
 
 
 class CallJournal:
@@ -128,10 +158,55 @@ class CallJournal:
         pipe.eval(FIRST_WRITE_WINS, 2, self.key(day), self.stays_key(day), stay_name(record.call_id, record.queue, record.queued_at),
                   record.model_dump_json(), record.queued_at, RETENTION_SECONDS)
 
+    def gradings_key(self, day: str) -> str:
+        """The gradings of outcomes filed that day (see the module's docstring)."""
+        return f"{self.prefix}journal-gradings:{day}"
+
+    async def grade(self, call_id: str, grading: str, filed_at: float) -> None:
+        """Journal the handler's grading of a call, filed at ``filed_at``."""
+        day = local_day(filed_at)
+        key = self.gradings_key(day)
+        async with self.redis.pipeline(transaction=True) as tx:
+            tx.hset(key, call_id, grading)
+            tx.expire(key, RETENTION_SECONDS)
+            # The call is that day's or the day before's: their kept summaries no longer hold (journal_range)
+            tx.delete(f"{self.prefix}journal-summary:{day}", f"{self.prefix}journal-summary:{_day_before(day)}")
+            await tx.execute()
+
+    def talk_key(self, day: str) -> str:
+        """The day's talk times: a hash, stay -> seconds (not under journal:*, as stays_key)."""
+        return f"{self.prefix}journal-talk:{day}"
+
+    # Any: a redis pipeline, sync or async (as stage)
+    def stage_talk(self, pipe: Any, talk: TalkRecord) -> None:
+        """Add the commands that file a call's talk time to ``pipe`` (idempotent: keyed by its stay)."""
+        day = local_day(talk.queued_at)
+        if day == UNDATED:
+            raise ValueError(f"call {talk.call_id}: queue entry {talk.queued_at!r} is in no day")
+        key = self.talk_key(day)
+        pipe.hset(key, stay_name(talk.call_id, talk.queue, talk.queued_at), repr(talk.talk_seconds))
+        pipe.expire(key, RETENTION_SECONDS)
+
     async def day(self, day: date) -> list[JournalRecord]:
-        """The day's records, one per call's stay in a queue."""
-        raw = await self.redis.zrange(self.key(day.isoformat()), 0, -1)
-        return one_per_stay(JournalRecord.model_validate_json(r) for r in raw)
+        """The day's records, one per call's stay in a queue, each with its talk time once the call is over."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrange(self.key(day.isoformat()), 0, -1)
+            pipe.hgetall(self.talk_key(day.isoformat()))
+            raw, talks = await pipe.execute()
+        records = one_per_stay(JournalRecord.model_validate_json(r) for r in raw)
+        if not talks:
+            return records
+        talked = {_text(k): float(_text(v)) for k, v in talks.items()}
+        return [r if (t := talked.get(stay_name(r.call_id, r.queue, r.queued_at))) is None
+                else r.model_copy(update={"talk_seconds": t}) for r in records]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _day_before(day: str) -> str:
+    return (date.fromisoformat(day) - timedelta(days=1)).isoformat()
 
 
 def one_per_stay(records: Iterable[JournalRecord]) -> list[JournalRecord]:
@@ -187,8 +262,10 @@ def report_csv(rows: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def contact_record(call: CallFacts, handlers: dict[str, Handler]) -> ContactRecord | None:
-    """The caller's history entry for a settled call; None when there is no number to file it under."""
+def contact_record(call: CallFacts, handlers: dict[str, Handler], location: Location | None = None) -> ContactRecord | None:
+    """The caller's history entry for a settled call; None when there is no number to file it under.
+    ``location``: where the caller was on this call (the call's own or the location service's;
+    intake.app.locations), kept with the record and expiring with it."""
     if not is_history_number(call.caller_number):
         return None
     answered = call.answered_at is not None
@@ -203,4 +280,5 @@ def contact_record(call: CallFacts, handlers: dict[str, Handler]) -> ContactReco
         waited_seconds=round(call.waited(call.ended_at or call.queued_at), 3),
         talked_seconds=call.talk_seconds,
         disposition="answered" if answered else ("abandoned" if call.state is CallState.ABANDONED else "left"),
+        location=location if location is not None and location.source != "history" else call.location,
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from typing import Any
 
 import structlog
 
+from intake.app.locations import CallerLocations
 from intake.app.unrecorded import UnrecordedCalls
 from intake.core.calls import CallView
 from intake.core.registry import (
@@ -92,9 +94,11 @@ class PopRouter:
         # Told (handler id, call id, number) of each pop that carried a caller's history: the audit
         # trail's consultation (intake.app.audit); it only queues, never waits.
         self.consulted: Callable[[str, str, str], None] = _nobody
-        # With a location on the call, the incidents near it (screenpop.pop_lookup; None: pops
-        # list none), and the audit trail's consultation of them: (handler id, call id, number, how many shown).
-        self.places: PlaceLookup | None = None
+        # The caller's location on pops and pop.place (intake.app.locations); None: pops carry none.
+        self.places: CallerLocations | None = None
+        # The incidents near the location a pop shows (screenpop.pop_lookup; None: pops list
+        # none), and the audit trail's consultation of them: (handler id, call id, number, how many shown).
+        self.nearby: PlaceLookup | None = None
         self.consulted_incidents: Callable[[str, str, str, int], None] = _no_one
         # The location each call popped with, by call id (the newest LOCATED_LIMIT): the handler's
         # graded outcome of it becomes an incident there (intake.app.incidents_feed).
@@ -116,6 +120,8 @@ class PopRouter:
                 self._ringing(n.call, n.member)
             elif isinstance(n, Queued):
                 self.unrecorded.add(n.call.caller_number, n.call.call_id, n.call.queued_at)
+                if self.places is not None:
+                    self.places.queued(n.call)
             elif isinstance(n, Answered):
                 self._update(n.call, n.member, lambda c, h: compose_answered(
                     c.call_id, answered_at=c.answered_at or self.clock(), handler_id=h), active=True)
@@ -170,22 +176,33 @@ class PopRouter:
         if handler_id is None:
             return  # a queue member no configuration names: nobody's desktop to pop
         now = self.clock()
+        # The call's own location (its PIDF-LO), known before the history: the incidents near it are
+        # read with the history; the pop then shows the location _placed chooses.
         snapshot = CallSnapshot(call.call_id, call.line, call.queue, call.caller_number, call.caller_name,  # type: ignore[arg-type]
-                                call.queued_at, round(call.waited(now), 3), call.silent)
-        if snapshot.location is not None:
-            self.remember(Located(call.call_id, snapshot.line, snapshot.queued_at, snapshot.location))
+                                call.queued_at, round(call.waited(now), 3), call.silent, location=call.location)
         key = (call.call_id, handler_id)
         held = self.held.take(call.caller_number) if is_history_number(call.caller_number) else None
-        # A held history is published at once unless incidents near the call's location are still to be read.
-        if held is not None and held.done() and key not in self._pending and (snapshot.location is None or self.places is None):
+        # Published at once, unless the incidents near the location it shows are still to be read.
+        if (held is not None and held.done() and key not in self._pending
+                and (self.nearby is None or self._placed(snapshot, held.result()).location is None)):
             self._publish_pop(snapshot, handler_id, held.result())
             return
         others = self.unrecorded.of(call.caller_number)
         self._chain(key, self._pop(snapshot, handler_id, now, others, held))
 
+    def _placed(self, snapshot: CallSnapshot, history: CallerHistory | None) -> CallSnapshot:
+        """``snapshot`` with the location its pop shows, chosen with the history it is composed with."""
+        location = None if self.places is None else self.places.for_pop(snapshot.call_id, history)
+        return dataclasses.replace(snapshot, location=location)  # places None: pops carry none
+
     def _publish_pop(self, snapshot: CallSnapshot, handler_id: str, history: CallerHistory) -> None:
+        snapshot = self._placed(snapshot, history)
         sent = self.hub.publish(handler_id, compose_pop(snapshot, history, repeat_calls=self.repeat_calls), active=True)
         self.consulted(handler_id, snapshot.call_id, snapshot.caller_number)
+        if self.places is not None:
+            self.places.shown(snapshot.call_id, handler_id, snapshot.location)
+        if snapshot.location is not None:
+            self.remember(Located(snapshot.call_id, snapshot.line, snapshot.queued_at, snapshot.location))
         log.info("pop_sent", seq=sent.seq or None, line=snapshot.line, call_id=snapshot.call_id, handler_id=handler_id, held=True)
 
     def _update(self, call: CallView, member: str, compose: Callable[[CallView, str], HandlerMessage], *, active: bool) -> None:
@@ -193,12 +210,18 @@ class PopRouter:
         if handler_id is None:
             return
         key = (call.call_id, handler_id)
-        if key not in self._pending:
+
+        def publish() -> None:
+            if not active and self.places is not None:  # as the close goes: after the pop it closes
+                self.places.left(call.call_id, handler_id)
             self.hub.publish(handler_id, compose(call, handler_id), active=active)
+
+        if key not in self._pending:
+            publish()
             return
 
         async def after() -> None:
-            self.hub.publish(handler_id, compose(call, handler_id), active=active)
+            publish()
 
         self._chain(key, after())
 
@@ -224,11 +247,16 @@ class PopRouter:
                    held: asyncio.Task[CallerHistory] | None) -> None:
         sent = await pop_ringing_call(self.history, self.hub, handler_id, snapshot, now=now,
                                       unrecorded=unrecorded, repeat_calls=self.repeat_calls, held=held,
-                                      places=self.places)
+                                      placed=None if self.places is None else self._placed, incidents=self.nearby)
         if getattr(sent, "history", None) is not None:  # a pop without its history showed none
             self.consulted(handler_id, snapshot.call_id, snapshot.caller_number)
-        if snapshot.location is not None and self.places is not None:
-            self.consulted_incidents(handler_id, snapshot.call_id, snapshot.caller_number, len(getattr(sent, "incidents", ())))
+        location = getattr(sent, "location", None)
+        if self.places is not None:
+            self.places.shown(snapshot.call_id, handler_id, location)
+        if location is not None:
+            self.remember(Located(snapshot.call_id, snapshot.line, snapshot.queued_at, location))
+            if self.nearby is not None:
+                self.consulted_incidents(handler_id, snapshot.call_id, snapshot.caller_number, len(getattr(sent, "incidents", ())))
         log.info("pop_sent", seq=sent.seq or None, line=snapshot.line)  # None: Redis gives it (shared hub)
 
 

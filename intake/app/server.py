@@ -49,6 +49,7 @@ from intake.app.connections import (
 from intake.app.incidents_feed import incident_of_outcome, store_config
 from intake.app.journal import JournalRecord
 from intake.app.limits import Limits
+from intake.app.locations import caller_locations
 from intake.app.oidc_flow import SignIn
 from intake.app.pops import PopRouter
 from intake.app.positions import Positions, PositionStore
@@ -67,6 +68,7 @@ from intake.core.audit import Action, RecordKind
 from intake.core.config import TEST_BED, IntakeConfig
 from intake.core.errors import StateChangeFailed
 from intake.core.in_progress import InProgress
+from intake.core.live_demand import LiveDemand
 from intake.core.registry import registry_of
 from screenpop.errors import NotYourCall, UnknownCall
 from screenpop.history import HistoryConfig, HistoryStore
@@ -130,21 +132,25 @@ class IntakeServer:
                                 spool=spool_beside(config.redis.unwritten_spool),
                                 replicas=Replicas(replicas, wait) if replicas else None, limit=config.audit.queue_limit)
         self.pops.consulted = self.audit.consulted_by_pop  # before the sites take their copies of the router
+        # The caller's location on pops and pop.place: the call's own, the service's, the record's
+        self.places = self.pops.places = caller_locations(config.location, self.hub, self.pbx_now, self.audit)
         # Incidents near callers (screenpop.incidents): read with the history when a call brings its location
         self.incidents = IncidentStore(redis, store_config(config.incidents, config.redis.key_prefix),
                                        reader=reader_redis(redis))
-        self.pops.places = PopLookup(self.history, self.incidents)
+        self.pops.nearby = PopLookup(self.history, self.incidents)
         self.pops.consulted_incidents = self.audit.consulted_incidents_by_pop
         self.retention = Retention(redis, self.history, config.retention, self.audit, config.redis.key_prefix,
                                    clock=time.time)
         self.supervisors = SupervisorStream(socket_check(self.authenticator, SupervisorPrincipal, self.limits),
                                             self.picture)
-        self.wallboard = Wallboard(config, lambda number, now: self.history.lookup(number, now), self.supervisors.publish)
+        self.demand = LiveDemand(config)  # the wallboard's needed now, fed by every site's calls
+        self.wallboard = Wallboard(config, lambda number, now: self.history.lookup(number, now), self.supervisors.publish,
+                                   self.demand)
         self.writes = WriteBehind(writer_redis(redis, replicas), dead_letters=f"{config.redis.key_prefix}dead-letters",
                                   supervisor=self.tasks,
                                   spool=Path(config.redis.unwritten_spool) if config.redis.unwritten_spool else None,
                                   replicas=Replicas(replicas, wait) if replicas else None)
-        shared = Shared(redis, self.hub, self.pops, self.history, self.writes, self.tasks, self._publish)
+        shared = Shared(redis, self.hub, self.pops, self.history, self.writes, self.tasks, self._publish, self.demand)
         self.sites = {pbx.name: Site(config.site_config(pbx.name), secrets[config.secret_key(pbx.name)], shared,
                                      tag=pbx.name if config.pbx else "")
                       for pbx in config.sites}
@@ -196,7 +202,7 @@ class IntakeServer:
         figures count them before they reach Redis) and calls in progress (the first resync settles them)."""
         journalled: dict[str, list[JournalRecord]] = {name: [] for name in self.sites}
         in_progress: dict[str, list[InProgress]] = {name: [] for name in self.sites}
-        by_kind = {site.kind(k): (site, k) for site in self.sites.values() for k in ("journal", "in-progress", "callback")}
+        by_kind = {site.kind(k): (site, k) for site in self.sites.values() for k in ("journal", "in-progress", "callback", "talk")}
         for kind, data in self.writes.spooled():
             try:
                 if kind in by_kind:
@@ -248,6 +254,7 @@ class IntakeServer:
         if taken[0] != handler_id:
             raise NotYourCall(outcome.call_id, handler_id)
         await self.history.record_outcome(taken[1], outcome)
+        await self.site_of(handler_id).journal.grade(outcome.call_id, outcome.grading, outcome.at)  # the returns' 999 misuse
         self.audit.record(who or self.audit.handler(handler_id), Action.ALTERED, RecordKind.OUTCOME,
                           why=f"call {outcome.call_id}", number=taken[1], record=outcome.call_id)
         log.info("outcome_filed", call_id=outcome.call_id, handler_id=handler_id, grading=outcome.grading)
@@ -338,6 +345,7 @@ class IntakeServer:
         for site in self.sites.values():
             await site.close()
         await self.pops.drain()
+        await self.places.close()  # lookups still in flight are dropped: their calls' pops have gone
         await self.writes.close(timeout=5.0)
         await self.authenticator.close()
         await self.audit.close(timeout=5.0)

@@ -43,7 +43,13 @@ from intake.app import pbx_check
 from intake.app.cluster import Cluster
 from intake.app.connections import replicated_client
 from intake.app.handler_status import HandlerStatusPush
-from intake.app.journal import CallJournal, JournalRecord, contact_record, one_per_stay
+from intake.app.journal import (
+    CallJournal,
+    JournalRecord,
+    TalkRecord,
+    contact_record,
+    one_per_stay,
+)
 from intake.app.pops import PopRouter
 from intake.app.prometheus import IntakeCollector
 from intake.app.supervise import Supervisor
@@ -52,6 +58,7 @@ from intake.core import outputs as out
 from intake.core.config import IntakeConfig
 from intake.core.engine import Engine, Evaluator, Notices, On, Subscription
 from intake.core.in_progress import InProgress, InProgressStore
+from intake.core.live_demand import LiveDemand
 from intake.core.metrics import local_day
 from intake.core.registry import registry_of
 from routing.callback_desk import CallbackDesk
@@ -87,6 +94,7 @@ class Shared:
     writes: WriteBehind
     tasks: Supervisor
     publish: Callable[[], None]  # the supervisors' picture, now
+    demand: LiveDemand | None = None  # every site's calls, as the wallboard's needed now counts them
 
 
 class _SiteWrites:
@@ -156,6 +164,7 @@ class Site:
             Notices("callback-desk.notices", self.callbacks),
             Notices("ring-out-desk", self.ring_outs),
             Notices("handler-status", self.handler_status),
+            *((Notices("live-demand", self.shared.demand),) if self.shared.demand is not None else ()),
             On("pops", ev.ChannelCreated, self.pops, "arriving"),
             On("callback-desk.events", ev.CallQueued, self, "_caller_called_again"),
             On("callback-desk.events", ev.OriginateFinished, self.callbacks, "originate_finished"),
@@ -208,12 +217,21 @@ class Site:
     def _call_over(self, o: out.CallOver) -> None:
         call = o.call
         recorded = partial(self.pops.unrecorded.recorded, call.caller_number, call.call_id, call.queued_at)
-        contact = contact_record(call, self.registry.handlers) if call.counted else None
+        places = self.pops.places
+        location = places.settled(call.call_id) if places is not None else None
+        contact = contact_record(call, self.registry.handlers, location) if call.counted else None
         if contact is not None:
             self.file_contact("contact", contact, also=recorded)
         else:
             recorded()  # no record will come: a repeat count must not wait for one
+        talk = TalkRecord.of(call)
+        if talk is not None:
+            self.file_talk(talk)
         self.desk.call_finished(call)
+
+    def file_talk(self, talk: TalkRecord) -> None:
+        """The call's talk time beside its journal record (staffing's handle time), behind the event path."""
+        self.shared.writes.submit(self.kind("talk"), lambda pipe: self.journal.stage_talk(pipe, talk), record=talk)
 
     def _restore(self, o: out.RestoreMemberships) -> None:
         task = self.desk.restore(o.member, o.lost)
@@ -266,6 +284,9 @@ class Site:
             in_progress = InProgress.model_validate_json(text)
             self.keep_in_progress(in_progress)
             return in_progress
+        if kind == "talk":
+            self.file_talk(TalkRecord.model_validate_json(text))
+            return None
         self.callbacks.spooled(CallbackTask.model_validate_json(text))
         return None
 

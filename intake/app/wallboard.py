@@ -17,6 +17,7 @@ import structlog
 
 from intake.app.site import Site
 from intake.core.config import IntakeConfig
+from intake.core.live_demand import LineNow, LiveDemand
 from intake.core.trend import SLOT_SECONDS, DayTrend, local_slot
 from screenpop.models import CallerHistory, is_history_number
 
@@ -27,6 +28,8 @@ AMBER_POINTS = 5.0
 COUNTED = ("ready", "ringing", "on-call", "wrap-up", "not-ready")
 """The handler states the wallboard counts, each apart: "on call" is talking, never ringing."""
 WAITING = ("queued", "ringing")
+WORKING = ("ready", "ringing", "on-call", "wrap-up")
+"""The handler states that count as working a line against its needed now (not-ready does not)."""
 
 # Any (every view here): a JSON view (plain values, as the wire carries them), as the REST views are.
 
@@ -63,6 +66,19 @@ def trend_points(sites: Sequence[Site], line: str, now: float) -> list[list[int]
         return []
     total = parts[0] if len(parts) == 1 else DayTrend.added(parts, now)
     return [list(p) for p in total.points(now)]
+
+
+def needed_now(demand: LineNow | None, handlers: dict[str, int]) -> dict[str, Any] | None:
+    """The handlers Erlang A says the line needs now, against those working it: ready, ringing,
+    on a call or in wrap-up (the model's handle time is talk + wrap-up, so a handler in wrap-up is
+    busy with the line, not away from it); None for a line with no goal to staff to."""
+    if demand is None:
+        return None
+    working = sum(handlers[s] for s in WORKING)
+    short = max(0, demand.needed - working)
+    return {"needed": demand.needed, "working": working, "short": short, "tone": "red" if short else "",
+            "arrivals_per_hour": demand.arrivals_per_hour, "handle_seconds": demand.handle_seconds,
+            "patience_seconds": demand.patience_seconds}
 
 
 class StateClocks:
@@ -130,13 +146,14 @@ class WaitingMarkers:
 
 class Wallboard:
     def __init__(self, config: IntakeConfig, lookup: Callable[[str, float], Awaitable[CallerHistory]],
-                 changed: Callable[[], None]) -> None:
+                 changed: Callable[[], None], demand: LiveDemand | None = None) -> None:
         self.goals: dict[str, float] = {}
         for line in config.lines:  # several sites' lines of one name: the total is held to the highest goal
             self.goals[line.name] = max(self.goals.get(line.name, 0.0), line.goal_percent)
         self.names = {h.id: h.name for h in config.handlers}
         self.clocks = StateClocks()
         self.markers = WaitingMarkers(lookup, changed)
+        self.demand = demand
 
     def picture(self, base: dict[str, Any], sites: Sequence[Site]) -> dict[str, Any]:
         """The REST views' picture (``base``: queues, lines, sites, calls, handlers, overflow,
@@ -152,6 +169,9 @@ class Wallboard:
                         "handlers": counts(h for h in handlers if line_queues.get(line, set()) & set(h["queues"])),
                         "trend": trend_points(sites, line, now)}
                  for line, f in base["lines"].items()}
+        needed = self.demand.now(now) if self.demand is not None else {}
+        for line, figures in lines.items():
+            figures["needed_now"] = needed_now(needed.get(line), figures["handlers"])
         own = {site: {**s, "queues": {q: {**f, "abandoned_pct": abandoned_pct(f),
                                           "handlers": counts(h for h in handlers if h["site"] == site and q in h["queues"])}
                                       for q, f in s["queues"].items()}}

@@ -35,6 +35,7 @@ from intake.app.web_models import (
     View,
 )
 from intake.app.web_positions import add_position_routes
+from intake.app.web_returns import add_returns_routes
 from intake.app.web_ui import add_ui_routes
 from intake.core.audit import Action, RecordKind
 from screenpop.errors import NotANumber
@@ -149,6 +150,7 @@ def create_app(server: IntakeServer) -> FastAPI:
     add_callback_routes(app, server)
     add_position_routes(app, server)
     add_incident_routes(app, server)
+    add_returns_routes(app, server)
     if server.sign_in is not None:
         add_sign_in_routes(app, server.sign_in)
     add_audit_routes(app, server)

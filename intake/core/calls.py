@@ -24,6 +24,7 @@ from enum import Enum
 from typing import NamedTuple
 
 from intake.core.errors import IllegalTransition
+from screenpop.places import Location
 
 
 class CallState(Enum):
@@ -203,6 +204,7 @@ class Call:
     # occupant changes later; the journal keeps who it was then).
     answered_handler: str | None = None
     answered_position: str | None = None
+    location: Location | None = None  # the caller's, from the INVITE's PIDF-LO (INTAKE_GEO from the dialplan)
 
     def waited(self, now: float) -> float:
         """Seconds from queue entry to answer, or to ``now`` while still waiting."""
@@ -220,7 +222,7 @@ class Call:
                         self.channel, self.queued_at, self.arrived_at, self.state, frozenset(self.ringing),
                         frozenset(self.rung), self.answered_by, self.answered_at, self.ended_at, self.left_at,
                         self.talk_seconds, self.end_reason, self.observed_from_start, self.silent, self.counted,
-                        self.outcome_seen, self.answered_handler, self.answered_position)
+                        self.outcome_seen, self.answered_handler, self.answered_position, self.location)
 
 
 class CallView(NamedTuple):
@@ -252,6 +254,7 @@ class CallView(NamedTuple):
     outcome_seen: bool
     answered_handler: str | None = None
     answered_position: str | None = None
+    location: Location | None = None
 
     def waited(self, now: float) -> float:
         """Seconds from queue entry to answer, or to ``now`` while still waiting."""

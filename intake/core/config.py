@@ -36,6 +36,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from intake.core.config_incidents import IncidentsConfig
+from intake.core.config_location import LocationConfig
 from intake.core.config_oidc import OidcConfig
 from intake.core.config_rules import Defaults, cross_check, dev_problems
 from intake.core.errors import ConfigError, ConfigProblem
@@ -426,6 +427,29 @@ class AuditConfig(_Section):
     queue_limit: int = Field(100_000, ge=100, le=10_000_000)
 
 
+class StaffingConfig(_Section):
+    """Staffing figures: ``intake staffing``, ``intake forecast`` and the wallboard's needed now
+    (intake.core.erlang, demand, forecast). Each line's goal is its own: ``goal_percent`` of calls
+    answered within ``target_seconds``."""
+
+    interval_minutes: Literal[15, 30] = 15
+    # Stand-ins for what an interval's calls cannot show: the handle time (talk + wrap-up) before
+    # any talk is in the journal, the patience before anyone hung up.
+    handle_seconds: float = Field(240.0, gt=0, le=7200)
+    patience_seconds: float = Field(120.0, gt=0, le=7200)
+    # The forecast learns from this many weeks before its start, and is back-tested on the last
+    # held_back_weeks of them (fitted on the rest).
+    history_weeks: int = Field(8, ge=2, le=104)
+    held_back_weeks: int = Field(2, ge=1, le=26)
+
+    @model_validator(mode="after")
+    def _something_to_learn_from(self) -> StaffingConfig:
+        if self.held_back_weeks >= self.history_weeks:
+            raise ValueError(f"held_back_weeks ({self.held_back_weeks}) must be fewer than history_weeks "
+                             f"({self.history_weeks}): the back-test fits on the weeks not held back")
+        return self
+
+
 class IntakeConfig(_Section):
     # One PBX: [ami] (the site is then named "default"); several: one [[pbx]] each. With [[pbx]],
     # ``ami`` is the first site's (each site's own configuration has its own: site_config).
@@ -443,9 +467,11 @@ class IntakeConfig(_Section):
     desktop_streams: DesktopStreamsConfig = DesktopStreamsConfig()
     dev: DevConfig = DevConfig()
     oidc: OidcConfig | None = None  # sign-in with the force's OpenID provider (config_oidc.py)
+    location: LocationConfig = LocationConfig()  # where the pop's location of the caller comes from (config_location.py)
     retention: RetentionConfig = RetentionConfig()
     audit: AuditConfig = AuditConfig()
     incidents: IncidentsConfig = IncidentsConfig()  # incidents near the caller on the pop (config_incidents.py)
+    staffing: StaffingConfig = StaffingConfig()
 
     @model_validator(mode="before")
     @classmethod

@@ -211,3 +211,13 @@ class FixedPhone(IntakeError):
         super().__init__(f"{handler_id} has a fixed phone ({member}): positions are for those without one")
         self.handler_id = handler_id
         self.member = member
+
+
+class StaffingError(IntakeError, ValueError):
+    """A staffing figure was asked of a value no model takes (a negative rate, a goal of 120%)."""
+
+    def __init__(self, field: str, value: object, wanted: str) -> None:
+        super().__init__(f"{field}: {value!r} is not {wanted}")
+        self.field = field
+        self.value = value
+        self.wanted = wanted

@@ -18,6 +18,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from intake.core.calls import CallFacts
+from screenpop.places import Location
 
 log = structlog.get_logger("intake.in_progress")
 
@@ -50,12 +51,14 @@ class InProgress(BaseModel):
     caller_name: str = ""
     channel: str = ""
     silent: bool = False
+    location: Location | None = None  # the call's own (PIDF-LO): a restart's pops still show it
 
     @classmethod
     def of(cls, call: CallFacts) -> InProgress:
         return cls(call_id=call.call_id, queue=call.queue, line=call.line, target_seconds=call.target_seconds,
                    queued_at=call.queued_at, arrived_at=call.arrived_at, caller_number=call.caller_number,
-                   caller_name=call.caller_name, channel=call.channel, silent=call.silent)
+                   caller_name=call.caller_name, channel=call.channel, silent=call.silent,
+                   location=call.location)
 
     @property
     def stay(self) -> tuple[str, str, float]:

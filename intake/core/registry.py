@@ -43,6 +43,7 @@ from intake.core.notices import (
     Told,
 )
 from intake.core.seating import Seating, seating_of
+from screenpop.location import from_call
 from screenpop.models import is_ident
 from telephony import events as ev
 
@@ -154,7 +155,7 @@ class Registry:
                 continue
             line, target = self.queues[r.queue]
             call = Call(r.call_id, r.queue, line, target, r.caller_number, r.caller_name, r.channel, r.queued_at,
-                        arrived_at=r.arrived_at, observed_from_start=False, silent=r.silent)
+                        arrived_at=r.arrived_at, observed_from_start=False, silent=r.silent, location=r.location)
             self._adopted[r.call_id] = call
         return len(self._adopted)
 
@@ -282,6 +283,7 @@ class Registry:
                              (e.linked_id, e.call_id), told, observed=True)
         if call is not None:
             call.silent = e.silent
+            call.location = from_call(e.location, e.at)
 
     def _on_rang(self, e: ev.HandlerRang, told: Told) -> None:
         call = self._call_for(e.call_id, e.queue)

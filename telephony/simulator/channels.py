@@ -11,7 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from telephony.geolocation import ami_escaped
+
 UNKNOWN = "<unknown>"  # what Asterisk writes for an empty caller id or connected line
+CHANNEL_VARIABLES = ("INTAKE_SILENT", "INTAKE_GEO")
+"""config/asterisk/manager.conf ``channelvars``, in its order. Asterisk writes one ``ChanVariable``
+line per name on every channel event (empty when unset); the simulator writes them only for a
+channel whose dialplan set one (:attr:`Channel.variables`), so that every other event keeps the
+layout recorded before channelvars existed (tests/simulator/test_against_recordings.py)."""
 
 
 class ChannelState(Enum):
@@ -51,10 +58,14 @@ class Channel:
     application_data: str = ""
     bridge_id: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)
+    """Channel variables the dialplan set that manager.conf's channelvars names (unescaped)."""
 
     def snapshot(self, prefix: str = "") -> list[tuple[str, str]]:
-        """The standard channel fields, in Asterisk's order."""
+        """The standard channel fields, in Asterisk's order, then its channelvars."""
         p = prefix
+        chan_vars = [(f"{p}ChanVariable", f"{name}={ami_escaped(self.variables.get(name, ''))}")
+                     for name in CHANNEL_VARIABLES] if self.variables else []
         return [
             (f"{p}Channel", self.name),
             (f"{p}ChannelState", str(self.state.code)),
@@ -70,6 +81,7 @@ class Channel:
             (f"{p}Priority", str(self.priority)),
             (f"{p}Uniqueid", self.uniqueid),
             (f"{p}Linkedid", self.linkedid),
+            *chan_vars,
         ]
 
 

@@ -21,6 +21,8 @@ import uuid
 from collections.abc import Callable
 
 from telephony.events import MemberDevice
+from telephony.geolocation import VARIABLE as GEO_VARIABLE
+from telephony.geolocation import CallerLocation, geolocation_value
 from telephony.simulator import channel_events as ce
 from telephony.simulator import wire
 from telephony.simulator.calls import Attempt, Phase, QueueCall
@@ -94,11 +96,17 @@ class Pbx(Switch):
         return caller.uniqueid
 
     @instant
-    def arrive(self, queue: str, number: str, name: str = "", endpoint: str = "PJSIP/caller") -> str:
-        """A caller dials in; Queue() runs a moment later. Returns the call id (caller Uniqueid)."""
+    def arrive(self, queue: str, number: str, name: str = "", endpoint: str = "PJSIP/caller",
+               location: CallerLocation | None = None) -> str:
+        """A caller dials in; Queue() runs a moment later. Returns the call id (caller Uniqueid).
+
+        ``location``: the caller's INVITE carried it (a PIDF-LO): the dialplan's [intake-location]
+        sets INTAKE_GEO before Queue(), so every event after Newchannel carries it, as recorded."""
         self.members.queue(queue)  # refuse an unknown queue now, not at join time
         config = self.members.queue(queue).config
         chan = self._new_channel(endpoint, number, name, self.context, config.exten or queue, state=ChannelState.RING)
+        if location is not None:
+            chan.variables[GEO_VARIABLE] = geolocation_value(location)
         delay = 0.0
         if config.answer_first:  # recorded for 999: Answer(), ~0.5 s, then Queue()
             chan.priority = PRIORITY_ANSWER

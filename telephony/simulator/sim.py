@@ -13,6 +13,7 @@ import time
 from types import TracebackType
 from typing import Self
 
+from telephony.geolocation import CallerLocation
 from telephony.simulator.config import SimConfig
 from telephony.simulator.pbx import Pbx
 from telephony.simulator.queue_log import QueueLog
@@ -110,9 +111,10 @@ class SimulatedPbx:
 
     # --- scripted commands ---------------------------------------------------------------------
 
-    def place_call(self, queue: str, number: str, name: str = "") -> str:
-        """A caller dials ``queue``; it joins a moment later (Newchannel first). Returns the call id."""
-        return self.pbx.arrive(queue, number, name)
+    def place_call(self, queue: str, number: str, name: str = "", location: CallerLocation | None = None) -> str:
+        """A caller dials ``queue``; it joins a moment later (Newchannel first). Returns the call id.
+        ``location``: the caller's INVITE carried it (a PIDF-LO), as on the real PBX."""
+        return self.pbx.arrive(queue, number, name, location=location)
 
     def answer(self, member: str) -> str:
         """``member``'s ringing phone answers; returns the call id."""

@@ -6,7 +6,6 @@ server's data, and no handler id shows where a name is known."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
@@ -134,7 +133,6 @@ async def test_each_lines_share_is_coloured_against_its_goal_with_the_servers_fi
                    and shown["lines"][name]["abandoned_pct"] == share(f["abandoned"], f["answered"] + f["abandoned"] + f["left_other"])
                    for name, f in api.items()):
                 agreed = shown
-            await asyncio.sleep(0.1)
     assert agreed is not None, f"page {shown} never matched API {api}"
     for name, line in agreed["lines"].items():
         goal = frames[agreed["seq"]]["lines"][name]["goal_percent"]

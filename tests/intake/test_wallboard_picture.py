@@ -91,3 +91,9 @@ async def test_the_pictures_trend_and_shares_add_up_the_sites_and_handlers_count
         assert (north["abandoned_pct"], south_queue["abandoned_pct"]) == (0.0, 100.0)
         assert all(isinstance(h["state_since"], float) for h in picture["handlers"])
         assert picture["handler_names"]["n1"] == "north 1"
+        # needed now: both sites' 999 arrivals in one rate; working counts everyone not away
+        needed = line["needed_now"]
+        assert needed["arrivals_per_hour"] > 0 and needed["needed"] >= 1
+        assert needed["working"] == sum(line["handlers"][s] for s in ("ready", "ringing", "on-call", "wrap-up"))
+        assert needed["short"] == max(0, needed["needed"] - needed["working"])
+        assert needed["tone"] == ("red" if needed["short"] else "")

@@ -26,7 +26,8 @@ API = {("get", "/healthz"), ("get", "/api/queues"), ("get", "/api/calls"), ("get
        ("get", "/api/callbacks"), ("post", "/api/callbacks/{task_id}/start"), ("post", "/api/callbacks/{task_id}/outcome"),
        ("get", "/api/me/positions"), ("post", "/api/me/position"), ("delete", "/api/me/position"),
        ("get", "/api/positions"), ("delete", "/api/positions/{position_id}"),
-       ("get", "/api/audit/{number}"), ("post", "/api/incidents"), ("post", "/api/incidents/bulk")}
+       ("get", "/api/audit/{number}"), ("get", "/api/returns"), ("get", "/api/returns/csv"),
+       ("get", "/api/staffing/{day}"), ("post", "/api/incidents"), ("post", "/api/incidents/bulk")}
 """Every REST route: a new one must be declared here, and so meets the checks below."""
 
 

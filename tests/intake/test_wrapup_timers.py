@@ -14,6 +14,7 @@ from intake.core.config import parse
 from intake.core.errors import StateChangeFailed
 from intake.core.handlers import Handler
 from routing.handler_desk import HandlerDesk, Wanted
+from routing.handler_rules import wrapup_holds
 from routing.timers import Timer, TimerStore, Verdict, latest_per_handler, resumption
 from telephony.actions import Action, Response
 from telephony.errors import NotConnected
@@ -152,6 +153,29 @@ async def test_an_overdue_wrapup_is_ended_at_once_by_the_next_start(redis_client
     await second.close()
 
 
+@pytest.mark.parametrize("back", ["before-the-end", "after-the-end"])
+async def test_intake_killed_between_the_wrapups_two_pauses_still_ends_it_after_the_restart(redis_client, back):
+    now = [1_000_000.0]
+    store = TimerStore(redis_client, "test:")
+    handler, timer = await wrapup_then_killed(store, lambda: now[0])
+    # As the PBX holds them when intake died after the first QueuePause: the second never went.
+    handler.memberships["non-emergency"] = member(0, "non-emergency", H1)
+    now[0] = timer.due + (600 if back == "after-the-end" else -0.1)
+    pbx = Pbx(handler, lambda: now[0])
+    second = HandlerDesk(config(), pbx, {H1: handler}.get, timers=store, clock=lambda: now[0])
+    await second.load_timers()
+    second.resync_completed()
+    if back == "before-the-end":  # the pause finished at once, in the queue it had not reached
+        await eventually(lambda: pbx.pauses == [(now[0], True, "non-emergency")], 5, "the rest of the pause")
+        assert handler.state("wrap-up")[0].value == "wrap-up"
+        now[0] = timer.due  # the wall clock reaches the end (till then the desk waits again and again)
+    await eventually(lambda: handler.state("wrap-up")[0].value == "ready" and not any(
+        s.paused for s in handler.memberships.values()), 5, "h1 ready in both queues")
+    assert all(at >= timer.due for at, paused, _ in pbx.pauses if not paused)
+    await stored(store, 0)
+    await second.close()
+
+
 async def test_a_handler_who_chose_a_break_meanwhile_is_left_on_it(redis_client):
     store = TimerStore(redis_client, "test:")
     handler, _ = await wrapup_then_killed(store)
@@ -250,6 +274,36 @@ def timer(started: float, seconds: float = 15, handler_id: str = "h1") -> Timer:
 def test_resumption_follows_the_pbx_picture_and_the_clock(shown, now, verdict, remaining):
     r = resumption(timer(100.0), shown, now)
     assert (r.verdict, r.remaining) == (verdict, remaining)
+
+
+def handler_shown(**queues: str | None) -> Handler:
+    """The handler as the PBX shows them queue by queue: the pause reason, "" for paused without
+    one, None for not paused (``non_emergency`` for non-emergency)."""
+    h = Handler(H1, "Alice", "h1")
+    for q, reason in queues.items():
+        queue = q.replace("_", "-")
+        h.memberships[queue] = member(0, queue, H1, paused=reason is not None, reason=reason or "")
+    return h
+
+
+# intake killed between the wrap-up's two QueuePause actions (or between the two of its end)
+# leaves the handler paused for wrap-up in one queue and ready in the other: the handler's state
+# then reads "ready", and judged by it the wrap-up was dropped and the handler left paused in
+# the first queue for good (seen under load in tests/pbx/test_e2e_durable.py).
+@pytest.mark.parametrize(("shown", "now", "verdict", "pause", "held"), [
+    (handler_shown(emergency="wrap-up", non_emergency=None), 900.0, Verdict.COMPLETE_NOW, (), ("emergency",)),
+    (handler_shown(emergency="wrap-up", non_emergency=None), 110.0, Verdict.SCHEDULE, ("non-emergency",), ("emergency",)),
+    (handler_shown(emergency=None, non_emergency="wrap-up"), 900.0, Verdict.COMPLETE_NOW, (), ("non-emergency",)),
+    (handler_shown(emergency="wrap-up", non_emergency="wrap-up"), 110.0, Verdict.SCHEDULE, (), QUEUES),
+    (handler_shown(emergency="wrap-up"), 110.0, Verdict.SCHEDULE, (), ("emergency",)),  # in one queue only by now
+    (handler_shown(emergency="wrap-up", non_emergency="meal"), 900.0, Verdict.DROP, (), ()),  # a break chosen: it outranks
+    (handler_shown(emergency="wrap-up", non_emergency=""), 900.0, Verdict.DROP, (), ()),  # paused without a reason: the same
+    (handler_shown(emergency=None, non_emergency=None), 900.0, Verdict.DROP, (), ()),
+])
+def test_a_wrapup_whose_pause_was_cut_off_part_way_is_resumed_queue_by_queue(shown, now, verdict, pause, held):
+    r = resumption(timer(100.0), shown, now)
+    assert (r.verdict, r.pause) == (verdict, pause), r.why
+    assert wrapup_holds(shown, "wrap-up") == held
 
 
 def test_only_the_newest_wrapup_of_a_handler_is_resumed():

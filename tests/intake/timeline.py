@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from telephony import events as ev
 from telephony.events import MemberDevice, MemberState
+from telephony.geolocation import CallerLocation
 
 T0 = 1_700_000_000.0
 
@@ -25,8 +26,10 @@ class Timeline:
         self.events.append(ev.ChannelCreated(self._t(s), self.call_id, self.call_id, "PJSIP/caller-1-0001", self.number))
         return self
 
-    def join(self, s: float) -> Timeline:
-        self.events.append(ev.CallQueued(self._t(s), self.call_id, self.queue, self.number, "Caller", 1, "PJSIP/caller-1-0001", self.call_id))
+    def join(self, s: float, location: CallerLocation | None = None) -> Timeline:
+        """``location``: the caller's INVITE carried it (INTAKE_GEO on the QueueCallerJoin)."""
+        self.events.append(ev.CallQueued(self._t(s), self.call_id, self.queue, self.number, "Caller", 1, "PJSIP/caller-1-0001",
+                                         self.call_id, location=location))
         return self
 
     def ring(self, s: float, member: str) -> Timeline:

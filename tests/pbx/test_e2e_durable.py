@@ -21,6 +21,7 @@ from tests.pbx.harness import (
     intake_counts,
     journal,
     member_shows,
+    member_status,
     ready,
     wait_until,
     write_config,
@@ -48,6 +49,23 @@ def stored_timers(redis_url: str) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("back", ["before-the-end", "after-the-end"])
 async def test_intake_killed_during_wrapup_makes_the_handler_ready_on_time_after_restart(
         intake: IntakeProcess, pbx, ami: RawAmi, e2e_redis: str, back: str) -> None:
+    await killed_during_wrapup(intake, pbx, ami, e2e_redis, back, cut=False)
+
+
+@pytest.mark.parametrize("back", ["before-the-end", "after-the-end"])
+async def test_intake_killed_between_the_wrapups_two_pauses_makes_the_handler_ready_on_time_after_restart(
+        intake: IntakeProcess, pbx, ami: RawAmi, e2e_redis: str, back: str) -> None:
+    """The wrap-up pauses its queues one QueuePause at a time; intake killed between the two
+    (seen under load) left the handler paused in one queue and ready in the other, and the
+    restart dropped the wrap-up as "ready": paused in the first queue for good."""
+    await killed_during_wrapup(intake, pbx, ami, e2e_redis, back, cut=True)
+
+
+async def killed_during_wrapup(intake: IntakeProcess, pbx, ami: RawAmi, e2e_redis: str, back: str, *, cut: bool) -> None:
+    """Kill -9 during a wrap-up, back before or after its end: the handler is made ready in
+    every queue, not before the end. ``cut``: the PBX as intake left it when killed after the
+    first queue's pause and before the second's (set by the test: the kill cannot be aimed
+    between two actions a few milliseconds apart)."""
     write_config(intake.config, pbx, e2e_redis, intake.http_port, wrapup_seconds=WRAPUP_SECONDS)
     intake.start()
     phone = HandlerPhone("handler-1", answer_after=1.0)
@@ -68,11 +86,23 @@ async def test_intake_killed_during_wrapup_makes_the_handler_ready_on_time_after
         intake.stop(signal.SIGKILL)
         killed_at = time.time()
         assert killed_at < ends_at - 1.0, "intake was to die during the wrap-up"
+        if cut:
+            await ami.action("QueuePause", Interface=MEMBER, Queue=QUEUES[1], Paused="false")
+            status = {q: (f["Paused"], f.get("PausedReason", "")) for q, f in (await member_status(ami, MEMBER)).items()}
+            assert status == {QUEUES[0]: ("1", "wrap-up"), QUEUES[1]: ("0", "")}, status
+            mark = len(ami.frames)
         if back == "after-the-end":  # intake is down when the wrap-up should end
             await asyncio.sleep(ends_at - killed_at + 1.0)
         await asyncio.to_thread(intake.start)
 
         unpaused = await ami.wait_event("QueueMemberPause", patience(WRAPUP_SECONDS + 20), mark, Interface=MEMBER, Paused="0")
+        if cut:
+            [*_, resumed] = [r for r in intake.log_records() if r.get("event") == "wrapup_resumed"]
+            assert resumed["verdict"] in {"schedule", "complete-now"}, resumed
+            if resumed["verdict"] == "schedule":  # back before the end: the pause finished where it had not reached
+                [repaused] = [f for f in ami.frames[mark:] if f.get("Event") == "QueueMemberPause" and f.get("Interface") == MEMBER
+                              and f.get("Queue") == QUEUES[1] and f.get("Paused") == "1"]
+                assert repaused.get("PausedReason") == "wrap-up" and float(repaused["Timestamp"]) < ends_at, repaused
         [timer] = kept
         assert timer["handler_id"] == "h1" and timer["reason"] == "wrap-up" and abs(timer["due"] - ends_at) < 2.0, (timer, paused)
         assert float(unpaused["Timestamp"]) >= timer["due"], ("made ready before the wrap-up ended", unpaused, timer)

@@ -1,18 +1,12 @@
 // Answered within target per hour for a chosen day, from the server's call journal: an inline
-// SVG chart, a table, and the same rows as CSV.
+// SVG chart, a table, and the same rows as CSV; and the national return of a range of months
+// (/api/returns, docs/returns.md) with its charts (reports_charts.js).
 import { api, el, pct, storedToken, storeToken } from "/static/common.js";
+import { misuseChart, returnChart, staffingChart, svg } from "/static/reports_charts.js";
 import { offerProviderSignIn, sessionOpens } from "/static/sign_in.js";
 import { KEY } from "/static/supervisor.js";
 
 const $ = (id) => document.getElementById(id);
-const SVG = "http://www.w3.org/2000/svg";
-
-function svg(tag, attrs, text) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 // One stacked bar per hour: within target, late, abandoned, left another way (they sum to offered).
 export function chart(hours) {
@@ -86,25 +80,95 @@ async function show(event) {
     el("td", { text: String(h.under_10s) }), el("td", { text: String(h["10s_to_60s"]) }), el("td", { text: String(h["60s_and_over"]) }),
     el("td", { text: String(h.abandoned) }), el("td", { text: String(h.waited_over_2min) }))));
   $("result").classList.remove("hidden");
+  await showStaffing(token);
 }
 
-async function download() {
-  const reply = await fetch(`/api/reports/${$("day").value}/csv${filters()}`,
-    { headers: $("token").value.trim() ? { Authorization: `Bearer ${$("token").value.trim()}` } : {} });
+// The day's demand per line and interval against the handlers it needed (/api/staffing/{day}).
+async function showStaffing(token) {
+  const site = $("site").value ? `?site=${encodeURIComponent($("site").value)}` : "";
+  let found;
+  try {
+    found = await api(token, `/api/staffing/${$("day").value}${site}`);
+  } catch (error) {
+    $("staffing-charts").replaceChildren(el("p", { class: "error", text: `No staffing figures: ${error.message}` }));
+    return;
+  }
+  const lines = Object.keys(found.lines).filter((line) => !$("line").value || line === $("line").value);
+  $("staffing-charts").replaceChildren(...lines.map((line) => {
+    const rows = found.intervals.filter((r) => r.line === line)
+      .map((r) => ({ ...r, start: Date.parse(r.start) / 1000, seconds: found.interval_minutes * 60 }));
+    const most = Math.max(0, ...rows.map((r) => r.needed));
+    const goal = found.lines[line];
+    return el("figure", { class: "chart", "data-line": line },
+      el("figcaption", { text: `Line ${line}: goal ${goal.goal_percent}% within ${goal.target_seconds} s · ${rows.length} intervals with calls · at most ${most} handlers needed` }),
+      staffingChart(rows));
+  }));
+}
+
+async function save(path, name) {
+  const reply = await fetch(path, { headers: $("token").value.trim() ? { Authorization: `Bearer ${$("token").value.trim()}` } : {} });
   if (!reply.ok) {
     $("error").textContent = `No CSV: ${(await reply.json()).detail}`;
     $("error").classList.remove("hidden");
     return;
   }
-  const link = el("a", { href: URL.createObjectURL(await reply.blob()), download: `intake-${$("day").value}.csv` });
+  const link = el("a", { href: URL.createObjectURL(await reply.blob()), download: name });
   document.body.append(link);
   link.click();
   link.remove();
 }
 
+function download() {
+  return save(`/api/reports/${$("day").value}/csv${filters()}`, `intake-${$("day").value}.csv`);
+}
+
+// The return's range: the first day of the first month to the last day of the last.
+function returnRange() {
+  const [year, month] = $("return-to").value.split("-").map(Number);
+  const last = new Date(year, month, 0).getDate();
+  const wanted = new URLSearchParams({ from: `${$("return-from").value}-01`, to: `${$("return-to").value}-${String(last).padStart(2, "0")}` });
+  if ($("site").value) wanted.set("site", $("site").value);
+  return wanted;
+}
+
+const seconds = (value) => (value === null || value === undefined ? "–" : `${value.toFixed(1)} s`);
+
+async function showReturn(event) {
+  if (event) event.preventDefault();
+  const token = $("token").value.trim();
+  if (token) storeToken(KEY, token);
+  $("error").classList.add("hidden");
+  let found;
+  try {
+    found = await api(token, `/api/returns?${returnRange()}`);
+  } catch (error) {
+    $("error").textContent = `No return: ${error.message}`;
+    $("error").classList.remove("hidden");
+    return;
+  }
+  $("return-title").textContent = `National return ${found.first} to ${found.last}${found.site ? ` · site ${found.site}` : ""} · ${found.records} calls`;
+  $("return-chart").replaceChildren(returnChart(found.returns));
+  $("return-rows").querySelector("tbody").replaceChildren(...found.returns.map((r) => el("tr", { "data-month": r.month, "data-line": r.line },
+    el("th", { scope: "row", text: r.month }), el("td", { text: r.line }), el("td", { text: String(r.offered) }),
+    el("td", { text: String(r.answered) }), el("td", { text: `${r.answered_within_10s} (${pct(r.answered_within_10s_pct)})` }),
+    el("td", { text: seconds(r.mean_answer_seconds) }), el("td", { text: seconds(r.p90_answer_seconds) }),
+    el("td", { text: String(r.waited_over_2min) }), el("td", { text: `${r.abandoned} (${pct(r.abandoned_pct)})` }),
+    el("td", { text: `${r.answered_within_target} (${pct(r.answered_within_target_pct)})` }))));
+  const graded = found.misuse.months.reduce((sum, m) => ({ graded: sum.graded + m.graded, not: sum.not + m.not_emergency }), { graded: 0, not: 0 });
+  $("misuse-summary").textContent = graded.graded
+    ? `${graded.not} of ${graded.graded} graded 999 calls (${pct(100 * graded.not / graded.graded)}) were not an emergency`
+    : "No 999 call was graded in these months";
+  $("misuse-chart").replaceChildren(misuseChart(found.misuse.rows));
+  $("return").classList.remove("hidden");
+}
+
 $("day").value = new Date().toLocaleDateString("en-CA"); // YYYY-MM-DD in local time
+$("return-from").value = $("return-to").value = $("day").value.slice(0, 7);
+$("return-query").addEventListener("submit", showReturn);
+$("return-csv").addEventListener("click", () => save(`/api/returns/csv?${returnRange()}`, `intake-returns-${$("return-from").value}-${$("return-to").value}.csv`));
+$("misuse-csv").addEventListener("click", () => { const q = returnRange(); q.set("table", "misuse"); return save(`/api/returns/csv?${q}`, `intake-misuse-${$("return-from").value}-${$("return-to").value}.csv`); });
 $("token").value = storedToken(KEY);
 $("query").addEventListener("submit", show);
 $("csv").addEventListener("click", download);
-if ($("token").value) show();
+if ($("token").value) { show(); showReturn(); }
 else offerProviderSignIn($("sso"), "/reports").then(async (offered) => { if (offered && await sessionOpens("/api/queues")) show(); });

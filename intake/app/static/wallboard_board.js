@@ -66,7 +66,9 @@ function lineCard(line, f, allSites, late) {
       figure("abandoned", f.abandoned, f.abandoned ? "amber" : "", "abandoned"),
       figure("mean answer", seconds(f.from_queue_entry.mean_answer_seconds), "", "mean"),
       figure("90% answered within", seconds(f.from_queue_entry.p90_answer_seconds), "", "p90"),
-      figure("answered / offered", `${f.answered}/${f.offered}`, "", "answered")),
+      figure("answered / offered", `${f.answered}/${f.offered}`, "", "answered"),
+      ...(f.needed_now ? [figure("handlers needed now / working", `${f.needed_now.needed} / ${f.needed_now.working}`,
+        f.needed_now.tone, "needed-now")] : [])),
     handlers);
 }
 

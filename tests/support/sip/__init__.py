@@ -1,7 +1,7 @@
 """SIP phones for tests and load against the test PBX: handler desk phones and callers."""
 
-from tests.support.sip.callers import PyVoipCaller, SippRun, sipp_dial
+from tests.support.sip.callers import PidfCircle, PyVoipCaller, SippRun, sipp_dial
 from tests.support.sip.endpoints import TEST_PASSWORD, SipServer
 from tests.support.sip.handler_phone import HandledCall, HandlerPhone
 
-__all__ = ["TEST_PASSWORD", "HandledCall", "HandlerPhone", "PyVoipCaller", "SipServer", "SippRun", "sipp_dial"]
+__all__ = ["TEST_PASSWORD", "HandledCall", "HandlerPhone", "PidfCircle", "PyVoipCaller", "SipServer", "SippRun", "sipp_dial"]

@@ -45,6 +45,16 @@ def scenario_path(name: str) -> Path:
     return Path(str(resources.files("tests.support.sip") / "sipp" / f"{name}.xml"))
 
 
+@dataclass(frozen=True)
+class PidfCircle:
+    """A caller's location as their INVITE's PIDF-LO gives it: a GML circle in WGS84."""
+
+    lat: float
+    lon: float
+    radius_m: float
+    confidence: int
+
+
 @dataclass
 class SippRun:
     """A running ``sipp`` process; :meth:`wait` returns its exit status (0: every call succeeded).
@@ -85,22 +95,29 @@ def sipp_dial(
     calls: int = 1,
     rate_per_s: float = 10.0,
     server: SipServer | None = None,
+    located: PidfCircle | None = None,
 ) -> SippRun:
     """Place ``calls`` calls to ``number`` (cycling through ``callers``) and return at once.
 
     Exactly one of ``hangup_after`` (seconds after the call is answered: BYE) or ``cancel_after``
     (seconds after the INVITE is accepted, while still unanswered: CANCEL) must be given.
+    ``located``: every INVITE carries that location as a PIDF-LO (caller_located.xml; hang-up only).
     """
     if (hangup_after is None) == (cancel_after is None):
         raise ValueError("give exactly one of hangup_after or cancel_after")
+    if located is not None and hangup_after is None:
+        raise ValueError("a located caller waits to be answered: give hangup_after")
     if shutil.which("sipp") is None:
         raise FileNotFoundError("sipp is not installed (Debian package sip-tester)")
     server = server or SipServer.from_env()
     callers = callers or ["caller-1"]
     workdir = Path(tempfile.mkdtemp(prefix="intake-sipp-"))
     users = workdir / "callers.csv"
-    users.write_text("SEQUENTIAL\n" + "".join(f"{c}\n" for c in callers))
+    where = "" if located is None else f";{located.lat!r};{located.lon!r};{located.radius_m:g};{located.confidence}"
+    users.write_text("SEQUENTIAL\n" + "".join(f"{c}{where}\n" for c in callers))
     scenario = "caller_hangup" if hangup_after is not None else "caller_cancel"
+    if located is not None:
+        scenario = "caller_located"
     pause_ms = int(1000 * (hangup_after if hangup_after is not None else cancel_after or 0))
     argv = [
         "sipp", f"{server.host}:{server.port}",

@@ -1,0 +1,220 @@
+"""Reading a range of days of the call journal fast: a year of a large force is ~1.5 million
+records (docs/returns.md has the figures).
+
+The journal keeps a sorted set per local day (:mod:`intake.app.journal`); this reads the days a
+few at a time in pipelined round trips, and parses each member with orjson straight into the
+reports' slim :class:`~intake.core.returns.JournalCall` (pydantic's validation would cost several
+times the whole read). A member that is not a record is counted in ``unreadable`` and left out,
+never raised: one bad member must not cost a year's return. The parsing runs in a worker thread a
+batch at a time, so a server that reports goes on following its calls between batches.
+
+The returns need no record, only each day's figures: :meth:`JournalRange.summaries` keeps a past
+day's :class:`~intake.core.returns.DaySummary` beside the journal (``{prefix}journal-summary:{day}``,
+with the day's counts of records and talk times it was made from) and reads a year as 365 of
+them. A summary whose counts are not the journal's (a record spooled in late, the talk time of a
+call that went on past midnight) is made again from the records, and so is
+one a grading may have changed (:meth:`intake.app.journal.CallJournal.grade` drops those of the
+day it files and the day before); today's is never kept. A summary also holds the day's demand
+per line and quarter hour (:func:`intake.core.demand.intervals`, with the lines' configured
+wrap-up as it was when the day was summarised), so a year's forecast history is read the same way. So every figure still comes from the
+journal alone: a summary is a cache of it, and ``fresh=True`` ignores the cache.
+
+Every site's journal is read (one key prefix each); one record per stay, as
+:func:`intake.app.journal.one_per_stay` (a stay's record is in its queue entry's day only, so the
+check is per day). Gradings are read for the range and the day after it (an outcome is journalled
+by the day it was filed: see :mod:`intake.app.journal`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import orjson
+
+from intake.app.journal import RETENTION_SECONDS
+from intake.core.config import IntakeConfig
+from intake.core.demand import IntervalDemand
+from intake.core.in_progress import stay_name
+from intake.core.returns import DaySummary, JournalCall, summarise
+
+DAYS_PER_TRIP = 8
+"""Days read per round trip: ~35,000 records at a large force's rate, a few MB of replies."""
+DEMAND_SECONDS = 900
+"""The kept demand's interval: a quarter hour (a half hour is two of them)."""
+SETTLED = frozenset({"answered", "abandoned", "left"})
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRead:
+    calls: list[JournalCall]
+    unreadable: int
+    """Members of the days' sets that are not journal records (left out)."""
+    days: int
+
+
+def wrapups_of(config: IntakeConfig) -> dict[str, float]:
+    """Each line's configured wrap-up (the pause after each answered call)."""
+    return {line.name: line.wrapup_seconds for line in config.lines}
+
+
+def days_of(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _parse_day(members: list[bytes], gradings: dict[str, str], talks: dict[Any, Any]) -> tuple[list[JournalCall], int]:
+    """The day's records as calls, with their gradings and talk times (by stay: ``stay_name``)."""
+    calls: list[JournalCall] = []
+    seen: set[tuple[str, str, float]] = set()
+    bad = 0
+    loads = orjson.loads
+    talked = {_text(k): _text(v) for k, v in talks.items()}
+    for member in members:
+        try:
+            r = loads(member)
+            stay = (r["call_id"], r["queue"], r["queued_at"])
+            settled = r["settled"]
+            if settled not in SETTLED:
+                raise ValueError(settled)
+            talk = talked.get(stay_name(*stay)) if talked else None
+            call = JournalCall(stay[0], r["line"], float(stay[2]), settled, float(r["waited_seconds"]),
+                               r.get("waited_from_arrival"), float(r["target_seconds"]), gradings.get(stay[0]),
+                               float(talk) if talk is not None else r.get("talk_seconds"), r.get("wrapup_seconds"))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            bad += 1
+            continue
+        if stay not in seen:
+            seen.add(stay)
+            calls.append(call)
+    return calls, bad
+
+
+def _summary(kept: bytes | str) -> DaySummary | None:
+    try:
+        return DaySummary.loads(kept)
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None  # made again from the records
+
+
+def _summarise_days(days: list[date], replies: list[list[bytes]], talks: list[dict[Any, Any]], gradings: dict[str, str],
+                    wrapups: Mapping[str, float]) -> dict[date, DaySummary]:
+    made: dict[date, DaySummary] = {}
+    for day, members, talked in zip(days, replies, talks, strict=True):
+        calls, _ = _parse_day(members, gradings, talked)
+        summary = summarise(calls).get(day.isoformat(), DaySummary())
+        # the journal's counts, the summary's check (duplicates and bad members included)
+        summary.records, summary.talks = len(members), len(talked)
+        summary.count_demand(calls, DEMAND_SECONDS, wrapups)
+        made[day] = summary
+    return made
+
+
+def _parse_batch(days: list[list[bytes]], talks: list[dict[Any, Any]], gradings: dict[str, str]) -> tuple[list[JournalCall], int]:
+    calls: list[JournalCall] = []
+    bad = 0
+    for members, talked in zip(days, talks, strict=True):
+        parsed, unreadable = _parse_day(members, gradings, talked)
+        calls.extend(parsed)
+        bad += unreadable
+    return calls, bad
+
+
+class JournalRange:
+    """The journal of one or more sites (their key prefixes), read by a range of local days."""
+
+    # Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands
+    def __init__(self, redis: Any, prefixes: Sequence[str], wrapups: Mapping[str, float] | None = None) -> None:
+        self.redis = redis
+        self.prefixes = tuple(prefixes)
+        self.wrapups = dict(wrapups or {})
+        """Each line's configured wrap-up: a day's demand counts it where a record has none of its own."""
+
+    async def read(self, first: date, last: date) -> JournalRead:
+        """The records of the local days ``first`` to ``last`` (both included), with gradings."""
+        days = days_of(first, last)
+        gradings = await self._gradings([*days, last + timedelta(days=1)])
+        calls: list[JournalCall] = []
+        bad = 0
+        for start in range(0, len(days), DAYS_PER_TRIP):
+            batch = days[start:start + DAYS_PER_TRIP]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for prefix in self.prefixes:
+                    for day in batch:
+                        pipe.zrange(f"{prefix}journal:{day.isoformat()}", 0, -1)
+                        pipe.hgetall(f"{prefix}journal-talk:{day.isoformat()}")
+                replies = await pipe.execute()
+            parsed, unreadable = await asyncio.to_thread(_parse_batch, replies[::2], replies[1::2], gradings)
+            calls.extend(parsed)
+            bad += unreadable
+        return JournalRead(calls, bad, len(days))
+
+    async def summaries(self, first: date, last: date, today: date, *, fresh: bool = False) -> dict[str, DaySummary]:
+        """Each local day's summary, every site's added, ``first`` to ``last`` (days without calls left out)."""
+        days = days_of(first, last)
+        keys = [(prefix, day) for prefix in self.prefixes for day in days]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for prefix, day in keys:
+                pipe.zcard(f"{prefix}journal:{day.isoformat()}")
+                pipe.hlen(f"{prefix}journal-talk:{day.isoformat()}")
+                pipe.get(f"{prefix}journal-summary:{day.isoformat()}")
+            replies = await pipe.execute()
+        found: dict[tuple[str, date], DaySummary] = {}
+        stale: list[tuple[str, date]] = []
+        for (prefix, day), count, talks, kept in zip(keys, replies[::3], replies[1::3], replies[2::3], strict=True):
+            if not count:
+                continue
+            summary = None if fresh or kept is None or day >= today else _summary(kept)
+            if summary is not None and (summary.records, summary.talks) == (count, talks):
+                found[(prefix, day)] = summary
+            else:
+                stale.append((prefix, day))
+        for prefix in self.prefixes:
+            wanted = [day for p, day in stale if p == prefix]
+            for start in range(0, len(wanted), DAYS_PER_TRIP):
+                found.update(await self._summarise(prefix, wanted[start:start + DAYS_PER_TRIP], today))
+        total: dict[str, DaySummary] = {}
+        for (_, day), summary in sorted(found.items(), key=lambda kv: kv[0][1]):
+            total.setdefault(day.isoformat(), DaySummary()).merge(summary)
+        return total
+
+    async def demand(self, first: date, last: date, today: date) -> list[IntervalDemand]:
+        """Each line's demand per quarter hour of the days ``first`` to ``last``, from the days'
+        summaries (no signed-in samples: the journal does not hold them), by line then start."""
+        days = await self.summaries(first, last, today)
+        return sorted((d for s in days.values() for d in s.demand), key=lambda d: (d.line, d.start))
+
+    async def _summarise(self, prefix: str, days: list[date], today: date) -> dict[tuple[str, date], DaySummary]:
+        """Make the days' summaries from their records, and keep those of days that are over."""
+        reader = JournalRange(self.redis, [prefix], self.wrapups)
+        gradings = await reader._gradings(sorted({d for day in days for d in (day, day + timedelta(days=1))}))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for day in days:
+                pipe.zrange(f"{prefix}journal:{day.isoformat()}", 0, -1)
+                pipe.hgetall(f"{prefix}journal-talk:{day.isoformat()}")
+            replies = await pipe.execute()
+        made = await asyncio.to_thread(_summarise_days, days, replies[::2], replies[1::2], gradings, self.wrapups)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for day, summary in made.items():
+                if day < today:
+                    pipe.set(f"{prefix}journal-summary:{day.isoformat()}", summary.dumps(), ex=RETENTION_SECONDS)
+            await pipe.execute()
+        return {(prefix, day): summary for day, summary in made.items()}
+
+    async def _gradings(self, days: list[date]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for prefix in self.prefixes:
+                for day in days:
+                    pipe.hgetall(f"{prefix}journal-gradings:{day.isoformat()}")
+            replies: list[dict[Any, Any]] = await pipe.execute()
+        for reply in replies:  # the days in order: a grading filed again later wins
+            for call_id, grading in reply.items():
+                found[_text(call_id)] = _text(grading)
+        return found
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,172 @@
+"""``intake staffing`` and ``intake forecast``: the journal's demand and the handlers it needs, as
+JSON (or CSV with ``--csv``).
+
+staffing: each line's calls per interval of the days asked (local days, both ends included), the
+handle time and patience they showed, the handlers Erlang A needs for the line's goal (Erlang C's
+beside it) and the handlers who were signed in where the journal knows. forecast: the days asked
+from the weeks before them (``[staffing] history_weeks``), the handlers each interval will need,
+and how good the forecast has been (back-tested on ``held_back_weeks``).
+
+Reads only the journal (every site's): the figures are reproducible from it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from intake.app.cli_redis import cli_redis
+from intake.app.connections import close_redis
+from intake.app.journal import CallJournal, JournalRecord
+from intake.core import config as config_mod
+from intake.core.demand import IntervalDemand, intervals, line_means, staffing
+from intake.core.erlang import Demand, Goal, handlers_needed
+from intake.core.errors import ConfigError, StaffingError
+from intake.core.forecast import Backtest, backtest, fit, forecast
+
+STAFFING_COLUMNS = ("line", "start", "offered", "answered", "abandoned", "answered_within_target", "handle_seconds",
+                    "patience_seconds", "erlangs", "needed", "needed_erlang_c", "signed_in",
+                    "service_level_signed_in")
+FORECAST_COLUMNS = ("line", "start", "offered", "handle_seconds", "patience_seconds", "erlangs", "needed",
+                    "needed_erlang_c")
+
+
+def goals(cfg: config_mod.IntakeConfig) -> dict[str, Goal]:
+    """Each line's goal: its goal_percent of calls answered within its target_seconds (a goal of
+    100% needs handlers without end: such a line is left out, and said so on stderr)."""
+    found: dict[str, Goal] = {}
+    for line in cfg.lines:
+        if line.goal_percent >= 100:
+            print(f"line {line.name}: a goal of 100% needs handlers without end; no figure for it", file=sys.stderr)
+            continue
+        found[line.name] = Goal(line.target_seconds, line.goal_percent / 100)
+    return found
+
+
+async def journal_range(journal: Sequence[CallJournal], first: date, last: date) -> list[JournalRecord]:
+    """Every record of the local days ``first`` to ``last`` (both included), every site's."""
+    records: list[JournalRecord] = []
+    day = first
+    while day <= last:
+        for j in journal:
+            records.extend(await j.day(day))
+        day += timedelta(days=1)
+    return records
+
+
+def _local(at: float) -> str:
+    return datetime.fromtimestamp(at).astimezone().isoformat(timespec="minutes")
+
+
+def _round(v: float | None, digits: int = 1) -> float | None:
+    return None if v is None else round(v, digits)
+
+
+# Any: a JSON view (plain values), printed as it is
+def staffing_view(demand: Iterable[IntervalDemand], cfg: config_mod.IntakeConfig) -> dict[str, Any]:
+    demand = list(demand)
+    means = line_means(demand)
+    handle: dict[str, float] = {line.name: means.get(line.name, (None, None))[0] or cfg.staffing.handle_seconds for line in cfg.lines}
+    patience: dict[str, float | None] = {line.name: means.get(line.name, (None, None))[1] or cfg.staffing.patience_seconds for line in cfg.lines}
+    rows = []
+    for r in staffing(demand, goals(cfg), handle, patience):
+        d = r.interval
+        rows.append({"line": d.line, "start": _local(d.start), "offered": d.offered, "answered": d.answered,
+                     "abandoned": d.abandoned, "answered_within_target": d.answered_within_target,
+                     "handle_seconds": _round(d.handle_seconds), "patience_seconds": _round(d.patience_seconds),
+                     "erlangs": round(d.arrivals_per_second * (d.handle_seconds or handle[d.line]), 2),
+                     "needed": r.needed, "needed_erlang_c": r.needed_erlang_c, "signed_in": d.signed_in,
+                     "service_level_signed_in": None if d.signed_in is None else round(r.service_level, 3)})
+    return {"interval_minutes": cfg.staffing.interval_minutes,
+            "lines": {name: {"target_seconds": g.within_seconds, "goal_percent": round(100 * g.fraction, 1),
+                             "handle_seconds": round(handle[name], 1), "patience_seconds": _round(patience[name])}
+                      for name, g in goals(cfg).items()},
+            "intervals": rows}
+
+
+# Any: a JSON view (plain values), printed as it is
+def forecast_view(history: Sequence[IntervalDemand], cfg: config_mod.IntakeConfig, start: float, end: float) -> dict[str, Any]:
+    seconds = cfg.staffing.interval_minutes * 60
+    means = line_means(history)
+    wanted = goals(cfg)
+    rows = []
+    profiles = fit(history, seconds)
+    for f in forecast(profiles, start, end):
+        goal = wanted.get(f.line)
+        if goal is None:
+            continue
+        handle = f.handle_seconds or means.get(f.line, (None, None))[0] or cfg.staffing.handle_seconds
+        patience = f.patience_seconds or means.get(f.line, (None, None))[1] or cfg.staffing.patience_seconds
+        model = Demand(f.offered / f.seconds, handle, patience)
+        rows.append({"line": f.line, "start": _local(f.start), "offered": round(f.offered, 2),
+                     "handle_seconds": round(handle, 1), "patience_seconds": round(patience, 1),
+                     "erlangs": round(model.erlangs, 2), "needed": handlers_needed(model, goal),
+                     "needed_erlang_c": handlers_needed(model, goal, "erlang-c")})
+    return {"interval_minutes": cfg.staffing.interval_minutes,
+            "without_history": sorted(name for name in wanted if name not in profiles),
+            "backtest": {b.line: _backtest_view(b) for b in backtest(history, seconds, cfg.staffing.held_back_weeks)},
+            "intervals": rows}
+
+
+# Any: a JSON view (plain values), printed as it is
+def _backtest_view(b: Backtest) -> dict[str, Any]:
+    return {"held_back_weeks": b.held_back_weeks, "mean_absolute_error": round(b.mean_absolute_error, 2),
+            "weighted_absolute_percentage_error": round(b.weighted_absolute_percentage_error, 4),
+            "by_interval": [{"weekday": e.weekday, "interval": e.interval, "forecast": round(e.forecast, 2),
+                             "actual": round(e.actual, 2), "absolute_error": round(e.absolute_error, 2)}
+                            for e in b.errors]}
+
+
+# Any: JSON views' rows
+def as_csv(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n", extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if row.get(k) is None else row[k] for k in columns})
+    return out.getvalue()
+
+
+async def run(verb: str, config_path: str | None, redis_url: str | None, first: date, last: date, as_csv_: bool) -> int:
+    if config_path is None:
+        print(f"intake {verb}: give --config (the lines' targets and goals come from it)", file=sys.stderr)
+        return 2
+    if last < first:
+        print(f"intake {verb}: --to ({last}) is before --from ({first})", file=sys.stderr)
+        return 2
+    try:
+        cfg = config_mod.load(config_path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    found = cli_redis(verb, config_path, redis_url)
+    if found is None:
+        return 2
+    journals = [CallJournal(found.redis, cfg.site_config(site.name).redis.key_prefix) for site in cfg.sites]
+    seconds = cfg.staffing.interval_minutes * 60
+    wrapups: dict[str, float] = {line.name: line.wrapup_seconds for line in cfg.lines}
+    try:
+        if verb == "staffing":
+            view = staffing_view(intervals(await journal_range(journals, first, last), seconds, wrapups), cfg)
+            columns: tuple[str, ...] = STAFFING_COLUMNS
+        else:
+            since = first - timedelta(weeks=cfg.staffing.history_weeks)
+            history = intervals(await journal_range(journals, since, first - timedelta(days=1)), seconds, wrapups)
+            start = datetime.combine(first, datetime.min.time()).timestamp()
+            end = datetime.combine(last + timedelta(days=1), datetime.min.time()).timestamp()
+            view = forecast_view(history, cfg, start, end) | {"history": {"from": since.isoformat(),
+                                                                          "to": (first - timedelta(days=1)).isoformat()}}
+            columns = FORECAST_COLUMNS
+    except StaffingError as exc:
+        print(f"intake {verb}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await close_redis(found.redis)
+    view = {"from": first.isoformat(), "to": last.isoformat()} | view
+    sys.stdout.write(as_csv(view["intervals"], columns) if as_csv_ else json.dumps(view, indent=2) + "\n")
+    return 0

@@ -1,0 +1,187 @@
+"""What each line was asked for, interval by interval, and the handlers it needed: from the
+journal's records alone.
+
+Pure: records in, one :class:`IntervalDemand` per line and interval out; then, with each line's
+goal, one :class:`IntervalStaffing` (Erlang A's handlers needed, Erlang C's beside it, and the
+handlers who were signed in). Intervals are 15 or 30 minutes of the control room's local clock
+(the server's local time, as the journal's days are).
+
+The estimates, per line and interval:
+- arrivals: calls offered (answered, abandoned, left), per second of the interval;
+- handle time: mean talk + wrap-up of the answered calls whose talk is known (the wrap-up is the
+  line's configured pause, the time intake keeps a handler off the queue after each call);
+- patience: total time in the queue of every caller over the number who hung up (the estimator
+  of Mandelbaum & Zeltyn for exponential patience: theta = P(Ab) / E[W]); none when nobody hung up.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from intake.core.erlang import Demand, Goal, handlers_needed, performance
+from intake.core.errors import StaffingError
+
+INTERVALS = (900, 1800, 3600)
+"""The interval lengths, in seconds, a control room plans in (15 and 30 minutes; hours for a long view)."""
+
+
+class Offered(Protocol):
+    """One call's stay in a line's queue, as the journal records it (intake.app.journal's
+    JournalRecord is one)."""
+
+    @property
+    def line(self) -> str: ...
+    @property
+    def queued_at(self) -> float: ...
+    @property
+    def settled(self) -> str: ...  # "answered", "abandoned" or "left"
+    @property
+    def waited_seconds(self) -> float: ...
+    @property
+    def target_seconds(self) -> float: ...
+    @property
+    def talk_seconds(self) -> float | None: ...  # None until the call is over (and in older records)
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """How many handlers were signed in to a line at a moment (a sample the server keeps)."""
+
+    at: float
+    line: str
+    handlers: int
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalDemand:
+    """One line's interval: what was offered and what it took."""
+
+    line: str
+    start: float
+    """Epoch of the interval's start on the local clock."""
+    seconds: int
+    offered: int
+    answered: int
+    abandoned: int
+    answered_within_target: int
+    handle_seconds: float | None
+    """Mean talk + wrap-up of the answered calls whose talk is known; None when none is."""
+    patience_seconds: float | None
+    """Estimated mean patience; None when nobody hung up (nothing to estimate it from)."""
+    waited_seconds: float
+    """Total time in the queue of every caller (the patience estimate's numerator)."""
+    signed_in: float | None
+    """Mean of the samples of handlers signed in during the interval; None without samples."""
+
+    @property
+    def arrivals_per_second(self) -> float:
+        return self.offered / self.seconds
+
+    def demand(self, handle_seconds: float, patience_seconds: float | None) -> Demand:
+        """The interval in the model's terms; the defaults stand in for what it could not show."""
+        return Demand(self.arrivals_per_second, self.handle_seconds or handle_seconds,
+                      self.patience_seconds if self.patience_seconds is not None else patience_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalStaffing:
+    """One line's interval set against the handlers it needed."""
+
+    interval: IntervalDemand
+    needed: int
+    """Erlang A: the fewest handlers that meet the line's goal."""
+    needed_erlang_c: int
+    """Erlang C, for comparison (callers who never hang up: more handlers)."""
+    service_level: float
+    """Erlang A's service level with the handlers who were signed in (without samples: with ``needed``)."""
+
+
+def interval_start(at: float, seconds: int) -> float:
+    """Start of the local-clock interval ``at`` falls in (a quarter, half or whole hour)."""
+    if seconds not in INTERVALS:
+        raise StaffingError("interval_seconds", seconds, f"one of {', '.join(map(str, INTERVALS))}")
+    t = time.localtime(at)
+    return math.floor(at) - (t.tm_min * 60 + t.tm_sec) % seconds
+
+
+def intervals(records: Iterable[Offered], seconds: int = 900, wrapup_seconds: Mapping[str, float] | None = None,
+              signed_in: Iterable[SignedIn] = ()) -> list[IntervalDemand]:
+    """One IntervalDemand per line and interval that had a call, by line then start."""
+    wrapups = wrapup_seconds or {}
+    tallies: dict[tuple[str, float], _Tally] = {}
+    for r in records:
+        key = (r.line, interval_start(r.queued_at, seconds))
+        tally = tallies.get(key)
+        if tally is None:
+            tally = tallies[key] = _Tally()
+        tally.add(r, wrapups.get(r.line, 0.0))
+    samples: dict[tuple[str, float], list[int]] = {}
+    for s in signed_in:
+        samples.setdefault((s.line, interval_start(s.at, seconds)), []).append(s.handlers)
+    return [tallies[key].demand(key[0], key[1], seconds, samples.get(key)) for key in sorted(tallies)]
+
+
+class _Tally:
+    __slots__ = ("abandoned", "answered", "handle", "handled", "offered", "waited", "within")
+
+    def __init__(self) -> None:
+        self.offered = self.answered = self.abandoned = self.within = self.handled = 0
+        self.handle = self.waited = 0.0
+
+    def add(self, r: Offered, line_wrapup: float) -> None:
+        self.offered += 1
+        self.waited += max(0.0, r.waited_seconds)
+        if r.settled == "abandoned":
+            self.abandoned += 1
+        if r.settled != "answered":
+            return
+        self.answered += 1
+        self.within += r.waited_seconds <= r.target_seconds
+        if r.talk_seconds is not None:
+            self.handled += 1
+            self.handle += r.talk_seconds + line_wrapup
+
+    def demand(self, line: str, start: float, seconds: int, signed_in: list[int] | None) -> IntervalDemand:
+        return IntervalDemand(
+            line=line, start=start, seconds=seconds, offered=self.offered, answered=self.answered,
+            abandoned=self.abandoned, answered_within_target=self.within,
+            handle_seconds=self.handle / self.handled if self.handled else None,
+            patience_seconds=self.waited / self.abandoned if self.abandoned else None,
+            waited_seconds=self.waited,
+            signed_in=sum(signed_in) / len(signed_in) if signed_in else None)
+
+
+def line_means(demand: Iterable[IntervalDemand]) -> dict[str, tuple[float | None, float | None]]:
+    """Each line's (handle time, patience) over all the intervals given, weighted by the calls that
+    showed them: the stand-in for an interval too quiet to show its own."""
+    sums: dict[str, list[float]] = {}
+    for d in demand:
+        s = sums.setdefault(d.line, [0.0, 0.0, 0.0, 0.0])  # handle-weighted, answered, waited, abandoned
+        if d.handle_seconds is not None:
+            s[0] += d.handle_seconds * d.answered
+            s[1] += d.answered
+        s[2] += d.waited_seconds
+        s[3] += d.abandoned
+    return {line: (s[0] / s[1] if s[1] else None, s[2] / s[3] if s[3] else None) for line, s in sums.items()}
+
+
+def staffing(demand: Iterable[IntervalDemand], goals: Mapping[str, Goal], handle_seconds: Mapping[str, float],
+             patience_seconds: Mapping[str, float | None]) -> list[IntervalStaffing]:
+    """Each interval's handlers needed for its line's goal; an interval that could not show its
+    handle time or patience takes the line's (``handle_seconds``, ``patience_seconds``). A line
+    with no goal is left out."""
+    rows = []
+    for d in demand:
+        goal = goals.get(d.line)
+        if goal is None:
+            continue
+        model = d.demand(handle_seconds[d.line], patience_seconds.get(d.line))
+        needed = handlers_needed(model, goal)
+        with_signed_in = needed if d.signed_in is None else math.floor(d.signed_in)
+        rows.append(IntervalStaffing(d, needed, handlers_needed(model, goal, "erlang-c"),
+                                     performance(with_signed_in, model, goal.within_seconds).service_level))
+    return rows
