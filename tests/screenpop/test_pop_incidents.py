@@ -57,7 +57,7 @@ async def test_the_pop_lists_the_incidents_near_the_calls_location_with_its_hist
         await fill(history, places.incidents)
         await places.lookup_near(NUMBER, HOME, NOW)  # the server has both scripts after this
         before = trips.count
-        sent = await pop_ringing_call(history, hub, "ana", CALL, now=NOW, places=places)
+        sent = await pop_ringing_call(history, hub, "ana", CALL, now=NOW, incidents=places)
         assert trips.count - before == 1
     finally:
         await client.aclose()
@@ -83,7 +83,7 @@ async def test_a_held_history_costs_one_round_trip_more_for_the_incidents(redis_
         held = asyncio.ensure_future(history.lookup(NUMBER, NOW, {CALL.call_id: NOW}))
         await held
         before = trips.count
-        sent = await pop_ringing_call(history, hub, "ana", CALL, now=NOW, places=places, held=held)
+        sent = await pop_ringing_call(history, hub, "ana", CALL, now=NOW, incidents=places, held=held)
         assert trips.count - before == 1
     finally:
         await client.aclose()
@@ -97,7 +97,7 @@ async def pop_from_filled(redis_client: aioredis.Redis, call: CallSnapshot) -> P
     await fill(history, places.incidents)
     hub = DesktopHub()
     hub.attach("ana", 0)
-    sent = await pop_ringing_call(history, hub, "ana", call, now=NOW, places=places)
+    sent = await pop_ringing_call(history, hub, "ana", call, now=NOW, incidents=places)
     assert isinstance(sent, Pop)
     return sent
 
