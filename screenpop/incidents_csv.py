@@ -19,8 +19,10 @@ with any problem loads nothing. Rows older than the store's retention are counte
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
+from screenpop.importer import LineProblem
 from screenpop.incidents import GEO_MAX_LAT, Incident
 from screenpop.models import describe
 from screenpop.places import Point
@@ -35,15 +38,7 @@ from screenpop.places import Point
 COLUMNS = ("Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude", "Location",
            "LSOA code", "LSOA name", "Crime type", "Last outcome category", "Context")
 MAX_FIELD_CHARS = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class RowProblem:
-    line: int
-    problem: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.problem}"
+MONTH = re.compile(r"(19|20)[0-9]{2}-(0[1-9]|1[0-2])")
 
 
 @dataclass(slots=True)
@@ -55,7 +50,7 @@ class CrimeFile:
     no_point: int = 0
     too_old: int = 0
     repeated: int = 0
-    problems: list[RowProblem] = field(default_factory=list)
+    problems: list[LineProblem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -69,13 +64,13 @@ def read_crimes(lines: Iterable[str], *, now: float, keep_seconds: float) -> Cri
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        out.problems.append(RowProblem(reader.line_num, f"not CSV: {exc}"))
+        out.problems.append(LineProblem(reader.line_num, f"not CSV: {exc}"))
         return out
     if header is None:
-        out.problems.append(RowProblem(1, "empty file: expected the header " + ",".join(COLUMNS)))
+        out.problems.append(LineProblem(1, "empty file: expected the header " + ",".join(COLUMNS)))
         return out
     if tuple(h.strip().lstrip("\ufeff") for h in header) != COLUMNS:
-        out.problems.append(RowProblem(1, "not police.uk's street-level crime layout: expected the header "
+        out.problems.append(LineProblem(1, "not police.uk's street-level crime layout: expected the header "
                                           + ",".join(COLUMNS)))
         return out
     oldest = now - keep_seconds
@@ -87,7 +82,7 @@ def read_crimes(lines: Iterable[str], *, now: float, keep_seconds: float) -> Cri
         except StopIteration:
             break
         except csv.Error as exc:
-            out.problems.append(RowProblem(reader.line_num, f"not CSV: {exc}"))
+            out.problems.append(LineProblem(reader.line_num, f"not CSV: {exc}"))
             break  # the reader cannot find where the next row starts
         line = reader.line_num
         if not any(cell.strip() for cell in row):
@@ -114,18 +109,18 @@ def read_crimes(lines: Iterable[str], *, now: float, keep_seconds: float) -> Cri
             out.incidents.append(Incident(id=crime_id, source="police.uk", type=kind, status=outcome, at=at,
                                           point=Point(lat=point[0], lon=point[1])))
         except ValidationError as exc:
-            out.problems += [RowProblem(line, _column_of(p)) for p in describe(exc)]
+            out.problems += [LineProblem(line, _column_of(p)) for p in describe(exc)]
     if out.problems:
         out.incidents.clear()
     return out
 
 
-def _row(row: list[str], line: int, problems: list[RowProblem]
+def _row(row: list[str], line: int, problems: list[LineProblem]
          ) -> tuple[str, float, tuple[float, float] | None, str, str] | None:
     """One row's (crime id, when, (lat, lon) or None, crime type, last outcome), or None after
     naming each of its problems."""
     if len(row) != len(COLUMNS):
-        problems.append(RowProblem(line, f"{len(row)} columns, expected {len(COLUMNS)}"))
+        problems.append(LineProblem(line, f"{len(row)} columns, expected {len(COLUMNS)}"))
         return None
     found: list[str] = []
     cells = dict(zip(COLUMNS, (cell.strip() for cell in row)))
@@ -133,16 +128,24 @@ def _row(row: list[str], line: int, problems: list[RowProblem]
         if len(value) > MAX_FIELD_CHARS:
             found.append(f"{name}: longer than {MAX_FIELD_CHARS} characters")
     month = cells["Month"]
-    at = 0.0
-    try:
-        at = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC).timestamp()
-    except ValueError:
+    at = _month_start(month)
+    if at is None:
         found.append(f"Month: {month!r} is not a month (YYYY-MM)")
     point = _point(cells["Longitude"], cells["Latitude"], found)
     if not cells["Crime type"]:
         found.append("Crime type: empty")
-    problems += [RowProblem(line, problem) for problem in found]
-    return None if found else (cells["Crime ID"], at, point, cells["Crime type"], cells["Last outcome category"])
+    problems += [LineProblem(line, problem) for problem in found]
+    if found or at is None:
+        return None
+    return cells["Crime ID"], at, point, cells["Crime type"], cells["Last outcome category"]
+
+
+@functools.lru_cache(maxsize=256)
+def _month_start(month: str) -> float | None:
+    """The first instant (UTC) of a "YYYY-MM" month; a file has a few months in many rows."""
+    if not MONTH.fullmatch(month):
+        return None
+    return datetime(int(month[:4]), int(month[5:]), 1, tzinfo=UTC).timestamp()
 
 
 def _point(lon_text: str, lat_text: str, found: list[str]) -> tuple[float, float] | None:

@@ -49,26 +49,27 @@ async def pop_ringing_call(
     unrecorded: Mapping[str, float] | None = None,
     repeat_calls: int = REPEAT_CALLS,
     held: Awaitable[CallerHistory] | None = None,
-    places: PlaceLookup | None = None,
     placed: Callable[[CallSnapshot, CallerHistory | None], CallSnapshot] | None = None,
+    incidents: PlaceLookup | None = None,
 ) -> HandlerMessage:
     """Publish the pop for ``call`` to ``handler_id``'s desktops; returns it as sent (with seq).
 
     ``unrecorded``: other calls from the number that the store may not hold yet (call id ->
     queue entry), counted towards the repeat flag with the recorded ones. ``held``: a lookup of
     the number already under way (screenpop.held), waited for instead of a lookup of our own.
-    ``places``: with a location on the call, the incidents near it go on the pop too, read with
-    the history in one round trip (one more after a held history).
     ``placed``: gives the call the location its pop shows, chosen with the history (or without it).
+    ``incidents``: the incidents near the location the pop shows go on it too: with the call's own
+    location (``call.location``), read with the history in one round trip; one more after a held
+    history, or for a location that comes from the history.
     """
     history: CallerHistory | None = None
     nearby: tuple[NearbyIncident, ...] = ()
-    near = call.location if places is not None else None
+    near = call.location if incidents is not None else None
     if is_history_number(call.caller_number) or near is not None:
         try:
             async with asyncio.timeout(deadline):
                 history, nearby = await _look_up(store, call, now, {**(unrecorded or {}), call.call_id: now}, held,
-                                                 places, near)
+                                                 incidents, near)
         # The call and handler are named here, not bound around the wait: this runs for every
         # pop that waits, and logs only when the history is missing.
         except TimeoutError:
@@ -77,38 +78,44 @@ async def pop_ringing_call(
         except RedisError as exc:
             log.warning("history lookup failed; popping without it", error=str(exc),
                         call_id=call.call_id, handler_id=handler_id)
-    if placed is not None:  # the location the pop shows, chosen with the history: another than the call's own?
-        chosen = placed(call, history)
-        if chosen.location != call.location:
-            nearby = await _near_later(places, chosen.location, now, call.call_id)
-        call = chosen
+    if placed is not None:
+        call = placed(call, history)
+    if incidents is not None and call.location is not None and call.location != near:
+        nearby = await _near_alone(incidents, call, now, deadline, handler_id)
+    elif call.location is None:
+        nearby = ()
     return hub.publish(handler_id, compose_pop(call, history, repeat_calls=repeat_calls, incidents=nearby), active=True)
 
 
-async def _near_later(places: PlaceLookup | None, location: Point | None, now: float, call_id: str
+async def _near_alone(incidents: PlaceLookup, call: CallSnapshot, now: float, deadline: float, handler_id: str
                       ) -> tuple[NearbyIncident, ...]:
-    """The incidents near a location read apart from the history (a held one, or a location chosen
-    with it): one more round trip; none if it fails."""
-    if places is None or location is None:
-        return ()
+    """The incidents near a location that came with the history (one more round trip)."""
+    assert call.location is not None
     try:
-        return await places.near(location, now)
-    except RedisError as exc:
-        log.warning("incidents lookup failed; popping without them", error=str(exc), call_id=call_id)
+        async with asyncio.timeout(deadline):
+            return await incidents.near(call.location, now)
+    except (TimeoutError, RedisError) as exc:
+        log.warning("incidents lookup failed; popping without them", error=f"{type(exc).__name__}: {exc}",
+                    call_id=call.call_id, handler_id=handler_id)
         return ()
 
 
 async def _look_up(store: HistoryLookup, call: CallSnapshot, now: float, calling: Mapping[str, float],
-                   held: Awaitable[CallerHistory] | None, places: PlaceLookup | None, near: Point | None
+                   held: Awaitable[CallerHistory] | None, incidents: PlaceLookup | None, near: Point | None
                    ) -> tuple[CallerHistory | None, tuple[NearbyIncident, ...]]:
     """The caller's history and the incidents near them: in one round trip when both are read now."""
     if held is not None:
         # shield: a ring that gives up on a held lookup leaves it to any other ring
         history = await asyncio.shield(held)
-        # the history the caller waited for goes out all the same if the incidents fail
-        return history, await _near_later(places, near, now, call.call_id)
-    if places is not None and near is not None:
-        return await places.lookup_near(call.caller_number, near, now, calling)
+        if incidents is None or near is None:
+            return history, ()
+        try:
+            return history, await incidents.near(near, now)
+        except RedisError as exc:  # the history the caller waited for goes out all the same
+            log.warning("incidents lookup failed; popping without them", error=str(exc), call_id=call.call_id)
+            return history, ()
+    if incidents is not None and near is not None:
+        return await incidents.lookup_near(call.caller_number, near, now, calling)
     # The ringing call is one of the caller's calls in the window whenever it entered the queue:
     # it is calling now (``calling`` names it).
     return await store.lookup(call.caller_number, now, calling), ()

@@ -94,15 +94,15 @@ class PopRouter:
         # Told (handler id, call id, number) of each pop that carried a caller's history: the audit
         # trail's consultation (intake.app.audit); it only queues, never waits.
         self.consulted: Callable[[str, str, str], None] = _nobody
-        # With a location on the call, the incidents near it (screenpop.pop_lookup; None: pops
-        # list none), and the audit trail's consultation of them: (handler id, call id, number, how many shown).
-        self.places: PlaceLookup | None = None
+        # The caller's location on pops and pop.place (intake.app.locations); None: pops carry none.
+        self.locations: CallerLocations | None = None
+        # The incidents near the location a pop shows (screenpop.pop_lookup; None: pops list
+        # none), and the audit trail's consultation of them: (handler id, call id, number, how many shown).
+        self.nearby: PlaceLookup | None = None
         self.consulted_incidents: Callable[[str, str, str, int], None] = _no_one
         # The location each call popped with, by call id (the newest LOCATED_LIMIT): the handler's
         # graded outcome of it becomes an incident there (intake.app.incidents_feed).
         self.located: OrderedDict[str, Located] = OrderedDict()
-        # The caller's location on pops and pop.place (intake.app.locations); None: pops carry the call's own.
-        self.locations: CallerLocations | None = None
         self._pending: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -176,18 +176,17 @@ class PopRouter:
         if handler_id is None:
             return  # a queue member no configuration names: nobody's desktop to pop
         now = self.clock()
-        # The call's own location (its PIDF-LO) is on the snapshot from the start, for a lookup that
-        # uses it (incidents near it, in the history's round trip); the pop shows what _placed chooses.
+        # The call's own location (its PIDF-LO), known before the history: the incidents near it are
+        # read with the history; the pop then shows the location _placed chooses.
         own = call.location if self.locations is None or "call" in self.locations.order else None
         snapshot = CallSnapshot(call.call_id, call.line, call.queue, call.caller_number, call.caller_name,  # type: ignore[arg-type]
                                 call.queued_at, round(call.waited(now), 3), call.silent, own,
                                 target_seconds=call.target_seconds)
-        if snapshot.location is not None:
-            self.remember(Located(call.call_id, snapshot.line, snapshot.queued_at, snapshot.location))
         key = (call.call_id, handler_id)
         held = self.held.take(call.caller_number) if is_history_number(call.caller_number) else None
-        # A held history is published at once unless incidents near the call's location are still to be read.
-        if held is not None and held.done() and key not in self._pending and (snapshot.location is None or self.places is None):
+        # Published at once, unless the incidents near the location it shows are still to be read.
+        if (held is not None and held.done() and key not in self._pending
+                and (self.nearby is None or self._placed(snapshot, held.result()).location is None)):
             self._publish_pop(snapshot, handler_id, held.result())
             return
         others = self.unrecorded.of(call.caller_number)
@@ -195,9 +194,8 @@ class PopRouter:
 
     def _placed(self, snapshot: CallSnapshot, history: CallerHistory | None) -> CallSnapshot:
         """``snapshot`` with the location its pop shows, chosen with the history it is composed with."""
-        if self.locations is None:
-            return snapshot
-        return dataclasses.replace(snapshot, location=self.locations.for_pop(snapshot.call_id, history, snapshot.location))
+        location = None if self.locations is None else self.locations.for_pop(snapshot.call_id, history, snapshot.location)
+        return dataclasses.replace(snapshot, location=location)  # locations None: pops carry none
 
     def _publish_pop(self, snapshot: CallSnapshot, handler_id: str, history: CallerHistory) -> None:
         snapshot = self._placed(snapshot, history)
@@ -205,6 +203,8 @@ class PopRouter:
         self.consulted(handler_id, snapshot.call_id, snapshot.caller_number)
         if self.locations is not None:
             self.locations.shown(snapshot.call_id, handler_id, snapshot.location)
+        if snapshot.location is not None:
+            self.remember(Located(snapshot.call_id, snapshot.line, snapshot.queued_at, snapshot.location))
         log.info("pop_sent", seq=sent.seq or None, line=snapshot.line, call_id=snapshot.call_id, handler_id=handler_id, held=True)
 
     def _update(self, call: CallView, member: str, compose: Callable[[CallView, str], HandlerMessage], *, active: bool) -> None:
@@ -249,13 +249,16 @@ class PopRouter:
                    held: asyncio.Task[CallerHistory] | None) -> None:
         sent = await pop_ringing_call(self.history, self.hub, handler_id, snapshot, now=now,
                                       unrecorded=unrecorded, repeat_calls=self.repeat_calls, held=held,
-                                      places=self.places, placed=None if self.locations is None else self._placed)
+                                      placed=None if self.locations is None else self._placed, incidents=self.nearby)
         if getattr(sent, "history", None) is not None:  # a pop without its history showed none
             self.consulted(handler_id, snapshot.call_id, snapshot.caller_number)
-        if getattr(sent, "location", None) is not None and self.places is not None:
-            self.consulted_incidents(handler_id, snapshot.call_id, snapshot.caller_number, len(getattr(sent, "incidents", ())))
+        location = getattr(sent, "location", None)
         if self.locations is not None:
-            self.locations.shown(snapshot.call_id, handler_id, getattr(sent, "location", None))
+            self.locations.shown(snapshot.call_id, handler_id, location)
+        if location is not None:
+            self.remember(Located(snapshot.call_id, snapshot.line, snapshot.queued_at, location))
+            if self.nearby is not None:
+                self.consulted_incidents(handler_id, snapshot.call_id, snapshot.caller_number, len(getattr(sent, "incidents", ())))
         log.info("pop_sent", seq=sent.seq or None, line=snapshot.line)  # None: Redis gives it (shared hub)
 
 

@@ -132,13 +132,14 @@ class IntakeServer:
                                 spool=spool_beside(config.redis.unwritten_spool),
                                 replicas=Replicas(replicas, wait) if replicas else None, limit=config.audit.queue_limit)
         self.pops.consulted = self.audit.consulted_by_pop  # before the sites take their copies of the router
+        # The caller's location on pops and pop.place: the call's own, the service's, the record's
+        self.locations = self.pops.locations = caller_locations(config.location, self.hub, self.pbx_now, self.audit)
         # Incidents near callers (screenpop.incidents): read with the history when a call brings its location
         self.incidents = IncidentStore(redis, store_config(config.incidents, config.redis.key_prefix),
                                        reader=reader_redis(redis))
-        self.pops.places = PopLookup(self.history, self.incidents)
+        self.pops.nearby = PopLookup(self.history, self.incidents)
+        self.locations.nearby = self.pops.nearby.near  # a late location's pop.place lists them too
         self.pops.consulted_incidents = self.audit.consulted_incidents_by_pop
-        # The caller's location on pops and pop.place: the call's own, the service's, the record's
-        self.places = self.pops.locations = caller_locations(config.location, self.hub, self.pbx_now, self.audit)
         self.retention = Retention(redis, self.history, config.retention, self.audit, config.redis.key_prefix,
                                    clock=time.time)
         self.supervisors = SupervisorStream(socket_check(self.authenticator, SupervisorPrincipal, self.limits),
@@ -345,7 +346,7 @@ class IntakeServer:
         for site in self.sites.values():
             await site.close()
         await self.pops.drain()
-        await self.places.close()  # lookups still in flight are dropped: their calls' pops have gone
+        await self.locations.close()  # lookups still in flight are dropped: their calls' pops have gone
         await self.writes.close(timeout=5.0)
         await self.authenticator.close()
         await self.audit.close(timeout=5.0)

@@ -21,6 +21,7 @@ from intake.core.calls import CallState
 from intake.core.config import sendable
 from intake.core.handlers import HandlerState
 from routing.callbacks import CallbackTask
+from screenpop.incidents import WRITE_CHUNK
 from screenpop.models import Epoch, Grading, Ident, MarkerKind, Notes, Number, Thrive
 from screenpop.places import Point
 from telephony.values import PAUSE_REASON
@@ -64,7 +65,7 @@ class ForceIncident(_Request):
     status: Annotated[str, Field(max_length=60)] = ""
 
 
-MAX_BULK_INCIDENTS = 5000
+MAX_BULK_INCIDENTS = WRITE_CHUNK  # one MULTI/EXEC: all stored or none
 
 
 class ForceIncidents(_Request):

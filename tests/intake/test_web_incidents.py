@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 from intake.app.audit_store import AuditStore
-from intake.app.pops import Located
-from screenpop.places import Location, Point
+from screenpop.places import Point
+from telephony.geolocation import CallerLocation
 from tests.intake import test_web_api
 from tests.routing.test_callback_desk import Floor, until
 
@@ -74,20 +74,35 @@ async def test_each_feed_is_in_the_audit_trail(floor: Floor) -> None:
     ]
 
 
-async def test_a_graded_outcome_of_a_located_call_becomes_an_incident_there(floor: Floor) -> None:
+async def test_a_located_call_pops_with_the_incidents_near_it_and_its_graded_outcome_becomes_one(floor: Floor) -> None:
+    await floor.http.post("/api/incidents/bulk", headers=floor.auth("sup1"), json={"incidents": [
+        sent("CAD-door", 8), sent("CAD-street", 300), sent("CAD-town", 2000), sent("CAD-old", 20, age=200 * 86_400.0)]})
     h1 = await floor.desktop("h1")
     await floor.state("h1", "ready")
-    call_id = floor.sim.place_call("emergency", "07700900123", "Pat Caller")
-    await h1.expect(lambda m: m["type"] == "pop" and m["call_id"] == call_id)
-    call = floor.server.registry.calls[call_id]
-    # as the ring does for a call that brought its location (the PIDF-LO's, through the dialplan)
-    floor.server.pops.remember(Located(call_id, "999", call.queued_at,
-                                       Location(lat=HOME.lat, lon=HOME.lon, source="call", at=call.queued_at)))
+    call_id = floor.sim.place_call("emergency", "07700900123", "Pat Caller",
+                                   location=CallerLocation(lat=HOME.lat, lon=HOME.lon, radius_m=10, confidence=90))
+    pop = await h1.expect(lambda m: m["type"] == "pop" and m["call_id"] == call_id)
+    assert pop["location"]["source"] == "call"
+    assert [(i["id"], i["at_address"]) for i in pop["incidents"]] == [("CAD-door", True), ("CAD-street", False)]
     floor.sim.answer("PJSIP/handler-1")
     await until(lambda: (c := floor.server.registry.calls.get(call_id)) is not None and c.answered_by is not None)
     for grading in ("priority", "emergency"):
         r = await floor.http.post("/api/outcomes", headers=floor.auth("h1"), json={"call_id": call_id, "grading": grading})
         assert r.status_code == 201, r.text
-    (incident,) = await floor.server.incidents.near(HOME, time.time())
-    assert (incident.source, incident.id, incident.type, incident.grade, incident.at_address) == (
-        "intake", call_id, "999 call", "emergency", True)
+    mine = [i for i in await floor.server.incidents.near(HOME, time.time()) if i.source == "intake"]
+    assert [(i.id, i.type, i.grade, i.at_address) for i in mine] == [(call_id, "999 call", "emergency", True)]
+    await floor.server.audit.flush()
+    entries = [link.entry async for link in AuditStore(floor.redis, "intake:").entries()]
+    assert ("consulted", "incidents", "h1", "2 incident(s) near the caller", f"call {call_id}") in [
+        (e.action.value, e.kind.value, e.who_id, e.record, e.why) for e in entries]
+
+
+async def test_a_pops_incidents_are_a_consultation_tied_to_the_call(floor: Floor) -> None:
+    floor.server.audit.consulted_incidents_by_pop("h1", "1790000000.7", "07700900123", 3)
+    floor.server.audit.consulted_incidents_by_pop("h1", "1790000000.8", "anonymous", 0)
+    await floor.server.audit.flush()
+    entries = [link.entry async for link in AuditStore(floor.redis, "intake:").entries()]
+    assert [(e.action.value, e.kind.value, e.who_id, e.number, e.record, e.why) for e in entries] == [
+        ("consulted", "incidents", "h1", "07700900123", "3 incident(s) near the caller", "call 1790000000.7"),
+        ("consulted", "incidents", "h1", None, "0 incident(s) near the caller", "call 1790000000.8"),
+    ]

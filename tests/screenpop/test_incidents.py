@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+
 import pytest
 import redis.asyncio as aioredis
 
-from screenpop.incidents import DAY, Incident, IncidentStore, IncidentStoreConfig
+from screenpop.incidents import (
+    DAY,
+    Incident,
+    IncidentStore,
+    IncidentStoreConfig,
+    month_end,
+    month_of,
+    months_between,
+)
 from screenpop.places import IncidentSource, Location, Point
 from screenpop.roundtrips import counting_client
 
 pytestmark = pytest.mark.redis
 
-NOW = 1_790_000_000.0
+NOW = float(int(time.time()))  # a month's GEO set expires by Redis's own clock: now, not a fixed day
 HOME = Point(lat=53.4808, lon=-2.2426)  # the caller's location in these tests
 METRE_LAT = 1 / 111_195  # degrees of latitude in a metre, near enough for these distances
 
@@ -60,14 +71,31 @@ async def test_ids_are_kept_apart_per_source(store: IncidentStore) -> None:
 async def test_a_write_removes_what_is_past_retention_and_the_keys_expire(redis_client: aioredis.Redis) -> None:
     store = IncidentStore(redis_client, IncidentStoreConfig(period_seconds=30 * DAY, retention_seconds=60 * DAY))
     await store.put([incident("kept", 10, age_days=59), incident("gone", 10, age_days=61)], NOW)
-    geo, at, record = store.keys
+    at, record = store.keys
     assert await redis_client.zrange(at, 0, -1) == [b"force:kept"]
     assert await redis_client.hkeys(record) == [b"force:kept"]
-    assert await redis_client.zcard(geo) == 1
     assert 59 * DAY < await redis_client.ttl(record) <= 60 * DAY
+    kept_month = store.geo_key(month_of(NOW - 59 * DAY))
+    assert await redis_client.expiretime(kept_month) == int(month_end(month_of(NOW - 59 * DAY)) + 60 * DAY) + 1
     # a day later, with nothing new, the sweep removes it as it passes retention
     assert await store.prune(NOW + 2 * DAY) == 1
     assert await redis_client.exists(*store.keys) == 0
+
+
+async def test_an_incident_whose_time_moves_to_another_month_is_found_only_there(store: IncidentStore,
+                                                                                 redis_client: aioredis.Redis) -> None:
+    await store.put([incident("cad-1", 100, age_days=1)], NOW)
+    await store.put([incident("cad-1", 100, age_days=45)], NOW)  # corrected: it happened 45 days ago
+    assert await store.near(HOME, NOW) == ()  # outside the 30 days
+    assert await redis_client.zcard(store.geo_key(month_of(NOW - DAY))) == 0
+    await store.put([incident("cad-1", 100, age_days=2)], NOW)
+    assert [i.id for i in await store.near(HOME, NOW)] == ["cad-1"]
+
+
+def test_the_months_of_a_period_run_across_a_year_end() -> None:
+    start = datetime(2025, 11, 15, tzinfo=UTC).timestamp()
+    assert months_between(start, datetime(2026, 2, 1, tzinfo=UTC).timestamp()) == ["2025-11", "2025-12", "2026-01", "2026-02"]
+    assert month_end("2025-12") == datetime(2026, 1, 1, tzinfo=UTC).timestamp()
 
 
 async def test_the_nearest_within_the_limit_are_shown(redis_client: aioredis.Redis) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import time
 
 import pytest
 import redis.asyncio as aioredis
@@ -19,13 +20,13 @@ from screenpop.pop import CallSnapshot
 from screenpop.pop_lookup import PopLookup
 from screenpop.popper import pop_ringing_call
 from screenpop.roundtrips import counting_client
-from tests.screenpop.builders import NUMBER, T0, contact, marker
+from tests.screenpop.builders import NUMBER, contact, marker
 
 pytestmark = pytest.mark.redis
 
-NOW = T0 + 600
+NOW = float(int(time.time()))  # a month's GEO set expires by Redis's own clock: now, not a fixed day
 HOME = Location(lat=53.4808, lon=-2.2426, source="call", at=NOW - 5, radius_m=15, confidence=90)
-CALL = CallSnapshot("1790000500.7", "999", "999-north", NUMBER, "J SMITH", T0 + 500, 3.0, location=HOME)
+CALL = CallSnapshot("1790000500.7", "999", "999-north", NUMBER, "J SMITH", NOW - 100, 3.0, location=HOME)
 
 
 def north(metres: float) -> Point:
@@ -38,7 +39,7 @@ def incident(id: str, metres: float, age_days: float) -> Incident:
 
 
 async def fill(history: HistoryStore, incidents: IncidentStore) -> None:
-    await history.record_contact(contact("c1"))
+    await history.record_contact(contact("c1", at=NOW - 600))
     await history.add_marker(marker())
     await incidents.put([incident("door", 5, 3), incident("street", 200, 1), incident("town", 3000, 1),
                          incident("last-year", 50, 300)], NOW)
@@ -56,7 +57,7 @@ async def test_the_pop_lists_the_incidents_near_the_calls_location_with_its_hist
         await fill(history, places.incidents)
         await places.lookup_near(NUMBER, HOME, NOW)  # the server has both scripts after this
         before = trips.count
-        sent = await pop_ringing_call(history, hub, "ana", CALL, now=NOW, places=places)
+        sent = await pop_ringing_call(history, hub, "ana", CALL, now=NOW, incidents=places)
         assert trips.count - before == 1
     finally:
         await client.aclose()
@@ -82,7 +83,7 @@ async def test_a_held_history_costs_one_round_trip_more_for_the_incidents(redis_
         held = asyncio.ensure_future(history.lookup(NUMBER, NOW, {CALL.call_id: NOW}))
         await held
         before = trips.count
-        sent = await pop_ringing_call(history, hub, "ana", CALL, now=NOW, places=places, held=held)
+        sent = await pop_ringing_call(history, hub, "ana", CALL, now=NOW, incidents=places, held=held)
         assert trips.count - before == 1
     finally:
         await client.aclose()
@@ -90,26 +91,26 @@ async def test_a_held_history_costs_one_round_trip_more_for_the_incidents(redis_
     assert [i.id for i in sent.incidents] == ["door", "street"]
 
 
-async def test_a_withheld_caller_with_a_location_gets_the_incidents_and_no_history(redis_client: aioredis.Redis) -> None:
+async def pop_from_filled(redis_client: aioredis.Redis, call: CallSnapshot) -> Pop:
     history = HistoryStore(redis_client)
     places = PopLookup(history, IncidentStore(redis_client))
     await fill(history, places.incidents)
     hub = DesktopHub()
     hub.attach("ana", 0)
-    withheld = dataclasses.replace(CALL, caller_number="anonymous")
-    sent = await pop_ringing_call(history, hub, "ana", withheld, now=NOW, places=places)
-    assert isinstance(sent, Pop) and (sent.history_status, sent.history) == ("withheld", None)
+    sent = await pop_ringing_call(history, hub, "ana", call, now=NOW, incidents=places)
+    assert isinstance(sent, Pop)
+    return sent
+
+
+async def test_a_withheld_caller_with_a_location_gets_the_incidents_and_no_history(redis_client: aioredis.Redis) -> None:
+    sent = await pop_from_filled(redis_client, dataclasses.replace(CALL, caller_number="anonymous"))
+    assert (sent.history_status, sent.history) == ("withheld", None)
     assert [i.id for i in sent.incidents] == ["door", "street"]
 
 
 async def test_a_call_without_a_location_pops_as_before(redis_client: aioredis.Redis) -> None:
-    history = HistoryStore(redis_client)
-    places = PopLookup(history, IncidentStore(redis_client))
-    await fill(history, places.incidents)
-    hub = DesktopHub()
-    hub.attach("ana", 0)
-    sent = await pop_ringing_call(history, hub, "ana", dataclasses.replace(CALL, location=None), now=NOW, places=places)
-    assert isinstance(sent, Pop) and sent.history is not None and sent.incidents == ()
+    sent = await pop_from_filled(redis_client, dataclasses.replace(CALL, location=None))
+    assert sent.history is not None and sent.incidents == ()
     assert "location" not in json.loads(sent.encode()) and "incidents" not in json.loads(sent.encode())
 
 
