@@ -33,7 +33,7 @@ from tests.support.sip.callers import SippRun
 from tests.support.sockets import signed_in
 from tests.support.testbed.ami import Frame, RawAmi
 from tests.support.testbed.pbx import PbxTestbed
-from tests.waiting import eventually, patience_ms
+from tests.waiting import eventually, patience, patience_ms
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -164,6 +164,7 @@ class IntakeProcess:
         return self
 
     def wait_healthy(self, timeout: float = 20) -> dict[str, Any]:
+        timeout = patience(timeout)  # a net for a hung start, stretched for a busy machine
         deadline = time.monotonic() + timeout
         health: dict[str, Any] = {}
         while time.monotonic() < deadline:
