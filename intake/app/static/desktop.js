@@ -168,7 +168,7 @@ function showPop(pop) {
   const flags = [...$("pop-flags").children].map((li) => li.textContent);
   const markers = [...$("pop-markers").children].map((li) => li.textContent);
   announce([`${pop.line} call ringing from ${pop.caller.number || "a withheld number"}.`, ...flags, ...markers,
-    `Waited ${clock(pop.waited_seconds)}.`, place.said()].filter(Boolean).join(" "), { urgent: true });
+    place.said(), `Waited ${clock(pop.waited_seconds)}.`].filter(Boolean).join(" "), { urgent: true });
 }
 
 // What the server flagged about this call, above everything else on the pop. A "repeat caller"
