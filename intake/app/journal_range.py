@@ -184,7 +184,8 @@ class JournalRange:
 
     async def demand(self, first: date, last: date, today: date, seconds: int = DEMAND_SECONDS) -> list[IntervalDemand]:
         """Each line's demand per interval (a quarter or half hour) of the days ``first`` to
-        ``last``, from the days' summaries (no signed-in samples: the journal does not hold them),
+        ``last``, from the days' summaries (no signed-in figures: a summary never holds them, they are
+        read beside it from :mod:`intake.app.signed_in_store`),
         by line then start: the forecast's history."""
         days = await self.summaries(first, last, today)
         return sorted((d for s in days.values() for d in s.demand_in(seconds)), key=lambda d: (d.line, d.start))

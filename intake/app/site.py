@@ -20,7 +20,7 @@ built here from the site's own view of the configuration
 (:meth:`intake.core.config.IntakeConfig.site_config`), so the desks need no notion of sites.
 """
 
-# Why one module of ~330 lines: everything one PBX needs is wired and run here, taken whole from
+# Why one module of ~440 lines: everything one PBX needs is wired and run here, taken whole from
 # what was the composition root before there were sites; the server composes sites.
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from intake.app.journal import (
 )
 from intake.app.pops import PopRouter
 from intake.app.prometheus import IntakeCollector
+from intake.app.signed_in_store import SignedInStore
 from intake.app.supervise import Supervisor
 from intake.app.write_behind import WriteBehind
 from intake.core import outputs as out
@@ -61,6 +62,7 @@ from intake.core.in_progress import InProgress, InProgressStore
 from intake.core.live_demand import LiveDemand
 from intake.core.metrics import local_day
 from intake.core.registry import registry_of
+from intake.core.signed_in import SignedInSampler
 from routing.callback_desk import CallbackDesk
 from routing.callbacks import CallbackStore, CallbackTask
 from routing.handler_desk import HandlerDesk
@@ -146,6 +148,9 @@ class Site:
         self.cluster.wire(self.desk, self.callbacks, self.session.resync)
         self.journal = CallJournal(shared.redis, prefix)
         self.in_progress = InProgressStore(shared.redis, prefix)
+        self.signed_in = SignedInStore(shared.redis, prefix)
+        self._signed_in = SignedInSampler({line.name: line.queues for line in config.lines})
+        self._signed_in_write: asyncio.Task[None] | None = None  # one at a time: a minute's samples land in order
         self.engine = Engine(self.registry, clock=time.monotonic, pbx_now=self.pbx_now, subscriptions=self.subscriptions(),
                              evaluators=(Evaluator("policy", self.steering), Evaluator("callback-desk", self.callbacks)),
                              guard=shared.tasks.call, also_waiting=lambda: bool(self.callbacks.tasks))
@@ -306,7 +311,21 @@ class Site:
                 # ever giving the loop back, and the AMI link, the desktops and HTTP would starve.
                 await asyncio.sleep(0)
             self.execute(self.engine.wake())
+            self.shared.tasks.call("records", self.sample_signed_in)
             self.shared.tasks.ok(self.task("ticker"))
+
+    def sample_signed_in(self) -> None:
+        """The leader keeps how many handlers are signed in to each line (staffing's "signed in",
+        intake.app.signed_in_store), once a minute and when a count changes; not before the
+        registry holds the PBX's picture (an empty one would say nobody was)."""
+        if not self.up or not self.cluster.gate.acts():
+            return
+        if self._signed_in_write is not None and not self._signed_in_write.done():
+            return  # the next tick looks again
+        samples = self._signed_in.sample(self.pbx_now(), self.registry.handlers.values())
+        if samples:
+            self._signed_in_write = asyncio.get_running_loop().create_task(self.signed_in.write(samples))
+            self.in_background(self._signed_in_write)
 
     async def _follow_pbx(self) -> None:
         """The AMI session reconnects by itself after any link failure; should its own loop fail,

@@ -3,11 +3,13 @@ JSON (or CSV with ``--csv``).
 
 staffing: each line's calls per interval of the days asked (local days, both ends included), the
 handle time and patience they showed, the handlers Erlang A needs for the line's goal (Erlang C's
-beside it) and the handlers who were signed in where the journal knows. forecast: the days asked
+beside it) and the handlers who were signed in (the leader's minute samples,
+intake.app.signed_in_store) with the service level they gave. forecast: the days asked
 from the weeks before them (``[staffing] history_weeks``), the handlers each interval will need,
 and how good the forecast has been (back-tested on ``held_back_weeks``).
 
-Reads only the journal (every site's): the figures are reproducible from it.
+Reads only the journal and the signed-in samples beside it (every site's): the figures are
+reproducible from them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from intake.app.cli_redis import cli_redis
 from intake.app.connections import close_redis
 from intake.app.journal_range import JournalRange, wrapups_of
+from intake.app.signed_in_store import read_signed_in
 from intake.core import config as config_mod
 from intake.core.demand import IntervalDemand, intervals, line_means, staffing
 from intake.core.erlang import Demand, Goal, handlers_needed
@@ -68,7 +71,7 @@ def staffing_view(demand: Iterable[IntervalDemand], cfg: config_mod.IntakeConfig
                      "abandoned": d.abandoned, "answered_within_target": d.answered_within_target,
                      "handle_seconds": _round(d.handle_seconds), "patience_seconds": _round(d.patience_seconds),
                      "erlangs": round(d.arrivals_per_second * (d.handle_seconds or handle[d.line]), 2),
-                     "needed": r.needed, "needed_erlang_c": r.needed_erlang_c, "signed_in": d.signed_in,
+                     "needed": r.needed, "needed_erlang_c": r.needed_erlang_c, "signed_in": _round(d.signed_in, 2),
                      "service_level_signed_in": None if d.signed_in is None else round(r.service_level, 3)})
     return {"interval_minutes": cfg.staffing.interval_minutes,
             "lines": {name: {"target_seconds": g.within_seconds, "goal_percent": round(100 * g.fraction, 1),
@@ -132,7 +135,8 @@ async def run(verb: str, config_path: str | None, redis_url: str | None, first: 
     journal = JournalRange(found.redis, [cfg.site_config(site.name).redis.key_prefix for site in cfg.sites], wrapups)
     try:
         if verb == "staffing":
-            view = staffing_view(intervals((await journal.read(first, last)).calls, seconds, wrapups), cfg)
+            calls = (await journal.read(first, last)).calls
+            view = staffing_view(intervals(calls, seconds, wrapups, await read_signed_in(found.redis, journal.prefixes, first, last)), cfg)
             columns: tuple[str, ...] = STAFFING_COLUMNS
         else:
             since = first - timedelta(weeks=cfg.staffing.history_weeks)

@@ -18,6 +18,7 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict
 
 from intake.app.journal_range import JournalRange, wrapups_of
+from intake.app.signed_in_store import read_signed_in
 from intake.app.staffing_cli import staffing_view
 from intake.app.web_audit import Why
 from intake.app.web_auth import Supervisor
@@ -182,8 +183,10 @@ def add_returns_routes(app: FastAPI, server: IntakeServer) -> None:
         reports page's demand against staffing. Recorded in the audit trail."""
         start, _ = wanted(day, day, site)
         sites = [server.sites[site]] if site is not None else list(server.sites.values())
-        read = await JournalRange(sites[0].journal.redis, [s.journal.prefix for s in sites]).read(start, start)
-        demand = intervals(read.calls, server.config.staffing.interval_minutes * 60, wrapups_of(server.config))
+        prefixes = [s.journal.prefix for s in sites]
+        read = await JournalRange(sites[0].journal.redis, prefixes).read(start, start)
+        samples = await read_signed_in(sites[0].journal.redis, prefixes, start, start)
+        demand = intervals(read.calls, server.config.staffing.interval_minutes * 60, wrapups_of(server.config), samples)
         server.audit.record(who, Action.CONSULTED, RecordKind.REPORT, why=why or NO_REASON,
                             record=f"staffing-{start.isoformat()}{'-' + site if site else ''}")
         return {"day": start.isoformat()} | staffing_view(demand, server.config)

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from intake.app.signed_in_store import read_signed_in
+from intake.core.demand import interval_start
 from tests.intake import test_web_api
 from tests.routing.test_callback_desk import Floor
 from tests.waiting import eventually
@@ -47,11 +49,19 @@ async def test_a_graded_999_call_is_in_the_months_return_and_its_misuse(floor: F
     assert body["misuse"]["months"][0]["not_emergency_pct"] == 100.0
     csv = await floor.http.get(f"/api/returns/csv?from={today}&to={today}&table=misuse", headers=sup)
     assert csv.headers["content-type"].startswith("text/csv") and csv.text.startswith("month,hour,grading,calls\r\n")
+    quarter = interval_start(floor.server.registry.calls[call_id].queued_at, 900)
+
+    async def sampled() -> bool:  # the leader's signed-in samples are written behind its ticker
+        return any(s.line == "999" and interval_start(s.at, 900) == quarter
+                   for s in await read_signed_in(floor.server.journal.redis, [floor.server.journal.prefix], date.today(), date.today()))
+
+    await eventually(sampled, 10)
     staffing = await floor.http.get(f"/api/staffing/{today}", headers=sup)
     assert staffing.status_code == 200, staffing.text
     (interval,) = [r for r in staffing.json()["intervals"] if r["line"] == "999"]
     assert (interval["offered"], interval["answered"]) == (1, 1) and interval["needed"] >= 1
     assert interval["needed_erlang_c"] >= interval["needed"]  # callers who never hang up need as many or more
+    assert interval["signed_in"] >= 1 and 0 <= interval["service_level_signed_in"] <= 1  # h1 at least, on the 999 queue
     assert not await floor.server.journal.redis.exists(f"{floor.server.journal.prefix}journal-summary:{today}")  # today is never kept
 
 
