@@ -3,15 +3,13 @@ drawn from the journal, and each chart drawn from the data alone (our SVG, no li
 
 from __future__ import annotations
 
-import asyncio
-import time
 from datetime import date
 
 import httpx
 import pytest
 
 from tests.browser.conftest import ARTIFACTS
-from tests.waiting import patience_ms
+from tests.waiting import eventually, patience_ms
 
 pytestmark = pytest.mark.browser
 
@@ -32,11 +30,7 @@ async def test_the_months_return_is_drawn_from_the_journal_and_downloads_as_csv(
             found = (await http.get(f"/api/returns?from={today.isoformat()}&to={today.isoformat()}")).json()
             return sum(r["offered"] for r in found["returns"])
 
-        deadline = time.monotonic() + 20
-        while await offered() == 0 and time.monotonic() < deadline:
-            await asyncio.sleep(0.5)
-        before = await offered()
-        assert before > 0
+        before = await eventually(offered, 20, "a call in today's return", every=0.5)
     await page.goto(demo["base_url"] + "/reports")
     await page.fill("#token", sup)
     await page.click("#return-query button[type=submit]")
@@ -105,11 +99,7 @@ async def test_the_days_demand_is_drawn_against_the_handlers_it_needed(page, dem
         async def intervals() -> list[dict]:
             return (await http.get(f"/api/staffing/{today}")).json()["intervals"]
 
-        deadline = time.monotonic() + 20
-        while not await intervals() and time.monotonic() < deadline:
-            await asyncio.sleep(0.5)
-        before = await intervals()
-        assert before
+        before = await eventually(intervals, 20, "an interval in today's staffing", every=0.5)
     await page.goto(demo["base_url"] + "/reports")
     await page.fill("#token", sup)
     await page.click("#query button[type=submit]")
