@@ -81,13 +81,6 @@ class TrafficProfile:
     break_time: tuple[float, float] = (20.0, 60.0)
     caller_pool: int = 40  # distinct caller numbers: small, so callers ring again
     handlers_pause_themselves: bool = True
-    # The share of calls whose INVITE carries the caller's location (a PIDF-LO: INTAKE_GEO on the
-    # PBX's events, telephony/geolocation.py). Each caller has a home within located_spread_m of
-    # located_around (lat, lon); a located call is a circle of 10-150 m near it, or at times a
-    # mobile's wider one. 0: no call carries one (and the traffic's random draws are as before).
-    located_share: float = 0.0
-    located_around: tuple[float, float] = (53.4808, -2.2426)
-    located_spread_m: float = 3000.0
     # Where a caller's phone says it is, by number, put in each of its calls as its INVITE's PIDF-LO
     # would be (the demo's callers around a town); None for a phone that sends none. Asked once per
     # call and never drawing from the traffic's RNG: a profile with it plays the same calls as without.

@@ -8,11 +8,9 @@ event callback, so a sequence of PBX events is never interleaved with a reaction
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable
 
-from telephony.geolocation import CallerLocation
 from telephony.simulator import wire
 from telephony.simulator.calls import Phase
 from telephony.simulator.config import TrafficProfile
@@ -33,26 +31,7 @@ class Traffic:
         self.callers = [
             (f"07700900{i:03d}", f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}") for i in range(profile.caller_pool)
         ]
-        # Callers' homes and their calls' fixes come from an RNG of their own, so that turning
-        # locations on leaves every other draw (and so every seeded scenario) as it was.
-        self._places = random.Random(len(self.callers))
-        self.homes = {number: self._near(profile.located_around, profile.located_spread_m) for number, _ in self.callers}
         pbx.subscribe(self._on_event)
-
-    def _near(self, around: tuple[float, float], spread_m: float) -> tuple[float, float]:
-        """A point uniformly within ``spread_m`` of ``around`` (flat-earth offsets: a few km)."""
-        distance, bearing = spread_m * math.sqrt(self._places.random()), self._places.uniform(0, 2 * math.pi)
-        lat = around[0] + distance * math.cos(bearing) / 111_320.0
-        lon = around[1] + distance * math.sin(bearing) / (111_320.0 * math.cos(math.radians(around[0])))
-        return round(lat, 6), round(lon, 6)
-
-    def location_of(self, number: str) -> CallerLocation | None:
-        """Where a call from ``number`` says it is, if its INVITE carries a location at all."""
-        if self._p.located_share <= 0 or self._places.random() >= self._p.located_share:
-            return None
-        radius = self._places.choice((10.0, 25.0, 50.0, 150.0, 800.0))
-        lat, lon = self._near(self.homes[number], radius)
-        return CallerLocation(lat, lon, radius, self._places.choice((68, 90, 95)), shape="Circle")
 
     def start(self) -> None:
         for queue, rate in self._p.arrivals_per_second:
@@ -72,7 +51,7 @@ class Traffic:
         def arrive() -> None:
             number, name = self._rng.choice(self.callers)
             locate = self._p.caller_location
-            self._pbx.arrive(queue, number, name, location=locate(number) if locate else self.location_of(number))
+            self._pbx.arrive(queue, number, name, location=locate(number) if locate else None)
             self._schedule_arrival(queue, rate)
 
         self._after(self._rng.expovariate(rate), arrive)

@@ -6,11 +6,8 @@ import asyncio
 import dataclasses
 from collections import defaultdict
 
-from telephony.events import CallQueued
 from telephony.frames import Frame
-from telephony.geolocation import distance_m
 from telephony.simulator import SimConfig, SimulatedPbx, TrafficProfile
-from telephony.translate import translate
 from tests.simulator.ami_client import AmiTestClient
 from tests.waiting import patience
 
@@ -127,22 +124,3 @@ async def test_a_simulated_handler_hangs_up_a_call_back_after_talking_and_is_fre
         await client.wait_event("QueueMemberStatus", Interface="PJSIP/handler-2", Status="1")  # free for queue calls
         await client.close()
 
-
-async def test_traffic_with_located_callers_puts_each_callers_fix_near_their_home() -> None:
-    around = (53.4808, -2.2426)
-    profile = dataclasses.replace(TrafficProfile(), located_share=0.5, located_around=around, located_spread_m=2000.0)
-    async with SimulatedPbx(SimConfig(traffic=profile, speed=200, seed=7)) as sim:
-        client = await AmiTestClient.logged_in(sim.port)
-        async with asyncio.timeout(patience(30)):
-            while sum(f.event == "QueueCallerJoin" for f in client.events) < 40:
-                await client.read_frame(timeout=patience(5))
-        await client.close()
-        homes = sim.traffic.homes if sim.traffic is not None else {}
-    joins = [e for e in (translate(f, 0.0) for f in client.events if f.event == "QueueCallerJoin") if isinstance(e, CallQueued)]
-    located = [e for e in joins if e.location is not None]
-    assert 0 < len(located) < len(joins)  # about half
-    for e in located:
-        assert e.location is not None and e.location.lat is not None and e.location.lon is not None
-        home = homes[e.caller_number]
-        assert distance_m(*around, *home) <= 2000.0 + 1
-        assert distance_m(*home, e.location.lat, e.location.lon) <= (e.location.radius_m or 0) + 1
