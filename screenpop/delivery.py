@@ -31,6 +31,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
+import structlog
+
 from screenpop.errors import (
     DesktopTooSlow,
     ScreenPopError,
@@ -39,6 +41,8 @@ from screenpop.errors import (
 )
 from screenpop.messages import HandlerMessage, Outgoing
 from screenpop.resume import Sent, catch_up
+
+log = structlog.get_logger(__name__)
 
 # A beat pings a twentieth of a second's share of the sockets (with 2,000 desktops pinged every
 # 15 s, about 7): each beat's sends and the pongs after them are a short stretch of the loop's
@@ -157,6 +161,10 @@ class DesktopHub:
         self._round: list[list[tuple[_Stream, Outbox]]] = []  # the heartbeat's sockets, by slot
         self._state_of: Callable[[str], Outgoing] | None = None
         self.counters = StreamCounters()
+        # Told (handler id, the catch-up's texts) of each socket sent what it had been shown before
+        # (a resume's replay or a snapshot): the audit trail's "shown again" (intake.app.shown).
+        # It only queues, never waits; a failure is logged, never raised into the socket's start.
+        self.shown: Callable[[str, list[str]], None] = _nothing_shown
 
     def states_from(self, state_of: Callable[[str], Outgoing]) -> None:
         """Where a handler's own state comes from: a desktop page's socket gets it on every attach."""
@@ -253,10 +261,20 @@ class DesktopHub:
         outbox = self._new_outbox(handler_id, shows_state)
         if not self._closed:
             stream = self._stream(handler_id)
-            for text in self._catch_up(stream, last_seq):
+            texts = self._catch_up(stream, last_seq)
+            for text in texts:
                 outbox.offer(text)
             stream.outboxes[outbox.id] = outbox
+            self.shown_again(handler_id, texts)
         return outbox
+
+    def shown_again(self, handler_id: str, texts: list[str]) -> None:
+        """Tell :attr:`shown` of a catch-up sent to one of the handler's sockets (never raises)."""
+        if texts:
+            try:
+                self.shown(handler_id, texts)
+            except Exception:
+                log.exception("shown_again_not_told", handler_id=handler_id)
 
     async def open(self, handler_id: str, last_seq: int | None, *, shows_state: bool = False) -> Outbox:
         """:meth:`attach`, as a desktop's session does it (the shared hub reads Redis here)."""
@@ -324,3 +342,7 @@ class DesktopHub:
         after = [s for s in stream.recent if last_seq is not None and s.seq > last_seq]
         return catch_up(last_seq, stream.seq, oldest, after, (s for sent in stream.active.values() for s in sent),
                         self._config.outbox_size)
+
+
+def _nothing_shown(_handler_id: str, _texts: list[str]) -> None:
+    pass

@@ -265,7 +265,9 @@ class SharedDesktopHub(DesktopHub):
             self.counters.resumed_from_memory += 1
             log.warning("desktop_resumed_from_memory", handler_id=handler_id, last_seq=last_seq, error=repr(exc))
             stream.synced = True
-            outbox.release(self._catch_up(stream, None), stream.seq)
+            texts = self._catch_up(stream, None)
+            outbox.release(texts, stream.seq)
+            self.shown_again(handler_id, texts)
             return
         if outbox.id not in stream.outboxes:
             return  # gone meanwhile (too slow, or the desktop left)
@@ -273,9 +275,10 @@ class SharedDesktopHub(DesktopHub):
         if first_here:
             stream.seq, stream.synced = resumed.head, True
             stream.recent.clear()
-        outbox.release(catch_up(last_seq, resumed.head, resumed.oldest, [e.sent() for e in resumed.after],
-                                [e.sent() for e in resumed.on_screen], self._config.outbox_size,
-                                complete=resumed.complete), resumed.head)
+        texts = catch_up(last_seq, resumed.head, resumed.oldest, [e.sent() for e in resumed.after],
+                         [e.sent() for e in resumed.on_screen], self._config.outbox_size, complete=resumed.complete)
+        outbox.release(texts, resumed.head)
+        self.shown_again(handler_id, texts)
         if first_here:
             self._fetch(handler_id)  # appended since the read: its news may have gone by before the handler was followed
 

@@ -57,6 +57,7 @@ from intake.app.prometheus import SitesCollector, prometheus_registry
 from intake.app.replicas import Replicas
 from intake.app.retention import Retention, backstop_seconds
 from intake.app.sessions import close_sockets_of_the_signed_out, end_expired_sessions
+from intake.app.shown import shown_again
 from intake.app.site import Shared, Site
 from intake.app.socket_auth import socket_check
 from intake.app.supervise import Supervisor
@@ -132,6 +133,7 @@ class IntakeServer:
                                 spool=spool_beside(config.redis.unwritten_spool),
                                 replicas=Replicas(replicas, wait) if replicas else None, limit=config.audit.queue_limit)
         self.pops.consulted = self.audit.consulted_by_pop  # before the sites take their copies of the router
+        self.hub.shown = shown_again(self.audit)  # a pop sent again to a desktop that resumed is consulted again
         # The caller's location on pops and pop.place: the call's own, the service's, the record's
         self.locations = self.pops.locations = caller_locations(config.location, self.hub, self.pbx_now, self.audit)
         # Incidents near callers (screenpop.incidents): read with the history when a call brings its location
