@@ -110,9 +110,13 @@ class AuditTrail:
         """``principal`` as an entry names them; a handler is remembered, so pops (which know only
         the handler's id) name them as they signed in."""
         who = who_of(principal)
-        if who.role == "handler":
-            self._people[who.id] = who
+        if who.role in ("handler", "supervisor"):
+            self._people[who.id if who.role == "handler" else f"{who.role}:{who.id}"] = who
         return who
+
+    def supervisor(self, supervisor_id: str) -> Who:
+        """A supervisor as their wallboard's entries name them: as they last signed in on this node (else by id)."""
+        return self._people.get(f"supervisor:{supervisor_id}") or Who(subject="", id=supervisor_id, role="supervisor")
 
     def handler(self, handler_id: str) -> Who:
         """A handler as their pops' entries name them: as they last signed in on this node (else by

@@ -63,6 +63,7 @@ from intake.app.socket_auth import socket_check
 from intake.app.supervise import Supervisor
 from intake.app.supervisors import SupervisorStream
 from intake.app.wallboard import Wallboard
+from intake.app.wallboard_audit import WallboardAudit
 from intake.app.web import create_app
 from intake.app.write_behind import WriteBehind
 from intake.core.audit import Action, RecordKind
@@ -144,8 +145,9 @@ class IntakeServer:
         self.pops.consulted_incidents = self.audit.consulted_incidents_by_pop
         self.retention = Retention(redis, self.history, config.retention, self.audit, config.redis.key_prefix,
                                    clock=time.time)
-        self.supervisors = SupervisorStream(socket_check(self.authenticator, SupervisorPrincipal, self.limits),
-                                            self.picture)
+        self.supervisors = SupervisorStream(socket_check(self.authenticator, SupervisorPrincipal, self.limits,
+                                                         lambda who: self.audit.seen(who)), self.picture)
+        self.supervisors.shown = WallboardAudit(self.audit).shown  # each caller shown, once per supervisor per call
         self.demand = LiveDemand(config)  # the wallboard's needed now, fed by every site's calls
         self.wallboard = Wallboard(config, lambda number, now: self.history.lookup(number, now), self.supervisors.publish,
                                    self.demand)

@@ -52,6 +52,9 @@ class SupervisorStream:
         self._seq = 0
         self._slots: dict[str, dict[int, LatestSlot[str]]] = {}  # supervisor id -> their sockets' slots
         self._signed_off: set[int] = set()
+        # Told (the supervisors watching on this node, the picture) of each picture sent: the audit
+        # trail's wallboard consultations (intake.app.wallboard_audit); it only queues, never waits.
+        self.shown: Callable[[list[str], dict[str, Any]], None] = lambda _watching, _picture: None
 
     @property
     def listeners(self) -> int:
@@ -61,7 +64,12 @@ class SupervisorStream:
         """Send the current picture to every supervisor (called on a short tick when dirty)."""
         if len(self._fanout):
             self._seq += 1
-            self._fanout.publish(json.dumps({"type": "metrics", "seq": self._seq, **self.picture()}))
+            picture = self.picture()
+            try:
+                self.shown([who for who, slots in self._slots.items() if slots], picture)
+            except Exception:
+                log.exception("wallboard_shown_not_told")
+            self._fanout.publish(json.dumps({"type": "metrics", "seq": self._seq, **picture}))
 
     async def serve(self, websocket: WebSocket) -> CloseCode:
         """Accept the socket (so a refused sign-in gets close code 4401, not an HTTP 403), sign the

@@ -47,6 +47,7 @@ class RecordKind(Enum):
     REPORT = "report"  # a day's report (the record is the day, line and site)
     AUDIT = "audit"  # the audit trail itself (an export of it)
     INCIDENTS = "incidents"  # incidents near a caller's location (a pop), or a feed of them (an import)
+    CALL = "call"  # a waiting call's caller number, shown on the wallboard (the record is the call id)
     LOCATION = "location"  # a caller's location: shown on a pop (the record is its source) or asked of the location service
 
 
