@@ -52,6 +52,7 @@ from intake.app.limits import Limits
 from intake.app.locations import caller_locations
 from intake.app.oidc_flow import SignIn
 from intake.app.pops import PopRouter
+from intake.app.position_claims import PositionClaims
 from intake.app.positions import Positions, PositionStore
 from intake.app.prometheus import SitesCollector, prometheus_registry
 from intake.app.replicas import Replicas
@@ -165,6 +166,9 @@ class IntakeServer:
         self.positions = Positions(config, PositionStore(redis, config.redis.key_prefix), lambda h: self.site_of(h).desk,
                                    lambda h: self.site_of(h).name,
                                    lambda site, member: self.sites[site].registry.handler_of(member))
+        # A position held longer than [desktop] position_claim_max_seconds is freed (intake.app.position_claims)
+        self.position_claims = PositionClaims(self.positions, config.desktop.position_claim_max_seconds, self.audit)
+        self.positions.taken = self.position_claims.taken
         self.hub.states_from(lambda handler_id: self.site_of(handler_id).handler_status.status(handler_id))
         shared_figures = {"held": self.pops.held_view, "tasks": self.tasks.health, "writes": self.writes.view,
                          "desktops": self.hub.stream_view}
@@ -391,6 +395,8 @@ class IntakeServer:
         if self.history_watch is not None:
             self.tasks.start("history-watch", self.history_watch.run)
         self.tasks.start("retention", self.retention.forever)
+        if self.config.positions:
+            self.tasks.start("position-claims", self.position_claims.forever)
         if isinstance(self.hub, SharedDesktopHub):
             self.tasks.start("desktop-streams", self.hub.follow)  # what other nodes add, to desktops here
         if self.authenticator.sessions is not None:
@@ -414,7 +420,7 @@ class IntakeServer:
             for site in self.sites.values():
                 await site.stop_tasks()
             for name in ("heap-collector", "history-watch", "desktop-streams", "signed-out", "sessions-expiry",
-                         "retention"):
+                         "retention", "position-claims"):
                 await self.tasks.stop(name)
             await self.close()
             await self.tasks.close()

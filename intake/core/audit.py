@@ -46,6 +46,7 @@ class RecordKind(Enum):
     CALLBACK = "callback"  # a call-back task's outcome
     REPORT = "report"  # a day's report (the record is the day, line and site)
     AUDIT = "audit"  # the audit trail itself (an export of it)
+    POSITION = "position"  # a handler's claim of a position (desk and phone): the record is the position id
     INCIDENTS = "incidents"  # incidents near a caller's location (a pop), or a feed of them (an import)
     CALL = "call"  # a waiting call's caller number, shown on the wallboard (the record is the call id)
     LOCATION = "location"  # a caller's location: shown on a pop (the record is its source) or asked of the location service

@@ -428,6 +428,10 @@ def _tile_template(value: str | None) -> str | None:
     return value
 
 
+MIN_CLAIM_SECONDS, MAX_CLAIM_SECONDS = 1.0, 7 * 86_400.0
+"""The bounds of ``[desktop] position_claim_max_seconds``."""
+
+
 class DesktopConfig(_Section):
     """The handler's desktop (``[desktop]``)."""
 
@@ -435,8 +439,20 @@ class DesktopConfig(_Section):
     # runs its own tile server may name it here, e.g. "https://tiles.force.example/{z}/{x}/{y}.png"
     # (Web Mercator, 256-pixel tiles), and the pages' CSP then lets images come from its origin.
     map_tiles: str | None = None
+    # A handler signed in at a position who never signs out holds it (and its phone rings for
+    # them) until this long after they took it: then any node takes their phone out of their
+    # queues and frees the position (intake.app.position_claims). 1 s to 7 days; 12 h by default.
+    position_claim_max_seconds: float = 43_200.0
 
     _map_tiles = field_validator("map_tiles")(_tile_template)
+
+    @field_validator("position_claim_max_seconds")
+    @classmethod
+    def _claim_bounds(cls, value: float) -> float:
+        if not MIN_CLAIM_SECONDS <= value <= MAX_CLAIM_SECONDS:
+            raise ValueError(f"must be from {MIN_CLAIM_SECONDS:g} s to 7 days ({MAX_CLAIM_SECONDS:g} s), "
+                             f"not {value:g}: how long a handler holds a position they never sign out of")
+        return value
 
     @property
     def tile_origin(self) -> str | None:
