@@ -7,8 +7,13 @@ browser did not start (login CSRF) is refused. ``/auth/callback`` exchanges the 
 client secret and the verifier), checks the id token (signature, issuer, audience = the client
 id, expiry, nonce), maps it to a configured person and opens a session
 (:mod:`intake.app.sessions`) whose id goes into an HttpOnly, Secure, SameSite=Lax cookie.
-``/auth/logout`` ends it. The OAuth pieces (the authorization URL, PKCE's challenge, the token
-request's body) are authlib's.
+``/auth/logout`` (a POST from intake's own pages only) ends it and, with ``sign_out_at_provider``
+(the default), sends the browser on to the provider's ``end_session_endpoint`` (OpenID Connect
+RP-initiated logout) with the id token as ``id_token_hint`` and a fresh ``state`` (kept in Redis
+under ``{prefix}signout:{state}`` with where to go after), which sends it back to
+``/auth/logged-out``: the provider's own session is gone too, so the next sign-in asks for
+credentials again (a shared control-room PC). The OAuth pieces (the authorization URL, PKCE's
+challenge, the token request's body, the logout URL's query) are authlib's.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 
 import httpx
 import structlog
+from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_request
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -26,6 +32,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from intake.app.authenticator import SESSION_COOKIE, Authenticator
 from intake.app.limits import SignInLimited
+from intake.app.web_auth import from_own_page
 from intake.core.config_oidc import OidcConfig
 from intake.core.errors import IntakeError, NotSignedIn
 
@@ -52,9 +59,9 @@ class SignIn:
         self._redis = redis
         self._prefix = prefix
 
-    def _redirect_uri(self, request: Request) -> str:
+    def _redirect_uri(self, request: Request, path: str = "/auth/callback") -> str:
         base = self.oidc.public_url or str(request.base_url).rstrip("/")
-        return f"{base}/auth/callback"
+        return f"{base}{path}"
 
     async def login(self, request: Request, after: str) -> Response:
         assert self.authenticator.verifier is not None
@@ -92,7 +99,7 @@ class SignIn:
         except IntakeError as exc:
             return refused(exc)
         assert self.authenticator.sessions is not None
-        session_id, _ = await self.authenticator.sessions.open(principal)
+        session_id, _ = await self.authenticator.sessions.open(principal, id_token)
         answer = RedirectResponse(local_path(started["next"]), status_code=303)
         answer.set_cookie(SESSION_COOKIE, session_id, max_age=int(self.oidc.session_seconds), path="/", httponly=True,
                           secure=True, samesite="lax")
@@ -119,12 +126,46 @@ class SignIn:
         return str(tokens["id_token"])
 
     async def logout(self, request: Request, after: str) -> Response:
+        """End the session; then, signing out at the provider, on to its end_session_endpoint
+        (else straight to ``after``). Another site's page cannot sign anyone out (its Origin)."""
+        if not from_own_page(request):
+            log.warning("sign_out_refused", origin=request.headers.get("origin"))
+            return PlainTextResponse("Not signed out: sign-out is taken only from intake's own pages", status_code=403,
+                                     headers={"Cache-Control": "no-store"})
         session_id = request.cookies.get(SESSION_COOKIE)
+        session = None
         if session_id and self.authenticator.sessions is not None:
-            await self.authenticator.sessions.close(session_id)
-        answer = RedirectResponse(after, status_code=303)
+            session = await self.authenticator.sessions.close(session_id)
+        id_token = session.id_token_of(session_id) if session is not None and session_id else None
+        answer = None
+        if self.oidc.sign_out_at_provider and id_token is not None:
+            answer = await self._at_provider(request, id_token, after)
+        answer = answer or RedirectResponse(after, status_code=303)
         answer.delete_cookie(SESSION_COOKIE, path="/", httponly=True, secure=True, samesite="lax")
         return answer
+
+    async def _at_provider(self, request: Request, id_token: str, after: str) -> Response | None:
+        """The redirect to the provider's end_session_endpoint (None: it publishes none, or cannot
+        be reached: intake's own session has ended all the same)."""
+        assert self.authenticator.verifier is not None
+        try:
+            endpoint = await self.authenticator.verifier.keys.endpoint("end_session_endpoint")
+        except IntakeError as exc:
+            log.warning("sign_out_at_provider_skipped", reason=str(exc))
+            return None
+        state = secrets.token_urlsafe(24)
+        await self._redis.set(f"{self._prefix}signout:{state}", json.dumps({"next": after}), ex=SIGN_IN_SECONDS)
+        url = add_params_to_uri(endpoint, [("id_token_hint", id_token), ("client_id", self.oidc.client_id),
+                                           ("post_logout_redirect_uri", self._redirect_uri(request, "/auth/logged-out")),
+                                           ("state", state)])
+        return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+
+    async def logged_out(self, state: str | None) -> Response:
+        """Back from the provider's sign-out: on to where the sign-out was to go (a state this
+        server gave, once; any other: the desktop)."""
+        raw = await self._redis.getdel(f"{self._prefix}signout:{state}") if state else None
+        after = json.loads(raw).get("next") if raw is not None else None
+        return RedirectResponse(local_path(after if isinstance(after, str) else None), status_code=303)
 
 
 def refused(exc: IntakeError) -> Response:
@@ -154,5 +195,9 @@ def add_sign_in_routes(app: FastAPI, sign_in: SignIn) -> None:
     @router.post("/logout")
     async def logout(request: Request, after: str | None = Query(None, alias="next")) -> Response:
         return await sign_in.logout(request, local_path(after))
+
+    @router.get("/logged-out")
+    async def logged_out(_: SignInLimited, state: str | None = None) -> Response:
+        return await sign_in.logged_out(state)
 
     app.include_router(router)

@@ -7,11 +7,16 @@ expires. Sign-out deletes it and publishes on ``{prefix}signed-out``: every node
 person's sockets (:meth:`Sessions.signed_out`). A session that runs out does the same: each node
 keeps the sessions its requests and sockets used, and :meth:`Sessions.sweep` (every few seconds)
 publishes those past their expiry.
+
+The session also keeps the provider's id token, for the sign-out at the provider
+(``id_token_hint``, :mod:`intake.app.oidc_flow`): sealed (AES-GCM) under a key derived from the
+session's id, which Redis never holds, so what Redis holds cannot be used as a token either.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import secrets
 import time
@@ -19,6 +24,8 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Literal
 
 import structlog
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from intake.app.auth import ROLE_PRINCIPALS, Principal, Role
@@ -32,9 +39,30 @@ class Session(BaseModel):
     role: Role
     id: str  # the handler's or supervisor's configured id
     expires_at: float
+    id_token: str = ""  # the provider's id token, sealed by the session's id ("": none, or a session from before)
 
     def principal(self) -> Principal:
         return ROLE_PRINCIPALS[self.role](id=self.id, subject=self.subject)
+
+    def id_token_of(self, session_id: str) -> str | None:
+        """The provider's id token (None: none kept, or ``session_id`` is not this session's)."""
+        if not self.id_token:
+            return None
+        try:
+            sealed = base64.urlsafe_b64decode(self.id_token)
+            return AESGCM(_sealing_key(session_id)).decrypt(sealed[:12], sealed[12:], None).decode()
+        except (ValueError, InvalidTag):
+            return None
+
+
+def _sealing_key(session_id: str) -> bytes:
+    return hashlib.sha256(b"intake id token\0" + session_id.encode()).digest()
+
+
+def seal(session_id: str, id_token: str) -> str:
+    """``id_token`` as a session keeps it: only the holder of ``session_id`` (the cookie) reads it."""
+    nonce = secrets.token_bytes(12)
+    return base64.urlsafe_b64encode(nonce + AESGCM(_sealing_key(session_id)).encrypt(nonce, id_token.encode(), None)).decode()
 
 
 class SignedOut(BaseModel):
@@ -65,11 +93,12 @@ class Sessions:
     def _key(self, session_id: str) -> str:
         return f"{self._prefix}session:{self._digest(session_id)}"
 
-    async def open(self, principal: Principal) -> tuple[str, Session]:
-        """A new session for ``principal``: its id (for the cookie) and what Redis keeps."""
+    async def open(self, principal: Principal, id_token: str = "") -> tuple[str, Session]:
+        """A new session for ``principal`` (``id_token``: the provider's, kept sealed for the
+        sign-out there): its id (for the cookie) and what Redis keeps."""
         session_id = secrets.token_urlsafe(32)
         session = Session(subject=principal.subject, role=principal.role, id=principal.id,
-                          expires_at=self.clock() + self._lifetime)
+                          expires_at=self.clock() + self._lifetime, id_token=seal(session_id, id_token) if id_token else "")
         await self._redis.set(self._key(session_id), session.model_dump_json(), px=int(self._lifetime * 1000))
         log.info("session_opened", who=principal.id, role=principal.role.value, subject=principal.subject)
         return session_id, session

@@ -45,7 +45,7 @@ async def signed_in(request: Request,
     authenticator: Authenticator = request.app.state.authenticator
     cookie = request.cookies.get(SESSION_COOKIE)
     if credentials is None and cookie:
-        if request.method not in SAFE_METHODS and not _from_own_page(request):
+        if request.method not in SAFE_METHODS and not from_own_page(request):
             raise NotSignedIn("the session is taken only from intake's own pages")
         return await authenticator.session(cookie)
     if credentials is None:
@@ -63,10 +63,15 @@ async def signed_in(request: Request,
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def _from_own_page(request: Request) -> bool:
-    """A browser names the page a request comes from (Origin) on every POST: another site's page
-    riding on the session cookie (cross-site request forgery; SameSite=Lax already keeps the cookie
-    from other sites, this from sibling hosts and ports too) is refused."""
+def from_own_page(request: Request) -> bool:
+    """A browser names where a request comes from on every POST: another site's page riding on
+    the session cookie (cross-site request forgery; SameSite=Lax already keeps the cookie from
+    other sites, this from sibling hosts and ports too) is refused. ``Sec-Fetch-Site`` where the
+    browser sends it (a form's POST from a page served with ``Referrer-Policy: no-referrer`` says
+    ``Origin: null``, so that alone cannot tell), else ``Origin``."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site == "same-origin"
     origin = request.headers.get("origin")
     return origin is None or urlsplit(origin).netloc == request.headers.get("host")
 

@@ -33,6 +33,10 @@ class OidcConfig(BaseModel):
     jwks_refetch_seconds: float = Field(30.0, ge=1, le=3600)
     # Clocks differ: exp and nbf are judged with this much slack.
     leeway_seconds: int = Field(30, ge=0, le=300)
+    # Signing out of intake signs out at the provider too (RP-initiated logout: its
+    # end_session_endpoint, back to /auth/logged-out): the next sign-in asks for credentials again,
+    # as a shared control-room PC needs. Off: only intake's session ends.
+    sign_out_at_provider: bool = True
 
     @field_validator("issuer", "public_url")
     @classmethod

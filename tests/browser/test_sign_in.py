@@ -8,6 +8,7 @@ import pytest
 
 from tests.browser.conftest import ARTIFACTS
 from tests.intake.oidc.conftest import Signed, intake_port, provider, signed  # noqa: F401 - the fixtures
+from tests.support.oidc import sign_out_at_provider_page
 from tests.waiting import patience_ms
 
 pytestmark = pytest.mark.browser
@@ -45,6 +46,8 @@ async def test_a_handler_signs_in_through_the_providers_login_page_and_receives_
 
     # Sign out: the session is gone (on every node) and the page asks to sign in again.
     await page.click("#sign-out")
+    await sign_out_at_provider_page(page, signed.provider.issuer)  # the provider's session ends too
+    await page.wait_for_url(f"{base}/desktop", timeout=patience_ms(10000))
     await page.wait_for_selector("#signin:not(.hidden)", timeout=patience_ms(10000))
     await page.wait_for_selector("#sso:not(.hidden)", timeout=patience_ms(5000))
     assert "__Host-intake-session" not in {c["name"] for c in await page.context.cookies(base)}

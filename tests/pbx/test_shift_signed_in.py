@@ -50,7 +50,7 @@ from tests.pbx.harness import (
     signing_in_at,
     wait_until,
 )
-from tests.support.oidc import OidcProvider, oidc_provider
+from tests.support.oidc import OidcProvider, oidc_provider, sign_out_at_provider_page
 from tests.support.sip import HandlerPhone, sipp_dial
 from tests.support.testbed.ami import RawAmi
 from tests.support.testbed.pbx import PbxTestbed
@@ -172,6 +172,7 @@ async def test_a_signed_in_handler_works_a_shift_at_a_position_and_the_trail_hol
         # --- h1 signs out: the PBX takes desk-1's phone out of h1's queues; desk-1 is free again.
         start = len(ami.frames)
         await desk.click("#sign-out")
+        await sign_out_at_provider_page(desk, provider.issuer)  # the provider's session ends too
         await desk.wait_for_selector("#signin:not(.hidden)", timeout=patience_ms(10000))
         for queue in QUEUES:
             await ami.wait_event("QueueMemberRemoved", patience(15), start, {"Queue": queue, "Interface": DESK})

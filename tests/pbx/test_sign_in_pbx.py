@@ -24,7 +24,7 @@ from tests.pbx.harness import (
     signing_in_at,
     write_config,
 )
-from tests.support.oidc import oidc_provider
+from tests.support.oidc import oidc_provider, sign_out_at_provider_page
 from tests.support.sip import HandlerPhone, sipp_dial
 from tests.support.testbed.ami import RawAmi
 from tests.waiting import patience_ms
@@ -65,6 +65,7 @@ async def test_a_handler_signed_in_at_the_provider_gets_the_pop_of_a_999_call_on
             await desk_state(desk, "on-call", timeout=patience_ms(10000))
 
             await desk.click("#sign-out")
+            await sign_out_at_provider_page(desk, provider.issuer)  # the provider's session ends too
             await desk.wait_for_selector("#signin:not(.hidden)", timeout=patience_ms(10000))
         finally:
             if caller is not None:

@@ -26,6 +26,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
@@ -33,6 +34,7 @@ import pytest
 from joserfc.jwk import RSAKey
 
 from tests.support.processes import end, tail
+from tests.waiting import patience_ms
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).resolve().parent / "oidc_provider" / "provider.mjs"
@@ -88,7 +90,8 @@ class OidcProvider:
         client = {
             "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
             "redirect_uris": self.redirect_uris,
-            "post_logout_redirect_uris": [uri.replace("/auth/callback", "/") for uri in self.redirect_uris],
+            "post_logout_redirect_uris": [uri.replace("/auth/callback", back) for uri in self.redirect_uris
+                                          for back in ("/", "/auth/logged-out")],
             "grant_types": ["authorization_code", "refresh_token", "client_credentials"],
             "response_types": ["code"], "scope": "openid profile roles offline_access api",
             "default_resource": AUDIENCE,
@@ -187,6 +190,13 @@ def through_login_page(client: httpx.Client, url: str, login: str) -> str:
         data = {"prompt": prompt.group(1), "login": login, "password": "any password"}
         answer = client.post(urljoin(str(answer.url), form.group(1)), data=data)
     raise AssertionError("the provider's sign-in did not come back")
+
+
+async def sign_out_at_provider_page(page: Any, issuer: str) -> None:  # Any: a playwright page
+    """After intake's "Sign out" (RP-initiated logout): the provider's own sign-out page asks,
+    "Yes, sign me out" is clicked, and the provider sends the browser back to intake."""
+    await page.wait_for_url(f"{issuer}/**", timeout=patience_ms(10000))
+    await page.click("button[name=logout][value=yes]")
 
 
 @contextlib.contextmanager

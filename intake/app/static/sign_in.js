@@ -18,7 +18,18 @@ export async function sessionOpens(path) {
   try { await api("", path); return true; } catch { return false; }
 }
 
-export async function endSession(next) {
-  await fetch(`/auth/logout?next=${encodeURIComponent(next)}`, { method: "POST", redirect: "manual" });
-  location.assign(next);
+// Sign-out is a form POST the browser follows (not a fetch): the server ends the session, then
+// sends the browser on to the provider's own sign-out and back (RP-initiated logout), so the
+// next sign-in on this PC asks for credentials again. Once: the desktop's socket, refused as the
+// session ends, asks again, and a second submit would cancel the first's way to the provider.
+let ending = false;
+export function endSession(next) {
+  if (ending) return;
+  ending = true;
+  const form = document.createElement("form");
+  form.method = "post";
+  form.action = `/auth/logout?next=${encodeURIComponent(next)}`;
+  form.hidden = true;
+  document.body.append(form);
+  form.submit();
 }
