@@ -23,7 +23,7 @@ import uvicorn
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
-from intake.app import heap, logs, site_views
+from intake.app import heap, logs, site_views, wallboard_audit
 from intake.app.audit import AuditCollector, AuditTrail, spool_beside
 from intake.app.auth import (
     HandlerPrincipal,
@@ -64,7 +64,6 @@ from intake.app.socket_auth import socket_check
 from intake.app.supervise import Supervisor
 from intake.app.supervisors import SupervisorStream
 from intake.app.wallboard import Wallboard
-from intake.app.wallboard_audit import WallboardAudit
 from intake.app.web import create_app
 from intake.app.write_behind import WriteBehind
 from intake.core.audit import Action, RecordKind
@@ -148,7 +147,8 @@ class IntakeServer:
                                    clock=time.time)
         self.supervisors = SupervisorStream(socket_check(self.authenticator, SupervisorPrincipal, self.limits,
                                                          lambda who: self.audit.seen(who)), self.picture)
-        self.supervisors.shown = WallboardAudit(self.audit).shown  # each caller shown, once per supervisor per call
+        self.supervisors.shown = wallboard_audit.wallboard(self.audit).shown  # each caller shown, once per supervisor per call
+        self.callers_by_api = wallboard_audit.api(self.audit)  # GET /api/calls and /api/callbacks: the same rule
         self.demand = LiveDemand(config)  # the wallboard's needed now, fed by every site's calls
         self.wallboard = Wallboard(config, lambda number, now: self.history.lookup(number, now), self.supervisors.publish,
                                    self.demand)

@@ -101,7 +101,7 @@ def create_app(server: IntakeServer) -> FastAPI:
     @app.get("/api/calls", tags=["supervisor"], response_model=Calls, responses=refusals(401, 403))
     async def calls(server: Server, who: Supervisor) -> View:
         """Calls in progress, oldest first."""
-        return {"calls": server.live_calls()}
+        return server.callers_by_api.shown_to(who, {"calls": server.live_calls()})
 
     @app.get("/api/handlers", tags=["supervisor"], response_model=Handlers, responses=refusals(401, 403))
     async def handlers(server: Server, who: Supervisor) -> View:

@@ -30,7 +30,7 @@ def add_callback_routes(app: FastAPI, server: IntakeServer) -> None:
     async def callbacks(who: Supervisor) -> View:
         """Open call-back tasks of abandoned 999 calls, oldest first: who each is offered to,
         whether it is being called, ``escalated`` when open past ``escalate_seconds``."""
-        return {"callbacks": server.callback_views()}
+        return server.callers_by_api.shown_to(who, {"callbacks": server.callback_views()})
 
     @router.post("/api/callbacks/{task_id}/start", response_model=TaskMoved,
                  responses=refusals(401, 403, 404, 409, 422, 502, 503))

@@ -12,7 +12,7 @@ from typing import Any
 
 from tests.intake import test_web_api
 from tests.intake.test_audit_points import NUMBER, summary, trail
-from tests.routing.test_callback_desk import Floor
+from tests.routing.test_callback_desk import Floor, until
 from tests.support.sockets import signed_in
 from tests.waiting import patience
 
@@ -54,4 +54,22 @@ async def test_a_wallboard_consults_each_waiting_caller_once_per_supervisor_per_
         ("consulted", "call", "token:sup1", "supervisor", NUMBER, call_id, f"wallboard: call {call_id}"),
         ("consulted", "marker", "token:sup1", "supervisor", NUMBER, "vulnerable adult", f"wallboard: call {call_id}"),
         ("consulted", "callback", "token:sup1", "supervisor", NUMBER, call_id, f"wallboard: task {call_id}"),
+    ]
+
+
+async def test_the_api_views_of_calls_and_call_backs_consult_each_caller_once_per_supervisor_per_call(floor: Floor) -> None:
+    sup = floor.auth("sup1")
+    call_id = floor.sim.place_call("emergency", NUMBER, "Pat Caller")
+    await until(lambda: call_id in floor.server.registry.calls)
+    for _ in range(3):  # a program polling
+        calls = (await floor.http.get("/api/calls", headers=sup)).json()["calls"]
+        assert [c["call_id"] for c in calls] == [call_id]
+    floor.sim.hangup_caller(call_id)
+    await until(lambda: call_id in floor.server.callbacks.tasks)
+    for _ in range(3):
+        tasks = (await floor.http.get("/api/callbacks", headers=sup)).json()["callbacks"]
+        assert [t["id"] for t in tasks] == [call_id]
+    assert [summary(e) for e in await trail(floor) if e.role == "supervisor"] == [
+        ("consulted", "call", "token:sup1", "supervisor", NUMBER, call_id, f"api: call {call_id}"),
+        ("consulted", "callback", "token:sup1", "supervisor", NUMBER, call_id, f"api: task {call_id}"),
     ]
