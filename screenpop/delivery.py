@@ -44,6 +44,9 @@ from screenpop.resume import Sent, catch_up
 
 log = structlog.get_logger(__name__)
 
+Told = Callable[[HandlerMessage], None]
+"""Told of a message this node delivered first (:meth:`DesktopHub.publish`); never raises."""
+
 # A beat pings a twentieth of a second's share of the sockets (with 2,000 desktops pinged every
 # 15 s, about 7): each beat's sends and the pongs after them are a short stretch of the loop's
 # time, not the 3-5 ms block half-second beats made, which a pop arriving behind it waited out.
@@ -180,17 +183,23 @@ class DesktopHub:
             if outbox.shows_state and not outbox.offer(text):
                 del stream.outboxes[outbox.id]
 
-    def publish(self, handler_id: str, message: HandlerMessage, *, active: bool) -> HandlerMessage:
+    def publish(self, handler_id: str, message: HandlerMessage, *, active: bool,
+                told: Told | None = None) -> HandlerMessage:
         """Give ``message`` the handler's next seq and queue it on each of their sockets.
 
         ``active`` says whether the message's call is still on the handler's screen after it
         (True for pop and pop.answered, False for pop.closed); it decides what a resuming
-        desktop is sent. Returns the message as sent, with its seq.
+        desktop is sent. ``told`` is called with the message once this node is the one that
+        delivered it (here at once; where every node of a cluster publishes the same message, the
+        one whose copy took its place in the stream): the audit trail's one consultation.
+        Returns the message as sent, with its seq.
         """
         stream = self._stream(handler_id)
         sent = message.model_copy(update={"seq": stream.seq + 1})
         self.counters.sequenced += 1
         self._deliver(stream, Sent(sent.seq, sent.call_id, active, sent.encode()))
+        if told is not None:
+            told(message)
         return sent
 
     def _deliver(self, stream: _Stream, sent: Sent, *, to_sockets: bool = True) -> None:

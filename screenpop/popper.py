@@ -14,7 +14,7 @@ from typing import Protocol
 import structlog
 from redis.exceptions import RedisError
 
-from screenpop.delivery import DesktopHub
+from screenpop.delivery import DesktopHub, Told
 from screenpop.messages import HandlerMessage
 from screenpop.models import CallerHistory, is_history_number
 from screenpop.places import NearbyIncident, Point
@@ -51,6 +51,7 @@ async def pop_ringing_call(
     held: Awaitable[CallerHistory] | None = None,
     placed: Callable[[CallSnapshot, CallerHistory | None], CallSnapshot] | None = None,
     incidents: PlaceLookup | None = None,
+    told: Told | None = None,
 ) -> HandlerMessage:
     """Publish the pop for ``call`` to ``handler_id``'s desktops; returns it as sent (with seq).
 
@@ -60,7 +61,7 @@ async def pop_ringing_call(
     ``placed``: gives the call the location its pop shows, chosen with the history (or without it).
     ``incidents``: the incidents near the location the pop shows go on it too: with the call's own
     location (``call.location``), read with the history in one round trip; one more after a held
-    history, or for a location that comes from the history.
+    history, or for a location that comes from the history. ``told``: the hub's (its publish).
     """
     history: CallerHistory | None = None
     nearby: tuple[NearbyIncident, ...] = ()
@@ -84,7 +85,8 @@ async def pop_ringing_call(
         nearby = await _near_alone(incidents, call, now, deadline, handler_id)
     elif call.location is None:
         nearby = ()
-    return hub.publish(handler_id, compose_pop(call, history, repeat_calls=repeat_calls, incidents=nearby), active=True)
+    return hub.publish(handler_id, compose_pop(call, history, repeat_calls=repeat_calls, incidents=nearby), active=True,
+                       told=told)
 
 
 async def _near_alone(incidents: PlaceLookup, call: CallSnapshot, now: float, deadline: float, handler_id: str

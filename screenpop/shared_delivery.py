@@ -43,7 +43,7 @@ from typing import Any
 import structlog
 from redis.exceptions import RedisError
 
-from screenpop.delivery import DesktopHub, HubConfig, Outbox
+from screenpop.delivery import DesktopHub, HubConfig, Outbox, Told
 from screenpop.handler_streams import (
     STREAM_LENGTH,
     Appended,
@@ -84,6 +84,12 @@ class _Publishing:
     rang_at: float
     sent_bare: bool = False
     after: int = -1  # the last seq delivered here for the handler when it was sent to Redis
+    told: Callable[[], None] | None = None  # publish()'s, until called (once)
+
+    def tell(self) -> None:
+        told, self.told = self.told, None
+        if told is not None:
+            told()
 
 
 class SharedDesktopHub(DesktopHub):
@@ -104,11 +110,15 @@ class SharedDesktopHub(DesktopHub):
 
     # --- publishing -------------------------------------------------------------------------
 
-    def publish(self, handler_id: str, message: HandlerMessage, *, active: bool) -> HandlerMessage:
+    def publish(self, handler_id: str, message: HandlerMessage, *, active: bool,
+                told: Told | None = None) -> HandlerMessage:
         """Queue ``message`` for its seq; it reaches the handler's sockets here once Redis gives
-        it (or without one, past the budget). Returns it as given (seq 0: not known yet)."""
+        it (or without one, past the budget). Returns it as given (seq 0: not known yet).
+        ``told``: called once this node's copy took its place in the stream (another node's did:
+        never), or went out without a seq (Redis away: every node's may)."""
         rang_at = message.queued_at + message.waited_seconds if isinstance(message, Pop) else 0.0
-        item = _Publishing(handler_id, message.call_id, kind_of(message.type, active), message.encode(), active, rang_at)
+        item = _Publishing(handler_id, message.call_id, kind_of(message.type, active), message.encode(), active, rang_at,
+                           told=None if told is None else lambda: told(message))
         self._waiting.append(item)
         if self._redis_late:
             self._send_bare(item, "Redis did not answer the last append")
@@ -155,6 +165,7 @@ class SharedDesktopHub(DesktopHub):
         if item.sent_bare:
             return
         item.sent_bare = True
+        item.tell()
         self.counters.unsequenced += 1
         log.warning("desktop_message_without_seq", handler_id=item.handler_id, call_id=item.call_id, kind=item.kind, why=why)
         bare = self._bare.setdefault(item.handler_id, {})
@@ -171,6 +182,7 @@ class SharedDesktopHub(DesktopHub):
             self.counters.already_there += 1  # another node's copy: in the gap, or the tail brings it
         else:
             self.counters.sequenced += 1
+            item.tell()
             entry = Entry(answer.seq, item.call_id, item.kind, item.message)
             whole_gap = item.after >= 0 and len(answer.gap) < self.streams.gap_limit
             if not self._arrived(item.handler_id, entry, in_order=whole_gap, mine=True):

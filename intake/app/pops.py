@@ -37,7 +37,7 @@ from intake.core.registry import (
     Ringing,
     RingStopped,
 )
-from screenpop.delivery import DesktopHub
+from screenpop.delivery import DesktopHub, Told
 from screenpop.held import HeldHistories
 from screenpop.history import HistoryStore
 from screenpop.messages import HandlerMessage
@@ -199,13 +199,24 @@ class PopRouter:
 
     def _publish_pop(self, snapshot: CallSnapshot, handler_id: str, history: CallerHistory) -> None:
         snapshot = self._placed(snapshot, history)
-        sent = self.hub.publish(handler_id, compose_pop(snapshot, history, repeat_calls=self.repeat_calls), active=True)
-        self.consulted(handler_id, snapshot.call_id, snapshot.caller_number)
+        sent = self.hub.publish(handler_id, compose_pop(snapshot, history, repeat_calls=self.repeat_calls), active=True,
+                                told=self._told(handler_id, snapshot))
         if self.locations is not None:
             self.locations.shown(snapshot.call_id, handler_id, snapshot.location)
         if snapshot.location is not None:
             self.remember(Located(snapshot.call_id, snapshot.line, snapshot.queued_at, snapshot.location))
         log.info("pop_sent", seq=sent.seq or None, line=snapshot.line, call_id=snapshot.call_id, handler_id=handler_id, held=True)
+
+    def _told(self, handler_id: str, snapshot: CallSnapshot) -> Told:
+        """The audit trail's consultations of a pop, once the hub says this node delivered it
+        (with several nodes, each publishes every pop: one is told)."""
+        def told(pop: HandlerMessage) -> None:
+            if getattr(pop, "history", None) is not None:  # a pop without its history showed none
+                self.consulted(handler_id, snapshot.call_id, snapshot.caller_number)
+            if self.nearby is not None and getattr(pop, "location", None) is not None:
+                self.consulted_incidents(handler_id, snapshot.call_id, snapshot.caller_number,
+                                         len(getattr(pop, "incidents", ())))
+        return told
 
     def _update(self, call: CallView, member: str, compose: Callable[[CallView, str], HandlerMessage], *, active: bool) -> None:
         handler_id = self.handler_of(member)
@@ -249,16 +260,13 @@ class PopRouter:
                    held: asyncio.Task[CallerHistory] | None) -> None:
         sent = await pop_ringing_call(self.history, self.hub, handler_id, snapshot, now=now,
                                       unrecorded=unrecorded, repeat_calls=self.repeat_calls, held=held,
-                                      placed=None if self.locations is None else self._placed, incidents=self.nearby)
-        if getattr(sent, "history", None) is not None:  # a pop without its history showed none
-            self.consulted(handler_id, snapshot.call_id, snapshot.caller_number)
+                                      placed=None if self.locations is None else self._placed, incidents=self.nearby,
+                                      told=self._told(handler_id, snapshot))
         location = getattr(sent, "location", None)
         if self.locations is not None:
             self.locations.shown(snapshot.call_id, handler_id, location)
         if location is not None:
             self.remember(Located(snapshot.call_id, snapshot.line, snapshot.queued_at, location))
-            if self.nearby is not None:
-                self.consulted_incidents(handler_id, snapshot.call_id, snapshot.caller_number, len(getattr(sent, "incidents", ())))
         log.info("pop_sent", seq=sent.seq or None, line=snapshot.line)  # None: Redis gives it (shared hub)
 
 
