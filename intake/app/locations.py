@@ -29,7 +29,7 @@ from intake.app.audit import AuditTrail
 from intake.core.audit import Action, RecordKind, Who
 from intake.core.calls import CallView
 from intake.core.config_location import LocationConfig
-from screenpop.delivery import DesktopHub
+from screenpop.delivery import DesktopHub, Told
 from screenpop.errors import LocationServiceFailed
 from screenpop.location import choose, last_location, worth_asking
 from screenpop.location_service import LocationService
@@ -105,13 +105,12 @@ class CallerLocations:
         return choose(self.order, place.found, frozenset(place.pending)).location
 
     def shown(self, call_id: str, handler_id: str, location: Location | None) -> None:
-        """A pop for the call reached ``handler_id`` showing ``location``."""
+        """A pop for the call reached ``handler_id`` showing ``location`` (its consultation,
+        :attr:`shown_to`, is the pop router's to record, once the hub says this node delivered it)."""
         place = self._calls.get(call_id)
         if place is None:
             return
         place.shown[handler_id] = location
-        if location is not None:
-            self.shown_to(handler_id, call_id, place.number, location)
 
     def left(self, call_id: str, handler_id: str) -> None:
         """The call is no longer on ``handler_id``'s desktop: a late location is not for them."""
@@ -169,10 +168,14 @@ class CallerLocations:
             if was == now_best:
                 continue
             place.shown[handler_id] = now_best
-            self.hub.publish(handler_id, PopPlace(call_id=call_id, location=now_best, incidents=incidents), active=True)
+            self.hub.publish(handler_id, PopPlace(call_id=call_id, location=now_best, incidents=incidents), active=True,
+                             told=self._told(handler_id, call_id, place.number, now_best))
             self.places_sent += 1
-            self.shown_to(handler_id, call_id, place.number, now_best)
             log.info("pop_place_sent", handler_id=handler_id, source=now_best.source)
+
+    def _told(self, handler_id: str, call_id: str, number: str, location: Location) -> Told:
+        """The consultation of a pop.place, once the hub says this node delivered it."""
+        return lambda _sent: self.shown_to(handler_id, call_id, number, location)
 
     async def _incidents_near(self, location: Location) -> tuple[NearbyIncident, ...]:
         if self.nearby is None:

@@ -213,7 +213,10 @@ class PopRouter:
         def told(pop: HandlerMessage) -> None:
             if getattr(pop, "history", None) is not None:  # a pop without its history showed none
                 self.consulted(handler_id, snapshot.call_id, snapshot.caller_number)
-            if self.nearby is not None and getattr(pop, "location", None) is not None:
+            location = getattr(pop, "location", None)
+            if location is not None and self.locations is not None:
+                self.locations.shown_to(handler_id, snapshot.call_id, snapshot.caller_number, location)
+            if self.nearby is not None and location is not None:
                 self.consulted_incidents(handler_id, snapshot.call_id, snapshot.caller_number,
                                          len(getattr(pop, "incidents", ())))
         return told
