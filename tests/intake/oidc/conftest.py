@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets as token_source
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from intake.app.demo import demo_config
 from intake.app.server import IntakeServer
+from intake.core.config import IntakeConfig
 from intake.core.config_oidc import OidcConfig
 from telephony.simulator import SimConfig, SimulatedPbx
 from tests.serving import running_server
@@ -65,11 +67,19 @@ def oidc_section(provider: OidcProvider, **overrides: Any) -> OidcConfig:
 @pytest.fixture
 async def signed(provider: OidcProvider, intake_port: int, redis_client: Any,
                  monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Signed]:
+    async with signed_server(provider, intake_port, redis_client, monkeypatch) as world:
+        yield world
+
+
+@contextlib.asynccontextmanager
+async def signed_server(provider: OidcProvider, intake_port: int, redis_client: Any, monkeypatch: pytest.MonkeyPatch,
+                        edit: Callable[[IntakeConfig], IntakeConfig] = lambda config: config) -> AsyncIterator[Signed]:
+    """:func:`signed`'s intake, its demo configuration changed by ``edit`` first."""
     monkeypatch.setenv("INTAKE_TEST_OIDC_SECRET", CLIENT_SECRET)
     async with SimulatedPbx(SimConfig(traffic=None, members_at_start=False, secret=token_source.token_urlsafe(12),
                                       tick=0.005)) as sim:
         config = demo_config(sim.config, sim.port, intake_port)
-        config = config.model_copy(update={"oidc": oidc_section(provider)})
+        config = edit(config.model_copy(update={"oidc": oidc_section(provider)}))
         tokens = {h: token_source.token_urlsafe(18) for h in ("h1", "h2", "h3", "h4", "sup1")}
         secrets = {"ami.secret": sim.config.secret, "supervisors[0].token": tokens["sup1"],
                    "oidc.client_secret": CLIENT_SECRET}
