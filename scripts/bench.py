@@ -322,7 +322,7 @@ class PopStages:
                 self._ring[handler_id] = (self._read_at, time.perf_counter())
             ringing(call, member)
 
-        def timed_publish(handler_id: str, message: Any, *, active: bool) -> Any:
+        def timed_publish(handler_id: str, message: Any, *, active: bool, told: Any = None) -> Any:
             ring = self._ring.pop(handler_id, None) if getattr(message, "type", "") == "pop" else None
             if ring is not None:
                 done = time.perf_counter()
@@ -331,7 +331,7 @@ class PopStages:
                                     ("read_to_publish", done - read_at)):
                     self.samples[name].append(value)
                 self.moments.setdefault(message.call_id, (read_at, done))
-            return publish(handler_id, message, active=active)
+            return publish(handler_id, message, active=active, told=told)
 
         session._on_data, pops._ringing, hub.publish = timed_on_data, timed_ringing, timed_publish
 
