@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
+from redis.exceptions import RedisError
 
 from intake.app.audit import AuditTrail
 from intake.app.positions import Positions
@@ -66,7 +67,10 @@ class PositionClaims:
             if holder is not None and position is not None:
                 try:
                     await self.positions.free(position, holder)
-                except (IntakeError, OSError) as exc:
+                except (IntakeError, OSError, RedisError) as exc:
+                    # The PBX (or Redis) did not answer: put the claim back, tried again at the next
+                    # sweep. Should that fail too, the claim left without a date is dated anew
+                    # (PositionStore.adopt): later, never lost.
                     await self.store.claimed_again(position_id, taken_at)
                     log.warning("position_claim_not_expired", handler_id=holder, position=position_id, error=str(exc))
                     continue
