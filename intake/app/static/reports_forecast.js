@@ -6,6 +6,7 @@ import { backtestChart, staffingChart } from "/static/reports_charts.js";
 
 const WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 const two = (n) => String(n).padStart(2, "0");
+const count = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const either = (names) => (names.length > 1 ? `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}` : names[0]);
 
 // What the forecast could not stand on, in words: each a reason to read it with care.
@@ -14,13 +15,13 @@ export function shortcomings(found) {
   if (!h.days) return [`Too little history: no call in the ${h.window_weeks} weeks before ${found.from} (from ${h.window_from}), so there is nothing to forecast from.`];
   const said = [];
   if (found.unseen_weekdays.length) {
-    said.push(`Too little history: the ${h.days} days learnt from (${h.from} to ${h.to}) hold no ${either(found.unseen_weekdays)}; `
+    said.push(`Too little history: the ${count(h.days, "day")} learnt from (${h.from} to ${h.to}) hold no ${either(found.unseen_weekdays)}; `
       + "those days are forecast as no calls.");
   }
   for (const line of Object.keys(found.goals)) {
     if (found.without_history.includes(line)) said.push(`Line ${line}: no call in the history, so nothing is forecast for it.`);
     else if (!found.backtest[line]) {
-      said.push(`Line ${line} is not back-tested: ${h.days} days of history do not reach over ${found.held_back_weeks + 1} calendar weeks `
+      said.push(`Line ${line} is not back-tested: ${count(h.days, "day")} of history ${h.days === 1 ? "does" : "do"} not reach over ${found.held_back_weeks + 1} calendar weeks `
         + `(${found.held_back_weeks} held back, and one before them to learn from).`);
     }
   }
@@ -29,7 +30,7 @@ export function shortcomings(found) {
 
 export function wapeCaption(test) {
   const wape = test.weighted_absolute_percentage_error;
-  const weeks = `${test.held_back_weeks} held-back week${test.held_back_weeks === 1 ? "" : "s"}`;
+  const weeks = count(test.held_back_weeks, "held-back week");
   return `Back-test on the ${weeks}: ${wape === null ? "WAPE none (those weeks had no call)" : `WAPE ${pct(100 * wape)} (errors over the calls that came)`}`
     + ` · mean absolute error ${test.mean_absolute_error.toFixed(2)} calls per interval`;
 }
@@ -61,7 +62,7 @@ function lineForecast(found, line) {
   const article = el("article", { class: "forecast-line", "data-line": line, "aria-labelledby": id }, el("h3", { id, text: `Line ${line}` }));
   article.append(el("figure", { class: "chart", "data-chart": "forecast" },
     el("figcaption", { text: `Goal ${goal.goal_percent}% answered within ${goal.target_seconds} s · ${Math.round(expected)} calls expected `
-      + `over ${rows.length} intervals · at most ${most("needed")} handlers needed (Erlang C ${most("needed_erlang_c")})` }),
+      + `over ${count(rows.length, "interval")} · at most ${count(most("needed"), "handler")} needed (Erlang C ${most("needed_erlang_c")})` }),
     staffingChart(rows, `Line ${line}: calls expected and handlers needed per interval, ${found.from} to ${found.to}`)));
   const test = found.backtest[line];
   if (test) {
@@ -69,12 +70,12 @@ function lineForecast(found, line) {
       el("figcaption", { class: "wape", text: wapeCaption(test) }),
       backtestChart(test.by_interval, seconds, `Line ${line}: back-test, calls forecast against calls that came per weekday and interval`)));
   }
-  article.append(fold(`Forecast table: ${busy.length} intervals with calls expected (${rows.length - busy.length} with none left out)`,
+  article.append(fold(`Forecast table: ${count(busy.length, "interval")} with calls expected (${rows.length - busy.length} with none left out)`,
     table(`Line ${line} forecast per interval`, ["Interval", "Calls expected", "Handle time (s)", "Patience (s)", "Erlangs", "Needed (Erlang A)", "Erlang C"],
       busy.map((r) => [when(r.start), r.offered, r.handle_seconds, r.patience_seconds, r.erlangs, r.needed, r.needed_erlang_c]))));
   if (test) {
     const at = (r) => `${WEEKDAYS[r.weekday].slice(0, 3)} ${two(Math.floor((r.interval * seconds) / 3600))}:${two(((r.interval * seconds) % 3600) / 60)}`;
-    article.append(fold(`Back-test table: ${test.by_interval.length} weekday intervals`,
+    article.append(fold(`Back-test table: ${count(test.by_interval.length, "weekday interval")}`,
       table(`Line ${line} back-test per weekday and interval`, ["Weekday and interval", "Forecast", "Came", "Absolute error"],
         test.by_interval.map((r) => [at(r), r.forecast, r.actual, r.absolute_error]))));
   }
@@ -86,7 +87,7 @@ export function render(found) {
   const h = found.history;
   const goals = Object.entries(found.goals).map(([line, g]) => `${line}: ${g.goal_percent}% within ${g.target_seconds} s`).join(" · ");
   const basis = el("p", { class: "summary", id: "forecast-basis",
-    text: h.days ? `Learnt from ${h.days} days of calls, ${h.from} to ${h.to} (of the ${h.window_weeks} weeks before ${found.from}) · goals ${goals}`
+    text: h.days ? `Learnt from ${count(h.days, "day")} of calls, ${h.from} to ${h.to} (of the ${h.window_weeks} weeks before ${found.from}) · goals ${goals}`
       : `No calls in the ${h.window_weeks} weeks before ${found.from} · goals ${goals}` });
   const warnings = shortcomings(found).map((text) => el("p", { class: "notice warning", text }));
   const lines = Object.keys(found.goals).filter((line) => found.intervals.some((r) => r.line === line));
