@@ -85,7 +85,7 @@ async def test_too_little_history_is_said_and_not_back_tested(page, floor: Floor
     assert said == [(f"Too little history: the 3 days learnt from ({AHEAD - timedelta(days=3)} to {AHEAD - timedelta(days=1)}) hold no "
                      "Monday, Friday, Saturday or Sunday; those days are forecast as no calls."),
                     "Line 101: no call in the history, so nothing is forecast for it.",
-                    "Line 999 is not back-tested: 3 days of history do not reach over 3 calendar weeks (2 held back, and one before them to learn from)."]
+                    "Line 999 is not back-tested: its calls do not reach back over 3 calendar weeks (2 held back, and one before them to learn from)."]
     drawn = await page.eval_on_selector("#forecast article[data-line='999']", DRAWN)
     assert len(drawn["offered"]) == 7 * 96 and drawn["wape"] is None and drawn["actual"] == []
 

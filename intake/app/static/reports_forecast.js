@@ -15,13 +15,13 @@ export function shortcomings(found) {
   if (!h.days) return [`Too little history: no call in the ${h.window_weeks} weeks before ${found.from} (from ${h.window_from}), so there is nothing to forecast from.`];
   const said = [];
   if (found.unseen_weekdays.length) {
-    said.push(`Too little history: the ${count(h.days, "day")} learnt from (${h.from} to ${h.to}) hold no ${either(found.unseen_weekdays)}; `
+    said.push(`Too little history: the ${count(h.days, "day")} learnt from (${h.from} to ${h.to}) hold${h.days === 1 ? "s" : ""} no ${either(found.unseen_weekdays)}; `
       + "those days are forecast as no calls.");
   }
   for (const line of Object.keys(found.goals)) {
     if (found.without_history.includes(line)) said.push(`Line ${line}: no call in the history, so nothing is forecast for it.`);
     else if (!found.backtest[line]) {
-      said.push(`Line ${line} is not back-tested: ${count(h.days, "day")} of history ${h.days === 1 ? "does" : "do"} not reach over ${found.held_back_weeks + 1} calendar weeks `
+      said.push(`Line ${line} is not back-tested: its calls do not reach back over ${found.held_back_weeks + 1} calendar weeks `
         + `(${found.held_back_weeks} held back, and one before them to learn from).`);
     }
   }
