@@ -118,7 +118,7 @@ def main() -> int:
                       "intervals_seconds": round(t_intervals, 2), "staffing_every_interval_seconds": round(t_staffing, 2),
                       "fit_8_weeks_seconds": round(t_fit, 3), "forecast_a_week_seconds": round(t_forecast, 3),
                       "backtest_2_of_8_weeks_seconds": round(t_backtest, 3),
-                      "backtest_wape": {b.line: round(b.weighted_absolute_percentage_error, 4)
+                      "backtest_wape": {b.line: None if b.weighted_absolute_percentage_error is None else round(b.weighted_absolute_percentage_error, 4)
                                         for b in backtest(history, 900, 2, days)}}
     print(json.dumps(result, indent=2))
     return 0

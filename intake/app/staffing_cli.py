@@ -14,6 +14,7 @@ reproducible from them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import Iterable, Sequence
@@ -28,7 +29,7 @@ from intake.core import config as config_mod
 from intake.core.demand import IntervalDemand, intervals, line_means, staffing
 from intake.core.erlang import Demand, Goal, handlers_needed
 from intake.core.errors import ConfigError, StaffingError
-from intake.core.forecast import Backtest, backtest, fit, forecast
+from intake.core.forecast import Backtest, backtest, fit, forecast, unseen_weekdays
 from intake.core.returns import as_csv
 
 STAFFING_COLUMNS = ("line", "start", "offered", "answered", "abandoned", "answered_within_target", "handle_seconds",
@@ -81,9 +82,13 @@ def staffing_view(demand: Iterable[IntervalDemand], cfg: config_mod.IntakeConfig
 
 
 # Any: a JSON view (plain values), printed as it is
-def forecast_view(history: Sequence[IntervalDemand], cfg: config_mod.IntakeConfig, start: float, end: float,
-                  days: tuple[date, date]) -> dict[str, Any]:
+def forecast_view(history: Sequence[IntervalDemand], cfg: config_mod.IntakeConfig, first: date, last: date,
+                  days: tuple[date, date] | None) -> dict[str, Any]:
+    """The local days ``first`` to ``last`` forecast from ``history``, the whole local ``days``
+    (first, last) it covers (None: the history has no call)."""
     seconds = cfg.staffing.interval_minutes * 60
+    start = datetime.combine(first, datetime.min.time()).timestamp()
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time()).timestamp()
     means = line_means(history)
     wanted = goals(cfg)
     rows = []
@@ -100,15 +105,40 @@ def forecast_view(history: Sequence[IntervalDemand], cfg: config_mod.IntakeConfi
                      "erlangs": round(model.erlangs, 2), "needed": handlers_needed(model, goal),
                      "needed_erlang_c": handlers_needed(model, goal, "erlang-c")})
     return {"interval_minutes": cfg.staffing.interval_minutes,
+            "goals": {name: {"target_seconds": g.within_seconds, "goal_percent": round(100 * g.fraction, 1)}
+                      for name, g in wanted.items()},
             "without_history": sorted(name for name in wanted if name not in profiles),
-            "backtest": {b.line: _backtest_view(b) for b in backtest(history, seconds, cfg.staffing.held_back_weeks, days)},
+            "unseen_weekdays": unseen_weekdays(days, first, last),
+            "held_back_weeks": cfg.staffing.held_back_weeks,
+            "backtest": {b.line: _backtest_view(b) for b in backtest(history, seconds, cfg.staffing.held_back_weeks, days)}
+            if days else {},
             "intervals": rows}
+
+
+# Any: a JSON view (plain values), printed as it is
+async def read_forecast(redis: Any, prefixes: Sequence[str], cfg: config_mod.IntakeConfig, first: date, last: date,
+                        today: date) -> dict[str, Any]:
+    """The local days ``first`` to ``last`` forecast from the journals under ``prefixes``: the
+    ``[staffing] history_weeks`` before ``first`` (from the days' kept summaries), fitted and
+    back-tested off the event loop. ``intake forecast`` prints it; ``GET /api/forecast`` serves it."""
+    seconds = cfg.staffing.interval_minutes * 60
+    since, before = first - timedelta(weeks=cfg.staffing.history_weeks), first - timedelta(days=1)
+    history = await JournalRange(redis, prefixes, wrapups_of(cfg)).demand(since, before, today, seconds)
+    # The journal may begin inside the window (intake newly installed): days before its first
+    # call are no quiet days, they are days nobody recorded.
+    begun = min((date.fromtimestamp(d.start) for d in history), default=None)
+    days = None if begun is None else (max(since, begun), before)
+    view = await asyncio.to_thread(forecast_view, history, cfg, first, last, days)
+    used = {"from": None, "to": None, "days": 0} if days is None else {
+        "from": days[0].isoformat(), "to": days[1].isoformat(), "days": (days[1] - days[0]).days + 1}
+    return {"from": first.isoformat(), "to": last.isoformat()} | view | {
+        "history": used | {"window_from": since.isoformat(), "window_weeks": cfg.staffing.history_weeks}}
 
 
 # Any: a JSON view (plain values), printed as it is
 def _backtest_view(b: Backtest) -> dict[str, Any]:
     return {"held_back_weeks": b.held_back_weeks, "mean_absolute_error": round(b.mean_absolute_error, 2),
-            "weighted_absolute_percentage_error": round(b.weighted_absolute_percentage_error, 4),
+            "weighted_absolute_percentage_error": _round(b.weighted_absolute_percentage_error, 4),
             "by_interval": [{"weekday": e.weekday, "interval": e.interval, "forecast": round(e.forecast, 2),
                              "actual": round(e.actual, 2), "absolute_error": round(e.absolute_error, 2)}
                             for e in b.errors]}
@@ -139,15 +169,10 @@ async def run(verb: str, config_path: str | None, redis_url: str | None, first: 
             view = staffing_view(intervals(calls, seconds, wrapups, await read_signed_in(found.redis, journal.prefixes, first, last)), cfg)
             columns: tuple[str, ...] = STAFFING_COLUMNS
         else:
-            since = first - timedelta(weeks=cfg.staffing.history_weeks)
-            history = await journal.demand(since, first - timedelta(days=1), date.today(), seconds)
-            start = datetime.combine(first, datetime.min.time()).timestamp()
-            end = datetime.combine(last + timedelta(days=1), datetime.min.time()).timestamp()
-            # The journal may begin inside the window (intake newly installed): days before its
-            # first call are no quiet days, they are days nobody recorded.
-            begun = max(since, min((date.fromtimestamp(d.start) for d in history), default=since))
-            view = forecast_view(history, cfg, start, end, (begun, first - timedelta(days=1))) | {"history": {"from": since.isoformat(),
-                                                                          "to": (first - timedelta(days=1)).isoformat()}}
+            view = await read_forecast(found.redis, journal.prefixes, cfg, first, last, date.today())
+            if view["unseen_weekdays"]:
+                print(f"intake forecast: the history ({view['history']['days']} days) has no "
+                      f"{', '.join(view['unseen_weekdays'])}: forecast as no calls", file=sys.stderr)
             columns = FORECAST_COLUMNS
     except StaffingError as exc:
         print(f"intake {verb}: {exc}", file=sys.stderr)

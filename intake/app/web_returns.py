@@ -131,19 +131,7 @@ def add_returns_routes(app: FastAPI, server: IntakeServer) -> None:
     router = APIRouter()
 
     def wanted(first: str, last: str, site: str | None) -> tuple[date, date]:
-        days = []
-        for name, text in (("from", first), ("to", last)):
-            try:
-                days.append(date.fromisoformat(text))
-            except ValueError:
-                raise InvalidRequest.of(name, f"{text[:20]!r} is not a day (YYYY-MM-DD)") from None
-        if days[1] < days[0]:
-            raise InvalidRequest.of("to", "is before from")
-        if (days[1] - days[0]).days >= MAX_DAYS:
-            raise InvalidRequest.of("to", f"at most {MAX_DAYS} days in one return")
-        if site is not None and site not in server.sites:
-            raise InvalidRequest.of("site", f"no site {site[:32]!r}")
-        return days[0], days[1]
+        return asked_days(server, first, last, site)
 
     async def days_of(first: date, last: date, site: str | None) -> dict[str, DaySummary]:
         sites = [server.sites[site]] if site is not None else list(server.sites.values())
@@ -192,6 +180,26 @@ def add_returns_routes(app: FastAPI, server: IntakeServer) -> None:
         return {"day": start.isoformat()} | staffing_view(demand, server.config)
 
     app.include_router(router)
+
+
+def asked_days(server: IntakeServer, first: str, last: str, site: str | None, most: int = MAX_DAYS,
+               what: str = "return") -> tuple[date, date]:
+    """The local days ``first`` to ``last`` (YYYY-MM-DD, both included) a report is asked for, at
+    most ``most`` of them, of one of the server's sites or of all (``site`` None); else InvalidRequest
+    naming the field at fault."""
+    days = []
+    for name, text in (("from", first), ("to", last)):
+        try:
+            days.append(date.fromisoformat(text))
+        except ValueError:
+            raise InvalidRequest.of(name, f"{text[:20]!r} is not a day (YYYY-MM-DD)") from None
+    if days[1] < days[0]:
+        raise InvalidRequest.of("to", "is before from")
+    if (days[1] - days[0]).days >= most:
+        raise InvalidRequest.of("to", f"at most {most} days in one {what} ({(days[1] - days[0]).days + 1} asked)")
+    if site is not None and site not in server.sites:
+        raise InvalidRequest.of("site", f"no site {site[:32]!r}")
+    return days[0], days[1]
 
 
 def _name(first: date, last: date, site: str | None) -> str:

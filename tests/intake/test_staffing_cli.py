@@ -114,3 +114,19 @@ async def test_forecast_gives_the_days_ahead_from_the_weeks_before_with_its_back
     assert view["without_history"] == ["101"]
     test = view["backtest"]["999"]
     assert test["held_back_weeks"] == 2 and test["weighted_absolute_percentage_error"] == 0
+
+
+async def test_forecast_says_what_it_stood_on_and_the_weekdays_its_history_never_saw(redis_client: aioredis.Redis,
+                                                                                     redis_url: str) -> None:
+    ahead = DAY + timedelta(days=28)  # a Friday
+    history = [(_record(f"{day}-{i}", _at(day, 21, 0, i * 100)), 150.0)
+               for day in (ahead - timedelta(days=2), ahead - timedelta(days=1)) for i in range(3)]  # Wednesday and Thursday
+    await _file(redis_client, history)
+    done = _intake(redis_client, redis_url, "forecast", "--from", ahead.isoformat(), "--to", (ahead + timedelta(days=6)).isoformat())
+    view = _json(done)
+    assert view["goals"]["999"] == {"target_seconds": 12, "goal_percent": 90}
+    assert view["history"] == {"from": str(ahead - timedelta(days=2)), "to": str(ahead - timedelta(days=1)), "days": 2,
+                               "window_from": str(ahead - timedelta(weeks=8)), "window_weeks": 8}
+    assert view["unseen_weekdays"] == ["Monday", "Tuesday", "Friday", "Saturday", "Sunday"]
+    assert view["backtest"] == {}  # two days cannot hold two weeks back
+    assert "the history (2 days) has no Monday, Tuesday, Friday, Saturday, Sunday: forecast as no calls" in done.stderr
