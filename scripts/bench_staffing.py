@@ -44,6 +44,7 @@ class Call:
     waited_seconds: float
     target_seconds: float
     talk_seconds: float | None
+    wrapup_seconds: float | None = None
 
 
 def _timed(work: Callable[[], object], repeat: int = 1) -> float:

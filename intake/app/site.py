@@ -47,6 +47,7 @@ from intake.app.journal import (
     CallJournal,
     JournalRecord,
     TalkRecord,
+    WrapUpRecord,
     contact_record,
     one_per_stay,
 )
@@ -238,6 +239,10 @@ class Site:
         """The call's talk time beside its journal record (staffing's handle time), behind the event path."""
         self.shared.writes.submit(self.kind("talk"), lambda pipe: self.journal.stage_talk(pipe, talk), record=talk)
 
+    def file_wrapup(self, wrapup: WrapUpRecord) -> None:
+        """The handler's measured wrap-up beside the call's journal record (the handle time's other half)."""
+        self.shared.writes.submit(self.kind("wrapup"), lambda pipe: self.journal.stage_wrapup(pipe, wrapup), record=wrapup)
+
     def _restore(self, o: out.RestoreMemberships) -> None:
         task = self.desk.restore(o.member, o.lost)
         if task is not None:
@@ -291,6 +296,9 @@ class Site:
             return in_progress
         if kind == "talk":
             self.file_talk(TalkRecord.model_validate_json(text))
+            return None
+        if kind == "wrapup":
+            self.file_wrapup(WrapUpRecord.model_validate_json(text))
             return None
         self.callbacks.spooled(CallbackTask.model_validate_json(text))
         return None
@@ -433,6 +441,7 @@ _EXECUTE: dict[type, Callable[[Site, Any], object]] = {  # Any: each takes the o
     out.KeepInProgress: lambda s, o: s.keep_in_progress(o.record),
     out.Journal: lambda s, o: s.file_journal(JournalRecord.of(o.call)),
     out.CallOver: Site._call_over,
+    out.WrapUpOver: lambda s, o: s.file_wrapup(WrapUpRecord.of(o.wrapped)),
     out.Resync: lambda s, o: s.session.resync(o.reason),
     out.RestoreMemberships: Site._restore,
     out.ResumeWrapUps: Site.link_came_up,  # the PBX's picture is in

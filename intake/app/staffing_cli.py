@@ -2,7 +2,8 @@
 JSON (or CSV with ``--csv``).
 
 staffing: each line's calls per interval of the days asked (local days, both ends included), the
-handle time and patience they showed, the handlers Erlang A needs for the line's goal (Erlang C's
+handle time (talk + the wrap-up measured after each call, else the line's configured one: the
+``wrapup`` field says which) and patience they showed, the handlers Erlang A needs for the line's goal (Erlang C's
 beside it) and the handlers who were signed in (the leader's minute samples,
 intake.app.signed_in_store) with the service level they gave. forecast: the days asked
 from the weeks before them (``[staffing] history_weeks``), the handlers each interval will need,
@@ -34,7 +35,7 @@ from intake.core.returns import as_csv
 
 STAFFING_COLUMNS = ("line", "start", "offered", "answered", "abandoned", "answered_within_target", "handle_seconds",
                     "patience_seconds", "erlangs", "needed", "needed_erlang_c", "signed_in",
-                    "service_level_signed_in")
+                    "service_level_signed_in", "wrapup", "wrapups_measured")
 FORECAST_COLUMNS = ("line", "start", "offered", "handle_seconds", "patience_seconds", "erlangs", "needed",
                     "needed_erlang_c")
 
@@ -73,10 +74,12 @@ def staffing_view(demand: Iterable[IntervalDemand], cfg: config_mod.IntakeConfig
                      "handle_seconds": _round(d.handle_seconds), "patience_seconds": _round(d.patience_seconds),
                      "erlangs": round(d.arrivals_per_second * (d.handle_seconds or handle[d.line]), 2),
                      "needed": r.needed, "needed_erlang_c": r.needed_erlang_c, "signed_in": _round(d.signed_in, 2),
-                     "service_level_signed_in": None if d.signed_in is None else round(r.service_level, 3)})
+                     "service_level_signed_in": None if d.signed_in is None else round(r.service_level, 3),
+                     "wrapup": d.wrapup, "wrapups_measured": d.wrapups_measured})
     return {"interval_minutes": cfg.staffing.interval_minutes,
             "lines": {name: {"target_seconds": g.within_seconds, "goal_percent": round(100 * g.fraction, 1),
-                             "handle_seconds": round(handle[name], 1), "patience_seconds": _round(patience[name])}
+                             "handle_seconds": round(handle[name], 1), "patience_seconds": _round(patience[name]),
+                             "wrapups_measured": sum(d.wrapups_measured for d in demand if d.line == name)}
                       for name, g in goals(cfg).items()},
             "intervals": rows}
 

@@ -73,6 +73,8 @@ class MisuseRow(_Reply):
     hour: int
     grading: str
     calls: int
+    called_back: int
+    """Of ``calls``, abandoned calls graded by their call-back."""
 
 
 class MisuseMonth(_Reply):
@@ -81,6 +83,7 @@ class MisuseMonth(_Reply):
     not_emergency: int
     not_emergency_pct: float | None
     by_grading: dict[str, int]
+    called_back: int
 
 
 class Misuse(_Reply):
@@ -93,6 +96,7 @@ class StaffingLine(_Reply):
     goal_percent: float
     handle_seconds: float
     patience_seconds: float | None
+    wrapups_measured: int
 
 
 class StaffingRow(_Reply):
@@ -109,6 +113,9 @@ class StaffingRow(_Reply):
     needed_erlang_c: int
     signed_in: float | None
     service_level_signed_in: float | None
+    wrapup: Literal["measured", "configured", "mixed"]
+    """Whose wrap-up the handle time holds: the one measured after each call, the line's configured one, or both."""
+    wrapups_measured: int
 
 
 class Staffing(_Reply):

@@ -8,8 +8,10 @@ handlers who were signed in). Intervals are 15 or 30 minutes of the control room
 
 The estimates, per line and interval:
 - arrivals: calls offered (answered, abandoned, left), per second of the interval;
-- handle time: mean talk + wrap-up of the answered calls whose talk is known (the wrap-up is the
-  line's configured pause, the time intake keeps a handler off the queue after each call);
+- handle time: mean talk + wrap-up of the answered calls whose talk is known; the wrap-up is the
+  one measured after the call (:mod:`intake.core.wrapups`: from the pause intake put the handler in
+  to their leaving it) where the journal has it, else the line's configured pause (the time intake
+  means to keep a handler off the queue after each call); ``wrapups_measured`` says how many were measured;
 - patience: total time in the queue of every caller over the number who hung up (the estimator
   of Mandelbaum & Zeltyn for exponential patience: theta = P(Ab) / E[W]); none when nobody hung up.
 """
@@ -45,6 +47,8 @@ class Offered(Protocol):
     def target_seconds(self) -> float: ...
     @property
     def talk_seconds(self) -> float | None: ...  # None until the call is over (and in older records)
+    @property
+    def wrapup_seconds(self) -> float | None: ...  # measured; None until the wrap-up is over, or none measured
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,18 @@ class IntervalDemand:
     """Total time in the queue of every caller (the patience estimate's numerator)."""
     signed_in: float | None
     """Mean of the samples of handlers signed in during the interval; None without samples."""
+    handled: int = 0
+    """Answered calls whose talk is known: the calls the handle time is the mean of."""
+    wrapups_measured: int = 0
+    """Those of them whose wrap-up was measured (the others': the line's configured one)."""
+
+    @property
+    def wrapup(self) -> str:
+        """Whose wrap-up the handle time holds: ``measured`` (every answered call's), ``configured``
+        (none measured) or ``mixed``."""
+        if not self.wrapups_measured:
+            return "configured"
+        return "measured" if self.wrapups_measured >= self.handled else "mixed"
 
     @property
     def arrivals_per_second(self) -> float:
@@ -126,10 +142,10 @@ def intervals(records: Iterable[Offered], seconds: int = 900, wrapup_seconds: Ma
 
 
 class _Tally:
-    __slots__ = ("abandoned", "answered", "handle", "handled", "offered", "waited", "within")
+    __slots__ = ("abandoned", "answered", "handle", "handled", "measured", "offered", "waited", "within")
 
     def __init__(self) -> None:
-        self.offered = self.answered = self.abandoned = self.within = self.handled = 0
+        self.offered = self.answered = self.abandoned = self.within = self.handled = self.measured = 0
         self.handle = self.waited = 0.0
 
     def add(self, r: Offered, line_wrapup: float) -> None:
@@ -143,7 +159,12 @@ class _Tally:
         self.within += r.waited_seconds <= r.target_seconds
         if r.talk_seconds is not None:
             self.handled += 1
-            self.handle += r.talk_seconds + line_wrapup
+            wrapup = r.wrapup_seconds
+            if wrapup is None:
+                self.handle += r.talk_seconds + line_wrapup
+            else:
+                self.measured += 1
+                self.handle += r.talk_seconds + wrapup
 
     def demand(self, line: str, start: float, seconds: int, signed_in: list[int] | None) -> IntervalDemand:
         return IntervalDemand(
@@ -152,7 +173,8 @@ class _Tally:
             handle_seconds=self.handle / self.handled if self.handled else None,
             patience_seconds=self.waited / self.abandoned if self.abandoned else None,
             waited_seconds=self.waited,
-            signed_in=sum(signed_in) / len(signed_in) if signed_in else None)
+            signed_in=sum(signed_in) / len(signed_in) if signed_in else None, handled=self.handled,
+            wrapups_measured=self.measured)
 
 
 def line_means(demand: Iterable[IntervalDemand]) -> dict[str, tuple[float | None, float | None]]:

@@ -18,7 +18,9 @@ Definitions (docs/returns.md says them for the reader):
 - *mean* and *p90 answer time*: over answered calls, kept in 0.1 s bins (:class:`AnswerTimes`):
   the p90 is the nearest rank, reported as the upper edge of its bin.
 - *999 misuse*: 999 calls whose outcome was graded, by the local hour of their queue entry and the
-  grading; ``emergency`` is the only grading that is not misuse, and is counted beside it.
+  grading; ``emergency`` is the only grading that is not misuse, and is counted beside it. An
+  abandoned 999 call graded by its call-back counts there too, under its own hour, and again in
+  ``called_back``.
 
 Everything here is pure: records in, rows out. Local time is the server's (``time.localtime``),
 the same as the journal's days.
@@ -66,7 +68,9 @@ class JournalCall:
     grading: str | None = None
     talk_seconds: float | None = None
     wrapup_seconds: float | None = None
-    """Talk and wrap-up, where the record has them (the demand figures' handle time)."""
+    """Talk and measured wrap-up, where the journal has them (the demand figures' handle time)."""
+    called_back: bool = False
+    """The grading is a call-back's: the call was abandoned, and graded when its caller was called back."""
 
     @property
     def from_connection(self) -> float:
@@ -163,6 +167,10 @@ class DaySummary:
     lines: dict[str, Tally] = field(default_factory=dict)
     graded: Counter[tuple[int, str]] = field(default_factory=Counter)
     """999 calls by (local hour, grading)."""
+    called_back: Counter[tuple[int, str]] = field(default_factory=Counter)
+    """Those of them graded by a call-back (abandoned calls), by (local hour, grading)."""
+    wrapups: int = 0
+    """The measured wrap-ups filed for the day's calls when it was made (the third check)."""
     demand: list[IntervalDemand] = field(default_factory=list)
     """The day's demand per line and quarter hour (:func:`intake.core.demand.intervals`), for the
     forecast: a year's history is then ~70,000 of these, not 1.5 million records."""
@@ -183,6 +191,8 @@ class DaySummary:
         tally.add(call)
         if call.line == "999" and call.grading is not None:
             self.graded[(hour, call.grading)] += 1
+            if call.called_back:
+                self.called_back[(hour, call.grading)] += 1
 
     def demand_in(self, seconds: int) -> list[IntervalDemand]:
         """The day's demand in intervals of ``seconds`` (a multiple of the kept quarter hours')."""
@@ -203,9 +213,11 @@ class DaySummary:
     def merge(self, other: DaySummary) -> None:
         self.records += other.records
         self.talks += other.talks
+        self.wrapups += other.wrapups
         for line, tally in other.lines.items():
             self.lines.setdefault(line, Tally()).merge(tally)
         self.graded.update(other.graded)
+        self.called_back.update(other.called_back)
         by = {(d.line, d.start): d for d in self.demand}
         for d in other.demand:  # two sites' calls in one interval: one interval
             key = (d.line, d.start)
@@ -216,6 +228,8 @@ class DaySummary:
     def dumps(self) -> bytes:
         return orjson.dumps({"records": self.records, "talks": self.talks, "lines": {l: t.dump() for l, t in self.lines.items()},
                              "graded": [[h, g, n] for (h, g), n in sorted(self.graded.items())],
+                             "called_back": [[h, g, n] for (h, g), n in sorted(self.called_back.items())],
+                             "wrapups": self.wrapups,
                              "demand": [dataclasses.asdict(d) for d in self.demand],
                              "handled": [[l, t, n] for (l, t), n in sorted(self.handled.items())]})
 
@@ -226,6 +240,8 @@ class DaySummary:
         data = orjson.loads(text)
         return cls(int(data["records"]), int(data["talks"]), {l: Tally.load(t) for l, t in data["lines"].items()},
                    Counter({(int(h), str(g)): int(n) for h, g, n in data["graded"]}),
+                   Counter({(int(h), str(g)): int(n) for h, g, n in data.get("called_back", ())}),
+                   int(data.get("wrapups", 0)),
                    [IntervalDemand(**d) for d in data["demand"]] if demand else [],
                    Counter({(str(l), float(t)): int(n) for l, t, n in data["handled"]}) if demand else Counter())
 
@@ -244,7 +260,8 @@ def added(a: IntervalDemand, a_handled: int, b: IntervalDemand, b_handled: int) 
         answered_within_target=a.answered_within_target + b.answered_within_target,
         handle_seconds=sum(h * n for h, n in handles) / weight if weight else None,
         patience_seconds=waited / abandoned if abandoned else None, waited_seconds=waited,
-        signed_in=sum(signed) if signed else None)
+        signed_in=sum(signed) if signed else None, handled=a.handled + b.handled,
+        wrapups_measured=a.wrapups_measured + b.wrapups_measured)
 
 
 def summarise(calls: Iterable[JournalCall]) -> dict[str, DaySummary]:
@@ -264,7 +281,7 @@ def summarise(calls: Iterable[JournalCall]) -> dict[str, DaySummary]:
 RETURN_COLUMNS = ("month", "line", "offered", "answered", "answered_within_10s", "answered_within_10s_pct",
                   "mean_answer_seconds", "p90_answer_seconds", "waited_over_2min", "abandoned", "abandoned_pct",
                   "target_seconds", "answered_within_target", "answered_within_target_pct")
-MISUSE_COLUMNS = ("month", "hour", "grading", "calls")
+MISUSE_COLUMNS = ("month", "hour", "grading", "calls", "called_back")
 
 
 def _pct(part: int, whole: int) -> float | None:
@@ -287,13 +304,17 @@ def monthly_returns(days: Mapping[str, DaySummary], lines: Sequence[str] = ("999
 # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
 def misuse(days: Mapping[str, DaySummary]) -> dict[str, Any]:
     """999 calls graded, by month, local hour and grading: ``rows`` has one row per (month, hour,
-    grading) with calls (none for a zero), ``months`` each month's totals and its share not an emergency."""
+    grading) with calls (none for a zero), ``months`` each month's totals and its share not an
+    emergency; ``called_back``, in both, those graded by a call-back to an abandoned call."""
     counts: Counter[tuple[str, int, str]] = Counter()
+    called_back: Counter[tuple[str, int, str]] = Counter()
     for day, summary in days.items():
         for (hour, grading), n in summary.graded.items():
             counts[(day[:7], hour, grading)] += n
+        for (hour, grading), n in summary.called_back.items():
+            called_back[(day[:7], hour, grading)] += n
     order = {g: i for i, g in enumerate(GRADINGS)}
-    rows = [{"month": m, "hour": h, "grading": g, "calls": n}
+    rows = [{"month": m, "hour": h, "grading": g, "calls": n, "called_back": called_back[(m, h, g)]}
             for (m, h, g), n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1], order.get(kv[0][2], len(order))))]
     totals: dict[str, Counter[str]] = {}
     for (m, _, g), n in counts.items():
@@ -304,7 +325,8 @@ def misuse(days: Mapping[str, DaySummary]) -> dict[str, Any]:
         not_emergency = graded - totals[m]["emergency"]
         months.append({"month": m, "graded": graded, "not_emergency": not_emergency,
                        "not_emergency_pct": _pct(not_emergency, graded),
-                       "by_grading": {g: totals[m][g] for g in GRADINGS}})
+                       "by_grading": {g: totals[m][g] for g in GRADINGS},
+                       "called_back": sum(n for (cm, _, _), n in called_back.items() if cm == m)})
     return {"rows": rows, "months": months}
 
 

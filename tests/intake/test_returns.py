@@ -26,9 +26,10 @@ def at(month: int, day: int = 4, hour: int = 10) -> float:
 
 
 def call(n: int, queued_at: float, settled: str = "answered", waited: float = 3.0, *, line: str = "999",
-         connect: float | None = 1.0, grading: str | None = None, target: float = 12.0) -> JournalCall:
+         connect: float | None = 1.0, grading: str | None = None, target: float = 12.0,
+         called_back: bool = False) -> JournalCall:
     return JournalCall(f"c{n}", line, queued_at, settled, waited,  # type: ignore[arg-type]
-                       None if connect is None else waited + connect, target, grading)
+                       None if connect is None else waited + connect, target, grading, called_back=called_back)
 
 
 def returns_of(calls: list[JournalCall]) -> dict[tuple[str, str], dict]:
@@ -81,12 +82,28 @@ def test_999_misuse_counts_graded_999_calls_by_hour_and_grading():
              call(5, at(6, hour=14)),                                               # not graded: not counted
              call(6, at(6, hour=14), line="101", grading="resolved", target=60)]    # 101: not 999 misuse
     found = misuse(summarise(calls))
-    assert found["rows"] == [{"month": "2025-06", "hour": 2, "grading": "emergency", "calls": 1},
-                             {"month": "2025-06", "hour": 2, "grading": "resolved", "calls": 2},
-                             {"month": "2025-06", "hour": 14, "grading": "priority", "calls": 1}]
+    assert found["rows"] == [{"month": "2025-06", "hour": 2, "grading": "emergency", "calls": 1, "called_back": 0},
+                             {"month": "2025-06", "hour": 2, "grading": "resolved", "calls": 2, "called_back": 0},
+                             {"month": "2025-06", "hour": 14, "grading": "priority", "calls": 1, "called_back": 0}]
     (june,) = found["months"]
     assert (june["graded"], june["not_emergency"], june["not_emergency_pct"]) == (4, 3, 75.0)
     assert june["by_grading"] == {"emergency": 1, "priority": 1, "scheduled": 0, "resolved": 2}
+    assert june["called_back"] == 0
+
+
+def test_an_abandoned_999_call_graded_by_its_call_back_is_misuse_in_its_own_hour_and_says_so():
+    calls = [call(1, at(6, hour=2), grading="resolved"),
+             call(2, at(6, hour=2), "abandoned", waited=40.0, grading="resolved", called_back=True),
+             call(3, at(6, hour=9), "abandoned", waited=20.0, grading="emergency", called_back=True)]
+    days = summarise(calls)
+    kept = {day: DaySummary.loads(s.dumps()) for day, s in days.items()}  # as a past day's summary keeps it
+    found = misuse(kept)
+    assert found["rows"] == [{"month": "2025-06", "hour": 2, "grading": "resolved", "calls": 2, "called_back": 1},
+                             {"month": "2025-06", "hour": 9, "grading": "emergency", "calls": 1, "called_back": 1}]
+    (june,) = found["months"]
+    assert (june["graded"], june["not_emergency"], june["called_back"]) == (3, 2, 2)
+    assert as_csv(found["rows"], MISUSE_COLUMNS).split("\r\n")[:2] == ["month,hour,grading,calls,called_back",
+                                                                       "2025-06,2,resolved,2,1"]
 
 
 def test_csv_layout_is_the_documented_one_with_empty_fields_for_no_figure():
@@ -98,7 +115,7 @@ def test_csv_layout_is_the_documented_one_with_empty_fields_for_no_figure():
     assert lines[1] == "2025-07,101,0,0,0,,,,0,0,,,0,"
     assert lines[2] == "2025-07,999,1,1,1,100.0,3.0,3.1,0,0,0.0,12.0,1,100.0"
     assert as_csv(misuse(summarise([call(1, at(7, hour=3), grading="scheduled")]))["rows"], MISUSE_COLUMNS) == \
-        "month,hour,grading,calls\r\n2025-07,3,scheduled,1\r\n"
+        "month,hour,grading,calls,called_back\r\n2025-07,3,scheduled,1,0\r\n"
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

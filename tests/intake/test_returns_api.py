@@ -45,10 +45,10 @@ async def test_a_graded_999_call_is_in_the_months_return_and_its_misuse(floor: F
     row = next(r for r in body["returns"] if r["line"] == "999")
     assert (row["month"], row["offered"], row["answered"], row["abandoned"]) == (today[:7], 1, 1, 0)
     assert body["misuse"]["rows"] == [{"month": today[:7], "hour": time.localtime(floor.server.registry.calls[call_id].queued_at).tm_hour,
-                                       "grading": "resolved", "calls": 1}]
+                                       "grading": "resolved", "calls": 1, "called_back": 0}]
     assert body["misuse"]["months"][0]["not_emergency_pct"] == 100.0
     csv = await floor.http.get(f"/api/returns/csv?from={today}&to={today}&table=misuse", headers=sup)
-    assert csv.headers["content-type"].startswith("text/csv") and csv.text.startswith("month,hour,grading,calls\r\n")
+    assert csv.headers["content-type"].startswith("text/csv") and csv.text.startswith("month,hour,grading,calls,called_back\r\n")
     quarter = interval_start(floor.server.registry.calls[call_id].queued_at, 900)
 
     async def sampled() -> bool:  # the leader's signed-in samples are written behind its ticker

@@ -16,7 +16,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from intake.app.journal import CallJournal, JournalRecord, TalkRecord
+from intake.app.journal import CallJournal, JournalRecord, TalkRecord, WrapUpRecord
 from intake.core.erlang import Demand, Goal, handlers_needed
 
 REPO = Path(__file__).resolve().parents[2]
@@ -130,3 +130,32 @@ async def test_forecast_says_what_it_stood_on_and_the_weekdays_its_history_never
     assert view["unseen_weekdays"] == ["Monday", "Tuesday", "Friday", "Saturday", "Sunday"]
     assert view["backtest"] == {}  # two days cannot hold two weeks back
     assert "the history (2 days) has no Monday, Tuesday, Friday, Saturday, Sunday: forecast as no calls" in done.stderr
+
+
+async def test_staffing_takes_the_wrap_up_measured_after_each_call_and_says_whose_it_took(redis_client: aioredis.Redis,
+                                                                                        redis_url: str) -> None:
+    measured = [_record(f"m{i}", _at(DAY, 10, 0, i * 60)) for i in range(6)]   # 10:00: every wrap-up measured, 45 s
+    configured = [_record(f"c{i}", _at(DAY, 10, 20, i * 60)) for i in range(4)]  # 10:15: none measured
+    mixed = [_record(f"x{i}", _at(DAY, 10, 35, i * 60)) for i in range(2)]     # 10:30: one of two
+    await _file(redis_client, [(r, 120.0) for r in measured + configured + mixed])
+    journal = CallJournal(redis_client, "intake:")
+    async with redis_client.pipeline(transaction=False) as pipe:
+        for r in [*measured, mixed[0]]:
+            journal.stage_wrapup(pipe, WrapUpRecord(call_id=r.call_id, queue=r.queue, queued_at=r.queued_at, wrapup_seconds=45.0))
+        await pipe.execute()
+
+    view = _json(_intake(redis_client, redis_url, "staffing", "--from", DAY.isoformat(), "--to", DAY.isoformat()))
+    ten, quarter_past, half_past = view["intervals"]
+    assert (ten["wrapup"], ten["wrapups_measured"], ten["handle_seconds"]) == ("measured", 6, 120 + 45)
+    assert ten["needed"] == handlers_needed(Demand(6 / 900, 165, view["lines"]["999"]["patience_seconds"]), Goal(12, 0.9))
+    assert (quarter_past["wrapup"], quarter_past["wrapups_measured"], quarter_past["handle_seconds"]) == ("configured", 0, 120 + WRAPUP_999)
+    assert (half_past["wrapup"], half_past["wrapups_measured"]) == ("mixed", 1)
+    assert half_past["handle_seconds"] == (165 + 120 + WRAPUP_999) / 2
+    assert view["lines"]["999"]["wrapups_measured"] == 7
+
+    done = _intake(redis_client, redis_url, "staffing", "--from", DAY.isoformat(), "--to", DAY.isoformat(), "--csv")
+    assert done.returncode == 0, done.stderr
+    header, *_ = done.stdout.splitlines()
+    assert header.endswith(",service_level_signed_in,wrapup,wrapups_measured")  # appended: the layout only grows
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert [(r["wrapup"], r["wrapups_measured"]) for r in rows] == [("measured", "6"), ("configured", "0"), ("mixed", "1")]
