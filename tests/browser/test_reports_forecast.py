@@ -69,7 +69,7 @@ async def test_a_seeded_history_is_drawn_as_each_intervals_calls_and_handlers_wi
     said = await page.text_content("#forecast-shortcomings")
     assert said == "Line 101: no call in the history, so nothing is forecast for it."
     assert await page.text_content("#forecast-basis") == (f"Learnt from 21 days of calls, {AHEAD - timedelta(days=21)} to {AHEAD - timedelta(days=1)} "
-                                                          f"(of the 8 weeks before {AHEAD}) · goals 101: 90% within 60 s · 999: 90% within 12 s")
+                                                          f"(of the 8 weeks before {AHEAD}) · goals 999: 90% within 12 s · 101: 90% within 60 s")  # 999 first
     await page.click("#forecast article[data-line='999'] details summary")
     first_row = await page.eval_on_selector("#forecast details[open] tbody tr", "r => [...r.cells].map(c => c.textContent)")
     assert first_row[0].endswith("21:00") and first_row[1] == "8" and first_row[5] == str(rows[84]["needed"])
@@ -84,8 +84,8 @@ async def test_too_little_history_is_said_and_not_back_tested(page, floor: Floor
     said = await page.eval_on_selector_all("#forecast-shortcomings p", "ps => ps.map(p => p.textContent)")
     assert said == [(f"Too little history: the 3 days learnt from ({AHEAD - timedelta(days=3)} to {AHEAD - timedelta(days=1)}) hold no "
                      "Monday, Friday, Saturday or Sunday; those days are forecast as no calls."),
-                    "Line 101: no call in the history, so nothing is forecast for it.",
-                    "Line 999 is not back-tested: its calls do not reach back over 3 calendar weeks (2 held back, and one before them to learn from)."]
+                    "Line 999 is not back-tested: its calls do not reach back over 3 calendar weeks (2 held back, and one before them to learn from).",
+                    "Line 101: no call in the history, so nothing is forecast for it."]
     drawn = await page.eval_on_selector("#forecast article[data-line='999']", DRAWN)
     assert len(drawn["offered"]) == 7 * 96 and drawn["wape"] is None and drawn["actual"] == []
 

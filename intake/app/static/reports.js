@@ -2,7 +2,7 @@
 // SVG chart, a table, and the same rows as CSV; the national return of a range of months
 // (/api/returns, docs/returns.md) with its charts (reports_charts.js); and the forecast of the
 // days ahead (/api/forecast, reports_forecast.js).
-import { api, el, pct, storedToken, storeToken } from "/static/common.js";
+import { api, el, lineOrder, pct, storedToken, storeToken } from "/static/common.js";
 import { misuseChart, returnChart, staffingChart, svg } from "/static/reports_charts.js";
 import { render as renderForecast } from "/static/reports_forecast.js";
 import { offerProviderSignIn, sessionOpens } from "/static/sign_in.js";
@@ -95,7 +95,7 @@ async function showStaffing(token) {
     $("staffing-charts").replaceChildren(el("p", { class: "error", text: `No staffing figures: ${error.message}` }));
     return;
   }
-  const lines = Object.keys(found.lines).filter((line) => !$("line").value || line === $("line").value);
+  const lines = Object.keys(found.lines).sort(lineOrder).filter((line) => !$("line").value || line === $("line").value);
   $("staffing-charts").replaceChildren(...lines.map((line) => {
     const rows = found.intervals.filter((r) => r.line === line)
       .map((r) => ({ ...r, start: Date.parse(r.start) / 1000, seconds: found.interval_minutes * 60 }));

@@ -1,7 +1,7 @@
 // The reports page's forecast (/api/forecast, docs/staffing.md): what it stood on, what it could
 // not, and per line the calls expected with the handlers they need, the back-test with its WAPE,
 // and the rows in folded tables. render() builds it all from the API's JSON alone.
-import { el, pct } from "/static/common.js";
+import { el, lineOrder, pct } from "/static/common.js";
 import { backtestChart, staffingChart } from "/static/reports_charts.js";
 
 const WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
@@ -18,7 +18,7 @@ export function shortcomings(found) {
     said.push(`Too little history: the ${count(h.days, "day")} learnt from (${h.from} to ${h.to}) hold${h.days === 1 ? "s" : ""} no ${either(found.unseen_weekdays)}; `
       + "those days are forecast as no calls.");
   }
-  for (const line of Object.keys(found.goals)) {
+  for (const line of Object.keys(found.goals).sort(lineOrder)) {
     if (found.without_history.includes(line)) said.push(`Line ${line}: no call in the history, so nothing is forecast for it.`);
     else if (!found.backtest[line]) {
       said.push(`Line ${line} is not back-tested: its calls do not reach back over ${found.held_back_weeks + 1} calendar weeks `
@@ -85,11 +85,11 @@ function lineForecast(found, line) {
 // The whole section's content: what it stood on, its shortcomings, then one article per line forecast.
 export function render(found) {
   const h = found.history;
-  const goals = Object.entries(found.goals).map(([line, g]) => `${line}: ${g.goal_percent}% within ${g.target_seconds} s`).join(" · ");
+  const goals = Object.entries(found.goals).sort(([a], [b]) => lineOrder(a, b)).map(([line, g]) => `${line}: ${g.goal_percent}% within ${g.target_seconds} s`).join(" · ");
   const basis = el("p", { class: "summary", id: "forecast-basis",
     text: h.days ? `Learnt from ${count(h.days, "day")} of calls, ${h.from} to ${h.to} (of the ${h.window_weeks} weeks before ${found.from}) · goals ${goals}`
       : `No calls in the ${h.window_weeks} weeks before ${found.from} · goals ${goals}` });
   const warnings = shortcomings(found).map((text) => el("p", { class: "notice warning", text }));
-  const lines = Object.keys(found.goals).filter((line) => found.intervals.some((r) => r.line === line));
+  const lines = Object.keys(found.goals).sort(lineOrder).filter((line) => found.intervals.some((r) => r.line === line));
   return [basis, el("div", { id: "forecast-shortcomings" }, ...warnings), ...lines.map((line) => lineForecast(found, line))];
 }
