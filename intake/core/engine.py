@@ -53,7 +53,7 @@ from intake.core.outputs import (
     ResumeWrapUps,
     Resync,
 )
-from intake.core.registry import Registry
+from intake.core.registry import Fed, Registry
 from telephony.events import DomainEvent, PbxLinkUp, SnapshotCompleted
 
 TICK = 0.25  # seconds between settle/refresh ticks: a wallboard within a second of the PBX
@@ -142,7 +142,7 @@ class Engine:
 
     # --- in ------------------------------------------------------------------------------------
 
-    def feed(self, event: DomainEvent) -> Sequence[Output]:
+    def feed(self, event: Fed) -> Sequence[Output]:
         """Apply one event: subscribers hear of it now; the outputs are the app's to carry out."""
         notices = self.registry.apply(event)
         outputs: Sequence[Output] = self._fan_out(notices) if notices else ()
