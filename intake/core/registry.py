@@ -386,7 +386,9 @@ class Registry:
         if s.queue not in self.queues:
             return
         h = self.handler(s.member)
-        if h.member_seen(s, self.wrapup_reason):
+        if h.wrapup_follows is None:  # the hot path, every member event: one dict write
+            h.memberships[s.queue] = s
+        elif h.member_seen(s, self.wrapup_reason):
             log.debug("wrapup_due_ended", member=h.member, why="its pause came, or a choice")
         # Inlined guard, for every member event: a fixed phone never changes hands, and the
         # seated handler's own status changes (pauses, device states) do not move them.
