@@ -303,3 +303,12 @@ async def test_the_desk_ends_the_wrapup_shown_when_ready_is_pressed_with_nothing
     assert await desk.request("h1", Wanted.READY) == 0  # nothing to send
     assert floor.shown == [*ON_CALL, ("wrap-up", WRAPUP), ("ready", "")]
     await desk.close()
+
+
+async def test_the_desk_ends_the_wrapup_shown_when_the_same_reason_is_pressed_again_before_its_pause() -> None:
+    # Paused with "meal" during the call; "meal" again at the call's end changes no pause at the PBX.
+    floor = ended(on_a_break_after_the_call(answered()), paused="meal")
+    desk = desk_for(floor, Pbx(floor))
+    assert await desk.request("h1", Wanted.NOT_READY, "meal") == len(QUEUES)
+    assert floor.shown == [*ON_CALL, ("wrap-up", WRAPUP), ("not-ready", "meal")]
+    await desk.close()
