@@ -59,10 +59,11 @@ from intake.app.write_behind import WriteBehind
 from intake.core import outputs as out
 from intake.core.config import IntakeConfig
 from intake.core.engine import Engine, Evaluator, Notices, On, Subscription
+from intake.core.handlers import WrapUpCalledOff
 from intake.core.in_progress import InProgress, InProgressStore
 from intake.core.live_demand import LiveDemand
 from intake.core.metrics import local_day
-from intake.core.registry import registry_of
+from intake.core.registry import Fed, registry_of
 from intake.core.signed_in import SignedInSampler
 from routing.callback_desk import CallbackDesk
 from routing.callbacks import CallbackStore, CallbackTask
@@ -136,7 +137,8 @@ class Site:
         self.timers = TimerStore(shared.redis, prefix, self.cluster.fence, replicated_client(
             shared.redis, config.redis.replicas_to_wait, config.redis.wait_timeout_seconds))
         self.desk = HandlerDesk(config, self.session, self.registry.handlers.get, resync=self.session.resync,
-                                timers=self.timers, gate=self.cluster.gate, seats=self.registry.seating)
+                                timers=self.timers, gate=self.cluster.gate, seats=self.registry.seating,
+                                called_off=self._wrapup_called_off)
         self.ring_outs = RingOutDesk(config, self.desk, self.registry.handlers.get)
         self.handler_status = HandlerStatusPush(config, self.registry.handlers.get, self.ring_outs.rule.reason, shared.hub,
                                                 seats=self.registry.seating, after_wrapup=self.desk.not_ready_after_wrapup)
@@ -198,7 +200,7 @@ class Site:
 
     # --- the event path ------------------------------------------------------------------------
 
-    def on_event(self, event: ev.DomainEvent) -> None:
+    def on_event(self, event: Fed) -> None:
         outputs = self.engine.feed(event)
         if outputs:
             self.execute(outputs)
@@ -206,6 +208,10 @@ class Site:
         if due is not None and due < self._armed_for:  # sooner than the ticker sleeps: wake it
             self._armed_for = due
             self._alarm.set()
+
+    def _wrapup_called_off(self, member: str, why: str) -> None:
+        """The desk will not pause ``member`` for the wrap-up the registry shows due: it ends now."""
+        self.on_event(WrapUpCalledOff(self.pbx_now(), member, why))
 
     def execute(self, outputs: Sequence[out.Output]) -> None:
         """Carry out what the engine asks, in its order, each under the records' guard."""

@@ -57,7 +57,7 @@ from intake.core.outputs import (
     Resync,
     WrapUpOver,
 )
-from intake.core.registry import Registry
+from intake.core.registry import Fed, Registry
 from intake.core.wrapups import WrapUps
 from telephony.events import DomainEvent, PbxLinkDown, PbxLinkUp, SnapshotCompleted
 
@@ -148,7 +148,7 @@ class Engine:
 
     # --- in ------------------------------------------------------------------------------------
 
-    def feed(self, event: DomainEvent) -> Sequence[Output]:
+    def feed(self, event: Fed) -> Sequence[Output]:
         """Apply one event: subscribers hear of it now; the outputs are the app's to carry out."""
         notices = self.registry.apply(event)
         if notices:
