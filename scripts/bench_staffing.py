@@ -4,10 +4,12 @@
     python3 scripts/bench_staffing.py [--calls 1500000] [--seed 1]
 
 - ``erlang``: one Erlang A evaluation and one search for the handlers needed, at 10 to 5,000
-  handlers (the search evaluates ~2 log2(n) times);
+  handlers, from the square-root staffing estimate and by the straightforward search it replaced
+  (tests/support/erlang_reference.py), with the ratio;
 - ``year``: a seeded year of a large force's calls (Poisson per quarter hour, a daily and weekly
   shape, 999 and 101), through :func:`intake.core.demand.intervals`, the staffing of every
-  interval, and the forecast's fit, a week ahead and its back-test.
+  interval (and by the reference search, in the same run: the ratio, and whether every figure is
+  the same), and the forecast's fit, a week ahead and its back-test.
 
 Reading the journal from Redis is not in here: ``intake staffing`` and ``intake forecast`` add
 one ZRANGE and one HGETALL per day and site (see docs/staffing.md).
@@ -34,6 +36,7 @@ if str(REPO) not in sys.path:
 from intake.core.demand import intervals, line_means, staffing
 from intake.core.erlang import Demand, Goal, handlers_needed, performance
 from intake.core.forecast import backtest, fit, forecast
+from tests.support import erlang_reference
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +63,11 @@ def erlang_figures() -> list[dict[str, float]]:
         demand = Demand(arrivals_per_second=handlers * 0.95 / 240, handle_seconds=240, patience_seconds=120)
         one = partial(performance, handlers, demand, 10)
         search = partial(handlers_needed, demand, goal)
+        before = partial(erlang_reference.handlers_needed, demand, goal)
+        fast, slow = _timed(search, 3), _timed(before, 3)
         rows.append({"handlers": handlers, "performance_ms": round(1000 * _timed(one, 20), 3),
-                     "handlers_needed_ms": round(1000 * _timed(search, 3), 2), "needed": search()})
+                     "handlers_needed_ms": round(1000 * fast, 2), "handlers_needed_reference_ms": round(1000 * slow, 2),
+                     "ratio": round(slow / fast, 2), "needed": search(), "same": search() == before()})
     return rows
 
 
@@ -102,8 +108,13 @@ def main() -> int:
     t_intervals = time.perf_counter() - made
     means = line_means(demand)
     goals = {"999": Goal(10, 0.9), "101": Goal(60, 0.8)}
-    t_staffing = _timed(lambda: staffing(demand, goals, {k: v[0] or 240 for k, v in means.items()},
-                                         {k: v[1] for k, v in means.items()}))
+    args = (demand, goals, {k: v[0] or 240 for k, v in means.items()}, {k: v[1] for k, v in means.items()})
+    began = time.perf_counter()
+    rows = staffing(*args)
+    t_staffing = time.perf_counter() - began
+    began = time.perf_counter()
+    reference = erlang_reference.staffing(*args)
+    t_reference = time.perf_counter() - began
     # the last 8 whole weeks (Monday to Sunday) before the year's last day
     last_day = date.fromtimestamp(max(d.start for d in demand))
     days = (last_day - timedelta(days=last_day.weekday() + 56), last_day - timedelta(days=last_day.weekday() + 1))
@@ -116,6 +127,8 @@ def main() -> int:
     t_backtest = _timed(lambda: backtest(history, 900, 2, days))
     result["year"] = {"calls": len(calls), "intervals": len(demand),
                       "intervals_seconds": round(t_intervals, 2), "staffing_every_interval_seconds": round(t_staffing, 2),
+                      "staffing_every_interval_reference_seconds": round(t_reference, 2),
+                      "staffing_ratio": round(t_reference / t_staffing, 2), "staffing_same_figures": rows == reference,
                       "fit_8_weeks_seconds": round(t_fit, 3), "forecast_a_week_seconds": round(t_forecast, 3),
                       "backtest_2_of_8_weeks_seconds": round(t_backtest, 3),
                       "backtest_wape": {b.line: round(b.weighted_absolute_percentage_error, 4)

@@ -22,7 +22,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from intake.core.erlang import Demand, Goal, handlers_needed, performance
+from intake.core.erlang import (
+    Demand,
+    Goal,
+    handlers_needed,
+    service_level,
+    staffing_beta,
+)
 from intake.core.errors import StaffingError
 
 INTERVALS = (900, 1800, 3600)
@@ -175,14 +181,16 @@ def staffing(demand: Iterable[IntervalDemand], goals: Mapping[str, Goal], handle
     handle time or patience takes the line's (``handle_seconds``, ``patience_seconds``). A line
     with no goal is left out."""
     rows = []
-    last: dict[tuple[str, str], int] = {}  # (line, model) -> the interval before's answer: the next search starts there
+    beta: dict[tuple[str, str], float] = {}  # (line, model) -> the interval before's square-root staffing beta: the next search starts there
     for d in demand:
         goal = goals.get(d.line)
         if goal is None:
             continue
         model = d.demand(handle_seconds[d.line], patience_seconds.get(d.line))
-        needed = last[(d.line, "a")] = handlers_needed(model, goal, near=last.get((d.line, "a")))
-        needed_c = last[(d.line, "c")] = handlers_needed(model, goal, "erlang-c", near=last.get((d.line, "c")))
+        needed = handlers_needed(model, goal, beta=beta.get((d.line, "a")))
+        needed_c = handlers_needed(model, goal, "erlang-c", beta=beta.get((d.line, "c")))
+        if model.erlangs > 0:
+            beta[(d.line, "a")], beta[(d.line, "c")] = staffing_beta(needed, model), staffing_beta(needed_c, model)
         with_signed_in = needed if d.signed_in is None else math.floor(d.signed_in)
-        rows.append(IntervalStaffing(d, needed, needed_c, performance(with_signed_in, model, goal.within_seconds).service_level))
+        rows.append(IntervalStaffing(d, needed, needed_c, service_level(with_signed_in, model, goal.within_seconds, "erlang-a")))
     return rows
