@@ -28,7 +28,7 @@ by the day it was filed: see :mod:`intake.app.journal`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -37,7 +37,7 @@ import orjson
 
 from intake.app.journal import RETENTION_SECONDS
 from intake.core.config import IntakeConfig
-from intake.core.demand import IntervalDemand
+from intake.core.demand import IntervalDemand, SignedIn, from_tallies
 from intake.core.in_progress import stay_name
 from intake.core.returns import DaySummary, JournalCall, summarise
 
@@ -92,9 +92,9 @@ def _parse_day(members: list[bytes], gradings: dict[str, str], talks: dict[Any, 
     return calls, bad
 
 
-def _summary(kept: bytes | str, demand: bool) -> DaySummary | None:
+def _summary(kept: bytes | str, demand: bool, returns: bool) -> DaySummary | None:
     try:
-        return DaySummary.loads(kept, demand=demand)
+        return DaySummary.loads(kept, demand=demand, returns=returns)
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None  # made again from the records
 
@@ -107,7 +107,7 @@ def _summarise_days(days: list[date], replies: list[list[bytes]], talks: list[di
         summary = summarise(calls).get(day.isoformat(), DaySummary())
         # the journal's counts, the summary's check (duplicates and bad members included)
         summary.records, summary.talks = len(members), len(talked)
-        summary.count_demand(calls, DEMAND_SECONDS, wrapups)
+        summary.count_demand(calls, wrapups)
         made[day] = summary
     return made
 
@@ -152,9 +152,10 @@ class JournalRange:
         return JournalRead(calls, bad, len(days))
 
     async def summaries(self, first: date, last: date, today: date, *, fresh: bool = False,
-                        demand: bool = True) -> dict[str, DaySummary]:
+                        demand: bool = True, returns: bool = True) -> dict[str, DaySummary]:
         """Each local day's summary, every site's added, ``first`` to ``last`` (days without calls
-        left out); ``demand=False``: without the days' demand (a return's)."""
+        left out); ``demand=False``: without the days' demand (a return's), ``returns=False``:
+        without the return's tallies (the staffing's and the forecast's)."""
         days = days_of(first, last)
         keys = [(prefix, day) for prefix in self.prefixes for day in days]
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -168,7 +169,7 @@ class JournalRange:
         for (prefix, day), count, talks, kept in zip(keys, replies[::3], replies[1::3], replies[2::3], strict=True):
             if not count:
                 continue
-            summary = None if fresh or kept is None or day >= today else _summary(kept, demand)
+            summary = None if fresh or kept is None or day >= today else _summary(kept, demand, returns)
             if summary is not None and (summary.records, summary.talks) == (count, talks):
                 found[(prefix, day)] = summary
             else:
@@ -182,13 +183,14 @@ class JournalRange:
             total.setdefault(day.isoformat(), DaySummary()).merge(summary)
         return total
 
-    async def demand(self, first: date, last: date, today: date, seconds: int = DEMAND_SECONDS) -> list[IntervalDemand]:
-        """Each line's demand per interval (a quarter or half hour) of the days ``first`` to
-        ``last``, from the days' summaries (no signed-in figures: a summary never holds them, they are
-        read beside it from :mod:`intake.app.signed_in_store`),
-        by line then start: the forecast's history."""
-        days = await self.summaries(first, last, today)
-        return sorted((d for s in days.values() for d in s.demand_in(seconds)), key=lambda d: (d.line, d.start))
+    async def demand(self, first: date, last: date, today: date, seconds: int = DEMAND_SECONDS,
+                     signed_in: Iterable[SignedIn] = (), *, fresh: bool = False) -> list[IntervalDemand]:
+        """Each line's demand per interval (a quarter, half or whole hour) of the days ``first`` to
+        ``last``, from the days' summaries, by line then start: the staffing's and the forecast's.
+        The same figures as :func:`intake.core.demand.intervals` of the days' records; the
+        handlers signed in are never in a summary: give them (:mod:`intake.app.signed_in_store`)."""
+        days = await self.summaries(first, last, today, fresh=fresh, returns=False)
+        return from_tallies({key: tally for s in days.values() for key, tally in s.quarters.items()}, seconds, signed_in)
 
     async def _summarise(self, prefix: str, days: list[date], today: date) -> dict[tuple[str, date], DaySummary]:
         """Make the days' summaries from their records, and keep those of days that are over."""

@@ -9,7 +9,9 @@ from the weeks before them (``[staffing] history_weeks``), the handlers each int
 and how good the forecast has been (back-tested on ``held_back_weeks``).
 
 Reads only the journal and the signed-in samples beside it (every site's): the figures are
-reproducible from them.
+reproducible from them. Both read the journal's days through their kept summaries
+(:meth:`intake.app.journal_range.JournalRange.demand`: the very figures of the records, a past
+day's records read once), so a year's staffing takes seconds.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from intake.app.connections import close_redis
 from intake.app.journal_range import JournalRange, wrapups_of
 from intake.app.signed_in_store import read_signed_in
 from intake.core import config as config_mod
-from intake.core.demand import IntervalDemand, intervals, line_means, staffing
+from intake.core.demand import IntervalDemand, line_means, staffing
 from intake.core.erlang import Demand, Goal, handlers_needed
 from intake.core.errors import ConfigError, StaffingError
 from intake.core.forecast import Backtest, backtest, fit, forecast
@@ -131,12 +133,12 @@ async def run(verb: str, config_path: str | None, redis_url: str | None, first: 
         return 2
     seconds = cfg.staffing.interval_minutes * 60
     wrapups = wrapups_of(cfg)
-    # every site's journal, read fast; the forecast's weeks from the days' kept summaries (intake.app.journal_range)
+    # every site's journal, from the days' kept summaries (intake.app.journal_range): a past day's records are read once
     journal = JournalRange(found.redis, [cfg.site_config(site.name).redis.key_prefix for site in cfg.sites], wrapups)
     try:
         if verb == "staffing":
-            calls = (await journal.read(first, last)).calls
-            view = staffing_view(intervals(calls, seconds, wrapups, await read_signed_in(found.redis, journal.prefixes, first, last)), cfg)
+            samples = await read_signed_in(found.redis, journal.prefixes, first, last)
+            view = staffing_view(await journal.demand(first, last, date.today(), seconds, samples), cfg)
             columns: tuple[str, ...] = STAFFING_COLUMNS
         else:
             since = first - timedelta(weeks=cfg.staffing.history_weeks)

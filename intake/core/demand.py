@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -114,29 +114,65 @@ def interval_start(at: float, seconds: int) -> float:
     return math.floor(at) - (t.tm_min * 60 + t.tm_sec) % seconds
 
 
+QUARTER = 900
+"""The narrowest interval: tallies are kept per quarter hour and added into wider intervals."""
+
+
 def intervals(records: Iterable[Offered], seconds: int = 900, wrapup_seconds: Mapping[str, float] | None = None,
               signed_in: Iterable[SignedIn] = ()) -> list[IntervalDemand]:
     """One IntervalDemand per line and interval that had a call, by line then start."""
+    return from_tallies(quarter_tallies(records, wrapup_seconds), seconds, signed_in)
+
+
+def quarter_tallies(records: Iterable[Offered], wrapup_seconds: Mapping[str, float] | None = None) -> dict[tuple[str, float], IntervalTally]:
+    """The records' tallies per (line, start of their local quarter hour)."""
     wrapups = wrapup_seconds or {}
-    tallies: dict[tuple[str, float], _Tally] = {}
+    tallies: dict[tuple[str, float], IntervalTally] = {}
+    starts: dict[int, float] = {}  # every zone's offset is whole quarter hours: one local quarter per epoch quarter
     for r in records:
-        key = (r.line, interval_start(r.queued_at, seconds))
+        quarter = int(r.queued_at // QUARTER)
+        start = starts.get(quarter)
+        if start is None:
+            start = starts[quarter] = interval_start(r.queued_at, QUARTER)
+        key = (r.line, start)
         tally = tallies.get(key)
         if tally is None:
-            tally = tallies[key] = _Tally()
+            tally = tallies[key] = IntervalTally()
         tally.add(r, wrapups.get(r.line, 0.0))
+    return tallies
+
+
+def from_tallies(tallies: Mapping[tuple[str, float], IntervalTally], seconds: int = 900,
+                 signed_in: Iterable[SignedIn] = ()) -> list[IntervalDemand]:
+    """Quarter-hour tallies (of records, or of days' summaries) as one IntervalDemand per line and
+    interval of ``seconds`` that had a call, by line then start, with the signed-in samples'
+    means. Quarters are added in order, so a record's figures and a summary's are the same to the bit."""
+    if seconds == QUARTER:
+        wide = dict(tallies)
+    else:
+        wide = {}
+        for (line, start), tally in sorted(tallies.items()):
+            key = (line, interval_start(start, seconds))
+            was = wide.get(key)
+            wide[key] = tally.copy() if was is None else was.merge(tally)
     samples: dict[tuple[str, float], list[int]] = {}
     for s in signed_in:
         samples.setdefault((s.line, interval_start(s.at, seconds)), []).append(s.handlers)
-    return [tallies[key].demand(key[0], key[1], seconds, samples.get(key)) for key in sorted(tallies)]
+    return [wide[key].demand(key[0], key[1], seconds, samples.get(key)) for key in sorted(wide)]
 
 
-class _Tally:
-    __slots__ = ("abandoned", "answered", "handle", "handled", "offered", "waited", "within")
+class IntervalTally:
+    """One line's calls over an interval, as sums: what an :class:`IntervalDemand` is made from.
+    Tallies add (quarters into half hours, sites into a force), so a day's can be kept
+    (:class:`intake.core.returns.DaySummary`) and a year read from them."""
+
+    __slots__ = ("abandoned", "answered", "handle", "handled", "offered", "talk", "waited", "within", "wrapup")
+    FIELDS = ("offered", "answered", "abandoned", "within", "handled", "talk", "wrapup", "handle", "waited")
+    """The stored form's order (:meth:`dump`)."""
 
     def __init__(self) -> None:
         self.offered = self.answered = self.abandoned = self.within = self.handled = 0
-        self.handle = self.waited = 0.0
+        self.talk = self.wrapup = self.handle = self.waited = 0.0
 
     def add(self, r: Offered, line_wrapup: float) -> None:
         self.offered += 1
@@ -149,7 +185,32 @@ class _Tally:
         self.within += r.waited_seconds <= r.target_seconds
         if r.talk_seconds is not None:
             self.handled += 1
+            self.talk += r.talk_seconds
+            self.wrapup += line_wrapup
             self.handle += r.talk_seconds + line_wrapup
+
+    def merge(self, other: IntervalTally) -> IntervalTally:
+        """Add ``other`` into this one (and return it)."""
+        for name in self.FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        return self
+
+    def copy(self) -> IntervalTally:
+        return IntervalTally.load(self.dump())
+
+    def dump(self) -> list[float]:
+        """The sums in :attr:`FIELDS` order (a day summary's stored form)."""
+        return [getattr(self, name) for name in self.FIELDS]
+
+    @classmethod
+    def load(cls, sums: Sequence[float]) -> IntervalTally:
+        """The tally :meth:`dump` wrote."""
+        if len(sums) != len(cls.FIELDS):
+            raise ValueError(f"an interval's tally has {len(cls.FIELDS)} sums, not {len(sums)}")
+        tally = cls()
+        for name, value in zip(cls.FIELDS, sums, strict=True):
+            setattr(tally, name, int(value) if name in ("offered", "answered", "abandoned", "within", "handled") else float(value))
+        return tally
 
     def demand(self, line: str, start: float, seconds: int, signed_in: list[int] | None) -> IntervalDemand:
         return IntervalDemand(
