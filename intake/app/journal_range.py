@@ -37,7 +37,7 @@ import orjson
 
 from intake.app.journal import RETENTION_SECONDS
 from intake.core.config import IntakeConfig
-from intake.core.demand import IntervalDemand, SignedIn, from_tallies
+from intake.core.demand import IntervalDemand, SignedIn
 from intake.core.in_progress import stay_name
 from intake.core.returns import DaySummary, JournalCall, summarise
 
@@ -189,8 +189,10 @@ class JournalRange:
         ``last``, from the days' summaries, by line then start: the staffing's and the forecast's.
         The same figures as :func:`intake.core.demand.intervals` of the days' records; the
         handlers signed in are never in a summary: give them (:mod:`intake.app.signed_in_store`)."""
-        days = await self.summaries(first, last, today, fresh=fresh, returns=False)
-        return from_tallies({key: tally for s in days.values() for key, tally in s.quarters.items()}, seconds, signed_in)
+        total = DaySummary()
+        for summary in (await self.summaries(first, last, today, fresh=fresh, returns=False)).values():
+            total.merge(summary)  # a day's quarters are its own (but a record filed under the day before adds up)
+        return total.demand_in(seconds, signed_in)
 
     async def _summarise(self, prefix: str, days: list[date], today: date) -> dict[tuple[str, date], DaySummary]:
         """Make the days' summaries from their records, and keep those of days that are over."""
