@@ -37,7 +37,7 @@ import orjson
 
 from intake.app.journal import RETENTION_SECONDS
 from intake.core.config import IntakeConfig
-from intake.core.demand import IntervalDemand, SignedIn
+from intake.core.demand import IntervalDemand, IntervalTally, SignedIn, from_tallies
 from intake.core.in_progress import stay_name
 from intake.core.returns import DaySummary, JournalCall, summarise
 
@@ -180,7 +180,10 @@ class JournalRange:
                 found.update(await self._summarise(prefix, wanted[start:start + DAYS_PER_TRIP], today))
         total: dict[str, DaySummary] = {}
         for (_, day), summary in sorted(found.items(), key=lambda kv: kv[0][1]):
-            total.setdefault(day.isoformat(), DaySummary()).merge(summary)
+            if day.isoformat() in total:  # another site's
+                total[day.isoformat()].merge(summary)
+            else:
+                total[day.isoformat()] = summary
         return total
 
     async def demand(self, first: date, last: date, today: date, seconds: int = DEMAND_SECONDS,
@@ -189,10 +192,12 @@ class JournalRange:
         ``last``, from the days' summaries, by line then start: the staffing's and the forecast's.
         The same figures as :func:`intake.core.demand.intervals` of the days' records; the
         handlers signed in are never in a summary: give them (:mod:`intake.app.signed_in_store`)."""
-        total = DaySummary()
+        quarters: dict[tuple[str, float], IntervalTally] = {}
         for summary in (await self.summaries(first, last, today, fresh=fresh, returns=False)).values():
-            total.merge(summary)  # a day's quarters are its own (but a record filed under the day before adds up)
-        return total.demand_in(seconds, signed_in)
+            for key, tally in summary.quarters.items():  # a day's quarters are its own: a record filed under the day before adds up
+                was = quarters.get(key)
+                quarters[key] = tally if was is None else was.copy().merge(tally)
+        return from_tallies(quarters, seconds, signed_in)
 
     async def _summarise(self, prefix: str, days: list[date], today: date) -> dict[tuple[str, date], DaySummary]:
         """Make the days' summaries from their records, and keep those of days that are over."""

@@ -196,7 +196,10 @@ class IntervalTally:
         return self
 
     def copy(self) -> IntervalTally:
-        return IntervalTally.load(self.dump())
+        tally = IntervalTally()
+        for name in self.FIELDS:
+            setattr(tally, name, getattr(self, name))
+        return tally
 
     def dump(self) -> list[float]:
         """The sums in :attr:`FIELDS` order (a day summary's stored form)."""
