@@ -15,9 +15,13 @@ them. A summary whose counts are not the journal's (a record spooled in late, th
 call that went on past midnight) is made again from the records, and so is
 one a grading may have changed (:meth:`intake.app.journal.CallJournal.grade` drops those of the
 day it files and the day before); today's is never kept. A summary also holds the day's demand
-per line and quarter hour (:func:`intake.core.demand.intervals`, with the lines' configured
-wrap-up as it was when the day was summarised), so a year's forecast history is read the same way. So every figure still comes from the
-journal alone: a summary is a cache of it, and ``fresh=True`` ignores the cache.
+per line and quarter hour as sums (:func:`intake.core.demand.quarter_tallies`: talk and wrap-up
+apart, the wrap-up the lines' configured one as it was when the day was summarised), so a year's
+staffing and forecast history are read the same way (:meth:`JournalRange.demand`), to the very
+figures the records give. The site's leader summarises each day as it ends
+(:meth:`intake.app.site.Site.summarise_closed_day`), so a report seldom pays for a day's records.
+So every figure still comes from the journal alone: a summary is a cache of it, and
+``fresh=True`` ignores the cache.
 
 Every site's journal is read (one key prefix each); one record per stay, as
 :func:`intake.app.journal.one_per_stay` (a stay's record is in its queue entry's day only, so the
