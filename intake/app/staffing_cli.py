@@ -116,7 +116,8 @@ def _backtest_view(b: Backtest) -> dict[str, Any]:
                             for e in b.errors]}
 
 
-async def run(verb: str, config_path: str | None, redis_url: str | None, first: date, last: date, as_csv_: bool) -> int:
+async def run(verb: str, config_path: str | None, redis_url: str | None, first: date, last: date, as_csv_: bool, *,
+              fresh: bool = False) -> int:
     if config_path is None:
         print(f"intake {verb}: give --config (the lines' targets and goals come from it)", file=sys.stderr)
         return 2
@@ -138,11 +139,11 @@ async def run(verb: str, config_path: str | None, redis_url: str | None, first: 
     try:
         if verb == "staffing":
             samples = await read_signed_in(found.redis, journal.prefixes, first, last)
-            view = staffing_view(await journal.demand(first, last, date.today(), seconds, samples), cfg)
+            view = staffing_view(await journal.demand(first, last, date.today(), seconds, samples, fresh=fresh), cfg)
             columns: tuple[str, ...] = STAFFING_COLUMNS
         else:
             since = first - timedelta(weeks=cfg.staffing.history_weeks)
-            history = await journal.demand(since, first - timedelta(days=1), date.today(), seconds)
+            history = await journal.demand(since, first - timedelta(days=1), date.today(), seconds, fresh=fresh)
             start = datetime.combine(first, datetime.min.time()).timestamp()
             end = datetime.combine(last + timedelta(days=1), datetime.min.time()).timestamp()
             # The journal may begin inside the window (intake newly installed): days before its
