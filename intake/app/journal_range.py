@@ -15,9 +15,13 @@ them. A summary whose counts are not the journal's (a record spooled in late, th
 call that went on past midnight) is made again from the records, and so is
 one a grading may have changed (:meth:`intake.app.journal.CallJournal.grade` drops those of the
 day it files and the day before); today's is never kept. A summary also holds the day's demand
-per line and quarter hour (:func:`intake.core.demand.intervals`: each call's measured wrap-up,
-``{prefix}journal-wrapup:{day}``, else its line's configured one as it was when the day was summarised), so a year's forecast history is read the same way. So every figure still comes from the
-journal alone: a summary is a cache of it, and ``fresh=True`` ignores the cache.
+per line and quarter hour as sums (:func:`intake.core.demand.quarter_tallies`: talk and wrap-up
+apart; each call's measured wrap-up, ``{prefix}journal-wrapup:{day}``, else its line's configured
+one as it was when the day was summarised), so a year's staffing and forecast history are read the
+same way (:meth:`JournalRange.demand`), to the very figures the records give. The site's leader
+summarises each day as it ends (:meth:`intake.app.site.Site.summarise_closed_day`), so a report
+seldom pays for a day's records. So every figure still comes from the journal alone: a summary is
+a cache of it, and ``fresh=True`` ignores the cache.
 
 Every site's journal is read (one key prefix each); one record per stay, as
 :func:`intake.app.journal.one_per_stay` (a stay's record is in its queue entry's day only, so the
@@ -28,7 +32,7 @@ by the day it was filed, a call-back's by the day of the abandon it followed up:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -37,7 +41,7 @@ import orjson
 
 from intake.app.journal import RETENTION_SECONDS
 from intake.core.config import IntakeConfig
-from intake.core.demand import IntervalDemand
+from intake.core.demand import IntervalDemand, IntervalTally, SignedIn, from_tallies
 from intake.core.in_progress import stay_name
 from intake.core.returns import DaySummary, JournalCall, summarise
 
@@ -109,9 +113,9 @@ def _parse_day(members: list[bytes], gradings: Gradings, talks: dict[Any, Any],
     return calls, bad
 
 
-def _summary(kept: bytes | str, demand: bool) -> DaySummary | None:
+def _summary(kept: bytes | str, demand: bool, returns: bool) -> DaySummary | None:
     try:
-        return DaySummary.loads(kept, demand=demand)
+        return DaySummary.loads(kept, demand=demand, returns=returns)
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None  # made again from the records
 
@@ -124,7 +128,7 @@ def _summarise_days(days: list[date], replies: list[list[bytes]], talks: list[di
         summary = summarise(calls).get(day.isoformat(), DaySummary())
         # the journal's counts, the summary's check (duplicates and bad members included)
         summary.records, summary.talks, summary.wrapups = len(members), len(talked), len(wrapped)
-        summary.count_demand(calls, DEMAND_SECONDS, wrapups)
+        summary.count_demand(calls, wrapups)
         made[day] = summary
     return made
 
@@ -171,9 +175,10 @@ class JournalRange:
         return JournalRead(calls, bad, len(days))
 
     async def summaries(self, first: date, last: date, today: date, *, fresh: bool = False,
-                        demand: bool = True) -> dict[str, DaySummary]:
+                        demand: bool = True, returns: bool = True) -> dict[str, DaySummary]:
         """Each local day's summary, every site's added, ``first`` to ``last`` (days without calls
-        left out); ``demand=False``: without the days' demand (a return's)."""
+        left out); ``demand=False``: without the days' demand (a return's), ``returns=False``:
+        without the return's tallies (the staffing's and the forecast's)."""
         days = days_of(first, last)
         keys = [(prefix, day) for prefix in self.prefixes for day in days]
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -189,7 +194,7 @@ class JournalRange:
                                                               strict=True):
             if not count:
                 continue
-            summary = None if fresh or kept is None or day >= today else _summary(kept, demand)
+            summary = None if fresh or kept is None or day >= today else _summary(kept, demand, returns)
             if summary is not None and (summary.records, summary.talks, summary.wrapups) == (count, talks, wrapups):
                 found[(prefix, day)] = summary
             else:
@@ -200,16 +205,24 @@ class JournalRange:
                 found.update(await self._summarise(prefix, wanted[start:start + DAYS_PER_TRIP], today))
         total: dict[str, DaySummary] = {}
         for (_, day), summary in sorted(found.items(), key=lambda kv: kv[0][1]):
-            total.setdefault(day.isoformat(), DaySummary()).merge(summary)
+            if day.isoformat() in total:  # another site's
+                total[day.isoformat()].merge(summary)
+            else:
+                total[day.isoformat()] = summary
         return total
 
-    async def demand(self, first: date, last: date, today: date, seconds: int = DEMAND_SECONDS) -> list[IntervalDemand]:
-        """Each line's demand per interval (a quarter or half hour) of the days ``first`` to
-        ``last``, from the days' summaries (no signed-in figures: a summary never holds them, they are
-        read beside it from :mod:`intake.app.signed_in_store`),
-        by line then start: the forecast's history."""
-        days = await self.summaries(first, last, today)
-        return sorted((d for s in days.values() for d in s.demand_in(seconds)), key=lambda d: (d.line, d.start))
+    async def demand(self, first: date, last: date, today: date, seconds: int = DEMAND_SECONDS,
+                     signed_in: Iterable[SignedIn] = (), *, fresh: bool = False) -> list[IntervalDemand]:
+        """Each line's demand per interval (a quarter, half or whole hour) of the days ``first`` to
+        ``last``, from the days' summaries, by line then start: the staffing's and the forecast's.
+        The same figures as :func:`intake.core.demand.intervals` of the days' records; the
+        handlers signed in are never in a summary: give them (:mod:`intake.app.signed_in_store`)."""
+        quarters: dict[tuple[str, float], IntervalTally] = {}
+        for summary in (await self.summaries(first, last, today, fresh=fresh, returns=False)).values():
+            for key, tally in summary.quarters.items():  # a day's quarters are its own: a record filed under the day before adds up
+                was = quarters.get(key)
+                quarters[key] = tally if was is None else was.copy().merge(tally)
+        return from_tallies(quarters, seconds, signed_in)
 
     async def _summarise(self, prefix: str, days: list[date], today: date) -> dict[tuple[str, date], DaySummary]:
         """Make the days' summaries from their records, and keep those of days that are over."""

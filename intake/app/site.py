@@ -31,7 +31,7 @@ import json
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from functools import partial
 from typing import Any
 
@@ -51,6 +51,7 @@ from intake.app.journal import (
     contact_record,
     one_per_stay,
 )
+from intake.app.journal_range import JournalRange, wrapups_of
 from intake.app.pops import PopRouter
 from intake.app.prometheus import IntakeCollector
 from intake.app.signed_in_store import SignedInStore
@@ -154,6 +155,8 @@ class Site:
         self.signed_in = SignedInStore(shared.redis, prefix)
         self._signed_in = SignedInSampler({line.name: line.queues for line in config.lines})
         self._signed_in_write: asyncio.Task[None] | None = None  # one at a time: a minute's samples land in order
+        self._summarised_before: date | None = None  # the local day whose day before is summarised
+        self._summarising: asyncio.Task[None] | None = None
         self.engine = Engine(self.registry, clock=time.monotonic, pbx_now=self.pbx_now, subscriptions=self.subscriptions(),
                              evaluators=(Evaluator("policy", self.steering), Evaluator("callback-desk", self.callbacks)),
                              guard=shared.tasks.call, also_waiting=lambda: bool(self.callbacks.tasks))
@@ -326,6 +329,7 @@ class Site:
                 await asyncio.sleep(0)
             self.execute(self.engine.wake())
             self.shared.tasks.call("records", self.sample_signed_in)
+            self.shared.tasks.call("records", partial(self.summarise_closed_day, time.time()))
             self.shared.tasks.ok(self.task("ticker"))
 
     def sample_signed_in(self) -> None:
@@ -340,6 +344,28 @@ class Site:
         if samples:
             self._signed_in_write = asyncio.get_running_loop().create_task(self.signed_in.write(samples))
             self.in_background(self._signed_in_write)
+
+    def summarise_closed_day(self, now: float) -> None:
+        """The leader summarises the local day before ``now``'s once it is over (the first tick of
+        a day, and the first after a start): :mod:`intake.app.journal_range` keeps it, so a year's
+        staffing, forecast and return read 365 summaries and no past day's records again (a day
+        whose records or gradings change later is summarised again when next read)."""
+        if not self.up or not self.cluster.gate.acts():
+            return
+        today = date.fromisoformat(local_day(now))
+        if today == self._summarised_before or (self._summarising is not None and not self._summarising.done()):
+            return
+        self._summarised_before = today
+        self._summarising = asyncio.get_running_loop().create_task(self._summarise(today - timedelta(days=1), today))
+        self.in_background(self._summarising)
+
+    async def _summarise(self, day: date, today: date) -> None:
+        try:
+            await JournalRange(self.journal.redis, [self.journal.prefix], wrapups_of(self.config)).summaries(day, day, today)
+        except (RedisError, OSError) as exc:  # the day is summarised when it is first read instead
+            log.warning("day_not_summarised", site=self.name, day=day.isoformat(), error=repr(exc))
+            return
+        log.info("day_summarised", site=self.name, day=day.isoformat())
 
     async def _follow_pbx(self) -> None:
         """The AMI session reconnects by itself after any link failure; should its own loop fail,

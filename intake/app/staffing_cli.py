@@ -10,7 +10,9 @@ from the weeks before them (``[staffing] history_weeks``), the handlers each int
 and how good the forecast has been (back-tested on ``held_back_weeks``).
 
 Reads only the journal and the signed-in samples beside it (every site's): the figures are
-reproducible from them.
+reproducible from them. Both read the journal's days through their kept summaries
+(:meth:`intake.app.journal_range.JournalRange.demand`: the very figures of the records, a past
+day's records read once), so a year's staffing takes seconds.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from intake.app.connections import close_redis
 from intake.app.journal_range import JournalRange, wrapups_of
 from intake.app.signed_in_store import read_signed_in
 from intake.core import config as config_mod
-from intake.core.demand import IntervalDemand, intervals, line_means, staffing
+from intake.core.demand import IntervalDemand, line_means, staffing
 from intake.core.erlang import Demand, Goal, handlers_needed
 from intake.core.errors import ConfigError, StaffingError
 from intake.core.forecast import Backtest, backtest, fit, forecast, unseen_weekdays
@@ -120,13 +122,14 @@ def forecast_view(history: Sequence[IntervalDemand], cfg: config_mod.IntakeConfi
 
 # Any: a JSON view (plain values), printed as it is
 async def read_forecast(redis: Any, prefixes: Sequence[str], cfg: config_mod.IntakeConfig, first: date, last: date,
-                        today: date) -> dict[str, Any]:
+                        today: date, *, fresh: bool = False) -> dict[str, Any]:
     """The local days ``first`` to ``last`` forecast from the journals under ``prefixes``: the
-    ``[staffing] history_weeks`` before ``first`` (from the days' kept summaries), fitted and
-    back-tested off the event loop. ``intake forecast`` prints it; ``GET /api/forecast`` serves it."""
+    ``[staffing] history_weeks`` before ``first`` (from the days' kept summaries; ``fresh``: from
+    their records), fitted and back-tested off the event loop. ``intake forecast`` prints it;
+    ``GET /api/forecast`` serves it."""
     seconds = cfg.staffing.interval_minutes * 60
     since, before = first - timedelta(weeks=cfg.staffing.history_weeks), first - timedelta(days=1)
-    history = await JournalRange(redis, prefixes, wrapups_of(cfg)).demand(since, before, today, seconds)
+    history = await JournalRange(redis, prefixes, wrapups_of(cfg)).demand(since, before, today, seconds, fresh=fresh)
     # The journal may begin inside the window (intake newly installed): days before its first
     # call are no quiet days, they are days nobody recorded.
     begun = min((date.fromtimestamp(d.start) for d in history), default=None)
@@ -147,7 +150,8 @@ def _backtest_view(b: Backtest) -> dict[str, Any]:
                             for e in b.errors]}
 
 
-async def run(verb: str, config_path: str | None, redis_url: str | None, first: date, last: date, as_csv_: bool) -> int:
+async def run(verb: str, config_path: str | None, redis_url: str | None, first: date, last: date, as_csv_: bool, *,
+              fresh: bool = False) -> int:
     if config_path is None:
         print(f"intake {verb}: give --config (the lines' targets and goals come from it)", file=sys.stderr)
         return 2
@@ -164,15 +168,15 @@ async def run(verb: str, config_path: str | None, redis_url: str | None, first: 
         return 2
     seconds = cfg.staffing.interval_minutes * 60
     wrapups = wrapups_of(cfg)
-    # every site's journal, read fast; the forecast's weeks from the days' kept summaries (intake.app.journal_range)
+    # every site's journal, from the days' kept summaries (intake.app.journal_range): a past day's records are read once
     journal = JournalRange(found.redis, [cfg.site_config(site.name).redis.key_prefix for site in cfg.sites], wrapups)
     try:
         if verb == "staffing":
-            calls = (await journal.read(first, last)).calls
-            view = staffing_view(intervals(calls, seconds, wrapups, await read_signed_in(found.redis, journal.prefixes, first, last)), cfg)
+            samples = await read_signed_in(found.redis, journal.prefixes, first, last)
+            view = staffing_view(await journal.demand(first, last, date.today(), seconds, samples, fresh=fresh), cfg)
             columns: tuple[str, ...] = STAFFING_COLUMNS
         else:
-            view = await read_forecast(found.redis, journal.prefixes, cfg, first, last, date.today())
+            view = await read_forecast(found.redis, journal.prefixes, cfg, first, last, date.today(), fresh=fresh)
             if view["unseen_weekdays"]:
                 print(f"intake forecast: the history ({view['history']['days']} days) has no "
                       f"{', '.join(view['unseen_weekdays'])}: forecast as no calls", file=sys.stderr)

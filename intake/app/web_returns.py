@@ -24,7 +24,6 @@ from intake.app.web_audit import Why
 from intake.app.web_auth import Supervisor
 from intake.app.web_errors import refusals
 from intake.core.audit import Action, RecordKind
-from intake.core.demand import intervals
 from intake.core.errors import InvalidRequest
 from intake.core.returns import (
     MISUSE_COLUMNS,
@@ -179,9 +178,9 @@ def add_returns_routes(app: FastAPI, server: IntakeServer) -> None:
         start, _ = wanted(day, day, site)
         sites = [server.sites[site]] if site is not None else list(server.sites.values())
         prefixes = [s.journal.prefix for s in sites]
-        read = await JournalRange(sites[0].journal.redis, prefixes).read(start, start)
         samples = await read_signed_in(sites[0].journal.redis, prefixes, start, start)
-        demand = intervals(read.calls, server.config.staffing.interval_minutes * 60, wrapups_of(server.config), samples)
+        journal = JournalRange(sites[0].journal.redis, prefixes, wrapups_of(server.config))
+        demand = await journal.demand(start, start, date.today(), server.config.staffing.interval_minutes * 60, samples)
         server.audit.record(who, Action.CONSULTED, RecordKind.REPORT, why=why or NO_REASON,
                             record=f"staffing-{start.isoformat()}{'-' + site if site else ''}")
         return {"day": start.isoformat()} | staffing_view(demand, server.config)

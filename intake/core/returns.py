@@ -29,7 +29,6 @@ the same as the journal's days.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import time
 from collections import Counter
@@ -39,7 +38,13 @@ from typing import Any, Literal
 
 import orjson
 
-from intake.core.demand import IntervalDemand, interval_start, intervals
+from intake.core.demand import (
+    IntervalDemand,
+    IntervalTally,
+    SignedIn,
+    from_tallies,
+    quarter_tallies,
+)
 from intake.core.metrics import LONG_WAIT_SECONDS, AnswerTimes
 
 HOME_OFFICE_SECONDS = 10.0
@@ -156,9 +161,10 @@ class Tally:
 
 @dataclass(slots=True)
 class DaySummary:
-    """A local day's figures for the returns: a tally per line and the 999 gradings by hour. A
-    past day's summary is kept beside the journal (:mod:`intake.app.journal_range`), so a year's
-    return reads 365 of these instead of 1.5 million records."""
+    """A local day's figures for the returns (a tally per line and the 999 gradings by hour) and
+    its demand (sums per line and quarter hour). A past day's summary is kept beside the journal
+    (:mod:`intake.app.journal_range`), so a year's return, staffing or forecast reads 365 of these
+    instead of 1.5 million records."""
 
     records: int = 0
     """The journal's records for the day that this summary counts (its check against the journal)."""
@@ -171,18 +177,14 @@ class DaySummary:
     """Those of them graded by a call-back (abandoned calls), by (local hour, grading)."""
     wrapups: int = 0
     """The measured wrap-ups filed for the day's calls when it was made (the third check)."""
-    demand: list[IntervalDemand] = field(default_factory=list)
-    """The day's demand per line and quarter hour (:func:`intake.core.demand.intervals`), for the
-    forecast: a year's history is then ~70,000 of these, not 1.5 million records."""
-    handled: Counter[tuple[str, float]] = field(default_factory=Counter)
-    """Answered calls whose handle time is known, per (line, interval start): the weight of each
-    interval's mean handle time when two sites' intervals are added."""
+    quarters: dict[tuple[str, float], IntervalTally] = field(default_factory=dict)
+    """The day's demand as sums per (line, local quarter hour) (:func:`intake.core.demand.quarter_tallies`:
+    calls, answers, talk, wrap-up, waits), for the staffing and the forecast: a year is then ~70,000
+    of these, not 1.5 million records, and adds up to the very figures the records give."""
 
-    def count_demand(self, calls: Iterable[JournalCall], seconds: int, wrapups: Mapping[str, float]) -> None:
+    def count_demand(self, calls: Iterable[JournalCall], wrapups: Mapping[str, float]) -> None:
         """Set the day's demand from its calls."""
-        self.demand = intervals(calls, seconds, wrapups)
-        self.handled = Counter((c.line, interval_start(c.queued_at, seconds)) for c in calls
-                               if c.settled == "answered" and c.talk_seconds is not None)
+        self.quarters = quarter_tallies(calls, wrapups)
 
     def add(self, call: JournalCall, hour: int) -> None:
         tally = self.lines.get(call.line)
@@ -194,21 +196,9 @@ class DaySummary:
             if call.called_back:
                 self.called_back[(hour, call.grading)] += 1
 
-    def demand_in(self, seconds: int) -> list[IntervalDemand]:
-        """The day's demand in intervals of ``seconds`` (a multiple of the kept quarter hours')."""
-        if not self.demand or seconds == self.demand[0].seconds:
-            return list(self.demand)
-        by: dict[tuple[str, float], tuple[IntervalDemand, int]] = {}
-        for d in self.demand:
-            key = (d.line, interval_start(d.start, seconds))
-            wider = dataclasses.replace(d, start=key[1], seconds=seconds)
-            n = self.handled[(d.line, d.start)]
-            if key in by:
-                was, was_n = by[key]
-                by[key] = (added(was, was_n, wider, n), was_n + n)
-            else:
-                by[key] = (wider, n)
-        return [by[k][0] for k in sorted(by)]
+    def demand_in(self, seconds: int, signed_in: Iterable[SignedIn] = ()) -> list[IntervalDemand]:
+        """The day's demand in intervals of ``seconds`` (a quarter, half or whole hour)."""
+        return from_tallies(self.quarters, seconds, signed_in)
 
     def merge(self, other: DaySummary) -> None:
         self.records += other.records
@@ -218,50 +208,30 @@ class DaySummary:
             self.lines.setdefault(line, Tally()).merge(tally)
         self.graded.update(other.graded)
         self.called_back.update(other.called_back)
-        by = {(d.line, d.start): d for d in self.demand}
-        for d in other.demand:  # two sites' calls in one interval: one interval
-            key = (d.line, d.start)
-            by[key] = added(by[key], self.handled[key], d, other.handled[key]) if key in by else d
-        self.handled.update(other.handled)
-        self.demand = [by[k] for k in sorted(by)]
+        for key, quarter in other.quarters.items():  # two sites' calls in one quarter: one quarter
+            mine = self.quarters.get(key)
+            self.quarters[key] = quarter.copy() if mine is None else mine.merge(quarter)
 
     def dumps(self) -> bytes:
         return orjson.dumps({"records": self.records, "talks": self.talks, "lines": {l: t.dump() for l, t in self.lines.items()},
                              "graded": [[h, g, n] for (h, g), n in sorted(self.graded.items())],
                              "called_back": [[h, g, n] for (h, g), n in sorted(self.called_back.items())],
                              "wrapups": self.wrapups,
-                             "demand": [dataclasses.asdict(d) for d in self.demand],
-                             "handled": [[l, t, n] for (l, t), n in sorted(self.handled.items())]})
+                             "quarters": [[l, t, *tally.dump()] for (l, t), tally in sorted(self.quarters.items())]})
 
     @classmethod
-    def loads(cls, text: bytes | str, *, demand: bool = True) -> DaySummary:
-        """The summary :meth:`dumps` wrote; ``demand=False`` leaves the day's demand out (two
-        thirds of the work, and a return does not need it)."""
+    def loads(cls, text: bytes | str, *, demand: bool = True, returns: bool = True) -> DaySummary:
+        """The summary :meth:`dumps` wrote; ``demand=False`` leaves the day's demand out (a return
+        does not need it), ``returns=False`` the return's tallies and gradings (the staffing does
+        not need those). A summary kept before the demand was kept as sums has no ``quarters``:
+        KeyError, and it is made again."""
         data = orjson.loads(text)
-        return cls(int(data["records"]), int(data["talks"]), {l: Tally.load(t) for l, t in data["lines"].items()},
-                   Counter({(int(h), str(g)): int(n) for h, g, n in data["graded"]}),
-                   Counter({(int(h), str(g)): int(n) for h, g, n in data.get("called_back", ())}),
+        return cls(int(data["records"]), int(data["talks"]),
+                   {l: Tally.load(t) for l, t in data["lines"].items()} if returns else {},
+                   Counter({(int(h), str(g)): int(n) for h, g, n in data["graded"]}) if returns else Counter(),
+                   Counter({(int(h), str(g)): int(n) for h, g, n in data.get("called_back", ())}) if returns else Counter(),
                    int(data.get("wrapups", 0)),
-                   [IntervalDemand(**d) for d in data["demand"]] if demand else [],
-                   Counter({(str(l), float(t)): int(n) for l, t, n in data["handled"]}) if demand else Counter())
-
-
-def added(a: IntervalDemand, a_handled: int, b: IntervalDemand, b_handled: int) -> IntervalDemand:
-    """One line's interval as two sites saw it, as one: counts add; the mean handle time is
-    weighted by the calls each mean is over (``*_handled``), the patience made again from the
-    total wait over the callers who hung up."""
-    answered = a.answered + b.answered
-    handles = [(d.handle_seconds, n) for d, n in ((a, a_handled), (b, b_handled)) if d.handle_seconds is not None and n]
-    weight = sum(n for _, n in handles)
-    abandoned, waited = a.abandoned + b.abandoned, a.waited_seconds + b.waited_seconds
-    signed = [d.signed_in for d in (a, b) if d.signed_in is not None]
-    return dataclasses.replace(
-        a, offered=a.offered + b.offered, answered=answered, abandoned=abandoned,
-        answered_within_target=a.answered_within_target + b.answered_within_target,
-        handle_seconds=sum(h * n for h, n in handles) / weight if weight else None,
-        patience_seconds=waited / abandoned if abandoned else None, waited_seconds=waited,
-        signed_in=sum(signed) if signed else None, handled=a.handled + b.handled,
-        wrapups_measured=a.wrapups_measured + b.wrapups_measured)
+                   {(str(q[0]), float(q[1])): IntervalTally.load(q[2:]) for q in data["quarters"]} if demand else {})
 
 
 def summarise(calls: Iterable[JournalCall]) -> dict[str, DaySummary]:

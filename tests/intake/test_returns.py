@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from intake.core.demand import intervals
+from intake.core.demand import intervals, quarter_tallies
 from intake.core.returns import (
     MISUSE_COLUMNS,
     RETURN_COLUMNS,
@@ -142,30 +142,41 @@ def test_kept_day_summaries_give_the_same_returns_as_the_records(seed):
 
 @pytest.mark.parametrize("seed", [4, 5])
 def test_a_days_kept_demand_is_the_demand_of_its_records_and_two_sites_add_up(seed):
-    """The forecast's history is read from the days' summaries: kept, and added up across two
-    sites, each quarter hour must be the one its calls give."""
+    """The staffing and the forecast read the days' summaries: kept, a day's quarter and half
+    hours are the very ones its calls give (to the bit), and two sites' add up to the calls of both."""
     rng = random.Random(seed)
     calls = [call(i, at(3, 4, rng.randrange(24)) + rng.uniform(-1800, 1800), rng.choice(["answered", "abandoned"]),
                   rng.expovariate(1 / 20), line=rng.choice(["999", "101"]))
              for i in range(600)]
-    calls = [dataclasses.replace(c, talk_seconds=rng.uniform(60, 400) if rng.random() < 0.8 else None) for c in calls]
+    calls = sorted([dataclasses.replace(c, talk_seconds=rng.uniform(60, 400) if rng.random() < 0.8 else None) for c in calls],
+                   key=lambda c: c.queued_at)
 
     def kept(part: list[JournalCall]) -> DaySummary:
         summary = DaySummary()
-        summary.count_demand(part, 900, {"999": 10.0})
+        summary.count_demand(part, {"999": 10.0})
         return DaySummary.loads(summary.dumps())
 
+    for seconds in (900, 1800, 3600):
+        assert kept(calls).demand_in(seconds) == intervals(calls, seconds, {"999": 10.0})
     total = kept(calls[:250])
     total.merge(kept(calls[250:]))
-    expected = intervals(calls, 900, {"999": 10.0})
-    assert [(d.line, d.start, d.offered, d.answered, d.abandoned, d.answered_within_target) for d in total.demand] == \
-        [(d.line, d.start, d.offered, d.answered, d.abandoned, d.answered_within_target) for d in expected]
-    halves = total.demand_in(1800)
-    assert [(d.line, d.start, d.offered, d.answered, d.abandoned) for d in halves] == \
-        [(d.line, d.start, d.offered, d.answered, d.abandoned) for d in intervals(calls, 1800, {"999": 10.0})]
-    for got, want in [*zip(total.demand, expected, strict=True), *zip(halves, intervals(calls, 1800, {"999": 10.0}), strict=True)]:
-        assert got.waited_seconds == pytest.approx(want.waited_seconds)
-        assert (got.handle_seconds is None) == (want.handle_seconds is None)
-        assert got.handle_seconds is None or got.handle_seconds == pytest.approx(want.handle_seconds)
-        assert (got.patience_seconds is None) == (want.patience_seconds is None)
-        assert got.patience_seconds is None or got.patience_seconds == pytest.approx(want.patience_seconds)
+    for seconds in (900, 1800):
+        got, want = total.demand_in(seconds), intervals(calls, seconds, {"999": 10.0})
+        assert [(d.line, d.start, d.offered, d.answered, d.abandoned, d.answered_within_target) for d in got] == \
+            [(d.line, d.start, d.offered, d.answered, d.abandoned, d.answered_within_target) for d in want]
+        for g, w in zip(got, want, strict=True):
+            assert g.waited_seconds == pytest.approx(w.waited_seconds)
+            assert (g.handle_seconds is None) == (w.handle_seconds is None)
+            assert g.handle_seconds is None or g.handle_seconds == pytest.approx(w.handle_seconds)
+            assert (g.patience_seconds is None) == (w.patience_seconds is None)
+            assert g.patience_seconds is None or g.patience_seconds == pytest.approx(w.patience_seconds)
+
+
+def test_a_summary_keeps_each_quarters_talk_and_wrapup():
+    """What a handle time is made of is kept, not only its mean: talk and wrap-up summed apart."""
+    calls = [call(i, at(3, 4, 10) + 60 * i, "answered", 5.0) for i in range(3)]
+    calls = [dataclasses.replace(c, talk_seconds=100.0 + 50 * i) for i, c in enumerate(calls)]
+    summary = DaySummary.loads(DaySummary(quarters=quarter_tallies(calls, {"999": 10.0})).dumps())
+    (quarter,) = summary.quarters.values()
+    assert (quarter.handled, quarter.talk, quarter.wrapup) == (3, 450.0, 30.0)
+    assert summary.demand_in(900)[0].handle_seconds == 160.0

@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 
 from intake.app.journal import CallJournal, JournalRecord, TalkRecord, WrapUpRecord
 from intake.core.erlang import Demand, Goal, handlers_needed
+from intake.core.returns import DaySummary
 
 REPO = Path(__file__).resolve().parents[2]
 DAY = date(2025, 6, 6)  # a Friday
@@ -85,6 +86,17 @@ async def test_staffing_sets_each_quarter_hours_calls_against_the_handlers_they_
     assert [(r["line"], r["offered"], r["needed"]) for r in rows] == [("999", "40", str(first["needed"])),
                                                                        ("999", "4", str(second["needed"]))]
     assert rows[1]["patience_seconds"] == ""
+
+    # read from the day's kept summary; --fresh makes the day again from its records
+    key = f"intake:journal-summary:{DAY.isoformat()}"
+    kept = DaySummary.loads(await redis_client.get(key))  # type: ignore[arg-type]
+    for tally in kept.quarters.values():
+        tally.handle *= 2
+    await redis_client.set(key, kept.dumps())
+    tampered = _json(_intake(redis_client, redis_url, "staffing", "--from", DAY.isoformat(), "--to", DAY.isoformat()))
+    assert tampered["intervals"][0]["handle_seconds"] == 2 * (180 + WRAPUP_999)
+    fresh = _json(_intake(redis_client, redis_url, "staffing", "--from", DAY.isoformat(), "--to", DAY.isoformat(), "--fresh"))
+    assert fresh == view
 
 
 async def test_the_talk_of_a_call_over_is_read_back_with_its_record(redis_client: aioredis.Redis) -> None:
