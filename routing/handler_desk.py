@@ -79,13 +79,17 @@ class HandlerDesk:
 
     def __init__(self, config: IntakeConfig, sender: Sender, handlers: Callable[[str], Handler | None],
                  resync: Callable[[str], object] | None = None, *, timers: TimerStore | None = None,
-                 clock: Callable[[], float] = time.time, gate: Gate = ALONE, seats: Seating | None = None) -> None:
+                 clock: Callable[[], float] = time.time, gate: Gate = ALONE, seats: Seating | None = None,
+                 called_off: Callable[[str, str], object] = lambda member, why: None) -> None:
         """``handlers(member)`` gives the registry's view of a member (None if unknown);
         ``resync(reason)`` asks for the PBX's picture again when an answer contradicts it;
         ``timers`` keeps wrap-ups where a restart finds them (None: in memory only); ``clock``
         is the wall clock their due times are on (see :mod:`routing.timers`); ``gate`` says
         whether this node leads the handlers' site; ``seats``: who sits at which phone, as the
-        registry learns it from the PBX (default: the fixed phones only)."""
+        registry learns it from the PBX (default: the fixed phones only); ``called_off(member,
+        why)`` tells the registry that the wrap-up it shows due from a call's end will not come
+        (its pause failed, or the handler chose a state first: intake.core.handlers.WrapUpCalledOff)."""
+        self.called_off = called_off
         self.gate = gate
         self.config = config
         self.executor = Executor(sender)
@@ -136,6 +140,9 @@ class HandlerDesk:
             raise failed
         if wrapup is not None:
             self._forget(wrapup)
+        # Whatever this node knew of a wrap-up: the choice outranks one shown due, and one that
+        # changed nothing at the PBX (Ready with nothing paused) brings no member event to say so.
+        self.called_off(phone, f"{wanted.value} chosen")
         log.info("handler_state_requested", handler_id=handler_id, wanted=wanted.value, reason=reason, actions=len(todo))
         return len(todo)
 
@@ -269,6 +276,7 @@ class HandlerDesk:
         except Fenced as exc:  # deposed since the call finished: the new leader has the picture, not us
             log.warning("wrapup_fenced", handler_id=timer.handler_id, token=exc.token, current=exc.current)
             self._finish(running, forget=False)
+            self.called_off(timer.member, "deposed before its pause")
             return
         pauses = self._queue_pauses(running, True, queues)
         if pauses is not None:
@@ -308,6 +316,8 @@ class HandlerDesk:
         except RefusedValue as exc:  # a queue the PBX named that we may not name back: retrying would be refused too
             log.error("wrapup_refused", handler_id=timer.handler_id, action=exc.action, field=exc.field, why=exc.why)
             self._finish(running, forget=True)
+            if paused:
+                self.called_off(timer.member, "its pause would be refused")
             return None
 
     async def _ending(self, running: Running, ending: list[Action]) -> None:
@@ -325,6 +335,8 @@ class HandlerDesk:
             else:  # unreachable: the next resync (after the reconnect, or a restart) resumes it
                 self._finish(running, forget=False)
                 self._pending[running.timer.handler_id] = running.timer
+            if then_wait is not None:  # its pause: what reached the PBX shows, the rest will not come now
+                self.called_off(running.timer.member, f"its pause failed: {failed.detail}")
         elif then_wait is not None:
             self._wait(running, then_wait)
         else:

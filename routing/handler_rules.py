@@ -16,7 +16,7 @@ from typing import Protocol
 
 from intake.core.config import HandlerConfig
 from intake.core.errors import NoPhone, StateChangeFailed
-from intake.core.handlers import Handler, HandlerState
+from intake.core.handlers import Handler, wrapup_due
 from routing.executor import ActionResult, Sent
 from telephony import actions
 from telephony.actions import Action
@@ -111,21 +111,15 @@ class WrapUp:
 
 def wrapup_after(call: FinishedCall, handler: Handler | None, seconds: float, wrapup_reason: str) -> WrapUp | None:
     """A wrap-up pause for the handler who answered ``call``, or None when none is due: nobody
-    answered, an unconfigured member did, wrap-up is off for the line, or the handler is logged
-    out or not ready for want of a phone. A handler paused in every queue (Not ready pressed
-    during the call: the PBX has held their chosen reason since, so no call was offered) still
-    gets the wrap-up, and goes not ready with that reason at its end."""
-    if call.answered_at is None or handler is None or handler.handler_id is None or seconds <= 0:
+    answered, or :func:`~intake.core.handlers.wrapup_due` says none is (the rule the registry
+    shows the wrap-up due by, from the call's end until its pause arrives)."""
+    if call.answered_at is None or handler is None:
         return None
-    if not handler.memberships:
+    due = wrapup_due(handler, "", 0.0, seconds, wrapup_reason)
+    if due is None or handler.handler_id is None:
         return None
-    state, _ = handler.state(wrapup_reason)
-    paused = handler.paused_for()
-    if state is HandlerState.NOT_READY and paused is None:
-        return None
-    # An earlier wrap-up's pause still on (a call-back made during it): ready after this one.
-    then_paused = None if paused is None or paused == wrapup_reason else (paused or "not ready")
-    return WrapUp(handler.handler_id, handler.member, tuple(sorted(handler.memberships)), seconds, wrapup_reason, then_paused)
+    return WrapUp(handler.handler_id, handler.member, tuple(sorted(handler.memberships)), seconds, wrapup_reason,
+                  due.then_paused)
 
 
 def wrapup_holds(handler: Handler | None, wrapup_reason: str, then_paused: str | None = None) -> tuple[str, ...]:

@@ -87,7 +87,7 @@ def resumption(timer: Timer, handler: Handler | None, now: float) -> Resumption:
     """
     held = wrapup_holds(handler, timer.reason, timer.then_paused)
     if not held:
-        shown = handler.state(timer.reason)[0].value if handler is not None else "unknown"
+        shown = handler.shown_by_pbx(timer.reason)[0].value if handler is not None else "unknown"
         return Resumption(timer, Verdict.DROP, why=f"the PBX shows the handler {shown}, not in wrap-up")
     if timer.due <= now:
         return Resumption(timer, Verdict.COMPLETE_NOW, why=f"overdue by {now - timer.due:.1f} s")
@@ -102,7 +102,7 @@ def left_unstarted(timer: Timer, handler: Handler | None, now: float) -> float |
     Redis): the seconds it still has to run, if the PBX shows the handler ready (a handler
     already paused, on a call or gone keeps what they have); else None. A call that finished
     during a takeover still gets the rest of its wrap-up."""
-    if timer.due <= now or handler is None or handler.state(timer.reason)[0] is not HandlerState.READY:
+    if timer.due <= now or handler is None or handler.shown_by_pbx(timer.reason)[0] is not HandlerState.READY:
         return None
     return timer.due - now
 

@@ -97,7 +97,7 @@ async def run(redis_url: str, prefix: str, first: date, last: date, repeat: int)
     await redis.aclose()
     return {"from": first.isoformat(), "to": last.isoformat(), "days": (last - first).days + 1, "records": records,
             "intervals": len(history), "forecast_intervals": len(ahead), "staffed_intervals": len(needed),
-            "backtest_wape": {b.line: round(b.weighted_absolute_percentage_error, 3) for b in tested},
+            "backtest_wape": {b.line: None if b.weighted_absolute_percentage_error is None else round(b.weighted_absolute_percentage_error, 3) for b in tested},
             "repeat": repeat, "seconds": {k: round(v, 2) for k, v in steps.items()},
             "cpu_seconds": {k: round(v, 2) for k, v in CPU.items() if k != "_mark"},
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),

@@ -6,7 +6,7 @@ again and have history), a marker filed on each of them, every handler but h1 ou
     PYTHONPATH=$PWD python3 scripts/desktop_screenshot.py [--out-dir docs/images]
 
 The desktop is taken once a pop shows markers, a repeat-caller flag and earlier contacts; the
-reports page once its chart is drawn. Prints one JSON line: where the PNGs went, what the pop
+reports page once its day, its month's return and its forecast are drawn. Prints one JSON line: where the PNGs went, what the pop
 showed, and how long each page took to get there.
 """
 
@@ -85,6 +85,9 @@ async def shoot(out_dir: Path, seed: int, patience: float) -> dict:
                 started = time.monotonic()
                 await reports.click("#query button[type=submit]")
                 await reports.wait_for_selector("main svg", timeout=patience * 1000)
+                for form, shown in (("#return-query", "#return:not(.hidden)"), ("#forecast-query", "#forecast:not(.hidden)")):
+                    await reports.click(f"{form} button[type=submit]")
+                    await reports.wait_for_selector(shown, timeout=patience * 1000)
                 await reports.screenshot(path=str(reports_png), full_page=True)
                 reports_seconds = time.monotonic() - started
             finally:

@@ -206,7 +206,7 @@ def _returns(args: argparse.Namespace) -> int:
 def _staffing(verb: str, args: argparse.Namespace) -> int:
     from intake.app.staffing_cli import run
 
-    return asyncio.run(run(verb, args.config, args.redis_url, args.first, args.last, args.csv))
+    return asyncio.run(run(verb, args.config, args.redis_url, args.first, args.last, args.csv, fresh=args.fresh))
 
 
 def _day(text: str) -> date:
@@ -354,6 +354,7 @@ def parser() -> argparse.ArgumentParser:
         f.add_argument("--csv", action="store_true", help="the intervals as CSV instead of JSON")
         f.add_argument("--config", help="the configuration: lines, targets, goals, [staffing], Redis")
         f.add_argument("--redis-url", help="Redis URL (overrides the configuration's)")
+        f.add_argument("--fresh", action="store_true", help="make every day's figures again from the records (not the kept summaries)")
         f.set_defaults(run=partial(_staffing, verb))
     return p
 

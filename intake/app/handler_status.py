@@ -34,9 +34,11 @@ says: routing.handler_desk.HandlerDesk.not_ready_after_wrapup), None: ready then
 def after_call_of(seen: Handler | None, state: HandlerState, after_wrapup: str | None) -> str | None:
     """On a call and paused in every queue (Not ready pressed during it), or in the wrap-up that
     followed: the reason they go not ready with once the call's wrap-up ends
-    (routing.handler_rules.wrapup_after); else None."""
+    (routing.handler_rules.wrapup_after); else None. From the call's end until the wrap-up's
+    pause the registry's due wrap-up says it (the desk's timer may not have started yet)."""
     if state is HandlerState.WRAP_UP:
-        return after_wrapup
+        due = seen.wrapup_follows if seen is not None else None
+        return due.then_paused if due is not None else after_wrapup
     return seen.paused_for() if seen is not None and state is HandlerState.ON_CALL else None
 
 

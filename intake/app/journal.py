@@ -22,7 +22,15 @@ The handler's grading of a call (its outcome) is journalled beside it, for the n
 999 misuse: ``{prefix}journal-gradings:{YYYY-MM-DD}`` is a hash, call id -> grading, by the local
 day the outcome was **filed** (the server knows the call's id then, not always its queue entry);
 outcomes come during the call's wrap-up, so a reader of a range of days also reads the next
-day's gradings (:mod:`intake.app.journal_range`). A grading filed again replaces the first.
+day's gradings (:mod:`intake.app.journal_range`). A grading filed again replaces the first. A call-back's grading
+(:meth:`CallJournal.grade` with ``under``) is filed under the **abandoned** call it followed up, in
+the day of its abandon, and the call's id is also put in ``{prefix}journal-called-back:{YYYY-MM-DD}``
+(a hash, call id -> grading) so the misuse return can say how many of its gradings came by call-back.
+
+Beside the record, filed once known (both keyed by the stay, in the queue entry's day):
+``{prefix}journal-talk:{YYYY-MM-DD}`` (answer to hang-up, when the call is over) and
+``{prefix}journal-wrapup:{YYYY-MM-DD}`` (the answering handler's wrap-up as it really lasted, when
+it is over: :mod:`intake.core.wrapups`); staffing's handle time is their sum.
 
 :func:`hourly_report` is pure: records in, one row per hour out.
 """
@@ -48,6 +56,7 @@ from intake.core.metrics import (
     Settlement,
     local_day,
 )
+from intake.core.notices import WrappedUp
 from screenpop.models import ContactRecord, is_history_number
 from screenpop.places import Location
 
@@ -92,6 +101,10 @@ class JournalRecord(BaseModel):
     """Answer to hang-up: not known when the record is written (at the answer), so read back from
     the day's talk times (:meth:`CallJournal.day`) once the call is over. None until then, for a
     call not answered, and in older records."""
+    wrapup_seconds: float | None = None
+    """The answering handler's wrap-up after the call, as measured (:mod:`intake.core.wrapups`):
+    read back like the talk time, once it is over. None until then, when none was measured, and in
+    older records."""
 
     @classmethod
     def of(cls, call: CallFacts) -> JournalRecord:
@@ -131,6 +144,24 @@ class TalkRecord(BaseModel):
         return cls(call_id=call.call_id, queue=call.queue, queued_at=call.queued_at, talk_seconds=round(call.talk_seconds, 3))
 
 
+class WrapUpRecord(BaseModel):
+    """How long the answering handler's wrap-up after a call really lasted, filed when it is over."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    call_id: str
+    queue: str
+    queued_at: float
+    wrapup_seconds: float
+    handler_id: str | None = None
+
+    @classmethod
+    def of(cls, wrapped: WrappedUp) -> WrapUpRecord:
+        call = wrapped.call
+        return cls(call_id=call.call_id, queue=call.queue, queued_at=call.queued_at,
+                   wrapup_seconds=round(wrapped.seconds, 3), handler_id=wrapped.handler_id)
+
+
 class CallJournal:
     # Any: a redis.asyncio client or fakeredis's in-process one (the demo's), used through their common commands
     def __init__(self, redis: Any, prefix: str = "intake:") -> None:
@@ -162,13 +193,21 @@ class CallJournal:
         """The gradings of outcomes filed that day (see the module's docstring)."""
         return f"{self.prefix}journal-gradings:{day}"
 
-    async def grade(self, call_id: str, grading: str, filed_at: float) -> None:
-        """Journal the handler's grading of a call, filed at ``filed_at``."""
-        day = local_day(filed_at)
+    def called_back_key(self, day: str) -> str:
+        """The abandoned calls of a day graded by their call-back (see the module's docstring)."""
+        return f"{self.prefix}journal-called-back:{day}"
+
+    async def grade(self, call_id: str, grading: str, filed_at: float, *, under: float | None = None) -> None:
+        """Journal the handler's grading of a call, filed at ``filed_at``; ``under``: a call-back's
+        grading, filed under the abandoned call ``call_id`` in the day of ``under`` (its abandon)."""
+        day = local_day(filed_at if under is None else under)
         key = self.gradings_key(day)
         async with self.redis.pipeline(transaction=True) as tx:
             tx.hset(key, call_id, grading)
             tx.expire(key, RETENTION_SECONDS)
+            if under is not None:
+                tx.hset(self.called_back_key(day), call_id, grading)
+                tx.expire(self.called_back_key(day), RETENTION_SECONDS)
             # The call is that day's or the day before's: their kept summaries no longer hold (journal_range)
             tx.delete(f"{self.prefix}journal-summary:{day}", f"{self.prefix}journal-summary:{_day_before(day)}")
             await tx.execute()
@@ -187,18 +226,43 @@ class CallJournal:
         pipe.hset(key, stay_name(talk.call_id, talk.queue, talk.queued_at), repr(talk.talk_seconds))
         pipe.expire(key, RETENTION_SECONDS)
 
+    def wrapup_key(self, day: str) -> str:
+        """The day's measured wrap-ups: a hash, stay -> seconds (not under journal:*, as stays_key)."""
+        return f"{self.prefix}journal-wrapup:{day}"
+
+    # Any: a redis pipeline, sync or async (as stage)
+    def stage_wrapup(self, pipe: Any, wrapup: WrapUpRecord) -> None:
+        """Add the commands that file a call's measured wrap-up to ``pipe`` (keyed by its stay: a
+        node that measured it a little differently writes over it, never beside it)."""
+        day = local_day(wrapup.queued_at)
+        if day == UNDATED:
+            raise ValueError(f"call {wrapup.call_id}: queue entry {wrapup.queued_at!r} is in no day")
+        key = self.wrapup_key(day)
+        pipe.hset(key, stay_name(wrapup.call_id, wrapup.queue, wrapup.queued_at), repr(wrapup.wrapup_seconds))
+        pipe.expire(key, RETENTION_SECONDS)
+
     async def day(self, day: date) -> list[JournalRecord]:
-        """The day's records, one per call's stay in a queue, each with its talk time once the call is over."""
+        """The day's records, one per call's stay in a queue, each with its talk time once the call
+        is over and its measured wrap-up once that is."""
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.zrange(self.key(day.isoformat()), 0, -1)
             pipe.hgetall(self.talk_key(day.isoformat()))
-            raw, talks = await pipe.execute()
+            pipe.hgetall(self.wrapup_key(day.isoformat()))
+            raw, talks, wrapups = await pipe.execute()
         records = one_per_stay(JournalRecord.model_validate_json(r) for r in raw)
-        if not talks:
+        if not talks and not wrapups:
             return records
-        talked = {_text(k): float(_text(v)) for k, v in talks.items()}
-        return [r if (t := talked.get(stay_name(r.call_id, r.queue, r.queued_at))) is None
-                else r.model_copy(update={"talk_seconds": t}) for r in records]
+        talked, wrapped = _seconds(talks), _seconds(wrapups)
+        found = []
+        for r in records:
+            stay = stay_name(r.call_id, r.queue, r.queued_at)
+            update = {k: v for k, v in (("talk_seconds", talked.get(stay)), ("wrapup_seconds", wrapped.get(stay))) if v is not None}
+            found.append(r.model_copy(update=update) if update else r)
+        return found
+
+
+def _seconds(kept: dict[Any, Any]) -> dict[str, float]:
+    return {_text(k): float(_text(v)) for k, v in kept.items()}
 
 
 def _text(value: bytes | str) -> str:

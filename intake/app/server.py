@@ -72,6 +72,7 @@ from intake.core.errors import StateChangeFailed
 from intake.core.in_progress import InProgress
 from intake.core.live_demand import LiveDemand
 from intake.core.registry import registry_of
+from routing.callbacks import CallbackTask
 from screenpop.errors import NotYourCall, UnknownCall
 from screenpop.history import HistoryConfig, HistoryStore
 from screenpop.incidents import IncidentStore
@@ -211,7 +212,7 @@ class IntakeServer:
         figures count them before they reach Redis) and calls in progress (the first resync settles them)."""
         journalled: dict[str, list[JournalRecord]] = {name: [] for name in self.sites}
         in_progress: dict[str, list[InProgress]] = {name: [] for name in self.sites}
-        by_kind = {site.kind(k): (site, k) for site in self.sites.values() for k in ("journal", "in-progress", "callback", "talk")}
+        by_kind = {site.kind(k): (site, k) for site in self.sites.values() for k in ("journal", "in-progress", "callback", "talk", "wrapup")}
         for kind, data in self.writes.spooled():
             try:
                 if kind in by_kind:
@@ -274,6 +275,14 @@ class IntakeServer:
                 await self.incidents.put([incident], time.time())
             except RedisError as exc:  # the outcome is stored: the handler is not told to file it again
                 log.warning("graded_incident_unwritten", call_id=outcome.call_id, error=str(exc))
+
+    async def grade_called_back(self, handler_id: str, task: CallbackTask) -> None:
+        """A call-back's grading, journalled under the abandoned 999 call it followed up, in the day
+        of its abandon: the misuse return counts the call graded (and says it was by call-back)."""
+        if task.outcome is None or task.outcome.grading is None:
+            return
+        await self.site_of(handler_id).journal.grade(task.id, task.outcome.grading, time.time(), under=task.abandoned_at)
+        log.info("called_back_graded", call_id=task.id, handler_id=handler_id, grading=task.outcome.grading)
 
     # --- views (each site and the total: intake.app.site_views) ----------------------------------
 

@@ -31,7 +31,7 @@ import json
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from functools import partial
 from typing import Any
 
@@ -47,9 +47,11 @@ from intake.app.journal import (
     CallJournal,
     JournalRecord,
     TalkRecord,
+    WrapUpRecord,
     contact_record,
     one_per_stay,
 )
+from intake.app.journal_range import JournalRange, wrapups_of
 from intake.app.pops import PopRouter
 from intake.app.prometheus import IntakeCollector
 from intake.app.signed_in_store import SignedInStore
@@ -58,10 +60,11 @@ from intake.app.write_behind import WriteBehind
 from intake.core import outputs as out
 from intake.core.config import IntakeConfig
 from intake.core.engine import Engine, Evaluator, Notices, On, Subscription
+from intake.core.handlers import WrapUpCalledOff
 from intake.core.in_progress import InProgress, InProgressStore
 from intake.core.live_demand import LiveDemand
 from intake.core.metrics import local_day
-from intake.core.registry import registry_of
+from intake.core.registry import Fed, registry_of
 from intake.core.signed_in import SignedInSampler
 from routing.callback_desk import CallbackDesk
 from routing.callbacks import CallbackStore, CallbackTask
@@ -135,7 +138,8 @@ class Site:
         self.timers = TimerStore(shared.redis, prefix, self.cluster.fence, replicated_client(
             shared.redis, config.redis.replicas_to_wait, config.redis.wait_timeout_seconds))
         self.desk = HandlerDesk(config, self.session, self.registry.handlers.get, resync=self.session.resync,
-                                timers=self.timers, gate=self.cluster.gate, seats=self.registry.seating)
+                                timers=self.timers, gate=self.cluster.gate, seats=self.registry.seating,
+                                called_off=self._wrapup_called_off)
         self.ring_outs = RingOutDesk(config, self.desk, self.registry.handlers.get)
         self.handler_status = HandlerStatusPush(config, self.registry.handlers.get, self.ring_outs.rule.reason, shared.hub,
                                                 seats=self.registry.seating, after_wrapup=self.desk.not_ready_after_wrapup)
@@ -151,6 +155,8 @@ class Site:
         self.signed_in = SignedInStore(shared.redis, prefix)
         self._signed_in = SignedInSampler({line.name: line.queues for line in config.lines})
         self._signed_in_write: asyncio.Task[None] | None = None  # one at a time: a minute's samples land in order
+        self._summarised_before: date | None = None  # the local day whose day before is summarised
+        self._summarising: asyncio.Task[None] | None = None
         self.engine = Engine(self.registry, clock=time.monotonic, pbx_now=self.pbx_now, subscriptions=self.subscriptions(),
                              evaluators=(Evaluator("policy", self.steering), Evaluator("callback-desk", self.callbacks)),
                              guard=shared.tasks.call, also_waiting=lambda: bool(self.callbacks.tasks))
@@ -197,7 +203,7 @@ class Site:
 
     # --- the event path ------------------------------------------------------------------------
 
-    def on_event(self, event: ev.DomainEvent) -> None:
+    def on_event(self, event: Fed) -> None:
         outputs = self.engine.feed(event)
         if outputs:
             self.execute(outputs)
@@ -205,6 +211,10 @@ class Site:
         if due is not None and due < self._armed_for:  # sooner than the ticker sleeps: wake it
             self._armed_for = due
             self._alarm.set()
+
+    def _wrapup_called_off(self, member: str, why: str) -> None:
+        """The desk will not pause ``member`` for the wrap-up the registry shows due: it ends now."""
+        self.on_event(WrapUpCalledOff(self.pbx_now(), member, why))
 
     def execute(self, outputs: Sequence[out.Output]) -> None:
         """Carry out what the engine asks, in its order, each under the records' guard."""
@@ -237,6 +247,10 @@ class Site:
     def file_talk(self, talk: TalkRecord) -> None:
         """The call's talk time beside its journal record (staffing's handle time), behind the event path."""
         self.shared.writes.submit(self.kind("talk"), lambda pipe: self.journal.stage_talk(pipe, talk), record=talk)
+
+    def file_wrapup(self, wrapup: WrapUpRecord) -> None:
+        """The handler's measured wrap-up beside the call's journal record (the handle time's other half)."""
+        self.shared.writes.submit(self.kind("wrapup"), lambda pipe: self.journal.stage_wrapup(pipe, wrapup), record=wrapup)
 
     def _restore(self, o: out.RestoreMemberships) -> None:
         task = self.desk.restore(o.member, o.lost)
@@ -292,6 +306,9 @@ class Site:
         if kind == "talk":
             self.file_talk(TalkRecord.model_validate_json(text))
             return None
+        if kind == "wrapup":
+            self.file_wrapup(WrapUpRecord.model_validate_json(text))
+            return None
         self.callbacks.spooled(CallbackTask.model_validate_json(text))
         return None
 
@@ -312,6 +329,7 @@ class Site:
                 await asyncio.sleep(0)
             self.execute(self.engine.wake())
             self.shared.tasks.call("records", self.sample_signed_in)
+            self.shared.tasks.call("records", partial(self.summarise_closed_day, time.time()))
             self.shared.tasks.ok(self.task("ticker"))
 
     def sample_signed_in(self) -> None:
@@ -326,6 +344,28 @@ class Site:
         if samples:
             self._signed_in_write = asyncio.get_running_loop().create_task(self.signed_in.write(samples))
             self.in_background(self._signed_in_write)
+
+    def summarise_closed_day(self, now: float) -> None:
+        """The leader summarises the local day before ``now``'s once it is over (the first tick of
+        a day, and the first after a start): :mod:`intake.app.journal_range` keeps it, so a year's
+        staffing, forecast and return read 365 summaries and no past day's records again (a day
+        whose records or gradings change later is summarised again when next read)."""
+        if not self.up or not self.cluster.gate.acts():
+            return
+        today = date.fromisoformat(local_day(now))
+        if today == self._summarised_before or (self._summarising is not None and not self._summarising.done()):
+            return
+        self._summarised_before = today
+        self._summarising = asyncio.get_running_loop().create_task(self._summarise(today - timedelta(days=1), today))
+        self.in_background(self._summarising)
+
+    async def _summarise(self, day: date, today: date) -> None:
+        try:
+            await JournalRange(self.journal.redis, [self.journal.prefix], wrapups_of(self.config)).summaries(day, day, today)
+        except (RedisError, OSError) as exc:  # the day is summarised when it is first read instead
+            log.warning("day_not_summarised", site=self.name, day=day.isoformat(), error=repr(exc))
+            return
+        log.info("day_summarised", site=self.name, day=day.isoformat())
 
     async def _follow_pbx(self) -> None:
         """The AMI session reconnects by itself after any link failure; should its own loop fail,
@@ -433,6 +473,7 @@ _EXECUTE: dict[type, Callable[[Site, Any], object]] = {  # Any: each takes the o
     out.KeepInProgress: lambda s, o: s.keep_in_progress(o.record),
     out.Journal: lambda s, o: s.file_journal(JournalRecord.of(o.call)),
     out.CallOver: Site._call_over,
+    out.WrapUpOver: lambda s, o: s.file_wrapup(WrapUpRecord.of(o.wrapped)),
     out.Resync: lambda s, o: s.session.resync(o.reason),
     out.RestoreMemberships: Site._restore,
     out.ResumeWrapUps: Site.link_came_up,  # the PBX's picture is in

@@ -22,6 +22,7 @@ from intake.app.web_body import BodyLimit
 from intake.app.web_callbacks import add_callback_routes
 from intake.app.web_docs import add_docs_routes
 from intake.app.web_errors import refusals
+from intake.app.web_forecast import add_forecast_routes
 from intake.app.web_headers import SecurityHeaders
 from intake.app.web_incidents import BULK_PATH, MAX_BULK_BYTES, add_incident_routes
 from intake.app.web_models import (
@@ -152,6 +153,7 @@ def create_app(server: IntakeServer) -> FastAPI:
     add_position_routes(app, server)
     add_incident_routes(app, server)
     add_returns_routes(app, server)
+    add_forecast_routes(app, server)
     if server.sign_in is not None:
         add_sign_in_routes(app, server.sign_in)
     add_audit_routes(app, server)

@@ -50,9 +50,11 @@ def add_callback_routes(app: FastAPI, server: IntakeServer) -> None:
                  responses=refusals(401, 403, 404, 409, 413, 422))
     async def outcome(task_id: str, filed: CallbackOutcome, who: Handler) -> TaskMoved:
         """What came of the call-back (grading as for a call, required when the caller was
-        reached): closes the task."""
+        reached): closes the task. A grading is journalled under the abandoned call, for the 999
+        misuse return (docs/returns.md)."""
         await server.site_of(who.id).callbacks.catch_up(task_id)
         task = server.site_of(who.id).callbacks.record_outcome(who.id, task_id, filed)
+        await server.grade_called_back(who.id, task)
         server.audit.record(who, Action.ALTERED, RecordKind.CALLBACK, why=f"task {task_id}", number=task.number,
                             record=task_id)
         return TaskMoved(task_id=task_id, status="closed")

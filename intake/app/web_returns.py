@@ -24,7 +24,6 @@ from intake.app.web_audit import Why
 from intake.app.web_auth import Supervisor
 from intake.app.web_errors import refusals
 from intake.core.audit import Action, RecordKind
-from intake.core.demand import intervals
 from intake.core.errors import InvalidRequest
 from intake.core.returns import (
     MISUSE_COLUMNS,
@@ -73,6 +72,8 @@ class MisuseRow(_Reply):
     hour: int
     grading: str
     calls: int
+    called_back: int
+    """Of ``calls``, abandoned calls graded by their call-back."""
 
 
 class MisuseMonth(_Reply):
@@ -81,6 +82,7 @@ class MisuseMonth(_Reply):
     not_emergency: int
     not_emergency_pct: float | None
     by_grading: dict[str, int]
+    called_back: int
 
 
 class Misuse(_Reply):
@@ -93,6 +95,7 @@ class StaffingLine(_Reply):
     goal_percent: float
     handle_seconds: float
     patience_seconds: float | None
+    wrapups_measured: int
 
 
 class StaffingRow(_Reply):
@@ -109,6 +112,9 @@ class StaffingRow(_Reply):
     needed_erlang_c: int
     signed_in: float | None
     service_level_signed_in: float | None
+    wrapup: Literal["measured", "configured", "mixed"]
+    """Whose wrap-up the handle time holds: the one measured after each call, the line's configured one, or both."""
+    wrapups_measured: int
 
 
 class Staffing(_Reply):
@@ -131,19 +137,7 @@ def add_returns_routes(app: FastAPI, server: IntakeServer) -> None:
     router = APIRouter()
 
     def wanted(first: str, last: str, site: str | None) -> tuple[date, date]:
-        days = []
-        for name, text in (("from", first), ("to", last)):
-            try:
-                days.append(date.fromisoformat(text))
-            except ValueError:
-                raise InvalidRequest.of(name, f"{text[:20]!r} is not a day (YYYY-MM-DD)") from None
-        if days[1] < days[0]:
-            raise InvalidRequest.of("to", "is before from")
-        if (days[1] - days[0]).days >= MAX_DAYS:
-            raise InvalidRequest.of("to", f"at most {MAX_DAYS} days in one return")
-        if site is not None and site not in server.sites:
-            raise InvalidRequest.of("site", f"no site {site[:32]!r}")
-        return days[0], days[1]
+        return asked_days(server, first, last, site)
 
     async def days_of(first: date, last: date, site: str | None) -> dict[str, DaySummary]:
         sites = [server.sites[site]] if site is not None else list(server.sites.values())
@@ -184,14 +178,34 @@ def add_returns_routes(app: FastAPI, server: IntakeServer) -> None:
         start, _ = wanted(day, day, site)
         sites = [server.sites[site]] if site is not None else list(server.sites.values())
         prefixes = [s.journal.prefix for s in sites]
-        read = await JournalRange(sites[0].journal.redis, prefixes).read(start, start)
         samples = await read_signed_in(sites[0].journal.redis, prefixes, start, start)
-        demand = intervals(read.calls, server.config.staffing.interval_minutes * 60, wrapups_of(server.config), samples)
+        journal = JournalRange(sites[0].journal.redis, prefixes, wrapups_of(server.config))
+        demand = await journal.demand(start, start, date.today(), server.config.staffing.interval_minutes * 60, samples)
         server.audit.record(who, Action.CONSULTED, RecordKind.REPORT, why=why or NO_REASON,
                             record=f"staffing-{start.isoformat()}{'-' + site if site else ''}")
         return {"day": start.isoformat()} | staffing_view(demand, server.config)
 
     app.include_router(router)
+
+
+def asked_days(server: IntakeServer, first: str, last: str, site: str | None, most: int = MAX_DAYS,
+               what: str = "return") -> tuple[date, date]:
+    """The local days ``first`` to ``last`` (YYYY-MM-DD, both included) a report is asked for, at
+    most ``most`` of them, of one of the server's sites or of all (``site`` None); else InvalidRequest
+    naming the field at fault."""
+    days = []
+    for name, text in (("from", first), ("to", last)):
+        try:
+            days.append(date.fromisoformat(text))
+        except ValueError:
+            raise InvalidRequest.of(name, f"{text[:20]!r} is not a day (YYYY-MM-DD)") from None
+    if days[1] < days[0]:
+        raise InvalidRequest.of("to", "is before from")
+    if (days[1] - days[0]).days >= most:
+        raise InvalidRequest.of("to", f"at most {most} days in one {what} ({(days[1] - days[0]).days + 1} asked)")
+    if site is not None and site not in server.sites:
+        raise InvalidRequest.of("site", f"no site {site[:32]!r}")
+    return days[0], days[1]
 
 
 def _name(first: date, last: date, site: str | None) -> str:

@@ -8,8 +8,10 @@ handlers who were signed in). Intervals are 15 or 30 minutes of the control room
 
 The estimates, per line and interval:
 - arrivals: calls offered (answered, abandoned, left), per second of the interval;
-- handle time: mean talk + wrap-up of the answered calls whose talk is known (the wrap-up is the
-  line's configured pause, the time intake keeps a handler off the queue after each call);
+- handle time: mean talk + wrap-up of the answered calls whose talk is known; the wrap-up is the
+  one measured after the call (:mod:`intake.core.wrapups`: from the pause intake put the handler in
+  to their leaving it) where the journal has it, else the line's configured pause (the time intake
+  means to keep a handler off the queue after each call); ``wrapups_measured`` says how many were measured;
 - patience: total time in the queue of every caller over the number who hung up (the estimator
   of Mandelbaum & Zeltyn for exponential patience: theta = P(Ab) / E[W]); none when nobody hung up.
 """
@@ -18,11 +20,17 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from intake.core.erlang import Demand, Goal, handlers_needed, performance
+from intake.core.erlang import (
+    Demand,
+    Goal,
+    handlers_needed,
+    service_level,
+    staffing_beta,
+)
 from intake.core.errors import StaffingError
 
 INTERVALS = (900, 1800, 3600)
@@ -45,6 +53,8 @@ class Offered(Protocol):
     def target_seconds(self) -> float: ...
     @property
     def talk_seconds(self) -> float | None: ...  # None until the call is over (and in older records)
+    @property
+    def wrapup_seconds(self) -> float | None: ...  # measured; None until the wrap-up is over, or none measured
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +86,18 @@ class IntervalDemand:
     """Total time in the queue of every caller (the patience estimate's numerator)."""
     signed_in: float | None
     """Mean of the samples of handlers signed in during the interval; None without samples."""
+    handled: int = 0
+    """Answered calls whose talk is known: the calls the handle time is the mean of."""
+    wrapups_measured: int = 0
+    """Those of them whose wrap-up was measured (the others': the line's configured one)."""
+
+    @property
+    def wrapup(self) -> str:
+        """Whose wrap-up the handle time holds: ``measured`` (every answered call's), ``configured``
+        (none measured) or ``mixed``."""
+        if not self.wrapups_measured:
+            return "configured"
+        return "measured" if self.wrapups_measured >= self.handled else "mixed"
 
     @property
     def arrivals_per_second(self) -> float:
@@ -108,29 +130,65 @@ def interval_start(at: float, seconds: int) -> float:
     return math.floor(at) - (t.tm_min * 60 + t.tm_sec) % seconds
 
 
+QUARTER = 900
+"""The narrowest interval: tallies are kept per quarter hour and added into wider intervals."""
+
+
 def intervals(records: Iterable[Offered], seconds: int = 900, wrapup_seconds: Mapping[str, float] | None = None,
               signed_in: Iterable[SignedIn] = ()) -> list[IntervalDemand]:
     """One IntervalDemand per line and interval that had a call, by line then start."""
+    return from_tallies(quarter_tallies(records, wrapup_seconds), seconds, signed_in)
+
+
+def quarter_tallies(records: Iterable[Offered], wrapup_seconds: Mapping[str, float] | None = None) -> dict[tuple[str, float], IntervalTally]:
+    """The records' tallies per (line, start of their local quarter hour)."""
     wrapups = wrapup_seconds or {}
-    tallies: dict[tuple[str, float], _Tally] = {}
+    tallies: dict[tuple[str, float], IntervalTally] = {}
+    starts: dict[int, float] = {}  # every zone's offset is whole quarter hours: one local quarter per epoch quarter
     for r in records:
-        key = (r.line, interval_start(r.queued_at, seconds))
+        quarter = int(r.queued_at // QUARTER)
+        start = starts.get(quarter)
+        if start is None:
+            start = starts[quarter] = interval_start(r.queued_at, QUARTER)
+        key = (r.line, start)
         tally = tallies.get(key)
         if tally is None:
-            tally = tallies[key] = _Tally()
+            tally = tallies[key] = IntervalTally()
         tally.add(r, wrapups.get(r.line, 0.0))
+    return tallies
+
+
+def from_tallies(tallies: Mapping[tuple[str, float], IntervalTally], seconds: int = 900,
+                 signed_in: Iterable[SignedIn] = ()) -> list[IntervalDemand]:
+    """Quarter-hour tallies (of records, or of days' summaries) as one IntervalDemand per line and
+    interval of ``seconds`` that had a call, by line then start, with the signed-in samples'
+    means. Quarters are added in order, so a record's figures and a summary's are the same to the bit."""
+    if seconds == QUARTER:
+        wide = dict(tallies)
+    else:
+        wide = {}
+        for (line, start), tally in sorted(tallies.items()):
+            key = (line, interval_start(start, seconds))
+            was = wide.get(key)
+            wide[key] = tally.copy() if was is None else was.merge(tally)
     samples: dict[tuple[str, float], list[int]] = {}
     for s in signed_in:
         samples.setdefault((s.line, interval_start(s.at, seconds)), []).append(s.handlers)
-    return [tallies[key].demand(key[0], key[1], seconds, samples.get(key)) for key in sorted(tallies)]
+    return [wide[key].demand(key[0], key[1], seconds, samples.get(key)) for key in sorted(wide)]
 
 
-class _Tally:
-    __slots__ = ("abandoned", "answered", "handle", "handled", "offered", "waited", "within")
+class IntervalTally:
+    """One line's calls over an interval, as sums: what an :class:`IntervalDemand` is made from.
+    Tallies add (quarters into half hours, sites into a force), so a day's can be kept
+    (:class:`intake.core.returns.DaySummary`) and a year read from them."""
+
+    __slots__ = ("abandoned", "answered", "handle", "handled", "measured", "offered", "talk", "waited", "within", "wrapup")
+    FIELDS = ("offered", "answered", "abandoned", "within", "handled", "talk", "wrapup", "handle", "waited", "measured")
+    """The stored form's order (:meth:`dump`)."""
 
     def __init__(self) -> None:
-        self.offered = self.answered = self.abandoned = self.within = self.handled = 0
-        self.handle = self.waited = 0.0
+        self.offered = self.answered = self.abandoned = self.within = self.handled = self.measured = 0
+        self.talk = self.wrapup = self.handle = self.waited = 0.0
 
     def add(self, r: Offered, line_wrapup: float) -> None:
         self.offered += 1
@@ -143,7 +201,40 @@ class _Tally:
         self.within += r.waited_seconds <= r.target_seconds
         if r.talk_seconds is not None:
             self.handled += 1
-            self.handle += r.talk_seconds + line_wrapup
+            self.talk += r.talk_seconds
+            wrapup = r.wrapup_seconds
+            if wrapup is None:
+                wrapup = line_wrapup
+            else:
+                self.measured += 1
+            self.wrapup += wrapup
+            self.handle += r.talk_seconds + wrapup
+
+    def merge(self, other: IntervalTally) -> IntervalTally:
+        """Add ``other`` into this one (and return it)."""
+        for name in self.FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        return self
+
+    def copy(self) -> IntervalTally:
+        tally = IntervalTally()
+        for name in self.FIELDS:
+            setattr(tally, name, getattr(self, name))
+        return tally
+
+    def dump(self) -> list[float]:
+        """The sums in :attr:`FIELDS` order (a day summary's stored form)."""
+        return [getattr(self, name) for name in self.FIELDS]
+
+    @classmethod
+    def load(cls, sums: Sequence[float]) -> IntervalTally:
+        """The tally :meth:`dump` wrote."""
+        if len(sums) != len(cls.FIELDS):
+            raise ValueError(f"an interval's tally has {len(cls.FIELDS)} sums, not {len(sums)}")
+        tally = cls()
+        for name, value in zip(cls.FIELDS, sums, strict=True):
+            setattr(tally, name, int(value) if name in ("offered", "answered", "abandoned", "within", "handled", "measured") else float(value))
+        return tally
 
     def demand(self, line: str, start: float, seconds: int, signed_in: list[int] | None) -> IntervalDemand:
         return IntervalDemand(
@@ -152,7 +243,8 @@ class _Tally:
             handle_seconds=self.handle / self.handled if self.handled else None,
             patience_seconds=self.waited / self.abandoned if self.abandoned else None,
             waited_seconds=self.waited,
-            signed_in=sum(signed_in) / len(signed_in) if signed_in else None)
+            signed_in=sum(signed_in) / len(signed_in) if signed_in else None, handled=self.handled,
+            wrapups_measured=self.measured)
 
 
 def line_means(demand: Iterable[IntervalDemand]) -> dict[str, tuple[float | None, float | None]]:
@@ -175,14 +267,16 @@ def staffing(demand: Iterable[IntervalDemand], goals: Mapping[str, Goal], handle
     handle time or patience takes the line's (``handle_seconds``, ``patience_seconds``). A line
     with no goal is left out."""
     rows = []
-    last: dict[tuple[str, str], int] = {}  # (line, model) -> the interval before's answer: the next search starts there
+    beta: dict[tuple[str, str], float] = {}  # (line, model) -> the interval before's square-root staffing beta: the next search starts there
     for d in demand:
         goal = goals.get(d.line)
         if goal is None:
             continue
         model = d.demand(handle_seconds[d.line], patience_seconds.get(d.line))
-        needed = last[(d.line, "a")] = handlers_needed(model, goal, near=last.get((d.line, "a")))
-        needed_c = last[(d.line, "c")] = handlers_needed(model, goal, "erlang-c", near=last.get((d.line, "c")))
+        needed = handlers_needed(model, goal, beta=beta.get((d.line, "a")))
+        needed_c = handlers_needed(model, goal, "erlang-c", beta=beta.get((d.line, "c")))
+        if model.erlangs > 0:
+            beta[(d.line, "a")], beta[(d.line, "c")] = staffing_beta(needed, model), staffing_beta(needed_c, model)
         with_signed_in = needed if d.signed_in is None else math.floor(d.signed_in)
-        rows.append(IntervalStaffing(d, needed, needed_c, performance(with_signed_in, model, goal.within_seconds).service_level))
+        rows.append(IntervalStaffing(d, needed, needed_c, service_level(with_signed_in, model, goal.within_seconds, "erlang-a")))
     return rows

@@ -40,14 +40,18 @@ def rings_answered_elsewhere(reg: Registry, call: Call, step: Step, at: float, m
 def take(reg: Registry, call: Call, step: Step, at: float, member: str | None, told: Told) -> None:
     if member is not None:
         reg.stop_ringing(call, member, None, told)
-        reg.handler(member).on_call = call.call_id
+        h = reg.handler(member)
+        h.on_call = call.call_id
+        reg.wrapup_ended(h, "on another call", None)  # its pause, if it comes, comes during this call
         told.about(Answered, call, member)
         told.plain(HandlerChanged(member))
 
 def take_unseen(reg: Registry, call: Call, step: Step, at: float, member: str | None, told: Told) -> None:
     _answered_by(reg, call, member)
     if member:
-        reg.handler(member).on_call = call.call_id
+        h = reg.handler(member)
+        h.on_call = call.call_id
+        reg.wrapup_ended(h, "on another call", None)
         told.plain(HandlerChanged(member))
 
 def settle(reg: Registry, call: Call, step: Step, at: float, member: str | None, told: Told) -> None:
@@ -67,6 +71,8 @@ def free_handler(reg: Registry, call: Call, step: Step, at: float, member: str |
         h = reg.handler(call.answered_by)
         if h.on_call == call.call_id:
             h.on_call = None
+            if call.answered_at is not None:  # shown in wrap-up from now: never "ready" until its pause comes
+                reg.wrapup_starts(h, call, at)
             told.plain(HandlerChanged(call.answered_by))
 
 def finish(reg: Registry, call: Call, step: Step, at: float, member: str | None, told: Told) -> None:

@@ -18,7 +18,8 @@ The schedule, in one place:
   or at least every :data:`REFRESH` seconds while calls or call-backs wait.
 
 Who hears what, in order: every subscription, in the order given, sees each event's notices
-(:class:`Notices`) or the event itself (:class:`On`); then the engine's own follow-up gives the
+(:class:`Notices`: the registry's, then the wrap-ups they ended, :mod:`intake.core.wrapups`) or
+the event itself (:class:`On`); then the engine's own follow-up gives the
 outputs (records, resyncs, restores, wrap-ups, the PBX check), which the app carries out after
 the subscribers. Each subscriber runs under the injected ``guard``: one that raises is counted and
 logged by the app, and the others, the call's records among them, still see every notice.
@@ -36,11 +37,13 @@ from intake.core.in_progress import InProgress
 from intake.core.notices import (
     Answered,
     Finished,
+    HandlerChanged,
     MembershipsLost,
     Notice,
     Queued,
     ResyncWanted,
     Settled,
+    WrappedUp,
 )
 from intake.core.outputs import (
     CallOver,
@@ -52,9 +55,11 @@ from intake.core.outputs import (
     RestoreMemberships,
     ResumeWrapUps,
     Resync,
+    WrapUpOver,
 )
-from intake.core.registry import Registry
-from telephony.events import DomainEvent, PbxLinkUp, SnapshotCompleted
+from intake.core.registry import Fed, Registry
+from intake.core.wrapups import WrapUps
+from telephony.events import DomainEvent, PbxLinkDown, PbxLinkUp, SnapshotCompleted
 
 TICK = 0.25  # seconds between settle/refresh ticks: a wallboard within a second of the PBX
 POLICY_COALESCE = 0.25  # seconds: routing decisions for a burst of events are taken once (targets are 12 s+)
@@ -132,6 +137,7 @@ class Engine:
         # call id -> (handler id, caller number) for calls answered recently: outcomes may be
         # filed after the call ended, but only by the handler who took it.
         self._answered: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self.wrapups = WrapUps()  # each handler's wrap-up as it really lasts: WrappedUp beside the registry's notices
 
     def subscribe(self, subscription: Subscription) -> None:
         """Add a subscriber after those already there (the order is the order of the calls)."""
@@ -142,9 +148,11 @@ class Engine:
 
     # --- in ------------------------------------------------------------------------------------
 
-    def feed(self, event: DomainEvent) -> Sequence[Output]:
+    def feed(self, event: Fed) -> Sequence[Output]:
         """Apply one event: subscribers hear of it now; the outputs are the app's to carry out."""
         notices = self.registry.apply(event)
+        if notices:
+            notices = self._wrapped_up(notices)
         outputs: Sequence[Output] = self._fan_out(notices) if notices else ()
         kind = type(event)
         subs = self._on.get(kind)
@@ -153,6 +161,8 @@ class Engine:
                 self._guard(sub.name, partial(getattr(sub.owner, sub.method), event))
         if kind is SnapshotCompleted:
             outputs = [*outputs, ResumeWrapUps()]  # after any restore this resync asked for
+        elif kind is PbxLinkDown:
+            self.wrapups.lost()
         elif kind is PbxLinkUp and not self._linked:
             self._linked = True
             outputs = [*outputs, CheckPbx()]
@@ -221,6 +231,21 @@ class Engine:
                 follow(self, n, outputs)
         return outputs
 
+    def _wrapped_up(self, notices: list[Notice]) -> list[Notice]:
+        """The registry's notices, and after them the wrap-ups they ended (:mod:`intake.core.wrapups`)."""
+        wrapped: list[Notice] = []
+        for n in notices:
+            if isinstance(n, Finished):
+                self.wrapups.finished(n.call)
+            elif isinstance(n, HandlerChanged):
+                handler = self.registry.handlers.get(n.member)
+                if handler is not None:
+                    state = handler.state(self.registry.wrapup_reason)[0]
+                    done = self.wrapups.changed(n.member, handler.handler_id, state, self.registry.now)
+                    if done is not None:
+                        wrapped.append(done)
+        return [*notices, *wrapped] if wrapped else notices
+
     def _queued(self, n: Queued, outputs: list[Output]) -> None:
         if n.call.counted:  # offered: kept where a restart finds it until its journal record is written
             outputs.append(KeepInProgress(InProgress.of(n.call)))
@@ -239,6 +264,10 @@ class Engine:
     def _finished(self, n: Finished, outputs: list[Output]) -> None:
         outputs.append(CallOver(n.call))
 
+    def _wrapup_over(self, n: WrappedUp, outputs: list[Output]) -> None:
+        if n.call.counted:
+            outputs.append(WrapUpOver(n))
+
     def _resync(self, n: ResyncWanted, outputs: list[Output]) -> None:
         outputs.append(Resync(n.reason))
 
@@ -251,6 +280,7 @@ _FOLLOW_UP: dict[type, Callable[[Engine, Any, list[Output]], None]] = {  # Any: 
     Answered: Engine._answer,
     Settled: Engine._settled,
     Finished: Engine._finished,
+    WrappedUp: Engine._wrapup_over,
     ResyncWanted: Engine._resync,
     MembershipsLost: Engine._lost,
 }

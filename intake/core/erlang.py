@@ -30,6 +30,7 @@ when that wait is at most t and their patience outlasts it, which integrates to
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -130,20 +131,47 @@ def performance(handlers: int, demand: Demand, within_seconds: float, model: Mod
     return _erlang_c(handlers, demand, within_seconds)
 
 
-def handlers_needed(demand: Demand, goal: Goal, model: Model = "erlang-a", near: int | None = None) -> int:
-    """The fewest handlers whose service level meets the goal (0 for no calls). ``near``: a
-    guess (the interval before's answer, say); the search starts there and costs a couple of
-    evaluations when the guess is right or close, O(log n) however far off it is."""
+@functools.lru_cache(maxsize=64)
+def service_level(handlers: int, demand: Demand, within_seconds: float, model: Model = "erlang-a") -> float:
+    """:func:`performance`'s service level alone, the same figure to the last bit at about half
+    its cost (the search's only test: it skips the answered and abandoned shares). The last few
+    are remembered: staffing asks again for the one its search ended on."""
+    if handlers < 0:
+        raise StaffingError("handlers", handlers, "0 or more")
+    if model == "erlang-a" and demand.patience_seconds is not None and math.isfinite(demand.patience_seconds):
+        lam = demand.arrivals_per_second
+        if lam == 0 or handlers == 0:
+            return 1.0 if lam == 0 else 0.0
+        return _unit(_erlang_a_parts(handlers, demand, demand.patience_seconds, within_seconds, answered=False)[2])
+    return _erlang_c(handlers, demand, within_seconds).service_level
+
+
+def staffing_beta(needed: int, demand: Demand) -> float:
+    """The square-root staffing rule's beta (``handlers = erlangs + beta * sqrt(erlangs)``,
+    Halfin & Whitt; Garnett et al.) of the last count that fell short of ``needed``: stable from one
+    interval to the next, so the interval before's is the next search's start, which then most
+    often falls short by one handler and is settled in two service levels."""
+    a = demand.erlangs
+    return (needed - 1 - a) / math.sqrt(a) if a > 0 else 0.0
+
+
+def handlers_needed(demand: Demand, goal: Goal, model: Model = "erlang-a", beta: float | None = None) -> int:
+    """The fewest handlers whose service level meets the goal (0 for no calls). ``beta``: the
+    square-root staffing rule's (:func:`staffing_beta` of the interval before's answer, say); the
+    search starts at ``erlangs + beta * sqrt(erlangs)`` and costs two service levels when that is
+    right, a few more when it is close, O(log n) however far off it is."""
     if demand.arrivals_per_second == 0:
         return 0
 
     def meets(n: int) -> bool:
-        return performance(n, demand, goal.within_seconds, model).service_level >= goal.fraction
+        return service_level(n, demand, goal.within_seconds, model) >= goal.fraction
 
-    # The service level rises with every handler added: gallop from the guess (1, 2, 4... away)
+    # The service level rises with every handler added: step from the estimate (1, 2, 4... away)
     # until the answer is bracketed, then bisect. Invariant: ``low`` fails (no handler answers
     # nobody), ``high`` meets.
-    start = max(1, near if near is not None else math.ceil(demand.erlangs))
+    a = demand.erlangs
+    guess = a + (beta if beta is not None else 0.0) * math.sqrt(a)
+    start = max(1, min(MAX_HANDLERS, math.ceil(guess))) if math.isfinite(guess) else max(1, math.ceil(a))
     if meets(start):
         low, high, step = 0, start, 1
         while start - step > 0 and meets(start - step):
@@ -176,33 +204,40 @@ def _erlang_c(handlers: int, demand: Demand, t: float) -> Performance:
 
 
 def _erlang_a(handlers: int, demand: Demand, patience: float, t: float) -> Performance:
-    lam, mu, theta = demand.arrivals_per_second, 1 / demand.handle_seconds, 1 / patience
+    lam, theta = demand.arrivals_per_second, 1 / patience
     n = handlers
     if lam == 0:
         return Performance("erlang-a", n, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0)
-    y = lam / theta
     if n == 0:
         # Nobody answers: every caller waits until they hang up.
         return Performance("erlang-a", 0, demand.erlangs, 1.0, 0.0, 1.0, patience, 0.0)
+    p_wait, answered_delayed, service_level = _erlang_a_parts(n, demand, patience, t, answered=True)
+    p_abandon = p_wait * (1.0 - answered_delayed)
+    # Abandonment happens at rate theta per caller waiting: lambda*P(Ab) = theta*E[Q], and
+    # Little's law gives the mean wait over every caller as E[Q]/lambda.
+    mean_wait = p_abandon / theta
+    occupancy = lam * (1 - p_abandon) / (n * (1 / demand.handle_seconds))
+    return Performance("erlang-a", n, demand.erlangs, p_wait, _unit(service_level), _unit(p_abandon), mean_wait,
+                       _unit(occupancy))
+
+
+def _erlang_a_parts(n: int, demand: Demand, patience: float, t: float, *, answered: bool) -> tuple[float, float, float]:
+    """P(wait), the share of delayed callers answered at all (nan unless ``answered``), and the
+    service level unclipped, for n >= 1 handlers and calls arriving."""
+    lam, mu, theta = demand.arrivals_per_second, 1 / demand.handle_seconds, 1 / patience
+    y = lam / theta
     c = n * mu
     x = c / theta
     # Logarithms of the queue's weight S (relative to pi_n), of the weight of delayed callers who
     # are answered at all, and of those answered within t: each can be e^hundreds on its own.
     log_s = math.log(x) + y - x * math.log(y) + math.lgamma(x) + _log_p(x, y)
     log_k = math.log(x) + y - (x + 1) * math.log(y) + math.lgamma(x + 1)
-    answered_delayed = math.exp(log_k - log_s + _log_p(x + 1, y))
+    answered_delayed = math.exp(log_k - log_s + _log_p(x + 1, y)) if answered else math.nan
     within_delayed = math.exp(log_k - log_s + _log_p_between(x + 1, y * math.exp(-theta * t), y))
     # pi_n * S = P(wait) = B*S / (1 + B*(S - 1)), written so that a huge S does not overflow.
     b = erlang_b(n, demand.erlangs)
     p_wait = 1.0 / (1.0 + (1.0 / b - 1.0) * math.exp(-log_s)) if b > 0 else 0.0
-    p_abandon = p_wait * (1.0 - answered_delayed)
-    service_level = (1.0 - p_wait) + p_wait * within_delayed
-    # Abandonment happens at rate theta per caller waiting: lambda*P(Ab) = theta*E[Q], and
-    # Little's law gives the mean wait over every caller as E[Q]/lambda.
-    mean_wait = p_abandon / theta
-    occupancy = lam * (1 - p_abandon) / c
-    return Performance("erlang-a", n, demand.erlangs, p_wait, _unit(service_level), _unit(p_abandon), mean_wait,
-                       _unit(occupancy))
+    return p_wait, answered_delayed, (1.0 - p_wait) + p_wait * within_delayed
 
 
 def _unit(p: float) -> float:
@@ -239,8 +274,10 @@ def _log_p_between(a: float, low: float, high: float) -> float:
     if low >= high:
         return -math.inf
     if low >= a + 1:
-        return _log_q(a, low) + _log1m_exp(_log_q(a, high) - _log_q(a, low))
-    return _log_p(a, high) + _log1m_exp(_log_p(a, low) - _log_p(a, high))
+        q_low = _log_q(a, low)
+        return q_low + _log1m_exp(_log_q(a, high) - q_low)
+    p_high = _log_p(a, high)
+    return p_high + _log1m_exp(_log_p(a, low) - p_high)
 
 
 def _log1m_exp(v: float) -> float:

@@ -20,6 +20,7 @@ from intake.core.demand import IntervalDemand, interval_start
 from intake.core.errors import StaffingError
 
 WEEK = 7 * 86_400
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +74,10 @@ class Backtest:
     errors: tuple[IntervalError, ...]
     mean_absolute_error: float
     """Calls per interval."""
-    weighted_absolute_percentage_error: float
+    weighted_absolute_percentage_error: float | None
     """Sum of absolute errors over sum of actual calls (WAPE): a figure that quiet night intervals
-    cannot blow up as a mean of percentages would."""
+    cannot blow up as a mean of percentages would. None when the held-back weeks had no call (no
+    percentage of nothing)."""
 
 
 def fit(history: Sequence[IntervalDemand], seconds: int, days: tuple[date, date] | None = None) -> dict[str, LineProfile]:
@@ -147,8 +149,19 @@ def backtest(history: Sequence[IntervalDemand], seconds: int, held_back: int = 2
         total_error = sum(e.absolute_error for e in errors)
         total_actual = sum(e.actual for e in errors)
         results.append(Backtest(line, held_back, errors, total_error / len(errors) if errors else 0.0,
-                                total_error / total_actual if total_actual else math.inf))
+                                total_error / total_actual if total_actual else None))
     return results
+
+
+def unseen_weekdays(history_days: tuple[date, date] | None, first: date, last: date) -> list[str]:
+    """The weekdays of the days ``first`` to ``last`` that the history's days (first, last; None:
+    no history) hold none of, Monday first: the profile knows nothing of them, and forecasts them
+    as no calls."""
+    seen = set() if history_days is None else {
+        date.fromordinal(o).weekday() for o in range(history_days[0].toordinal(), min(history_days[1].toordinal(),
+                                                                                      history_days[0].toordinal() + 6) + 1)}
+    asked = {date.fromordinal(o).weekday() for o in range(first.toordinal(), min(last.toordinal(), first.toordinal() + 6) + 1)}
+    return [WEEKDAYS[d] for d in sorted(asked - seen)]
 
 
 def _week_of(at: float) -> int:

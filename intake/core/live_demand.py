@@ -4,7 +4,8 @@ wallboard's "needed now".
 Pure and fed by the registry's notices (the engine's subscriber, like the pops): a call that
 joins a line's queue is an arrival; its outcome and its talk, once over, tell the line's handle
 time and its callers' patience. The arrival rate is today's calls over the last half hour (over
-less since midnight, early in the day); handle time (talk + the line's wrap-up) and patience are
+less since midnight, early in the day); handle time (talk + wrap-up: the wrap-ups measured today,
+:class:`~intake.core.notices.WrappedUp`, else the line's configured one) and patience are
 today's so far, the ``[staffing]`` stand-ins until a call has shown them. A line's goal is its
 own: ``goal_percent`` of calls answered within ``target_seconds``.
 
@@ -23,7 +24,7 @@ from intake.core.calls import CallView
 from intake.core.config import IntakeConfig
 from intake.core.erlang import Demand, Goal, handlers_needed
 from intake.core.metrics import Settlement, local_day
-from intake.core.notices import Finished, Notice, Queued, Settled
+from intake.core.notices import Finished, Notice, Queued, Settled, WrappedUp
 
 WINDOW_SECONDS = 1800.0
 """How far back the arrival rate looks: long enough to be more than noise on a quiet line, short
@@ -48,10 +49,13 @@ class _Line:
     talks: int = 0
     waited: float = 0.0
     abandoned: int = 0
+    wrapped: float = 0.0
+    wrapups: int = 0  # measured today
 
     def today(self, day: str) -> None:
         if day != self.day:
             self.day, self.talked, self.talks, self.waited, self.abandoned = day, 0.0, 0, 0.0, 0
+            self.wrapped, self.wrapups = 0.0, 0
 
 
 def _midnight(at: float) -> float:
@@ -77,10 +81,14 @@ class LiveDemand:
         self.lines: dict[str, _Line] = {}
 
     def handle(self, notices: Iterable[Notice]) -> None:
-        """The engine's subscriber: arrivals, outcomes and talk times of counted calls."""
+        """The engine's subscriber: arrivals, outcomes, talk times and measured wrap-ups of counted calls."""
         for n in notices:
             if isinstance(n, Queued | Settled | Finished) and n.call.counted:
                 _STEP[type(n)](self, n.call)
+            elif isinstance(n, WrappedUp) and n.call.counted:
+                line = self._line(n.call.line, n.call.queued_at)
+                line.wrapped += n.seconds
+                line.wrapups += 1
 
     def _arrived(self, call: CallView) -> None:
         line = self._line(call.line, call.queued_at)
@@ -116,7 +124,8 @@ class LiveDemand:
                 line.seen.discard(line.arrivals.popleft()[1])
             arrived = sum(1 for queued_at, _ in line.arrivals if since < queued_at <= at)
             today = line.day == self.day_of(at)
-            handle = (line.talked / line.talks + self.wrapups.get(name, 0.0)) if today and line.talks else self.handle_default
+            wrapup = line.wrapped / line.wrapups if today and line.wrapups else self.wrapups.get(name, 0.0)
+            handle = (line.talked / line.talks + wrapup) if today and line.talks else self.handle_default
             patience = line.waited / line.abandoned if today and line.abandoned else self.patience_default
             rate = arrived / (at - since)
             found[name] = LineNow(name, round(rate * 3600, 1), round(handle, 1), round(patience, 1),

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from intake.core.calls import Call, CallView
+from intake.core.handlers import HandlerState
 from telephony import events as ev
 
 
@@ -83,7 +84,26 @@ class ResyncWanted:
     reason: str
 
 
-Notice = Queued | Ringing | RingStopped | Answered | Settled | Finished | HandlerChanged | MembershipsLost | ResyncWanted
+@dataclass(frozen=True, slots=True)
+class WrappedUp:
+    """A handler's wrap-up (measured by :mod:`intake.core.wrapups`, told by the engine beside the
+    registry's notices) after ``call`` is over: it ran from ``started_at`` to ``ended_at`` (PBX clock)."""
+
+    call: CallView
+    member: str
+    handler_id: str | None
+    started_at: float
+    ended_at: float
+    ended_as: HandlerState
+    """What the handler went to: ready, not ready, logged out."""
+
+    @property
+    def seconds(self) -> float:
+        return max(0.0, self.ended_at - self.started_at)
+
+
+Notice = (Queued | Ringing | RingStopped | Answered | Settled | Finished | HandlerChanged | MembershipsLost | ResyncWanted
+          | WrappedUp)
 
 _About = Callable[..., Notice]
 """A notice about a call, given the call's view once the event is applied (see :class:`Told`)."""

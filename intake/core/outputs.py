@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from intake.core.calls import CallView
 from intake.core.in_progress import InProgress
+from intake.core.notices import WrappedUp
 from telephony.events import MemberState
 
 
@@ -36,6 +37,14 @@ class CallOver:
     file it under), and the wrap-up of the handler who answered it."""
 
     call: CallView
+
+
+@dataclass(frozen=True, slots=True)
+class WrapUpOver:
+    """A handler's wrap-up after a counted call is over (:mod:`intake.core.wrapups`): its length
+    is due beside the call's journal record (staffing's handle time = talk + wrap-up)."""
+
+    wrapped: WrappedUp
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,4 +77,5 @@ class Publish:
     """Send the supervisors' picture (the wallboard) now."""
 
 
-Output = KeepInProgress | Journal | CallOver | Resync | RestoreMemberships | ResumeWrapUps | CheckPbx | Publish
+Output = (KeepInProgress | Journal | CallOver | WrapUpOver | Resync | RestoreMemberships | ResumeWrapUps | CheckPbx
+          | Publish)

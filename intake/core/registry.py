@@ -26,7 +26,7 @@ from intake.core.calls import Call, CallState, Step, transition
 from intake.core.config import IntakeConfig
 from intake.core.effects import EFFECTS
 from intake.core.errors import IllegalTransition
-from intake.core.handlers import Handler
+from intake.core.handlers import WRAPUP_PAUSE_WAIT, Handler, WrapUpCalledOff, wrapup_due
 from intake.core.in_progress import InProgress
 from intake.core.metrics import QueueMetrics
 from intake.core.notices import (
@@ -47,7 +47,7 @@ from screenpop.location import from_call
 from screenpop.models import is_ident
 from telephony import events as ev
 
-__all__ = ["UNSEEN_WHILE_DOWN", "Answered", "Finished", "HandlerChanged", "MembershipsLost", "Notice", "Queued",
+__all__ = ["UNSEEN_WHILE_DOWN", "Answered", "Fed", "Finished", "HandlerChanged", "MembershipsLost", "Notice", "Queued",
            "Registry", "ResyncWanted", "RingStopped", "Ringing", "Settled"]  # the notices, where desks import them
 
 log = structlog.get_logger("intake.registry")
@@ -59,6 +59,11 @@ def _rounded(seconds: float | None) -> float | None:
 MAX_ARRIVALS = 50_000  # channels seen created but not yet queued or hung up
 RECENT_HANGUPS = 10_000  # channels hung up lately: a queue event read after its channel's Hangup is stale
 UNSEEN_WHILE_DOWN = resync.UNSEEN_WHILE_DOWN
+
+Fed = ev.DomainEvent | WrapUpCalledOff
+"""What the registry is fed: the PBX's events, and intake's own word that a wrap-up it showed
+due will not come (the one fact about a handler that is intake's, not the PBX's)."""
+_NOT_LIVE = (*resync.ITEMS, WrapUpCalledOff)  # no live PBX event: touches nothing in a resync's picture
 
 @dataclass(slots=True)
 class Counters:
@@ -74,14 +79,20 @@ class Counters:
 
 class Registry:
     def __init__(self, queues: Mapping[str, tuple[str, float]], *, handlers: dict[str, tuple[str, str]] | None = None,
-                 wrapup_reason: str = "wrap-up", settle_grace: float = 2.0, seating: Seating | None = None) -> None:
+                 wrapup_reason: str = "wrap-up", settle_grace: float = 2.0, seating: Seating | None = None,
+                 wrapups: Mapping[str, float] | None = None, wrapup_pause_wait: float = WRAPUP_PAUSE_WAIT) -> None:
         """``queues``: queue -> (line, target seconds); ``handlers``: member -> (handler id, name)
-        of the fixed phones; ``seating``: who may sit where (default: those fixed phones only)."""
+        of the fixed phones; ``seating``: who may sit where (default: those fixed phones only);
+        ``wrapups``: queue -> the wrap-up seconds after a call answered there (default: none),
+        shown from the call's end (:class:`~intake.core.handlers.WrapUpDue`) for at most
+        ``wrapup_pause_wait`` seconds without its pause."""
         handlers = handlers or {}
         self.seating = seating or Seating(fixed={m: hid for m, (hid, _) in handlers.items()}, hot_desk={}, positions={},
                                           names={hid: name for hid, name in handlers.values()})
         self.queues = dict(queues)
         self.wrapup_reason = wrapup_reason
+        self.wrapups = dict(wrapups or {})
+        self.wrapup_pause_wait = wrapup_pause_wait
         self.settle_grace = settle_grace
         self.metrics = QueueMetrics(self.queues)
         self.calls: dict[str, Call] = {}
@@ -107,6 +118,7 @@ class Registry:
         # or gone (_unconfirmed: those the resync has yet to confirm).
         self._adopted: dict[str, Call] = {}
         self._unconfirmed: set[str] = set()
+        self._wrapups_due: set[str] = set()  # members shown in a wrap-up whose pause has yet to come (tick's backstop)
 
     # --- reading -------------------------------------------------------------------------
 
@@ -173,14 +185,14 @@ class Registry:
             log.info("call_adopted", call_id=call.call_id, queue=call.queue, queued_at=call.queued_at)
         self._adopted.clear()
 
-    def apply(self, event: ev.DomainEvent) -> list[Notice]:
+    def apply(self, event: Fed) -> list[Notice]:
         self.counters.events += 1
         self.now = max(self.now, event.at)
         handler = _DISPATCH.get(type(event))
         if handler is None:
             return []
         told = Told()
-        if self._snapshot is not None and not isinstance(event, resync.ITEMS):
+        if self._snapshot is not None and not isinstance(event, _NOT_LIVE):
             self._snapshot.touched_by(event)
         try:
             handler(self, event, told)
@@ -190,13 +202,40 @@ class Registry:
         return told.frozen()
 
     def tick(self, now: float) -> list[Notice]:
-        """Settle calls that left the queue unanswered: no AgentConnect came within the grace."""
+        """Settle calls that left the queue unanswered: no AgentConnect came within the grace;
+        and stop showing a wrap-up whose pause never came (the backstop, WRAPUP_PAUSE_WAIT)."""
         self.now = max(self.now, now)
         told = Told()
         for call in [c for c in self.calls.values() if c.state is CallState.LEAVING]:
             if call.left_at is not None and now - call.left_at >= self.settle_grace:
                 self.step(call, Step.SETTLED, now, told)
+        for member in list(self._wrapups_due):
+            h = self.handlers.get(member)
+            due = h.wrapup_follows if h is not None else None
+            if h is None or due is None:
+                self._wrapups_due.discard(member)  # ended by its pause meanwhile
+            elif due.overdue(now, self.wrapup_pause_wait):
+                self.wrapup_ended(h, f"no pause within {self.wrapup_pause_wait:g} s", told)
         return told.frozen()
+
+    # --- a wrap-up due from a call's end until its pause (intake.core.handlers.WrapUpDue) -----
+
+    def wrapup_starts(self, h: Handler, call: Call, at: float) -> None:
+        """``call``, answered by ``h``, ended at ``at``: shown in wrap-up from now, if one is due."""
+        due = wrapup_due(h, call.call_id, at, self.wrapups.get(call.queue, 0.0), self.wrapup_reason)
+        if due is not None and due.awaiting:
+            h.wrapup_follows = due
+            self._wrapups_due.add(h.member)
+
+    def wrapup_ended(self, h: Handler, why: str, told: Told | None) -> None:
+        """Stop showing ``h``'s wrap-up due (its pause came, or will not): the pauses say again."""
+        self._wrapups_due.discard(h.member)
+        if h.wrapup_follows is None:
+            return
+        log.info("wrapup_due_ended", member=h.member, call_id=h.wrapup_follows.call_id, why=why)
+        h.wrapup_follows = None
+        if told is not None:
+            told.plain(HandlerChanged(h.member))
 
     def next_settle(self) -> float | None:
         """When :meth:`tick` next has a call to settle (PBX clock), or None."""
@@ -347,7 +386,10 @@ class Registry:
         if s.queue not in self.queues:
             return
         h = self.handler(s.member)
-        h.memberships[s.queue] = s
+        if h.wrapup_follows is None:  # the hot path, every member event: one dict write
+            h.memberships[s.queue] = s
+        elif h.member_seen(s, self.wrapup_reason):
+            log.debug("wrapup_due_ended", member=h.member, why="its pause came, or a choice")
         # Inlined guard, for every member event: a fixed phone never changes hands, and the
         # seated handler's own status changes (pauses, device states) do not move them.
         if s.member_name != h.handler_id and s.member in self.seating.positions:
@@ -372,8 +414,15 @@ class Registry:
         h = self.handlers.get(e.member)
         self.fixed.discard((e.member, e.queue))
         if h is not None and h.memberships.pop(e.queue, None) is not None:
+            if h.wrapup_follows is not None:
+                h.wrapup_follows = h.wrapup_follows.left(e.queue) if h.memberships else None
             told.plain(HandlerChanged(e.member))
             self.reseat(h)
+
+    def _on_wrapup_called_off(self, e: WrapUpCalledOff, told: Told) -> None:
+        h = self.handlers.get(e.member)
+        if h is not None:
+            self.wrapup_ended(h, e.why, told)
 
     def _on_module_reloaded(self, e: ev.ModuleReloaded, told: Told) -> None:
         if e.queues_reloaded:
@@ -389,6 +438,11 @@ class Registry:
     def _on_link_down(self, e: ev.PbxLinkDown, told: Told) -> None:
         self.link_up = False
         self._snapshot = None
+        for member in list(self._wrapups_due):  # the pauses will come from the resync's picture, if at all
+            h = self.handlers.get(member)
+            if h is not None:
+                self.wrapup_ended(h, "PBX link lost", told)
+        self._wrapups_due.clear()
         if self.before_loss is None:
             self.before_loss = {m: dict(h.memberships) for m, h in self.handlers.items() if h.memberships}
         log.warning("pbx_link_down", reason=e.reason, live_calls=len(self.calls))
@@ -444,6 +498,7 @@ _DISPATCH: dict[type, Any] = {
     ev.MemberSeen: Registry._on_member,
     ev.MemberLeft: Registry._on_member_left,
     ev.ModuleReloaded: Registry._on_module_reloaded,
+    WrapUpCalledOff: Registry._on_wrapup_called_off,
     ev.PbxLinkUp: Registry._on_link_up,
     ev.PbxLinkDown: Registry._on_link_down,
     ev.SnapshotStarted: Registry._on_snapshot_started,
@@ -456,4 +511,5 @@ _DISPATCH: dict[type, Any] = {
 def registry_of(config: IntakeConfig) -> Registry:
     """An empty registry for the configured lines, queues and handlers."""
     queues = {q: (line.name, line.target_seconds) for line in config.lines for q in line.queues}
-    return Registry(queues, wrapup_reason=config.wrapup_reason, seating=seating_of(config))
+    wrapups = {q: line.wrapup_seconds for line in config.lines for q in line.queues}
+    return Registry(queues, wrapup_reason=config.wrapup_reason, seating=seating_of(config), wrapups=wrapups)

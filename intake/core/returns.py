@@ -18,7 +18,9 @@ Definitions (docs/returns.md says them for the reader):
 - *mean* and *p90 answer time*: over answered calls, kept in 0.1 s bins (:class:`AnswerTimes`):
   the p90 is the nearest rank, reported as the upper edge of its bin.
 - *999 misuse*: 999 calls whose outcome was graded, by the local hour of their queue entry and the
-  grading; ``emergency`` is the only grading that is not misuse, and is counted beside it.
+  grading; ``emergency`` is the only grading that is not misuse, and is counted beside it. An
+  abandoned 999 call graded by its call-back counts there too, under its own hour, and again in
+  ``called_back``.
 
 Everything here is pure: records in, rows out. Local time is the server's (``time.localtime``),
 the same as the journal's days.
@@ -27,7 +29,6 @@ the same as the journal's days.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import time
 from collections import Counter
@@ -37,7 +38,13 @@ from typing import Any, Literal
 
 import orjson
 
-from intake.core.demand import IntervalDemand, interval_start, intervals
+from intake.core.demand import (
+    IntervalDemand,
+    IntervalTally,
+    SignedIn,
+    from_tallies,
+    quarter_tallies,
+)
 from intake.core.metrics import LONG_WAIT_SECONDS, AnswerTimes
 
 HOME_OFFICE_SECONDS = 10.0
@@ -66,7 +73,9 @@ class JournalCall:
     grading: str | None = None
     talk_seconds: float | None = None
     wrapup_seconds: float | None = None
-    """Talk and wrap-up, where the record has them (the demand figures' handle time)."""
+    """Talk and measured wrap-up, where the journal has them (the demand figures' handle time)."""
+    called_back: bool = False
+    """The grading is a call-back's: the call was abandoned, and graded when its caller was called back."""
 
     @property
     def from_connection(self) -> float:
@@ -152,9 +161,10 @@ class Tally:
 
 @dataclass(slots=True)
 class DaySummary:
-    """A local day's figures for the returns: a tally per line and the 999 gradings by hour. A
-    past day's summary is kept beside the journal (:mod:`intake.app.journal_range`), so a year's
-    return reads 365 of these instead of 1.5 million records."""
+    """A local day's figures for the returns (a tally per line and the 999 gradings by hour) and
+    its demand (sums per line and quarter hour). A past day's summary is kept beside the journal
+    (:mod:`intake.app.journal_range`), so a year's return, staffing or forecast reads 365 of these
+    instead of 1.5 million records."""
 
     records: int = 0
     """The journal's records for the day that this summary counts (its check against the journal)."""
@@ -163,18 +173,18 @@ class DaySummary:
     lines: dict[str, Tally] = field(default_factory=dict)
     graded: Counter[tuple[int, str]] = field(default_factory=Counter)
     """999 calls by (local hour, grading)."""
-    demand: list[IntervalDemand] = field(default_factory=list)
-    """The day's demand per line and quarter hour (:func:`intake.core.demand.intervals`), for the
-    forecast: a year's history is then ~70,000 of these, not 1.5 million records."""
-    handled: Counter[tuple[str, float]] = field(default_factory=Counter)
-    """Answered calls whose handle time is known, per (line, interval start): the weight of each
-    interval's mean handle time when two sites' intervals are added."""
+    called_back: Counter[tuple[int, str]] = field(default_factory=Counter)
+    """Those of them graded by a call-back (abandoned calls), by (local hour, grading)."""
+    wrapups: int = 0
+    """The measured wrap-ups filed for the day's calls when it was made (the third check)."""
+    quarters: dict[tuple[str, float], IntervalTally] = field(default_factory=dict)
+    """The day's demand as sums per (line, local quarter hour) (:func:`intake.core.demand.quarter_tallies`:
+    calls, answers, talk, wrap-up, waits), for the staffing and the forecast: a year is then ~70,000
+    of these, not 1.5 million records, and adds up to the very figures the records give."""
 
-    def count_demand(self, calls: Iterable[JournalCall], seconds: int, wrapups: Mapping[str, float]) -> None:
+    def count_demand(self, calls: Iterable[JournalCall], wrapups: Mapping[str, float]) -> None:
         """Set the day's demand from its calls."""
-        self.demand = intervals(calls, seconds, wrapups)
-        self.handled = Counter((c.line, interval_start(c.queued_at, seconds)) for c in calls
-                               if c.settled == "answered" and c.talk_seconds is not None)
+        self.quarters = quarter_tallies(calls, wrapups)
 
     def add(self, call: JournalCall, hour: int) -> None:
         tally = self.lines.get(call.line)
@@ -183,68 +193,45 @@ class DaySummary:
         tally.add(call)
         if call.line == "999" and call.grading is not None:
             self.graded[(hour, call.grading)] += 1
+            if call.called_back:
+                self.called_back[(hour, call.grading)] += 1
 
-    def demand_in(self, seconds: int) -> list[IntervalDemand]:
-        """The day's demand in intervals of ``seconds`` (a multiple of the kept quarter hours')."""
-        if not self.demand or seconds == self.demand[0].seconds:
-            return list(self.demand)
-        by: dict[tuple[str, float], tuple[IntervalDemand, int]] = {}
-        for d in self.demand:
-            key = (d.line, interval_start(d.start, seconds))
-            wider = dataclasses.replace(d, start=key[1], seconds=seconds)
-            n = self.handled[(d.line, d.start)]
-            if key in by:
-                was, was_n = by[key]
-                by[key] = (added(was, was_n, wider, n), was_n + n)
-            else:
-                by[key] = (wider, n)
-        return [by[k][0] for k in sorted(by)]
+    def demand_in(self, seconds: int, signed_in: Iterable[SignedIn] = ()) -> list[IntervalDemand]:
+        """The day's demand in intervals of ``seconds`` (a quarter, half or whole hour)."""
+        return from_tallies(self.quarters, seconds, signed_in)
 
     def merge(self, other: DaySummary) -> None:
         self.records += other.records
         self.talks += other.talks
+        self.wrapups += other.wrapups
         for line, tally in other.lines.items():
             self.lines.setdefault(line, Tally()).merge(tally)
         self.graded.update(other.graded)
-        by = {(d.line, d.start): d for d in self.demand}
-        for d in other.demand:  # two sites' calls in one interval: one interval
-            key = (d.line, d.start)
-            by[key] = added(by[key], self.handled[key], d, other.handled[key]) if key in by else d
-        self.handled.update(other.handled)
-        self.demand = [by[k] for k in sorted(by)]
+        self.called_back.update(other.called_back)
+        for key, quarter in other.quarters.items():  # two sites' calls in one quarter: one quarter
+            mine = self.quarters.get(key)
+            self.quarters[key] = quarter.copy() if mine is None else mine.merge(quarter)
 
     def dumps(self) -> bytes:
         return orjson.dumps({"records": self.records, "talks": self.talks, "lines": {l: t.dump() for l, t in self.lines.items()},
                              "graded": [[h, g, n] for (h, g), n in sorted(self.graded.items())],
-                             "demand": [dataclasses.asdict(d) for d in self.demand],
-                             "handled": [[l, t, n] for (l, t), n in sorted(self.handled.items())]})
+                             "called_back": [[h, g, n] for (h, g), n in sorted(self.called_back.items())],
+                             "wrapups": self.wrapups,
+                             "quarters": [[l, t, *tally.dump()] for (l, t), tally in sorted(self.quarters.items())]})
 
     @classmethod
-    def loads(cls, text: bytes | str, *, demand: bool = True) -> DaySummary:
-        """The summary :meth:`dumps` wrote; ``demand=False`` leaves the day's demand out (two
-        thirds of the work, and a return does not need it)."""
+    def loads(cls, text: bytes | str, *, demand: bool = True, returns: bool = True) -> DaySummary:
+        """The summary :meth:`dumps` wrote; ``demand=False`` leaves the day's demand out (a return
+        does not need it), ``returns=False`` the return's tallies and gradings (the staffing does
+        not need those). A summary kept before the demand was kept as sums has no ``quarters``:
+        KeyError, and it is made again."""
         data = orjson.loads(text)
-        return cls(int(data["records"]), int(data["talks"]), {l: Tally.load(t) for l, t in data["lines"].items()},
-                   Counter({(int(h), str(g)): int(n) for h, g, n in data["graded"]}),
-                   [IntervalDemand(**d) for d in data["demand"]] if demand else [],
-                   Counter({(str(l), float(t)): int(n) for l, t, n in data["handled"]}) if demand else Counter())
-
-
-def added(a: IntervalDemand, a_handled: int, b: IntervalDemand, b_handled: int) -> IntervalDemand:
-    """One line's interval as two sites saw it, as one: counts add; the mean handle time is
-    weighted by the calls each mean is over (``*_handled``), the patience made again from the
-    total wait over the callers who hung up."""
-    answered = a.answered + b.answered
-    handles = [(d.handle_seconds, n) for d, n in ((a, a_handled), (b, b_handled)) if d.handle_seconds is not None and n]
-    weight = sum(n for _, n in handles)
-    abandoned, waited = a.abandoned + b.abandoned, a.waited_seconds + b.waited_seconds
-    signed = [d.signed_in for d in (a, b) if d.signed_in is not None]
-    return dataclasses.replace(
-        a, offered=a.offered + b.offered, answered=answered, abandoned=abandoned,
-        answered_within_target=a.answered_within_target + b.answered_within_target,
-        handle_seconds=sum(h * n for h, n in handles) / weight if weight else None,
-        patience_seconds=waited / abandoned if abandoned else None, waited_seconds=waited,
-        signed_in=sum(signed) if signed else None)
+        return cls(int(data["records"]), int(data["talks"]),
+                   {l: Tally.load(t) for l, t in data["lines"].items()} if returns else {},
+                   Counter({(int(h), str(g)): int(n) for h, g, n in data["graded"]}) if returns else Counter(),
+                   Counter({(int(h), str(g)): int(n) for h, g, n in data.get("called_back", ())}) if returns else Counter(),
+                   int(data.get("wrapups", 0)),
+                   {(str(q[0]), float(q[1])): IntervalTally.load(q[2:]) for q in data["quarters"]} if demand else {})
 
 
 def summarise(calls: Iterable[JournalCall]) -> dict[str, DaySummary]:
@@ -264,7 +251,7 @@ def summarise(calls: Iterable[JournalCall]) -> dict[str, DaySummary]:
 RETURN_COLUMNS = ("month", "line", "offered", "answered", "answered_within_10s", "answered_within_10s_pct",
                   "mean_answer_seconds", "p90_answer_seconds", "waited_over_2min", "abandoned", "abandoned_pct",
                   "target_seconds", "answered_within_target", "answered_within_target_pct")
-MISUSE_COLUMNS = ("month", "hour", "grading", "calls")
+MISUSE_COLUMNS = ("month", "hour", "grading", "calls", "called_back")
 
 
 def _pct(part: int, whole: int) -> float | None:
@@ -287,13 +274,17 @@ def monthly_returns(days: Mapping[str, DaySummary], lines: Sequence[str] = ("999
 # Any: a JSON view (plain values, as the wire carries them); its shape is declared and checked at the web edge, intake/app/web_models.py
 def misuse(days: Mapping[str, DaySummary]) -> dict[str, Any]:
     """999 calls graded, by month, local hour and grading: ``rows`` has one row per (month, hour,
-    grading) with calls (none for a zero), ``months`` each month's totals and its share not an emergency."""
+    grading) with calls (none for a zero), ``months`` each month's totals and its share not an
+    emergency; ``called_back``, in both, those graded by a call-back to an abandoned call."""
     counts: Counter[tuple[str, int, str]] = Counter()
+    called_back: Counter[tuple[str, int, str]] = Counter()
     for day, summary in days.items():
         for (hour, grading), n in summary.graded.items():
             counts[(day[:7], hour, grading)] += n
+        for (hour, grading), n in summary.called_back.items():
+            called_back[(day[:7], hour, grading)] += n
     order = {g: i for i, g in enumerate(GRADINGS)}
-    rows = [{"month": m, "hour": h, "grading": g, "calls": n}
+    rows = [{"month": m, "hour": h, "grading": g, "calls": n, "called_back": called_back[(m, h, g)]}
             for (m, h, g), n in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1], order.get(kv[0][2], len(order))))]
     totals: dict[str, Counter[str]] = {}
     for (m, _, g), n in counts.items():
@@ -304,7 +295,8 @@ def misuse(days: Mapping[str, DaySummary]) -> dict[str, Any]:
         not_emergency = graded - totals[m]["emergency"]
         months.append({"month": m, "graded": graded, "not_emergency": not_emergency,
                        "not_emergency_pct": _pct(not_emergency, graded),
-                       "by_grading": {g: totals[m][g] for g in GRADINGS}})
+                       "by_grading": {g: totals[m][g] for g in GRADINGS},
+                       "called_back": sum(n for (cm, _, _), n in called_back.items() if cm == m)})
     return {"rows": rows, "months": months}
 
 

@@ -1,5 +1,6 @@
-"""`scripts/bench.py --quick` runs end to end (its two-node phase included) and reports every figure. No timing assertions: the
-figures of a smoke run on a busy machine mean nothing, only their presence does."""
+"""`scripts/bench.py --quick` runs end to end (its two-node phase included) and reports every figure; so does
+`scripts/bench_staffing.py` on a small year and a few generated days in Redis. No timing assertions: the
+figures of a smoke run on a busy machine mean nothing, only their presence does (and the same-figures checks)."""
 
 from __future__ import annotations
 
@@ -59,3 +60,28 @@ def test_quick_bench_reports_every_figure(redis_url: str) -> None:
                                     "two_node_pop_p99_within_1.5x_floor", "node_kill_every_desktop_resumes",
                                     "node_kill_pops_lost", "leader_kill_next_side_effect_within_2s"}
     assert all(isinstance(goal["met"], bool) for goal in result["goals"].values())
+
+
+def test_staffing_bench_reports_every_figure_and_the_same_figures_both_ways(redis_url: str) -> None:
+    url = f"{redis_url.rstrip('/')}/15"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=patience(120),
+                              env={**os.environ})
+
+    made = run("scripts/year_of_calls.py", "--redis-url", url, "--prefix", "smoke:", "--start", "2025-03-01",
+               "--days", "3", "--calls", "3000", "--seed", "3")
+    assert made.returncode == 0, made.stderr[-3000:]
+    done = run("scripts/bench_staffing.py", "--calls", "20000", "--redis-url", url, "--prefix", "smoke:",
+               "--from", "2025-03-01", "--to", "2025-03-03")
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    for row in result["erlang"]:
+        assert row["same"] and all(isinstance(row[k], int | float) for k in ("handlers_needed_ms", "handlers_needed_reference_ms", "ratio"))
+    year = result["year"]
+    assert year["staffing_same_figures"] and year["intervals"] > 0
+    assert all(isinstance(year[k], int | float) for k in ("staffing_every_interval_seconds", "staffing_ratio"))
+    journal = result["journal"]
+    assert journal["same_json"] and journal["intervals"] > 0
+    assert set(journal["wall_seconds"]) == {"every_record_reference_search", "summaries_made_and_kept", "kept_summaries"}
+    assert set(journal["ratio_cpu_vs_old"]) == {"summaries_made_and_kept", "kept_summaries"}

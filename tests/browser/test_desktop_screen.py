@@ -134,14 +134,25 @@ async def test_live_regions_hold_no_ticking_text_and_announce_an_arrival_once(pa
     assert len(changes) < await page.evaluate("() => window.ticks")  # far fewer than the clock's ticks
 
 
+RENDERED = """() => {
+    // Every state the state bar renders, in order, each once: a transient one (a state shown for a
+    // moment at a call's end) would be one more entry. One render is one task (a socket message).
+    window.states = [];
+    const q = (s) => document.querySelector(s);
+    const look = () => {
+        const after = q('#state-after');
+        const now = [q('#state').dataset.state, q('#state-reason').textContent, after.classList.contains('hidden') ? '' : after.textContent];
+        const last = window.states[window.states.length - 1];
+        if (!last || last.join('|') !== now.join('|')) window.states.push(now);
+    };
+    look();
+    new MutationObserver(look).observe(q('#state-now'), { attributes: true, childList: true, characterData: true, subtree: true });
+}"""
+
+
 async def test_not_ready_pressed_during_a_call_is_shown_and_done_by_the_server_after_the_wrapup(page, demo: dict):
     async with h1_alone(page, demo):
-        await page.evaluate("""() => {
-            window.states = [];
-            new MutationObserver(() => window.states.push([document.querySelector('#state').dataset.state,
-                                                           document.querySelector('#state-after').textContent]))
-                .observe(document.querySelector('#state'), { attributes: true, attributeFilter: ['data-state'] });
-        }""")
+        await page.evaluate(RENDERED)
         await page.wait_for_function("() => document.querySelector('#state').dataset.state === 'on-call'", timeout=patience_ms(60000))
         assert await page.text_content("#btn-not-ready") == "Not ready after this call"
         await page.select_option("#reason", "meal")
@@ -156,15 +167,14 @@ async def test_not_ready_pressed_during_a_call_is_shown_and_done_by_the_server_a
         assert after == {"state": "on-call", "after": "Not ready after this call (meal)", "ready": "Ready after this call",
                          "ready_enabled": True}
         # The call ends, its wrap-up runs, and the server then makes h1 not ready with the reason chosen.
-        # Not ready after a wrap-up: under load the PBX's end of the call can show the reason's pause
-        # for a moment before the wrap-up's, so the wait is for the not-ready that follows a wrap-up.
-        await page.wait_for_function("""() => window.states.some((s) => s[0] === 'wrap-up')
-            && document.querySelector('#state').dataset.state === 'not-ready'
+        await page.wait_for_function("""() => document.querySelector('#state').dataset.state === 'not-ready'
             && document.querySelector('#state-reason').textContent === '(meal)'""", timeout=patience_ms(60000))
         states = await page.evaluate("() => window.states")
-        assert states[-2:] == [["wrap-up", "Not ready when wrap-up ends (meal)"], ["not-ready", ""]], states
+        on_call = next(i for i, s in enumerate(states) if s[0] == "on-call")
+        # Each state rendered once, in order, from the call on: the call's end straight to wrap-up.
+        assert states[on_call:] == [["on-call", "", ""], ["on-call", "", "Not ready after this call (meal)"],
+                                    ["wrap-up", "", "Not ready when wrap-up ends (meal)"], ["not-ready", "(meal)", ""]], states
         assert await page.is_hidden("#state-after")
-
 
 
 async def test_a_repeat_caller_marker_joins_the_repeat_flag_instead_of_saying_it_twice(page, demo: dict):

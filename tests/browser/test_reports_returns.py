@@ -107,6 +107,7 @@ async def test_the_days_demand_is_drawn_against_the_handlers_it_needed(page, dem
     drawn = await page.eval_on_selector_all(
         "#staffing-charts figure", "fs => fs.map(f => [f.dataset.line, [...f.querySelectorAll('rect.offered')].map(r => Number(r.dataset.offered))])")
     shown = dict(drawn)
+    assert [line for line, _ in drawn] == ["999", "101"]  # as a control room reads them (not JSON's number order)
     for line in {r["line"] for r in before}:
         offered = [r["offered"] for r in before if r["line"] == line]
         assert sum(shown[line]) >= sum(offered)  # calls go on arriving: drawn after the API was read

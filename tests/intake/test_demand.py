@@ -30,6 +30,7 @@ class Call:
     waited_seconds: float
     talk_seconds: float | None = None
     target_seconds: float = 10.0
+    wrapup_seconds: float | None = None
 
 
 def test_intervals_start_on_the_local_clocks_quarter_and_half_hours() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from intake.core.demand import IntervalDemand
 from intake.core.errors import StaffingError
-from intake.core.forecast import backtest, fit, forecast
+from intake.core.forecast import backtest, fit, forecast, unseen_weekdays
 
 HOUR = 3600
 # Monday 2025-03-03 00:00 local time, whatever the machine's zone
@@ -111,3 +111,23 @@ def _poisson(rng: random.Random, mean: float) -> int:
         if p <= limit:
             return k
         k += 1
+
+
+def test_held_back_weeks_without_a_call_have_no_percentage_error() -> None:
+    # calls in the first two weeks, none in the two held back: nothing to be a percentage of
+    history = _history(14, _weekly)
+    days = (date.fromtimestamp(MONDAY), date.fromtimestamp(_at(27, 0)))
+    [test] = backtest(history, HOUR, held_back=2, days=days)
+    assert test.weighted_absolute_percentage_error is None
+    assert test.mean_absolute_error > 0  # the forecast said calls would come: it was off by them
+    assert all(e.actual == 0 for e in test.errors)
+
+
+def test_the_weekdays_asked_that_the_history_never_saw_are_named() -> None:
+    monday = date.fromtimestamp(MONDAY)
+    four_days = (monday, date.fromordinal(monday.toordinal() + 3))  # Monday to Thursday
+    next_week = (date.fromordinal(monday.toordinal() + 7), date.fromordinal(monday.toordinal() + 13))
+    assert unseen_weekdays(four_days, *next_week) == ["Friday", "Saturday", "Sunday"]
+    assert unseen_weekdays(four_days, next_week[0], next_week[0]) == []  # a Monday: seen
+    assert unseen_weekdays((monday, date.fromordinal(monday.toordinal() + 30)), *next_week) == []
+    assert unseen_weekdays(None, next_week[0], next_week[0]) == ["Monday"]  # no history at all

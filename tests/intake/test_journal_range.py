@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from intake.app.journal import CallJournal, JournalRecord, TalkRecord
+from intake.app.journal import CallJournal, JournalRecord, TalkRecord, WrapUpRecord
 from intake.app.journal_range import JournalRange
 from intake.core.demand import intervals
 from intake.core.returns import misuse, monthly_returns
@@ -50,7 +50,8 @@ async def test_the_returns_read_what_the_journal_wrote_and_gradings_filed_after_
     assert (january["offered"], january["answered"], january["answered_within_10s"], january["abandoned"]) == (3, 2, 1, 1)
     assert january["waited_over_2min"] == 1
     assert misuse(days)["months"] == [{"month": "2025-01", "graded": 1, "not_emergency": 1, "not_emergency_pct": 100.0,
-                                       "by_grading": {"emergency": 0, "priority": 0, "scheduled": 0, "resolved": 1}}]
+                                       "by_grading": {"emergency": 0, "priority": 0, "scheduled": 0, "resolved": 1},
+                                       "called_back": 0}]
     assert [r["month"] for r in monthly_returns(days)] == ["2025-01", "2025-01"]  # February's call is not in the range
 
 
@@ -110,9 +111,11 @@ async def test_intake_returns_prints_json_and_the_documented_csv(redis_client, r
 
     out = json.loads(await run())
     assert out["records"] == 1 and out["returns"][1]["line"] == "999" and out["returns"][1]["answered_within_10s"] == 1
-    assert out["misuse"]["rows"] == [{"month": "2025-06", "hour": 3, "grading": "scheduled", "calls": 1}]
+    assert out["misuse"]["rows"] == [{"month": "2025-06", "hour": 3, "grading": "scheduled", "calls": 1,
+                                     "called_back": 0}]
     assert (await run("--csv")).splitlines()[2] == "2025-06,999,1,1,1,100.0,5.5,5.6,0,0,0.0,12.0,1,100.0"
-    assert (await run("--csv", "--table", "misuse")).splitlines() == ["month,hour,grading,calls", "2025-06,3,scheduled,1"]
+    assert (await run("--csv", "--table", "misuse")).splitlines() == ["month,hour,grading,calls,called_back",
+                                                                          "2025-06,3,scheduled,1,0"]
     backwards = intake("--from", "2025-06-30", "--to", "2025-06-01")
     assert backwards.returncode == 2 and "is before" in backwards.stderr
 
@@ -146,3 +149,44 @@ async def test_a_talk_time_filed_after_the_day_was_kept_reaches_its_demand(redis
     assert after.handle_seconds == 310.0  # talk + the line's wrap-up
     (read,) = (await reader.read(date(2025, 8, 4), date(2025, 8, 4))).calls
     assert read.talk_seconds == 300.0
+
+
+async def test_a_call_backs_grading_is_counted_under_the_abandoned_call_in_the_day_of_its_abandon(redis_client):
+    journal = CallJournal(redis_client, "t:")
+    await journal.append(record("gone", at(8, 3, 22), "abandoned", 50.0))
+    reader = JournalRange(redis_client, ["t:"])
+    assert misuse(await reader.summaries(date(2025, 8, 1), date(2025, 8, 31), TODAY))["rows"] == []  # kept: nobody graded it
+    # called back four days later, the caller reached: a non-emergency
+    await journal.grade("gone", "scheduled", at(8, 7, 9), under=at(8, 3, 22) + 50)
+    days = await reader.summaries(date(2025, 8, 1), date(2025, 8, 31), TODAY)
+    assert misuse(days)["rows"] == [{"month": "2025-08", "hour": 22, "grading": "scheduled", "calls": 1, "called_back": 1}]
+    assert misuse(days)["months"][0]["called_back"] == 1 and misuse(days)["months"][0]["not_emergency"] == 1
+    # the range of the abandon's day alone finds it: it is not filed under the day of the call-back
+    read = await reader.read(date(2025, 8, 3), date(2025, 8, 3))
+    assert [(c.call_id, c.grading, c.called_back) for c in read.calls] == [("gone", "scheduled", True)]
+
+
+async def test_measured_wrapups_reach_the_days_demand_and_a_late_one_makes_the_kept_summary_again(redis_client):
+    journal = CallJournal(redis_client, "t:")
+    calls = [record(f"w{n}", at(9, 2, 10) + 60 * n) for n in range(4)]
+    async with redis_client.pipeline(transaction=False) as pipe:
+        for r in calls:
+            journal.stage(pipe, r)
+            journal.stage_talk(pipe, TalkRecord(call_id=r.call_id, queue=r.queue, queued_at=r.queued_at, talk_seconds=100.0))
+        for r in calls[:3]:  # the fourth handler's wrap-up is not over yet
+            journal.stage_wrapup(pipe, WrapUpRecord(call_id=r.call_id, queue=r.queue, queued_at=r.queued_at, wrapup_seconds=8.0))
+        await pipe.execute()
+    reader = JournalRange(redis_client, ["t:"], {"999": 20.0})
+    (quarter,) = await reader.demand(date(2025, 9, 2), date(2025, 9, 2), TODAY)
+    assert (quarter.wrapup, quarter.wrapups_measured, quarter.handled) == ("mixed", 3, 4)
+    assert quarter.handle_seconds == pytest.approx((3 * 108 + 120) / 4)  # the fourth: the line's configured 20 s
+    assert [r.wrapup_seconds for r in await journal.day(date(2025, 9, 2))] == [8.0, 8.0, 8.0, None]
+    # its wrap-up filed after the day's summary was kept: the summary is made again
+    await journal.append(calls[3])
+    async with redis_client.pipeline(transaction=False) as pipe:
+        journal.stage_wrapup(pipe, WrapUpRecord(call_id="w3", queue=calls[3].queue, queued_at=calls[3].queued_at,
+                                                wrapup_seconds=12.0))
+        await pipe.execute()
+    (quarter,) = await reader.demand(date(2025, 9, 2), date(2025, 9, 2), TODAY)
+    assert (quarter.wrapup, quarter.wrapups_measured) == ("measured", 4)
+    assert quarter.handle_seconds == pytest.approx((3 * 108 + 112) / 4)

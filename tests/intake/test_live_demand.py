@@ -11,8 +11,9 @@ import pytest
 from intake.core import config
 from intake.core.calls import Call, CallState
 from intake.core.erlang import Demand, Goal, handlers_needed
+from intake.core.handlers import HandlerState
 from intake.core.live_demand import LiveDemand
-from intake.core.notices import Answered, Finished, Queued, Settled
+from intake.core.notices import Answered, Finished, Queued, Settled, WrappedUp
 
 SHIPPED = config.load(Path(__file__).resolve().parents[2] / "config" / "intake.toml")
 NOON = time.mktime((2025, 6, 6, 12, 0, 0, 0, 0, -1))
@@ -55,3 +56,19 @@ def test_just_after_midnight_the_rate_is_over_the_minutes_of_today_so_far() -> N
     midnight = time.mktime((2025, 6, 7, 0, 0, 0, 0, 0, -1))
     live.handle(Queued(_call(i, midnight + 60 + i).view()) for i in range(10))
     assert live.now(midnight + 300)["999"].arrivals_per_hour == pytest.approx(10 / 300 * 3600)
+
+
+def test_needed_now_takes_todays_measured_wrap_ups_in_place_of_the_configured_one() -> None:
+    live = LiveDemand(SHIPPED)
+    calls = [_call(i, NOON - 600 + i * 60) for i in range(6)]
+    live.handle(Queued(c.view()) for c in calls)
+    for c in calls:
+        c.state, c.answered_at, c.talk_seconds, c.ended_at = CallState.COMPLETED, c.queued_at + 2, 100.0, c.queued_at + 102
+        live.handle([Settled(c.view()), Finished(c.view())])
+    assert live.now(NOON)["999"].handle_seconds == 100 + 15  # none measured yet: 999's configured wrap-up
+    for c, seconds in zip(calls[:2], (40.0, 60.0), strict=True):  # two handlers took longer over it than configured
+        ended = c.ended_at or 0.0
+        live.handle([WrappedUp(c.view(), "PJSIP/h1", "h1", ended + 0.5, ended + 0.5 + seconds, HandlerState.READY)])
+    now = live.now(NOON)["999"]
+    assert now.handle_seconds == 100 + 50
+    assert now.needed == handlers_needed(Demand(6 / 1800, 150, SHIPPED.staffing.patience_seconds), Goal(12, 0.9))

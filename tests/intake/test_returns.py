@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from intake.core.demand import intervals
+from intake.core.demand import intervals, quarter_tallies
 from intake.core.returns import (
     MISUSE_COLUMNS,
     RETURN_COLUMNS,
@@ -26,9 +26,10 @@ def at(month: int, day: int = 4, hour: int = 10) -> float:
 
 
 def call(n: int, queued_at: float, settled: str = "answered", waited: float = 3.0, *, line: str = "999",
-         connect: float | None = 1.0, grading: str | None = None, target: float = 12.0) -> JournalCall:
+         connect: float | None = 1.0, grading: str | None = None, target: float = 12.0,
+         called_back: bool = False) -> JournalCall:
     return JournalCall(f"c{n}", line, queued_at, settled, waited,  # type: ignore[arg-type]
-                       None if connect is None else waited + connect, target, grading)
+                       None if connect is None else waited + connect, target, grading, called_back=called_back)
 
 
 def returns_of(calls: list[JournalCall]) -> dict[tuple[str, str], dict]:
@@ -81,12 +82,28 @@ def test_999_misuse_counts_graded_999_calls_by_hour_and_grading():
              call(5, at(6, hour=14)),                                               # not graded: not counted
              call(6, at(6, hour=14), line="101", grading="resolved", target=60)]    # 101: not 999 misuse
     found = misuse(summarise(calls))
-    assert found["rows"] == [{"month": "2025-06", "hour": 2, "grading": "emergency", "calls": 1},
-                             {"month": "2025-06", "hour": 2, "grading": "resolved", "calls": 2},
-                             {"month": "2025-06", "hour": 14, "grading": "priority", "calls": 1}]
+    assert found["rows"] == [{"month": "2025-06", "hour": 2, "grading": "emergency", "calls": 1, "called_back": 0},
+                             {"month": "2025-06", "hour": 2, "grading": "resolved", "calls": 2, "called_back": 0},
+                             {"month": "2025-06", "hour": 14, "grading": "priority", "calls": 1, "called_back": 0}]
     (june,) = found["months"]
     assert (june["graded"], june["not_emergency"], june["not_emergency_pct"]) == (4, 3, 75.0)
     assert june["by_grading"] == {"emergency": 1, "priority": 1, "scheduled": 0, "resolved": 2}
+    assert june["called_back"] == 0
+
+
+def test_an_abandoned_999_call_graded_by_its_call_back_is_misuse_in_its_own_hour_and_says_so():
+    calls = [call(1, at(6, hour=2), grading="resolved"),
+             call(2, at(6, hour=2), "abandoned", waited=40.0, grading="resolved", called_back=True),
+             call(3, at(6, hour=9), "abandoned", waited=20.0, grading="emergency", called_back=True)]
+    days = summarise(calls)
+    kept = {day: DaySummary.loads(s.dumps()) for day, s in days.items()}  # as a past day's summary keeps it
+    found = misuse(kept)
+    assert found["rows"] == [{"month": "2025-06", "hour": 2, "grading": "resolved", "calls": 2, "called_back": 1},
+                             {"month": "2025-06", "hour": 9, "grading": "emergency", "calls": 1, "called_back": 1}]
+    (june,) = found["months"]
+    assert (june["graded"], june["not_emergency"], june["called_back"]) == (3, 2, 2)
+    assert as_csv(found["rows"], MISUSE_COLUMNS).split("\r\n")[:2] == ["month,hour,grading,calls,called_back",
+                                                                       "2025-06,2,resolved,2,1"]
 
 
 def test_csv_layout_is_the_documented_one_with_empty_fields_for_no_figure():
@@ -98,7 +115,7 @@ def test_csv_layout_is_the_documented_one_with_empty_fields_for_no_figure():
     assert lines[1] == "2025-07,101,0,0,0,,,,0,0,,,0,"
     assert lines[2] == "2025-07,999,1,1,1,100.0,3.0,3.1,0,0,0.0,12.0,1,100.0"
     assert as_csv(misuse(summarise([call(1, at(7, hour=3), grading="scheduled")]))["rows"], MISUSE_COLUMNS) == \
-        "month,hour,grading,calls\r\n2025-07,3,scheduled,1\r\n"
+        "month,hour,grading,calls,called_back\r\n2025-07,3,scheduled,1,0\r\n"
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -125,30 +142,41 @@ def test_kept_day_summaries_give_the_same_returns_as_the_records(seed):
 
 @pytest.mark.parametrize("seed", [4, 5])
 def test_a_days_kept_demand_is_the_demand_of_its_records_and_two_sites_add_up(seed):
-    """The forecast's history is read from the days' summaries: kept, and added up across two
-    sites, each quarter hour must be the one its calls give."""
+    """The staffing and the forecast read the days' summaries: kept, a day's quarter and half
+    hours are the very ones its calls give (to the bit), and two sites' add up to the calls of both."""
     rng = random.Random(seed)
     calls = [call(i, at(3, 4, rng.randrange(24)) + rng.uniform(-1800, 1800), rng.choice(["answered", "abandoned"]),
                   rng.expovariate(1 / 20), line=rng.choice(["999", "101"]))
              for i in range(600)]
-    calls = [dataclasses.replace(c, talk_seconds=rng.uniform(60, 400) if rng.random() < 0.8 else None) for c in calls]
+    calls = sorted([dataclasses.replace(c, talk_seconds=rng.uniform(60, 400) if rng.random() < 0.8 else None) for c in calls],
+                   key=lambda c: c.queued_at)
 
     def kept(part: list[JournalCall]) -> DaySummary:
         summary = DaySummary()
-        summary.count_demand(part, 900, {"999": 10.0})
+        summary.count_demand(part, {"999": 10.0})
         return DaySummary.loads(summary.dumps())
 
+    for seconds in (900, 1800, 3600):
+        assert kept(calls).demand_in(seconds) == intervals(calls, seconds, {"999": 10.0})
     total = kept(calls[:250])
     total.merge(kept(calls[250:]))
-    expected = intervals(calls, 900, {"999": 10.0})
-    assert [(d.line, d.start, d.offered, d.answered, d.abandoned, d.answered_within_target) for d in total.demand] == \
-        [(d.line, d.start, d.offered, d.answered, d.abandoned, d.answered_within_target) for d in expected]
-    halves = total.demand_in(1800)
-    assert [(d.line, d.start, d.offered, d.answered, d.abandoned) for d in halves] == \
-        [(d.line, d.start, d.offered, d.answered, d.abandoned) for d in intervals(calls, 1800, {"999": 10.0})]
-    for got, want in [*zip(total.demand, expected, strict=True), *zip(halves, intervals(calls, 1800, {"999": 10.0}), strict=True)]:
-        assert got.waited_seconds == pytest.approx(want.waited_seconds)
-        assert (got.handle_seconds is None) == (want.handle_seconds is None)
-        assert got.handle_seconds is None or got.handle_seconds == pytest.approx(want.handle_seconds)
-        assert (got.patience_seconds is None) == (want.patience_seconds is None)
-        assert got.patience_seconds is None or got.patience_seconds == pytest.approx(want.patience_seconds)
+    for seconds in (900, 1800):
+        got, want = total.demand_in(seconds), intervals(calls, seconds, {"999": 10.0})
+        assert [(d.line, d.start, d.offered, d.answered, d.abandoned, d.answered_within_target) for d in got] == \
+            [(d.line, d.start, d.offered, d.answered, d.abandoned, d.answered_within_target) for d in want]
+        for g, w in zip(got, want, strict=True):
+            assert g.waited_seconds == pytest.approx(w.waited_seconds)
+            assert (g.handle_seconds is None) == (w.handle_seconds is None)
+            assert g.handle_seconds is None or g.handle_seconds == pytest.approx(w.handle_seconds)
+            assert (g.patience_seconds is None) == (w.patience_seconds is None)
+            assert g.patience_seconds is None or g.patience_seconds == pytest.approx(w.patience_seconds)
+
+
+def test_a_summary_keeps_each_quarters_talk_and_wrapup():
+    """What a handle time is made of is kept, not only its mean: talk and wrap-up summed apart."""
+    calls = [call(i, at(3, 4, 10) + 60 * i, "answered", 5.0) for i in range(3)]
+    calls = [dataclasses.replace(c, talk_seconds=100.0 + 50 * i) for i, c in enumerate(calls)]
+    summary = DaySummary.loads(DaySummary(quarters=quarter_tallies(calls, {"999": 10.0})).dumps())
+    (quarter,) = summary.quarters.values()
+    assert (quarter.handled, quarter.talk, quarter.wrapup) == (3, 450.0, 30.0)
+    assert summary.demand_in(900)[0].handle_seconds == 160.0

@@ -11,6 +11,7 @@ import pytest
 
 from intake.app.signed_in_store import read_signed_in
 from intake.core.demand import interval_start
+from intake.core.returns import DaySummary
 from tests.intake import test_web_api
 from tests.routing.test_callback_desk import Floor
 from tests.waiting import eventually
@@ -45,10 +46,10 @@ async def test_a_graded_999_call_is_in_the_months_return_and_its_misuse(floor: F
     row = next(r for r in body["returns"] if r["line"] == "999")
     assert (row["month"], row["offered"], row["answered"], row["abandoned"]) == (today[:7], 1, 1, 0)
     assert body["misuse"]["rows"] == [{"month": today[:7], "hour": time.localtime(floor.server.registry.calls[call_id].queued_at).tm_hour,
-                                       "grading": "resolved", "calls": 1}]
+                                       "grading": "resolved", "calls": 1, "called_back": 0}]
     assert body["misuse"]["months"][0]["not_emergency_pct"] == 100.0
     csv = await floor.http.get(f"/api/returns/csv?from={today}&to={today}&table=misuse", headers=sup)
-    assert csv.headers["content-type"].startswith("text/csv") and csv.text.startswith("month,hour,grading,calls\r\n")
+    assert csv.headers["content-type"].startswith("text/csv") and csv.text.startswith("month,hour,grading,calls,called_back\r\n")
     quarter = interval_start(floor.server.registry.calls[call_id].queued_at, 900)
 
     async def sampled() -> bool:  # the leader's signed-in samples are written behind its ticker
@@ -63,6 +64,12 @@ async def test_a_graded_999_call_is_in_the_months_return_and_its_misuse(floor: F
     assert interval["needed_erlang_c"] >= interval["needed"]  # callers who never hang up need as many or more
     assert interval["signed_in"] >= 1 and 0 <= interval["service_level_signed_in"] <= 1  # h1 at least, on the 999 queue
     assert not await floor.server.journal.redis.exists(f"{floor.server.journal.prefix}journal-summary:{today}")  # today is never kept
+    # once the day is over, the site's leader summarises it (on its ticker: here told the day is over)
+    kept = f"{floor.server.journal.prefix}journal-summary:{today}"
+    floor.server.site.summarise_closed_day(time.time() + 86_400)
+    await eventually(lambda: floor.server.journal.redis.exists(kept), 10, "the day's summary kept")
+    summary = DaySummary.loads(await floor.server.journal.redis.get(kept))
+    assert summary.records == 1 and [d.offered for d in summary.demand_in(900) if d.line == "999"] == [1]
 
 
 @pytest.mark.parametrize(("query", "field", "words"), [

@@ -49,6 +49,7 @@ async def test_an_intervals_figure_is_the_mean_of_its_minutes(redis_client: aior
 
     class Call:  # one answered call at 10:05, as the journal's records offer it
         line, queued_at, settled, waited_seconds, target_seconds, talk_seconds = "999", _minute(DAY, 10, 5), "answered", 3.0, 10.0, 60.0
+        wrapup_seconds = None
 
     (quarter,) = intervals([Call()], 900, signed_in=await read_signed_in(redis_client, ["intake:"], DAY, DAY))
     assert quarter.signed_in == 3.0  # 10:00, 10:01 and 10:14; 10:15 is the next quarter's

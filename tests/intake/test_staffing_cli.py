@@ -16,8 +16,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from intake.app.journal import CallJournal, JournalRecord, TalkRecord
+from intake.app.journal import CallJournal, JournalRecord, TalkRecord, WrapUpRecord
 from intake.core.erlang import Demand, Goal, handlers_needed
+from intake.core.returns import DaySummary
 
 REPO = Path(__file__).resolve().parents[2]
 DAY = date(2025, 6, 6)  # a Friday
@@ -86,6 +87,17 @@ async def test_staffing_sets_each_quarter_hours_calls_against_the_handlers_they_
                                                                        ("999", "4", str(second["needed"]))]
     assert rows[1]["patience_seconds"] == ""
 
+    # read from the day's kept summary; --fresh makes the day again from its records
+    key = f"intake:journal-summary:{DAY.isoformat()}"
+    kept = DaySummary.loads(await redis_client.get(key))  # type: ignore[arg-type]
+    for tally in kept.quarters.values():
+        tally.handle *= 2
+    await redis_client.set(key, kept.dumps())
+    tampered = _json(_intake(redis_client, redis_url, "staffing", "--from", DAY.isoformat(), "--to", DAY.isoformat()))
+    assert tampered["intervals"][0]["handle_seconds"] == 2 * (180 + WRAPUP_999)
+    fresh = _json(_intake(redis_client, redis_url, "staffing", "--from", DAY.isoformat(), "--to", DAY.isoformat(), "--fresh"))
+    assert fresh == view
+
 
 async def test_the_talk_of_a_call_over_is_read_back_with_its_record(redis_client: aioredis.Redis) -> None:
     record = _record("c1", _at(DAY, 9))
@@ -114,3 +126,48 @@ async def test_forecast_gives_the_days_ahead_from_the_weeks_before_with_its_back
     assert view["without_history"] == ["101"]
     test = view["backtest"]["999"]
     assert test["held_back_weeks"] == 2 and test["weighted_absolute_percentage_error"] == 0
+
+
+async def test_forecast_says_what_it_stood_on_and_the_weekdays_its_history_never_saw(redis_client: aioredis.Redis,
+                                                                                     redis_url: str) -> None:
+    ahead = DAY + timedelta(days=28)  # a Friday
+    history = [(_record(f"{day}-{i}", _at(day, 21, 0, i * 100)), 150.0)
+               for day in (ahead - timedelta(days=2), ahead - timedelta(days=1)) for i in range(3)]  # Wednesday and Thursday
+    await _file(redis_client, history)
+    done = _intake(redis_client, redis_url, "forecast", "--from", ahead.isoformat(), "--to", (ahead + timedelta(days=6)).isoformat())
+    view = _json(done)
+    assert view["goals"]["999"] == {"target_seconds": 12, "goal_percent": 90}
+    assert view["history"] == {"from": str(ahead - timedelta(days=2)), "to": str(ahead - timedelta(days=1)), "days": 2,
+                               "window_from": str(ahead - timedelta(weeks=8)), "window_weeks": 8}
+    assert view["unseen_weekdays"] == ["Monday", "Tuesday", "Friday", "Saturday", "Sunday"]
+    assert view["backtest"] == {}  # two days cannot hold two weeks back
+    assert "the history (2 days) has no Monday, Tuesday, Friday, Saturday, Sunday: forecast as no calls" in done.stderr
+
+
+async def test_staffing_takes_the_wrap_up_measured_after_each_call_and_says_whose_it_took(redis_client: aioredis.Redis,
+                                                                                        redis_url: str) -> None:
+    measured = [_record(f"m{i}", _at(DAY, 10, 0, i * 60)) for i in range(6)]   # 10:00: every wrap-up measured, 45 s
+    configured = [_record(f"c{i}", _at(DAY, 10, 20, i * 60)) for i in range(4)]  # 10:15: none measured
+    mixed = [_record(f"x{i}", _at(DAY, 10, 35, i * 60)) for i in range(2)]     # 10:30: one of two
+    await _file(redis_client, [(r, 120.0) for r in measured + configured + mixed])
+    journal = CallJournal(redis_client, "intake:")
+    async with redis_client.pipeline(transaction=False) as pipe:
+        for r in [*measured, mixed[0]]:
+            journal.stage_wrapup(pipe, WrapUpRecord(call_id=r.call_id, queue=r.queue, queued_at=r.queued_at, wrapup_seconds=45.0))
+        await pipe.execute()
+
+    view = _json(_intake(redis_client, redis_url, "staffing", "--from", DAY.isoformat(), "--to", DAY.isoformat()))
+    ten, quarter_past, half_past = view["intervals"]
+    assert (ten["wrapup"], ten["wrapups_measured"], ten["handle_seconds"]) == ("measured", 6, 120 + 45)
+    assert ten["needed"] == handlers_needed(Demand(6 / 900, 165, view["lines"]["999"]["patience_seconds"]), Goal(12, 0.9))
+    assert (quarter_past["wrapup"], quarter_past["wrapups_measured"], quarter_past["handle_seconds"]) == ("configured", 0, 120 + WRAPUP_999)
+    assert (half_past["wrapup"], half_past["wrapups_measured"]) == ("mixed", 1)
+    assert half_past["handle_seconds"] == (165 + 120 + WRAPUP_999) / 2
+    assert view["lines"]["999"]["wrapups_measured"] == 7
+
+    done = _intake(redis_client, redis_url, "staffing", "--from", DAY.isoformat(), "--to", DAY.isoformat(), "--csv")
+    assert done.returncode == 0, done.stderr
+    header, *_ = done.stdout.splitlines()
+    assert header.endswith(",service_level_signed_in,wrapup,wrapups_measured")  # appended: the layout only grows
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert [(r["wrapup"], r["wrapups_measured"]) for r in rows] == [("measured", "6"), ("configured", "0"), ("mixed", "1")]

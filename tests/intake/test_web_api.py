@@ -27,7 +27,8 @@ API = {("get", "/healthz"), ("get", "/api/queues"), ("get", "/api/calls"), ("get
        ("get", "/api/me/positions"), ("post", "/api/me/position"), ("delete", "/api/me/position"),
        ("get", "/api/positions"), ("delete", "/api/positions/{position_id}"),
        ("get", "/api/audit/{number}"), ("post", "/api/incidents"), ("post", "/api/incidents/bulk"),
-       ("get", "/api/returns"), ("get", "/api/returns/csv"), ("get", "/api/staffing/{day}")}
+       ("get", "/api/returns"), ("get", "/api/returns/csv"), ("get", "/api/staffing/{day}"),
+       ("get", "/api/forecast")}
 """Every REST route: a new one must be declared here, and so meets the checks below."""
 
 

@@ -24,17 +24,15 @@ from tests.pbx.harness import (
     member_status,
     ready,
     wait_until,
-    write_config,
 )
 from tests.pbx.intake_server import intake_config, running_intake
+from tests.pbx.wrapup_call import MEMBER, QUEUES, a_999_call_into_wrapup
 from tests.support.sip import HandlerPhone, sipp_dial
 from tests.support.testbed.ami import RawAmi
 from tests.waiting import eventually, patience
 
 pytestmark = pytest.mark.pbx
 
-MEMBER = "PJSIP/handler-1"
-QUEUES = ("emergency", "non-emergency")
 WRAPUP_SECONDS = 10
 
 
@@ -66,16 +64,8 @@ async def killed_during_wrapup(intake: IntakeProcess, pbx, ami: RawAmi, e2e_redi
     every queue, not before the end. ``cut``: the PBX as intake left it when killed after the
     first queue's pause and before the second's (set by the test: the kill cannot be aimed
     between two actions a few milliseconds apart)."""
-    write_config(intake.config, pbx, e2e_redis, intake.http_port, wrapup_seconds=WRAPUP_SECONDS)
-    intake.start()
-    phone = HandlerPhone("handler-1", answer_after=1.0)
-    await asyncio.to_thread(phone.start)
-    run = None
-    try:
-        intake.set_state("h1", "ready")
-        await wait_until(lambda: ready(intake, MEMBER), 5, "h1 ready")
-        mark = len(ami.frames)
-        run = sipp_dial("999", callers=["caller-1"], hangup_after=5.0)  # from the PBX answering the caller
+    async with a_999_call_into_wrapup(intake, pbx, ami, e2e_redis, wrapup_seconds=WRAPUP_SECONDS, hangup_after=5.0) as call:
+        mark = call.mark
         paused = await ami.wait_event("QueueMemberPause", patience(30), mark, Interface=MEMBER, Paused="1")
         assert paused.get("PausedReason") == "wrap-up", paused
         # The wrap-up's end as the PBX saw it start; intake keeps its timer in Redis (written
@@ -109,11 +99,6 @@ async def killed_during_wrapup(intake: IntakeProcess, pbx, ami: RawAmi, e2e_redi
         await member_shows(ami, MEMBER, QUEUES, "0")  # the PBX's own word: in both queues, not paused
         await wait_until(lambda: ready(intake, MEMBER), 5, "h1 ready in intake's picture")
         await wait_until(lambda: not stored_timers(e2e_redis), 5, "the finished wrap-up removed from Redis")
-        assert await asyncio.to_thread(run.wait, 20) == 0, run.output()
-    finally:
-        if run is not None:
-            run.stop()
-        await asyncio.to_thread(phone.stop)
 
 
 def calls_by_number(intake: IntakeProcess) -> dict[str, str]:

@@ -16,6 +16,7 @@ import secrets as token_source
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -551,3 +552,24 @@ async def test_a_task_save_still_held_at_shutdown_is_spooled_and_the_next_start_
     finally:
         redis_server.stop()
         await client.aclose()
+
+
+async def test_a_call_backs_grading_is_the_abandoned_calls_in_the_999_misuse_return(floor: Floor):
+    h1 = await floor.desktop("h1")
+    await floor.state("h1", "ready")
+    task_id = await floor.abandoned_999()
+    await h1.expect(offer_of(task_id))
+    day = date.fromtimestamp(floor.server.callbacks.tasks[task_id].abandoned_at).isoformat()
+    assert (await floor.http.post(f"/api/callbacks/{task_id}/start", headers=floor.auth("h1"))).status_code == 200
+    r = await floor.http.post(f"/api/callbacks/{task_id}/outcome", headers=floor.auth("h1"),
+                              json={"contact": "reached", "grading": "resolved", "notes": "pocket dial"})
+    assert r.status_code == 200, r.text
+    await floor.server.writes.flush()  # the abandoned call's record goes behind the event path
+
+    r = await floor.http.get(f"/api/returns?from={day}&to={day}", headers=floor.auth("sup1"))
+    assert r.status_code == 200, r.text
+    misuse = r.json()["misuse"]
+    assert [(row["grading"], row["calls"], row["called_back"]) for row in misuse["rows"]] == [("resolved", 1, 1)]
+    assert (misuse["months"][0]["not_emergency"], misuse["months"][0]["called_back"]) == (1, 1)
+    r = await floor.http.get(f"/api/returns/csv?from={day}&to={day}&table=misuse", headers=floor.auth("sup1"))
+    assert r.text.splitlines()[0] == "month,hour,grading,calls,called_back" and r.text.splitlines()[1].endswith(",resolved,1,1")

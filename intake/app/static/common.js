@@ -28,6 +28,10 @@ export function clock(seconds) {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
 
+// Lines as a control room reads them: 999 first, then the rest by name. (A JSON object's
+// number-like keys come out of JavaScript in ascending order, which would put 101 first.)
+export function lineOrder(a, b) { return a === "999" ? (b === "999" ? 0 : -1) : b === "999" ? 1 : a.localeCompare(b); }
+
 export function pct(value) { return value === null || value === undefined ? "–" : `${value.toFixed(1)}%`; }
 
 export function when(epoch) {

@@ -1,8 +1,10 @@
 // Answered within target per hour for a chosen day, from the server's call journal: an inline
-// SVG chart, a table, and the same rows as CSV; and the national return of a range of months
-// (/api/returns, docs/returns.md) with its charts (reports_charts.js).
-import { api, el, pct, storedToken, storeToken } from "/static/common.js";
+// SVG chart, a table, and the same rows as CSV; the national return of a range of months
+// (/api/returns, docs/returns.md) with its charts (reports_charts.js); and the forecast of the
+// days ahead (/api/forecast, reports_forecast.js).
+import { api, el, lineOrder, pct, storedToken, storeToken } from "/static/common.js";
 import { misuseChart, returnChart, staffingChart, svg } from "/static/reports_charts.js";
+import { render as renderForecast } from "/static/reports_forecast.js";
 import { offerProviderSignIn, sessionOpens } from "/static/sign_in.js";
 import { KEY } from "/static/supervisor.js";
 
@@ -93,7 +95,7 @@ async function showStaffing(token) {
     $("staffing-charts").replaceChildren(el("p", { class: "error", text: `No staffing figures: ${error.message}` }));
     return;
   }
-  const lines = Object.keys(found.lines).filter((line) => !$("line").value || line === $("line").value);
+  const lines = Object.keys(found.lines).sort(lineOrder).filter((line) => !$("line").value || line === $("line").value);
   $("staffing-charts").replaceChildren(...lines.map((line) => {
     const rows = found.intervals.filter((r) => r.line === line)
       .map((r) => ({ ...r, start: Date.parse(r.start) / 1000, seconds: found.interval_minutes * 60 }));
@@ -162,7 +164,38 @@ async function showReturn(event) {
   $("return").classList.remove("hidden");
 }
 
-$("day").value = new Date().toLocaleDateString("en-CA"); // YYYY-MM-DD in local time
+async function showForecast(event) {
+  if (event) event.preventDefault();
+  const token = $("token").value.trim();
+  if (token) storeToken(KEY, token);
+  $("error").classList.add("hidden");
+  const wanted = new URLSearchParams({ from: $("forecast-from").value, to: $("forecast-to").value });
+  if ($("site").value) wanted.set("site", $("site").value);
+  let found;
+  try {
+    found = await api(token, `/api/forecast?${wanted}`);
+  } catch (error) {
+    $("error").textContent = `No forecast: ${error.message}`;
+    $("error").classList.remove("hidden");
+    $("forecast").classList.add("hidden");
+    return;
+  }
+  $("forecast-title").textContent = `Forecast ${found.from} to ${found.to}${found.site ? ` · site ${found.site}` : ""}`;
+  $("forecast-body").replaceChildren(...renderForecast(found));
+  $("forecast").classList.remove("hidden");
+}
+
+// A local day n days from today, YYYY-MM-DD.
+function dayFromToday(n) {
+  const at = new Date();
+  at.setDate(at.getDate() + n);
+  return at.toLocaleDateString("en-CA");
+}
+
+$("day").value = dayFromToday(0);
+$("forecast-from").value = dayFromToday(1);
+$("forecast-to").value = dayFromToday(7);
+$("forecast-query").addEventListener("submit", showForecast);
 $("return-from").value = $("return-to").value = $("day").value.slice(0, 7);
 $("return-query").addEventListener("submit", showReturn);
 $("return-csv").addEventListener("click", () => save(`/api/returns/csv?${returnRange()}`, `intake-returns-${$("return-from").value}-${$("return-to").value}.csv`));
@@ -170,5 +203,5 @@ $("misuse-csv").addEventListener("click", () => { const q = returnRange(); q.set
 $("token").value = storedToken(KEY);
 $("query").addEventListener("submit", show);
 $("csv").addEventListener("click", download);
-if ($("token").value) { show(); showReturn(); }
+if ($("token").value) { show(); showReturn(); showForecast(); }
 else offerProviderSignIn($("sso"), "/reports").then(async (offered) => { if (offered && await sessionOpens("/api/queues")) show(); });

@@ -1,6 +1,6 @@
 // The wallboard's panels, drawn from one supervisors' picture (intake/app/wallboard.py decides
 // every figure, count and colour against goal; this only draws). Handlers by name, never by id.
-import { clock, el, pct } from "/static/common.js";
+import { clock, el, lineOrder, pct } from "/static/common.js";
 import { renderCallbacks } from "/static/wallboard_callbacks.js";
 import { fitRows } from "/static/wallboard_fit.js";
 import { drawTrend } from "/static/wallboard_trend.js";
@@ -74,7 +74,7 @@ function lineCard(line, f, allSites, late) {
 
 function renderLines(picture, late) {
   const allSites = Object.keys(picture.sites).length > 1 ? " · all sites" : "";
-  const lines = Object.entries(picture.lines).sort(([a], [b]) => (a === "999" ? -1 : b === "999" ? 1 : a.localeCompare(b)));
+  const lines = Object.entries(picture.lines).sort(([a], [b]) => lineOrder(a, b));
   $("lines").replaceChildren(...lines.map(([line, f]) => {
     const card = lineCard(line, f, allSites, line === "999" && late.length > 0);
     card.append(drawTrend(f.trend, f.goal_percent, picture.trend_slot.seconds, picture.trend_slot.now),
