@@ -66,7 +66,8 @@ from intake.core.returns import (
 )
 
 PORT = 55435
-"""The default port (the pg helper's; a test passes a free one)."""
+"""The default port. It only names the socket file in the server's own directory (no TCP), so two
+servers never collide."""
 DEMAND_SECONDS = 900
 COLUMNS = ("call_id", "line", "queue", "target_seconds", "queued_at", "settled", "waited_seconds",
            "waited_from_arrival", "outcome_seen", "end_reason", "handler_id", "position", "talk_seconds", "day", "hour")
@@ -122,19 +123,24 @@ def postgres(port: int = PORT) -> Iterator[Server]:
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root: its own system user runs it
         as_user = ["runuser", "-u", "postgres", "--"]
         shutil.chown(workdir, "postgres", "postgres")
-    data = f"{workdir}/data"
-    subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", data, "-U", "intake", "--auth=trust", "-E", "UTF8",
-                    "--locale=C"], check=True, stdout=subprocess.DEVNULL)
+    data, log = f"{workdir}/data", Path(workdir) / "log"
     options = (f"-p {port} -k {workdir} -c listen_addresses='' -c fsync=off -c synchronous_commit=off "
                "-c full_page_writes=off -c shared_buffers=256MB -c work_mem=256MB -c maintenance_work_mem=256MB "
                "-c max_wal_size=4GB -c jit=off -c enable_partitionwise_aggregate=on")
-    subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", data, "-o", options, "-l", f"{workdir}/log", "-w", "start"],
-                   check=True, stdout=subprocess.DEVNULL)
     try:
-        yield Server(workdir, port)
+        made = subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", data, "-U", "intake", "--auth=trust", "-E", "UTF8",
+                               "--locale=C"], capture_output=True, text=True)
+        if made.returncode:
+            raise RuntimeError(f"initdb failed: {made.stderr.strip()[-2000:]}")
+        started = subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", data, "-o", options, "-l", str(log), "-w", "start"],
+                                 capture_output=True, text=True)
+        if started.returncode:
+            raise RuntimeError(f"PostgreSQL did not start: {log.read_text()[-2000:] if log.exists() else started.stderr}")
+        try:
+            yield Server(workdir, port)
+        finally:
+            subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", data, "-m", "fast", "-w", "stop"], capture_output=True)
     finally:
-        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", data, "-m", "fast", "-w", "stop"],
-                       stdout=subprocess.DEVNULL)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
