@@ -15,6 +15,10 @@ key layout (the day's sorted set, its stays, the answered calls' talk times, the
 pipelines: the journal's first-write-wins script one record at a time would take minutes, and the
 layout, not the way it was written, is what a reader reads. The previous run's keys under the
 prefix are replaced. Prints one JSON line: calls written, seconds, Redis memory.
+
+:func:`draw_year` (the calls, a day at a time) and :func:`write_day` (a day into the journal's
+layout) are shared: scripts/bench_journal_store.py fills Redis and PostgreSQL
+(scripts/journal_sql.py) from the one generator.
 """
 
 from __future__ import annotations

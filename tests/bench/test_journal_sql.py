@@ -5,6 +5,8 @@ forecast's history read from each, and the every-record question (p90 talk per l
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -12,7 +14,8 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))
 
 import journal_sql
 from bench_journal_store import WRAPUPS, talk_p90_of
@@ -20,6 +23,7 @@ from year_of_calls import draw_year, write_day
 
 from intake.app.journal_range import JournalRange
 from intake.core.returns import misuse, monthly_returns
+from tests.waiting import patience
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -73,3 +77,18 @@ async def test_gradings_filed_again_count_once_and_the_last_wins(redis_client: A
     assert month["graded"] == graded_999
     expected = sum(1 for c in drawn if c.grading == "emergency" and c.record.line == "999") - 1
     assert month["by_grading"]["emergency"] == expected
+
+
+def test_the_bench_compares_both_stores_on_a_small_year(redis_url: str) -> None:
+    """scripts/bench_journal_store.py runs end to end and finds both stores' answers the same; its
+    seconds are not asserted (a benchmark's figures on a busy machine mean nothing, only their presence)."""
+    done = subprocess.run([sys.executable, "scripts/bench_journal_store.py", "--redis-url", f"{redis_url}/13",
+                           "--prefix", "test-bench-store:", "--days", "3", "--calls", "3000", "--repeat", "1"],
+                          cwd=REPO, capture_output=True, text=True, timeout=patience(120))
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert result["calls"] > 2500 and all(result["same_answers"].values()), result["same_answers"]
+    for store in ("redis_every_record", "redis_kept_day_summaries", "postgres_every_record"):
+        assert all(isinstance(v, float) for v in result["seconds"][store].values()), store
+    assert result["size_mb"]["postgres_database_on_disk"] > 0 and set(result["ratios"]) >= {
+        "returns_misuse_history_redis_every_record_over_postgres", "talk_p90_redis_over_postgres", "memory_redis_over_postgres_disk"}
