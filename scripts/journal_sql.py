@@ -83,20 +83,6 @@ def binaries() -> Path:
     return found[-1].parent
 
 
-def local_zone() -> str:
-    """The server's local zone by name, as ``time.localtime`` sees it: intake's days and hours are
-    local, so PostgreSQL must count in the same zone."""
-    if os.environ.get("TZ"):
-        return os.environ["TZ"].lstrip(":")
-    link = Path("/etc/localtime")
-    if link.is_symlink():
-        target = str(link.resolve())
-        if "zoneinfo/" in target:
-            return target.split("zoneinfo/", 1)[1]
-    named = Path("/etc/timezone")
-    return named.read_text().strip() if named.exists() else "UTC"
-
-
 @dataclass(frozen=True, slots=True)
 class Server:
     socket_dir: str
@@ -105,9 +91,10 @@ class Server:
     database: str = "postgres"
 
     async def connect(self) -> asyncpg.Connection:
+        """A connection. No time zone is set: the local day and hour are written with each row (by
+        Python's local time, as intake's journal keys its days), and the quarter hours are the epoch's."""
         conn: asyncpg.Connection = await asyncpg.connect(host=self.socket_dir, port=self.port, user=self.user,
                                                          database=self.database)
-        await conn.execute(f"SET TimeZone = '{local_zone()}'")
         return conn
 
 

@@ -114,12 +114,13 @@ def draw_year(start: date, days: int, calls: int, seed: int) -> Iterator[tuple[d
     hour_share = [h / sum(HOURLY) for h in HOURLY]
     for n, weight in enumerate(weights):
         day = start + timedelta(days=n)
-        midnight = datetime(day.year, day.month, day.day).timestamp()  # local midnight
         drawn: list[DrawnCall] = []
         count = round(per_unit * weight * rng.uniform(0.97, 1.03))
         for i in range(count):
             hour = rng.choices(range(24), hour_share)[0]
-            at = midnight + 3600 * hour + rng.uniform(0, 3600)
+            # the local hour's start: on a day the clocks change, midnight + 3600 * hour would put
+            # the evening's calls in the next day (the same figures as that in a zone without DST)
+            at = datetime(day.year, day.month, day.day, hour).timestamp() + rng.uniform(0, 3600)
             line = "999" if rng.random() < LINES["999"][2] * (1.05 ** (n / 365.25)) / 1.025 else "101"
             record, grading = draw_call(rng, i, line, at, hour)
             drawn.append(DrawnCall(record, grading, talk(rng, line) if record.settled == "answered" else None))
