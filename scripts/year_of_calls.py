@@ -15,6 +15,10 @@ key layout (the day's sorted set, its stays, the answered calls' talk times, the
 pipelines: the journal's first-write-wins script one record at a time would take minutes, and the
 layout, not the way it was written, is what a reader reads. The previous run's keys under the
 prefix are replaced. Prints one JSON line: calls written, seconds, Redis memory.
+
+:func:`draw_year` (the calls, a day at a time) and :func:`write_day` (a day into the journal's
+layout) are shared: scripts/bench_journal_store.py fills Redis and PostgreSQL
+(scripts/journal_sql.py) from the one generator.
 """
 
 from __future__ import annotations
@@ -26,8 +30,11 @@ import math
 import random
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -88,47 +95,83 @@ def talk(rng: random.Random, line: str) -> float:
     return round(rng.lognormvariate(math.log(240 if line == "999" else 360), 0.5), 1)
 
 
-async def write_year(redis_url: str, prefix: str, start: date, days: int, calls: int, seed: int) -> dict[str, object]:
+@dataclass(frozen=True, slots=True)
+class DrawnCall:
+    """One generated call: its journal record, the handler's grading (999, answered) and its talk."""
+
+    record: JournalRecord
+    grading: str | None
+    talk_seconds: float | None
+
+
+def draw_year(start: date, days: int, calls: int, seed: int) -> Iterator[tuple[date, list[DrawnCall]]]:
+    """The seeded year, a local day at a time (in order): the same arguments, the same calls.
+    Every store that holds the year (the Redis journal here, PostgreSQL in scripts/journal_sql.py)
+    is filled from this one generator."""
     rng = random.Random(seed)
-    redis = make_redis(redis_url)
-    began = time.perf_counter()
-    async for key in redis.scan_iter(match=f"{prefix}journal*", count=1000):
-        await redis.unlink(key)
     weights = day_weights(start, days)
     per_unit = calls / sum(weights)
     hour_share = [h / sum(HOURLY) for h in HOURLY]
-    written = 0
     for n, weight in enumerate(weights):
         day = start + timedelta(days=n)
-        midnight = datetime(day.year, day.month, day.day).timestamp()  # local midnight
-        name = day.isoformat()
-        members: dict[str, float] = {}
-        stays: dict[str, int] = {}
-        gradings: dict[str, str] = {}
-        talks: dict[str, str] = {}
+        drawn: list[DrawnCall] = []
         count = round(per_unit * weight * rng.uniform(0.97, 1.03))
         for i in range(count):
             hour = rng.choices(range(24), hour_share)[0]
-            at = midnight + 3600 * hour + rng.uniform(0, 3600)
+            # the local hour's start: on a day the clocks change, midnight + 3600 * hour would put
+            # the evening's calls in the next day (the same figures as that in a zone without DST)
+            at = datetime(day.year, day.month, day.day, hour).timestamp() + rng.uniform(0, 3600)
             line = "999" if rng.random() < LINES["999"][2] * (1.05 ** (n / 365.25)) / 1.025 else "101"
             record, grading = draw_call(rng, i, line, at, hour)
-            members[record.model_dump_json()] = record.queued_at
-            stay = stay_name(record.call_id, record.queue, record.queued_at)
-            stays[stay] = 1
-            if record.settled == "answered":
-                talks[stay] = repr(talk(rng, line))
-            if grading is not None:
-                gradings[record.call_id] = grading
-        async with redis.pipeline(transaction=False) as pipe:
+            drawn.append(DrawnCall(record, grading, talk(rng, line) if record.settled == "answered" else None))
+        yield day, drawn
+
+
+# Any: a redis.asyncio client
+async def write_day(redis: Any, prefix: str, day: date, drawn: list[DrawnCall]) -> None:
+    """The day's calls in the journal's key layout, in one pipeline."""
+    name = day.isoformat()
+    members: dict[str, float] = {}
+    stays: dict[str, int] = {}
+    gradings: dict[str, str] = {}
+    talks: dict[str, str] = {}
+    for call in drawn:
+        record = call.record
+        members[record.model_dump_json()] = record.queued_at
+        stay = stay_name(record.call_id, record.queue, record.queued_at)
+        stays[stay] = 1
+        if call.talk_seconds is not None:
+            talks[stay] = repr(call.talk_seconds)
+        if call.grading is not None:
+            gradings[record.call_id] = call.grading
+    async with redis.pipeline(transaction=False) as pipe:
+        if members:
             pipe.zadd(f"{prefix}journal:{name}", members)
             pipe.hset(f"{prefix}journal-stays:{name}", mapping=stays)
+        if talks:
             pipe.hset(f"{prefix}journal-talk:{name}", mapping=talks)
-            if gradings:  # filed the day of the call (the few filed after midnight: the next day's, read too)
-                pipe.hset(f"{prefix}journal-gradings:{name}", mapping=gradings)
-            for key in ("journal", "journal-stays", "journal-gradings", "journal-talk"):
-                pipe.expire(f"{prefix}{key}:{name}", RETENTION_SECONDS + 366 * 86_400)
-            await pipe.execute()
-        written += count
+        if gradings:  # filed the day of the call (the few filed after midnight: the next day's, read too)
+            pipe.hset(f"{prefix}journal-gradings:{name}", mapping=gradings)
+        for key in ("journal", "journal-stays", "journal-gradings", "journal-talk"):
+            pipe.expire(f"{prefix}{key}:{name}", RETENTION_SECONDS + 366 * 86_400)
+        await pipe.execute()
+
+
+# Any: a redis.asyncio client
+async def clear(redis: Any, prefix: str) -> None:
+    """Remove the previous run's journal keys under ``prefix``."""
+    async for key in redis.scan_iter(match=f"{prefix}journal*", count=1000):
+        await redis.unlink(key)
+
+
+async def write_year(redis_url: str, prefix: str, start: date, days: int, calls: int, seed: int) -> dict[str, object]:
+    redis = make_redis(redis_url)
+    began = time.perf_counter()
+    await clear(redis, prefix)
+    written = 0
+    for day, drawn in draw_year(start, days, calls, seed):
+        await write_day(redis, prefix, day, drawn)
+        written += len(drawn)
     info = await redis.info("memory")
     await redis.aclose()
     return {"calls": written, "days": days, "first_day": start.isoformat(),
