@@ -301,7 +301,7 @@ async def demand_history(conn: asyncpg.Connection, first: date, last: date,
     rows = sorted(await conn.fetch(DEMAND_SQL, first, last, lines, seconds), key=lambda r: (r["line"], r["start"]))
     return [IntervalDemand(r["line"], r["start"], DEMAND_SECONDS, r["offered"], r["answered"], r["abandoned"], r["within"],
                            r["handle"] / r["handled"] if r["handled"] else None,
-                           r["waited"] / r["abandoned"] if r["abandoned"] else None, r["waited"], None)
+                           r["waited"] / r["abandoned"] if r["abandoned"] else None, r["waited"], None, handled=r["handled"])
             for r in rows]
 
 
