@@ -1,6 +1,8 @@
 """Random 999/101 traffic and simulated handlers, driven by the simulated PBX's own events.
 
-Callers arrive as a Poisson process per queue and give up after a lognormal patience; handlers
+Callers arrive as a Poisson process per queue and give up after a lognormal patience (only the
+callers it brought: one a script or test put in, by Originate, waits as long as its originator
+says, as on a real PBX); handlers
 answer after a few seconds (or let it ring out), talk, wrap up paused, and now and then take a
 break. Everything is drawn from one seeded RNG and acted on from timers, never from inside an
 event callback, so a sequence of PBX events is never interleaved with a reaction to itself.
@@ -28,6 +30,7 @@ class Traffic:
         self._rng = rng
         self._handlers = handlers
         self._timers = Timers(pbx.now)
+        self._brought: set[str] = set()  # call ids of the callers this traffic brought, until they join
         self.callers = [
             (f"07700900{i:03d}", f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}") for i in range(profile.caller_pool)
         ]
@@ -51,7 +54,7 @@ class Traffic:
         def arrive() -> None:
             number, name = self._rng.choice(self.callers)
             locate = self._p.caller_location
-            self._pbx.arrive(queue, number, name, location=locate(number) if locate else None)
+            self._brought.add(self._pbx.arrive(queue, number, name, location=locate(number) if locate else None))
             self._schedule_arrival(queue, rate)
 
         self._after(self._rng.expovariate(rate), arrive)
@@ -69,7 +72,9 @@ class Traffic:
     def _on_event(self, ev: wire.AmiEvent) -> None:
         if ev.name == "QueueCallerJoin":
             call_id = ev.get("Uniqueid")
-            self._after(self._patience(), lambda: self._give_up(call_id))
+            if call_id in self._brought:
+                self._brought.discard(call_id)
+                self._after(self._patience(), lambda: self._give_up(call_id))
             return
         if ev.name == "OriginateResponse" and ev.get("Response") == "Success":
             # A call-back from a handler's phone: they talk, then hang up, freeing the phone.

@@ -124,3 +124,28 @@ async def test_a_simulated_handler_hangs_up_a_call_back_after_talking_and_is_fre
         await client.wait_event("QueueMemberStatus", Interface="PJSIP/handler-2", Status="1")  # free for queue calls
         await client.close()
 
+
+
+async def test_a_caller_put_in_by_originate_waits_as_its_originator_says_not_as_the_traffics_callers() -> None:
+    """The traffic's callers give up after their patience; one a test or script puts in (Originate
+    into the dialplan, as on Asterisk) is not the traffic's to hang up: it waits for a handler."""
+    profile = dataclasses.replace(TrafficProfile(), arrivals_per_second=(("emergency", 1.0),), patience_median=2.0,
+                                  patience_sigma=0.0)  # every traffic caller gives up 2 s after joining
+    async with SimulatedPbx(SimConfig(traffic=profile, speed=20, seed=3, members_at_start=False)) as sim:
+        client = await AmiTestClient.logged_in(sim.port)
+        resp = await client.action("Originate", Channel="Local/999@callers", Application="Wait", Data="300", Async="true",
+                                   CallerID='"Test Caller" <07700900999>')
+        assert resp["Response"] == "Success"
+        mine = await client.wait_event("QueueCallerJoin", timeout=patience(5), CallerIDNum="07700900999")
+        # A traffic caller who joined after mine has given up: mine would have, first, were it the traffic's.
+        joined_later: set[str] = set()
+        async with asyncio.timeout(patience(30)):
+            while True:
+                frame = await client.read_frame(timeout=patience(5))
+                if frame.event == "QueueCallerJoin" and frame["Uniqueid"] != mine["Uniqueid"]:
+                    joined_later.add(frame["Uniqueid"])
+                if frame.event == "QueueCallerAbandon" and frame["Uniqueid"] in joined_later:
+                    break
+        assert not [f for f in client.events if f.event == "QueueCallerAbandon" and f["Uniqueid"] == mine["Uniqueid"]]
+        assert mine["Uniqueid"] in sim.pbx.calls  # still waiting in the queue
+        await client.close()
