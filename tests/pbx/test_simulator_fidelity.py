@@ -25,6 +25,7 @@ from tests.pbx.harness import QueueLogWindow
 from tests.support.sip import HandlerPhone, sipp_dial
 from tests.support.testbed.ami import RawAmi
 from tests.support.testbed.pbx import PbxTestbed
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.pbx
 
@@ -50,6 +51,9 @@ class Watcher:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.session.stop()
+
+    def completed(self, call_id: str) -> bool:
+        return any(isinstance(e, ev.CallCompleted) and e.call_id == call_id for e in self.events)
 
     def call_ids(self) -> dict[str, str]:
         """role -> call id."""
@@ -93,7 +97,13 @@ async def real_pbx_story(pbx: PbxTestbed, ami: RawAmi) -> Story:
             await ami.wait_event("AgentRingNoAnswer", 20, start, Interface="PJSIP/handler-3")
             await ami.action("QueuePause", Queue="emergency", Interface="PJSIP/handler-3", Paused="true", Reason="away")
             assert await asyncio.to_thread(runs[-1].wait, 40) == 0, runs[-1].output()
-            await asyncio.sleep(0.5)
+            # The answered calls' stories end with their completion, which reaches our session and
+            # queue_log a moment after the caller's SIPp has gone (later on a busy machine).
+            answered = [cid for role, cid in watcher.call_ids().items() if role != "abandoned while waiting"]
+            await eventually(lambda: all(watcher.completed(cid) for cid in answered), 10,
+                             "each answered call's completion in our AMI session")
+            await eventually(lambda: all(any(e.startswith("COMPLETE") for e in window.events_of(cid)) for cid in answered), 10,
+                             "each answered call's completion in queue_log")
             logged = {role: window.events_of(cid) for role, cid in watcher.call_ids().items()}
             return watcher.per_role(), logged
     finally:
