@@ -18,13 +18,10 @@ from tests.pbx.harness import (
     IntakeProcess,
     intake_cli,
     journal,
-    ready,
     wait_until,
-    write_config,
 )
-from tests.pbx.test_e2e_durable import MEMBER
 from tests.pbx.test_e2e_talk import talk_times
-from tests.support.sip import HandlerPhone, sipp_dial
+from tests.pbx.wrapup_call import MEMBER, a_999_call_into_wrapup
 from tests.support.testbed.ami import RawAmi
 from tests.waiting import patience
 
@@ -46,31 +43,17 @@ def wrapup_times(redis_url: str) -> dict[str, float]:
 
 async def test_a_handler_going_ready_early_ends_the_wrap_up_staffing_counts(
         intake: IntakeProcess, pbx, ami: RawAmi, e2e_redis: str) -> None:
-    write_config(intake.config, pbx, e2e_redis, intake.http_port, wrapup_seconds=CONFIGURED_WRAPUP)
-    intake.start()
-    phone = HandlerPhone("handler-1", answer_after=1.0)
-    await asyncio.to_thread(phone.start)
-    run = None
-    try:
-        intake.set_state("h1", "ready")
-        await wait_until(lambda: ready(intake, MEMBER), 5, "h1 ready")
-        mark = len(ami.frames)
-        run = sipp_dial("999", callers=["caller-1"], hangup_after=4.0)
-        paused = await ami.wait_event("QueueMemberPause", patience(30), mark, Interface=MEMBER, Paused="1",
+    async with a_999_call_into_wrapup(intake, pbx, ami, e2e_redis, wrapup_seconds=CONFIGURED_WRAPUP, hangup_after=4.0) as call:
+        paused = await ami.wait_event("QueueMemberPause", patience(30), call.mark, Interface=MEMBER, Paused="1",
                                       PausedReason="wrap-up")
         await wait_until(lambda: intake.handlers()[MEMBER]["state"] == "wrap-up", 5, "h1 in wrap-up")
         await asyncio.sleep(TAKES)  # the handler's few seconds of notes: a span to measure, not a wait for an outcome
         intake.set_state("h1", "ready")
         unpaused = await ami.wait_event("QueueMemberPause", patience(10), ami.frames.index(paused) + 1,
                                         Interface=MEMBER, Paused="0")
-        assert await asyncio.to_thread(run.wait, 20) == 0, run.output()
-        (call_id,) = [c for c, r in journal(e2e_redis).items() if r["line"] == "999"]
-        measured = await wait_until(lambda: wrapup_times(e2e_redis).get(call_id), 10, "the call's wrap-up filed")
-        talk = await wait_until(lambda: talk_times(e2e_redis).get(call_id), 10, "the call's talk filed")
-    finally:
-        if run is not None:
-            run.stop()
-        await asyncio.to_thread(phone.stop)
+    (call_id,) = [c for c, r in journal(e2e_redis).items() if r["line"] == "999"]
+    measured = await wait_until(lambda: wrapup_times(e2e_redis).get(call_id), 10, "the call's wrap-up filed")
+    talk = await wait_until(lambda: talk_times(e2e_redis).get(call_id), 10, "the call's talk filed")
 
     pbx_span = float(unpaused["Timestamp"]) - float(paused["Timestamp"])
     assert abs(measured - pbx_span) <= 0.5, (measured, pbx_span)
