@@ -40,7 +40,7 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from typing import Any
 
@@ -219,12 +219,7 @@ class CallJournal:
     # Any: a redis pipeline, sync or async (as stage)
     def stage_talk(self, pipe: Any, talk: TalkRecord) -> None:
         """Add the commands that file a call's talk time to ``pipe`` (idempotent: keyed by its stay)."""
-        day = local_day(talk.queued_at)
-        if day == UNDATED:
-            raise ValueError(f"call {talk.call_id}: queue entry {talk.queued_at!r} is in no day")
-        key = self.talk_key(day)
-        pipe.hset(key, stay_name(talk.call_id, talk.queue, talk.queued_at), repr(talk.talk_seconds))
-        pipe.expire(key, RETENTION_SECONDS)
+        self._stage_seconds(pipe, self.talk_key, talk.call_id, talk.queue, talk.queued_at, talk.talk_seconds)
 
     def wrapup_key(self, day: str) -> str:
         """The day's measured wrap-ups: a hash, stay -> seconds (not under journal:*, as stays_key)."""
@@ -234,11 +229,18 @@ class CallJournal:
     def stage_wrapup(self, pipe: Any, wrapup: WrapUpRecord) -> None:
         """Add the commands that file a call's measured wrap-up to ``pipe`` (keyed by its stay: a
         node that measured it a little differently writes over it, never beside it)."""
-        day = local_day(wrapup.queued_at)
+        self._stage_seconds(pipe, self.wrapup_key, wrapup.call_id, wrapup.queue, wrapup.queued_at, wrapup.wrapup_seconds)
+
+    # Any: a redis pipeline, sync or async (as stage)
+    @staticmethod
+    def _stage_seconds(pipe: Any, key_of: Callable[[str], str], call_id: str, queue: str, queued_at: float,
+                       seconds: float) -> None:
+        """File one stay's seconds in its queue entry's day's hash (``key_of(day)``), kept as long as the journal."""
+        day = local_day(queued_at)
         if day == UNDATED:
-            raise ValueError(f"call {wrapup.call_id}: queue entry {wrapup.queued_at!r} is in no day")
-        key = self.wrapup_key(day)
-        pipe.hset(key, stay_name(wrapup.call_id, wrapup.queue, wrapup.queued_at), repr(wrapup.wrapup_seconds))
+            raise ValueError(f"call {call_id}: queue entry {queued_at!r} is in no day")
+        key = key_of(day)
+        pipe.hset(key, stay_name(call_id, queue, queued_at), repr(seconds))
         pipe.expire(key, RETENTION_SECONDS)
 
     async def day(self, day: date) -> list[JournalRecord]:
