@@ -23,14 +23,18 @@ from tests.support.sip import HandlerPhone, sipp_dial
 pytestmark = pytest.mark.pbx
 
 
-def talk_times(redis_url: str) -> dict[str, float]:
-    """call id -> talk seconds, from every day's talk hash (field: call id|queue|queue entry)."""
+def journal_seconds(redis_url: str, kind: str) -> dict[str, float]:
+    """call id -> seconds, from every day's ``journal-{kind}`` hash (talk, wrapup; field: call id|queue|queue entry)."""
     client = redis.Redis.from_url(f"{redis_url}/{E2E_REDIS_DB}")
     try:
-        return {field.decode().split("|")[0]: float(value) for key in client.scan_iter("e2e:journal-talk:*")
+        return {field.decode().split("|")[0]: float(value) for key in client.scan_iter(f"e2e:journal-{kind}:*")
                 for field, value in client.hgetall(key).items()}
     finally:
         client.close()
+
+
+def talk_times(redis_url: str) -> dict[str, float]:
+    return journal_seconds(redis_url, "talk")
 
 
 async def test_an_answered_calls_talk_time_is_the_pbxs(intake: IntakeProcess, pbx, e2e_redis: str) -> None:

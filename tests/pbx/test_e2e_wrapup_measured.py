@@ -11,16 +11,14 @@ import json
 from datetime import date
 
 import pytest
-import redis
 
 from tests.pbx.harness import (
-    E2E_REDIS_DB,
     IntakeProcess,
     intake_cli,
     journal,
     wait_until,
 )
-from tests.pbx.test_e2e_talk import talk_times
+from tests.pbx.test_e2e_talk import journal_seconds, talk_times
 from tests.pbx.wrapup_call import MEMBER, a_999_call_into_wrapup
 from tests.support.testbed.ami import RawAmi
 from tests.waiting import patience
@@ -32,13 +30,7 @@ TAKES = 3.0  # seconds the handler spends in wrap-up before going ready
 
 
 def wrapup_times(redis_url: str) -> dict[str, float]:
-    """call id -> measured wrap-up seconds, from every day's hash (field: call id|queue|queue entry)."""
-    client = redis.Redis.from_url(f"{redis_url}/{E2E_REDIS_DB}")
-    try:
-        return {field.decode().split("|")[0]: float(value) for key in client.scan_iter("e2e:journal-wrapup:*")
-                for field, value in client.hgetall(key).items()}
-    finally:
-        client.close()
+    return journal_seconds(redis_url, "wrapup")
 
 
 async def test_a_handler_going_ready_early_ends_the_wrap_up_staffing_counts(
